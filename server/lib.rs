@@ -1,0 +1,7 @@
+//! Baton: a language server that brings AI coding assistance to any LSP editor.
+//!
+//! Layers, outermost first (see ARCHITECTURE.md): transport and LSP (`server`, `handlers`, `lsp`)
+//! → conductor core (`conductor`) → providers, syntax and text (`providers`, `syntax`, `text`).
+//! Only the LSP layer knows LSP types and JSON-RPC.
+
+pub mod providers;

@@ -1,0 +1,1 @@
+//! Test support: an LSP client over the real binary and a scripted model server.
