@@ -4,4 +4,8 @@
 //! → conductor core (`conductor`) → providers, syntax and text (`providers`, `syntax`, `text`).
 //! Only the LSP layer knows LSP types and JSON-RPC.
 
+pub mod conductor;
+pub mod config;
 pub mod providers;
+pub mod syntax;
+pub mod text;

@@ -1,0 +1,263 @@
+//! The inline completion engine: cache, debounce, supersession, the model call, post-processing
+//! and the parse-quality check, in that order.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use futures::StreamExt;
+use tokio::sync::Notify;
+
+use crate::config::Settings;
+use crate::providers::{GenerateRequest, Provider, ProviderError};
+use crate::syntax;
+use crate::text::position::line_len_chars;
+
+use super::cache::Cache;
+use super::debounce::Typing;
+use super::fim;
+use super::postprocess::{self, Surroundings};
+use super::{DocSnapshot, Excerpt};
+
+/// A suggestion to insert at the cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    /// Text to insert at the cursor.
+    pub text: String,
+    /// True when it came from the cache (no model call).
+    pub cached: bool,
+}
+
+/// How a completion request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Suggestion(Suggestion),
+    /// A newer request for the same document replaced this one.
+    Superseded,
+    /// Nothing to suggest, and why (for logs).
+    Nothing(&'static str),
+}
+
+/// Why a completion failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CompletionError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+/// A request's place in its document's sequence of completion requests.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    doc: String,
+    generation: u64,
+    notify: Arc<Notify>,
+}
+
+/// Counters for status and benchmarks.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub model_calls: AtomicU64,
+    pub cache_hits: AtomicU64,
+    pub superseded: AtomicU64,
+    pub discarded_parse: AtomicU64,
+}
+
+/// Conductor-mode state shared by all requests: the cache, keystroke timing and the latest
+/// request per document.
+#[derive(Debug, Default)]
+pub struct Conductor {
+    cache: Mutex<Cache>,
+    typing: DashMap<String, Typing>,
+    latest: DashMap<String, (u64, Arc<Notify>)>,
+    next: AtomicU64,
+    pub counters: Counters,
+}
+
+/// Longest suggestion kept, in lines, whatever the model sends.
+const MAX_LINES: usize = 16;
+
+impl Conductor {
+    /// Records a change to `doc` (called from `didChange`, before any await).
+    pub fn note_change(&self, doc: &str) {
+        self.typing.entry(doc.to_owned()).or_default().record(Instant::now());
+    }
+
+    /// Forgets a closed document.
+    pub fn forget(&self, doc: &str) {
+        self.typing.remove(doc);
+        if let Some((_, (_, notify))) = self.latest.remove(doc) {
+            notify.notify_waiters();
+        }
+    }
+
+    /// Starts a request for `doc`, superseding (and waking) any earlier one.
+    pub fn begin(&self, doc: &str) -> Ticket {
+        let generation = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let notify = Arc::new(Notify::new());
+        let previous = self.latest.insert(doc.to_owned(), (generation, notify.clone()));
+        if let Some((_, old)) = previous {
+            old.notify_waiters();
+        }
+        Ticket { doc: doc.to_owned(), generation, notify }
+    }
+
+    /// True while no newer request for the ticket's document has begun.
+    pub fn is_current(&self, ticket: &Ticket) -> bool {
+        self.latest.get(&ticket.doc).is_some_and(|e| e.0 == ticket.generation)
+    }
+
+    /// Waits `d`, or less if the request is superseded first. Returns false when superseded.
+    async fn wait(&self, ticket: &Ticket, d: Duration) -> bool {
+        let notified = ticket.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if !self.is_current(ticket) {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => self.is_current(ticket),
+            _ = notified => false,
+        }
+    }
+
+    /// The debounce for `doc` now.
+    pub fn debounce(&self, doc: &str, settings: &Settings) -> Duration {
+        self.typing.get(doc).map(|t| t.debounce(&settings.completion)).unwrap_or(Duration::from_millis(settings.completion.debounce_ms))
+    }
+
+    /// Computes a suggestion at `cursor` (a char index into `doc.rope`).
+    ///
+    /// `debounce` is skipped for explicitly invoked requests. The request ends early, answered
+    /// [`Outcome::Superseded`], as soon as a newer one for the same document begins.
+    pub async fn complete(
+        &self,
+        ticket: &Ticket,
+        doc: &DocSnapshot,
+        cursor: usize,
+        others: &[Excerpt],
+        settings: &Settings,
+        provider: &Provider,
+        debounce: Option<Duration>,
+    ) -> Result<Outcome, CompletionError> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let cursor = cursor.min(doc.rope.len_chars());
+        let cached = self.lock_cache().lookup(&doc.key, &doc.rope, cursor);
+        if let Some(text) = cached {
+            self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Outcome::Suggestion(Suggestion { text, cached: true }));
+        }
+        if let Some(d) = debounce {
+            if !self.wait(ticket, d).await {
+                self.counters.superseded.fetch_add(1, Ordering::Relaxed);
+                return Ok(Outcome::Superseded);
+            }
+        }
+
+        let request = prepare(doc, cursor, others, settings, provider);
+        let surroundings_owned = surroundings(doc, cursor);
+        let multiline = settings.completion.multiline;
+        self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
+        let notified = ticket.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if !self.is_current(ticket) {
+            return Ok(Outcome::Superseded);
+        }
+        let collect = async {
+            let mut stream = provider.generate(request).await?;
+            let mut raw = String::new();
+            while let Some(delta) = stream.next().await {
+                raw.push_str(&delta?);
+                let single = !multiline || !surroundings_owned.1.split('\n').next().unwrap_or("").trim().is_empty();
+                let lines = raw.trim_start_matches('\n').matches('\n').count();
+                if (single && lines >= 1) || lines >= MAX_LINES {
+                    break; // Dropping the stream closes the connection: no tokens wasted.
+                }
+            }
+            Ok::<_, ProviderError>(raw)
+        };
+        let raw = tokio::select! {
+            r = collect => r?,
+            _ = notified => {
+                self.counters.superseded.fetch_add(1, Ordering::Relaxed);
+                return Ok(Outcome::Superseded);
+            }
+        };
+        tracing::debug!(raw_len = raw.len(), "model answered");
+        let indent_blocks = doc.syntax.as_ref().is_some_and(|s| s.language.info.indent_blocks);
+        let s = Surroundings {
+            line_before: &surroundings_owned.0,
+            after: &surroundings_owned.1,
+            indent_blocks,
+            multiline,
+        };
+        let Some(text) = postprocess::clean(&raw, s) else {
+            return Ok(Outcome::Nothing("the model's answer was empty after cleaning"));
+        };
+        let Some(text) = self.keep_if_parse_not_worse(doc, cursor, text) else {
+            self.counters.discarded_parse.fetch_add(1, Ordering::Relaxed);
+            return Ok(Outcome::Nothing("the suggestion made the parse worse"));
+        };
+        self.lock_cache().insert(&doc.key, &doc.rope, cursor, &text, settings.completion.cache_size);
+        Ok(Outcome::Suggestion(Suggestion { text, cached: false }))
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        // A panic while holding the cache cannot leave it inconsistent (every method is one
+        // VecDeque update), so a poisoned lock is still usable.
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps the suggestion if inserting it does not add parse errors near the cursor; else tries
+    /// its first line alone; else drops it.
+    fn keep_if_parse_not_worse(&self, doc: &DocSnapshot, cursor: usize, text: String) -> Option<String> {
+        let Some(syntax) = &doc.syntax else { return Some(text) };
+        let cursor_byte = doc.rope.char_to_byte(cursor);
+        let before = syntax.errors_near(cursor_byte);
+        let errors_with = |candidate: &str| {
+            let mut d = crate::text::Document { rope: doc.rope.clone(), version: 0, language_id: String::new() };
+            let pos = d.pos_at(cursor, crate::text::Encoding::Utf32);
+            let edit = d.apply_change(Some((pos, pos)), candidate, crate::text::Encoding::Utf32);
+            let mut tree = syntax.tree.clone();
+            syntax::edit_tree(&mut tree, &edit);
+            let new = syntax::parse_text(syntax.language, &d.rope, Some(&tree))?;
+            let probe = syntax::Syntax { language: syntax.language, tree: new };
+            Some(probe.errors_near(cursor_byte))
+        };
+        if errors_with(&text).is_none_or(|after| after <= before) {
+            return Some(text);
+        }
+        let first = text.lines().next().unwrap_or("").to_owned();
+        if first != text && !first.trim().is_empty() && errors_with(&first).is_none_or(|after| after <= before) {
+            return Some(first);
+        }
+        None
+    }
+}
+
+/// The text of the cursor's line before the cursor, and up to ~8 lines after the cursor.
+fn surroundings(doc: &DocSnapshot, cursor: usize) -> (String, String) {
+    let rope = &doc.rope;
+    let line = rope.char_to_line(cursor);
+    let line_start = rope.line_to_char(line);
+    let before = rope.slice(line_start..cursor).to_string();
+    let last = (line + 8).min(rope.len_lines().saturating_sub(1));
+    let end = rope.line_to_char(last) + line_len_chars(rope.line(last));
+    let after = rope.slice(cursor..end.max(cursor)).to_string();
+    (before, after)
+}
+
+/// Builds the model request for a suggestion at `cursor`.
+pub fn prepare(doc: &DocSnapshot, cursor: usize, others: &[Excerpt], settings: &Settings, provider: &Provider) -> GenerateRequest {
+    let c = &settings.completion;
+    let comment = doc.syntax.as_ref().map_or("//", |s| s.language.info.line_comment.as_str());
+    let others = if c.other_documents { others } else { &[] };
+    let parts = fim::build_parts(doc, cursor, others, c.context_tokens, comment);
+    let template = fim::resolve(c.fim_template, provider.config().kind, &provider.config().model);
+    let language = doc.syntax.as_ref().map_or(doc.language_id.as_str(), |s| s.language.info.name.as_str());
+    let (prompt, stop) = fim::render(template, &parts, language);
+    GenerateRequest { prompt, max_tokens: c.max_tokens, temperature: c.temperature, stop }
+}

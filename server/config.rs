@@ -1,0 +1,292 @@
+//! Settings and their layers: defaults, the user's config file, the project's `baton.toml`,
+//! the client's `initializationOptions`, and `workspace/didChangeConfiguration`, merged in that
+//! order (later layers win, key by key).
+//!
+//! A layer that does not parse or names an unknown setting is skipped with a message; the
+//! others still apply, so a typo never takes the server down.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::providers::ProviderConfig;
+
+/// Every setting Baton reads. Field docs are the settings' documentation: the editors' copies
+/// are checked against `editors/protocol.json`, which is generated from this type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The model endpoint used for completions and edits.
+    pub provider: ProviderConfig,
+    pub completion: CompletionSettings,
+    pub edit: EditSettings,
+}
+
+/// Which prompt format carries fill-in-the-middle requests to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum FimTemplate {
+    /// Chosen from the model name (qwen, starcoder, codellama, deepseek); the provider's native
+    /// fill-in-the-middle fields for Ollama and llama.cpp; a chat prompt otherwise.
+    #[default]
+    Auto,
+    Qwen,
+    Starcoder,
+    Codellama,
+    Deepseek,
+    /// The provider's own prefix/suffix fields (Ollama `suffix`, llama.cpp `/infill`).
+    Native,
+    /// A chat prompt asking for the missing code (for chat-only models such as Anthropic's).
+    Chat,
+}
+
+/// Inline completion settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompletionSettings {
+    /// Offer suggestions at all.
+    pub enabled: bool,
+    /// Shortest wait after the last keystroke before asking the model, in milliseconds.
+    pub debounce_ms: u64,
+    /// Longest wait when the debounce adapts to slow typing, in milliseconds.
+    pub max_debounce_ms: u64,
+    /// Stretch the debounce to 1.3 × the recent gap between keystrokes (between the two bounds).
+    pub adaptive_debounce: bool,
+    pub fim_template: FimTemplate,
+    /// Prompt budget, in tokens (estimated at 4 bytes a token), for prefix, suffix and context.
+    pub context_tokens: u32,
+    /// Upper bound on a suggestion's length, in tokens.
+    pub max_tokens: u32,
+    pub temperature: f32,
+    /// Allow suggestions longer than the rest of the current line.
+    pub multiline: bool,
+    /// Add excerpts of other open documents of the same language to the prompt.
+    pub other_documents: bool,
+    /// Suggestions kept for reuse (typing through a suggestion costs no model call).
+    pub cache_size: usize,
+}
+
+impl Default for CompletionSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            debounce_ms: 75,
+            max_debounce_ms: 300,
+            adaptive_debounce: true,
+            fim_template: FimTemplate::Auto,
+            context_tokens: 1536,
+            max_tokens: 64,
+            temperature: 0.1,
+            multiline: true,
+            other_documents: true,
+            cache_size: 64,
+        }
+    }
+}
+
+/// Model edit settings (edit selection, fix diagnostic).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EditSettings {
+    /// Upper bound on the model's answer, in tokens.
+    pub max_tokens: u32,
+    pub temperature: f32,
+    /// Lines of surrounding code shown to the model above and below the edited range.
+    pub context_lines: u32,
+}
+
+impl Default for EditSettings {
+    fn default() -> Self {
+        Self { max_tokens: 1024, temperature: 0.1, context_lines: 30 }
+    }
+}
+
+/// Where a layer came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    UserFile(PathBuf),
+    ProjectFile(PathBuf),
+    InitializationOptions,
+    DidChangeConfiguration,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::UserFile(p) | Source::ProjectFile(p) => write!(f, "{}", p.display()),
+            Source::InitializationOptions => f.write_str("initializationOptions"),
+            Source::DidChangeConfiguration => f.write_str("workspace/didChangeConfiguration"),
+        }
+    }
+}
+
+/// A layer that was skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ignored settings from {origin}: {message}")]
+pub struct LayerError {
+    pub origin: Source,
+    pub message: String,
+}
+
+/// The settings layers in force; [`Layers::resolve`] merges them.
+#[derive(Debug, Clone, Default)]
+pub struct Layers {
+    user: Option<(Source, Value)>,
+    project: Option<(Source, Value)>,
+    init: Option<(Source, Value)>,
+    change: Option<(Source, Value)>,
+}
+
+/// The user config file: `$XDG_CONFIG_HOME/baton/config.toml` (or the platform's equivalent),
+/// overridable with `BATON_CONFIG`.
+pub fn user_config_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("BATON_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    use etcetera::BaseStrategy;
+    etcetera::choose_base_strategy().ok().map(|s| s.config_dir().join("baton").join("config.toml"))
+}
+
+/// The nearest `baton.toml` in `dir` or its ancestors.
+pub fn find_project_config(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().map(|d| d.join("baton.toml")).find(|p| p.is_file())
+}
+
+impl Layers {
+    /// Reads the user's file and the project's `baton.toml` (when a root is known). Missing files
+    /// are not errors; unreadable or invalid ones are returned as [`LayerError`]s.
+    pub fn load_files(project_root: Option<&Path>) -> (Self, Vec<LayerError>) {
+        let mut layers = Layers::default();
+        let mut errors = Vec::new();
+        if let Some(path) = user_config_path() {
+            if let Some(r) = read_toml(Source::UserFile(path.clone()), &path) {
+                match r {
+                    Ok(v) => layers.user = Some((Source::UserFile(path), v)),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        if let Some(path) = project_root.and_then(find_project_config) {
+            if let Some(r) = read_toml(Source::ProjectFile(path.clone()), &path) {
+                match r {
+                    Ok(v) => layers.project = Some((Source::ProjectFile(path), v)),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        (layers, errors)
+    }
+
+    /// Sets the `initializationOptions` layer (a JSON object shaped like [`Settings`]).
+    pub fn set_initialization_options(&mut self, value: Value) {
+        self.init = Some((Source::InitializationOptions, unwrap_section(value)));
+    }
+
+    /// Sets the `workspace/didChangeConfiguration` layer. Accepts the settings object itself or
+    /// one nested under a `baton` key (as VS Code sends its sections).
+    pub fn set_did_change_configuration(&mut self, value: Value) {
+        self.change = Some((Source::DidChangeConfiguration, unwrap_section(value)));
+    }
+
+    /// Merges the layers over the defaults. A layer that fails to apply is left out and
+    /// reported; the result always holds valid settings.
+    pub fn resolve(&self) -> (Settings, Vec<LayerError>) {
+        let mut merged = match serde_json::to_value(Settings::default()) {
+            Ok(v) => v,
+            Err(_) => return (Settings::default(), Vec::new()),
+        };
+        let mut errors = Vec::new();
+        for (source, value) in [&self.user, &self.project, &self.init, &self.change].into_iter().flatten() {
+            if value.is_null() {
+                continue;
+            }
+            let mut candidate = merged.clone();
+            merge(&mut candidate, value);
+            match serde_json::from_value::<Settings>(candidate.clone()) {
+                Ok(_) => merged = candidate,
+                Err(e) => errors.push(LayerError { origin: source.clone(), message: e.to_string() }),
+            }
+        }
+        let settings = serde_json::from_value(merged).unwrap_or_default();
+        (settings, errors)
+    }
+}
+
+fn unwrap_section(value: Value) -> Value {
+    match value {
+        Value::Object(mut map) if map.len() == 1 && map.contains_key("baton") => {
+            map.remove("baton").unwrap_or(Value::Null)
+        }
+        other => other,
+    }
+}
+
+fn read_toml(source: Source, path: &Path) -> Option<Result<Value, LayerError>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(Err(LayerError { origin: source, message: e.to_string() })),
+    };
+    Some(parse_toml(&text).map_err(|message| LayerError { origin: source, message }))
+}
+
+/// Parses a TOML settings file into the JSON shape the layers merge.
+pub fn parse_toml(text: &str) -> Result<Value, String> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    serde_json::to_value(table).map_err(|e| e.to_string())
+}
+
+/// Deep-merges `over` into `base`: objects merge key by key, anything else replaces.
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k.clone()).or_insert(Value::Object(Map::new())), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn later_layers_win_key_by_key_and_a_bad_layer_is_skipped_with_a_message() {
+        let mut layers = Layers::default();
+        layers.project = Some((
+            Source::ProjectFile("baton.toml".into()),
+            parse_toml("[provider]\nmodel = \"from-project\"\n[completion]\ndebounce_ms = 10\n").expect("toml"),
+        ));
+        layers.set_initialization_options(json!({"completion": {"max_tokens": 5}}));
+        layers.set_did_change_configuration(json!({"baton": {"completion": {"debounce_ms": "fast"}}}));
+        let (s, errors) = layers.resolve();
+        assert_eq!(s.provider.model, "from-project");
+        assert_eq!(s.completion.debounce_ms, 10);
+        assert_eq!(s.completion.max_tokens, 5);
+        assert_eq!(errors.len(), 1);
+        expect_test::expect![[r#"ignored settings from workspace/didChangeConfiguration: invalid type: string "fast", expected u64"#]]
+            .assert_eq(&errors[0].to_string());
+    }
+
+    #[test]
+    fn unknown_settings_are_named() {
+        let mut layers = Layers::default();
+        layers.set_initialization_options(json!({"provider": {"modle": "x"}}));
+        let (s, errors) = layers.resolve();
+        assert_eq!(s, Settings::default());
+        assert!(errors[0].message.contains("unknown field `modle`"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn project_file_is_found_in_an_ancestor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("baton.toml"), "[completion]\nenabled = false\n").expect("write");
+        let sub = dir.path().join("a/b");
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        assert_eq!(find_project_config(&sub), Some(dir.path().join("baton.toml")));
+    }
+}

@@ -1,0 +1,230 @@
+//! Syntax: tree-sitter languages, incremental parse trees per document, and the queries that
+//! give the conductor its context (imports, enclosing scopes) and its parse-quality check.
+//!
+//! No I/O: languages and queries are embedded from `grammars/` at build time.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use ropey::Rope;
+use serde::Deserialize;
+use tree_sitter::{InputEdit, Node, Parser, Point, Query, QueryCursor, StreamingIterator, Tree};
+
+use crate::text::Edit;
+
+/// A language's entry in `grammars/languages.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageInfo {
+    pub name: String,
+    pub language_ids: Vec<String>,
+    pub extensions: Vec<String>,
+    pub line_comment: String,
+    /// True where blocks are delimited by indentation (Python) rather than brackets.
+    pub indent_blocks: bool,
+    pub query_dir: String,
+}
+
+/// A language Baton can parse: its metadata, grammar and compiled queries.
+pub struct Language {
+    pub info: LanguageInfo,
+    grammar: tree_sitter::Language,
+    imports: Query,
+    scopes: Query,
+}
+
+impl std::fmt::Debug for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Language").field("name", &self.info.name).finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct LanguagesFile {
+    language: Vec<LanguageInfo>,
+}
+
+/// The grammar and the two query sources for a `languages.toml` entry.
+fn grammar_for(name: &str) -> Option<(tree_sitter::Language, &'static str, &'static str)> {
+    macro_rules! q {
+        ($dir:literal) => {
+            (
+                include_str!(concat!("../../grammars/queries/", $dir, "/imports.scm")),
+                include_str!(concat!("../../grammars/queries/", $dir, "/scopes.scm")),
+            )
+        };
+    }
+    let (lang, (imports, scopes)) = match name {
+        "rust" => (tree_sitter_rust::LANGUAGE.into(), q!("rust")),
+        "python" => (tree_sitter_python::LANGUAGE.into(), q!("python")),
+        "go" => (tree_sitter_go::LANGUAGE.into(), q!("go")),
+        "javascript" => (tree_sitter_javascript::LANGUAGE.into(), q!("javascript")),
+        "typescript" => (tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(), q!("typescript")),
+        "tsx" => (tree_sitter_typescript::LANGUAGE_TSX.into(), q!("typescript")),
+        _ => return None,
+    };
+    Some((lang, imports, scopes))
+}
+
+/// Every language in `grammars/languages.toml` whose grammar and queries load. An entry that
+/// fails to load is logged and skipped (a build-time mistake, caught by the tests).
+pub fn languages() -> &'static [Language] {
+    static LANGUAGES: OnceLock<Vec<Language>> = OnceLock::new();
+    LANGUAGES.get_or_init(|| {
+        let file: LanguagesFile = match toml::from_str(include_str!("../../grammars/languages.toml")) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!("grammars/languages.toml is invalid: {e}");
+                return Vec::new();
+            }
+        };
+        file.language
+            .into_iter()
+            .filter_map(|info| match load(info) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    None
+                }
+            })
+            .collect()
+    })
+}
+
+fn load(info: LanguageInfo) -> Result<Language, String> {
+    let (grammar, imports, scopes) =
+        grammar_for(&info.name).ok_or_else(|| format!("no grammar crate for language {}", info.name))?;
+    let query = |src: &str, what: &str| {
+        Query::new(&grammar, src).map_err(|e| format!("{} {what} query: {e}", info.name))
+    };
+    Ok(Language { imports: query(imports, "imports")?, scopes: query(scopes, "scopes")?, grammar, info })
+}
+
+/// The language for an LSP language id, or failing that a file path's extension.
+pub fn language_for(language_id: &str, path: &str) -> Option<&'static Language> {
+    let by_id = languages().iter().find(|l| l.info.language_ids.iter().any(|id| id == language_id));
+    by_id.or_else(|| {
+        let ext = path.rsplit_once('.')?.1;
+        languages().iter().find(|l| l.info.extensions.iter().any(|e| e == ext))
+    })
+}
+
+/// A document's parse tree, kept up to date incrementally.
+#[derive(Debug, Clone)]
+pub struct Syntax {
+    pub language: &'static Language,
+    pub tree: Tree,
+}
+
+impl Syntax {
+    /// Parses `rope` from scratch. `None` only if tree-sitter refuses the grammar.
+    pub fn parse(language: &'static Language, rope: &Rope) -> Option<Self> {
+        let tree = parse_rope(language, rope, None)?;
+        Some(Self { language, tree })
+    }
+
+    /// Applies a text edit to the tree and reparses incrementally.
+    pub fn update(&mut self, edit: &Edit, rope: &Rope) {
+        self.tree.edit(&input_edit(edit));
+        if let Some(tree) = parse_rope(self.language, rope, Some(&self.tree)) {
+            self.tree = tree;
+        }
+    }
+
+    /// Byte ranges of the import-like declarations in the document, in order.
+    pub fn imports(&self, rope: &Rope) -> Vec<Range<usize>> {
+        captures(&self.language.imports, self.tree.root_node(), rope)
+    }
+
+    /// Byte ranges of the scopes that contain `byte`, innermost first.
+    pub fn enclosing_scopes(&self, rope: &Rope, byte: usize) -> Vec<Range<usize>> {
+        let mut scopes: Vec<_> = captures(&self.language.scopes, self.tree.root_node(), rope)
+            .into_iter()
+            .filter(|r| r.start < byte && byte < r.end)
+            .collect();
+        scopes.sort_by_key(|r| r.end - r.start);
+        scopes
+    }
+
+    /// Number of error and missing nodes in the top-level node that contains `byte` (the whole
+    /// tree when `byte` lies between top-level nodes). Only subtrees marked `has_error` are walked,
+    /// so a clean region costs almost nothing.
+    pub fn errors_near(&self, byte: usize) -> usize {
+        let root = self.tree.root_node();
+        let mut cursor = root.walk();
+        let top = root.children(&mut cursor).find(|n| n.start_byte() <= byte && byte <= n.end_byte());
+        count_errors(top.unwrap_or(root))
+    }
+}
+
+/// Parses `text` as `language` (for checking a candidate text without a document).
+pub fn parse_text(language: &'static Language, rope: &Rope, old: Option<&Tree>) -> Option<Tree> {
+    parse_rope(language, rope, old)
+}
+
+/// Edits a tree (a clone of a document's) for incremental reparsing of a candidate text.
+pub fn edit_tree(tree: &mut Tree, edit: &Edit) {
+    tree.edit(&input_edit(edit));
+}
+
+/// Error and missing nodes under `node`, walking only subtrees that contain errors.
+pub fn count_errors(node: Node<'_>) -> usize {
+    if !node.has_error() {
+        return 0;
+    }
+    let own = usize::from(node.is_error() || node.is_missing());
+    let mut cursor = node.walk();
+    own + node.children(&mut cursor).map(count_errors).sum::<usize>()
+}
+
+fn parse_rope(language: &'static Language, rope: &Rope, old: Option<&Tree>) -> Option<Tree> {
+    let mut parser = Parser::new();
+    parser.set_language(&language.grammar).ok()?;
+    let len = rope.len_bytes();
+    let mut read = |byte: usize, _: Point| -> &[u8] {
+        if byte >= len {
+            return &[];
+        }
+        let (chunk, start, _, _) = rope.chunk_at_byte(byte);
+        &chunk.as_bytes()[byte - start..]
+    };
+    parser.parse_with_options(&mut read, old, None)
+}
+
+fn input_edit(e: &Edit) -> InputEdit {
+    let point = |(row, column): (usize, usize)| Point { row, column };
+    InputEdit {
+        start_byte: e.start_byte,
+        old_end_byte: e.old_end_byte,
+        new_end_byte: e.new_end_byte,
+        start_position: point(e.start_point),
+        old_end_position: point(e.old_end_point),
+        new_end_position: point(e.new_end_point),
+    }
+}
+
+fn captures(query: &Query, node: Node<'_>, rope: &Rope) -> Vec<Range<usize>> {
+    let mut cursor = QueryCursor::new();
+    let mut out = Vec::new();
+    let mut matches = cursor.matches(query, node, RopeText(rope));
+    while let Some(m) = matches.next() {
+        out.extend(m.captures.iter().map(|c| c.node.byte_range()));
+    }
+    out
+}
+
+/// Lets queries read node text straight from the rope's chunks.
+struct RopeText<'a>(&'a Rope);
+
+impl<'a> tree_sitter::TextProvider<&'a [u8]> for RopeText<'a> {
+    type I = std::iter::Map<ropey::iter::Chunks<'a>, fn(&'a str) -> &'a [u8]>;
+    fn text(&mut self, node: Node<'_>) -> Self::I {
+        let r = node.byte_range();
+        let end = r.end.min(self.0.len_bytes());
+        let start = r.start.min(end);
+        self.0.byte_slice(start..end).chunks().map(str::as_bytes as fn(&'a str) -> &'a [u8])
+    }
+}
+
+#[cfg(test)]
+mod tests;
