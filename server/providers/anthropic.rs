@@ -7,7 +7,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
 use super::stream::{Origin, Step, decode, str_at};
-use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, set_stop, sse};
+use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, set_stop, sse, wire_f32};
 
 /// The Messages API version Baton speaks.
 const API_VERSION: &str = "2023-06-01";
@@ -30,7 +30,7 @@ pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> R
         "model": provider.config.model,
         "messages": messages,
         "max_tokens": max_tokens,
-        "temperature": temperature,
+        "temperature": wire_f32(temperature),
         "stream": true,
     });
     if let (Some(system), Some(object)) = (system, body.as_object_mut()) {

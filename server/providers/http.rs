@@ -193,17 +193,18 @@ impl Http {
     }
 }
 
-/// Truncates `text` to [`MAX_BODY_CHARS`] characters and replaces the key with `***`.
+/// Trims `text` and truncates it to [`MAX_BODY_CHARS`] characters (ending in `…` when cut), and replaces the key with `***`.
 pub(crate) fn scrub(key: Option<&ApiKey>, text: &str) -> String {
     let text = match key {
         Some(key) if !key.0.is_empty() => text.replace(&key.0, "***"),
         _ => text.to_owned(),
     };
     let text = text.trim();
-    match text.char_indices().nth(MAX_BODY_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
+    if text.chars().count() <= MAX_BODY_CHARS {
+        return text.to_owned();
     }
+    let kept: String = text.chars().take(MAX_BODY_CHARS - 1).collect();
+    format!("{kept}…")
 }
 
 /// The `Retry-After` delay when given in seconds, capped at the request time limit (milliseconds).

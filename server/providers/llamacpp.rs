@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::openai::{self, ChatRequest};
 use super::stream::{Origin, Step, decode, str_at};
-use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, set_stop, sse};
+use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, set_stop, sse, wire_f32};
 
 pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> Result<TextStream, ProviderError> {
     let GenerateRequest { prompt, max_tokens, temperature, stop } = request;
@@ -15,11 +15,11 @@ pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> R
         Prompt::Fim { prefix, suffix } => (
             "/infill",
             json!({"input_prefix": prefix, "input_suffix": suffix, "n_predict": max_tokens,
-                   "temperature": temperature, "stream": true}),
+                   "temperature": wire_f32(temperature), "stream": true}),
         ),
         Prompt::Raw { prompt } => (
             "/completion",
-            json!({"prompt": prompt, "n_predict": max_tokens, "temperature": temperature, "stream": true}),
+            json!({"prompt": prompt, "n_predict": max_tokens, "temperature": wire_f32(temperature), "stream": true}),
         ),
         Prompt::Chat { system, messages } => {
             let url = format!("{}/v1/chat/completions", provider.base);

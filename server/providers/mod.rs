@@ -22,6 +22,8 @@ mod ollama;
 mod openai;
 mod sse;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 /// Which wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -266,6 +268,12 @@ fn chat_messages(system: Option<String>, messages: Vec<ChatMessage>) -> Vec<Valu
     let system = system.map(|content| json!({"role": "system", "content": content}));
     let turns = messages.into_iter().map(|m| json!({"role": m.role, "content": m.content}));
     system.into_iter().chain(turns).collect()
+}
+
+/// `value` as the f64 with the same shortest decimal form, so `0.2_f32` goes over the wire as
+/// `0.2` rather than `0.20000000298023224`.
+fn wire_f32(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
 }
 
 /// Sets `body[key] = stop` unless there are no stop sequences (some servers reject `[]`).

@@ -4,11 +4,11 @@
 use serde_json::{Value, json};
 
 use super::stream::{Origin, Step, decode, str_at};
-use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, chat_messages, ndjson, set_stop};
+use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, chat_messages, ndjson, set_stop, wire_f32};
 
 pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> Result<TextStream, ProviderError> {
     let GenerateRequest { prompt, max_tokens, temperature, stop } = request;
-    let mut options = json!({"num_predict": max_tokens, "temperature": temperature});
+    let mut options = json!({"num_predict": max_tokens, "temperature": wire_f32(temperature)});
     set_stop(&mut options, "stop", stop);
     let model = &provider.config.model;
     let (path, body, text_pointer) = match prompt {

@@ -5,7 +5,7 @@ use eventsource_stream::Event;
 use serde_json::{Value, json};
 
 use super::stream::{Origin, Step, decode, str_at};
-use super::{ChatMessage, GenerateRequest, Prompt, Provider, ProviderError, TextStream, chat_messages, set_stop, sse};
+use super::{ChatMessage, GenerateRequest, Prompt, Provider, ProviderError, TextStream, chat_messages, set_stop, sse, wire_f32};
 
 pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> Result<TextStream, ProviderError> {
     let GenerateRequest { prompt, max_tokens, temperature, stop } = request;
@@ -15,7 +15,7 @@ pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> R
                 "model": provider.config.model,
                 "prompt": prompt,
                 "max_tokens": max_tokens,
-                "temperature": temperature,
+                "temperature": wire_f32(temperature),
                 "stream": true,
             });
             set_stop(&mut body, "stop", stop);
@@ -48,7 +48,7 @@ pub(super) async fn chat(provider: &Provider, url: &str, request: ChatRequest) -
         "model": provider.config.model,
         "messages": chat_messages(request.system, request.messages),
         "max_tokens": request.max_tokens,
-        "temperature": request.temperature,
+        "temperature": wire_f32(request.temperature),
         "stream": true,
     });
     set_stop(&mut body, "stop", request.stop);
