@@ -59,7 +59,8 @@ pub struct ProviderConfig {
     /// Name of the environment variable that holds the API key, if the provider needs one.
     /// The key itself never appears in config, logs or errors.
     pub api_key_env: Option<String>,
-    /// Time limit for one whole request, in milliseconds (connect, headers and the full stream).
+    /// Time limit for one whole request attempt, in milliseconds (connect, headers and the full
+    /// stream); each retry gets its own. Timeouts are not retried.
     pub timeout_ms: u64,
     /// Time limit for establishing the connection, in milliseconds.
     pub connect_timeout_ms: u64,
