@@ -3,10 +3,27 @@
 //! The conductor decides *what* to ask (a [`Prompt`]); a provider only knows *how* to send it over
 //! its wire format and turn the response stream into text deltas. Nothing here knows LSP.
 
+use std::fmt;
 use std::pin::Pin;
 
 use futures::Stream;
+use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use self::http::{ApiKey, Http};
+use self::stream::Origin;
+
+mod anthropic;
+mod http;
+mod llamacpp;
+mod ndjson;
+mod ollama;
+mod openai;
+mod sse;
+mod stream;
+#[cfg(test)]
+mod tests;
 
 /// Which wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -42,7 +59,8 @@ pub struct ProviderConfig {
     /// Name of the environment variable that holds the API key, if the provider needs one.
     /// The key itself never appears in config, logs or errors.
     pub api_key_env: Option<String>,
-    /// Time limit for one whole request, in milliseconds (connect, headers and the full stream).
+    /// Time limit for one whole request attempt, in milliseconds (connect, headers and the full
+    /// stream); each retry gets its own. Timeouts are not retried.
     pub timeout_ms: u64,
     /// Time limit for establishing the connection, in milliseconds.
     pub connect_timeout_ms: u64,
@@ -98,7 +116,10 @@ pub enum Prompt {
     /// A ready-made prompt string (for example already wrapped in a model family's FIM tokens).
     Raw { prompt: String },
     /// A chat conversation with an optional system prompt.
-    Chat { system: Option<String>, messages: Vec<ChatMessage> },
+    Chat {
+        system: Option<String>,
+        messages: Vec<ChatMessage>,
+    },
 }
 
 /// One generation request.
@@ -124,30 +145,84 @@ pub enum ProviderError {
     #[error("the model server at {url} did not answer within {ms} ms")]
     Timeout { url: String, ms: u64 },
     #[error("the model server at {url} answered HTTP {status}: {body}")]
-    Status { url: String, status: u16, body: String },
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
     #[error("the model server at {url} sent a response Baton cannot read: {reason}")]
     Malformed { url: String, reason: String },
+    /// The connection broke after the answer started streaming.
+    #[error("the connection to the model server at {url} broke mid-answer: {reason}")]
+    Interrupted { url: String, reason: String },
+    /// The server reported an error inside the stream (an Anthropic `error` event, an
+    /// `{"error": ...}` line or event).
+    #[error("the model server at {url} reported an error: {message}")]
+    Remote { url: String, message: String },
     #[error("the API key variable {env} is not set in Baton's environment")]
     MissingKey { env: String },
+    /// `what` names the unsupported prompt shape.
     #[error("{kind:?} providers do not support {what}")]
-    Unsupported { kind: ProviderKind, what: &'static str },
+    Unsupported {
+        kind: ProviderKind,
+        what: &'static str,
+    },
     #[error("bad provider configuration: {0}")]
     Config(String),
 }
 
-/// A configured model endpoint, ready to send requests. Cheap to clone (shares one HTTP client).
-#[derive(Debug, Clone)]
+/// A configured model endpoint, ready to send requests. Cheap to clone (clones share one HTTP
+/// client and its connection pool). `Debug` never shows the API key.
+#[derive(Clone)]
 pub struct Provider {
     config: ProviderConfig,
+    /// `config.base_url` without a trailing `/`.
+    base: String,
+    http: Http,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("config", &self.config)
+            .field("api_key", &self.http.key().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Provider {
     /// Builds a provider from its configuration, reading the API key from `api_key_env`.
     ///
-    /// Errors: [`ProviderError::MissingKey`] when `api_key_env` names an unset variable,
-    /// [`ProviderError::Config`] when `base_url` is not an http(s) URL.
+    /// Errors: [`ProviderError::MissingKey`] when `api_key_env` names an unset (or empty)
+    /// variable, [`ProviderError::Config`] when `base_url` is not an http(s) URL.
     pub fn new(config: ProviderConfig) -> Result<Self, ProviderError> {
-        Ok(Self { config })
+        let key = match &config.api_key_env {
+            None => None,
+            Some(env) => match std::env::var(env) {
+                Ok(value) if !value.is_empty() => Some(value),
+                _ => return Err(ProviderError::MissingKey { env: env.clone() }),
+            },
+        };
+        Self::with_key(config, key)
+    }
+
+    /// [`Provider::new`] with the key given directly instead of read from the environment.
+    pub(crate) fn with_key(
+        config: ProviderConfig,
+        key: Option<String>,
+    ) -> Result<Self, ProviderError> {
+        let url = reqwest::Url::parse(&config.base_url).map_err(|e| {
+            ProviderError::Config(format!("base_url {:?} is not a URL: {e}", config.base_url))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ProviderError::Config(format!(
+                "base_url {:?} is not an http(s) URL",
+                config.base_url
+            )));
+        }
+        let http = Http::new(&config, key.map(ApiKey::new))?;
+        let base = config.base_url.trim_end_matches('/').to_owned();
+        Ok(Self { config, base, http })
     }
 
     /// The configuration this provider was built from.
@@ -156,17 +231,80 @@ impl Provider {
     }
 
     /// Sends one generation request and returns the text as it streams in. Retries HTTP 429,
-    /// 5xx and connection failures (up to `max_retries`, exponential backoff) before the first
-    /// byte of the answer; never after text has been yielded.
+    /// 5xx and connection failures (up to `max_retries`, exponential backoff, or the server's
+    /// `Retry-After` seconds) before the first byte of the answer; never after text has been
+    /// yielded.
+    ///
+    /// Errors: [`ProviderError::Unsupported`] for a prompt shape the kind does not accept (see
+    /// [`Prompt`]), and the transport errors of [`ProviderError`].
     pub async fn generate(&self, request: GenerateRequest) -> Result<TextStream, ProviderError> {
-        let _ = request;
-        Err(ProviderError::Unsupported { kind: self.config.kind, what: "generation (not built yet)" })
+        tracing::trace!(kind = ?self.config.kind, prompt = ?request.prompt, "generate");
+        match self.config.kind {
+            ProviderKind::Openai => openai::generate(self, request).await,
+            ProviderKind::Anthropic => anthropic::generate(self, request).await,
+            ProviderKind::Ollama => ollama::generate(self, request).await,
+            ProviderKind::Llamacpp => llamacpp::generate(self, request).await,
+        }
     }
 
-    /// A cheap reachability check (no tokens generated): `GET {base_url}/models` for OpenAI-compatible
-    /// and Anthropic, `GET /api/tags` for Ollama, `GET /health` for llama.cpp. Any HTTP answer
-    /// below 500 counts as reachable.
+    /// A cheap reachability check (no tokens generated, no retries): `GET {base_url}/models` for
+    /// OpenAI-compatible and Anthropic, `GET /api/tags` for Ollama, `GET /health` for llama.cpp.
+    /// Any HTTP answer below 500 counts as reachable.
     pub async fn health(&self) -> Result<(), ProviderError> {
-        Ok(())
+        let (path, headers) = match self.config.kind {
+            ProviderKind::Openai => ("/models", self.bearer()?),
+            ProviderKind::Anthropic => ("/models", anthropic::headers(self)?),
+            ProviderKind::Ollama => ("/api/tags", self.bearer()?),
+            ProviderKind::Llamacpp => ("/health", self.bearer()?),
+        };
+        self.http
+            .probe(&format!("{}{path}", self.base), &headers)
+            .await
+    }
+
+    /// `Authorization: Bearer KEY` when a key is configured.
+    fn bearer(&self) -> Result<HeaderMap, ProviderError> {
+        self.http
+            .key_headers(reqwest::header::AUTHORIZATION, "Bearer ")
+    }
+
+    /// POSTs a JSON body (with retries) and returns the 2xx response with its [`Origin`].
+    async fn post(
+        &self,
+        url: &str,
+        body: &Value,
+        headers: &HeaderMap,
+    ) -> Result<(Origin, reqwest::Response), ProviderError> {
+        let response = self.http.post_json(url, body, headers).await?;
+        Ok((Origin::new(url, self.http.key()), response))
+    }
+
+    fn unsupported(&self, what: &'static str) -> ProviderError {
+        ProviderError::Unsupported {
+            kind: self.config.kind,
+            what,
+        }
+    }
+}
+
+/// Chat messages in the OpenAI/Ollama shape, the system prompt (if any) first as a `system` turn.
+fn chat_messages(system: Option<String>, messages: Vec<ChatMessage>) -> Vec<Value> {
+    let system = system.map(|content| json!({"role": "system", "content": content}));
+    let turns = messages
+        .into_iter()
+        .map(|m| json!({"role": m.role, "content": m.content}));
+    system.into_iter().chain(turns).collect()
+}
+
+/// `value` as the f64 with the same shortest decimal form, so `0.2_f32` goes over the wire as
+/// `0.2` rather than `0.20000000298023224`.
+fn wire_f32(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
+}
+
+/// Sets `body[key] = stop` unless there are no stop sequences (some servers reject `[]`).
+fn set_stop(body: &mut Value, key: &str, stop: Vec<String>) {
+    if let (false, Some(object)) = (stop.is_empty(), body.as_object_mut()) {
+        object.insert(key.to_owned(), json!(stop));
     }
 }

@@ -1,0 +1,293 @@
+//! The HTTP layer every provider shares: the API key wrapper, one `reqwest::Client` per provider
+//! (timeouts from config), retries with exponential backoff, and mapping transport failures to
+//! [`ProviderError`]s.
+
+use std::error::Error as _;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Client, Response, StatusCode};
+use tracing::debug;
+
+use super::{ProviderConfig, ProviderError};
+
+/// Longest excerpt of a server's error body kept in an error, in characters.
+pub(crate) const MAX_BODY_CHARS: usize = 300;
+
+/// An API key read from the environment. `Debug` prints `***`; the value only leaves through
+/// [`Http::key_headers`], as a header marked sensitive.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct ApiKey(String);
+
+impl ApiKey {
+    pub(crate) fn new(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// One provider's HTTP client. Cheap to clone: clones share the connection pool.
+#[derive(Clone)]
+pub(crate) struct Http {
+    client: Client,
+    key: Option<ApiKey>,
+    /// Whole-request time limit, in milliseconds (reported in [`ProviderError::Timeout`]).
+    timeout_ms: u64,
+    max_retries: u32,
+    /// First backoff delay, in milliseconds.
+    retry_base_ms: u64,
+}
+
+impl fmt::Debug for Http {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http")
+            .field("key", &self.key)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// A failed attempt, with what the retry loop needs to know about it.
+struct Failure {
+    error: ProviderError,
+    retryable: bool,
+    /// The server's `Retry-After`, when it sent one in seconds.
+    retry_after: Option<Duration>,
+}
+
+impl Http {
+    /// Builds the client with the config's timeouts.
+    pub(crate) fn new(config: &ProviderConfig, key: Option<ApiKey>) -> Result<Self, ProviderError> {
+        let client = Client::builder()
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .build()
+            .map_err(|e| {
+                ProviderError::Config(format!("cannot build the HTTP client: {}", describe(&e)))
+            })?;
+        Ok(Self {
+            client,
+            key,
+            timeout_ms: config.timeout_ms,
+            max_retries: config.max_retries,
+            retry_base_ms: config.retry_base_ms,
+        })
+    }
+
+    pub(crate) fn key(&self) -> Option<&ApiKey> {
+        self.key.as_ref()
+    }
+
+    /// Headers carrying the key (if one is configured) as `name: {prefix}{key}`, marked sensitive.
+    pub(crate) fn key_headers(
+        &self,
+        name: HeaderName,
+        prefix: &str,
+    ) -> Result<HeaderMap, ProviderError> {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = &self.key {
+            let mut value = HeaderValue::from_str(&format!("{prefix}{}", key.0)).map_err(|_| {
+                ProviderError::Config(
+                    "the API key contains characters not allowed in an HTTP header".to_owned(),
+                )
+            })?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        Ok(headers)
+    }
+
+    /// Truncates a server-provided text to [`MAX_BODY_CHARS`] and blanks out the key if the server
+    /// echoed it.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        scrub(self.key.as_ref(), text)
+    }
+
+    /// POSTs `body` as JSON and returns the response once its status is 2xx. Retries HTTP 429, 5xx
+    /// and connection failures up to `max_retries` times with exponential backoff (or the server's
+    /// `Retry-After` seconds); the body of a successful response is never retried.
+    pub(crate) async fn post_json(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        headers: &HeaderMap,
+    ) -> Result<Response, ProviderError> {
+        tracing::trace!(url, body = %body, "model request");
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(self.retry_base_ms))
+            .with_factor(2.0)
+            .with_max_delay(Duration::from_millis(
+                self.timeout_ms.max(self.retry_base_ms),
+            ))
+            .with_max_times(self.max_retries as usize)
+            .with_jitter();
+        let attempt = || async {
+            let started = Instant::now();
+            let sent = self
+                .client
+                .post(url)
+                .headers(headers.clone())
+                .json(body)
+                .send()
+                .await;
+            self.check("POST", url, started, sent).await
+        };
+        attempt
+            .retry(backoff)
+            .when(|failure: &Failure| failure.retryable)
+            .adjust(|failure: &Failure, delay| delay.map(|d| failure.retry_after.unwrap_or(d)))
+            .notify(|failure: &Failure, delay| {
+                debug!(url, delay_ms = delay.as_millis() as u64, error = %failure.error, "retrying model request");
+            })
+            .await
+            .map_err(|failure| failure.error)
+    }
+
+    /// GETs `url` once (no retries) and succeeds on any HTTP status below 500.
+    pub(crate) async fn probe(&self, url: &str, headers: &HeaderMap) -> Result<(), ProviderError> {
+        let started = Instant::now();
+        let sent = self.client.get(url).headers(headers.clone()).send().await;
+        match self.check("GET", url, started, sent).await {
+            Ok(_) => Ok(()),
+            Err(Failure {
+                error: ProviderError::Status { status, .. },
+                ..
+            }) if status < 500 => Ok(()),
+            Err(failure) => Err(failure.error),
+        }
+    }
+
+    async fn check(
+        &self,
+        method: &str,
+        url: &str,
+        started: Instant,
+        sent: Result<Response, reqwest::Error>,
+    ) -> Result<Response, Failure> {
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => {
+                debug!(method, url, latency_ms, error = %describe(&e), "model request failed");
+                let retryable = !e.is_timeout() && !e.is_builder();
+                return Err(Failure {
+                    error: self.send_error(url, &e),
+                    retryable,
+                    retry_after: None,
+                });
+            }
+        };
+        let status = response.status();
+        debug!(
+            method,
+            url,
+            status = status.as_u16(),
+            latency_ms,
+            "model response"
+        );
+        if status.is_success() {
+            return Ok(response);
+        }
+        let retry_after = retry_after(response.headers(), self.timeout_ms);
+        let body = response.text().await.unwrap_or_default();
+        Err(Failure {
+            error: ProviderError::Status {
+                url: url.to_owned(),
+                status: status.as_u16(),
+                body: self.scrub(&body),
+            },
+            retryable: status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
+            retry_after,
+        })
+    }
+
+    /// Maps an error from sending a request (before any response) to a [`ProviderError`].
+    fn send_error(&self, url: &str, e: &reqwest::Error) -> ProviderError {
+        if e.is_timeout() {
+            ProviderError::Timeout {
+                url: url.to_owned(),
+                ms: self.timeout_ms,
+            }
+        } else if e.is_builder() {
+            ProviderError::Config(format!("cannot build a request to {url}: {}", describe(e)))
+        } else {
+            ProviderError::Unreachable {
+                url: url.to_owned(),
+                reason: describe(e),
+            }
+        }
+    }
+
+    /// Maps an error while reading a response body (after the status) to a [`ProviderError`].
+    pub(crate) fn body_error(&self, url: &str, e: &reqwest::Error) -> ProviderError {
+        if e.is_timeout() {
+            ProviderError::Timeout {
+                url: url.to_owned(),
+                ms: self.timeout_ms,
+            }
+        } else {
+            ProviderError::Interrupted {
+                url: url.to_owned(),
+                reason: describe(e),
+            }
+        }
+    }
+}
+
+/// Trims `text` and truncates it to [`MAX_BODY_CHARS`] characters (ending in `…` when cut), and replaces the key with `***`.
+pub(crate) fn scrub(key: Option<&ApiKey>, text: &str) -> String {
+    let text = match key {
+        Some(key) if !key.0.is_empty() => text.replace(&key.0, "***"),
+        _ => text.to_owned(),
+    };
+    let text = text.trim();
+    if text.chars().count() <= MAX_BODY_CHARS {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(MAX_BODY_CHARS - 1).collect();
+    format!("{kept}…")
+}
+
+/// The `Retry-After` delay when given in seconds, capped at the request time limit (milliseconds).
+pub(crate) fn retry_after(headers: &HeaderMap, cap_ms: u64) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds).min(Duration::from_millis(cap_ms)))
+}
+
+/// A reqwest error's cause chain without the URL (which errors carry separately), e.g.
+/// `client error (Connect): tcp connect error: Connection refused (os error 111)`.
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts
+            .last()
+            .is_some_and(|last: &String| last.contains(&text))
+        {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    if parts.is_empty() {
+        parts.push(if e.is_timeout() {
+            "timed out".to_owned()
+        } else {
+            "request failed".to_owned()
+        });
+    }
+    parts.join(": ")
+}

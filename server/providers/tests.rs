@@ -1,0 +1,720 @@
+//! Every provider kind × prompt shape against the scripted model server: streamed text, the
+//! request that went over the wire, retries, timeouts, broken streams and key hygiene.
+
+use std::time::Duration;
+
+use expect_test::{Expect, expect};
+use futures::StreamExt;
+
+use super::*;
+
+#[path = "../../tests/wire/support/model_server.rs"]
+mod model_server;
+
+use model_server::{ModelServer, RecordedRequest, Reply};
+
+/// A key value that must never show up in errors or Debug output.
+const KEY: &str = "sk-test-k3y-that-must-not-leak";
+const WAIT: Duration = Duration::from_secs(5);
+
+fn config(kind: ProviderKind, server: &ModelServer) -> ProviderConfig {
+    let base_url = match kind {
+        ProviderKind::Openai | ProviderKind::Anthropic => format!("{}/v1", server.base_url()),
+        ProviderKind::Ollama | ProviderKind::Llamacpp => server.base_url(),
+    };
+    ProviderConfig {
+        kind,
+        base_url,
+        model: "test-model".to_owned(),
+        api_key_env: None,
+        timeout_ms: 5_000,
+        connect_timeout_ms: 1_000,
+        max_retries: 2,
+        retry_base_ms: 1,
+    }
+}
+
+fn provider(kind: ProviderKind, server: &ModelServer) -> Provider {
+    Provider::new(config(kind, server)).expect("provider")
+}
+
+fn keyed(kind: ProviderKind, server: &ModelServer) -> Provider {
+    Provider::with_key(config(kind, server), Some(KEY.to_owned())).expect("provider")
+}
+
+fn fim() -> Prompt {
+    Prompt::Fim {
+        prefix: "fn add(a: i32, b: i32) -> i32 {\n    ".to_owned(),
+        suffix: "\n}\n".to_owned(),
+    }
+}
+
+fn raw() -> Prompt {
+    Prompt::Raw {
+        prompt: "<PRE> fn main() { <SUF> } <MID>".to_owned(),
+    }
+}
+
+fn chat() -> Prompt {
+    Prompt::Chat {
+        system: Some("You complete code.".to_owned()),
+        messages: vec![ChatMessage {
+            role: Role::User,
+            content: "Complete: fn add(".to_owned(),
+        }],
+    }
+}
+
+fn request(prompt: Prompt) -> GenerateRequest {
+    GenerateRequest {
+        prompt,
+        max_tokens: 64,
+        temperature: 0.2,
+        stop: vec!["\n\n".to_owned()],
+    }
+}
+
+/// All text of a stream, and its error if it ended with one (an error is always the last item).
+async fn collect(mut stream: TextStream) -> (String, Option<ProviderError>) {
+    let mut text = String::new();
+    let mut error = None;
+    while let Some(item) = stream.next().await {
+        assert!(
+            error.is_none(),
+            "the stream went on after an error: {error:?}"
+        );
+        match item {
+            Ok(delta) => text.push_str(&delta),
+            Err(e) => error = Some(e),
+        }
+    }
+    (text, error)
+}
+
+/// Generates with `prompt` against a scripted `Reply::Text`, checks the text came back whole and
+/// returns the one request the server saw.
+async fn round_trip(server: &ModelServer, provider: &Provider, prompt: Prompt) -> RecordedRequest {
+    let scripted = "a + b // done ✓";
+    server.push(Reply::text(scripted));
+    let stream = provider.generate(request(prompt)).await.expect("generate");
+    let (text, error) = collect(stream).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(text, scripted);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    requests.into_iter().next().expect("one request")
+}
+
+fn check_body(recorded: &RecordedRequest, expected: Expect) {
+    let body = serde_json::to_string_pretty(&recorded.body).expect("json");
+    expected.assert_eq(&format!("{} {}\n{body}", recorded.method, recorded.path));
+}
+
+async fn generate_error(provider: &Provider, prompt: Prompt) -> ProviderError {
+    match provider.generate(request(prompt)).await {
+        Ok(stream) => collect(stream)
+            .await
+            .1
+            .expect("the stream should end with an error"),
+        Err(e) => e,
+    }
+}
+
+// ---- OpenAI-compatible ----
+
+#[tokio::test]
+async fn openai_raw_streams_from_completions() {
+    let server = ModelServer::start().await;
+    let recorded = round_trip(&server, &keyed(ProviderKind::Openai, &server), raw()).await;
+    check_body(
+        &recorded,
+        expect![[r#"
+            POST /v1/completions
+            {
+              "max_tokens": 64,
+              "model": "test-model",
+              "prompt": "<PRE> fn main() { <SUF> } <MID>",
+              "stop": [
+                "\n\n"
+              ],
+              "stream": true,
+              "temperature": 0.2
+            }"#]],
+    );
+    assert_eq!(
+        recorded.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn openai_chat_sends_the_system_prompt_first() {
+    let server = ModelServer::start().await;
+    let recorded = round_trip(&server, &provider(ProviderKind::Openai, &server), chat()).await;
+    check_body(
+        &recorded,
+        expect![[r#"
+            POST /v1/chat/completions
+            {
+              "max_tokens": 64,
+              "messages": [
+                {
+                  "content": "You complete code.",
+                  "role": "system"
+                },
+                {
+                  "content": "Complete: fn add(",
+                  "role": "user"
+                }
+              ],
+              "model": "test-model",
+              "stop": [
+                "\n\n"
+              ],
+              "stream": true,
+              "temperature": 0.2
+            }"#]],
+    );
+    assert_eq!(recorded.header("authorization"), None);
+}
+
+#[tokio::test]
+async fn openai_rejects_native_fim() {
+    let server = ModelServer::start().await;
+    let error = generate_error(&provider(ProviderKind::Openai, &server), fim()).await;
+    assert!(
+        matches!(
+            error,
+            ProviderError::Unsupported {
+                kind: ProviderKind::Openai,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn bearer_key_is_read_from_the_configured_env_var() {
+    // Edition 2024 makes `set_var` unsafe and the crate forbids unsafe code, so this uses a
+    // variable cargo sets for every test run.
+    let server = ModelServer::start().await;
+    let value = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let config = ProviderConfig {
+        api_key_env: Some("CARGO_MANIFEST_DIR".to_owned()),
+        ..config(ProviderKind::Openai, &server)
+    };
+    let recorded = round_trip(&server, &Provider::new(config).expect("provider"), raw()).await;
+    assert_eq!(
+        recorded.header("authorization"),
+        Some(format!("Bearer {value}").as_str())
+    );
+}
+
+// ---- Anthropic ----
+
+#[tokio::test]
+async fn anthropic_chat_streams_from_messages_with_its_headers() {
+    let server = ModelServer::start().await;
+    let recorded = round_trip(&server, &keyed(ProviderKind::Anthropic, &server), chat()).await;
+    check_body(
+        &recorded,
+        expect![[r#"
+            POST /v1/messages
+            {
+              "max_tokens": 64,
+              "messages": [
+                {
+                  "content": "Complete: fn add(",
+                  "role": "user"
+                }
+              ],
+              "model": "test-model",
+              "stop_sequences": [
+                "\n\n"
+              ],
+              "stream": true,
+              "system": "You complete code.",
+              "temperature": 0.2
+            }"#]],
+    );
+    assert_eq!(recorded.header("x-api-key"), Some(KEY));
+    assert_eq!(recorded.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(recorded.header("authorization"), None);
+}
+
+#[tokio::test]
+async fn anthropic_rejects_fim_and_raw() {
+    let server = ModelServer::start().await;
+    let provider = provider(ProviderKind::Anthropic, &server);
+    for prompt in [fim(), raw()] {
+        let error = generate_error(&provider, prompt).await;
+        assert!(
+            matches!(
+                error,
+                ProviderError::Unsupported {
+                    kind: ProviderKind::Anthropic,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn anthropic_error_event_becomes_a_remote_error() {
+    let server = ModelServer::start().await;
+    server.push(Reply::StreamError("Overloaded".to_owned()));
+    let error = generate_error(&provider(ProviderKind::Anthropic, &server), chat()).await;
+    expect!["the model server at BASE/v1/messages reported an error: Overloaded"]
+        .assert_eq(&error.to_string().replace(&server.base_url(), "BASE"));
+}
+
+// ---- Ollama ----
+
+#[tokio::test]
+async fn ollama_fim_sends_suffix_to_generate() {
+    let server = ModelServer::start().await;
+    let recorded = round_trip(&server, &provider(ProviderKind::Ollama, &server), fim()).await;
+    check_body(
+        &recorded,
+        expect![[r#"
+            POST /api/generate
+            {
+              "model": "test-model",
+              "options": {
+                "num_predict": 64,
+                "stop": [
+                  "\n\n"
+                ],
+                "temperature": 0.2
+              },
+              "prompt": "fn add(a: i32, b: i32) -> i32 {\n    ",
+              "stream": true,
+              "suffix": "\n}\n"
+            }"#]],
+    );
+}
+
+#[tokio::test]
+async fn ollama_raw_sets_raw_true() {
+    let server = ModelServer::start().await;
+    let recorded = round_trip(&server, &provider(ProviderKind::Ollama, &server), raw()).await;
+    check_body(
+        &recorded,
+        expect![[r#"
+            POST /api/generate
+            {
+              "model": "test-model",
+              "options": {
+                "num_predict": 64,
+                "stop": [
+                  "\n\n"
+                ],
+                "temperature": 0.2
+              },
+              "prompt": "<PRE> fn main() { <SUF> } <MID>",
+              "raw": true,
+              "stream": true
+            }"#]],
+    );
+}
+
+#[tokio::test]
+async fn ollama_chat_streams_from_api_chat() {
+    let server = ModelServer::start().await;
+    let recorded = round_trip(&server, &provider(ProviderKind::Ollama, &server), chat()).await;
+    check_body(
+        &recorded,
+        expect![[r#"
+            POST /api/chat
+            {
+              "messages": [
+                {
+                  "content": "You complete code.",
+                  "role": "system"
+                },
+                {
+                  "content": "Complete: fn add(",
+                  "role": "user"
+                }
+              ],
+              "model": "test-model",
+              "options": {
+                "num_predict": 64,
+                "stop": [
+                  "\n\n"
+                ],
+                "temperature": 0.2
+              },
+              "stream": true
+            }"#]],
+    );
+}
+
+#[tokio::test]
+async fn ollama_error_line_becomes_a_remote_error() {
+    let server = ModelServer::start().await;
+    server.push(Reply::StreamError(
+        "model 'test-model' not found".to_owned(),
+    ));
+    let error = generate_error(&provider(ProviderKind::Ollama, &server), fim()).await;
+    assert!(
+        matches!(&error, ProviderError::Remote { message, .. } if message.contains("not found")),
+        "{error:?}"
+    );
+}
+
+// ---- llama.cpp ----
+
+#[tokio::test]
+async fn llamacpp_fim_streams_from_infill() {
+    let server = ModelServer::start().await;
+    let recorded = round_trip(&server, &provider(ProviderKind::Llamacpp, &server), fim()).await;
+    check_body(
+        &recorded,
+        expect![[r#"
+            POST /infill
+            {
+              "input_prefix": "fn add(a: i32, b: i32) -> i32 {\n    ",
+              "input_suffix": "\n}\n",
+              "n_predict": 64,
+              "stop": [
+                "\n\n"
+              ],
+              "stream": true,
+              "temperature": 0.2
+            }"#]],
+    );
+}
+
+#[tokio::test]
+async fn llamacpp_raw_streams_from_completion() {
+    let server = ModelServer::start().await;
+    let recorded = round_trip(&server, &provider(ProviderKind::Llamacpp, &server), raw()).await;
+    check_body(
+        &recorded,
+        expect![[r#"
+            POST /completion
+            {
+              "n_predict": 64,
+              "prompt": "<PRE> fn main() { <SUF> } <MID>",
+              "stop": [
+                "\n\n"
+              ],
+              "stream": true,
+              "temperature": 0.2
+            }"#]],
+    );
+}
+
+#[tokio::test]
+async fn llamacpp_chat_uses_its_openai_endpoint() {
+    let server = ModelServer::start().await;
+    let recorded = round_trip(&server, &keyed(ProviderKind::Llamacpp, &server), chat()).await;
+    assert_eq!(recorded.path, "/v1/chat/completions");
+    assert_eq!(recorded.body["model"], "test-model");
+    assert_eq!(recorded.body["messages"][0]["role"], "system");
+    assert_eq!(
+        recorded.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+}
+
+// ---- Streams split in odd places ----
+
+#[tokio::test]
+async fn chunks_arrive_in_order_for_every_kind() {
+    let server = ModelServer::start().await;
+    let chunks = vec![
+        "fn".to_owned(),
+        " ".to_owned(),
+        "main".to_owned(),
+        "() {}\n".to_owned(),
+    ];
+    for (kind, prompt) in [
+        (ProviderKind::Openai, raw()),
+        (ProviderKind::Anthropic, chat()),
+        (ProviderKind::Ollama, fim()),
+        (ProviderKind::Llamacpp, fim()),
+    ] {
+        server.push(Reply::Chunks(chunks.clone()));
+        let stream = provider(kind, &server)
+            .generate(request(prompt))
+            .await
+            .expect("generate");
+        let deltas: Vec<String> = stream.map(|d| d.expect("delta")).collect().await;
+        assert_eq!(deltas, chunks, "{kind:?}");
+    }
+}
+
+// ---- Retries and failures ----
+
+#[tokio::test]
+async fn a_503_is_retried_then_succeeds() {
+    let server = ModelServer::start().await;
+    server.push(Reply::status(503, "warming up"));
+    server.push(Reply::text("ok"));
+    let stream = provider(ProviderKind::Openai, &server)
+        .generate(request(raw()))
+        .await
+        .expect("generate");
+    assert_eq!(collect(stream).await.0, "ok");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_429_that_never_clears_gives_status_after_all_retries() {
+    let server = ModelServer::start().await;
+    server.set_default(Reply::status(429, r#"{"error":"rate limited"}"#));
+    let error = generate_error(&provider(ProviderKind::Ollama, &server), fim()).await;
+    assert!(
+        matches!(&error, ProviderError::Status { status: 429, body, .. } if body.contains("rate limited")),
+        "{error:?}"
+    );
+    assert_eq!(
+        server.wait_for_requests(3, WAIT).await.len(),
+        3,
+        "1 try + max_retries 2"
+    );
+}
+
+#[tokio::test]
+async fn a_400_is_not_retried_and_its_body_is_truncated() {
+    let server = ModelServer::start().await;
+    server.push(Reply::status(400, "x".repeat(1_000)));
+    let error = generate_error(&provider(ProviderKind::Llamacpp, &server), raw()).await;
+    match &error {
+        ProviderError::Status {
+            status: 400, body, ..
+        } => assert_eq!(body.chars().count(), http::MAX_BODY_CHARS),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn retry_after_seconds_are_honoured_and_capped() {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::RETRY_AFTER,
+        reqwest::header::HeaderValue::from_static("2"),
+    );
+    assert_eq!(
+        http::retry_after(&headers, 10_000),
+        Some(Duration::from_secs(2))
+    );
+    assert_eq!(
+        http::retry_after(&headers, 500),
+        Some(Duration::from_millis(500))
+    );
+    headers.insert(
+        reqwest::header::RETRY_AFTER,
+        reqwest::header::HeaderValue::from_static("Wed, 21 Oct 2015"),
+    );
+    assert_eq!(http::retry_after(&headers, 10_000), None);
+}
+
+#[tokio::test]
+async fn a_hung_server_gives_timeout() {
+    let server = ModelServer::start().await;
+    server.push(Reply::Hang);
+    let config = ProviderConfig {
+        timeout_ms: 300,
+        ..config(ProviderKind::Openai, &server)
+    };
+    let error = generate_error(&Provider::new(config).expect("provider"), raw()).await;
+    assert!(
+        matches!(error, ProviderError::Timeout { ms: 300, .. }),
+        "{error:?}"
+    );
+    assert_eq!(server.requests().len(), 1, "timeouts are not retried");
+}
+
+#[tokio::test]
+async fn a_stream_slower_than_the_timeout_yields_text_then_timeout() {
+    let server = ModelServer::start().await;
+    server.push(Reply::Slow {
+        text: "abcdefghijkl".to_owned(),
+        chunk_delay_ms: 100,
+    });
+    let config = ProviderConfig {
+        timeout_ms: 250,
+        ..config(ProviderKind::Llamacpp, &server)
+    };
+    let stream = Provider::new(config)
+        .expect("provider")
+        .generate(request(fim()))
+        .await
+        .expect("generate");
+    let (text, error) = collect(stream).await;
+    assert!(
+        "abcdefghijkl".starts_with(&text) && text.len() < 12,
+        "{text:?}"
+    );
+    assert!(
+        matches!(error, Some(ProviderError::Timeout { ms: 250, .. })),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_gives_unreachable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let config = ProviderConfig {
+        kind: ProviderKind::Openai,
+        base_url: format!("http://127.0.0.1:{port}/v1"),
+        max_retries: 1,
+        retry_base_ms: 1,
+        ..ProviderConfig::default()
+    };
+    let provider = Provider::with_key(config, Some(KEY.to_owned())).expect("provider");
+    let error = generate_error(&provider, raw()).await;
+    match &error {
+        ProviderError::Unreachable { url, .. } => {
+            assert_eq!(url, &format!("http://127.0.0.1:{port}/v1/completions"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!error.to_string().contains(KEY));
+    assert!(matches!(
+        provider.health().await,
+        Err(ProviderError::Unreachable { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_dropped_connection_yields_the_text_then_an_error() {
+    let server = ModelServer::start().await;
+    for (kind, prompt) in [
+        (ProviderKind::Openai, chat()),
+        (ProviderKind::Ollama, chat()),
+    ] {
+        server.push(Reply::DropAfter("partial answer".to_owned()));
+        let stream = provider(kind, &server)
+            .generate(request(prompt))
+            .await
+            .expect("generate");
+        let (text, error) = collect(stream).await;
+        assert_eq!(text, "partial answer", "{kind:?}");
+        assert!(
+            matches!(error, Some(ProviderError::Interrupted { .. })),
+            "{kind:?}: {error:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_events_end_the_stream_with_malformed() {
+    let server = ModelServer::start().await;
+    for (kind, prompt) in [
+        (ProviderKind::Openai, raw()),
+        (ProviderKind::Anthropic, chat()),
+        (ProviderKind::Ollama, raw()),
+        (ProviderKind::Llamacpp, raw()),
+    ] {
+        server.push(Reply::MalformedSse);
+        let stream = provider(kind, &server)
+            .generate(request(prompt))
+            .await
+            .expect("generate");
+        let (text, error) = collect(stream).await;
+        assert_eq!(text, "", "{kind:?}");
+        assert!(
+            matches!(error, Some(ProviderError::Malformed { .. })),
+            "{kind:?}: {error:?}"
+        );
+    }
+}
+
+// ---- Health ----
+
+#[tokio::test]
+async fn health_gets_each_kinds_cheap_route() {
+    let server = ModelServer::start().await;
+    for kind in [
+        ProviderKind::Openai,
+        ProviderKind::Anthropic,
+        ProviderKind::Ollama,
+        ProviderKind::Llamacpp,
+    ] {
+        provider(kind, &server).health().await.expect("healthy");
+    }
+    let paths: Vec<String> = server
+        .requests()
+        .into_iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    expect![[r#"
+        [
+            "GET /v1/models",
+            "GET /v1/models",
+            "GET /api/tags",
+            "GET /health",
+        ]
+    "#]]
+    .assert_debug_eq(&paths);
+}
+
+#[tokio::test]
+async fn health_accepts_4xx_and_rejects_5xx() {
+    let server = ModelServer::start().await;
+    let provider = provider(ProviderKind::Llamacpp, &server);
+    server.push_for("/health", Reply::status(404, "not found"));
+    provider
+        .health()
+        .await
+        .expect("a 404 still means a server answers");
+    server.push_for("/health", Reply::status(503, "loading model"));
+    let error = provider.health().await.expect_err("503");
+    assert!(
+        matches!(error, ProviderError::Status { status: 503, .. }),
+        "{error:?}"
+    );
+}
+
+// ---- Configuration and key hygiene ----
+
+#[tokio::test]
+async fn bad_config_is_rejected() {
+    let missing = ProviderConfig {
+        api_key_env: Some("BATON_TEST_SURELY_UNSET_KEY_8d1f".to_owned()),
+        ..ProviderConfig::default()
+    };
+    assert!(
+        matches!(Provider::new(missing), Err(ProviderError::MissingKey { env }) if env == "BATON_TEST_SURELY_UNSET_KEY_8d1f")
+    );
+    for base_url in ["localhost:8080", "ftp://127.0.0.1/v1", ""] {
+        let config = ProviderConfig {
+            base_url: base_url.to_owned(),
+            ..ProviderConfig::default()
+        };
+        assert!(
+            matches!(Provider::new(config), Err(ProviderError::Config(_))),
+            "{base_url:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_key_never_appears_in_debug_or_errors() {
+    let server = ModelServer::start().await;
+    let provider = keyed(ProviderKind::Anthropic, &server);
+    let debug = format!("{provider:?}");
+    assert!(!debug.contains(KEY) && debug.contains("***"), "{debug}");
+
+    server.push(Reply::status(401, format!("invalid x-api-key {KEY}")));
+    let status = generate_error(&provider, chat()).await;
+    server.push(Reply::StreamError(format!("bad key {KEY}")));
+    let remote = generate_error(&provider, chat()).await;
+    let unsupported = generate_error(&provider, fim()).await;
+    for error in [status, remote, unsupported] {
+        let shown = format!("{error} / {error:?}");
+        assert!(!shown.contains(KEY), "{shown}");
+    }
+}

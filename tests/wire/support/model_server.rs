@@ -1,0 +1,572 @@
+//! A scripted model server on 127.0.0.1 for tests and benchmarks: answers the OpenAI, Anthropic,
+//! Ollama and llama.cpp routes in their real wire formats (SSE with `event:` lines for Anthropic,
+//! NDJSON for Ollama), plays back scripted [`Reply`]s FIFO, and records every request.
+//!
+//! Self-contained on purpose: include it with `#[path = ".../model_server.rs"] mod model_server;`.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use futures::stream::{self, BoxStream, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How the server answers one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// The text, streamed in small chunks (a few characters each) in the route's format.
+    Text(String),
+    /// Exactly these deltas, one event/line each, in the route's format.
+    Chunks(Vec<String>),
+    /// This HTTP status with this body (sent as-is, no streaming).
+    Status(u16, String),
+    /// Never answers; the request stays open until the client gives up or the server is dropped.
+    Hang,
+    /// Streams the text (in the route's format, without the closing events), then closes the
+    /// connection abruptly.
+    DropAfter(String),
+    /// A 200 stream whose first event is not JSON: `data: {not json` (SSE) or `{not json` (NDJSON).
+    MalformedSse,
+    /// The text streamed in small chunks with `chunk_delay_ms` milliseconds before each chunk.
+    Slow { text: String, chunk_delay_ms: u64 },
+    /// A 200 stream carrying an in-stream error in the route's format (Anthropic `event: error`,
+    /// Ollama `{"error": ...}`, OpenAI/llama.cpp `data: {"error": {...}}`).
+    StreamError(String),
+}
+
+impl Reply {
+    /// [`Reply::Text`].
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Text(text.into())
+    }
+
+    /// [`Reply::Status`].
+    pub fn status(code: u16, body: impl Into<String>) -> Self {
+        Self::Status(code, body.into())
+    }
+}
+
+/// One request as the server received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The URL path, e.g. `/v1/completions`.
+    pub path: String,
+    /// The JSON body; `Value::Null` when empty, a string when not JSON.
+    pub body: Value,
+    /// Header names lowercased; repeated headers joined with `, `.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl RecordedRequest {
+    /// A header's value by (case-insensitive) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+}
+
+/// The running server. Dropping it stops accepting connections and releases hung requests.
+pub struct ModelServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    count: watch::Receiver<usize>,
+    /// Dropped with the server, which ends every [`Reply::Hang`].
+    _shutdown: watch::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+struct Shared {
+    state: Mutex<Script>,
+    count: watch::Sender<usize>,
+    shutdown: watch::Receiver<()>,
+}
+
+struct Script {
+    queue: VecDeque<Reply>,
+    routes: HashMap<String, VecDeque<Reply>>,
+    default: Reply,
+    delay_ms: u64,
+    requests: Vec<RecordedRequest>,
+}
+
+impl Script {
+    /// The next reply for `path`: its own queue first, then (for generation routes) the global
+    /// queue, then the default.
+    fn next(&mut self, path: &str, generation: bool) -> Option<Reply> {
+        if let Some(reply) = self.routes.get_mut(path).and_then(VecDeque::pop_front) {
+            return Some(reply);
+        }
+        if !generation {
+            return None;
+        }
+        Some(
+            self.queue
+                .pop_front()
+                .unwrap_or_else(|| self.default.clone()),
+        )
+    }
+}
+
+impl ModelServer {
+    /// Binds 127.0.0.1 on a free port and starts serving. The default reply is `Reply::text("")`.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
+        let (count_tx, count) = watch::channel(0);
+        let (shutdown_tx, shutdown) = watch::channel(());
+        let shared = Arc::new(Shared {
+            state: Mutex::new(Script {
+                queue: VecDeque::new(),
+                routes: HashMap::new(),
+                default: Reply::text(""),
+                delay_ms: 0,
+                requests: Vec::new(),
+            }),
+            count: count_tx,
+            shutdown,
+        });
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            shared,
+            addr,
+            count,
+            _shutdown: shutdown_tx,
+            task,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash). OpenAI and Anthropic clients use
+    /// `{base_url}/v1`; Ollama and llama.cpp clients use it as is.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues a reply for the next generation request on any route.
+    pub fn push(&self, reply: Reply) {
+        self.script().queue.push_back(reply);
+    }
+
+    /// Queues a reply for the next request to `path` (e.g. `"/api/tags"`); served before the
+    /// global queue. The only way to script the GET routes (`/v1/models`, `/api/tags`, `/health`).
+    pub fn push_for(&self, path: &str, reply: Reply) {
+        self.script()
+            .routes
+            .entry(path.to_owned())
+            .or_default()
+            .push_back(reply);
+    }
+
+    /// The reply for generation requests when no scripted reply is queued.
+    pub fn set_default(&self, reply: Reply) {
+        self.script().default = reply;
+    }
+
+    /// A fixed delay before answering every request, in milliseconds (models model latency).
+    pub fn set_delay_ms(&self, delay_ms: u64) {
+        self.script().delay_ms = delay_ms;
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.script().requests.clone()
+    }
+
+    /// Waits (without polling) until at least `n` requests have arrived and returns them all.
+    /// Panics after `timeout`.
+    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
+        let mut count = self.count.clone();
+        match tokio::time::timeout(timeout, count.wait_for(|c| *c >= n)).await {
+            Ok(Ok(_)) => self.requests(),
+            _ => panic!(
+                "model server got {} of {n} requests within {timeout:?}",
+                self.requests().len()
+            ),
+        }
+    }
+
+    fn script(&self) -> MutexGuard<'_, Script> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for ModelServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Which wire format a path speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    OpenaiCompletions,
+    OpenaiChat,
+    AnthropicMessages,
+    OllamaGenerate,
+    OllamaChat,
+    LlamaInfill,
+    LlamaCompletion,
+    Models,
+    Tags,
+    Health,
+    Unknown,
+}
+
+impl Route {
+    fn of(path: &str) -> Self {
+        match path {
+            "/v1/completions" => Self::OpenaiCompletions,
+            "/v1/chat/completions" => Self::OpenaiChat,
+            "/v1/messages" => Self::AnthropicMessages,
+            "/api/generate" => Self::OllamaGenerate,
+            "/api/chat" => Self::OllamaChat,
+            "/infill" => Self::LlamaInfill,
+            "/completion" => Self::LlamaCompletion,
+            "/v1/models" => Self::Models,
+            "/api/tags" => Self::Tags,
+            "/health" => Self::Health,
+            _ => Self::Unknown,
+        }
+    }
+
+    fn generates(self) -> bool {
+        !matches!(
+            self,
+            Self::Models | Self::Tags | Self::Health | Self::Unknown
+        )
+    }
+
+    fn ndjson(self) -> bool {
+        matches!(self, Self::OllamaGenerate | Self::OllamaChat)
+    }
+
+    /// Events sent before the first delta.
+    fn opening(self) -> Vec<String> {
+        match self {
+            Self::OpenaiChat => vec![sse(
+                None,
+                &openai_chat(json!({"role": "assistant", "content": ""}), None),
+            )],
+            Self::AnthropicMessages => vec![
+                sse(
+                    Some("message_start"),
+                    &json!({"type": "message_start", "message": {"id": "msg_scripted", "type": "message",
+                        "role": "assistant", "model": "scripted", "content": [], "stop_reason": null,
+                        "stop_sequence": null, "usage": {"input_tokens": 1, "output_tokens": 1}}}),
+                ),
+                sse(
+                    Some("content_block_start"),
+                    &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                ),
+                sse(Some("ping"), &json!({"type": "ping"})),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// One text delta.
+    fn delta(self, text: &str) -> String {
+        match self {
+            Self::OpenaiCompletions => sse(None, &openai_completion(text, None)),
+            Self::OpenaiChat => sse(None, &openai_chat(json!({"content": text}), None)),
+            Self::AnthropicMessages => sse(
+                Some("content_block_delta"),
+                &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+            ),
+            Self::OllamaGenerate => ndjson(&ollama(json!({"response": text}), false)),
+            Self::OllamaChat => ndjson(&ollama(
+                json!({"message": {"role": "assistant", "content": text}}),
+                false,
+            )),
+            _ => sse(None, &json!({"content": text, "stop": false})),
+        }
+    }
+
+    /// Events sent after the last delta.
+    fn closing(self) -> Vec<String> {
+        match self {
+            Self::OpenaiCompletions => vec![
+                sse(None, &openai_completion("", Some("stop"))),
+                "data: [DONE]\n\n".into(),
+            ],
+            Self::OpenaiChat => vec![
+                sse(None, &openai_chat(json!({}), Some("stop"))),
+                "data: [DONE]\n\n".into(),
+            ],
+            Self::AnthropicMessages => vec![
+                sse(
+                    Some("content_block_stop"),
+                    &json!({"type": "content_block_stop", "index": 0}),
+                ),
+                sse(
+                    Some("message_delta"),
+                    &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                        "usage": {"output_tokens": 1}}),
+                ),
+                sse(Some("message_stop"), &json!({"type": "message_stop"})),
+            ],
+            Self::OllamaGenerate => vec![ndjson(&ollama(
+                json!({"response": "", "done_reason": "stop"}),
+                true,
+            ))],
+            Self::OllamaChat => vec![ndjson(&ollama(
+                json!({"message": {"role": "assistant", "content": ""}, "done_reason": "stop"}),
+                true,
+            ))],
+            _ => vec![sse(
+                None,
+                &json!({"content": "", "stop": true, "stop_type": "eos"}),
+            )],
+        }
+    }
+
+    fn error(self, message: &str) -> String {
+        match self {
+            Self::AnthropicMessages => sse(
+                Some("error"),
+                &json!({"type": "error", "error": {"type": "overloaded_error", "message": message}}),
+            ),
+            Self::OllamaGenerate | Self::OllamaChat => ndjson(&json!({"error": message})),
+            _ => sse(
+                None,
+                &json!({"error": {"code": 500, "message": message, "type": "server_error"}}),
+            ),
+        }
+    }
+
+    fn malformed(self) -> String {
+        match self {
+            Self::AnthropicMessages => "event: content_block_delta\ndata: {not json\n\n".into(),
+            Self::OllamaGenerate | Self::OllamaChat => "{not json\n".into(),
+            _ => "data: {not json\n\n".into(),
+        }
+    }
+
+    /// The 200 answer of a GET route.
+    fn listing(self) -> Option<Value> {
+        match self {
+            Self::Models => {
+                Some(json!({"object": "list", "data": [{"id": "scripted", "object": "model"}]}))
+            }
+            Self::Tags => Some(json!({"models": [{"name": "scripted", "model": "scripted"}]})),
+            Self::Health => Some(json!({"status": "ok"})),
+            _ => None,
+        }
+    }
+}
+
+fn sse(event: Option<&str>, data: &Value) -> String {
+    match event {
+        Some(event) => format!("event: {event}\ndata: {data}\n\n"),
+        None => format!("data: {data}\n\n"),
+    }
+}
+
+fn ndjson(value: &Value) -> String {
+    format!("{value}\n")
+}
+
+fn openai_completion(text: &str, finish: Option<&str>) -> Value {
+    json!({"id": "cmpl-scripted", "object": "text_completion", "created": 0, "model": "scripted",
+        "choices": [{"index": 0, "text": text, "logprobs": null, "finish_reason": finish}]})
+}
+
+fn openai_chat(delta: Value, finish: Option<&str>) -> Value {
+    json!({"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": 0, "model": "scripted",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+}
+
+fn ollama(mut fields: Value, done: bool) -> Value {
+    if let Some(object) = fields.as_object_mut() {
+        object.insert("model".into(), json!("scripted"));
+        object.insert("created_at".into(), json!("2024-01-01T00:00:00Z"));
+        object.insert("done".into(), json!(done));
+    }
+    fields
+}
+
+/// Splits text into chunks of up to 3 characters.
+fn chunks(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(3).map(|c| c.iter().collect()).collect()
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    let route = Route::of(&path);
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+    };
+    let mut recorded = BTreeMap::new();
+    for (name, value) in &headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        recorded
+            .entry(name.as_str().to_owned())
+            .and_modify(|v: &mut String| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let (reply, delay_ms) = {
+        let mut script = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        script.requests.push(RecordedRequest {
+            method: method.to_string(),
+            path: path.clone(),
+            body,
+            headers: recorded,
+        });
+        (script.next(&path, route.generates()), script.delay_ms)
+    };
+    shared.count.send_modify(|c| *c += 1);
+    if delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    }
+    respond(route, reply, shared.shutdown.clone()).await
+}
+
+async fn respond(
+    route: Route,
+    reply: Option<Reply>,
+    mut shutdown: watch::Receiver<()>,
+) -> Response {
+    let reply = match reply {
+        Some(reply) => reply,
+        None => {
+            return match route.listing() {
+                Some(listing) => plain(200, "application/json", listing.to_string()),
+                None => plain(404, "text/plain", "no such route".into()),
+            };
+        }
+    };
+    if !route.generates() {
+        return match (reply, route.listing()) {
+            (Reply::Status(code, body), _) => plain(code, "application/json", body),
+            (Reply::Hang, _) => {
+                let _ = shutdown.changed().await;
+                plain(503, "text/plain", "server shut down".into())
+            }
+            (_, Some(listing)) => plain(200, "application/json", listing.to_string()),
+            (_, None) => plain(404, "text/plain", "no such route".into()),
+        };
+    }
+    let content_type = if route.ndjson() {
+        "application/x-ndjson"
+    } else {
+        "text/event-stream"
+    };
+    let (deltas, delay_ms, close) = match reply {
+        Reply::Status(code, body) => return plain(code, "application/json", body),
+        Reply::Hang => {
+            let _ = shutdown.changed().await;
+            return plain(503, "text/plain", "server shut down".into());
+        }
+        Reply::Text(text) => (chunks(&text), 0, true),
+        Reply::Chunks(deltas) => (deltas, 0, true),
+        Reply::Slow {
+            text,
+            chunk_delay_ms,
+        } => (chunks(&text), chunk_delay_ms, true),
+        Reply::DropAfter(text) => (chunks(&text), 0, false),
+        Reply::MalformedSse => {
+            let frames = route
+                .opening()
+                .into_iter()
+                .chain([route.malformed()])
+                .collect();
+            return streamed(content_type, frames, 0, false);
+        }
+        Reply::StreamError(message) => {
+            let frames = route
+                .opening()
+                .into_iter()
+                .chain([route.error(&message)])
+                .collect();
+            return streamed(content_type, frames, 0, true);
+        }
+    };
+    let mut frames: Vec<(u64, String)> = route.opening().into_iter().map(|f| (0, f)).collect();
+    frames.extend(deltas.iter().map(|d| (delay_ms, route.delta(d))));
+    if close {
+        frames.extend(route.closing().into_iter().map(|f| (0, f)));
+    }
+    streamed_timed(content_type, frames, close)
+}
+
+fn plain(code: u16, content_type: &str, body: String) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+fn streamed(content_type: &str, frames: Vec<String>, delay_ms: u64, close: bool) -> Response {
+    streamed_timed(
+        content_type,
+        frames.into_iter().map(|f| (delay_ms, f)).collect(),
+        close,
+    )
+}
+
+/// A 200 streaming response: each frame after its delay (milliseconds); when `close` is false the
+/// connection is then cut without finishing the HTTP message.
+fn streamed_timed(content_type: &str, frames: Vec<(u64, String)>, close: bool) -> Response {
+    let body: BoxStream<'static, Result<Bytes, io::Error>> = stream::iter(frames)
+        .then(|(delay_ms, frame)| async move {
+            if delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            }
+            Ok(Bytes::from(frame))
+        })
+        .boxed();
+    let body = if close {
+        body
+    } else {
+        body.chain(stream::once(async {
+            // Let the frames reach the socket before the connection is cut.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "scripted connection drop",
+            ))
+        }))
+        .boxed()
+    };
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(body))
+        .unwrap_or_default()
+}
