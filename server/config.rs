@@ -58,7 +58,7 @@ pub struct CompletionSettings {
     pub context_tokens: u32,
     /// Upper bound on a suggestion's length, in tokens.
     pub max_tokens: u32,
-    pub temperature: f32,
+    pub temperature: f64,
     /// Allow suggestions longer than the rest of the current line.
     pub multiline: bool,
     /// Add excerpts of other open documents of the same language to the prompt.
@@ -91,7 +91,7 @@ impl Default for CompletionSettings {
 pub struct EditSettings {
     /// Upper bound on the model's answer, in tokens.
     pub max_tokens: u32,
-    pub temperature: f32,
+    pub temperature: f64,
     /// Lines of surrounding code shown to the model above and below the edited range.
     pub context_lines: u32,
 }
@@ -159,22 +159,20 @@ impl Layers {
     pub fn load_files(project_root: Option<&Path>) -> (Self, Vec<LayerError>) {
         let mut layers = Layers::default();
         let mut errors = Vec::new();
-        if let Some(path) = user_config_path() {
-            if let Some(r) = read_toml(Source::UserFile(path.clone()), &path) {
+        if let Some(path) = user_config_path()
+            && let Some(r) = read_toml(Source::UserFile(path.clone()), &path) {
                 match r {
                     Ok(v) => layers.user = Some((Source::UserFile(path), v)),
                     Err(e) => errors.push(e),
                 }
             }
-        }
-        if let Some(path) = project_root.and_then(find_project_config) {
-            if let Some(r) = read_toml(Source::ProjectFile(path.clone()), &path) {
+        if let Some(path) = project_root.and_then(find_project_config)
+            && let Some(r) = read_toml(Source::ProjectFile(path.clone()), &path) {
                 match r {
                     Ok(v) => layers.project = Some((Source::ProjectFile(path), v)),
                     Err(e) => errors.push(e),
                 }
             }
-        }
         (layers, errors)
     }
 
@@ -256,11 +254,13 @@ mod tests {
 
     #[test]
     fn later_layers_win_key_by_key_and_a_bad_layer_is_skipped_with_a_message() {
-        let mut layers = Layers::default();
-        layers.project = Some((
-            Source::ProjectFile("baton.toml".into()),
-            parse_toml("[provider]\nmodel = \"from-project\"\n[completion]\ndebounce_ms = 10\n").expect("toml"),
-        ));
+        let mut layers = Layers {
+            project: Some((
+                Source::ProjectFile("baton.toml".into()),
+                parse_toml("[provider]\nmodel = \"from-project\"\n[completion]\ndebounce_ms = 10\n").expect("toml"),
+            )),
+            ..Layers::default()
+        };
         layers.set_initialization_options(json!({"completion": {"max_tokens": 5}}));
         layers.set_did_change_configuration(json!({"baton": {"completion": {"debounce_ms": "fast"}}}));
         let (s, errors) = layers.resolve();

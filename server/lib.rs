@@ -4,8 +4,12 @@
 //! → conductor core (`conductor`) → providers, syntax and text (`providers`, `syntax`, `text`).
 //! Only the LSP layer knows LSP types and JSON-RPC.
 
+pub mod cli;
 pub mod conductor;
 pub mod config;
+pub mod handlers;
+pub mod lsp;
 pub mod providers;
+pub mod server;
 pub mod syntax;
 pub mod text;

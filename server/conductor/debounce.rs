@@ -9,17 +9,11 @@ use crate::config::CompletionSettings;
 const PAUSE: Duration = Duration::from_millis(1500);
 
 /// Keystroke timing for one document.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Typing {
     last_change: Option<Instant>,
     /// Exponentially weighted mean gap between changes, in milliseconds.
     mean_gap_ms: Option<f64>,
-}
-
-impl Default for Typing {
-    fn default() -> Self {
-        Self { last_change: None, mean_gap_ms: None }
-    }
 }
 
 impl Typing {

@@ -43,7 +43,7 @@ pub fn prompt(req: &EditRequest, settings: &EditSettings) -> GenerateRequest {
             messages: vec![ChatMessage { role: Role::User, content }],
         },
         max_tokens: settings.max_tokens,
-        temperature: settings.temperature,
+        temperature: settings.temperature as f32,
         stop: Vec::new(),
     }
 }

@@ -128,12 +128,15 @@ impl Conductor {
         self.typing.get(doc).map(|t| t.debounce(&settings.completion)).unwrap_or(Duration::from_millis(settings.completion.debounce_ms))
     }
 
-    /// Computes a suggestion at `cursor` (a char index into `doc.rope`).
+    /// Computes a suggestion at `cursor` (a char index into `doc.rope`). `on_model_call` runs
+    /// when (and only when) the model is asked; what it returns lives until the answer is in.
     ///
     /// `debounce` is skipped for explicitly invoked requests. The request ends early, answered
     /// [`Outcome::Superseded`], as soon as a newer one for the same document begins.
-    pub async fn complete(
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete<G>(
         &self,
+        on_model_call: impl FnOnce() -> G,
         ticket: &Ticket,
         doc: &DocSnapshot,
         cursor: usize,
@@ -149,12 +152,11 @@ impl Conductor {
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Outcome::Suggestion(Suggestion { text, cached: true }));
         }
-        if let Some(d) = debounce {
-            if !self.wait(ticket, d).await {
+        if let Some(d) = debounce
+            && !self.wait(ticket, d).await {
                 self.counters.superseded.fetch_add(1, Ordering::Relaxed);
                 return Ok(Outcome::Superseded);
             }
-        }
 
         let request = prepare(doc, cursor, others, settings, provider);
         let surroundings_owned = surroundings(doc, cursor);
@@ -166,6 +168,7 @@ impl Conductor {
         if !self.is_current(ticket) {
             return Ok(Outcome::Superseded);
         }
+        let _in_flight = on_model_call();
         let collect = async {
             let mut stream = provider.generate(request).await?;
             let mut raw = String::new();
@@ -259,5 +262,5 @@ pub fn prepare(doc: &DocSnapshot, cursor: usize, others: &[Excerpt], settings: &
     let template = fim::resolve(c.fim_template, provider.config().kind, &provider.config().model);
     let language = doc.syntax.as_ref().map_or(doc.language_id.as_str(), |s| s.language.info.name.as_str());
     let (prompt, stop) = fim::render(template, &parts, language);
-    GenerateRequest { prompt, max_tokens: c.max_tokens, temperature: c.temperature, stop }
+    GenerateRequest { prompt, max_tokens: c.max_tokens, temperature: c.temperature as f32, stop }
 }

@@ -122,9 +122,14 @@ impl Script {
 impl ModelServer {
     /// Binds 127.0.0.1 on a free port and starts serving. The default reply is `Reply::text("")`.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Self::start_on(0).await
+    }
+
+    /// Starts the server on a given port of 127.0.0.1 (0: any free port).
+    pub async fn start_on(port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
-            .expect("bind 127.0.0.1:0");
+            .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local address");
         let (count_tx, count) = watch::channel(0);
         let (shutdown_tx, shutdown) = watch::channel(());

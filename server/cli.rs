@@ -1,0 +1,95 @@
+//! Command-line modes other than the stdio server: `baton complete FILE:LINE:COL` prints the
+//! suggestion the server's engine would give at that place.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use crate::conductor::{Conductor, DocSnapshot, Outcome};
+use crate::config::Layers;
+use crate::providers::Provider;
+use crate::syntax::{Syntax, language_for};
+use crate::text::{Encoding, Pos, position};
+
+/// A place in a file: 1-based line and column, the column counted in characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// Parses `FILE:LINE:COL` (1-based). The file name itself may contain colons.
+pub fn parse_location(s: &str) -> anyhow::Result<Location> {
+    let mut parts = s.rsplitn(3, ':');
+    let (col, line, path) = (parts.next(), parts.next(), parts.next());
+    let (Some(col), Some(line), Some(path)) = (col, line, path) else {
+        bail!("expected FILE:LINE:COL (1-based), got {s:?}");
+    };
+    let line: u32 = line.parse().with_context(|| format!("line {line:?} is not a number"))?;
+    let column: u32 = col.parse().with_context(|| format!("column {col:?} is not a number"))?;
+    if line == 0 || column == 0 {
+        bail!("line and column start at 1");
+    }
+    Ok(Location { path: PathBuf::from(path), line, column })
+}
+
+/// Runs `baton complete`: prints the suggestion (nothing when there is none) to stdout and the
+/// time it took to stderr. Errors name what is missing or misconfigured.
+pub async fn complete(location: &str) -> anyhow::Result<()> {
+    let loc = parse_location(location)?;
+    let text = std::fs::read_to_string(&loc.path).with_context(|| format!("cannot read {}", loc.path.display()))?;
+    let dir = loc.path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let (layers, errors) = Layers::load_files(Some(&dir));
+    for e in errors {
+        tracing::warn!("{e}");
+    }
+    let (settings, errors) = layers.resolve();
+    for e in errors {
+        tracing::warn!("{e}");
+    }
+    let provider = Provider::new(settings.provider.clone())?;
+    let path = loc.path.display().to_string();
+    let rope = ropey::Rope::from_str(&text);
+    let language = language_for("", &path);
+    let syntax = language.and_then(|l| Syntax::parse(l, &rope));
+    let cursor = position::to_char(&rope, Pos::new(loc.line - 1, loc.column - 1), Encoding::Utf32);
+    let doc = DocSnapshot {
+        key: path.clone(),
+        path,
+        rope,
+        syntax,
+        language_id: language.map(|l| l.info.name.clone()).unwrap_or_default(),
+    };
+    let conductor = Conductor::default();
+    let ticket = conductor.begin(&doc.key);
+    let started = Instant::now();
+    let outcome = conductor.complete(|| (), &ticket, &doc, cursor, &[], &settings, &provider, None).await?;
+    let ms = started.elapsed().as_millis();
+    match outcome {
+        Outcome::Suggestion(s) => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", s.text)?;
+            tracing::info!("suggestion in {ms} ms from {} ({})", provider.config().model, provider.config().base_url);
+        }
+        Outcome::Nothing(why) => tracing::info!("no suggestion ({why}) after {ms} ms"),
+        Outcome::Superseded => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_from_the_right() {
+        let l = parse_location("C:/x:y.rs:3:7").expect("parses");
+        assert_eq!((l.path.to_str(), l.line, l.column), (Some("C:/x:y.rs"), 3, 7));
+        assert!(parse_location("a.rs:0:1").is_err());
+        assert!(parse_location("a.rs:1").is_err());
+    }
+}

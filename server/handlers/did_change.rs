@@ -1,0 +1,31 @@
+//! `textDocument/didChange`: apply the changes in order and reparse incrementally, all before
+//! the handler's first (and only) suspension point, so changes are never reordered.
+
+use tower_lsp_server::gen_lsp_types::{DidChangeTextDocumentParams, TextDocumentContentChangeEvent};
+
+use crate::lsp::convert;
+use crate::server::State;
+
+pub fn handle(state: &State, params: DidChangeTextDocumentParams) {
+    let uri = params.text_document.text_document_identifier.uri.as_ref();
+    let encoding = state.encoding();
+    let Some(mut open) = state.docs.get_mut(uri) else {
+        tracing::warn!(uri, "didChange for a document that is not open; ignored");
+        return;
+    };
+    let open = &mut *open;
+    for change in params.content_changes {
+        let (range, text) = match change {
+            TextDocumentContentChangeEvent::TextDocumentContentChangePartial(p) => {
+                (Some((convert::pos(p.range.start), convert::pos(p.range.end))), p.text)
+            }
+            TextDocumentContentChangeEvent::TextDocumentContentChangeWholeDocument(w) => (None, w.text),
+        };
+        let edit = open.doc.apply_change(range, &text, encoding);
+        if let Some(syntax) = &mut open.syntax {
+            syntax.update(&edit, &open.doc.rope);
+        }
+    }
+    open.doc.version = params.text_document.version;
+    state.conductor.note_change(uri);
+}

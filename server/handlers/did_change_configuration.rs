@@ -1,0 +1,14 @@
+//! `workspace/didChangeConfiguration`: replace the client's settings layer and re-resolve.
+
+use tower_lsp_server::gen_lsp_types::{DidChangeConfigurationParams, MessageType};
+
+use crate::server::State;
+
+pub async fn handle(state: &State, params: DidChangeConfigurationParams) {
+    state.layers.write().unwrap_or_else(|e| e.into_inner()).set_did_change_configuration(params.settings);
+    let messages = state.reload_settings();
+    for m in messages {
+        state.client.show_message(MessageType::Warning, format!("Baton: {m}")).await;
+    }
+    super::initialized::check_provider(state).await;
+}

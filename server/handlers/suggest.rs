@@ -1,0 +1,93 @@
+//! The path shared by `textDocument/inlineCompletion` and the `textDocument/completion`
+//! fallback: snapshot the document, run the conductor, record the outcome for the status bar.
+
+use std::time::Instant;
+
+use crate::conductor::{Excerpt, Outcome};
+use crate::lsp::convert;
+use crate::server::State;
+use crate::text::{Document, Pos};
+
+/// Other open documents offered as context, at most this many...
+const OTHER_DOCS: usize = 3;
+/// ...and this many lines of each.
+const OTHER_DOC_LINES: usize = 60;
+
+/// A suggestion ready to convert into the client's shape.
+pub struct Suggested {
+    pub text: String,
+    /// Cursor as a char index into `doc`.
+    pub cursor: usize,
+    /// The document the suggestion was computed on.
+    pub doc: Document,
+}
+
+/// Computes a suggestion at `position` in `uri`. `None` when there is nothing to suggest, the
+/// request was superseded, or the model failed (the status reports why).
+pub async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> Option<Suggested> {
+    let started = Instant::now();
+    let settings = state.settings();
+    if !settings.completion.enabled {
+        return None;
+    }
+    let ticket = state.conductor.begin(uri);
+    let Some((snapshot, doc)) = state.snapshot(uri) else {
+        tracing::debug!(uri, "completion for a document that is not open");
+        return None;
+    };
+    let encoding = state.encoding();
+    let cursor = doc.char_at(position, encoding);
+    let others = other_documents(state, uri, &doc.language_id);
+    let provider = state.provider();
+    let debounce = (!invoked).then(|| state.conductor.debounce(uri, &settings));
+    let result = state
+        .conductor
+        .complete(|| state.busy(), &ticket, &snapshot, cursor, &others, &settings, &provider, debounce)
+        .await;
+    let elapsed_ms = started.elapsed().as_millis();
+    match result {
+        Ok(Outcome::Suggestion(s)) => {
+            if !s.cached {
+                state.observe(Ok(()));
+            }
+            tracing::debug!(uri, elapsed_ms, cached = s.cached, len = s.text.len(), "suggestion");
+            Some(Suggested { text: s.text, cursor, doc })
+        }
+        Ok(Outcome::Superseded) => {
+            tracing::trace!(uri, elapsed_ms, "superseded");
+            None
+        }
+        Ok(Outcome::Nothing(why)) => {
+            state.observe(Ok(()));
+            tracing::debug!(uri, elapsed_ms, why, "no suggestion");
+            None
+        }
+        Err(crate::conductor::CompletionError::Provider(e)) => {
+            tracing::warn!(uri, elapsed_ms, "completion failed: {e}");
+            state.observe(Err(&e));
+            None
+        }
+    }
+}
+
+fn other_documents(state: &State, uri: &str, language_id: &str) -> Vec<Excerpt> {
+    let mut out = Vec::new();
+    for entry in state.docs.iter() {
+        if out.len() >= OTHER_DOCS {
+            break;
+        }
+        if entry.key() == uri || entry.doc.language_id != language_id {
+            continue;
+        }
+        let rope = &entry.doc.rope;
+        let end_line = OTHER_DOC_LINES.min(rope.len_lines());
+        let text = rope.slice(..rope.line_to_char(end_line)).to_string();
+        out.push(Excerpt { path: crate::server::display_path(entry.key()), text });
+    }
+    out
+}
+
+/// The client range from `cursor` to `cursor` in the document's encoding.
+pub fn cursor_range(s: &Suggested, encoding: crate::text::Encoding) -> tower_lsp_server::gen_lsp_types::Range {
+    convert::range(&s.doc, s.cursor..s.cursor, encoding)
+}

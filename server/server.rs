@@ -1,0 +1,317 @@
+//! The language server: shared state, the `LanguageServer` dispatch to one handler per method,
+//! and the status reporter. Ordering rules (ARCHITECTURE.md): notification handlers change state
+//! before their first `.await`; no lock or map guard is held across an `.await`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use dashmap::DashMap;
+use serde_json::Value;
+use tokio::sync::watch;
+use tower_lsp_server::gen_lsp_types::*;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::{Client, LanguageServer, LspService};
+
+use crate::conductor::{Conductor, DocSnapshot};
+use crate::config::{Layers, Settings};
+use crate::handlers;
+use crate::lsp::ext;
+use crate::providers::{Provider, ProviderError};
+use crate::syntax::Syntax;
+use crate::text::{Document, Encoding};
+
+/// How many messages the transport handles at once. tower-lsp's default of 4 lets four slow
+/// completions block the next `didChange` (lsp.md, tower-lsp #284); 64 keeps it flowing.
+pub const CONCURRENCY: usize = 64;
+
+/// An open document and its parse tree.
+#[derive(Debug, Clone)]
+pub struct OpenDocument {
+    pub doc: Document,
+    pub syntax: Option<Syntax>,
+}
+
+/// What the client said it can do, read once in `initialize`.
+#[derive(Debug, Clone, Default)]
+pub struct ClientFeatures {
+    pub inline_completion: bool,
+    pub status_notification: bool,
+    pub work_done_progress: bool,
+    pub change_annotations: bool,
+    pub document_changes: bool,
+}
+
+/// The model's reachability, as last observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    Unreachable(String),
+    Error(String),
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct State {
+    pub client: Client,
+    pub docs: DashMap<String, OpenDocument>,
+    pub encoding: RwLock<Encoding>,
+    pub features: RwLock<ClientFeatures>,
+    pub root: RwLock<Option<PathBuf>>,
+    pub layers: RwLock<Layers>,
+    pub settings: RwLock<Arc<Settings>>,
+    pub provider: RwLock<Provider>,
+    pub conductor: Conductor,
+    /// Model requests in flight (completions and edits).
+    pub activity: watch::Sender<usize>,
+    pub health: watch::Sender<Health>,
+    /// Messages for the user gathered before the client was initialized.
+    pub pending: std::sync::Mutex<Vec<String>>,
+}
+
+/// Counts a model request as in flight for as long as it lives.
+pub struct Busy<'a>(&'a watch::Sender<usize>);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl State {
+    pub fn encoding(&self) -> Encoding {
+        *self.encoding.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn features(&self) -> ClientFeatures {
+        self.features.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn provider(&self) -> Provider {
+        self.provider.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Keeps messages to show once the client is initialized.
+    pub fn pending_messages(&self, messages: Vec<String>) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).extend(messages);
+    }
+
+    /// Marks a model request in flight until the guard drops.
+    pub fn busy(&self) -> Busy<'_> {
+        self.activity.send_modify(|n| *n += 1);
+        Busy(&self.activity)
+    }
+
+    /// Records the outcome of a model request for the status bar.
+    pub fn observe(&self, result: std::result::Result<(), &ProviderError>) {
+        let health = match result {
+            Ok(()) => Health::Ok,
+            Err(e @ (ProviderError::Unreachable { .. } | ProviderError::Timeout { .. })) => {
+                Health::Unreachable(unreachable_message(e))
+            }
+            Err(e) => Health::Error(e.to_string()),
+        };
+        self.health.send_if_modified(|h| std::mem::replace(h, health.clone()) != health);
+    }
+
+    /// A snapshot of an open document for the conductor, or `None` when it is not open.
+    pub fn snapshot(&self, uri: &str) -> Option<(DocSnapshot, Document)> {
+        let open = self.docs.get(uri)?;
+        let snap = DocSnapshot {
+            key: uri.to_owned(),
+            path: display_path(uri),
+            rope: open.doc.rope.clone(),
+            syntax: open.syntax.clone(),
+            language_id: open.doc.language_id.clone(),
+        };
+        Some((snap, open.doc.clone()))
+    }
+
+    /// Re-resolves settings from the layers, rebuilds the provider, and reports bad layers.
+    pub fn reload_settings(&self) -> Vec<String> {
+        let (settings, errors) = self.layers.read().unwrap_or_else(|e| e.into_inner()).resolve();
+        let mut messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        match Provider::new(settings.provider.clone()) {
+            Ok(p) => *self.provider.write().unwrap_or_else(|e| e.into_inner()) = p,
+            Err(e) => messages.push(format!("provider not changed: {e}")),
+        }
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
+        for m in &messages {
+            tracing::warn!("{m}");
+        }
+        messages
+    }
+}
+
+/// The status message for a model server that does not answer.
+pub fn unreachable_message(e: &ProviderError) -> String {
+    format!(
+        "{e}. Start a model server there (for example llama.cpp's llama-server: scripts/local-model.sh start) \
+         or set provider.base_url and provider.kind in baton.toml or your editor's Baton settings."
+    )
+}
+
+/// A file path for a `file://` URI (for prompts and messages), or the URI itself.
+pub fn display_path(uri: &str) -> String {
+    uri.strip_prefix("file://").map(percent_decode).unwrap_or_else(|| uri.to_owned())
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 3 <= bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The server object tower-lsp dispatches to.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub state: Arc<State>,
+}
+
+impl Server {
+    /// Builds the service with Baton's custom methods registered.
+    pub fn service() -> (LspService<Server>, tower_lsp_server::ClientSocket) {
+        LspService::build(|client| {
+            let (settings, _) = Layers::default().resolve();
+            let provider = Provider::new(settings.provider.clone())
+                .or_else(|_| Provider::new(Default::default()))
+                .unwrap_or_else(|_| unreachable_provider());
+            Server {
+                state: Arc::new(State {
+                    client,
+                    docs: DashMap::new(),
+                    encoding: RwLock::new(Encoding::Utf16),
+                    features: RwLock::new(ClientFeatures::default()),
+                    root: RwLock::new(None),
+                    layers: RwLock::new(Layers::default()),
+                    settings: RwLock::new(Arc::new(settings)),
+                    provider: RwLock::new(provider),
+                    conductor: Conductor::default(),
+                    activity: watch::Sender::new(0),
+                    health: watch::Sender::new(Health::Ok),
+                    pending: std::sync::Mutex::new(Vec::new()),
+                }),
+            }
+        })
+        .custom_method(ext::DID_SHOW_COMPLETION, Server::did_show_completion)
+        .custom_method(ext::HEALTH, Server::health)
+        .finish()
+    }
+
+    async fn did_show_completion(&self, params: ext::DidShowParams) {
+        tracing::debug!(uri = %params.uri, length = params.length, "suggestion shown");
+    }
+
+    async fn health(&self) -> Result<Value> {
+        Ok(handlers::health::handle(&self.state).await)
+    }
+}
+
+fn unreachable_provider() -> Provider {
+    // Provider::new only fails on a missing key or a bad URL; the default config has neither.
+    match Provider::new(crate::providers::ProviderConfig { api_key_env: None, ..Default::default() }) {
+        Ok(p) => p,
+        Err(e) => panic!("the default provider configuration is invalid: {e}"),
+    }
+}
+
+/// Sends `baton/status` whenever activity or health changes (only to clients that asked).
+pub fn spawn_status_reporter(state: Arc<State>) {
+    let mut activity = state.activity.subscribe();
+    let mut health = state.health.subscribe();
+    tokio::spawn(async move {
+        let mut last: Option<ext::StatusParams> = None;
+        loop {
+            let params = {
+                let busy = *activity.borrow_and_update();
+                let h = health.borrow_and_update().clone();
+                let p = state.provider();
+                let (state_, message) = match (busy, h) {
+                    (n, _) if n > 0 => (ext::StatusState::Working, None),
+                    (_, Health::Ok) => (ext::StatusState::Idle, None),
+                    (_, Health::Unreachable(m)) => (ext::StatusState::Unreachable, Some(m)),
+                    (_, Health::Error(m)) => (ext::StatusState::Error, Some(m)),
+                };
+                let kind = serde_json::to_value(p.config().kind).ok().and_then(|v| v.as_str().map(str::to_owned));
+                ext::StatusParams {
+                    state: state_,
+                    message,
+                    provider: kind.unwrap_or_default(),
+                    model: p.config().model.clone(),
+                }
+            };
+            if last.as_ref() != Some(&params) {
+                if state.features().status_notification {
+                    state.client.send_notification::<ext::Status>(params.clone()).await;
+                }
+                last = Some(params);
+            }
+            tokio::select! {
+                r = activity.changed() => if r.is_err() { break },
+                r = health.changed() => if r.is_err() { break },
+            }
+        }
+    });
+}
+
+impl LanguageServer for Server {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        Ok(handlers::initialize::handle(&self.state, params))
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        handlers::initialized::handle(&self.state).await;
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        handlers::did_open::handle(&self.state, params);
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        handlers::did_change::handle(&self.state, params);
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        handlers::did_close::handle(&self.state, params);
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        handlers::did_change_configuration::handle(&self.state, params).await;
+    }
+
+    async fn inline_completion(&self, params: InlineCompletionParams) -> Result<Option<InlineCompletionResponse>> {
+        handlers::inline_completion::handle(&self.state, params).await
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        handlers::completion::handle(&self.state, params).await
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<Vec<CodeActionResponse>>> {
+        Ok(handlers::code_action::handle(&self.state, params))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LspAny>> {
+        handlers::execute_command::handle(&self.state, params).await
+    }
+}
