@@ -4,6 +4,7 @@
 //! → conductor core (`conductor`) → providers, syntax and text (`providers`, `syntax`, `text`).
 //! Only the LSP layer knows LSP types and JSON-RPC.
 
+pub mod agents;
 pub mod cli;
 pub mod conductor;
 pub mod config;

@@ -1,0 +1,195 @@
+//! Agents: what works on a delegated task inside its git worktree. Three kinds: Baton's built-in
+//! tool-calling agent over the configured model, any Agent Client Protocol (ACP) agent, and
+//! headless agent CLIs run from a command template.
+//!
+//! Plain data in and out: the orchestrator hands an agent a [`RunContext`] and gets an
+//! [`AgentOutcome`]; progress flows back as [`AgentEvent`]s. Nothing here knows LSP; questions
+//! for the user go through the [`Asker`] the caller provides.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use crate::providers::{ProviderConfig, ProviderError};
+
+/// How an agent is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentKind {
+    /// Baton's own tool-calling loop over a model.
+    #[default]
+    Builtin,
+    /// An agent command that speaks the Agent Client Protocol over its stdio.
+    Acp,
+    /// A headless agent CLI run once per prompt from a command template.
+    Cli,
+}
+
+/// What the agent may do when it asks permission (ACP `session/request_permission`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PermissionPolicy {
+    /// Allow once, every time (the worktree is the agent's own sandbox).
+    #[default]
+    Allow,
+    /// Reject every request.
+    Reject,
+    /// Ask the user (`window/showMessageRequest` in the editor).
+    Ask,
+}
+
+/// A named agent profile from the config (`[[agents]]` in baton.toml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentProfile {
+    /// The name users pick it by ("builtin", "tests", "docs", "review", ...).
+    pub name: String,
+    pub kind: AgentKind,
+    /// For `acp` and `cli`: the command and its arguments. For `cli`, `{prompt}` in an argument
+    /// is replaced by the task's prompt (no shell is involved).
+    pub command: Vec<String>,
+    /// Extra environment for `acp` and `cli` agents.
+    pub env: std::collections::BTreeMap<String, String>,
+    /// For `cli`: how to read its stdout: `text` (process exit ends the turn) or `claude-json`,
+    /// `codex-json`, `opencode-json` (the agent's JSON event stream).
+    pub output: String,
+    /// For `builtin`: the model (defaults to the conductor's provider when absent).
+    pub model: Option<ProviderConfig>,
+    /// Extra system prompt (the built-in agent's, or prepended to the task for others).
+    pub system_prompt: Option<String>,
+    /// How many tasks of this profile run at once; the rest wait in a queue.
+    pub max_concurrent: usize,
+    /// Wall-clock limit for one run, in milliseconds; the agent is killed at the limit.
+    pub time_limit_ms: u64,
+    /// For `builtin`: upper bound on tool-calling steps (model turns).
+    pub max_steps: u32,
+    /// For `builtin`: upper bound on tokens used across the run.
+    pub max_tokens: u64,
+    /// Propose a plan first; work starts only after the user approves it.
+    pub plan_first: bool,
+    pub permission: PermissionPolicy,
+}
+
+impl Default for AgentProfile {
+    fn default() -> Self {
+        Self {
+            name: "builtin".to_owned(),
+            kind: AgentKind::Builtin,
+            command: Vec::new(),
+            env: Default::default(),
+            output: "text".to_owned(),
+            model: None,
+            system_prompt: None,
+            max_concurrent: 2,
+            time_limit_ms: 15 * 60 * 1000,
+            max_steps: 30,
+            max_tokens: 200_000,
+            plan_first: false,
+            permission: PermissionPolicy::Allow,
+        }
+    }
+}
+
+/// The task an agent works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentTask {
+    pub id: i64,
+    /// The full prompt, with the editor context (file, selection, diagnostic) already folded in.
+    pub prompt: String,
+    /// Absolute path of the task's worktree: the agent's working directory and its only
+    /// writable place.
+    pub worktree: PathBuf,
+    pub branch: String,
+}
+
+/// Progress from a running agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent {
+    /// The agent's latest step, one line (for `$/progress` reports and the status bar).
+    Step(String),
+    /// A line for the task log.
+    Log(String),
+    /// Tokens used so far in this run (cumulative).
+    Usage { tokens: u64 },
+    /// A plan proposed by an agent in plan-first mode.
+    Plan(String),
+}
+
+/// Why a run ended without error (ACP `stopReason` and its equivalents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    EndTurn,
+    MaxTokens,
+    MaxSteps,
+    Refusal,
+    Cancelled,
+}
+
+/// The result of a finished run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentOutcome {
+    /// The agent's summary of what it did (becomes the pull request description).
+    pub summary: String,
+    pub stop_reason: StopReason,
+    /// Tokens used by the run, when the agent reports them.
+    pub tokens: u64,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("could not start the agent {command:?}: {reason}")]
+    Spawn { command: String, reason: String },
+    #[error("the agent exited with {status} before finishing: {stderr_tail}")]
+    Crashed { status: String, stderr_tail: String },
+    #[error("the agent broke its protocol: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("the agent ran past its time limit of {ms} ms and was stopped")]
+    TimedOut { ms: u64 },
+    #[error("the run was cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Asks the user a question with fixed answers; `None` when they dismiss it or no editor is
+/// attached.
+pub trait Asker: Send + Sync {
+    fn ask(&self, question: String, options: Vec<String>) -> BoxFuture<'static, Option<String>>;
+}
+
+/// An [`Asker`] for runs with no user attached (the shell): every question is dismissed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoUser;
+
+impl Asker for NoUser {
+    fn ask(&self, _question: String, _options: Vec<String>) -> BoxFuture<'static, Option<String>> {
+        Box::pin(async { None })
+    }
+}
+
+/// Everything a run needs.
+#[derive(Clone)]
+pub struct RunContext {
+    pub task: AgentTask,
+    pub profile: AgentProfile,
+    /// The conductor's provider config, for built-in agents whose profile names no model.
+    pub default_model: ProviderConfig,
+    pub events: UnboundedSender<AgentEvent>,
+    /// Cancelled when the user discards the task or the server shuts down.
+    pub cancel: CancellationToken,
+    pub asker: Arc<dyn Asker>,
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext").field("task", &self.task).field("profile", &self.profile.name).finish()
+    }
+}
