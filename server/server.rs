@@ -130,15 +130,19 @@ impl State {
         Some((snap, open.doc.clone()))
     }
 
-    /// Re-resolves settings from the layers, rebuilds the provider, and reports bad layers.
-    pub fn reload_settings(&self) -> Vec<String> {
+    /// Re-resolves settings from the layers, rebuilds the provider, and returns what to tell
+    /// the user: problems with the layer `only` (all layers when `None`) and with the provider.
+    pub fn reload_settings(&self, only: Option<&crate::config::Source>) -> Vec<String> {
         let (settings, errors) = self.layers.read().unwrap_or_else(|e| e.into_inner()).resolve();
-        let mut messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let mut messages: Vec<String> =
+            errors.iter().filter(|e| only.is_none_or(|o| *o == e.origin)).map(ToString::to_string).collect();
         match Provider::new(settings.provider.clone()) {
             Ok(p) => *self.provider.write().unwrap_or_else(|e| e.into_inner()) = p,
             Err(e) => messages.push(format!("provider not changed: {e}")),
         }
         *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
+        // The status names the provider and model: wake the reporter to send the new ones.
+        self.activity.send_modify(|_| ());
         for m in &messages {
             tracing::warn!("{m}");
         }

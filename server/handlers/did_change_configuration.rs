@@ -6,7 +6,7 @@ use crate::server::State;
 
 pub async fn handle(state: &State, params: DidChangeConfigurationParams) {
     state.layers.write().unwrap_or_else(|e| e.into_inner()).set_did_change_configuration(params.settings);
-    let messages = state.reload_settings();
+    let messages = state.reload_settings(Some(&crate::config::Source::DidChangeConfiguration));
     for m in messages {
         state.client.show_message(MessageType::Warning, format!("Baton: {m}")).await;
     }

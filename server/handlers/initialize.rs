@@ -56,8 +56,9 @@ pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
     }
     *state.root.write().unwrap_or_else(|e| e.into_inner()) = root;
     *state.layers.write().unwrap_or_else(|e| e.into_inner()) = layers;
+    // Files that could not be read are not layers, so resolve() does not see them: report here.
     let mut messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    messages.extend(state.reload_settings());
+    messages.extend(state.reload_settings(None));
     // Reported once the client is initialized (messages before that are dropped).
     state.pending_messages(messages);
 

@@ -1,3 +1,12 @@
-//! Wire-level tests: the real `baton` binary over stdio, against a scripted model server on 127.0.0.1.
+//! Wire-level tests: the real `baton` binary over stdio, against a scripted model server on
+//! 127.0.0.1 that speaks each provider's real wire format.
 
 mod support;
+
+mod cli;
+mod completion;
+mod edits;
+mod encodings;
+mod faults;
+mod lifecycle;
+mod ordering;

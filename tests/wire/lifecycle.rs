@@ -1,0 +1,80 @@
+//! Initialize, encodings offered, capabilities, configuration layers, shutdown and exit.
+
+use serde_json::json;
+
+use crate::support::client::{Client, plain_capabilities, rich_capabilities};
+use crate::support::model_server::ModelServer;
+use crate::support::openai_options;
+
+#[tokio::test]
+async fn initialize_declares_capabilities_and_shutdown_exits_cleanly() {
+    let model = ModelServer::start().await;
+    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let caps = &client.initialize_result["capabilities"];
+    assert_eq!(caps["positionEncoding"], "utf-16");
+    assert_eq!(caps["textDocumentSync"]["change"], 2, "incremental sync");
+    assert!(caps["inlineCompletionProvider"].is_object() || caps["inlineCompletionProvider"] == true);
+    assert_eq!(caps["executeCommandProvider"]["commands"], json!(["baton.edit", "baton.fix", "baton.accepted"]));
+    assert_eq!(client.initialize_result["serverInfo"]["name"], "baton");
+    assert_eq!(client.shutdown().await, Some(0));
+}
+
+#[tokio::test]
+async fn the_clients_preferred_encoding_is_negotiated() {
+    let model = ModelServer::start().await;
+    for (offered, expected) in [(json!(["utf-8", "utf-16"]), "utf-8"), (json!(["utf-32"]), "utf-32"), (json!(["latin-1"]), "utf-16")] {
+        let caps = json!({ "general": { "positionEncodings": offered } });
+        let client = Client::start(caps, openai_options(&model.base_url())).await;
+        assert_eq!(client.initialize_result["capabilities"]["positionEncoding"], expected);
+        client.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn status_is_sent_only_to_clients_that_ask_and_says_idle_when_the_model_answers() {
+    let model = ModelServer::start().await;
+    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let status = client.wait_for("baton/status", |p| p["state"] == "idle").await;
+    assert_eq!(status["params"]["model"], "qwen2.5-coder-test");
+    assert_eq!(status["params"]["provider"], "openai");
+
+    let plain = Client::start(plain_capabilities(), openai_options(&model.base_url())).await;
+    // The health request runs the same reachability check; once it has answered, any status
+    // notification would have been sent before its response.
+    let health = plain.request("baton/health", json!(null)).await;
+    assert_eq!(health["result"]["reachable"], true);
+    assert!(plain.inbox().iter().all(|m| m["method"] != "baton/status"), "no status for a client that did not ask");
+}
+
+#[tokio::test]
+async fn nothing_listening_at_the_default_url_says_so_and_how_to_configure() {
+    // A port with nothing behind it.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let options = json!({ "provider": { "base_url": format!("http://127.0.0.1:{port}/v1"), "max_retries": 0 } });
+    let client = Client::start(rich_capabilities(), options).await;
+    let status = client.wait_for("baton/status", |p| p["state"] == "unreachable").await;
+    let message = status["params"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    assert!(message.contains("provider.base_url"), "says how to configure: {message}");
+}
+
+#[tokio::test]
+async fn bad_settings_are_reported_and_the_rest_still_apply() {
+    let model = ModelServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("baton.toml"), "[completion]\ndebounce_ms = \"soon\"\n").expect("write");
+    let client = Client::start_with(rich_capabilities(), openai_options(&model.base_url()), &[], Some(dir.path())).await;
+    let warning = client.wait_for("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("baton.toml"))).await;
+    let message = warning["params"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("invalid type"), "{message}");
+    // The initializationOptions layer still applied: the status names its model.
+    client.wait_for("baton/status", |p| p["model"] == "qwen2.5-coder-test").await;
+
+    client.notify("workspace/didChangeConfiguration", json!({ "settings": { "baton": { "provider": { "model": "renamed" } } } })).await;
+    client.wait_for("baton/status", |p| p["model"] == "renamed").await;
+    client.notify("workspace/didChangeConfiguration", json!({ "settings": { "baton": { "bogus": 1 } } })).await;
+    client.wait_for("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("unknown field `bogus`"))).await;
+}

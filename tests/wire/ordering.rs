@@ -1,0 +1,48 @@
+//! The ordering guardrails (lsp.md, tower-lsp #284): didChange is never reordered or held up by
+//! slow requests, and $/cancelRequest cancels.
+
+use serde_json::json;
+
+use crate::support::client::{Client, TIMEOUT, inline_params, rich_capabilities};
+use crate::support::model_server::{ModelServer, Reply};
+use crate::support::openai_options;
+
+#[tokio::test]
+async fn many_changes_with_slow_completions_in_flight_stay_in_order() {
+    let model = ModelServer::start().await;
+    model.set_default(Reply::Hang);
+    let mut options = openai_options(&model.base_url());
+    options["provider"]["timeout_ms"] = json!(120_000);
+    let client = Client::start(rich_capabilities(), options).await;
+
+    // Eight completions that hang at the model, one per document so none supersedes another:
+    // more than tower-lsp's default concurrency of 4.
+    let mut hanging = Vec::new();
+    for i in 0..8 {
+        let uri = format!("file:///p/slow{i}.rs");
+        client.open(&uri, "rust", "fn f() {\n    \n}\n").await;
+        hanging.push(client.send_request("textDocument/inlineCompletion", inline_params(&uri, 1, 4, true)).await);
+    }
+    model.wait_for_requests(8, TIMEOUT).await;
+
+    let uri = "file:///p/typed.rs";
+    client.open(uri, "rust", "fn main() {\n    let s = \"\";\n}\n").await;
+    let typed = "the quick brown fox jumps over";
+    for (i, c) in typed.chars().enumerate() {
+        let col = 13 + i as u32;
+        client.change(uri, 2 + i as i32, (1, col), (1, col), &c.to_string()).await;
+    }
+    model.set_default(Reply::text("x"));
+    // Answered while eight requests still hang: didChange and this request were not queued
+    // behind them.
+    client.inline(uri, 1, 13 + typed.len() as u32, true).await;
+    let req = model.requests().into_iter().rev().find(|r| r.path == "/v1/completions").expect("request");
+    let prompt = req.body["prompt"].as_str().unwrap_or_default();
+    assert!(prompt.contains("let s = \"the quick brown fox jumps over<|fim_suffix|>\";"), "{prompt}");
+
+    // $/cancelRequest cancels one of the hanging requests with RequestCancelled (-32800).
+    let (id, rx) = hanging.remove(0);
+    client.notify("$/cancelRequest", json!({ "id": id })).await;
+    let resp = tokio::time::timeout(TIMEOUT, rx).await.expect("answered after cancel").expect("response");
+    assert_eq!(resp["error"]["code"], -32800, "{resp}");
+}
