@@ -169,15 +169,23 @@ impl Conductor {
             return Ok(Outcome::Superseded);
         }
         let _in_flight = on_model_call();
+        let indent_blocks = doc.syntax.as_ref().is_some_and(|s| s.language.info.indent_blocks);
+        let s = Surroundings {
+            line_before: &surroundings_owned.0,
+            after: &surroundings_owned.1,
+            indent_blocks,
+            multiline,
+        };
         let collect = async {
             let mut stream = provider.generate(request).await?;
             let mut raw = String::new();
             while let Some(delta) = stream.next().await {
-                raw.push_str(&delta?);
-                let single = !multiline || !surroundings_owned.1.split('\n').next().unwrap_or("").trim().is_empty();
+                let delta = delta?;
+                raw.push_str(&delta);
                 let lines = raw.trim_start_matches('\n').matches('\n').count();
-                if (single && lines >= 1) || lines >= MAX_LINES {
-                    break; // Dropping the stream closes the connection: no tokens wasted.
+                // Dropping the stream closes the connection, so the model stops generating.
+                if lines >= MAX_LINES || (delta.contains('\n') && postprocess::is_finished(&raw, s)) {
+                    break;
                 }
             }
             Ok::<_, ProviderError>(raw)
@@ -190,13 +198,7 @@ impl Conductor {
             }
         };
         tracing::debug!(raw_len = raw.len(), "model answered");
-        let indent_blocks = doc.syntax.as_ref().is_some_and(|s| s.language.info.indent_blocks);
-        let s = Surroundings {
-            line_before: &surroundings_owned.0,
-            after: &surroundings_owned.1,
-            indent_blocks,
-            multiline,
-        };
+        tracing::trace!(%raw, "raw middle");
         let Some(text) = postprocess::clean(&raw, s) else {
             return Ok(Outcome::Nothing("the model's answer was empty after cleaning"));
         };

@@ -42,9 +42,13 @@ pub fn clean(raw: &str, s: Surroundings<'_>) -> Option<String> {
     Some(trimmed.to_owned())
 }
 
-/// The code inside the first markdown fence, or the text itself when it has none.
+/// The code inside a markdown fence that opens the answer (chat models), or the text before the
+/// first fence (a completion model that ran on into markdown).
 fn strip_fences(raw: &str) -> &str {
     let Some(open) = raw.find("```") else { return raw };
+    if !raw[..open].trim().is_empty() {
+        return &raw[..open];
+    }
     let after_open = &raw[open + 3..];
     let body_start = after_open.find('\n').map_or(after_open.len(), |i| i + 1);
     let body = &after_open[body_start..];
@@ -157,6 +161,18 @@ fn drop_overlap_with_rest_of_line(text: &str, rest_of_line: &str) -> String {
     }
 }
 
+/// True once the complete lines of a streaming answer already reach a cut point, so the rest of
+/// the stream can be dropped without changing the result.
+pub fn is_finished(raw: &str, s: Surroundings<'_>) -> bool {
+    let Some(last_newline) = raw.rfind('\n') else { return false };
+    let complete = &raw[..last_newline];
+    if complete.trim().is_empty() {
+        return false;
+    }
+    let kept = clean(complete, s).unwrap_or_default();
+    kept.trim_end().len() < complete.trim_end().len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +231,25 @@ mod tests {
             false,
             expect![[r#"Some("let b = 2;")"#]],
         );
+    }
+
+    #[test]
+    fn a_completion_that_runs_into_markdown_is_cut_at_the_fence() {
+        check(
+            "    return {\"median\": $0\n",
+            "median}\n```\nIn this solution, we",
+            true,
+            expect![[r#"Some("median}")"#]],
+        );
+    }
+
+    #[test]
+    fn streaming_can_stop_once_a_cut_point_is_in_complete_lines() {
+        let s = Surroundings { line_before: "    x = ", after: "\n", indent_blocks: true, multiline: true };
+        assert!(!is_finished("1 +", s));
+        assert!(!is_finished("1 +\n    2", s), "the second line may still be the block");
+        assert!(!is_finished("1 +\n    2\ndef other", s), "the dedented line is not complete yet");
+        assert!(is_finished("1 +\n    2\ndef other\n", s), "a complete dedented line ends the block");
     }
 
     #[test]
