@@ -5,6 +5,19 @@
 local T = {}
 
 local tests = {}
+
+-- Results go to $BATON_TEST_RESULTS when set (Neovim's own messages also reach stdout headless).
+local results_file = os.getenv('BATON_TEST_RESULTS')
+local function out(line)
+  if results_file then
+    local f = assert(io.open(results_file, 'a'))
+    f:write(line .. '\n')
+    f:close()
+  end
+  io.stdout:write('\n' .. line .. '\n')
+  io.stdout:flush()
+end
+T.out = out
 T.env = {
   bin = os.getenv('BATON_BIN') or 'baton',
   code_url = os.getenv('BATON_CODE_URL'),
@@ -23,7 +36,8 @@ local runner
 local function step()
   local ok, err = coroutine.resume(runner)
   if not ok then
-    io.stdout:write('not ok - test runner crashed: ' .. tostring(err) .. '\nRESULT 0 1\n')
+    out('not ok - test runner crashed: ' .. tostring(err))
+    out('RESULT 0 1')
     vim.cmd('cquit 1')
   end
 end
@@ -142,7 +156,8 @@ end
 function T.run()
   local timeout = tonumber(os.getenv('BATON_TEST_TIMEOUT_MS') or '90000')
   vim.defer_fn(function()
-    io.stdout:write(('not ok - the spec did not finish within %d ms\nRESULT 0 1\n'):format(timeout))
+    out(('not ok - the spec did not finish within %d ms'):format(timeout))
+    out('RESULT 0 1')
     vim.cmd('cquit 1')
   end, timeout)
   runner = coroutine.create(function()
@@ -151,17 +166,16 @@ function T.run()
       local ok, err = xpcall(t.fn, debug.traceback)
       if ok then
         passed = passed + 1
-        io.stdout:write('ok - ' .. t.name .. '\n')
+        out('ok - ' .. t.name)
       else
         failed = failed + 1
-        io.stdout:write('not ok - ' .. t.name .. ': ' .. tostring(err) .. '\n')
+        out('not ok - ' .. t.name .. ': ' .. tostring(err))
         if os.getenv('BATON_TEST_VERBOSE') then
-          io.stdout:write('--- server log ---\n' .. T.read(T.log_file) .. '\n')
+          out('--- server log ---\n' .. T.read(T.log_file))
         end
       end
     end
-    io.stdout:write(('RESULT %d %d\n'):format(passed, failed))
-    io.stdout:flush()
+    out(('RESULT %d %d'):format(passed, failed))
     for _, c in ipairs(vim.lsp.get_clients()) do
       c:stop(true)
     end

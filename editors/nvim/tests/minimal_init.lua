@@ -15,7 +15,14 @@ vim.api.nvim_create_autocmd('VimEnter', {
     vim.schedule(function()
       local ok, err = pcall(dofile, assert(os.getenv('BATON_SPEC'), 'BATON_SPEC is not set'))
       if not ok then
-        io.stdout:write('not ok - loading the spec: ' .. tostring(err) .. '\nRESULT 0 1\n')
+        local msg = 'not ok - loading the spec: ' .. tostring(err) .. '\nRESULT 0 1\n'
+        local file = os.getenv('BATON_TEST_RESULTS')
+        local f = file and io.open(file, 'a')
+        if f then
+          f:write(msg)
+          f:close()
+        end
+        io.stdout:write(msg)
         vim.cmd('cquit 1')
       end
     end)

@@ -130,7 +130,7 @@ function sub.health()
   if not client then
     return
   end
-  client:request(baton().HEALTH_METHOD, vim.empty_dict(), function(err, result)
+  client:request(baton().HEALTH_METHOD, nil, function(err, result)
     if err then
       notify('Baton: baton/health failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
       return

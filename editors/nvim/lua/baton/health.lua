@@ -45,20 +45,27 @@ function M.check()
   end
 
   h.start('Baton: language server')
-  local client = baton.client(vim.api.nvim_get_current_buf())
+  -- checkhealth runs in its own buffer: any Baton client will do.
+  local client = baton.client()
   if not client then
     h.warn('no Baton client is running', {
       "call require('baton').setup({...}) and open a file of a configured filetype",
     })
     return
   end
-  local attached = vim.lsp.buf_is_attached(0, client.id)
-  h.ok(('client %d running (root %s)%s'):format(client.id, tostring(client.root_dir),
-    attached and ', attached to this buffer' or ', not attached to this buffer'))
+  local bufs = vim.tbl_keys(client.attached_buffers or {})
+  local names = vim.tbl_map(function(b)
+    return vim.fn.fnamemodify(vim.api.nvim_buf_get_name(b), ':~:.')
+  end, bufs)
+  if #bufs > 0 then
+    h.ok(('client %d running (root %s), attached to %d buffer(s): %s'):format(client.id, tostring(client.root_dir), #bufs, table.concat(names, ', ')))
+  else
+    h.warn(('client %d running (root %s) but attached to no buffer'):format(client.id, tostring(client.root_dir)))
+  end
   h.info('status: ' .. baton.status())
 
   local done, err, result = false, nil, nil
-  local sent = client:request(baton.HEALTH_METHOD, vim.empty_dict(), function(e, r)
+  local sent = client:request(baton.HEALTH_METHOD, nil, function(e, r)
     done, err, result = true, e, r
   end)
   if sent then
