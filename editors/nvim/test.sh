@@ -60,7 +60,9 @@ start_model() {
 
 CODE_REPLY='return a + b'
 EDIT_REPLY=$'```python\ndef add(x, y):\n    return x + y\n```'
+MULTI_REPLY=$'total = a + b\n    return total'
 start_model CODE "$CODE_REPLY"
+start_model MULTI "$MULTI_REPLY"
 start_model EDIT "$EDIT_REPLY"
 
 # --- Specs -------------------------------------------------------------------------------------
@@ -81,7 +83,8 @@ for spec in "${SPECS[@]}"; do
     mkdir -p "$TMP/$name/xdg-config" "$TMP/$name/xdg-data" "$TMP/$name/xdg-state"
     set +e
     env BATON_BIN="$BATON_BIN" BATON_CODE_URL="$CODE_URL" BATON_EDIT_URL="$EDIT_URL" \
-        BATON_CODE_REPLY="$CODE_REPLY" BATON_SPEC="$spec" BATON_TEST_RESULTS="$results" BATON_TEST_TMP="$TMP/$name" \
+        BATON_CODE_REPLY="$CODE_REPLY" \
+        BATON_MULTI_URL="$MULTI_URL" BATON_MULTI_REPLY="$MULTI_REPLY" BATON_SPEC="$spec" BATON_TEST_RESULTS="$results" BATON_TEST_TMP="$TMP/$name" \
         XDG_CONFIG_HOME="$TMP/$name/xdg-config" XDG_DATA_HOME="$TMP/$name/xdg-data" \
         XDG_STATE_HOME="$TMP/$name/xdg-state" \
         timeout 180 "$NVIM" --headless -u "$HERE/tests/minimal_init.lua" </dev/null >"$out" 2>&1
