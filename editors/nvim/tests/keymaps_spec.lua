@@ -1,0 +1,62 @@
+-- tests/keymaps_spec.lua: setup() with no options gives the defaults (command, keymaps,
+-- capabilities); setup() with user keymaps replaces them, a disabled keymap is not mapped, a
+-- mapped key without a suggestion does what it did without Baton, and a multi-line suggestion
+-- draws its further lines as virt_lines and is accepted whole.
+local T = require('helpers')
+local multi = assert(os.getenv('BATON_MULTI_REPLY'), 'BATON_MULTI_REPLY')
+
+T.test('setup() with no options: defaults', function()
+  require('baton').setup()
+  T.eq(2, vim.fn.exists(':Baton'), ':Baton exists')
+  local cfg = vim.lsp.config.baton
+  T.eq('baton', cfg.cmd[1], 'default command')
+  T.truthy(vim.tbl_contains(cfg.filetypes, 'python') and vim.tbl_contains(cfg.filetypes, 'rust'), 'filetypes')
+  T.eq({ '.git', 'baton.toml' }, cfg.root_markers, 'root markers')
+  T.truthy(vim.tbl_get(cfg.capabilities, 'textDocument', 'inlineCompletion'), 'inlineCompletion capability')
+  T.eq(true, vim.tbl_get(cfg.capabilities, 'experimental', 'baton', 'status'), 'status capability')
+  for _, lhs in ipairs({ '<M-l>', '<M-w>', '<M-]>', '<M-[>', '<C-]>' }) do
+    T.truthy(vim.fn.maparg(lhs, 'i') ~= '', lhs .. ' mapped in insert mode')
+  end
+  T.eq('', require('baton').status(), 'statusline string without a client')
+  T.truthy(vim.lsp.commands['baton.edit'], 'client-side baton.edit handler')
+end)
+
+local bufnr
+T.test('user keymaps replace the defaults; false disables one', function()
+  T.setup(os.getenv('BATON_MULTI_URL'), { keymaps = { accept = '<Tab>', dismiss = false } })
+  T.eq('', vim.fn.maparg('<M-l>', 'i'), '<M-l> no longer mapped')
+  T.eq('', vim.fn.maparg('<C-]>', 'i'), 'dismiss disabled')
+  T.truthy(vim.fn.maparg('<Tab>', 'i') ~= '', '<Tab> mapped')
+  T.truthy(vim.fn.maparg('<M-w>', 'i') ~= '', 'unchanged defaults stay')
+  local dir = T.workspace({ ['calc.py'] = 'def add(a, b):\n    \n\nprint(add(1, 2))\n' })
+  bufnr = T.open(dir .. '/calc.py')
+end)
+
+T.test('a mapped key without a suggestion keeps its own meaning', function()
+  vim.bo.expandtab, vim.bo.softtabstop = false, 0
+  vim.api.nvim_win_set_cursor(0, { 3, 0 })
+  -- Insert on the empty line 3 and press <Tab> before any answer can arrive.
+  T.feed('i<Tab>')
+  T.eq('\t', vim.api.nvim_buf_get_lines(bufnr, 2, 3, false)[1], 'a tab was inserted')
+  T.feed('<Esc>')
+  vim.api.nvim_buf_set_lines(bufnr, 2, 3, false, { '' })
+end)
+
+T.test('a multi-line suggestion: first line inline, the rest as virt_lines; <Tab> accepts all', function()
+  vim.api.nvim_win_set_cursor(0, { 2, 4 })
+  T.feed('A')
+  local mark = T.wait(15000, function()
+    return T.ghost_marks(bufnr)[1]
+  end, 'the ghost extmark')
+  local want = vim.split(multi, '\n', { plain = true })
+  T.eq(want[1], mark[4].virt_text[1][1], 'first line inline')
+  local virt = vim.tbl_map(function(l)
+    return l[1][1]
+  end, mark[4].virt_lines or {})
+  T.eq(vim.list_slice(want, 2), virt, 'further lines as virt_lines')
+  T.feed('<Tab>')
+  want[1] = '    ' .. want[1]
+  T.eq(want, vim.api.nvim_buf_get_lines(bufnr, 1, 1 + #want, false), 'buffer after accept')
+end)
+
+T.run()
