@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Every test Baton has, from a fresh machine: the Rust unit and wire tests (cargo test), the
+# editors' end-to-end tests in real Neovim, Helix and VS Code (each script installs its editor
+# into the cache), and the end-to-end run on a real local model. Ends with one line
+# `total: N passed, M failed` and exits non-zero when anything failed.
+#
+# Environment:
+#   BATON_CACHE              where heavy installs are cached (default <repo>/.cache)
+#   BATON_SKIP_EDITORS=1     run only the Rust tests
+#   BATON_SKIP_REAL_MODEL=1  skip the real-model run (it builds llama.cpp on first use: ~10 min)
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+export BATON_CACHE="${BATON_CACHE:-$REPO/.cache}"
+mkdir -p "$BATON_CACHE"
+LOGS="$(mktemp -d)"
+passed=0
+failed=0
+steps_failed=()
+
+log() { printf '\n==== %s ====\n' "$*" >&2; }
+
+# run_step NAME COMMAND...: runs a step, adds its counts, remembers a failure.
+run_step() {
+    local name="$1"; shift
+    local out="$LOGS/$name.log" start=$SECONDS
+    log "$name"
+    "$@" 2>&1 | tee "$out"
+    local rc=${PIPESTATUS[0]}
+    local p=0 f=0
+    # cargo test: one `test result:` line per test binary.
+    while read -r a b; do p=$((p + a)); f=$((f + b)); done < <(
+        sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$out")
+    # Editor scripts: a last line `N passed, M failed`.
+    local plain
+    plain="$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n1 || true)"
+    if [ -n "$plain" ]; then
+        p=$((p + $(echo "$plain" | sed -E 's/^([0-9]+) passed.*/\1/')))
+        f=$((f + $(echo "$plain" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+    fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    passed=$((passed + p)); failed=$((failed + f))
+    [ "$rc" -ne 0 ] && steps_failed+=("$name")
+    printf '[test.sh] %s: exit %s, %s passed, %s failed, %ss\n' "$name" "$rc" "$p" "$f" "$((SECONDS - start))" >&2
+}
+
+run_step rust cargo test --all-targets --locked
+
+if [ "${BATON_SKIP_EDITORS:-0}" != 1 ]; then
+    for editor in nvim helix vscode; do
+        script="editors/$editor/test.sh"
+        [ -x "$script" ] && run_step "$editor" "$script"
+    done
+fi
+
+if [ "${BATON_SKIP_REAL_MODEL:-0}" != 1 ]; then
+    real_model() {
+        scripts/local-model.sh prepare && scripts/e2e-real-model.sh && echo "1 passed, 0 failed"
+    }
+    run_step real-model real_model
+    scripts/local-model.sh stop >/dev/null 2>&1 || true
+fi
+
+if [ ${#steps_failed[@]} -gt 0 ]; then
+    echo "[test.sh] failed steps: ${steps_failed[*]} (logs in $LOGS)" >&2
+fi
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ ${#steps_failed[@]} -eq 0 ]
