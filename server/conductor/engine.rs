@@ -158,7 +158,9 @@ impl Conductor {
                 return Ok(Outcome::Superseded);
             }
 
+        let t_prepare = Instant::now();
         let request = prepare(doc, cursor, others, settings, provider);
+        let prepare_us = t_prepare.elapsed().as_micros();
         let surroundings_owned = surroundings(doc, cursor);
         let multiline = settings.completion.multiline;
         self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
@@ -190,6 +192,7 @@ impl Conductor {
             }
             Ok::<_, ProviderError>(raw)
         };
+        let t_model = Instant::now();
         let raw = tokio::select! {
             r = collect => r?,
             _ = notified => {
@@ -197,12 +200,17 @@ impl Conductor {
                 return Ok(Outcome::Superseded);
             }
         };
-        tracing::debug!(raw_len = raw.len(), "model answered");
+        let model_ms = t_model.elapsed().as_millis();
+        let t_clean = Instant::now();
         tracing::trace!(%raw, "raw middle");
         let Some(text) = postprocess::clean(&raw, s) else {
             return Ok(Outcome::Nothing("the model's answer was empty after cleaning"));
         };
-        let Some(text) = self.keep_if_parse_not_worse(doc, cursor, text) else {
+        let clean_us = t_clean.elapsed().as_micros();
+        let t_parse = Instant::now();
+        let kept = self.keep_if_parse_not_worse(doc, cursor, text);
+        tracing::debug!(prepare_us, model_ms, clean_us, parse_check_us = t_parse.elapsed().as_micros(), raw_len = raw.len(), "completion phases");
+        let Some(text) = kept else {
             self.counters.discarded_parse.fetch_add(1, Ordering::Relaxed);
             return Ok(Outcome::Nothing("the suggestion made the parse worse"));
         };

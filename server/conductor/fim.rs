@@ -9,6 +9,10 @@ use super::{DocSnapshot, Excerpt};
 /// Estimated bytes per token, for budgeting prompts without a tokenizer.
 pub const BYTES_PER_TOKEN: usize = 4;
 
+/// Imports are looked for in the file's first this many bytes (where every supported language
+/// puts them), so prompt building costs the same on a 10,000-line file as on a small one.
+const IMPORTS_HEAD: usize = 32 * 1024;
+
 /// The parts of a fill-in-the-middle prompt before a template wraps them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FimParts {
@@ -54,7 +58,7 @@ pub fn build_parts(doc: &DocSnapshot, cursor: usize, others: &[Excerpt], budget_
     let tentative_start = window_start(rope, cursor_byte, prefix_budget + context_budget);
     if let Some(syntax) = &doc.syntax {
         let mut local = String::new();
-        for r in syntax.imports(rope) {
+        for r in syntax.imports(rope, tentative_start.min(IMPORTS_HEAD)) {
             if r.end <= tentative_start {
                 local.push_str(&rope.byte_slice(r.start..r.end.min(rope.len_bytes())).to_string());
                 local.push('\n');

@@ -131,14 +131,16 @@ impl Syntax {
         }
     }
 
-    /// Byte ranges of the import-like declarations in the document, in order.
-    pub fn imports(&self, rope: &Rope) -> Vec<Range<usize>> {
-        captures(&self.language.imports, self.tree.root_node(), rope)
+    /// Byte ranges of the import-like declarations that start before byte `limit`, in order.
+    /// Only that part of the tree is searched, so the cost follows `limit`, not the file size.
+    pub fn imports(&self, rope: &Rope, limit: usize) -> Vec<Range<usize>> {
+        captures(&self.language.imports, self.tree.root_node(), rope, 0..limit)
     }
 
-    /// Byte ranges of the scopes that contain `byte`, innermost first.
+    /// Byte ranges of the scopes that contain `byte`, innermost first. Only nodes on the path
+    /// to `byte` are visited.
     pub fn enclosing_scopes(&self, rope: &Rope, byte: usize) -> Vec<Range<usize>> {
-        let mut scopes: Vec<_> = captures(&self.language.scopes, self.tree.root_node(), rope)
+        let mut scopes: Vec<_> = captures(&self.language.scopes, self.tree.root_node(), rope, byte..byte + 1)
             .into_iter()
             .filter(|r| r.start < byte && byte < r.end)
             .collect();
@@ -203,8 +205,9 @@ fn input_edit(e: &Edit) -> InputEdit {
     }
 }
 
-fn captures(query: &Query, node: Node<'_>, rope: &Rope) -> Vec<Range<usize>> {
+fn captures(query: &Query, node: Node<'_>, rope: &Rope, bytes: Range<usize>) -> Vec<Range<usize>> {
     let mut cursor = QueryCursor::new();
+    cursor.set_byte_range(bytes);
     let mut out = Vec::new();
     let mut matches = cursor.matches(query, node, RopeText(rope));
     while let Some(m) = matches.next() {

@@ -26,7 +26,7 @@ fn imports_and_enclosing_scope_are_found_in_each_language() {
         let rope = Rope::from_str(text);
         let syntax = Syntax::parse(lang, &rope).expect("parses");
         assert_eq!(syntax.errors_near(0), 0, "{} sample parses cleanly", lang.info.name);
-        let imports = syntax.imports(&rope);
+        let imports = syntax.imports(&rope, text.len());
         assert!(!imports.is_empty(), "{} has imports", lang.info.name);
         let inside = text.find("a + b").expect("body");
         let scope = syntax.enclosing_scopes(&rope, inside);
@@ -55,3 +55,4 @@ fn incremental_reparse_matches_a_fresh_parse() {
     }
     assert!(syntax.errors_near(doc.rope.len_bytes()) > 0, "the broken function is reported");
 }
+

@@ -146,7 +146,14 @@ async fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` / `cargo test --benches` probes.
     }
-    server_time_on_a_large_file().await;
+    // `cargo bench --bench inline_completion -- a` (or `b`) runs one part.
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| a == "a" || a == "b").collect();
+    if only.is_empty() || only.iter().any(|a| a == "a") {
+        server_time_on_a_large_file().await;
+    }
+    if !only.is_empty() && !only.iter().any(|a| a == "b") {
+        return;
+    }
     println!("(b) model calls over a replayed typing trace (5 lines, human gaps, a request per keystroke, model 80 ms):");
     for debounce in [0u64, 75] {
         let (keys, calls, hits, superseded, requests) = model_calls_over_a_typing_trace(debounce).await;
