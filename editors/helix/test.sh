@@ -94,6 +94,9 @@ mkdir -p "$W/config/helix" "$W/cache" "$W/data" "$W/state" "$W/proj"
 sed -e "s#http://127.0.0.1:8080/v1#$MODEL_URL/v1#" \
     -e "s#^args = \[\]#args = [\"--log-file\", \"$W/baton.log\"]#" \
     "$HERE/languages.toml" >"$W/config/helix/languages.toml"
+# Python's first server (ruff) is played by a fake that reports one diagnostic, for baton.fix.
+printf '\n[language-server.ruff]\ncommand = "python3"\nargs = ["%s"]\n' "$HERE/fixtures/fake_diagnostics.py" \
+    >>"$W/config/helix/languages.toml"
 if grep -q "$MODEL_URL/v1" "$W/config/helix/languages.toml" && grep -q -- '--log-file' "$W/config/helix/languages.toml"; then
     pass "snippet adjusted to the scripted model ($MODEL_URL)"
 else
@@ -213,6 +216,33 @@ if [ "$(cat "$W/proj/orders.py")" = "$BEFORE" ] && pgrep -f "log-file $W/baton.l
     pass "picking edit selection leaves the file alone and the server running"
 else
     fail "picking edit selection leaves the file alone and the server running" "$(cat "$W/proj/orders.py"; tail -5 "$W/baton.log")"
+fi
+
+# The fake server's diagnostic on line 7: space a offers Baton's fix, which runs the model and
+# comes back as workspace/applyEdit (Helix applies it to the buffer; `u` would undo it).
+keys Escape
+keys 7gg
+keys x
+wait_for 5 screen_has ' 7:[0-9]+ *$' || true
+keys Space
+keys a
+if wait_for 5 screen_has 'Baton: fix with the model: total may be undefined'; then
+    pass "space a on a diagnostic lists Baton's fix"
+    keys Enter # quick fixes sort first
+    if wait_for 10 screen_has '^ +7 +compute_total\(items\) *$'; then
+        keys :
+        type_text 'w'
+        keys Enter
+        if wait_for 5 grep -qx "$REPLY" "$W/proj/orders.py"; then
+            pass "picking the fix applies the model's edit (workspace/applyEdit)"
+        else
+            fail "picking the fix applies the model's edit (workspace/applyEdit)" "$(cat "$W/proj/orders.py")"
+        fi
+    else
+        fail "picking the fix applies the model's edit (workspace/applyEdit)" "$(dump; tail -5 "$W/baton.log")"
+    fi
+else
+    fail "space a on a diagnostic lists Baton's fix" "$(dump)"
 fi
 
 keys Escape
