@@ -24,7 +24,7 @@ info() { echo "info - $1"; }
 elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 finish() {
     echo "($(elapsed)s)"
-    [ "$FAILED" -ne 0 ] && [ -n "${W:-}" ] && echo "kept $W (baton.log, helix.log, screen.txt)"
+    [ "$FAILED" -ne 0 ] && [ -n "${W:-}" ] && echo "kept $W for inspection (baton.log, cache/helix/helix.log, screen.txt)"
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
     exit
@@ -39,6 +39,10 @@ wait_for() {
         sleep 0.1
     done
 }
+
+for tool in tmux apt-get dpkg-deb cargo python3; do
+    command -v "$tool" >/dev/null || { fail "needs $tool on PATH"; finish; }
+done
 
 # --- Helix: fetch trixie's hx + libc into the cache once ------------------------------------
 HX_ROOT=$CACHE/root
