@@ -16,6 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::providers::{ProviderConfig, ProviderError};
 
+pub mod builtin;
+pub(crate) mod sandbox;
+pub(crate) mod tools;
+
 /// How an agent is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
