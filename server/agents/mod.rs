@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::providers::{ProviderConfig, ProviderError};
 
+pub mod acp;
 pub mod builtin;
 pub(crate) mod sandbox;
 pub(crate) mod tools;
