@@ -114,8 +114,9 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     if matches!(
         result,
         Err(AgentError::TimedOut { .. } | AgentError::Cancelled)
-    ) {
-        if let Some(session_id) = conn.session_id.clone() {
+    ) && let Some(session_id) = conn.session_id.clone()
+    {
+        {
             let cancel = json!({"jsonrpc": "2.0", "method": "session/cancel",
                 "params": {"sessionId": session_id}});
             let _ = tokio::time::timeout(Duration::from_millis(200), conn.send(&cancel)).await;
@@ -123,7 +124,11 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     }
     group.kill();
     let _ = tokio::time::timeout(Duration::from_secs(5), conn.child.wait()).await;
-    tracing::debug!(task = ctx.task.id, ok = result.is_ok(), "ACP agent finished");
+    tracing::debug!(
+        task = ctx.task.id,
+        ok = result.is_ok(),
+        "ACP agent finished"
+    );
     result
 }
 
@@ -147,9 +152,19 @@ struct Conn<'a> {
 
 /// What one incoming line is.
 enum Incoming {
-    Response { id: Value, outcome: Result<Value, String> },
-    Request { id: Value, method: String, params: Value },
-    Notification { method: String, params: Value },
+    Response {
+        id: Value,
+        outcome: Result<Value, String>,
+    },
+    Request {
+        id: Value,
+        method: String,
+        params: Value,
+    },
+    Notification {
+        method: String,
+        params: Value,
+    },
 }
 
 impl Conn<'_> {
@@ -164,18 +179,17 @@ impl Conn<'_> {
                 }),
             )
             .await?;
-        if let Some(version) = init.get("protocolVersion").and_then(Value::as_u64) {
-            if version != PROTOCOL_VERSION {
+        if let Some(version) = init.get("protocolVersion").and_then(Value::as_u64)
+            && version != PROTOCOL_VERSION
+        {
+            {
                 self.event(AgentEvent::Log(format!(
                     "the agent speaks ACP version {version}; Baton speaks {PROTOCOL_VERSION}"
                 )));
             }
         }
         let session = self
-            .call(
-                "session/new",
-                json!({"cwd": self.root, "mcpServers": []}),
-            )
+            .call("session/new", json!({"cwd": self.root, "mcpServers": []}))
             .await?;
         let session_id = session
             .get("sessionId")
@@ -237,7 +251,9 @@ impl Conn<'_> {
             match self.next_message().await? {
                 Incoming::Response { id: got, outcome } if got == json!(id) => {
                     return outcome.map_err(|e| {
-                        AgentError::Protocol(format!("the agent answered {method} with an error: {e}"))
+                        AgentError::Protocol(format!(
+                            "the agent answered {method} with an error: {e}"
+                        ))
                     });
                 }
                 Incoming::Response { id: got, .. } => {
@@ -345,14 +361,25 @@ impl Conn<'_> {
                 let path = self.path_param(&params)?;
                 let size = tokio::fs::metadata(&path)
                     .await
-                    .map_err(|e| (INTERNAL_ERROR, format!("cannot read {}: {e}", path.display())))?
+                    .map_err(|e| {
+                        (
+                            INTERNAL_ERROR,
+                            format!("cannot read {}: {e}", path.display()),
+                        )
+                    })?
                     .len();
                 if size > MAX_READ_BYTES {
-                    return Err((INTERNAL_ERROR, format!("{} is larger than {MAX_READ_BYTES} bytes", path.display())));
+                    return Err((
+                        INTERNAL_ERROR,
+                        format!("{} is larger than {MAX_READ_BYTES} bytes", path.display()),
+                    ));
                 }
-                let text = tokio::fs::read_to_string(&path)
-                    .await
-                    .map_err(|e| (INTERNAL_ERROR, format!("cannot read {}: {e}", path.display())))?;
+                let text = tokio::fs::read_to_string(&path).await.map_err(|e| {
+                    (
+                        INTERNAL_ERROR,
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
                 let line = params.get("line").and_then(Value::as_u64);
                 let limit = params.get("limit").and_then(Value::as_u64);
                 let content = match (line, limit) {
@@ -360,7 +387,11 @@ impl Conn<'_> {
                     _ => {
                         let skip = line.unwrap_or(1).max(1) as usize - 1;
                         let take = limit.map_or(usize::MAX, |l| l as usize);
-                        text.lines().skip(skip).take(take).collect::<Vec<_>>().join("\n")
+                        text.lines()
+                            .skip(skip)
+                            .take(take)
+                            .collect::<Vec<_>>()
+                            .join("\n")
                     }
                 };
                 Ok(json!({"content": content}))
@@ -378,7 +409,12 @@ impl Conn<'_> {
                     tokio::fs::write(&path, content).await
                 }
                 .await;
-                written.map_err(|e| (INTERNAL_ERROR, format!("cannot write {}: {e}", path.display())))?;
+                written.map_err(|e| {
+                    (
+                        INTERNAL_ERROR,
+                        format!("cannot write {}: {e}", path.display()),
+                    )
+                })?;
                 self.event(AgentEvent::Step(format!("write {}", self.relative(&path))));
                 Ok(Value::Null)
             }
@@ -399,7 +435,10 @@ impl Conn<'_> {
             .map_err(|_| {
                 (
                     INVALID_PARAMS,
-                    format!("{given} is outside the task's worktree {}", self.root.display()),
+                    format!(
+                        "{given} is outside the task's worktree {}",
+                        self.root.display()
+                    ),
                 )
             })?;
         let relative = relative.to_string_lossy();
@@ -420,7 +459,12 @@ impl Conn<'_> {
             .and_then(Value::as_array)
             .map(|o| o.iter().collect())
             .unwrap_or_default();
-        let field = |o: &Value, key: &str| o.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let field = |o: &Value, key: &str| {
+            o.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let of_kind = |kinds: &[&str]| {
             kinds
                 .iter()
@@ -467,7 +511,9 @@ impl Conn<'_> {
                 json!({"outcome": {"outcome": "selected", "optionId": option.get("optionId").cloned().unwrap_or(Value::Null)}})
             }
             None => {
-                self.event(AgentEvent::Log(format!("permission for {title}: no matching option, cancelled")));
+                self.event(AgentEvent::Log(format!(
+                    "permission for {title}: no matching option, cancelled"
+                )));
                 json!({"outcome": {"outcome": "cancelled"}})
             }
         }
@@ -482,7 +528,12 @@ impl Conn<'_> {
         let Some(update) = params.get("update") else {
             return;
         };
-        let text = |pointer: &str| update.pointer(pointer).and_then(Value::as_str).unwrap_or_default();
+        let text = |pointer: &str| {
+            update
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
         match text("/sessionUpdate") {
             "agent_message_chunk" => {
                 if text("/content/type") == "text" {
@@ -504,7 +555,11 @@ impl Conn<'_> {
                 if let Some(title) = update.get("title").and_then(Value::as_str) {
                     self.titles.insert(id.to_owned(), one_line(title));
                 }
-                let title = self.titles.get(id).cloned().unwrap_or_else(|| "tool call".to_owned());
+                let title = self
+                    .titles
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| "tool call".to_owned());
                 match text("/status") {
                     "" => {}
                     "completed" | "failed" => {

@@ -127,7 +127,10 @@ async fn a_turn_writes_inside_the_worktree_only_and_reports_progress() {
         AgentEvent::Plan("- [in_progress] Write notes".to_owned()),
         AgentEvent::Usage { tokens: 12 },
     ] {
-        assert!(events.contains(&expected), "{expected:?} missing from {events:?}");
+        assert!(
+            events.contains(&expected),
+            "{expected:?} missing from {events:?}"
+        );
     }
 }
 
@@ -174,7 +177,11 @@ async fn ask_policy_asks_the_user() {
         });
         s.ctx.asker = asker.clone();
         let outcome = run(s.ctx.clone()).await.expect("run");
-        assert!(outcome.summary.contains(expected), "{answer:?}: {}", outcome.summary);
+        assert!(
+            outcome.summary.contains(expected),
+            "{answer:?}: {}",
+            outcome.summary
+        );
         let asked = asker.asked.lock().expect("asked").clone();
         assert_eq!(asked.len(), 1);
         assert!(asked[0].0.contains("Write notes.txt"), "{}", asked[0].0);
@@ -212,7 +219,10 @@ async fn a_hanging_agent_times_out_and_is_killed() {
     // Gone, or at most a zombie waiting for its reaper.
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let state = stat.rsplit(')').next().unwrap_or_default().trim_start();
-    assert!(stat.is_empty() || state.starts_with('Z'), "agent {pid} still runs: {stat}");
+    assert!(
+        stat.is_empty() || state.starts_with('Z'),
+        "agent {pid} still runs: {stat}"
+    );
 }
 
 #[tokio::test]
@@ -227,7 +237,11 @@ async fn cancel_ends_the_turn() {
     cancel.cancel();
     let error = handle.await.expect("join").expect_err("cancelled");
     assert!(matches!(error, AgentError::Cancelled), "{error}");
-    assert!(drain(&mut s.events).iter().all(|e| !matches!(e, AgentEvent::Usage { .. })));
+    assert!(
+        drain(&mut s.events)
+            .iter()
+            .all(|e| !matches!(e, AgentEvent::Usage { .. }))
+    );
 }
 
 #[tokio::test]

@@ -121,7 +121,13 @@ async fn run_loop(ctx: &RunContext) -> Result<AgentOutcome, AgentError> {
             .await?;
         tokens += answer.usage.total();
         let _ = ctx.events.send(AgentEvent::Usage { tokens });
-        tracing::debug!(task = ctx.task.id, step, calls = answer.tool_calls.len(), tokens, "model turn");
+        tracing::debug!(
+            task = ctx.task.id,
+            step,
+            calls = answer.tool_calls.len(),
+            tokens,
+            "model turn"
+        );
         if answer.tool_calls.is_empty() {
             return Ok(AgentOutcome {
                 summary: answer.text.trim().to_owned(),

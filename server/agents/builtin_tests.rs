@@ -14,10 +14,7 @@ use crate::agents::sandbox::Sandbox;
 use crate::agents::{AgentProfile, AgentTask, NoUser};
 use crate::providers::{ProviderConfig, ProviderKind};
 
-#[path = "../../tests/wire/support/model_server.rs"]
-mod model_server;
-
-use model_server::{ModelServer, Reply};
+use crate::providers::tests::model_server::{ModelServer, Reply};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -112,7 +109,11 @@ fn tool_results(body: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn write_then_run_then_answer_in_each_wire_format() {
-    for kind in [ProviderKind::Openai, ProviderKind::Anthropic, ProviderKind::Ollama] {
+    for kind in [
+        ProviderKind::Openai,
+        ProviderKind::Anthropic,
+        ProviderKind::Ollama,
+    ] {
         let server = ModelServer::start().await;
         server.push(Reply::tool_call(
             "write_file",
@@ -124,7 +125,9 @@ async fn write_then_run_then_answer_in_each_wire_format() {
         ));
         server.push(Reply::text("Wrote and checked hello.txt."));
         let mut s = setup(kind, &server);
-        let outcome = run(s.ctx.clone()).await.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let outcome = run(s.ctx.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
         assert_eq!(outcome.summary, "Wrote and checked hello.txt.", "{kind:?}");
         assert_eq!(outcome.stop_reason, StopReason::EndTurn);
         assert_eq!(outcome.tokens, 45);
@@ -133,13 +136,22 @@ async fn write_then_run_then_answer_in_each_wire_format() {
         assert_eq!(read("out.txt"), "hi there");
         let events = drain(&mut s.events);
         let steps = steps(&events);
-        assert!(steps.contains(&"write_file src/hello.txt".to_owned()), "{steps:?}");
-        assert!(steps.iter().any(|s| s.starts_with("run_command cat")), "{steps:?}");
+        assert!(
+            steps.contains(&"write_file src/hello.txt".to_owned()),
+            "{steps:?}"
+        );
+        assert!(
+            steps.iter().any(|s| s.starts_with("run_command cat")),
+            "{steps:?}"
+        );
         assert!(events.contains(&AgentEvent::Usage { tokens: 45 }));
         let requests = server.requests();
         assert_eq!(requests.len(), 3);
         let results = tool_results(&requests[2].body);
-        assert!(results[1].starts_with("exit code 0"), "{kind:?} {results:?}");
+        assert!(
+            results[1].starts_with("exit code 0"),
+            "{kind:?} {results:?}"
+        );
         assert!(results[1].contains("ran"), "{results:?}");
     }
 }
@@ -164,8 +176,17 @@ async fn a_non_unique_edit_is_an_error_the_model_sees_and_the_loop_goes_on() {
     let first = &requests[1].body["messages"][2]["content"][0];
     assert_eq!(first["type"], "tool_result");
     assert_eq!(first["is_error"], true);
-    assert!(first["content"].as_str().unwrap_or_default().contains("occurs 2 times"), "{first}");
-    assert_eq!(std::fs::read_to_string(s.worktree.join("a.txt")).expect("a"), "done\n");
+    assert!(
+        first["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("occurs 2 times"),
+        "{first}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.worktree.join("a.txt")).expect("a"),
+        "done\n"
+    );
 }
 
 #[tokio::test]
@@ -175,13 +196,31 @@ async fn paths_outside_the_worktree_are_refused() {
     std::os::unix::fs::symlink(&s.root, s.worktree.join("link")).expect("symlink");
     let outside_abs = s.root.join("abs.txt");
     server.push(Reply::ToolCalls(vec![
-        ("write_file".to_owned(), json!({"path": "../x.txt", "content": "no"})),
-        ("write_file".to_owned(), json!({"path": outside_abs, "content": "no"})),
-        ("write_file".to_owned(), json!({"path": "link/y.txt", "content": "no"})),
-        ("edit_file".to_owned(), json!({"path": "/etc/passwd", "old_string": "root", "new_string": "x"})),
-        ("read_file".to_owned(), json!({"path": "link/wt/../abs.txt"})),
+        (
+            "write_file".to_owned(),
+            json!({"path": "../x.txt", "content": "no"}),
+        ),
+        (
+            "write_file".to_owned(),
+            json!({"path": outside_abs, "content": "no"}),
+        ),
+        (
+            "write_file".to_owned(),
+            json!({"path": "link/y.txt", "content": "no"}),
+        ),
+        (
+            "edit_file".to_owned(),
+            json!({"path": "/etc/passwd", "old_string": "root", "new_string": "x"}),
+        ),
+        (
+            "read_file".to_owned(),
+            json!({"path": "link/wt/../abs.txt"}),
+        ),
         ("list_files".to_owned(), json!({"path": "link"})),
-        ("write_file".to_owned(), json!({"path": "./ok/inside.txt", "content": "yes"})),
+        (
+            "write_file".to_owned(),
+            json!({"path": "./ok/inside.txt", "content": "yes"}),
+        ),
     ]));
     server.push(Reply::text("Tried."));
     let outcome = run(s.ctx.clone()).await.expect("run");
@@ -193,7 +232,11 @@ async fn paths_outside_the_worktree_are_refused() {
     }
     assert!(results[0].contains("`..` is not allowed"), "{}", results[0]);
     assert!(results[1].contains("absolute path"), "{}", results[1]);
-    assert!(results[2].contains("outside the repository"), "{}", results[2]);
+    assert!(
+        results[2].contains("outside the repository"),
+        "{}",
+        results[2]
+    );
     assert!(results[6].starts_with("wrote 3 bytes"), "{}", results[6]);
     let mut outside: Vec<_> = std::fs::read_dir(&s.root)
         .expect("root")
@@ -238,7 +281,10 @@ async fn tool_calls_written_as_json_text_run_and_finish_ends_the_run() {
     let outcome = run(s.ctx.clone()).await.expect("run");
     assert_eq!(outcome.summary, "Created n.txt");
     assert_eq!(outcome.stop_reason, StopReason::EndTurn);
-    assert_eq!(std::fs::read_to_string(s.worktree.join("n.txt")).expect("n"), "1");
+    assert_eq!(
+        std::fs::read_to_string(s.worktree.join("n.txt")).expect("n"),
+        "1"
+    );
 }
 
 #[tokio::test]
@@ -254,7 +300,10 @@ async fn a_hanging_model_times_out() {
 #[tokio::test]
 async fn cancel_stops_a_running_command() {
     let server = ModelServer::start().await;
-    server.push(Reply::tool_call("run_command", json!({"command": "sleep 30"})));
+    server.push(Reply::tool_call(
+        "run_command",
+        json!({"command": "sleep 30"}),
+    ));
     let mut s = setup(ProviderKind::Openai, &server);
     let cancel = s.ctx.cancel.clone();
     let started = std::time::Instant::now();
@@ -307,7 +356,12 @@ async fn bwrap_keeps_writes_inside_the_worktree_and_network_off() {
     let server = ModelServer::start().await;
     let s = setup_in(ProviderKind::Openai, &server, outside_tmp());
     let outside = s.root.join("escaped.txt");
-    let port = server.base_url().rsplit(':').next().unwrap_or_default().to_owned();
+    let port = server
+        .base_url()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     server.push(Reply::ToolCalls(vec![
         ("run_command".to_owned(), json!({"command": format!("echo no > {}", outside.display())})),
         ("run_command".to_owned(), json!({"command": "echo yes > inside.txt"})),
@@ -322,7 +376,13 @@ async fn bwrap_keeps_writes_inside_the_worktree_and_network_off() {
     run(s.ctx.clone()).await.expect("run");
     let results = tool_results(&server.requests()[1].body);
     assert!(results[0].starts_with("error: exit code"), "{results:?}");
-    assert!(!outside.exists(), "a sandboxed command wrote outside the worktree");
-    assert_eq!(std::fs::read_to_string(s.worktree.join("inside.txt")).expect("inside"), "yes\n");
+    assert!(
+        !outside.exists(),
+        "a sandboxed command wrote outside the worktree"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.worktree.join("inside.txt")).expect("inside"),
+        "yes\n"
+    );
     assert!(results[2].contains("NET_OFF"), "{results:?}");
 }

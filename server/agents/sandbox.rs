@@ -29,7 +29,13 @@ impl Sandbox {
             .get_or_init(|| async {
                 let status = Command::new("bwrap")
                     .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"])
-                    .args(["--tmpfs", "/tmp", "--unshare-net", "--die-with-parent", "true"])
+                    .args([
+                        "--tmpfs",
+                        "/tmp",
+                        "--unshare-net",
+                        "--die-with-parent",
+                        "true",
+                    ])
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())

@@ -120,12 +120,15 @@ impl Workspace {
         let arg = |key: &str| call.arguments.get(key).and_then(Value::as_str);
         let detail = match call.name.as_str() {
             "run_command" => arg("command").map(str::to_owned).or_else(|| {
-                call.arguments.get("argv").and_then(Value::as_array).map(|argv| {
-                    argv.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
+                call.arguments
+                    .get("argv")
+                    .and_then(Value::as_array)
+                    .map(|argv| {
+                        argv.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
             }),
             "search" => arg("pattern").map(str::to_owned),
             FINISH => None,
@@ -432,7 +435,8 @@ fn search(root: &Path, path: &Path, pattern: &regex::Regex) -> anyhow::Result<St
                 continue;
             }
             if let Ok(children) = std::fs::read_dir(&current) {
-                let mut children: Vec<_> = children.filter_map(Result::ok).map(|e| e.path()).collect();
+                let mut children: Vec<_> =
+                    children.filter_map(Result::ok).map(|e| e.path()).collect();
                 children.sort();
                 stack.extend(children.into_iter().rev());
             }
@@ -445,7 +449,11 @@ fn search(root: &Path, path: &Path, pattern: &regex::Regex) -> anyhow::Result<St
         let Ok(text) = std::fs::read_to_string(&current) else {
             continue;
         };
-        let rel = current.strip_prefix(root).unwrap_or(&current).display().to_string();
+        let rel = current
+            .strip_prefix(root)
+            .unwrap_or(&current)
+            .display()
+            .to_string();
         for (i, line) in text.lines().enumerate() {
             if pattern.is_match(line) {
                 if results.len() >= MAX_SEARCH_RESULTS {

@@ -23,7 +23,7 @@ mod openai;
 mod sse;
 mod stream;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod tools;
 
 pub use self::tools::{

@@ -35,7 +35,10 @@ pub struct ToolCall {
 pub enum ToolMessage {
     User(String),
     /// A model turn: its text and the tool calls it made.
-    Assistant { text: String, tool_calls: Vec<ToolCall> },
+    Assistant {
+        text: String,
+        tool_calls: Vec<ToolCall>,
+    },
     /// The result of executing one tool call.
     ToolResult {
         call_id: String,
@@ -140,7 +143,10 @@ impl Provider {
             let names: Vec<&str> = request.tools.iter().map(|t| t.name.as_str()).collect();
             let (rest, calls) = parse_text_tool_calls(&answer.text, &names);
             if !calls.is_empty() {
-                tracing::debug!(count = calls.len(), "tool calls recovered from message text");
+                tracing::debug!(
+                    count = calls.len(),
+                    "tool calls recovered from message text"
+                );
                 answer.text = rest;
                 answer.tool_calls = calls;
             }

@@ -8,10 +8,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::providers::{Provider, ProviderConfig, ProviderKind};
 
-#[path = "../../tests/wire/support/model_server.rs"]
-mod model_server;
-
-use model_server::{ModelServer, Reply};
+use crate::providers::tests::model_server::{ModelServer, Reply};
 
 const WAIT: Duration = Duration::from_secs(5);
 const KINDS: [ProviderKind; 4] = [
@@ -100,8 +97,14 @@ fn check_request(kind: ProviderKind, path: &str, body: &Value) {
             assert!(path.ends_with("/v1/chat/completions"), "{path}");
             assert_eq!(body["tools"][0]["function"]["name"], "read_file");
             assert_eq!(messages[0]["role"], "system");
-            assert_eq!(messages[2]["tool_calls"][0]["function"]["arguments"], r#"{"path":"a.txt"}"#);
-            assert_eq!(messages[3], json!({"role": "tool", "tool_call_id": "c1", "content": "hello"}));
+            assert_eq!(
+                messages[2]["tool_calls"][0]["function"]["arguments"],
+                r#"{"path":"a.txt"}"#
+            );
+            assert_eq!(
+                messages[3],
+                json!({"role": "tool", "tool_call_id": "c1", "content": "hello"})
+            );
         }
         ProviderKind::Anthropic => {
             assert_eq!(path, "/v1/messages");
@@ -118,7 +121,10 @@ fn check_request(kind: ProviderKind, path: &str, body: &Value) {
         ProviderKind::Ollama => {
             assert_eq!(path, "/api/chat");
             assert_eq!(body["tools"][0]["function"]["name"], "read_file");
-            assert_eq!(messages[2]["tool_calls"][0]["function"]["arguments"], json!({"path": "a.txt"}));
+            assert_eq!(
+                messages[2]["tool_calls"][0]["function"]["arguments"],
+                json!({"path": "a.txt"})
+            );
             assert_eq!(messages[3]["role"], "tool");
             assert_eq!(messages[3]["tool_name"], "read_file");
         }
@@ -134,10 +140,16 @@ async fn plain_text_answers_and_json_text_calls() {
             "I will read it.\n```json\n{\"name\": \"read_file\", \"arguments\": {\"path\": \"c.txt\"}}\n```",
         ));
         let provider = provider(kind, &server);
-        let answer = provider.chat_with_tools(conversation()).await.expect("answer");
+        let answer = provider
+            .chat_with_tools(conversation())
+            .await
+            .expect("answer");
         assert_eq!(answer.text, "All done.", "{kind:?}");
         assert!(answer.tool_calls.is_empty());
-        let answer = provider.chat_with_tools(conversation()).await.expect("answer");
+        let answer = provider
+            .chat_with_tools(conversation())
+            .await
+            .expect("answer");
         assert_eq!(answer.text, "I will read it.", "{kind:?}");
         assert_eq!(answer.tool_calls[0].arguments, json!({"path": "c.txt"}));
     }
@@ -158,7 +170,10 @@ async fn errors_and_retries_follow_the_provider_rules() {
         .chat_with_tools(conversation())
         .await
         .expect_err("400");
-    assert!(matches!(error, ProviderError::Status { status: 400, .. }), "{error}");
+    assert!(
+        matches!(error, ProviderError::Status { status: 400, .. }),
+        "{error}"
+    );
     server.push(Reply::MalformedSse);
     let error = provider(ProviderKind::Anthropic, &server)
         .chat_with_tools(conversation())

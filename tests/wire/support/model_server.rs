@@ -391,7 +391,11 @@ impl Route {
                 content.extend(calls.iter().enumerate().map(|(i, (name, arguments))| {
                     json!({"type": "tool_use", "id": format!("toolu_{seq}_{i}"), "name": name, "input": arguments})
                 }));
-                let stop = if calls.is_empty() { "end_turn" } else { "tool_use" };
+                let stop = if calls.is_empty() {
+                    "end_turn"
+                } else {
+                    "tool_use"
+                };
                 json!({"id": "msg_scripted", "type": "message", "role": "assistant", "model": "scripted",
                     "content": content, "stop_reason": stop, "stop_sequence": null,
                     "usage": {"input_tokens": 10, "output_tokens": 5}})
@@ -414,9 +418,11 @@ impl Route {
                 }
                 answer
             }
-            Self::OpenaiCompletions => json!({"id": "cmpl-scripted", "object": "text_completion", "created": 0,
+            Self::OpenaiCompletions => {
+                json!({"id": "cmpl-scripted", "object": "text_completion", "created": 0,
                 "model": "scripted", "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+            }
             Self::LlamaInfill | Self::LlamaCompletion => {
                 json!({"content": text, "stop": true, "tokens_predicted": 5, "tokens_evaluated": 10})
             }
@@ -538,10 +544,8 @@ async fn handle(
     if delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
     }
-    if !streaming && route.generates() {
-        if let Some(reply) = reply {
-            return respond_whole(route, reply, seq, shared.shutdown.clone()).await;
-        }
+    if let (false, true, Some(reply)) = (streaming, route.generates(), &reply) {
+        return respond_whole(route, reply.clone(), seq, shared.shutdown.clone()).await;
     }
     respond(route, reply, shared.shutdown.clone()).await
 }
@@ -576,7 +580,11 @@ async fn respond_whole(
         }
         Reply::ToolCalls(calls) => (String::new(), calls),
     };
-    plain(200, "application/json", route.whole(&text, &calls, seq).to_string())
+    plain(
+        200,
+        "application/json",
+        route.whole(&text, &calls, seq).to_string(),
+    )
 }
 
 async fn respond(
