@@ -28,6 +28,8 @@ use super::{AgentError, AgentEvent, AgentOutcome, PermissionPolicy, RunContext, 
 const PROTOCOL_VERSION: u64 = 1;
 /// Longest JSON-RPC line accepted from an agent, in bytes.
 const MAX_LINE_BYTES: usize = 16 << 20;
+/// How long output written just before an agent's exit is still read.
+const EXIT_DRAIN: Duration = Duration::from_millis(500);
 /// Bytes of the agent's stderr kept for crash reports.
 const STDERR_TAIL_BYTES: usize = 4_000;
 /// Largest file served to `fs/read_text_file`, in bytes.
@@ -98,6 +100,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         stderr: Some(tokio::spawn(async move {
             read_tail(stderr, STDERR_TAIL_BYTES).await.0
         })),
+        exited: false,
         next_id: 0,
         session_id: None,
         summary: String::new(),
@@ -141,6 +144,8 @@ struct Conn<'a> {
     lines: FramedRead<ChildStdout, LinesCodec>,
     child: Child,
     stderr: Option<JoinHandle<String>>,
+    /// The agent process has exited (its status is kept by `child`).
+    exited: bool,
     next_id: u64,
     session_id: Option<String>,
     /// Agent message chunks so far.
@@ -293,7 +298,23 @@ impl Conn<'_> {
     /// The next JSON-RPC message; lines that are not JSON-RPC are logged and skipped.
     async fn next_message(&mut self) -> Result<Incoming, AgentError> {
         loop {
-            let line = match self.lines.next().await {
+            let next = if self.exited {
+                // The process is gone: read what it wrote before exiting, then report it.
+                tokio::time::timeout(EXIT_DRAIN, self.lines.next())
+                    .await
+                    .unwrap_or(None)
+            } else {
+                tokio::select! {
+                    biased;
+                    next = self.lines.next() => next,
+                    _ = self.child.wait() => {
+                        // A grandchild may hold stdout open; do not wait for its EOF.
+                        self.exited = true;
+                        continue;
+                    }
+                }
+            };
+            let line = match next {
                 Some(Ok(line)) => line,
                 Some(Err(e)) => {
                     return Err(AgentError::Protocol(format!("unreadable output: {e}")));

@@ -30,7 +30,8 @@ Do not write code yet; answer with the plan only.";
 /// `ctx.cancel` fires (running commands are killed), [`AgentError::Provider`] when the model
 /// request fails, [`AgentError::Other`] when the worktree is unusable.
 pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
-    bounded(&ctx, run_loop(&ctx)).await
+    let sandbox = Sandbox::detect().await;
+    bounded(&ctx, run_loop(&ctx, sandbox)).await
 }
 
 /// Asks the model for a plan (no tools offered) and returns it; also emits [`AgentEvent::Plan`].
@@ -92,9 +93,8 @@ fn system_prompt(ctx: &RunContext) -> String {
     }
 }
 
-async fn run_loop(ctx: &RunContext) -> Result<AgentOutcome, AgentError> {
+async fn run_loop(ctx: &RunContext, sandbox: Sandbox) -> Result<AgentOutcome, AgentError> {
     let provider = provider(ctx)?;
-    let sandbox = Sandbox::detect().await;
     if sandbox == Sandbox::None {
         let note = "commands run without a sandbox because bwrap is missing or unusable \
                     (install it with `apt-get install bubblewrap`)";

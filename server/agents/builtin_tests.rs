@@ -386,3 +386,20 @@ async fn bwrap_keeps_writes_inside_the_worktree_and_network_off() {
     );
     assert!(results[2].contains("NET_OFF"), "{results:?}");
 }
+
+#[tokio::test]
+async fn without_bwrap_commands_run_and_the_user_is_told() {
+    let server = ModelServer::start().await;
+    server.push(Reply::tool_call("run_command", json!({"argv": ["sh", "-c", "echo plain > p.txt"]})));
+    server.push(Reply::text("Ran."));
+    let mut s = setup(ProviderKind::Openai, &server);
+    let outcome = bounded(&s.ctx, run_loop(&s.ctx, Sandbox::None)).await.expect("run");
+    assert_eq!(outcome.summary, "Ran.");
+    assert_eq!(std::fs::read_to_string(s.worktree.join("p.txt")).expect("p"), "plain\n");
+    let events = drain(&mut s.events);
+    let told = |e: &AgentEvent| match e {
+        AgentEvent::Log(text) | AgentEvent::Step(text) => text.contains("without a sandbox"),
+        _ => false,
+    };
+    assert_eq!(events.iter().filter(|e| told(e)).count(), 2, "{events:?}");
+}

@@ -14,6 +14,8 @@ use crate::providers::{ToolCall, ToolSpec};
 
 /// Largest file `read_file` returns, in bytes (longer files are cut with a note).
 const MAX_READ_BYTES: usize = 100_000;
+/// Largest file `read_file` and `edit_file` open at all, in bytes.
+const MAX_OPEN_BYTES: u64 = 20_000_000;
 /// Most entries `list_files` returns.
 const MAX_LIST_ENTRIES: usize = 500;
 /// Most matching lines `search` returns.
@@ -392,6 +394,13 @@ fn list_files(root: &Path, path: &Path, recursive: bool) -> anyhow::Result<Strin
 }
 
 async fn read_file(path: &Path, start: Option<u64>, end: Option<u64>) -> anyhow::Result<String> {
+    let size = tokio::fs::metadata(path)
+        .await
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    if size > MAX_OPEN_BYTES {
+        bail!("{} is {size} bytes, too large to read (limit {MAX_OPEN_BYTES})", path.display());
+    }
     let bytes = tokio::fs::read(path)
         .await
         .with_context(|| format!("cannot read {}", path.display()))?;
