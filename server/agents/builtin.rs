@@ -9,6 +9,9 @@ use super::tools::{self, FINISH, Workspace};
 use super::{AgentError, AgentEvent, AgentOutcome, RunContext, StopReason};
 use crate::providers::{Provider, ToolChatRequest, ToolMessage};
 
+/// Smallest request time limit for one model turn on the conductor's model, in milliseconds.
+const MIN_TURN_TIMEOUT_MS: u64 = 300_000;
+
 /// Tokens the model may generate per turn.
 const TURN_MAX_TOKENS: u32 = 4_096;
 
@@ -77,12 +80,18 @@ async fn bounded<T>(
     }
 }
 
+/// The profile's model, or the conductor's with its request time limit raised to
+/// [`MIN_TURN_TIMEOUT_MS`] (that one is tuned for completions; a whole tool turn of a local model
+/// takes longer, and the run's own time limit still bounds everything).
 fn provider(ctx: &RunContext) -> Result<Provider, AgentError> {
-    let config = ctx
-        .profile
-        .model
-        .clone()
-        .unwrap_or_else(|| ctx.default_model.clone());
+    let config = match &ctx.profile.model {
+        Some(model) => model.clone(),
+        None => {
+            let mut config = ctx.default_model.clone();
+            config.timeout_ms = config.timeout_ms.max(MIN_TURN_TIMEOUT_MS);
+            config
+        }
+    };
     Ok(Provider::new(config)?)
 }
 
