@@ -13,7 +13,9 @@ use super::{Provider, ProviderError, ProviderKind, anthropic, wire_f32};
 /// A tool the model may call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolSpec {
+    /// The name the model calls it by (`[a-zA-Z0-9_-]`, as every wire format requires).
     pub name: String,
+    /// What the tool does, for the model.
     pub description: String,
     /// JSON Schema of the arguments object.
     pub parameters: Value,
@@ -24,6 +26,7 @@ pub struct ToolSpec {
 pub struct ToolCall {
     /// The provider's call id (generated when the model gave none); tool results refer to it.
     pub id: String,
+    /// The tool's name as the model wrote it (may name no offered tool).
     pub name: String,
     /// The arguments, normally a JSON object. A string when the model sent arguments that are not
     /// valid JSON (the tool then reports the error back to the model).
@@ -33,6 +36,7 @@ pub struct ToolCall {
 /// One message of a tool-calling conversation (the system prompt travels separately).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToolMessage {
+    /// The user's text.
     User(String),
     /// A model turn: its text and the tool calls it made.
     Assistant {
@@ -52,19 +56,24 @@ pub enum ToolMessage {
 /// One request of a tool-calling loop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolChatRequest {
+    /// The system prompt (OpenAI/Ollama: a first `system` message; Anthropic: `system`).
     pub system: Option<String>,
+    /// The conversation, oldest first.
     pub messages: Vec<ToolMessage>,
     /// Empty: a plain chat (no tools offered, no JSON-in-text parsing).
     pub tools: Vec<ToolSpec>,
     /// Upper bound on generated tokens for this turn.
     pub max_tokens: u32,
+    /// Sampling temperature.
     pub temperature: f32,
 }
 
 /// Tokens one request used, as the server reported them (0 when it did not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TokenUsage {
+    /// Prompt tokens (OpenAI `prompt_tokens`, Anthropic `input_tokens`, Ollama `prompt_eval_count`).
     pub input_tokens: u64,
+    /// Generated tokens (`completion_tokens`, `output_tokens`, `eval_count`).
     pub output_tokens: u64,
 }
 
