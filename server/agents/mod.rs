@@ -16,6 +16,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::providers::{ProviderConfig, ProviderError};
 
+pub mod acp;
+pub mod builtin;
+pub(crate) mod sandbox;
+pub(crate) mod tools;
+
 /// How an agent is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]

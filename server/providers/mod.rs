@@ -23,7 +23,13 @@ mod openai;
 mod sse;
 mod stream;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
+mod tools;
+
+pub use self::tools::{
+    TokenUsage, ToolCall, ToolChatRequest, ToolChatResponse, ToolMessage, ToolSpec,
+    parse_text_tool_calls,
+};
 
 /// Which wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use super::*;
 
 #[path = "../../tests/wire/support/model_server.rs"]
-mod model_server;
+pub(crate) mod model_server;
 
 use model_server::{ModelServer, RecordedRequest, Reply};
 

@@ -42,9 +42,20 @@ pub enum Reply {
     /// A 200 stream carrying an in-stream error in the route's format (Anthropic `event: error`,
     /// Ollama `{"error": ...}`, OpenAI/llama.cpp `data: {"error": {...}}`).
     StreamError(String),
+    /// The assistant calls these tools (name, arguments object), in the route's real tool-call
+    /// format: OpenAI/llama.cpp `message.tool_calls` (arguments as a JSON string), Anthropic
+    /// `tool_use` content blocks, Ollama `message.tool_calls` (arguments as an object). Rendered
+    /// as one JSON answer when the request says `"stream": false`; on a streaming request the
+    /// calls are streamed as the JSON text `{"name": ..., "arguments": ...}` (one per line).
+    ToolCalls(Vec<(String, Value)>),
 }
 
 impl Reply {
+    /// [`Reply::ToolCalls`] with a single call.
+    pub fn tool_call(name: impl Into<String>, arguments: Value) -> Self {
+        Self::ToolCalls(vec![(name.into(), arguments)])
+    }
+
     /// [`Reply::Text`].
     pub fn text(text: impl Into<String>) -> Self {
         Self::Text(text.into())
@@ -368,6 +379,77 @@ impl Route {
         }
     }
 
+    /// A whole (non-streamed) answer with text and tool calls; usage is 10 input and 5 output
+    /// tokens. `seq` makes the call ids unique per request (`call_SEQ_I`, `toolu_SEQ_I`).
+    fn whole(self, text: &str, calls: &[(String, Value)], seq: usize) -> Value {
+        match self {
+            Self::AnthropicMessages => {
+                let mut content = Vec::new();
+                if !text.is_empty() {
+                    content.push(json!({"type": "text", "text": text}));
+                }
+                content.extend(calls.iter().enumerate().map(|(i, (name, arguments))| {
+                    json!({"type": "tool_use", "id": format!("toolu_{seq}_{i}"), "name": name, "input": arguments})
+                }));
+                let stop = if calls.is_empty() {
+                    "end_turn"
+                } else {
+                    "tool_use"
+                };
+                json!({"id": "msg_scripted", "type": "message", "role": "assistant", "model": "scripted",
+                    "content": content, "stop_reason": stop, "stop_sequence": null,
+                    "usage": {"input_tokens": 10, "output_tokens": 5}})
+            }
+            Self::OllamaChat | Self::OllamaGenerate => {
+                let mut message = json!({"role": "assistant", "content": text});
+                if !calls.is_empty() {
+                    let calls: Vec<Value> = calls
+                        .iter()
+                        .map(|(name, arguments)| json!({"function": {"name": name, "arguments": arguments}}))
+                        .collect();
+                    message["tool_calls"] = json!(calls);
+                }
+                let mut answer = ollama(
+                    json!({"message": message, "done_reason": "stop", "prompt_eval_count": 10, "eval_count": 5}),
+                    true,
+                );
+                if self == Self::OllamaGenerate {
+                    answer["response"] = json!(text);
+                }
+                answer
+            }
+            Self::OpenaiCompletions => {
+                json!({"id": "cmpl-scripted", "object": "text_completion", "created": 0,
+                "model": "scripted", "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+            }
+            Self::LlamaInfill | Self::LlamaCompletion => {
+                json!({"content": text, "stop": true, "tokens_predicted": 5, "tokens_evaluated": 10})
+            }
+            _ => {
+                let mut message = json!({"role": "assistant", "content": text});
+                let finish = if calls.is_empty() {
+                    "stop"
+                } else {
+                    let calls: Vec<Value> = calls
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (name, arguments))| {
+                            json!({"id": format!("call_{seq}_{i}"), "type": "function",
+                                "function": {"name": name, "arguments": arguments.to_string()}})
+                        })
+                        .collect();
+                    message["tool_calls"] = json!(calls);
+                    message["content"] = Value::Null;
+                    "tool_calls"
+                };
+                json!({"id": "chatcmpl-scripted", "object": "chat.completion", "created": 0, "model": "scripted",
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+            }
+        }
+    }
+
     /// The 200 answer of a GET route.
     fn listing(self) -> Option<Value> {
         match self {
@@ -443,7 +525,8 @@ async fn handle(
             })
             .or_insert(value);
     }
-    let (reply, delay_ms) = {
+    let streaming = body.get("stream").and_then(Value::as_bool) != Some(false);
+    let (reply, delay_ms, seq) = {
         let mut script = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
         script.requests.push(RecordedRequest {
             method: method.to_string(),
@@ -451,13 +534,57 @@ async fn handle(
             body,
             headers: recorded,
         });
-        (script.next(&path, route.generates()), script.delay_ms)
+        (
+            script.next(&path, route.generates()),
+            script.delay_ms,
+            script.requests.len(),
+        )
     };
     shared.count.send_modify(|c| *c += 1);
     if delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
     }
+    if let (false, true, Some(reply)) = (streaming, route.generates(), &reply) {
+        return respond_whole(route, reply.clone(), seq, shared.shutdown.clone()).await;
+    }
     respond(route, reply, shared.shutdown.clone()).await
+}
+
+/// The answer to a `"stream": false` generation request: one JSON body in the route's format.
+async fn respond_whole(
+    route: Route,
+    reply: Reply,
+    seq: usize,
+    mut shutdown: watch::Receiver<()>,
+) -> Response {
+    let (text, calls) = match reply {
+        Reply::Status(code, body) => return plain(code, "application/json", body),
+        Reply::Hang => {
+            let _ = shutdown.changed().await;
+            return plain(503, "text/plain", "server shut down".into());
+        }
+        Reply::Text(text) | Reply::DropAfter(text) => (text, Vec::new()),
+        Reply::Chunks(deltas) => (deltas.concat(), Vec::new()),
+        Reply::Slow {
+            text,
+            chunk_delay_ms,
+        } => {
+            let total = chunk_delay_ms.saturating_mul(chunks(&text).len() as u64);
+            tokio::time::sleep(Duration::from_millis(total)).await;
+            (text, Vec::new())
+        }
+        Reply::MalformedSse => return plain(200, "application/json", "{not json".into()),
+        Reply::StreamError(message) => {
+            let error = json!({"error": {"code": 500, "message": message, "type": "server_error"}});
+            return plain(200, "application/json", error.to_string());
+        }
+        Reply::ToolCalls(calls) => (String::new(), calls),
+    };
+    plain(
+        200,
+        "application/json",
+        route.whole(&text, &calls, seq).to_string(),
+    )
 }
 
 async fn respond(
@@ -503,6 +630,15 @@ async fn respond(
             chunk_delay_ms,
         } => (chunks(&text), chunk_delay_ms, true),
         Reply::DropAfter(text) => (chunks(&text), 0, false),
+        Reply::ToolCalls(calls) => {
+            let lines = calls
+                .iter()
+                .map(|(name, arguments)| {
+                    format!("{}\n", json!({"name": name, "arguments": arguments}))
+                })
+                .collect();
+            (lines, 0, true)
+        }
         Reply::MalformedSse => {
             let frames = route
                 .opening()

@@ -1,0 +1,209 @@
+//! Baton's built-in agent: a tool-calling loop over the configured model that works in the task's
+//! worktree with the tools of [`super::tools`], bounded by steps, tokens, wall-clock time and
+//! cancellation.
+
+use std::time::Duration;
+
+use super::sandbox::Sandbox;
+use super::tools::{self, FINISH, Workspace};
+use super::{AgentError, AgentEvent, AgentOutcome, RunContext, StopReason};
+use crate::providers::{Provider, ToolChatRequest, ToolMessage};
+
+/// Smallest request time limit for one model turn on the conductor's model, in milliseconds.
+const MIN_TURN_TIMEOUT_MS: u64 = 300_000;
+
+/// Tokens the model may generate per turn.
+const TURN_MAX_TOKENS: u32 = 4_096;
+
+const SYSTEM_PROMPT: &str = "You are a coding agent working in a git repository checked out in your \
+working directory. Use the tools to inspect and change files and to run commands (no network). \
+Paths are relative to the repository root. Work step by step; when the task is done, call the \
+finish tool with a short summary of what you changed (or answer without calling a tool).";
+
+const PLAN_PROMPT: &str = "Before changing anything, propose a short numbered plan for this task. \
+Do not write code yet; answer with the plan only.";
+
+/// Runs the built-in agent on `ctx.task` until the model answers without a tool call (its text is
+/// the summary, [`StopReason::EndTurn`]), calls `finish` (its `summary`, `EndTurn`), or a limit
+/// is hit: `profile.max_steps` model turns ([`StopReason::MaxSteps`]), `profile.max_tokens`
+/// tokens used ([`StopReason::MaxTokens`]). Emits [`AgentEvent::Step`] per tool call and
+/// [`AgentEvent::Usage`] (cumulative) after each model turn.
+///
+/// Errors: [`AgentError::TimedOut`] past `profile.time_limit_ms`, [`AgentError::Cancelled`] when
+/// `ctx.cancel` fires (running commands are killed), [`AgentError::Provider`] when the model
+/// request fails, [`AgentError::Other`] when the worktree is unusable.
+pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
+    let sandbox = Sandbox::detect().await;
+    bounded(&ctx, run_loop(&ctx, sandbox)).await
+}
+
+/// Asks the model for a plan (no tools offered) and returns it; also emits [`AgentEvent::Plan`].
+/// Used when the profile has `plan_first`; the caller decides whether to [`run`] afterwards.
+///
+/// Errors: as [`run`] (time limit, cancel, provider failures).
+pub async fn plan(ctx: RunContext) -> Result<String, AgentError> {
+    bounded(&ctx, async {
+        let provider = provider(&ctx)?;
+        let answer = provider
+            .chat_with_tools(ToolChatRequest {
+                system: Some(system_prompt(&ctx)),
+                messages: vec![ToolMessage::User(format!(
+                    "{}\n\n{PLAN_PROMPT}",
+                    ctx.task.prompt
+                ))],
+                tools: Vec::new(),
+                max_tokens: TURN_MAX_TOKENS,
+                temperature: 0.2,
+            })
+            .await?;
+        let _ = ctx.events.send(AgentEvent::Usage {
+            tokens: answer.usage.total(),
+        });
+        let plan = answer.text.trim().to_owned();
+        let _ = ctx.events.send(AgentEvent::Plan(plan.clone()));
+        Ok(plan)
+    })
+    .await
+}
+
+/// Races `work` against the profile's time limit and the cancel token.
+async fn bounded<T>(
+    ctx: &RunContext,
+    work: impl Future<Output = Result<T, AgentError>>,
+) -> Result<T, AgentError> {
+    let ms = ctx.profile.time_limit_ms;
+    tokio::select! {
+        outcome = tokio::time::timeout(Duration::from_millis(ms), work) => {
+            outcome.unwrap_or(Err(AgentError::TimedOut { ms }))
+        }
+        () = ctx.cancel.cancelled() => Err(AgentError::Cancelled),
+    }
+}
+
+/// The profile's model, or the conductor's with its request time limit raised to
+/// [`MIN_TURN_TIMEOUT_MS`] (that one is tuned for completions; a whole tool turn of a local model
+/// takes longer, and the run's own time limit still bounds everything).
+fn provider(ctx: &RunContext) -> Result<Provider, AgentError> {
+    let config = match &ctx.profile.model {
+        Some(model) => model.clone(),
+        None => {
+            let mut config = ctx.default_model.clone();
+            config.timeout_ms = config.timeout_ms.max(MIN_TURN_TIMEOUT_MS);
+            config
+        }
+    };
+    Ok(Provider::new(config)?)
+}
+
+fn system_prompt(ctx: &RunContext) -> String {
+    match &ctx.profile.system_prompt {
+        Some(extra) if !extra.trim().is_empty() => format!("{SYSTEM_PROMPT}\n\n{extra}"),
+        _ => SYSTEM_PROMPT.to_owned(),
+    }
+}
+
+async fn run_loop(ctx: &RunContext, sandbox: Sandbox) -> Result<AgentOutcome, AgentError> {
+    let provider = provider(ctx)?;
+    if sandbox == Sandbox::None {
+        let note = "commands run without a sandbox because bwrap is missing or unusable \
+                    (install it with `apt-get install bubblewrap`)";
+        tracing::warn!("{note}");
+        let _ = ctx.events.send(AgentEvent::Log(note.to_owned()));
+        let _ = ctx.events.send(AgentEvent::Step(note.to_owned()));
+    }
+    let workspace = Workspace::new(&ctx.task.worktree, sandbox, ctx.cancel.clone())
+        .map_err(|e| AgentError::Other(format!("{e:#}")))?;
+    let profile = &ctx.profile;
+    let specs = tools::specs();
+    let mut messages = vec![ToolMessage::User(ctx.task.prompt.clone())];
+    let mut tokens = 0u64;
+    let mut last_text = String::new();
+    for step in 0..profile.max_steps {
+        let answer = provider
+            .chat_with_tools(ToolChatRequest {
+                system: Some(system_prompt(ctx)),
+                messages: messages.clone(),
+                tools: specs.clone(),
+                max_tokens: TURN_MAX_TOKENS,
+                temperature: 0.2,
+            })
+            .await?;
+        tokens += answer.usage.total();
+        let _ = ctx.events.send(AgentEvent::Usage { tokens });
+        tracing::debug!(
+            task = ctx.task.id,
+            step,
+            calls = answer.tool_calls.len(),
+            tokens,
+            "model turn"
+        );
+        if answer.tool_calls.is_empty() {
+            return Ok(AgentOutcome {
+                summary: answer.text.trim().to_owned(),
+                stop_reason: StopReason::EndTurn,
+                tokens,
+            });
+        }
+        if !answer.text.trim().is_empty() {
+            last_text = answer.text.trim().to_owned();
+            let _ = ctx.events.send(AgentEvent::Log(last_text.clone()));
+        }
+        messages.push(ToolMessage::Assistant {
+            text: answer.text.clone(),
+            tool_calls: answer.tool_calls.clone(),
+        });
+        for call in &answer.tool_calls {
+            let _ = ctx.events.send(AgentEvent::Step(Workspace::describe(call)));
+            if call.name == FINISH {
+                let summary = call
+                    .arguments
+                    .get("summary")
+                    .and_then(|s| s.as_str())
+                    .map_or_else(|| last_text.clone(), str::to_owned);
+                return Ok(AgentOutcome {
+                    summary,
+                    stop_reason: StopReason::EndTurn,
+                    tokens,
+                });
+            }
+            let output = workspace.execute(call).await;
+            if output.is_error {
+                let _ = ctx.events.send(AgentEvent::Log(format!(
+                    "{} failed: {}",
+                    call.name,
+                    output.content.lines().next().unwrap_or_default()
+                )));
+            }
+            messages.push(ToolMessage::ToolResult {
+                call_id: call.id.clone(),
+                name: call.name.clone(),
+                content: output.content,
+                is_error: output.is_error,
+            });
+        }
+        if tokens >= profile.max_tokens {
+            return Ok(AgentOutcome {
+                summary: stopped_summary(&last_text, "the token limit"),
+                stop_reason: StopReason::MaxTokens,
+                tokens,
+            });
+        }
+    }
+    Ok(AgentOutcome {
+        summary: stopped_summary(&last_text, "the step limit"),
+        stop_reason: StopReason::MaxSteps,
+        tokens,
+    })
+}
+
+fn stopped_summary(last_text: &str, limit: &str) -> String {
+    if last_text.is_empty() {
+        format!("Stopped at {limit} before the agent finished.")
+    } else {
+        format!("Stopped at {limit} before the agent finished. Last note: {last_text}")
+    }
+}
+
+#[cfg(test)]
+#[path = "builtin_tests.rs"]
+mod tests;

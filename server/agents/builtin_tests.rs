@@ -1,0 +1,405 @@
+//! The built-in agent against the scripted model server speaking real tool-call wire formats, in
+//! temporary worktrees.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::agents::sandbox::Sandbox;
+use crate::agents::{AgentProfile, AgentTask, NoUser};
+use crate::providers::{ProviderConfig, ProviderKind};
+
+use crate::providers::tests::model_server::{ModelServer, Reply};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Setup {
+    _root: tempfile::TempDir,
+    /// Holds the worktree; files outside the worktree but inside this folder must never appear.
+    root: PathBuf,
+    worktree: PathBuf,
+    ctx: RunContext,
+    events: UnboundedReceiver<AgentEvent>,
+}
+
+fn setup(kind: ProviderKind, server: &ModelServer) -> Setup {
+    setup_in(kind, server, std::env::temp_dir())
+}
+
+fn setup_in(kind: ProviderKind, server: &ModelServer, parent: PathBuf) -> Setup {
+    let dir = tempfile::tempdir_in(parent).expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let worktree = root.join("wt");
+    std::fs::create_dir_all(&worktree).expect("worktree");
+    let base_url = match kind {
+        ProviderKind::Openai | ProviderKind::Anthropic => format!("{}/v1", server.base_url()),
+        ProviderKind::Ollama | ProviderKind::Llamacpp => server.base_url(),
+    };
+    let (tx, events) = unbounded_channel();
+    let ctx = RunContext {
+        task: AgentTask {
+            id: 1,
+            prompt: "Do the task.".to_owned(),
+            worktree: worktree.clone(),
+            branch: "baton/task-1".to_owned(),
+        },
+        profile: AgentProfile {
+            time_limit_ms: 20_000,
+            ..AgentProfile::default()
+        },
+        default_model: ProviderConfig {
+            kind,
+            base_url,
+            model: "test-model".to_owned(),
+            timeout_ms: 10_000,
+            max_retries: 0,
+            ..ProviderConfig::default()
+        },
+        events: tx,
+        cancel: CancellationToken::new(),
+        asker: Arc::new(NoUser),
+    };
+    Setup {
+        _root: dir,
+        root,
+        worktree,
+        ctx,
+        events,
+    }
+}
+
+fn drain(events: &mut UnboundedReceiver<AgentEvent>) -> Vec<AgentEvent> {
+    let mut all = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        all.push(event);
+    }
+    all
+}
+
+fn steps(events: &[AgentEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Step(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The tool results the agent sent back in request `body`, in any of the wire formats.
+fn tool_results(body: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for message in body["messages"].as_array().into_iter().flatten() {
+        if message["role"] == "tool" {
+            out.push(message["content"].as_str().unwrap_or_default().to_owned());
+        }
+        for block in message["content"].as_array().into_iter().flatten() {
+            if block["type"] == "tool_result" {
+                out.push(block["content"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn write_then_run_then_answer_in_each_wire_format() {
+    for kind in [
+        ProviderKind::Openai,
+        ProviderKind::Anthropic,
+        ProviderKind::Ollama,
+    ] {
+        let server = ModelServer::start().await;
+        server.push(Reply::tool_call(
+            "write_file",
+            json!({"path": "src/hello.txt", "content": "hi there"}),
+        ));
+        server.push(Reply::tool_call(
+            "run_command",
+            json!({"command": "cat src/hello.txt > out.txt && echo ran"}),
+        ));
+        server.push(Reply::text("Wrote and checked hello.txt."));
+        let mut s = setup(kind, &server);
+        let outcome = run(s.ctx.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert_eq!(outcome.summary, "Wrote and checked hello.txt.", "{kind:?}");
+        assert_eq!(outcome.stop_reason, StopReason::EndTurn);
+        assert_eq!(outcome.tokens, 45);
+        let read = |p: &str| std::fs::read_to_string(s.worktree.join(p)).expect(p);
+        assert_eq!(read("src/hello.txt"), "hi there");
+        assert_eq!(read("out.txt"), "hi there");
+        let events = drain(&mut s.events);
+        let steps = steps(&events);
+        assert!(
+            steps.contains(&"write_file src/hello.txt".to_owned()),
+            "{steps:?}"
+        );
+        assert!(
+            steps.iter().any(|s| s.starts_with("run_command cat")),
+            "{steps:?}"
+        );
+        assert!(events.contains(&AgentEvent::Usage { tokens: 45 }));
+        let requests = server.requests();
+        assert_eq!(requests.len(), 3);
+        let results = tool_results(&requests[2].body);
+        assert!(
+            results[1].starts_with("exit code 0"),
+            "{kind:?} {results:?}"
+        );
+        assert!(results[1].contains("ran"), "{results:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_non_unique_edit_is_an_error_the_model_sees_and_the_loop_goes_on() {
+    let server = ModelServer::start().await;
+    server.push(Reply::tool_call(
+        "edit_file",
+        json!({"path": "a.txt", "old_string": "x", "new_string": "y"}),
+    ));
+    server.push(Reply::tool_call(
+        "edit_file",
+        json!({"path": "a.txt", "old_string": "x\nx\nz", "new_string": "done"}),
+    ));
+    server.push(Reply::text("Edited."));
+    let s = setup(ProviderKind::Anthropic, &server);
+    std::fs::write(s.worktree.join("a.txt"), "x\nx\nz\n").expect("seed");
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.summary, "Edited.");
+    let requests = server.requests();
+    let first = &requests[1].body["messages"][2]["content"][0];
+    assert_eq!(first["type"], "tool_result");
+    assert_eq!(first["is_error"], true);
+    assert!(
+        first["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("occurs 2 times"),
+        "{first}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.worktree.join("a.txt")).expect("a"),
+        "done\n"
+    );
+}
+
+#[tokio::test]
+async fn paths_outside_the_worktree_are_refused() {
+    let server = ModelServer::start().await;
+    let s = setup(ProviderKind::Openai, &server);
+    std::os::unix::fs::symlink(&s.root, s.worktree.join("link")).expect("symlink");
+    let outside_abs = s.root.join("abs.txt");
+    server.push(Reply::ToolCalls(vec![
+        (
+            "write_file".to_owned(),
+            json!({"path": "../x.txt", "content": "no"}),
+        ),
+        (
+            "write_file".to_owned(),
+            json!({"path": outside_abs, "content": "no"}),
+        ),
+        (
+            "write_file".to_owned(),
+            json!({"path": "link/y.txt", "content": "no"}),
+        ),
+        (
+            "edit_file".to_owned(),
+            json!({"path": "/etc/passwd", "old_string": "root", "new_string": "x"}),
+        ),
+        (
+            "read_file".to_owned(),
+            json!({"path": "link/wt/../abs.txt"}),
+        ),
+        ("list_files".to_owned(), json!({"path": "link"})),
+        (
+            "write_file".to_owned(),
+            json!({"path": "./ok/inside.txt", "content": "yes"}),
+        ),
+    ]));
+    server.push(Reply::text("Tried."));
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.summary, "Tried.");
+    let results = tool_results(&server.requests()[1].body);
+    assert_eq!(results.len(), 7);
+    for result in &results[..6] {
+        assert!(result.starts_with("error:"), "{results:?}");
+    }
+    assert!(results[0].contains("`..` is not allowed"), "{}", results[0]);
+    assert!(results[1].contains("absolute path"), "{}", results[1]);
+    assert!(
+        results[2].contains("outside the repository"),
+        "{}",
+        results[2]
+    );
+    assert!(results[6].starts_with("wrote 3 bytes"), "{}", results[6]);
+    let mut outside: Vec<_> = std::fs::read_dir(&s.root)
+        .expect("root")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    outside.sort();
+    assert_eq!(outside, ["wt"]);
+    assert!(s.worktree.join("ok/inside.txt").exists());
+}
+
+#[tokio::test]
+async fn max_steps_and_max_tokens_stop_the_loop() {
+    let server = ModelServer::start().await;
+    server.set_default(Reply::tool_call("list_files", json!({})));
+    let mut s = setup(ProviderKind::Openai, &server);
+    s.ctx.profile.max_steps = 3;
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.stop_reason, StopReason::MaxSteps);
+    assert_eq!(server.requests().len(), 3);
+
+    let server = ModelServer::start().await;
+    server.set_default(Reply::tool_call("list_files", json!({})));
+    let mut s = setup(ProviderKind::Ollama, &server);
+    s.ctx.profile.max_tokens = 20;
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.stop_reason, StopReason::MaxTokens);
+    assert_eq!(outcome.tokens, 30);
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn tool_calls_written_as_json_text_run_and_finish_ends_the_run() {
+    let server = ModelServer::start().await;
+    server.push(Reply::text(
+        "<tool_call>\n{\"name\": \"write_file\", \"arguments\": {\"path\": \"n.txt\", \"content\": \"1\"}}\n</tool_call>",
+    ));
+    server.push(Reply::text(
+        "```json\n{\"name\": \"finish\", \"arguments\": {\"summary\": \"Created n.txt\"}}\n```",
+    ));
+    let s = setup(ProviderKind::Llamacpp, &server);
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.summary, "Created n.txt");
+    assert_eq!(outcome.stop_reason, StopReason::EndTurn);
+    assert_eq!(
+        std::fs::read_to_string(s.worktree.join("n.txt")).expect("n"),
+        "1"
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_model_times_out() {
+    let server = ModelServer::start().await;
+    server.push(Reply::Hang);
+    let mut s = setup(ProviderKind::Openai, &server);
+    s.ctx.profile.time_limit_ms = 300;
+    let error = run(s.ctx.clone()).await.expect_err("timeout");
+    assert!(matches!(error, AgentError::TimedOut { ms: 300 }), "{error}");
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_command() {
+    let server = ModelServer::start().await;
+    server.push(Reply::tool_call(
+        "run_command",
+        json!({"command": "sleep 30"}),
+    ));
+    let mut s = setup(ProviderKind::Openai, &server);
+    let cancel = s.ctx.cancel.clone();
+    let started = std::time::Instant::now();
+    let handle = tokio::spawn(run(s.ctx.clone()));
+    loop {
+        match tokio::time::timeout(WAIT, s.events.recv()).await {
+            Ok(Some(AgentEvent::Step(step))) if step == "run_command sleep 30" => break,
+            Ok(Some(_)) => {}
+            other => panic!("no run_command step: {other:?}"),
+        }
+    }
+    cancel.cancel();
+    let error = handle.await.expect("join").expect_err("cancelled");
+    assert!(matches!(error, AgentError::Cancelled), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn plan_asks_without_tools() {
+    let server = ModelServer::start().await;
+    server.push(Reply::text("1. Read\n2. Edit"));
+    let mut s = setup(ProviderKind::Anthropic, &server);
+    let plan = plan(s.ctx.clone()).await.expect("plan");
+    assert_eq!(plan, "1. Read\n2. Edit");
+    assert!(drain(&mut s.events).contains(&AgentEvent::Plan(plan)));
+    assert!(server.requests()[0].body.get("tools").is_none());
+}
+
+/// Where sandbox tests put their worktrees: outside /tmp, which bwrap replaces with a tmpfs, so
+/// a write to the folder next to the worktree would hit the real disk if the sandbox leaked.
+fn outside_tmp() -> PathBuf {
+    let var_tmp = Path::new("/var/tmp");
+    if var_tmp.is_dir() {
+        var_tmp.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+#[tokio::test]
+#[allow(clippy::print_stderr)]
+async fn bwrap_keeps_writes_inside_the_worktree_and_network_off() {
+    if Sandbox::detect().await == Sandbox::None {
+        eprintln!(
+            "SKIPPED bwrap_keeps_writes_inside_the_worktree_and_network_off: bwrap is missing or \
+             user namespaces are off (apt-get install bubblewrap)"
+        );
+        return;
+    }
+    let server = ModelServer::start().await;
+    let s = setup_in(ProviderKind::Openai, &server, outside_tmp());
+    let outside = s.root.join("escaped.txt");
+    let port = server
+        .base_url()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    server.push(Reply::ToolCalls(vec![
+        ("run_command".to_owned(), json!({"command": format!("echo no > {}", outside.display())})),
+        ("run_command".to_owned(), json!({"command": "echo yes > inside.txt"})),
+        (
+            "run_command".to_owned(),
+            json!({"argv": ["python3", "-c", format!(
+                "import socket\ntry:\n socket.create_connection(('127.0.0.1', {port}), 2); print('NET_ON')\nexcept OSError: print('NET_OFF')"
+            )]}),
+        ),
+    ]));
+    server.push(Reply::text("Done."));
+    run(s.ctx.clone()).await.expect("run");
+    let results = tool_results(&server.requests()[1].body);
+    assert!(results[0].starts_with("error: exit code"), "{results:?}");
+    assert!(
+        !outside.exists(),
+        "a sandboxed command wrote outside the worktree"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.worktree.join("inside.txt")).expect("inside"),
+        "yes\n"
+    );
+    assert!(results[2].contains("NET_OFF"), "{results:?}");
+}
+
+#[tokio::test]
+async fn without_bwrap_commands_run_and_the_user_is_told() {
+    let server = ModelServer::start().await;
+    server.push(Reply::tool_call("run_command", json!({"argv": ["sh", "-c", "echo plain > p.txt"]})));
+    server.push(Reply::text("Ran."));
+    let mut s = setup(ProviderKind::Openai, &server);
+    let outcome = bounded(&s.ctx, run_loop(&s.ctx, Sandbox::None)).await.expect("run");
+    assert_eq!(outcome.summary, "Ran.");
+    assert_eq!(std::fs::read_to_string(s.worktree.join("p.txt")).expect("p"), "plain\n");
+    let events = drain(&mut s.events);
+    let told = |e: &AgentEvent| match e {
+        AgentEvent::Log(text) | AgentEvent::Step(text) => text.contains("without a sandbox"),
+        _ => false,
+    };
+    assert_eq!(events.iter().filter(|e| told(e)).count(), 2, "{events:?}");
+}
