@@ -21,6 +21,10 @@ pub struct Settings {
     pub provider: ProviderConfig,
     pub completion: CompletionSettings,
     pub edit: EditSettings,
+    /// Background agents: worktrees, checks and pull requests.
+    pub orchestrator: OrchestratorSettings,
+    /// Agent profiles (`[[agents]]`); a profile named `builtin` is always available.
+    pub agents: Vec<crate::agents::AgentProfile>,
 }
 
 /// Which prompt format carries fill-in-the-middle requests to the model.
@@ -99,6 +103,48 @@ pub struct EditSettings {
 impl Default for EditSettings {
     fn default() -> Self {
         Self { max_tokens: 1024, temperature: 0.1, context_lines: 30 }
+    }
+}
+
+/// Orchestrator mode settings (background agents in their own worktrees).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrchestratorSettings {
+    /// The agent profile a task runs with when it names none.
+    pub default_agent: String,
+    /// Shell command (`sh -c`) run in the task's worktree after the agent finishes, such as
+    /// `cargo test`; pass or fail and the output tail are recorded on the pull request.
+    pub check_command: Option<String>,
+    /// Time limit for the check command, in milliseconds.
+    pub check_timeout_ms: u64,
+    /// Shell command run once in each new worktree, such as `npm ci`.
+    pub setup_command: Option<String>,
+    /// Time limit for the setup command, in milliseconds.
+    pub setup_timeout_ms: u64,
+    /// Name of the environment variable holding a GitHub token. When set (and the variable is),
+    /// finished tasks are pushed and opened as GitHub pull requests. The token is never logged.
+    pub github_token_env: Option<String>,
+    /// The git remote task branches are pushed to.
+    pub github_remote: String,
+    /// GitHub's API root.
+    pub github_api_url: String,
+    /// Open GitHub pull requests as drafts.
+    pub github_draft: bool,
+}
+
+impl Default for OrchestratorSettings {
+    fn default() -> Self {
+        Self {
+            default_agent: "builtin".to_owned(),
+            check_command: None,
+            check_timeout_ms: 10 * 60 * 1000,
+            setup_command: None,
+            setup_timeout_ms: 10 * 60 * 1000,
+            github_token_env: None,
+            github_remote: "origin".to_owned(),
+            github_api_url: "https://api.github.com".to_owned(),
+            github_draft: true,
+        }
     }
 }
 

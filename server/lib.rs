@@ -6,10 +6,12 @@
 
 pub mod agents;
 pub mod cli;
+pub mod cli_task;
 pub mod conductor;
 pub mod config;
 pub mod handlers;
 pub mod lsp;
+pub mod orchestrator;
 pub mod providers;
 pub mod server;
 pub mod syntax;

@@ -31,6 +31,11 @@ enum Command {
         #[arg(value_name = "FILE:LINE:COL")]
         location: String,
     },
+    /// Background agent tasks: start one, list them, show one.
+    Task {
+        #[command(subcommand)]
+        command: baton::cli_task::TaskCommand,
+    },
 }
 
 fn init_logging(args: &Args) -> anyhow::Result<()> {
@@ -76,6 +81,13 @@ async fn main() -> std::process::ExitCode {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("baton complete: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Command::Task { command } => match baton::cli_task::run(baton::cli_task::TaskArgs { command }).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("baton task: {e:#}");
                 std::process::ExitCode::FAILURE
             }
         },

@@ -18,6 +18,7 @@ use crate::providers::{ProviderConfig, ProviderError};
 
 pub mod acp;
 pub mod builtin;
+pub mod cli;
 pub(crate) mod sandbox;
 pub(crate) mod tools;
 

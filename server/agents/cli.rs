@@ -1,0 +1,527 @@
+//! Headless agent CLIs (`claude -p`, `codex exec`, `opencode run`, `aider --message`, ...): run
+//! once per prompt from the profile's command template inside the task's worktree, in their own
+//! process group, with their stdout read as text or as the agent's JSON event stream.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::Command;
+
+use super::{AgentError, AgentEvent, AgentOutcome, RunContext, StopReason};
+use crate::orchestrator::worktree::{GroupGuard, tail};
+
+/// How many trailing stdout lines make the summary of a `text` agent.
+const SUMMARY_LINES: usize = 20;
+/// How much of stderr is kept for error messages, in bytes.
+const STDERR_TAIL_BYTES: usize = 4096;
+/// How long a JSON agent may take to exit after its end-of-turn event, in milliseconds.
+const EXIT_GRACE_MS: u64 = 2_000;
+/// Longest step message, in characters.
+const STEP_CHARS: usize = 120;
+
+/// The command line from the profile's template: `{prompt}` in any argument becomes the prompt
+/// (with the profile's system prompt in front). No shell is involved.
+pub fn command_line(ctx: &RunContext) -> Vec<String> {
+    let prompt = match &ctx.profile.system_prompt {
+        Some(sp) if !sp.is_empty() => format!("{sp}\n\n{}", ctx.task.prompt),
+        _ => ctx.task.prompt.clone(),
+    };
+    ctx.profile
+        .command
+        .iter()
+        .map(|a| a.replace("{prompt}", &prompt))
+        .collect()
+}
+
+/// What a JSON line told us.
+#[derive(Debug, Default, PartialEq)]
+struct Parsed {
+    step: Option<String>,
+    message: Option<String>,
+    tokens: Option<u64>,
+    /// The structured end of the turn, with the final text when the agent gives one.
+    end: Option<Result<Option<String>, String>>,
+}
+
+fn text_of_content(v: &Value) -> Option<String> {
+    let parts: Vec<&str> = v
+        .as_array()?
+        .iter()
+        .filter_map(|c| c.get("text")?.as_str())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("\n"))
+}
+
+fn u(v: &Value, key: &str) -> u64 {
+    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Reads one stdout line of an agent speaking `format`.
+fn parse_line(format: &str, line: &str) -> Parsed {
+    let mut p = Parsed::default();
+    let Ok(v) = serde_json::from_str::<Value>(line) else {
+        return p;
+    };
+    let ty = v.get("type").and_then(Value::as_str).unwrap_or("");
+    match format {
+        "claude-json" => match ty {
+            "assistant" => {
+                let content = v.pointer("/message/content");
+                if let Some(text) = content.and_then(text_of_content) {
+                    p.step = Some(text.clone());
+                    p.message = Some(text);
+                } else if let Some(tool) = content
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.iter().find_map(|c| c.get("name")?.as_str()))
+                {
+                    p.step = Some(format!("using {tool}"));
+                }
+            }
+            "result" => {
+                if let Some(usage) = v.get("usage") {
+                    p.tokens = Some(u(usage, "input_tokens") + u(usage, "output_tokens"));
+                }
+                let text = v.get("result").and_then(Value::as_str).map(str::to_owned);
+                let is_error = v.get("is_error").and_then(Value::as_bool).unwrap_or(false);
+                p.end = Some(if is_error {
+                    Err(text.unwrap_or_else(|| "the agent reported an error".to_owned()))
+                } else {
+                    Ok(text)
+                });
+                if let Some(cost) = v.get("total_cost_usd").and_then(Value::as_f64) {
+                    p.step = Some(format!("finished (cost ${cost:.4})"));
+                }
+            }
+            _ => {}
+        },
+        "codex-json" => match ty {
+            "item.completed" | "item.started" => {
+                let item = v.get("item").unwrap_or(&Value::Null);
+                let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
+                match kind {
+                    "agent_message" => {
+                        if let Some(t) = item.get("text").and_then(Value::as_str) {
+                            p.step = Some(t.to_owned());
+                            p.message = Some(t.to_owned());
+                        }
+                    }
+                    "command_execution" => {
+                        if let Some(c) = item.get("command").and_then(Value::as_str) {
+                            p.step = Some(format!("running {c}"));
+                        }
+                    }
+                    "file_change" => p.step = Some("editing files".to_owned()),
+                    _ => {}
+                }
+            }
+            "turn.completed" => {
+                if let Some(usage) = v.get("usage") {
+                    p.tokens = Some(u(usage, "input_tokens") + u(usage, "output_tokens"));
+                }
+                p.end = Some(Ok(None));
+            }
+            "turn.failed" | "error" => {
+                let msg = v
+                    .pointer("/error/message")
+                    .or_else(|| v.get("message"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("the agent reported an error");
+                p.end = Some(Err(msg.to_owned()));
+            }
+            _ => {}
+        },
+        "opencode-json" => match ty {
+            "text" => {
+                if let Some(t) = v.pointer("/part/text").and_then(Value::as_str) {
+                    p.step = Some(t.to_owned());
+                    p.message = Some(t.to_owned());
+                }
+            }
+            "tool_use" => {
+                if let Some(t) = v.pointer("/part/tool").and_then(Value::as_str) {
+                    p.step = Some(format!("using {t}"));
+                }
+            }
+            "step_finish" => {
+                if let Some(t) = v.pointer("/part/tokens") {
+                    p.tokens = Some(u(t, "input") + u(t, "output"));
+                }
+            }
+            "error" => {
+                let msg = v
+                    .pointer("/error/data/message")
+                    .or_else(|| v.pointer("/error/message"));
+                p.end = Some(Err(msg
+                    .and_then(Value::as_str)
+                    .unwrap_or("the agent reported an error")
+                    .to_owned()));
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+    p
+}
+
+fn short(s: &str) -> String {
+    let line = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if line.chars().count() > STEP_CHARS {
+        let cut: String = line.chars().take(STEP_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        line.to_owned()
+    }
+}
+
+/// The next stdout line; once the process has exited, waits at most 2000 ms for it (output
+/// held open by an escaped descendant ends the read).
+async fn next_line(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    exited: bool,
+) -> std::io::Result<Option<String>> {
+    if !exited {
+        return lines.next_line().await;
+    }
+    tokio::time::timeout(Duration::from_millis(EXIT_GRACE_MS), lines.next_line())
+        .await
+        .unwrap_or(Ok(None))
+}
+
+/// Runs a headless agent CLI for one task: cwd is the worktree, stdin is closed, stdout and
+/// stderr are piped, and the process gets its own process group, killed whole on cancellation
+/// (and when this future is dropped, e.g. at the orchestrator's time limit).
+///
+/// Each stdout line is sent as [`AgentEvent::Log`] plus a short [`AgentEvent::Step`]. For
+/// `text` output the process exit ends the turn and the last 20 lines are the summary; for the
+/// JSON formats the structured end-of-turn event does (then the group is killed if the process
+/// does not exit within 2000 ms).
+///
+/// Errors: [`AgentError::Spawn`] (empty template, missing program), [`AgentError::Crashed`]
+/// (non-zero exit, with the stderr tail), [`AgentError::Cancelled`], [`AgentError::Other`] (the
+/// agent reported an error in its JSON stream).
+pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
+    let argv = command_line(&ctx);
+    let Some((program, args)) = argv.split_first() else {
+        return Err(AgentError::Spawn {
+            command: String::new(),
+            reason: format!("agent profile {:?} has an empty command", ctx.profile.name),
+        });
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(&ctx.task.worktree)
+        .envs(&ctx.profile.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| AgentError::Spawn {
+        command: program.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut group = GroupGuard(child.id());
+    tracing::debug!(agent = %ctx.profile.name, program = %program, "agent CLI started");
+
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| AgentError::Other("no stdout pipe".to_owned()))?;
+    let mut stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| AgentError::Other("no stderr pipe".to_owned()))?;
+    let stderr_task = tokio::spawn(async move {
+        let mut kept: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            kept.extend_from_slice(&buf[..n]);
+            if kept.len() > 2 * STDERR_TAIL_BYTES {
+                kept.drain(..kept.len() - STDERR_TAIL_BYTES);
+            }
+        }
+        tail(&kept, STDERR_TAIL_BYTES)
+    });
+
+    let format = ctx.profile.output.as_str();
+    let json = format != "text";
+    let mut lines = BufReader::new(stdout).lines();
+    let mut last_lines: VecDeque<String> = VecDeque::new();
+    let mut last_message: Option<String> = None;
+    let mut tokens = 0u64;
+    let mut end: Option<Result<Option<String>, String>> = None;
+    // The process exit, raced against stdout: a process that exits while something it started
+    // (outside its group) still holds stdout open must not keep the turn going.
+    let mut exited: Option<std::process::ExitStatus> = None;
+    loop {
+        let line = tokio::select! {
+            _ = ctx.cancel.cancelled() => {
+                group.kill();
+                let _ = child.wait().await;
+                return Err(AgentError::Cancelled);
+            }
+            st = child.wait(), if exited.is_none() => {
+                exited = Some(st.map_err(|e| AgentError::Other(format!("waiting for the agent: {e}")))?);
+                // Children it left behind in its group go with it; their output is still read.
+                group.kill();
+                continue;
+            }
+            line = next_line(&mut lines, exited.is_some()) => line,
+        };
+        let line = match line {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!(error = %e, "agent stdout is not text; stopping to read it");
+                break;
+            }
+        };
+        let _ = ctx.events.send(AgentEvent::Log(line.clone()));
+        if json {
+            let p = parse_line(format, &line);
+            if let Some(s) = p.step {
+                let _ = ctx.events.send(AgentEvent::Step(short(&s)));
+            }
+            if let Some(m) = p.message {
+                last_message = Some(m);
+            }
+            if let Some(t) = p.tokens {
+                tokens = tokens.max(t);
+                let _ = ctx.events.send(AgentEvent::Usage { tokens });
+            }
+            if p.end.is_some() {
+                end = p.end;
+                break;
+            }
+        } else {
+            if !line.trim().is_empty() {
+                let _ = ctx.events.send(AgentEvent::Step(short(&line)));
+            }
+            last_lines.push_back(line);
+            if last_lines.len() > SUMMARY_LINES {
+                last_lines.pop_front();
+            }
+        }
+    }
+
+    let status = if end.is_some() {
+        // The turn is over: give the process a moment to exit, then stop its whole group.
+        let st = tokio::time::timeout(Duration::from_millis(EXIT_GRACE_MS), child.wait()).await;
+        group.kill();
+        match st {
+            Ok(Ok(st)) => Some(st),
+            _ => {
+                let _ = child.wait().await;
+                None
+            }
+        }
+    } else if let Some(st) = exited {
+        Some(st)
+    } else {
+        let st = tokio::select! {
+            _ = ctx.cancel.cancelled() => {
+                group.kill();
+                let _ = child.wait().await;
+                return Err(AgentError::Cancelled);
+            }
+            st = child.wait() => st,
+        };
+        // Children the agent left behind go with its group.
+        group.kill();
+        Some(st.map_err(|e| AgentError::Other(format!("waiting for the agent: {e}")))?)
+    };
+    let stderr_tail = tokio::time::timeout(Duration::from_millis(EXIT_GRACE_MS), stderr_task)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+
+    match end {
+        Some(Err(message)) => Err(AgentError::Other(message)),
+        Some(Ok(text)) => Ok(AgentOutcome {
+            summary: text.or(last_message).unwrap_or_default().trim().to_owned(),
+            stop_reason: StopReason::EndTurn,
+            tokens,
+        }),
+        None => {
+            if let Some(st) = status
+                && !st.success()
+            {
+                return Err(AgentError::Crashed {
+                    status: st.to_string(),
+                    stderr_tail: stderr_tail.trim().to_owned(),
+                });
+            }
+            if json && last_message.is_none() && format != "opencode-json" {
+                tracing::debug!(format, "agent exited without its end-of-turn event");
+            }
+            let summary = match last_message {
+                Some(m) => m,
+                None => last_lines.into_iter().collect::<Vec<_>>().join("\n"),
+            };
+            Ok(AgentOutcome {
+                summary: summary.trim().to_owned(),
+                stop_reason: StopReason::EndTurn,
+                tokens,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::agents::{AgentKind, AgentProfile, AgentTask, NoUser};
+
+    fn ctx(
+        dir: &Path,
+        command: Vec<String>,
+        output: &str,
+    ) -> (RunContext, mpsc::UnboundedReceiver<AgentEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ctx = RunContext {
+            task: AgentTask {
+                id: 1,
+                prompt: "do it".to_owned(),
+                worktree: dir.to_path_buf(),
+                branch: "b".to_owned(),
+            },
+            profile: AgentProfile {
+                name: "script".to_owned(),
+                kind: AgentKind::Cli,
+                command,
+                output: output.to_owned(),
+                ..AgentProfile::default()
+            },
+            default_model: Default::default(),
+            events: tx,
+            cancel: CancellationToken::new(),
+            asker: Arc::new(NoUser),
+        };
+        (ctx, rx)
+    }
+
+    fn sh(script: &str) -> Vec<String> {
+        vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            script.to_owned(),
+            "agent".to_owned(),
+            "{prompt}".to_owned(),
+        ]
+    }
+
+    #[tokio::test]
+    async fn text_agent_summary_is_its_last_lines_and_prompt_is_an_argument() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ctx, mut rx) = ctx(
+            dir.path(),
+            sh("echo \"got: $1\"; echo done > out.txt; echo bye"),
+            "text",
+        );
+        let out = run(ctx).await.expect("run");
+        assert_eq!(out.summary, "got: do it\nbye");
+        assert!(dir.path().join("out.txt").exists());
+        let mut logs = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            if let AgentEvent::Log(l) = e {
+                logs.push(l);
+            }
+        }
+        assert_eq!(logs, ["got: do it", "bye"]);
+    }
+
+    #[tokio::test]
+    async fn claude_stream_json_result_ends_the_turn() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = r#"echo '{"type":"system","subtype":"init"}'
+echo '{"type":"assistant","message":{"content":[{"type":"text","text":"Working on it"}]}}'
+echo '{"type":"result","subtype":"success","is_error":false,"result":"Added the function","usage":{"input_tokens":100,"output_tokens":20},"total_cost_usd":0.01}'
+sleep 30"#;
+        let (ctx, mut rx) = ctx(dir.path(), sh(script), "claude-json");
+        let out = tokio::time::timeout(Duration::from_secs(10), run(ctx))
+            .await
+            .expect("in time")
+            .expect("run");
+        assert_eq!(out.summary, "Added the function");
+        assert_eq!(out.tokens, 120);
+        let mut steps = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            if let AgentEvent::Step(s) = e {
+                steps.push(s);
+            }
+        }
+        expect_test::expect![[r#"["Working on it", "finished (cost $0.0100)"]"#]]
+            .assert_eq(&format!("{steps:?}"));
+    }
+
+    #[tokio::test]
+    async fn codex_jsonl_turn_completed_carries_usage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = r#"echo '{"type":"item.completed","item":{"type":"agent_message","text":"Fixed it"}}'
+echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
+        let (ctx, _rx) = ctx(dir.path(), sh(script), "codex-json");
+        let out = run(ctx).await.expect("run");
+        assert_eq!((out.summary.as_str(), out.tokens), ("Fixed it", 10));
+    }
+
+    #[tokio::test]
+    async fn non_zero_exit_is_a_crash_with_the_stderr_tail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ctx, _rx) = ctx(
+            dir.path(),
+            sh("echo working; echo 'model not found' >&2; exit 3"),
+            "text",
+        );
+        let err = run(ctx).await.expect_err("crash");
+        expect_test::expect![
+            "the agent exited with exit status: 3 before finishing: model not found"
+        ]
+        .assert_eq(&err.to_string());
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_a_spawn_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ctx, _rx) = ctx(dir.path(), vec!["/nonexistent/agent".to_owned()], "text");
+        assert!(matches!(run(ctx).await, Err(AgentError::Spawn { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_text_agent_ends_at_its_exit_even_if_an_escaped_child_holds_stdout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("pid");
+        // `setsid` puts the child outside the agent's process group, as a daemon would be.
+        let script = format!(
+            "echo working\nsetsid sleep 30 &\necho $! > {}\necho finished\n",
+            pid_file.display()
+        );
+        let (ctx, _rx) = ctx(dir.path(), sh(&script), "text");
+        let out = tokio::time::timeout(Duration::from_secs(20), run(ctx))
+            .await
+            .expect("ends at exit")
+            .expect("run");
+        assert_eq!(out.summary, "working\nfinished");
+        if let Ok(pid) = std::fs::read_to_string(&pid_file)
+            && let Ok(pid) = pid.trim().parse::<u32>()
+        {
+            crate::orchestrator::worktree::kill_group(pid);
+        }
+    }
+}

@@ -1,0 +1,815 @@
+//! Orchestrator mode: background agents working on delegated tasks, each in its own git worktree
+//! and branch, their results recorded as local pull requests for review.
+//!
+//! [`Orchestrator::start_task`] returns at once; a background pipeline then waits for a slot of
+//! the agent profile (`queued`), creates the worktree (`preparing`), runs the agent under its time
+//! limit (`running`), commits its work and runs the checks (`checking`) and records the pull
+//! request (`ready`). Human actions on ready pull requests are in [`review`]. Plain data only: the
+//! LSP layer turns [`TaskEvent`]s into progress reports.
+
+pub mod pr;
+pub mod review;
+pub mod run;
+pub mod store;
+#[cfg(test)]
+mod tests;
+pub mod worktree;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use anyhow::{Context, anyhow};
+use serde::Serialize;
+use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::agents::{AgentError, AgentEvent, AgentProfile, AgentTask, Asker, NoUser, RunContext};
+use crate::config::Settings;
+
+pub use run::{AgentRunner, AgentRunners};
+use store::Store;
+pub use store::{
+    ChangedFile, CheckResult, DiffStat, LineRange, LogLine, PullRequest, Signoff, SignoffAction,
+    StoreError, Task, TaskId, TaskState,
+};
+
+/// How many task events the channel buffers for slow subscribers.
+const EVENT_BUFFER: usize = 1024;
+/// How often a running task's state is re-read to notice a discard by another server, in
+/// milliseconds.
+const DISCARD_POLL_MS: u64 = 1000;
+
+/// A task changed state or reported a step: the LSP layer's source for `$/progress`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskEvent {
+    pub task_id: TaskId,
+    /// The task's state after the event.
+    pub state: TaskState,
+    /// One line: what happened (`checking out files`, the agent's latest step, an error).
+    pub message: String,
+}
+
+/// How many tasks are in each group of states (for the status bar).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Counts {
+    pub queued: usize,
+    /// Preparing, running or checking.
+    pub running: usize,
+    /// Ready for review.
+    pub awaiting_review: usize,
+    pub awaiting_plan_approval: usize,
+    pub failed: usize,
+    pub interrupted: usize,
+}
+
+/// Everything known about one task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskDetails {
+    pub task: Task,
+    pub log: Vec<LogLine>,
+    pub pull_request: Option<PullRequest>,
+    pub signoffs: Vec<Signoff>,
+}
+
+/// Errors of the orchestrator's operations.
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("there is no agent profile named {name:?} (known: {known})")]
+    UnknownAgent { name: String, known: String },
+    #[error("task {id} is {state}; {action} needs a task that is {needed}")]
+    WrongState {
+        id: TaskId,
+        state: TaskState,
+        action: &'static str,
+        needed: &'static str,
+    },
+    #[error("task {0} has no pull request yet")]
+    NoPullRequest(TaskId),
+    #[error("refusing to merge: the working tree has uncommitted changes in {}", .0.join(", "))]
+    DirtyTree(Vec<String>),
+    #[error("refusing to merge: it would conflict in {}", .0.join(", "))]
+    Conflicts(Vec<String>),
+    #[error(
+        "refusing to apply: {path} changed since the task started (merge instead, or discard your change)"
+    )]
+    Diverged { path: String },
+    #[error("{0:#}")]
+    Git(anyhow::Error),
+}
+
+impl From<worktree::WorktreeError> for OrchestratorError {
+    fn from(e: worktree::WorktreeError) -> Self {
+        match e {
+            worktree::WorktreeError::Git(e) => OrchestratorError::Git(e),
+        }
+    }
+}
+
+/// Owners (`<pid>:<n>`) of the orchestrators alive in this process.
+fn live_owners() -> &'static Mutex<HashSet<String>> {
+    static LIVE: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    LIVE.get_or_init(Default::default)
+}
+
+/// Whether the orchestrator that wrote `owner` is still running: in this process, one that has
+/// not been dropped; in another, a process with that pid exists.
+fn owner_alive(owner: &str) -> bool {
+    let Some((pid, _)) = owner.split_once(':') else {
+        return false;
+    };
+    if pid == std::process::id().to_string() {
+        return live_owners()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(owner);
+    }
+    if Path::new("/proc/self").exists() {
+        return Path::new("/proc").join(pid).exists();
+    }
+    std::process::Command::new("kill")
+        .args(["-0", pid])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(true)
+}
+
+pub(crate) struct Inner {
+    store: Store,
+    data_dir: PathBuf,
+    settings: RwLock<Settings>,
+    runners: AgentRunners,
+    asker: RwLock<Arc<dyn Asker>>,
+    events: broadcast::Sender<TaskEvent>,
+    /// One semaphore per agent profile, sized by its `max_concurrent`.
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Tasks this orchestrator is running: cancel token and a token cancelled when it is done.
+    running: Mutex<HashMap<TaskId, (CancellationToken, CancellationToken)>>,
+    owner: String,
+    shutdown: CancellationToken,
+}
+
+/// The orchestrator: owns the task store and the background pipelines. Dropping it stops its
+/// running agents; their tasks become `interrupted` (worktrees and branches are kept).
+pub struct Orchestrator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Orchestrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrator")
+            .field("data_dir", &self.inner.data_dir)
+            .finish()
+    }
+}
+
+impl Drop for Orchestrator {
+    fn drop(&mut self) {
+        live_owners()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.inner.owner);
+        self.inner.shutdown.cancel();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Orchestrator {
+    /// Opens the orchestrator over the database in `data_dir` (`baton.db`; worktrees go under
+    /// `data_dir/worktrees`). Tasks that a server which is no longer running left queued,
+    /// preparing, running or checking are marked `interrupted`.
+    ///
+    /// Errors: the database cannot be opened or migrated.
+    pub fn open(
+        data_dir: &Path,
+        settings: Settings,
+        runners: AgentRunners,
+    ) -> Result<Self, OrchestratorError> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let store = Store::open(&worktree::db_path(data_dir))?;
+        let owner = format!(
+            "{}:{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let interrupted = store.interrupt_orphans(owner_alive)?;
+        for id in &interrupted {
+            let _ = store.append_log(*id, "interrupted: the server running this task stopped");
+            tracing::info!(task = id, "task interrupted by an earlier server's exit");
+        }
+        live_owners()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(owner.clone());
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Ok(Orchestrator {
+            inner: Arc::new(Inner {
+                store,
+                data_dir: data_dir.to_path_buf(),
+                settings: RwLock::new(settings),
+                runners,
+                asker: RwLock::new(Arc::new(NoUser)),
+                events,
+                slots: Mutex::new(HashMap::new()),
+                running: Mutex::new(HashMap::new()),
+                owner,
+                shutdown: CancellationToken::new(),
+            }),
+        })
+    }
+
+    /// [`Orchestrator::open`] in the default data directory (`$BATON_DATA_DIR`, else the
+    /// platform's data directory + `/baton`).
+    ///
+    /// Errors: no data directory can be found, or as [`Orchestrator::open`].
+    pub fn open_default(
+        settings: Settings,
+        runners: AgentRunners,
+    ) -> Result<Self, OrchestratorError> {
+        let dir = worktree::default_data_dir().ok_or_else(|| {
+            OrchestratorError::Git(anyhow!("cannot find a data directory; set BATON_DATA_DIR"))
+        })?;
+        Self::open(&dir, settings, runners)
+    }
+
+    /// Replaces the settings (new tasks and new runs use them).
+    pub fn set_settings(&self, settings: Settings) {
+        *self
+            .inner
+            .settings
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = settings;
+    }
+
+    /// Sets who answers agents' questions (the editor); by default nobody ([`NoUser`]).
+    pub fn set_asker(&self, asker: Arc<dyn Asker>) {
+        *self.inner.asker.write().unwrap_or_else(|p| p.into_inner()) = asker;
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// Task events: every state change and agent step of the tasks this orchestrator runs.
+    pub fn subscribe(&self) -> broadcast::Receiver<TaskEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The configured agent profiles, with the default `builtin` profile unless one is configured
+    /// under that name.
+    pub fn profiles(&self) -> Vec<AgentProfile> {
+        self.inner.profiles()
+    }
+
+    /// Records a task and starts its pipeline in the background; returns at once with its id.
+    /// `repo` is any directory inside the repository; `agent` names a profile (the configured
+    /// default when `None`); `context` is the editor context as JSON, stored with the task.
+    ///
+    /// Errors: `repo` is not in a git repository, unknown agent profile, database errors.
+    pub async fn start_task(
+        &self,
+        repo: &Path,
+        prompt: &str,
+        context: serde_json::Value,
+        agent: Option<&str>,
+    ) -> Result<TaskId, OrchestratorError> {
+        let root = worktree::repo_root(repo)
+            .await
+            .map_err(OrchestratorError::Git)?;
+        let agent = match agent {
+            Some(a) => a.to_owned(),
+            None => self.inner.settings().orchestrator.default_agent.clone(),
+        };
+        self.inner.profile(&agent)?;
+        let id =
+            self.inner
+                .store
+                .insert_task(&root, prompt, &context, &agent, &self.inner.owner)?;
+        tracing::info!(task = id, agent = %agent, "task queued");
+        tracing::trace!(task = id, prompt, "task prompt");
+        self.inner
+            .emit(id, TaskState::Queued, format!("queued for agent {agent}"));
+        spawn_pipeline(self.inner.clone(), id);
+        Ok(id)
+    }
+
+    /// Every task, oldest first.
+    ///
+    /// Errors: database errors.
+    pub fn list(&self) -> Result<Vec<Task>, OrchestratorError> {
+        Ok(self.inner.store.tasks()?)
+    }
+
+    /// Task `id` with its log, pull request and sign-offs.
+    ///
+    /// Errors: no such task, database errors.
+    pub fn show(&self, id: TaskId) -> Result<TaskDetails, OrchestratorError> {
+        let s = &self.inner.store;
+        Ok(TaskDetails {
+            task: s.task(id)?,
+            log: s.log(id)?,
+            pull_request: s.pull_request(id)?,
+            signoffs: s.signoffs(id)?,
+        })
+    }
+
+    /// How many tasks are queued, running, awaiting review or plan approval, failed, interrupted.
+    ///
+    /// Errors: database errors.
+    pub fn counts(&self) -> Result<Counts, OrchestratorError> {
+        let mut c = Counts::default();
+        for t in self.inner.store.tasks()? {
+            match t.state {
+                TaskState::Queued => c.queued += 1,
+                TaskState::Preparing | TaskState::Running | TaskState::Checking => c.running += 1,
+                TaskState::Ready => c.awaiting_review += 1,
+                TaskState::AwaitingPlanApproval => c.awaiting_plan_approval += 1,
+                TaskState::Failed => c.failed += 1,
+                TaskState::Interrupted => c.interrupted += 1,
+                TaskState::Merged | TaskState::Applied | TaskState::Discarded => {}
+            }
+        }
+        Ok(c)
+    }
+
+    /// Plan-first: approves the plan of a task in `awaiting_plan_approval`; the agent then does
+    /// the work (the task is queued again).
+    ///
+    /// Errors: the task is in another state, database errors.
+    pub fn approve_plan(&self, id: TaskId) -> Result<(), OrchestratorError> {
+        self.inner.expect_state(
+            id,
+            &[TaskState::AwaitingPlanApproval],
+            "approving a plan",
+            "awaiting_plan_approval",
+        )?;
+        self.inner
+            .store
+            .set_field(id, store::Field::PlanApproved, 1)?;
+        self.requeue(id, "plan approved")
+    }
+
+    /// Runs a failed or interrupted task again, in its existing worktree when it has one.
+    ///
+    /// Errors: the task is in another state, database errors.
+    pub fn resume(&self, id: TaskId) -> Result<(), OrchestratorError> {
+        self.inner.expect_state(
+            id,
+            &[TaskState::Failed, TaskState::Interrupted],
+            "resuming",
+            "failed or interrupted",
+        )?;
+        self.inner
+            .store
+            .set_field(id, store::Field::Error, None::<String>)?;
+        self.requeue(id, "resumed")
+    }
+
+    fn requeue(&self, id: TaskId, why: &str) -> Result<(), OrchestratorError> {
+        self.inner
+            .store
+            .set_field(id, store::Field::Owner, self.inner.owner.clone())?;
+        self.inner
+            .transition(id, TaskState::Queued, why.to_owned())?;
+        spawn_pipeline(self.inner.clone(), id);
+        Ok(())
+    }
+
+    /// Removes worktrees under the data directory that no live task (one not merged, applied or
+    /// discarded) references, and prunes git's worktree records. Returns the removed paths.
+    ///
+    /// Errors: a folder cannot be removed, database errors.
+    pub async fn gc(&self) -> Result<Vec<PathBuf>, OrchestratorError> {
+        let referenced: Vec<PathBuf> = self
+            .inner
+            .store
+            .tasks()?
+            .into_iter()
+            .filter(|t| !t.state.is_final())
+            .filter_map(|t| t.worktree)
+            .collect();
+        worktree::gc(&self.inner.data_dir, &referenced)
+            .await
+            .map_err(OrchestratorError::Git)
+    }
+}
+
+impl Inner {
+    fn settings(&self) -> Settings {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn profiles(&self) -> Vec<AgentProfile> {
+        let mut profiles = self.settings().agents;
+        if !profiles.iter().any(|p| p.name == "builtin") {
+            profiles.insert(0, AgentProfile::default());
+        }
+        profiles
+    }
+
+    fn profile(&self, name: &str) -> Result<AgentProfile, OrchestratorError> {
+        let profiles = self.profiles();
+        profiles
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .ok_or_else(|| OrchestratorError::UnknownAgent {
+                name: name.to_owned(),
+                known: profiles
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    fn slot(&self, profile: &AgentProfile) -> Arc<Semaphore> {
+        lock(&self.slots)
+            .entry(profile.name.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(profile.max_concurrent.max(1))))
+            .clone()
+    }
+
+    /// Logs and broadcasts an event.
+    fn emit(&self, id: TaskId, state: TaskState, message: String) {
+        if let Err(e) = self.store.append_log(id, &format!("[{state}] {message}")) {
+            tracing::warn!(task = id, error = %e, "cannot write the task log");
+        }
+        let _ = self.events.send(TaskEvent {
+            task_id: id,
+            state,
+            message,
+        });
+    }
+
+    /// Moves the task to `to`, then logs and broadcasts it.
+    fn transition(&self, id: TaskId, to: TaskState, message: String) -> Result<(), StoreError> {
+        self.store.set_state(id, to)?;
+        self.emit(id, to, message);
+        Ok(())
+    }
+
+    fn expect_state(
+        &self,
+        id: TaskId,
+        allowed: &[TaskState],
+        action: &'static str,
+        needed: &'static str,
+    ) -> Result<Task, OrchestratorError> {
+        let task = self.store.task(id)?;
+        if !allowed.contains(&task.state) {
+            return Err(OrchestratorError::WrongState {
+                id,
+                state: task.state,
+                action,
+                needed,
+            });
+        }
+        Ok(task)
+    }
+
+    /// Cancels the task's pipeline if this orchestrator runs it, and waits for it to stop.
+    async fn cancel_and_wait(&self, id: TaskId) {
+        let entry = lock(&self.running).get(&id).cloned();
+        if let Some((cancel, done)) = entry {
+            cancel.cancel();
+            done.cancelled().await;
+        }
+    }
+}
+
+/// Why a pipeline stopped early without a failure of its own.
+#[derive(Debug, thiserror::Error)]
+#[error("cancelled")]
+struct Stopped;
+
+fn spawn_pipeline(inner: Arc<Inner>, id: TaskId) {
+    let cancel = inner.shutdown.child_token();
+    let done = CancellationToken::new();
+    lock(&inner.running).insert(id, (cancel.clone(), done.clone()));
+    tokio::spawn(async move {
+        let result = pipeline(&inner, id, &cancel).await;
+        // Another server may have taken the task over (resumed it) meanwhile: leave it alone.
+        let still_ours = inner
+            .store
+            .task(id)
+            .map(|t| t.owner == inner.owner)
+            .unwrap_or(false);
+        if let Err(e) = result
+            && still_ours
+        {
+            if inner.shutdown.is_cancelled() {
+                if inner
+                    .transition(id, TaskState::Interrupted, "the server stopped".to_owned())
+                    .is_err()
+                {
+                    tracing::debug!(task = id, "task already left its working state");
+                }
+            } else if cancel.is_cancelled() || e.is::<Stopped>() {
+                tracing::debug!(task = id, "task pipeline cancelled");
+            } else {
+                let message = format!("{e:#}");
+                tracing::info!(task = id, error = %message, "task failed");
+                let _ = inner
+                    .store
+                    .set_field(id, store::Field::Error, message.clone());
+                if let Err(e) = inner.transition(id, TaskState::Failed, message) {
+                    tracing::debug!(task = id, error = %e, "cannot mark the task failed");
+                }
+            }
+        }
+        lock(&inner.running).remove(&id);
+        done.cancel();
+    });
+}
+
+async fn pipeline(
+    inner: &Arc<Inner>,
+    id: TaskId,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let task = inner.store.task(id)?;
+    let profile = inner.profile(&task.agent)?;
+    let settings = inner.settings();
+
+    // Queued: wait for a slot of the profile.
+    let slot = inner.slot(&profile);
+    if slot.available_permits() == 0 {
+        inner.emit(
+            id,
+            TaskState::Queued,
+            format!("waiting for a free {} slot", profile.name),
+        );
+    }
+    let permit = tokio::select! {
+        p = slot.acquire_owned() => p.context("the agent queue was closed")?,
+        _ = cancel.cancelled() => return Err(Stopped.into()),
+    };
+
+    // Preparing: the worktree (kept from an earlier run when it still exists).
+    inner.transition(
+        id,
+        TaskState::Preparing,
+        "preparing the worktree".to_owned(),
+    )?;
+    let task = inner.store.task(id)?;
+    let (worktree_path, branch, base) = match (&task.worktree, &task.branch, &task.base_commit) {
+        (Some(w), Some(b), Some(base)) if w.exists() => (w.clone(), b.clone(), base.clone()),
+        (Some(_), Some(b), Some(base)) => {
+            // Resumed after its worktree folder went away: the branch holds the work.
+            let step_inner = inner.clone();
+            let step = move |m: String| step_inner.emit(id, TaskState::Preparing, m);
+            let path = worktree::reattach(&inner.data_dir, &task.repo_root, b, &step).await?;
+            inner.store.set_worktree(id, b, &path, base)?;
+            (path, b.clone(), base.clone())
+        }
+        _ => {
+            let step_inner = inner.clone();
+            let step = move |m: String| step_inner.emit(id, TaskState::Preparing, m);
+            let wt =
+                worktree::create(&inner.data_dir, &task.repo_root, id, &task.prompt, &step).await?;
+            inner
+                .store
+                .set_worktree(id, &wt.branch, &wt.path, &wt.base_commit)?;
+            if let Some(setup) = settings
+                .orchestrator
+                .setup_command
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+            {
+                inner.emit(id, TaskState::Preparing, format!("running setup: {setup}"));
+                worktree::run_setup(&wt.path, setup, settings.orchestrator.setup_timeout_ms)
+                    .await?;
+            }
+            (wt.path, wt.branch, wt.base_commit)
+        }
+    };
+    if cancel.is_cancelled() {
+        return Err(Stopped.into());
+    }
+
+    // Running.
+    let planning = profile.plan_first && !task.plan_approved;
+    let prompt = if planning {
+        format!(
+            "{}\n\nDo not change any file yet. Propose a short, numbered plan for this task and stop.",
+            task.prompt
+        )
+    } else if let Some(plan) = task.plan.as_deref().filter(|_| task.plan_approved) {
+        format!("{}\n\nFollow this approved plan:\n{plan}", task.prompt)
+    } else {
+        task.prompt.clone()
+    };
+    inner.transition(
+        id,
+        TaskState::Running,
+        if planning {
+            format!("{} is planning", profile.name)
+        } else {
+            format!("{} is working", profile.name)
+        },
+    )?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let fwd_inner = inner.clone();
+    let base_tokens = task.tokens;
+    let forwarder = tokio::spawn(async move {
+        let mut plan = None;
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                AgentEvent::Log(line) => {
+                    let _ = fwd_inner.store.append_log(id, &line);
+                }
+                AgentEvent::Step(step) => {
+                    let _ = fwd_inner.events.send(TaskEvent {
+                        task_id: id,
+                        state: TaskState::Running,
+                        message: step,
+                    });
+                }
+                AgentEvent::Usage { tokens } => {
+                    let _ = fwd_inner.store.set_field(
+                        id,
+                        store::Field::Tokens,
+                        (base_tokens + tokens) as i64,
+                    );
+                }
+                AgentEvent::Plan(p) => plan = Some(p),
+            }
+        }
+        plan
+    });
+    let ctx = RunContext {
+        task: AgentTask {
+            id,
+            prompt,
+            worktree: worktree_path.clone(),
+            branch: branch.clone(),
+        },
+        profile: profile.clone(),
+        default_model: settings.provider.clone(),
+        events: tx,
+        cancel: cancel.clone(),
+        asker: inner
+            .asker
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+    };
+    // Another server (another editor on this repository) may discard the task meanwhile.
+    let watcher = {
+        let (inner, cancel) = (inner.clone(), cancel.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(DISCARD_POLL_MS));
+            loop {
+                tick.tick().await;
+                if inner
+                    .store
+                    .task(id)
+                    .is_ok_and(|t| t.state == TaskState::Discarded)
+                {
+                    cancel.cancel();
+                    break;
+                }
+            }
+        })
+    };
+    let outcome = run::dispatch_with_limit(ctx, &inner.runners).await;
+    watcher.abort();
+    let plan = forwarder.await.unwrap_or(None);
+    drop(permit);
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(AgentError::Cancelled) => return Err(Stopped.into()),
+        Err(e) => return Err(anyhow!(e)),
+    };
+    let tokens = base_tokens + outcome.tokens;
+    inner
+        .store
+        .set_field(id, store::Field::Tokens, tokens as i64)?;
+
+    if planning {
+        let plan = plan.unwrap_or_else(|| outcome.summary.clone());
+        inner
+            .store
+            .set_field(id, store::Field::Plan, plan.clone())?;
+        let first = plan.lines().next().unwrap_or("").to_owned();
+        inner.transition(
+            id,
+            TaskState::AwaitingPlanApproval,
+            format!("plan ready for approval: {first}"),
+        )?;
+        return Ok(());
+    }
+
+    // Checking: commit, checks, pull request.
+    inner
+        .store
+        .set_field(id, store::Field::Summary, outcome.summary.clone())?;
+    inner.transition(
+        id,
+        TaskState::Checking,
+        "committing the agent's work".to_owned(),
+    )?;
+    let title = pr::title(&task.prompt);
+    pr::commit(&worktree_path, &profile.name, &title, &outcome.summary).await?;
+    let head = worktree::git(&worktree_path, &["rev-parse", "HEAD"])
+        .await?
+        .trim()
+        .to_owned();
+    if head == base {
+        // Documented choice: a task whose branch has no change is a failure, not an empty PR.
+        anyhow::bail!("the agent made no changes");
+    }
+    let (check, check_output) = match settings
+        .orchestrator
+        .check_command
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+    {
+        Some(cmd) => {
+            inner.emit(id, TaskState::Checking, format!("running checks: {cmd}"));
+            tokio::select! {
+                r = pr::run_checks(&worktree_path, cmd, settings.orchestrator.check_timeout_ms) => r,
+                _ = cancel.cancelled() => return Err(Stopped.into()),
+            }
+        }
+        None => (CheckResult::None, String::new()),
+    };
+    let stat = pr::diff_stat(&worktree_path, &base, &head).await?;
+    let files = pr::changed_files(&worktree_path, &base, &head).await?;
+    let mut record = PullRequest {
+        task_id: id,
+        title: title.clone(),
+        description: outcome.summary.clone(),
+        base_commit: base.clone(),
+        head_commit: head,
+        branch: branch.clone(),
+        stat,
+        files,
+        check_command: settings.orchestrator.check_command.clone(),
+        check,
+        check_output,
+        tokens,
+        github_url: None,
+    };
+    if let Some(env) = settings.orchestrator.github_token_env.as_deref()
+        && let Ok(token) = std::env::var(env)
+    {
+        let target = pr::GithubTarget {
+            api_url: settings.orchestrator.github_api_url.clone(),
+            remote: settings.orchestrator.github_remote.clone(),
+            token,
+            draft: settings.orchestrator.github_draft,
+        };
+        let base_branch =
+            worktree::git(&task.repo_root, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
+        match pr::publish_github(
+            &worktree_path,
+            &target,
+            &branch,
+            base_branch.trim(),
+            &title,
+            &outcome.summary,
+        )
+        .await
+        {
+            Ok(url) => {
+                inner.emit(id, TaskState::Checking, format!("opened {url}"));
+                record.github_url = Some(url);
+            }
+            Err(e) => inner.emit(
+                id,
+                TaskState::Checking,
+                format!("could not open a GitHub pull request: {e:#}"),
+            ),
+        }
+    }
+    inner.store.put_pull_request(&record)?;
+    let checks = match record.check {
+        CheckResult::Pass => "checks pass",
+        CheckResult::Fail => "checks FAIL",
+        CheckResult::None => "no checks",
+    };
+    inner.transition(
+        id,
+        TaskState::Ready,
+        format!(
+            "ready for review: {} file(s), +{} -{}, {checks}",
+            record.stat.files_changed, record.stat.insertions, record.stat.deletions
+        ),
+    )?;
+    Ok(())
+}

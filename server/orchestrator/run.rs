@@ -1,0 +1,100 @@
+//! Dispatching one agent run by its kind: CLI agents directly, built-in and ACP agents through a
+//! registry of runners the caller fills (so their implementations plug in without this module
+//! depending on them), under the profile's time limit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::agents::{AgentError, AgentKind, AgentOutcome, RunContext};
+
+/// Runs an agent of one kind.
+pub type AgentRunner =
+    Arc<dyn Fn(RunContext) -> BoxFuture<'static, Result<AgentOutcome, AgentError>> + Send + Sync>;
+
+/// How long a cancelled run may take to wind down before it is dropped, in milliseconds.
+const CANCEL_GRACE_MS: u64 = 5_000;
+
+/// Runners for the agent kinds not built into the orchestrator (`builtin`, `acp`); `cli` always
+/// runs [`crate::agents::cli::run`] unless a runner is registered for it.
+#[derive(Clone, Default)]
+pub struct AgentRunners {
+    runners: Vec<(AgentKind, AgentRunner)>,
+}
+
+impl std::fmt::Debug for AgentRunners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.runners.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+impl AgentRunners {
+    /// Registers (or replaces) the runner for `kind`.
+    pub fn register(&mut self, kind: AgentKind, runner: AgentRunner) {
+        self.runners.retain(|(k, _)| *k != kind);
+        self.runners.push((kind, runner));
+    }
+
+    /// The runner registered for `kind`.
+    pub fn get(&self, kind: AgentKind) -> Option<&AgentRunner> {
+        self.runners
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, r)| r)
+    }
+}
+
+/// Runs the agent of `ctx.profile` once, by kind.
+///
+/// Errors: whatever the agent returns; [`AgentError::Other`] naming the kind when no runner is
+/// registered for it.
+pub async fn dispatch(ctx: RunContext, runners: &AgentRunners) -> Result<AgentOutcome, AgentError> {
+    let kind = ctx.profile.kind;
+    if let Some(runner) = runners.get(kind) {
+        return runner(ctx).await;
+    }
+    match kind {
+        AgentKind::Cli => crate::agents::cli::run(ctx).await,
+        AgentKind::Builtin | AgentKind::Acp => Err(AgentError::Other(format!(
+            "no runner for {} agents is available in this build (agent profile {:?})",
+            match kind {
+                AgentKind::Builtin => "built-in",
+                _ => "ACP",
+            },
+            ctx.profile.name
+        ))),
+    }
+}
+
+/// [`dispatch`] under the profile's time limit (`time_limit_ms`; 0 means none): at the limit the
+/// run is cancelled (CLI agents have their process group killed) and the result is
+/// [`AgentError::TimedOut`].
+pub(crate) async fn dispatch_with_limit(
+    ctx: RunContext,
+    runners: &AgentRunners,
+) -> Result<AgentOutcome, AgentError> {
+    let limit_ms = ctx.profile.time_limit_ms;
+    if limit_ms == 0 {
+        return dispatch(ctx, runners).await;
+    }
+    let outer = ctx.cancel.clone();
+    let inner = outer.child_token();
+    let ctx = RunContext {
+        cancel: inner.clone(),
+        ..ctx
+    };
+    let run = dispatch(ctx, runners);
+    tokio::pin!(run);
+    tokio::select! {
+        r = &mut run => r,
+        _ = tokio::time::sleep(Duration::from_millis(limit_ms)) => {
+            inner.cancel();
+            // Let the agent stop its processes; dropping the future afterwards kills the rest.
+            let _ = tokio::time::timeout(Duration::from_millis(CANCEL_GRACE_MS), &mut run).await;
+            Err(AgentError::TimedOut { ms: limit_ms })
+        }
+    }
+}

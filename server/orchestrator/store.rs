@@ -1,0 +1,736 @@
+//! The orchestrator's SQLite store: tasks, their logs, local pull requests and sign-offs. One
+//! database per user, shared by every Baton server of that user (WAL mode and a busy timeout, so
+//! two editors on the same repository can use it at once).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+
+/// A task's id (the `tasks.id` primary key).
+pub type TaskId = i64;
+
+/// How long a statement waits for another server's write lock, in milliseconds.
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Waiting for a slot of its agent profile.
+    Queued,
+    /// Its worktree is being created (checkout, `.worktreeinclude`, setup command).
+    Preparing,
+    /// The agent is working.
+    Running,
+    /// Plan-first: the agent proposed a plan; work starts when the user approves it.
+    AwaitingPlanApproval,
+    /// The agent finished; its work is being committed and the checks run.
+    Checking,
+    /// A local pull request is ready for review.
+    Ready,
+    /// Merged into the user's branch.
+    Merged,
+    /// Applied to the user's files as edits.
+    Applied,
+    /// Thrown away by the user (worktree and branch removed).
+    Discarded,
+    /// The agent, the worktree or the commit failed (see the task's error).
+    Failed,
+    /// The server running it stopped mid-way; worktree and branch are kept.
+    Interrupted,
+}
+
+impl TaskState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [TaskState; 11] = [
+        TaskState::Queued,
+        TaskState::Preparing,
+        TaskState::Running,
+        TaskState::AwaitingPlanApproval,
+        TaskState::Checking,
+        TaskState::Ready,
+        TaskState::Merged,
+        TaskState::Applied,
+        TaskState::Discarded,
+        TaskState::Failed,
+        TaskState::Interrupted,
+    ];
+
+    /// The state's name as stored and shown (`awaiting_plan_approval`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Queued => "queued",
+            TaskState::Preparing => "preparing",
+            TaskState::Running => "running",
+            TaskState::AwaitingPlanApproval => "awaiting_plan_approval",
+            TaskState::Checking => "checking",
+            TaskState::Ready => "ready",
+            TaskState::Merged => "merged",
+            TaskState::Applied => "applied",
+            TaskState::Discarded => "discarded",
+            TaskState::Failed => "failed",
+            TaskState::Interrupted => "interrupted",
+        }
+    }
+
+    /// The state named `s`, if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// A server is working on the task (a process may be running for it).
+    pub fn is_working(self) -> bool {
+        matches!(
+            self,
+            TaskState::Queued | TaskState::Preparing | TaskState::Running | TaskState::Checking
+        )
+    }
+
+    /// Nothing more happens to the task.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            TaskState::Merged | TaskState::Applied | TaskState::Discarded
+        )
+    }
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a task may go from `from` to `to`: the one place the lifecycle is enforced.
+pub fn transition_allowed(from: TaskState, to: TaskState) -> bool {
+    use TaskState::*;
+    match from {
+        Queued => matches!(to, Preparing | Failed | Discarded | Interrupted),
+        Preparing => matches!(to, Running | Failed | Discarded | Interrupted),
+        Running => matches!(
+            to,
+            Checking | AwaitingPlanApproval | Failed | Discarded | Interrupted
+        ),
+        AwaitingPlanApproval => matches!(to, Queued | Discarded),
+        Checking => matches!(to, Ready | Failed | Discarded | Interrupted),
+        // Ready → queued: the reviewer requested changes.
+        Ready => matches!(to, Merged | Applied | Discarded | Queued | Failed),
+        // Failed and interrupted tasks can be retried (re-queued) or thrown away.
+        Failed | Interrupted => matches!(to, Queued | Discarded),
+        Merged | Applied | Discarded => false,
+    }
+}
+
+/// Errors of the task store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the task database {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("task database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("there is no task {0}")]
+    NoTask(TaskId),
+    #[error("task {id} cannot go from {from} to {to}")]
+    IllegalTransition {
+        id: TaskId,
+        from: TaskState,
+        to: TaskState,
+    },
+    #[error("task {id} has a corrupt record: {reason}")]
+    Corrupt { id: TaskId, reason: String },
+}
+
+/// One delegated task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Task {
+    pub id: TaskId,
+    /// The repository's top-level directory (the user's tree).
+    pub repo_root: PathBuf,
+    pub prompt: String,
+    /// Editor context as the LSP layer sent it (file, selection, diagnostic), as JSON.
+    pub context: serde_json::Value,
+    /// The agent profile's name.
+    pub agent: String,
+    pub state: TaskState,
+    pub branch: Option<String>,
+    pub worktree: Option<PathBuf>,
+    /// The commit the task's branch started from.
+    pub base_commit: Option<String>,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    /// Last change, milliseconds since the Unix epoch.
+    pub updated_ms: i64,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+    /// Tokens used by the task's runs, when the agent reports them.
+    pub tokens: u64,
+    /// Plan-first: the proposed plan.
+    pub plan: Option<String>,
+    pub plan_approved: bool,
+    /// Which server instance works on it (`<pid>:<instance>`).
+    pub owner: String,
+}
+
+/// A timestamped task log line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    pub line: String,
+}
+
+/// `git diff --shortstat` of a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DiffStat {
+    pub files_changed: u32,
+    pub insertions: u32,
+    pub deletions: u32,
+}
+
+/// One hunk of a diff: the lines it replaces in the base (`old_*`) and the lines it puts in
+/// their place (`new_*`); 1-based line numbers, a count of 0 means an insertion (old) or a
+/// deletion (new) after that line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineRange {
+    pub old_start: u32,
+    pub old_count: u32,
+    pub new_start: u32,
+    pub new_count: u32,
+}
+
+/// A file a pull request changes, with its changed line ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangedFile {
+    /// Path relative to the repository root (the new path for renames).
+    pub path: String,
+    pub ranges: Vec<LineRange>,
+}
+
+/// Outcome of the project's check command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckResult {
+    Pass,
+    Fail,
+    /// No check command is configured.
+    None,
+}
+
+impl CheckResult {
+    fn as_str(self) -> &'static str {
+        match self {
+            CheckResult::Pass => "pass",
+            CheckResult::Fail => "fail",
+            CheckResult::None => "none",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "pass" => CheckResult::Pass,
+            "fail" => CheckResult::Fail,
+            _ => CheckResult::None,
+        }
+    }
+}
+
+/// A local pull request: the task branch's work, ready for review.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PullRequest {
+    pub task_id: TaskId,
+    pub title: String,
+    pub description: String,
+    pub base_commit: String,
+    pub head_commit: String,
+    pub branch: String,
+    pub stat: DiffStat,
+    pub files: Vec<ChangedFile>,
+    pub check_command: Option<String>,
+    pub check: CheckResult,
+    /// The last 4 KB of the check command's output.
+    pub check_output: String,
+    pub tokens: u64,
+    pub github_url: Option<String>,
+}
+
+/// What a human did with a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignoffAction {
+    Merged,
+    Applied,
+}
+
+/// A human's sign-off on a pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signoff {
+    pub task_id: TaskId,
+    /// `Name <email>` from the user's git identity.
+    pub who: String,
+    /// Milliseconds since the Unix epoch.
+    pub when_ms: i64,
+    pub action: SignoffAction,
+    /// The pull request's head commit that was signed off.
+    pub head_commit: String,
+    /// The checks' result at that head.
+    pub checks: CheckResult,
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    repo_root TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    context TEXT NOT NULL DEFAULT 'null',
+    agent TEXT NOT NULL,
+    state TEXT NOT NULL,
+    branch TEXT,
+    worktree TEXT,
+    base_commit TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    summary TEXT,
+    error TEXT,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    plan TEXT,
+    plan_approved INTEGER NOT NULL DEFAULT 0,
+    owner TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
+CREATE TABLE IF NOT EXISTS task_log (
+    task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    time_ms INTEGER NOT NULL,
+    line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS task_log_task ON task_log(task_id);
+CREATE TABLE IF NOT EXISTS pull_requests (
+    task_id INTEGER PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    base_commit TEXT NOT NULL,
+    head_commit TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    files_changed INTEGER NOT NULL,
+    insertions INTEGER NOT NULL,
+    deletions INTEGER NOT NULL,
+    changed_files TEXT NOT NULL,
+    check_command TEXT,
+    check_result TEXT NOT NULL,
+    check_output TEXT NOT NULL,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    github_url TEXT
+);
+CREATE TABLE IF NOT EXISTS signoffs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    who TEXT NOT NULL,
+    when_ms INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    head_commit TEXT NOT NULL,
+    checks TEXT NOT NULL
+);
+";
+
+/// Migrations in order: `MIGRATIONS[n]` takes the schema from `user_version` n to n + 1.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
+/// Columns [`Store::set_field`] may write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Field {
+    Prompt,
+    Summary,
+    Error,
+    Tokens,
+    Plan,
+    PlanApproved,
+    Owner,
+}
+
+impl Field {
+    fn column(self) -> &'static str {
+        match self {
+            Field::Prompt => "prompt",
+            Field::Summary => "summary",
+            Field::Error => "error",
+            Field::Tokens => "tokens",
+            Field::Plan => "plan",
+            Field::PlanApproved => "plan_approved",
+            Field::Owner => "owner",
+        }
+    }
+}
+
+/// The task database. Calls are short synchronous statements behind a mutex.
+#[derive(Debug)]
+pub(crate) struct Store {
+    conn: Mutex<Connection>,
+}
+
+const TASK_COLUMNS: &str = "id, repo_root, prompt, context, agent, state, branch, worktree, base_commit, \
+     created_ms, updated_ms, summary, error, tokens, plan, plan_approved, owner";
+
+fn task_from_row(row: &Row<'_>) -> rusqlite::Result<(Task, String)> {
+    let context: String = row.get(3)?;
+    let state: String = row.get(5)?;
+    let task = Task {
+        id: row.get(0)?,
+        repo_root: PathBuf::from(row.get::<_, String>(1)?),
+        prompt: row.get(2)?,
+        context: serde_json::from_str(&context).unwrap_or(serde_json::Value::Null),
+        agent: row.get(4)?,
+        state: TaskState::Queued,
+        branch: row.get(6)?,
+        worktree: row.get::<_, Option<String>>(7)?.map(PathBuf::from),
+        base_commit: row.get(8)?,
+        created_ms: row.get(9)?,
+        updated_ms: row.get(10)?,
+        summary: row.get(11)?,
+        error: row.get(12)?,
+        tokens: row.get::<_, i64>(13)?.max(0) as u64,
+        plan: row.get(14)?,
+        plan_approved: row.get::<_, i64>(15)? != 0,
+        owner: row.get(16)?,
+    };
+    Ok((task, state))
+}
+
+fn finish_task((mut task, state): (Task, String)) -> Result<Task, StoreError> {
+    task.state = TaskState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+        id: task.id,
+        reason: format!("unknown state {state:?}"),
+    })?;
+    Ok(task)
+}
+
+impl Store {
+    /// Opens (creating it and its directory if needed) the database at `path`, in WAL mode with a
+    /// busy timeout of 5000 ms, and brings its schema up to date.
+    ///
+    /// Errors: the directory or file cannot be created or is not a database.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
+            .map_err(|e| open_err(e.to_string()))?;
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+            .map_err(|e| open_err(e.to_string()))?;
+        migrate(&mut conn).map_err(|e| open_err(e.to_string()))?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable: take it back.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a new task in `queued`; returns its id.
+    pub fn insert_task(
+        &self,
+        repo_root: &Path,
+        prompt: &str,
+        context: &serde_json::Value,
+        agent: &str,
+        owner: &str,
+    ) -> Result<TaskId, StoreError> {
+        let now = now_ms();
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO tasks (repo_root, prompt, context, agent, state, created_ms, updated_ms, owner) \
+             VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5, ?6)",
+            params![repo_root.to_string_lossy(), prompt, context.to_string(), agent, now, owner],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// The task `id`. Errors: [`StoreError::NoTask`].
+    pub fn task(&self, id: TaskId) -> Result<Task, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
+                [id],
+                task_from_row,
+            )
+            .optional()?;
+        finish_task(row.ok_or(StoreError::NoTask(id))?)
+    }
+
+    /// Every task, oldest first.
+    pub fn tasks(&self) -> Result<Vec<Task>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY id"))?;
+        let rows = stmt
+            .query_map([], task_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(finish_task).collect()
+    }
+
+    /// Moves task `id` to `to` (checked by [`transition_allowed`]) and returns the state it was in.
+    ///
+    /// Errors: [`StoreError::NoTask`], [`StoreError::IllegalTransition`].
+    pub fn set_state(&self, id: TaskId, to: TaskState) -> Result<TaskState, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let from: Option<String> = tx
+            .query_row("SELECT state FROM tasks WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        let from = from.ok_or(StoreError::NoTask(id))?;
+        let from = TaskState::parse(&from).ok_or_else(|| StoreError::Corrupt {
+            id,
+            reason: format!("unknown state {from:?}"),
+        })?;
+        if !transition_allowed(from, to) {
+            return Err(StoreError::IllegalTransition { id, from, to });
+        }
+        tx.execute(
+            "UPDATE tasks SET state = ?1, updated_ms = ?2 WHERE id = ?3",
+            params![to.as_str(), now_ms(), id],
+        )?;
+        tx.commit()?;
+        Ok(from)
+    }
+
+    /// Sets one column of task `id`.
+    pub(crate) fn set_field(
+        &self,
+        id: TaskId,
+        field: Field,
+        value: impl rusqlite::ToSql,
+    ) -> Result<(), StoreError> {
+        let n = self.conn().execute(
+            &format!(
+                "UPDATE tasks SET {} = ?1, updated_ms = ?2 WHERE id = ?3",
+                field.column()
+            ),
+            params![value, now_ms(), id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NoTask(id));
+        }
+        Ok(())
+    }
+
+    /// Records where task `id` works: its branch, worktree and base commit.
+    pub fn set_worktree(
+        &self,
+        id: TaskId,
+        branch: &str,
+        worktree: &Path,
+        base_commit: &str,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE tasks SET branch = ?1, worktree = ?2, base_commit = ?3, updated_ms = ?4 WHERE id = ?5",
+            params![branch, worktree.to_string_lossy(), base_commit, now_ms(), id],
+        )?;
+        Ok(())
+    }
+
+    /// Appends a line to task `id`'s log.
+    pub fn append_log(&self, id: TaskId, line: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO task_log (task_id, time_ms, line) VALUES (?1, ?2, ?3)",
+            params![id, now_ms(), line],
+        )?;
+        Ok(())
+    }
+
+    /// Task `id`'s log, oldest first.
+    pub fn log(&self, id: TaskId) -> Result<Vec<LogLine>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT time_ms, line FROM task_log WHERE task_id = ?1 ORDER BY rowid")?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(LogLine {
+                time_ms: r.get(0)?,
+                line: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Records (or replaces) task `pr.task_id`'s pull request.
+    pub fn put_pull_request(&self, pr: &PullRequest) -> Result<(), StoreError> {
+        let files = serde_json::to_string(&pr.files).unwrap_or_else(|_| "[]".to_owned());
+        self.conn().execute(
+            "INSERT OR REPLACE INTO pull_requests (task_id, title, description, base_commit, head_commit, branch, \
+             files_changed, insertions, deletions, changed_files, check_command, check_result, check_output, tokens, \
+             github_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            params![
+                pr.task_id,
+                pr.title,
+                pr.description,
+                pr.base_commit,
+                pr.head_commit,
+                pr.branch,
+                pr.stat.files_changed,
+                pr.stat.insertions,
+                pr.stat.deletions,
+                files,
+                pr.check_command,
+                pr.check.as_str(),
+                pr.check_output,
+                pr.tokens as i64,
+                pr.github_url,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Task `id`'s pull request, if it has one.
+    pub fn pull_request(&self, id: TaskId) -> Result<Option<PullRequest>, StoreError> {
+        let conn = self.conn();
+        let pr = conn
+            .query_row(
+                "SELECT task_id, title, description, base_commit, head_commit, branch, files_changed, insertions, \
+                 deletions, changed_files, check_command, check_result, check_output, tokens, github_url \
+                 FROM pull_requests WHERE task_id = ?1",
+                [id],
+                |r| {
+                    let files: String = r.get(9)?;
+                    let check: String = r.get(11)?;
+                    Ok(PullRequest {
+                        task_id: r.get(0)?,
+                        title: r.get(1)?,
+                        description: r.get(2)?,
+                        base_commit: r.get(3)?,
+                        head_commit: r.get(4)?,
+                        branch: r.get(5)?,
+                        stat: DiffStat { files_changed: r.get(6)?, insertions: r.get(7)?, deletions: r.get(8)? },
+                        files: serde_json::from_str(&files).unwrap_or_default(),
+                        check_command: r.get(10)?,
+                        check: CheckResult::parse(&check),
+                        check_output: r.get(12)?,
+                        tokens: r.get::<_, i64>(13)?.max(0) as u64,
+                        github_url: r.get(14)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(pr)
+    }
+
+    /// Records a sign-off.
+    pub fn add_signoff(&self, s: &Signoff) -> Result<(), StoreError> {
+        let action = match s.action {
+            SignoffAction::Merged => "merged",
+            SignoffAction::Applied => "applied",
+        };
+        self.conn().execute(
+            "INSERT INTO signoffs (task_id, who, when_ms, action, head_commit, checks) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![s.task_id, s.who, s.when_ms, action, s.head_commit, s.checks.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Task `id`'s sign-offs, oldest first.
+    pub fn signoffs(&self, id: TaskId) -> Result<Vec<Signoff>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT task_id, who, when_ms, action, head_commit, checks FROM signoffs WHERE task_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            let action: String = r.get(3)?;
+            let checks: String = r.get(5)?;
+            Ok(Signoff {
+                task_id: r.get(0)?,
+                who: r.get(1)?,
+                when_ms: r.get(2)?,
+                action: if action == "applied" {
+                    SignoffAction::Applied
+                } else {
+                    SignoffAction::Merged
+                },
+                head_commit: r.get(4)?,
+                checks: CheckResult::parse(&checks),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Marks `interrupted` every task that a server was working on (queued, preparing, running,
+    /// checking) whose owner is no longer alive according to `owner_alive`. Returns their ids.
+    pub fn interrupt_orphans(
+        &self,
+        owner_alive: impl Fn(&str) -> bool,
+    ) -> Result<Vec<TaskId>, StoreError> {
+        let orphans: Vec<TaskId> = self
+            .tasks()?
+            .into_iter()
+            .filter(|t| t.state.is_working() && !owner_alive(&t.owner))
+            .map(|t| t.id)
+            .collect();
+        let mut done = Vec::new();
+        for id in orphans {
+            match self.set_state(id, TaskState::Interrupted) {
+                Ok(_) => done.push(id),
+                // Another server got there first or the task moved on: nothing to do.
+                Err(StoreError::IllegalTransition { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (n, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", n + 1))?;
+    }
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_is_enforced_in_one_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("baton.db")).expect("open");
+        let id = store
+            .insert_task(
+                Path::new("/repo"),
+                "p",
+                &serde_json::json!({"file": "a.rs"}),
+                "builtin",
+                "x",
+            )
+            .expect("insert");
+        assert_eq!(
+            store.set_state(id, TaskState::Preparing).expect("ok"),
+            TaskState::Queued
+        );
+        let err = store.set_state(id, TaskState::Merged).expect_err("illegal");
+        expect_test::expect!["task 1 cannot go from preparing to merged"]
+            .assert_eq(&err.to_string());
+        assert_eq!(store.task(id).expect("task").context["file"], "a.rs");
+        // Reopening keeps the schema version and the data.
+        drop(store);
+        let store = Store::open(&dir.path().join("baton.db")).expect("reopen");
+        assert_eq!(store.task(id).expect("task").state, TaskState::Preparing);
+    }
+}

@@ -1,0 +1,719 @@
+//! Orchestrator tests: real git in temporary repositories, agents that are shell scripts, and
+//! no sleeps in the tests themselves (they wait on task events with a timeout).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use tokio::sync::broadcast::Receiver;
+
+use super::*;
+use crate::agents::{AgentKind, AgentProfile};
+
+const LIB: &str = "fn one() {}\nfn two() {}\nfn three() {}\n";
+
+struct Fixture {
+    tmp: tempfile::TempDir,
+    repo: PathBuf,
+    data: PathBuf,
+}
+
+fn sh_git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    sh_git(&repo, &["init", "-q", "-b", "main"]);
+    sh_git(&repo, &["config", "user.name", "Ada Lovelace"]);
+    sh_git(&repo, &["config", "user.email", "ada@example.com"]);
+    sh_git(&repo, &["config", "commit.gpgsign", "false"]);
+    std::fs::write(repo.join("lib.rs"), LIB).expect("write");
+    std::fs::write(repo.join("README.md"), "# demo\n").expect("write");
+    sh_git(&repo, &["add", "-A"]);
+    sh_git(&repo, &["commit", "-q", "-m", "initial"]);
+    let repo = repo.canonicalize().expect("canonical");
+    let data = tmp.path().join("data");
+    Fixture { tmp, repo, data }
+}
+
+impl Fixture {
+    /// A CLI agent profile running `body` as a shell script; `$1` is the prompt.
+    fn agent(&self, name: &str, body: &str) -> AgentProfile {
+        let script = self.tmp.path().join(format!("{name}.sh"));
+        std::fs::write(&script, body).expect("write script");
+        AgentProfile {
+            name: name.to_owned(),
+            kind: AgentKind::Cli,
+            command: vec![
+                "sh".to_owned(),
+                script.to_string_lossy().into_owned(),
+                "{prompt}".to_owned(),
+            ],
+            time_limit_ms: 60_000,
+            ..AgentProfile::default()
+        }
+    }
+
+    fn open(&self, agents: Vec<AgentProfile>, check: Option<&str>) -> Orchestrator {
+        let mut settings = Settings {
+            agents,
+            ..Settings::default()
+        };
+        settings.orchestrator.check_command = check.map(str::to_owned);
+        Orchestrator::open(&self.data, settings, AgentRunners::default())
+            .expect("open orchestrator")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.repo.join(name)).expect("read")
+    }
+}
+
+/// Waits (at most 60 s) until task `id` is in `want`; panics with the task's error if it settles
+/// in another state first.
+async fn wait_for(
+    orch: &Orchestrator,
+    rx: &mut Receiver<TaskEvent>,
+    id: TaskId,
+    want: TaskState,
+) -> Task {
+    let wait = async {
+        loop {
+            let task = orch.show(id).expect("show").task;
+            if task.state == want {
+                return task;
+            }
+            assert!(
+                task.state.is_working(),
+                "task {id} is {} (error: {:?}), expected {want}",
+                task.state,
+                task.error
+            );
+            match rx.recv().await {
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("event channel: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .expect("task reached the state in time")
+}
+
+const APPEND: &str = "printf 'fn added() {}\\n' >> lib.rs\necho \"Added fn added\"\n";
+
+#[tokio::test]
+async fn agent_work_becomes_a_ready_pr_and_merging_it_signs_off() {
+    let f = fixture();
+    let orch = f.open(
+        vec![f.agent("script", APPEND)],
+        Some("grep -q added lib.rs && echo checks-ok"),
+    );
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(
+            &f.repo,
+            "Add a function",
+            serde_json::json!({"file": "lib.rs"}),
+            Some("script"),
+        )
+        .await
+        .expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    assert_eq!(task.branch.as_deref(), Some("baton/1-add-a-function"));
+    assert_eq!(task.summary.as_deref(), Some("Added fn added"));
+    let worktree = task.worktree.clone().expect("worktree");
+    assert!(worktree.starts_with(&f.data), "{}", worktree.display());
+    let pr = orch.show(id).expect("show").pull_request.expect("pr");
+    expect_test::expect![[r#"
+        DiffStat { files_changed: 1, insertions: 1, deletions: 0 } [ChangedFile { path: "lib.rs", ranges: [LineRange { old_start: 3, old_count: 0, new_start: 4, new_count: 1 }] }] Pass "checks-ok\n""#]]
+    .assert_eq(&format!("{:?} {:?} {:?} {:?}", pr.stat, pr.files, pr.check, pr.check_output));
+    assert_eq!(
+        sh_git(&worktree, &["log", "-1", "--format=%an <%ae> / %cn"]).trim(),
+        "Baton agent script <ada@example.com> / Ada Lovelace"
+    );
+    assert!(
+        orch.diff(id)
+            .await
+            .expect("diff")
+            .contains("+fn added() {}")
+    );
+    assert_eq!(orch.counts().expect("counts").awaiting_review, 1);
+
+    let merged = orch.merge(id).await.expect("merge");
+    assert_eq!(merged.signed_off_by, "Ada Lovelace <ada@example.com>");
+    let message = sh_git(&f.repo, &["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains("Signed-off-by: Ada Lovelace <ada@example.com>"),
+        "{message}"
+    );
+    assert!(f.read("lib.rs").ends_with("fn added() {}\n"));
+    let details = orch.show(id).expect("show");
+    assert_eq!(details.task.state, TaskState::Merged);
+    assert_eq!(details.signoffs.len(), 1);
+    assert_eq!(details.signoffs[0].action, SignoffAction::Merged);
+    assert_eq!(details.signoffs[0].head_commit, pr.head_commit);
+    assert_eq!(details.signoffs[0].checks, CheckResult::Pass);
+    assert!(!worktree.exists(), "worktree removed after merge");
+}
+
+#[tokio::test]
+async fn failing_checks_are_recorded_with_their_output_tail() {
+    let f = fixture();
+    let orch = f.open(
+        vec![f.agent("script", APPEND)],
+        Some("echo 'test result: FAILED'; exit 1"),
+    );
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(
+            &f.repo,
+            "Add a function",
+            serde_json::Value::Null,
+            Some("script"),
+        )
+        .await
+        .expect("start");
+    wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    let pr = orch.show(id).expect("show").pull_request.expect("pr");
+    assert_eq!(pr.check, CheckResult::Fail);
+    assert_eq!(pr.check_output, "test result: FAILED\n");
+}
+
+#[tokio::test]
+async fn merge_is_refused_on_a_dirty_tree_and_on_a_predicted_conflict_leaving_files_alone() {
+    let f = fixture();
+    let orch = f.open(
+        vec![f.agent(
+            "script",
+            "sed -i 's/fn one() {}/fn one() { agent() }/' lib.rs\n",
+        )],
+        None,
+    );
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(
+            &f.repo,
+            "Change one",
+            serde_json::Value::Null,
+            Some("script"),
+        )
+        .await
+        .expect("start");
+    wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+
+    std::fs::write(f.repo.join("README.md"), "# mine\n").expect("write");
+    let err = orch.merge(id).await.expect_err("dirty");
+    expect_test::expect![
+        "refusing to merge: the working tree has uncommitted changes in README.md"
+    ]
+    .assert_eq(&err.to_string());
+    assert_eq!(f.read("README.md"), "# mine\n");
+    assert_eq!(f.read("lib.rs"), LIB);
+    sh_git(&f.repo, &["checkout", "README.md"]);
+
+    let user_lib = LIB.replace("fn one() {}", "fn one() { user() }");
+    std::fs::write(f.repo.join("lib.rs"), &user_lib).expect("write");
+    sh_git(&f.repo, &["commit", "-qam", "user change"]);
+    let head = sh_git(&f.repo, &["rev-parse", "HEAD"]);
+    assert_eq!(
+        orch.predict_conflicts(id).await.expect("predict"),
+        ["lib.rs"]
+    );
+    let err = orch.merge(id).await.expect_err("conflict");
+    expect_test::expect!["refusing to merge: it would conflict in lib.rs"]
+        .assert_eq(&err.to_string());
+    assert_eq!(f.read("lib.rs"), user_lib);
+    assert_eq!(sh_git(&f.repo, &["rev-parse", "HEAD"]), head);
+    assert_eq!(sh_git(&f.repo, &["status", "--porcelain"]), "");
+    assert_eq!(orch.show(id).expect("show").task.state, TaskState::Ready);
+}
+
+#[tokio::test]
+async fn apply_returns_new_contents_and_refuses_a_diverged_file() {
+    let f = fixture();
+    let orch = f.open(vec![f.agent("script", APPEND)], None);
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(
+            &f.repo,
+            "Add a function",
+            serde_json::Value::Null,
+            Some("script"),
+        )
+        .await
+        .expect("start");
+    wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    let changes = orch.apply(id).await.expect("apply");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].path, f.repo.join("lib.rs"));
+    assert_eq!(changes[0].old_content.as_deref(), Some(LIB));
+    assert_eq!(
+        changes[0].new_content.as_deref(),
+        Some(format!("{LIB}fn added() {{}}\n").as_str())
+    );
+
+    std::fs::write(f.repo.join("lib.rs"), "fn mine() {}\n").expect("write");
+    let err = orch.apply(id).await.expect_err("diverged");
+    expect_test::expect!["refusing to apply: lib.rs changed since the task started (merge instead, or discard your change)"]
+        .assert_eq(&err.to_string());
+    assert_eq!(f.read("lib.rs"), "fn mine() {}\n");
+
+    std::fs::write(f.repo.join("lib.rs"), LIB).expect("write");
+    orch.mark_applied(id).await.expect("mark applied");
+    let details = orch.show(id).expect("show");
+    assert_eq!(details.task.state, TaskState::Applied);
+    assert_eq!(details.signoffs[0].action, SignoffAction::Applied);
+}
+
+#[tokio::test]
+async fn discard_removes_worktree_and_branch() {
+    let f = fixture();
+    let orch = f.open(vec![f.agent("script", APPEND)], None);
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(
+            &f.repo,
+            "Add a function",
+            serde_json::Value::Null,
+            Some("script"),
+        )
+        .await
+        .expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    let (worktree, branch) = (
+        task.worktree.expect("worktree"),
+        task.branch.expect("branch"),
+    );
+    assert!(worktree.exists());
+    orch.discard(id).await.expect("discard");
+    assert!(!worktree.exists());
+    assert_eq!(sh_git(&f.repo, &["branch", "--list", &branch]), "");
+    assert_eq!(
+        orch.show(id).expect("show").task.state,
+        TaskState::Discarded
+    );
+    assert!(
+        orch.discard(id).await.is_err(),
+        "discarding twice is refused"
+    );
+}
+
+#[tokio::test]
+async fn a_crashing_agent_fails_the_task_with_its_stderr_tail() {
+    let f = fixture();
+    let orch = f.open(
+        vec![f.agent(
+            "script",
+            "echo starting\necho 'error: model not found' >&2\nexit 2\n",
+        )],
+        None,
+    );
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(&f.repo, "Do it", serde_json::Value::Null, Some("script"))
+        .await
+        .expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
+    expect_test::expect![
+        "the agent exited with exit status: 2 before finishing: error: model not found"
+    ]
+    .assert_eq(task.error.as_deref().unwrap_or(""));
+    assert_eq!(orch.counts().expect("counts").failed, 1);
+}
+
+#[tokio::test]
+async fn an_agent_that_makes_no_change_fails() {
+    let f = fixture();
+    let orch = f.open(vec![f.agent("script", "echo nothing to do\n")], None);
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(&f.repo, "Do it", serde_json::Value::Null, Some("script"))
+        .await
+        .expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
+    assert_eq!(task.error.as_deref(), Some("the agent made no changes"));
+}
+
+#[tokio::test]
+async fn kinds_without_a_runner_fail_clearly_and_unknown_profiles_are_refused() {
+    let f = fixture();
+    let orch = f.open(vec![], None);
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(&f.repo, "Do it", serde_json::Value::Null, None)
+        .await
+        .expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
+    expect_test::expect![[
+        r#"no runner for built-in agents is available in this build (agent profile "builtin")"#
+    ]]
+    .assert_eq(task.error.as_deref().unwrap_or(""));
+    let err = orch
+        .start_task(&f.repo, "x", serde_json::Value::Null, Some("nope"))
+        .await
+        .expect_err("unknown");
+    expect_test::expect![[r#"there is no agent profile named "nope" (known: builtin)"#]]
+        .assert_eq(&err.to_string());
+}
+
+fn process_gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // A zombie waiting for a reaper is gone too.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_agent_is_killed_at_its_time_limit() {
+    let f = fixture();
+    let pid_file = f.path("pid");
+    let mut agent = f.agent(
+        "hang",
+        &format!("sleep 1000 &\necho $! > {}\nwait\n", pid_file.display()),
+    );
+    agent.time_limit_ms = 500;
+    let orch = f.open(vec![agent], None);
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(&f.repo, "Hang", serde_json::Value::Null, Some("hang"))
+        .await
+        .expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
+    expect_test::expect!["the agent ran past its time limit of 500 ms and was stopped"]
+        .assert_eq(task.error.as_deref().unwrap_or(""));
+    let pid = std::fs::read_to_string(&pid_file).expect("pid file");
+    if Path::new("/proc/self").exists() {
+        // SIGKILL has been sent; the kernel finishes the exit asynchronously.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !process_gone(pid.trim()) && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert!(
+            process_gone(pid.trim()),
+            "the agent's child {pid} still runs"
+        );
+    }
+}
+
+fn waiting_agent(f: &Fixture, name: &str) -> AgentProfile {
+    // Waits until the test creates a file named after the prompt, then edits.
+    let dir = f.tmp.path().display();
+    f.agent(name, &format!("while [ ! -f \"{dir}/$1\" ]; do sleep 0.02; done\necho \"// $1\" >> lib.rs\necho done $1\n"))
+}
+
+#[tokio::test]
+async fn a_restarted_server_marks_running_tasks_interrupted_and_keeps_their_work() {
+    let f = fixture();
+    let orch = f.open(vec![waiting_agent(&f, "wait")], None);
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(&f.repo, "go-restart", serde_json::Value::Null, Some("wait"))
+        .await
+        .expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Running).await;
+    drop(orch);
+    let orch = f.open(vec![waiting_agent(&f, "wait")], None);
+    let task_now = orch.show(id).expect("show").task;
+    assert_eq!(task_now.state, TaskState::Interrupted);
+    let worktree = task.worktree.expect("worktree");
+    assert!(worktree.join("lib.rs").exists(), "worktree kept");
+    let branch = task.branch.expect("branch");
+    // `+`: checked out in another worktree.
+    assert_eq!(
+        sh_git(&f.repo, &["branch", "--list", &branch]).trim(),
+        format!("+ {branch}")
+    );
+
+    // Resuming runs it again in the same worktree.
+    let mut rx = orch.subscribe();
+    std::fs::write(f.path("go-restart"), "").expect("write");
+    orch.resume(id).expect("resume");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    assert_eq!(task.worktree.as_deref(), Some(worktree.as_path()));
+}
+
+#[tokio::test]
+async fn two_servers_share_the_database_without_interrupting_each_other() {
+    let f = fixture();
+    let a = f.open(vec![waiting_agent(&f, "wait")], None);
+    let b = f.open(vec![waiting_agent(&f, "wait")], None);
+    let mut rx = a.subscribe();
+    let id = a
+        .start_task(&f.repo, "go-shared", serde_json::Value::Null, Some("wait"))
+        .await
+        .expect("start");
+    wait_for(&a, &mut rx, id, TaskState::Running).await;
+    // A third server starting now must not take the running task for an orphan.
+    let c = f.open(vec![], None);
+    assert_eq!(c.show(id).expect("show").task.state, TaskState::Running);
+    assert_eq!(b.counts().expect("counts").running, 1);
+    std::fs::write(f.path("go-shared"), "").expect("write");
+    wait_for(&a, &mut rx, id, TaskState::Ready).await;
+    let seen = b.list().expect("list");
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].state, TaskState::Ready);
+    assert!(b.show(id).expect("show").pull_request.is_some());
+}
+
+#[tokio::test]
+async fn worktreeinclude_copies_ignored_files_and_setup_runs_in_the_worktree() {
+    let f = fixture();
+    std::fs::write(f.repo.join(".gitignore"), ".env\n").expect("write");
+    std::fs::write(
+        f.repo.join(".worktreeinclude"),
+        "# secrets for the dev server\n.env\n",
+    )
+    .expect("write");
+    sh_git(&f.repo, &["add", "-A"]);
+    sh_git(&f.repo, &["commit", "-qm", "ignore .env"]);
+    std::fs::write(f.repo.join(".env"), "SECRET=1\n").expect("write");
+    let mut settings = Settings {
+        agents: vec![f.agent(
+            "script",
+            &format!("grep -q SECRET=1 .env || exit 9\n{APPEND}"),
+        )],
+        ..Settings::default()
+    };
+    let marker = f.path("setup-ran");
+    settings.orchestrator.setup_command = Some(format!("pwd > {}", marker.display()));
+    let orch = Orchestrator::open(&f.data, settings, AgentRunners::default()).expect("open");
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(
+            &f.repo,
+            "Use the env",
+            serde_json::Value::Null,
+            Some("script"),
+        )
+        .await
+        .expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    let worktree = task.worktree.expect("worktree");
+    assert_eq!(
+        std::fs::read_to_string(worktree.join(".env")).expect("copied"),
+        "SECRET=1\n"
+    );
+    let setup_cwd = std::fs::read_to_string(&marker).expect("setup ran");
+    assert_eq!(
+        Path::new(setup_cwd.trim()),
+        worktree.as_path(),
+        "setup runs in the worktree"
+    );
+    let pr = orch.show(id).expect("show").pull_request.expect("pr");
+    assert_eq!(
+        pr.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+        ["lib.rs"],
+        ".env is not committed"
+    );
+}
+
+#[tokio::test]
+async fn a_concurrency_cap_of_one_runs_tasks_one_after_the_other_and_overlaps_are_found() {
+    let f = fixture();
+    let mut agent = waiting_agent(&f, "solo");
+    agent.max_concurrent = 1;
+    let orch = f.open(vec![agent], None);
+    let mut rx = orch.subscribe();
+    let first = orch
+        .start_task(&f.repo, "go-first", serde_json::Value::Null, Some("solo"))
+        .await
+        .expect("start");
+    let second = orch
+        .start_task(&f.repo, "go-second", serde_json::Value::Null, Some("solo"))
+        .await
+        .expect("start");
+    let running = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let ev = rx.recv().await.expect("event");
+            if ev.state == TaskState::Running {
+                return ev.task_id;
+            }
+        }
+    })
+    .await
+    .expect("one task runs");
+    let (now, next) = if running == first {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!(orch.show(next).expect("show").task.state, TaskState::Queued);
+    let counts = orch.counts().expect("counts");
+    assert_eq!((counts.running, counts.queued), (1, 1));
+    let name = |id| if id == first { "go-first" } else { "go-second" };
+    std::fs::write(f.path(name(now)), "").expect("write");
+    wait_for(&orch, &mut rx, now, TaskState::Ready).await;
+    wait_for(&orch, &mut rx, next, TaskState::Running).await;
+    std::fs::write(f.path(name(next)), "").expect("write");
+    wait_for(&orch, &mut rx, next, TaskState::Ready).await;
+
+    let overlaps = orch.conflicts_between_ready().expect("overlaps");
+    assert_eq!(overlaps.len(), 1);
+    assert_eq!(overlaps[0].files, ["lib.rs"]);
+}
+
+#[tokio::test]
+async fn gc_removes_orphan_worktrees_only() {
+    let f = fixture();
+    let orch = f.open(vec![f.agent("script", APPEND)], None);
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(
+            &f.repo,
+            "Add a function",
+            serde_json::Value::Null,
+            Some("script"),
+        )
+        .await
+        .expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    let orphan = worktree::worktrees_dir(&f.data, &task.repo_root).join("99-orphan");
+    sh_git(
+        &f.repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "baton/99-orphan",
+            &orphan.to_string_lossy(),
+        ],
+    );
+    let removed = orch.gc().await.expect("gc");
+    assert_eq!(removed, std::slice::from_ref(&orphan));
+    assert!(!orphan.exists());
+    assert!(
+        task.worktree.expect("worktree").exists(),
+        "a live task's worktree stays"
+    );
+    assert!(!sh_git(&f.repo, &["worktree", "list"]).contains("99-orphan"));
+}
+
+#[tokio::test]
+async fn plan_first_waits_for_approval_then_works() {
+    let f = fixture();
+    let mut agent = f.agent(
+        "planner",
+        &format!(
+            "case \"$1\" in *'numbered plan'*) echo '1. add fn added'; exit 0;; esac\n{APPEND}"
+        ),
+    );
+    agent.plan_first = true;
+    let orch = f.open(vec![agent], None);
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(
+            &f.repo,
+            "Add a function",
+            serde_json::Value::Null,
+            Some("planner"),
+        )
+        .await
+        .expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::AwaitingPlanApproval).await;
+    assert_eq!(task.plan.as_deref(), Some("1. add fn added"));
+    orch.approve_plan(id).expect("approve");
+    wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+}
+
+#[tokio::test]
+async fn request_changes_runs_the_agent_again_on_the_same_branch() {
+    let f = fixture();
+    let orch = f.open(vec![f.agent("script", APPEND)], None);
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(
+            &f.repo,
+            "Add a function",
+            serde_json::Value::Null,
+            Some("script"),
+        )
+        .await
+        .expect("start");
+    wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    let before = orch.show(id).expect("show").pull_request.expect("pr");
+    // The worktree folder went away meanwhile: the run re-creates it from the branch.
+    let worktree = orch
+        .show(id)
+        .expect("show")
+        .task
+        .worktree
+        .expect("worktree");
+    sh_git(
+        &f.repo,
+        &["worktree", "remove", "--force", &worktree.to_string_lossy()],
+    );
+    orch.request_changes(id, "add another one")
+        .expect("request changes");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    assert!(task.prompt.ends_with("add another one"));
+    let after = orch.show(id).expect("show").pull_request.expect("pr");
+    assert_eq!(after.base_commit, before.base_commit);
+    assert_ne!(after.head_commit, before.head_commit);
+    assert_eq!(after.stat.insertions, 2);
+}
+
+#[tokio::test]
+async fn a_task_discarded_by_another_server_stops_its_agent() {
+    let f = fixture();
+    let pid_file = f.path("pid");
+    let agent = f.agent(
+        "hang",
+        &format!("sleep 1000 &\necho $! > {}\nwait\n", pid_file.display()),
+    );
+    let a = f.open(vec![agent.clone()], None);
+    let b = f.open(vec![agent], None);
+    let mut rx = a.subscribe();
+    let id = a
+        .start_task(&f.repo, "Hang", serde_json::Value::Null, Some("hang"))
+        .await
+        .expect("start");
+    wait_for(&a, &mut rx, id, TaskState::Running).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        if let Ok(p) = std::fs::read_to_string(&pid_file)
+            && !p.trim().is_empty()
+        {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never started"
+        );
+        tokio::task::yield_now().await;
+    };
+    b.discard(id).await.expect("discard from the other server");
+    assert_eq!(a.show(id).expect("show").task.state, TaskState::Discarded);
+    // The first server notices within a poll and kills the agent's process group.
+    if Path::new("/proc/self").exists() {
+        while !process_gone(pid.trim()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent's child {pid} still runs"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+    assert_eq!(a.show(id).expect("show").task.state, TaskState::Discarded);
+}

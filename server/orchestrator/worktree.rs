@@ -1,0 +1,618 @@
+//! Task worktrees: one git branch and worktree per task, outside the user's tree, created and
+//! removed through the git CLI (serialized per repository), plus the data directory layout,
+//! `.worktreeinclude` copying, the setup command and garbage collection of orphans.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::process::Command;
+
+/// Errors creating or removing a worktree.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WorktreeError {
+    #[error("{0:#}")]
+    Git(#[from] anyhow::Error),
+}
+
+/// Baton's data directory: `$BATON_DATA_DIR`, else the platform's data directory + `/baton`.
+pub fn default_data_dir() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("BATON_DATA_DIR") {
+        return Some(PathBuf::from(p));
+    }
+    use etcetera::BaseStrategy;
+    etcetera::choose_base_strategy()
+        .ok()
+        .map(|s| s.data_dir().join("baton"))
+}
+
+/// The task database inside a data directory.
+pub fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("baton.db")
+}
+
+/// A git command with no stdin and captured output (stdout is the LSP transport: never inherit
+/// it), no prompts and no pager.
+pub(crate) fn git_command(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_PAGER", "cat")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs git in `dir` and returns its output whatever the exit status.
+pub(crate) async fn git_output(dir: &Path, args: &[&str]) -> anyhow::Result<std::process::Output> {
+    git_command(dir)
+        .args(args)
+        .output()
+        .await
+        .with_context(|| format!("cannot run git {}", args.join(" ")))
+}
+
+/// Runs git in `dir`; returns stdout, or an error carrying stderr when it fails.
+pub(crate) async fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = git_output(dir, args).await?;
+    if !out.status.success() {
+        bail!(
+            "git {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The repository's top-level directory for any path inside it.
+pub(crate) async fn repo_root(dir: &Path) -> anyhow::Result<PathBuf> {
+    let top = git(dir, &["rev-parse", "--show-toplevel"]).await?;
+    Ok(PathBuf::from(top.trim()))
+}
+
+/// The user's git identity as `Name <email>`. Errors when it is not configured.
+pub(crate) async fn user_identity(repo: &Path) -> anyhow::Result<(String, String)> {
+    let name = git(repo, &["config", "user.name"])
+        .await
+        .context("git user.name is not set")?;
+    let email = git(repo, &["config", "user.email"])
+        .await
+        .context("git user.email is not set")?;
+    Ok((name.trim().to_owned(), email.trim().to_owned()))
+}
+
+/// A branch-name slug from a prompt: ASCII lowercase letters and digits joined by `-`, at most
+/// 40 bytes, `task` when nothing is left.
+pub(crate) fn slug(prompt: &str) -> String {
+    let mut out = String::new();
+    for c in prompt.chars() {
+        if c.is_ascii_alphanumeric() {
+            if out.len() >= 40 {
+                break;
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            if out.len() >= 39 {
+                break;
+            }
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_owned();
+    if out.is_empty() {
+        "task".to_owned()
+    } else {
+        out
+    }
+}
+
+/// A stable short hash of a repository path (FNV-1a, 64 bits, hex) with the directory's name,
+/// so each repository's worktrees live in their own folder.
+pub(crate) fn repo_key(repo_root: &Path) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in repo_root.to_string_lossy().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let name = repo_root
+        .file_name()
+        .map(|n| slug(&n.to_string_lossy()))
+        .unwrap_or_default();
+    format!("{name}-{h:016x}")
+}
+
+/// Where task worktrees of `repo_root` live under the data directory.
+pub(crate) fn worktrees_dir(data_dir: &Path, repo_root: &Path) -> PathBuf {
+    data_dir.join("worktrees").join(repo_key(repo_root))
+}
+
+/// One lock per repository for `git worktree add/remove` (git takes repository-wide locks).
+fn repo_lock(repo_root: &Path) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut map = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    map.entry(repo_root.to_path_buf()).or_default().clone()
+}
+
+/// A created worktree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Worktree {
+    pub branch: String,
+    pub path: PathBuf,
+    /// The commit the branch starts at (the repository's HEAD when created).
+    pub base_commit: String,
+}
+
+/// Creates branch `baton/<id>-<slug>` at the repository's HEAD and its worktree under the data
+/// directory, checked out in two steps (`--no-checkout`, then `read-tree` + `checkout-index`) so
+/// large repositories report progress through `step`; then copies `.worktreeinclude` files.
+///
+/// Errors: not a git repository, no commit yet, git failures (with git's message).
+pub(crate) async fn create(
+    data_dir: &Path,
+    repo_root: &Path,
+    id: i64,
+    prompt: &str,
+    step: &(dyn Fn(String) + Send + Sync),
+) -> Result<Worktree, WorktreeError> {
+    let name = format!("{id}-{}", slug(prompt));
+    let branch = format!("baton/{name}");
+    let path = worktrees_dir(data_dir, repo_root).join(&name);
+    let base_commit = git(repo_root, &["rev-parse", "HEAD"])
+        .await
+        .context("the repository has no commit yet")?;
+    let base_commit = base_commit.trim().to_owned();
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    {
+        let lock = repo_lock(repo_root);
+        let _guard = lock.lock().await;
+        step(format!("creating worktree {}", path.display()));
+        let p = path.to_string_lossy();
+        git(
+            repo_root,
+            &[
+                "worktree",
+                "add",
+                "--no-checkout",
+                "-b",
+                &branch,
+                &p,
+                &base_commit,
+            ],
+        )
+        .await?;
+    }
+    step("checking out files".to_owned());
+    checkout_with_progress(&path, step).await?;
+    let count = git(&path, &["ls-files"])
+        .await
+        .map(|s| s.lines().count())
+        .unwrap_or(0);
+    step(format!("checked out {count} files"));
+    let copied = copy_includes(repo_root, &path).await?;
+    if !copied.is_empty() {
+        step(format!(
+            "copied {} file(s) from .worktreeinclude",
+            copied.len()
+        ));
+    }
+    Ok(Worktree {
+        branch,
+        path,
+        base_commit,
+    })
+}
+
+/// Fills a `--no-checkout` worktree (`git checkout --progress --force HEAD`), turning git's
+/// `Updating files: 45% (450/1000)` lines into steps every 10 percent. Git prints them only
+/// when the checkout takes more than about two seconds.
+async fn checkout_with_progress(
+    path: &Path,
+    step: &(dyn Fn(String) + Send + Sync),
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let args = ["checkout", "--progress", "--force", "HEAD"];
+    let mut child = git_command(path)
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()
+        .context("cannot run git checkout")?;
+    let mut stderr = child.stderr.take().context("no stderr pipe")?;
+    let mut all = Vec::new();
+    let mut pending = Vec::new();
+    let mut last_percent = 0u32;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stderr
+            .read(&mut buf)
+            .await
+            .context("reading git checkout's progress")?;
+        if n == 0 {
+            break;
+        }
+        all.extend_from_slice(&buf[..n]);
+        for &b in &buf[..n] {
+            if b == b'\r' || b == b'\n' {
+                let line = String::from_utf8_lossy(&pending).into_owned();
+                pending.clear();
+                if let Some(p) = parse_progress(&line)
+                    && p >= last_percent + 10
+                {
+                    last_percent = p;
+                    step(format!(
+                        "checking out files: {}",
+                        line.trim().trim_start_matches("Updating files:").trim()
+                    ));
+                }
+            } else {
+                pending.push(b);
+            }
+        }
+    }
+    let status = child.wait().await.context("waiting for git checkout")?;
+    if !status.success() {
+        bail!(
+            "git {} failed ({status}): {}",
+            args.join(" "),
+            tail(&all, 2048).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The percentage of a git progress line (`Updating files:  45% (450/1000)`).
+fn parse_progress(line: &str) -> Option<u32> {
+    let (before, _) = line.split_once('%')?;
+    before
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Re-creates the worktree of an existing task branch (for a resumed task whose worktree folder
+/// was removed), checking out the branch as it is. Returns the worktree path.
+///
+/// Errors: the branch does not exist, git failures.
+pub(crate) async fn reattach(
+    data_dir: &Path,
+    repo_root: &Path,
+    branch: &str,
+    step: &(dyn Fn(String) + Send + Sync),
+) -> Result<PathBuf, WorktreeError> {
+    let name = branch.strip_prefix("baton/").unwrap_or(branch);
+    let path = worktrees_dir(data_dir, repo_root).join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    {
+        let lock = repo_lock(repo_root);
+        let _guard = lock.lock().await;
+        git(repo_root, &["worktree", "prune"]).await?;
+        step(format!(
+            "re-creating worktree {} from branch {branch}",
+            path.display()
+        ));
+        git(
+            repo_root,
+            &[
+                "worktree",
+                "add",
+                "--quiet",
+                &path.to_string_lossy(),
+                branch,
+            ],
+        )
+        .await?;
+    }
+    copy_includes(repo_root, &path).await?;
+    Ok(path)
+}
+
+/// Copies the files `.worktreeinclude` names (one per line: relative paths or glob patterns;
+/// `#` comments; a pattern without `/` matches at any depth, like `.gitignore`) from the user's
+/// tree into the worktree, keeping existing worktree files. Returns the copied relative paths.
+pub(crate) async fn copy_includes(
+    repo_root: &Path,
+    worktree: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let list = match tokio::fs::read_to_string(repo_root.join(".worktreeinclude")).await {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).context("cannot read .worktreeinclude"),
+    };
+    let mut copied = Vec::new();
+    for line in list.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let pattern = line.trim_start_matches('/').trim_end_matches('/');
+        if pattern.split('/').any(|c| c == "..") {
+            tracing::warn!(
+                pattern,
+                ".worktreeinclude: skipping a pattern that leaves the repository"
+            );
+            continue;
+        }
+        let is_glob = pattern.contains(['*', '?', '[']);
+        let sources: Vec<PathBuf> = if is_glob {
+            let anchored = if line.trim_end_matches('/').contains('/') {
+                pattern.to_owned()
+            } else {
+                format!("**/{pattern}")
+            };
+            let full = repo_root.join(&anchored);
+            match glob::glob(&full.to_string_lossy()) {
+                Ok(paths) => paths.filter_map(Result::ok).collect(),
+                Err(e) => {
+                    tracing::warn!(pattern, error = %e, ".worktreeinclude: bad pattern");
+                    continue;
+                }
+            }
+        } else {
+            vec![repo_root.join(pattern)]
+        };
+        for src in sources {
+            let Ok(rel) = src.strip_prefix(repo_root) else {
+                continue;
+            };
+            if rel
+                .components()
+                .next()
+                .is_some_and(|c| c.as_os_str() == ".git")
+            {
+                continue;
+            }
+            let rel = rel.to_path_buf();
+            if copy_path(&src, &worktree.join(&rel))? {
+                copied.push(rel);
+            }
+        }
+    }
+    Ok(copied)
+}
+
+/// Copies a file or a directory tree; returns whether anything was copied.
+fn copy_path(src: &Path, dst: &Path) -> anyhow::Result<bool> {
+    let Ok(meta) = std::fs::symlink_metadata(src) else {
+        return Ok(false);
+    };
+    if meta.is_dir() {
+        let mut any = false;
+        for entry in
+            std::fs::read_dir(src).with_context(|| format!("cannot read {}", src.display()))?
+        {
+            let entry = entry?;
+            any |= copy_path(&entry.path(), &dst.join(entry.file_name()))?;
+        }
+        return Ok(any);
+    }
+    if !meta.is_file() || dst.exists() {
+        return Ok(false);
+    }
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::copy(src, dst)
+        .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+    Ok(true)
+}
+
+/// Runs a shell command (`sh -c`) in `dir` with a time limit in milliseconds, in its own process
+/// group (killed whole at the limit). Returns whether it succeeded and the last `tail_bytes`
+/// bytes of its combined output.
+pub(crate) async fn run_shell(
+    dir: &Path,
+    command: &str,
+    limit_ms: u64,
+    tail_bytes: usize,
+) -> anyhow::Result<(bool, String)> {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("exec 2>&1; {command}"))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    let guard = GroupGuard(child.id());
+    let mut stdout = child.stdout.take().context("no stdout pipe")?;
+    let reader = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf).await;
+        buf
+    });
+    let status = tokio::time::timeout(Duration::from_millis(limit_ms), child.wait()).await;
+    drop(guard);
+    let out = reader.await.unwrap_or_default();
+    let tail = tail(&out, tail_bytes);
+    match status {
+        Ok(Ok(st)) => Ok((st.success(), tail)),
+        Ok(Err(e)) => Err(e).context("waiting for the command"),
+        Err(_) => Ok((
+            false,
+            format!("{tail}\n[baton: stopped after {limit_ms} ms]"),
+        )),
+    }
+}
+
+/// The last `n` bytes of `bytes` as text (cut on a character boundary).
+pub(crate) fn tail(bytes: &[u8], n: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if text.len() <= n {
+        return text.into_owned();
+    }
+    let mut start = text.len() - n;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_owned()
+}
+
+/// Kills a process group when dropped (with `kill -KILL -<pgid>`; no unsafe code needed).
+pub(crate) struct GroupGuard(pub(crate) Option<u32>);
+
+impl GroupGuard {
+    /// Kills the group now.
+    pub(crate) fn kill(&mut self) {
+        if let Some(pid) = self.0.take() {
+            kill_group(pid);
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Sends SIGKILL to process group `pgid`.
+pub(crate) fn kill_group(pgid: u32) {
+    // `kill -- -0` would mean our own group; 1 would be init's.
+    if pgid <= 1 {
+        return;
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Runs the configured setup command in a new worktree (time limit in milliseconds).
+/// Errors carry the command's output tail.
+pub(crate) async fn run_setup(worktree: &Path, command: &str, limit_ms: u64) -> anyhow::Result<()> {
+    let (ok, out) = run_shell(worktree, command, limit_ms, 4096).await?;
+    if !ok {
+        bail!("setup command {command:?} failed: {}", out.trim());
+    }
+    Ok(())
+}
+
+/// Removes a task's worktree (forcefully: the task's work is committed on its branch) and,
+/// with `delete_branch`, the branch too. Missing worktrees and branches are not errors.
+pub(crate) async fn remove(
+    repo_root: &Path,
+    path: &Path,
+    branch: Option<&str>,
+) -> Result<(), WorktreeError> {
+    let lock = repo_lock(repo_root);
+    let _guard = lock.lock().await;
+    if path.exists() {
+        let p = path.to_string_lossy();
+        if let Err(e) = git(repo_root, &["worktree", "remove", "--force", "--force", &p]).await {
+            tracing::warn!(error = %e, "git worktree remove failed; deleting the folder");
+            std::fs::remove_dir_all(path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    git(repo_root, &["worktree", "prune"]).await?;
+    if let Some(branch) = branch {
+        let exists = git_output(
+            repo_root,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("refs/heads/{branch}"),
+            ],
+        )
+        .await?
+        .status
+        .success();
+        if exists {
+            git(repo_root, &["branch", "-D", branch]).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes worktree folders under `data_dir/worktrees` that are not in `referenced`, then runs
+/// `git worktree prune` in their repositories (found from each worktree's `.git` file).
+/// Returns the removed paths.
+pub(crate) async fn gc(data_dir: &Path, referenced: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let root = data_dir.join("worktrees");
+    let mut removed = Vec::new();
+    let Ok(repos) = std::fs::read_dir(&root) else {
+        return Ok(removed);
+    };
+    for repo_dir in repos.flatten() {
+        let Ok(entries) = std::fs::read_dir(repo_dir.path()) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_dir() || referenced.iter().any(|r| r == &path) {
+                continue;
+            }
+            let main_repo = std::fs::read_to_string(path.join(".git"))
+                .ok()
+                .and_then(|s| {
+                    // `gitdir: <repo>/.git/worktrees/<name>`
+                    let gitdir = PathBuf::from(s.trim().strip_prefix("gitdir:")?.trim());
+                    Some(gitdir.parent()?.parent()?.parent()?.to_path_buf())
+                });
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+            if let Some(repo) = main_repo
+                && repo.exists()
+            {
+                let lock = repo_lock(&repo);
+                let _guard = lock.lock().await;
+                if let Err(e) = git(&repo, &["worktree", "prune"]).await {
+                    tracing::warn!(error = %e, "git worktree prune failed");
+                }
+            }
+            tracing::info!(path = %path.display(), "removed orphan worktree");
+            removed.push(path);
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_short_lowercase_ascii() {
+        expect_test::expect!["add-a-fn-to-lib-rs-please"]
+            .assert_eq(&slug("Add a fn to `lib.rs`, please!"));
+        assert_eq!(slug("!!!"), "task");
+        let long = slug(&"word ".repeat(30));
+        assert!(long.len() <= 40 && !long.ends_with('-'), "{long}");
+        assert_eq!(slug("日本語 ok"), "ok");
+    }
+
+    #[test]
+    fn git_progress_percentages_parse() {
+        assert_eq!(parse_progress("Updating files:  45% (450/1000)"), Some(45));
+        assert_eq!(
+            parse_progress("Updating files: 100% (1000/1000), done."),
+            Some(100)
+        );
+        assert_eq!(parse_progress("warning: something"), None);
+    }
+}
