@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tower_lsp_server::gen_lsp_types::{LspNotificationMethod, MessageDirection, Notification};
 
 use crate::config::Settings;
+use crate::orchestrator::TaskState;
 
 /// Server → client notification `baton/status`, sent only to clients that declare
 /// `capabilities.experimental.baton.status = true` in `initialize`.
@@ -28,8 +29,59 @@ pub const CMD_FIX: &str = "baton.fix";
 /// `command`). Arguments: `[{ "uri": string, "length": number (UTF-16 code units) }]`.
 pub const CMD_ACCEPTED: &str = "baton.accepted";
 
+
+/// Server → client notification `baton/tasks`: task counts and a one-line summary of each
+/// task that is not finished, for status bars ([`TasksParams`]). Sent on every change to
+/// clients that declare `capabilities.experimental.baton.tasks = true`.
+pub const TASKS: &str = "baton/tasks";
+
+/// Command: delegate a task to a background agent. Arguments:
+/// `[{ "prompt"?: string, "uri"?: string, "range"?: Range, "diagnostic"?: Diagnostic,
+/// "agent"?: string }]`. Without a prompt the server offers a few with
+/// `window/showMessageRequest`. Returns `{ "id": number }` as soon as the task is queued.
+pub const CMD_TASK_START: &str = "baton.task.start";
+/// Command: every task, oldest first. No arguments. Returns `[TaskSummary]`.
+pub const CMD_TASK_LIST: &str = "baton.task.list";
+/// Command: one task with its log, pull request and sign-offs. Arguments: `[{ "id": number }]`.
+pub const CMD_TASK_SHOW: &str = "baton.task.show";
+/// Command: approve the plan of a plan-first task; the agent then does the work.
+/// Arguments: `[{ "id": number }]`.
+pub const CMD_TASK_APPROVE_PLAN: &str = "baton.task.approvePlan";
+/// Command: run a failed or interrupted task again in its worktree. Arguments: `[{ "id": number }]`.
+pub const CMD_TASK_RESUME: &str = "baton.task.resume";
+/// Command: open a pull request's diff in the editor (`window/showDocument` of a `.diff` file).
+/// Arguments: `[{ "id": number }]`. Returns `{ "uri": string }`.
+pub const CMD_PR_REVIEW: &str = "baton.pr.review";
+/// Command: apply a ready pull request to the working tree with `workspace/applyEdit`
+/// (undoable); refused when a file changed since the task started. Arguments: `[{ "id": number }]`.
+pub const CMD_PR_APPLY: &str = "baton.pr.apply";
+/// Command: merge a ready pull request into the current branch with a sign-off; refused on a
+/// dirty tree or a predicted conflict. Arguments: `[{ "id": number }]`.
+/// Returns `{ "commit": string, "signedOffBy": string }`.
+pub const CMD_PR_MERGE: &str = "baton.pr.merge";
+/// Command: send the agent a follow-up prompt in the same worktree. Arguments:
+/// `[{ "id": number, "feedback"?: string }]`; without feedback the server offers a few.
+pub const CMD_PR_REQUEST_CHANGES: &str = "baton.pr.requestChanges";
+/// Command: discard a task: stop its agent, remove its worktree and branch.
+/// Arguments: `[{ "id": number }]`.
+pub const CMD_PR_DISCARD: &str = "baton.pr.discard";
+
 /// Every command the server executes.
-pub const COMMANDS: &[&str] = &[CMD_EDIT, CMD_FIX, CMD_ACCEPTED];
+pub const COMMANDS: &[&str] = &[
+    CMD_EDIT,
+    CMD_FIX,
+    CMD_ACCEPTED,
+    CMD_TASK_START,
+    CMD_TASK_LIST,
+    CMD_TASK_SHOW,
+    CMD_TASK_APPROVE_PLAN,
+    CMD_TASK_RESUME,
+    CMD_PR_REVIEW,
+    CMD_PR_APPLY,
+    CMD_PR_MERGE,
+    CMD_PR_REQUEST_CHANGES,
+    CMD_PR_DISCARD,
+];
 
 /// The states a status bar shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +126,78 @@ pub struct DidShowParams {
     pub length: u32,
 }
 
+/// One task, as `baton/tasks` and `baton.task.list` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSummary {
+    pub id: i64,
+    /// The first line of the prompt, shortened.
+    pub title: String,
+    /// A [`TaskState`] name (`ready`, `awaiting_plan_approval`, ...).
+    pub state: String,
+    pub agent: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The latest step or error, one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// For ready tasks: `+12 -3 in 2 files`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff_stat: Option<String>,
+    /// For ready tasks: `pass`, `fail` or `none`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<String>,
+}
+
+/// Params of `baton/tasks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TasksParams {
+    pub queued: usize,
+    /// Preparing, running or checking.
+    pub running: usize,
+    /// Ready pull requests.
+    pub awaiting_review: usize,
+    pub awaiting_plan_approval: usize,
+    pub failed: usize,
+    pub interrupted: usize,
+    /// Tasks not yet merged, applied or discarded, oldest first.
+    pub tasks: Vec<TaskSummary>,
+}
+
+/// The `baton/tasks` notification type.
+pub enum Tasks {}
+
+impl Notification for Tasks {
+    type Params = TasksParams;
+    const METHOD: LspNotificationMethod<'static> = LspNotificationMethod::Custom(TASKS);
+    const MESSAGE_DIRECTION: MessageDirection = MessageDirection::ServerToClient;
+}
+
+/// Arguments of [`CMD_TASK_START`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TaskStartArgs {
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub uri: Option<String>,
+    #[serde(default)]
+    pub range: Option<tower_lsp_server::gen_lsp_types::Range>,
+    #[serde(default)]
+    pub diagnostic: Option<tower_lsp_server::gen_lsp_types::Diagnostic>,
+    #[serde(default)]
+    pub agent: Option<String>,
+}
+
+/// Arguments of the commands that name one task ([`CMD_TASK_SHOW`], the `baton.pr.*` ones).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskIdArgs {
+    pub id: i64,
+    /// For [`CMD_PR_REQUEST_CHANGES`]: the follow-up prompt.
+    #[serde(default)]
+    pub feedback: Option<String>,
+}
+
 /// Arguments of [`CMD_EDIT`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EditArgs {
@@ -104,13 +228,15 @@ pub fn protocol_description() -> Value {
     let settings = serde_json::to_value(Settings::default()).unwrap_or(Value::Null);
     json!({
         "notifications": {
-            "serverToClient": [STATUS],
+            "serverToClient": [STATUS, TASKS],
             "clientToServer": [DID_SHOW_COMPLETION],
         },
         "requests": { "clientToServer": [HEALTH] },
         "commands": COMMANDS,
         "clientCapability": "experimental.baton.status",
+        "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],
         "statusStates": ["idle", "working", "error", "unreachable"],
+        "taskStates": TaskState::ALL.map(TaskState::as_str),
         "settings": flatten("", &settings),
     })
 }
