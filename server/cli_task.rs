@@ -63,7 +63,7 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
     for e in errors.iter().chain(&more) {
         tracing::warn!("{e}");
     }
-    let orch = Orchestrator::open_default(settings, AgentRunners::default())?;
+    let orch = Orchestrator::open_default(settings, AgentRunners::standard())?;
     match args.command {
         TaskCommand::Start { prompt, agent, .. } => {
             let mut events = orch.subscribe();

@@ -3,7 +3,7 @@
 //! before their first `.await`; no lock or map guard is held across an `.await`.
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use dashmap::DashMap;
 use serde_json::Value;
@@ -14,8 +14,10 @@ use tower_lsp_server::{Client, LanguageServer, LspService};
 
 use crate::conductor::{Conductor, DocSnapshot};
 use crate::config::{Layers, Settings};
+use crate::agents::Asker;
 use crate::handlers;
 use crate::lsp::ext;
+use crate::orchestrator::Orchestrator;
 use crate::providers::{Provider, ProviderError};
 use crate::syntax::Syntax;
 use crate::text::{Document, Encoding};
@@ -36,6 +38,12 @@ pub struct OpenDocument {
 pub struct ClientFeatures {
     pub inline_completion: bool,
     pub status_notification: bool,
+    /// `experimental.baton.tasks`: the client handles `baton/tasks`.
+    pub tasks_notification: bool,
+    /// `window.showDocument.support`.
+    pub show_document: bool,
+    /// `workspace.workspaceEdit.resourceOperations` includes `create` and `delete`.
+    pub create_delete_files: bool,
     pub work_done_progress: bool,
     pub change_annotations: bool,
     pub document_changes: bool,
@@ -66,6 +74,11 @@ pub struct State {
     pub health: watch::Sender<Health>,
     /// Messages for the user gathered before the client was initialized.
     pub pending: std::sync::Mutex<Vec<String>>,
+    /// Orchestrator mode, opened in `initialize` (or why it could not be).
+    pub orchestrator: OnceLock<std::result::Result<Arc<Orchestrator>, String>>,
+    /// Files a merge would conflict in, by (task id, HEAD commit): `git merge-tree` runs once
+    /// per pull request and HEAD, not on every code action request.
+    pub merge_predictions: DashMap<(i64, String), Vec<String>>,
 }
 
 /// Counts a model request as in flight for as long as it lives.
@@ -92,6 +105,19 @@ impl State {
 
     pub fn provider(&self) -> Provider {
         self.provider.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The orchestrator, or an LSP error saying why orchestrator mode is unavailable.
+    pub fn orchestrator(&self) -> Result<Arc<Orchestrator>> {
+        match self.orchestrator.get() {
+            Some(Ok(o)) => Ok(o.clone()),
+            Some(Err(e)) => Err(tower_lsp_server::jsonrpc::Error {
+                code: tower_lsp_server::jsonrpc::ErrorCode::InternalError,
+                message: format!("orchestrator mode is unavailable: {e}").into(),
+                data: None,
+            }),
+            None => Err(tower_lsp_server::jsonrpc::Error::invalid_request()),
+        }
     }
 
     /// Keeps messages to show once the client is initialized.
@@ -139,6 +165,9 @@ impl State {
         match Provider::new(settings.provider.clone()) {
             Ok(p) => *self.provider.write().unwrap_or_else(|e| e.into_inner()) = p,
             Err(e) => messages.push(format!("provider not changed: {e}")),
+        }
+        if let Some(Ok(orchestrator)) = self.orchestrator.get() {
+            orchestrator.set_settings(settings.clone());
         }
         *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
         // The status names the provider and model: wake the reporter to send the new ones.
@@ -210,6 +239,8 @@ impl Server {
                     activity: watch::Sender::new(0),
                     health: watch::Sender::new(Health::Ok),
                     pending: std::sync::Mutex::new(Vec::new()),
+                    orchestrator: OnceLock::new(),
+                    merge_predictions: DashMap::new(),
                 }),
             }
         })
@@ -224,6 +255,28 @@ impl Server {
 
     async fn health(&self) -> Result<Value> {
         Ok(handlers::health::handle(&self.state).await)
+    }
+}
+
+/// Asks agents' questions (ACP permission requests) of the user with `window/showMessageRequest`.
+#[derive(Debug, Clone)]
+pub struct EditorAsker(pub Client);
+
+impl Asker for EditorAsker {
+    fn ask(&self, question: String, options: Vec<String>) -> futures::future::BoxFuture<'static, Option<String>> {
+        let client = self.0.clone();
+        Box::pin(async move {
+            let actions = options
+                .into_iter()
+                .map(|title| MessageActionItem { title, properties: Default::default() })
+                .collect();
+            client
+                .show_message_request(MessageType::Info, format!("Baton agent: {question}"), Some(actions))
+                .await
+                .ok()
+                .flatten()
+                .map(|a| a.title)
+        })
     }
 }
 
@@ -312,7 +365,7 @@ impl LanguageServer for Server {
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<Vec<CodeActionResponse>>> {
-        Ok(handlers::code_action::handle(&self.state, params))
+        Ok(handlers::code_action::handle(&self.state, params).await)
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LspAny>> {

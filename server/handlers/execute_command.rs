@@ -18,6 +18,10 @@ use crate::server::State;
 const PRESETS: &[&str] = &["Fix bugs", "Simplify", "Add comments", "Add error handling"];
 
 pub async fn handle(state: &State, params: ExecuteCommandParams) -> Result<Option<LspAny>> {
+    let arguments = params.arguments.as_deref().unwrap_or_default();
+    if let Some(result) = super::task_commands::handle(state, &params.command, arguments).await {
+        return result;
+    }
     match params.command.as_str() {
         ext::CMD_ACCEPTED => {
             let args: ext::AcceptedArgs = arg(params.arguments.as_deref().unwrap_or_default())?;
@@ -47,7 +51,8 @@ pub async fn handle(state: &State, params: ExecuteCommandParams) -> Result<Optio
     }
 }
 
-fn arg<T: DeserializeOwned>(arguments: &[Value]) -> Result<T> {
+/// The command's first argument as `T`. Errors: missing or malformed argument (InvalidParams).
+pub(super) fn arg<T: DeserializeOwned>(arguments: &[Value]) -> Result<T> {
     let first = arguments.first().cloned().ok_or_else(|| invalid_params("missing command argument"))?;
     serde_json::from_value(first).map_err(|e| invalid_params(format!("bad command argument: {e}")))
 }

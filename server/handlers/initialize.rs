@@ -2,12 +2,14 @@
 //! and declare the server's capabilities.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tower_lsp_server::gen_lsp_types::*;
 
 use crate::config::Layers;
 use crate::lsp::ext;
-use crate::server::{ClientFeatures, State, display_path};
+use crate::orchestrator::{AgentRunners, Orchestrator};
+use crate::server::{ClientFeatures, EditorAsker, State, display_path};
 use crate::text::Encoding;
 
 pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
@@ -27,6 +29,14 @@ pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
     let features = ClientFeatures {
         inline_completion: caps.text_document.as_ref().is_some_and(|t| t.inline_completion.is_some()),
         status_notification: experimental.pointer("/baton/status").and_then(|v| v.as_bool()).unwrap_or(false),
+        tasks_notification: experimental.pointer("/baton/tasks").and_then(|v| v.as_bool()).unwrap_or(false),
+        show_document: caps.window.as_ref().and_then(|w| w.show_document.as_ref()).is_some_and(|d| d.support),
+        create_delete_files: caps
+            .workspace
+            .as_ref()
+            .and_then(|w| w.workspace_edit.as_ref())
+            .and_then(|e| e.resource_operations.as_ref())
+            .is_some_and(|ops| ops.contains(&ResourceOperationKind::Create) && ops.contains(&ResourceOperationKind::Delete)),
         work_done_progress: caps.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false),
         change_annotations: caps
             .workspace
@@ -59,6 +69,18 @@ pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
     // Files that could not be read are not layers, so resolve() does not see them: report here.
     let mut messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
     messages.extend(state.reload_settings(None));
+    // Orchestrator mode needs only the database; a failure leaves conductor mode working.
+    let opened = Orchestrator::open_default(state.settings().as_ref().clone(), AgentRunners::standard())
+        .map(|o| {
+            o.set_asker(Arc::new(EditorAsker(state.client.clone())));
+            Arc::new(o)
+        })
+        .map_err(|e| e.to_string());
+    if let Err(e) = &opened {
+        tracing::warn!("orchestrator mode is unavailable: {e}");
+        messages.push(format!("background tasks are unavailable: {e}"));
+    }
+    let _ = state.orchestrator.set(opened);
     // Reported once the client is initialized (messages before that are dropped).
     state.pending_messages(messages);
 
@@ -84,7 +106,11 @@ pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
             }),
             code_action_provider: Some(
                 CodeActionOptions {
-                    code_action_kinds: Some(vec![CodeActionKind::QuickFix, CodeActionKind::RefactorRewrite]),
+                    code_action_kinds: Some(vec![
+                        CodeActionKind::QuickFix,
+                        CodeActionKind::RefactorRewrite,
+                        CodeActionKind::from(crate::handlers::code_action::KIND_PR.to_owned()),
+                    ]),
                     ..Default::default()
                 }
                 .into(),

@@ -1,4 +1,4 @@
-//! `initialized`: start the status reporter, show configuration problems, and check that the
+//! `initialized`: start the status and task reporters, show configuration problems, and check that the
 //! model server answers so the status bar can say so before the first suggestion.
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use crate::server::{State, spawn_status_reporter};
 
 pub async fn handle(state: &Arc<State>) {
     spawn_status_reporter(state.clone());
+    crate::lsp::tasks::spawn_task_reporter(state.clone());
     let messages: Vec<String> = std::mem::take(&mut *state.pending.lock().unwrap_or_else(|e| e.into_inner()));
     for m in messages {
         state.client.show_message(MessageType::Warning, format!("Baton: {m}")).await;

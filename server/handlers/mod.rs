@@ -12,3 +12,4 @@ pub mod initialize;
 pub mod initialized;
 pub mod inline_completion;
 pub mod suggest;
+pub mod task_commands;

@@ -303,6 +303,26 @@ impl Orchestrator {
         Ok(id)
     }
 
+    /// The top-level directory of the git repository holding `dir`.
+    ///
+    /// Errors: `dir` is not in a git repository, or git cannot run.
+    pub async fn repo_root(dir: &Path) -> Result<PathBuf, OrchestratorError> {
+        worktree::repo_root(dir).await.map_err(OrchestratorError::Git)
+    }
+
+    /// The repository's current branch (`HEAD` when detached) and its commit.
+    ///
+    /// Errors: git failures (no commit yet, not a repository).
+    pub async fn head(repo: &Path) -> Result<(String, String), OrchestratorError> {
+        let out = worktree::git(repo, &["rev-parse", "--abbrev-ref", "HEAD", "HEAD"])
+            .await
+            .map_err(OrchestratorError::Git)?;
+        let mut lines = out.lines();
+        let branch = lines.next().unwrap_or("HEAD").trim().to_owned();
+        let commit = lines.next().unwrap_or("").trim().to_owned();
+        Ok((branch, commit))
+    }
+
     /// Every task, oldest first.
     ///
     /// Errors: database errors.
@@ -321,6 +341,13 @@ impl Orchestrator {
             pull_request: s.pull_request(id)?,
             signoffs: s.signoffs(id)?,
         })
+    }
+
+    /// Task `id`'s pull request, if it has one.
+    ///
+    /// Errors: database errors.
+    pub fn pull_request(&self, id: TaskId) -> Result<Option<PullRequest>, OrchestratorError> {
+        Ok(self.inner.store.pull_request(id)?)
     }
 
     /// How many tasks are queued, running, awaiting review or plan approval, failed, interrupted.

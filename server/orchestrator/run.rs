@@ -38,6 +38,22 @@ impl AgentRunners {
         self.runners.push((kind, runner));
     }
 
+    /// Runners for every agent kind Baton ships: the built-in tool loop
+    /// ([`crate::agents::builtin::run`]) and ACP agents ([`crate::agents::acp::run`]); CLI agents
+    /// need none.
+    pub fn standard() -> Self {
+        let mut r = Self::default();
+        r.register(
+            AgentKind::Builtin,
+            Arc::new(|ctx| Box::pin(crate::agents::builtin::run(ctx))),
+        );
+        r.register(
+            AgentKind::Acp,
+            Arc::new(|ctx| Box::pin(crate::agents::acp::run(ctx))),
+        );
+        r
+    }
+
     /// The runner registered for `kind`.
     pub fn get(&self, kind: AgentKind) -> Option<&AgentRunner> {
         self.runners

@@ -29,7 +29,15 @@ async fn code_actions_are_listed_without_waiting_on_a_hanging_model() {
         )
         .await;
     let titles: Vec<&str> = resp["result"].as_array().expect("actions").iter().filter_map(|a| a["title"].as_str()).collect();
-    assert_eq!(titles, ["Baton: fix with the model: wrong operator: add should add", "Baton: edit selection with instruction…"]);
+    assert_eq!(
+        titles,
+        [
+            "Baton: fix with the model: wrong operator: add should add",
+            "Baton: edit selection with instruction…",
+            "Baton: delegate to a background agent…",
+            "Baton: delegate to a background agent: fix “wrong operator: add should add”",
+        ]
+    );
     assert_eq!(resp["result"][0]["kind"], "quickfix");
     assert_eq!(resp["result"][1]["command"]["command"], "baton.edit");
     assert!(model.requests().iter().all(|r| r.method != "POST"), "no model call to list actions");

@@ -14,7 +14,24 @@ async fn initialize_declares_capabilities_and_shutdown_exits_cleanly() {
     assert_eq!(caps["positionEncoding"], "utf-16");
     assert_eq!(caps["textDocumentSync"]["change"], 2, "incremental sync");
     assert!(caps["inlineCompletionProvider"].is_object() || caps["inlineCompletionProvider"] == true);
-    assert_eq!(caps["executeCommandProvider"]["commands"], json!(["baton.edit", "baton.fix", "baton.accepted"]));
+    assert_eq!(
+        caps["executeCommandProvider"]["commands"],
+        json!([
+            "baton.edit",
+            "baton.fix",
+            "baton.accepted",
+            "baton.task.start",
+            "baton.task.list",
+            "baton.task.show",
+            "baton.task.approvePlan",
+            "baton.task.resume",
+            "baton.pr.review",
+            "baton.pr.apply",
+            "baton.pr.merge",
+            "baton.pr.requestChanges",
+            "baton.pr.discard"
+        ])
+    );
     assert_eq!(client.initialize_result["serverInfo"]["name"], "baton");
     assert_eq!(client.shutdown().await, Some(0));
 }

@@ -10,3 +10,4 @@ mod encodings;
 mod faults;
 mod lifecycle;
 mod ordering;
+mod tasks;

@@ -38,15 +38,15 @@ pub struct Client {
     pub initialize_result: Value,
 }
 
-/// Client capabilities for a VS Code-like client: inline completion, status, progress,
-/// annotated workspace edits.
+/// Client capabilities for a VS Code-like client: inline completion, status and task
+/// notifications, progress, showDocument, annotated workspace edits with file operations.
 pub fn rich_capabilities() -> Value {
     json!({
         "general": { "positionEncodings": ["utf-16"] },
         "textDocument": { "inlineCompletion": { "dynamicRegistration": false } },
         "window": { "workDoneProgress": true, "showDocument": { "support": true } },
-        "workspace": { "workspaceEdit": { "documentChanges": true, "changeAnnotationSupport": { "groupsOnLabel": false } } },
-        "experimental": { "baton": { "status": true } },
+        "workspace": { "workspaceEdit": { "documentChanges": true, "resourceOperations": ["create", "rename", "delete"], "changeAnnotationSupport": { "groupsOnLabel": false } } },
+        "experimental": { "baton": { "status": true, "tasks": true } },
     })
 }
 
@@ -69,6 +69,8 @@ impl Client {
         cmd.arg("--log-file").arg(&log_file).arg("--log-level").arg("debug");
         // Isolate from the developer's own config.
         cmd.env("BATON_CONFIG", log_dir.path().join("no-user-config.toml"));
+        // Tasks go to a database of this test's own unless the test shares one.
+        cmd.env("BATON_DATA_DIR", log_dir.path().join("data"));
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -97,6 +99,7 @@ impl Client {
                     if let Some(id) = msg.get("id").cloned() {
                         let result = match msg["method"].as_str().unwrap_or("") {
                             "workspace/applyEdit" => json!({ "applied": *apply.lock().expect("apply") }),
+                            "window/showDocument" => json!({ "success": true }),
                             "window/showMessageRequest" => match answer.lock().expect("answer").clone() {
                                 Some(title) => json!({ "title": title }),
                                 None => Value::Null,
@@ -233,6 +236,12 @@ impl Client {
         self.notify("exit", Value::Null).await;
         let status = tokio::time::timeout(TIMEOUT, self.child.wait()).await.expect("exit in time").expect("wait");
         status.code()
+    }
+
+    /// Kills the server process (SIGKILL: no shutdown, nothing cleaned up) and waits for it.
+    pub async fn kill(mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(TIMEOUT, self.child.wait()).await;
     }
 
     /// True while the server process runs.

@@ -1,0 +1,329 @@
+//! The `baton.task.*` and `baton.pr.*` commands of `workspace/executeCommand`: delegate a task,
+//! read tasks, and the human actions on a pull request. Applying goes through
+//! `workspace/applyEdit` (undoable in the editor); every refusal is an LSP error naming why.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use tower_lsp_server::gen_lsp_types::*;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+
+use crate::conductor::edit;
+use crate::lsp::{convert, ext, tasks};
+use crate::orchestrator::{Orchestrator, OrchestratorError, review::FileChange};
+use crate::server::{State, display_path};
+use crate::text::Document;
+
+/// Prompts offered when `baton.task.start` arrives without one.
+const TASK_PRESETS: &[&str] = &["Write tests for this", "Fix the bugs in this", "Refactor this", "Document this"];
+/// Follow-ups offered when `baton.pr.requestChanges` arrives without feedback.
+const FEEDBACK_PRESETS: &[&str] = &["Fix the failing checks", "Add tests", "Make the change smaller", "Follow the code style"];
+/// Most lines of a selection folded into a task's prompt.
+const MAX_CONTEXT_LINES: usize = 200;
+
+/// Runs one task command; `None` when `command` is not one.
+pub async fn handle(state: &State, command: &str, arguments: &[Value]) -> Option<Result<Option<Value>>> {
+    let result = match command {
+        ext::CMD_TASK_START => start(state, super::execute_command::arg(arguments)).await,
+        ext::CMD_TASK_LIST => list(state),
+        ext::CMD_TASK_SHOW => with_id(state, arguments, |o, a| async move {
+            let d = o.show(a.id).map_err(orch_error)?;
+            serde_json::to_value(d).map_err(|e| internal(e.to_string()))
+        })
+        .await,
+        ext::CMD_TASK_APPROVE_PLAN => with_id(state, arguments, |o, a| async move {
+            o.approve_plan(a.id).map_err(orch_error)?;
+            Ok(json!({ "id": a.id, "state": "queued" }))
+        })
+        .await,
+        ext::CMD_TASK_RESUME => with_id(state, arguments, |o, a| async move {
+            o.resume(a.id).map_err(orch_error)?;
+            Ok(json!({ "id": a.id, "state": "queued" }))
+        })
+        .await,
+        ext::CMD_PR_REVIEW => review(state, super::execute_command::arg(arguments)).await,
+        ext::CMD_PR_APPLY => apply(state, super::execute_command::arg(arguments)).await,
+        ext::CMD_PR_MERGE => with_id(state, arguments, |o, a| async move {
+            let m = o.merge(a.id).await.map_err(orch_error)?;
+            Ok(json!({ "commit": m.commit, "signedOffBy": m.signed_off_by }))
+        })
+        .await,
+        ext::CMD_PR_REQUEST_CHANGES => request_changes(state, super::execute_command::arg(arguments)).await,
+        ext::CMD_PR_DISCARD => with_id(state, arguments, |o, a| async move {
+            o.discard(a.id).await.map_err(orch_error)?;
+            Ok(json!({ "id": a.id, "state": "discarded" }))
+        })
+        .await,
+        _ => return None,
+    };
+    Some(result.map(Some))
+}
+
+async fn with_id<F, Fut>(state: &State, arguments: &[Value], f: F) -> Result<Value>
+where
+    F: FnOnce(std::sync::Arc<Orchestrator>, ext::TaskIdArgs) -> Fut,
+    Fut: std::future::Future<Output = Result<Value>>,
+{
+    let args: ext::TaskIdArgs = super::execute_command::arg(arguments)?;
+    f(state.orchestrator()?, args).await
+}
+
+async fn start(state: &State, args: Result<ext::TaskStartArgs>) -> Result<Value> {
+    // `baton.task.start` with no argument at all (Helix's `:lsp-workspace-command`) still asks.
+    let args = args.unwrap_or_default();
+    let orchestrator = state.orchestrator()?;
+    let file = args.uri.as_deref().map(|u| PathBuf::from(display_path(u)));
+    let root = state.root.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let dir = file
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .or(root)
+        .ok_or_else(|| invalid_params("baton.task.start needs a `uri` or a workspace folder to find the repository"))?;
+    let repo = Orchestrator::repo_root(&dir).await.map_err(orch_error)?;
+
+    let instruction = match args.prompt.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => p.to_owned(),
+        None => match &args.diagnostic {
+            Some(d) => format!("Fix this problem reported by {}: {}", d.source.as_deref().unwrap_or("the compiler"), message_text(&d.message)),
+            None => ask(state, "Baton: what should the background agent do?", TASK_PRESETS)
+                .await
+                .ok_or_else(|| invalid_params("baton.task.start needs a prompt (argument `prompt`)"))?,
+        },
+    };
+    let prompt = with_editor_context(state, &instruction, &args, file.as_deref(), &repo);
+    let context = json!({ "uri": args.uri, "range": args.range, "diagnostic": args.diagnostic });
+    let id = orchestrator
+        .start_task(&repo, &prompt, context, args.agent.as_deref())
+        .await
+        .map_err(orch_error)?;
+    Ok(json!({ "id": id }))
+}
+
+/// The instruction followed by where it applies: the file relative to the repository, the
+/// selected lines and their text, the diagnostic. The agent's worktree has the same layout.
+fn with_editor_context(state: &State, instruction: &str, args: &ext::TaskStartArgs, file: Option<&Path>, repo: &Path) -> String {
+    let mut prompt = instruction.to_owned();
+    let Some(file) = file else { return prompt };
+    let rel = file.strip_prefix(repo).unwrap_or(file).display().to_string();
+    let range = args.range.or(args.diagnostic.as_ref().map(|d| d.range));
+    let doc = args.uri.as_deref().and_then(|u| state.snapshot(u)).map(|(_, d)| d);
+    match (range, doc) {
+        (Some(r), Some(doc)) => {
+            // An end at column 0 of a later line (a whole-line range) stops before that line.
+            let end_line = if r.end.character == 0 && r.end.line > r.start.line { r.end.line - 1 } else { r.end.line };
+            let (first, last) = (r.start.line as usize, (end_line as usize).max(r.start.line as usize));
+            let last_line = last.min(first + MAX_CONTEXT_LINES).min(doc.rope.len_lines().saturating_sub(1));
+            let start = doc.rope.line_to_char(first.min(doc.rope.len_lines()));
+            let end = doc.rope.line_to_char((last_line + 1).min(doc.rope.len_lines()));
+            let text = doc.rope.slice(start..end.max(start)).to_string();
+            prompt.push_str(&format!(
+                "\n\nThis is about {rel}, lines {}-{}:\n```{}\n{}\n```",
+                first + 1,
+                last + 1,
+                doc.language_id,
+                text.trim_end_matches('\n')
+            ));
+        }
+        (Some(r), None) => prompt.push_str(&format!("\n\nThis is about {rel}, lines {}-{}.", r.start.line + 1, r.end.line + 1)),
+        (None, _) => prompt.push_str(&format!("\n\nThis is about {rel}.")),
+    }
+    if let Some(d) = &args.diagnostic {
+        prompt.push_str(&format!("\nDiagnostic ({}): {}", d.source.as_deref().unwrap_or("compiler"), message_text(&d.message)));
+    }
+    prompt
+}
+
+fn list(state: &State) -> Result<Value> {
+    let orchestrator = state.orchestrator()?;
+    let tasks = orchestrator.list().map_err(orch_error)?;
+    let summaries: Vec<ext::TaskSummary> = tasks.iter().map(|t| tasks::summary(&orchestrator, t, None)).collect();
+    serde_json::to_value(summaries).map_err(|e| internal(e.to_string()))
+}
+
+async fn review(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
+    let args = args?;
+    let orchestrator = state.orchestrator()?;
+    let diff = orchestrator.diff(args.id).await.map_err(orch_error)?;
+    let dir = orchestrator.data_dir().join("reviews");
+    let path = dir.join(format!("task-{}.diff", args.id));
+    let written = async {
+        tokio::fs::create_dir_all(&dir).await?;
+        tokio::fs::write(&path, diff).await
+    };
+    written.await.map_err(|e| internal(format!("cannot write the review file {}: {e}", path.display())))?;
+    let uri = file_uri(&path)?;
+    let shown = if state.features().show_document {
+        state
+            .client
+            .show_document(ShowDocumentParams { uri: Uri::from(uri.as_str()), external: Some(false), take_focus: Some(true), selection: None })
+            .await
+            .unwrap_or(false)
+    } else {
+        false
+    };
+    Ok(json!({ "uri": uri, "shown": shown }))
+}
+
+async fn request_changes(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
+    let args = args?;
+    let orchestrator = state.orchestrator()?;
+    let feedback = match args.feedback.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        Some(f) => f.to_owned(),
+        None => ask(state, &format!("Baton: what should change in PR #{}?", args.id), FEEDBACK_PRESETS)
+            .await
+            .ok_or_else(|| invalid_params("baton.pr.requestChanges needs feedback (argument `feedback`)"))?,
+    };
+    orchestrator.request_changes(args.id, &feedback).map_err(orch_error)?;
+    Ok(json!({ "id": args.id, "state": "queued" }))
+}
+
+async fn apply(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
+    let args = args?;
+    let orchestrator = state.orchestrator()?;
+    let changes = orchestrator.apply(args.id).await.map_err(orch_error)?;
+    let edit = workspace_edit(state, &changes)?;
+    let label = format!("Baton: apply PR #{}", args.id);
+    let applied = state
+        .client
+        .send_request::<ApplyWorkspaceEditRequest>(ApplyWorkspaceEditParams { label: Some(label), edit, metadata: None })
+        .await
+        .map_err(|e| invalid_request(format!("the editor did not apply the pull request: {}", e.message)))?;
+    if !applied.applied {
+        let why = applied.failure_reason.unwrap_or_else(|| "it was rejected".to_owned());
+        return Err(invalid_request(format!("the editor did not apply PR #{}: {why}", args.id)));
+    }
+    orchestrator.mark_applied(args.id).await.map_err(orch_error)?;
+    Ok(json!({ "applied": true, "files": changes.len() }))
+}
+
+/// The edits that turn each file's current text into the pull request's. Open documents are
+/// edited where the editor has them (refused when the buffer differs from the file on disk, so
+/// unsaved work is never overwritten); new and deleted files need resource operations.
+fn workspace_edit(state: &State, changes: &[FileChange]) -> Result<WorkspaceEdit> {
+    let features = state.features();
+    let encoding = state.encoding();
+    let mut document_changes: Vec<DocumentChange> = Vec::new();
+    let mut plain: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+    for change in changes {
+        let uri = file_uri(&change.path)?;
+        let shown = display_path(&uri);
+        match (&change.old_content, &change.new_content) {
+            (Some(old), Some(new)) => {
+                let open = state.snapshot(&uri).map(|(_, d)| d);
+                if let Some(doc) = &open
+                    && doc.rope != old.as_str()
+                {
+                    return Err(invalid_request(format!(
+                        "refusing to apply: {shown} has unsaved changes in the editor (save or revert them, or merge instead)"
+                    )));
+                }
+                let doc = open.clone().unwrap_or_else(|| Document::new(old, 0, ""));
+                let edits: Vec<TextEdit> = edit::minimal_edits(old, new)
+                    .into_iter()
+                    .map(|r| {
+                        let a = doc.rope.byte_to_char(r.start);
+                        let b = doc.rope.byte_to_char(r.end);
+                        TextEdit { range: convert::range(&doc, a..b, encoding), new_text: r.text }
+                    })
+                    .collect();
+                if features.document_changes {
+                    document_changes.push(
+                        TextDocumentEdit {
+                            text_document: OptionalVersionedTextDocumentIdentifier {
+                                version: open.map(|d| d.version),
+                                text_document_identifier: TextDocumentIdentifier { uri: Uri::from(uri.as_str()) },
+                            },
+                            edits: edits.into_iter().map(Into::into).collect(),
+                        }
+                        .into(),
+                    );
+                } else {
+                    plain.insert(Uri::from(uri.as_str()), edits);
+                }
+            }
+            (None, Some(new)) => {
+                need_resource_operations(features.document_changes && features.create_delete_files, &shown)?;
+                document_changes.push(CreateFile { uri: Uri::from(uri.as_str()), options: None, annotation_id: None }.into());
+                document_changes.push(
+                    TextDocumentEdit {
+                        text_document: OptionalVersionedTextDocumentIdentifier {
+                            version: None,
+                            text_document_identifier: TextDocumentIdentifier { uri: Uri::from(uri.as_str()) },
+                        },
+                        edits: vec![TextEdit { range: Range::default(), new_text: new.clone() }.into()],
+                    }
+                    .into(),
+                );
+            }
+            (Some(_), None) => {
+                need_resource_operations(features.document_changes && features.create_delete_files, &shown)?;
+                document_changes.push(DeleteFile { uri: Uri::from(uri.as_str()), options: None, annotation_id: None }.into());
+            }
+            (None, None) => {}
+        }
+    }
+    Ok(if features.document_changes {
+        WorkspaceEdit { document_changes: Some(document_changes), ..Default::default() }
+    } else {
+        WorkspaceEdit { changes: Some(plain), ..Default::default() }
+    })
+}
+
+fn need_resource_operations(supported: bool, path: &str) -> Result<()> {
+    if supported {
+        Ok(())
+    } else {
+        Err(invalid_request(format!(
+            "refusing to apply: the pull request creates or deletes {path}, which this editor cannot do through workspace/applyEdit; merge it instead"
+        )))
+    }
+}
+
+/// A `file://` URI for an absolute path, percent-encoded as the `url` crate does it.
+pub fn file_uri(path: &Path) -> Result<String> {
+    url::Url::from_file_path(path)
+        .map(String::from)
+        .map_err(|()| internal(format!("{} is not an absolute path", path.display())))
+}
+
+async fn ask(state: &State, question: &str, presets: &[&str]) -> Option<String> {
+    let actions = presets.iter().map(|t| MessageActionItem { title: (*t).to_owned(), properties: HashMap::new() }).collect();
+    state.client.show_message_request(MessageType::Info, question, Some(actions)).await.ok().flatten().map(|a| a.title)
+}
+
+fn message_text(m: &Message) -> &str {
+    match m {
+        Message::String(s) => s,
+        Message::MarkupContent(m) => &m.value,
+    }
+}
+
+/// An orchestrator refusal or failure as an LSP error: refusals (wrong state, dirty tree,
+/// conflicts, divergence, unknown agent) are the request's fault, the rest internal.
+fn orch_error(e: OrchestratorError) -> Error {
+    let code = match &e {
+        OrchestratorError::Store(crate::orchestrator::StoreError::NoTask(_)) => ErrorCode::InvalidParams,
+        OrchestratorError::UnknownAgent { .. } => ErrorCode::InvalidParams,
+        OrchestratorError::WrongState { .. }
+        | OrchestratorError::NoPullRequest(_)
+        | OrchestratorError::DirtyTree(_)
+        | OrchestratorError::Conflicts(_)
+        | OrchestratorError::Diverged { .. } => ErrorCode::InvalidRequest,
+        _ => ErrorCode::InternalError,
+    };
+    Error { code, message: e.to_string().into(), data: None }
+}
+
+fn invalid_params(message: impl Into<String>) -> Error {
+    Error { code: ErrorCode::InvalidParams, message: message.into().into(), data: None }
+}
+
+fn invalid_request(message: impl Into<String>) -> Error {
+    Error { code: ErrorCode::InvalidRequest, message: message.into().into(), data: None }
+}
+
+fn internal(message: impl Into<String>) -> Error {
+    Error { code: ErrorCode::InternalError, message: message.into().into(), data: None }
+}

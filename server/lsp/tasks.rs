@@ -1,0 +1,188 @@
+//! Orchestrator tasks as the editor sees them: `baton/tasks` for status bars and one work done
+//! progress (`$/progress`) per task this server runs, fed by the orchestrator's task events.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+use tower_lsp_server::gen_lsp_types::ProgressToken;
+use tower_lsp_server::{NotCancellable, OngoingProgress, Unbounded};
+
+use crate::lsp::ext::{self, TaskSummary, TasksParams};
+use crate::orchestrator::{Orchestrator, Task, TaskEvent, TaskId, TaskState};
+use crate::server::State;
+
+/// How often the database is re-read for changes made by other servers (another editor on the
+/// same repository), in milliseconds.
+const POLL_MS: u64 = 2000;
+/// How long the client gets to answer `window/workDoneProgress/create`, in milliseconds.
+const CREATE_TIMEOUT_MS: u64 = 5000;
+/// Longest title in a summary, in chars.
+const TITLE_CHARS: usize = 72;
+
+/// The work done progress token of task `id`.
+pub fn progress_token(id: TaskId) -> ProgressToken {
+    ProgressToken::String(format!("baton/task/{id}"))
+}
+
+/// The first line of a prompt, shortened to [`TITLE_CHARS`].
+pub fn title(prompt: &str) -> String {
+    let line = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    if line.chars().count() > TITLE_CHARS {
+        format!("{}…", line.chars().take(TITLE_CHARS - 1).collect::<String>())
+    } else {
+        line.to_owned()
+    }
+}
+
+/// One task as `baton/tasks` and `baton.task.list` show it; `message` is the latest step when
+/// known (falls back to the error or the plan's first line).
+pub fn summary(orchestrator: &Orchestrator, task: &Task, message: Option<&str>) -> TaskSummary {
+    let pr = if task.state == TaskState::Ready { orchestrator.pull_request(task.id).ok().flatten() } else { None };
+    let fallback = match task.state {
+        TaskState::Failed => task.error.as_deref().and_then(|e| e.lines().next()),
+        TaskState::AwaitingPlanApproval => task.plan.as_deref().and_then(|p| p.lines().next()),
+        _ => None,
+    };
+    TaskSummary {
+        id: task.id,
+        title: title(&task.prompt),
+        state: task.state.as_str().to_owned(),
+        agent: task.agent.clone(),
+        branch: task.branch.clone(),
+        message: message.or(fallback).map(str::to_owned),
+        diff_stat: pr.as_ref().map(|p| diff_stat(&p.stat)),
+        checks: pr.as_ref().map(|p| check_name(p.check).to_owned()),
+    }
+}
+
+/// `+12 -3 in 2 files`.
+pub fn diff_stat(stat: &crate::orchestrator::DiffStat) -> String {
+    let files = if stat.files_changed == 1 { "file" } else { "files" };
+    format!("+{} -{} in {} {files}", stat.insertions, stat.deletions, stat.files_changed)
+}
+
+/// `pass`, `fail` or `none`.
+pub fn check_name(check: crate::orchestrator::CheckResult) -> &'static str {
+    match check {
+        crate::orchestrator::CheckResult::Pass => "pass",
+        crate::orchestrator::CheckResult::Fail => "fail",
+        crate::orchestrator::CheckResult::None => "none",
+    }
+}
+
+/// The tasks of `repo` (all repositories when `None`) as `baton/tasks` params.
+///
+/// Errors: database errors, as text.
+pub fn tasks_params(
+    orchestrator: &Orchestrator,
+    repo: Option<&PathBuf>,
+    messages: &HashMap<TaskId, String>,
+) -> Result<TasksParams, String> {
+    let tasks = orchestrator.list().map_err(|e| e.to_string())?;
+    let mut p = TasksParams {
+        queued: 0,
+        running: 0,
+        awaiting_review: 0,
+        awaiting_plan_approval: 0,
+        failed: 0,
+        interrupted: 0,
+        tasks: Vec::new(),
+    };
+    for t in tasks.iter().filter(|t| repo.is_none_or(|r| *r == t.repo_root)) {
+        match t.state {
+            TaskState::Queued => p.queued += 1,
+            TaskState::Preparing | TaskState::Running | TaskState::Checking => p.running += 1,
+            TaskState::Ready => p.awaiting_review += 1,
+            TaskState::AwaitingPlanApproval => p.awaiting_plan_approval += 1,
+            TaskState::Failed => p.failed += 1,
+            TaskState::Interrupted => p.interrupted += 1,
+            TaskState::Merged | TaskState::Applied | TaskState::Discarded => continue,
+        }
+        p.tasks.push(summary(orchestrator, t, messages.get(&t.id).map(String::as_str)));
+    }
+    Ok(p)
+}
+
+/// Sends `baton/tasks` on every change (to clients that declared `experimental.baton.tasks`)
+/// and keeps one `$/progress` per working task (to clients with `window.workDoneProgress`).
+/// Task events wake it; a slow poll catches changes other servers make.
+pub fn spawn_task_reporter(state: Arc<State>) {
+    let Ok(orchestrator) = state.orchestrator() else { return };
+    tokio::spawn(async move {
+        let root = state.root.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let repo = match root {
+            Some(r) => Orchestrator::repo_root(&r).await.ok(),
+            None => None,
+        };
+        let mut events = orchestrator.subscribe();
+        let mut tick = tokio::time::interval(Duration::from_millis(POLL_MS));
+        let mut messages: HashMap<TaskId, String> = HashMap::new();
+        let mut progress: HashMap<TaskId, OngoingProgress<Unbounded, NotCancellable>> = HashMap::new();
+        let mut last: Option<TasksParams> = None;
+        loop {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Ok(ev) => {
+                        messages.insert(ev.task_id, ev.message.clone());
+                        report_progress(&state, &mut progress, ev).await;
+                    }
+                    Err(RecvError::Lagged(n)) => tracing::debug!(skipped = n, "task events lagged"),
+                    Err(RecvError::Closed) => break,
+                },
+                _ = tick.tick() => {}
+            }
+            let features = state.features();
+            if !features.tasks_notification {
+                continue;
+            }
+            match tasks_params(&orchestrator, repo.as_ref(), &messages) {
+                Ok(params) if last.as_ref() != Some(&params) => {
+                    state.client.send_notification::<ext::Tasks>(params.clone()).await;
+                    last = Some(params);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("cannot read tasks: {e}"),
+            }
+        }
+    });
+}
+
+async fn report_progress(
+    state: &State,
+    progress: &mut HashMap<TaskId, OngoingProgress<Unbounded, NotCancellable>>,
+    ev: TaskEvent,
+) {
+    if !state.features().work_done_progress {
+        return;
+    }
+    if !ev.state.is_working() {
+        if let Some(p) = progress.remove(&ev.task_id) {
+            p.finish_with_message(format!("{}: {}", ev.state, ev.message)).await;
+        }
+        return;
+    }
+    if let Some(p) = progress.get(&ev.task_id) {
+        p.report(ev.message).await;
+        return;
+    }
+    let token = progress_token(ev.task_id);
+    let created = tokio::time::timeout(
+        Duration::from_millis(CREATE_TIMEOUT_MS),
+        state.client.create_work_done_progress(token.clone()),
+    )
+    .await;
+    if !matches!(created, Ok(Ok(()))) {
+        tracing::debug!(task = ev.task_id, "the client did not create a progress token");
+        return;
+    }
+    let p = state
+        .client
+        .progress(token, format!("Baton task #{}", ev.task_id))
+        .with_message(ev.message)
+        .begin()
+        .await;
+    progress.insert(ev.task_id, p);
+}

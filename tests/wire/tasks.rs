@@ -1,0 +1,372 @@
+//! Orchestrator mode through the real binary: delegating from code actions and commands, task
+//! progress and `baton/tasks`, pull request actions on the changed lines (review, apply, merge,
+//! discard), the three agent kinds, and faults (crash, hang, server killed mid-task). Real git
+//! repositories in temporary directories; agents are shell scripts, the ACP test agent, and the
+//! built-in agent driven by the scripted model server.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::support::client::{Client, rich_capabilities};
+use crate::support::model_server::{ModelServer, Reply};
+use crate::support::openai_options;
+
+const LIB: &str = "fn one() {}\n// TODO: add a function two\nfn three() {}\n";
+
+/// A repository with `lib.rs` and a committed `baton.toml`, plus a task database beside it.
+struct Repo {
+    tmp: tempfile::TempDir,
+    root: PathBuf,
+    data: PathBuf,
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").args(args).current_dir(dir).output().expect("run git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `agents`: (name, shell script body, extra TOML lines of the profile). `$1` is the prompt.
+fn repo(agents: &[(&str, &str, &str)], extra_toml: &str) -> Repo {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("repo");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let root = root.canonicalize().expect("canonical");
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["config", "user.name", "Ada Lovelace"]);
+    git(&root, &["config", "user.email", "ada@example.com"]);
+    git(&root, &["config", "commit.gpgsign", "false"]);
+    std::fs::write(root.join("lib.rs"), LIB).expect("write");
+    let mut toml = String::new();
+    for (name, body, extra) in agents {
+        let script = tmp.path().join(format!("{name}.sh"));
+        std::fs::write(&script, body).expect("script");
+        let extra = if extra.contains("time_limit_ms") { extra.to_string() } else { format!("time_limit_ms = 60000\n{extra}") };
+        toml.push_str(&format!(
+            "[[agents]]\nname = \"{name}\"\nkind = \"cli\"\ncommand = [\"sh\", \"{}\", \"{{prompt}}\"]\n{extra}\n",
+            script.display()
+        ));
+    }
+    toml.push_str(extra_toml);
+    std::fs::write(root.join("baton.toml"), toml).expect("toml");
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "initial"]);
+    let data = tmp.path().join("data");
+    Repo { tmp, root, data }
+}
+
+impl Repo {
+    fn uri(&self, file: &str) -> String {
+        format!("file://{}", self.root.join(file).display())
+    }
+
+    async fn client(&self, options: Value) -> Client {
+        let data = self.data.to_string_lossy().into_owned();
+        Client::start_with(rich_capabilities(), options, &[("BATON_DATA_DIR", &data)], Some(&self.root)).await
+    }
+
+    fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.root.join(file)).expect("read")
+    }
+}
+
+/// Options that point the conductor at a port nothing listens on (these tests need no model).
+fn no_model() -> Value {
+    json!({ "provider": { "base_url": "http://127.0.0.1:9/v1", "max_retries": 0 } })
+}
+
+async fn command(client: &Client, command: &str, argument: Value) -> Value {
+    client.request("workspace/executeCommand", json!({ "command": command, "arguments": [argument] })).await
+}
+
+async fn code_actions(client: &Client, uri: &str, line: u32) -> Vec<Value> {
+    let resp = client
+        .request(
+            "textDocument/codeAction",
+            json!({
+                "textDocument": { "uri": uri },
+                "range": { "start": { "line": line, "character": 0 }, "end": { "line": line, "character": 0 } },
+                "context": { "diagnostics": [] },
+            }),
+        )
+        .await;
+    resp["result"].as_array().cloned().unwrap_or_default()
+}
+
+fn titles(actions: &[Value]) -> Vec<String> {
+    actions.iter().filter_map(|a| a["title"].as_str().map(str::to_owned)).collect()
+}
+
+/// Runs the command of the action titled `title` (fails the test when there is none).
+async fn run_action(client: &Client, actions: &[Value], title: &str) -> Value {
+    let action = actions
+        .iter()
+        .find(|a| a["title"] == title)
+        .unwrap_or_else(|| panic!("no action {title:?} in {:#?}", titles(actions)));
+    let cmd = &action["command"];
+    client
+        .request("workspace/executeCommand", json!({ "command": cmd["command"], "arguments": cmd["arguments"] }))
+        .await
+}
+
+/// Waits for a `baton/tasks` notification showing task `id` in `state`.
+async fn wait_state(client: &Client, id: i64, state: &str) -> Value {
+    client
+        .wait_for("baton/tasks", |p| p["tasks"].as_array().is_some_and(|t| t.iter().any(|t| t["id"] == id && t["state"] == state)))
+        .await["params"]
+        .clone()
+}
+
+async fn show(client: &Client, id: i64) -> Value {
+    let resp = command(client, "baton.task.show", json!({ "id": id })).await;
+    resp["result"].clone()
+}
+
+const EDIT_TODO: &str = "sed -i 's|// TODO: add a function two|fn two() {}|' lib.rs\necho \"Added fn two\"\n";
+
+#[tokio::test]
+async fn a_todo_becomes_a_task_whose_pull_request_is_applied_from_a_code_action() {
+    let repo = repo(&[("scripted", EDIT_TODO, "")], "[orchestrator]\ndefault_agent = \"scripted\"\n");
+    let client = repo.client(no_model()).await;
+    let uri = repo.uri("lib.rs");
+    client.open(&uri, "rust", LIB).await;
+
+    let actions = code_actions(&client, &uri, 1).await;
+    let started = run_action(&client, &actions, "Baton: delegate to a background agent: “add a function two”").await;
+    assert_eq!(started["result"]["id"], 1, "{started}");
+
+    let tasks = wait_state(&client, 1, "ready").await;
+    assert_eq!(tasks["awaitingReview"], 1);
+    assert_eq!(tasks["running"], 0);
+    assert_eq!(tasks["tasks"][0]["diffStat"], "+1 -1 in 1 file");
+    assert_eq!(tasks["tasks"][0]["checks"], "none");
+    let prompt = show(&client, 1).await["task"]["prompt"].as_str().unwrap_or_default().to_owned();
+    assert!(prompt.starts_with("add a function two\n\nThis is about lib.rs, lines 2-2:"), "{prompt}");
+
+    // Work done progress: one token per task, begun, then ended when the task left its working states.
+    let token = json!("baton/task/1");
+    client.wait_for("window/workDoneProgress/create", |p| p["token"] == token).await;
+    client.wait_for("$/progress", |p| p["token"] == token && p["value"]["kind"] == "begin" && p["value"]["title"] == "Baton task #1").await;
+    let end = client.wait_for("$/progress", |p| p["token"] == token && p["value"]["kind"] == "end").await;
+    assert!(end["params"]["value"]["message"].as_str().unwrap_or_default().starts_with("ready: ready for review"), "{end}");
+
+    // The pull request's actions are offered on the line it changes, not elsewhere.
+    let prefix = "Baton PR #1 (+1 -1, checks none)";
+    assert!(!titles(&code_actions(&client, &uri, 0).await).iter().any(|t| t.starts_with(prefix)));
+    let actions = code_actions(&client, &uri, 1).await;
+    let pr_titles: Vec<String> = titles(&actions).into_iter().filter(|t| t.starts_with(prefix)).collect();
+    assert_eq!(
+        pr_titles,
+        ["Review", "Apply to working tree", "Merge into main", "Request changes…", "Discard"].map(|a| format!("{prefix}: {a}"))
+    );
+
+    let applied = run_action(&client, &actions, &format!("{prefix}: Apply to working tree")).await;
+    assert_eq!(applied["result"]["applied"], true, "{applied}");
+    let edit = client.wait_for("workspace/applyEdit", |_| true).await;
+    assert_eq!(edit["params"]["label"], "Baton: apply PR #1");
+    assert_eq!(
+        edit["params"]["edit"]["documentChanges"],
+        json!([{
+            "textDocument": { "uri": uri, "version": 1 },
+            "edits": [{ "range": { "start": { "line": 1, "character": 0 }, "end": { "line": 2, "character": 0 } }, "newText": "fn two() {}\n" }],
+        }])
+    );
+    // The editor applies the edit to its buffer; the server never writes the user's file.
+    assert_eq!(repo.read("lib.rs"), LIB);
+    let details = show(&client, 1).await;
+    assert_eq!(details["task"]["state"], "applied");
+    assert_eq!(details["signoffs"][0]["action"], "applied");
+    assert_eq!(details["signoffs"][0]["who"], "Ada Lovelace <ada@example.com>");
+    let tasks = client.wait_for("baton/tasks", |p| p["awaitingReview"] == 0 && p["tasks"] == json!([])).await;
+    assert_eq!(tasks["params"]["running"], 0);
+}
+
+#[tokio::test]
+async fn merge_refuses_a_dirty_tree_and_a_predicted_conflict_then_merges_with_a_sign_off() {
+    let agent = "sed -i 's|fn one() {}|fn one() { agent() }|' lib.rs\necho \"Changed one\"\n";
+    let repo = repo(&[("scripted", agent, "")], "[orchestrator]\ndefault_agent = \"scripted\"\n");
+    let client = repo.client(no_model()).await;
+    let uri = repo.uri("lib.rs");
+    client.open(&uri, "rust", LIB).await;
+    let started = command(&client, "baton.task.start", json!({ "prompt": "Make one call agent", "uri": uri })).await;
+    let id = started["result"]["id"].as_i64().expect("id");
+    wait_state(&client, id, "ready").await;
+
+    let dirty = "fn one() { mine() }\n";
+    std::fs::write(repo.root.join("lib.rs"), dirty).expect("write");
+    let refused = command(&client, "baton.pr.merge", json!({ "id": id })).await;
+    assert_eq!(refused["error"]["message"], "refusing to merge: the working tree has uncommitted changes in lib.rs", "{refused}");
+    assert_eq!(repo.read("lib.rs"), dirty, "the user's file is untouched");
+
+    git(&repo.root, &["commit", "-q", "-am", "user change"]);
+    let head = git(&repo.root, &["rev-parse", "HEAD"]);
+    let merge_title = format!("Baton PR #{id} (+1 -1, checks none): Merge into main — would conflict in lib.rs");
+    assert!(titles(&code_actions(&client, &uri, 0).await).contains(&merge_title), "conflict predicted in the title");
+    let refused = command(&client, "baton.pr.merge", json!({ "id": id })).await;
+    assert_eq!(refused["error"]["message"], "refusing to merge: it would conflict in lib.rs", "{refused}");
+    assert_eq!(git(&repo.root, &["rev-parse", "HEAD"]), head);
+    assert_eq!(repo.read("lib.rs"), dirty);
+
+    git(&repo.root, &["reset", "-q", "--hard", "HEAD~1"]);
+    let merged = command(&client, "baton.pr.merge", json!({ "id": id })).await;
+    assert_eq!(merged["result"]["signedOffBy"], "Ada Lovelace <ada@example.com>", "{merged}");
+    let message = git(&repo.root, &["log", "-1", "--format=%B"]);
+    assert!(message.contains("Signed-off-by: Ada Lovelace <ada@example.com>"), "{message}");
+    assert!(message.contains(&format!("Baton-Task: {id}")), "{message}");
+    assert!(repo.read("lib.rs").starts_with("fn one() { agent() }\n"));
+    let details = show(&client, id).await;
+    assert_eq!(details["task"]["state"], "merged");
+    assert_eq!(details["signoffs"][0]["action"], "merged");
+    assert_eq!(details["signoffs"][0]["checks"], "none");
+}
+
+#[tokio::test]
+async fn the_built_in_agent_writes_a_new_file_which_apply_creates() {
+    let model = ModelServer::start().await;
+    model.push(Reply::tool_call("write_file", json!({ "path": "two.rs", "content": "fn two() {}\n" })));
+    model.push(Reply::text("Wrote two.rs."));
+    let repo = repo(&[], "");
+    let client = repo.client(openai_options(&model.base_url())).await;
+    let started = command(&client, "baton.task.start", json!({ "prompt": "Add two.rs", "uri": repo.uri("lib.rs") })).await;
+    let id = started["result"]["id"].as_i64().expect("id");
+    wait_state(&client, id, "ready").await;
+    let details = show(&client, id).await;
+    assert_eq!(details["task"]["agent"], "builtin");
+    assert_eq!(details["pull_request"]["description"], "Wrote two.rs.");
+    assert_eq!(details["pull_request"]["files"][0]["path"], "two.rs");
+
+    let applied = command(&client, "baton.pr.apply", json!({ "id": id })).await;
+    assert_eq!(applied["result"]["applied"], true, "{applied}");
+    let edit = client.wait_for("workspace/applyEdit", |_| true).await;
+    let two = repo.uri("two.rs");
+    assert_eq!(
+        edit["params"]["edit"]["documentChanges"],
+        json!([
+            { "kind": "create", "uri": two },
+            { "textDocument": { "uri": two, "version": null }, "edits": [{ "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 0, "character": 0 } }, "newText": "fn two() {}\n" }] },
+        ])
+    );
+}
+
+#[tokio::test]
+async fn an_acp_agent_works_in_the_worktree_and_its_updates_become_progress() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        #[allow(clippy::print_stderr)]
+        eprintln!("SKIPPED: python3 is not installed; the ACP test agent needs it");
+        return;
+    }
+    let agent = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/acp_agent.py");
+    let toml = format!("[[agents]]\nname = \"acp\"\nkind = \"acp\"\ncommand = [\"python3\", \"{}\"]\n", agent.display());
+    let repo = repo(&[], &toml);
+    let client = repo.client(no_model()).await;
+    let started = command(&client, "baton.task.start", json!({ "prompt": "Write notes", "uri": repo.uri("lib.rs"), "agent": "acp" })).await;
+    let id = started["result"]["id"].as_i64().expect("id");
+    wait_state(&client, id, "ready").await;
+    let token = json!(format!("baton/task/{id}"));
+    let reports: Vec<String> = client
+        .inbox()
+        .iter()
+        .filter(|m| m["method"] == "$/progress" && m["params"]["token"] == token && m["params"]["value"]["kind"] == "report")
+        .filter_map(|m| m["params"]["value"]["message"].as_str().map(str::to_owned))
+        .collect();
+    assert!(reports.len() >= 3, "progress reports from the agent's session/update: {reports:?}");
+    let details = show(&client, id).await;
+    let files: Vec<&str> = details["pull_request"]["files"].as_array().into_iter().flatten().filter_map(|f| f["path"].as_str()).collect();
+    assert!(files.contains(&"notes.txt"), "{files:?}");
+    assert!(!repo.root.join("notes.txt").exists(), "the agent never writes the user's tree");
+}
+
+#[tokio::test]
+async fn crashing_and_hanging_agents_fail_their_tasks_and_the_server_stays_up() {
+    let repo = repo(
+        &[("crasher", "echo boom >&2\nexit 3\n", ""), ("sleeper", "exec sleep 600\n", "time_limit_ms = 1500\n")],
+        "",
+    );
+    let client = repo.client(no_model()).await;
+    let uri = repo.uri("lib.rs");
+    let a = command(&client, "baton.task.start", json!({ "prompt": "crash", "uri": uri, "agent": "crasher" })).await;
+    let b = command(&client, "baton.task.start", json!({ "prompt": "hang", "uri": uri, "agent": "sleeper" })).await;
+    let (a, b) = (a["result"]["id"].as_i64().expect("id"), b["result"]["id"].as_i64().expect("id"));
+    let tasks = client.wait_for("baton/tasks", |p| p["failed"] == 2).await;
+    assert_eq!(tasks["params"]["running"], 0);
+    let crashed = show(&client, a).await["task"]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(crashed.contains("exited with") && crashed.contains("boom"), "{crashed}");
+    let hung = show(&client, b).await["task"]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(hung.contains("time limit of 1500 ms"), "{hung}");
+
+    let unknown = command(&client, "baton.pr.merge", json!({ "id": 99 })).await;
+    assert_eq!(unknown["error"]["message"], "there is no task 99");
+    let wrong = command(&client, "baton.pr.merge", json!({ "id": a })).await;
+    assert!(wrong["error"]["message"].as_str().unwrap_or_default().contains("is failed; merging needs a task that is ready"), "{wrong}");
+    let bad_agent = command(&client, "baton.task.start", json!({ "prompt": "x", "uri": uri, "agent": "nobody" })).await;
+    assert!(bad_agent["error"]["message"].as_str().unwrap_or_default().starts_with("there is no agent profile named \"nobody\""), "{bad_agent}");
+    let health = client.request("baton/health", Value::Null).await;
+    assert!(health.get("result").is_some(), "the server still answers: {health}");
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_task_leaves_it_interrupted_with_its_worktree_and_resume_finishes_it() {
+    // The first run records its pid and hangs; the run after a resume does the work.
+    let tmp_marker = "$(dirname \"$0\")";
+    let agent = format!(
+        "if [ -f {tmp_marker}/resumed ]; then {EDIT_TODO}exit 0; fi\necho $$ > {tmp_marker}/agent.pid\nexec sleep 600\n"
+    );
+    let repo = repo(&[("slow", &agent, "")], "[orchestrator]\ndefault_agent = \"slow\"\n");
+    let client = repo.client(no_model()).await;
+    let started = command(&client, "baton.task.start", json!({ "prompt": "Add two", "uri": repo.uri("lib.rs") })).await;
+    let id = started["result"]["id"].as_i64().expect("id");
+    wait_state(&client, id, "running").await;
+    client.kill().await;
+
+    let client = repo.client(no_model()).await;
+    wait_state(&client, id, "interrupted").await;
+    let task = show(&client, id).await["task"].clone();
+    let worktree = PathBuf::from(task["worktree"].as_str().expect("worktree"));
+    let branch = task["branch"].as_str().expect("branch").to_owned();
+    assert!(worktree.join("lib.rs").exists(), "worktree kept");
+    assert!(git(&repo.root, &["branch", "--list", &branch]).contains(&branch), "branch kept");
+    if let Ok(pid) = std::fs::read_to_string(repo.tmp.path().join("agent.pid")) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+    }
+
+    std::fs::write(repo.tmp.path().join("resumed"), "").expect("marker");
+    let resumed = command(&client, "baton.task.resume", json!({ "id": id })).await;
+    assert!(resumed.get("error").is_none(), "{resumed}");
+    wait_state(&client, id, "ready").await;
+    assert_eq!(show(&client, id).await["pull_request"]["stat"]["insertions"], 1);
+}
+
+#[tokio::test]
+async fn overlapping_pull_requests_say_so_and_review_opens_the_diff_in_another_editor_too() {
+    let repo = repo(&[("scripted", EDIT_TODO, "")], "[orchestrator]\ndefault_agent = \"scripted\"\n");
+    let first = repo.client(no_model()).await;
+    let uri = repo.uri("lib.rs");
+    first.open(&uri, "rust", LIB).await;
+    for prompt in ["Add two", "Add two again"] {
+        command(&first, "baton.task.start", json!({ "prompt": prompt, "uri": uri })).await;
+    }
+    first.wait_for("baton/tasks", |p| p["awaitingReview"] == 2).await;
+    // A second editor on the same repository sees the same tasks.
+    let second = repo.client(no_model()).await;
+    second.wait_for("baton/tasks", |p| p["awaitingReview"] == 2).await;
+    second.open(&uri, "rust", LIB).await;
+    let all = titles(&code_actions(&second, &uri, 1).await);
+    assert!(all.contains(&"Baton PR #1 (+1 -1, checks none): Review — overlaps PR #2".to_owned()), "{all:#?}");
+    assert!(all.contains(&"Baton PR #2 (+1 -1, checks none): Review — overlaps PR #1".to_owned()), "{all:#?}");
+
+    let review = command(&second, "baton.pr.review", json!({ "id": 1 })).await;
+    let diff_uri = review["result"]["uri"].as_str().expect("uri").to_owned();
+    assert_eq!(review["result"]["shown"], true);
+    let shown = second.wait_for("window/showDocument", |_| true).await;
+    assert_eq!(shown["params"]["uri"], diff_uri);
+    let diff = std::fs::read_to_string(diff_uri.trim_start_matches("file://")).expect("diff file");
+    assert!(diff.contains("-// TODO: add a function two\n+fn two() {}\n"), "{diff}");
+
+    let discarded = command(&second, "baton.pr.discard", json!({ "id": 2 })).await;
+    assert!(discarded.get("error").is_none(), "{discarded}");
+    let tasks = first.wait_for("baton/tasks", |p| p["awaitingReview"] == 1).await;
+    assert_eq!(tasks["params"]["tasks"][0]["id"], 1);
+    assert!(!git(&repo.root, &["branch", "--list"]).contains("baton/2-"), "discard removes the branch");
+}
