@@ -45,6 +45,13 @@ run_step() {
     printf '[test.sh] %s: exit %s, %s passed, %s failed, %ss\n' "$name" "$rc" "$p" "$f" "$((SECONDS - start))" >&2
 }
 
+# bubblewrap: the built-in agent's commands run in it, and its sandbox tests need it.
+if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    log "installing bubblewrap"
+    { apt-get update -qq && apt-get install -y -qq bubblewrap; } >"$LOGS/apt-bubblewrap.log" 2>&1 \
+        || echo "[test.sh] could not install bubblewrap; sandbox tests will say they skipped" >&2
+fi
+
 run_step rust cargo test --all-targets --locked
 
 if [ "${BATON_SKIP_EDITORS:-0}" != 1 ]; then
