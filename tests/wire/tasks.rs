@@ -370,3 +370,38 @@ async fn overlapping_pull_requests_say_so_and_review_opens_the_diff_in_another_e
     assert_eq!(tasks["params"]["tasks"][0]["id"], 1);
     assert!(!git(&repo.root, &["branch", "--list"]).contains("baton/2-"), "discard removes the branch");
 }
+
+#[tokio::test]
+async fn a_plan_first_task_waits_for_approval_and_requested_changes_run_the_agent_again() {
+    let agent = format!(
+        "case \"$1\" in *'numbered plan'*) echo '1. replace the TODO'; exit 0;; esac\n\
+         case \"$1\" in *'Review feedback'*) echo '// reviewed' >> lib.rs; echo 'Marked reviewed'; exit 0;; esac\n{EDIT_TODO}"
+    );
+    let repo = repo(&[("planner", &agent, "plan_first = true\n")], "[orchestrator]\ndefault_agent = \"planner\"\n");
+    let client = repo.client(no_model()).await;
+    let uri = repo.uri("lib.rs");
+    client.open(&uri, "rust", LIB).await;
+    let started = command(&client, "baton.task.start", json!({ "prompt": "Add two", "uri": uri })).await;
+    let id = started["result"]["id"].as_i64().expect("id");
+    let tasks = wait_state(&client, id, "awaiting_plan_approval").await;
+    assert_eq!(tasks["awaitingPlanApproval"], 1);
+    assert_eq!(repo.read("lib.rs"), LIB);
+
+    let actions = code_actions(&client, &uri, 0).await;
+    let approved = run_action(&client, &actions, &format!("Baton task #{id}: Approve plan: 1. replace the TODO")).await;
+    assert!(approved.get("error").is_none(), "{approved}");
+    wait_state(&client, id, "ready").await;
+
+    let asked = command(&client, "baton.pr.requestChanges", json!({ "id": id, "feedback": "Mark it reviewed" })).await;
+    assert!(asked.get("error").is_none(), "{asked}");
+    client
+        .wait_for("baton/tasks", |p| {
+            p["tasks"].as_array().is_some_and(|t| t.iter().any(|t| t["id"] == id && t["state"] == "ready" && t["diffStat"] == "+2 -1 in 1 file"))
+        })
+        .await;
+    let details = show(&client, id).await;
+    assert_eq!(details["pull_request"]["description"], "Marked reviewed");
+    let branch = details["task"]["branch"].as_str().expect("branch");
+    let commits = git(&repo.root, &["rev-list", "--count", &format!("main..{branch}")]);
+    assert_eq!(commits.trim(), "2", "the follow-up is a second commit on the same branch");
+}
