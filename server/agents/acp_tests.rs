@@ -49,6 +49,7 @@ fn setup(prompt: &str, permission: PermissionPolicy) -> Option<Setup> {
             prompt: prompt.to_owned(),
             worktree: worktree.clone(),
             branch: "baton/task-7".to_owned(),
+            planning: false,
         },
         profile: AgentProfile {
             name: "acp-test".to_owned(),

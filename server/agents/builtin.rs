@@ -15,6 +15,11 @@ const MIN_TURN_TIMEOUT_MS: u64 = 300_000;
 /// Tokens the model may generate per turn.
 const TURN_MAX_TOKENS: u32 = 4_096;
 
+/// Said to a model that ends its turn before changing any file, once per run: small local
+/// models often answer with a description or a stray JSON snippet instead of a tool call.
+const NUDGE: &str = "You have not changed any file yet. Make the change now by calling the write_file or \
+edit_file tool (as a tool call, not as text), then call finish with a one-line summary.";
+
 const SYSTEM_PROMPT: &str = "You are a coding agent working in a git repository checked out in your \
 working directory. Use the tools to inspect and change files and to run commands (no network). \
 Paths are relative to the repository root. Work step by step; when the task is done, call the \
@@ -33,6 +38,10 @@ Do not write code yet; answer with the plan only.";
 /// `ctx.cancel` fires (running commands are killed), [`AgentError::Provider`] when the model
 /// request fails, [`AgentError::Other`] when the worktree is unusable.
 pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
+    if ctx.task.planning {
+        let (summary, tokens) = bounded(&ctx, plan_turn(&ctx)).await?;
+        return Ok(AgentOutcome { summary, stop_reason: StopReason::EndTurn, tokens });
+    }
     let sandbox = Sandbox::detect().await;
     bounded(&ctx, run_loop(&ctx, sandbox)).await
 }
@@ -42,28 +51,26 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
 ///
 /// Errors: as [`run`] (time limit, cancel, provider failures).
 pub async fn plan(ctx: RunContext) -> Result<String, AgentError> {
-    bounded(&ctx, async {
-        let provider = provider(&ctx)?;
-        let answer = provider
-            .chat_with_tools(ToolChatRequest {
-                system: Some(system_prompt(&ctx)),
-                messages: vec![ToolMessage::User(format!(
-                    "{}\n\n{PLAN_PROMPT}",
-                    ctx.task.prompt
-                ))],
-                tools: Vec::new(),
-                max_tokens: TURN_MAX_TOKENS,
-                temperature: 0.2,
-            })
-            .await?;
-        let _ = ctx.events.send(AgentEvent::Usage {
-            tokens: answer.usage.total(),
-        });
-        let plan = answer.text.trim().to_owned();
-        let _ = ctx.events.send(AgentEvent::Plan(plan.clone()));
-        Ok(plan)
-    })
-    .await
+    bounded(&ctx, plan_turn(&ctx)).await.map(|(plan, _)| plan)
+}
+
+/// One model turn without tools that proposes a plan: the plan and the tokens it used.
+async fn plan_turn(ctx: &RunContext) -> Result<(String, u64), AgentError> {
+    let provider = provider(ctx)?;
+    let answer = provider
+        .chat_with_tools(ToolChatRequest {
+            system: Some(system_prompt(ctx)),
+            messages: vec![ToolMessage::User(format!("{}\n\n{PLAN_PROMPT}", ctx.task.prompt))],
+            tools: Vec::new(),
+            max_tokens: TURN_MAX_TOKENS,
+            temperature: 0.2,
+        })
+        .await?;
+    let tokens = answer.usage.total();
+    let _ = ctx.events.send(AgentEvent::Usage { tokens });
+    let plan = answer.text.trim().to_owned();
+    let _ = ctx.events.send(AgentEvent::Plan(plan.clone()));
+    Ok((plan, tokens))
 }
 
 /// Races `work` against the profile's time limit and the cancel token.
@@ -108,7 +115,7 @@ async fn run_loop(ctx: &RunContext, sandbox: Sandbox) -> Result<AgentOutcome, Ag
         let note = "commands run without a sandbox because bwrap is missing or unusable \
                     (install it with `apt-get install bubblewrap`)";
         tracing::warn!("{note}");
-        let _ = ctx.events.send(AgentEvent::Log(note.to_owned()));
+        // A step: it reaches the progress report and the task log.
         let _ = ctx.events.send(AgentEvent::Step(note.to_owned()));
     }
     let workspace = Workspace::new(&ctx.task.worktree, sandbox, ctx.cancel.clone())
@@ -118,6 +125,8 @@ async fn run_loop(ctx: &RunContext, sandbox: Sandbox) -> Result<AgentOutcome, Ag
     let mut messages = vec![ToolMessage::User(ctx.task.prompt.clone())];
     let mut tokens = 0u64;
     let mut last_text = String::new();
+    // Whether a file-changing tool succeeded, and whether the model was nudged to use one.
+    let (mut changed, mut nudged) = (false, false);
     for step in 0..profile.max_steps {
         let answer = provider
             .chat_with_tools(ToolChatRequest {
@@ -137,6 +146,13 @@ async fn run_loop(ctx: &RunContext, sandbox: Sandbox) -> Result<AgentOutcome, Ag
             tokens,
             "model turn"
         );
+        if answer.tool_calls.is_empty() && !changed && !nudged {
+            nudged = true;
+            let _ = ctx.events.send(AgentEvent::Step("no file changed yet: asking the model to use its tools".to_owned()));
+            messages.push(ToolMessage::Assistant { text: answer.text.clone(), tool_calls: Vec::new() });
+            messages.push(ToolMessage::User(NUDGE.to_owned()));
+            continue;
+        }
         if answer.tool_calls.is_empty() {
             return Ok(AgentOutcome {
                 summary: answer.text.trim().to_owned(),
@@ -167,6 +183,7 @@ async fn run_loop(ctx: &RunContext, sandbox: Sandbox) -> Result<AgentOutcome, Ag
                 });
             }
             let output = workspace.execute(call).await;
+            changed |= !output.is_error && matches!(call.name.as_str(), "write_file" | "edit_file" | "run_command");
             if output.is_error {
                 let _ = ctx.events.send(AgentEvent::Log(format!(
                     "{} failed: {}",

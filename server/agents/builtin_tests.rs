@@ -47,6 +47,7 @@ fn setup_in(kind: ProviderKind, server: &ModelServer, parent: PathBuf) -> Setup 
             prompt: "Do the task.".to_owned(),
             worktree: worktree.clone(),
             branch: "baton/task-1".to_owned(),
+            planning: false,
         },
         profile: AgentProfile {
             time_limit_ms: 20_000,
@@ -401,5 +402,46 @@ async fn without_bwrap_commands_run_and_the_user_is_told() {
         AgentEvent::Log(text) | AgentEvent::Step(text) => text.contains("without a sandbox"),
         _ => false,
     };
-    assert_eq!(events.iter().filter(|e| told(e)).count(), 2, "{events:?}");
+    // One step: the orchestrator shows it as progress and writes it to the task log.
+    assert_eq!(events.iter().filter(|e| told(e)).count(), 1, "{events:?}");
+}
+
+#[tokio::test]
+async fn a_model_that_answers_in_prose_before_changing_anything_is_nudged_once() {
+    let server = ModelServer::start().await;
+    server.push(Reply::text("```json\n{\"name\": \"multiply\", \"arguments\": {\"a\": 5}}\n```"));
+    server.push(Reply::tool_call("write_file", json!({"path": "calc.py", "content": "def multiply(a, b):\n    return a * b\n"})));
+    server.push(Reply::text("Added multiply."));
+    let mut s = setup(ProviderKind::Openai, &server);
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.summary, "Added multiply.");
+    assert!(std::fs::read_to_string(s.worktree.join("calc.py")).expect("calc").contains("a * b"));
+    let nudge = &server.requests()[1].body;
+    let last = nudge["messages"].as_array().and_then(|m| m.last()).cloned().unwrap_or_default();
+    assert_eq!(last["role"], "user");
+    assert!(last["content"].as_str().unwrap_or_default().starts_with("You have not changed any file yet."), "{last}");
+    assert!(steps(&drain(&mut s.events)).contains(&"no file changed yet: asking the model to use its tools".to_owned()));
+
+    // Once only: a second prose answer ends the run.
+    let server = ModelServer::start().await;
+    server.push(Reply::text("I would add it."));
+    server.push(Reply::text("Still prose."));
+    let s = setup(ProviderKind::Openai, &server);
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.summary, "Still prose.");
+    assert_eq!(server.requests().iter().filter(|r| r.method == "POST").count(), 2);
+}
+
+#[tokio::test]
+async fn a_planning_run_offers_no_tools_and_returns_the_plan() {
+    let server = ModelServer::start().await;
+    server.push(Reply::text("1. Add multiply\n2. Test it"));
+    let mut s = setup(ProviderKind::Openai, &server);
+    s.ctx.task.planning = true;
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.summary, "1. Add multiply\n2. Test it");
+    assert_eq!(outcome.tokens, 15);
+    let body = &server.requests()[0].body;
+    assert!(body.get("tools").is_none_or(|t| t.as_array().is_none_or(Vec::is_empty)), "{body}");
+    assert!(drain(&mut s.events).iter().any(|e| matches!(e, AgentEvent::Plan(p) if p.starts_with("1. Add"))));
 }

@@ -401,6 +401,7 @@ mod tests {
                 prompt: "do it".to_owned(),
                 worktree: dir.to_path_buf(),
                 branch: "b".to_owned(),
+                planning: false,
             },
             profile: AgentProfile {
                 name: "script".to_owned(),

@@ -110,6 +110,8 @@ pub struct AgentTask {
     /// writable place.
     pub worktree: PathBuf,
     pub branch: String,
+    /// Plan-first: this run only proposes a plan (the prompt asks for one); no file may change.
+    pub planning: bool,
 }
 
 /// Progress from a running agent.

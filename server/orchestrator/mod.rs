@@ -660,6 +660,8 @@ async fn pipeline(
                     let _ = fwd_inner.store.append_log(id, &line);
                 }
                 AgentEvent::Step(step) => {
+                    // The log keeps every step: it is the trail a reviewer reads afterwards.
+                    let _ = fwd_inner.store.append_log(id, &format!("[running] {step}"));
                     let _ = fwd_inner.events.send(TaskEvent {
                         task_id: id,
                         state: TaskState::Running,
@@ -684,6 +686,7 @@ async fn pipeline(
             prompt,
             worktree: worktree_path.clone(),
             branch: branch.clone(),
+            planning,
         },
         profile: profile.clone(),
         default_model: settings.provider.clone(),
