@@ -95,7 +95,7 @@ git -C "$P" config commit.gpgsign false
 git -C "$P" add -A
 git -C "$P" commit -q -m "calc: add and subtract"
 
-PROMPT="Add a function multiply(a, b) to calc.py that returns a * b, and a test_multiply test for it in test_calc.py. Use the write_file or edit_file tool."
+PROMPT="${BATON_E2E_PROMPT:-Add a function multiply(a, b) to calc.py that returns a * b, and a test_multiply test for it in test_calc.py. Use the write_file or edit_file tool.}"
 RESULTS="$TMP/results"
 : >"$RESULTS"
 log "running headless Neovim; the task may take minutes on a 0.5B model"

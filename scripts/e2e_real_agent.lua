@@ -68,12 +68,13 @@ T.test('a real task from dispatch to a merged pull request', function()
       break
     end
   end
-  T.truthy(target, 'a changed file that is in the working tree')
-  local b2 = T.open(env.repo .. '/' .. target.path)
-  local r = target.ranges[1]
-  local line = math.max(r.old_start, 1)
+  -- A pull request that only adds files shows its actions in the file it was delegated from.
+  local b2 = target and T.open(env.repo .. '/' .. target.path) or bufnr
+  vim.api.nvim_set_current_buf(b2)
+  local line = target and math.max(target.ranges[1].old_start, 1) or 1
   line = math.min(line, vim.api.nvim_buf_line_count(b2))
   vim.api.nvim_win_set_cursor(0, { line, 0 })
+  out(('REPORT code actions asked in %s at line %d'):format(vim.fn.fnamemodify(vim.api.nvim_buf_get_name(b2), ':t'), line))
   local want = ('Baton PR #%d'):format(id)
   local offered = {}
   local picked

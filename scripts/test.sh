@@ -63,7 +63,8 @@ fi
 
 if [ "${BATON_SKIP_REAL_MODEL:-0}" != 1 ]; then
     real_model() {
-        scripts/local-model.sh prepare && scripts/e2e-real-model.sh && echo "1 passed, 0 failed"
+        scripts/local-model.sh prepare && scripts/e2e-real-model.sh && scripts/e2e-real-agent.sh \
+            && echo "2 passed, 0 failed"
     }
     run_step real-model real_model
     scripts/local-model.sh stop >/dev/null 2>&1 || true

@@ -122,7 +122,7 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range) -> Vec<Cod
         let rel = rel.to_string_lossy().replace('\\', "/");
         let Ok(Some(pr)) = orchestrator.pull_request(task.id) else { continue };
         let touches = pr.files.iter().any(|f| f.path == rel && f.ranges.iter().any(|r| lines_meet(r, range)));
-        if touches {
+        if touches || from_here(&task, uri, &rel, &pr, range) {
             hits.push((task, pr));
         }
     }
@@ -158,6 +158,21 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range) -> Vec<Cod
         }
     }
     out
+}
+
+/// Whether the task was delegated from this document and its pull request changes no line of
+/// it (new files only, say): then its actions are offered where it was asked for, on the
+/// delegated range, or anywhere when the task carried none.
+fn from_here(task: &Task, uri: &str, rel: &str, pr: &PullRequest, range: Range) -> bool {
+    if task.context.get("uri").and_then(Value::as_str) != Some(uri) || pr.files.iter().any(|f| f.path == rel) {
+        return false;
+    }
+    let asked: Option<Range> = task
+        .context
+        .get("range")
+        .or_else(|| task.context.pointer("/diagnostic/range"))
+        .and_then(|r| serde_json::from_value(r.clone()).ok());
+    asked.is_none_or(|a| range.start.line <= a.end.line && range.end.line >= a.start.line)
 }
 
 /// The current branch of the task's repository and the files merging the pull request into it

@@ -229,9 +229,14 @@ async fn the_built_in_agent_writes_a_new_file_which_apply_creates() {
     model.push(Reply::text("Wrote two.rs."));
     let repo = repo(&[], "");
     let client = repo.client(openai_options(&model.base_url())).await;
-    let started = command(&client, "baton.task.start", json!({ "prompt": "Add two.rs", "uri": repo.uri("lib.rs") })).await;
+    let lib = repo.uri("lib.rs");
+    client.open(&lib, "rust", LIB).await;
+    let started = command(&client, "baton.task.start", json!({ "prompt": "Add two.rs", "uri": lib })).await;
     let id = started["result"]["id"].as_i64().expect("id");
     wait_state(&client, id, "ready").await;
+    // Only a new file: the actions are offered in the document the task was delegated from.
+    let offered = titles(&code_actions(&client, &lib, 2).await);
+    assert!(offered.contains(&format!("Baton PR #{id} (+1 -0, checks none): Apply to working tree")), "{offered:#?}");
     let details = show(&client, id).await;
     assert_eq!(details["task"]["agent"], "builtin");
     assert_eq!(details["pull_request"]["description"], "Wrote two.rs.");
