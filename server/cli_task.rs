@@ -1,4 +1,4 @@
-//! `baton task start|list|show`: the orchestrator from the shell. `start` runs the task's
+//! `baton task start|list|show|gc`: the orchestrator from the shell. `start` runs the task's
 //! pipeline in this process and waits for it, with progress on stderr and the result on stdout.
 
 use std::io::Write;
@@ -31,6 +31,8 @@ pub enum TaskCommand {
         /// The task's id.
         id: i64,
     },
+    /// Remove worktrees that no live task uses (left by crashes or deleted tasks).
+    Gc,
 }
 
 /// Arguments of `baton task`.
@@ -105,6 +107,14 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
             out(&text)?;
         }
         TaskCommand::Show { id } => out(&render(&orch.show(id)?, true))?,
+        TaskCommand::Gc => {
+            let removed = orch.gc().await?;
+            let mut text = format!("removed {} orphan worktree(s)\n", removed.len());
+            for p in removed {
+                text.push_str(&format!("  {}\n", p.display()));
+            }
+            out(&text)?;
+        }
     }
     Ok(())
 }

@@ -118,6 +118,15 @@ pub fn spawn_task_reporter(state: Arc<State>) {
             None => None,
         };
         let mut events = orchestrator.subscribe();
+        // Worktrees left by crashed servers or deleted tasks fill disks: collect them once per start.
+        let collector = orchestrator.clone();
+        tokio::spawn(async move {
+            match collector.gc().await {
+                Ok(removed) if !removed.is_empty() => tracing::info!(count = removed.len(), "removed orphan worktrees"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("worktree garbage collection failed: {e}"),
+            }
+        });
         let mut tick = tokio::time::interval(Duration::from_millis(POLL_MS));
         let mut messages: HashMap<TaskId, String> = HashMap::new();
         let mut progress: HashMap<TaskId, OngoingProgress<Unbounded, NotCancellable>> = HashMap::new();

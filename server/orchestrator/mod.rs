@@ -413,19 +413,25 @@ impl Orchestrator {
     }
 
     /// Removes worktrees under the data directory that no live task (one not merged, applied or
-    /// discarded) references, and prunes git's worktree records. Returns the removed paths.
+    /// discarded) references, and prunes git's worktree records. Returns the removed paths. A
+    /// folder named for a live task (`<id>-<slug>`) is kept even before its path is recorded, so
+    /// a worktree another server is still creating is never collected.
     ///
     /// Errors: a folder cannot be removed, database errors.
     pub async fn gc(&self) -> Result<Vec<PathBuf>, OrchestratorError> {
-        let referenced: Vec<PathBuf> = self
-            .inner
-            .store
-            .tasks()?
-            .into_iter()
-            .filter(|t| !t.state.is_final())
-            .filter_map(|t| t.worktree)
-            .collect();
-        worktree::gc(&self.inner.data_dir, &referenced)
+        let live: Vec<Task> = self.inner.store.tasks()?.into_iter().filter(|t| !t.state.is_final()).collect();
+        let paths: Vec<PathBuf> = live.iter().filter_map(|t| t.worktree.clone()).collect();
+        let ids: HashSet<TaskId> = live.iter().map(|t| t.id).collect();
+        let keep = move |path: &Path| {
+            let named_for_live = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.split('-').next())
+                .and_then(|id| id.parse::<TaskId>().ok())
+                .is_some_and(|id| ids.contains(&id));
+            named_for_live || paths.iter().any(|p| p == path)
+        };
+        worktree::gc(&self.inner.data_dir, &keep)
             .await
             .map_err(OrchestratorError::Git)
     }

@@ -600,8 +600,12 @@ async fn gc_removes_orphan_worktrees_only() {
             &orphan.to_string_lossy(),
         ],
     );
+    // A live task's folder whose path is not recorded yet (another server still creating it).
+    let creating = worktree::worktrees_dir(&f.data, &task.repo_root).join(format!("{id}-being-created"));
+    std::fs::create_dir_all(&creating).expect("mkdir");
     let removed = orch.gc().await.expect("gc");
     assert_eq!(removed, std::slice::from_ref(&orphan));
+    assert!(creating.exists(), "a folder named for a live task stays");
     assert!(!orphan.exists());
     assert!(
         task.worktree.expect("worktree").exists(),

@@ -552,7 +552,7 @@ pub(crate) async fn remove(
 /// Removes worktree folders under `data_dir/worktrees` that are not in `referenced`, then runs
 /// `git worktree prune` in their repositories (found from each worktree's `.git` file).
 /// Returns the removed paths.
-pub(crate) async fn gc(data_dir: &Path, referenced: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) async fn gc(data_dir: &Path, keep: &(dyn Fn(&Path) -> bool + Send + Sync)) -> anyhow::Result<Vec<PathBuf>> {
     let root = data_dir.join("worktrees");
     let mut removed = Vec::new();
     let Ok(repos) = std::fs::read_dir(&root) else {
@@ -564,7 +564,7 @@ pub(crate) async fn gc(data_dir: &Path, referenced: &[PathBuf]) -> anyhow::Resul
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if !path.is_dir() || referenced.iter().any(|r| r == &path) {
+            if !path.is_dir() || keep(&path) {
                 continue;
             }
             let main_repo = std::fs::read_to_string(path.join(".git"))

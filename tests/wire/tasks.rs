@@ -410,3 +410,31 @@ async fn a_plan_first_task_waits_for_approval_and_requested_changes_run_the_agen
     let commits = git(&repo.root, &["rev-list", "--count", &format!("main..{branch}")]);
     assert_eq!(commits.trim(), "2", "the follow-up is a second commit on the same branch");
 }
+
+#[test]
+fn the_shell_starts_lists_shows_and_collects_tasks_in_the_database_editors_share() {
+    let repo = repo(&[("scripted", EDIT_TODO, "")], "[orchestrator]\ndefault_agent = \"scripted\"\n");
+    let baton = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(args)
+            .env("BATON_CONFIG", repo.tmp.path().join("no-user-config.toml"))
+            .env("BATON_DATA_DIR", &repo.data)
+            .current_dir(&repo.root)
+            .output()
+            .expect("run baton");
+        assert!(out.status.success(), "baton {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let started = baton(&["task", "start", "Add two"]);
+    assert!(started.starts_with("task 1: Add two\nstate: ready\nagent: scripted\nbranch: baton/1-add-two\n"), "{started}");
+    assert!(started.contains("pull request: Add two\n  1 file(s) changed, +1 -1; checks: None"), "{started}");
+    let listed = baton(&["task", "list"]);
+    assert_eq!(listed, "   1  ready                   scripted    Add two\n");
+    let shown = baton(&["task", "show", "1"]);
+    assert!(shown.contains("\nlog:\n") && shown.contains("[ready] ready for review"), "{shown}");
+    let orphan = repo.data.join("worktrees").join("leftover").join("7-gone");
+    std::fs::create_dir_all(&orphan).expect("mkdir");
+    let collected = baton(&["task", "gc"]);
+    assert!(collected.starts_with("removed 1 orphan worktree(s)\n"), "{collected}");
+    assert!(!orphan.exists());
+}
