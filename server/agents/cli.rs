@@ -198,7 +198,8 @@ async fn next_line(
 /// stderr are piped, and the process gets its own process group, killed whole on cancellation
 /// (and when this future is dropped, e.g. at the orchestrator's time limit).
 ///
-/// Each stdout line is sent as [`AgentEvent::Log`] plus a short [`AgentEvent::Step`]. For
+/// Each stdout line is sent as a short [`AgentEvent::Step`] (the JSON formats' raw lines, and
+/// text lines the step shortened, also as [`AgentEvent::Log`]). For
 /// `text` output the process exit ends the turn and the last 20 lines are the summary; for the
 /// JSON formats the structured end-of-turn event does (then the group is killed if the process
 /// does not exit within 2000 ms).
@@ -286,8 +287,8 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
                 break;
             }
         };
-        let _ = ctx.events.send(AgentEvent::Log(line.clone()));
         if json {
+            let _ = ctx.events.send(AgentEvent::Log(line.clone()));
             let p = parse_line(format, &line);
             if let Some(s) = p.step {
                 let _ = ctx.events.send(AgentEvent::Step(short(&s)));
@@ -304,8 +305,14 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
                 break;
             }
         } else {
+            // A step is also logged (by the orchestrator): log the line itself only when the
+            // step had to shorten it.
+            let step = short(&line);
+            if step != line.trim() {
+                let _ = ctx.events.send(AgentEvent::Log(line.clone()));
+            }
             if !line.trim().is_empty() {
-                let _ = ctx.events.send(AgentEvent::Step(short(&line)));
+                let _ = ctx.events.send(AgentEvent::Step(step));
             }
             last_lines.push_back(line);
             if last_lines.len() > SUMMARY_LINES {
@@ -439,13 +446,15 @@ mod tests {
         let out = run(ctx).await.expect("run");
         assert_eq!(out.summary, "got: do it\nbye");
         assert!(dir.path().join("out.txt").exists());
-        let mut logs = Vec::new();
+        let mut steps = Vec::new();
         while let Ok(e) = rx.try_recv() {
-            if let AgentEvent::Log(l) = e {
-                logs.push(l);
+            match e {
+                AgentEvent::Step(l) => steps.push(l),
+                AgentEvent::Log(l) => panic!("a short text line is a step only, not also a log line: {l}"),
+                _ => {}
             }
         }
-        assert_eq!(logs, ["got: do it", "bye"]);
+        assert_eq!(steps, ["got: do it", "bye"]);
     }
 
     #[tokio::test]
