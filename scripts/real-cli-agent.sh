@@ -39,6 +39,7 @@ command = ["$AIDER", "--model", "openai/qwen2.5-coder-0.5b", "--message", "{prom
            "--no-gitignore", "--no-pretty", "--no-stream", "calc.py", "test_calc.py"]
 env = { OPENAI_API_BASE = "$URL/v1", OPENAI_API_KEY = "local", HOME = "$TMP" }
 time_limit_ms = 600000
+exclude = [".aider*"]
 TOML
 git -C "$P" init -q -b main && git -C "$P" add -A
 git -C "$P" -c user.name=E2E -c user.email=e2e@baton.invalid commit -q -m init

@@ -78,6 +78,9 @@ pub struct AgentProfile {
     /// Propose a plan first; work starts only after the user approves it.
     pub plan_first: bool,
     pub permission: PermissionPolicy,
+    /// Git pathspec globs left out of the task's commit: files the agent keeps for itself, such
+    /// as aider's `.aider*` history (for example `[".aider*"]`).
+    pub exclude: Vec<String>,
 }
 
 impl Default for AgentProfile {
@@ -96,6 +99,7 @@ impl Default for AgentProfile {
             max_tokens: 200_000,
             plan_first: false,
             permission: PermissionPolicy::Allow,
+            exclude: Vec::new(),
         }
     }
 }

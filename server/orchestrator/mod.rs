@@ -760,7 +760,7 @@ async fn pipeline(
         "committing the agent's work".to_owned(),
     )?;
     let title = pr::title(&task.prompt);
-    pr::commit(&worktree_path, &profile.name, &title, &outcome.summary).await?;
+    pr::commit(&worktree_path, &profile.name, &title, &outcome.summary, &profile.exclude).await?;
     let head = worktree::git(&worktree_path, &["rev-parse", "HEAD"])
         .await?
         .trim()

@@ -721,3 +721,22 @@ async fn a_task_discarded_by_another_server_stops_its_agent() {
     }
     assert_eq!(a.show(id).expect("show").task.state, TaskState::Discarded);
 }
+
+#[tokio::test]
+async fn files_an_agent_keeps_for_itself_stay_out_of_the_commit() {
+    let f = fixture();
+    let agent = AgentProfile {
+        exclude: vec![".aider*".to_owned()],
+        ..f.agent("aiderish", &format!("echo history > .aider.chat.history.md\n{APPEND}"))
+    };
+    let orch = f.open(vec![agent], None);
+    let mut rx = orch.subscribe();
+    let id = orch
+        .start_task(&f.repo, "Add a function", serde_json::Value::Null, Some("aiderish"))
+        .await
+        .expect("start");
+    wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    let pr = orch.pull_request(id).expect("db").expect("pr");
+    let files: Vec<&str> = pr.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(files, ["lib.rs"]);
+}
