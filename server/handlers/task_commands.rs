@@ -25,7 +25,12 @@ const MAX_CONTEXT_LINES: usize = 200;
 /// Runs one task command; `None` when `command` is not one.
 pub async fn handle(state: &State, command: &str, arguments: &[Value]) -> Option<Result<Option<Value>>> {
     let result = match command {
-        ext::CMD_TASK_START => start(state, super::execute_command::arg(arguments)).await,
+        // No argument at all (Helix's `:lsp-workspace-command`) still works: the server asks.
+        ext::CMD_TASK_START if arguments.is_empty() => start(state, ext::TaskStartArgs::default()).await,
+        ext::CMD_TASK_START => match super::execute_command::arg(arguments) {
+            Ok(args) => start(state, args).await,
+            Err(e) => Err(e),
+        },
         ext::CMD_TASK_LIST => list(state),
         ext::CMD_TASK_SHOW => with_id(state, arguments, |o, a| async move {
             let d = o.show(a.id).map_err(orch_error)?;
@@ -42,14 +47,14 @@ pub async fn handle(state: &State, command: &str, arguments: &[Value]) -> Option
             Ok(json!({ "id": a.id, "state": "queued" }))
         })
         .await,
-        ext::CMD_PR_REVIEW => review(state, super::execute_command::arg(arguments)).await,
-        ext::CMD_PR_APPLY => apply(state, super::execute_command::arg(arguments)).await,
+        ext::CMD_PR_REVIEW => review(state, task_id_args(state, arguments).await).await,
+        ext::CMD_PR_APPLY => apply(state, task_id_args(state, arguments).await).await,
         ext::CMD_PR_MERGE => with_id(state, arguments, |o, a| async move {
             let m = o.merge(a.id).await.map_err(orch_error)?;
             Ok(json!({ "commit": m.commit, "signedOffBy": m.signed_off_by }))
         })
         .await,
-        ext::CMD_PR_REQUEST_CHANGES => request_changes(state, super::execute_command::arg(arguments)).await,
+        ext::CMD_PR_REQUEST_CHANGES => request_changes(state, task_id_args(state, arguments).await).await,
         ext::CMD_PR_DISCARD => with_id(state, arguments, |o, a| async move {
             o.discard(a.id).await.map_err(orch_error)?;
             Ok(json!({ "id": a.id, "state": "discarded" }))
@@ -65,13 +70,41 @@ where
     F: FnOnce(std::sync::Arc<Orchestrator>, ext::TaskIdArgs) -> Fut,
     Fut: std::future::Future<Output = Result<Value>>,
 {
-    let args: ext::TaskIdArgs = super::execute_command::arg(arguments)?;
+    let args = task_id_args(state, arguments).await?;
     f(state.orchestrator()?, args).await
 }
 
-async fn start(state: &State, args: Result<ext::TaskStartArgs>) -> Result<Value> {
-    // `baton.task.start` with no argument at all (Helix's `:lsp-workspace-command`) still asks.
-    let args = args.unwrap_or_default();
+/// The task a command names; with no argument at all (Helix's `:lsp-workspace-command`), the
+/// user picks one of the tasks that are not finished with `window/showMessageRequest`.
+async fn task_id_args(state: &State, arguments: &[Value]) -> Result<ext::TaskIdArgs> {
+    if !arguments.is_empty() {
+        return super::execute_command::arg(arguments);
+    }
+    let orchestrator = state.orchestrator()?;
+    let tasks = orchestrator.list().map_err(orch_error)?;
+    let choices: Vec<String> = tasks
+        .iter()
+        .rev()
+        .filter(|t| !t.state.is_final())
+        .take(8)
+        .map(|t| format!("#{} {} ({})", t.id, tasks::title(&t.prompt), t.state))
+        .collect();
+    if choices.is_empty() {
+        return Err(invalid_params("there is no task to act on"));
+    }
+    let presets: Vec<&str> = choices.iter().map(String::as_str).collect();
+    let picked = ask(state, "Baton: which task?", &presets)
+        .await
+        .ok_or_else(|| invalid_params("this command needs a task (argument `id`)"))?;
+    let id = picked
+        .strip_prefix('#')
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| invalid_params(format!("not a task: {picked}")))?;
+    Ok(ext::TaskIdArgs { id, feedback: None })
+}
+
+async fn start(state: &State, args: ext::TaskStartArgs) -> Result<Value> {
     let orchestrator = state.orchestrator()?;
     let file = args.uri.as_deref().map(|u| PathBuf::from(display_path(u)));
     let root = state.root.read().unwrap_or_else(|e| e.into_inner()).clone();

@@ -135,8 +135,16 @@ pub fn spawn_task_reporter(state: Arc<State>) {
             tokio::select! {
                 ev = events.recv() => match ev {
                     Ok(ev) => {
-                        messages.insert(ev.task_id, ev.message.clone());
-                        report_progress(&state, &mut progress, ev).await;
+                        // A chatty agent sends many steps at once: handle every queued event,
+                        // then read the database once for them all.
+                        let mut batch = vec![ev];
+                        while let Ok(more) = events.try_recv() {
+                            batch.push(more);
+                        }
+                        for ev in batch {
+                            messages.insert(ev.task_id, ev.message.clone());
+                            report_progress(&state, &mut progress, ev).await;
+                        }
                     }
                     Err(RecvError::Lagged(n)) => tracing::debug!(skipped = n, "task events lagged"),
                     Err(RecvError::Closed) => break,

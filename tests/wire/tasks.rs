@@ -438,3 +438,24 @@ fn the_shell_starts_lists_shows_and_collects_tasks_in_the_database_editors_share
     assert!(collected.starts_with("removed 1 orphan worktree(s)\n"), "{collected}");
     assert!(!orphan.exists());
 }
+
+#[tokio::test]
+async fn commands_without_arguments_ask_which_task_and_what_to_do() {
+    let repo = repo(&[("scripted", EDIT_TODO, "")], "[orchestrator]\ndefault_agent = \"scripted\"\n");
+    let client = repo.client(no_model()).await;
+    let run = |command: &'static str| client.request("workspace/executeCommand", json!({ "command": command }));
+    *client.message_answer.lock().expect("answer") = Some("Document this".to_owned());
+    let started = run("baton.task.start").await;
+    assert_eq!(started["result"]["id"], 1, "{started}");
+    let asked = client.wait_for("window/showMessageRequest", |p| p["message"] == "Baton: what should the background agent do?").await;
+    assert_eq!(asked["params"]["actions"][0]["title"], "Write tests for this");
+    wait_state(&client, 1, "ready").await;
+    assert!(show(&client, 1).await["task"]["prompt"].as_str().is_some_and(|p| p.starts_with("Document this")));
+
+    *client.message_answer.lock().expect("answer") = Some("#1 Document this (ready)".to_owned());
+    let merged = run("baton.pr.merge").await;
+    assert_eq!(merged["result"]["signedOffBy"], "Ada Lovelace <ada@example.com>", "{merged}");
+    *client.message_answer.lock().expect("answer") = None;
+    let nothing = run("baton.pr.discard").await;
+    assert_eq!(nothing["error"]["message"], "there is no task to act on", "{nothing}");
+}
