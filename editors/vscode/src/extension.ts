@@ -1,0 +1,450 @@
+// The Baton extension: starts the `baton` language server through vscode-languageclient (which
+// brings inline completion, code actions, commands, progress and applyEdit), drives a status
+// bar item from `baton/status` and `baton/tasks`, and adds commands for tasks and pull requests.
+import * as vscode from 'vscode';
+import {
+  ClientCapabilities,
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  FeatureState,
+  LanguageClient,
+  LanguageClientOptions,
+  RevealOutputChannelOn,
+  ServerOptions,
+  State,
+  StaticFeature,
+  TransportKind,
+} from 'vscode-languageclient/node';
+
+import { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, STATUS, StatusParams, TASKS, TaskSummary, TasksParams } from './protocol';
+import { resolveServerPath } from './serverPath';
+import { changedSettings, explicitKeys, serverSettingKeys, serverSettings } from './settings';
+import {
+  FINISHED_STATES,
+  TaskAction,
+  resultMessage,
+  statusText,
+  statusTooltip,
+  taskActions,
+  taskDescription,
+  taskDetailsMarkdown,
+} from './tasks';
+
+/** Declares `experimental.baton.status` and `experimental.baton.tasks` in `initialize`. */
+class BatonCapabilities implements StaticFeature {
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    capabilities.experimental = { ...(capabilities.experimental ?? {}), ...EXPERIMENTAL_CAPABILITIES };
+  }
+  initialize(): void {}
+  getState(): FeatureState {
+    return { kind: 'static' };
+  }
+  clear(): void {}
+}
+
+class Baton {
+  private client: LanguageClient | undefined;
+  private status: StatusParams | undefined;
+  private tasks: TasksParams | undefined;
+  private notRunning: string | undefined;
+  private readonly item: vscode.StatusBarItem;
+  private readonly output: vscode.LogOutputChannel;
+  private readonly trace: vscode.LogOutputChannel;
+  private readonly settingKeys: string[];
+  /** The server settings last sent (initializationOptions or didChangeConfiguration), flat. */
+  private sentKeys = new Set<string>();
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.output = vscode.window.createOutputChannel('Baton', { log: true });
+    this.trace = vscode.window.createOutputChannel('Baton LSP Trace', { log: true });
+    this.item = vscode.window.createStatusBarItem('baton.status', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'Baton';
+    this.settingKeys = serverSettingKeys(context.extension.packageJSON);
+    context.subscriptions.push(this.output, this.trace, this.item);
+    this.render();
+    this.item.show();
+  }
+
+  /** The server settings the user set explicitly, nested as the server reads them. */
+  private currentSettings(): Record<string, unknown> {
+    const config = vscode.workspace.getConfiguration('baton');
+    return serverSettings(this.settingKeys, (k) => config.inspect(k));
+  }
+
+  private explicitKeys(): Set<string> {
+    const config = vscode.workspace.getConfiguration('baton');
+    return explicitKeys(this.settingKeys, (k) => config.inspect(k));
+  }
+
+  async start(): Promise<void> {
+    const setting = vscode.workspace.getConfiguration('baton').get<string>('serverPath', 'baton');
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const resolved = resolveServerPath(setting, process.env, folder);
+    if (!resolved.ok) {
+      this.notRunning = resolved.message;
+      this.render();
+      this.output.appendLine(resolved.message);
+      void vscode.window.showErrorMessage(resolved.message, 'Open Settings', 'Show Logs').then((pick) => {
+        if (pick === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'baton.serverPath');
+        if (pick === 'Show Logs') this.output.show();
+      });
+      return;
+    }
+    this.output.appendLine(`Starting ${resolved.path}`);
+    const serverOptions: ServerOptions = { command: resolved.path, args: [], transport: TransportKind.stdio };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      outputChannel: this.output,
+      traceOutputChannel: this.trace,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      initializationOptions: () => {
+        this.sentKeys = this.explicitKeys();
+        return this.currentSettings();
+      },
+      initializationFailedHandler: (error) => {
+        this.notRunning = `Baton: the server failed to initialize: ${error instanceof Error ? error.message : String(error)}`;
+        void vscode.window.showErrorMessage(this.notRunning, 'Show Logs').then((p) => p && this.output.show());
+        this.render();
+        return false;
+      },
+      middleware: {
+        // Commands picked from code actions (and from inline suggestions) run through here:
+        // show the server's refusals and results instead of leaving them in the log.
+        executeCommand: async (command, args, next) => {
+          try {
+            const result = await next(command, args);
+            this.showResult(command, args?.[0], result);
+            return result;
+          } catch (e) {
+            void vscode.window.showErrorMessage(`Baton: ${errorMessage(e)}`);
+            return undefined;
+          }
+        },
+      },
+    };
+    const client = new LanguageClient('baton', 'Baton', serverOptions, clientOptions);
+    client.registerFeature(new BatonCapabilities());
+    client.onNotification(STATUS, (params: StatusParams) => {
+      this.status = params;
+      this.render();
+    });
+    client.onNotification(TASKS, (params: TasksParams) => {
+      this.tasks = params;
+      this.render();
+    });
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Stopped) {
+        this.status = undefined;
+        this.notRunning ??= 'Baton: the server stopped. Run "Baton: Restart Server" or see "Baton: Show Logs".';
+      } else {
+        this.notRunning = undefined;
+      }
+      this.render();
+    });
+    this.client = client;
+    this.notRunning = undefined;
+    this.render();
+    try {
+      await client.start();
+    } catch (e) {
+      this.notRunning = `Baton: could not start ${resolved.path}: ${errorMessage(e)}`;
+      this.output.appendLine(this.notRunning);
+      void vscode.window.showErrorMessage(this.notRunning, 'Show Logs').then((p) => p && this.output.show());
+      this.render();
+    }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.status = undefined;
+    this.tasks = undefined;
+    if (client && client.state !== State.Stopped) await client.stop().catch(() => undefined);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    this.notRunning = undefined;
+    await this.start();
+  }
+
+  /** Sends the explicit settings with `workspace/didChangeConfiguration` (under `baton`). */
+  configurationChanged(e: vscode.ConfigurationChangeEvent): void {
+    if (e.affectsConfiguration('baton.serverPath')) {
+      void this.restart();
+      return;
+    }
+    if (!e.affectsConfiguration('baton') || !this.client || this.client.state !== State.Running) return;
+    const config = vscode.workspace.getConfiguration('baton');
+    const { settings, sent } = changedSettings(this.settingKeys, (k) => config.inspect(k), this.sentKeys);
+    this.sentKeys = sent;
+    void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings: { baton: settings } });
+  }
+
+  private render(): void {
+    if (this.notRunning) {
+      this.item.text = '$(error) Baton: not running';
+      this.item.tooltip = `${this.notRunning}\nClick to restart the server`;
+      this.item.command = 'baton.restartServer';
+      this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+      return;
+    }
+    this.item.text = statusText(this.status, this.tasks);
+    this.item.tooltip = statusTooltip(this.status, this.tasks);
+    this.item.command = 'baton.listTasks';
+    const warn = this.status?.state === 'unreachable' || this.status?.state === 'error';
+    this.item.backgroundColor = warn ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+  }
+
+  private running(): LanguageClient {
+    if (!this.client || this.client.state !== State.Running) {
+      throw new Error(this.notRunning ?? 'the Baton server is not running (run "Baton: Restart Server")');
+    }
+    return this.client;
+  }
+
+  /** Runs a server command with one object argument; errors come back as readable messages. */
+  async command<T = unknown>(command: string, arg?: object): Promise<T> {
+    const client = this.running();
+    return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: arg === undefined ? [] : [arg] })) as T;
+  }
+
+  private showResult(command: string, arg: unknown, result: unknown): void {
+    const id = (arg as { id?: number } | undefined)?.id;
+    if (id === undefined) return;
+    const message = resultMessage(command, id, result);
+    if (message) void vscode.window.showInformationMessage(message);
+    if (command === CMD.prReview) void this.openReview(result);
+  }
+
+  private async openReview(result: unknown): Promise<void> {
+    const r = result as { uri?: string; shown?: boolean } | undefined;
+    if (r?.uri && r.shown === false) {
+      await vscode.window.showTextDocument(vscode.Uri.parse(r.uri), { preview: true });
+    }
+  }
+
+  /** Runs a task action (from a picker or a command), asking for feedback or confirmation. */
+  async runAction(task: TaskSummary, action: TaskAction): Promise<void> {
+    let arg: { id: number; feedback?: string } = { id: task.id };
+    if (action.feedback) {
+      const feedback = await vscode.window.showInputBox({
+        title: `Baton: request changes on PR #${task.id}`,
+        prompt: `What should the agent change in “${task.title}”?`,
+        placeHolder: 'e.g. Add a test for the empty input',
+        ignoreFocusOut: true,
+      });
+      if (!feedback?.trim()) return;
+      arg = { id: task.id, feedback };
+    }
+    if (action.confirm) {
+      const verb = action.command === CMD.prMerge ? 'Merge' : 'Discard';
+      const ok = await vscode.window.showWarningMessage(`${verb} Baton task #${task.id} “${task.title}”?`, { modal: true }, verb);
+      if (ok !== verb) return;
+    }
+    if (action.command === CMD.taskShow) {
+      const details = await this.command(CMD.taskShow, { id: task.id });
+      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: taskDetailsMarkdown(details) });
+      await vscode.window.showTextDocument(doc, { preview: true });
+      return;
+    }
+    const result = await this.command(action.command, arg);
+    this.showResult(action.command, arg, result);
+  }
+
+  /** All tasks from the server: open ones first (newest first), then the latest finished ones. */
+  async listTasks(): Promise<TaskSummary[]> {
+    const all = await this.command<TaskSummary[]>(CMD.taskList);
+    const open = all.filter((t) => !FINISHED_STATES.includes(t.state)).reverse();
+    const done = all.filter((t) => FINISHED_STATES.includes(t.state)).reverse().slice(0, 20);
+    return [...open, ...done];
+  }
+
+  /** Picks a task; `states` limits the choice. Undefined when cancelled or none fits. */
+  async pickTask(title: string, states?: string[], empty = 'Baton: no task fits.'): Promise<TaskSummary | undefined> {
+    const tasks = (await this.listTasks()).filter((t) => !states || states.includes(t.state));
+    if (tasks.length === 0) {
+      void vscode.window.showInformationMessage(empty);
+      return undefined;
+    }
+    const picked = await vscode.window.showQuickPick(
+      tasks.map((t) => ({ label: `#${t.id} ${t.title}`, description: taskDescription(t), detail: t.message, task: t })),
+      { title, matchOnDescription: true, matchOnDetail: true },
+    );
+    return picked?.task;
+  }
+
+  /** The status bar's menu: open tasks with their actions, and the extension's own actions. */
+  async showTasks(): Promise<void> {
+    type Item = vscode.QuickPickItem & { task?: TaskSummary; run?: () => unknown };
+    const tasks = await this.listTasks();
+    const items: Item[] = [];
+    for (const t of tasks) {
+      if (FINISHED_STATES.includes(t.state) && !items.some((i) => i.kind === vscode.QuickPickItemKind.Separator)) {
+        items.push({ label: 'finished', kind: vscode.QuickPickItemKind.Separator });
+      }
+      items.push({ label: `#${t.id} ${t.title}`, description: taskDescription(t), detail: t.message, task: t });
+    }
+    items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
+    items.push({ label: '$(sparkle) Delegate a task…', run: () => vscode.commands.executeCommand('baton.delegateTask') });
+    items.push({ label: '$(pulse) Show health', run: () => vscode.commands.executeCommand('baton.showHealth') });
+    items.push({ label: '$(output) Show logs', run: () => this.output.show() });
+    const picked = await vscode.window.showQuickPick(items, {
+      title: tasks.length ? 'Baton tasks' : 'Baton: no tasks yet',
+      matchOnDescription: true,
+      matchOnDetail: true,
+    });
+    if (!picked) return;
+    if (picked.run) {
+      await picked.run();
+      return;
+    }
+    if (picked.task) await this.pickAction(picked.task);
+  }
+
+  async pickAction(task: TaskSummary): Promise<void> {
+    const actions = taskActions(task);
+    const picked = await vscode.window.showQuickPick(
+      actions.map((a) => ({ label: a.label, action: a })),
+      { title: `Baton task #${task.id}: ${task.title} (${task.state.replace(/_/g, ' ')})` },
+    );
+    if (picked) await this.runAction(task, picked.action);
+  }
+
+  /** A task by `{id}` (or a number) when a caller gives one; otherwise a picker. */
+  async taskArg(arg: unknown, title: string, states: string[] | undefined, empty: string): Promise<TaskSummary | undefined> {
+    const id = typeof arg === 'number' ? arg : (arg as { id?: number } | undefined)?.id;
+    if (typeof id === 'number') {
+      const found = (await this.command<TaskSummary[]>(CMD.taskList)).find((t) => t.id === id);
+      if (!found) throw new Error(`there is no task #${id}`);
+      return found;
+    }
+    return this.pickTask(title, states, empty);
+  }
+
+  async delegate(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    const prompt = await vscode.window.showInputBox({
+      title: 'Baton: delegate a task to a background agent',
+      prompt: editor && !editor.selection.isEmpty ? 'What should the agent do with the selection?' : 'What should the agent do?',
+      placeHolder: 'e.g. Write tests for parse_config',
+      ignoreFocusOut: true,
+    });
+    if (!prompt?.trim()) return;
+    const client = this.running();
+    const arg: Record<string, unknown> = { prompt };
+    if (editor && editor.document.uri.scheme === 'file') {
+      arg.uri = client.code2ProtocolConverter.asUri(editor.document.uri);
+      if (!editor.selection.isEmpty) arg.range = client.code2ProtocolConverter.asRange(editor.selection);
+    }
+    const r = await this.command<{ id: number }>(CMD.taskStart, arg);
+    const pick = await vscode.window.showInformationMessage(
+      `Baton: task #${r.id} started; its pull request shows up as code actions where it changes your files.`,
+      'Show Tasks',
+    );
+    if (pick) await this.showTasks();
+  }
+
+  async editSelection(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) throw new Error('open a file and select the code to edit');
+    const instruction = await vscode.window.showInputBox({
+      title: 'Baton: edit selection',
+      prompt: 'How should the model change the selected code?',
+      placeHolder: 'e.g. Add error handling',
+      ignoreFocusOut: true,
+    });
+    if (!instruction?.trim()) return;
+    const client = this.running();
+    const selection = editor.selection.isEmpty ? editor.document.lineAt(editor.selection.active.line).range : editor.selection;
+    const arg = {
+      uri: client.code2ProtocolConverter.asUri(editor.document.uri),
+      range: client.code2ProtocolConverter.asRange(selection),
+      instruction,
+    };
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Baton: ${instruction}` },
+      () => this.command<{ applied?: boolean; reason?: string }>(CMD.edit, arg),
+    );
+    if (result && result.applied === false && result.reason) void vscode.window.showInformationMessage(`Baton: ${result.reason}`);
+  }
+
+  async health(): Promise<void> {
+    const h = (await this.running().sendRequest(HEALTH)) as Record<string, unknown>;
+    const counters = (h.counters ?? {}) as Record<string, number>;
+    const line =
+      `Baton ${h.version}: ${h.provider} ${h.model} at ${h.baseUrl} is ${h.reachable ? 'reachable' : 'NOT reachable'}; ` +
+      `${h.documents} open document(s), ${counters.requests ?? 0} suggestion request(s), ${counters.modelCalls ?? 0} model call(s).`;
+    this.output.appendLine(`Health: ${JSON.stringify(h, null, 2)}`);
+    const show = h.reachable ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
+    const pick = await show(h.message ? `${line} ${h.message}` : line, 'Show Details');
+    if (pick) this.output.show();
+  }
+
+  showLogs(): void {
+    this.output.show();
+  }
+}
+
+function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (e && typeof e === 'object' && 'message' in e) return String((e as { message: unknown }).message);
+  return String(e);
+}
+
+let baton: Baton | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const b = new Baton(context);
+  baton = b;
+  // Each command shows its failure (a server refusal, a missing server) as an error message.
+  const register = (name: string, run: (...args: unknown[]) => unknown) =>
+    context.subscriptions.push(
+      vscode.commands.registerCommand(name, async (...args: unknown[]) => {
+        try {
+          return await run(...args);
+        } catch (e) {
+          void vscode.window.showErrorMessage(`Baton: ${errorMessage(e)}`);
+          return undefined;
+        }
+      }),
+    );
+  const onTask = (name: string, command: string, states: string[], title: string, empty: string) =>
+    register(name, async (arg) => {
+      const task = await b.taskArg(arg, title, states, empty);
+      const action = task && taskActions(task).find((a) => a.command === command);
+      if (task && action) await b.runAction(task, action);
+      else if (task) throw new Error(`task #${task.id} is ${task.state.replace(/_/g, ' ')}; that action does not apply`);
+    });
+  const noPr = 'Baton: no pull request is ready for review.';
+  register('baton.delegateTask', () => b.delegate());
+  register('baton.listTasks', () => b.showTasks());
+  register('baton.showTask', async (arg) => {
+    const task = await b.taskArg(arg, 'Baton: show which task?', undefined, 'Baton: no tasks yet.');
+    if (task) await b.runAction(task, { label: 'Show', command: CMD.taskShow });
+  });
+  onTask('baton.reviewPullRequest', CMD.prReview, ['ready'], 'Baton: review which pull request?', noPr);
+  onTask('baton.applyPullRequest', CMD.prApply, ['ready'], 'Baton: apply which pull request to the working tree?', noPr);
+  onTask('baton.mergePullRequest', CMD.prMerge, ['ready'], 'Baton: merge which pull request?', noPr);
+  onTask('baton.requestChanges', CMD.prRequestChanges, ['ready'], 'Baton: request changes on which pull request?', noPr);
+  onTask(
+    'baton.discardPullRequest',
+    CMD.prDiscard,
+    ['ready', 'queued', 'preparing', 'running', 'checking', 'awaiting_plan_approval', 'failed', 'interrupted'],
+    'Baton: discard which task?',
+    'Baton: there is no task to discard.',
+  );
+  onTask('baton.approvePlan', CMD.taskApprovePlan, ['awaiting_plan_approval'], 'Baton: approve which plan?', 'Baton: no plan awaits approval.');
+  onTask('baton.resumeTask', CMD.taskResume, ['failed', 'interrupted'], 'Baton: resume which task?', 'Baton: no task failed or was interrupted.');
+  register('baton.editSelection', () => b.editSelection());
+  register('baton.showLogs', () => b.showLogs());
+  register('baton.restartServer', () => b.restart());
+  register('baton.showHealth', () => b.health());
+  context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => b.configurationChanged(e)));
+  await b.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await baton?.stop();
+  baton = undefined;
+}

@@ -1,0 +1,58 @@
+// Baton's protocol extensions as this extension uses them. The names are checked against
+// editors/protocol.json (generated from the server's server/lsp/ext.rs) by test/unit.
+
+/** Server → client notification with the model's state, for the status bar. */
+export const STATUS = 'baton/status';
+/** Server → client notification with task counts and summaries. */
+export const TASKS = 'baton/tasks';
+/** Client → server request: version, provider, reachability, counters. */
+export const HEALTH = 'baton/health';
+
+/** `workspace/executeCommand` commands the extension sends itself (one object argument). */
+export const CMD = {
+  edit: 'baton.edit',
+  taskStart: 'baton.task.start',
+  taskList: 'baton.task.list',
+  taskShow: 'baton.task.show',
+  taskApprovePlan: 'baton.task.approvePlan',
+  taskResume: 'baton.task.resume',
+  prReview: 'baton.pr.review',
+  prApply: 'baton.pr.apply',
+  prMerge: 'baton.pr.merge',
+  prRequestChanges: 'baton.pr.requestChanges',
+  prDiscard: 'baton.pr.discard',
+} as const;
+
+/** The client capabilities declared in `initialize`, under `capabilities.experimental`. */
+export const EXPERIMENTAL_CAPABILITIES = { baton: { status: true, tasks: true } } as const;
+
+/** Params of `baton/status`. */
+export interface StatusParams {
+  state: 'idle' | 'working' | 'error' | 'unreachable';
+  message?: string;
+  provider: string;
+  model: string;
+}
+
+/** One task as `baton/tasks` and `baton.task.list` give it. */
+export interface TaskSummary {
+  id: number;
+  title: string;
+  state: string;
+  agent: string;
+  branch?: string;
+  message?: string;
+  diffStat?: string;
+  checks?: string;
+}
+
+/** Params of `baton/tasks`. */
+export interface TasksParams {
+  queued: number;
+  running: number;
+  awaitingReview: number;
+  awaitingPlanApproval: number;
+  failed: number;
+  interrupted: number;
+  tasks: TaskSummary[];
+}

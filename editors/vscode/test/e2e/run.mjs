@@ -1,0 +1,365 @@
+// End-to-end test of the Baton extension in real VS Code: code-server (the VS Code workbench)
+// in Debian's Chromium, driven by playwright-core, with the packaged VSIX installed, the real
+// `baton` binary and the scripted model server. Prints one `ok`/`FAIL` line per check and
+// `N passed, M failed` last; exits non-zero on failure.
+//
+// Environment (test.sh sets them): BATON_BIN, MODEL_BIN, VSIX, CODE_SERVER (its bin script),
+// PLAYWRIGHT_CORE (the playwright-core package dir), CHROMIUM (default /usr/bin/chromium),
+// BATON_E2E_KEEP=1 keeps the temp dir (screenshots, logs) for a look afterwards.
+import { spawn, execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback;
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const BATON_BIN = env('BATON_BIN');
+const MODEL_BIN = env('MODEL_BIN');
+const VSIX = env('VSIX');
+const CODE_SERVER = env('CODE_SERVER');
+const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
+const { chromium } = createRequire(import.meta.url)(env('PLAYWRIGHT_CORE'));
+
+const started = Date.now();
+const log = (m) => process.stderr.write(`[vscode-e2e +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-vscode-e2e-'));
+const children = [];
+let passed = 0;
+let failed = 0;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+async function waitFor(what, check, timeoutMs = 20000, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Starts a process in its own process group, so stopping it stops its children too. */
+function start(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  children.push(child);
+  return child;
+}
+
+/** Stops every process group this test started: SIGTERM, then SIGKILL after 5 s. */
+async function stopAll() {
+  const alive = (c) => c.exitCode === null && c.signalCode === null;
+  const signal = (c, sig) => {
+    try {
+      process.kill(-c.pid, sig);
+    } catch {}
+  };
+  const running = children.filter(alive);
+  running.forEach((c) => signal(c, 'SIGTERM'));
+  await Promise.all(
+    running.map(
+      (c) =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => {
+            signal(c, 'SIGKILL');
+            resolve();
+          }, 5000);
+          c.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+    ),
+  );
+}
+
+const git = (cwd, ...args) => execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+// --- The project: a git repository with a scripted agent ---------------------------------------
+const repo = path.join(tmp, 'project');
+const dataDir = path.join(tmp, 'baton-data');
+const xdgConfig = path.join(tmp, 'xdg-config');
+const xdgData = path.join(tmp, 'xdg-data');
+for (const d of [repo, dataDir, xdgConfig, xdgData]) fs.mkdirSync(d, { recursive: true });
+const agent = path.join(tmp, 'agent.sh');
+fs.writeFileSync(agent, `sed -i 's/"hello"/"hello, world"/' lib.rs\necho "Greet the whole world"\n`);
+fs.writeFileSync(
+  path.join(repo, 'baton.toml'),
+  `[[agents]]\nname = "scripted"\nkind = "cli"\ncommand = ["sh", ${JSON.stringify(agent)}, "{prompt}"]\n\n[orchestrator]\ndefault_agent = "scripted"\n`,
+);
+fs.writeFileSync(path.join(repo, 'lib.rs'), 'pub fn greet() -> &\'static str {\n    "hello"\n}\n');
+const MAIN_RS = 'fn main() {\n    println!("{}", add(1, 2));\n}\n\nfn add(a: i32, b: i32) -> i32 {\n    ';
+fs.writeFileSync(path.join(repo, 'main.rs'), MAIN_RS);
+git(repo, 'init', '-q', '-b', 'main');
+git(repo, 'config', 'user.name', 'Baton Test');
+git(repo, 'config', 'user.email', 'test@baton.invalid');
+git(repo, 'add', '.');
+git(repo, 'commit', '-q', '-m', 'initial');
+
+const childEnv = {
+  ...process.env,
+  BATON_DATA_DIR: dataDir,
+  XDG_CONFIG_HOME: xdgConfig,
+  XDG_DATA_HOME: xdgData,
+  BATON_CONFIG: path.join(tmp, 'no-user-config.toml'),
+};
+
+async function main() {
+  // --- The scripted model ----------------------------------------------------------------------
+  const REPLY = 'a + b';
+  const requestsLog = path.join(tmp, 'model-requests.jsonl');
+  fs.writeFileSync(requestsLog, '');
+  const model = start(MODEL_BIN, ['--reply', REPLY, '--requests-log', requestsLog]);
+  const modelUrl = await new Promise((resolve, reject) => {
+    readline.createInterface({ input: model.stdout }).once('line', resolve);
+    model.once('exit', (code) => reject(new Error(`scripted model exited (${code})`)));
+  });
+  log(`scripted model at ${modelUrl}`);
+
+  // --- A ready pull request, made from the shell with the same data directory ------------------
+  const t0 = Date.now();
+  const made = execFileSync(BATON_BIN, ['task', 'start', 'Greet the whole world', '--repo', repo], {
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60000,
+  }).toString();
+  log(`ready pull request in ${Date.now() - t0} ms: ${made.split('\n')[0]}`);
+
+  // --- code-server with the VSIX ---------------------------------------------------------------
+  const port = await freePort();
+  const userData = path.join(tmp, 'user-data');
+  const extDir = path.join(tmp, 'extensions');
+  fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
+  fs.mkdirSync(path.join(userData, 'Machine'), { recursive: true });
+  const config = path.join(tmp, 'code-server.yaml');
+  fs.writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+  // The server's log goes to a file as well as the Baton output channel: a wrapper is the
+  // serverPath, and it runs the real binary.
+  const serverLog = path.join(tmp, 'baton.log');
+  const wrapper = path.join(tmp, 'baton-wrapper.sh');
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(BATON_BIN)} --log-file ${JSON.stringify(serverLog)} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(userData, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'security.workspace.trust.enabled': false,
+        'workbench.startupEditor': 'none',
+        'remote.autoForwardPorts': false,
+        'telemetry.telemetryLevel': 'off',
+        'extensions.autoUpdate': false,
+        'extensions.autoCheckUpdates': false,
+        'update.mode': 'none',
+        'workbench.tips.enabled': false,
+        'editor.quickSuggestions': { other: false, comments: false, strings: false },
+        'editor.suggestOnTriggerCharacters': false,
+        'editor.wordBasedSuggestions': 'off',
+        'editor.inlineSuggest.enabled': true,
+        'files.autoSave': 'off',
+        'editor.autoClosingQuotes': 'never',
+        'editor.autoClosingBrackets': 'never',
+        'editor.formatOnSave': false,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
+        'chat.disableAIFeatures': true,
+        'workbench.editor.useModal': 'off',
+        // Baton's settings, as a user would set them: they reach the server as
+        // initializationOptions (nothing else tells it where the model is).
+        'baton.provider.base_url': `${modelUrl}/v1`,
+        'baton.provider.max_retries': 0,
+        'baton.completion.debounce_ms': 10,
+      },
+      null,
+      2,
+    ),
+  );
+  // baton.serverPath is machine-scoped: code-server is a remote window, whose machine settings
+  // live apart from the user's.
+  fs.writeFileSync(path.join(userData, 'Machine', 'settings.json'), JSON.stringify({ 'baton.serverPath': wrapper }, null, 2));
+  const csArgs = ['--config', config, '--user-data-dir', userData, '--extensions-dir', extDir, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust'];
+  const t1 = Date.now();
+  execFileSync(CODE_SERVER, [...csArgs, '--install-extension', VSIX], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 });
+  log(`installed the VSIX in ${Date.now() - t1} ms`);
+  const cs = start(CODE_SERVER, [...csArgs, repo], { env: childEnv });
+  const csLog = fs.createWriteStream(path.join(tmp, 'code-server.log'));
+  cs.stdout.pipe(csLog);
+  cs.stderr.pipe(csLog);
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor('code-server /healthz', async () => (await fetch(`${base}/healthz`)).ok, 60000, 200);
+  log('code-server is up');
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(`${base}/?folder=${encodeURIComponent(repo)}`);
+    await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
+    log('workbench loaded');
+    await run(page, repo, serverLog, userData, requestsLog);
+  } finally {
+    await browser.close().catch(() => undefined);
+  }
+}
+
+const statusText = (page) => page.locator('.statusbar-item').allInnerTexts().then((t) => t.map((s) => s.replace(/\u00a0/g, ' ')).find((s) => s.includes('Baton:')) ?? '');
+const viewText = (page) => page.locator('.view-line').allInnerTexts().then((t) => t.map((s) => s.replace(/\u00a0/g, ' ')).join('\n'));
+
+async function openFile(page, name) {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10000 });
+  await input.fill(name);
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  await waitFor(`quick open to list ${name} first`, async () => (await rows.count()) > 0 && (await rows.first().innerText()).includes(name), 10000);
+  await page.keyboard.press('Enter');
+  await waitFor(`the editor tab for ${name}`, async () => (await page.locator('.tabs-container .tab.active', { hasText: name }).count()) > 0, 10000);
+  await page.locator('.monaco-editor .view-lines').first().click();
+}
+
+/** Runs a command from the command palette (F1) by its title. */
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10000 });
+  await input.fill(`>${title}`);
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  await waitFor(`the command ${title}`, async () => (await rows.count()) > 0 && (await rows.first().innerText()).includes(title), 10000);
+  await page.keyboard.press('Enter');
+}
+
+async function check(page, name, fn) {
+  const t = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t} ms)`);
+  } catch (e) {
+    failed++;
+    const shot = path.join(tmp, `${name.replace(/\W+/g, '-')}.png`);
+    await page.screenshot({ path: shot }).catch(() => undefined);
+    console.log(`FAIL ${name}: ${e.message}`);
+    console.log(`     screenshot: ${shot}; status bar: ${JSON.stringify(await statusText(page).catch(() => '?'))}`);
+    process.env.BATON_E2E_KEEP = '1';
+  }
+}
+
+async function run(page, repo, serverLog, userData, requestsLog) {
+  await check(page, 'status bar shows the server state and the ready pull request', async () => {
+    const text = await waitFor('a Baton status with "1 to review"', async () => {
+      const s = await statusText(page);
+      return /Baton: (idle|working)/.test(s) && s.includes('1 to review') && s;
+    }, 40000);
+    log(`status bar: ${text}`);
+  });
+
+  await check(page, 'ghost text from Baton appears in a Rust file and Tab accepts it', async () => {
+    await openFile(page, 'main.rs');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('let sum = ', { delay: 20 });
+    const ghost = await waitFor('.ghost-text-decoration', async () => {
+      const t = (await page.locator('.ghost-text-decoration').allInnerTexts()).join('').replace(/\u00a0/g, ' ');
+      return t.length > 0 && t;
+    }, 20000);
+    if (!ghost.includes('a + b')) throw new Error(`ghost text is ${JSON.stringify(ghost)}, expected the model's "a + b"`);
+    await page.keyboard.press('Tab');
+    await waitFor('the accepted suggestion in the line', async () => (await viewText(page)).includes('let sum = a + b'), 5000);
+    await waitFor('baton.accepted in the server log', () => fs.readFileSync(serverLog, 'utf8').includes('suggestion accepted'), 5000);
+  });
+
+  await check(page, 'a changed setting reaches the server (workspace/didChangeConfiguration)', async () => {
+    // As a user would: Preferences: Open User Settings (JSON), add the key, save. (An edit of
+    // the file from outside goes unnoticed by code-server.) The next model request names the
+    // new model.
+    await runCommand(page, 'Preferences: Open User Settings (JSON)');
+    await waitFor('the settings.json editor', async () => (await viewText(page)).includes('"baton.provider.base_url"'), 10000);
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('End');
+    await page.keyboard.type(' "baton.provider.model": "model-from-changed-settings",', { delay: 10 });
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+S');
+    const settingsFile = path.join(userData, 'User', 'settings.json');
+    await waitFor('settings.json saved with the new model', () => fs.readFileSync(settingsFile, 'utf8').includes('"baton.provider.model": "model-from-changed-settings"'), 10000);
+    await openFile(page, 'main.rs');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('let d = ', { delay: 20 });
+    let n = 0;
+    await waitFor('a model request with the changed model', async () => {
+      const requests = fs.readFileSync(requestsLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      if (requests.some((r) => JSON.stringify(r.body ?? '').includes('model-from-changed-settings'))) return true;
+      // Ask again (a request may have gone out before the change arrived).
+      await page.keyboard.type(String(n++ % 10), { delay: 20 });
+      return false;
+    }, 20000, 1000);
+  });
+
+  await check(page, 'Ctrl+. offers the pull request and "Apply to working tree" changes the file', async () => {
+    await openFile(page, 'lib.rs');
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('ArrowDown');
+    const rows = page.locator('.action-widget .monaco-list-row');
+    const apply = await waitFor('a Baton PR "Apply to working tree" code action', async () => {
+      if ((await rows.count()) === 0) {
+        await page.keyboard.press('Control+.');
+        await rows.first().waitFor({ state: 'visible', timeout: 3000 });
+      }
+      const titles = (await rows.allInnerTexts()).map((s) => s.replace(/\u00a0/g, ' '));
+      const i = titles.findIndex((s) => /Baton PR #\d+ .*Apply to working tree/.test(s));
+      if (i < 0) {
+        log(`code actions: ${JSON.stringify(titles)}`);
+        await page.keyboard.press('Escape');
+        return false;
+      }
+      log(`picking code action ${JSON.stringify(titles[i])} of ${titles.length}`);
+      return rows.nth(i);
+    }, 20000, 500);
+    await apply.click();
+    await waitFor('the PR\'s change in the editor', async () => (await viewText(page)).includes('"hello, world"'), 10000);
+    await page.keyboard.press('Control+S');
+    await waitFor('the change on disk after saving', () => fs.readFileSync(path.join(repo, 'lib.rs'), 'utf8').includes('"hello, world"'), 10000);
+    await waitFor('the status bar to drop the applied pull request', async () => {
+      const s = await statusText(page);
+      return s.includes('Baton:') && !s.includes('to review');
+    }, 15000);
+  });
+}
+
+let exitCode = 1;
+try {
+  await main();
+  exitCode = failed === 0 && passed > 0 ? 0 : 1;
+} catch (e) {
+  failed++;
+  console.log(`FAIL setup: ${e.stack ?? e}`);
+  process.env.BATON_E2E_KEEP = '1';
+} finally {
+  await stopAll();
+  if (process.env.BATON_E2E_KEEP === '1') log(`kept ${tmp} (server log baton.log, code-server.log, screenshots)`);
+  else fs.rmSync(tmp, { recursive: true, force: true });
+  log(`took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(exitCode);
