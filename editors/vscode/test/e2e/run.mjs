@@ -103,7 +103,10 @@ const xdgConfig = path.join(tmp, 'xdg-config');
 const xdgData = path.join(tmp, 'xdg-data');
 for (const d of [repo, dataDir, xdgConfig, xdgData]) fs.mkdirSync(d, { recursive: true });
 const agent = path.join(tmp, 'agent.sh');
-fs.writeFileSync(agent, `sed -i 's/"hello"/"hello, world"/' lib.rs\necho "Greet the whole world"\n`);
+fs.writeFileSync(
+  agent,
+  `case "$1" in\n*added*) printf 'pub fn added() {}\\n' >> lib.rs; echo "Added fn added" ;;\n*) sed -i 's/"hello"/"hello, world"/' lib.rs; echo "Greet the whole world" ;;\nesac\n`,
+);
 fs.writeFileSync(
   path.join(repo, 'baton.toml'),
   `[[agents]]\nname = "scripted"\nkind = "cli"\ncommand = ["sh", ${JSON.stringify(agent)}, "{prompt}"]\n\n[orchestrator]\ndefault_agent = "scripted"\n`,
@@ -316,6 +319,23 @@ async function run(page, repo, serverLog, userData, requestsLog) {
     }, 20000, 1000);
   });
 
+  await check(page, 'clicking the status bar lists the task with its pull request actions', async () => {
+    await page.locator('.statusbar-item', { hasText: 'Baton:' }).first().click();
+    const rows = page.locator('.quick-input-list .monaco-list-row');
+    const task = await waitFor('task #1 in the quick pick', async () => {
+      const titles = await rows.allInnerTexts();
+      const i = titles.findIndex((t) => t.includes('#1 Greet the whole world') && t.includes('ready'));
+      return i >= 0 && rows.nth(i);
+    }, 10000);
+    await task.click();
+    const actions = await waitFor('the actions of a ready pull request', async () => {
+      const titles = (await rows.allInnerTexts()).join('|');
+      return ['Review', 'Apply to working tree', 'Merge into the current branch', 'Request changes', 'Discard', 'Show'].every((a) => titles.includes(a)) && titles;
+    }, 10000);
+    log(`task actions: ${actions}`);
+    await page.keyboard.press('Escape');
+  });
+
   await check(page, 'Ctrl+. offers the pull request and "Apply to working tree" changes the file', async () => {
     await openFile(page, 'lib.rs');
     await page.keyboard.press('Control+Home');
@@ -344,6 +364,21 @@ async function run(page, repo, serverLog, userData, requestsLog) {
       const s = await statusText(page);
       return s.includes('Baton:') && !s.includes('to review');
     }, 15000);
+  });
+
+  await check(page, 'Baton: Delegate a Task… starts a task whose pull request the status bar then counts', async () => {
+    await runCommand(page, 'Baton: Delegate a Task to a Background Agent');
+    const input = page.locator('.quick-input-widget input');
+    await waitFor('the prompt input box', async () => (await page.locator('.quick-input-widget').innerText()).includes('What should the agent do'), 10000);
+    await input.fill('Add fn added');
+    await page.keyboard.press('Enter');
+    const text = await waitFor('"1 to review" for the new task', async () => {
+      const s = await statusText(page);
+      return s.includes('1 to review') && s;
+    }, 30000);
+    log(`status bar: ${text}`);
+    const tasks = execFileSync(BATON_BIN, ['task', 'list'], { cwd: repo, env: childEnv }).toString();
+    if (!/\bready\s+scripted\s+Add fn added/.test(tasks)) throw new Error(`baton task list does not show the delegated task as ready:\n${tasks}`);
   });
 }
 
