@@ -252,8 +252,14 @@ class Baton {
     this.showResult(action.command, arg, result);
   }
 
-  /** All tasks from the server: open ones first (newest first), then the latest finished ones. */
+  /**
+   * The tasks to pick from, newest first: the open tasks of this workspace's repository, as the
+   * last `baton/tasks` listed them (the status bar counts the same ones). Before any arrived,
+   * every task `baton.task.list` knows: open ones, then the latest finished ones.
+   */
   async listTasks(): Promise<TaskSummary[]> {
+    this.running();
+    if (this.tasks) return [...this.tasks.tasks].reverse();
     const all = await this.command<TaskSummary[]>(CMD.taskList);
     const open = all.filter((t) => !FINISHED_STATES.includes(t.state)).reverse();
     const done = all.filter((t) => FINISHED_STATES.includes(t.state)).reverse().slice(0, 20);
