@@ -228,8 +228,11 @@ impl Layers {
     }
 
     /// Sets the `workspace/didChangeConfiguration` layer. Accepts the settings object itself or
-    /// one nested under a `baton` key (as VS Code sends its sections).
+    /// one nested under a `baton` key (as VS Code sends its sections). It replaces the
+    /// `initializationOptions` layer too: both are the editor's whole view of its settings, so a
+    /// setting the user removed in the editor falls back to the files and defaults.
     pub fn set_did_change_configuration(&mut self, value: Value) {
+        self.init = None;
         self.change = Some((Source::DidChangeConfiguration, unwrap_section(value)));
     }
 
@@ -308,14 +311,17 @@ mod tests {
             ..Layers::default()
         };
         layers.set_initialization_options(json!({"completion": {"max_tokens": 5}}));
+        let (s, _) = layers.resolve();
+        assert_eq!((s.provider.model.as_str(), s.completion.debounce_ms, s.completion.max_tokens), ("from-project", 10, 5));
         layers.set_did_change_configuration(json!({"baton": {"completion": {"debounce_ms": "fast"}}}));
         let (s, errors) = layers.resolve();
         assert_eq!(s.provider.model, "from-project");
         assert_eq!(s.completion.debounce_ms, 10);
-        assert_eq!(s.completion.max_tokens, 5);
         assert_eq!(errors.len(), 1);
         expect_test::expect![[r#"ignored settings from workspace/didChangeConfiguration: invalid type: string "fast", expected u64"#]]
             .assert_eq(&errors[0].to_string());
+        // The editor's latest message is its whole view: a setting removed there falls back.
+        assert_eq!(s.completion.max_tokens, CompletionSettings::default().max_tokens);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub async fn handle(state: &State, command: &str, arguments: &[Value]) -> Option
             Ok(args) => start(state, args).await,
             Err(e) => Err(e),
         },
-        ext::CMD_TASK_LIST => list(state),
+        ext::CMD_TASK_LIST => list(state, arguments.first()).await,
         ext::CMD_TASK_SHOW => with_id(state, arguments, |o, a| async move {
             let d = o.show(a.id).map_err(orch_error)?;
             serde_json::to_value(d).map_err(|e| internal(e.to_string()))
@@ -168,10 +168,17 @@ fn with_editor_context(state: &State, instruction: &str, args: &ext::TaskStartAr
     prompt
 }
 
-fn list(state: &State) -> Result<Value> {
+/// The tasks of the workspace's repository, or of every repository with `{"all": true}`.
+async fn list(state: &State, argument: Option<&Value>) -> Result<Value> {
     let orchestrator = state.orchestrator()?;
+    let all = argument.and_then(|a| a.get("all")).and_then(Value::as_bool).unwrap_or(false);
+    let repo = if all { None } else { tasks::workspace_repo(state).await };
     let tasks = orchestrator.list().map_err(orch_error)?;
-    let summaries: Vec<ext::TaskSummary> = tasks.iter().map(|t| tasks::summary(&orchestrator, t, None)).collect();
+    let summaries: Vec<ext::TaskSummary> = tasks
+        .iter()
+        .filter(|t| repo.as_ref().is_none_or(|r| *r == t.repo_root))
+        .map(|t| tasks::summary(&orchestrator, t, None))
+        .collect();
     serde_json::to_value(summaries).map_err(|e| internal(e.to_string()))
 }
 

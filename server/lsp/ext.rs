@@ -40,7 +40,8 @@ pub const TASKS: &str = "baton/tasks";
 /// "agent"?: string }]`. Without a prompt the server offers a few with
 /// `window/showMessageRequest`. Returns `{ "id": number }` as soon as the task is queued.
 pub const CMD_TASK_START: &str = "baton.task.start";
-/// Command: every task, oldest first. No arguments. Returns `[TaskSummary]`.
+/// Command: the tasks of the workspace's repository, oldest first; `[{ "all": true }]` lists
+/// every repository's. Returns `[TaskSummary]`.
 pub const CMD_TASK_LIST: &str = "baton.task.list";
 /// Command: one task with its log, pull request and sign-offs. Arguments: `[{ "id": number }]`.
 pub const CMD_TASK_SHOW: &str = "baton.task.show";

@@ -106,17 +106,19 @@ pub fn tasks_params(
     Ok(p)
 }
 
+/// The git repository holding the workspace root, when there is one.
+pub async fn workspace_repo(state: &State) -> Option<PathBuf> {
+    let root = state.root.read().unwrap_or_else(|e| e.into_inner()).clone()?;
+    Orchestrator::repo_root(&root).await.ok()
+}
+
 /// Sends `baton/tasks` on every change (to clients that declared `experimental.baton.tasks`)
 /// and keeps one `$/progress` per working task (to clients with `window.workDoneProgress`).
 /// Task events wake it; a slow poll catches changes other servers make.
 pub fn spawn_task_reporter(state: Arc<State>) {
     let Ok(orchestrator) = state.orchestrator() else { return };
     tokio::spawn(async move {
-        let root = state.root.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let repo = match root {
-            Some(r) => Orchestrator::repo_root(&r).await.ok(),
-            None => None,
-        };
+        let repo = workspace_repo(&state).await;
         let mut events = orchestrator.subscribe();
         // Worktrees left by crashed servers or deleted tasks fill disks: collect them once per start.
         let collector = orchestrator.clone();

@@ -165,7 +165,8 @@ pub(crate) async fn create(
     prompt: &str,
     step: &(dyn Fn(String) + Send + Sync),
 ) -> Result<Worktree, WorktreeError> {
-    let name = format!("{id}-{}", slug(prompt));
+    // The first line is the instruction; editor context folded in below it is not a name.
+    let name = format!("{id}-{}", slug(prompt.lines().next().unwrap_or("")));
     let branch = format!("baton/{name}");
     let path = worktrees_dir(data_dir, repo_root).join(&name);
     let base_commit = git(repo_root, &["rev-parse", "HEAD"])

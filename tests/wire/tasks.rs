@@ -142,6 +142,7 @@ async fn a_todo_becomes_a_task_whose_pull_request_is_applied_from_a_code_action(
     assert_eq!(tasks["running"], 0);
     assert_eq!(tasks["tasks"][0]["diffStat"], "+1 -1 in 1 file");
     assert_eq!(tasks["tasks"][0]["checks"], "none");
+    assert_eq!(tasks["tasks"][0]["branch"], "baton/1-add-a-function-two", "named by the instruction, not its context");
     let prompt = show(&client, 1).await["task"]["prompt"].as_str().unwrap_or_default().to_owned();
     assert!(prompt.starts_with("add a function two\n\nThis is about lib.rs, lines 2-2:"), "{prompt}");
 
@@ -353,6 +354,24 @@ async fn overlapping_pull_requests_say_so_and_review_opens_the_diff_in_another_e
         command(&first, "baton.task.start", json!({ "prompt": prompt, "uri": uri })).await;
     }
     first.wait_for("baton/tasks", |p| p["awaitingReview"] == 2).await;
+    let listed = command(&first, "baton.task.list", json!({})).await;
+    let ids: Vec<i64> = listed["result"].as_array().into_iter().flatten().filter_map(|t| t["id"].as_i64()).collect();
+    assert_eq!(ids, [1, 2], "{listed}");
+    // Another repository's task in the same database is listed only with `all`.
+    let other = self::repo(&[("scripted", EDIT_TODO, "")], "[orchestrator]\ndefault_agent = \"scripted\"\n");
+    let data = repo.data.to_string_lossy().into_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["task", "start", "Elsewhere"])
+        .env("BATON_DATA_DIR", &data)
+        .env("BATON_CONFIG", repo.tmp.path().join("none.toml"))
+        .current_dir(&other.root)
+        .output()
+        .expect("baton task start");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mine = command(&first, "baton.task.list", json!({})).await;
+    assert_eq!(mine["result"].as_array().map(Vec::len), Some(2), "{mine}");
+    let every = command(&first, "baton.task.list", json!({ "all": true })).await;
+    assert_eq!(every["result"].as_array().map(Vec::len), Some(3), "{every}");
     // A second editor on the same repository sees the same tasks.
     let second = repo.client(no_model()).await;
     second.wait_for("baton/tasks", |p| p["awaitingReview"] == 2).await;
