@@ -18,7 +18,7 @@ import {
 
 import { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, STATUS, StatusParams, TASKS, TaskSummary, TasksParams } from './protocol';
 import { resolveServerPath } from './serverPath';
-import { changedSettings, explicitKeys, serverSettingKeys, serverSettings } from './settings';
+import { serverSettingKeys, serverSettings } from './settings';
 import {
   FINISHED_STATES,
   TaskAction,
@@ -51,8 +51,6 @@ class Baton {
   private readonly output: vscode.LogOutputChannel;
   private readonly trace: vscode.LogOutputChannel;
   private readonly settingKeys: string[];
-  /** The server settings last sent (initializationOptions or didChangeConfiguration), flat. */
-  private sentKeys = new Set<string>();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.output = vscode.window.createOutputChannel('Baton', { log: true });
@@ -69,11 +67,6 @@ class Baton {
   private currentSettings(): Record<string, unknown> {
     const config = vscode.workspace.getConfiguration('baton');
     return serverSettings(this.settingKeys, (k) => config.inspect(k));
-  }
-
-  private explicitKeys(): Set<string> {
-    const config = vscode.workspace.getConfiguration('baton');
-    return explicitKeys(this.settingKeys, (k) => config.inspect(k));
   }
 
   async start(): Promise<void> {
@@ -97,10 +90,7 @@ class Baton {
       outputChannel: this.output,
       traceOutputChannel: this.trace,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: () => {
-        this.sentKeys = this.explicitKeys();
-        return this.currentSettings();
-      },
+      initializationOptions: () => this.currentSettings(),
       initializationFailedHandler: (error) => {
         this.notRunning = `Baton: the server failed to initialize: ${error instanceof Error ? error.message : String(error)}`;
         void vscode.window.showErrorMessage(this.notRunning, 'Show Logs').then((p) => p && this.output.show());
@@ -168,17 +158,18 @@ class Baton {
     await this.start();
   }
 
-  /** Sends the explicit settings with `workspace/didChangeConfiguration` (under `baton`). */
+  /**
+   * Sends the explicit settings with `workspace/didChangeConfiguration` (under `baton`). The
+   * server replaces its whole editor layer with each message, so a removed setting falls back
+   * to baton.toml and the defaults.
+   */
   configurationChanged(e: vscode.ConfigurationChangeEvent): void {
     if (e.affectsConfiguration('baton.serverPath')) {
       void this.restart();
       return;
     }
     if (!e.affectsConfiguration('baton') || !this.client || this.client.state !== State.Running) return;
-    const config = vscode.workspace.getConfiguration('baton');
-    const { settings, sent } = changedSettings(this.settingKeys, (k) => config.inspect(k), this.sentKeys);
-    this.sentKeys = sent;
-    void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings: { baton: settings } });
+    void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings: { baton: this.currentSettings() } });
   }
 
   private render(): void {

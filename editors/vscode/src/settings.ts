@@ -57,39 +57,3 @@ export function serverSettings(keys: string[], inspect: (key: string) => Inspect
   return nest(flat);
 }
 
-/** What `inspect` gives for a key, with the contributed default. */
-export interface InspectedWithDefault extends Inspected {
-  defaultValue?: unknown;
-}
-
-/**
- * The settings object for `workspace/didChangeConfiguration`, and the keys it carries. The
- * explicit settings, plus the defaults of keys sent before that the user has since removed:
- * the server keeps the `initializationOptions` layer, so leaving such a key out would keep its
- * old value.
- */
-export function changedSettings(
-  keys: string[],
-  inspect: (key: string) => InspectedWithDefault | undefined,
-  sentBefore: ReadonlySet<string>,
-): { settings: Record<string, unknown>; sent: Set<string> } {
-  const flat: Record<string, unknown> = {};
-  const sent = new Set<string>();
-  for (const k of keys) {
-    const i = inspect(k);
-    const v = explicitValue(i);
-    if (v !== undefined) {
-      flat[k] = v;
-      sent.add(k);
-    } else if (sentBefore.has(k)) {
-      flat[k] = i?.defaultValue ?? null;
-      sent.add(k);
-    }
-  }
-  return { settings: nest(flat), sent };
-}
-
-/** The keys the user set explicitly. */
-export function explicitKeys(keys: string[], inspect: (key: string) => Inspected | undefined): Set<string> {
-  return new Set(keys.filter((k) => explicitValue(inspect(k)) !== undefined));
-}

@@ -3,7 +3,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { changedSettings, explicitKeys, explicitValue, nest, serverSettings } = require('../../out/settings.js');
+const { explicitValue, nest, serverSettings } = require('../../out/settings.js');
 const { resolveServerPath } = require('../../out/serverPath.js');
 
 test('dotted keys become the nested object the server reads; arrays and nulls stay as they are', () => {
@@ -50,16 +50,8 @@ test('the server binary is found on PATH, then in ~/.cargo/bin, with a message s
   assert.match(bad.message, /not found at .*plain/);
 });
 
-test('a change sends the explicit settings, and the defaults of ones the user removed since', () => {
+test('a change sends only the explicit settings: a removed one is left out for the server to fall back', () => {
   const keys = ['provider.model', 'provider.base_url', 'completion.debounce_ms'];
-  const before = { 'provider.model': { globalValue: 'a', defaultValue: 'qwen2.5-coder' }, 'provider.base_url': { globalValue: 'http://x/v1', defaultValue: 'http://127.0.0.1:8080/v1' }, 'completion.debounce_ms': { defaultValue: 75 } };
-  const sentAtStart = explicitKeys(keys, (k) => before[k]);
-  assert.deepEqual([...sentAtStart].sort(), ['provider.base_url', 'provider.model']);
-  const after = { ...before, 'provider.model': { defaultValue: 'qwen2.5-coder' }, 'completion.debounce_ms': { workspaceValue: 5, defaultValue: 75 } };
-  const first = changedSettings(keys, (k) => after[k], sentAtStart);
-  assert.deepEqual(first.settings, { provider: { model: 'qwen2.5-coder', base_url: 'http://x/v1' }, completion: { debounce_ms: 5 } });
-  // Once reset, a key stays in the payload with its default until the server restarts.
-  const second = changedSettings(keys, (k) => after[k], first.sent);
-  assert.deepEqual(second.settings, first.settings);
-  assert.deepEqual(changedSettings(keys, (k) => ({ defaultValue: 1 }), new Set()).settings, {});
+  const after = { 'provider.model': { defaultValue: 'qwen2.5-coder' }, 'provider.base_url': { globalValue: 'http://x/v1', defaultValue: 'http://127.0.0.1:8080/v1' }, 'completion.debounce_ms': { workspaceValue: 5, defaultValue: 75 } };
+  assert.deepEqual(serverSettings(keys, (k) => after[k]), { provider: { base_url: 'http://x/v1' }, completion: { debounce_ms: 5 } });
 });
