@@ -1,5 +1,5 @@
--- tests/commands_spec.lua: `:Baton status`, `:Baton health`, `:checkhealth baton`, and the task
--- subcommands failing clearly while the server lacks `baton.task.*`.
+-- tests/commands_spec.lua: `:Baton status`, `:Baton health`, `:checkhealth baton`, completion of
+-- the subcommands, unknown subcommands and ids, `:Baton restart` and `:Baton log`.
 local T = require('helpers')
 T.setup(T.env.code_url)
 local dir = T.workspace({ ['main.rs'] = 'fn main() {\n    \n}\n' })
@@ -38,11 +38,18 @@ T.test(':checkhealth baton reports the binary, Neovim and a reachable server', f
   T.truthy(not text:find('ERROR'), 'no ERROR in the report:\n' .. text)
 end)
 
-T.test('task subcommands fail with a clear message while the server lacks them', function()
-  vim.cmd('Baton tasks')
-  T.truthy(T.find(msgs, 'does not support `baton.task.list`'), 'message for tasks')
-  vim.cmd('Baton delegate write the tests')
-  T.truthy(T.find(msgs, 'does not support `baton.task.delegate`'), 'message for delegate')
+T.test(':Baton completes subcommands, including the task and pull request ones', function()
+  local names = vim.fn.getcompletion('Baton ', 'cmdline')
+  for _, want in ipairs({ 'delegate', 'tasks', 'review', 'apply', 'merge', 'request-changes', 'discard', 'approve-plan', 'resume', 'show', 'edit', 'health' }) do
+    T.truthy(vim.tbl_contains(names, want), want .. ' in ' .. vim.inspect(names))
+  end
+  T.eq({ 'merge' }, vim.fn.getcompletion('Baton me', 'cmdline'), 'prefix completion')
+  T.eq({ 'all' }, vim.fn.getcompletion('Baton tasks ', 'cmdline'), 'tasks argument')
+end)
+
+T.test(':Baton merge with a bad id says so', function()
+  vim.cmd('Baton merge abc')
+  T.truthy(T.find(msgs, '`abc` is not a task id') or T.find(msgs, 'does not support `baton.pr.merge`'), 'message for a bad id')
 end)
 
 T.test('an unknown subcommand lists the known ones', function()

@@ -94,6 +94,37 @@ function T.workspace(files)
   return dir
 end
 
+---Runs a command (list) and returns its result; fails the test on a non-zero exit.
+function T.sh(cmd, opts)
+  local res = vim.system(cmd, vim.tbl_extend('force', { text = true }, opts or {})):wait(60000)
+  if res.code ~= 0 then
+    error(('`%s` failed (exit %s): %s%s'):format(table.concat(cmd, ' '), tostring(res.code), res.stdout or '', res.stderr or ''), 2)
+  end
+  return res.stdout or ''
+end
+
+---A real git repository (branch main, one commit holding `files`) in a temp dir.
+function T.git_repo(files)
+  local dir = vim.fn.tempname()
+  vim.fn.mkdir(dir, 'p')
+  for name, text in pairs(files or {}) do
+    local path = dir .. '/' .. name
+    vim.fn.mkdir(vim.fn.fnamemodify(path, ':h'), 'p')
+    local f = assert(io.open(path, 'w'))
+    f:write(text)
+    f:close()
+  end
+  local git = function(...)
+    return T.sh(vim.list_extend({ 'git', '-C', dir }, { ... }))
+  end
+  git('init', '-q', '-b', 'main')
+  git('config', 'user.name', 'Test User')
+  git('config', 'user.email', 'test@example.com')
+  git('add', '-A')
+  git('commit', '-q', '-m', 'initial')
+  return dir, git
+end
+
 T.log_file = T.env.tmp .. '/baton-' .. vim.fn.getpid() .. '.log'
 
 ---Baton's setup() with the test binary, a per-run log and a provider at `url`.

@@ -1,6 +1,7 @@
 -- baton.commands: the `:Baton` user command and its subcommands (status, health, edit, log,
--- restart, and the task wrappers), plus the client-side handler for the `baton.edit` command
--- that code actions carry (it asks for the instruction with vim.ui.input first).
+-- restart; delegate, tasks and the task / pull request actions of orchestrator mode), plus the
+-- client-side handlers for the commands that code actions carry: `baton.edit` and
+-- `baton.task.start` ask with vim.ui.input first, `baton.pr.*` show their result or error.
 -- Every request here is asynchronous: nothing waits on the server.
 
 local M = {}
@@ -189,36 +190,90 @@ function sub.restart()
   baton().restart()
 end
 
--- Tasks (conductor mode) ----------------------------------------------------------------------
--- Extension point: each task subcommand maps to a `baton.task.*` server command. They are thin
--- wrappers; the server side lands later, and until then they fail with a clear message.
+-- Tasks and pull requests (orchestrator mode) -------------------------------------------------
+-- Each action maps to one `baton.task.*` / `baton.pr.*` server command with `{ id }`. The same
+-- functions serve `:Baton <action> [id]`, the `:Baton tasks` picker and the commands that
+-- Baton's code actions carry (client-side handlers, so results and errors are shown and
+-- prompts go through vim.ui.input instead of the server's showMessageRequest presets).
 
-M.task_commands = {
-  tasks = 'baton.task.list',
-  delegate = 'baton.task.delegate',
-  review = 'baton.task.review',
-  apply = 'baton.task.apply',
-  merge = 'baton.task.merge',
-  ['request-changes'] = 'baton.task.requestChanges',
-  discard = 'baton.task.discard',
+local WORKING = { queued = true, preparing = true, running = true, checking = true }
+local FINAL = { merged = true, applied = true, discarded = true }
+
+---The actions on a task, in the order the picker offers them. `states`: where it applies
+---(nil: every state that is not final).
+M.actions = {
+  { name = 'review', command = 'baton.pr.review', label = 'Review (open the diff)', states = { ready = true } },
+  { name = 'apply', command = 'baton.pr.apply', label = 'Apply to working tree', states = { ready = true } },
+  { name = 'merge', command = 'baton.pr.merge', label = 'Merge into the current branch', states = { ready = true } },
+  { name = 'request-changes', command = 'baton.pr.requestChanges', label = 'Request changes…', states = { ready = true } },
+  { name = 'approve-plan', command = 'baton.task.approvePlan', label = 'Approve plan', states = { awaiting_plan_approval = true } },
+  { name = 'resume', command = 'baton.task.resume', label = 'Resume', states = { failed = true, interrupted = true } },
+  { name = 'show', command = 'baton.task.show', label = 'Show details', all = true },
+  { name = 'discard', command = 'baton.pr.discard', label = 'Discard' },
 }
+local action_by_name, action_by_command = {}, {}
+for _, a in ipairs(M.actions) do
+  action_by_name[a.name] = a
+  action_by_command[a.command] = a
+end
+M.action_by_name = action_by_name
 
-local function task_label(t)
+---Whether `action` applies to a task in `state`.
+function M.action_applies(action, state)
+  if action.all then
+    return true
+  end
+  if FINAL[state] then
+    return false
+  end
+  return action.states == nil or action.states[state] == true
+end
+
+---One line for a task: `#3 ready  Add fn added  (+1 -0 in 1 file, checks pass)`.
+function M.task_label(t)
   if type(t) ~= 'table' then
     return tostring(t)
   end
-  return ('%s  [%s]  %s'):format(t.id or '?', t.state or t.status or '?', t.title or t.instruction or '')
+  local s = ('#%s %s  %s'):format(tostring(t.id), t.state or '?', t.title or '')
+  local extra = {}
+  if t.diffStat then
+    extra[#extra + 1] = t.diffStat
+  end
+  if t.checks then
+    extra[#extra + 1] = 'checks ' .. t.checks
+  end
+  if #extra == 0 and t.message and t.message ~= '' then
+    extra[1] = t.message
+  end
+  if #extra > 0 then
+    s = s .. '  (' .. table.concat(extra, ', ') .. ')'
+  end
+  return s
 end
 
----Lets the user pick a task (from `baton.task.list`), then calls `on_pick(task)`.
-function M.pick_task(client, bufnr, prompt, on_pick)
-  M.execute(client, M.task_commands.tasks, {}, bufnr, function(result)
-    local tasks = type(result) == 'table' and (result.tasks or result) or {}
+local function parse_id(s)
+  return tonumber(type(s) == 'string' and s:match('^#?(%d+)$') or s)
+end
+
+---Fetches the task list (`baton.task.list`) and calls `on_tasks(tasks)`.
+function M.list_tasks(client, bufnr, on_tasks)
+  return M.execute(client, baton().CMD_TASK_LIST, {}, bufnr, function(result)
+    on_tasks(type(result) == 'table' and (result.tasks or result) or {})
+  end)
+end
+
+---Lets the user pick a task (from `baton.task.list`) for which `filter(task)` is true, then
+---calls `on_pick(task)`. Says so when there is none.
+function M.pick_task(client, bufnr, prompt, filter, on_pick, none_message)
+  M.list_tasks(client, bufnr, function(tasks)
+    tasks = vim.tbl_filter(filter or function()
+      return true
+    end, tasks)
     if #tasks == 0 then
-      notify('Baton: no tasks')
+      notify(none_message or 'Baton: no tasks')
       return
     end
-    vim.ui.select(tasks, { prompt = prompt, format_item = task_label }, function(t)
+    vim.ui.select(tasks, { prompt = prompt, format_item = M.task_label, kind = 'baton_task' }, function(t)
       if t then
         on_pick(t)
       end
@@ -226,92 +281,312 @@ function M.pick_task(client, bufnr, prompt, on_pick)
   end)
 end
 
-local function task_action(name)
+---Writes `baton.task.show`'s result ({ task, log, pull_request, signoffs }) as lines.
+function M.format_task_details(d)
+  local t = d.task or {}
+  local lines = {}
+  local function add(s)
+    for _, l in ipairs(vim.split(tostring(s), '\n', { plain = true })) do
+      lines[#lines + 1] = l
+    end
+  end
+  local function when(ms)
+    return type(ms) == 'number' and os.date('%Y-%m-%d %H:%M:%S', math.floor(ms / 1000)) or '?'
+  end
+  add(('Task #%s: %s'):format(tostring(t.id), vim.split(t.prompt or '', '\n')[1] or ''))
+  add(('state: %s   agent: %s'):format(t.state or '?', t.agent or '?'))
+  if t.branch then
+    add('branch: ' .. t.branch)
+  end
+  if t.worktree then
+    add('worktree: ' .. t.worktree)
+  end
+  if t.repo_root then
+    add('repository: ' .. t.repo_root)
+  end
+  add(('created: %s   updated: %s   tokens: %s'):format(when(t.created_ms), when(t.updated_ms), tostring(t.tokens or 0)))
+  if t.error and t.error ~= vim.NIL then
+    add('error: ' .. t.error)
+  end
+  if (t.prompt or ''):find('\n') then
+    add('')
+    add('Prompt:')
+    add(t.prompt)
+  end
+  if t.plan and t.plan ~= vim.NIL then
+    add('')
+    add(('Plan (%s):'):format(t.plan_approved and 'approved' or 'awaiting approval: :Baton approve-plan ' .. tostring(t.id)))
+    add(t.plan)
+  end
+  local pr = d.pull_request
+  if type(pr) == 'table' then
+    local st = pr.stat or {}
+    add('')
+    add('Pull request: ' .. (pr.title or ''))
+    add(('  +%s -%s in %s file(s); checks: %s%s'):format(tostring(st.insertions or 0), tostring(st.deletions or 0),
+      tostring(st.files_changed or 0), tostring(pr.check or 'none'),
+      (type(pr.check_command) == 'string') and (' (' .. pr.check_command .. ')') or ''))
+    add(('  branch %s, base %s, head %s'):format(pr.branch or '?', (pr.base_commit or '?'):sub(1, 12), (pr.head_commit or '?'):sub(1, 12)))
+    for _, f in ipairs(pr.files or {}) do
+      local ranges = {}
+      for _, r in ipairs(f.ranges or {}) do
+        ranges[#ranges + 1] = ('%d-%d'):format(r.new_start, r.new_start + math.max(r.new_count, 1) - 1)
+      end
+      add(('  %s (lines %s)'):format(f.path, table.concat(ranges, ', ')))
+    end
+    if type(pr.github_url) == 'string' then
+      add('  GitHub: ' .. pr.github_url)
+    end
+    if pr.description and pr.description ~= '' then
+      add('')
+      add('Description:')
+      add(pr.description)
+    end
+    if pr.check_output and pr.check_output ~= '' then
+      add('')
+      add('Check output:')
+      add(pr.check_output)
+    end
+  end
+  if type(d.signoffs) == 'table' and #d.signoffs > 0 then
+    add('')
+    add('Sign-offs:')
+    for _, s in ipairs(d.signoffs) do
+      add(('  %s by %s at %s (head %s, checks %s)'):format(s.action or '?', s.who or '?', when(s.when_ms), (s.head_commit or '?'):sub(1, 12), tostring(s.checks or 'none')))
+    end
+  end
+  if type(d.log) == 'table' and #d.log > 0 then
+    add('')
+    add('Log:')
+    for _, l in ipairs(d.log) do
+      add(('  %s  %s'):format(type(l.time_ms) == 'number' and os.date('%H:%M:%S', math.floor(l.time_ms / 1000)) or '', l.line or ''))
+    end
+  end
+  return lines
+end
+
+---Shows task details in a scratch buffer `baton://task/<id>` (`q` closes it).
+function M.show_task_buffer(details)
+  local id = details.task and details.task.id or '?'
+  local name = 'baton://task/' .. tostring(id)
+  local buf = vim.fn.bufnr(name)
+  if buf == -1 then
+    buf = api.nvim_create_buf(true, true)
+    api.nvim_buf_set_name(buf, name)
+  end
+  vim.bo[buf].modifiable = true
+  api.nvim_buf_set_lines(buf, 0, -1, false, M.format_task_details(details))
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].modified = false
+  vim.bo[buf].filetype = 'batontask'
+  vim.keymap.set('n', 'q', '<Cmd>close<CR>', { buffer = buf, desc = 'Baton: close the task details' })
+  local win = vim.fn.bufwinid(buf)
+  if win ~= -1 then
+    api.nvim_set_current_win(win)
+  else
+    vim.cmd('split')
+    api.nvim_win_set_buf(0, buf)
+  end
+  return buf
+end
+
+---Runs task action `name` (see M.actions) on task `id`. `extra` is merged into the argument
+---(e.g. { feedback = ... }); request-changes asks for the feedback when it is missing.
+function M.run_action(client, name, id, bufnr, extra)
+  local action = action_by_name[name]
+  if not action then
+    notify('Baton: unknown task action `' .. tostring(name) .. '`', vim.log.levels.ERROR)
+    return
+  end
+  local arg = vim.tbl_extend('force', { id = id }, extra or {})
+  if name == 'request-changes' and (not arg.feedback or vim.trim(arg.feedback) == '') then
+    vim.ui.input({ prompt = ('Baton: changes to request for PR #%s: '):format(tostring(id)) }, function(text)
+      if text and vim.trim(text) ~= '' then
+        M.run_action(client, name, id, bufnr, { feedback = text })
+      else
+        notify('Baton: request changes cancelled (no feedback)')
+      end
+    end)
+    return
+  end
+  M.execute(client, action.command, { arg }, bufnr, function(result)
+    result = type(result) == 'table' and result or {}
+    if name == 'show' then
+      M.show_task_buffer(result)
+    elseif name == 'review' then
+      -- The server opens the diff with window/showDocument; open it here if that did not happen.
+      if type(result.uri) == 'string' then
+        local fname = vim.uri_to_fname(result.uri)
+        if vim.fn.bufloaded(fname) == 0 then
+          vim.cmd('split ' .. vim.fn.fnameescape(fname))
+        end
+        notify(('Baton: reviewing PR #%s: %s'):format(tostring(id), vim.fn.fnamemodify(fname, ':~')))
+      end
+    elseif name == 'apply' then
+      notify(('Baton: applied PR #%s to the working tree (not saved yet; u undoes it)'):format(tostring(id)))
+    elseif name == 'merge' then
+      -- The merge changed files on disk: reload the buffers that show them.
+      pcall(vim.cmd, 'checktime')
+      notify(('Baton: merged PR #%s as %s%s'):format(tostring(id), tostring(result.commit or '?'):sub(1, 12),
+        result.signedOffBy and (' (Signed-off-by: ' .. result.signedOffBy .. ')') or ''))
+    elseif name == 'request-changes' then
+      notify(('Baton: sent the requested changes to task #%s'):format(tostring(id)))
+    elseif name == 'discard' then
+      notify(('Baton: discarded task #%s'):format(tostring(id)))
+    elseif name == 'approve-plan' then
+      notify(('Baton: approved the plan of task #%s'):format(tostring(id)))
+    elseif name == 'resume' then
+      notify(('Baton: resumed task #%s'):format(tostring(id)))
+    end
+  end)
+end
+
+---Offers the actions that apply to `task` (vim.ui.select), then runs the chosen one.
+function M.task_menu(client, task, bufnr)
+  local actions = vim.tbl_filter(function(a)
+    return M.action_applies(a, task.state)
+  end, M.actions)
+  vim.ui.select(actions, {
+    prompt = 'Baton: ' .. M.task_label(task),
+    kind = 'baton_task_action',
+    format_item = function(a)
+      return a.label
+    end,
+  }, function(a)
+    if a then
+      M.run_action(client, a.name, task.id, bufnr)
+    end
+  end)
+end
+
+local function task_subcommand(name)
   return function(cmd)
     local bufnr = api.nvim_get_current_buf()
     local client = need_client(bufnr)
     if not client then
       return
     end
-    local command = M.task_commands[name]
-    if not M.server_has_command(client, command) then
-      notify(('Baton: this baton server does not support `%s` (update baton)'):format(command), vim.log.levels.ERROR)
+    local action = action_by_name[name]
+    if not M.server_has_command(client, action.command) then
+      M.execute(client, action.command, {}, bufnr) -- says the server lacks it
       return
     end
-    local function run(task, extra)
-      local arg = vim.tbl_extend('force', { id = type(task) == 'table' and task.id or task }, extra or {})
-      M.execute(client, command, { arg }, bufnr, function(result)
-        notify(('Baton: %s %s: %s'):format(name, arg.id, type(result) == 'table' and (result.message or vim.inspect(result)) or tostring(result or 'done')))
-      end)
-    end
     local given = cmd.fargs[2]
-    local function with_task(fn)
-      if given then
-        fn(given)
-      else
-        M.pick_task(client, bufnr, 'Baton: ' .. name .. ' which task?', fn)
+    if given then
+      local id = parse_id(given)
+      if not id then
+        notify(('Baton: `%s` is not a task id (try :Baton tasks)'):format(given), vim.log.levels.ERROR)
+        return
       end
+      M.run_action(client, name, id, bufnr, name == 'request-changes' and cmd.fargs[3] and { feedback = table.concat(cmd.fargs, ' ', 3) } or nil)
+      return
     end
-    if name == 'request-changes' then
-      with_task(function(task)
-        vim.ui.input({ prompt = 'Baton: requested changes: ' }, function(text)
-          if text and text ~= '' then
-            run(task, { feedback = text })
-          end
-        end)
-      end)
-    else
-      with_task(run)
-    end
+    M.pick_task(client, bufnr, ('Baton: %s which task?'):format(action.label:gsub('…$', ''):lower()), function(t)
+      return M.action_applies(action, t.state)
+    end, function(t)
+      M.run_action(client, name, t.id, bufnr)
+    end, ('Baton: no task to %s'):format(action.label:gsub('…$', ''):lower()))
   end
 end
 
-function sub.tasks()
+---`:Baton tasks [all]`: pick a task (not finished ones unless `all`), then one of its actions.
+function sub.tasks(cmd)
   local bufnr = api.nvim_get_current_buf()
   local client = need_client(bufnr)
   if not client then
     return
   end
-  M.pick_task(client, bufnr, 'Baton: tasks', function(task)
-    local actions = { 'review', 'apply', 'merge', 'request-changes', 'discard' }
-    vim.ui.select(actions, { prompt = 'Baton: ' .. task_label(task) }, function(action)
-      if action then
-        task_action(action)({ fargs = { action, task.id } })
-      end
-    end)
-  end)
+  local all = cmd.fargs[2] == 'all'
+  M.pick_task(client, bufnr, 'Baton: tasks', function(t)
+    return all or not FINAL[t.state]
+  end, function(t)
+    M.task_menu(client, t, bufnr)
+  end, all and 'Baton: no tasks' or 'Baton: no open tasks (:Baton tasks all lists finished ones)')
 end
 
+---Asks for the prompt (prefilled with `args.prompt`) and sends `baton.task.start` with `args`.
+function M.delegate(client, args, bufnr)
+  local function send(prompt)
+    if not prompt or vim.trim(prompt) == '' then
+      notify('Baton: delegation cancelled (no prompt)')
+      return
+    end
+    local a = vim.deepcopy(args)
+    a.prompt = prompt
+    M.execute(client, baton().CMD_TASK_START, { a }, bufnr, function(result)
+      local id = type(result) == 'table' and result.id or result
+      M.last_started = id
+      notify(('Baton: task #%s started (%s; :Baton tasks to follow it)'):format(tostring(id), a.agent and ('agent ' .. a.agent) or 'default agent'))
+    end)
+  end
+  if args.prompt and vim.trim(args.prompt) ~= '' and args.confirmed then
+    args.confirmed = nil
+    send(args.prompt)
+  else
+    args.confirmed = nil
+    vim.ui.input({ prompt = 'Baton: task for a background agent: ', default = args.prompt }, send)
+  end
+end
+
+---`:[range]Baton delegate [--agent=NAME] [prompt]`: hand a task to a background agent with
+---the buffer (and the range or visual selection) as context.
 function sub.delegate(cmd)
   local bufnr = api.nvim_get_current_buf()
   local client = need_client(bufnr)
   if not client then
     return
   end
-  local command = M.task_commands.delegate
-  if not M.server_has_command(client, command) then
-    notify(('Baton: this baton server does not support `%s` (update baton)'):format(command), vim.log.levels.ERROR)
+  if not M.server_has_command(client, baton().CMD_TASK_START) then
+    M.execute(client, baton().CMD_TASK_START, {}, bufnr) -- says the server lacks it
     return
   end
-  local function send(instruction)
-    if not instruction or instruction == '' then
-      return
+  local words = vim.list_slice(cmd.fargs, 2)
+  local args = {}
+  if words[1] and words[1]:match('^%-%-agent=') then
+    args.agent = table.remove(words, 1):match('^%-%-agent=(.*)$')
+  end
+  if api.nvim_buf_get_name(bufnr) ~= '' and vim.bo[bufnr].buftype == '' then
+    args.uri = vim.uri_from_bufnr(bufnr)
+    if cmd.range > 0 then
+      local s, e
+      local vs, ve = api.nvim_buf_get_mark(bufnr, '<'), api.nvim_buf_get_mark(bufnr, '>')
+      if vs[1] == cmd.line1 and ve[1] == cmd.line2 then
+        s, e = vs, ve
+      else
+        s = { cmd.line1, 0 }
+        e = { cmd.line2, math.max(#(api.nvim_buf_get_lines(bufnr, cmd.line2 - 1, cmd.line2, false)[1] or '') - 1, 0) }
+      end
+      args.range = vim.lsp.util.make_given_range_params(s, e, bufnr, client.offset_encoding).range
     end
-    M.execute(client, command, { { uri = vim.uri_from_bufnr(bufnr), instruction = instruction } }, bufnr, function(result)
-      notify('Baton: delegated: ' .. (type(result) == 'table' and tostring(result.id or vim.inspect(result)) or tostring(result)))
-    end)
   end
-  local given = table.concat(cmd.fargs, ' ', 2)
-  if given ~= '' then
-    send(given)
-  else
-    vim.ui.input({ prompt = 'Baton: task for an agent: ' }, send)
+  local prompt = table.concat(words, ' ')
+  if prompt ~= '' then
+    args.prompt = prompt
+    args.confirmed = true
   end
+  M.delegate(client, args, bufnr)
 end
 
-for _, name in ipairs({ 'review', 'apply', 'merge', 'request-changes', 'discard' }) do
-  sub[name] = task_action(name)
+for _, a in ipairs(M.actions) do
+  sub[a.name] = task_subcommand(a.name)
 end
+
+---Client-side handlers for the commands Baton's code actions carry (vim.lsp.commands).
+local function code_action_handler(command, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if not client then
+    return
+  end
+  local args = (command.arguments or {})[1] or {}
+  if command.command == baton().CMD_TASK_START then
+    M.delegate(client, vim.deepcopy(args), ctx.bufnr)
+    return
+  end
+  local action = action_by_command[command.command]
+  local extra = args.feedback and { feedback = args.feedback } or nil
+  M.run_action(client, action.name, args.id, ctx.bufnr, extra)
+end
+M.code_action_handler = code_action_handler
 
 M.subcommands = sub
 
@@ -331,20 +606,54 @@ function M.names()
   return names
 end
 
+---Completion of `:Baton`: subcommands, then task ids (from the last `baton/tasks`) for the
+---task actions, `all` for `tasks`, `--agent=` for `delegate`.
+function M.complete(arglead, line)
+  local words = vim.split(line:gsub('^%s*%S*Baton!?%s*', ''), '%s+', { trimempty = false })
+  if #words <= 1 then
+    return vim.tbl_filter(function(n)
+      return vim.startswith(n, arglead)
+    end, M.names())
+  end
+  if #words > 2 then
+    return {}
+  end
+  local name = words[1]
+  local candidates = {}
+  if name == 'tasks' then
+    candidates = { 'all' }
+  elseif name == 'delegate' then
+    local cfg = baton().options.settings or {}
+    for _, a in ipairs(type(cfg.agents) == 'table' and cfg.agents or {}) do
+      if a.name then
+        candidates[#candidates + 1] = '--agent=' .. a.name
+      end
+    end
+    candidates[#candidates + 1] = '--agent='
+  elseif action_by_name[name] then
+    local t = baton().tasks_details() or {}
+    for _, task in ipairs(t.tasks or {}) do
+      if M.action_applies(action_by_name[name], task.state) then
+        candidates[#candidates + 1] = tostring(task.id)
+      end
+    end
+  end
+  return vim.tbl_filter(function(n)
+    return vim.startswith(n, arglead)
+  end, candidates)
+end
+
 function M.setup()
   vim.lsp.commands[baton().CMD_EDIT] = M.edit_command_handler
+  vim.lsp.commands[baton().CMD_TASK_START] = M.code_action_handler
+  for _, a in ipairs(M.actions) do
+    vim.lsp.commands[a.command] = M.code_action_handler
+  end
   api.nvim_create_user_command('Baton', M.run, {
     nargs = '*',
     range = true,
-    desc = 'Baton: status, health, edit, log, restart, tasks…',
-    complete = function(arglead, line)
-      if #vim.split(line, '%s+', { trimempty = false }) > 2 then
-        return {}
-      end
-      return vim.tbl_filter(function(n)
-        return vim.startswith(n, arglead)
-      end, M.names())
-    end,
+    desc = 'Baton: status, health, edit, log, restart, delegate, tasks, review, apply, merge…',
+    complete = M.complete,
   })
 end
 

@@ -1,6 +1,7 @@
 -- baton.health: `:checkhealth baton` — the server binary and its version, the Neovim version
--- (ghost text path), whether a Baton client is attached, and the server's `baton/health` answer.
--- checkhealth is synchronous by design; the one server round trip here is bounded (3 s).
+-- (ghost text path), whether a Baton client is attached, the server's `baton/health` answer,
+-- and task support (data directory, `baton task list`, the server's task commands).
+-- checkhealth is synchronous by design; each server or process round trip is bounded (3 s).
 
 local M = {}
 
@@ -43,6 +44,8 @@ function M.check()
   else
     h.ok('Neovim ' .. vs .. ": ghost text drawn by Baton's plugin (no built-in inline completion before 0.12)")
   end
+
+  M.check_tasks(h, baton, exe)
 
   h.start('Baton: language server')
   -- checkhealth runs in its own buffer: any Baton client will do.
@@ -87,6 +90,67 @@ function M.check()
         'or set settings.provider.base_url / kind / model in setup()',
       })
     end
+  end
+
+  local cmds = require('baton.commands')
+  local missing = {}
+  for _, c in ipairs({ baton.CMD_TASK_START, baton.CMD_TASK_LIST }) do
+    if not cmds.server_has_command(client, c) then
+      missing[#missing + 1] = c
+    end
+  end
+  for _, a in ipairs(cmds.actions) do
+    if not cmds.server_has_command(client, a.command) then
+      missing[#missing + 1] = a.command
+    end
+  end
+  if #missing == 0 then
+    local counts = baton.tasks_status()
+    h.ok('the server runs the task and pull request commands; tasks: ' .. (counts ~= '' and counts or (baton.tasks_details() and 'none open' or 'no baton/tasks received yet')))
+  else
+    h.warn('this server does not offer ' .. table.concat(missing, ', '), { 'update baton: :Baton delegate, :Baton tasks and the pull request actions need them' })
+  end
+end
+
+---Where the server keeps tasks: `$BATON_DATA_DIR`, else `$XDG_DATA_HOME/baton`
+---(`~/.local/share/baton`). Returns the directory and where it came from.
+function M.data_dir()
+  local env = vim.env.BATON_DATA_DIR
+  if env and env ~= '' then
+    return env, '$BATON_DATA_DIR'
+  end
+  local xdg = vim.env.XDG_DATA_HOME
+  if not xdg or xdg == '' then
+    xdg = vim.fs.joinpath(vim.uv.os_homedir() or '~', '.local', 'share')
+  end
+  return vim.fs.joinpath(xdg, 'baton'), 'default'
+end
+
+---Task support: the data directory and whether `baton task list` runs in the project.
+function M.check_tasks(h, baton, exe)
+  h.start('Baton: tasks (orchestrator mode)')
+  local dir, from = M.data_dir()
+  local db = vim.fs.joinpath(dir, 'baton.db')
+  if vim.fn.filereadable(db) == 1 then
+    h.ok(('data directory %s (%s), task database %s'):format(dir, from, db))
+  else
+    h.info(('data directory %s (%s); no task database yet (created by the first task)'):format(dir, from))
+  end
+  if vim.fn.executable(exe) ~= 1 then
+    return
+  end
+  local client = baton.client()
+  local cwd = client and client.root_dir or vim.uv.cwd()
+  local ok, proc = pcall(vim.system, { exe, 'task', 'list' }, { text = true, cwd = cwd })
+  local res = ok and proc:wait(3000) or nil
+  if not res then
+    h.warn('`baton task list` could not run: ' .. tostring(proc))
+  elseif res.code ~= 0 then
+    h.warn(('`baton task list` failed (exit %s) in %s: %s'):format(tostring(res.code), cwd, vim.trim(res.stderr or '')),
+      { 'set BATON_DATA_DIR to a writable directory, or check the project baton.toml' })
+  else
+    local n = #vim.split(vim.trim(res.stdout or ''), '\n', { trimempty = true })
+    h.ok(('`baton task list` works in %s: %d task(s)'):format(cwd, n))
   end
 end
 
