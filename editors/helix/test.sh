@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end test of Baton in real Helix (Debian trixie's hx 25.01, run through trixie's own
 # loader so it works on bookworm), driven in tmux against the scripted model server.
+# Part 1 (conductor mode): completion menu, accept, edit and fix code actions.
+# Part 2 (orchestrator mode): pull requests made beforehand from the shell (`baton task start`
+# with a scripted CLI agent, sharing BATON_DATA_DIR with the editor's server) show their actions
+# in `space a` on the changed lines; Apply changes the buffer, Merge makes a signed-off merge
+# commit; a TODO comment's delegate action starts a task that becomes ready.
 #
 #   editors/helix/test.sh            # BATON_CACHE (default <repo>/.cache) keeps the hx download
 #   CARGO_TARGET_DIR=... editors/helix/test.sh     # binaries are taken from $CARGO_TARGET_DIR/debug
@@ -40,7 +45,7 @@ wait_for() {
     done
 }
 
-for tool in tmux apt-get dpkg-deb cargo python3; do
+for tool in tmux apt-get dpkg-deb cargo python3 git; do
     command -v "$tool" >/dev/null || { fail "needs $tool on PATH"; finish; }
 done
 
@@ -112,6 +117,7 @@ fi
 cat >"$W/hx" <<EOF
 #!/bin/sh
 export XDG_CONFIG_HOME="$W/config" XDG_CACHE_HOME="$W/cache" XDG_DATA_HOME="$W/data" XDG_STATE_HOME="$W/state"
+export BATON_DATA_DIR="$W/tasks"
 export HELIX_RUNTIME="$HX_ROOT/usr/lib/hx/runtime" PATH="$BIN:\$PATH"
 exec "$LIBS/ld-linux-x86-64.so.2" --library-path "$LIBS" "$HX_ROOT/usr/bin/hx" "\$@"
 EOF
@@ -256,6 +262,164 @@ else
 fi
 
 keys Escape
+keys :
+type_text 'q!'
+keys Enter
+wait_for 5 bash -c "! tmux -L $SOCK has-session -t hx" || true
+
+# --- Part 2: orchestrator mode ---------------------------------------------------------------
+# A real git repository whose baton.toml names a scripted CLI agent: "Greet with WORD on line N"
+# (the last one in its prompt) puts WORD in the string on line N of greet.py.
+export BATON_DATA_DIR="$W/tasks"
+mkdir -p "$W/repo" "$W/tasks"
+cat >"$W/agent.sh" <<'EOF_AGENT'
+word=$(printf '%s\n' "$1" | sed -n 's/.*Greet with \([A-Za-z]*\).*/\1/p' | tail -n1)
+line=$(printf '%s\n' "$1" | sed -n 's/.* on line \([0-9]*\).*/\1/p' | tail -n1)
+sed -i "${line:-2}s/\"[a-z]*\"/\"${word:-hello}\"/" greet.py
+echo "Greeting on line ${line:-2} changed to ${word:-hello}"
+EOF_AGENT
+cat >"$W/repo/greet.py" <<'EOF_PY'
+def hello():
+    return "hi"
+
+
+def bye():
+    return "bye"
+
+
+# TODO: Greet with salut on line 6
+EOF_PY
+cat >"$W/repo/baton.toml" <<EOF_TOML
+[[agents]]
+name = "scripted"
+kind = "cli"
+command = ["sh", "$W/agent.sh", "{prompt}"]
+
+[orchestrator]
+default_agent = "scripted"
+EOF_TOML
+git_repo() { git -C "$W/repo" "$@"; }
+git_repo init -q -b main && git_repo config user.name 'Test User' && git_repo config user.email test@example.com \
+    && git_repo add -A && git_repo commit -q -m initial || { fail "a git repository for the tasks"; finish; }
+PRS_OK=1
+for prompt in "Greet with hola on line 2" "Greet with ciao on line 6"; do
+    out=$("$BIN/baton" task start "$prompt" --repo "$W/repo" 2>"$W/task-start.err")
+    printf '%s\n' "$out" | grep -q '^state: ready' || { PRS_OK=; fail "baton task start \"$prompt\" makes a ready pull request" "$out$(tail -5 "$W/task-start.err")"; }
+done
+[ -n "$PRS_OK" ] && pass "two ready pull requests made from the shell (lines 2 and 6 of greet.py)"
+[ -n "$PRS_OK" ] || finish
+
+# The code action menu's rows (Baton's titles), in order, and the selected one (reverse video).
+menu_rows() { screen | grep -oE 'Baton(:| PR #| task #)[^│]*[^ │]' ; }
+selected_row() { tx capture-pane -p -e -t hx | grep -F $'\e[7m' | sed 's/\x1b\[[0-9;]*m//g' | grep -oE 'Baton(:| PR #| task #).*[^ ]' | head -n1; }
+# pick_action TITLE: moves the selection down to the row TITLE (fixed string) and picks it.
+pick_action() {
+    local idx
+    idx=$(menu_rows | grep -nF -- "$1" | head -n1 | cut -d: -f1)
+    [ -n "$idx" ] || return 1
+    for _ in $(seq 2 "$idx"); do keys Down; done
+    wait_for 3 bash -c "tmux -L $SOCK capture-pane -p -e -t hx | grep -F \$'\\e[7m' | grep -qF -- '$1'" || return 1
+    keys Enter
+}
+INITS=$(grep -c 'client initialized' "$W/baton.log")
+tx new-session -d -s hx -x 120 -y 30 -c "$W/repo" "$W/hx greet.py"
+if wait_for 10 screen_has 'NOR +greet\.py' && wait_for 10 bash -c "[ \$(grep -c 'client initialized' '$W/baton.log') -gt $INITS ]"; then
+    pass "Helix opens greet.py in the repository and starts baton"
+else
+    fail "Helix opens greet.py in the repository and starts baton" "$(dump)"; finish
+fi
+
+# Line 2: PR #1's actions, with its diff stat and check result in each title.
+keys 2gg
+wait_for 5 screen_has ' 2:1 *$' || true
+keys Space
+keys a
+P1='Baton PR #1 (+1 -1, checks none): '
+if wait_for 5 screen_has 'Baton PR #1 .*Apply to working tree'; then
+    rows=$(menu_rows)
+    missing=
+    for a in Review 'Apply to working tree' 'Merge into main' 'Request changes…' Discard; do
+        printf '%s\n' "$rows" | grep -qxF -- "$P1$a" || missing="$missing [$a]"
+    done
+    if [ -z "$missing" ]; then pass "space a on the changed line 2 lists PR #1's five actions"; else fail "space a lists PR #1's actions (missing$missing)" "$(dump)"; fi
+    if printf '%s\n' "$rows" | grep -q 'Baton PR #2'; then fail "PR #2 (line 6) stays out of line 2's menu" "$rows"; else pass "PR #2 (line 6) stays out of line 2's menu"; fi
+    if pick_action "${P1}Apply to working tree" && wait_for 5 screen_has '^ +2 .*return "hola"'; then
+        if screen_has 'greet\.py \[\+\]' && grep -q 'return "hi"' "$W/repo/greet.py"; then
+            pass "picking Apply puts PR #1's change in the buffer (unsaved, undoable; disk untouched)"
+        else
+            fail "picking Apply changes the buffer only" "$(dump; cat "$W/repo/greet.py")"
+        fi
+    else
+        fail "picking Apply puts PR #1's change in the buffer" "$(dump; grep -v tree-sitter "$W/cache/helix/helix.log" | tail -3)"
+    fi
+else
+    fail "space a on the changed line 2 lists PR #1's actions" "$(dump)"
+fi
+
+# Line 6: PR #2 -> Merge into main: a merge commit with the user's sign-off; the file on disk
+# changes (the buffer keeps PR #1's unsaved change; Helix does not reload by itself).
+keys Escape
+keys 6gg
+wait_for 5 screen_has ' 6:1 *$' || true
+keys Space
+keys a
+P2='Baton PR #2 (+1 -1, checks none): '
+if wait_for 5 screen_has 'Baton PR #2 .*Merge into main' && pick_action "${P2}Merge into main"; then
+    if wait_for 10 bash -c "git -C '$W/repo' log -1 --format=%B | grep -q 'Signed-off-by: Test User <test@example.com>'" \
+        && [ "$(sed -n 6p "$W/repo/greet.py")" = '    return "ciao"' ] && [ "$(sed -n 2p "$W/repo/greet.py")" = '    return "hi"' ]; then
+        pass "picking Merge makes a signed-off merge commit of PR #2 on main ($(git_repo log -1 --format=%s))"
+    else
+        fail "picking Merge merges PR #2" "$(git_repo log -2 --format='%h %s%n%b'; cat "$W/repo/greet.py"; grep -v tree-sitter "$W/cache/helix/helix.log" | tail -3)"
+    fi
+else
+    fail "space a on the changed line 6 lists PR #2's Merge" "$(dump)"
+fi
+
+# The TODO comment on line 9: its delegate action carries the TODO as the prompt (Helix cannot
+# prompt), so the task starts and becomes ready (seen from the shell: Helix has no task view).
+keys Escape
+keys 9gg
+wait_for 5 screen_has ' 9:1 *$' || true
+keys Space
+keys a
+DELEGATE='Baton: delegate to a background agent: “Greet with salut on line 6”'
+if wait_for 5 screen_has "$DELEGATE" && pick_action "$DELEGATE"; then
+    if wait_for 15 bash -c "'$BIN/baton' task list 2>/dev/null | grep -qE '^ +3 +ready .*Greet with salut'"; then
+        pass "the TODO's delegate action starts task #3 and it becomes ready"
+    else
+        fail "the TODO's delegate action starts a task that becomes ready" "$("$BIN/baton" task list 2>&1 | tail -5; grep -v tree-sitter "$W/cache/helix/helix.log" | tail -3)"
+    fi
+else
+    fail "space a on a TODO comment lists Baton's delegate action" "$(dump)"
+fi
+
+# The guide's way to see tasks in Helix: `:sh baton task list` (the same data directory).
+keys Escape
+keys :
+type_text 'sh baton task list'
+keys Enter
+if wait_for 5 screen_has '^ .* 3 +ready +scripted +Greet with salut' && screen_has '2 +merged' && screen_has '1 +applied'; then
+    pass ":sh baton task list shows the tasks in a popup"
+else
+    fail ":sh baton task list shows the tasks in a popup" "$(dump)"
+fi
+keys Escape
+
+# :lsp-workspace-command in 25.01 sends no arguments: the server asks which task with
+# window/showMessageRequest, which Helix answers with MethodNotFound, so nothing is merged.
+HEAD_BEFORE=$(git_repo rev-parse HEAD)
+ERRORS=$(grep -c 'execute LSP command' "$W/cache/helix/helix.log")
+keys Escape
+keys :
+type_text 'lsp-workspace-command baton.pr.merge'
+keys Enter
+if wait_for 5 bash -c "[ \$(grep -c 'execute LSP command' '$W/cache/helix/helix.log') -gt $ERRORS ]"; then
+    info "without arguments baton.pr.merge: $(grep -o 'execute LSP command: .*' "$W/cache/helix/helix.log" | tail -n1)"
+else
+    info "without arguments baton.pr.merge: no error in helix.log"
+fi
+if [ "$(git_repo rev-parse HEAD)" = "$HEAD_BEFORE" ]; then info ":lsp-workspace-command baton.pr.merge merged nothing"; else info ":lsp-workspace-command baton.pr.merge merged $(git_repo log -1 --format=%s)"; fi
+
 keys :
 type_text 'q!'
 keys Enter
