@@ -177,6 +177,8 @@ T.test(':Baton delegate asks for the prompt and starts a task that becomes ready
   T.truthy(T.find(msgs, 'task #2 started'), 'started message')
   wait_ready(id)
   T.eq('Baton: idle · 1 to review', baton.status(bufnr), 'statusline')
+  T.eq({ '2' }, vim.fn.getcompletion('Baton merge ', 'cmdline'), 'completion of the ready task ids')
+  T.eq({}, vim.fn.getcompletion('Baton approve-plan ', 'cmdline'), 'no task awaits plan approval')
   local saw_working = false
   for i = events + 1, #task_events do
     local d = task_events[i].data
