@@ -42,6 +42,8 @@ pub struct ClientFeatures {
     pub tasks_notification: bool,
     /// `window.showDocument.support`.
     pub show_document: bool,
+    /// `window.showMessage`: the client answers `window/showMessageRequest` with a choice.
+    pub message_requests: bool,
     /// `workspace.workspaceEdit.resourceOperations` includes `create` and `delete`.
     pub create_delete_files: bool,
     pub work_done_progress: bool,

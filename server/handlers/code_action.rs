@@ -48,7 +48,10 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
 
     if state.orchestrator().is_ok() {
         let delegate = CodeActionKind::from(KIND_DELEGATE.to_owned());
-        if selection {
+        // Without a prompt the server asks for one; a client that cannot answer (Helix 25.01,
+        // whose selection is never empty) would only get an error.
+        let can_ask = state.features().message_requests;
+        if selection && can_ask {
             actions.push(action(
                 "Baton: delegate to a background agent…".to_owned(),
                 delegate.clone(),
@@ -84,7 +87,7 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
                 ));
             }
         }
-        actions.extend(pull_request_actions(state, &uri, params.range).await);
+        actions.extend(pull_request_actions(state, &uri, params.range, can_ask).await);
     }
 
     if let Some(only) = params.context.only.as_ref().filter(|o| !o.is_empty()) {
@@ -95,7 +98,7 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
 
 /// The actions on every ready pull request that changes this document at `range`, and
 /// "Approve plan" for plan-first tasks started from it.
-async fn pull_request_actions(state: &State, uri: &str, range: Range) -> Vec<CodeAction> {
+async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: bool) -> Vec<CodeAction> {
     let Ok(orchestrator) = state.orchestrator() else { return vec![] };
     let Ok(all) = orchestrator.list() else { return vec![] };
     let path = PathBuf::from(display_path(uri));
@@ -154,6 +157,10 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range) -> Vec<Cod
             (format!("{prefix}: Discard{suffix}"), ext::CMD_PR_DISCARD),
         ];
         for (title, command) in entries {
+            // Request changes needs feedback, which only a client that can answer a question gives.
+            if command == ext::CMD_PR_REQUEST_CHANGES && !can_ask {
+                continue;
+            }
             out.push(action(title, kind.clone(), command, id.clone(), None));
         }
     }

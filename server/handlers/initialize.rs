@@ -31,6 +31,7 @@ pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
         status_notification: experimental.pointer("/baton/status").and_then(|v| v.as_bool()).unwrap_or(false),
         tasks_notification: experimental.pointer("/baton/tasks").and_then(|v| v.as_bool()).unwrap_or(false),
         show_document: caps.window.as_ref().and_then(|w| w.show_document.as_ref()).is_some_and(|d| d.support),
+        message_requests: caps.window.as_ref().is_some_and(|w| w.show_message.is_some()),
         create_delete_files: caps
             .workspace
             .as_ref()

@@ -11,7 +11,7 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 
 use crate::conductor::edit;
 use crate::lsp::{convert, ext, tasks};
-use crate::orchestrator::{Orchestrator, OrchestratorError, review::FileChange};
+use crate::orchestrator::{Orchestrator, OrchestratorError, TaskState, review::FileChange};
 use crate::server::{State, display_path};
 use crate::text::Document;
 
@@ -32,66 +32,94 @@ pub async fn handle(state: &State, command: &str, arguments: &[Value]) -> Option
             Err(e) => Err(e),
         },
         ext::CMD_TASK_LIST => list(state, arguments.first()).await,
-        ext::CMD_TASK_SHOW => with_id(state, arguments, |o, a| async move {
+        ext::CMD_TASK_SHOW => with_id(state, command, arguments, |o, a| async move {
             let d = o.show(a.id).map_err(orch_error)?;
             serde_json::to_value(d).map_err(|e| internal(e.to_string()))
         })
         .await,
-        ext::CMD_TASK_APPROVE_PLAN => with_id(state, arguments, |o, a| async move {
+        ext::CMD_TASK_APPROVE_PLAN => with_id(state, command, arguments, |o, a| async move {
             o.approve_plan(a.id).map_err(orch_error)?;
             Ok(json!({ "id": a.id, "state": "queued" }))
         })
         .await,
-        ext::CMD_TASK_RESUME => with_id(state, arguments, |o, a| async move {
+        ext::CMD_TASK_RESUME => with_id(state, command, arguments, |o, a| async move {
             o.resume(a.id).map_err(orch_error)?;
             Ok(json!({ "id": a.id, "state": "queued" }))
         })
         .await,
-        ext::CMD_PR_REVIEW => review(state, task_id_args(state, arguments).await).await,
-        ext::CMD_PR_APPLY => apply(state, task_id_args(state, arguments).await).await,
-        ext::CMD_PR_MERGE => with_id(state, arguments, |o, a| async move {
+        ext::CMD_PR_REVIEW => review(state, task_id_args(state, command, arguments).await).await,
+        ext::CMD_PR_APPLY => apply(state, task_id_args(state, command, arguments).await).await,
+        ext::CMD_PR_MERGE => with_id(state, command, arguments, |o, a| async move {
             let m = o.merge(a.id).await.map_err(orch_error)?;
             Ok(json!({ "commit": m.commit, "signedOffBy": m.signed_off_by }))
         })
         .await,
-        ext::CMD_PR_REQUEST_CHANGES => request_changes(state, task_id_args(state, arguments).await).await,
-        ext::CMD_PR_DISCARD => with_id(state, arguments, |o, a| async move {
+        ext::CMD_PR_REQUEST_CHANGES => request_changes(state, task_id_args(state, command, arguments).await).await,
+        ext::CMD_PR_DISCARD => with_id(state, command, arguments, |o, a| async move {
             o.discard(a.id).await.map_err(orch_error)?;
             Ok(json!({ "id": a.id, "state": "discarded" }))
         })
         .await,
         _ => return None,
     };
+    if let Err(e) = &result
+        && !state.features().message_requests
+    {
+        // Such clients (Helix 25.01) only log a command's error: say it where the user looks.
+        state.client.show_message(MessageType::Error, format!("Baton: {}", e.message)).await;
+    }
     Some(result.map(Some))
 }
 
-async fn with_id<F, Fut>(state: &State, arguments: &[Value], f: F) -> Result<Value>
+async fn with_id<F, Fut>(state: &State, command: &str, arguments: &[Value], f: F) -> Result<Value>
 where
     F: FnOnce(std::sync::Arc<Orchestrator>, ext::TaskIdArgs) -> Fut,
     Fut: std::future::Future<Output = Result<Value>>,
 {
-    let args = task_id_args(state, arguments).await?;
+    let args = task_id_args(state, command, arguments).await?;
     f(state.orchestrator()?, args).await
 }
 
-/// The task a command names; with no argument at all (Helix's `:lsp-workspace-command`), the
-/// user picks one of the tasks that are not finished with `window/showMessageRequest`.
-async fn task_id_args(state: &State, arguments: &[Value]) -> Result<ext::TaskIdArgs> {
+/// The task a command names. With no argument at all (Helix's `:lsp-workspace-command`), the
+/// user picks one of the workspace's tasks the command applies to with
+/// `window/showMessageRequest`; a client that cannot answer one gets the only such task, or an
+/// error naming them. `baton.pr.discard` always needs an explicit id from such a client.
+async fn task_id_args(state: &State, command: &str, arguments: &[Value]) -> Result<ext::TaskIdArgs> {
     if !arguments.is_empty() {
         return super::execute_command::arg(arguments);
     }
     let orchestrator = state.orchestrator()?;
-    let tasks = orchestrator.list().map_err(orch_error)?;
-    let choices: Vec<String> = tasks
-        .iter()
+    let repo = tasks::workspace_repo(state).await;
+    let applies = |t: TaskState| match command {
+        ext::CMD_PR_REVIEW | ext::CMD_PR_APPLY | ext::CMD_PR_MERGE | ext::CMD_PR_REQUEST_CHANGES => t == TaskState::Ready,
+        ext::CMD_TASK_APPROVE_PLAN => t == TaskState::AwaitingPlanApproval,
+        ext::CMD_TASK_RESUME => matches!(t, TaskState::Failed | TaskState::Interrupted),
+        _ => !t.is_final(),
+    };
+    let candidates: Vec<_> = orchestrator
+        .list()
+        .map_err(orch_error)?
+        .into_iter()
         .rev()
-        .filter(|t| !t.state.is_final())
-        .take(8)
-        .map(|t| format!("#{} {} ({})", t.id, tasks::title(&t.prompt), t.state))
+        .filter(|t| applies(t.state) && repo.as_ref().is_none_or(|r| *r == t.repo_root))
         .collect();
-    if choices.is_empty() {
-        return Err(invalid_params("there is no task to act on"));
+    let label = |t: &crate::orchestrator::Task| format!("#{} {} ({})", t.id, tasks::title(&t.prompt), t.state);
+    if candidates.is_empty() {
+        return Err(invalid_params(format!("there is no task {command} applies to")));
     }
+    if !state.features().message_requests {
+        if let [only] = candidates.as_slice()
+            && command != ext::CMD_PR_DISCARD
+        {
+            return Ok(ext::TaskIdArgs { id: only.id, feedback: None });
+        }
+        let names: Vec<String> = candidates.iter().map(label).collect();
+        return Err(invalid_params(format!(
+            "{command} needs a task id (argument `id`); candidates: {}. Or use the code actions on the changed lines.",
+            names.join(", ")
+        )));
+    }
+    let choices: Vec<String> = candidates.iter().take(8).map(label).collect();
     let presets: Vec<&str> = choices.iter().map(String::as_str).collect();
     let picked = ask(state, "Baton: which task?", &presets)
         .await
@@ -194,15 +222,13 @@ async fn review(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
     };
     written.await.map_err(|e| internal(format!("cannot write the review file {}: {e}", path.display())))?;
     let uri = file_uri(&path)?;
-    let shown = if state.features().show_document {
-        state
-            .client
-            .show_document(ShowDocumentParams { uri: Uri::from(uri.as_str()), external: Some(false), take_focus: Some(true), selection: None })
-            .await
-            .unwrap_or(false)
-    } else {
-        false
-    };
+    // Sent even to clients that do not declare showDocument (Helix 25.01 handles it anyway);
+    // an error just means it was not shown.
+    let shown = state
+        .client
+        .show_document(ShowDocumentParams { uri: Uri::from(uri.as_str()), external: Some(false), take_focus: Some(true), selection: None })
+        .await
+        .unwrap_or(false);
     Ok(json!({ "uri": uri, "shown": shown }))
 }
 
@@ -329,6 +355,9 @@ pub fn file_uri(path: &Path) -> Result<String> {
 }
 
 async fn ask(state: &State, question: &str, presets: &[&str]) -> Option<String> {
+    if !state.features().message_requests {
+        return None;
+    }
     let actions = presets.iter().map(|t| MessageActionItem { title: (*t).to_owned(), properties: HashMap::new() }).collect();
     state.client.show_message_request(MessageType::Info, question, Some(actions)).await.ok().flatten().map(|a| a.title)
 }

@@ -174,7 +174,13 @@ async fn report_progress(
     progress: &mut HashMap<TaskId, OngoingProgress<Unbounded, NotCancellable>>,
     ev: TaskEvent,
 ) {
-    if !state.features().work_done_progress {
+    let features = state.features();
+    if ev.state == TaskState::Ready && !features.tasks_notification {
+        // Nothing else tells such a client (Helix) that a pull request waits for review.
+        let message = format!("Baton PR #{} {}; its actions are code actions on the changed lines", ev.task_id, ev.message);
+        state.client.show_message(tower_lsp_server::gen_lsp_types::MessageType::Info, message).await;
+    }
+    if !features.work_done_progress {
         return;
     }
     if !ev.state.is_working() {

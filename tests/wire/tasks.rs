@@ -476,5 +476,38 @@ async fn commands_without_arguments_ask_which_task_and_what_to_do() {
     assert_eq!(merged["result"]["signedOffBy"], "Ada Lovelace <ada@example.com>", "{merged}");
     *client.message_answer.lock().expect("answer") = None;
     let nothing = run("baton.pr.discard").await;
-    assert_eq!(nothing["error"]["message"], "there is no task to act on", "{nothing}");
+    assert_eq!(nothing["error"]["message"], "there is no task baton.pr.discard applies to", "{nothing}");
+}
+
+#[tokio::test]
+async fn a_client_that_cannot_answer_questions_gets_messages_and_the_only_candidate() {
+    let repo = repo(&[("scripted", EDIT_TODO, "")], "[orchestrator]\ndefault_agent = \"scripted\"\n");
+    let data = repo.data.to_string_lossy().into_owned();
+    // Like Helix 25.01: no showMessage, showDocument or baton capabilities.
+    let client = Client::start_with(crate::support::client::plain_capabilities(), no_model(), &[("BATON_DATA_DIR", &data)], Some(&repo.root)).await;
+    let uri = repo.uri("lib.rs");
+    client.open(&uri, "rust", LIB).await;
+    command(&client, "baton.task.start", json!({ "prompt": "Add two", "uri": uri })).await;
+    let ready = client.wait_for("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.starts_with("Baton PR #1 ready for review"))).await;
+    assert!(ready["params"]["message"].as_str().unwrap_or_default().ends_with("its actions are code actions on the changed lines"));
+
+    let resp = client
+        .request(
+            "textDocument/codeAction",
+            json!({ "textDocument": { "uri": uri }, "range": { "start": { "line": 1, "character": 0 }, "end": { "line": 1, "character": 1 } }, "context": { "diagnostics": [] } }),
+        )
+        .await;
+    let offered = titles(resp["result"].as_array().map(Vec::as_slice).unwrap_or_default());
+    assert!(offered.contains(&"Baton PR #1 (+1 -1, checks none): Merge into main".to_owned()), "{offered:#?}");
+    assert!(!offered.iter().any(|t| t.contains("Request changes") || t == "Baton: delegate to a background agent…"), "{offered:#?}");
+
+    let run = |command: &'static str| client.request("workspace/executeCommand", json!({ "command": command }));
+    let refused = run("baton.pr.discard").await;
+    let why = refused["error"]["message"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(why, "baton.pr.discard needs a task id (argument `id`); candidates: #1 Add two (ready). Or use the code actions on the changed lines.");
+    client.wait_for("window/showMessage", |p| p["type"] == 1 && p["message"] == format!("Baton: {why}")).await;
+    let reviewed = run("baton.pr.review").await;
+    assert_eq!(reviewed["result"]["shown"], true, "showDocument is sent though not declared: {reviewed}");
+    let merged = run("baton.pr.merge").await;
+    assert_eq!(merged["result"]["signedOffBy"], "Ada Lovelace <ada@example.com>", "the only ready PR: {merged}");
 }

@@ -44,7 +44,7 @@ pub fn rich_capabilities() -> Value {
     json!({
         "general": { "positionEncodings": ["utf-16"] },
         "textDocument": { "inlineCompletion": { "dynamicRegistration": false } },
-        "window": { "workDoneProgress": true, "showDocument": { "support": true } },
+        "window": { "workDoneProgress": true, "showDocument": { "support": true }, "showMessage": { "messageActionItem": { "additionalPropertiesSupport": false } } },
         "workspace": { "workspaceEdit": { "documentChanges": true, "resourceOperations": ["create", "rename", "delete"], "changeAnnotationSupport": { "groupsOnLabel": false } } },
         "experimental": { "baton": { "status": true, "tasks": true } },
     })
