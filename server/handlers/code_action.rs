@@ -100,7 +100,7 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
 /// "Approve plan" for plan-first tasks started from it.
 async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: bool) -> Vec<CodeAction> {
     let Ok(orchestrator) = state.orchestrator() else { return vec![] };
-    let Ok(all) = orchestrator.list() else { return vec![] };
+    let Ok(all) = orchestrator.unfinished() else { return vec![] };
     let path = PathBuf::from(display_path(uri));
     // The repository root is canonical (git resolves symlinks); the client's path may not be.
     let path = std::fs::canonicalize(&path).unwrap_or(path);

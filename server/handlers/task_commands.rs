@@ -97,7 +97,7 @@ async fn task_id_args(state: &State, command: &str, arguments: &[Value]) -> Resu
         _ => !t.is_final(),
     };
     let candidates: Vec<_> = orchestrator
-        .list()
+        .unfinished()
         .map_err(orch_error)?
         .into_iter()
         .rev()

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 use tower_lsp_server::gen_lsp_types::ProgressToken;
 use tower_lsp_server::{NotCancellable, OngoingProgress, Unbounded};
 
@@ -19,6 +20,8 @@ use crate::server::State;
 const POLL_MS: u64 = 2000;
 /// How long the client gets to answer `window/workDoneProgress/create`, in milliseconds.
 const CREATE_TIMEOUT_MS: u64 = 5000;
+/// Shortest time between two `baton/tasks` notifications, in milliseconds.
+const MIN_GAP_MS: u64 = 250;
 /// Longest title in a summary, in chars.
 const TITLE_CHARS: usize = 72;
 
@@ -73,7 +76,7 @@ pub fn check_name(check: crate::orchestrator::CheckResult) -> &'static str {
     }
 }
 
-/// The tasks of `repo` (all repositories when `None`) as `baton/tasks` params.
+/// The unfinished tasks of `repo` (all repositories when `None`) as `baton/tasks` params.
 ///
 /// Errors: database errors, as text.
 pub fn tasks_params(
@@ -81,7 +84,7 @@ pub fn tasks_params(
     repo: Option<&PathBuf>,
     messages: &HashMap<TaskId, String>,
 ) -> Result<TasksParams, String> {
-    let tasks = orchestrator.list().map_err(|e| e.to_string())?;
+    let tasks = orchestrator.unfinished().map_err(|e| e.to_string())?;
     let mut p = TasksParams {
         queued: 0,
         running: 0,
@@ -112,9 +115,11 @@ pub async fn workspace_repo(state: &State) -> Option<PathBuf> {
     Orchestrator::repo_root(&root).await.ok()
 }
 
-/// Sends `baton/tasks` on every change (to clients that declared `experimental.baton.tasks`)
-/// and keeps one `$/progress` per working task (to clients with `window.workDoneProgress`).
-/// Task events wake it; a slow poll catches changes other servers make.
+/// Sends `baton/tasks` on change (to clients that declared `experimental.baton.tasks`), at most
+/// once per [`MIN_GAP_MS`], and keeps one `$/progress` per working task (to clients with
+/// `window.workDoneProgress`). Task events wake it; a slow poll catches changes other servers
+/// make. Progress runs in one small task per task, so a client slow to create a progress token
+/// never holds up the status bar or other tasks.
 pub fn spawn_task_reporter(state: Arc<State>) {
     let Ok(orchestrator) = state.orchestrator() else { return };
     tokio::spawn(async move {
@@ -131,36 +136,31 @@ pub fn spawn_task_reporter(state: Arc<State>) {
         });
         let mut tick = tokio::time::interval(Duration::from_millis(POLL_MS));
         let mut messages: HashMap<TaskId, String> = HashMap::new();
-        let mut progress: HashMap<TaskId, OngoingProgress<Unbounded, NotCancellable>> = HashMap::new();
+        let mut progress: HashMap<TaskId, mpsc::UnboundedSender<TaskEvent>> = HashMap::new();
         let mut last: Option<TasksParams> = None;
+        let mut next_send = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 ev = events.recv() => match ev {
-                    Ok(ev) => {
-                        // A chatty agent sends many steps at once: handle every queued event,
-                        // then read the database once for them all.
-                        let mut batch = vec![ev];
-                        while let Ok(more) = events.try_recv() {
-                            batch.push(more);
-                        }
-                        for ev in batch {
-                            messages.insert(ev.task_id, ev.message.clone());
-                            report_progress(&state, &mut progress, ev).await;
-                        }
-                    }
+                    Ok(ev) => forward(&state, &mut messages, &mut progress, ev).await,
                     Err(RecvError::Lagged(n)) => tracing::debug!(skipped = n, "task events lagged"),
                     Err(RecvError::Closed) => break,
                 },
                 _ = tick.tick() => {}
             }
-            let features = state.features();
-            if !features.tasks_notification {
+            if !state.features().tasks_notification {
                 continue;
+            }
+            // A chatty agent sends many steps a second: one summary per gap covers them all.
+            tokio::time::sleep_until(next_send).await;
+            while let Ok(ev) = events.try_recv() {
+                forward(&state, &mut messages, &mut progress, ev).await;
             }
             match tasks_params(&orchestrator, repo.as_ref(), &messages) {
                 Ok(params) if last.as_ref() != Some(&params) => {
                     state.client.send_notification::<ext::Tasks>(params.clone()).await;
                     last = Some(params);
+                    next_send = tokio::time::Instant::now() + Duration::from_millis(MIN_GAP_MS);
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!("cannot read tasks: {e}"),
@@ -169,11 +169,14 @@ pub fn spawn_task_reporter(state: Arc<State>) {
     });
 }
 
-async fn report_progress(
-    state: &State,
-    progress: &mut HashMap<TaskId, OngoingProgress<Unbounded, NotCancellable>>,
+/// Records the event's message and hands it to its task's progress reporter.
+async fn forward(
+    state: &Arc<State>,
+    messages: &mut HashMap<TaskId, String>,
+    progress: &mut HashMap<TaskId, mpsc::UnboundedSender<TaskEvent>>,
     ev: TaskEvent,
 ) {
+    messages.insert(ev.task_id, ev.message.clone());
     let features = state.features();
     if ev.state == TaskState::Ready && !features.tasks_notification {
         // Nothing else tells such a client (Helix) that a pull request waits for review.
@@ -183,31 +186,47 @@ async fn report_progress(
     if !features.work_done_progress {
         return;
     }
-    if !ev.state.is_working() {
-        if let Some(p) = progress.remove(&ev.task_id) {
-            p.finish_with_message(format!("{}: {}", ev.state, ev.message)).await;
+    let id = ev.task_id;
+    let working = ev.state.is_working();
+    if let Some(tx) = progress.get(&id)
+        && tx.send(ev.clone()).is_ok()
+    {
+        if !working {
+            progress.remove(&id);
         }
         return;
     }
-    if let Some(p) = progress.get(&ev.task_id) {
-        p.report(ev.message).await;
+    if !working {
         return;
     }
-    let token = progress_token(ev.task_id);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let _ = tx.send(ev);
+    progress.insert(id, tx);
+    tokio::spawn(report_progress(state.clone(), id, rx));
+}
+
+/// One task's work done progress: creates its token, begins with the first event, reports each
+/// step and ends when the task leaves its working states.
+async fn report_progress(state: Arc<State>, id: TaskId, mut events: mpsc::UnboundedReceiver<TaskEvent>) {
+    let Some(first) = events.recv().await else { return };
+    let token = progress_token(id);
     let created = tokio::time::timeout(
         Duration::from_millis(CREATE_TIMEOUT_MS),
         state.client.create_work_done_progress(token.clone()),
     )
     .await;
     if !matches!(created, Ok(Ok(()))) {
-        tracing::debug!(task = ev.task_id, "the client did not create a progress token");
+        tracing::debug!(task = id, "the client did not create a progress token");
         return;
     }
-    let p = state
-        .client
-        .progress(token, format!("Baton task #{}", ev.task_id))
-        .with_message(ev.message)
-        .begin()
-        .await;
-    progress.insert(ev.task_id, p);
+    let p: OngoingProgress<Unbounded, NotCancellable> =
+        state.client.progress(token, format!("Baton task #{id}")).with_message(first.message).begin().await;
+    while let Some(ev) = events.recv().await {
+        if !ev.state.is_working() {
+            p.finish_with_message(format!("{}: {}", ev.state, ev.message)).await;
+            return;
+        }
+        p.report(ev.message).await;
+    }
+    p.finish().await;
 }

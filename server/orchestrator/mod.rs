@@ -330,6 +330,14 @@ impl Orchestrator {
         Ok(self.inner.store.tasks()?)
     }
 
+    /// The tasks not yet merged, applied or discarded, oldest first (cheaper than [`Self::list`]
+    /// once many tasks are done).
+    ///
+    /// Errors: database errors.
+    pub fn unfinished(&self) -> Result<Vec<Task>, OrchestratorError> {
+        Ok(self.inner.store.unfinished_tasks()?)
+    }
+
     /// Task `id` with its log, pull request and sign-offs.
     ///
     /// Errors: no such task, database errors.

@@ -486,6 +486,18 @@ impl Store {
         rows.into_iter().map(finish_task).collect()
     }
 
+    /// The tasks not yet merged, applied or discarded, oldest first.
+    pub fn unfinished_tasks(&self) -> Result<Vec<Task>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE state NOT IN ('merged', 'applied', 'discarded') ORDER BY id"
+        ))?;
+        let rows = stmt
+            .query_map([], task_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(finish_task).collect()
+    }
+
     /// Moves task `id` to `to` (checked by [`transition_allowed`]) and returns the state it was in.
     ///
     /// Errors: [`StoreError::NoTask`], [`StoreError::IllegalTransition`].

@@ -146,6 +146,12 @@ async fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` / `cargo test --benches` probes.
     }
+    // `cargo test --all-targets` (CI) runs harness=false benches too, without `--bench`: a
+    // benchmark is not a test, so it runs only under `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("inline_completion benchmark: skipped (run it with `cargo bench --bench inline_completion`)");
+        return;
+    }
     // `cargo bench --bench inline_completion -- a` (or `b`) runs one part.
     let only: Vec<String> = std::env::args().skip(1).filter(|a| a == "a" || a == "b").collect();
     if only.is_empty() || only.iter().any(|a| a == "a") {

@@ -44,14 +44,13 @@ async fn main() {
         // requests into a log file for tests written in other languages.
         tokio::time::sleep(Duration::from_millis(50)).await;
         let requests = server.requests();
-        if let Some(path) = &log {
-            if requests.len() > seen {
-                if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-                    for r in &requests[seen..] {
-                        let line = serde_json::json!({ "method": r.method, "path": r.path, "body": r.body });
-                        let _ = writeln!(f, "{line}");
-                    }
-                }
+        if let Some(path) = &log
+            && requests.len() > seen
+            && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path)
+        {
+            for r in &requests[seen..] {
+                let line = serde_json::json!({ "method": r.method, "path": r.path, "body": r.body });
+                let _ = writeln!(f, "{line}");
             }
         }
         seen = requests.len();

@@ -106,11 +106,9 @@ async fn typing_through_a_suggestion_costs_no_model_call() {
     client.open(URI, "rust", &text).await;
     assert_eq!(client.inline(URI, line, col, false).await, vec!["compute(a, b)".to_owned()]);
     let calls = model.requests().iter().filter(|r| r.path == "/v1/completions").count();
-    let mut version = 2;
     let mut typed = 0;
-    for c in ["c", "o", "m", "p"] {
+    for (version, c) in (2..).zip(["c", "o", "m", "p"]) {
         client.change(URI, version, (line, col + typed), (line, col + typed), c).await;
-        version += 1;
         typed += 1;
         let rest = client.inline(URI, line, col + typed, false).await;
         assert_eq!(rest, vec!["compute(a, b)"[typed as usize..].to_owned()]);

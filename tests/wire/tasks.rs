@@ -257,9 +257,9 @@ async fn the_built_in_agent_writes_a_new_file_which_apply_creates() {
 }
 
 #[tokio::test]
+#[allow(clippy::print_stderr, reason = "a skipped test says why")]
 async fn an_acp_agent_works_in_the_worktree_and_its_updates_become_progress() {
     if Command::new("python3").arg("--version").output().is_err() {
-        #[allow(clippy::print_stderr)]
         eprintln!("SKIPPED: python3 is not installed; the ACP test agent needs it");
         return;
     }
