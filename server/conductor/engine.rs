@@ -229,6 +229,22 @@ impl Conductor {
     fn keep_if_parse_not_worse(&self, doc: &DocSnapshot, cursor: usize, text: String) -> Option<String> {
         let Some(syntax) = &doc.syntax else { return Some(text) };
         let cursor_byte = doc.rope.char_to_byte(cursor);
+        // Inside a top-level item (the usual case), parse that item alone with and without the
+        // suggestion: its cost follows the item's size, not the file's (a reparse of a
+        // 10,000-line file took ~11 ms here, the item alone well under one).
+        if let Some(item) = syntax.top_level_range(cursor_byte) {
+            let region = doc.rope.byte_slice(item.clone()).to_string();
+            let at = cursor_byte - item.start;
+            let before = syntax::errors_in(syntax.language, &region);
+            let errors_with = |candidate: &str| {
+                syntax::errors_in(syntax.language, &format!("{}{candidate}{}", &region[..at], &region[at..]))
+            };
+            let not_worse = |candidate: &str| match (before, errors_with(candidate)) {
+                (Some(b), Some(a)) => a <= b,
+                _ => true,
+            };
+            return keep_first_not_worse(text, not_worse);
+        }
         let before = syntax.errors_near(cursor_byte);
         let errors_with = |candidate: &str| {
             let mut d = crate::text::Document { rope: doc.rope.clone(), version: 0, language_id: String::new() };
@@ -240,15 +256,17 @@ impl Conductor {
             let probe = syntax::Syntax { language: syntax.language, tree: new };
             Some(probe.errors_near(cursor_byte))
         };
-        if errors_with(&text).is_none_or(|after| after <= before) {
-            return Some(text);
-        }
-        let first = text.lines().next().unwrap_or("").to_owned();
-        if first != text && !first.trim().is_empty() && errors_with(&first).is_none_or(|after| after <= before) {
-            return Some(first);
-        }
-        None
+        keep_first_not_worse(text, |candidate| errors_with(candidate).is_none_or(|after| after <= before))
     }
+}
+
+/// The suggestion if `not_worse` accepts it, else its first line if accepted, else nothing.
+fn keep_first_not_worse(text: String, not_worse: impl Fn(&str) -> bool) -> Option<String> {
+    if not_worse(&text) {
+        return Some(text);
+    }
+    let first = text.lines().next().unwrap_or("").to_owned();
+    (first != text && !first.trim().is_empty() && not_worse(&first)).then_some(first)
 }
 
 /// The text of the cursor's line before the cursor, and up to ~8 lines after the cursor.

@@ -148,6 +148,14 @@ impl Syntax {
         scopes
     }
 
+    /// Byte range of the top-level node that contains `byte`, if one does.
+    pub fn top_level_range(&self, byte: usize) -> Option<Range<usize>> {
+        let root = self.tree.root_node();
+        let mut cursor = root.walk();
+        let found = root.children(&mut cursor).find(|n| n.start_byte() <= byte && byte <= n.end_byte());
+        found.map(|n| n.byte_range())
+    }
+
     /// Number of error and missing nodes in the top-level node that contains `byte` (the whole
     /// tree when `byte` lies between top-level nodes). Only subtrees marked `has_error` are walked,
     /// so a clean region costs almost nothing.
@@ -162,6 +170,13 @@ impl Syntax {
 /// Parses `text` as `language` (for checking a candidate text without a document).
 pub fn parse_text(language: &'static Language, rope: &Rope, old: Option<&Tree>) -> Option<Tree> {
     parse_rope(language, rope, old)
+}
+
+/// Error and missing nodes in `text` parsed on its own as `language` (`None` only if
+/// tree-sitter refuses the grammar).
+pub fn errors_in(language: &'static Language, text: &str) -> Option<usize> {
+    let tree = parse_rope(language, &Rope::from_str(text), None)?;
+    Some(count_errors(tree.root_node()))
 }
 
 /// Edits a tree (a clone of a document's) for incremental reparsing of a candidate text.
