@@ -78,8 +78,9 @@ pub struct AgentProfile {
     /// Propose a plan first; work starts only after the user approves it.
     pub plan_first: bool,
     pub permission: PermissionPolicy,
-    /// Git pathspec globs left out of the task's commit: files the agent keeps for itself, such
-    /// as aider's `.aider*` history (for example `[".aider*"]`).
+    /// Git pathspec patterns left out of the task's commit: files the agent keeps for itself,
+    /// such as aider's history and tag cache (`[".aider*"]`). Git's default wildcards apply:
+    /// `*` also matches `/`, so a pattern covers files inside matching folders.
     pub exclude: Vec<String>,
 }
 

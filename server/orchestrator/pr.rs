@@ -12,7 +12,7 @@ use super::worktree::{git, git_output, run_shell, user_identity};
 /// How much of the check command's output is kept, in bytes.
 pub(crate) const CHECK_TAIL_BYTES: usize = 4096;
 
-/// Stages everything in the worktree except the `exclude` pathspec globs and commits it on the
+/// Stages everything in the worktree except the `exclude` pathspec patterns and commits it on the
 /// task branch, authored by `Baton agent <agent>` (with the user's email) and committed with the
 /// user's identity; repository hooks do not run. Returns false when there was nothing to commit.
 ///
@@ -25,7 +25,7 @@ pub(crate) async fn commit(
     exclude: &[String],
 ) -> anyhow::Result<bool> {
     let mut add = vec!["add".to_owned(), "-A".to_owned(), "--".to_owned(), ".".to_owned()];
-    add.extend(exclude.iter().map(|glob| format!(":(exclude,glob){glob}")));
+    add.extend(exclude.iter().map(|glob| format!(":(exclude){glob}")));
     let add: Vec<&str> = add.iter().map(String::as_str).collect();
     git(worktree, &add).await?;
     let quiet = git_output(worktree, &["diff", "--cached", "--quiet"]).await?;

@@ -727,7 +727,10 @@ async fn files_an_agent_keeps_for_itself_stay_out_of_the_commit() {
     let f = fixture();
     let agent = AgentProfile {
         exclude: vec![".aider*".to_owned()],
-        ..f.agent("aiderish", &format!("echo history > .aider.chat.history.md\n{APPEND}"))
+        ..f.agent(
+            "aiderish",
+            &format!("echo history > .aider.chat.history.md\nmkdir .aider.tags.cache.v4 && echo x > .aider.tags.cache.v4/cache.db\n{APPEND}"),
+        )
     };
     let orch = f.open(vec![agent], None);
     let mut rx = orch.subscribe();
