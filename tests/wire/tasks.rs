@@ -271,6 +271,8 @@ async fn an_acp_agent_works_in_the_worktree_and_its_updates_become_progress() {
     let id = started["result"]["id"].as_i64().expect("id");
     wait_state(&client, id, "ready").await;
     let token = json!(format!("baton/task/{id}"));
+    // The task's progress runs in its own task on the server: its reports are all sent once it ends.
+    client.wait_for("$/progress", |p| p["token"] == token && p["value"]["kind"] == "end").await;
     let reports: Vec<String> = client
         .inbox()
         .iter()
