@@ -224,10 +224,12 @@ pub struct AcceptedArgs {
 }
 
 /// The machine-readable description of the protocol extensions and settings, written to
-/// `editors/protocol.json`.
+/// `editors/protocol.json`. Object keys are sorted, so the file does not depend on whether
+/// serde_json preserves insertion order (the `agent-client-protocol` crate turns that on for the
+/// whole build).
 pub fn protocol_description() -> Value {
     let settings = serde_json::to_value(Settings::default()).unwrap_or(Value::Null);
-    json!({
+    let mut description = json!({
         "notifications": {
             "serverToClient": [STATUS, TASKS],
             "clientToServer": [DID_SHOW_COMPLETION],
@@ -239,7 +241,9 @@ pub fn protocol_description() -> Value {
         "statusStates": ["idle", "working", "error", "unreachable"],
         "taskStates": TaskState::ALL.map(TaskState::as_str),
         "settings": flatten("", &settings),
-    })
+    });
+    description.sort_all_objects();
+    description
 }
 
 /// Settings as dotted keys with their defaults (`completion.debounce_ms` → 75).
