@@ -1,51 +1,72 @@
-//! ACP agents: runs one prompt turn of any agent command that speaks the Agent Client Protocol
-//! (JSON-RPC 2.0, one message per line over the agent's stdio), with the agent's process spawned
-//! in the task's worktree, its file reads and writes confined to the worktree, its permission
-//! requests answered by the profile's policy, and its progress turned into [`AgentEvent`]s.
+//! ACP agents: runs one prompt turn of any agent command that speaks the Agent Client Protocol,
+//! with the agent's process spawned in the task's worktree, its file reads and writes confined to
+//! the worktree, its permission requests answered by the profile's policy, and its progress
+//! turned into [`AgentEvent`]s.
 //!
-//! The protocol is spoken directly with `serde_json` rather than through the
-//! `agent-client-protocol` crate: that crate turns on serde_json's `preserve_order` feature for
-//! the whole build (changing the key order of every JSON body Baton sends and snapshots) and
-//! breaks its API every few weeks, while the client side needed here is a handful of methods.
+//! The protocol itself (JSON-RPC framing and ids, the v1 message types, dispatching the agent's
+//! requests and notifications) is the `agent-client-protocol` crate's client connection, pinned
+//! exactly in Cargo.toml because the crate breaks its API in a new major every few weeks (the pin
+//! also keeps its `unstable_end_turn_token_usage` feature, the token usage in a `session/prompt`
+//! answer, from changing under Baton). Baton spawns the agent with tokio itself rather than through
+//! the crate's `process` feature, whose spawn helper has no working-directory setting (the agent
+//! must start inside the worktree) and brings its own async-process runtime. The child gets its own
+//! process group, killed with everything it started when the turn ends, and its exit ends the turn
+//! even while a grandchild keeps its stdout open. The connection runs over the child's piped
+//! stdin/stdout as lines (the crate's `Lines` transport fed by a length-capped line codec), which
+//! also lets stray non-JSON output be logged rather than answered with a JSON-RPC error.
+//!
+//! The crate turns on serde_json's `preserve_order` feature for the whole build, so JSON objects
+//! Baton builds keep their insertion order; output whose bytes matter sorts its keys itself
+//! (`lsp::ext::protocol_description`).
 
 use std::collections::HashMap;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::pin;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
-use futures::StreamExt;
-use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::task::JoinHandle;
-use tokio_util::codec::{FramedRead, LinesCodec};
+use agent_client_protocol::schema::ProtocolVersion;
+use agent_client_protocol::v1::ConnectionTo;
+use agent_client_protocol::v1::schema::{
+    CancelNotification, ClientCapabilities, ContentBlock, FileSystemCapabilities, Implementation,
+    InitializeRequest, NewSessionRequest, PermissionOptionKind, PromptRequest, ReadTextFileRequest,
+    ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
+    RequestPermissionResponse, SelectedPermissionOutcome, SessionId, SessionNotification,
+    SessionUpdate, StopReason as AcpStopReason, TextContent, ToolCallStatus, Usage,
+    WriteTextFileRequest, WriteTextFileResponse,
+};
+use agent_client_protocol::{self as acp, Agent, Client, ErrorCode, JsonRpcRequest, Lines};
+use futures::{SinkExt, StreamExt};
+use tokio::process::Command;
+use tokio::sync::oneshot;
+use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
+use tokio_util::sync::CancellationToken;
 
 use super::sandbox::{ProcessGroup, read_tail};
 use super::tools::resolve_in;
 use super::{AgentError, AgentEvent, AgentOutcome, PermissionPolicy, RunContext, StopReason};
 
-/// The ACP protocol version Baton speaks.
-const PROTOCOL_VERSION: u64 = 1;
 /// Longest JSON-RPC line accepted from an agent, in bytes.
 const MAX_LINE_BYTES: usize = 16 << 20;
 /// How long output written just before an agent's exit is still read.
 const EXIT_DRAIN: Duration = Duration::from_millis(500);
+/// How long the connection may take to flush its last messages (`session/cancel`) once the
+/// turn has ended.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// Bytes of the agent's stderr kept for crash reports.
 const STDERR_TAIL_BYTES: usize = 4_000;
 /// Largest file served to `fs/read_text_file`, in bytes.
 const MAX_READ_BYTES: u64 = 10 << 20;
-
-/// JSON-RPC error codes.
-const METHOD_NOT_FOUND: i64 = -32601;
-const INVALID_PARAMS: i64 = -32602;
-const INTERNAL_ERROR: i64 = -32603;
 
 /// Runs one ACP prompt turn: spawns `profile.command` (cwd = the worktree, `profile.env` added,
 /// piped stdio, its own process group), then `initialize` (fs read/write offered, no terminal),
 /// `session/new` (cwd = the absolute worktree, no MCP servers) and `session/prompt` with the task
 /// prompt (the profile's system prompt prepended). Agent message chunks become the summary; tool
 /// calls become [`AgentEvent::Step`]s, plans [`AgentEvent::Plan`], usage [`AgentEvent::Usage`].
-/// The agent's process group is killed when the turn ends, whatever the outcome.
+/// `terminal/*` requests are declined (method not found). The agent's process group is killed
+/// when the turn ends, whatever the outcome.
 ///
 /// Errors: [`AgentError::Spawn`] when the command cannot start; [`AgentError::Crashed`] (with
 /// the end of its stderr) when the agent exits or closes stdout before answering the prompt;
@@ -91,42 +112,104 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         });
     };
     tracing::debug!(task = ctx.task.id, command = %command_line, "ACP agent started");
-    let mut conn = Conn {
-        ctx: &ctx,
+
+    // The exit status and the stderr tail come from their own tasks, which hold nothing of the
+    // run (a grandchild may keep stderr open after the run is over).
+    let exit = Arc::new(Later::default());
+    tokio::spawn({
+        let exit = exit.clone();
+        async move {
+            exit.set(match child.wait().await {
+                Ok(status) => status.to_string(),
+                Err(e) => format!("an unknown status ({e})"),
+            });
+        }
+    });
+    let stderr_tail = Arc::new(Later::default());
+    tokio::spawn({
+        let tail = stderr_tail.clone();
+        async move { tail.set(read_tail(stderr, STDERR_TAIL_BYTES).await.0) }
+    });
+
+    let run = Arc::new(Run {
+        ctx: ctx.clone(),
         root,
-        stdin,
-        lines: FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE_BYTES)),
-        child,
-        stderr: Some(tokio::spawn(async move {
-            read_tail(stderr, STDERR_TAIL_BYTES).await.0
-        })),
-        exited: false,
-        next_id: 0,
-        session_id: None,
-        summary: String::new(),
-        tokens: 0,
-        titles: HashMap::new(),
-    };
-    let ms = profile.time_limit_ms;
+        exit: exit.clone(),
+        stderr_tail,
+        turn: Mutex::new(TurnState::default()),
+    });
+    let outgoing =
+        SinkExt::<String>::sink_map_err(FramedWrite::new(stdin, LinesCodec::new()), codec_error);
+    let incoming = FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE_BYTES))
+        .filter_map({
+            let run = run.clone();
+            move |line| futures::future::ready(run.incoming_line(line.map_err(codec_error)))
+        });
+    let (done_tx, mut done_rx) = oneshot::channel();
+    let connection = Client
+        .v1()
+        .name(format!("baton task {}", ctx.task.id))
+        .on_receive_notification(
+            {
+                let run = run.clone();
+                async move |notification: SessionNotification, _cx| {
+                    run.update(notification.update);
+                    Ok(())
+                }
+            },
+            acp::on_receive_notification!(),
+        )
+        .on_receive_request(
+            {
+                let run = run.clone();
+                async move |request: RequestPermissionRequest, responder, _cx| {
+                    responder.respond(run.permission(request).await)
+                }
+            },
+            acp::on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let run = run.clone();
+                async move |request: ReadTextFileRequest, responder, _cx| {
+                    responder.respond_with_result(run.read(request).await)
+                }
+            },
+            acp::on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let run = run.clone();
+                async move |request: WriteTextFileRequest, responder, _cx| {
+                    responder.respond_with_result(run.write(request).await)
+                }
+            },
+            acp::on_receive_request!(),
+        )
+        .connect_with(Lines::new(outgoing, incoming), {
+            let run = run.clone();
+            async move |cx: ConnectionTo<Agent>| {
+                let _ = done_tx.send(run.turn_within_limits(&cx).await);
+                Ok(())
+            }
+        });
+    let mut connection = pin!(connection);
     let result = tokio::select! {
-        outcome = tokio::time::timeout(Duration::from_millis(ms), conn.turn()) => {
-            outcome.unwrap_or(Err(AgentError::TimedOut { ms }))
+        outcome = &mut done_rx => {
+            // Let the connection flush what the turn sent last (`session/cancel`).
+            let ended = tokio::time::timeout(SHUTDOWN_GRACE, &mut connection).await;
+            match outcome {
+                Ok(outcome) => outcome,
+                Err(_) => Err(run.connection_failed(ended.ok().and_then(Result::err)).await),
+            }
         }
-        () = ctx.cancel.cancelled() => Err(AgentError::Cancelled),
+        ended = &mut connection => match done_rx.try_recv() {
+            Ok(outcome) => outcome,
+            Err(_) => Err(run.connection_failed(ended.err()).await),
+        },
     };
-    if matches!(
-        result,
-        Err(AgentError::TimedOut { .. } | AgentError::Cancelled)
-    ) && let Some(session_id) = conn.session_id.clone()
-    {
-        {
-            let cancel = json!({"jsonrpc": "2.0", "method": "session/cancel",
-                "params": {"sessionId": session_id}});
-            let _ = tokio::time::timeout(Duration::from_millis(200), conn.send(&cancel)).await;
-        }
-    }
     group.kill();
-    let _ = tokio::time::timeout(Duration::from_secs(5), conn.child.wait()).await;
+    let _ = exit.within(Duration::from_secs(5)).await;
     tracing::debug!(
         task = ctx.task.id,
         ok = result.is_ok(),
@@ -135,73 +218,131 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     result
 }
 
-/// One agent process and the state of its turn.
-struct Conn<'a> {
-    ctx: &'a RunContext,
+/// A value one background task sets once and others await.
+#[derive(Default)]
+struct Later {
+    value: OnceLock<String>,
+    done: CancellationToken,
+}
+
+impl Later {
+    fn set(&self, value: String) {
+        let _ = self.value.set(value);
+        self.done.cancel();
+    }
+
+    /// The value, if it is set within `limit`.
+    async fn within(&self, limit: Duration) -> Option<String> {
+        tokio::time::timeout(limit, self.done.cancelled())
+            .await
+            .ok()?;
+        self.value.get().cloned()
+    }
+}
+
+/// One agent run, shared by the turn and the handlers of the agent's requests.
+struct Run {
+    ctx: RunContext,
     /// The canonical worktree.
     root: PathBuf,
-    stdin: ChildStdin,
-    lines: FramedRead<ChildStdout, LinesCodec>,
-    child: Child,
-    stderr: Option<JoinHandle<String>>,
-    /// The agent process has exited (its status is kept by `child`).
-    exited: bool,
-    next_id: u64,
-    session_id: Option<String>,
+    /// The agent process's exit status, once it has exited.
+    exit: Arc<Later>,
+    /// The end of the agent's stderr, once it is closed.
+    stderr_tail: Arc<Later>,
+    turn: Mutex<TurnState>,
+}
+
+#[derive(Default)]
+struct TurnState {
+    session_id: Option<SessionId>,
     /// Agent message chunks so far.
     summary: String,
     tokens: u64,
-    /// Tool call titles by `toolCallId`, for status updates that omit the title.
+    /// Tool call titles by tool call id, for status updates that omit the title.
     titles: HashMap<String, String>,
 }
 
-/// What one incoming line is.
-enum Incoming {
-    Response {
-        id: Value,
-        outcome: Result<Value, String>,
-    },
-    Request {
-        id: Value,
-        method: String,
-        params: Value,
-    },
-    Notification {
-        method: String,
-        params: Value,
-    },
-}
+impl Run {
+    fn state(&self) -> MutexGuard<'_, TurnState> {
+        self.turn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 
-impl Conn<'_> {
-    async fn turn(&mut self) -> Result<AgentOutcome, AgentError> {
-        let init = self
-            .call(
-                "initialize",
-                json!({
-                    "protocolVersion": PROTOCOL_VERSION,
-                    "clientCapabilities": {"fs": {"readTextFile": true, "writeTextFile": true}, "terminal": false},
-                    "clientInfo": {"name": "baton", "version": env!("CARGO_PKG_VERSION")},
-                }),
-            )
-            .await?;
-        if let Some(version) = init.get("protocolVersion").and_then(Value::as_u64)
-            && version != PROTOCOL_VERSION
-        {
+    fn event(&self, event: AgentEvent) {
+        let _ = self.ctx.events.send(event);
+    }
+
+    /// The turn, ended by the profile's time limit or the run's cancellation (which send
+    /// `session/cancel` when a session exists).
+    async fn turn_within_limits(
+        &self,
+        cx: &ConnectionTo<Agent>,
+    ) -> Result<AgentOutcome, AgentError> {
+        let ms = self.ctx.profile.time_limit_ms;
+        let result = tokio::select! {
+            outcome = tokio::time::timeout(Duration::from_millis(ms), self.turn_until_exit(cx)) => {
+                outcome.unwrap_or(Err(AgentError::TimedOut { ms }))
+            }
+            () = self.ctx.cancel.cancelled() => Err(AgentError::Cancelled),
+        };
+        if matches!(
+            result,
+            Err(AgentError::TimedOut { .. } | AgentError::Cancelled)
+        ) {
+            let session_id = self.state().session_id.clone();
+            if let Some(session_id) = session_id
+                && let Err(e) = cx.send_notification(CancelNotification::new(session_id))
             {
-                self.event(AgentEvent::Log(format!(
-                    "the agent speaks ACP version {version}; Baton speaks {PROTOCOL_VERSION}"
-                )));
+                tracing::debug!(error = %e, "cannot send session/cancel");
             }
         }
-        let session = self
-            .call("session/new", json!({"cwd": self.root, "mcpServers": []}))
+        result
+    }
+
+    /// The turn, or a crash report when the agent process exits without finishing it. A
+    /// grandchild may hold stdout open after the agent exits, so its end of file is not waited
+    /// for: what the agent wrote before exiting is still read for [`EXIT_DRAIN`].
+    async fn turn_until_exit(&self, cx: &ConnectionTo<Agent>) -> Result<AgentOutcome, AgentError> {
+        let mut turn = pin!(self.turn(cx));
+        tokio::select! {
+            biased;
+            outcome = &mut turn => outcome,
+            () = self.exit.done.cancelled() => {
+                match tokio::time::timeout(EXIT_DRAIN, &mut turn).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(self.crashed().await),
+                }
+            }
+        }
+    }
+
+    async fn turn(&self, cx: &ConnectionTo<Agent>) -> Result<AgentOutcome, AgentError> {
+        let capabilities = ClientCapabilities::new()
+            .fs(FileSystemCapabilities::new()
+                .read_text_file(true)
+                .write_text_file(true))
+            .terminal(false);
+        let init = self
+            .call(
+                cx,
+                InitializeRequest::new(ProtocolVersion::V1)
+                    .client_capabilities(capabilities)
+                    .client_info(Implementation::new("baton", env!("CARGO_PKG_VERSION"))),
+            )
             .await?;
-        let session_id = session
-            .get("sessionId")
-            .and_then(Value::as_str)
-            .ok_or_else(|| AgentError::Protocol("session/new returned no sessionId".to_owned()))?
-            .to_owned();
-        self.session_id = Some(session_id.clone());
+        if init.protocol_version != ProtocolVersion::V1 {
+            self.event(AgentEvent::Log(format!(
+                "the agent speaks ACP version {}; Baton speaks {}",
+                init.protocol_version,
+                ProtocolVersion::V1
+            )));
+        }
+        let session = self
+            .call(
+                cx,
+                NewSessionRequest::new(self.root.clone()).mcp_servers(Vec::new()),
+            )
+            .await?;
+        self.state().session_id = Some(session.session_id.clone());
         let prompt = match &self.ctx.profile.system_prompt {
             Some(system) if !system.trim().is_empty() => {
                 format!("{system}\n\n{}", self.ctx.task.prompt)
@@ -210,27 +351,32 @@ impl Conn<'_> {
         };
         let answer = self
             .call(
-                "session/prompt",
-                json!({"sessionId": session_id, "prompt": [{"type": "text", "text": prompt}]}),
+                cx,
+                PromptRequest::new(
+                    session.session_id,
+                    vec![ContentBlock::Text(TextContent::new(prompt))],
+                ),
             )
             .await?;
-        let stop_reason = match answer.get("stopReason").and_then(Value::as_str) {
-            Some("end_turn") => StopReason::EndTurn,
-            Some("max_tokens") => StopReason::MaxTokens,
-            Some("max_turn_requests") => StopReason::MaxSteps,
-            Some("refusal") => StopReason::Refusal,
-            Some("cancelled") => StopReason::Cancelled,
+        let stop_reason = match answer.stop_reason {
+            AcpStopReason::EndTurn => StopReason::EndTurn,
+            AcpStopReason::MaxTokens => StopReason::MaxTokens,
+            AcpStopReason::MaxTurnRequests => StopReason::MaxSteps,
+            AcpStopReason::Refusal => StopReason::Refusal,
+            AcpStopReason::Cancelled => StopReason::Cancelled,
             other => {
                 return Err(AgentError::Protocol(format!(
-                    "session/prompt answered without a known stopReason: {other:?}"
+                    "session/prompt answered with a stopReason Baton does not know: {other:?}"
                 )));
             }
         };
-        if let Some(tokens) = usage_tokens(answer.get("usage")) {
-            self.tokens = tokens;
+        if let Some(usage) = &answer.usage {
+            let tokens = total_tokens(usage);
+            self.state().tokens = tokens;
             self.event(AgentEvent::Usage { tokens });
         }
-        let summary = self.summary.trim();
+        let state = self.state();
+        let summary = state.summary.trim();
         Ok(AgentOutcome {
             summary: if summary.is_empty() {
                 "The agent ended its turn without a message.".to_owned()
@@ -238,232 +384,278 @@ impl Conn<'_> {
                 summary.to_owned()
             },
             stop_reason,
-            tokens: self.tokens,
+            tokens: state.tokens,
         })
     }
 
-    fn event(&self, event: AgentEvent) {
-        let _ = self.ctx.events.send(event);
-    }
-
-    /// Sends a request and serves the agent's requests and notifications until its response.
-    async fn call(&mut self, method: &str, params: Value) -> Result<Value, AgentError> {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .await?;
-        loop {
-            match self.next_message().await? {
-                Incoming::Response { id: got, outcome } if got == json!(id) => {
-                    return outcome.map_err(|e| {
-                        AgentError::Protocol(format!(
-                            "the agent answered {method} with an error: {e}"
-                        ))
-                    });
-                }
-                Incoming::Response { id: got, .. } => {
-                    tracing::debug!(%got, "ignoring a response to an unknown request");
-                }
-                Incoming::Request { id, method, params } => {
-                    let reply = match self.serve(&method, params).await {
-                        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-                        Err((code, message)) => {
-                            json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
-                        }
-                    };
-                    self.send(&reply).await?;
-                }
-                Incoming::Notification { method, params } => self.notified(&method, &params),
-            }
-        }
-    }
-
-    async fn send(&mut self, message: &Value) -> Result<(), AgentError> {
-        let mut line = message.to_string();
-        line.push('\n');
-        let written = async {
-            self.stdin.write_all(line.as_bytes()).await?;
-            self.stdin.flush().await
-        }
-        .await;
-        match written {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                tracing::debug!(error = %e, "cannot write to the agent");
+    /// Sends a request and waits for its response (the agent's requests are served meanwhile).
+    async fn call<Req: JsonRpcRequest>(
+        &self,
+        cx: &ConnectionTo<Agent>,
+        request: Req,
+    ) -> Result<Req::Response, AgentError> {
+        let method = request.method().to_owned();
+        match cx.send_request(request).block_task().await {
+            Ok(response) => Ok(response),
+            Err(e)
+                if acp::is_incoming_transport_closed(&e) || acp::is_connection_terminated(&e) =>
+            {
                 Err(self.crashed().await)
             }
+            Err(e) => Err(AgentError::Protocol(format!(
+                "the agent answered {method} with an error: {e}"
+            ))),
         }
     }
 
-    /// The next JSON-RPC message; lines that are not JSON-RPC are logged and skipped.
-    async fn next_message(&mut self) -> Result<Incoming, AgentError> {
-        loop {
-            let next = if self.exited {
-                // The process is gone: read what it wrote before exiting, then report it.
-                tokio::time::timeout(EXIT_DRAIN, self.lines.next())
-                    .await
-                    .unwrap_or(None)
-            } else {
-                tokio::select! {
-                    biased;
-                    next = self.lines.next() => next,
-                    _ = self.child.wait() => {
-                        // A grandchild may hold stdout open; do not wait for its EOF.
-                        self.exited = true;
-                        continue;
-                    }
-                }
-            };
-            let line = match next {
-                Some(Ok(line)) => line,
-                Some(Err(e)) => {
-                    return Err(AgentError::Protocol(format!("unreadable output: {e}")));
-                }
-                None => return Err(self.crashed().await),
-            };
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
+    /// Why the connection ended before the turn did: the agent's exit (a write to a dead agent
+    /// fails too), or what broke the connection while the agent runs.
+    async fn connection_failed(&self, error: Option<acp::Error>) -> AgentError {
+        match error {
+            Some(e)
+                if !acp::is_incoming_transport_closed(&e)
+                    && !acp::is_connection_terminated(&e)
+                    && self.exit.within(EXIT_DRAIN).await.is_none() =>
+            {
+                AgentError::Protocol(format!("the connection to the agent failed: {e}"))
             }
-            let Ok(Value::Object(mut message)) = serde_json::from_str::<Value>(line) else {
-                let text: String = line.chars().take(300).collect();
-                self.event(AgentEvent::Log(format!("agent output: {text}")));
-                continue;
-            };
-            let params = message.remove("params").unwrap_or(Value::Null);
-            let method = message
-                .get("method")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            return Ok(match (message.remove("id"), method) {
-                (Some(id), Some(method)) => Incoming::Request { id, method, params },
-                (None, Some(method)) => Incoming::Notification { method, params },
-                (Some(id), None) => Incoming::Response {
-                    id,
-                    outcome: match message.remove("error") {
-                        Some(error) => Err(error
-                            .get("message")
-                            .and_then(Value::as_str)
-                            .map_or_else(|| error.to_string(), str::to_owned)),
-                        None => Ok(message.remove("result").unwrap_or(Value::Null)),
-                    },
-                },
-                (None, None) => continue,
-            });
+            _ => self.crashed().await,
         }
     }
 
-    /// The agent's stdout closed: waits for its exit and reports it with its stderr tail.
-    async fn crashed(&mut self) -> AgentError {
-        let status = match tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await {
-            Ok(Ok(status)) => status.to_string(),
-            Ok(Err(e)) => format!("an unknown status ({e})"),
-            Err(_) => "its output closed".to_owned(),
-        };
-        let stderr_tail = match self.stderr.take() {
-            Some(task) => tokio::time::timeout(Duration::from_secs(1), task)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default(),
-            None => String::new(),
-        };
+    /// The agent's output closed: waits for its exit and reports it with its stderr tail.
+    async fn crashed(&self) -> AgentError {
+        let status = self
+            .exit
+            .within(Duration::from_secs(2))
+            .await
+            .unwrap_or_else(|| "its output closed".to_owned());
+        let stderr_tail = self
+            .stderr_tail
+            .within(Duration::from_secs(1))
+            .await
+            .unwrap_or_default();
         AgentError::Crashed {
             status,
             stderr_tail: stderr_tail.trim().to_owned(),
         }
     }
 
-    /// Answers one request from the agent: `Ok(result)` or `Err((code, message))`.
-    async fn serve(&mut self, method: &str, params: Value) -> Result<Value, (i64, String)> {
-        match method {
-            "session/request_permission" => Ok(self.permission(&params).await),
-            "fs/read_text_file" => {
-                let path = self.path_param(&params)?;
-                let size = tokio::fs::metadata(&path)
-                    .await
-                    .map_err(|e| {
-                        (
-                            INTERNAL_ERROR,
-                            format!("cannot read {}: {e}", path.display()),
-                        )
-                    })?
-                    .len();
-                if size > MAX_READ_BYTES {
-                    return Err((
-                        INTERNAL_ERROR,
-                        format!("{} is larger than {MAX_READ_BYTES} bytes", path.display()),
-                    ));
-                }
-                let text = tokio::fs::read_to_string(&path).await.map_err(|e| {
-                    (
-                        INTERNAL_ERROR,
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
-                let line = params.get("line").and_then(Value::as_u64);
-                let limit = params.get("limit").and_then(Value::as_u64);
-                let content = match (line, limit) {
-                    (None, None) => text,
-                    _ => {
-                        let skip = line.unwrap_or(1).max(1) as usize - 1;
-                        let take = limit.map_or(usize::MAX, |l| l as usize);
-                        text.lines()
-                            .skip(skip)
-                            .take(take)
-                            .collect::<Vec<_>>()
-                            .join("\n")
+    /// Filters what the agent writes to stdout before the connection parses it: blank lines are
+    /// skipped, and lines that are not JSON objects are logged and skipped.
+    fn incoming_line(&self, line: io::Result<String>) -> Option<io::Result<String>> {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => return Some(Err(e)),
+        };
+        let text = line.trim();
+        if text.is_empty() {
+            return None;
+        }
+        if text.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+            return Some(Ok(line));
+        }
+        let shown: String = text.chars().take(300).collect();
+        self.event(AgentEvent::Log(format!("agent output: {shown}")));
+        None
+    }
+
+    /// Handles a `session/update` notification.
+    fn update(&self, update: SessionUpdate) {
+        let event = {
+            let mut state = self.state();
+            match update {
+                SessionUpdate::AgentMessageChunk(chunk) => {
+                    if let ContentBlock::Text(text) = chunk.content {
+                        state.summary.push_str(&text.text);
                     }
-                };
-                Ok(json!({"content": content}))
-            }
-            "fs/write_text_file" => {
-                let path = self.path_param(&params)?;
-                let content = params
-                    .get("content")
-                    .and_then(Value::as_str)
-                    .ok_or((INVALID_PARAMS, "content must be a string".to_owned()))?;
-                let written = async {
-                    if let Some(parent) = path.parent() {
-                        tokio::fs::create_dir_all(parent).await?;
-                    }
-                    tokio::fs::write(&path, content).await
+                    None
                 }
-                .await;
-                written.map_err(|e| {
-                    (
-                        INTERNAL_ERROR,
-                        format!("cannot write {}: {e}", path.display()),
-                    )
-                })?;
-                self.event(AgentEvent::Step(format!("write {}", self.relative(&path))));
-                Ok(Value::Null)
+                SessionUpdate::ToolCall(call) => {
+                    let title = if call.title.is_empty() {
+                        "tool call".to_owned()
+                    } else {
+                        one_line(&call.title)
+                    };
+                    state
+                        .titles
+                        .insert(call.tool_call_id.to_string(), title.clone());
+                    Some(AgentEvent::Step(title))
+                }
+                SessionUpdate::ToolCallUpdate(update) => {
+                    let id = update.tool_call_id.to_string();
+                    if let Some(title) = &update.fields.title {
+                        state.titles.insert(id.clone(), one_line(title));
+                    }
+                    let title = state
+                        .titles
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| "tool call".to_owned());
+                    update.fields.status.map(|status| {
+                        let name = wire_name(&status);
+                        match status {
+                            ToolCallStatus::Completed | ToolCallStatus::Failed => {
+                                AgentEvent::Step(format!("{title}: {name}"))
+                            }
+                            _ => AgentEvent::Log(format!("{title}: {name}")),
+                        }
+                    })
+                }
+                SessionUpdate::Plan(plan) => {
+                    let entries: Vec<String> = plan
+                        .entries
+                        .iter()
+                        .map(|e| format!("- [{}] {}", wire_name(&e.status), e.content))
+                        .collect();
+                    Some(AgentEvent::Plan(entries.join("\n")))
+                }
+                SessionUpdate::UsageUpdate(usage) => {
+                    state.tokens = usage.used;
+                    Some(AgentEvent::Usage { tokens: usage.used })
+                }
+                other => {
+                    tracing::trace!(update = ?other, "ignoring a session update");
+                    None
+                }
             }
-            other => Err((METHOD_NOT_FOUND, format!("Baton does not serve {other}"))),
+        };
+        if let Some(event) = event {
+            self.event(event);
         }
     }
 
-    /// The `path` parameter, resolved inside the worktree (absolute, as ACP requires).
-    fn path_param(&self, params: &Value) -> Result<PathBuf, (i64, String)> {
-        let given = params
-            .get("path")
-            .and_then(Value::as_str)
-            .ok_or((INVALID_PARAMS, "path must be a string".to_owned()))?;
-        let path = Path::new(given);
+    /// Answers `session/request_permission` by the profile's policy.
+    async fn permission(&self, request: RequestPermissionRequest) -> RequestPermissionResponse {
+        let options = &request.options;
+        let of_kind = |kinds: &[PermissionOptionKind]| {
+            kinds
+                .iter()
+                .find_map(|kind| options.iter().find(|o| o.kind == *kind))
+        };
+        let reject = || {
+            of_kind(&[
+                PermissionOptionKind::RejectOnce,
+                PermissionOptionKind::RejectAlways,
+            ])
+        };
+        let title = request.tool_call.fields.title.clone().unwrap_or_else(|| {
+            self.state()
+                .titles
+                .get(&request.tool_call.tool_call_id.to_string())
+                .cloned()
+                .unwrap_or_else(|| "an action".to_owned())
+        });
+        let chosen = match self.ctx.profile.permission {
+            PermissionPolicy::Allow => of_kind(&[
+                PermissionOptionKind::AllowOnce,
+                PermissionOptionKind::AllowAlways,
+            ]),
+            PermissionPolicy::Reject => reject(),
+            PermissionPolicy::Ask => {
+                let names: Vec<String> = options.iter().map(|o| o.name.clone()).collect();
+                let question = format!(
+                    "Agent {} (task {}) asks permission: {title}",
+                    self.ctx.profile.name, self.ctx.task.id
+                );
+                match self.ctx.asker.ask(question, names).await {
+                    Some(answer) => options.iter().find(|o| o.name == answer).or_else(reject),
+                    None => reject(),
+                }
+            }
+        };
+        let outcome = match chosen {
+            Some(option) => {
+                self.event(AgentEvent::Log(format!(
+                    "permission for {title}: {}",
+                    option.name
+                )));
+                RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(
+                    option.option_id.clone(),
+                ))
+            }
+            None => {
+                self.event(AgentEvent::Log(format!(
+                    "permission for {title}: no matching option, cancelled"
+                )));
+                RequestPermissionOutcome::Cancelled
+            }
+        };
+        RequestPermissionResponse::new(outcome)
+    }
+
+    /// Serves `fs/read_text_file` inside the worktree (at most [`MAX_READ_BYTES`]).
+    async fn read(&self, request: ReadTextFileRequest) -> Result<ReadTextFileResponse, acp::Error> {
+        let path = self.resolve(&request.path)?;
+        let cannot = |e: io::Error| {
+            acp::Error::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        };
+        let size = tokio::fs::metadata(&path).await.map_err(cannot)?.len();
+        if size > MAX_READ_BYTES {
+            return Err(acp::Error::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!("{} is larger than {MAX_READ_BYTES} bytes", path.display()),
+            ));
+        }
+        let text = tokio::fs::read_to_string(&path).await.map_err(cannot)?;
+        let content = match (request.line, request.limit) {
+            (None, None) => text,
+            (line, limit) => {
+                let skip = line.unwrap_or(1).max(1) as usize - 1;
+                let take = limit.map_or(usize::MAX, |l| l as usize);
+                text.lines()
+                    .skip(skip)
+                    .take(take)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        };
+        Ok(ReadTextFileResponse::new(content))
+    }
+
+    /// Serves `fs/write_text_file` inside the worktree (creating missing directories).
+    async fn write(
+        &self,
+        request: WriteTextFileRequest,
+    ) -> Result<WriteTextFileResponse, acp::Error> {
+        let path = self.resolve(&request.path)?;
+        let written = async {
+            if let Some(parent) = path.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            tokio::fs::write(&path, &request.content).await
+        }
+        .await;
+        written.map_err(|e| {
+            acp::Error::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
+        self.event(AgentEvent::Step(format!("write {}", self.relative(&path))));
+        Ok(WriteTextFileResponse::new())
+    }
+
+    /// A path from the agent (absolute, as ACP requires), resolved inside the worktree.
+    fn resolve(&self, path: &Path) -> Result<PathBuf, acp::Error> {
         let relative = path
             .strip_prefix(&self.root)
             .or_else(|_| path.strip_prefix(&self.ctx.task.worktree))
             .map_err(|_| {
-                (
-                    INVALID_PARAMS,
+                acp::Error::new(
+                    ErrorCode::INVALID_PARAMS,
                     format!(
-                        "{given} is outside the task's worktree {}",
+                        "{} is outside the task's worktree {}",
+                        path.display(),
                         self.root.display()
                     ),
                 )
             })?;
-        let relative = relative.to_string_lossy();
-        resolve_in(&self.root, &relative).map_err(|e| (INVALID_PARAMS, format!("{e:#}")))
+        resolve_in(&self.root, &relative.to_string_lossy())
+            .map_err(|e| acp::Error::new(ErrorCode::INVALID_PARAMS, format!("{e:#}")))
     }
 
     fn relative(&self, path: &Path) -> String {
@@ -472,154 +664,31 @@ impl Conn<'_> {
             .display()
             .to_string()
     }
+}
 
-    /// Answers `session/request_permission` by the profile's policy.
-    async fn permission(&self, params: &Value) -> Value {
-        let options: Vec<&Value> = params
-            .get("options")
-            .and_then(Value::as_array)
-            .map(|o| o.iter().collect())
-            .unwrap_or_default();
-        let field = |o: &Value, key: &str| {
-            o.get(key)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let of_kind = |kinds: &[&str]| {
-            kinds
-                .iter()
-                .find_map(|kind| options.iter().find(|o| field(o, "kind") == *kind))
-                .copied()
-        };
-        let title = params
-            .pointer("/toolCall/title")
-            .and_then(Value::as_str)
-            .or_else(|| {
-                params
-                    .pointer("/toolCall/toolCallId")
-                    .and_then(Value::as_str)
-                    .and_then(|id| self.titles.get(id).map(String::as_str))
-            })
-            .unwrap_or("an action")
-            .to_owned();
-        let reject = || of_kind(&["reject_once", "reject_always"]);
-        let chosen = match self.ctx.profile.permission {
-            PermissionPolicy::Allow => of_kind(&["allow_once", "allow_always"]),
-            PermissionPolicy::Reject => reject(),
-            PermissionPolicy::Ask => {
-                let names: Vec<String> = options.iter().map(|o| field(o, "name")).collect();
-                let question = format!(
-                    "Agent {} (task {}) asks permission: {title}",
-                    self.ctx.profile.name, self.ctx.task.id
-                );
-                match self.ctx.asker.ask(question, names).await {
-                    Some(answer) => options
-                        .iter()
-                        .find(|o| field(o, "name") == answer)
-                        .copied()
-                        .or_else(reject),
-                    None => reject(),
-                }
-            }
-        };
-        match chosen {
-            Some(option) => {
-                self.event(AgentEvent::Log(format!(
-                    "permission for {title}: {}",
-                    field(option, "name")
-                )));
-                json!({"outcome": {"outcome": "selected", "optionId": option.get("optionId").cloned().unwrap_or(Value::Null)}})
-            }
-            None => {
-                self.event(AgentEvent::Log(format!(
-                    "permission for {title}: no matching option, cancelled"
-                )));
-                json!({"outcome": {"outcome": "cancelled"}})
-            }
-        }
-    }
-
-    /// Handles a notification from the agent (`session/update`; others are ignored).
-    fn notified(&mut self, method: &str, params: &Value) {
-        if method != "session/update" {
-            tracing::debug!(method, "ignoring an agent notification");
-            return;
-        }
-        let Some(update) = params.get("update") else {
-            return;
-        };
-        let text = |pointer: &str| {
-            update
-                .pointer(pointer)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-        };
-        match text("/sessionUpdate") {
-            "agent_message_chunk" => {
-                if text("/content/type") == "text" {
-                    self.summary.push_str(text("/content/text"));
-                }
-            }
-            "agent_thought_chunk" => {}
-            "tool_call" => {
-                let id = text("/toolCallId").to_owned();
-                let title = match text("/title") {
-                    "" => "tool call".to_owned(),
-                    title => one_line(title),
-                };
-                self.titles.insert(id, title.clone());
-                self.event(AgentEvent::Step(title));
-            }
-            "tool_call_update" => {
-                let id = text("/toolCallId");
-                if let Some(title) = update.get("title").and_then(Value::as_str) {
-                    self.titles.insert(id.to_owned(), one_line(title));
-                }
-                let title = self
-                    .titles
-                    .get(id)
-                    .cloned()
-                    .unwrap_or_else(|| "tool call".to_owned());
-                match text("/status") {
-                    "" => {}
-                    "completed" | "failed" => {
-                        self.event(AgentEvent::Step(format!("{title}: {}", text("/status"))));
-                    }
-                    status => self.event(AgentEvent::Log(format!("{title}: {status}"))),
-                }
-            }
-            "plan" => {
-                let entries: Vec<String> = update
-                    .get("entries")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .map(|e| {
-                        let field = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default();
-                        format!("- [{}] {}", field("status"), field("content"))
-                    })
-                    .collect();
-                self.event(AgentEvent::Plan(entries.join("\n")));
-            }
-            "usage_update" => {
-                if let Some(tokens) = usage_tokens(Some(update)) {
-                    self.tokens = tokens;
-                    self.event(AgentEvent::Usage { tokens });
-                }
-            }
-            other => tracing::trace!(update = other, "ignoring a session update"),
-        }
+/// Tokens in an ACP usage report: `totalTokens`, or `inputTokens + outputTokens` when the total
+/// is missing.
+fn total_tokens(usage: &Usage) -> u64 {
+    if usage.total_tokens > 0 {
+        usage.total_tokens
+    } else {
+        usage.input_tokens + usage.output_tokens
     }
 }
 
-/// Tokens in an ACP usage object: `totalTokens`, or `inputTokens + outputTokens`, or `used`.
-fn usage_tokens(usage: Option<&Value>) -> Option<u64> {
-    let usage = usage?;
-    let field = |k: &str| usage.get(k).and_then(Value::as_u64);
-    field("totalTokens")
-        .or_else(|| Some(field("inputTokens")? + field("outputTokens")?))
-        .or_else(|| field("used"))
+/// The wire name of a protocol enum value (`in_progress`, `completed`, ...).
+fn wire_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => "unknown".to_owned(),
+    }
+}
+
+fn codec_error(e: LinesCodecError) -> io::Error {
+    match e {
+        LinesCodecError::Io(e) => e,
+        other => io::Error::new(io::ErrorKind::InvalidData, other),
+    }
 }
 
 fn one_line(text: &str) -> String {

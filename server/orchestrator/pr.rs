@@ -457,7 +457,7 @@ diff --git a/gone.txt b/gone.txt\ndeleted file mode 100644\n--- a/gone.txt\n+++ 
             .expect("publish");
         assert_eq!(url, "https://github.example/acme/widget/pull/7");
         let seen = seen_rx.recv().await.expect("request");
-        expect_test::expect![[r#"acme/widget 2022-11-28 Bearer t0ken {"base":"main","body":"Did x","draft":true,"head":"baton/1-x","title":"Add x"}"#]]
+        expect_test::expect![[r#"acme/widget 2022-11-28 Bearer t0ken {"title":"Add x","head":"baton/1-x","base":"main","body":"Did x","draft":true}"#]]
             .assert_eq(&seen);
         git(&remote, &["rev-parse", "--verify", "refs/heads/baton/1-x"]);
     }

@@ -131,14 +131,14 @@ async fn openai_raw_streams_from_completions() {
         expect![[r#"
             POST /v1/completions
             {
-              "max_tokens": 64,
               "model": "test-model",
               "prompt": "<PRE> fn main() { <SUF> } <MID>",
+              "max_tokens": 64,
+              "temperature": 0.2,
+              "stream": true,
               "stop": [
                 "\n\n"
-              ],
-              "stream": true,
-              "temperature": 0.2
+              ]
             }"#]],
     );
     assert_eq!(
@@ -156,23 +156,23 @@ async fn openai_chat_sends_the_system_prompt_first() {
         expect![[r#"
             POST /v1/chat/completions
             {
-              "max_tokens": 64,
+              "model": "test-model",
               "messages": [
                 {
-                  "content": "You complete code.",
-                  "role": "system"
+                  "role": "system",
+                  "content": "You complete code."
                 },
                 {
-                  "content": "Complete: fn add(",
-                  "role": "user"
+                  "role": "user",
+                  "content": "Complete: fn add("
                 }
               ],
-              "model": "test-model",
+              "max_tokens": 64,
+              "temperature": 0.2,
+              "stream": true,
               "stop": [
                 "\n\n"
-              ],
-              "stream": true,
-              "temperature": 0.2
+              ]
             }"#]],
     );
     assert_eq!(recorded.header("authorization"), None);
@@ -223,20 +223,20 @@ async fn anthropic_chat_streams_from_messages_with_its_headers() {
         expect![[r#"
             POST /v1/messages
             {
-              "max_tokens": 64,
+              "model": "test-model",
               "messages": [
                 {
-                  "content": "Complete: fn add(",
-                  "role": "user"
+                  "role": "user",
+                  "content": "Complete: fn add("
                 }
               ],
-              "model": "test-model",
-              "stop_sequences": [
-                "\n\n"
-              ],
+              "max_tokens": 64,
+              "temperature": 0.2,
               "stream": true,
               "system": "You complete code.",
-              "temperature": 0.2
+              "stop_sequences": [
+                "\n\n"
+              ]
             }"#]],
     );
     assert_eq!(recorded.header("x-api-key"), Some(KEY));
@@ -285,16 +285,16 @@ async fn ollama_fim_sends_suffix_to_generate() {
             POST /api/generate
             {
               "model": "test-model",
+              "prompt": "fn add(a: i32, b: i32) -> i32 {\n    ",
+              "suffix": "\n}\n",
+              "stream": true,
               "options": {
                 "num_predict": 64,
+                "temperature": 0.2,
                 "stop": [
                   "\n\n"
-                ],
-                "temperature": 0.2
-              },
-              "prompt": "fn add(a: i32, b: i32) -> i32 {\n    ",
-              "stream": true,
-              "suffix": "\n}\n"
+                ]
+              }
             }"#]],
     );
 }
@@ -309,16 +309,16 @@ async fn ollama_raw_sets_raw_true() {
             POST /api/generate
             {
               "model": "test-model",
-              "options": {
-                "num_predict": 64,
-                "stop": [
-                  "\n\n"
-                ],
-                "temperature": 0.2
-              },
               "prompt": "<PRE> fn main() { <SUF> } <MID>",
               "raw": true,
-              "stream": true
+              "stream": true,
+              "options": {
+                "num_predict": 64,
+                "temperature": 0.2,
+                "stop": [
+                  "\n\n"
+                ]
+              }
             }"#]],
     );
 }
@@ -332,25 +332,25 @@ async fn ollama_chat_streams_from_api_chat() {
         expect![[r#"
             POST /api/chat
             {
+              "model": "test-model",
               "messages": [
                 {
-                  "content": "You complete code.",
-                  "role": "system"
+                  "role": "system",
+                  "content": "You complete code."
                 },
                 {
-                  "content": "Complete: fn add(",
-                  "role": "user"
+                  "role": "user",
+                  "content": "Complete: fn add("
                 }
               ],
-              "model": "test-model",
+              "stream": true,
               "options": {
                 "num_predict": 64,
+                "temperature": 0.2,
                 "stop": [
                   "\n\n"
-                ],
-                "temperature": 0.2
-              },
-              "stream": true
+                ]
+              }
             }"#]],
     );
 }
@@ -382,11 +382,11 @@ async fn llamacpp_fim_streams_from_infill() {
               "input_prefix": "fn add(a: i32, b: i32) -> i32 {\n    ",
               "input_suffix": "\n}\n",
               "n_predict": 64,
+              "temperature": 0.2,
+              "stream": true,
               "stop": [
                 "\n\n"
-              ],
-              "stream": true,
-              "temperature": 0.2
+              ]
             }"#]],
     );
 }
@@ -400,13 +400,13 @@ async fn llamacpp_raw_streams_from_completion() {
         expect![[r#"
             POST /completion
             {
-              "n_predict": 64,
               "prompt": "<PRE> fn main() { <SUF> } <MID>",
+              "n_predict": 64,
+              "temperature": 0.2,
+              "stream": true,
               "stop": [
                 "\n\n"
-              ],
-              "stream": true,
-              "temperature": 0.2
+              ]
             }"#]],
     );
 }
