@@ -254,3 +254,61 @@ async fn a_missing_command_is_a_spawn_error() {
     let error = run(s.ctx.clone()).await.expect_err("spawn");
     assert!(matches!(error, AgentError::Spawn { .. }), "{error}");
 }
+
+/// Waits (up to 5 s) until process `pid` is gone, or at most a zombie waiting for its reaper:
+/// a process the run did not wait for may take a moment to die of its SIGKILL.
+async fn assert_gone(pid: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit(')').next().unwrap_or_default().trim_start();
+        if stat.is_empty() || state.starts_with('Z') {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} still runs: {stat}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_agent_exiting_while_a_grandchild_holds_its_stdout_is_a_crash_and_both_are_killed() {
+    let Some(s) = setup("leave an orphan", PermissionPolicy::Allow) else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let error = run(s.ctx.clone()).await.expect_err("crash");
+    // Not the 20 s time limit: the agent's exit ends the turn although its stdout stays open.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    match error {
+        AgentError::Crashed {
+            status,
+            stderr_tail,
+        } => {
+            assert!(status.contains('4'), "{status}");
+            assert!(stderr_tail.contains("orphan holds stdout"), "{stderr_tail}");
+        }
+        other => panic!("expected Crashed, got {other}"),
+    }
+    let grandchild = std::fs::read_to_string(s.worktree.join(".acp-grandchild.pid")).expect("pid");
+    assert_gone(grandchild.trim().parse().expect("pid")).await;
+}
+
+#[tokio::test]
+async fn terminals_are_declined_and_stray_output_is_logged() {
+    let Some(mut s) = setup("use a terminal", PermissionPolicy::Allow) else {
+        return;
+    };
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.summary, "terminal refused=True");
+    assert_eq!(outcome.tokens, 0);
+    let events = drain(&mut s.events);
+    let expected = AgentEvent::Log("agent output: booting the terminal, not JSON".to_owned());
+    assert!(events.contains(&expected), "{events:?}");
+}
