@@ -79,12 +79,21 @@ pub fn check_name(check: crate::orchestrator::CheckResult) -> &'static str {
 /// The unfinished tasks of `repo` (all repositories when `None`) as `baton/tasks` params.
 ///
 /// Errors: database errors, as text.
+/// `pin` overrides one task's state with the one its event announced: the database may already
+/// be further along (a fast agent goes queued → running → ready in milliseconds), and each
+/// state a task passes through is shown once.
 pub fn tasks_params(
     orchestrator: &Orchestrator,
     repo: Option<&PathBuf>,
     messages: &HashMap<TaskId, String>,
+    pin: Option<(TaskId, TaskState)>,
 ) -> Result<TasksParams, String> {
-    let tasks = orchestrator.unfinished().map_err(|e| e.to_string())?;
+    let mut tasks = orchestrator.unfinished().map_err(|e| e.to_string())?;
+    if let Some((id, state)) = pin
+        && let Some(t) = tasks.iter_mut().find(|t| t.id == id)
+    {
+        t.state = state;
+    }
     let mut p = TasksParams {
         queued: 0,
         running: 0,
@@ -115,8 +124,9 @@ pub async fn workspace_repo(state: &State) -> Option<PathBuf> {
     Orchestrator::repo_root(&root).await.ok()
 }
 
-/// Sends `baton/tasks` on change (to clients that declared `experimental.baton.tasks`), at most
-/// once per [`MIN_GAP_MS`], and keeps one `$/progress` per working task (to clients with
+/// Sends `baton/tasks` on change (to clients that declared `experimental.baton.tasks`): at
+/// once for every state a task enters, and for the agents' steps at most once per
+/// [`MIN_GAP_MS`]. Keeps one `$/progress` per working task (to clients with
 /// `window.workDoneProgress`). Task events wake it; a slow poll catches changes other servers
 /// make. Progress runs in one small task per task, so a client slow to create a progress token
 /// never holds up the status bar or other tasks.
@@ -134,39 +144,84 @@ pub fn spawn_task_reporter(state: Arc<State>) {
                 Err(e) => tracing::warn!("worktree garbage collection failed: {e}"),
             }
         });
+        let mut reporter = Reporter {
+            state,
+            orchestrator,
+            repo,
+            messages: HashMap::new(),
+            states: HashMap::new(),
+            progress: HashMap::new(),
+            last: None,
+            next_send: tokio::time::Instant::now(),
+        };
         let mut tick = tokio::time::interval(Duration::from_millis(POLL_MS));
-        let mut messages: HashMap<TaskId, String> = HashMap::new();
-        let mut progress: HashMap<TaskId, mpsc::UnboundedSender<TaskEvent>> = HashMap::new();
-        let mut last: Option<TasksParams> = None;
-        let mut next_send = tokio::time::Instant::now();
         loop {
-            tokio::select! {
+            let stale = tokio::select! {
                 ev = events.recv() => match ev {
-                    Ok(ev) => forward(&state, &mut messages, &mut progress, ev).await,
-                    Err(RecvError::Lagged(n)) => tracing::debug!(skipped = n, "task events lagged"),
+                    Ok(ev) => !reporter.on_event(ev).await,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::debug!(skipped = n, "task events lagged");
+                        true
+                    }
                     Err(RecvError::Closed) => break,
                 },
-                _ = tick.tick() => {}
-            }
-            if !state.features().tasks_notification {
+                _ = tick.tick() => true,
+            };
+            if !stale || !reporter.state.features().tasks_notification {
                 continue;
             }
             // A chatty agent sends many steps a second: one summary per gap covers them all.
-            tokio::time::sleep_until(next_send).await;
+            tokio::time::sleep_until(reporter.next_send).await;
             while let Ok(ev) = events.try_recv() {
-                forward(&state, &mut messages, &mut progress, ev).await;
+                reporter.on_event(ev).await;
             }
-            match tasks_params(&orchestrator, repo.as_ref(), &messages) {
-                Ok(params) if last.as_ref() != Some(&params) => {
-                    state.client.send_notification::<ext::Tasks>(params.clone()).await;
-                    last = Some(params);
-                    next_send = tokio::time::Instant::now() + Duration::from_millis(MIN_GAP_MS);
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("cannot read tasks: {e}"),
-            }
+            reporter.publish(None).await;
         }
     });
+}
+
+/// The task reporter's state between events.
+struct Reporter {
+    state: Arc<State>,
+    orchestrator: Arc<Orchestrator>,
+    repo: Option<PathBuf>,
+    /// The latest step or message of each task.
+    messages: HashMap<TaskId, String>,
+    /// The state each task's latest event announced.
+    states: HashMap<TaskId, TaskState>,
+    progress: HashMap<TaskId, mpsc::UnboundedSender<TaskEvent>>,
+    last: Option<TasksParams>,
+    /// Before this instant only state changes are sent.
+    next_send: tokio::time::Instant,
+}
+
+impl Reporter {
+    /// Handles one event; returns true when it changed a task's state (and was published).
+    async fn on_event(&mut self, ev: TaskEvent) -> bool {
+        let (id, to) = (ev.task_id, ev.state);
+        forward(&self.state, &mut self.messages, &mut self.progress, ev).await;
+        if self.states.insert(id, to) == Some(to) {
+            return false;
+        }
+        self.publish(Some((id, to))).await;
+        true
+    }
+
+    async fn publish(&mut self, pin: Option<(TaskId, TaskState)>) {
+        if !self.state.features().tasks_notification {
+            return;
+        }
+        match tasks_params(&self.orchestrator, self.repo.as_ref(), &self.messages, pin) {
+            Ok(params) if self.last.as_ref() != Some(&params) => {
+                tracing::debug!(?pin, queued = params.queued, running = params.running, review = params.awaiting_review, "baton/tasks");
+                self.state.client.send_notification::<ext::Tasks>(params.clone()).await;
+                self.last = Some(params);
+                self.next_send = tokio::time::Instant::now() + Duration::from_millis(MIN_GAP_MS);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot read tasks: {e}"),
+        }
+    }
 }
 
 /// Records the event's message and hands it to its task's progress reporter.
