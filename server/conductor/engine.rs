@@ -232,8 +232,11 @@ impl Conductor {
         // Inside a top-level item (the usual case), parse that item alone with and without the
         // suggestion: its cost follows the item's size, not the file's (a reparse of a
         // 10,000-line file took ~11 ms here, the item alone well under one).
-        if let Some(item) = syntax.top_level_range(cursor_byte) {
-            let region = doc.rope.byte_slice(item.clone()).to_string();
+        let item = syntax.top_level_range(cursor_byte).filter(|r| r.end <= doc.rope.len_bytes() && r.start <= cursor_byte);
+        let region = item.as_ref().and_then(|r| doc.rope.get_byte_slice(r.clone())).map(|s| s.to_string());
+        if let (Some(item), Some(region)) = (item, region)
+            && region.is_char_boundary(cursor_byte - item.start)
+        {
             let at = cursor_byte - item.start;
             let before = syntax::errors_in(syntax.language, &region);
             let errors_with = |candidate: &str| {
