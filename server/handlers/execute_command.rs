@@ -188,14 +188,17 @@ async fn run_edit(state: &State, uri: &str, range: Range, instruction: String) -
     Ok(json!({ "applied": applied.applied, "reason": applied.failure_reason }))
 }
 
-fn invalid_params(message: impl Into<String>) -> Error {
+/// An InvalidParams error with this message.
+pub(super) fn invalid_params(message: impl Into<String>) -> Error {
     Error { code: ErrorCode::InvalidParams, message: message.into().into(), data: None }
 }
 
-fn invalid_request(message: impl Into<String>) -> Error {
+/// An InvalidRequest error with this message.
+pub(super) fn invalid_request(message: impl Into<String>) -> Error {
     Error { code: ErrorCode::InvalidRequest, message: message.into().into(), data: None }
 }
 
-fn internal(message: impl Into<String>) -> Error {
+/// An InternalError with this message.
+pub(super) fn internal(message: impl Into<String>) -> Error {
     Error { code: ErrorCode::InternalError, message: message.into().into(), data: None }
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 
+use super::execute_command::{internal, invalid_params, invalid_request};
 use crate::conductor::edit;
 use crate::lsp::{convert, ext, tasks};
 use crate::orchestrator::{Orchestrator, OrchestratorError, TaskState, review::FileChange};
@@ -383,16 +384,4 @@ fn orch_error(e: OrchestratorError) -> Error {
         _ => ErrorCode::InternalError,
     };
     Error { code, message: e.to_string().into(), data: None }
-}
-
-fn invalid_params(message: impl Into<String>) -> Error {
-    Error { code: ErrorCode::InvalidParams, message: message.into().into(), data: None }
-}
-
-fn invalid_request(message: impl Into<String>) -> Error {
-    Error { code: ErrorCode::InvalidRequest, message: message.into().into(), data: None }
-}
-
-fn internal(message: impl Into<String>) -> Error {
-    Error { code: ErrorCode::InternalError, message: message.into().into(), data: None }
 }
