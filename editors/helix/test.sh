@@ -235,7 +235,10 @@ fi
 
 # The fake server's diagnostic on line 7: space a offers Baton's fix, which runs the model and
 # comes back as workspace/applyEdit (Helix applies it to the buffer; `u` would undo it).
-# Already in normal mode: no Escape here (Escape then a digit reads as Alt-digit).
+# Already in normal mode: no Escape here (Escape then a digit reads as Alt-digit). Wait until
+# the statusline says so: under load a popup of the edit step can still hold the keys, and
+# "7ggx" typed into it changed the buffer under the fix's workspace edit (a flake seen in CI).
+wait_for 5 screen_has ' NOR ' || true
 keys 7gg
 keys x
 wait_for 5 screen_has ' 7:[0-9]+ *$' || true
