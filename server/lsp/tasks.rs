@@ -12,7 +12,7 @@ use tower_lsp_server::gen_lsp_types::ProgressToken;
 use tower_lsp_server::{NotCancellable, OngoingProgress, Unbounded};
 
 use crate::lsp::ext::{self, TaskSummary, TasksParams};
-use crate::orchestrator::{Orchestrator, Task, TaskEvent, TaskId, TaskState};
+use crate::orchestrator::{Counts, Orchestrator, Task, TaskEvent, TaskId, TaskState};
 use crate::server::State;
 
 /// How often the database is re-read for changes made by other servers (another editor on the
@@ -94,27 +94,21 @@ pub fn tasks_params(
     {
         t.state = state;
     }
-    let mut p = TasksParams {
-        queued: 0,
-        running: 0,
-        awaiting_review: 0,
-        awaiting_plan_approval: 0,
-        failed: 0,
-        interrupted: 0,
-        tasks: Vec::new(),
-    };
-    for t in tasks.iter().filter(|t| repo.is_none_or(|r| *r == t.repo_root)) {
-        match t.state {
-            TaskState::Queued => p.queued += 1,
-            TaskState::Preparing | TaskState::Running | TaskState::Checking => p.running += 1,
-            TaskState::Ready => p.awaiting_review += 1,
-            TaskState::AwaitingPlanApproval => p.awaiting_plan_approval += 1,
-            TaskState::Failed => p.failed += 1,
-            TaskState::Interrupted => p.interrupted += 1,
-            TaskState::Merged | TaskState::Applied | TaskState::Discarded => continue,
-        }
-        p.tasks.push(summary(orchestrator, t, messages.get(&t.id).map(String::as_str)));
+    let mut counts = Counts::default();
+    let mut summaries = Vec::new();
+    for t in tasks.iter().filter(|t| repo.is_none_or(|r| *r == t.repo_root) && !t.state.is_final()) {
+        counts.add(t.state);
+        summaries.push(summary(orchestrator, t, messages.get(&t.id).map(String::as_str)));
     }
+    let p = TasksParams {
+        queued: counts.queued,
+        running: counts.running,
+        awaiting_review: counts.awaiting_review,
+        awaiting_plan_approval: counts.awaiting_plan_approval,
+        failed: counts.failed,
+        interrupted: counts.interrupted,
+        tasks: summaries,
+    };
     Ok(p)
 }
 

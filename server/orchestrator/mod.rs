@@ -64,6 +64,21 @@ pub struct Counts {
     pub interrupted: usize,
 }
 
+impl Counts {
+    /// Counts one task in `state` (finished states count nowhere).
+    pub fn add(&mut self, state: TaskState) {
+        match state {
+            TaskState::Queued => self.queued += 1,
+            TaskState::Preparing | TaskState::Running | TaskState::Checking => self.running += 1,
+            TaskState::Ready => self.awaiting_review += 1,
+            TaskState::AwaitingPlanApproval => self.awaiting_plan_approval += 1,
+            TaskState::Failed => self.failed += 1,
+            TaskState::Interrupted => self.interrupted += 1,
+            TaskState::Merged | TaskState::Applied | TaskState::Discarded => {}
+        }
+    }
+}
+
 /// Everything known about one task.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskDetails {
@@ -363,16 +378,8 @@ impl Orchestrator {
     /// Errors: database errors.
     pub fn counts(&self) -> Result<Counts, OrchestratorError> {
         let mut c = Counts::default();
-        for t in self.inner.store.tasks()? {
-            match t.state {
-                TaskState::Queued => c.queued += 1,
-                TaskState::Preparing | TaskState::Running | TaskState::Checking => c.running += 1,
-                TaskState::Ready => c.awaiting_review += 1,
-                TaskState::AwaitingPlanApproval => c.awaiting_plan_approval += 1,
-                TaskState::Failed => c.failed += 1,
-                TaskState::Interrupted => c.interrupted += 1,
-                TaskState::Merged | TaskState::Applied | TaskState::Discarded => {}
-            }
+        for t in self.inner.store.unfinished_tasks()? {
+            c.add(t.state);
         }
         Ok(c)
     }
