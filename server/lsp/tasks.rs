@@ -266,6 +266,13 @@ async fn report_progress(state: Arc<State>, id: TaskId, mut events: mpsc::Unboun
     .await;
     if !matches!(created, Ok(Ok(()))) {
         tracing::debug!(task = id, "the client did not create a progress token");
+        // Keep taking this run's events: returning would drop the receiver, and the next step
+        // would spawn another reporter asking the client again, once per step.
+        while let Some(ev) = events.recv().await {
+            if !ev.state.is_working() {
+                return;
+            }
+        }
         return;
     }
     let p: OngoingProgress<Unbounded, NotCancellable> =

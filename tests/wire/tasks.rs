@@ -513,3 +513,20 @@ async fn a_client_that_cannot_answer_questions_gets_messages_and_the_only_candid
     let merged = run("baton.pr.merge").await;
     assert_eq!(merged["result"]["signedOffBy"], "Ada Lovelace <ada@example.com>", "the only ready PR: {merged}");
 }
+
+#[tokio::test]
+async fn a_client_that_refuses_a_progress_token_is_asked_once_per_run() {
+    let chatty = format!("for i in 1 2 3 4 5 6 7 8; do echo \"step $i\"; done\n{EDIT_TODO}");
+    let repo = repo(&[("chatty", &chatty, "")], "[orchestrator]\ndefault_agent = \"chatty\"\n");
+    let client = repo.client(no_model()).await;
+    *client.refuse_progress.lock().expect("refuse") = true;
+    let started = command(&client, "baton.task.start", json!({ "prompt": "Add two", "uri": repo.uri("lib.rs") })).await;
+    let id = started["result"]["id"].as_i64().expect("id");
+    wait_state(&client, id, "ready").await;
+    let details = show(&client, id).await;
+    let steps = details["log"].as_array().into_iter().flatten().filter(|l| l["line"].as_str().is_some_and(|l| l.contains("step "))).count();
+    assert_eq!(steps, 8, "the agent's steps were logged");
+    let asked = client.inbox().iter().filter(|m| m["method"] == "window/workDoneProgress/create").count();
+    assert_eq!(asked, 1, "one progress token asked for, not one per step");
+    assert!(!client.inbox().iter().any(|m| m["method"] == "$/progress"), "no progress on a refused token");
+}

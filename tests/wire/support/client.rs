@@ -33,6 +33,8 @@ pub struct Client {
     pub message_answer: MessageAnswer,
     /// What `workspace/applyEdit` answers (`applied`).
     pub apply_edits: Arc<Mutex<bool>>,
+    /// When true, `window/workDoneProgress/create` is answered with an error.
+    pub refuse_progress: Arc<Mutex<bool>>,
     pub log_file: PathBuf,
     _log_dir: tempfile::TempDir,
     pub initialize_result: Value,
@@ -83,9 +85,11 @@ impl Client {
         let (len_tx, inbox_len) = watch::channel(0usize);
         let message_answer: MessageAnswer = Arc::default();
         let apply_edits = Arc::new(Mutex::new(true));
+        let refuse_progress = Arc::new(Mutex::new(false));
         {
             let (pending, inbox, stdin, answer, apply) =
                 (pending.clone(), inbox.clone(), stdin.clone(), message_answer.clone(), apply_edits.clone());
+            let refuse = refuse_progress.clone();
             tokio::spawn(async move {
                 let mut reader = BufReader::new(stdout);
                 while let Some(msg) = read_message(&mut reader).await {
@@ -106,7 +110,12 @@ impl Client {
                             },
                             _ => Value::Null,
                         };
-                        let reply = json!({ "jsonrpc": "2.0", "id": id, "result": result });
+                        let refused = msg["method"] == "window/workDoneProgress/create" && *refuse.lock().expect("refuse");
+                        let reply = if refused {
+                            json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32601, "message": "no progress here" } })
+                        } else {
+                            json!({ "jsonrpc": "2.0", "id": id, "result": result })
+                        };
                         write_message(&mut *stdin.lock().await, &reply).await;
                     }
                     let n = {
@@ -127,6 +136,7 @@ impl Client {
             inbox_len,
             message_answer,
             apply_edits,
+            refuse_progress,
             log_file,
             _log_dir: log_dir,
             initialize_result: Value::Null,
