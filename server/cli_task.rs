@@ -69,9 +69,7 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
     match args.command {
         TaskCommand::Start { prompt, agent, .. } => {
             let mut events = orch.subscribe();
-            let id = orch
-                .start_task(&repo, &prompt, serde_json::Value::Null, agent.as_deref())
-                .await?;
+            let id = orch.start_task(&repo, &prompt, serde_json::Value::Null, agent.as_deref()).await?;
             let mut stderr = std::io::stderr();
             let _ = writeln!(stderr, "task {id} started");
             loop {
@@ -122,13 +120,7 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
 /// A task as text: state, branch, worktree, pull request summary (and the log with `log`).
 pub fn render(d: &TaskDetails, log: bool) -> String {
     let t = &d.task;
-    let mut s = format!(
-        "task {}: {}\nstate: {}\nagent: {}\n",
-        t.id,
-        first_line(&t.prompt),
-        t.state,
-        t.agent
-    );
+    let mut s = format!("task {}: {}\nstate: {}\nagent: {}\n", t.id, first_line(&t.prompt), t.state, t.agent);
     if let Some(b) = &t.branch {
         s.push_str(&format!("branch: {b}\n"));
     }
@@ -144,19 +136,11 @@ pub fn render(d: &TaskDetails, log: bool) -> String {
     if let Some(pr) = &d.pull_request {
         s.push_str(&format!(
             "pull request: {}\n  {} file(s) changed, +{} -{}; checks: {:?}; tokens: {}\n",
-            pr.title,
-            pr.stat.files_changed,
-            pr.stat.insertions,
-            pr.stat.deletions,
-            pr.check,
-            pr.tokens
+            pr.title, pr.stat.files_changed, pr.stat.insertions, pr.stat.deletions, pr.check, pr.tokens
         ));
         for f in &pr.files {
-            let ranges: Vec<String> = f
-                .ranges
-                .iter()
-                .map(|r| format!("{}-{}", r.new_start, r.new_start + r.new_count.max(1) - 1))
-                .collect();
+            let ranges: Vec<String> =
+                f.ranges.iter().map(|r| format!("{}-{}", r.new_start, r.new_start + r.new_count.max(1) - 1)).collect();
             s.push_str(&format!("  {} (lines {})\n", f.path, ranges.join(", ")));
         }
         if let Some(u) = &pr.github_url {
@@ -167,10 +151,7 @@ pub fn render(d: &TaskDetails, log: bool) -> String {
         }
     }
     for so in &d.signoffs {
-        s.push_str(&format!(
-            "signed off ({:?}) by {} at {}\n",
-            so.action, so.who, so.head_commit
-        ));
+        s.push_str(&format!("signed off ({:?}) by {} at {}\n", so.action, so.who, so.head_commit));
     }
     if log && !d.log.is_empty() {
         s.push_str("\nlog:\n");

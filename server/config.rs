@@ -206,19 +206,21 @@ impl Layers {
         let mut layers = Layers::default();
         let mut errors = Vec::new();
         if let Some(path) = user_config_path()
-            && let Some(r) = read_toml(Source::UserFile(path.clone()), &path) {
-                match r {
-                    Ok(v) => layers.user = Some((Source::UserFile(path), v)),
-                    Err(e) => errors.push(e),
-                }
+            && let Some(r) = read_toml(Source::UserFile(path.clone()), &path)
+        {
+            match r {
+                Ok(v) => layers.user = Some((Source::UserFile(path), v)),
+                Err(e) => errors.push(e),
             }
+        }
         if let Some(path) = project_root.and_then(find_project_config)
-            && let Some(r) = read_toml(Source::ProjectFile(path.clone()), &path) {
-                match r {
-                    Ok(v) => layers.project = Some((Source::ProjectFile(path), v)),
-                    Err(e) => errors.push(e),
-                }
+            && let Some(r) = read_toml(Source::ProjectFile(path.clone()), &path)
+        {
+            match r {
+                Ok(v) => layers.project = Some((Source::ProjectFile(path), v)),
+                Err(e) => errors.push(e),
             }
+        }
         (layers, errors)
     }
 
@@ -312,14 +314,19 @@ mod tests {
         };
         layers.set_initialization_options(json!({"completion": {"max_tokens": 5}}));
         let (s, _) = layers.resolve();
-        assert_eq!((s.provider.model.as_str(), s.completion.debounce_ms, s.completion.max_tokens), ("from-project", 10, 5));
+        assert_eq!(
+            (s.provider.model.as_str(), s.completion.debounce_ms, s.completion.max_tokens),
+            ("from-project", 10, 5)
+        );
         layers.set_did_change_configuration(json!({"baton": {"completion": {"debounce_ms": "fast"}}}));
         let (s, errors) = layers.resolve();
         assert_eq!(s.provider.model, "from-project");
         assert_eq!(s.completion.debounce_ms, 10);
         assert_eq!(errors.len(), 1);
-        expect_test::expect![[r#"ignored settings from workspace/didChangeConfiguration: invalid type: string "fast", expected u64"#]]
-            .assert_eq(&errors[0].to_string());
+        expect_test::expect![[
+            r#"ignored settings from workspace/didChangeConfiguration: invalid type: string "fast", expected u64"#
+        ]]
+        .assert_eq(&errors[0].to_string());
         // The editor's latest message is its whole view: a setting removed there falls back.
         assert_eq!(s.completion.max_tokens, CompletionSettings::default().max_tokens);
     }

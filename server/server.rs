@@ -12,9 +12,9 @@ use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::{Client, LanguageServer, LspService};
 
+use crate::agents::Asker;
 use crate::conductor::{Conductor, DocSnapshot};
 use crate::config::{Layers, Settings};
-use crate::agents::Asker;
 use crate::handlers;
 use crate::lsp::ext;
 use crate::orchestrator::Orchestrator;
@@ -268,10 +268,8 @@ impl Asker for EditorAsker {
     fn ask(&self, question: String, options: Vec<String>) -> futures::future::BoxFuture<'static, Option<String>> {
         let client = self.0.clone();
         Box::pin(async move {
-            let actions = options
-                .into_iter()
-                .map(|title| MessageActionItem { title, properties: Default::default() })
-                .collect();
+            let actions =
+                options.into_iter().map(|title| MessageActionItem { title, properties: Default::default() }).collect();
             client
                 .show_message_request(MessageType::Info, format!("Baton agent: {question}"), Some(actions))
                 .await

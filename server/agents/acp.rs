@@ -30,11 +30,10 @@ use std::time::Duration;
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
-    CancelNotification, ClientCapabilities, ContentBlock, FileSystemCapabilities, Implementation,
-    InitializeRequest, NewSessionRequest, PermissionOptionKind, PromptRequest, ReadTextFileRequest,
-    ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
-    RequestPermissionResponse, SelectedPermissionOutcome, SessionId, SessionNotification,
-    SessionUpdate, StopReason as AcpStopReason, TextContent, ToolCallStatus, Usage,
+    CancelNotification, ClientCapabilities, ContentBlock, FileSystemCapabilities, Implementation, InitializeRequest,
+    NewSessionRequest, PermissionOptionKind, PromptRequest, ReadTextFileRequest, ReadTextFileResponse,
+    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse, SelectedPermissionOutcome,
+    SessionId, SessionNotification, SessionUpdate, StopReason as AcpStopReason, TextContent, ToolCallStatus, Usage,
     WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{self as acp, Agent, Client, ErrorCode, JsonRpcRequest, Lines};
@@ -77,17 +76,12 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     let profile = &ctx.profile;
     let command_line = profile.command.join(" ");
     let Some((program, args)) = profile.command.split_first() else {
-        return Err(AgentError::Spawn {
-            command: command_line,
-            reason: "the profile has no command".to_owned(),
-        });
+        return Err(AgentError::Spawn { command: command_line, reason: "the profile has no command".to_owned() });
     };
-    let root = ctx.task.worktree.canonicalize().map_err(|e| {
-        AgentError::Other(format!(
-            "the worktree {} is not usable: {e}",
-            ctx.task.worktree.display()
-        ))
-    })?;
+    let root =
+        ctx.task.worktree.canonicalize().map_err(|e| {
+            AgentError::Other(format!("the worktree {} is not usable: {e}", ctx.task.worktree.display()))
+        })?;
     let mut child = Command::new(program)
         .args(args)
         .envs(&profile.env)
@@ -98,18 +92,11 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| AgentError::Spawn {
-            command: command_line.clone(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| AgentError::Spawn { command: command_line.clone(), reason: e.to_string() })?;
     let mut group = ProcessGroup::new(child.id());
-    let (Some(stdin), Some(stdout), Some(stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
-        return Err(AgentError::Spawn {
-            command: command_line,
-            reason: "its stdio could not be piped".to_owned(),
-        });
+        return Err(AgentError::Spawn { command: command_line, reason: "its stdio could not be piped".to_owned() });
     };
     tracing::debug!(task = ctx.task.id, command = %command_line, "ACP agent started");
 
@@ -138,13 +125,11 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         stderr_tail,
         turn: Mutex::new(TurnState::default()),
     });
-    let outgoing =
-        SinkExt::<String>::sink_map_err(FramedWrite::new(stdin, LinesCodec::new()), codec_error);
-    let incoming = FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE_BYTES))
-        .filter_map({
-            let run = run.clone();
-            move |line| futures::future::ready(run.incoming_line(line.map_err(codec_error)))
-        });
+    let outgoing = SinkExt::<String>::sink_map_err(FramedWrite::new(stdin, LinesCodec::new()), codec_error);
+    let incoming = FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE_BYTES)).filter_map({
+        let run = run.clone();
+        move |line| futures::future::ready(run.incoming_line(line.map_err(codec_error)))
+    });
     let (done_tx, mut done_rx) = oneshot::channel();
     let connection = Client
         .v1()
@@ -210,11 +195,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     };
     group.kill();
     let _ = exit.within(Duration::from_secs(5)).await;
-    tracing::debug!(
-        task = ctx.task.id,
-        ok = result.is_ok(),
-        "ACP agent finished"
-    );
+    tracing::debug!(task = ctx.task.id, ok = result.is_ok(), "ACP agent finished");
     result
 }
 
@@ -233,9 +214,7 @@ impl Later {
 
     /// The value, if it is set within `limit`.
     async fn within(&self, limit: Duration) -> Option<String> {
-        tokio::time::timeout(limit, self.done.cancelled())
-            .await
-            .ok()?;
+        tokio::time::timeout(limit, self.done.cancelled()).await.ok()?;
         self.value.get().cloned()
     }
 }
@@ -273,10 +252,7 @@ impl Run {
 
     /// The turn, ended by the profile's time limit or the run's cancellation (which send
     /// `session/cancel` when a session exists).
-    async fn turn_within_limits(
-        &self,
-        cx: &ConnectionTo<Agent>,
-    ) -> Result<AgentOutcome, AgentError> {
+    async fn turn_within_limits(&self, cx: &ConnectionTo<Agent>) -> Result<AgentOutcome, AgentError> {
         let ms = self.ctx.profile.time_limit_ms;
         let result = tokio::select! {
             outcome = tokio::time::timeout(Duration::from_millis(ms), self.turn_until_exit(cx)) => {
@@ -284,10 +260,7 @@ impl Run {
             }
             () = self.ctx.cancel.cancelled() => Err(AgentError::Cancelled),
         };
-        if matches!(
-            result,
-            Err(AgentError::TimedOut { .. } | AgentError::Cancelled)
-        ) {
+        if matches!(result, Err(AgentError::TimedOut { .. } | AgentError::Cancelled)) {
             let session_id = self.state().session_id.clone();
             if let Some(session_id) = session_id
                 && let Err(e) = cx.send_notification(CancelNotification::new(session_id))
@@ -317,9 +290,7 @@ impl Run {
 
     async fn turn(&self, cx: &ConnectionTo<Agent>) -> Result<AgentOutcome, AgentError> {
         let capabilities = ClientCapabilities::new()
-            .fs(FileSystemCapabilities::new()
-                .read_text_file(true)
-                .write_text_file(true))
+            .fs(FileSystemCapabilities::new().read_text_file(true).write_text_file(true))
             .terminal(false);
         let init = self
             .call(
@@ -336,12 +307,7 @@ impl Run {
                 ProtocolVersion::V1
             )));
         }
-        let session = self
-            .call(
-                cx,
-                NewSessionRequest::new(self.root.clone()).mcp_servers(Vec::new()),
-            )
-            .await?;
+        let session = self.call(cx, NewSessionRequest::new(self.root.clone()).mcp_servers(Vec::new())).await?;
         self.state().session_id = Some(session.session_id.clone());
         let prompt = match &self.ctx.profile.system_prompt {
             Some(system) if !system.trim().is_empty() => {
@@ -350,13 +316,7 @@ impl Run {
             _ => self.ctx.task.prompt.clone(),
         };
         let answer = self
-            .call(
-                cx,
-                PromptRequest::new(
-                    session.session_id,
-                    vec![ContentBlock::Text(TextContent::new(prompt))],
-                ),
-            )
+            .call(cx, PromptRequest::new(session.session_id, vec![ContentBlock::Text(TextContent::new(prompt))]))
             .await?;
         let stop_reason = match answer.stop_reason {
             AcpStopReason::EndTurn => StopReason::EndTurn,
@@ -397,14 +357,10 @@ impl Run {
         let method = request.method().to_owned();
         match cx.send_request(request).block_task().await {
             Ok(response) => Ok(response),
-            Err(e)
-                if acp::is_incoming_transport_closed(&e) || acp::is_connection_terminated(&e) =>
-            {
+            Err(e) if acp::is_incoming_transport_closed(&e) || acp::is_connection_terminated(&e) => {
                 Err(self.crashed().await)
             }
-            Err(e) => Err(AgentError::Protocol(format!(
-                "the agent answered {method} with an error: {e}"
-            ))),
+            Err(e) => Err(AgentError::Protocol(format!("the agent answered {method} with an error: {e}"))),
         }
     }
 
@@ -425,20 +381,9 @@ impl Run {
 
     /// The agent's output closed: waits for its exit and reports it with its stderr tail.
     async fn crashed(&self) -> AgentError {
-        let status = self
-            .exit
-            .within(Duration::from_secs(2))
-            .await
-            .unwrap_or_else(|| "its output closed".to_owned());
-        let stderr_tail = self
-            .stderr_tail
-            .within(Duration::from_secs(1))
-            .await
-            .unwrap_or_default();
-        AgentError::Crashed {
-            status,
-            stderr_tail: stderr_tail.trim().to_owned(),
-        }
+        let status = self.exit.within(Duration::from_secs(2)).await.unwrap_or_else(|| "its output closed".to_owned());
+        let stderr_tail = self.stderr_tail.within(Duration::from_secs(1)).await.unwrap_or_default();
+        AgentError::Crashed { status, stderr_tail: stderr_tail.trim().to_owned() }
     }
 
     /// Filters what the agent writes to stdout before the connection parses it: blank lines are
@@ -472,14 +417,8 @@ impl Run {
                     None
                 }
                 SessionUpdate::ToolCall(call) => {
-                    let title = if call.title.is_empty() {
-                        "tool call".to_owned()
-                    } else {
-                        one_line(&call.title)
-                    };
-                    state
-                        .titles
-                        .insert(call.tool_call_id.to_string(), title.clone());
+                    let title = if call.title.is_empty() { "tool call".to_owned() } else { one_line(&call.title) };
+                    state.titles.insert(call.tool_call_id.to_string(), title.clone());
                     Some(AgentEvent::Step(title))
                 }
                 SessionUpdate::ToolCallUpdate(update) => {
@@ -487,11 +426,7 @@ impl Run {
                     if let Some(title) = &update.fields.title {
                         state.titles.insert(id.clone(), one_line(title));
                     }
-                    let title = state
-                        .titles
-                        .get(&id)
-                        .cloned()
-                        .unwrap_or_else(|| "tool call".to_owned());
+                    let title = state.titles.get(&id).cloned().unwrap_or_else(|| "tool call".to_owned());
                     update.fields.status.map(|status| {
                         let name = wire_name(&status);
                         match status {
@@ -503,11 +438,8 @@ impl Run {
                     })
                 }
                 SessionUpdate::Plan(plan) => {
-                    let entries: Vec<String> = plan
-                        .entries
-                        .iter()
-                        .map(|e| format!("- [{}] {}", wire_name(&e.status), e.content))
-                        .collect();
+                    let entries: Vec<String> =
+                        plan.entries.iter().map(|e| format!("- [{}] {}", wire_name(&e.status), e.content)).collect();
                     Some(AgentEvent::Plan(entries.join("\n")))
                 }
                 SessionUpdate::UsageUpdate(usage) => {
@@ -528,17 +460,9 @@ impl Run {
     /// Answers `session/request_permission` by the profile's policy.
     async fn permission(&self, request: RequestPermissionRequest) -> RequestPermissionResponse {
         let options = &request.options;
-        let of_kind = |kinds: &[PermissionOptionKind]| {
-            kinds
-                .iter()
-                .find_map(|kind| options.iter().find(|o| o.kind == *kind))
-        };
-        let reject = || {
-            of_kind(&[
-                PermissionOptionKind::RejectOnce,
-                PermissionOptionKind::RejectAlways,
-            ])
-        };
+        let of_kind =
+            |kinds: &[PermissionOptionKind]| kinds.iter().find_map(|kind| options.iter().find(|o| o.kind == *kind));
+        let reject = || of_kind(&[PermissionOptionKind::RejectOnce, PermissionOptionKind::RejectAlways]);
         let title = request.tool_call.fields.title.clone().unwrap_or_else(|| {
             self.state()
                 .titles
@@ -547,17 +471,12 @@ impl Run {
                 .unwrap_or_else(|| "an action".to_owned())
         });
         let chosen = match self.ctx.profile.permission {
-            PermissionPolicy::Allow => of_kind(&[
-                PermissionOptionKind::AllowOnce,
-                PermissionOptionKind::AllowAlways,
-            ]),
+            PermissionPolicy::Allow => of_kind(&[PermissionOptionKind::AllowOnce, PermissionOptionKind::AllowAlways]),
             PermissionPolicy::Reject => reject(),
             PermissionPolicy::Ask => {
                 let names: Vec<String> = options.iter().map(|o| o.name.clone()).collect();
-                let question = format!(
-                    "Agent {} (task {}) asks permission: {title}",
-                    self.ctx.profile.name, self.ctx.task.id
-                );
+                let question =
+                    format!("Agent {} (task {}) asks permission: {title}", self.ctx.profile.name, self.ctx.task.id);
                 match self.ctx.asker.ask(question, names).await {
                     Some(answer) => options.iter().find(|o| o.name == answer).or_else(reject),
                     None => reject(),
@@ -566,18 +485,11 @@ impl Run {
         };
         let outcome = match chosen {
             Some(option) => {
-                self.event(AgentEvent::Log(format!(
-                    "permission for {title}: {}",
-                    option.name
-                )));
-                RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(
-                    option.option_id.clone(),
-                ))
+                self.event(AgentEvent::Log(format!("permission for {title}: {}", option.name)));
+                RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(option.option_id.clone()))
             }
             None => {
-                self.event(AgentEvent::Log(format!(
-                    "permission for {title}: no matching option, cancelled"
-                )));
+                self.event(AgentEvent::Log(format!("permission for {title}: no matching option, cancelled")));
                 RequestPermissionOutcome::Cancelled
             }
         };
@@ -587,12 +499,8 @@ impl Run {
     /// Serves `fs/read_text_file` inside the worktree (at most [`MAX_READ_BYTES`]).
     async fn read(&self, request: ReadTextFileRequest) -> Result<ReadTextFileResponse, acp::Error> {
         let path = self.resolve(&request.path)?;
-        let cannot = |e: io::Error| {
-            acp::Error::new(
-                ErrorCode::INTERNAL_ERROR,
-                format!("cannot read {}: {e}", path.display()),
-            )
-        };
+        let cannot =
+            |e: io::Error| acp::Error::new(ErrorCode::INTERNAL_ERROR, format!("cannot read {}: {e}", path.display()));
         let size = tokio::fs::metadata(&path).await.map_err(cannot)?.len();
         if size > MAX_READ_BYTES {
             return Err(acp::Error::new(
@@ -606,21 +514,14 @@ impl Run {
             (line, limit) => {
                 let skip = line.unwrap_or(1).max(1) as usize - 1;
                 let take = limit.map_or(usize::MAX, |l| l as usize);
-                text.lines()
-                    .skip(skip)
-                    .take(take)
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                text.lines().skip(skip).take(take).collect::<Vec<_>>().join("\n")
             }
         };
         Ok(ReadTextFileResponse::new(content))
     }
 
     /// Serves `fs/write_text_file` inside the worktree (creating missing directories).
-    async fn write(
-        &self,
-        request: WriteTextFileRequest,
-    ) -> Result<WriteTextFileResponse, acp::Error> {
+    async fn write(&self, request: WriteTextFileRequest) -> Result<WriteTextFileResponse, acp::Error> {
         let path = self.resolve(&request.path)?;
         let written = async {
             if let Some(parent) = path.parent() {
@@ -629,29 +530,19 @@ impl Run {
             tokio::fs::write(&path, &request.content).await
         }
         .await;
-        written.map_err(|e| {
-            acp::Error::new(
-                ErrorCode::INTERNAL_ERROR,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?;
+        written
+            .map_err(|e| acp::Error::new(ErrorCode::INTERNAL_ERROR, format!("cannot write {}: {e}", path.display())))?;
         self.event(AgentEvent::Step(format!("write {}", self.relative(&path))));
         Ok(WriteTextFileResponse::new())
     }
 
     /// A path from the agent (absolute, as ACP requires), resolved inside the worktree.
     fn resolve(&self, path: &Path) -> Result<PathBuf, acp::Error> {
-        let relative = path
-            .strip_prefix(&self.root)
-            .or_else(|_| path.strip_prefix(&self.ctx.task.worktree))
-            .map_err(|_| {
+        let relative =
+            path.strip_prefix(&self.root).or_else(|_| path.strip_prefix(&self.ctx.task.worktree)).map_err(|_| {
                 acp::Error::new(
                     ErrorCode::INVALID_PARAMS,
-                    format!(
-                        "{} is outside the task's worktree {}",
-                        path.display(),
-                        self.root.display()
-                    ),
+                    format!("{} is outside the task's worktree {}", path.display(), self.root.display()),
                 )
             })?;
         resolve_in(&self.root, &relative.to_string_lossy())
@@ -659,21 +550,14 @@ impl Run {
     }
 
     fn relative(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root)
-            .unwrap_or(path)
-            .display()
-            .to_string()
+        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
     }
 }
 
 /// Tokens in an ACP usage report: `totalTokens`, or `inputTokens + outputTokens` when the total
 /// is missing.
 fn total_tokens(usage: &Usage) -> u64 {
-    if usage.total_tokens > 0 {
-        usage.total_tokens
-    } else {
-        usage.input_tokens + usage.output_tokens
-    }
+    if usage.total_tokens > 0 { usage.total_tokens } else { usage.input_tokens + usage.output_tokens }
 }
 
 /// The wire name of a protocol enum value (`in_progress`, `completed`, ...).

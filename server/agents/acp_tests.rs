@@ -64,13 +64,7 @@ fn setup(prompt: &str, permission: PermissionPolicy) -> Option<Setup> {
         cancel: CancellationToken::new(),
         asker: Arc::new(NoUser),
     };
-    Some(Setup {
-        _dir: dir,
-        root,
-        worktree,
-        ctx,
-        events,
-    })
+    Some(Setup { _dir: dir, root, worktree, ctx, events })
 }
 
 fn drain(events: &mut UnboundedReceiver<AgentEvent>) -> Vec<AgentEvent> {
@@ -103,15 +97,9 @@ async fn a_turn_writes_inside_the_worktree_only_and_reports_progress() {
     };
     let outcome = run(s.ctx.clone()).await.expect("run");
     assert_eq!(outcome.stop_reason, StopReason::EndTurn);
-    assert_eq!(
-        outcome.summary,
-        "Hello chose allow-once; inside ok=True; outside refused=True; read back=True"
-    );
+    assert_eq!(outcome.summary, "Hello chose allow-once; inside ok=True; outside refused=True; read back=True");
     assert_eq!(outcome.tokens, 12);
-    assert_eq!(
-        std::fs::read_to_string(s.worktree.join("notes.txt")).expect("notes"),
-        "written by acp"
-    );
+    assert_eq!(std::fs::read_to_string(s.worktree.join("notes.txt")).expect("notes"), "written by acp");
     assert_eq!(entries(&s.root), ["wt"]);
     let record = agent_record(&s.worktree);
     assert_eq!(record["cwd"], s.worktree.display().to_string());
@@ -128,10 +116,7 @@ async fn a_turn_writes_inside_the_worktree_only_and_reports_progress() {
         AgentEvent::Plan("- [in_progress] Write notes".to_owned()),
         AgentEvent::Usage { tokens: 12 },
     ] {
-        assert!(
-            events.contains(&expected),
-            "{expected:?} missing from {events:?}"
-        );
+        assert!(events.contains(&expected), "{expected:?} missing from {events:?}");
     }
 }
 
@@ -153,10 +138,7 @@ struct Answering {
 
 impl Asker for Answering {
     fn ask(&self, question: String, options: Vec<String>) -> BoxFuture<'static, Option<String>> {
-        self.asked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((question, options));
+        self.asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((question, options));
         let answer = self.answer.clone();
         Box::pin(async move { answer })
     }
@@ -172,17 +154,10 @@ async fn ask_policy_asks_the_user() {
         let Some(mut s) = setup("Write some notes.", PermissionPolicy::Ask) else {
             return;
         };
-        let asker = Arc::new(Answering {
-            answer: answer.map(str::to_owned),
-            asked: Mutex::new(Vec::new()),
-        });
+        let asker = Arc::new(Answering { answer: answer.map(str::to_owned), asked: Mutex::new(Vec::new()) });
         s.ctx.asker = asker.clone();
         let outcome = run(s.ctx.clone()).await.expect("run");
-        assert!(
-            outcome.summary.contains(expected),
-            "{answer:?}: {}",
-            outcome.summary
-        );
+        assert!(outcome.summary.contains(expected), "{answer:?}: {}", outcome.summary);
         let asked = asker.asked.lock().expect("asked").clone();
         assert_eq!(asked.len(), 1);
         assert!(asked[0].0.contains("Write notes.txt"), "{}", asked[0].0);
@@ -197,10 +172,7 @@ async fn a_crash_mid_turn_is_reported_with_stderr() {
     };
     let error = run(s.ctx.clone()).await.expect_err("crash");
     match error {
-        AgentError::Crashed {
-            status,
-            stderr_tail,
-        } => {
+        AgentError::Crashed { status, stderr_tail } => {
             assert!(status.contains('3'), "{status}");
             assert!(stderr_tail.contains("agent blew up: boom"), "{stderr_tail}");
         }
@@ -220,10 +192,7 @@ async fn a_hanging_agent_times_out_and_is_killed() {
     // Gone, or at most a zombie waiting for its reaper.
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let state = stat.rsplit(')').next().unwrap_or_default().trim_start();
-    assert!(
-        stat.is_empty() || state.starts_with('Z'),
-        "agent {pid} still runs: {stat}"
-    );
+    assert!(stat.is_empty() || state.starts_with('Z'), "agent {pid} still runs: {stat}");
 }
 
 #[tokio::test]
@@ -238,11 +207,7 @@ async fn cancel_ends_the_turn() {
     cancel.cancel();
     let error = handle.await.expect("join").expect_err("cancelled");
     assert!(matches!(error, AgentError::Cancelled), "{error}");
-    assert!(
-        drain(&mut s.events)
-            .iter()
-            .all(|e| !matches!(e, AgentEvent::Usage { .. }))
-    );
+    assert!(drain(&mut s.events).iter().all(|e| !matches!(e, AgentEvent::Usage { .. })));
 }
 
 #[tokio::test]
@@ -265,10 +230,7 @@ async fn assert_gone(pid: u64) {
         if stat.is_empty() || state.starts_with('Z') {
             return;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "process {pid} still runs: {stat}"
-        );
+        assert!(std::time::Instant::now() < deadline, "process {pid} still runs: {stat}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -281,16 +243,9 @@ async fn an_agent_exiting_while_a_grandchild_holds_its_stdout_is_a_crash_and_bot
     let started = std::time::Instant::now();
     let error = run(s.ctx.clone()).await.expect_err("crash");
     // Not the 20 s time limit: the agent's exit ends the turn although its stdout stays open.
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     match error {
-        AgentError::Crashed {
-            status,
-            stderr_tail,
-        } => {
+        AgentError::Crashed { status, stderr_tail } => {
             assert!(status.contains('4'), "{status}");
             assert!(stderr_tail.contains("orphan holds stdout"), "{stderr_tail}");
         }

@@ -74,10 +74,7 @@ async fn plan_turn(ctx: &RunContext) -> Result<(String, u64), AgentError> {
 }
 
 /// Races `work` against the profile's time limit and the cancel token.
-async fn bounded<T>(
-    ctx: &RunContext,
-    work: impl Future<Output = Result<T, AgentError>>,
-) -> Result<T, AgentError> {
+async fn bounded<T>(ctx: &RunContext, work: impl Future<Output = Result<T, AgentError>>) -> Result<T, AgentError> {
     let ms = ctx.profile.time_limit_ms;
     tokio::select! {
         outcome = tokio::time::timeout(Duration::from_millis(ms), work) => {
@@ -139,16 +136,11 @@ async fn run_loop(ctx: &RunContext, sandbox: Sandbox) -> Result<AgentOutcome, Ag
             .await?;
         tokens += answer.usage.total();
         let _ = ctx.events.send(AgentEvent::Usage { tokens });
-        tracing::debug!(
-            task = ctx.task.id,
-            step,
-            calls = answer.tool_calls.len(),
-            tokens,
-            "model turn"
-        );
+        tracing::debug!(task = ctx.task.id, step, calls = answer.tool_calls.len(), tokens, "model turn");
         if answer.tool_calls.is_empty() && !changed && !nudged {
             nudged = true;
-            let _ = ctx.events.send(AgentEvent::Step("no file changed yet: asking the model to use its tools".to_owned()));
+            let _ =
+                ctx.events.send(AgentEvent::Step("no file changed yet: asking the model to use its tools".to_owned()));
             messages.push(ToolMessage::Assistant { text: answer.text.clone(), tool_calls: Vec::new() });
             messages.push(ToolMessage::User(NUDGE.to_owned()));
             continue;
@@ -164,10 +156,7 @@ async fn run_loop(ctx: &RunContext, sandbox: Sandbox) -> Result<AgentOutcome, Ag
             last_text = answer.text.trim().to_owned();
             let _ = ctx.events.send(AgentEvent::Log(last_text.clone()));
         }
-        messages.push(ToolMessage::Assistant {
-            text: answer.text.clone(),
-            tool_calls: answer.tool_calls.clone(),
-        });
+        messages.push(ToolMessage::Assistant { text: answer.text.clone(), tool_calls: answer.tool_calls.clone() });
         for call in &answer.tool_calls {
             let _ = ctx.events.send(AgentEvent::Step(Workspace::describe(call)));
             if call.name == FINISH {
@@ -176,11 +165,7 @@ async fn run_loop(ctx: &RunContext, sandbox: Sandbox) -> Result<AgentOutcome, Ag
                     .get("summary")
                     .and_then(|s| s.as_str())
                     .map_or_else(|| last_text.clone(), str::to_owned);
-                return Ok(AgentOutcome {
-                    summary,
-                    stop_reason: StopReason::EndTurn,
-                    tokens,
-                });
+                return Ok(AgentOutcome { summary, stop_reason: StopReason::EndTurn, tokens });
             }
             let output = workspace.execute(call).await;
             changed |= !output.is_error && matches!(call.name.as_str(), "write_file" | "edit_file" | "run_command");

@@ -49,10 +49,7 @@ fn setup_in(kind: ProviderKind, server: &ModelServer, parent: PathBuf) -> Setup 
             branch: "baton/task-1".to_owned(),
             planning: false,
         },
-        profile: AgentProfile {
-            time_limit_ms: 20_000,
-            ..AgentProfile::default()
-        },
+        profile: AgentProfile { time_limit_ms: 20_000, ..AgentProfile::default() },
         default_model: ProviderConfig {
             kind,
             base_url,
@@ -65,13 +62,7 @@ fn setup_in(kind: ProviderKind, server: &ModelServer, parent: PathBuf) -> Setup 
         cancel: CancellationToken::new(),
         asker: Arc::new(NoUser),
     };
-    Setup {
-        _root: dir,
-        root,
-        worktree,
-        ctx,
-        events,
-    }
+    Setup { _root: dir, root, worktree, ctx, events }
 }
 
 fn drain(events: &mut UnboundedReceiver<AgentEvent>) -> Vec<AgentEvent> {
@@ -110,25 +101,13 @@ fn tool_results(body: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn write_then_run_then_answer_in_each_wire_format() {
-    for kind in [
-        ProviderKind::Openai,
-        ProviderKind::Anthropic,
-        ProviderKind::Ollama,
-    ] {
+    for kind in [ProviderKind::Openai, ProviderKind::Anthropic, ProviderKind::Ollama] {
         let server = ModelServer::start().await;
-        server.push(Reply::tool_call(
-            "write_file",
-            json!({"path": "src/hello.txt", "content": "hi there"}),
-        ));
-        server.push(Reply::tool_call(
-            "run_command",
-            json!({"command": "cat src/hello.txt > out.txt && echo ran"}),
-        ));
+        server.push(Reply::tool_call("write_file", json!({"path": "src/hello.txt", "content": "hi there"})));
+        server.push(Reply::tool_call("run_command", json!({"command": "cat src/hello.txt > out.txt && echo ran"})));
         server.push(Reply::text("Wrote and checked hello.txt."));
         let mut s = setup(kind, &server);
-        let outcome = run(s.ctx.clone())
-            .await
-            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let outcome = run(s.ctx.clone()).await.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
         assert_eq!(outcome.summary, "Wrote and checked hello.txt.", "{kind:?}");
         assert_eq!(outcome.stop_reason, StopReason::EndTurn);
         assert_eq!(outcome.tokens, 45);
@@ -137,22 +116,13 @@ async fn write_then_run_then_answer_in_each_wire_format() {
         assert_eq!(read("out.txt"), "hi there");
         let events = drain(&mut s.events);
         let steps = steps(&events);
-        assert!(
-            steps.contains(&"write_file src/hello.txt".to_owned()),
-            "{steps:?}"
-        );
-        assert!(
-            steps.iter().any(|s| s.starts_with("run_command cat")),
-            "{steps:?}"
-        );
+        assert!(steps.contains(&"write_file src/hello.txt".to_owned()), "{steps:?}");
+        assert!(steps.iter().any(|s| s.starts_with("run_command cat")), "{steps:?}");
         assert!(events.contains(&AgentEvent::Usage { tokens: 45 }));
         let requests = server.requests();
         assert_eq!(requests.len(), 3);
         let results = tool_results(&requests[2].body);
-        assert!(
-            results[1].starts_with("exit code 0"),
-            "{kind:?} {results:?}"
-        );
+        assert!(results[1].starts_with("exit code 0"), "{kind:?} {results:?}");
         assert!(results[1].contains("ran"), "{results:?}");
     }
 }
@@ -160,14 +130,8 @@ async fn write_then_run_then_answer_in_each_wire_format() {
 #[tokio::test]
 async fn a_non_unique_edit_is_an_error_the_model_sees_and_the_loop_goes_on() {
     let server = ModelServer::start().await;
-    server.push(Reply::tool_call(
-        "edit_file",
-        json!({"path": "a.txt", "old_string": "x", "new_string": "y"}),
-    ));
-    server.push(Reply::tool_call(
-        "edit_file",
-        json!({"path": "a.txt", "old_string": "x\nx\nz", "new_string": "done"}),
-    ));
+    server.push(Reply::tool_call("edit_file", json!({"path": "a.txt", "old_string": "x", "new_string": "y"})));
+    server.push(Reply::tool_call("edit_file", json!({"path": "a.txt", "old_string": "x\nx\nz", "new_string": "done"})));
     server.push(Reply::text("Edited."));
     let s = setup(ProviderKind::Anthropic, &server);
     std::fs::write(s.worktree.join("a.txt"), "x\nx\nz\n").expect("seed");
@@ -177,17 +141,8 @@ async fn a_non_unique_edit_is_an_error_the_model_sees_and_the_loop_goes_on() {
     let first = &requests[1].body["messages"][2]["content"][0];
     assert_eq!(first["type"], "tool_result");
     assert_eq!(first["is_error"], true);
-    assert!(
-        first["content"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("occurs 2 times"),
-        "{first}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(s.worktree.join("a.txt")).expect("a"),
-        "done\n"
-    );
+    assert!(first["content"].as_str().unwrap_or_default().contains("occurs 2 times"), "{first}");
+    assert_eq!(std::fs::read_to_string(s.worktree.join("a.txt")).expect("a"), "done\n");
 }
 
 #[tokio::test]
@@ -197,31 +152,13 @@ async fn paths_outside_the_worktree_are_refused() {
     std::os::unix::fs::symlink(&s.root, s.worktree.join("link")).expect("symlink");
     let outside_abs = s.root.join("abs.txt");
     server.push(Reply::ToolCalls(vec![
-        (
-            "write_file".to_owned(),
-            json!({"path": "../x.txt", "content": "no"}),
-        ),
-        (
-            "write_file".to_owned(),
-            json!({"path": outside_abs, "content": "no"}),
-        ),
-        (
-            "write_file".to_owned(),
-            json!({"path": "link/y.txt", "content": "no"}),
-        ),
-        (
-            "edit_file".to_owned(),
-            json!({"path": "/etc/passwd", "old_string": "root", "new_string": "x"}),
-        ),
-        (
-            "read_file".to_owned(),
-            json!({"path": "link/wt/../abs.txt"}),
-        ),
+        ("write_file".to_owned(), json!({"path": "../x.txt", "content": "no"})),
+        ("write_file".to_owned(), json!({"path": outside_abs, "content": "no"})),
+        ("write_file".to_owned(), json!({"path": "link/y.txt", "content": "no"})),
+        ("edit_file".to_owned(), json!({"path": "/etc/passwd", "old_string": "root", "new_string": "x"})),
+        ("read_file".to_owned(), json!({"path": "link/wt/../abs.txt"})),
         ("list_files".to_owned(), json!({"path": "link"})),
-        (
-            "write_file".to_owned(),
-            json!({"path": "./ok/inside.txt", "content": "yes"}),
-        ),
+        ("write_file".to_owned(), json!({"path": "./ok/inside.txt", "content": "yes"})),
     ]));
     server.push(Reply::text("Tried."));
     let outcome = run(s.ctx.clone()).await.expect("run");
@@ -233,11 +170,7 @@ async fn paths_outside_the_worktree_are_refused() {
     }
     assert!(results[0].contains("`..` is not allowed"), "{}", results[0]);
     assert!(results[1].contains("absolute path"), "{}", results[1]);
-    assert!(
-        results[2].contains("outside the repository"),
-        "{}",
-        results[2]
-    );
+    assert!(results[2].contains("outside the repository"), "{}", results[2]);
     assert!(results[6].starts_with("wrote 3 bytes"), "{}", results[6]);
     let mut outside: Vec<_> = std::fs::read_dir(&s.root)
         .expect("root")
@@ -275,17 +208,12 @@ async fn tool_calls_written_as_json_text_run_and_finish_ends_the_run() {
     server.push(Reply::text(
         "<tool_call>\n{\"name\": \"write_file\", \"arguments\": {\"path\": \"n.txt\", \"content\": \"1\"}}\n</tool_call>",
     ));
-    server.push(Reply::text(
-        "```json\n{\"name\": \"finish\", \"arguments\": {\"summary\": \"Created n.txt\"}}\n```",
-    ));
+    server.push(Reply::text("```json\n{\"name\": \"finish\", \"arguments\": {\"summary\": \"Created n.txt\"}}\n```"));
     let s = setup(ProviderKind::Llamacpp, &server);
     let outcome = run(s.ctx.clone()).await.expect("run");
     assert_eq!(outcome.summary, "Created n.txt");
     assert_eq!(outcome.stop_reason, StopReason::EndTurn);
-    assert_eq!(
-        std::fs::read_to_string(s.worktree.join("n.txt")).expect("n"),
-        "1"
-    );
+    assert_eq!(std::fs::read_to_string(s.worktree.join("n.txt")).expect("n"), "1");
 }
 
 #[tokio::test]
@@ -301,10 +229,7 @@ async fn a_hanging_model_times_out() {
 #[tokio::test]
 async fn cancel_stops_a_running_command() {
     let server = ModelServer::start().await;
-    server.push(Reply::tool_call(
-        "run_command",
-        json!({"command": "sleep 30"}),
-    ));
+    server.push(Reply::tool_call("run_command", json!({"command": "sleep 30"})));
     let mut s = setup(ProviderKind::Openai, &server);
     let cancel = s.ctx.cancel.clone();
     let started = std::time::Instant::now();
@@ -337,11 +262,7 @@ async fn plan_asks_without_tools() {
 /// a write to the folder next to the worktree would hit the real disk if the sandbox leaked.
 fn outside_tmp() -> PathBuf {
     let var_tmp = Path::new("/var/tmp");
-    if var_tmp.is_dir() {
-        var_tmp.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
+    if var_tmp.is_dir() { var_tmp.to_path_buf() } else { std::env::temp_dir() }
 }
 
 #[tokio::test]
@@ -357,12 +278,7 @@ async fn bwrap_keeps_writes_inside_the_worktree_and_network_off() {
     let server = ModelServer::start().await;
     let s = setup_in(ProviderKind::Openai, &server, outside_tmp());
     let outside = s.root.join("escaped.txt");
-    let port = server
-        .base_url()
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let port = server.base_url().rsplit(':').next().unwrap_or_default().to_owned();
     server.push(Reply::ToolCalls(vec![
         ("run_command".to_owned(), json!({"command": format!("echo no > {}", outside.display())})),
         ("run_command".to_owned(), json!({"command": "echo yes > inside.txt"})),
@@ -377,14 +293,8 @@ async fn bwrap_keeps_writes_inside_the_worktree_and_network_off() {
     run(s.ctx.clone()).await.expect("run");
     let results = tool_results(&server.requests()[1].body);
     assert!(results[0].starts_with("error: exit code"), "{results:?}");
-    assert!(
-        !outside.exists(),
-        "a sandboxed command wrote outside the worktree"
-    );
-    assert_eq!(
-        std::fs::read_to_string(s.worktree.join("inside.txt")).expect("inside"),
-        "yes\n"
-    );
+    assert!(!outside.exists(), "a sandboxed command wrote outside the worktree");
+    assert_eq!(std::fs::read_to_string(s.worktree.join("inside.txt")).expect("inside"), "yes\n");
     assert!(results[2].contains("NET_OFF"), "{results:?}");
 }
 
@@ -410,7 +320,10 @@ async fn without_bwrap_commands_run_and_the_user_is_told() {
 async fn a_model_that_answers_in_prose_before_changing_anything_is_nudged_once() {
     let server = ModelServer::start().await;
     server.push(Reply::text("```json\n{\"name\": \"multiply\", \"arguments\": {\"a\": 5}}\n```"));
-    server.push(Reply::tool_call("write_file", json!({"path": "calc.py", "content": "def multiply(a, b):\n    return a * b\n"})));
+    server.push(Reply::tool_call(
+        "write_file",
+        json!({"path": "calc.py", "content": "def multiply(a, b):\n    return a * b\n"}),
+    ));
     server.push(Reply::text("Added multiply."));
     let mut s = setup(ProviderKind::Openai, &server);
     let outcome = run(s.ctx.clone()).await.expect("run");
@@ -420,7 +333,9 @@ async fn a_model_that_answers_in_prose_before_changing_anything_is_nudged_once()
     let last = nudge["messages"].as_array().and_then(|m| m.last()).cloned().unwrap_or_default();
     assert_eq!(last["role"], "user");
     assert!(last["content"].as_str().unwrap_or_default().starts_with("You have not changed any file yet."), "{last}");
-    assert!(steps(&drain(&mut s.events)).contains(&"no file changed yet: asking the model to use its tools".to_owned()));
+    assert!(
+        steps(&drain(&mut s.events)).contains(&"no file changed yet: asking the model to use its tools".to_owned())
+    );
 
     // Once only: a second prose answer ends the run.
     let server = ModelServer::start().await;

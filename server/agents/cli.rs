@@ -29,11 +29,7 @@ pub fn command_line(ctx: &RunContext) -> Vec<String> {
         Some(sp) if !sp.is_empty() => format!("{sp}\n\n{}", ctx.task.prompt),
         _ => ctx.task.prompt.clone(),
     };
-    ctx.profile
-        .command
-        .iter()
-        .map(|a| a.replace("{prompt}", &prompt))
-        .collect()
+    ctx.profile.command.iter().map(|a| a.replace("{prompt}", &prompt)).collect()
 }
 
 /// What a JSON line told us.
@@ -47,11 +43,7 @@ struct Parsed {
 }
 
 fn text_of_content(v: &Value) -> Option<String> {
-    let parts: Vec<&str> = v
-        .as_array()?
-        .iter()
-        .filter_map(|c| c.get("text")?.as_str())
-        .collect();
+    let parts: Vec<&str> = v.as_array()?.iter().filter_map(|c| c.get("text")?.as_str()).collect();
     (!parts.is_empty()).then(|| parts.join("\n"))
 }
 
@@ -73,9 +65,8 @@ fn parse_line(format: &str, line: &str) -> Parsed {
                 if let Some(text) = content.and_then(text_of_content) {
                     p.step = Some(text.clone());
                     p.message = Some(text);
-                } else if let Some(tool) = content
-                    .and_then(Value::as_array)
-                    .and_then(|a| a.iter().find_map(|c| c.get("name")?.as_str()))
+                } else if let Some(tool) =
+                    content.and_then(Value::as_array).and_then(|a| a.iter().find_map(|c| c.get("name")?.as_str()))
                 {
                     p.step = Some(format!("using {tool}"));
                 }
@@ -151,13 +142,8 @@ fn parse_line(format: &str, line: &str) -> Parsed {
                 }
             }
             "error" => {
-                let msg = v
-                    .pointer("/error/data/message")
-                    .or_else(|| v.pointer("/error/message"));
-                p.end = Some(Err(msg
-                    .and_then(Value::as_str)
-                    .unwrap_or("the agent reported an error")
-                    .to_owned()));
+                let msg = v.pointer("/error/data/message").or_else(|| v.pointer("/error/message"));
+                p.end = Some(Err(msg.and_then(Value::as_str).unwrap_or("the agent reported an error").to_owned()));
             }
             _ => {}
         },
@@ -167,11 +153,7 @@ fn parse_line(format: &str, line: &str) -> Parsed {
 }
 
 fn short(s: &str) -> String {
-    let line = s
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
+    let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
     if line.chars().count() > STEP_CHARS {
         let cut: String = line.chars().take(STEP_CHARS).collect();
         format!("{cut}…")
@@ -189,9 +171,7 @@ async fn next_line(
     if !exited {
         return lines.next_line().await;
     }
-    tokio::time::timeout(Duration::from_millis(EXIT_GRACE_MS), lines.next_line())
-        .await
-        .unwrap_or(Ok(None))
+    tokio::time::timeout(Duration::from_millis(EXIT_GRACE_MS), lines.next_line()).await.unwrap_or(Ok(None))
 }
 
 /// Runs a headless agent CLI for one task: cwd is the worktree, stdin is closed, stdout and
@@ -224,21 +204,12 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| AgentError::Spawn {
-        command: program.clone(),
-        reason: e.to_string(),
-    })?;
+    let mut child = cmd.spawn().map_err(|e| AgentError::Spawn { command: program.clone(), reason: e.to_string() })?;
     let mut group = GroupGuard(child.id());
     tracing::debug!(agent = %ctx.profile.name, program = %program, "agent CLI started");
 
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| AgentError::Other("no stdout pipe".to_owned()))?;
-    let mut stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| AgentError::Other("no stderr pipe".to_owned()))?;
+    let stdout = child.stdout.take().ok_or_else(|| AgentError::Other("no stdout pipe".to_owned()))?;
+    let mut stderr = child.stderr.take().ok_or_else(|| AgentError::Other("no stderr pipe".to_owned()))?;
     let stderr_task = tokio::spawn(async move {
         let mut kept: Vec<u8> = Vec::new();
         let mut buf = [0u8; 4096];
@@ -364,10 +335,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
             if let Some(st) = status
                 && !st.success()
             {
-                return Err(AgentError::Crashed {
-                    status: st.to_string(),
-                    stderr_tail: stderr_tail.trim().to_owned(),
-                });
+                return Err(AgentError::Crashed { status: st.to_string(), stderr_tail: stderr_tail.trim().to_owned() });
             }
             if json && last_message.is_none() && format != "opencode-json" {
                 tracing::debug!(format, "agent exited without its end-of-turn event");
@@ -376,11 +344,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
                 Some(m) => m,
                 None => last_lines.into_iter().collect::<Vec<_>>().join("\n"),
             };
-            Ok(AgentOutcome {
-                summary: summary.trim().to_owned(),
-                stop_reason: StopReason::EndTurn,
-                tokens,
-            })
+            Ok(AgentOutcome { summary: summary.trim().to_owned(), stop_reason: StopReason::EndTurn, tokens })
         }
     }
 }
@@ -396,11 +360,7 @@ mod tests {
     use super::*;
     use crate::agents::{AgentKind, AgentProfile, AgentTask, NoUser};
 
-    fn ctx(
-        dir: &Path,
-        command: Vec<String>,
-        output: &str,
-    ) -> (RunContext, mpsc::UnboundedReceiver<AgentEvent>) {
+    fn ctx(dir: &Path, command: Vec<String>, output: &str) -> (RunContext, mpsc::UnboundedReceiver<AgentEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let ctx = RunContext {
             task: AgentTask {
@@ -426,23 +386,13 @@ mod tests {
     }
 
     fn sh(script: &str) -> Vec<String> {
-        vec![
-            "sh".to_owned(),
-            "-c".to_owned(),
-            script.to_owned(),
-            "agent".to_owned(),
-            "{prompt}".to_owned(),
-        ]
+        vec!["sh".to_owned(), "-c".to_owned(), script.to_owned(), "agent".to_owned(), "{prompt}".to_owned()]
     }
 
     #[tokio::test]
     async fn text_agent_summary_is_its_last_lines_and_prompt_is_an_argument() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (ctx, mut rx) = ctx(
-            dir.path(),
-            sh("echo \"got: $1\"; echo done > out.txt; echo bye"),
-            "text",
-        );
+        let (ctx, mut rx) = ctx(dir.path(), sh("echo \"got: $1\"; echo done > out.txt; echo bye"), "text");
         let out = run(ctx).await.expect("run");
         assert_eq!(out.summary, "got: do it\nbye");
         assert!(dir.path().join("out.txt").exists());
@@ -465,10 +415,7 @@ echo '{"type":"assistant","message":{"content":[{"type":"text","text":"Working o
 echo '{"type":"result","subtype":"success","is_error":false,"result":"Added the function","usage":{"input_tokens":100,"output_tokens":20},"total_cost_usd":0.01}'
 sleep 30"#;
         let (ctx, mut rx) = ctx(dir.path(), sh(script), "claude-json");
-        let out = tokio::time::timeout(Duration::from_secs(10), run(ctx))
-            .await
-            .expect("in time")
-            .expect("run");
+        let out = tokio::time::timeout(Duration::from_secs(10), run(ctx)).await.expect("in time").expect("run");
         assert_eq!(out.summary, "Added the function");
         assert_eq!(out.tokens, 120);
         let mut steps = Vec::new();
@@ -477,8 +424,7 @@ sleep 30"#;
                 steps.push(s);
             }
         }
-        expect_test::expect![[r#"["Working on it", "finished (cost $0.0100)"]"#]]
-            .assert_eq(&format!("{steps:?}"));
+        expect_test::expect![[r#"["Working on it", "finished (cost $0.0100)"]"#]].assert_eq(&format!("{steps:?}"));
     }
 
     #[tokio::test]
@@ -494,16 +440,10 @@ echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
     #[tokio::test]
     async fn non_zero_exit_is_a_crash_with_the_stderr_tail() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (ctx, _rx) = ctx(
-            dir.path(),
-            sh("echo working; echo 'model not found' >&2; exit 3"),
-            "text",
-        );
+        let (ctx, _rx) = ctx(dir.path(), sh("echo working; echo 'model not found' >&2; exit 3"), "text");
         let err = run(ctx).await.expect_err("crash");
-        expect_test::expect![
-            "the agent exited with exit status: 3 before finishing: model not found"
-        ]
-        .assert_eq(&err.to_string());
+        expect_test::expect!["the agent exited with exit status: 3 before finishing: model not found"]
+            .assert_eq(&err.to_string());
     }
 
     #[tokio::test]
@@ -518,15 +458,9 @@ echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
         let dir = tempfile::tempdir().expect("tempdir");
         let pid_file = dir.path().join("pid");
         // `setsid` puts the child outside the agent's process group, as a daemon would be.
-        let script = format!(
-            "echo working\nsetsid sleep 30 &\necho $! > {}\necho finished\n",
-            pid_file.display()
-        );
+        let script = format!("echo working\nsetsid sleep 30 &\necho $! > {}\necho finished\n", pid_file.display());
         let (ctx, _rx) = ctx(dir.path(), sh(&script), "text");
-        let out = tokio::time::timeout(Duration::from_secs(20), run(ctx))
-            .await
-            .expect("ends at exit")
-            .expect("run");
+        let out = tokio::time::timeout(Duration::from_secs(20), run(ctx)).await.expect("ends at exit").expect("run");
         assert_eq!(out.summary, "working\nfinished");
         if let Ok(pid) = std::fs::read_to_string(&pid_file)
             && let Ok(pid) = pid.trim().parse::<u32>()

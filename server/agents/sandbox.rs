@@ -29,13 +29,7 @@ impl Sandbox {
             .get_or_init(|| async {
                 let status = Command::new("bwrap")
                     .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"])
-                    .args([
-                        "--tmpfs",
-                        "/tmp",
-                        "--unshare-net",
-                        "--die-with-parent",
-                        "true",
-                    ])
+                    .args(["--tmpfs", "/tmp", "--unshare-net", "--die-with-parent", "true"])
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
@@ -101,9 +95,7 @@ impl ProcessGroup {
     /// Guards the group led by `pid` (a child spawned with `process_group(0)`); `None` (a child
     /// that already exited) guards nothing.
     pub(crate) fn new(pid: Option<u32>) -> Self {
-        let pid = pid
-            .and_then(|p| i32::try_from(p).ok())
-            .and_then(rustix::process::Pid::from_raw);
+        let pid = pid.and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw);
         Self { pid }
     }
 
@@ -213,20 +205,7 @@ pub(crate) async fn run_command(
     group.kill();
     let _ = child.wait().await;
     let grace = Duration::from_secs(2);
-    let stdout = tokio::time::timeout(grace, out)
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let stderr = tokio::time::timeout(grace, err)
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    Ok(CommandOutput {
-        code,
-        stdout,
-        stderr,
-        timed_out,
-    })
+    let stdout = tokio::time::timeout(grace, out).await.ok().and_then(Result::ok).unwrap_or_default();
+    let stderr = tokio::time::timeout(grace, err).await.ok().and_then(Result::ok).unwrap_or_default();
+    Ok(CommandOutput { code, stdout, stderr, timed_out })
 }

@@ -102,19 +102,10 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     /// Errors when the worktree does not exist.
-    pub(crate) fn new(
-        worktree: &Path,
-        sandbox: Sandbox,
-        cancel: CancellationToken,
-    ) -> anyhow::Result<Self> {
-        let root = worktree
-            .canonicalize()
-            .with_context(|| format!("the worktree {} is not usable", worktree.display()))?;
-        Ok(Self {
-            root,
-            sandbox,
-            cancel,
-        })
+    pub(crate) fn new(worktree: &Path, sandbox: Sandbox, cancel: CancellationToken) -> anyhow::Result<Self> {
+        let root =
+            worktree.canonicalize().with_context(|| format!("the worktree {} is not usable", worktree.display()))?;
+        Ok(Self { root, sandbox, cancel })
     }
 
     /// The one-line step shown for a call, e.g. `edit_file src/lib.rs`.
@@ -125,12 +116,7 @@ impl Workspace {
                 call.arguments
                     .get("argv")
                     .and_then(Value::as_array)
-                    .map(|argv| {
-                        argv.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    })
+                    .map(|argv| argv.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
             }),
             "search" => arg("pattern").map(str::to_owned),
             FINISH => None,
@@ -152,20 +138,11 @@ impl Workspace {
     pub(crate) async fn execute(&self, call: &ToolCall) -> ToolOutput {
         let result = match call.arguments {
             Value::Object(_) => self.dispatch(call).await,
-            _ => Err(anyhow!(
-                "the arguments must be a JSON object, got {}",
-                call.arguments
-            )),
+            _ => Err(anyhow!("the arguments must be a JSON object, got {}", call.arguments)),
         };
         match result {
-            Ok(content) => ToolOutput {
-                content,
-                is_error: false,
-            },
-            Err(e) => ToolOutput {
-                content: format!("error: {e:#}"),
-                is_error: true,
-            },
+            Ok(content) => ToolOutput { content, is_error: false },
+            Err(e) => ToolOutput { content: format!("error: {e:#}"), is_error: true },
         }
     }
 
@@ -174,10 +151,7 @@ impl Workspace {
         match call.name.as_str() {
             "list_files" => {
                 let path = self.resolve(opt_str(args, "path").unwrap_or("."))?;
-                let recursive = args
-                    .get("recursive")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
+                let recursive = args.get("recursive").and_then(Value::as_bool).unwrap_or(false);
                 let root = self.root.clone();
                 blocking(move || list_files(&root, &path, recursive)).await
             }
@@ -201,11 +175,7 @@ impl Workspace {
                     tokio::fs::create_dir_all(parent).await?;
                 }
                 tokio::fs::write(&path, content).await?;
-                Ok(format!(
-                    "wrote {} bytes to {}",
-                    content.len(),
-                    self.relative(&path)
-                ))
+                Ok(format!("wrote {} bytes to {}", content.len(), self.relative(&path)))
             }
             "edit_file" => {
                 let path = self.resolve_writable(str_arg(args, "path")?)?;
@@ -237,20 +207,10 @@ impl Workspace {
             }
             _ => bail!("give either command (a shell string) or argv (a list of strings)"),
         };
-        let limit = args
-            .get("timeout_ms")
-            .and_then(Value::as_u64)
-            .unwrap_or(DEFAULT_COMMAND_MS)
-            .clamp(1, MAX_COMMAND_MS);
-        let output = sandbox::run_command(
-            self.sandbox,
-            &self.root,
-            &argv,
-            limit,
-            COMMAND_TAIL_BYTES,
-            &self.cancel,
-        )
-        .await?;
+        let limit =
+            args.get("timeout_ms").and_then(Value::as_u64).unwrap_or(DEFAULT_COMMAND_MS).clamp(1, MAX_COMMAND_MS);
+        let output =
+            sandbox::run_command(self.sandbox, &self.root, &argv, limit, COMMAND_TAIL_BYTES, &self.cancel).await?;
         let status = match (output.timed_out, output.code) {
             (true, _) => format!("killed after its time limit of {limit} ms"),
             (false, Some(code)) => format!("exit code {code}"),
@@ -274,21 +234,17 @@ impl Workspace {
     /// [`Workspace::resolve`], also refusing the repository's `.git` folder.
     fn resolve_writable(&self, given: &str) -> anyhow::Result<PathBuf> {
         let path = self.resolve(given)?;
-        if path.strip_prefix(&self.root).is_ok_and(|rel| {
-            rel.components()
-                .next()
-                .is_some_and(|c| c.as_os_str() == ".git")
-        }) {
+        if path
+            .strip_prefix(&self.root)
+            .is_ok_and(|rel| rel.components().next().is_some_and(|c| c.as_os_str() == ".git"))
+        {
             bail!("writing inside .git is not allowed");
         }
         Ok(path)
     }
 
     fn relative(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root)
-            .unwrap_or(path)
-            .display()
-            .to_string()
+        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
     }
 }
 
@@ -322,9 +278,8 @@ pub(crate) fn resolve_in(root: &Path, given: &str) -> anyhow::Result<PathBuf> {
             _ => break,
         }
     }
-    let mut resolved = existing
-        .canonicalize()
-        .with_context(|| format!("{given:?} cannot be resolved (a broken symlink?)"))?;
+    let mut resolved =
+        existing.canonicalize().with_context(|| format!("{given:?} cannot be resolved (a broken symlink?)"))?;
     if !resolved.starts_with(root) {
         bail!("{given:?} resolves outside the repository (through a symlink); refused");
     }
@@ -344,12 +299,8 @@ fn opt_str<'a>(args: &'a Value, key: &str) -> Option<&'a str> {
     args.get(key).and_then(Value::as_str)
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| anyhow!("the tool failed: {e}"))?
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| anyhow!("the tool failed: {e}"))?
 }
 
 fn list_files(root: &Path, path: &Path, recursive: bool) -> anyhow::Result<String> {
@@ -394,16 +345,11 @@ fn list_files(root: &Path, path: &Path, recursive: bool) -> anyhow::Result<Strin
 }
 
 async fn read_file(path: &Path, start: Option<u64>, end: Option<u64>) -> anyhow::Result<String> {
-    let size = tokio::fs::metadata(path)
-        .await
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .len();
+    let size = tokio::fs::metadata(path).await.with_context(|| format!("cannot read {}", path.display()))?.len();
     if size > MAX_OPEN_BYTES {
         bail!("{} is {size} bytes, too large to read (limit {MAX_OPEN_BYTES})", path.display());
     }
-    let bytes = tokio::fs::read(path)
-        .await
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = tokio::fs::read(path).await.with_context(|| format!("cannot read {}", path.display()))?;
     let text = String::from_utf8_lossy(&bytes);
     let text = match (start, end) {
         (None, None) => text.into_owned(),
@@ -425,10 +371,7 @@ async fn read_file(path: &Path, start: Option<u64>, end: Option<u64>) -> anyhow:
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    Ok(format!(
-        "{}\n… (cut at {MAX_READ_BYTES} bytes; read a line range for more)",
-        &text[..cut]
-    ))
+    Ok(format!("{}\n… (cut at {MAX_READ_BYTES} bytes; read a line range for more)", &text[..cut]))
 }
 
 fn search(root: &Path, path: &Path, pattern: &regex::Regex) -> anyhow::Result<String> {
@@ -444,8 +387,7 @@ fn search(root: &Path, path: &Path, pattern: &regex::Regex) -> anyhow::Result<St
                 continue;
             }
             if let Ok(children) = std::fs::read_dir(&current) {
-                let mut children: Vec<_> =
-                    children.filter_map(Result::ok).map(|e| e.path()).collect();
+                let mut children: Vec<_> = children.filter_map(Result::ok).map(|e| e.path()).collect();
                 children.sort();
                 stack.extend(children.into_iter().rev());
             }
@@ -458,11 +400,7 @@ fn search(root: &Path, path: &Path, pattern: &regex::Regex) -> anyhow::Result<St
         let Ok(text) = std::fs::read_to_string(&current) else {
             continue;
         };
-        let rel = current
-            .strip_prefix(root)
-            .unwrap_or(&current)
-            .display()
-            .to_string();
+        let rel = current.strip_prefix(root).unwrap_or(&current).display().to_string();
         for (i, line) in text.lines().enumerate() {
             if pattern.is_match(line) {
                 if results.len() >= MAX_SEARCH_RESULTS {
@@ -484,15 +422,13 @@ async fn edit_file(path: &Path, old: &str, new: &str) -> anyhow::Result<()> {
     if old.is_empty() {
         bail!("old_string is empty; to create a file use write_file");
     }
-    let text = tokio::fs::read_to_string(path)
-        .await
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text = tokio::fs::read_to_string(path).await.with_context(|| format!("cannot read {}", path.display()))?;
     match text.matches(old).count() {
         0 => bail!("old_string was not found in the file; read the file and copy the text exactly"),
         1 => {}
-        n => bail!(
-            "old_string occurs {n} times in the file; include more surrounding lines so it matches exactly once"
-        ),
+        n => {
+            bail!("old_string occurs {n} times in the file; include more surrounding lines so it matches exactly once")
+        }
     }
     tokio::fs::write(path, text.replacen(old, new, 1)).await?;
     Ok(())

@@ -125,7 +125,10 @@ impl Conductor {
 
     /// The debounce for `doc` now.
     pub fn debounce(&self, doc: &str, settings: &Settings) -> Duration {
-        self.typing.get(doc).map(|t| t.debounce(&settings.completion)).unwrap_or(Duration::from_millis(settings.completion.debounce_ms))
+        self.typing
+            .get(doc)
+            .map(|t| t.debounce(&settings.completion))
+            .unwrap_or(Duration::from_millis(settings.completion.debounce_ms))
     }
 
     /// Computes a suggestion at `cursor` (a char index into `doc.rope`). `on_model_call` runs
@@ -153,10 +156,11 @@ impl Conductor {
             return Ok(Outcome::Suggestion(Suggestion { text, cached: true }));
         }
         if let Some(d) = debounce
-            && !self.wait(ticket, d).await {
-                self.counters.superseded.fetch_add(1, Ordering::Relaxed);
-                return Ok(Outcome::Superseded);
-            }
+            && !self.wait(ticket, d).await
+        {
+            self.counters.superseded.fetch_add(1, Ordering::Relaxed);
+            return Ok(Outcome::Superseded);
+        }
 
         let t_prepare = Instant::now();
         let request = prepare(doc, cursor, others, settings, provider);
@@ -172,12 +176,8 @@ impl Conductor {
         }
         let _in_flight = on_model_call();
         let indent_blocks = doc.syntax.as_ref().is_some_and(|s| s.language.info.indent_blocks);
-        let s = Surroundings {
-            line_before: &surroundings_owned.0,
-            after: &surroundings_owned.1,
-            indent_blocks,
-            multiline,
-        };
+        let s =
+            Surroundings { line_before: &surroundings_owned.0, after: &surroundings_owned.1, indent_blocks, multiline };
         let collect = async {
             let mut stream = provider.generate(request).await?;
             let mut raw = String::new();
@@ -209,7 +209,14 @@ impl Conductor {
         let clean_us = t_clean.elapsed().as_micros();
         let t_parse = Instant::now();
         let kept = self.keep_if_parse_not_worse(doc, cursor, text);
-        tracing::debug!(prepare_us, model_ms, clean_us, parse_check_us = t_parse.elapsed().as_micros(), raw_len = raw.len(), "completion phases");
+        tracing::debug!(
+            prepare_us,
+            model_ms,
+            clean_us,
+            parse_check_us = t_parse.elapsed().as_micros(),
+            raw_len = raw.len(),
+            "completion phases"
+        );
         let Some(text) = kept else {
             self.counters.discarded_parse.fetch_add(1, Ordering::Relaxed);
             return Ok(Outcome::Nothing("the suggestion made the parse worse"));
@@ -232,7 +239,8 @@ impl Conductor {
         // Inside a top-level item (the usual case), parse that item alone with and without the
         // suggestion: its cost follows the item's size, not the file's (a reparse of a
         // 10,000-line file took ~11 ms here, the item alone well under one).
-        let item = syntax.top_level_range(cursor_byte).filter(|r| r.end <= doc.rope.len_bytes() && r.start <= cursor_byte);
+        let item =
+            syntax.top_level_range(cursor_byte).filter(|r| r.end <= doc.rope.len_bytes() && r.start <= cursor_byte);
         let region = item.as_ref().and_then(|r| doc.rope.get_byte_slice(r.clone())).map(|s| s.to_string());
         if let (Some(item), Some(region)) = (item, region)
             && region.is_char_boundary(cursor_byte - item.start)
@@ -285,7 +293,13 @@ fn surroundings(doc: &DocSnapshot, cursor: usize) -> (String, String) {
 }
 
 /// Builds the model request for a suggestion at `cursor`.
-pub fn prepare(doc: &DocSnapshot, cursor: usize, others: &[Excerpt], settings: &Settings, provider: &Provider) -> GenerateRequest {
+pub fn prepare(
+    doc: &DocSnapshot,
+    cursor: usize,
+    others: &[Excerpt],
+    settings: &Settings,
+    provider: &Provider,
+) -> GenerateRequest {
     let c = &settings.completion;
     let comment = doc.syntax.as_ref().map_or("//", |s| s.language.info.line_comment.as_str());
     let others = if c.other_documents { others } else { &[] };

@@ -34,7 +34,13 @@ impl FimParts {
 
 /// Cuts the windows around `cursor` (a char index) within `budget_tokens`: 60% for the prefix,
 /// 20% for the suffix, 20% for context (what context leaves unused goes to the prefix).
-pub fn build_parts(doc: &DocSnapshot, cursor: usize, others: &[Excerpt], budget_tokens: u32, comment: &str) -> FimParts {
+pub fn build_parts(
+    doc: &DocSnapshot,
+    cursor: usize,
+    others: &[Excerpt],
+    budget_tokens: u32,
+    comment: &str,
+) -> FimParts {
     let rope = &doc.rope;
     let cursor = cursor.min(rope.len_chars());
     let budget = budget_tokens as usize * BYTES_PER_TOKEN;
@@ -171,13 +177,20 @@ pub const CHAT_SYSTEM: &str = "You complete code. Reply with only the code that 
 pub fn render(template: Template, parts: &FimParts, language: &str) -> (Prompt, Vec<String>) {
     let p = parts.full_prefix();
     let s = &parts.suffix;
-    let raw = |prompt: String, stops: &[&str]| {
-        (Prompt::Raw { prompt }, stops.iter().map(|s| (*s).to_owned()).collect())
-    };
+    let raw =
+        |prompt: String, stops: &[&str]| (Prompt::Raw { prompt }, stops.iter().map(|s| (*s).to_owned()).collect());
     match template {
         Template::Qwen => raw(
             format!("<|fim_prefix|>{p}<|fim_suffix|>{s}<|fim_middle|>"),
-            &["<|endoftext|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>"],
+            &[
+                "<|endoftext|>",
+                "<|fim_prefix|>",
+                "<|fim_suffix|>",
+                "<|fim_middle|>",
+                "<|fim_pad|>",
+                "<|file_sep|>",
+                "<|im_end|>",
+            ],
         ),
         Template::Starcoder => raw(
             format!("<fim_prefix>{p}<fim_suffix>{s}<fim_middle>"),
@@ -222,7 +235,8 @@ mod tests {
     #[test]
     fn imports_and_scope_header_outside_a_small_window_stay_in_context() {
         let filler: String = (0..40).map(|i| format!("    let v{i} = {i};\n")).collect();
-        let (doc, cursor) = fixture(&format!("use std::io;\n\nfn main() {{\n{filler}    let total = $0;\n}}\n"), "rust");
+        let (doc, cursor) =
+            fixture(&format!("use std::io;\n\nfn main() {{\n{filler}    let total = $0;\n}}\n"), "rust");
         let parts = build_parts(&doc, cursor, &[], 64, "//");
         expect![[r#"
             use std::io;

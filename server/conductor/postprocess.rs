@@ -225,12 +225,7 @@ mod tests {
 
     #[test]
     fn text_that_repeats_the_next_line_is_dropped() {
-        check(
-            "let a = 1;\n$0\nlet c = 3;\n",
-            "let b = 2;\nlet c = 3;\n",
-            false,
-            expect![[r#"Some("let b = 2;")"#]],
-        );
+        check("let a = 1;\n$0\nlet c = 3;\n", "let b = 2;\nlet c = 3;\n", false, expect![[r#"Some("let b = 2;")"#]]);
     }
 
     #[test]

@@ -77,7 +77,10 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
             }
             let text = doc.rope.line(line).to_string();
             if let Some(todo) = todo_text(&text) {
-                let range = Range { start: Position { line: line as u32, character: 0 }, end: Position { line: line as u32 + 1, character: 0 } };
+                let range = Range {
+                    start: Position { line: line as u32, character: 0 },
+                    end: Position { line: line as u32 + 1, character: 0 },
+                };
                 actions.push(action(
                     format!("Baton: delegate to a background agent: “{}”", first_line(&todo, 60)),
                     delegate.clone(),
@@ -108,9 +111,14 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: b
     let mut out = Vec::new();
     let mut hits: Vec<(Task, PullRequest)> = Vec::new();
     for task in all {
-        if task.state == TaskState::AwaitingPlanApproval && task.context.get("uri").and_then(Value::as_str) == Some(uri) {
+        if task.state == TaskState::AwaitingPlanApproval && task.context.get("uri").and_then(Value::as_str) == Some(uri)
+        {
             out.push(action(
-                format!("Baton task #{}: Approve plan: {}", task.id, first_line(task.plan.as_deref().unwrap_or(""), 60)),
+                format!(
+                    "Baton task #{}: Approve plan: {}",
+                    task.id,
+                    first_line(task.plan.as_deref().unwrap_or(""), 60)
+                ),
                 kind.clone(),
                 ext::CMD_TASK_APPROVE_PLAN,
                 json!({ "id": task.id }),
@@ -147,7 +155,11 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: b
             .collect();
         let suffix = if others.is_empty() { String::new() } else { format!(" — overlaps PR {}", others.join(", ")) };
         let (branch, conflicts) = merge_outlook(state, &orchestrator, &task).await;
-        let merge_note = if conflicts.is_empty() { String::new() } else { format!(" — would conflict in {}", conflicts.join(", ")) };
+        let merge_note = if conflicts.is_empty() {
+            String::new()
+        } else {
+            format!(" — would conflict in {}", conflicts.join(", "))
+        };
         let id = json!({ "id": task.id });
         let entries: [(String, &str); 5] = [
             (format!("{prefix}: Review{suffix}"), ext::CMD_PR_REVIEW),
@@ -215,9 +227,11 @@ fn todo_text(line: &str) -> Option<String> {
         let before = &line[..at];
         let in_comment = ["//", "#", "/*", "--", ";", "*"].iter().any(|c| before.contains(c));
         let after = &line[at + marker.len()..];
-        let boundary = !before.ends_with(|c: char| c.is_alphanumeric()) && !after.starts_with(|c: char| c.is_alphanumeric());
+        let boundary =
+            !before.ends_with(|c: char| c.is_alphanumeric()) && !after.starts_with(|c: char| c.is_alphanumeric());
         if in_comment && boundary {
-            let text = after.trim_start_matches(['(', ')', ':', ' ']).trim_end_matches(['*', '/', ' ', '\n', '\r']).trim();
+            let text =
+                after.trim_start_matches(['(', ')', ':', ' ']).trim_end_matches(['*', '/', ' ', '\n', '\r']).trim();
             let text = text.split_once("):").map_or(text, |(_, t)| t.trim());
             return Some(if text.is_empty() { line.trim().to_owned() } else { text.to_owned() });
         }
@@ -230,7 +244,13 @@ fn kind_matches(only: &CodeActionKind, kind: &CodeActionKind) -> bool {
     k == o || k.starts_with(&format!("{o}."))
 }
 
-fn action(title: String, kind: CodeActionKind, command: &str, argument: Value, diagnostic: Option<&Diagnostic>) -> CodeAction {
+fn action(
+    title: String,
+    kind: CodeActionKind,
+    command: &str,
+    argument: Value,
+    diagnostic: Option<&Diagnostic>,
+) -> CodeAction {
     CodeAction {
         title: title.clone(),
         kind: Some(kind),
@@ -249,7 +269,11 @@ fn message_text(m: &Message) -> &str {
 
 fn first_line(s: &str, max: usize) -> String {
     let line = s.lines().next().unwrap_or("");
-    if line.chars().count() > max { format!("{}…", line.chars().take(max).collect::<String>()) } else { line.to_owned() }
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    } else {
+        line.to_owned()
+    }
 }
 
 #[cfg(test)]

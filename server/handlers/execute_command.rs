@@ -58,7 +58,8 @@ pub(super) fn arg<T: DeserializeOwned>(arguments: &[Value]) -> Result<T> {
 }
 
 async fn ask_instruction(state: &State) -> Result<String> {
-    let actions = PRESETS.iter().map(|t| MessageActionItem { title: (*t).to_owned(), properties: HashMap::new() }).collect();
+    let actions =
+        PRESETS.iter().map(|t| MessageActionItem { title: (*t).to_owned(), properties: HashMap::new() }).collect();
     let picked = state
         .client
         .show_message_request(MessageType::Info, "Baton: how should the model edit the selection?", Some(actions))
@@ -101,7 +102,9 @@ async fn run_edit(state: &State, uri: &str, range: Range, instruction: String) -
     let progress = if state.features().work_done_progress {
         let token = ProgressToken::String(format!("baton/edit/{}", NEXT_TOKEN.fetch_add(1, Ordering::Relaxed)));
         match state.client.create_work_done_progress(token.clone()).await {
-            Ok(()) => Some(state.client.progress(token, "Baton").with_message(format!("editing: {instruction}")).begin().await),
+            Ok(()) => Some(
+                state.client.progress(token, "Baton").with_message(format!("editing: {instruction}")).begin().await,
+            ),
             Err(_) => None,
         }
     } else {
@@ -172,7 +175,11 @@ async fn run_edit(state: &State, uri: &str, range: Range, instruction: String) -
             change_annotations: annotate.then(|| {
                 HashMap::from([(
                     "baton".to_owned(),
-                    ChangeAnnotation { label: label.clone(), needs_confirmation: Some(true), description: Some(provider.config().model.clone()) },
+                    ChangeAnnotation {
+                        label: label.clone(),
+                        needs_confirmation: Some(true),
+                        description: Some(provider.config().model.clone()),
+                    },
                 )])
             }),
             ..Default::default()
@@ -182,7 +189,11 @@ async fn run_edit(state: &State, uri: &str, range: Range, instruction: String) -
     };
     let applied = state
         .client
-        .send_request::<ApplyWorkspaceEditRequest>(ApplyWorkspaceEditParams { label: Some(label), edit: workspace_edit, metadata: None })
+        .send_request::<ApplyWorkspaceEditRequest>(ApplyWorkspaceEditParams {
+            label: Some(label),
+            edit: workspace_edit,
+            metadata: None,
+        })
         .await
         .map_err(|e| invalid_request(format!("the editor did not apply the edit: {}", e.message)))?;
     Ok(json!({ "applied": applied.applied, "reason": applied.failure_reason }))

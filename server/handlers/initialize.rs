@@ -37,7 +37,9 @@ pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
             .as_ref()
             .and_then(|w| w.workspace_edit.as_ref())
             .and_then(|e| e.resource_operations.as_ref())
-            .is_some_and(|ops| ops.contains(&ResourceOperationKind::Create) && ops.contains(&ResourceOperationKind::Delete)),
+            .is_some_and(|ops| {
+                ops.contains(&ResourceOperationKind::Create) && ops.contains(&ResourceOperationKind::Delete)
+            }),
         work_done_progress: caps.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false),
         change_annotations: caps
             .workspace
@@ -58,7 +60,7 @@ pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
         Some(WorkspaceFolders::WorkspaceFolderList(folders)) => folders.first(),
         _ => None,
     }
-        .map(|f| PathBuf::from(display_path(f.uri.as_ref())));
+    .map(|f| PathBuf::from(display_path(f.uri.as_ref())));
     #[allow(deprecated)]
     let root = root.or_else(|| params.root_uri.as_ref().map(|u| PathBuf::from(display_path(u.as_ref()))));
     let (mut layers, errors) = Layers::load_files(root.as_deref());

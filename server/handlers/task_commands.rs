@@ -19,7 +19,8 @@ use crate::text::Document;
 /// Prompts offered when `baton.task.start` arrives without one.
 const TASK_PRESETS: &[&str] = &["Write tests for this", "Fix the bugs in this", "Refactor this", "Document this"];
 /// Follow-ups offered when `baton.pr.requestChanges` arrives without feedback.
-const FEEDBACK_PRESETS: &[&str] = &["Fix the failing checks", "Add tests", "Make the change smaller", "Follow the code style"];
+const FEEDBACK_PRESETS: &[&str] =
+    &["Fix the failing checks", "Add tests", "Make the change smaller", "Follow the code style"];
 /// Most lines of a selection folded into a task's prompt.
 const MAX_CONTEXT_LINES: usize = 200;
 
@@ -33,34 +34,44 @@ pub async fn handle(state: &State, command: &str, arguments: &[Value]) -> Option
             Err(e) => Err(e),
         },
         ext::CMD_TASK_LIST => list(state, arguments.first()).await,
-        ext::CMD_TASK_SHOW => with_id(state, command, arguments, |o, a| async move {
-            let d = o.show(a.id).map_err(orch_error)?;
-            serde_json::to_value(d).map_err(|e| internal(e.to_string()))
-        })
-        .await,
-        ext::CMD_TASK_APPROVE_PLAN => with_id(state, command, arguments, |o, a| async move {
-            o.approve_plan(a.id).map_err(orch_error)?;
-            Ok(json!({ "id": a.id, "state": "queued" }))
-        })
-        .await,
-        ext::CMD_TASK_RESUME => with_id(state, command, arguments, |o, a| async move {
-            o.resume(a.id).map_err(orch_error)?;
-            Ok(json!({ "id": a.id, "state": "queued" }))
-        })
-        .await,
+        ext::CMD_TASK_SHOW => {
+            with_id(state, command, arguments, |o, a| async move {
+                let d = o.show(a.id).map_err(orch_error)?;
+                serde_json::to_value(d).map_err(|e| internal(e.to_string()))
+            })
+            .await
+        }
+        ext::CMD_TASK_APPROVE_PLAN => {
+            with_id(state, command, arguments, |o, a| async move {
+                o.approve_plan(a.id).map_err(orch_error)?;
+                Ok(json!({ "id": a.id, "state": "queued" }))
+            })
+            .await
+        }
+        ext::CMD_TASK_RESUME => {
+            with_id(state, command, arguments, |o, a| async move {
+                o.resume(a.id).map_err(orch_error)?;
+                Ok(json!({ "id": a.id, "state": "queued" }))
+            })
+            .await
+        }
         ext::CMD_PR_REVIEW => review(state, task_id_args(state, command, arguments).await).await,
         ext::CMD_PR_APPLY => apply(state, task_id_args(state, command, arguments).await).await,
-        ext::CMD_PR_MERGE => with_id(state, command, arguments, |o, a| async move {
-            let m = o.merge(a.id).await.map_err(orch_error)?;
-            Ok(json!({ "commit": m.commit, "signedOffBy": m.signed_off_by }))
-        })
-        .await,
+        ext::CMD_PR_MERGE => {
+            with_id(state, command, arguments, |o, a| async move {
+                let m = o.merge(a.id).await.map_err(orch_error)?;
+                Ok(json!({ "commit": m.commit, "signedOffBy": m.signed_off_by }))
+            })
+            .await
+        }
         ext::CMD_PR_REQUEST_CHANGES => request_changes(state, task_id_args(state, command, arguments).await).await,
-        ext::CMD_PR_DISCARD => with_id(state, command, arguments, |o, a| async move {
-            o.discard(a.id).await.map_err(orch_error)?;
-            Ok(json!({ "id": a.id, "state": "discarded" }))
-        })
-        .await,
+        ext::CMD_PR_DISCARD => {
+            with_id(state, command, arguments, |o, a| async move {
+                o.discard(a.id).await.map_err(orch_error)?;
+                Ok(json!({ "id": a.id, "state": "discarded" }))
+            })
+            .await
+        }
         _ => return None,
     };
     if let Err(e) = &result
@@ -92,7 +103,9 @@ async fn task_id_args(state: &State, command: &str, arguments: &[Value]) -> Resu
     let orchestrator = state.orchestrator()?;
     let repo = tasks::workspace_repo(state).await;
     let applies = |t: TaskState| match command {
-        ext::CMD_PR_REVIEW | ext::CMD_PR_APPLY | ext::CMD_PR_MERGE | ext::CMD_PR_REQUEST_CHANGES => t == TaskState::Ready,
+        ext::CMD_PR_REVIEW | ext::CMD_PR_APPLY | ext::CMD_PR_MERGE | ext::CMD_PR_REQUEST_CHANGES => {
+            t == TaskState::Ready
+        }
         ext::CMD_TASK_APPROVE_PLAN => t == TaskState::AwaitingPlanApproval,
         ext::CMD_TASK_RESUME => matches!(t, TaskState::Failed | TaskState::Interrupted),
         _ => !t.is_final(),
@@ -137,18 +150,20 @@ async fn start(state: &State, args: ext::TaskStartArgs) -> Result<Value> {
     let orchestrator = state.orchestrator()?;
     let file = args.uri.as_deref().map(|u| PathBuf::from(display_path(u)));
     let root = state.root.read().unwrap_or_else(|e| e.into_inner()).clone();
-    let dir = file
-        .as_deref()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .or(root)
-        .ok_or_else(|| invalid_params("baton.task.start needs a `uri` or a workspace folder to find the repository"))?;
+    let dir =
+        file.as_deref().and_then(Path::parent).map(Path::to_path_buf).or(root).ok_or_else(|| {
+            invalid_params("baton.task.start needs a `uri` or a workspace folder to find the repository")
+        })?;
     let repo = Orchestrator::repo_root(&dir).await.map_err(orch_error)?;
 
     let instruction = match args.prompt.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         Some(p) => p.to_owned(),
         None => match &args.diagnostic {
-            Some(d) => format!("Fix this problem reported by {}: {}", d.source.as_deref().unwrap_or("the compiler"), message_text(&d.message)),
+            Some(d) => format!(
+                "Fix this problem reported by {}: {}",
+                d.source.as_deref().unwrap_or("the compiler"),
+                message_text(&d.message)
+            ),
             None => ask(state, "Baton: what should the background agent do?", TASK_PRESETS)
                 .await
                 .ok_or_else(|| invalid_params("baton.task.start needs a prompt (argument `prompt`)"))?,
@@ -156,16 +171,19 @@ async fn start(state: &State, args: ext::TaskStartArgs) -> Result<Value> {
     };
     let prompt = with_editor_context(state, &instruction, &args, file.as_deref(), &repo);
     let context = json!({ "uri": args.uri, "range": args.range, "diagnostic": args.diagnostic });
-    let id = orchestrator
-        .start_task(&repo, &prompt, context, args.agent.as_deref())
-        .await
-        .map_err(orch_error)?;
+    let id = orchestrator.start_task(&repo, &prompt, context, args.agent.as_deref()).await.map_err(orch_error)?;
     Ok(json!({ "id": id }))
 }
 
 /// The instruction followed by where it applies: the file relative to the repository, the
 /// selected lines and their text, the diagnostic. The agent's worktree has the same layout.
-fn with_editor_context(state: &State, instruction: &str, args: &ext::TaskStartArgs, file: Option<&Path>, repo: &Path) -> String {
+fn with_editor_context(
+    state: &State,
+    instruction: &str,
+    args: &ext::TaskStartArgs,
+    file: Option<&Path>,
+    repo: &Path,
+) -> String {
     let mut prompt = instruction.to_owned();
     let Some(file) = file else { return prompt };
     let rel = file.strip_prefix(repo).unwrap_or(file).display().to_string();
@@ -188,11 +206,17 @@ fn with_editor_context(state: &State, instruction: &str, args: &ext::TaskStartAr
                 text.trim_end_matches('\n')
             ));
         }
-        (Some(r), None) => prompt.push_str(&format!("\n\nThis is about {rel}, lines {}-{}.", r.start.line + 1, r.end.line + 1)),
+        (Some(r), None) => {
+            prompt.push_str(&format!("\n\nThis is about {rel}, lines {}-{}.", r.start.line + 1, r.end.line + 1))
+        }
         (None, _) => prompt.push_str(&format!("\n\nThis is about {rel}.")),
     }
     if let Some(d) = &args.diagnostic {
-        prompt.push_str(&format!("\nDiagnostic ({}): {}", d.source.as_deref().unwrap_or("compiler"), message_text(&d.message)));
+        prompt.push_str(&format!(
+            "\nDiagnostic ({}): {}",
+            d.source.as_deref().unwrap_or("compiler"),
+            message_text(&d.message)
+        ));
     }
     prompt
 }
@@ -227,7 +251,12 @@ async fn review(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
     // an error just means it was not shown.
     let shown = state
         .client
-        .show_document(ShowDocumentParams { uri: Uri::from(uri.as_str()), external: Some(false), take_focus: Some(true), selection: None })
+        .show_document(ShowDocumentParams {
+            uri: Uri::from(uri.as_str()),
+            external: Some(false),
+            take_focus: Some(true),
+            selection: None,
+        })
         .await
         .unwrap_or(false);
     Ok(json!({ "uri": uri, "shown": shown }))
@@ -254,7 +283,11 @@ async fn apply(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
     let label = format!("Baton: apply PR #{}", args.id);
     let applied = state
         .client
-        .send_request::<ApplyWorkspaceEditRequest>(ApplyWorkspaceEditParams { label: Some(label), edit, metadata: None })
+        .send_request::<ApplyWorkspaceEditRequest>(ApplyWorkspaceEditParams {
+            label: Some(label),
+            edit,
+            metadata: None,
+        })
         .await
         .map_err(|e| invalid_request(format!("the editor did not apply the pull request: {}", e.message)))?;
     if !applied.applied {
@@ -312,7 +345,8 @@ fn workspace_edit(state: &State, changes: &[FileChange]) -> Result<WorkspaceEdit
             }
             (None, Some(new)) => {
                 need_resource_operations(features.document_changes && features.create_delete_files, &shown)?;
-                document_changes.push(CreateFile { uri: Uri::from(uri.as_str()), options: None, annotation_id: None }.into());
+                document_changes
+                    .push(CreateFile { uri: Uri::from(uri.as_str()), options: None, annotation_id: None }.into());
                 document_changes.push(
                     TextDocumentEdit {
                         text_document: OptionalVersionedTextDocumentIdentifier {
@@ -326,7 +360,8 @@ fn workspace_edit(state: &State, changes: &[FileChange]) -> Result<WorkspaceEdit
             }
             (Some(_), None) => {
                 need_resource_operations(features.document_changes && features.create_delete_files, &shown)?;
-                document_changes.push(DeleteFile { uri: Uri::from(uri.as_str()), options: None, annotation_id: None }.into());
+                document_changes
+                    .push(DeleteFile { uri: Uri::from(uri.as_str()), options: None, annotation_id: None }.into());
             }
             (None, None) => {}
         }
@@ -359,7 +394,8 @@ async fn ask(state: &State, question: &str, presets: &[&str]) -> Option<String> 
     if !state.features().message_requests {
         return None;
     }
-    let actions = presets.iter().map(|t| MessageActionItem { title: (*t).to_owned(), properties: HashMap::new() }).collect();
+    let actions =
+        presets.iter().map(|t| MessageActionItem { title: (*t).to_owned(), properties: HashMap::new() }).collect();
     state.client.show_message_request(MessageType::Info, question, Some(actions)).await.ok().flatten().map(|a| a.title)
 }
 

@@ -29,7 +29,6 @@ pub const CMD_FIX: &str = "baton.fix";
 /// `command`). Arguments: `[{ "uri": string, "length": number (UTF-16 code units) }]`.
 pub const CMD_ACCEPTED: &str = "baton.accepted";
 
-
 /// Server → client notification `baton/tasks`: task counts and a one-line summary of each
 /// task that is not finished, for status bars ([`TasksParams`]). Sent on every change to
 /// clients that declare `capabilities.experimental.baton.tasks = true`.

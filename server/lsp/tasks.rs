@@ -207,7 +207,13 @@ impl Reporter {
         }
         match tasks_params(&self.orchestrator, self.repo.as_ref(), &self.messages, pin) {
             Ok(params) if self.last.as_ref() != Some(&params) => {
-                tracing::debug!(?pin, queued = params.queued, running = params.running, review = params.awaiting_review, "baton/tasks");
+                tracing::debug!(
+                    ?pin,
+                    queued = params.queued,
+                    running = params.running,
+                    review = params.awaiting_review,
+                    "baton/tasks"
+                );
                 self.state.client.send_notification::<ext::Tasks>(params.clone()).await;
                 self.last = Some(params);
                 self.next_send = tokio::time::Instant::now() + Duration::from_millis(MIN_GAP_MS);
@@ -229,7 +235,8 @@ async fn forward(
     let features = state.features();
     if ev.state == TaskState::Ready && !features.tasks_notification {
         // Nothing else tells such a client (Helix) that a pull request waits for review.
-        let message = format!("Baton PR #{} {}; its actions are code actions on the changed lines", ev.task_id, ev.message);
+        let message =
+            format!("Baton PR #{} {}; its actions are code actions on the changed lines", ev.task_id, ev.message);
         state.client.show_message(tower_lsp_server::gen_lsp_types::MessageType::Info, message).await;
     }
     if !features.work_done_progress {

@@ -31,8 +31,8 @@ use crate::config::Settings;
 pub use run::{AgentRunner, AgentRunners};
 use store::Store;
 pub use store::{
-    ChangedFile, CheckResult, DiffStat, LineRange, LogLine, PullRequest, Signoff, SignoffAction,
-    StoreError, Task, TaskId, TaskState,
+    ChangedFile, CheckResult, DiffStat, LineRange, LogLine, PullRequest, Signoff, SignoffAction, StoreError, Task,
+    TaskId, TaskState,
 };
 
 /// How many task events the channel buffers for slow subscribers.
@@ -96,21 +96,14 @@ pub enum OrchestratorError {
     #[error("there is no agent profile named {name:?} (known: {known})")]
     UnknownAgent { name: String, known: String },
     #[error("task {id} is {state}; {action} needs a task that is {needed}")]
-    WrongState {
-        id: TaskId,
-        state: TaskState,
-        action: &'static str,
-        needed: &'static str,
-    },
+    WrongState { id: TaskId, state: TaskState, action: &'static str, needed: &'static str },
     #[error("task {0} has no pull request yet")]
     NoPullRequest(TaskId),
     #[error("refusing to merge: the working tree has uncommitted changes in {}", .0.join(", "))]
     DirtyTree(Vec<String>),
     #[error("refusing to merge: it would conflict in {}", .0.join(", "))]
     Conflicts(Vec<String>),
-    #[error(
-        "refusing to apply: {path} changed since the task started (merge instead, or discard your change)"
-    )]
+    #[error("refusing to apply: {path} changed since the task started (merge instead, or discard your change)")]
     Diverged { path: String },
     #[error("{0:#}")]
     Git(anyhow::Error),
@@ -137,10 +130,7 @@ fn owner_alive(owner: &str) -> bool {
         return false;
     };
     if pid == std::process::id().to_string() {
-        return live_owners()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(owner);
+        return live_owners().lock().unwrap_or_else(|p| p.into_inner()).contains(owner);
     }
     if Path::new("/proc/self").exists() {
         return Path::new("/proc").join(pid).exists();
@@ -178,18 +168,13 @@ pub struct Orchestrator {
 
 impl std::fmt::Debug for Orchestrator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Orchestrator")
-            .field("data_dir", &self.inner.data_dir)
-            .finish()
+        f.debug_struct("Orchestrator").field("data_dir", &self.inner.data_dir).finish()
     }
 }
 
 impl Drop for Orchestrator {
     fn drop(&mut self) {
-        live_owners()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.inner.owner);
+        live_owners().lock().unwrap_or_else(|p| p.into_inner()).remove(&self.inner.owner);
         self.inner.shutdown.cancel();
     }
 }
@@ -204,27 +189,16 @@ impl Orchestrator {
     /// preparing, running or checking are marked `interrupted`.
     ///
     /// Errors: the database cannot be opened or migrated.
-    pub fn open(
-        data_dir: &Path,
-        settings: Settings,
-        runners: AgentRunners,
-    ) -> Result<Self, OrchestratorError> {
+    pub fn open(data_dir: &Path, settings: Settings, runners: AgentRunners) -> Result<Self, OrchestratorError> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let store = Store::open(&worktree::db_path(data_dir))?;
-        let owner = format!(
-            "{}:{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let owner = format!("{}:{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let interrupted = store.interrupt_orphans(owner_alive)?;
         for id in &interrupted {
             let _ = store.append_log(*id, "interrupted: the server running this task stopped");
             tracing::info!(task = id, "task interrupted by an earlier server's exit");
         }
-        live_owners()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(owner.clone());
+        live_owners().lock().unwrap_or_else(|p| p.into_inner()).insert(owner.clone());
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Ok(Orchestrator {
             inner: Arc::new(Inner {
@@ -246,23 +220,15 @@ impl Orchestrator {
     /// platform's data directory + `/baton`).
     ///
     /// Errors: no data directory can be found, or as [`Orchestrator::open`].
-    pub fn open_default(
-        settings: Settings,
-        runners: AgentRunners,
-    ) -> Result<Self, OrchestratorError> {
-        let dir = worktree::default_data_dir().ok_or_else(|| {
-            OrchestratorError::Git(anyhow!("cannot find a data directory; set BATON_DATA_DIR"))
-        })?;
+    pub fn open_default(settings: Settings, runners: AgentRunners) -> Result<Self, OrchestratorError> {
+        let dir = worktree::default_data_dir()
+            .ok_or_else(|| OrchestratorError::Git(anyhow!("cannot find a data directory; set BATON_DATA_DIR")))?;
         Self::open(&dir, settings, runners)
     }
 
     /// Replaces the settings (new tasks and new runs use them).
     pub fn set_settings(&self, settings: Settings) {
-        *self
-            .inner
-            .settings
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = settings;
+        *self.inner.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
     }
 
     /// Sets who answers agents' questions (the editor); by default nobody ([`NoUser`]).
@@ -298,22 +264,16 @@ impl Orchestrator {
         context: serde_json::Value,
         agent: Option<&str>,
     ) -> Result<TaskId, OrchestratorError> {
-        let root = worktree::repo_root(repo)
-            .await
-            .map_err(OrchestratorError::Git)?;
+        let root = worktree::repo_root(repo).await.map_err(OrchestratorError::Git)?;
         let agent = match agent {
             Some(a) => a.to_owned(),
             None => self.inner.settings().orchestrator.default_agent.clone(),
         };
         self.inner.profile(&agent)?;
-        let id =
-            self.inner
-                .store
-                .insert_task(&root, prompt, &context, &agent, &self.inner.owner)?;
+        let id = self.inner.store.insert_task(&root, prompt, &context, &agent, &self.inner.owner)?;
         tracing::info!(task = id, agent = %agent, "task queued");
         tracing::trace!(task = id, prompt, "task prompt");
-        self.inner
-            .emit(id, TaskState::Queued, format!("queued for agent {agent}"));
+        self.inner.emit(id, TaskState::Queued, format!("queued for agent {agent}"));
         spawn_pipeline(self.inner.clone(), id);
         Ok(id)
     }
@@ -395,9 +355,7 @@ impl Orchestrator {
             "approving a plan",
             "awaiting_plan_approval",
         )?;
-        self.inner
-            .store
-            .set_field(id, store::Field::PlanApproved, 1)?;
+        self.inner.store.set_field(id, store::Field::PlanApproved, 1)?;
         self.requeue(id, "plan approved")
     }
 
@@ -411,18 +369,13 @@ impl Orchestrator {
             "resuming",
             "failed or interrupted",
         )?;
-        self.inner
-            .store
-            .set_field(id, store::Field::Error, None::<String>)?;
+        self.inner.store.set_field(id, store::Field::Error, None::<String>)?;
         self.requeue(id, "resumed")
     }
 
     fn requeue(&self, id: TaskId, why: &str) -> Result<(), OrchestratorError> {
-        self.inner
-            .store
-            .set_field(id, store::Field::Owner, self.inner.owner.clone())?;
-        self.inner
-            .transition(id, TaskState::Queued, why.to_owned())?;
+        self.inner.store.set_field(id, store::Field::Owner, self.inner.owner.clone())?;
+        self.inner.transition(id, TaskState::Queued, why.to_owned())?;
         spawn_pipeline(self.inner.clone(), id);
         Ok(())
     }
@@ -446,18 +399,13 @@ impl Orchestrator {
                 .is_some_and(|id| ids.contains(&id));
             named_for_live || paths.iter().any(|p| p == path)
         };
-        worktree::gc(&self.inner.data_dir, &keep)
-            .await
-            .map_err(OrchestratorError::Git)
+        worktree::gc(&self.inner.data_dir, &keep).await.map_err(OrchestratorError::Git)
     }
 }
 
 impl Inner {
     fn settings(&self) -> Settings {
-        self.settings
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn profiles(&self) -> Vec<AgentProfile> {
@@ -470,18 +418,10 @@ impl Inner {
 
     fn profile(&self, name: &str) -> Result<AgentProfile, OrchestratorError> {
         let profiles = self.profiles();
-        profiles
-            .iter()
-            .find(|p| p.name == name)
-            .cloned()
-            .ok_or_else(|| OrchestratorError::UnknownAgent {
-                name: name.to_owned(),
-                known: profiles
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        profiles.iter().find(|p| p.name == name).cloned().ok_or_else(|| OrchestratorError::UnknownAgent {
+            name: name.to_owned(),
+            known: profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+        })
     }
 
     fn slot(&self, profile: &AgentProfile) -> Arc<Semaphore> {
@@ -496,11 +436,7 @@ impl Inner {
         if let Err(e) = self.store.append_log(id, &format!("[{state}] {message}")) {
             tracing::warn!(task = id, error = %e, "cannot write the task log");
         }
-        let _ = self.events.send(TaskEvent {
-            task_id: id,
-            state,
-            message,
-        });
+        let _ = self.events.send(TaskEvent { task_id: id, state, message });
     }
 
     /// Moves the task to `to`, then logs and broadcasts it.
@@ -519,12 +455,7 @@ impl Inner {
     ) -> Result<Task, OrchestratorError> {
         let task = self.store.task(id)?;
         if !allowed.contains(&task.state) {
-            return Err(OrchestratorError::WrongState {
-                id,
-                state: task.state,
-                action,
-                needed,
-            });
+            return Err(OrchestratorError::WrongState { id, state: task.state, action, needed });
         }
         Ok(task)
     }
@@ -551,19 +482,12 @@ fn spawn_pipeline(inner: Arc<Inner>, id: TaskId) {
     tokio::spawn(async move {
         let result = pipeline(&inner, id, &cancel).await;
         // Another server may have taken the task over (resumed it) meanwhile: leave it alone.
-        let still_ours = inner
-            .store
-            .task(id)
-            .map(|t| t.owner == inner.owner)
-            .unwrap_or(false);
+        let still_ours = inner.store.task(id).map(|t| t.owner == inner.owner).unwrap_or(false);
         if let Err(e) = result
             && still_ours
         {
             if inner.shutdown.is_cancelled() {
-                if inner
-                    .transition(id, TaskState::Interrupted, "the server stopped".to_owned())
-                    .is_err()
-                {
+                if inner.transition(id, TaskState::Interrupted, "the server stopped".to_owned()).is_err() {
                     tracing::debug!(task = id, "task already left its working state");
                 }
             } else if cancel.is_cancelled() || e.is::<Stopped>() {
@@ -571,9 +495,7 @@ fn spawn_pipeline(inner: Arc<Inner>, id: TaskId) {
             } else {
                 let message = format!("{e:#}");
                 tracing::info!(task = id, error = %message, "task failed");
-                let _ = inner
-                    .store
-                    .set_field(id, store::Field::Error, message.clone());
+                let _ = inner.store.set_field(id, store::Field::Error, message.clone());
                 if let Err(e) = inner.transition(id, TaskState::Failed, message) {
                     tracing::debug!(task = id, error = %e, "cannot mark the task failed");
                 }
@@ -584,11 +506,7 @@ fn spawn_pipeline(inner: Arc<Inner>, id: TaskId) {
     });
 }
 
-async fn pipeline(
-    inner: &Arc<Inner>,
-    id: TaskId,
-    cancel: &CancellationToken,
-) -> anyhow::Result<()> {
+async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) -> anyhow::Result<()> {
     let task = inner.store.task(id)?;
     let profile = inner.profile(&task.agent)?;
     let settings = inner.settings();
@@ -596,11 +514,7 @@ async fn pipeline(
     // Queued: wait for a slot of the profile.
     let slot = inner.slot(&profile);
     if slot.available_permits() == 0 {
-        inner.emit(
-            id,
-            TaskState::Queued,
-            format!("waiting for a free {} slot", profile.name),
-        );
+        inner.emit(id, TaskState::Queued, format!("waiting for a free {} slot", profile.name));
     }
     let permit = tokio::select! {
         p = slot.acquire_owned() => p.context("the agent queue was closed")?,
@@ -608,11 +522,7 @@ async fn pipeline(
     };
 
     // Preparing: the worktree (kept from an earlier run when it still exists).
-    inner.transition(
-        id,
-        TaskState::Preparing,
-        "preparing the worktree".to_owned(),
-    )?;
+    inner.transition(id, TaskState::Preparing, "preparing the worktree".to_owned())?;
     let task = inner.store.task(id)?;
     let (worktree_path, branch, base) = match (&task.worktree, &task.branch, &task.base_commit) {
         (Some(w), Some(b), Some(base)) if w.exists() => (w.clone(), b.clone(), base.clone()),
@@ -627,20 +537,11 @@ async fn pipeline(
         _ => {
             let step_inner = inner.clone();
             let step = move |m: String| step_inner.emit(id, TaskState::Preparing, m);
-            let wt =
-                worktree::create(&inner.data_dir, &task.repo_root, id, &task.prompt, &step).await?;
-            inner
-                .store
-                .set_worktree(id, &wt.branch, &wt.path, &wt.base_commit)?;
-            if let Some(setup) = settings
-                .orchestrator
-                .setup_command
-                .as_deref()
-                .filter(|s| !s.trim().is_empty())
-            {
+            let wt = worktree::create(&inner.data_dir, &task.repo_root, id, &task.prompt, &step).await?;
+            inner.store.set_worktree(id, &wt.branch, &wt.path, &wt.base_commit)?;
+            if let Some(setup) = settings.orchestrator.setup_command.as_deref().filter(|s| !s.trim().is_empty()) {
                 inner.emit(id, TaskState::Preparing, format!("running setup: {setup}"));
-                worktree::run_setup(&wt.path, setup, settings.orchestrator.setup_timeout_ms)
-                    .await?;
+                worktree::run_setup(&wt.path, setup, settings.orchestrator.setup_timeout_ms).await?;
             }
             (wt.path, wt.branch, wt.base_commit)
         }
@@ -652,10 +553,7 @@ async fn pipeline(
     // Running.
     let planning = profile.plan_first && !task.plan_approved;
     let prompt = if planning {
-        format!(
-            "{}\n\nDo not change any file yet. Propose a short, numbered plan for this task and stop.",
-            task.prompt
-        )
+        format!("{}\n\nDo not change any file yet. Propose a short, numbered plan for this task and stop.", task.prompt)
     } else if let Some(plan) = task.plan.as_deref().filter(|_| task.plan_approved) {
         format!("{}\n\nFollow this approved plan:\n{plan}", task.prompt)
     } else {
@@ -664,11 +562,7 @@ async fn pipeline(
     inner.transition(
         id,
         TaskState::Running,
-        if planning {
-            format!("{} is planning", profile.name)
-        } else {
-            format!("{} is working", profile.name)
-        },
+        if planning { format!("{} is planning", profile.name) } else { format!("{} is working", profile.name) },
     )?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let fwd_inner = inner.clone();
@@ -683,18 +577,10 @@ async fn pipeline(
                 AgentEvent::Step(step) => {
                     // The log keeps every step: it is the trail a reviewer reads afterwards.
                     let _ = fwd_inner.store.append_log(id, &format!("[running] {step}"));
-                    let _ = fwd_inner.events.send(TaskEvent {
-                        task_id: id,
-                        state: TaskState::Running,
-                        message: step,
-                    });
+                    let _ = fwd_inner.events.send(TaskEvent { task_id: id, state: TaskState::Running, message: step });
                 }
                 AgentEvent::Usage { tokens } => {
-                    let _ = fwd_inner.store.set_field(
-                        id,
-                        store::Field::Tokens,
-                        (base_tokens + tokens) as i64,
-                    );
+                    let _ = fwd_inner.store.set_field(id, store::Field::Tokens, (base_tokens + tokens) as i64);
                 }
                 AgentEvent::Plan(p) => plan = Some(p),
             }
@@ -702,22 +588,12 @@ async fn pipeline(
         plan
     });
     let ctx = RunContext {
-        task: AgentTask {
-            id,
-            prompt,
-            worktree: worktree_path.clone(),
-            branch: branch.clone(),
-            planning,
-        },
+        task: AgentTask { id, prompt, worktree: worktree_path.clone(), branch: branch.clone(), planning },
         profile: profile.clone(),
         default_model: settings.provider.clone(),
         events: tx,
         cancel: cancel.clone(),
-        asker: inner
-            .asker
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone(),
+        asker: inner.asker.read().unwrap_or_else(|p| p.into_inner()).clone(),
     };
     // Another server (another editor on this repository) may discard the task meanwhile.
     let watcher = {
@@ -726,11 +602,7 @@ async fn pipeline(
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(DISCARD_POLL_MS));
             loop {
                 tick.tick().await;
-                if inner
-                    .store
-                    .task(id)
-                    .is_ok_and(|t| t.state == TaskState::Discarded)
-                {
+                if inner.store.task(id).is_ok_and(|t| t.state == TaskState::Discarded) {
                     cancel.cancel();
                     break;
                 }
@@ -747,49 +619,27 @@ async fn pipeline(
         Err(e) => return Err(anyhow!(e)),
     };
     let tokens = base_tokens + outcome.tokens;
-    inner
-        .store
-        .set_field(id, store::Field::Tokens, tokens as i64)?;
+    inner.store.set_field(id, store::Field::Tokens, tokens as i64)?;
 
     if planning {
         let plan = plan.unwrap_or_else(|| outcome.summary.clone());
-        inner
-            .store
-            .set_field(id, store::Field::Plan, plan.clone())?;
+        inner.store.set_field(id, store::Field::Plan, plan.clone())?;
         let first = plan.lines().next().unwrap_or("").to_owned();
-        inner.transition(
-            id,
-            TaskState::AwaitingPlanApproval,
-            format!("plan ready for approval: {first}"),
-        )?;
+        inner.transition(id, TaskState::AwaitingPlanApproval, format!("plan ready for approval: {first}"))?;
         return Ok(());
     }
 
     // Checking: commit, checks, pull request.
-    inner
-        .store
-        .set_field(id, store::Field::Summary, outcome.summary.clone())?;
-    inner.transition(
-        id,
-        TaskState::Checking,
-        "committing the agent's work".to_owned(),
-    )?;
+    inner.store.set_field(id, store::Field::Summary, outcome.summary.clone())?;
+    inner.transition(id, TaskState::Checking, "committing the agent's work".to_owned())?;
     let title = pr::title(&task.prompt);
     pr::commit(&worktree_path, &profile.name, &title, &outcome.summary, &profile.exclude).await?;
-    let head = worktree::git(&worktree_path, &["rev-parse", "HEAD"])
-        .await?
-        .trim()
-        .to_owned();
+    let head = worktree::git(&worktree_path, &["rev-parse", "HEAD"]).await?.trim().to_owned();
     if head == base {
         // Documented choice: a task whose branch has no change is a failure, not an empty PR.
         anyhow::bail!("the agent made no changes");
     }
-    let (check, check_output) = match settings
-        .orchestrator
-        .check_command
-        .as_deref()
-        .filter(|c| !c.trim().is_empty())
-    {
+    let (check, check_output) = match settings.orchestrator.check_command.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(cmd) => {
             inner.emit(id, TaskState::Checking, format!("running checks: {cmd}"));
             tokio::select! {
@@ -825,27 +675,13 @@ async fn pipeline(
             token,
             draft: settings.orchestrator.github_draft,
         };
-        let base_branch =
-            worktree::git(&task.repo_root, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
-        match pr::publish_github(
-            &worktree_path,
-            &target,
-            &branch,
-            base_branch.trim(),
-            &title,
-            &outcome.summary,
-        )
-        .await
-        {
+        let base_branch = worktree::git(&task.repo_root, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
+        match pr::publish_github(&worktree_path, &target, &branch, base_branch.trim(), &title, &outcome.summary).await {
             Ok(url) => {
                 inner.emit(id, TaskState::Checking, format!("opened {url}"));
                 record.github_url = Some(url);
             }
-            Err(e) => inner.emit(
-                id,
-                TaskState::Checking,
-                format!("could not open a GitHub pull request: {e:#}"),
-            ),
+            Err(e) => inner.emit(id, TaskState::Checking, format!("could not open a GitHub pull request: {e:#}")),
         }
     }
     inner.store.put_pull_request(&record)?;

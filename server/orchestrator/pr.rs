@@ -32,18 +32,11 @@ pub(crate) async fn commit(
     match quiet.status.code() {
         Some(0) => return Ok(false),
         Some(1) => {}
-        _ => bail!(
-            "git diff --cached failed: {}",
-            String::from_utf8_lossy(&quiet.stderr).trim()
-        ),
+        _ => bail!("git diff --cached failed: {}", String::from_utf8_lossy(&quiet.stderr).trim()),
     }
     let (_, email) = user_identity(worktree).await?;
     let author = format!("Baton agent {agent} <{email}>");
-    let body = if summary.trim().is_empty() {
-        "(no summary)"
-    } else {
-        summary.trim()
-    };
+    let body = if summary.trim().is_empty() { "(no summary)" } else { summary.trim() };
     git(
         worktree,
         &[
@@ -68,11 +61,7 @@ pub(crate) async fn commit(
 
 /// A pull request title from a prompt: its first line, at most 72 characters.
 pub(crate) fn title(prompt: &str) -> String {
-    let line = prompt
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("Task")
-        .trim();
+    let line = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("Task").trim();
     if line.chars().count() > 72 {
         let cut: String = line.chars().take(71).collect();
         format!("{cut}…")
@@ -109,24 +98,10 @@ pub(crate) fn parse_shortstat(s: &str) -> DiffStat {
 
 /// The files changed between `base` and `head` with their changed line ranges (from the hunk
 /// headers of `git diff -U0`).
-pub(crate) async fn changed_files(
-    dir: &Path,
-    base: &str,
-    head: &str,
-) -> anyhow::Result<Vec<ChangedFile>> {
+pub(crate) async fn changed_files(dir: &Path, base: &str, head: &str) -> anyhow::Result<Vec<ChangedFile>> {
     let out = git(
         dir,
-        &[
-            "-c",
-            "core.quotePath=false",
-            "diff",
-            "-U0",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-renames",
-            base,
-            head,
-        ],
+        &["-c", "core.quotePath=false", "diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", base, head],
     )
     .await?;
     Ok(parse_unified_zero(&out))
@@ -134,10 +109,7 @@ pub(crate) async fn changed_files(
 
 fn unquote(path: &str) -> String {
     let p = path.trim();
-    let p = p
-        .strip_prefix('"')
-        .and_then(|p| p.strip_suffix('"'))
-        .unwrap_or(p);
+    let p = p.strip_prefix('"').and_then(|p| p.strip_suffix('"')).unwrap_or(p);
     p.to_owned()
 }
 
@@ -165,27 +137,18 @@ pub(crate) fn parse_unified_zero(diff: &str) -> Vec<ChangedFile> {
             } else {
                 rest.strip_prefix("b/").unwrap_or(&rest).to_owned()
             };
-            files.push(ChangedFile {
-                path,
-                ranges: Vec::new(),
-            });
+            files.push(ChangedFile { path, ranges: Vec::new() });
         } else if let Some(rest) = line.strip_prefix("@@ ") {
             let mut parts = rest.split_whitespace();
             let (Some(old), Some(new)) = (parts.next(), parts.next()) else {
                 continue;
             };
-            let (Some((old_start, old_count)), Some((new_start, new_count))) =
-                (parse_range(old), parse_range(new))
+            let (Some((old_start, old_count)), Some((new_start, new_count))) = (parse_range(old), parse_range(new))
             else {
                 continue;
             };
             if let Some(f) = files.last_mut() {
-                f.ranges.push(LineRange {
-                    old_start,
-                    old_count,
-                    new_start,
-                    new_count,
-                });
+                f.ranges.push(LineRange { old_start, old_count, new_start, new_count });
             }
         }
     }
@@ -196,11 +159,7 @@ pub(crate) fn parse_unified_zero(diff: &str) -> Vec<ChangedFile> {
 pub(crate) fn ranges_overlap(a: &LineRange, b: &LineRange) -> bool {
     // An insertion (count 0) after line n occupies the gap [n, n+1).
     let span = |r: &LineRange| {
-        if r.old_count == 0 {
-            (r.old_start, r.old_start + 1)
-        } else {
-            (r.old_start, r.old_start + r.old_count)
-        }
+        if r.old_count == 0 { (r.old_start, r.old_start + 1) } else { (r.old_start, r.old_start + r.old_count) }
     };
     let (a0, a1) = span(a);
     let (b0, b1) = span(b);
@@ -209,11 +168,7 @@ pub(crate) fn ranges_overlap(a: &LineRange, b: &LineRange) -> bool {
 
 /// Runs the check command (`sh -c`) in the worktree with a time limit in milliseconds: pass or
 /// fail and the last 4 KB of its output. A command that cannot start counts as failed.
-pub(crate) async fn run_checks(
-    worktree: &Path,
-    command: &str,
-    limit_ms: u64,
-) -> (CheckResult, String) {
+pub(crate) async fn run_checks(worktree: &Path, command: &str, limit_ms: u64) -> (CheckResult, String) {
     match run_shell(worktree, command, limit_ms, CHECK_TAIL_BYTES).await {
         Ok((true, out)) => (CheckResult::Pass, out),
         Ok((false, out)) => (CheckResult::Fail, out),
@@ -258,22 +213,9 @@ pub(crate) async fn publish_github(
     body: &str,
 ) -> anyhow::Result<String> {
     let url = git(worktree, &["remote", "get-url", &target.remote]).await?;
-    let (owner, repo) =
-        owner_repo(&url).with_context(|| format!("cannot tell owner/repo from remote {url:?}"))?;
-    git(
-        worktree,
-        &[
-            "push",
-            "--quiet",
-            &target.remote,
-            &format!("{branch}:refs/heads/{branch}"),
-        ],
-    )
-    .await?;
-    let endpoint = format!(
-        "{}/repos/{owner}/{repo}/pulls",
-        target.api_url.trim_end_matches('/')
-    );
+    let (owner, repo) = owner_repo(&url).with_context(|| format!("cannot tell owner/repo from remote {url:?}"))?;
+    git(worktree, &["push", "--quiet", &target.remote, &format!("{branch}:refs/heads/{branch}")]).await?;
+    let endpoint = format!("{}/repos/{owner}/{repo}/pulls", target.api_url.trim_end_matches('/'));
     let resp = reqwest::Client::new()
         .post(&endpoint)
         .bearer_auth(&target.token)
@@ -292,11 +234,7 @@ pub(crate) async fn publish_github(
         let msg = value.get("message").and_then(|m| m.as_str()).unwrap_or("");
         bail!("GitHub refused the pull request ({status}): {msg}");
     }
-    value
-        .get("html_url")
-        .and_then(|u| u.as_str())
-        .map(str::to_owned)
-        .context("GitHub's answer has no html_url")
+    value.get("html_url").and_then(|u| u.as_str()).map(str::to_owned).context("GitHub's answer has no html_url")
 }
 
 #[cfg(test)]
@@ -347,36 +285,18 @@ diff --git a/gone.txt b/gone.txt\ndeleted file mode 100644\n--- a/gone.txt\n+++ 
     fn shortstat_and_remote_urls_parse() {
         assert_eq!(
             parse_shortstat(" 2 files changed, 5 insertions(+), 1 deletion(-)\n"),
-            DiffStat {
-                files_changed: 2,
-                insertions: 5,
-                deletions: 1
-            }
+            DiffStat { files_changed: 2, insertions: 5, deletions: 1 }
         );
-        assert_eq!(
-            parse_shortstat(" 1 file changed, 1 deletion(-)").deletions,
-            1
-        );
+        assert_eq!(parse_shortstat(" 1 file changed, 1 deletion(-)").deletions, 1);
         let or = |u: &str| owner_repo(u).map(|(o, r)| format!("{o}/{r}"));
-        assert_eq!(
-            or("git@github.com:acme/widget.git").as_deref(),
-            Some("acme/widget")
-        );
-        assert_eq!(
-            or("https://github.com/acme/widget").as_deref(),
-            Some("acme/widget")
-        );
+        assert_eq!(or("git@github.com:acme/widget.git").as_deref(), Some("acme/widget"));
+        assert_eq!(or("https://github.com/acme/widget").as_deref(), Some("acme/widget"));
         assert_eq!(or("/tmp/x/acme/widget.git").as_deref(), Some("acme/widget"));
     }
 
     #[test]
     fn overlapping_ranges() {
-        let r = |old_start, old_count| LineRange {
-            old_start,
-            old_count,
-            new_start: 0,
-            new_count: 0,
-        };
+        let r = |old_start, old_count| LineRange { old_start, old_count, new_start: 0, new_count: 0 };
         assert!(ranges_overlap(&r(3, 2), &r(4, 1)));
         assert!(!ranges_overlap(&r(3, 2), &r(5, 1)));
         assert!(ranges_overlap(&r(3, 0), &r(3, 0)));
@@ -391,16 +311,8 @@ diff --git a/gone.txt b/gone.txt\ndeleted file mode 100644\n--- a/gone.txt\n+++ 
 
         let tmp = tempfile::tempdir().expect("tempdir");
         let git = |dir: &Path, args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .args(args)
-                .current_dir(dir)
-                .output()
-                .expect("git");
-            assert!(
-                out.status.success(),
-                "git {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = std::process::Command::new("git").args(args).current_dir(dir).output().expect("git");
+            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         };
         let remote = tmp.path().join("acme/widget.git");
         std::fs::create_dir_all(&remote).expect("mkdir");
@@ -408,25 +320,9 @@ diff --git a/gone.txt b/gone.txt\ndeleted file mode 100644\n--- a/gone.txt\n+++ 
         let repo = tmp.path().join("repo");
         std::fs::create_dir_all(&repo).expect("mkdir");
         git(&repo, &["init", "-q", "-b", "main"]);
-        git(
-            &repo,
-            &[
-                "-c",
-                "user.name=A",
-                "-c",
-                "user.email=a@x",
-                "commit",
-                "-q",
-                "--allow-empty",
-                "-m",
-                "x",
-            ],
-        );
+        git(&repo, &["-c", "user.name=A", "-c", "user.email=a@x", "commit", "-q", "--allow-empty", "-m", "x"]);
         git(&repo, &["branch", "baton/1-x"]);
-        git(
-            &repo,
-            &["remote", "add", "origin", &remote.to_string_lossy()],
-        );
+        git(&repo, &["remote", "add", "origin", &remote.to_string_lossy()]);
 
         let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let app = axum::Router::new().route(
@@ -440,9 +336,7 @@ diff --git a/gone.txt b/gone.txt\ndeleted file mode 100644\n--- a/gone.txt\n+++ 
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -452,9 +346,7 @@ diff --git a/gone.txt b/gone.txt\ndeleted file mode 100644\n--- a/gone.txt\n+++ 
             token: "t0ken".to_owned(),
             draft: true,
         };
-        let url = publish_github(&repo, &target, "baton/1-x", "main", "Add x", "Did x")
-            .await
-            .expect("publish");
+        let url = publish_github(&repo, &target, "baton/1-x", "main", "Add x", "Did x").await.expect("publish");
         assert_eq!(url, "https://github.example/acme/widget/pull/7");
         let seen = seen_rx.recv().await.expect("request");
         expect_test::expect![[r#"acme/widget 2022-11-28 Bearer t0ken {"title":"Add x","head":"baton/1-x","base":"main","body":"Did x","draft":true}"#]]

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::pr::ranges_overlap;
-use super::store::{
-    CheckResult, PullRequest, Signoff, SignoffAction, Task, TaskId, TaskState, now_ms,
-};
+use super::store::{CheckResult, PullRequest, Signoff, SignoffAction, Task, TaskId, TaskState, now_ms};
 use super::worktree::{self, git, git_output, user_identity};
 use super::{Orchestrator, OrchestratorError, spawn_pipeline, store};
 
@@ -47,37 +45,20 @@ fn git_err(e: anyhow::Error) -> OrchestratorError {
 }
 
 /// A file's content at a commit; `None` when it does not exist there.
-async fn show_at(
-    repo: &std::path::Path,
-    commit: &str,
-    path: &str,
-) -> Result<Option<Vec<u8>>, OrchestratorError> {
-    let out = git_output(repo, &["show", &format!("{commit}:{path}")])
-        .await
-        .map_err(git_err)?;
+async fn show_at(repo: &std::path::Path, commit: &str, path: &str) -> Result<Option<Vec<u8>>, OrchestratorError> {
+    let out = git_output(repo, &["show", &format!("{commit}:{path}")]).await.map_err(git_err)?;
     Ok(out.status.success().then_some(out.stdout))
 }
 
 fn text(path: &str, bytes: Vec<u8>) -> Result<String, OrchestratorError> {
-    String::from_utf8(bytes).map_err(|_| {
-        OrchestratorError::Git(anyhow::anyhow!("{path} is not UTF-8 text; merge instead"))
-    })
+    String::from_utf8(bytes)
+        .map_err(|_| OrchestratorError::Git(anyhow::anyhow!("{path} is not UTF-8 text; merge instead")))
 }
 
 impl Orchestrator {
-    fn ready_pr(
-        &self,
-        id: TaskId,
-        action: &'static str,
-    ) -> Result<(Task, PullRequest), OrchestratorError> {
-        let task = self
-            .inner
-            .expect_state(id, &[TaskState::Ready], action, "ready")?;
-        let pr = self
-            .inner
-            .store
-            .pull_request(id)?
-            .ok_or(OrchestratorError::NoPullRequest(id))?;
+    fn ready_pr(&self, id: TaskId, action: &'static str) -> Result<(Task, PullRequest), OrchestratorError> {
+        let task = self.inner.expect_state(id, &[TaskState::Ready], action, "ready")?;
+        let pr = self.inner.store.pull_request(id)?.ok_or(OrchestratorError::NoPullRequest(id))?;
         Ok((task, pr))
     }
 
@@ -86,23 +67,10 @@ impl Orchestrator {
     /// Errors: no pull request, git failures.
     pub async fn diff(&self, id: TaskId) -> Result<String, OrchestratorError> {
         let task = self.inner.store.task(id)?;
-        let pr = self
-            .inner
-            .store
-            .pull_request(id)?
-            .ok_or(OrchestratorError::NoPullRequest(id))?;
-        git(
-            &task.repo_root,
-            &[
-                "diff",
-                "--no-color",
-                "--no-ext-diff",
-                &pr.base_commit,
-                &pr.head_commit,
-            ],
-        )
-        .await
-        .map_err(git_err)
+        let pr = self.inner.store.pull_request(id)?.ok_or(OrchestratorError::NoPullRequest(id))?;
+        git(&task.repo_root, &["diff", "--no-color", "--no-ext-diff", &pr.base_commit, &pr.head_commit])
+            .await
+            .map_err(git_err)
     }
 
     /// The edits that apply a ready pull request to the user's files: each changed file's
@@ -121,16 +89,11 @@ impl Orchestrator {
                 Ok(b) => Some(b),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => {
-                    return Err(OrchestratorError::Git(anyhow::anyhow!(
-                        "cannot read {}: {e}",
-                        abs.display()
-                    )));
+                    return Err(OrchestratorError::Git(anyhow::anyhow!("cannot read {}: {e}", abs.display())));
                 }
             };
             if current != base {
-                return Err(OrchestratorError::Diverged {
-                    path: file.path.clone(),
-                });
+                return Err(OrchestratorError::Diverged { path: file.path.clone() });
             }
             let new = show_at(&task.repo_root, &pr.head_commit, &file.path).await?;
             changes.push(FileChange {
@@ -157,11 +120,7 @@ impl Orchestrator {
             head_commit: pr.head_commit.clone(),
             checks: pr.check,
         })?;
-        self.inner.transition(
-            id,
-            TaskState::Applied,
-            "applied to the working tree".to_owned(),
-        )?;
+        self.inner.transition(id, TaskState::Applied, "applied to the working tree".to_owned())?;
         if let Some(w) = &task.worktree {
             worktree::remove(&task.repo_root, w, None).await?;
         }
@@ -179,23 +138,10 @@ impl Orchestrator {
     pub async fn merge(&self, id: TaskId) -> Result<Merged, OrchestratorError> {
         let (task, pr) = self.ready_pr(id, "merging")?;
         let repo = &task.repo_root;
-        let status = git(
-            repo,
-            &[
-                "-c",
-                "core.quotePath=false",
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-            ],
-        )
-        .await
-        .map_err(git_err)?;
-        let dirty: Vec<String> = status
-            .lines()
-            .filter_map(|l| l.get(3..))
-            .map(str::to_owned)
-            .collect();
+        let status = git(repo, &["-c", "core.quotePath=false", "status", "--porcelain", "--untracked-files=no"])
+            .await
+            .map_err(git_err)?;
+        let dirty: Vec<String> = status.lines().filter_map(|l| l.get(3..)).map(str::to_owned).collect();
         if !dirty.is_empty() {
             return Err(OrchestratorError::DirtyTree(dirty));
         }
@@ -214,31 +160,14 @@ impl Orchestrator {
             CheckResult::Fail => "FAIL",
             CheckResult::None => "none",
         };
-        message.push_str(&format!(
-            "Baton-Task: {id}\nBaton-Checks: {checks}\nSigned-off-by: {who}\n"
-        ));
-        let merged = git(
-            repo,
-            &[
-                "merge",
-                "--no-ff",
-                "--no-edit",
-                "-m",
-                &message,
-                &pr.head_commit,
-            ],
-        )
-        .await;
+        message.push_str(&format!("Baton-Task: {id}\nBaton-Checks: {checks}\nSigned-off-by: {who}\n"));
+        let merged = git(repo, &["merge", "--no-ff", "--no-edit", "-m", &message, &pr.head_commit]).await;
         if let Err(e) = merged {
             // Leave the tree as it was.
             let _ = git(repo, &["merge", "--abort"]).await;
             return Err(git_err(e));
         }
-        let commit = git(repo, &["rev-parse", "HEAD"])
-            .await
-            .map_err(git_err)?
-            .trim()
-            .to_owned();
+        let commit = git(repo, &["rev-parse", "HEAD"]).await.map_err(git_err)?.trim().to_owned();
         self.inner.store.add_signoff(&Signoff {
             task_id: id,
             who: who.clone(),
@@ -247,15 +176,11 @@ impl Orchestrator {
             head_commit: pr.head_commit.clone(),
             checks: pr.check,
         })?;
-        self.inner
-            .transition(id, TaskState::Merged, format!("merged as {commit}"))?;
+        self.inner.transition(id, TaskState::Merged, format!("merged as {commit}"))?;
         if let Some(w) = &task.worktree {
             worktree::remove(repo, w, None).await?;
         }
-        Ok(Merged {
-            commit,
-            signed_off_by: who,
-        })
+        Ok(Merged { commit, signed_off_by: who })
     }
 
     /// Sends a ready (or failed) task back to its agent with review feedback: the task is
@@ -269,21 +194,11 @@ impl Orchestrator {
             "requesting changes",
             "ready, failed or interrupted",
         )?;
-        let prompt = format!(
-            "{}\n\nReview feedback on your previous work (address it):\n{feedback}",
-            task.prompt
-        );
-        self.inner
-            .store
-            .set_field(id, store::Field::Prompt, prompt)?;
-        self.inner
-            .store
-            .set_field(id, store::Field::Error, None::<String>)?;
-        self.inner
-            .store
-            .set_field(id, store::Field::Owner, self.inner.owner.clone())?;
-        self.inner
-            .transition(id, TaskState::Queued, "changes requested".to_owned())?;
+        let prompt = format!("{}\n\nReview feedback on your previous work (address it):\n{feedback}", task.prompt);
+        self.inner.store.set_field(id, store::Field::Prompt, prompt)?;
+        self.inner.store.set_field(id, store::Field::Error, None::<String>)?;
+        self.inner.store.set_field(id, store::Field::Owner, self.inner.owner.clone())?;
+        self.inner.transition(id, TaskState::Queued, "changes requested".to_owned())?;
         spawn_pipeline(self.inner.clone(), id);
         Ok(())
     }
@@ -302,8 +217,7 @@ impl Orchestrator {
                 needed: "not merged, applied or discarded",
             });
         }
-        self.inner
-            .transition(id, TaskState::Discarded, "discarded".to_owned())?;
+        self.inner.transition(id, TaskState::Discarded, "discarded".to_owned())?;
         self.inner.cancel_and_wait(id).await;
         let task = self.inner.store.task(id)?;
         if let Some(w) = &task.worktree {
@@ -321,11 +235,7 @@ impl Orchestrator {
     pub fn conflicts_between_ready(&self) -> Result<Vec<Overlap>, OrchestratorError> {
         let store = &self.inner.store;
         let mut ready = Vec::new();
-        for t in store
-            .tasks()?
-            .into_iter()
-            .filter(|t| t.state == TaskState::Ready)
-        {
+        for t in store.tasks()?.into_iter().filter(|t| t.state == TaskState::Ready) {
             if let Some(pr) = store.pull_request(t.id)? {
                 ready.push((t, pr));
             }
@@ -342,20 +252,13 @@ impl Orchestrator {
                     .filter(|fa| {
                         b.files.iter().any(|fb| {
                             fb.path == fa.path
-                                && fa
-                                    .ranges
-                                    .iter()
-                                    .any(|ra| fb.ranges.iter().any(|rb| ranges_overlap(ra, rb)))
+                                && fa.ranges.iter().any(|ra| fb.ranges.iter().any(|rb| ranges_overlap(ra, rb)))
                         })
                     })
                     .map(|f| f.path.clone())
                     .collect();
                 if !files.is_empty() {
-                    out.push(Overlap {
-                        first: ta.id,
-                        second: tb.id,
-                        files,
-                    });
+                    out.push(Overlap { first: ta.id, second: tb.id, files });
                 }
             }
         }
@@ -368,11 +271,7 @@ impl Orchestrator {
     /// Errors: no pull request, git failures.
     pub async fn predict_conflicts(&self, id: TaskId) -> Result<Vec<String>, OrchestratorError> {
         let task = self.inner.store.task(id)?;
-        let pr = self
-            .inner
-            .store
-            .pull_request(id)?
-            .ok_or(OrchestratorError::NoPullRequest(id))?;
+        let pr = self.inner.store.pull_request(id)?.ok_or(OrchestratorError::NoPullRequest(id))?;
         merge_tree_conflicts(&task.repo_root, &pr.head_commit).await
     }
 }
@@ -383,22 +282,10 @@ async fn identity(task: &Task) -> Result<String, OrchestratorError> {
 }
 
 /// Conflicting files of merging `head` into the repository's HEAD, per `git merge-tree`.
-async fn merge_tree_conflicts(
-    repo: &std::path::Path,
-    head: &str,
-) -> Result<Vec<String>, OrchestratorError> {
+async fn merge_tree_conflicts(repo: &std::path::Path, head: &str) -> Result<Vec<String>, OrchestratorError> {
     let out = git_output(
         repo,
-        &[
-            "-c",
-            "core.quotePath=false",
-            "merge-tree",
-            "--write-tree",
-            "--name-only",
-            "--no-messages",
-            "HEAD",
-            head,
-        ],
+        &["-c", "core.quotePath=false", "merge-tree", "--write-tree", "--name-only", "--no-messages", "HEAD", head],
     )
     .await
     .map_err(git_err)?;
@@ -406,12 +293,8 @@ async fn merge_tree_conflicts(
         Some(0) => Ok(Vec::new()),
         Some(1) => {
             let stdout = String::from_utf8_lossy(&out.stdout);
-            let mut files: Vec<String> = stdout
-                .lines()
-                .skip(1)
-                .take_while(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let mut files: Vec<String> =
+                stdout.lines().skip(1).take_while(|l| !l.is_empty()).map(str::to_owned).collect();
             files.dedup();
             Ok(files)
         }

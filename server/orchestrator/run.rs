@@ -10,8 +10,7 @@ use futures::future::BoxFuture;
 use crate::agents::{AgentError, AgentKind, AgentOutcome, RunContext};
 
 /// Runs an agent of one kind.
-pub type AgentRunner =
-    Arc<dyn Fn(RunContext) -> BoxFuture<'static, Result<AgentOutcome, AgentError>> + Send + Sync>;
+pub type AgentRunner = Arc<dyn Fn(RunContext) -> BoxFuture<'static, Result<AgentOutcome, AgentError>> + Send + Sync>;
 
 /// How long a cancelled run may take to wind down before it is dropped, in milliseconds.
 const CANCEL_GRACE_MS: u64 = 5_000;
@@ -25,9 +24,7 @@ pub struct AgentRunners {
 
 impl std::fmt::Debug for AgentRunners {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.runners.iter().map(|(k, _)| k))
-            .finish()
+        f.debug_list().entries(self.runners.iter().map(|(k, _)| k)).finish()
     }
 }
 
@@ -43,23 +40,14 @@ impl AgentRunners {
     /// need none.
     pub fn standard() -> Self {
         let mut r = Self::default();
-        r.register(
-            AgentKind::Builtin,
-            Arc::new(|ctx| Box::pin(crate::agents::builtin::run(ctx))),
-        );
-        r.register(
-            AgentKind::Acp,
-            Arc::new(|ctx| Box::pin(crate::agents::acp::run(ctx))),
-        );
+        r.register(AgentKind::Builtin, Arc::new(|ctx| Box::pin(crate::agents::builtin::run(ctx))));
+        r.register(AgentKind::Acp, Arc::new(|ctx| Box::pin(crate::agents::acp::run(ctx))));
         r
     }
 
     /// The runner registered for `kind`.
     pub fn get(&self, kind: AgentKind) -> Option<&AgentRunner> {
-        self.runners
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, r)| r)
+        self.runners.iter().find(|(k, _)| *k == kind).map(|(_, r)| r)
     }
 }
 
@@ -88,20 +76,14 @@ pub async fn dispatch(ctx: RunContext, runners: &AgentRunners) -> Result<AgentOu
 /// [`dispatch`] under the profile's time limit (`time_limit_ms`; 0 means none): at the limit the
 /// run is cancelled (CLI agents have their process group killed) and the result is
 /// [`AgentError::TimedOut`].
-pub(crate) async fn dispatch_with_limit(
-    ctx: RunContext,
-    runners: &AgentRunners,
-) -> Result<AgentOutcome, AgentError> {
+pub(crate) async fn dispatch_with_limit(ctx: RunContext, runners: &AgentRunners) -> Result<AgentOutcome, AgentError> {
     let limit_ms = ctx.profile.time_limit_ms;
     if limit_ms == 0 {
         return dispatch(ctx, runners).await;
     }
     let outer = ctx.cancel.clone();
     let inner = outer.child_token();
-    let ctx = RunContext {
-        cancel: inner.clone(),
-        ..ctx
-    };
+    let ctx = RunContext { cancel: inner.clone(), ..ctx };
     let run = dispatch(ctx, runners);
     tokio::pin!(run);
     tokio::select! {

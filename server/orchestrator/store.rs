@@ -83,18 +83,12 @@ impl TaskState {
 
     /// A server is working on the task (a process may be running for it).
     pub fn is_working(self) -> bool {
-        matches!(
-            self,
-            TaskState::Queued | TaskState::Preparing | TaskState::Running | TaskState::Checking
-        )
+        matches!(self, TaskState::Queued | TaskState::Preparing | TaskState::Running | TaskState::Checking)
     }
 
     /// Nothing more happens to the task.
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            TaskState::Merged | TaskState::Applied | TaskState::Discarded
-        )
+        matches!(self, TaskState::Merged | TaskState::Applied | TaskState::Discarded)
     }
 }
 
@@ -110,10 +104,7 @@ pub fn transition_allowed(from: TaskState, to: TaskState) -> bool {
     match from {
         Queued => matches!(to, Preparing | Failed | Discarded | Interrupted),
         Preparing => matches!(to, Running | Failed | Discarded | Interrupted),
-        Running => matches!(
-            to,
-            Checking | AwaitingPlanApproval | Failed | Discarded | Interrupted
-        ),
+        Running => matches!(to, Checking | AwaitingPlanApproval | Failed | Discarded | Interrupted),
         AwaitingPlanApproval => matches!(to, Queued | Discarded),
         Checking => matches!(to, Ready | Failed | Discarded | Interrupted),
         // Ready → queued: the reviewer requested changes.
@@ -134,11 +125,7 @@ pub enum StoreError {
     #[error("there is no task {0}")]
     NoTask(TaskId),
     #[error("task {id} cannot go from {from} to {to}")]
-    IllegalTransition {
-        id: TaskId,
-        from: TaskState,
-        to: TaskState,
-    },
+    IllegalTransition { id: TaskId, from: TaskState, to: TaskState },
     #[error("task {id} has a corrupt record: {reason}")]
     Corrupt { id: TaskId, reason: String },
 }
@@ -280,10 +267,7 @@ pub struct Signoff {
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 const SCHEMA_V1: &str = "
@@ -405,10 +389,8 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<(Task, String)> {
 }
 
 fn finish_task((mut task, state): (Task, String)) -> Result<Task, StoreError> {
-    task.state = TaskState::parse(&state).ok_or_else(|| StoreError::Corrupt {
-        id: task.id,
-        reason: format!("unknown state {state:?}"),
-    })?;
+    task.state = TaskState::parse(&state)
+        .ok_or_else(|| StoreError::Corrupt { id: task.id, reason: format!("unknown state {state:?}") })?;
     Ok(task)
 }
 
@@ -418,25 +400,18 @@ impl Store {
     ///
     /// Errors: the directory or file cannot be created or is not a database.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_err = |reason: String| StoreError::Open {
-            path: path.display().to_string(),
-            reason,
-        };
+        let open_err = |reason: String| StoreError::Open { path: path.display().to_string(), reason };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
         }
         let mut conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
-            .map_err(|e| open_err(e.to_string()))?;
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(|e| open_err(e.to_string()))?;
+        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS)).map_err(|e| open_err(e.to_string()))?;
+        let _mode: String =
+            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| open_err(e.to_string()))?;
         conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
             .map_err(|e| open_err(e.to_string()))?;
         migrate(&mut conn).map_err(|e| open_err(e.to_string()))?;
-        Ok(Store {
-            conn: Mutex::new(conn),
-        })
+        Ok(Store { conn: Mutex::new(conn) })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -467,11 +442,7 @@ impl Store {
     pub fn task(&self, id: TaskId) -> Result<Task, StoreError> {
         let conn = self.conn();
         let row = conn
-            .query_row(
-                &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
-                [id],
-                task_from_row,
-            )
+            .query_row(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"), [id], task_from_row)
             .optional()?;
         finish_task(row.ok_or(StoreError::NoTask(id))?)
     }
@@ -480,9 +451,7 @@ impl Store {
     pub fn tasks(&self) -> Result<Vec<Task>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY id"))?;
-        let rows = stmt
-            .query_map([], task_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt.query_map([], task_from_row)?.collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(finish_task).collect()
     }
 
@@ -492,9 +461,7 @@ impl Store {
         let mut stmt = conn.prepare(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE state NOT IN ('merged', 'applied', 'discarded') ORDER BY id"
         ))?;
-        let rows = stmt
-            .query_map([], task_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt.query_map([], task_from_row)?.collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(finish_task).collect()
     }
 
@@ -504,37 +471,23 @@ impl Store {
     pub fn set_state(&self, id: TaskId, to: TaskState) -> Result<TaskState, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let from: Option<String> = tx
-            .query_row("SELECT state FROM tasks WHERE id = ?1", [id], |r| r.get(0))
-            .optional()?;
+        let from: Option<String> =
+            tx.query_row("SELECT state FROM tasks WHERE id = ?1", [id], |r| r.get(0)).optional()?;
         let from = from.ok_or(StoreError::NoTask(id))?;
-        let from = TaskState::parse(&from).ok_or_else(|| StoreError::Corrupt {
-            id,
-            reason: format!("unknown state {from:?}"),
-        })?;
+        let from = TaskState::parse(&from)
+            .ok_or_else(|| StoreError::Corrupt { id, reason: format!("unknown state {from:?}") })?;
         if !transition_allowed(from, to) {
             return Err(StoreError::IllegalTransition { id, from, to });
         }
-        tx.execute(
-            "UPDATE tasks SET state = ?1, updated_ms = ?2 WHERE id = ?3",
-            params![to.as_str(), now_ms(), id],
-        )?;
+        tx.execute("UPDATE tasks SET state = ?1, updated_ms = ?2 WHERE id = ?3", params![to.as_str(), now_ms(), id])?;
         tx.commit()?;
         Ok(from)
     }
 
     /// Sets one column of task `id`.
-    pub(crate) fn set_field(
-        &self,
-        id: TaskId,
-        field: Field,
-        value: impl rusqlite::ToSql,
-    ) -> Result<(), StoreError> {
+    pub(crate) fn set_field(&self, id: TaskId, field: Field, value: impl rusqlite::ToSql) -> Result<(), StoreError> {
         let n = self.conn().execute(
-            &format!(
-                "UPDATE tasks SET {} = ?1, updated_ms = ?2 WHERE id = ?3",
-                field.column()
-            ),
+            &format!("UPDATE tasks SET {} = ?1, updated_ms = ?2 WHERE id = ?3", field.column()),
             params![value, now_ms(), id],
         )?;
         if n == 0 {
@@ -544,13 +497,7 @@ impl Store {
     }
 
     /// Records where task `id` works: its branch, worktree and base commit.
-    pub fn set_worktree(
-        &self,
-        id: TaskId,
-        branch: &str,
-        worktree: &Path,
-        base_commit: &str,
-    ) -> Result<(), StoreError> {
+    pub fn set_worktree(&self, id: TaskId, branch: &str, worktree: &Path, base_commit: &str) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE tasks SET branch = ?1, worktree = ?2, base_commit = ?3, updated_ms = ?4 WHERE id = ?5",
             params![branch, worktree.to_string_lossy(), base_commit, now_ms(), id],
@@ -570,14 +517,8 @@ impl Store {
     /// Task `id`'s log, oldest first.
     pub fn log(&self, id: TaskId) -> Result<Vec<LogLine>, StoreError> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT time_ms, line FROM task_log WHERE task_id = ?1 ORDER BY rowid")?;
-        let rows = stmt.query_map([id], |r| {
-            Ok(LogLine {
-                time_ms: r.get(0)?,
-                line: r.get(1)?,
-            })
-        })?;
+        let mut stmt = conn.prepare("SELECT time_ms, line FROM task_log WHERE task_id = ?1 ORDER BY rowid")?;
+        let rows = stmt.query_map([id], |r| Ok(LogLine { time_ms: r.get(0)?, line: r.get(1)? }))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -668,11 +609,7 @@ impl Store {
                 task_id: r.get(0)?,
                 who: r.get(1)?,
                 when_ms: r.get(2)?,
-                action: if action == "applied" {
-                    SignoffAction::Applied
-                } else {
-                    SignoffAction::Merged
-                },
+                action: if action == "applied" { SignoffAction::Applied } else { SignoffAction::Merged },
                 head_commit: r.get(4)?,
                 checks: CheckResult::parse(&checks),
             })
@@ -682,10 +619,7 @@ impl Store {
 
     /// Marks `interrupted` every task that a server was working on (queued, preparing, running,
     /// checking) whose owner is no longer alive according to `owner_alive`. Returns their ids.
-    pub fn interrupt_orphans(
-        &self,
-        owner_alive: impl Fn(&str) -> bool,
-    ) -> Result<Vec<TaskId>, StoreError> {
+    pub fn interrupt_orphans(&self, owner_alive: impl Fn(&str) -> bool) -> Result<Vec<TaskId>, StoreError> {
         let orphans: Vec<TaskId> = self
             .tasks()?
             .into_iter()
@@ -724,21 +658,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("baton.db")).expect("open");
         let id = store
-            .insert_task(
-                Path::new("/repo"),
-                "p",
-                &serde_json::json!({"file": "a.rs"}),
-                "builtin",
-                "x",
-            )
+            .insert_task(Path::new("/repo"), "p", &serde_json::json!({"file": "a.rs"}), "builtin", "x")
             .expect("insert");
-        assert_eq!(
-            store.set_state(id, TaskState::Preparing).expect("ok"),
-            TaskState::Queued
-        );
+        assert_eq!(store.set_state(id, TaskState::Preparing).expect("ok"), TaskState::Queued);
         let err = store.set_state(id, TaskState::Merged).expect_err("illegal");
-        expect_test::expect!["task 1 cannot go from preparing to merged"]
-            .assert_eq(&err.to_string());
+        expect_test::expect!["task 1 cannot go from preparing to merged"].assert_eq(&err.to_string());
         assert_eq!(store.task(id).expect("task").context["file"], "a.rs");
         // Reopening keeps the schema version and the data.
         drop(store);

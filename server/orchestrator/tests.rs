@@ -19,16 +19,8 @@ struct Fixture {
 }
 
 fn sh_git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("git").args(args).current_dir(dir).output().expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -57,24 +49,16 @@ impl Fixture {
         AgentProfile {
             name: name.to_owned(),
             kind: AgentKind::Cli,
-            command: vec![
-                "sh".to_owned(),
-                script.to_string_lossy().into_owned(),
-                "{prompt}".to_owned(),
-            ],
+            command: vec!["sh".to_owned(), script.to_string_lossy().into_owned(), "{prompt}".to_owned()],
             time_limit_ms: 60_000,
             ..AgentProfile::default()
         }
     }
 
     fn open(&self, agents: Vec<AgentProfile>, check: Option<&str>) -> Orchestrator {
-        let mut settings = Settings {
-            agents,
-            ..Settings::default()
-        };
+        let mut settings = Settings { agents, ..Settings::default() };
         settings.orchestrator.check_command = check.map(str::to_owned);
-        Orchestrator::open(&self.data, settings, AgentRunners::default())
-            .expect("open orchestrator")
+        Orchestrator::open(&self.data, settings, AgentRunners::default()).expect("open orchestrator")
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -88,33 +72,21 @@ impl Fixture {
 
 /// Waits (at most 60 s) until task `id` is in `want`; panics with the task's error if it settles
 /// in another state first.
-async fn wait_for(
-    orch: &Orchestrator,
-    rx: &mut Receiver<TaskEvent>,
-    id: TaskId,
-    want: TaskState,
-) -> Task {
+async fn wait_for(orch: &Orchestrator, rx: &mut Receiver<TaskEvent>, id: TaskId, want: TaskState) -> Task {
     let wait = async {
         loop {
             let task = orch.show(id).expect("show").task;
             if task.state == want {
                 return task;
             }
-            assert!(
-                task.state.is_working(),
-                "task {id} is {} (error: {:?}), expected {want}",
-                task.state,
-                task.error
-            );
+            assert!(task.state.is_working(), "task {id} is {} (error: {:?}), expected {want}", task.state, task.error);
             match rx.recv().await {
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(e) => panic!("event channel: {e}"),
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(60), wait)
-        .await
-        .expect("task reached the state in time")
+    tokio::time::timeout(Duration::from_secs(60), wait).await.expect("task reached the state in time")
 }
 
 const APPEND: &str = "printf 'fn added() {}\\n' >> lib.rs\necho \"Added fn added\"\n";
@@ -122,18 +94,10 @@ const APPEND: &str = "printf 'fn added() {}\\n' >> lib.rs\necho \"Added fn added
 #[tokio::test]
 async fn agent_work_becomes_a_ready_pr_and_merging_it_signs_off() {
     let f = fixture();
-    let orch = f.open(
-        vec![f.agent("script", APPEND)],
-        Some("grep -q added lib.rs && echo checks-ok"),
-    );
+    let orch = f.open(vec![f.agent("script", APPEND)], Some("grep -q added lib.rs && echo checks-ok"));
     let mut rx = orch.subscribe();
     let id = orch
-        .start_task(
-            &f.repo,
-            "Add a function",
-            serde_json::json!({"file": "lib.rs"}),
-            Some("script"),
-        )
+        .start_task(&f.repo, "Add a function", serde_json::json!({"file": "lib.rs"}), Some("script"))
         .await
         .expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
@@ -149,21 +113,13 @@ async fn agent_work_becomes_a_ready_pr_and_merging_it_signs_off() {
         sh_git(&worktree, &["log", "-1", "--format=%an <%ae> / %cn"]).trim(),
         "Baton agent script <ada@example.com> / Ada Lovelace"
     );
-    assert!(
-        orch.diff(id)
-            .await
-            .expect("diff")
-            .contains("+fn added() {}")
-    );
+    assert!(orch.diff(id).await.expect("diff").contains("+fn added() {}"));
     assert_eq!(orch.counts().expect("counts").awaiting_review, 1);
 
     let merged = orch.merge(id).await.expect("merge");
     assert_eq!(merged.signed_off_by, "Ada Lovelace <ada@example.com>");
     let message = sh_git(&f.repo, &["log", "-1", "--format=%B"]);
-    assert!(
-        message.contains("Signed-off-by: Ada Lovelace <ada@example.com>"),
-        "{message}"
-    );
+    assert!(message.contains("Signed-off-by: Ada Lovelace <ada@example.com>"), "{message}");
     assert!(f.read("lib.rs").ends_with("fn added() {}\n"));
     let details = orch.show(id).expect("show");
     assert_eq!(details.task.state, TaskState::Merged);
@@ -177,20 +133,9 @@ async fn agent_work_becomes_a_ready_pr_and_merging_it_signs_off() {
 #[tokio::test]
 async fn failing_checks_are_recorded_with_their_output_tail() {
     let f = fixture();
-    let orch = f.open(
-        vec![f.agent("script", APPEND)],
-        Some("echo 'test result: FAILED'; exit 1"),
-    );
+    let orch = f.open(vec![f.agent("script", APPEND)], Some("echo 'test result: FAILED'; exit 1"));
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(
-            &f.repo,
-            "Add a function",
-            serde_json::Value::Null,
-            Some("script"),
-        )
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Add a function", serde_json::Value::Null, Some("script")).await.expect("start");
     wait_for(&orch, &mut rx, id, TaskState::Ready).await;
     let pr = orch.show(id).expect("show").pull_request.expect("pr");
     assert_eq!(pr.check, CheckResult::Fail);
@@ -200,31 +145,15 @@ async fn failing_checks_are_recorded_with_their_output_tail() {
 #[tokio::test]
 async fn merge_is_refused_on_a_dirty_tree_and_on_a_predicted_conflict_leaving_files_alone() {
     let f = fixture();
-    let orch = f.open(
-        vec![f.agent(
-            "script",
-            "sed -i 's/fn one() {}/fn one() { agent() }/' lib.rs\n",
-        )],
-        None,
-    );
+    let orch = f.open(vec![f.agent("script", "sed -i 's/fn one() {}/fn one() { agent() }/' lib.rs\n")], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(
-            &f.repo,
-            "Change one",
-            serde_json::Value::Null,
-            Some("script"),
-        )
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Change one", serde_json::Value::Null, Some("script")).await.expect("start");
     wait_for(&orch, &mut rx, id, TaskState::Ready).await;
 
     std::fs::write(f.repo.join("README.md"), "# mine\n").expect("write");
     let err = orch.merge(id).await.expect_err("dirty");
-    expect_test::expect![
-        "refusing to merge: the working tree has uncommitted changes in README.md"
-    ]
-    .assert_eq(&err.to_string());
+    expect_test::expect!["refusing to merge: the working tree has uncommitted changes in README.md"]
+        .assert_eq(&err.to_string());
     assert_eq!(f.read("README.md"), "# mine\n");
     assert_eq!(f.read("lib.rs"), LIB);
     sh_git(&f.repo, &["checkout", "README.md"]);
@@ -233,13 +162,9 @@ async fn merge_is_refused_on_a_dirty_tree_and_on_a_predicted_conflict_leaving_fi
     std::fs::write(f.repo.join("lib.rs"), &user_lib).expect("write");
     sh_git(&f.repo, &["commit", "-qam", "user change"]);
     let head = sh_git(&f.repo, &["rev-parse", "HEAD"]);
-    assert_eq!(
-        orch.predict_conflicts(id).await.expect("predict"),
-        ["lib.rs"]
-    );
+    assert_eq!(orch.predict_conflicts(id).await.expect("predict"), ["lib.rs"]);
     let err = orch.merge(id).await.expect_err("conflict");
-    expect_test::expect!["refusing to merge: it would conflict in lib.rs"]
-        .assert_eq(&err.to_string());
+    expect_test::expect!["refusing to merge: it would conflict in lib.rs"].assert_eq(&err.to_string());
     assert_eq!(f.read("lib.rs"), user_lib);
     assert_eq!(sh_git(&f.repo, &["rev-parse", "HEAD"]), head);
     assert_eq!(sh_git(&f.repo, &["status", "--porcelain"]), "");
@@ -251,29 +176,20 @@ async fn apply_returns_new_contents_and_refuses_a_diverged_file() {
     let f = fixture();
     let orch = f.open(vec![f.agent("script", APPEND)], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(
-            &f.repo,
-            "Add a function",
-            serde_json::Value::Null,
-            Some("script"),
-        )
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Add a function", serde_json::Value::Null, Some("script")).await.expect("start");
     wait_for(&orch, &mut rx, id, TaskState::Ready).await;
     let changes = orch.apply(id).await.expect("apply");
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].path, f.repo.join("lib.rs"));
     assert_eq!(changes[0].old_content.as_deref(), Some(LIB));
-    assert_eq!(
-        changes[0].new_content.as_deref(),
-        Some(format!("{LIB}fn added() {{}}\n").as_str())
-    );
+    assert_eq!(changes[0].new_content.as_deref(), Some(format!("{LIB}fn added() {{}}\n").as_str()));
 
     std::fs::write(f.repo.join("lib.rs"), "fn mine() {}\n").expect("write");
     let err = orch.apply(id).await.expect_err("diverged");
-    expect_test::expect!["refusing to apply: lib.rs changed since the task started (merge instead, or discard your change)"]
-        .assert_eq(&err.to_string());
+    expect_test::expect![
+        "refusing to apply: lib.rs changed since the task started (merge instead, or discard your change)"
+    ]
+    .assert_eq(&err.to_string());
     assert_eq!(f.read("lib.rs"), "fn mine() {}\n");
 
     std::fs::write(f.repo.join("lib.rs"), LIB).expect("write");
@@ -288,54 +204,26 @@ async fn discard_removes_worktree_and_branch() {
     let f = fixture();
     let orch = f.open(vec![f.agent("script", APPEND)], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(
-            &f.repo,
-            "Add a function",
-            serde_json::Value::Null,
-            Some("script"),
-        )
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Add a function", serde_json::Value::Null, Some("script")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
-    let (worktree, branch) = (
-        task.worktree.expect("worktree"),
-        task.branch.expect("branch"),
-    );
+    let (worktree, branch) = (task.worktree.expect("worktree"), task.branch.expect("branch"));
     assert!(worktree.exists());
     orch.discard(id).await.expect("discard");
     assert!(!worktree.exists());
     assert_eq!(sh_git(&f.repo, &["branch", "--list", &branch]), "");
-    assert_eq!(
-        orch.show(id).expect("show").task.state,
-        TaskState::Discarded
-    );
-    assert!(
-        orch.discard(id).await.is_err(),
-        "discarding twice is refused"
-    );
+    assert_eq!(orch.show(id).expect("show").task.state, TaskState::Discarded);
+    assert!(orch.discard(id).await.is_err(), "discarding twice is refused");
 }
 
 #[tokio::test]
 async fn a_crashing_agent_fails_the_task_with_its_stderr_tail() {
     let f = fixture();
-    let orch = f.open(
-        vec![f.agent(
-            "script",
-            "echo starting\necho 'error: model not found' >&2\nexit 2\n",
-        )],
-        None,
-    );
+    let orch = f.open(vec![f.agent("script", "echo starting\necho 'error: model not found' >&2\nexit 2\n")], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(&f.repo, "Do it", serde_json::Value::Null, Some("script"))
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Do it", serde_json::Value::Null, Some("script")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
-    expect_test::expect![
-        "the agent exited with exit status: 2 before finishing: error: model not found"
-    ]
-    .assert_eq(task.error.as_deref().unwrap_or(""));
+    expect_test::expect!["the agent exited with exit status: 2 before finishing: error: model not found"]
+        .assert_eq(task.error.as_deref().unwrap_or(""));
     assert_eq!(orch.counts().expect("counts").failed, 1);
 }
 
@@ -344,10 +232,7 @@ async fn an_agent_that_makes_no_change_fails() {
     let f = fixture();
     let orch = f.open(vec![f.agent("script", "echo nothing to do\n")], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(&f.repo, "Do it", serde_json::Value::Null, Some("script"))
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Do it", serde_json::Value::Null, Some("script")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
     assert_eq!(task.error.as_deref(), Some("the agent made no changes"));
 }
@@ -357,30 +242,19 @@ async fn kinds_without_a_runner_fail_clearly_and_unknown_profiles_are_refused() 
     let f = fixture();
     let orch = f.open(vec![], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(&f.repo, "Do it", serde_json::Value::Null, None)
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Do it", serde_json::Value::Null, None).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
-    expect_test::expect![[
-        r#"no runner for built-in agents is available in this build (agent profile "builtin")"#
-    ]]
-    .assert_eq(task.error.as_deref().unwrap_or(""));
-    let err = orch
-        .start_task(&f.repo, "x", serde_json::Value::Null, Some("nope"))
-        .await
-        .expect_err("unknown");
-    expect_test::expect![[r#"there is no agent profile named "nope" (known: builtin)"#]]
-        .assert_eq(&err.to_string());
+    expect_test::expect![[r#"no runner for built-in agents is available in this build (agent profile "builtin")"#]]
+        .assert_eq(task.error.as_deref().unwrap_or(""));
+    let err = orch.start_task(&f.repo, "x", serde_json::Value::Null, Some("nope")).await.expect_err("unknown");
+    expect_test::expect![[r#"there is no agent profile named "nope" (known: builtin)"#]].assert_eq(&err.to_string());
 }
 
 fn process_gone(pid: &str) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         // A zombie waiting for a reaper is gone too.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
     }
 }
 
@@ -388,17 +262,11 @@ fn process_gone(pid: &str) -> bool {
 async fn a_hanging_agent_is_killed_at_its_time_limit() {
     let f = fixture();
     let pid_file = f.path("pid");
-    let mut agent = f.agent(
-        "hang",
-        &format!("sleep 1000 &\necho $! > {}\nwait\n", pid_file.display()),
-    );
+    let mut agent = f.agent("hang", &format!("sleep 1000 &\necho $! > {}\nwait\n", pid_file.display()));
     agent.time_limit_ms = 500;
     let orch = f.open(vec![agent], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(&f.repo, "Hang", serde_json::Value::Null, Some("hang"))
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Hang", serde_json::Value::Null, Some("hang")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
     expect_test::expect!["the agent ran past its time limit of 500 ms and was stopped"]
         .assert_eq(task.error.as_deref().unwrap_or(""));
@@ -409,17 +277,17 @@ async fn a_hanging_agent_is_killed_at_its_time_limit() {
         while !process_gone(pid.trim()) && std::time::Instant::now() < deadline {
             std::thread::yield_now();
         }
-        assert!(
-            process_gone(pid.trim()),
-            "the agent's child {pid} still runs"
-        );
+        assert!(process_gone(pid.trim()), "the agent's child {pid} still runs");
     }
 }
 
 fn waiting_agent(f: &Fixture, name: &str) -> AgentProfile {
     // Waits until the test creates a file named after the prompt, then edits.
     let dir = f.tmp.path().display();
-    f.agent(name, &format!("while [ ! -f \"{dir}/$1\" ]; do sleep 0.02; done\necho \"// $1\" >> lib.rs\necho done $1\n"))
+    f.agent(
+        name,
+        &format!("while [ ! -f \"{dir}/$1\" ]; do sleep 0.02; done\necho \"// $1\" >> lib.rs\necho done $1\n"),
+    )
 }
 
 #[tokio::test]
@@ -427,10 +295,7 @@ async fn a_restarted_server_marks_running_tasks_interrupted_and_keeps_their_work
     let f = fixture();
     let orch = f.open(vec![waiting_agent(&f, "wait")], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(&f.repo, "go-restart", serde_json::Value::Null, Some("wait"))
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "go-restart", serde_json::Value::Null, Some("wait")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Running).await;
     drop(orch);
     let orch = f.open(vec![waiting_agent(&f, "wait")], None);
@@ -440,10 +305,7 @@ async fn a_restarted_server_marks_running_tasks_interrupted_and_keeps_their_work
     assert!(worktree.join("lib.rs").exists(), "worktree kept");
     let branch = task.branch.expect("branch");
     // `+`: checked out in another worktree.
-    assert_eq!(
-        sh_git(&f.repo, &["branch", "--list", &branch]).trim(),
-        format!("+ {branch}")
-    );
+    assert_eq!(sh_git(&f.repo, &["branch", "--list", &branch]).trim(), format!("+ {branch}"));
 
     // Resuming runs it again in the same worktree.
     let mut rx = orch.subscribe();
@@ -459,10 +321,7 @@ async fn two_servers_share_the_database_without_interrupting_each_other() {
     let a = f.open(vec![waiting_agent(&f, "wait")], None);
     let b = f.open(vec![waiting_agent(&f, "wait")], None);
     let mut rx = a.subscribe();
-    let id = a
-        .start_task(&f.repo, "go-shared", serde_json::Value::Null, Some("wait"))
-        .await
-        .expect("start");
+    let id = a.start_task(&f.repo, "go-shared", serde_json::Value::Null, Some("wait")).await.expect("start");
     wait_for(&a, &mut rx, id, TaskState::Running).await;
     // A third server starting now must not take the running task for an orphan.
     let c = f.open(vec![], None);
@@ -480,52 +339,26 @@ async fn two_servers_share_the_database_without_interrupting_each_other() {
 async fn worktreeinclude_copies_ignored_files_and_setup_runs_in_the_worktree() {
     let f = fixture();
     std::fs::write(f.repo.join(".gitignore"), ".env\n").expect("write");
-    std::fs::write(
-        f.repo.join(".worktreeinclude"),
-        "# secrets for the dev server\n.env\n",
-    )
-    .expect("write");
+    std::fs::write(f.repo.join(".worktreeinclude"), "# secrets for the dev server\n.env\n").expect("write");
     sh_git(&f.repo, &["add", "-A"]);
     sh_git(&f.repo, &["commit", "-qm", "ignore .env"]);
     std::fs::write(f.repo.join(".env"), "SECRET=1\n").expect("write");
     let mut settings = Settings {
-        agents: vec![f.agent(
-            "script",
-            &format!("grep -q SECRET=1 .env || exit 9\n{APPEND}"),
-        )],
+        agents: vec![f.agent("script", &format!("grep -q SECRET=1 .env || exit 9\n{APPEND}"))],
         ..Settings::default()
     };
     let marker = f.path("setup-ran");
     settings.orchestrator.setup_command = Some(format!("pwd > {}", marker.display()));
     let orch = Orchestrator::open(&f.data, settings, AgentRunners::default()).expect("open");
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(
-            &f.repo,
-            "Use the env",
-            serde_json::Value::Null,
-            Some("script"),
-        )
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Use the env", serde_json::Value::Null, Some("script")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
     let worktree = task.worktree.expect("worktree");
-    assert_eq!(
-        std::fs::read_to_string(worktree.join(".env")).expect("copied"),
-        "SECRET=1\n"
-    );
+    assert_eq!(std::fs::read_to_string(worktree.join(".env")).expect("copied"), "SECRET=1\n");
     let setup_cwd = std::fs::read_to_string(&marker).expect("setup ran");
-    assert_eq!(
-        Path::new(setup_cwd.trim()),
-        worktree.as_path(),
-        "setup runs in the worktree"
-    );
+    assert_eq!(Path::new(setup_cwd.trim()), worktree.as_path(), "setup runs in the worktree");
     let pr = orch.show(id).expect("show").pull_request.expect("pr");
-    assert_eq!(
-        pr.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
-        ["lib.rs"],
-        ".env is not committed"
-    );
+    assert_eq!(pr.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["lib.rs"], ".env is not committed");
 }
 
 #[tokio::test]
@@ -535,14 +368,8 @@ async fn a_concurrency_cap_of_one_runs_tasks_one_after_the_other_and_overlaps_ar
     agent.max_concurrent = 1;
     let orch = f.open(vec![agent], None);
     let mut rx = orch.subscribe();
-    let first = orch
-        .start_task(&f.repo, "go-first", serde_json::Value::Null, Some("solo"))
-        .await
-        .expect("start");
-    let second = orch
-        .start_task(&f.repo, "go-second", serde_json::Value::Null, Some("solo"))
-        .await
-        .expect("start");
+    let first = orch.start_task(&f.repo, "go-first", serde_json::Value::Null, Some("solo")).await.expect("start");
+    let second = orch.start_task(&f.repo, "go-second", serde_json::Value::Null, Some("solo")).await.expect("start");
     let running = tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             let ev = rx.recv().await.expect("event");
@@ -553,11 +380,7 @@ async fn a_concurrency_cap_of_one_runs_tasks_one_after_the_other_and_overlaps_ar
     })
     .await
     .expect("one task runs");
-    let (now, next) = if running == first {
-        (first, second)
-    } else {
-        (second, first)
-    };
+    let (now, next) = if running == first { (first, second) } else { (second, first) };
     assert_eq!(orch.show(next).expect("show").task.state, TaskState::Queued);
     let counts = orch.counts().expect("counts");
     assert_eq!((counts.running, counts.queued), (1, 1));
@@ -578,28 +401,10 @@ async fn gc_removes_orphan_worktrees_only() {
     let f = fixture();
     let orch = f.open(vec![f.agent("script", APPEND)], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(
-            &f.repo,
-            "Add a function",
-            serde_json::Value::Null,
-            Some("script"),
-        )
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Add a function", serde_json::Value::Null, Some("script")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
     let orphan = worktree::worktrees_dir(&f.data, &task.repo_root).join("99-orphan");
-    sh_git(
-        &f.repo,
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "baton/99-orphan",
-            &orphan.to_string_lossy(),
-        ],
-    );
+    sh_git(&f.repo, &["worktree", "add", "-q", "-b", "baton/99-orphan", &orphan.to_string_lossy()]);
     // A live task's folder whose path is not recorded yet (another server still creating it).
     let creating = worktree::worktrees_dir(&f.data, &task.repo_root).join(format!("{id}-being-created"));
     std::fs::create_dir_all(&creating).expect("mkdir");
@@ -607,10 +412,7 @@ async fn gc_removes_orphan_worktrees_only() {
     assert_eq!(removed, std::slice::from_ref(&orphan));
     assert!(creating.exists(), "a folder named for a live task stays");
     assert!(!orphan.exists());
-    assert!(
-        task.worktree.expect("worktree").exists(),
-        "a live task's worktree stays"
-    );
+    assert!(task.worktree.expect("worktree").exists(), "a live task's worktree stays");
     assert!(!sh_git(&f.repo, &["worktree", "list"]).contains("99-orphan"));
 }
 
@@ -619,22 +421,12 @@ async fn plan_first_waits_for_approval_then_works() {
     let f = fixture();
     let mut agent = f.agent(
         "planner",
-        &format!(
-            "case \"$1\" in *'numbered plan'*) echo '1. add fn added'; exit 0;; esac\n{APPEND}"
-        ),
+        &format!("case \"$1\" in *'numbered plan'*) echo '1. add fn added'; exit 0;; esac\n{APPEND}"),
     );
     agent.plan_first = true;
     let orch = f.open(vec![agent], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(
-            &f.repo,
-            "Add a function",
-            serde_json::Value::Null,
-            Some("planner"),
-        )
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Add a function", serde_json::Value::Null, Some("planner")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::AwaitingPlanApproval).await;
     assert_eq!(task.plan.as_deref(), Some("1. add fn added"));
     orch.approve_plan(id).expect("approve");
@@ -646,30 +438,13 @@ async fn request_changes_runs_the_agent_again_on_the_same_branch() {
     let f = fixture();
     let orch = f.open(vec![f.agent("script", APPEND)], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(
-            &f.repo,
-            "Add a function",
-            serde_json::Value::Null,
-            Some("script"),
-        )
-        .await
-        .expect("start");
+    let id = orch.start_task(&f.repo, "Add a function", serde_json::Value::Null, Some("script")).await.expect("start");
     wait_for(&orch, &mut rx, id, TaskState::Ready).await;
     let before = orch.show(id).expect("show").pull_request.expect("pr");
     // The worktree folder went away meanwhile: the run re-creates it from the branch.
-    let worktree = orch
-        .show(id)
-        .expect("show")
-        .task
-        .worktree
-        .expect("worktree");
-    sh_git(
-        &f.repo,
-        &["worktree", "remove", "--force", &worktree.to_string_lossy()],
-    );
-    orch.request_changes(id, "add another one")
-        .expect("request changes");
+    let worktree = orch.show(id).expect("show").task.worktree.expect("worktree");
+    sh_git(&f.repo, &["worktree", "remove", "--force", &worktree.to_string_lossy()]);
+    orch.request_changes(id, "add another one").expect("request changes");
     let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
     assert!(task.prompt.ends_with("add another one"));
     let after = orch.show(id).expect("show").pull_request.expect("pr");
@@ -682,17 +457,11 @@ async fn request_changes_runs_the_agent_again_on_the_same_branch() {
 async fn a_task_discarded_by_another_server_stops_its_agent() {
     let f = fixture();
     let pid_file = f.path("pid");
-    let agent = f.agent(
-        "hang",
-        &format!("sleep 1000 &\necho $! > {}\nwait\n", pid_file.display()),
-    );
+    let agent = f.agent("hang", &format!("sleep 1000 &\necho $! > {}\nwait\n", pid_file.display()));
     let a = f.open(vec![agent.clone()], None);
     let b = f.open(vec![agent], None);
     let mut rx = a.subscribe();
-    let id = a
-        .start_task(&f.repo, "Hang", serde_json::Value::Null, Some("hang"))
-        .await
-        .expect("start");
+    let id = a.start_task(&f.repo, "Hang", serde_json::Value::Null, Some("hang")).await.expect("start");
     wait_for(&a, &mut rx, id, TaskState::Running).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let pid = loop {
@@ -701,10 +470,7 @@ async fn a_task_discarded_by_another_server_stops_its_agent() {
         {
             break p;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the agent never started"
-        );
+        assert!(std::time::Instant::now() < deadline, "the agent never started");
         tokio::task::yield_now().await;
     };
     b.discard(id).await.expect("discard from the other server");
@@ -712,10 +478,7 @@ async fn a_task_discarded_by_another_server_stops_its_agent() {
     // The first server notices within a poll and kills the agent's process group.
     if Path::new("/proc/self").exists() {
         while !process_gone(pid.trim()) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the agent's child {pid} still runs"
-            );
+            assert!(std::time::Instant::now() < deadline, "the agent's child {pid} still runs");
             tokio::task::yield_now().await;
         }
     }
@@ -734,10 +497,8 @@ async fn files_an_agent_keeps_for_itself_stay_out_of_the_commit() {
     };
     let orch = f.open(vec![agent], None);
     let mut rx = orch.subscribe();
-    let id = orch
-        .start_task(&f.repo, "Add a function", serde_json::Value::Null, Some("aiderish"))
-        .await
-        .expect("start");
+    let id =
+        orch.start_task(&f.repo, "Add a function", serde_json::Value::Null, Some("aiderish")).await.expect("start");
     wait_for(&orch, &mut rx, id, TaskState::Ready).await;
     let pr = orch.pull_request(id).expect("db").expect("pr");
     let files: Vec<&str> = pr.files.iter().map(|f| f.path.as_str()).collect();

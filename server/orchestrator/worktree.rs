@@ -24,9 +24,7 @@ pub fn default_data_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(p));
     }
     use etcetera::BaseStrategy;
-    etcetera::choose_base_strategy()
-        .ok()
-        .map(|s| s.data_dir().join("baton"))
+    etcetera::choose_base_strategy().ok().map(|s| s.data_dir().join("baton"))
 }
 
 /// The task database inside a data directory.
@@ -51,23 +49,14 @@ pub(crate) fn git_command(dir: &Path) -> Command {
 
 /// Runs git in `dir` and returns its output whatever the exit status.
 pub(crate) async fn git_output(dir: &Path, args: &[&str]) -> anyhow::Result<std::process::Output> {
-    git_command(dir)
-        .args(args)
-        .output()
-        .await
-        .with_context(|| format!("cannot run git {}", args.join(" ")))
+    git_command(dir).args(args).output().await.with_context(|| format!("cannot run git {}", args.join(" ")))
 }
 
 /// Runs git in `dir`; returns stdout, or an error carrying stderr when it fails.
 pub(crate) async fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     let out = git_output(dir, args).await?;
     if !out.status.success() {
-        bail!(
-            "git {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("git {} failed ({}): {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -80,12 +69,8 @@ pub(crate) async fn repo_root(dir: &Path) -> anyhow::Result<PathBuf> {
 
 /// The user's git identity as `Name <email>`. Errors when it is not configured.
 pub(crate) async fn user_identity(repo: &Path) -> anyhow::Result<(String, String)> {
-    let name = git(repo, &["config", "user.name"])
-        .await
-        .context("git user.name is not set")?;
-    let email = git(repo, &["config", "user.email"])
-        .await
-        .context("git user.email is not set")?;
+    let name = git(repo, &["config", "user.name"]).await.context("git user.name is not set")?;
+    let email = git(repo, &["config", "user.email"]).await.context("git user.email is not set")?;
     Ok((name.trim().to_owned(), email.trim().to_owned()))
 }
 
@@ -107,11 +92,7 @@ pub(crate) fn slug(prompt: &str) -> String {
         }
     }
     let out = out.trim_end_matches('-').to_owned();
-    if out.is_empty() {
-        "task".to_owned()
-    } else {
-        out
-    }
+    if out.is_empty() { "task".to_owned() } else { out }
 }
 
 /// A stable short hash of a repository path (FNV-1a, 64 bits, hex) with the directory's name,
@@ -122,10 +103,7 @@ pub(crate) fn repo_key(repo_root: &Path) -> String {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    let name = repo_root
-        .file_name()
-        .map(|n| slug(&n.to_string_lossy()))
-        .unwrap_or_default();
+    let name = repo_root.file_name().map(|n| slug(&n.to_string_lossy())).unwrap_or_default();
     format!("{name}-{h:016x}")
 }
 
@@ -137,10 +115,7 @@ pub(crate) fn worktrees_dir(data_dir: &Path, repo_root: &Path) -> PathBuf {
 /// One lock per repository for `git worktree add/remove` (git takes repository-wide locks).
 fn repo_lock(repo_root: &Path) -> Arc<tokio::sync::Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
-    let mut map = LOCKS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    let mut map = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
     map.entry(repo_root.to_path_buf()).or_default().clone()
 }
 
@@ -169,78 +144,43 @@ pub(crate) async fn create(
     let name = format!("{id}-{}", slug(prompt.lines().next().unwrap_or("")));
     let branch = format!("baton/{name}");
     let path = worktrees_dir(data_dir, repo_root).join(&name);
-    let base_commit = git(repo_root, &["rev-parse", "HEAD"])
-        .await
-        .context("the repository has no commit yet")?;
+    let base_commit = git(repo_root, &["rev-parse", "HEAD"]).await.context("the repository has no commit yet")?;
     let base_commit = base_commit.trim().to_owned();
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
     {
         let lock = repo_lock(repo_root);
         let _guard = lock.lock().await;
         step(format!("creating worktree {}", path.display()));
         let p = path.to_string_lossy();
-        git(
-            repo_root,
-            &[
-                "worktree",
-                "add",
-                "--no-checkout",
-                "-b",
-                &branch,
-                &p,
-                &base_commit,
-            ],
-        )
-        .await?;
+        git(repo_root, &["worktree", "add", "--no-checkout", "-b", &branch, &p, &base_commit]).await?;
     }
     step("checking out files".to_owned());
     checkout_with_progress(&path, step).await?;
-    let count = git(&path, &["ls-files"])
-        .await
-        .map(|s| s.lines().count())
-        .unwrap_or(0);
+    let count = git(&path, &["ls-files"]).await.map(|s| s.lines().count()).unwrap_or(0);
     step(format!("checked out {count} files"));
     let copied = copy_includes(repo_root, &path).await?;
     if !copied.is_empty() {
-        step(format!(
-            "copied {} file(s) from .worktreeinclude",
-            copied.len()
-        ));
+        step(format!("copied {} file(s) from .worktreeinclude", copied.len()));
     }
-    Ok(Worktree {
-        branch,
-        path,
-        base_commit,
-    })
+    Ok(Worktree { branch, path, base_commit })
 }
 
 /// Fills a `--no-checkout` worktree (`git checkout --progress --force HEAD`), turning git's
 /// `Updating files: 45% (450/1000)` lines into steps every 10 percent. Git prints them only
 /// when the checkout takes more than about two seconds.
-async fn checkout_with_progress(
-    path: &Path,
-    step: &(dyn Fn(String) + Send + Sync),
-) -> anyhow::Result<()> {
+async fn checkout_with_progress(path: &Path, step: &(dyn Fn(String) + Send + Sync)) -> anyhow::Result<()> {
     use tokio::io::AsyncReadExt;
     let args = ["checkout", "--progress", "--force", "HEAD"];
-    let mut child = git_command(path)
-        .args(args)
-        .stdout(Stdio::null())
-        .spawn()
-        .context("cannot run git checkout")?;
+    let mut child = git_command(path).args(args).stdout(Stdio::null()).spawn().context("cannot run git checkout")?;
     let mut stderr = child.stderr.take().context("no stderr pipe")?;
     let mut all = Vec::new();
     let mut pending = Vec::new();
     let mut last_percent = 0u32;
     let mut buf = [0u8; 4096];
     loop {
-        let n = stderr
-            .read(&mut buf)
-            .await
-            .context("reading git checkout's progress")?;
+        let n = stderr.read(&mut buf).await.context("reading git checkout's progress")?;
         if n == 0 {
             break;
         }
@@ -253,10 +193,7 @@ async fn checkout_with_progress(
                     && p >= last_percent + 10
                 {
                     last_percent = p;
-                    step(format!(
-                        "checking out files: {}",
-                        line.trim().trim_start_matches("Updating files:").trim()
-                    ));
+                    step(format!("checking out files: {}", line.trim().trim_start_matches("Updating files:").trim()));
                 }
             } else {
                 pending.push(b);
@@ -265,11 +202,7 @@ async fn checkout_with_progress(
     }
     let status = child.wait().await.context("waiting for git checkout")?;
     if !status.success() {
-        bail!(
-            "git {} failed ({status}): {}",
-            args.join(" "),
-            tail(&all, 2048).trim()
-        );
+        bail!("git {} failed ({status}): {}", args.join(" "), tail(&all, 2048).trim());
     }
     Ok(())
 }
@@ -277,11 +210,7 @@ async fn checkout_with_progress(
 /// The percentage of a git progress line (`Updating files:  45% (450/1000)`).
 fn parse_progress(line: &str) -> Option<u32> {
     let (before, _) = line.split_once('%')?;
-    before
-        .rsplit(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
+    before.rsplit(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 /// Re-creates the worktree of an existing task branch (for a resumed task whose worktree folder
@@ -297,28 +226,14 @@ pub(crate) async fn reattach(
     let name = branch.strip_prefix("baton/").unwrap_or(branch);
     let path = worktrees_dir(data_dir, repo_root).join(name);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
     {
         let lock = repo_lock(repo_root);
         let _guard = lock.lock().await;
         git(repo_root, &["worktree", "prune"]).await?;
-        step(format!(
-            "re-creating worktree {} from branch {branch}",
-            path.display()
-        ));
-        git(
-            repo_root,
-            &[
-                "worktree",
-                "add",
-                "--quiet",
-                &path.to_string_lossy(),
-                branch,
-            ],
-        )
-        .await?;
+        step(format!("re-creating worktree {} from branch {branch}", path.display()));
+        git(repo_root, &["worktree", "add", "--quiet", &path.to_string_lossy(), branch]).await?;
     }
     copy_includes(repo_root, &path).await?;
     Ok(path)
@@ -327,10 +242,7 @@ pub(crate) async fn reattach(
 /// Copies the files `.worktreeinclude` names (one per line: relative paths or glob patterns;
 /// `#` comments; a pattern without `/` matches at any depth, like `.gitignore`) from the user's
 /// tree into the worktree, keeping existing worktree files. Returns the copied relative paths.
-pub(crate) async fn copy_includes(
-    repo_root: &Path,
-    worktree: &Path,
-) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) async fn copy_includes(repo_root: &Path, worktree: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let list = match tokio::fs::read_to_string(repo_root.join(".worktreeinclude")).await {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -344,19 +256,13 @@ pub(crate) async fn copy_includes(
         }
         let pattern = line.trim_start_matches('/').trim_end_matches('/');
         if pattern.split('/').any(|c| c == "..") {
-            tracing::warn!(
-                pattern,
-                ".worktreeinclude: skipping a pattern that leaves the repository"
-            );
+            tracing::warn!(pattern, ".worktreeinclude: skipping a pattern that leaves the repository");
             continue;
         }
         let is_glob = pattern.contains(['*', '?', '[']);
         let sources: Vec<PathBuf> = if is_glob {
-            let anchored = if line.trim_end_matches('/').contains('/') {
-                pattern.to_owned()
-            } else {
-                format!("**/{pattern}")
-            };
+            let anchored =
+                if line.trim_end_matches('/').contains('/') { pattern.to_owned() } else { format!("**/{pattern}") };
             let full = repo_root.join(&anchored);
             match glob::glob(&full.to_string_lossy()) {
                 Ok(paths) => paths.filter_map(Result::ok).collect(),
@@ -372,11 +278,7 @@ pub(crate) async fn copy_includes(
             let Ok(rel) = src.strip_prefix(repo_root) else {
                 continue;
             };
-            if rel
-                .components()
-                .next()
-                .is_some_and(|c| c.as_os_str() == ".git")
-            {
+            if rel.components().next().is_some_and(|c| c.as_os_str() == ".git") {
                 continue;
             }
             let rel = rel.to_path_buf();
@@ -395,9 +297,7 @@ fn copy_path(src: &Path, dst: &Path) -> anyhow::Result<bool> {
     };
     if meta.is_dir() {
         let mut any = false;
-        for entry in
-            std::fs::read_dir(src).with_context(|| format!("cannot read {}", src.display()))?
-        {
+        for entry in std::fs::read_dir(src).with_context(|| format!("cannot read {}", src.display()))? {
             let entry = entry?;
             any |= copy_path(&entry.path(), &dst.join(entry.file_name()))?;
         }
@@ -409,8 +309,7 @@ fn copy_path(src: &Path, dst: &Path) -> anyhow::Result<bool> {
     if let Some(parent) = dst.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::copy(src, dst)
-        .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+    std::fs::copy(src, dst).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
     Ok(true)
 }
 
@@ -432,9 +331,7 @@ pub(crate) async fn run_shell(
         .stderr(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot run {command:?}"))?;
+    let mut child = cmd.spawn().with_context(|| format!("cannot run {command:?}"))?;
     let guard = GroupGuard(child.id());
     let mut stdout = child.stdout.take().context("no stdout pipe")?;
     let reader = tokio::spawn(async move {
@@ -450,10 +347,7 @@ pub(crate) async fn run_shell(
     match status {
         Ok(Ok(st)) => Ok((st.success(), tail)),
         Ok(Err(e)) => Err(e).context("waiting for the command"),
-        Err(_) => Ok((
-            false,
-            format!("{tail}\n[baton: stopped after {limit_ms} ms]"),
-        )),
+        Err(_) => Ok((false, format!("{tail}\n[baton: stopped after {limit_ms} ms]"))),
     }
 }
 
@@ -514,35 +408,22 @@ pub(crate) async fn run_setup(worktree: &Path, command: &str, limit_ms: u64) -> 
 
 /// Removes a task's worktree (forcefully: the task's work is committed on its branch) and,
 /// with `delete_branch`, the branch too. Missing worktrees and branches are not errors.
-pub(crate) async fn remove(
-    repo_root: &Path,
-    path: &Path,
-    branch: Option<&str>,
-) -> Result<(), WorktreeError> {
+pub(crate) async fn remove(repo_root: &Path, path: &Path, branch: Option<&str>) -> Result<(), WorktreeError> {
     let lock = repo_lock(repo_root);
     let _guard = lock.lock().await;
     if path.exists() {
         let p = path.to_string_lossy();
         if let Err(e) = git(repo_root, &["worktree", "remove", "--force", "--force", &p]).await {
             tracing::warn!(error = %e, "git worktree remove failed; deleting the folder");
-            std::fs::remove_dir_all(path)
-                .with_context(|| format!("cannot remove {}", path.display()))?;
+            std::fs::remove_dir_all(path).with_context(|| format!("cannot remove {}", path.display()))?;
         }
     }
     git(repo_root, &["worktree", "prune"]).await?;
     if let Some(branch) = branch {
-        let exists = git_output(
-            repo_root,
-            &[
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                &format!("refs/heads/{branch}"),
-            ],
-        )
-        .await?
-        .status
-        .success();
+        let exists = git_output(repo_root, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")])
+            .await?
+            .status
+            .success();
         if exists {
             git(repo_root, &["branch", "-D", branch]).await?;
         }
@@ -568,15 +449,12 @@ pub(crate) async fn gc(data_dir: &Path, keep: &(dyn Fn(&Path) -> bool + Send + S
             if !path.is_dir() || keep(&path) {
                 continue;
             }
-            let main_repo = std::fs::read_to_string(path.join(".git"))
-                .ok()
-                .and_then(|s| {
-                    // `gitdir: <repo>/.git/worktrees/<name>`
-                    let gitdir = PathBuf::from(s.trim().strip_prefix("gitdir:")?.trim());
-                    Some(gitdir.parent()?.parent()?.parent()?.to_path_buf())
-                });
-            std::fs::remove_dir_all(&path)
-                .with_context(|| format!("cannot remove {}", path.display()))?;
+            let main_repo = std::fs::read_to_string(path.join(".git")).ok().and_then(|s| {
+                // `gitdir: <repo>/.git/worktrees/<name>`
+                let gitdir = PathBuf::from(s.trim().strip_prefix("gitdir:")?.trim());
+                Some(gitdir.parent()?.parent()?.parent()?.to_path_buf())
+            });
+            std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))?;
             if let Some(repo) = main_repo
                 && repo.exists()
             {
@@ -599,8 +477,7 @@ mod tests {
 
     #[test]
     fn slugs_are_short_lowercase_ascii() {
-        expect_test::expect!["add-a-fn-to-lib-rs-please"]
-            .assert_eq(&slug("Add a fn to `lib.rs`, please!"));
+        expect_test::expect!["add-a-fn-to-lib-rs-please"].assert_eq(&slug("Add a fn to `lib.rs`, please!"));
         assert_eq!(slug("!!!"), "task");
         let long = slug(&"word ".repeat(30));
         assert!(long.len() <= 40 && !long.ends_with('-'), "{long}");
@@ -610,10 +487,7 @@ mod tests {
     #[test]
     fn git_progress_percentages_parse() {
         assert_eq!(parse_progress("Updating files:  45% (450/1000)"), Some(45));
-        assert_eq!(
-            parse_progress("Updating files: 100% (1000/1000), done."),
-            Some(100)
-        );
+        assert_eq!(parse_progress("Updating files: 100% (1000/1000), done."), Some(100));
         assert_eq!(parse_progress("warning: something"), None);
     }
 }

@@ -7,35 +7,20 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
 use super::stream::{Origin, Step, decode, str_at};
-use super::{
-    GenerateRequest, Prompt, Provider, ProviderError, TextStream, set_stop, sse, wire_f32,
-};
+use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, set_stop, sse, wire_f32};
 
 /// The Messages API version Baton speaks.
 const API_VERSION: &str = "2023-06-01";
 
 /// `x-api-key` (when a key is configured) and `anthropic-version`.
 pub(super) fn headers(provider: &Provider) -> Result<HeaderMap, ProviderError> {
-    let mut headers = provider
-        .http
-        .key_headers(HeaderName::from_static("x-api-key"), "")?;
-    headers.insert(
-        HeaderName::from_static("anthropic-version"),
-        HeaderValue::from_static(API_VERSION),
-    );
+    let mut headers = provider.http.key_headers(HeaderName::from_static("x-api-key"), "")?;
+    headers.insert(HeaderName::from_static("anthropic-version"), HeaderValue::from_static(API_VERSION));
     Ok(headers)
 }
 
-pub(super) async fn generate(
-    provider: &Provider,
-    request: GenerateRequest,
-) -> Result<TextStream, ProviderError> {
-    let GenerateRequest {
-        prompt,
-        max_tokens,
-        temperature,
-        stop,
-    } = request;
+pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> Result<TextStream, ProviderError> {
+    let GenerateRequest { prompt, max_tokens, temperature, stop } = request;
     let (system, messages) = match prompt {
         Prompt::Chat { system, messages } => (system, messages),
         Prompt::Fim { .. } => {

@@ -47,10 +47,7 @@ pub(crate) struct Http {
 
 impl fmt::Debug for Http {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Http")
-            .field("key", &self.key)
-            .field("timeout_ms", &self.timeout_ms)
-            .finish()
+        f.debug_struct("Http").field("key", &self.key).field("timeout_ms", &self.timeout_ms).finish()
     }
 }
 
@@ -69,9 +66,7 @@ impl Http {
             .timeout(Duration::from_millis(config.timeout_ms))
             .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
             .build()
-            .map_err(|e| {
-                ProviderError::Config(format!("cannot build the HTTP client: {}", describe(&e)))
-            })?;
+            .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {}", describe(&e))))?;
         Ok(Self {
             client,
             key,
@@ -86,17 +81,11 @@ impl Http {
     }
 
     /// Headers carrying the key (if one is configured) as `name: {prefix}{key}`, marked sensitive.
-    pub(crate) fn key_headers(
-        &self,
-        name: HeaderName,
-        prefix: &str,
-    ) -> Result<HeaderMap, ProviderError> {
+    pub(crate) fn key_headers(&self, name: HeaderName, prefix: &str) -> Result<HeaderMap, ProviderError> {
         let mut headers = HeaderMap::new();
         if let Some(key) = &self.key {
             let mut value = HeaderValue::from_str(&format!("{prefix}{}", key.0)).map_err(|_| {
-                ProviderError::Config(
-                    "the API key contains characters not allowed in an HTTP header".to_owned(),
-                )
+                ProviderError::Config("the API key contains characters not allowed in an HTTP header".to_owned())
             })?;
             value.set_sensitive(true);
             headers.insert(name, value);
@@ -123,20 +112,12 @@ impl Http {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(self.retry_base_ms))
             .with_factor(2.0)
-            .with_max_delay(Duration::from_millis(
-                self.timeout_ms.max(self.retry_base_ms),
-            ))
+            .with_max_delay(Duration::from_millis(self.timeout_ms.max(self.retry_base_ms)))
             .with_max_times(self.max_retries as usize)
             .with_jitter();
         let attempt = || async {
             let started = Instant::now();
-            let sent = self
-                .client
-                .post(url)
-                .headers(headers.clone())
-                .json(body)
-                .send()
-                .await;
+            let sent = self.client.post(url).headers(headers.clone()).json(body).send().await;
             self.check("POST", url, started, sent).await
         };
         attempt
@@ -156,10 +137,7 @@ impl Http {
         let sent = self.client.get(url).headers(headers.clone()).send().await;
         match self.check("GET", url, started, sent).await {
             Ok(_) => Ok(()),
-            Err(Failure {
-                error: ProviderError::Status { status, .. },
-                ..
-            }) if status < 500 => Ok(()),
+            Err(Failure { error: ProviderError::Status { status, .. }, .. }) if status < 500 => Ok(()),
             Err(failure) => Err(failure.error),
         }
     }
@@ -177,32 +155,18 @@ impl Http {
             Err(e) => {
                 debug!(method, url, latency_ms, error = %describe(&e), "model request failed");
                 let retryable = !e.is_timeout() && !e.is_builder();
-                return Err(Failure {
-                    error: self.send_error(url, &e),
-                    retryable,
-                    retry_after: None,
-                });
+                return Err(Failure { error: self.send_error(url, &e), retryable, retry_after: None });
             }
         };
         let status = response.status();
-        debug!(
-            method,
-            url,
-            status = status.as_u16(),
-            latency_ms,
-            "model response"
-        );
+        debug!(method, url, status = status.as_u16(), latency_ms, "model response");
         if status.is_success() {
             return Ok(response);
         }
         let retry_after = retry_after(response.headers(), self.timeout_ms);
         let body = response.text().await.unwrap_or_default();
         Err(Failure {
-            error: ProviderError::Status {
-                url: url.to_owned(),
-                status: status.as_u16(),
-                body: self.scrub(&body),
-            },
+            error: ProviderError::Status { url: url.to_owned(), status: status.as_u16(), body: self.scrub(&body) },
             retryable: status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
             retry_after,
         })
@@ -211,32 +175,20 @@ impl Http {
     /// Maps an error from sending a request (before any response) to a [`ProviderError`].
     fn send_error(&self, url: &str, e: &reqwest::Error) -> ProviderError {
         if e.is_timeout() {
-            ProviderError::Timeout {
-                url: url.to_owned(),
-                ms: self.timeout_ms,
-            }
+            ProviderError::Timeout { url: url.to_owned(), ms: self.timeout_ms }
         } else if e.is_builder() {
             ProviderError::Config(format!("cannot build a request to {url}: {}", describe(e)))
         } else {
-            ProviderError::Unreachable {
-                url: url.to_owned(),
-                reason: describe(e),
-            }
+            ProviderError::Unreachable { url: url.to_owned(), reason: describe(e) }
         }
     }
 
     /// Maps an error while reading a response body (after the status) to a [`ProviderError`].
     pub(crate) fn body_error(&self, url: &str, e: &reqwest::Error) -> ProviderError {
         if e.is_timeout() {
-            ProviderError::Timeout {
-                url: url.to_owned(),
-                ms: self.timeout_ms,
-            }
+            ProviderError::Timeout { url: url.to_owned(), ms: self.timeout_ms }
         } else {
-            ProviderError::Interrupted {
-                url: url.to_owned(),
-                reason: describe(e),
-            }
+            ProviderError::Interrupted { url: url.to_owned(), reason: describe(e) }
         }
     }
 }
@@ -257,13 +209,7 @@ pub(crate) fn scrub(key: Option<&ApiKey>, text: &str) -> String {
 
 /// The `Retry-After` delay when given in seconds, capped at the request time limit (milliseconds).
 pub(crate) fn retry_after(headers: &HeaderMap, cap_ms: u64) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    let seconds: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(seconds).min(Duration::from_millis(cap_ms)))
 }
 
@@ -274,20 +220,13 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut source = e.source();
     while let Some(cause) = source {
         let text = cause.to_string();
-        if !parts
-            .last()
-            .is_some_and(|last: &String| last.contains(&text))
-        {
+        if !parts.last().is_some_and(|last: &String| last.contains(&text)) {
             parts.push(text);
         }
         source = cause.source();
     }
     if parts.is_empty() {
-        parts.push(if e.is_timeout() {
-            "timed out".to_owned()
-        } else {
-            "request failed".to_owned()
-        });
+        parts.push(if e.is_timeout() { "timed out".to_owned() } else { "request failed".to_owned() });
     }
     parts.join(": ")
 }

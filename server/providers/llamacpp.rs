@@ -7,20 +7,10 @@ use serde_json::{Value, json};
 
 use super::openai::{self, ChatRequest};
 use super::stream::{Origin, Step, decode, str_at};
-use super::{
-    GenerateRequest, Prompt, Provider, ProviderError, TextStream, set_stop, sse, wire_f32,
-};
+use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, set_stop, sse, wire_f32};
 
-pub(super) async fn generate(
-    provider: &Provider,
-    request: GenerateRequest,
-) -> Result<TextStream, ProviderError> {
-    let GenerateRequest {
-        prompt,
-        max_tokens,
-        temperature,
-        stop,
-    } = request;
+pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> Result<TextStream, ProviderError> {
+    let GenerateRequest { prompt, max_tokens, temperature, stop } = request;
     let (path, mut body) = match prompt {
         Prompt::Fim { prefix, suffix } => (
             "/infill",
@@ -33,18 +23,7 @@ pub(super) async fn generate(
         ),
         Prompt::Chat { system, messages } => {
             let url = format!("{}/v1/chat/completions", provider.base);
-            return openai::chat(
-                provider,
-                &url,
-                ChatRequest {
-                    system,
-                    messages,
-                    max_tokens,
-                    temperature,
-                    stop,
-                },
-            )
-            .await;
+            return openai::chat(provider, &url, ChatRequest { system, messages, max_tokens, temperature, stop }).await;
         }
     };
     set_stop(&mut body, "stop", stop);

@@ -27,8 +27,7 @@ pub(crate) mod tests;
 mod tools;
 
 pub use self::tools::{
-    TokenUsage, ToolCall, ToolChatRequest, ToolChatResponse, ToolMessage, ToolSpec,
-    parse_text_tool_calls,
+    TokenUsage, ToolCall, ToolChatRequest, ToolChatResponse, ToolMessage, ToolSpec, parse_text_tool_calls,
 };
 
 /// Which wire format a provider speaks.
@@ -122,10 +121,7 @@ pub enum Prompt {
     /// A ready-made prompt string (for example already wrapped in a model family's FIM tokens).
     Raw { prompt: String },
     /// A chat conversation with an optional system prompt.
-    Chat {
-        system: Option<String>,
-        messages: Vec<ChatMessage>,
-    },
+    Chat { system: Option<String>, messages: Vec<ChatMessage> },
 }
 
 /// One generation request.
@@ -151,11 +147,7 @@ pub enum ProviderError {
     #[error("the model server at {url} did not answer within {ms} ms")]
     Timeout { url: String, ms: u64 },
     #[error("the model server at {url} answered HTTP {status}: {body}")]
-    Status {
-        url: String,
-        status: u16,
-        body: String,
-    },
+    Status { url: String, status: u16, body: String },
     #[error("the model server at {url} sent a response Baton cannot read: {reason}")]
     Malformed { url: String, reason: String },
     /// The connection broke after the answer started streaming.
@@ -169,10 +161,7 @@ pub enum ProviderError {
     MissingKey { env: String },
     /// `what` names the unsupported prompt shape.
     #[error("{kind:?} providers do not support {what}")]
-    Unsupported {
-        kind: ProviderKind,
-        what: &'static str,
-    },
+    Unsupported { kind: ProviderKind, what: &'static str },
     #[error("bad provider configuration: {0}")]
     Config(String),
 }
@@ -213,18 +202,11 @@ impl Provider {
     }
 
     /// [`Provider::new`] with the key given directly instead of read from the environment.
-    pub(crate) fn with_key(
-        config: ProviderConfig,
-        key: Option<String>,
-    ) -> Result<Self, ProviderError> {
-        let url = reqwest::Url::parse(&config.base_url).map_err(|e| {
-            ProviderError::Config(format!("base_url {:?} is not a URL: {e}", config.base_url))
-        })?;
+    pub(crate) fn with_key(config: ProviderConfig, key: Option<String>) -> Result<Self, ProviderError> {
+        let url = reqwest::Url::parse(&config.base_url)
+            .map_err(|e| ProviderError::Config(format!("base_url {:?} is not a URL: {e}", config.base_url)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(ProviderError::Config(format!(
-                "base_url {:?} is not an http(s) URL",
-                config.base_url
-            )));
+            return Err(ProviderError::Config(format!("base_url {:?} is not an http(s) URL", config.base_url)));
         }
         let http = Http::new(&config, key.map(ApiKey::new))?;
         let base = config.base_url.trim_end_matches('/').to_owned();
@@ -263,15 +245,12 @@ impl Provider {
             ProviderKind::Ollama => ("/api/tags", self.bearer()?),
             ProviderKind::Llamacpp => ("/health", self.bearer()?),
         };
-        self.http
-            .probe(&format!("{}{path}", self.base), &headers)
-            .await
+        self.http.probe(&format!("{}{path}", self.base), &headers).await
     }
 
     /// `Authorization: Bearer KEY` when a key is configured.
     fn bearer(&self) -> Result<HeaderMap, ProviderError> {
-        self.http
-            .key_headers(reqwest::header::AUTHORIZATION, "Bearer ")
+        self.http.key_headers(reqwest::header::AUTHORIZATION, "Bearer ")
     }
 
     /// POSTs a JSON body (with retries) and returns the 2xx response with its [`Origin`].
@@ -286,19 +265,14 @@ impl Provider {
     }
 
     fn unsupported(&self, what: &'static str) -> ProviderError {
-        ProviderError::Unsupported {
-            kind: self.config.kind,
-            what,
-        }
+        ProviderError::Unsupported { kind: self.config.kind, what }
     }
 }
 
 /// Chat messages in the OpenAI/Ollama shape, the system prompt (if any) first as a `system` turn.
 fn chat_messages(system: Option<String>, messages: Vec<ChatMessage>) -> Vec<Value> {
     let system = system.map(|content| json!({"role": "system", "content": content}));
-    let turns = messages
-        .into_iter()
-        .map(|m| json!({"role": m.role, "content": m.content}));
+    let turns = messages.into_iter().map(|m| json!({"role": m.role, "content": m.content}));
     system.into_iter().chain(turns).collect()
 }
 

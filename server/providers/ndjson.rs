@@ -30,18 +30,12 @@ pub(crate) fn lines(
             LinesCodecError::MaxLineLengthExceeded => {
                 origin.malformed(&format!("a line is longer than {MAX_LINE_BYTES} bytes"))
             }
-            LinesCodecError::Io(e) => match e
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
-            {
+            LinesCodecError::Io(e) => match e.get_ref().and_then(|inner| inner.downcast_ref::<reqwest::Error>()) {
                 Some(e) => http.body_error(&origin.url, e),
                 None if e.kind() == io::ErrorKind::InvalidData => {
                     origin.malformed(&format!("a line is not UTF-8: {e}"))
                 }
-                None => ProviderError::Interrupted {
-                    url: origin.url.clone(),
-                    reason: e.to_string(),
-                },
+                None => ProviderError::Interrupted { url: origin.url.clone(), reason: e.to_string() },
             },
         })
     })

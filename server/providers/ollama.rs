@@ -4,21 +4,10 @@
 use serde_json::{Value, json};
 
 use super::stream::{Origin, Step, decode, str_at};
-use super::{
-    GenerateRequest, Prompt, Provider, ProviderError, TextStream, chat_messages, ndjson, set_stop,
-    wire_f32,
-};
+use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, chat_messages, ndjson, set_stop, wire_f32};
 
-pub(super) async fn generate(
-    provider: &Provider,
-    request: GenerateRequest,
-) -> Result<TextStream, ProviderError> {
-    let GenerateRequest {
-        prompt,
-        max_tokens,
-        temperature,
-        stop,
-    } = request;
+pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> Result<TextStream, ProviderError> {
+    let GenerateRequest { prompt, max_tokens, temperature, stop } = request;
     let mut options = json!({"num_predict": max_tokens, "temperature": wire_f32(temperature)});
     set_stop(&mut options, "stop", stop);
     let model = &provider.config.model;
@@ -42,9 +31,7 @@ pub(super) async fn generate(
     let url = format!("{}{path}", provider.base);
     let (origin, response) = provider.post(&url, &body, &provider.bearer()?).await?;
     let lines = ndjson::lines(&provider.http, &origin, response);
-    Ok(decode(lines, move |line| {
-        step(&origin, &line, text_pointer)
-    }))
+    Ok(decode(lines, move |line| step(&origin, &line, text_pointer)))
 }
 
 /// One NDJSON line: the text at `text_pointer`; `"done": true` ends; `{"error": ...}` fails.

@@ -6,20 +6,11 @@ use serde_json::{Value, json};
 
 use super::stream::{Origin, Step, decode, str_at};
 use super::{
-    ChatMessage, GenerateRequest, Prompt, Provider, ProviderError, TextStream, chat_messages,
-    set_stop, sse, wire_f32,
+    ChatMessage, GenerateRequest, Prompt, Provider, ProviderError, TextStream, chat_messages, set_stop, sse, wire_f32,
 };
 
-pub(super) async fn generate(
-    provider: &Provider,
-    request: GenerateRequest,
-) -> Result<TextStream, ProviderError> {
-    let GenerateRequest {
-        prompt,
-        max_tokens,
-        temperature,
-        stop,
-    } = request;
+pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> Result<TextStream, ProviderError> {
+    let GenerateRequest { prompt, max_tokens, temperature, stop } = request;
     match prompt {
         Prompt::Raw { prompt } => {
             let mut body = json!({
@@ -33,28 +24,13 @@ pub(super) async fn generate(
             let url = format!("{}/completions", provider.base);
             let (origin, response) = provider.post(&url, &body, &provider.bearer()?).await?;
             let events = sse::events(&provider.http, &origin, response);
-            Ok(decode(events, move |event| {
-                step(&origin, &event, "/choices/0/text")
-            }))
+            Ok(decode(events, move |event| step(&origin, &event, "/choices/0/text")))
         }
         Prompt::Chat { system, messages } => {
             let url = format!("{}/chat/completions", provider.base);
-            chat(
-                provider,
-                &url,
-                ChatRequest {
-                    system,
-                    messages,
-                    max_tokens,
-                    temperature,
-                    stop,
-                },
-            )
-            .await
+            chat(provider, &url, ChatRequest { system, messages, max_tokens, temperature, stop }).await
         }
-        Prompt::Fim { .. } => {
-            Err(provider.unsupported("native fill-in-the-middle prompts (send Prompt::Raw)"))
-        }
+        Prompt::Fim { .. } => Err(provider.unsupported("native fill-in-the-middle prompts (send Prompt::Raw)")),
     }
 }
 
@@ -69,11 +45,7 @@ pub(super) struct ChatRequest {
 }
 
 /// Streams an OpenAI-format chat completion from `url`.
-pub(super) async fn chat(
-    provider: &Provider,
-    url: &str,
-    request: ChatRequest,
-) -> Result<TextStream, ProviderError> {
+pub(super) async fn chat(provider: &Provider, url: &str, request: ChatRequest) -> Result<TextStream, ProviderError> {
     let mut body = json!({
         "model": provider.config.model,
         "messages": chat_messages(request.system, request.messages),
@@ -84,9 +56,7 @@ pub(super) async fn chat(
     set_stop(&mut body, "stop", request.stop);
     let (origin, response) = provider.post(url, &body, &provider.bearer()?).await?;
     let events = sse::events(&provider.http, &origin, response);
-    Ok(decode(events, move |event| {
-        step(&origin, &event, "/choices/0/delta/content")
-    }))
+    Ok(decode(events, move |event| step(&origin, &event, "/choices/0/delta/content")))
 }
 
 /// One SSE event: the text at `text_pointer`, `[DONE]` ends, `{"error": ...}` fails.

@@ -20,12 +20,8 @@ pub(crate) fn events(
     response.bytes_stream().eventsource().map(move |item| {
         item.map_err(|e| match e {
             EventStreamError::Transport(e) => http.body_error(&origin.url, &e),
-            EventStreamError::Utf8(e) => {
-                origin.malformed(&format!("event stream is not UTF-8: {e}"))
-            }
-            EventStreamError::Parser(e) => {
-                origin.malformed(&format!("bad event stream framing: {e}"))
-            }
+            EventStreamError::Utf8(e) => origin.malformed(&format!("event stream is not UTF-8: {e}")),
+            EventStreamError::Parser(e) => origin.malformed(&format!("bad event stream framing: {e}")),
         })
     })
 }

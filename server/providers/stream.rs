@@ -28,23 +28,16 @@ pub(crate) struct Origin {
 
 impl Origin {
     pub(crate) fn new(url: &str, key: Option<&ApiKey>) -> Self {
-        Self {
-            url: url.to_owned(),
-            key: key.cloned(),
-        }
+        Self { url: url.to_owned(), key: key.cloned() }
     }
 
     /// Parses one event's JSON payload; bad JSON is [`ProviderError::Malformed`].
     pub(crate) fn json(&self, data: &str) -> Result<Value, ProviderError> {
-        serde_json::from_str(data)
-            .map_err(|e| self.malformed(&format!("invalid JSON ({e}) in {data:?}")))
+        serde_json::from_str(data).map_err(|e| self.malformed(&format!("invalid JSON ({e}) in {data:?}")))
     }
 
     pub(crate) fn malformed(&self, reason: &str) -> ProviderError {
-        ProviderError::Malformed {
-            url: self.url.clone(),
-            reason: scrub(self.key.as_ref(), reason),
-        }
+        ProviderError::Malformed { url: self.url.clone(), reason: scrub(self.key.as_ref(), reason) }
     }
 
     /// An error the server reported inside the stream: `{"error": "..."}` or
@@ -57,18 +50,12 @@ impl Origin {
                 None => other.to_string(),
             },
         };
-        ProviderError::Remote {
-            url: self.url.clone(),
-            message: scrub(self.key.as_ref(), &message),
-        }
+        ProviderError::Remote { url: self.url.clone(), message: scrub(self.key.as_ref(), &message) }
     }
 
     /// The `error` member of an event payload as a [`ProviderError`], if there is one.
     pub(crate) fn error_in(&self, payload: &Value) -> Option<ProviderError> {
-        payload
-            .get("error")
-            .filter(|e| !e.is_null())
-            .map(|e| self.remote(e))
+        payload.get("error").filter(|e| !e.is_null()).map(|e| self.remote(e))
     }
 }
 
@@ -103,8 +90,5 @@ where
 
 /// The string at a JSON pointer, or `""`.
 pub(crate) fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+    value.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
 }

@@ -43,35 +43,22 @@ fn keyed(kind: ProviderKind, server: &ModelServer) -> Provider {
 }
 
 fn fim() -> Prompt {
-    Prompt::Fim {
-        prefix: "fn add(a: i32, b: i32) -> i32 {\n    ".to_owned(),
-        suffix: "\n}\n".to_owned(),
-    }
+    Prompt::Fim { prefix: "fn add(a: i32, b: i32) -> i32 {\n    ".to_owned(), suffix: "\n}\n".to_owned() }
 }
 
 fn raw() -> Prompt {
-    Prompt::Raw {
-        prompt: "<PRE> fn main() { <SUF> } <MID>".to_owned(),
-    }
+    Prompt::Raw { prompt: "<PRE> fn main() { <SUF> } <MID>".to_owned() }
 }
 
 fn chat() -> Prompt {
     Prompt::Chat {
         system: Some("You complete code.".to_owned()),
-        messages: vec![ChatMessage {
-            role: Role::User,
-            content: "Complete: fn add(".to_owned(),
-        }],
+        messages: vec![ChatMessage { role: Role::User, content: "Complete: fn add(".to_owned() }],
     }
 }
 
 fn request(prompt: Prompt) -> GenerateRequest {
-    GenerateRequest {
-        prompt,
-        max_tokens: 64,
-        temperature: 0.2,
-        stop: vec!["\n\n".to_owned()],
-    }
+    GenerateRequest { prompt, max_tokens: 64, temperature: 0.2, stop: vec!["\n\n".to_owned()] }
 }
 
 /// All text of a stream, and its error if it ended with one (an error is always the last item).
@@ -79,10 +66,7 @@ async fn collect(mut stream: TextStream) -> (String, Option<ProviderError>) {
     let mut text = String::new();
     let mut error = None;
     while let Some(item) = stream.next().await {
-        assert!(
-            error.is_none(),
-            "the stream went on after an error: {error:?}"
-        );
+        assert!(error.is_none(), "the stream went on after an error: {error:?}");
         match item {
             Ok(delta) => text.push_str(&delta),
             Err(e) => error = Some(e),
@@ -112,10 +96,7 @@ fn check_body(recorded: &RecordedRequest, expected: Expect) {
 
 async fn generate_error(provider: &Provider, prompt: Prompt) -> ProviderError {
     match provider.generate(request(prompt)).await {
-        Ok(stream) => collect(stream)
-            .await
-            .1
-            .expect("the stream should end with an error"),
+        Ok(stream) => collect(stream).await.1.expect("the stream should end with an error"),
         Err(e) => e,
     }
 }
@@ -141,10 +122,7 @@ async fn openai_raw_streams_from_completions() {
               ]
             }"#]],
     );
-    assert_eq!(
-        recorded.header("authorization"),
-        Some(format!("Bearer {KEY}").as_str())
-    );
+    assert_eq!(recorded.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
 }
 
 #[tokio::test]
@@ -182,16 +160,7 @@ async fn openai_chat_sends_the_system_prompt_first() {
 async fn openai_rejects_native_fim() {
     let server = ModelServer::start().await;
     let error = generate_error(&provider(ProviderKind::Openai, &server), fim()).await;
-    assert!(
-        matches!(
-            error,
-            ProviderError::Unsupported {
-                kind: ProviderKind::Openai,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(matches!(error, ProviderError::Unsupported { kind: ProviderKind::Openai, .. }), "{error:?}");
     assert!(server.requests().is_empty());
 }
 
@@ -201,15 +170,10 @@ async fn bearer_key_is_read_from_the_configured_env_var() {
     // variable cargo sets for every test run.
     let server = ModelServer::start().await;
     let value = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let config = ProviderConfig {
-        api_key_env: Some("CARGO_MANIFEST_DIR".to_owned()),
-        ..config(ProviderKind::Openai, &server)
-    };
+    let config =
+        ProviderConfig { api_key_env: Some("CARGO_MANIFEST_DIR".to_owned()), ..config(ProviderKind::Openai, &server) };
     let recorded = round_trip(&server, &Provider::new(config).expect("provider"), raw()).await;
-    assert_eq!(
-        recorded.header("authorization"),
-        Some(format!("Bearer {value}").as_str())
-    );
+    assert_eq!(recorded.header("authorization"), Some(format!("Bearer {value}").as_str()));
 }
 
 // ---- Anthropic ----
@@ -250,16 +214,7 @@ async fn anthropic_rejects_fim_and_raw() {
     let provider = provider(ProviderKind::Anthropic, &server);
     for prompt in [fim(), raw()] {
         let error = generate_error(&provider, prompt).await;
-        assert!(
-            matches!(
-                error,
-                ProviderError::Unsupported {
-                    kind: ProviderKind::Anthropic,
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        assert!(matches!(error, ProviderError::Unsupported { kind: ProviderKind::Anthropic, .. }), "{error:?}");
     }
     assert!(server.requests().is_empty());
 }
@@ -358,14 +313,9 @@ async fn ollama_chat_streams_from_api_chat() {
 #[tokio::test]
 async fn ollama_error_line_becomes_a_remote_error() {
     let server = ModelServer::start().await;
-    server.push(Reply::StreamError(
-        "model 'test-model' not found".to_owned(),
-    ));
+    server.push(Reply::StreamError("model 'test-model' not found".to_owned()));
     let error = generate_error(&provider(ProviderKind::Ollama, &server), fim()).await;
-    assert!(
-        matches!(&error, ProviderError::Remote { message, .. } if message.contains("not found")),
-        "{error:?}"
-    );
+    assert!(matches!(&error, ProviderError::Remote { message, .. } if message.contains("not found")), "{error:?}");
 }
 
 // ---- llama.cpp ----
@@ -418,10 +368,7 @@ async fn llamacpp_chat_uses_its_openai_endpoint() {
     assert_eq!(recorded.path, "/v1/chat/completions");
     assert_eq!(recorded.body["model"], "test-model");
     assert_eq!(recorded.body["messages"][0]["role"], "system");
-    assert_eq!(
-        recorded.header("authorization"),
-        Some(format!("Bearer {KEY}").as_str())
-    );
+    assert_eq!(recorded.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
 }
 
 // ---- Streams split in odd places ----
@@ -429,12 +376,7 @@ async fn llamacpp_chat_uses_its_openai_endpoint() {
 #[tokio::test]
 async fn chunks_arrive_in_order_for_every_kind() {
     let server = ModelServer::start().await;
-    let chunks = vec![
-        "fn".to_owned(),
-        " ".to_owned(),
-        "main".to_owned(),
-        "() {}\n".to_owned(),
-    ];
+    let chunks = vec!["fn".to_owned(), " ".to_owned(), "main".to_owned(), "() {}\n".to_owned()];
     for (kind, prompt) in [
         (ProviderKind::Openai, raw()),
         (ProviderKind::Anthropic, chat()),
@@ -442,10 +384,7 @@ async fn chunks_arrive_in_order_for_every_kind() {
         (ProviderKind::Llamacpp, fim()),
     ] {
         server.push(Reply::Chunks(chunks.clone()));
-        let stream = provider(kind, &server)
-            .generate(request(prompt))
-            .await
-            .expect("generate");
+        let stream = provider(kind, &server).generate(request(prompt)).await.expect("generate");
         let deltas: Vec<String> = stream.map(|d| d.expect("delta")).collect().await;
         assert_eq!(deltas, chunks, "{kind:?}");
     }
@@ -458,10 +397,7 @@ async fn a_503_is_retried_then_succeeds() {
     let server = ModelServer::start().await;
     server.push(Reply::status(503, "warming up"));
     server.push(Reply::text("ok"));
-    let stream = provider(ProviderKind::Openai, &server)
-        .generate(request(raw()))
-        .await
-        .expect("generate");
+    let stream = provider(ProviderKind::Openai, &server).generate(request(raw())).await.expect("generate");
     assert_eq!(collect(stream).await.0, "ok");
     assert_eq!(server.requests().len(), 2);
 }
@@ -475,11 +411,7 @@ async fn a_429_that_never_clears_gives_status_after_all_retries() {
         matches!(&error, ProviderError::Status { status: 429, body, .. } if body.contains("rate limited")),
         "{error:?}"
     );
-    assert_eq!(
-        server.wait_for_requests(3, WAIT).await.len(),
-        3,
-        "1 try + max_retries 2"
-    );
+    assert_eq!(server.wait_for_requests(3, WAIT).await.len(), 3, "1 try + max_retries 2");
 }
 
 #[tokio::test]
@@ -488,9 +420,7 @@ async fn a_400_is_not_retried_and_its_body_is_truncated() {
     server.push(Reply::status(400, "x".repeat(1_000)));
     let error = generate_error(&provider(ProviderKind::Llamacpp, &server), raw()).await;
     match &error {
-        ProviderError::Status {
-            status: 400, body, ..
-        } => assert_eq!(body.chars().count(), http::MAX_BODY_CHARS),
+        ProviderError::Status { status: 400, body, .. } => assert_eq!(body.chars().count(), http::MAX_BODY_CHARS),
         other => panic!("{other:?}"),
     }
     assert_eq!(server.requests().len(), 1);
@@ -499,22 +429,10 @@ async fn a_400_is_not_retried_and_its_body_is_truncated() {
 #[tokio::test]
 async fn retry_after_seconds_are_honoured_and_capped() {
     let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::RETRY_AFTER,
-        reqwest::header::HeaderValue::from_static("2"),
-    );
-    assert_eq!(
-        http::retry_after(&headers, 10_000),
-        Some(Duration::from_secs(2))
-    );
-    assert_eq!(
-        http::retry_after(&headers, 500),
-        Some(Duration::from_millis(500))
-    );
-    headers.insert(
-        reqwest::header::RETRY_AFTER,
-        reqwest::header::HeaderValue::from_static("Wed, 21 Oct 2015"),
-    );
+    headers.insert(reqwest::header::RETRY_AFTER, reqwest::header::HeaderValue::from_static("2"));
+    assert_eq!(http::retry_after(&headers, 10_000), Some(Duration::from_secs(2)));
+    assert_eq!(http::retry_after(&headers, 500), Some(Duration::from_millis(500)));
+    headers.insert(reqwest::header::RETRY_AFTER, reqwest::header::HeaderValue::from_static("Wed, 21 Oct 2015"));
     assert_eq!(http::retry_after(&headers, 10_000), None);
 }
 
@@ -522,43 +440,21 @@ async fn retry_after_seconds_are_honoured_and_capped() {
 async fn a_hung_server_gives_timeout() {
     let server = ModelServer::start().await;
     server.push(Reply::Hang);
-    let config = ProviderConfig {
-        timeout_ms: 300,
-        ..config(ProviderKind::Openai, &server)
-    };
+    let config = ProviderConfig { timeout_ms: 300, ..config(ProviderKind::Openai, &server) };
     let error = generate_error(&Provider::new(config).expect("provider"), raw()).await;
-    assert!(
-        matches!(error, ProviderError::Timeout { ms: 300, .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, ProviderError::Timeout { ms: 300, .. }), "{error:?}");
     assert_eq!(server.requests().len(), 1, "timeouts are not retried");
 }
 
 #[tokio::test]
 async fn a_stream_slower_than_the_timeout_yields_text_then_timeout() {
     let server = ModelServer::start().await;
-    server.push(Reply::Slow {
-        text: "abcdefghijkl".to_owned(),
-        chunk_delay_ms: 100,
-    });
-    let config = ProviderConfig {
-        timeout_ms: 250,
-        ..config(ProviderKind::Llamacpp, &server)
-    };
-    let stream = Provider::new(config)
-        .expect("provider")
-        .generate(request(fim()))
-        .await
-        .expect("generate");
+    server.push(Reply::Slow { text: "abcdefghijkl".to_owned(), chunk_delay_ms: 100 });
+    let config = ProviderConfig { timeout_ms: 250, ..config(ProviderKind::Llamacpp, &server) };
+    let stream = Provider::new(config).expect("provider").generate(request(fim())).await.expect("generate");
     let (text, error) = collect(stream).await;
-    assert!(
-        "abcdefghijkl".starts_with(&text) && text.len() < 12,
-        "{text:?}"
-    );
-    assert!(
-        matches!(error, Some(ProviderError::Timeout { ms: 250, .. })),
-        "{error:?}"
-    );
+    assert!("abcdefghijkl".starts_with(&text) && text.len() < 12, "{text:?}");
+    assert!(matches!(error, Some(ProviderError::Timeout { ms: 250, .. })), "{error:?}");
 }
 
 #[tokio::test]
@@ -582,30 +478,18 @@ async fn a_refused_connection_gives_unreachable() {
         other => panic!("{other:?}"),
     }
     assert!(!error.to_string().contains(KEY));
-    assert!(matches!(
-        provider.health().await,
-        Err(ProviderError::Unreachable { .. })
-    ));
+    assert!(matches!(provider.health().await, Err(ProviderError::Unreachable { .. })));
 }
 
 #[tokio::test]
 async fn a_dropped_connection_yields_the_text_then_an_error() {
     let server = ModelServer::start().await;
-    for (kind, prompt) in [
-        (ProviderKind::Openai, chat()),
-        (ProviderKind::Ollama, chat()),
-    ] {
+    for (kind, prompt) in [(ProviderKind::Openai, chat()), (ProviderKind::Ollama, chat())] {
         server.push(Reply::DropAfter("partial answer".to_owned()));
-        let stream = provider(kind, &server)
-            .generate(request(prompt))
-            .await
-            .expect("generate");
+        let stream = provider(kind, &server).generate(request(prompt)).await.expect("generate");
         let (text, error) = collect(stream).await;
         assert_eq!(text, "partial answer", "{kind:?}");
-        assert!(
-            matches!(error, Some(ProviderError::Interrupted { .. })),
-            "{kind:?}: {error:?}"
-        );
+        assert!(matches!(error, Some(ProviderError::Interrupted { .. })), "{kind:?}: {error:?}");
     }
 }
 
@@ -619,16 +503,10 @@ async fn malformed_events_end_the_stream_with_malformed() {
         (ProviderKind::Llamacpp, raw()),
     ] {
         server.push(Reply::MalformedSse);
-        let stream = provider(kind, &server)
-            .generate(request(prompt))
-            .await
-            .expect("generate");
+        let stream = provider(kind, &server).generate(request(prompt)).await.expect("generate");
         let (text, error) = collect(stream).await;
         assert_eq!(text, "", "{kind:?}");
-        assert!(
-            matches!(error, Some(ProviderError::Malformed { .. })),
-            "{kind:?}: {error:?}"
-        );
+        assert!(matches!(error, Some(ProviderError::Malformed { .. })), "{kind:?}: {error:?}");
     }
 }
 
@@ -637,19 +515,10 @@ async fn malformed_events_end_the_stream_with_malformed() {
 #[tokio::test]
 async fn health_gets_each_kinds_cheap_route() {
     let server = ModelServer::start().await;
-    for kind in [
-        ProviderKind::Openai,
-        ProviderKind::Anthropic,
-        ProviderKind::Ollama,
-        ProviderKind::Llamacpp,
-    ] {
+    for kind in [ProviderKind::Openai, ProviderKind::Anthropic, ProviderKind::Ollama, ProviderKind::Llamacpp] {
         provider(kind, &server).health().await.expect("healthy");
     }
-    let paths: Vec<String> = server
-        .requests()
-        .into_iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
+    let paths: Vec<String> = server.requests().into_iter().map(|r| format!("{} {}", r.method, r.path)).collect();
     expect![[r#"
         [
             "GET /v1/models",
@@ -666,16 +535,10 @@ async fn health_accepts_4xx_and_rejects_5xx() {
     let server = ModelServer::start().await;
     let provider = provider(ProviderKind::Llamacpp, &server);
     server.push_for("/health", Reply::status(404, "not found"));
-    provider
-        .health()
-        .await
-        .expect("a 404 still means a server answers");
+    provider.health().await.expect("a 404 still means a server answers");
     server.push_for("/health", Reply::status(503, "loading model"));
     let error = provider.health().await.expect_err("503");
-    assert!(
-        matches!(error, ProviderError::Status { status: 503, .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, ProviderError::Status { status: 503, .. }), "{error:?}");
 }
 
 // ---- Configuration and key hygiene ----
@@ -690,14 +553,8 @@ async fn bad_config_is_rejected() {
         matches!(Provider::new(missing), Err(ProviderError::MissingKey { env }) if env == "BATON_TEST_SURELY_UNSET_KEY_8d1f")
     );
     for base_url in ["localhost:8080", "ftp://127.0.0.1/v1", ""] {
-        let config = ProviderConfig {
-            base_url: base_url.to_owned(),
-            ..ProviderConfig::default()
-        };
-        assert!(
-            matches!(Provider::new(config), Err(ProviderError::Config(_))),
-            "{base_url:?}"
-        );
+        let config = ProviderConfig { base_url: base_url.to_owned(), ..ProviderConfig::default() };
+        assert!(matches!(Provider::new(config), Err(ProviderError::Config(_))), "{base_url:?}");
     }
 }
 

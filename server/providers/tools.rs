@@ -39,10 +39,7 @@ pub enum ToolMessage {
     /// The user's text.
     User(String),
     /// A model turn: its text and the tool calls it made.
-    Assistant {
-        text: String,
-        tool_calls: Vec<ToolCall>,
-    },
+    Assistant { text: String, tool_calls: Vec<ToolCall> },
     /// The result of executing one tool call.
     ToolResult {
         call_id: String,
@@ -107,38 +104,22 @@ impl Provider {
     ///
     /// Errors: the transport errors of [`ProviderError`]; [`ProviderError::Malformed`] when the
     /// body is not the wire format's JSON; [`ProviderError::Remote`] for an `{"error": ...}` body.
-    pub async fn chat_with_tools(
-        &self,
-        request: ToolChatRequest,
-    ) -> Result<ToolChatResponse, ProviderError> {
+    pub async fn chat_with_tools(&self, request: ToolChatRequest) -> Result<ToolChatResponse, ProviderError> {
         tracing::trace!(kind = ?self.config.kind, messages = ?request.messages, "chat with tools");
         let (url, body, headers) = match self.config.kind {
-            ProviderKind::Openai => (
-                format!("{}/chat/completions", self.base),
-                openai_body(self, &request),
-                self.bearer()?,
-            ),
-            ProviderKind::Llamacpp => (
-                format!("{}/v1/chat/completions", self.base),
-                openai_body(self, &request),
-                self.bearer()?,
-            ),
-            ProviderKind::Anthropic => (
-                format!("{}/messages", self.base),
-                anthropic_body(self, &request),
-                anthropic::headers(self)?,
-            ),
-            ProviderKind::Ollama => (
-                format!("{}/api/chat", self.base),
-                ollama_body(self, &request),
-                self.bearer()?,
-            ),
+            ProviderKind::Openai => {
+                (format!("{}/chat/completions", self.base), openai_body(self, &request), self.bearer()?)
+            }
+            ProviderKind::Llamacpp => {
+                (format!("{}/v1/chat/completions", self.base), openai_body(self, &request), self.bearer()?)
+            }
+            ProviderKind::Anthropic => {
+                (format!("{}/messages", self.base), anthropic_body(self, &request), anthropic::headers(self)?)
+            }
+            ProviderKind::Ollama => (format!("{}/api/chat", self.base), ollama_body(self, &request), self.bearer()?),
         };
         let (origin, response) = self.post(&url, &body, &headers).await?;
-        let text = response
-            .text()
-            .await
-            .map_err(|e| self.http.body_error(&url, &e))?;
+        let text = response.text().await.map_err(|e| self.http.body_error(&url, &e))?;
         let payload = origin.json(&text)?;
         if let Some(error) = origin.error_in(&payload) {
             return Err(error);
@@ -152,10 +133,7 @@ impl Provider {
             let names: Vec<&str> = request.tools.iter().map(|t| t.name.as_str()).collect();
             let (rest, calls) = parse_text_tool_calls(&answer.text, &names);
             if !calls.is_empty() {
-                tracing::debug!(
-                    count = calls.len(),
-                    "tool calls recovered from message text"
-                );
+                tracing::debug!(count = calls.len(), "tool calls recovered from message text");
                 answer.text = rest;
                 answer.tool_calls = calls;
             }
@@ -196,16 +174,12 @@ fn openai_body(provider: &Provider, request: &ToolChatRequest) -> Value {
                             "name": c.name, "arguments": arguments_string(&c.arguments)}})
                     })
                     .collect();
-                let content = if text.is_empty() {
-                    Value::Null
-                } else {
-                    json!(text)
-                };
+                let content = if text.is_empty() { Value::Null } else { json!(text) };
                 json!({"role": "assistant", "content": content, "tool_calls": calls})
             }
-            ToolMessage::ToolResult {
-                call_id, content, ..
-            } => json!({"role": "tool", "tool_call_id": call_id, "content": content}),
+            ToolMessage::ToolResult { call_id, content, .. } => {
+                json!({"role": "tool", "tool_call_id": call_id, "content": content})
+            }
         });
     }
     let mut body = json!({
@@ -239,12 +213,7 @@ fn anthropic_body(provider: &Provider, request: &ToolChatRequest) -> Value {
                 }));
                 ("assistant", blocks)
             }
-            ToolMessage::ToolResult {
-                call_id,
-                content,
-                is_error,
-                ..
-            } => (
+            ToolMessage::ToolResult { call_id, content, is_error, .. } => (
                 "user",
                 vec![json!({"type": "tool_result", "tool_use_id": call_id,
                     "content": content, "is_error": is_error})],
@@ -255,10 +224,8 @@ fn anthropic_body(provider: &Provider, request: &ToolChatRequest) -> Value {
             _ => turns.push((role, blocks)),
         }
     }
-    let messages: Vec<Value> = turns
-        .into_iter()
-        .map(|(role, content)| json!({"role": role, "content": content}))
-        .collect();
+    let messages: Vec<Value> =
+        turns.into_iter().map(|(role, content)| json!({"role": role, "content": content})).collect();
     let mut body = json!({
         "model": provider.config.model,
         "messages": messages,
@@ -282,11 +249,7 @@ fn anthropic_body(provider: &Provider, request: &ToolChatRequest) -> Value {
 
 /// A text block, or none for empty text (the API rejects empty text blocks).
 fn text_block(text: &str) -> Vec<Value> {
-    if text.is_empty() {
-        Vec::new()
-    } else {
-        vec![json!({"type": "text", "text": text})]
-    }
+    if text.is_empty() { Vec::new() } else { vec![json!({"type": "text", "text": text})] }
 }
 
 /// Ollama `/api/chat` body: `tool_calls` with object arguments, `role:"tool"` results by name.
@@ -357,16 +320,8 @@ fn openai_answer(origin: &Origin, payload: &Value) -> Result<ToolChatResponse, P
     let message = payload
         .pointer("/choices/0/message")
         .ok_or_else(|| origin.malformed("the answer has no choices[0].message"))?;
-    let text = message
-        .get("content")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let calls = message
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let text = message.get("content").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let calls = message.get("tool_calls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let tool_calls = calls
         .iter()
         .enumerate()
@@ -400,10 +355,7 @@ fn anthropic_answer(origin: &Origin, payload: &Value) -> Result<ToolChatResponse
         match block.get("type").and_then(Value::as_str) {
             Some("text") => answer.text.push_str(&str_of(block, "/text")),
             Some("tool_use") => answer.tool_calls.push(ToolCall {
-                id: block
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| format!("toolu_{i}"), str::to_owned),
+                id: block.get("id").and_then(Value::as_str).map_or_else(|| format!("toolu_{i}"), str::to_owned),
                 name: str_of(block, "/name"),
                 arguments: arguments_value(block.get("input").unwrap_or(&Value::Null)),
             }),
@@ -418,28 +370,17 @@ fn anthropic_answer(origin: &Origin, payload: &Value) -> Result<ToolChatResponse
 }
 
 fn ollama_answer(origin: &Origin, payload: &Value) -> Result<ToolChatResponse, ProviderError> {
-    let message = payload
-        .get("message")
-        .ok_or_else(|| origin.malformed("the answer has no message"))?;
-    let calls = message
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let message = payload.get("message").ok_or_else(|| origin.malformed("the answer has no message"))?;
+    let calls = message.get("tool_calls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     Ok(ToolChatResponse {
         text: str_of(message, "/content"),
         tool_calls: calls
             .iter()
             .enumerate()
             .map(|(i, call)| ToolCall {
-                id: call
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| format!("call_{i}"), str::to_owned),
+                id: call.get("id").and_then(Value::as_str).map_or_else(|| format!("call_{i}"), str::to_owned),
                 name: str_of(call, "/function/name"),
-                arguments: arguments_value(
-                    call.pointer("/function/arguments").unwrap_or(&Value::Null),
-                ),
+                arguments: arguments_value(call.pointer("/function/arguments").unwrap_or(&Value::Null)),
             })
             .collect(),
         usage: TokenUsage {
@@ -543,15 +484,8 @@ fn calls_in(snippet: &str, tools: &[&str]) -> Vec<ToolCall> {
             if !tools.contains(&name.as_str()) {
                 return None;
             }
-            let raw = object
-                .get("arguments")
-                .or_else(|| object.get("parameters"))
-                .unwrap_or(&Value::Null);
-            Some(ToolCall {
-                id: String::new(),
-                name,
-                arguments: arguments_value(raw),
-            })
+            let raw = object.get("arguments").or_else(|| object.get("parameters")).unwrap_or(&Value::Null);
+            Some(ToolCall { id: String::new(), name, arguments: arguments_value(raw) })
         })
         .collect();
     calls

@@ -11,12 +11,8 @@ use crate::providers::{Provider, ProviderConfig, ProviderKind};
 use crate::providers::tests::model_server::{ModelServer, Reply};
 
 const WAIT: Duration = Duration::from_secs(5);
-const KINDS: [ProviderKind; 4] = [
-    ProviderKind::Openai,
-    ProviderKind::Anthropic,
-    ProviderKind::Ollama,
-    ProviderKind::Llamacpp,
-];
+const KINDS: [ProviderKind; 4] =
+    [ProviderKind::Openai, ProviderKind::Anthropic, ProviderKind::Ollama, ProviderKind::Llamacpp];
 
 fn provider(kind: ProviderKind, server: &ModelServer) -> Provider {
     let base_url = match kind {
@@ -74,10 +70,8 @@ async fn structured_tool_calls_in_every_wire_format() {
     for kind in KINDS {
         let server = ModelServer::start().await;
         server.push(Reply::tool_call("read_file", json!({"path": "b.txt"})));
-        let answer = provider(kind, &server)
-            .chat_with_tools(conversation())
-            .await
-            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let answer =
+            provider(kind, &server).chat_with_tools(conversation()).await.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
         assert_eq!(answer.tool_calls.len(), 1, "{kind:?}");
         assert_eq!(answer.tool_calls[0].name, "read_file");
         assert_eq!(answer.tool_calls[0].arguments, json!({"path": "b.txt"}));
@@ -97,14 +91,8 @@ fn check_request(kind: ProviderKind, path: &str, body: &Value) {
             assert!(path.ends_with("/v1/chat/completions"), "{path}");
             assert_eq!(body["tools"][0]["function"]["name"], "read_file");
             assert_eq!(messages[0]["role"], "system");
-            assert_eq!(
-                messages[2]["tool_calls"][0]["function"]["arguments"],
-                r#"{"path":"a.txt"}"#
-            );
-            assert_eq!(
-                messages[3],
-                json!({"role": "tool", "tool_call_id": "c1", "content": "hello"})
-            );
+            assert_eq!(messages[2]["tool_calls"][0]["function"]["arguments"], r#"{"path":"a.txt"}"#);
+            assert_eq!(messages[3], json!({"role": "tool", "tool_call_id": "c1", "content": "hello"}));
         }
         ProviderKind::Anthropic => {
             assert_eq!(path, "/v1/messages");
@@ -121,10 +109,7 @@ fn check_request(kind: ProviderKind, path: &str, body: &Value) {
         ProviderKind::Ollama => {
             assert_eq!(path, "/api/chat");
             assert_eq!(body["tools"][0]["function"]["name"], "read_file");
-            assert_eq!(
-                messages[2]["tool_calls"][0]["function"]["arguments"],
-                json!({"path": "a.txt"})
-            );
+            assert_eq!(messages[2]["tool_calls"][0]["function"]["arguments"], json!({"path": "a.txt"}));
             assert_eq!(messages[3]["role"], "tool");
             assert_eq!(messages[3]["tool_name"], "read_file");
         }
@@ -140,16 +125,10 @@ async fn plain_text_answers_and_json_text_calls() {
             "I will read it.\n```json\n{\"name\": \"read_file\", \"arguments\": {\"path\": \"c.txt\"}}\n```",
         ));
         let provider = provider(kind, &server);
-        let answer = provider
-            .chat_with_tools(conversation())
-            .await
-            .expect("answer");
+        let answer = provider.chat_with_tools(conversation()).await.expect("answer");
         assert_eq!(answer.text, "All done.", "{kind:?}");
         assert!(answer.tool_calls.is_empty());
-        let answer = provider
-            .chat_with_tools(conversation())
-            .await
-            .expect("answer");
+        let answer = provider.chat_with_tools(conversation()).await.expect("answer");
         assert_eq!(answer.text, "I will read it.", "{kind:?}");
         assert_eq!(answer.tool_calls[0].arguments, json!({"path": "c.txt"}));
     }
@@ -160,25 +139,14 @@ async fn errors_and_retries_follow_the_provider_rules() {
     let server = ModelServer::start().await;
     server.push(Reply::status(503, "busy"));
     server.push(Reply::tool_call("read_file", json!({"path": "x"})));
-    let answer = provider(ProviderKind::Openai, &server)
-        .chat_with_tools(conversation())
-        .await
-        .expect("retried");
+    let answer = provider(ProviderKind::Openai, &server).chat_with_tools(conversation()).await.expect("retried");
     assert_eq!(answer.tool_calls.len(), 1);
     server.push(Reply::status(400, "bad request"));
-    let error = provider(ProviderKind::Openai, &server)
-        .chat_with_tools(conversation())
-        .await
-        .expect_err("400");
-    assert!(
-        matches!(error, ProviderError::Status { status: 400, .. }),
-        "{error}"
-    );
+    let error = provider(ProviderKind::Openai, &server).chat_with_tools(conversation()).await.expect_err("400");
+    assert!(matches!(error, ProviderError::Status { status: 400, .. }), "{error}");
     server.push(Reply::MalformedSse);
-    let error = provider(ProviderKind::Anthropic, &server)
-        .chat_with_tools(conversation())
-        .await
-        .expect_err("malformed");
+    let error =
+        provider(ProviderKind::Anthropic, &server).chat_with_tools(conversation()).await.expect_err("malformed");
     assert!(matches!(error, ProviderError::Malformed { .. }), "{error}");
 }
 
@@ -192,15 +160,11 @@ fn text_tool_calls_in_tags_fences_and_bare() {
     assert_eq!(rest, "");
     assert_eq!(calls[0].name, "finish");
     assert_eq!(calls[0].id, "text_call_0");
-    let (_, calls) = parse_text_tool_calls(
-        r#"{"name": "write_file", "parameters": {"path": "a", "content": "b"}}"#,
-        &names,
-    );
+    let (_, calls) =
+        parse_text_tool_calls(r#"{"name": "write_file", "parameters": {"path": "a", "content": "b"}}"#, &names);
     assert_eq!(calls[0].arguments, json!({"path": "a", "content": "b"}));
-    let (_, calls) = parse_text_tool_calls(
-        r#"{"function": {"name": "finish", "arguments": "{\"summary\": \"s\"}"}}"#,
-        &names,
-    );
+    let (_, calls) =
+        parse_text_tool_calls(r#"{"function": {"name": "finish", "arguments": "{\"summary\": \"s\"}"}}"#, &names);
     assert_eq!(calls[0].arguments, json!({"summary": "s"}));
     // Unknown tools, prose and broken JSON are left alone.
     for text in [

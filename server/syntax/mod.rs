@@ -94,9 +94,8 @@ pub fn languages() -> &'static [Language] {
 fn load(info: LanguageInfo) -> Result<Language, String> {
     let (grammar, imports, scopes) =
         grammar_for(&info.name).ok_or_else(|| format!("no grammar crate for language {}", info.name))?;
-    let query = |src: &str, what: &str| {
-        Query::new(&grammar, src).map_err(|e| format!("{} {what} query: {e}", info.name))
-    };
+    let query =
+        |src: &str, what: &str| Query::new(&grammar, src).map_err(|e| format!("{} {what} query: {e}", info.name));
     Ok(Language { imports: query(imports, "imports")?, scopes: query(scopes, "scopes")?, grammar, info })
 }
 

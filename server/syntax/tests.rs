@@ -47,7 +47,9 @@ fn incremental_reparse_matches_a_fresh_parse() {
     let lang = language_for("rust", "").expect("rust");
     let mut doc = Document::new(sample("rust"), 1, "rust");
     let mut syntax = Syntax::parse(lang, &doc.rope).expect("parses");
-    for (pos, text) in [(Pos::new(3, 9), " * 2"), (Pos::new(0, 0), "// 😀 header\n"), (Pos::new(5, 0), "fn broken( {\n")] {
+    for (pos, text) in
+        [(Pos::new(3, 9), " * 2"), (Pos::new(0, 0), "// 😀 header\n"), (Pos::new(5, 0), "fn broken( {\n")]
+    {
         let edit = doc.apply_change(Some((pos, pos)), text, Encoding::Utf16);
         syntax.update(&edit, &doc.rope);
         let fresh = Syntax::parse(lang, &doc.rope).expect("parses");
@@ -55,4 +57,3 @@ fn incremental_reparse_matches_a_fresh_parse() {
     }
     assert!(syntax.errors_near(doc.rope.len_bytes()) > 0, "the broken function is reported");
 }
-

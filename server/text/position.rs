@@ -173,8 +173,18 @@ mod tests {
     fn text_strategy() -> impl Strategy<Value = String> {
         prop::collection::vec(
             prop_oneof![
-                Just("a"), Just("é"), Just("中文"), Just("😀"), Just("👩‍💻"), Just("\n"),
-                Just("\r\n"), Just("\r"), Just(""), Just(" "), Just("\t"), Just("\u{2028}"),
+                Just("a"),
+                Just("é"),
+                Just("中文"),
+                Just("😀"),
+                Just("👩‍💻"),
+                Just("\n"),
+                Just("\r\n"),
+                Just("\r"),
+                Just(""),
+                Just(" "),
+                Just("\t"),
+                Just("\u{2028}"),
             ],
             0..40,
         )

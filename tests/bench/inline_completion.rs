@@ -129,7 +129,8 @@ async fn model_calls_over_a_typing_trace(debounce_ms: u64) -> (usize, usize, u64
         } else {
             col += text.encode_utf16().count() as u32;
         }
-        pending.push(client.send_request("textDocument/inlineCompletion", inline_params(uri, line, col, false)).await.1);
+        pending
+            .push(client.send_request("textDocument/inlineCompletion", inline_params(uri, line, col, false)).await.1);
     }
     for rx in pending {
         let _ = tokio::time::timeout(client::TIMEOUT, rx).await;
@@ -160,7 +161,9 @@ async fn main() {
     if !only.is_empty() && !only.iter().any(|a| a == "b") {
         return;
     }
-    println!("(b) model calls over a replayed typing trace (5 lines, human gaps, a request per keystroke, model 80 ms):");
+    println!(
+        "(b) model calls over a replayed typing trace (5 lines, human gaps, a request per keystroke, model 80 ms):"
+    );
     for debounce in [0u64, 75] {
         let (keys, calls, hits, superseded, requests) = model_calls_over_a_typing_trace(debounce).await;
         println!(

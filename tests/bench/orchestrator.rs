@@ -154,9 +154,8 @@ fn large_file() -> (String, Vec<u32>) {
 }
 
 async fn execute(client: &Client, command: &str, argument: Value, limit: Duration) -> Value {
-    let (id, rx) = client
-        .send_request("workspace/executeCommand", json!({ "command": command, "arguments": [argument] }))
-        .await;
+    let (id, rx) =
+        client.send_request("workspace/executeCommand", json!({ "command": command, "arguments": [argument] })).await;
     let resp = tokio::time::timeout(limit, rx)
         .await
         .unwrap_or_else(|_| panic!("no answer to {command} (request {id}) within {limit:?}"))
@@ -281,14 +280,19 @@ async fn dispatch_on_a_large_repository(rounds: usize) {
                         .await;
                     let (answer, agent_at) = tokio::join!(
                         async {
-                            let r = tokio::time::timeout(DEADLINE, rx).await.expect("baton.task.start answered").expect("response");
+                            let r = tokio::time::timeout(DEADLINE, rx)
+                                .await
+                                .expect("baton.task.start answered")
+                                .expect("response");
                             (r, t0.elapsed())
                         },
                         fifo_opened(reader, &fifo, DEADLINE)
                     );
                     let (resp, answered) = answer;
                     let elapsed = agent_at.duration_since(t0);
-                    let task = resp["result"]["id"].as_i64().unwrap_or_else(|| panic!("baton.task.start (request {id}): {resp}"));
+                    let task = resp["result"]["id"]
+                        .as_i64()
+                        .unwrap_or_else(|| panic!("baton.task.start (request {id}): {resp}"));
                     baton.push(ms(elapsed));
                     // The agent exits at once; the pull request (commit, diff stat) follows. Poll
                     // the task with a deadline until it is ready, so rounds do not overlap.
@@ -365,11 +369,7 @@ async fn dispatch_on_a_large_repository(rounds: usize) {
     println!("    baton.task.start -> agent process running:   median {b50:.0} ms (min {bmin:.0}, max {bmax:.0})");
     println!("    git worktree add <dir> HEAD (full checkout): median {f50:.0} ms (min {fmin:.0}, max {fmax:.0})");
     println!("    git worktree add --no-checkout <dir> HEAD:   median {n50:.0} ms (min {nmin:.0}, max {nmax:.0})");
-    println!(
-        "    ratio baton / full checkout: {:.2} (medians); baton / --no-checkout: {:.1}",
-        b50 / f50,
-        b50 / n50
-    );
+    println!("    ratio baton / full checkout: {:.2} (medians); baton / --no-checkout: {:.1}", b50 / f50, b50 / n50);
     let med = |f: fn(&Phases) -> f64| percentile(&sorted(phases.iter().map(f).collect()), 0.5);
     let (answered, creating, checking_out, checked_out, running, agent, ready) = (
         med(|p| p.answered),
@@ -416,7 +416,10 @@ fn agent_turn(n: usize) -> Reply {
     match n % 5 {
         0 => Reply::tool_call("list_files", json!({ "path": format!("pkg{:03}", k % 2), "recursive": true })),
         1 => Reply::tool_call("search", json!({ "pattern": format!("fn helper_{}[0-9]\\b", k % 100), "path": "." })),
-        2 => Reply::tool_call("read_file", json!({ "path": format!("pkg000/src/mod{:02}/file{:02}.rs", k % 25, k % 20) })),
+        2 => Reply::tool_call(
+            "read_file",
+            json!({ "path": format!("pkg000/src/mod{:02}/file{:02}.rs", k % 25, k % 20) }),
+        ),
         3 => Reply::tool_call(
             "write_file",
             json!({ "path": format!("notes/note{}.md", k % 50), "content": format!("# Note {k}\n\nhelper_{k} looks fine.\n") }),
@@ -554,7 +557,12 @@ async fn completion_while_agents_run() {
     }
     assert!(tool_lines >= AGENTS, "the agents called tools");
     let report = |name: &str, v: &[f64]| {
-        println!("    {name}: p50 {:.2} ms, p99 {:.2} ms ({} requests)", percentile(v, 0.5), percentile(v, 0.99), v.len());
+        println!(
+            "    {name}: p50 {:.2} ms, p99 {:.2} ms ({} requests)",
+            percentile(v, 0.5),
+            percentile(v, 0.99),
+            v.len()
+        );
     };
     report("0 agents running  ", &idle);
     report(&format!("{AGENTS} agents running "), &busy);
@@ -595,11 +603,8 @@ async fn main() {
         println!("orchestrator benchmark: skipped (run it with `cargo bench --bench orchestrator`)");
         return;
     }
-    let rounds = args
-        .iter()
-        .find_map(|a| a.strip_prefix("rounds=").and_then(|n| n.parse().ok()))
-        .unwrap_or(3usize)
-        .max(1);
+    let rounds =
+        args.iter().find_map(|a| a.strip_prefix("rounds=").and_then(|n| n.parse().ok())).unwrap_or(3usize).max(1);
     let only: Vec<&str> = args.iter().map(String::as_str).filter(|a| *a == "a" || *a == "b").collect();
     let started = Instant::now();
     println!(

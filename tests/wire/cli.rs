@@ -29,7 +29,10 @@ async fn complete_prints_the_suggestion_using_the_projects_baton_toml() {
     let file = dir.path().join("fact.py");
     std::fs::write(&file, "def factorial(n):\n    if n == 0:\n        return 1\n    return \n").expect("write");
     let location = format!("{}:4:12", file.display());
-    let out = tokio::task::spawn_blocking(move || baton().args(["complete", &location]).output()).await.expect("join").expect("run");
+    let out = tokio::task::spawn_blocking(move || baton().args(["complete", &location]).output())
+        .await
+        .expect("join")
+        .expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "n * factorial(n - 1)\n");
 }

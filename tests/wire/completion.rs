@@ -19,7 +19,9 @@ async fn inline_completion_sends_a_qwen_fim_prompt_and_returns_the_middle() {
     let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
     let (text, line, col) = cursor(FIXTURE);
     client.open(URI, "rust", &text).await;
-    let resp = client.request("textDocument/inlineCompletion", crate::support::client::inline_params(URI, line, col, true)).await;
+    let resp = client
+        .request("textDocument/inlineCompletion", crate::support::client::inline_params(URI, line, col, true))
+        .await;
     let item = &resp["result"]["items"][0];
     assert_eq!(item["insertText"], "a + b", "cut before the closer the suffix already has");
     assert_eq!(item["range"], crate::support::client::range((line, col), (line, col)));
@@ -45,7 +47,12 @@ async fn clients_with_inline_completion_get_no_duplicate_menu_items() {
     let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
     let (text, line, col) = cursor(FIXTURE);
     client.open(URI, "rust", &text).await;
-    let resp = client.request("textDocument/completion", json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": col } })).await;
+    let resp = client
+        .request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": col } }),
+        )
+        .await;
     assert_eq!(resp["result"], Value::Null);
     assert!(model.requests().iter().all(|r| r.path != "/v1/completions"), "no model call for it");
 }
@@ -92,7 +99,8 @@ async fn every_provider_kind_serves_inline_completion_over_its_wire_format() {
         client.open(URI, "rust", &text).await;
         let items = client.inline(URI, line, col, true).await;
         assert_eq!(items, vec!["a * b".to_owned()], "{kind}");
-        let req = model.requests().into_iter().find(|r| r.path == *route).unwrap_or_else(|| panic!("{kind} used {route}"));
+        let req =
+            model.requests().into_iter().find(|r| r.path == *route).unwrap_or_else(|| panic!("{kind} used {route}"));
         assert!(req.body.get(field).is_some(), "{kind}: {field} in {}", req.body);
     }
 }
@@ -129,11 +137,20 @@ async fn superseded_requests_are_all_answered_and_only_the_last_reaches_the_mode
     client.open(URI, "rust", &text).await;
     let mut receivers = Vec::new();
     for _ in 0..5 {
-        receivers.push(client.send_request("textDocument/inlineCompletion", crate::support::client::inline_params(URI, line, col, false)).await.1);
+        receivers.push(
+            client
+                .send_request(
+                    "textDocument/inlineCompletion",
+                    crate::support::client::inline_params(URI, line, col, false),
+                )
+                .await
+                .1,
+        );
     }
     let mut answers = Vec::new();
     for rx in receivers {
-        let resp = tokio::time::timeout(crate::support::client::TIMEOUT, rx).await.expect("answered").expect("response");
+        let resp =
+            tokio::time::timeout(crate::support::client::TIMEOUT, rx).await.expect("answered").expect("response");
         answers.push(crate::support::client::items_text(&resp));
     }
     assert_eq!(answers[..4], vec![Vec::<String>::new(); 4], "superseded ones answer empty");

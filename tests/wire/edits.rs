@@ -28,7 +28,8 @@ async fn code_actions_are_listed_without_waiting_on_a_hanging_model() {
             json!({ "textDocument": { "uri": URI }, "range": range((1, 0), (3, 1)), "context": { "diagnostics": [diagnostic()] } }),
         )
         .await;
-    let titles: Vec<&str> = resp["result"].as_array().expect("actions").iter().filter_map(|a| a["title"].as_str()).collect();
+    let titles: Vec<&str> =
+        resp["result"].as_array().expect("actions").iter().filter_map(|a| a["title"].as_str()).collect();
     assert_eq!(
         titles,
         [
@@ -82,7 +83,10 @@ async fn fix_diagnostic_uses_its_message_and_plain_clients_get_a_changes_map() {
     let client = Client::start(plain_capabilities(), openai_options(&model.base_url())).await;
     client.open(URI, "rust", TEXT).await;
     let resp = client
-        .request("workspace/executeCommand", json!({ "command": "baton.fix", "arguments": [{ "uri": URI, "diagnostic": diagnostic() }] }))
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "baton.fix", "arguments": [{ "uri": URI, "diagnostic": diagnostic() }] }),
+        )
         .await;
     assert_eq!(resp["result"]["applied"], true, "{resp}");
     let apply = client.wait_for("workspace/applyEdit", |_| true).await;

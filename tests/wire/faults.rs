@@ -84,7 +84,8 @@ async fn garbage_from_the_client_gets_errors_not_a_crash() {
     let (_model, mut client, line, col) = setup(5000).await;
     let resp = client.request("textDocument/inlineCompletion", json!({ "bogus": true })).await;
     assert_eq!(resp["error"]["code"], -32602, "{resp}");
-    let resp = client.request("workspace/executeCommand", json!({ "command": "baton.edit", "arguments": [{"uri": 3}] })).await;
+    let resp =
+        client.request("workspace/executeCommand", json!({ "command": "baton.edit", "arguments": [{"uri": 3}] })).await;
     assert_eq!(resp["error"]["code"], -32602, "{resp}");
     let resp = client.request("workspace/executeCommand", json!({ "command": "nope" })).await;
     assert!(resp["error"]["message"].as_str().unwrap_or_default().contains("unknown command"));

@@ -39,7 +39,9 @@ async fn initialize_declares_capabilities_and_shutdown_exits_cleanly() {
 #[tokio::test]
 async fn the_clients_preferred_encoding_is_negotiated() {
     let model = ModelServer::start().await;
-    for (offered, expected) in [(json!(["utf-8", "utf-16"]), "utf-8"), (json!(["utf-32"]), "utf-32"), (json!(["latin-1"]), "utf-16")] {
+    for (offered, expected) in
+        [(json!(["utf-8", "utf-16"]), "utf-8"), (json!(["utf-32"]), "utf-32"), (json!(["latin-1"]), "utf-16")]
+    {
         let caps = json!({ "general": { "positionEncodings": offered } });
         let client = Client::start(caps, openai_options(&model.base_url())).await;
         assert_eq!(client.initialize_result["capabilities"]["positionEncoding"], expected);
@@ -83,15 +85,25 @@ async fn bad_settings_are_reported_and_the_rest_still_apply() {
     let model = ModelServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("baton.toml"), "[completion]\ndebounce_ms = \"soon\"\n").expect("write");
-    let client = Client::start_with(rich_capabilities(), openai_options(&model.base_url()), &[], Some(dir.path())).await;
-    let warning = client.wait_for("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("baton.toml"))).await;
+    let client =
+        Client::start_with(rich_capabilities(), openai_options(&model.base_url()), &[], Some(dir.path())).await;
+    let warning = client
+        .wait_for("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("baton.toml")))
+        .await;
     let message = warning["params"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("invalid type"), "{message}");
     // The initializationOptions layer still applied: the status names its model.
     client.wait_for("baton/status", |p| p["model"] == "qwen2.5-coder-test").await;
 
-    client.notify("workspace/didChangeConfiguration", json!({ "settings": { "baton": { "provider": { "model": "renamed" } } } })).await;
+    client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({ "settings": { "baton": { "provider": { "model": "renamed" } } } }),
+        )
+        .await;
     client.wait_for("baton/status", |p| p["model"] == "renamed").await;
     client.notify("workspace/didChangeConfiguration", json!({ "settings": { "baton": { "bogus": 1 } } })).await;
-    client.wait_for("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("unknown field `bogus`"))).await;
+    client
+        .wait_for("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("unknown field `bogus`")))
+        .await;
 }

@@ -43,7 +43,8 @@ fn repo(agents: &[(&str, &str, &str)], extra_toml: &str) -> Repo {
     for (name, body, extra) in agents {
         let script = tmp.path().join(format!("{name}.sh"));
         std::fs::write(&script, body).expect("script");
-        let extra = if extra.contains("time_limit_ms") { extra.to_string() } else { format!("time_limit_ms = 60000\n{extra}") };
+        let extra =
+            if extra.contains("time_limit_ms") { extra.to_string() } else { format!("time_limit_ms = 60000\n{extra}") };
         toml.push_str(&format!(
             "[[agents]]\nname = \"{name}\"\nkind = \"cli\"\ncommand = [\"sh\", \"{}\", \"{{prompt}}\"]\n{extra}\n",
             script.display()
@@ -114,7 +115,9 @@ async fn run_action(client: &Client, actions: &[Value], title: &str) -> Value {
 /// Waits for a `baton/tasks` notification showing task `id` in `state`.
 async fn wait_state(client: &Client, id: i64, state: &str) -> Value {
     client
-        .wait_for("baton/tasks", |p| p["tasks"].as_array().is_some_and(|t| t.iter().any(|t| t["id"] == id && t["state"] == state)))
+        .wait_for("baton/tasks", |p| {
+            p["tasks"].as_array().is_some_and(|t| t.iter().any(|t| t["id"] == id && t["state"] == state))
+        })
         .await["params"]
         .clone()
 }
@@ -149,9 +152,16 @@ async fn a_todo_becomes_a_task_whose_pull_request_is_applied_from_a_code_action(
     // Work done progress: one token per task, begun, then ended when the task left its working states.
     let token = json!("baton/task/1");
     client.wait_for("window/workDoneProgress/create", |p| p["token"] == token).await;
-    client.wait_for("$/progress", |p| p["token"] == token && p["value"]["kind"] == "begin" && p["value"]["title"] == "Baton task #1").await;
+    client
+        .wait_for("$/progress", |p| {
+            p["token"] == token && p["value"]["kind"] == "begin" && p["value"]["title"] == "Baton task #1"
+        })
+        .await;
     let end = client.wait_for("$/progress", |p| p["token"] == token && p["value"]["kind"] == "end").await;
-    assert!(end["params"]["value"]["message"].as_str().unwrap_or_default().starts_with("ready: ready for review"), "{end}");
+    assert!(
+        end["params"]["value"]["message"].as_str().unwrap_or_default().starts_with("ready: ready for review"),
+        "{end}"
+    );
 
     // The pull request's actions are offered on the line it changes, not elsewhere.
     let prefix = "Baton PR #1 (+1 -1, checks none)";
@@ -160,7 +170,8 @@ async fn a_todo_becomes_a_task_whose_pull_request_is_applied_from_a_code_action(
     let pr_titles: Vec<String> = titles(&actions).into_iter().filter(|t| t.starts_with(prefix)).collect();
     assert_eq!(
         pr_titles,
-        ["Review", "Apply to working tree", "Merge into main", "Request changes…", "Discard"].map(|a| format!("{prefix}: {a}"))
+        ["Review", "Apply to working tree", "Merge into main", "Request changes…", "Discard"]
+            .map(|a| format!("{prefix}: {a}"))
     );
 
     let applied = run_action(&client, &actions, &format!("{prefix}: Apply to working tree")).await;
@@ -198,7 +209,10 @@ async fn merge_refuses_a_dirty_tree_and_a_predicted_conflict_then_merges_with_a_
     let dirty = "fn one() { mine() }\n";
     std::fs::write(repo.root.join("lib.rs"), dirty).expect("write");
     let refused = command(&client, "baton.pr.merge", json!({ "id": id })).await;
-    assert_eq!(refused["error"]["message"], "refusing to merge: the working tree has uncommitted changes in lib.rs", "{refused}");
+    assert_eq!(
+        refused["error"]["message"], "refusing to merge: the working tree has uncommitted changes in lib.rs",
+        "{refused}"
+    );
     assert_eq!(repo.read("lib.rs"), dirty, "the user's file is untouched");
 
     git(&repo.root, &["commit", "-q", "-am", "user change"]);
@@ -264,10 +278,16 @@ async fn an_acp_agent_works_in_the_worktree_and_its_updates_become_progress() {
         return;
     }
     let agent = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/acp_agent.py");
-    let toml = format!("[[agents]]\nname = \"acp\"\nkind = \"acp\"\ncommand = [\"python3\", \"{}\"]\n", agent.display());
+    let toml =
+        format!("[[agents]]\nname = \"acp\"\nkind = \"acp\"\ncommand = [\"python3\", \"{}\"]\n", agent.display());
     let repo = repo(&[], &toml);
     let client = repo.client(no_model()).await;
-    let started = command(&client, "baton.task.start", json!({ "prompt": "Write notes", "uri": repo.uri("lib.rs"), "agent": "acp" })).await;
+    let started = command(
+        &client,
+        "baton.task.start",
+        json!({ "prompt": "Write notes", "uri": repo.uri("lib.rs"), "agent": "acp" }),
+    )
+    .await;
     let id = started["result"]["id"].as_i64().expect("id");
     wait_state(&client, id, "ready").await;
     let token = json!(format!("baton/task/{id}"));
@@ -276,12 +296,15 @@ async fn an_acp_agent_works_in_the_worktree_and_its_updates_become_progress() {
     let reports: Vec<String> = client
         .inbox()
         .iter()
-        .filter(|m| m["method"] == "$/progress" && m["params"]["token"] == token && m["params"]["value"]["kind"] == "report")
+        .filter(|m| {
+            m["method"] == "$/progress" && m["params"]["token"] == token && m["params"]["value"]["kind"] == "report"
+        })
         .filter_map(|m| m["params"]["value"]["message"].as_str().map(str::to_owned))
         .collect();
     assert!(reports.len() >= 3, "progress reports from the agent's session/update: {reports:?}");
     let details = show(&client, id).await;
-    let files: Vec<&str> = details["pull_request"]["files"].as_array().into_iter().flatten().filter_map(|f| f["path"].as_str()).collect();
+    let files: Vec<&str> =
+        details["pull_request"]["files"].as_array().into_iter().flatten().filter_map(|f| f["path"].as_str()).collect();
     assert!(files.contains(&"notes.txt"), "{files:?}");
     assert!(!repo.root.join("notes.txt").exists(), "the agent never writes the user's tree");
 }
@@ -307,9 +330,21 @@ async fn crashing_and_hanging_agents_fail_their_tasks_and_the_server_stays_up() 
     let unknown = command(&client, "baton.pr.merge", json!({ "id": 99 })).await;
     assert_eq!(unknown["error"]["message"], "there is no task 99");
     let wrong = command(&client, "baton.pr.merge", json!({ "id": a })).await;
-    assert!(wrong["error"]["message"].as_str().unwrap_or_default().contains("is failed; merging needs a task that is ready"), "{wrong}");
+    assert!(
+        wrong["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is failed; merging needs a task that is ready"),
+        "{wrong}"
+    );
     let bad_agent = command(&client, "baton.task.start", json!({ "prompt": "x", "uri": uri, "agent": "nobody" })).await;
-    assert!(bad_agent["error"]["message"].as_str().unwrap_or_default().starts_with("there is no agent profile named \"nobody\""), "{bad_agent}");
+    assert!(
+        bad_agent["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("there is no agent profile named \"nobody\""),
+        "{bad_agent}"
+    );
     let health = client.request("baton/health", Value::Null).await;
     assert!(health.get("result").is_some(), "the server still answers: {health}");
 }
@@ -422,7 +457,9 @@ async fn a_plan_first_task_waits_for_approval_and_requested_changes_run_the_agen
     assert!(asked.get("error").is_none(), "{asked}");
     client
         .wait_for("baton/tasks", |p| {
-            p["tasks"].as_array().is_some_and(|t| t.iter().any(|t| t["id"] == id && t["state"] == "ready" && t["diffStat"] == "+2 -1 in 1 file"))
+            p["tasks"].as_array().is_some_and(|t| {
+                t.iter().any(|t| t["id"] == id && t["state"] == "ready" && t["diffStat"] == "+2 -1 in 1 file")
+            })
         })
         .await;
     let details = show(&client, id).await;
@@ -447,7 +484,10 @@ fn the_shell_starts_lists_shows_and_collects_tasks_in_the_database_editors_share
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let started = baton(&["task", "start", "Add two"]);
-    assert!(started.starts_with("task 1: Add two\nstate: ready\nagent: scripted\nbranch: baton/1-add-two\n"), "{started}");
+    assert!(
+        started.starts_with("task 1: Add two\nstate: ready\nagent: scripted\nbranch: baton/1-add-two\n"),
+        "{started}"
+    );
     assert!(started.contains("pull request: Add two\n  1 file(s) changed, +1 -1; checks: None"), "{started}");
     let listed = baton(&["task", "list"]);
     assert_eq!(listed, "   1  ready                   scripted    Add two\n");
@@ -468,7 +508,9 @@ async fn commands_without_arguments_ask_which_task_and_what_to_do() {
     *client.message_answer.lock().expect("answer") = Some("Document this".to_owned());
     let started = run("baton.task.start").await;
     assert_eq!(started["result"]["id"], 1, "{started}");
-    let asked = client.wait_for("window/showMessageRequest", |p| p["message"] == "Baton: what should the background agent do?").await;
+    let asked = client
+        .wait_for("window/showMessageRequest", |p| p["message"] == "Baton: what should the background agent do?")
+        .await;
     assert_eq!(asked["params"]["actions"][0]["title"], "Write tests for this");
     wait_state(&client, 1, "ready").await;
     assert!(show(&client, 1).await["task"]["prompt"].as_str().is_some_and(|p| p.starts_with("Document this")));
@@ -486,12 +528,27 @@ async fn a_client_that_cannot_answer_questions_gets_messages_and_the_only_candid
     let repo = repo(&[("scripted", EDIT_TODO, "")], "[orchestrator]\ndefault_agent = \"scripted\"\n");
     let data = repo.data.to_string_lossy().into_owned();
     // Like Helix 25.01: no showMessage, showDocument or baton capabilities.
-    let client = Client::start_with(crate::support::client::plain_capabilities(), no_model(), &[("BATON_DATA_DIR", &data)], Some(&repo.root)).await;
+    let client = Client::start_with(
+        crate::support::client::plain_capabilities(),
+        no_model(),
+        &[("BATON_DATA_DIR", &data)],
+        Some(&repo.root),
+    )
+    .await;
     let uri = repo.uri("lib.rs");
     client.open(&uri, "rust", LIB).await;
     command(&client, "baton.task.start", json!({ "prompt": "Add two", "uri": uri })).await;
-    let ready = client.wait_for("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.starts_with("Baton PR #1 ready for review"))).await;
-    assert!(ready["params"]["message"].as_str().unwrap_or_default().ends_with("its actions are code actions on the changed lines"));
+    let ready = client
+        .wait_for("window/showMessage", |p| {
+            p["message"].as_str().is_some_and(|m| m.starts_with("Baton PR #1 ready for review"))
+        })
+        .await;
+    assert!(
+        ready["params"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("its actions are code actions on the changed lines")
+    );
 
     let resp = client
         .request(
@@ -501,12 +558,18 @@ async fn a_client_that_cannot_answer_questions_gets_messages_and_the_only_candid
         .await;
     let offered = titles(resp["result"].as_array().map(Vec::as_slice).unwrap_or_default());
     assert!(offered.contains(&"Baton PR #1 (+1 -1, checks none): Merge into main".to_owned()), "{offered:#?}");
-    assert!(!offered.iter().any(|t| t.contains("Request changes") || t == "Baton: delegate to a background agent…"), "{offered:#?}");
+    assert!(
+        !offered.iter().any(|t| t.contains("Request changes") || t == "Baton: delegate to a background agent…"),
+        "{offered:#?}"
+    );
 
     let run = |command: &'static str| client.request("workspace/executeCommand", json!({ "command": command }));
     let refused = run("baton.pr.discard").await;
     let why = refused["error"]["message"].as_str().unwrap_or_default().to_owned();
-    assert_eq!(why, "baton.pr.discard needs a task id (argument `id`); candidates: #1 Add two (ready). Or use the code actions on the changed lines.");
+    assert_eq!(
+        why,
+        "baton.pr.discard needs a task id (argument `id`); candidates: #1 Add two (ready). Or use the code actions on the changed lines."
+    );
     client.wait_for("window/showMessage", |p| p["type"] == 1 && p["message"] == format!("Baton: {why}")).await;
     let reviewed = run("baton.pr.review").await;
     assert_eq!(reviewed["result"]["shown"], true, "showDocument is sent though not declared: {reviewed}");
@@ -524,7 +587,12 @@ async fn a_client_that_refuses_a_progress_token_is_asked_once_per_run() {
     let id = started["result"]["id"].as_i64().expect("id");
     wait_state(&client, id, "ready").await;
     let details = show(&client, id).await;
-    let steps = details["log"].as_array().into_iter().flatten().filter(|l| l["line"].as_str().is_some_and(|l| l.contains("step "))).count();
+    let steps = details["log"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["line"].as_str().is_some_and(|l| l.contains("step ")))
+        .count();
     assert_eq!(steps, 8, "the agent's steps were logged");
     let asked = client.inbox().iter().filter(|m| m["method"] == "window/workDoneProgress/create").count();
     assert_eq!(asked, 1, "one progress token asked for, not one per step");

@@ -64,7 +64,12 @@ impl Client {
         Self::start_with(capabilities, options, &[], None).await
     }
 
-    pub async fn start_with(capabilities: Value, options: Value, envs: &[(&str, &str)], root: Option<&std::path::Path>) -> Client {
+    pub async fn start_with(
+        capabilities: Value,
+        options: Value,
+        envs: &[(&str, &str)],
+        root: Option<&std::path::Path>,
+    ) -> Client {
         let log_dir = tempfile::tempdir().expect("tempdir");
         let log_file = log_dir.path().join("baton.log");
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
@@ -110,7 +115,8 @@ impl Client {
                             },
                             _ => Value::Null,
                         };
-                        let refused = msg["method"] == "window/workDoneProgress/create" && *refuse.lock().expect("refuse");
+                        let refused =
+                            msg["method"] == "window/workDoneProgress/create" && *refuse.lock().expect("refuse");
                         let reply = if refused {
                             json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32601, "message": "no progress here" } })
                         } else {
@@ -276,7 +282,10 @@ pub fn inline_params(uri: &str, line: u32, character: u32, invoked: bool) -> Val
 pub fn items_text(resp: &Value) -> Vec<String> {
     let result = &resp["result"];
     let items = result.get("items").unwrap_or(result);
-    items.as_array().map(|a| a.iter().filter_map(|i| i["insertText"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    items
+        .as_array()
+        .map(|a| a.iter().filter_map(|i| i["insertText"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
 
 async fn write_message(stdin: &mut ChildStdin, msg: &Value) {

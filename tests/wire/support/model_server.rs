@@ -82,9 +82,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// A header's value by (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
 }
 
@@ -122,11 +120,7 @@ impl Script {
         if !generation {
             return None;
         }
-        Some(
-            self.queue
-                .pop_front()
-                .unwrap_or_else(|| self.default.clone()),
-        )
+        Some(self.queue.pop_front().unwrap_or_else(|| self.default.clone()))
     }
 }
 
@@ -138,9 +132,7 @@ impl ModelServer {
 
     /// Starts the server on a given port of 127.0.0.1 (0: any free port).
     pub async fn start_on(port: u16) -> Self {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("bind 127.0.0.1");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local address");
         let (count_tx, count) = watch::channel(0);
         let (shutdown_tx, shutdown) = watch::channel(());
@@ -155,19 +147,11 @@ impl ModelServer {
             count: count_tx,
             shutdown,
         });
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&shared));
+        let app = Router::new().fallback(handle).with_state(Arc::clone(&shared));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self {
-            shared,
-            addr,
-            count,
-            _shutdown: shutdown_tx,
-            task,
-        }
+        Self { shared, addr, count, _shutdown: shutdown_tx, task }
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash). OpenAI and Anthropic clients use
@@ -184,11 +168,7 @@ impl ModelServer {
     /// Queues a reply for the next request to `path` (e.g. `"/api/tags"`); served before the
     /// global queue. The only way to script the GET routes (`/v1/models`, `/api/tags`, `/health`).
     pub fn push_for(&self, path: &str, reply: Reply) {
-        self.script()
-            .routes
-            .entry(path.to_owned())
-            .or_default()
-            .push_back(reply);
+        self.script().routes.entry(path.to_owned()).or_default().push_back(reply);
     }
 
     /// The reply for generation requests when no scripted reply is queued.
@@ -212,18 +192,12 @@ impl ModelServer {
         let mut count = self.count.clone();
         match tokio::time::timeout(timeout, count.wait_for(|c| *c >= n)).await {
             Ok(Ok(_)) => self.requests(),
-            _ => panic!(
-                "model server got {} of {n} requests within {timeout:?}",
-                self.requests().len()
-            ),
+            _ => panic!("model server got {} of {n} requests within {timeout:?}", self.requests().len()),
         }
     }
 
     fn script(&self) -> MutexGuard<'_, Script> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -267,10 +241,7 @@ impl Route {
     }
 
     fn generates(self) -> bool {
-        !matches!(
-            self,
-            Self::Models | Self::Tags | Self::Health | Self::Unknown
-        )
+        !matches!(self, Self::Models | Self::Tags | Self::Health | Self::Unknown)
     }
 
     fn ndjson(self) -> bool {
@@ -280,10 +251,7 @@ impl Route {
     /// Events sent before the first delta.
     fn opening(self) -> Vec<String> {
         match self {
-            Self::OpenaiChat => vec![sse(
-                None,
-                &openai_chat(json!({"role": "assistant", "content": ""}), None),
-            )],
+            Self::OpenaiChat => vec![sse(None, &openai_chat(json!({"role": "assistant", "content": ""}), None))],
             Self::AnthropicMessages => vec![
                 sse(
                     Some("message_start"),
@@ -311,10 +279,7 @@ impl Route {
                 &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
             ),
             Self::OllamaGenerate => ndjson(&ollama(json!({"response": text}), false)),
-            Self::OllamaChat => ndjson(&ollama(
-                json!({"message": {"role": "assistant", "content": text}}),
-                false,
-            )),
+            Self::OllamaChat => ndjson(&ollama(json!({"message": {"role": "assistant", "content": text}}), false)),
             _ => sse(None, &json!({"content": text, "stop": false})),
         }
     }
@@ -322,19 +287,10 @@ impl Route {
     /// Events sent after the last delta.
     fn closing(self) -> Vec<String> {
         match self {
-            Self::OpenaiCompletions => vec![
-                sse(None, &openai_completion("", Some("stop"))),
-                "data: [DONE]\n\n".into(),
-            ],
-            Self::OpenaiChat => vec![
-                sse(None, &openai_chat(json!({}), Some("stop"))),
-                "data: [DONE]\n\n".into(),
-            ],
+            Self::OpenaiCompletions => vec![sse(None, &openai_completion("", Some("stop"))), "data: [DONE]\n\n".into()],
+            Self::OpenaiChat => vec![sse(None, &openai_chat(json!({}), Some("stop"))), "data: [DONE]\n\n".into()],
             Self::AnthropicMessages => vec![
-                sse(
-                    Some("content_block_stop"),
-                    &json!({"type": "content_block_stop", "index": 0}),
-                ),
+                sse(Some("content_block_stop"), &json!({"type": "content_block_stop", "index": 0})),
                 sse(
                     Some("message_delta"),
                     &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
@@ -342,32 +298,22 @@ impl Route {
                 ),
                 sse(Some("message_stop"), &json!({"type": "message_stop"})),
             ],
-            Self::OllamaGenerate => vec![ndjson(&ollama(
-                json!({"response": "", "done_reason": "stop"}),
-                true,
-            ))],
+            Self::OllamaGenerate => vec![ndjson(&ollama(json!({"response": "", "done_reason": "stop"}), true))],
             Self::OllamaChat => vec![ndjson(&ollama(
                 json!({"message": {"role": "assistant", "content": ""}, "done_reason": "stop"}),
                 true,
             ))],
-            _ => vec![sse(
-                None,
-                &json!({"content": "", "stop": true, "stop_type": "eos"}),
-            )],
+            _ => vec![sse(None, &json!({"content": "", "stop": true, "stop_type": "eos"}))],
         }
     }
 
     fn error(self, message: &str) -> String {
         match self {
-            Self::AnthropicMessages => sse(
-                Some("error"),
-                &json!({"type": "error", "error": {"type": "overloaded_error", "message": message}}),
-            ),
+            Self::AnthropicMessages => {
+                sse(Some("error"), &json!({"type": "error", "error": {"type": "overloaded_error", "message": message}}))
+            }
             Self::OllamaGenerate | Self::OllamaChat => ndjson(&json!({"error": message})),
-            _ => sse(
-                None,
-                &json!({"error": {"code": 500, "message": message, "type": "server_error"}}),
-            ),
+            _ => sse(None, &json!({"error": {"code": 500, "message": message, "type": "server_error"}})),
         }
     }
 
@@ -391,11 +337,7 @@ impl Route {
                 content.extend(calls.iter().enumerate().map(|(i, (name, arguments))| {
                     json!({"type": "tool_use", "id": format!("toolu_{seq}_{i}"), "name": name, "input": arguments})
                 }));
-                let stop = if calls.is_empty() {
-                    "end_turn"
-                } else {
-                    "tool_use"
-                };
+                let stop = if calls.is_empty() { "end_turn" } else { "tool_use" };
                 json!({"id": "msg_scripted", "type": "message", "role": "assistant", "model": "scripted",
                     "content": content, "stop_reason": stop, "stop_sequence": null,
                     "usage": {"input_tokens": 10, "output_tokens": 5}})
@@ -453,9 +395,7 @@ impl Route {
     /// The 200 answer of a GET route.
     fn listing(self) -> Option<Value> {
         match self {
-            Self::Models => {
-                Some(json!({"object": "list", "data": [{"id": "scripted", "object": "model"}]}))
-            }
+            Self::Models => Some(json!({"object": "list", "data": [{"id": "scripted", "object": "model"}]})),
             Self::Tags => Some(json!({"models": [{"name": "scripted", "model": "scripted"}]})),
             Self::Health => Some(json!({"status": "ok"})),
             _ => None,
@@ -511,8 +451,7 @@ async fn handle(
     let body = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
     };
     let mut recorded = BTreeMap::new();
     for (name, value) in &headers {
@@ -534,11 +473,7 @@ async fn handle(
             body,
             headers: recorded,
         });
-        (
-            script.next(&path, route.generates()),
-            script.delay_ms,
-            script.requests.len(),
-        )
+        (script.next(&path, route.generates()), script.delay_ms, script.requests.len())
     };
     shared.count.send_modify(|c| *c += 1);
     if delay_ms > 0 {
@@ -551,12 +486,7 @@ async fn handle(
 }
 
 /// The answer to a `"stream": false` generation request: one JSON body in the route's format.
-async fn respond_whole(
-    route: Route,
-    reply: Reply,
-    seq: usize,
-    mut shutdown: watch::Receiver<()>,
-) -> Response {
+async fn respond_whole(route: Route, reply: Reply, seq: usize, mut shutdown: watch::Receiver<()>) -> Response {
     let (text, calls) = match reply {
         Reply::Status(code, body) => return plain(code, "application/json", body),
         Reply::Hang => {
@@ -565,10 +495,7 @@ async fn respond_whole(
         }
         Reply::Text(text) | Reply::DropAfter(text) => (text, Vec::new()),
         Reply::Chunks(deltas) => (deltas.concat(), Vec::new()),
-        Reply::Slow {
-            text,
-            chunk_delay_ms,
-        } => {
+        Reply::Slow { text, chunk_delay_ms } => {
             let total = chunk_delay_ms.saturating_mul(chunks(&text).len() as u64);
             tokio::time::sleep(Duration::from_millis(total)).await;
             (text, Vec::new())
@@ -580,18 +507,10 @@ async fn respond_whole(
         }
         Reply::ToolCalls(calls) => (String::new(), calls),
     };
-    plain(
-        200,
-        "application/json",
-        route.whole(&text, &calls, seq).to_string(),
-    )
+    plain(200, "application/json", route.whole(&text, &calls, seq).to_string())
 }
 
-async fn respond(
-    route: Route,
-    reply: Option<Reply>,
-    mut shutdown: watch::Receiver<()>,
-) -> Response {
+async fn respond(route: Route, reply: Option<Reply>, mut shutdown: watch::Receiver<()>) -> Response {
     let reply = match reply {
         Some(reply) => reply,
         None => {
@@ -612,11 +531,7 @@ async fn respond(
             (_, None) => plain(404, "text/plain", "no such route".into()),
         };
     }
-    let content_type = if route.ndjson() {
-        "application/x-ndjson"
-    } else {
-        "text/event-stream"
-    };
+    let content_type = if route.ndjson() { "application/x-ndjson" } else { "text/event-stream" };
     let (deltas, delay_ms, close) = match reply {
         Reply::Status(code, body) => return plain(code, "application/json", body),
         Reply::Hang => {
@@ -625,34 +540,21 @@ async fn respond(
         }
         Reply::Text(text) => (chunks(&text), 0, true),
         Reply::Chunks(deltas) => (deltas, 0, true),
-        Reply::Slow {
-            text,
-            chunk_delay_ms,
-        } => (chunks(&text), chunk_delay_ms, true),
+        Reply::Slow { text, chunk_delay_ms } => (chunks(&text), chunk_delay_ms, true),
         Reply::DropAfter(text) => (chunks(&text), 0, false),
         Reply::ToolCalls(calls) => {
             let lines = calls
                 .iter()
-                .map(|(name, arguments)| {
-                    format!("{}\n", json!({"name": name, "arguments": arguments}))
-                })
+                .map(|(name, arguments)| format!("{}\n", json!({"name": name, "arguments": arguments})))
                 .collect();
             (lines, 0, true)
         }
         Reply::MalformedSse => {
-            let frames = route
-                .opening()
-                .into_iter()
-                .chain([route.malformed()])
-                .collect();
+            let frames = route.opening().into_iter().chain([route.malformed()]).collect();
             return streamed(content_type, frames, 0, false);
         }
         Reply::StreamError(message) => {
-            let frames = route
-                .opening()
-                .into_iter()
-                .chain([route.error(&message)])
-                .collect();
+            let frames = route.opening().into_iter().chain([route.error(&message)]).collect();
             return streamed(content_type, frames, 0, true);
         }
     };
@@ -673,11 +575,7 @@ fn plain(code: u16, content_type: &str, body: String) -> Response {
 }
 
 fn streamed(content_type: &str, frames: Vec<String>, delay_ms: u64, close: bool) -> Response {
-    streamed_timed(
-        content_type,
-        frames.into_iter().map(|f| (delay_ms, f)).collect(),
-        close,
-    )
+    streamed_timed(content_type, frames.into_iter().map(|f| (delay_ms, f)).collect(), close)
 }
 
 /// A 200 streaming response: each frame after its delay (milliseconds); when `close` is false the
@@ -697,10 +595,7 @@ fn streamed_timed(content_type: &str, frames: Vec<(u64, String)>, close: bool) -
         body.chain(stream::once(async {
             // Let the frames reach the socket before the connection is cut.
             tokio::time::sleep(Duration::from_millis(20)).await;
-            Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "scripted connection drop",
-            ))
+            Err(io::Error::new(io::ErrorKind::ConnectionAborted, "scripted connection drop"))
         }))
         .boxed()
     };
