@@ -107,7 +107,7 @@ async fn agent_work_becomes_a_ready_pr_and_merging_it_signs_off() {
     assert!(worktree.starts_with(&f.data), "{}", worktree.display());
     let pr = orch.show(id).expect("show").pull_request.expect("pr");
     expect_test::expect![[r#"
-        DiffStat { files_changed: 1, insertions: 1, deletions: 0 } [ChangedFile { path: "lib.rs", ranges: [LineRange { old_start: 3, old_count: 0, new_start: 4, new_count: 1 }] }] Pass "checks-ok\n""#]]
+        DiffStat { files_changed: 1, insertions: 1, deletions: 0 } [ChangedFile { path: "lib.rs", ranges: [LineRange { old_start: 3, old_count: 0, new_start: 4, new_count: 1 }], notes: [] }] Pass "checks-ok\n""#]]
     .assert_eq(&format!("{:?} {:?} {:?} {:?}", pr.stat, pr.files, pr.check, pr.check_output));
     assert_eq!(
         sh_git(&worktree, &["log", "-1", "--format=%an <%ae> / %cn"]).trim(),
@@ -195,8 +195,19 @@ async fn apply_returns_new_contents_and_refuses_a_diverged_file() {
     std::fs::write(f.repo.join("lib.rs"), LIB).expect("write");
     orch.mark_applied(id).await.expect("mark applied");
     let details = orch.show(id).expect("show");
-    assert_eq!(details.task.state, TaskState::Applied);
+    assert_eq!(details.task.state, TaskState::Ready, "applying keeps the pull request open");
     assert_eq!(details.signoffs[0].action, SignoffAction::Applied);
+    assert!(details.task.worktree.as_deref().is_some_and(Path::exists), "worktree kept");
+    // Once the edit is in the file, applying again is refused as such; merging still works.
+    std::fs::write(f.repo.join("lib.rs"), changes[0].new_content.as_deref().unwrap_or("")).expect("write");
+    let err = orch.apply(id).await.expect_err("already applied");
+    expect_test::expect![
+        "pull request #1 is already applied to the working tree (undo it to apply again, or merge or discard it)"
+    ]
+    .assert_eq(&err.to_string());
+    std::fs::write(f.repo.join("lib.rs"), LIB).expect("write");
+    orch.merge(id).await.expect("merge after apply");
+    assert_eq!(orch.show(id).expect("show").task.state, TaskState::Merged);
 }
 
 #[tokio::test]
