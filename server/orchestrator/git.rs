@@ -19,7 +19,7 @@
 //!   user's global config (`GIT_CONFIG_GLOBAL` points at a file Baton writes with the user's
 //!   identity only, or `/dev/null`); every `GIT_*` variable of Baton's own environment is removed;
 //! - the network (`protocol.allow=never`, `GIT_NO_LAZY_FETCH`, `core.sshCommand=false`), except
-//!   for [`Git::for_push`];
+//!   for [`Git::for_push`], where only the user's global config may name network programs;
 //! - pager (`--no-pager`), editor (`GIT_EDITOR=:`, which git never runs), prompts
 //!   (`GIT_TERMINAL_PROMPT=0`), signing and signature checks, rerere, auto-stash, automatic gc
 //!   and maintenance, submodule recursion, and discovery of embedded bare repositories
@@ -133,8 +133,11 @@ impl Git {
     }
 
     /// The one exception to the hardening: pushing needs the network and the user's own global
-    /// config (credentials, ssh settings). Hooks, fsmonitor and drivers stay off, and the
-    /// repository is still addressed explicitly.
+    /// config (credentials, ssh settings). Hooks, fsmonitor and drivers stay off, the repository
+    /// is still addressed explicitly, and only the global config names network programs: ssh is
+    /// its `core.sshCommand` or `ssh` (`GIT_SSH_COMMAND`), credential helpers are its own, the
+    /// `ext::` and `git://` transports are off, and `git push` runs git's own `git-receive-pack`
+    /// (`--receive-pack`), whatever `remote.<name>.receivepack` says.
     pub(crate) fn for_push(mut self) -> Git {
         self.push = true;
         self
@@ -183,7 +186,19 @@ impl Git {
         check_version().await?;
         let mut overrides: Vec<(String, String)> =
             FIXED.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        if !self.push {
+        let mut ssh = None;
+        if self.push {
+            // Only the user's global config may name network commands: credential helpers from
+            // other files are reset (an empty value empties the list) and ssh is what the global
+            // config says, or plain `ssh`.
+            overrides.push(("credential.helper".to_owned(), String::new()));
+            for helper in user_global("credential.helper").await {
+                overrides.push(("credential.helper".to_owned(), helper));
+            }
+            overrides.push(("protocol.ext.allow".to_owned(), "never".to_owned()));
+            overrides.push(("protocol.git.allow".to_owned(), "never".to_owned()));
+            ssh = Some(user_global("core.sshCommand").await.pop().unwrap_or_else(|| "ssh".to_owned()));
+        } else {
             overrides.extend(OFFLINE.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         }
         // The drivers the config defines, listed with the fixed settings already in force.
@@ -200,7 +215,17 @@ impl Git {
             });
         }
         overrides.extend(driver_overrides(&listed.stdout));
-        let mut cmd = self.base(&overrides, args);
+        let mut cmd = if self.push && args.first().is_some_and(|a| a.as_ref() == "push") {
+            // `remote.<name>.receivepack` keeps its first value: only the option beats it.
+            let mut with: Vec<&OsStr> = vec!["push".as_ref(), "--receive-pack=git-receive-pack".as_ref()];
+            with.extend(args[1..].iter().map(AsRef::as_ref));
+            self.base(&overrides, &with)
+        } else {
+            self.base(&overrides, args)
+        };
+        if let Some(ssh) = ssh {
+            cmd.env("GIT_SSH_COMMAND", ssh);
+        }
         if let Some(tree) = &self.attr_source {
             cmd.env("GIT_ATTR_SOURCE", tree);
         }
@@ -226,6 +251,8 @@ impl Git {
             .env("GIT_OPTIONAL_LOCKS", "0");
         if !self.push {
             cmd.env("GIT_CONFIG_GLOBAL", &self.global);
+        } else if let Some(global) = std::env::var_os("GIT_CONFIG_GLOBAL") {
+            cmd.env("GIT_CONFIG_GLOBAL", global);
         }
         cmd.env("GIT_CONFIG_COUNT", overrides.len().to_string());
         for (i, (key, value)) in overrides.iter().enumerate() {
@@ -417,6 +444,35 @@ fn driver_overrides(list: &[u8]) -> Vec<(String, String)> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Every value of `key` in the user's global config (`git config --global`), read with
+/// Baton's environment; empty when there is none.
+async fn user_global(key: &str) -> Vec<String> {
+    let mut cmd = Command::new("git");
+    for (k, _) in std::env::vars_os() {
+        if k.as_bytes().starts_with(b"GIT_") && k != "GIT_CONFIG_GLOBAL" {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["config", "--global", "-z", "--get-all", key])
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await;
+    match out {
+        Ok(o) if o.status.success() => o
+            .stdout
+            .split(|&b| b == 0)
+            .filter(|v| !v.is_empty())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Parses `git cat-file --batch` output for `count` requests.

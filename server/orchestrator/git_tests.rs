@@ -298,3 +298,25 @@ fn z_formats_parse_exact_names() {
     "#]]
     .assert_debug_eq(&overrides);
 }
+
+#[tokio::test]
+async fn a_push_runs_only_what_the_users_global_config_names() {
+    let s = setup();
+    let remote = s.repo.parent().expect("parent").join("remote.git");
+    ok(&s.repo, &["init", "-q", "--bare", remote.to_str().expect("utf-8")]);
+    ok(&s.repo, &["remote", "add", "origin", remote.to_str().expect("utf-8")]);
+    ok(&s.repo, &["remote", "add", "viassh", "ssh://127.0.0.1:9/x.git"]);
+    // What an agent able to write the repository's config would plant.
+    ok(&s.repo, &["config", "remote.origin.receivepack", &format!("{}; git-receive-pack", s.touch())]);
+    ok(&s.repo, &["config", "core.sshCommand", &s.touch()]);
+    ok(&s.repo, &["config", "credential.helper", &format!("!{}", s.touch())]);
+    let _ = plain_git(&s.worktree, &["push", "-q", "origin", "task"]);
+    assert!(s.fired(), "control");
+    s.reset();
+
+    let push = s.wt().for_push();
+    push.bytes(&["push", "-q", "origin", "task:refs/heads/task"]).await.expect("push to the local remote");
+    assert_eq!(ok(&remote, &["rev-parse", "task"]), ok(&s.repo, &["rev-parse", "task"]));
+    let _ = push.output(&["push", "-q", "viassh", "task"]).await;
+    assert!(!s.fired());
+}
