@@ -515,3 +515,44 @@ async fn files_an_agent_keeps_for_itself_stay_out_of_the_commit() {
     let files: Vec<&str> = pr.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(files, ["lib.rs"]);
 }
+
+#[tokio::test]
+async fn a_change_above_the_total_limit_fails_naming_its_size_and_writes_no_object() {
+    let f = fixture();
+    let agent =
+        f.agent("two", "head -c 600 /dev/zero | tr '\\0' a > a.txt\nhead -c 700 /dev/zero | tr '\\0' b > b.txt\n");
+    let mut settings = Settings { agents: vec![agent], ..Settings::default() };
+    settings.orchestrator.max_change_bytes = 1000;
+    let orch = Orchestrator::open(&f.data, settings, AgentRunners::default()).expect("open");
+    let objects = || sh_git(&f.repo, &["count-objects", "-v"]);
+    let before = objects();
+    let mut rx = orch.subscribe();
+    let id = orch.start_task(&f.repo, "Two files", serde_json::Value::Null, Some("two")).await.expect("start");
+    let wait = async {
+        loop {
+            let task = orch.show(id).expect("show").task;
+            if task.state == TaskState::Failed {
+                return task;
+            }
+            let _ = rx.recv().await;
+        }
+    };
+    let task = tokio::time::timeout(Duration::from_secs(60), wait).await.expect("failed in time");
+    expect_test::expect!["the agent's work was not committed: the agent's change is too large, nothing was committed: 2 file(s) add up to 1.3 kB and the limit is 1.0 kB per change (orchestrator.max_change_bytes); the largest: b.txt 700 bytes, a.txt 600 bytes"]
+        .assert_eq(task.error.as_deref().unwrap_or(""));
+    assert_eq!(objects(), before);
+}
+
+#[tokio::test]
+async fn apply_refuses_content_that_is_not_utf8_as_a_whole() {
+    let f = fixture();
+    let orch = f.open(vec![f.agent("latin", "printf 'caf\\351\\n' > README.md\nprintf 'ok\\n' >> lib.rs\n")], None);
+    let mut rx = orch.subscribe();
+    let id = orch.start_task(&f.repo, "Latin", serde_json::Value::Null, Some("latin")).await.expect("start");
+    wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    let pr = orch.show(id).expect("show").pull_request.expect("pr");
+    assert!(pr.description.contains("- binary file: README.md"), "{}", pr.description);
+    let err = orch.apply(id).await.expect_err("refused");
+    expect_test::expect!["refusing to apply: README.md is not UTF-8 text, which an edit cannot carry; nothing was applied (merge instead)"]
+        .assert_eq(&err.to_string());
+}

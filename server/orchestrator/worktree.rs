@@ -519,6 +519,25 @@ mod tests {
         assert_eq!(slug("日本語 ok"), "ok");
     }
 
+    #[tokio::test]
+    async fn worktreeinclude_never_writes_through_a_link_an_agent_committed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (repo, wt, outside) = (tmp.path().join("repo"), tmp.path().join("wt"), tmp.path().join("outside"));
+        for d in [&repo, &wt, &outside, &repo.join("dir")] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        std::fs::write(repo.join(".worktreeinclude"), ".env\ndir/key\nplain\n").expect("write");
+        for f in [".env", "dir/key", "plain"] {
+            std::fs::write(repo.join(f), "secret").expect("write");
+        }
+        // A resumed task's worktree is checked out from its branch: links the agent committed.
+        std::os::unix::fs::symlink(outside.join("dropped"), wt.join(".env")).expect("link");
+        std::os::unix::fs::symlink(&outside, wt.join("dir")).expect("link");
+        let copied = copy_includes(&repo, &wt).await.expect("copy");
+        assert_eq!(copied, [PathBuf::from("plain")]);
+        assert!(std::fs::read_dir(&outside).expect("outside").next().is_none(), "nothing written outside");
+    }
+
     #[test]
     fn git_progress_percentages_parse() {
         assert_eq!(parse_progress("Updating files:  45% (450/1000)"), Some(45));
