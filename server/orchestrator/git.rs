@@ -423,16 +423,16 @@ fn driver_overrides(list: &[u8]) -> Vec<(String, String)> {
             Some((sub, var)) => (Some(sub), var.to_ascii_lowercase()),
             None => (None, rest.to_ascii_lowercase()),
         };
-        let dangerous = match (section.as_str(), sub, var.as_str()) {
-            ("filter", Some(_), "clean" | "smudge" | "process") => true,
-            ("diff", Some(_), "command" | "textconv") => true,
-            ("diff", None, "external") => true,
-            ("merge", Some(_), "driver") => true,
-            ("hook", Some(_), "command") => true,
-            ("trailer", Some(_), "command" | "cmd") => true,
-            ("tar", Some(_), "command") => true,
-            _ => false,
-        };
+        let dangerous = matches!(
+            (section.as_str(), sub, var.as_str()),
+            ("filter", Some(_), "clean" | "smudge" | "process")
+                | ("diff", Some(_), "command" | "textconv")
+                | ("diff", None, "external")
+                | ("merge", Some(_), "driver")
+                | ("hook", Some(_), "command")
+                | ("trailer", Some(_), "command" | "cmd")
+                | ("tar", Some(_), "command")
+        );
         if !dangerous {
             continue;
         }
