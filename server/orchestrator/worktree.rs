@@ -229,8 +229,10 @@ pub(crate) async fn reattach(
     {
         let lock = repo_lock(repo_root);
         let _guard = lock.lock().await;
-        // The branch holds the agent's commits: its .gitattributes are not read.
-        let repo = Git::repo(repo_root).with_attr_source("HEAD");
+        // The branch holds the agent's commits: .gitattributes come from the user's HEAD commit
+        // (by id: the checkout git starts in the new worktree would read `HEAD` as the branch).
+        let head = Git::repo(repo_root).line(&["rev-parse", "--verify", "HEAD^{commit}"]).await?;
+        let repo = Git::repo(repo_root).with_attr_source(&head);
         repo.bytes(&["worktree", "prune"]).await?;
         step(format!("re-creating worktree {} from branch {branch}", path.display()));
         let args: [&OsStr; 5] =
