@@ -130,6 +130,12 @@ pub struct OrchestratorSettings {
     pub github_api_url: String,
     /// Open GitHub pull requests as drafts.
     pub github_draft: bool,
+    /// Largest file an agent's change may add or modify, in bytes; a larger one fails the task
+    /// before anything is written into the repository.
+    pub max_file_bytes: u64,
+    /// Largest sum of the sizes of the files an agent's change adds or modifies, in bytes; a
+    /// larger change fails the task before anything is written into the repository.
+    pub max_change_bytes: u64,
 }
 
 impl Default for OrchestratorSettings {
@@ -144,6 +150,8 @@ impl Default for OrchestratorSettings {
             github_remote: "origin".to_owned(),
             github_api_url: "https://api.github.com".to_owned(),
             github_draft: true,
+            max_file_bytes: 10_000_000,
+            max_change_bytes: 100_000_000,
         }
     }
 }

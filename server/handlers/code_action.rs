@@ -143,7 +143,10 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: b
     let overlaps = orchestrator.conflicts_between_ready().unwrap_or_default();
     for (task, pr) in hits {
         let checks = tasks::check_name(pr.check);
-        let prefix = format!("Baton PR #{} (+{} -{}, checks {checks})", task.id, pr.stat.insertions, pr.stat.deletions);
+        // Links out of the tree, binary files and executable bits are named where the user decides.
+        let notes = crate::orchestrator::pr::notes_short(&pr.files).map(|n| format!("; {n}")).unwrap_or_default();
+        let prefix =
+            format!("Baton PR #{} (+{} -{}, checks {checks}{notes})", task.id, pr.stat.insertions, pr.stat.deletions);
         let others: Vec<String> = overlaps
             .iter()
             .filter_map(|o| match (o.first == task.id, o.second == task.id) {

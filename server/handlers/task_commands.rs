@@ -298,16 +298,17 @@ async fn apply(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
     Ok(json!({ "applied": true, "files": changes.len() }))
 }
 
-/// The edits that turn each file's current text into the pull request's. Open documents are
-/// edited where the editor has them (refused when the buffer differs from the file on disk, so
-/// unsaved work is never overwritten); new and deleted files need resource operations.
+/// The edits that turn each file's current text into the pull request's, one entry per file and
+/// never fewer: a file that cannot be carried fails the whole edit. Open documents are edited
+/// where the editor has them (refused when the buffer differs from the file on disk, so unsaved
+/// work is never overwritten); new and deleted files need resource operations.
 fn workspace_edit(state: &State, changes: &[FileChange]) -> Result<WorkspaceEdit> {
     let features = state.features();
     let encoding = state.encoding();
     let mut document_changes: Vec<DocumentChange> = Vec::new();
     let mut plain: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
     for change in changes {
-        let uri = file_uri(&change.path)?;
+        let uri = exact_file_uri(&change.path)?;
         let shown = display_path(&uri);
         match (&change.old_content, &change.new_content) {
             (Some(old), Some(new)) => {
@@ -383,6 +384,20 @@ fn need_resource_operations(supported: bool, path: &str) -> Result<()> {
     }
 }
 
+/// A `file://` URI that names exactly `path` (it reads back as the same path), or an error naming
+/// the file: applying an edit to another file than the pull request's would be worse than none.
+fn exact_file_uri(path: &Path) -> Result<String> {
+    let uri = file_uri(path)?;
+    let back = url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok());
+    if back.as_deref() != Some(path) {
+        return Err(invalid_request(format!(
+            "refusing to apply: no file URI names {} exactly; nothing was applied (merge instead)",
+            path.display()
+        )));
+    }
+    Ok(uri)
+}
+
 /// A `file://` URI for an absolute path, percent-encoded as the `url` crate does it.
 pub fn file_uri(path: &Path) -> Result<String> {
     url::Url::from_file_path(path)
@@ -416,7 +431,9 @@ fn orch_error(e: OrchestratorError) -> Error {
         | OrchestratorError::NoPullRequest(_)
         | OrchestratorError::DirtyTree(_)
         | OrchestratorError::Conflicts(_)
-        | OrchestratorError::Diverged { .. } => ErrorCode::InvalidRequest,
+        | OrchestratorError::Diverged { .. }
+        | OrchestratorError::CannotApply { .. }
+        | OrchestratorError::AlreadyApplied(_) => ErrorCode::InvalidRequest,
         _ => ErrorCode::InternalError,
     };
     Error { code, message: e.to_string().into(), data: None }

@@ -7,6 +7,7 @@
 //! request (`ready`). Human actions on ready pull requests are in [`review`]. Plain data only: the
 //! LSP layer turns [`TaskEvent`]s into progress reports.
 
+pub(crate) mod git;
 pub mod pr;
 pub mod review;
 pub mod run;
@@ -105,8 +106,20 @@ pub enum OrchestratorError {
     Conflicts(Vec<String>),
     #[error("refusing to apply: {path} changed since the task started (merge instead, or discard your change)")]
     Diverged { path: String },
+    #[error("refusing to apply: {path} {why}; nothing was applied (merge instead)")]
+    CannotApply { path: String, why: String },
+    #[error(
+        "pull request #{0} is already applied to the working tree (undo it to apply again, or merge or discard it)"
+    )]
+    AlreadyApplied(TaskId),
     #[error("{0:#}")]
     Git(anyhow::Error),
+}
+
+impl From<git::GitError> for OrchestratorError {
+    fn from(e: git::GitError) -> Self {
+        OrchestratorError::Git(e.into())
+    }
 }
 
 impl From<worktree::WorktreeError> for OrchestratorError {
@@ -264,7 +277,7 @@ impl Orchestrator {
         context: serde_json::Value,
         agent: Option<&str>,
     ) -> Result<TaskId, OrchestratorError> {
-        let root = worktree::repo_root(repo).await.map_err(OrchestratorError::Git)?;
+        let root = git::repo_root(repo).await?;
         let agent = match agent {
             Some(a) => a.to_owned(),
             None => self.inner.settings().orchestrator.default_agent.clone(),
@@ -282,16 +295,14 @@ impl Orchestrator {
     ///
     /// Errors: `dir` is not in a git repository, or git cannot run.
     pub async fn repo_root(dir: &Path) -> Result<PathBuf, OrchestratorError> {
-        worktree::repo_root(dir).await.map_err(OrchestratorError::Git)
+        Ok(git::repo_root(dir).await?)
     }
 
     /// The repository's current branch (`HEAD` when detached) and its commit.
     ///
     /// Errors: git failures (no commit yet, not a repository).
     pub async fn head(repo: &Path) -> Result<(String, String), OrchestratorError> {
-        let out = worktree::git(repo, &["rev-parse", "--abbrev-ref", "HEAD", "HEAD"])
-            .await
-            .map_err(OrchestratorError::Git)?;
+        let out = git::Git::repo(repo).text(&["rev-parse", "--abbrev-ref", "HEAD", "HEAD"]).await?;
         let mut lines = out.lines();
         let branch = lines.next().unwrap_or("HEAD").trim().to_owned();
         let commit = lines.next().unwrap_or("").trim().to_owned();
@@ -524,26 +535,40 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
     // Preparing: the worktree (kept from an earlier run when it still exists).
     inner.transition(id, TaskState::Preparing, "preparing the worktree".to_owned())?;
     let task = inner.store.task(id)?;
-    let (worktree_path, branch, base) = match (&task.worktree, &task.branch, &task.base_commit) {
-        (Some(w), Some(b), Some(base)) if w.exists() => (w.clone(), b.clone(), base.clone()),
+    let (worktree_path, branch, base, git_dir) = match (&task.worktree, &task.branch, &task.base_commit) {
+        (Some(w), Some(b), Some(base)) if w.exists() => {
+            let git_dir = match &task.git_dir {
+                Some(d) => d.clone(),
+                None => {
+                    // Recorded before Baton kept it: found from the repository's side, never from
+                    // the worktree's `.git`.
+                    let d = git::find_git_dir(&task.repo_root, w).await?;
+                    inner.store.set_git_dir(id, &d)?;
+                    d
+                }
+            };
+            (w.clone(), b.clone(), base.clone(), git_dir)
+        }
         (Some(_), Some(b), Some(base)) => {
             // Resumed after its worktree folder went away: the branch holds the work.
             let step_inner = inner.clone();
             let step = move |m: String| step_inner.emit(id, TaskState::Preparing, m);
-            let path = worktree::reattach(&inner.data_dir, &task.repo_root, b, &step).await?;
+            let (path, git_dir) = worktree::reattach(&inner.data_dir, &task.repo_root, b, &step).await?;
             inner.store.set_worktree(id, b, &path, base)?;
-            (path, b.clone(), base.clone())
+            inner.store.set_git_dir(id, &git_dir)?;
+            (path, b.clone(), base.clone(), git_dir)
         }
         _ => {
             let step_inner = inner.clone();
             let step = move |m: String| step_inner.emit(id, TaskState::Preparing, m);
             let wt = worktree::create(&inner.data_dir, &task.repo_root, id, &task.prompt, &step).await?;
             inner.store.set_worktree(id, &wt.branch, &wt.path, &wt.base_commit)?;
+            inner.store.set_git_dir(id, &wt.git_dir)?;
             if let Some(setup) = settings.orchestrator.setup_command.as_deref().filter(|s| !s.trim().is_empty()) {
                 inner.emit(id, TaskState::Preparing, format!("running setup: {setup}"));
                 worktree::run_setup(&wt.path, setup, settings.orchestrator.setup_timeout_ms).await?;
             }
-            (wt.path, wt.branch, wt.base_commit)
+            (wt.path, wt.branch, wt.base_commit, wt.git_dir)
         }
     };
     if cancel.is_cancelled() {
@@ -633,8 +658,19 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
     inner.store.set_field(id, store::Field::Summary, outcome.summary.clone())?;
     inner.transition(id, TaskState::Checking, "committing the agent's work".to_owned())?;
     let title = pr::title(&task.prompt);
-    pr::commit(&worktree_path, &profile.name, &title, &outcome.summary, &profile.exclude).await?;
-    let head = worktree::git(&worktree_path, &["rev-parse", "HEAD"]).await?.trim().to_owned();
+    // Git addresses the worktree explicitly and checks its `.git`; `.gitattributes` come from
+    // the base commit (see `git.rs`).
+    let (identity, _, email) =
+        git::identity_file(&inner.data_dir, &task.repo_root, &worktree::repo_key(&task.repo_root)).await?;
+    let wt = git::Git::worktree(&git_dir, &worktree_path).with_global(&identity).with_attr_source(&base);
+    let limits = pr::Limits {
+        file_bytes: settings.orchestrator.max_file_bytes,
+        change_bytes: settings.orchestrator.max_change_bytes,
+    };
+    pr::commit(&wt, &profile.name, &title, &outcome.summary, &profile.exclude, limits, &email)
+        .await
+        .context("the agent's work was not committed")?;
+    let head = wt.line(&["rev-parse", "--verify", "HEAD^{commit}"]).await?;
     if head == base {
         // Documented choice: a task whose branch has no change is a failure, not an empty PR.
         anyhow::bail!("the agent made no changes");
@@ -649,12 +685,17 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
         }
         None => (CheckResult::None, String::new()),
     };
-    let stat = pr::diff_stat(&worktree_path, &base, &head).await?;
-    let files = pr::changed_files(&worktree_path, &base, &head).await?;
+    let (stat, files) = pr::changed_files(&wt, &base, &head).await?;
+    let notes = pr::notes_text(&files);
+    let description = match (outcome.summary.trim().is_empty(), notes.is_empty()) {
+        (_, true) => outcome.summary.clone(),
+        (true, false) => notes,
+        (false, false) => format!("{}\n\n{notes}", outcome.summary.trim_end()),
+    };
     let mut record = PullRequest {
         task_id: id,
         title: title.clone(),
-        description: outcome.summary.clone(),
+        description,
         base_commit: base.clone(),
         head_commit: head,
         branch: branch.clone(),
@@ -675,8 +716,8 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
             token,
             draft: settings.orchestrator.github_draft,
         };
-        let base_branch = worktree::git(&task.repo_root, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
-        match pr::publish_github(&worktree_path, &target, &branch, base_branch.trim(), &title, &outcome.summary).await {
+        let base_branch = git::Git::repo(&task.repo_root).line(&["rev-parse", "--abbrev-ref", "HEAD"]).await?;
+        match pr::publish_github(&wt, &target, &branch, base_branch.trim(), &title, &outcome.summary).await {
             Ok(url) => {
                 inner.emit(id, TaskState::Checking, format!("opened {url}"));
                 record.github_url = Some(url);

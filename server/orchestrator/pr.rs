@@ -6,57 +6,117 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
-use super::store::{ChangedFile, CheckResult, DiffStat, LineRange};
-use super::worktree::{git, git_output, run_shell, user_identity};
+use super::git::{self, Git, MODE_EXEC, MODE_FILE, MODE_SYMLINK, RawEntry};
+use super::store::{ChangedFile, CheckResult, DiffStat, FileNote, LineRange};
+use super::worktree::run_shell;
 
 /// How much of the check command's output is kept, in bytes.
 pub(crate) const CHECK_TAIL_BYTES: usize = 4096;
 
+/// Size limits on what an agent's change may add to the repository, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Largest single file.
+    pub file_bytes: u64,
+    /// Largest sum of the sizes of the files the change adds or modifies.
+    pub change_bytes: u64,
+}
+
 /// Stages everything in the worktree except the `exclude` pathspec patterns and commits it on the
 /// task branch, authored by `Baton agent <agent>` (with the user's email) and committed with the
-/// user's identity; repository hooks do not run. Returns false when there was nothing to commit.
+/// user's identity. `wt` is the task worktree's runner (see [`Git::worktree`]), with the identity
+/// file as its global config. Returns false when there was nothing to commit.
 ///
-/// Errors: git failures, no git identity configured.
+/// Before anything is staged (and so written into the repository's object store, which the
+/// worktree shares with the user's repository), the changed files are measured against
+/// `limits` (`lstat` sizes of the files `git status` lists).
+///
+/// Errors: a file or the whole change is above the limits (the message names the sizes and the
+/// largest files), git failures (a tampered `.git` among them), no git identity configured.
 pub(crate) async fn commit(
-    worktree: &Path,
+    wt: &Git,
     agent: &str,
     title: &str,
     summary: &str,
     exclude: &[String],
+    limits: Limits,
+    email: &str,
 ) -> anyhow::Result<bool> {
-    let mut add = vec!["add".to_owned(), "-A".to_owned(), "--".to_owned(), ".".to_owned()];
-    add.extend(exclude.iter().map(|glob| format!(":(exclude){glob}")));
-    let add: Vec<&str> = add.iter().map(String::as_str).collect();
-    git(worktree, &add).await?;
-    let quiet = git_output(worktree, &["diff", "--cached", "--quiet"]).await?;
+    let mut pathspec = vec!["--".to_owned(), ".".to_owned()];
+    pathspec.extend(exclude.iter().map(|glob| format!(":(exclude){glob}")));
+    let mut status_args: Vec<String> =
+        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all"]
+            .map(str::to_owned)
+            .to_vec();
+    status_args.extend(pathspec.iter().cloned());
+    let status = wt.bytes(&status_args).await?;
+    check_sizes(wt.dir(), &git::parse_status_z(&status), limits)?;
+
+    let mut add = vec!["add".to_owned(), "-A".to_owned()];
+    add.extend(pathspec);
+    wt.bytes(&add).await?;
+    let quiet = wt.output(&["diff-index", "--cached", "--quiet", "--ignore-submodules=all", "HEAD"]).await?;
     match quiet.status.code() {
         Some(0) => return Ok(false),
         Some(1) => {}
-        _ => bail!("git diff --cached failed: {}", String::from_utf8_lossy(&quiet.stderr).trim()),
+        _ => bail!("git diff-index --cached failed: {}", String::from_utf8_lossy(&quiet.stderr).trim()),
     }
-    let (_, email) = user_identity(worktree).await?;
     let author = format!("Baton agent {agent} <{email}>");
     let body = if summary.trim().is_empty() { "(no summary)" } else { summary.trim() };
-    git(
-        worktree,
-        &[
-            "-c",
-            "core.hooksPath=/dev/null",
-            "-c",
-            "commit.gpgsign=false",
-            "commit",
-            "--no-verify",
-            "--quiet",
-            "--author",
-            &author,
-            "-m",
-            title,
-            "-m",
-            body,
-        ],
-    )
-    .await?;
+    wt.bytes(&["commit", "--no-verify", "--quiet", "--author", &author, "-m", title, "-m", body]).await?;
     Ok(true)
+}
+
+/// A size in bytes for people: `200.0 MB`, `812 bytes`.
+pub(crate) fn human_size(bytes: u64) -> String {
+    if bytes < 1_000 {
+        return format!("{bytes} bytes");
+    }
+    let units = [("kB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12)];
+    let (unit, scale) = units.iter().rev().find(|(_, s)| bytes as f64 >= *s).copied().unwrap_or(units[0]);
+    format!("{:.1} {unit}", bytes as f64 / scale)
+}
+
+/// Measures the files `git status` lists as added or modified (their `lstat` size; links count
+/// their target's length) against the limits.
+fn check_sizes(worktree: &Path, entries: &[git::StatusEntry], limits: Limits) -> anyhow::Result<()> {
+    let mut sizes: Vec<(u64, String)> = Vec::new();
+    for entry in entries {
+        if entry.xy[1] == b'D' || (entry.xy[0] == b'D' && entry.xy[1] == b' ') {
+            continue;
+        }
+        let path = git::path_from_bytes(&entry.path);
+        let Ok(meta) = std::fs::symlink_metadata(worktree.join(&path)) else { continue };
+        if meta.is_dir() {
+            // An embedded repository, staged as a gitlink: no content.
+            continue;
+        }
+        sizes.push((meta.len(), String::from_utf8_lossy(&entry.path).into_owned()));
+    }
+    sizes.sort_by(|a, b| b.cmp(a));
+    if let Some((size, name)) = sizes.first()
+        && *size > limits.file_bytes
+    {
+        let more = sizes.iter().filter(|(s, _)| *s > limits.file_bytes).count() - 1;
+        let more = if more > 0 { format!(" (and {more} more file(s) above it)") } else { String::new() };
+        bail!(
+            "the agent's change is too large, nothing was committed: {name} is {} and the limit is {} per file{more} (orchestrator.max_file_bytes)",
+            human_size(*size),
+            human_size(limits.file_bytes)
+        );
+    }
+    let total: u64 = sizes.iter().map(|(s, _)| s).sum();
+    if total > limits.change_bytes {
+        let largest: Vec<String> = sizes.iter().take(3).map(|(s, n)| format!("{n} {}", human_size(*s))).collect();
+        bail!(
+            "the agent's change is too large, nothing was committed: {} file(s) add up to {} and the limit is {} per change (orchestrator.max_change_bytes); the largest: {}",
+            sizes.len(),
+            human_size(total),
+            human_size(limits.change_bytes),
+            largest.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// A pull request title from a prompt: its first line, at most 72 characters.
@@ -70,89 +130,220 @@ pub(crate) fn title(prompt: &str) -> String {
     }
 }
 
-/// `git diff --shortstat base head`, parsed.
-pub(crate) async fn diff_stat(dir: &Path, base: &str, head: &str) -> anyhow::Result<DiffStat> {
-    let out = git(dir, &["diff", "--shortstat", base, head]).await?;
-    Ok(parse_shortstat(&out))
-}
-
-/// Parses ` 2 files changed, 5 insertions(+), 1 deletion(-)`.
-pub(crate) fn parse_shortstat(s: &str) -> DiffStat {
-    let mut stat = DiffStat::default();
-    for part in s.trim().split(',') {
-        let mut words = part.split_whitespace();
-        let (Some(n), Some(what)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let Ok(n) = n.parse::<u32>() else { continue };
-        if what.starts_with("file") {
-            stat.files_changed = n;
-        } else if what.starts_with("insertion") {
-            stat.insertions = n;
-        } else if what.starts_with("deletion") {
-            stat.deletions = n;
+/// The files changed between `base` and `head` (`git diff-tree -r -z --raw`, exact names), each
+/// with its changed line ranges (from the hunk headers of `git diff-tree -p -U0`) and its notes
+/// (links pointing outside the tree, binary content, executable bits), and the diff stat (lines
+/// counted from the same hunks; binary files count none).
+///
+/// Errors: git failures, or git's two outputs do not line up.
+pub(crate) async fn changed_files(git: &Git, base: &str, head: &str) -> anyhow::Result<(DiffStat, Vec<ChangedFile>)> {
+    let raw = git.bytes(&["diff-tree", "-r", "-z", "--raw", "--no-renames", "--no-abbrev", base, head]).await?;
+    let entries = git::parse_raw_z(&raw).context("cannot read git diff-tree's file list")?;
+    let patch = git
+        .bytes(&[
+            "diff-tree",
+            "-r",
+            "-p",
+            "-U0",
+            "--no-renames",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            base,
+            head,
+        ])
+        .await?;
+    let sections = split_patch(&patch);
+    let wanted: usize = entries.iter().map(|e| if e.status == b'T' { 2 } else { 1 }).sum();
+    anyhow::ensure!(
+        sections.len() == wanted,
+        "git diff-tree listed {} file(s) but its patch has {} section(s)",
+        entries.len(),
+        sections.len()
+    );
+    // Contents of new links (their targets) and new regular files (binary or not).
+    let wanted_blobs: Vec<(usize, String)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.status != b'D' && matches!(e.new_mode, MODE_FILE | MODE_EXEC | MODE_SYMLINK))
+        .map(|(i, e)| (i, e.new_oid.clone()))
+        .collect();
+    let oids: Vec<String> = wanted_blobs.iter().map(|(_, o)| o.clone()).collect();
+    let contents = git.blobs(&oids).await?;
+    let mut notes: Vec<Vec<FileNote>> = entries.iter().map(file_mode_notes).collect();
+    for ((i, _), content) in wanted_blobs.iter().zip(contents) {
+        let Some(content) = content else { continue };
+        let entry = &entries[*i];
+        if entry.new_mode == MODE_SYMLINK {
+            if symlink_outside(&entry.path, &content) {
+                notes[*i]
+                    .insert(0, FileNote::SymlinkOutside { target: String::from_utf8_lossy(&content).into_owned() });
+            }
+        } else if is_binary(&content) {
+            notes[*i].insert(0, FileNote::Binary);
         }
     }
-    stat
+    let mut stat = DiffStat { files_changed: entries.len() as u32, ..DiffStat::default() };
+    let mut files = Vec::with_capacity(entries.len());
+    let mut sections = sections.into_iter();
+    for (entry, notes) in entries.iter().zip(notes) {
+        let mut ranges = Vec::new();
+        for _ in 0..if entry.status == b'T' { 2 } else { 1 } {
+            ranges.extend(sections.next().map(hunk_ranges).unwrap_or_default());
+        }
+        for r in &ranges {
+            stat.insertions += r.new_count;
+            stat.deletions += r.old_count;
+        }
+        files.push(ChangedFile { path: String::from_utf8_lossy(&entry.path).into_owned(), ranges, notes });
+    }
+    Ok((stat, files))
 }
 
-/// The files changed between `base` and `head` with their changed line ranges (from the hunk
-/// headers of `git diff -U0`).
-pub(crate) async fn changed_files(dir: &Path, base: &str, head: &str) -> anyhow::Result<Vec<ChangedFile>> {
-    let out = git(
-        dir,
-        &["-c", "core.quotePath=false", "diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", base, head],
-    )
-    .await?;
-    Ok(parse_unified_zero(&out))
+/// Executable-bit notes from an entry's modes.
+fn file_mode_notes(e: &RawEntry) -> Vec<FileNote> {
+    let exec = |m: u32| m == MODE_EXEC;
+    let regular = |m: u32| matches!(m, MODE_FILE | MODE_EXEC);
+    match e.status {
+        b'A' if exec(e.new_mode) => vec![FileNote::Executable { set: true }],
+        b'D' => vec![],
+        _ if regular(e.old_mode) && regular(e.new_mode) && exec(e.old_mode) != exec(e.new_mode) => {
+            vec![FileNote::Executable { set: exec(e.new_mode) }]
+        }
+        _ if !regular(e.old_mode) && exec(e.new_mode) => vec![FileNote::Executable { set: true }],
+        _ => vec![],
+    }
 }
 
-fn unquote(path: &str) -> String {
-    let p = path.trim();
-    let p = p.strip_prefix('"').and_then(|p| p.strip_suffix('"')).unwrap_or(p);
-    p.to_owned()
+/// Git's own test for binary content (a NUL byte in the first 8000 bytes), or content that is not
+/// UTF-8 text (which no editor edit can carry).
+pub(crate) fn is_binary(content: &[u8]) -> bool {
+    content.iter().take(8000).any(|&b| b == 0) || std::str::from_utf8(content).is_err()
+}
+
+/// Whether a link at `link` (a repository path) pointing at `target` leaves the repository's
+/// tree: an absolute target, one whose `..` climb above the root, or one into `.git`. Decided on
+/// the names alone (nothing is resolved on disk).
+pub(crate) fn symlink_outside(link: &[u8], target: &[u8]) -> bool {
+    if target.first() == Some(&b'/') {
+        return true;
+    }
+    let mut at: Vec<&[u8]> = link.split(|&b| b == b'/').collect();
+    at.pop();
+    for part in target.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                if at.pop().is_none() {
+                    return true;
+                }
+            }
+            name => at.push(name),
+        }
+    }
+    at.first() == Some(&b".git".as_slice())
+}
+
+/// One line per note of the pull request's files, for its description; empty when there is none.
+pub(crate) fn notes_text(files: &[ChangedFile]) -> String {
+    let mut lines = Vec::new();
+    for f in files {
+        for note in &f.notes {
+            lines.push(match note {
+                FileNote::SymlinkOutside { target } => {
+                    format!("- symbolic link pointing outside the repository: {} -> {target}", f.path)
+                }
+                FileNote::Binary => format!("- binary file: {}", f.path),
+                FileNote::Executable { set: true } => format!("- executable bit set: {}", f.path),
+                FileNote::Executable { set: false } => format!("- executable bit cleared: {}", f.path),
+            });
+        }
+    }
+    if lines.is_empty() { String::new() } else { format!("Baton notes (review with care):\n{}", lines.join("\n")) }
+}
+
+/// The notes in a few words for a code action title (`outside link: l; binary: a.png, b.png +1;
+/// exec bit: run.sh`); `None` when there is none.
+pub fn notes_short(files: &[ChangedFile]) -> Option<String> {
+    let mut groups: [(&str, Vec<&str>); 3] = [("outside link", vec![]), ("binary", vec![]), ("exec bit", vec![])];
+    for f in files {
+        for note in &f.notes {
+            let g = match note {
+                FileNote::SymlinkOutside { .. } => 0,
+                FileNote::Binary => 1,
+                FileNote::Executable { .. } => 2,
+            };
+            groups[g].1.push(f.path.as_str());
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(label, names)| {
+            let shown: Vec<String> = names.iter().take(2).map(|n| short_name(n)).collect();
+            let more = if names.len() > 2 { format!(" +{}", names.len() - 2) } else { String::new() };
+            format!("{label}: {}{more}", shown.join(", "))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// A file name on one line, at most 40 characters (control characters shown escaped).
+fn short_name(name: &str) -> String {
+    let escaped: String = name
+        .chars()
+        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .collect();
+    if escaped.chars().count() > 40 {
+        format!("…{}", escaped.chars().rev().take(39).collect::<Vec<_>>().into_iter().rev().collect::<String>())
+    } else {
+        escaped
+    }
+}
+
+/// Splits `git diff -p` output into one byte slice per `diff --git` section.
+fn split_patch(patch: &[u8]) -> Vec<&[u8]> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for line in patch.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"diff --git ") {
+            starts.push(at);
+        }
+        at += line.len();
+    }
+    let mut sections = Vec::with_capacity(starts.len());
+    for (i, &s) in starts.iter().enumerate() {
+        let e = starts.get(i + 1).copied().unwrap_or(patch.len());
+        sections.push(&patch[s..e]);
+    }
+    sections
 }
 
 /// `-12,3` / `+5` → (start, count).
 fn parse_range(s: &str) -> Option<(u32, u32)> {
-    let s = &s[1..];
+    let s = s.get(1..)?;
     match s.split_once(',') {
         Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
         None => Some((s.parse().ok()?, 1)),
     }
 }
 
-/// Parses `git diff -U0` output into files and hunk ranges. Lines it does not understand are
-/// skipped.
-pub(crate) fn parse_unified_zero(diff: &str) -> Vec<ChangedFile> {
-    let mut files: Vec<ChangedFile> = Vec::new();
-    let mut old_path: Option<String> = None;
-    for line in diff.lines() {
-        if let Some(rest) = line.strip_prefix("--- ") {
-            old_path = Some(unquote(rest.strip_prefix("a/").unwrap_or(rest)));
-        } else if let Some(rest) = line.strip_prefix("+++ ") {
-            let rest = unquote(rest);
-            let path = if rest == "/dev/null" {
-                old_path.take().unwrap_or_default()
-            } else {
-                rest.strip_prefix("b/").unwrap_or(&rest).to_owned()
-            };
-            files.push(ChangedFile { path, ranges: Vec::new() });
-        } else if let Some(rest) = line.strip_prefix("@@ ") {
-            let mut parts = rest.split_whitespace();
-            let (Some(old), Some(new)) = (parts.next(), parts.next()) else {
-                continue;
-            };
-            let (Some((old_start, old_count)), Some((new_start, new_count))) = (parse_range(old), parse_range(new))
-            else {
-                continue;
-            };
-            if let Some(f) = files.last_mut() {
-                f.ranges.push(LineRange { old_start, old_count, new_start, new_count });
-            }
-        }
+/// The hunk ranges of one file's `-U0` patch section. Lines it does not understand are skipped.
+fn hunk_ranges(section: &[u8]) -> Vec<LineRange> {
+    let mut ranges = Vec::new();
+    for line in section.split(|&b| b == b'\n') {
+        let Some(rest) = line.strip_prefix(b"@@ ") else { continue };
+        let rest = String::from_utf8_lossy(rest);
+        let mut parts = rest.split_whitespace();
+        let (Some(old), Some(new)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let (Some((old_start, old_count)), Some((new_start, new_count))) = (parse_range(old), parse_range(new)) else {
+            continue;
+        };
+        ranges.push(LineRange { old_start, old_count, new_start, new_count });
     }
-    files
+    ranges
 }
 
 /// Whether two hunks against the same base touch overlapping or adjacent base lines.
@@ -205,16 +396,16 @@ pub(crate) struct GithubTarget {
 /// Errors: the push fails, the remote URL names no owner/repository, GitHub answers with an
 /// error status (its message is included; the token never is).
 pub(crate) async fn publish_github(
-    worktree: &Path,
+    wt: &Git,
     target: &GithubTarget,
     branch: &str,
     base_branch: &str,
     title: &str,
     body: &str,
 ) -> anyhow::Result<String> {
-    let url = git(worktree, &["remote", "get-url", &target.remote]).await?;
+    let url = wt.line(&["remote", "get-url", &target.remote]).await?;
     let (owner, repo) = owner_repo(&url).with_context(|| format!("cannot tell owner/repo from remote {url:?}"))?;
-    git(worktree, &["push", "--quiet", &target.remote, &format!("{branch}:refs/heads/{branch}")]).await?;
+    wt.clone().for_push().bytes(&["push", "--quiet", &target.remote, &format!("{branch}:refs/heads/{branch}")]).await?;
     let endpoint = format!("{}/repos/{owner}/{repo}/pulls", target.api_url.trim_end_matches('/'));
     let resp = reqwest::Client::new()
         .post(&endpoint)
@@ -242,52 +433,87 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unified_zero_hunks_become_ranges() {
-        let diff = "diff --git a/src/lib.rs b/src/lib.rs\nindex 1..2 100644\n--- a/src/lib.rs\n+++ b/src/lib.rs\n\
-@@ -3,0 +4,2 @@ fn a() {}\n+x\n+y\n@@ -10 +12 @@\n-a\n+b\n\
-diff --git a/gone.txt b/gone.txt\ndeleted file mode 100644\n--- a/gone.txt\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-a\n-b\n";
+    fn patch_sections_become_hunk_ranges() {
+        let diff = b"diff --git a/src/lib.rs b/src/lib.rs\nindex 1..2 100644\n--- a/src/lib.rs\n+++ b/src/lib.rs\n\
+@@ -3,0 +4,2 @@ fn a() {}\n+x\n+diff --git a b\n@@ -10 +12 @@\n-a\n+b\n\
+diff --git \"a/we\\nird\" \"b/we\\nird\"\ndeleted file mode 100644\n--- \"a/we\\nird\"\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-a\n-b\n";
+        let sections = split_patch(diff);
+        assert_eq!(sections.len(), 2);
         expect_test::expect![[r#"
             [
-                ChangedFile {
-                    path: "src/lib.rs",
-                    ranges: [
-                        LineRange {
-                            old_start: 3,
-                            old_count: 0,
-                            new_start: 4,
-                            new_count: 2,
-                        },
-                        LineRange {
-                            old_start: 10,
-                            old_count: 1,
-                            new_start: 12,
-                            new_count: 1,
-                        },
-                    ],
-                },
-                ChangedFile {
-                    path: "gone.txt",
-                    ranges: [
-                        LineRange {
-                            old_start: 1,
-                            old_count: 2,
-                            new_start: 0,
-                            new_count: 0,
-                        },
-                    ],
-                },
+                [
+                    LineRange {
+                        old_start: 3,
+                        old_count: 0,
+                        new_start: 4,
+                        new_count: 2,
+                    },
+                    LineRange {
+                        old_start: 10,
+                        old_count: 1,
+                        new_start: 12,
+                        new_count: 1,
+                    },
+                ],
+                [
+                    LineRange {
+                        old_start: 1,
+                        old_count: 2,
+                        new_start: 0,
+                        new_count: 0,
+                    },
+                ],
             ]
         "#]]
-        .assert_debug_eq(&parse_unified_zero(diff));
+        .assert_debug_eq(&sections.into_iter().map(hunk_ranges).collect::<Vec<_>>());
     }
 
     #[test]
-    fn shortstat_and_remote_urls_parse() {
-        assert_eq!(
-            parse_shortstat(" 2 files changed, 5 insertions(+), 1 deletion(-)\n"),
-            DiffStat { files_changed: 2, insertions: 5, deletions: 1 }
-        );
-        assert_eq!(parse_shortstat(" 1 file changed, 1 deletion(-)").deletions, 1);
+    fn links_leaving_the_tree_are_told_apart_from_links_inside_it() {
+        let out = |link: &str, target: &str| symlink_outside(link.as_bytes(), target.as_bytes());
+        assert!(out("l", "/etc/passwd"));
+        assert!(out("l", ".."));
+        assert!(out("a/b/l", "../../../x"));
+        assert!(out("l", ".git/config"));
+        assert!(out("a/l", "../.git"));
+        assert!(!out("a/b/l", "../../x"));
+        assert!(!out("l", "src/lib.rs"));
+        assert!(!out("a/l", "./b/../c"));
+        assert!(is_binary(b"PNG\0\x01"));
+        assert!(is_binary(b"caf\xe9"));
+        assert!(!is_binary("café\n".as_bytes()));
+        assert_eq!(human_size(200_000_000), "200.0 MB");
+        assert_eq!(human_size(10_000_000), "10.0 MB");
+        assert_eq!(human_size(812), "812 bytes");
+    }
+
+    #[test]
+    fn notes_name_the_files_in_descriptions_and_titles() {
+        let file = |path: &str, notes: Vec<FileNote>| ChangedFile { path: path.to_owned(), ranges: vec![], notes };
+        let files = [
+            file("link", vec![FileNote::SymlinkOutside { target: "/etc/passwd".to_owned() }]),
+            file("a.png", vec![FileNote::Binary]),
+            file("b.png", vec![FileNote::Binary]),
+            file("c.png", vec![FileNote::Binary]),
+            file("run.sh", vec![FileNote::Executable { set: true }]),
+            file("lib.rs", vec![]),
+        ];
+        expect_test::expect![[r#"
+            Baton notes (review with care):
+            - symbolic link pointing outside the repository: link -> /etc/passwd
+            - binary file: a.png
+            - binary file: b.png
+            - binary file: c.png
+            - executable bit set: run.sh"#]]
+        .assert_eq(&notes_text(&files));
+        expect_test::expect!["outside link: link; binary: a.png, b.png +1; exec bit: run.sh"]
+            .assert_eq(&notes_short(&files).unwrap_or_default());
+        assert_eq!(notes_short(&files[5..]), None);
+        assert_eq!(notes_text(&files[5..]), "");
+    }
+
+    #[test]
+    fn remote_urls_parse() {
         let or = |u: &str| owner_repo(u).map(|(o, r)| format!("{o}/{r}"));
         assert_eq!(or("git@github.com:acme/widget.git").as_deref(), Some("acme/widget"));
         assert_eq!(or("https://github.com/acme/widget").as_deref(), Some("acme/widget"));
@@ -346,7 +572,8 @@ diff --git a/gone.txt b/gone.txt\ndeleted file mode 100644\n--- a/gone.txt\n+++ 
             token: "t0ken".to_owned(),
             draft: true,
         };
-        let url = publish_github(&repo, &target, "baton/1-x", "main", "Add x", "Did x").await.expect("publish");
+        let url =
+            publish_github(&Git::repo(&repo), &target, "baton/1-x", "main", "Add x", "Did x").await.expect("publish");
         assert_eq!(url, "https://github.example/acme/widget/pull/7");
         let seen = seen_rx.recv().await.expect("request");
         expect_test::expect![[r#"acme/widget 2022-11-28 Bearer t0ken {"title":"Add x","head":"baton/1-x","base":"main","body":"Did x","draft":true}"#]]

@@ -2,19 +2,21 @@
 //! off), request changes, discard it, and find conflicts before they happen. The user's files
 //! are never touched when an action is refused.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::git::user_identity;
+use super::git::{self, Git, MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_SYMLINK, is_null_oid};
 use super::pr::ranges_overlap;
 use super::store::{CheckResult, PullRequest, Signoff, SignoffAction, Task, TaskId, TaskState, now_ms};
-use super::worktree::{self, git, git_output, user_identity};
+use super::worktree;
 use super::{Orchestrator, OrchestratorError, spawn_pipeline, store};
 
 /// One file of a pull request as it should be after applying it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileChange {
-    /// Absolute path in the user's tree.
+    /// Absolute path in the user's tree (always UTF-8: [`Orchestrator::apply`] refuses others).
     pub path: PathBuf,
     /// The file's current content (equal to the base commit's); `None` when the file is new.
     pub old_content: Option<String>,
@@ -40,19 +42,33 @@ pub struct Merged {
     pub signed_off_by: String,
 }
 
-fn git_err(e: anyhow::Error) -> OrchestratorError {
-    OrchestratorError::Git(e)
+fn git_err(e: impl Into<anyhow::Error>) -> OrchestratorError {
+    OrchestratorError::Git(e.into())
 }
 
-/// A file's content at a commit; `None` when it does not exist there.
-async fn show_at(repo: &std::path::Path, commit: &str, path: &str) -> Result<Option<Vec<u8>>, OrchestratorError> {
-    let out = git_output(repo, &["show", &format!("{commit}:{path}")]).await.map_err(git_err)?;
-    Ok(out.status.success().then_some(out.stdout))
+/// A repository path as bytes, shown on one line: control characters and bytes that are not
+/// UTF-8 are escaped (`\n`, `\xE9`).
+pub(crate) fn show_path(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
 }
 
-fn text(path: &str, bytes: Vec<u8>) -> Result<String, OrchestratorError> {
-    String::from_utf8(bytes)
-        .map_err(|_| OrchestratorError::Git(anyhow::anyhow!("{path} is not UTF-8 text; merge instead")))
+/// Git commands on the user's repository of `task`: `.gitattributes` are read from the user's
+/// HEAD, never from a task branch.
+fn user_repo(task: &Task) -> Git {
+    Git::repo(&task.repo_root).with_attr_source("HEAD")
 }
 
 impl Orchestrator {
@@ -68,88 +84,157 @@ impl Orchestrator {
     pub async fn diff(&self, id: TaskId) -> Result<String, OrchestratorError> {
         let task = self.inner.store.task(id)?;
         let pr = self.inner.store.pull_request(id)?.ok_or(OrchestratorError::NoPullRequest(id))?;
-        git(&task.repo_root, &["diff", "--no-color", "--no-ext-diff", &pr.base_commit, &pr.head_commit])
+        user_repo(&task)
+            .text(&["diff", "--no-color", "--no-ext-diff", "--no-textconv", &pr.base_commit, &pr.head_commit])
             .await
             .map_err(git_err)
     }
 
-    /// The edits that apply a ready pull request to the user's files: each changed file's
-    /// current and new content, for the LSP layer's `workspace/applyEdit`. Nothing is written;
-    /// call [`Orchestrator::mark_applied`] once the editor applied them.
+    /// The edits that apply a ready pull request to the user's files: every changed file's
+    /// current and new content, for the LSP layer's `workspace/applyEdit`. Files are listed with
+    /// `git diff-tree -z` (exact names) and read with `git cat-file`. Nothing is written; call
+    /// [`Orchestrator::mark_applied`] once the editor applied them. All or nothing: a file the
+    /// edit could not carry fails the whole apply.
     ///
-    /// Errors: [`OrchestratorError::Diverged`] naming the first file the user changed since the
-    /// base commit; the task is not ready; a file is not UTF-8; git failures.
+    /// Errors: [`OrchestratorError::CannotApply`] naming the first file an edit cannot carry (a
+    /// name or content that is not UTF-8, a link, a submodule, an executable bit);
+    /// [`OrchestratorError::AlreadyApplied`] when every file already has the pull request's
+    /// content; [`OrchestratorError::Diverged`] naming the first file the user changed since the
+    /// base commit; the task is not ready; git failures.
     pub async fn apply(&self, id: TaskId) -> Result<Vec<FileChange>, OrchestratorError> {
         let (task, pr) = self.ready_pr(id, "applying")?;
-        let mut changes = Vec::new();
-        for file in &pr.files {
-            let abs = task.repo_root.join(&file.path);
-            let base = show_at(&task.repo_root, &pr.base_commit, &file.path).await?;
-            let current = match tokio::fs::read(&abs).await {
-                Ok(b) => Some(b),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => {
-                    return Err(OrchestratorError::Git(anyhow::anyhow!("cannot read {}: {e}", abs.display())));
-                }
-            };
-            if current != base {
-                return Err(OrchestratorError::Diverged { path: file.path.clone() });
+        let repo = user_repo(&task);
+        let raw = repo
+            .bytes(&["diff-tree", "-r", "-z", "--raw", "--no-renames", "--no-abbrev", &pr.base_commit, &pr.head_commit])
+            .await
+            .map_err(git_err)?;
+        let entries =
+            git::parse_raw_z(&raw).ok_or_else(|| git_err(anyhow::anyhow!("cannot read git diff-tree's file list")))?;
+        let refuse =
+            |path: &[u8], why: &str| OrchestratorError::CannotApply { path: show_path(path), why: why.to_owned() };
+        let mut oids = Vec::new();
+        for e in &entries {
+            if std::str::from_utf8(&e.path).is_err() {
+                return Err(refuse(&e.path, "has a name that is not UTF-8, which no editor URI can name"));
             }
-            let new = show_at(&task.repo_root, &pr.head_commit, &file.path).await?;
-            changes.push(FileChange {
-                path: abs,
-                old_content: current.map(|b| text(&file.path, b)).transpose()?,
-                new_content: new.map(|b| text(&file.path, b)).transpose()?,
-            });
+            let (old, new) = (e.old_mode, e.new_mode);
+            let present = |oid: &str| !is_null_oid(oid);
+            for (mode, oid) in [(old, &e.old_oid), (new, &e.new_oid)] {
+                if !present(oid) {
+                    continue;
+                }
+                match mode {
+                    MODE_SYMLINK => {
+                        return Err(refuse(&e.path, "is a symbolic link, which an edit cannot create or change"));
+                    }
+                    MODE_GITLINK => return Err(refuse(&e.path, "is a submodule, which an edit cannot change")),
+                    MODE_FILE | MODE_EXEC => {}
+                    _ => return Err(refuse(&e.path, "has a file mode an edit cannot carry")),
+                }
+            }
+            let exec_changes = if present(&e.old_oid) { old != new && present(&e.new_oid) } else { new == MODE_EXEC };
+            if exec_changes {
+                return Err(refuse(&e.path, "changes its executable bit, which an edit cannot carry"));
+            }
+            oids.push(e.old_oid.clone());
+            oids.push(e.new_oid.clone());
+        }
+        let wanted: Vec<String> = oids.iter().filter(|o| !is_null_oid(o)).cloned().collect();
+        let mut blobs = repo.blobs(&wanted).await.map_err(git_err)?.into_iter();
+        let mut next = |oid: &str| {
+            if is_null_oid(oid) {
+                Ok(None)
+            } else {
+                blobs.next().flatten().map(Some).ok_or_else(|| git_err(anyhow::anyhow!("git has no object {oid}")))
+            }
+        };
+        let mut changes = Vec::new();
+        let mut already = 0;
+        let mut diverged: Option<String> = None;
+        for e in &entries {
+            let base = next(&e.old_oid)?;
+            let new = next(&e.new_oid)?;
+            let rel = git::path_from_bytes(&e.path);
+            let abs = task.repo_root.join(&rel);
+            let current = read_regular(&abs).await?;
+            if current == base {
+            } else if current == new {
+                already += 1;
+            } else if diverged.is_none() {
+                diverged = Some(show_path(&e.path));
+            }
+            let text = |bytes: Option<Vec<u8>>| match bytes {
+                None => Ok(None),
+                Some(b) => String::from_utf8(b)
+                    .map(Some)
+                    .map_err(|_| refuse(&e.path, "is not UTF-8 text, which an edit cannot carry")),
+            };
+            changes.push(FileChange { path: abs, old_content: text(base)?, new_content: text(new)? });
+        }
+        if already == entries.len() && !entries.is_empty() {
+            return Err(OrchestratorError::AlreadyApplied(id));
+        }
+        if let Some(path) = diverged {
+            return Err(OrchestratorError::Diverged { path });
         }
         Ok(changes)
     }
 
-    /// Records that the user applied task `id`'s pull request as edits: a sign-off, state
-    /// `applied`, and the worktree removed (the branch is kept).
+    /// Records that the user applied task `id`'s pull request as edits: a sign-off (`applied`)
+    /// and a log line. The pull request stays open (ready, worktree and branch kept): the user
+    /// may still merge or discard it, or apply it again after undoing the edit.
     ///
-    /// Errors: the task is not ready, no git identity, git or database failures.
+    /// Errors: the task is not ready, no git identity, database failures.
     pub async fn mark_applied(&self, id: TaskId) -> Result<(), OrchestratorError> {
         let (task, pr) = self.ready_pr(id, "applying")?;
         let who = identity(&task).await?;
         self.inner.store.add_signoff(&Signoff {
             task_id: id,
-            who,
+            who: who.clone(),
             when_ms: now_ms(),
             action: SignoffAction::Applied,
             head_commit: pr.head_commit.clone(),
             checks: pr.check,
         })?;
-        self.inner.transition(id, TaskState::Applied, "applied to the working tree".to_owned())?;
-        if let Some(w) = &task.worktree {
-            worktree::remove(&task.repo_root, w, None).await?;
-        }
+        self.inner.emit(id, TaskState::Ready, format!("applied to the working tree by {who}"));
         Ok(())
     }
 
     /// Merges a ready pull request into the repository's current branch with `git merge --no-ff`
     /// and a `Signed-off-by:` trailer from the user's git identity; records the sign-off (who,
     /// when, head commit, checks), marks the task `merged` and removes its worktree (the branch
-    /// is kept).
+    /// is kept). Git runs hardened ([`super::git`]): no hook, filter or merge driver runs, and
+    /// `.gitattributes` are read from the user's HEAD.
     ///
     /// Errors (the user's files are untouched): [`OrchestratorError::DirtyTree`] naming the
     /// modified tracked files, [`OrchestratorError::Conflicts`] naming the files `git merge-tree`
     /// predicts conflicts in, the task is not ready, no git identity, git failures.
     pub async fn merge(&self, id: TaskId) -> Result<Merged, OrchestratorError> {
         let (task, pr) = self.ready_pr(id, "merging")?;
-        let repo = &task.repo_root;
-        let status = git(repo, &["-c", "core.quotePath=false", "status", "--porcelain", "--untracked-files=no"])
+        let key = worktree::repo_key(&task.repo_root);
+        let (global, name, email) =
+            git::identity_file(&self.inner.data_dir, &task.repo_root, &key).await.map_err(git_err)?;
+        let repo = user_repo(&task).with_global(&global);
+        let status = repo
+            .bytes(&[
+                "status",
+                "--porcelain=v1",
+                "-z",
+                "--untracked-files=no",
+                "--no-renames",
+                "--ignore-submodules=all",
+            ])
             .await
             .map_err(git_err)?;
-        let dirty: Vec<String> = status.lines().filter_map(|l| l.get(3..)).map(str::to_owned).collect();
+        let dirty: Vec<String> = git::parse_status_z(&status).iter().map(|e| show_path(&e.path)).collect();
         if !dirty.is_empty() {
             return Err(OrchestratorError::DirtyTree(dirty));
         }
-        let conflicts = merge_tree_conflicts(repo, &pr.head_commit).await?;
+        let conflicts = merge_tree_conflicts(&repo, &pr.head_commit).await?;
         if !conflicts.is_empty() {
             return Err(OrchestratorError::Conflicts(conflicts));
         }
-        let who = identity(&task).await?;
+        let who = format!("{name} <{email}>");
         let mut message = format!("Merge task {id}: {}\n\n", pr.title);
         if !pr.description.trim().is_empty() {
             message.push_str(pr.description.trim());
@@ -161,13 +246,15 @@ impl Orchestrator {
             CheckResult::None => "none",
         };
         message.push_str(&format!("Baton-Task: {id}\nBaton-Checks: {checks}\nSigned-off-by: {who}\n"));
-        let merged = git(repo, &["merge", "--no-ff", "--no-edit", "-m", &message, &pr.head_commit]).await;
+        let merged = repo
+            .bytes(&["merge", "--no-ff", "--no-edit", "--no-stat", "--no-verify", "-m", &message, &pr.head_commit])
+            .await;
         if let Err(e) = merged {
             // Leave the tree as it was.
-            let _ = git(repo, &["merge", "--abort"]).await;
+            let _ = repo.bytes(&["merge", "--abort"]).await;
             return Err(git_err(e));
         }
-        let commit = git(repo, &["rev-parse", "HEAD"]).await.map_err(git_err)?.trim().to_owned();
+        let commit = repo.line(&["rev-parse", "HEAD"]).await.map_err(git_err)?;
         self.inner.store.add_signoff(&Signoff {
             task_id: id,
             who: who.clone(),
@@ -178,7 +265,7 @@ impl Orchestrator {
         })?;
         self.inner.transition(id, TaskState::Merged, format!("merged as {commit}"))?;
         if let Some(w) = &task.worktree {
-            worktree::remove(repo, w, None).await?;
+            worktree::remove(&task.repo_root, w, None).await?;
         }
         Ok(Merged { commit, signed_off_by: who })
     }
@@ -223,7 +310,7 @@ impl Orchestrator {
         if let Some(w) = &task.worktree {
             worktree::remove(&task.repo_root, w, task.branch.as_deref()).await?;
         } else if let Some(b) = &task.branch {
-            let _ = git(&task.repo_root, &["branch", "-D", b]).await;
+            let _ = Git::repo(&task.repo_root).bytes(&["branch", "-D", b]).await;
         }
         Ok(())
     }
@@ -272,7 +359,7 @@ impl Orchestrator {
     pub async fn predict_conflicts(&self, id: TaskId) -> Result<Vec<String>, OrchestratorError> {
         let task = self.inner.store.task(id)?;
         let pr = self.inner.store.pull_request(id)?.ok_or(OrchestratorError::NoPullRequest(id))?;
-        merge_tree_conflicts(&task.repo_root, &pr.head_commit).await
+        merge_tree_conflicts(&user_repo(&task), &pr.head_commit).await
     }
 }
 
@@ -282,25 +369,33 @@ async fn identity(task: &Task) -> Result<String, OrchestratorError> {
 }
 
 /// Conflicting files of merging `head` into the repository's HEAD, per `git merge-tree`.
-async fn merge_tree_conflicts(repo: &std::path::Path, head: &str) -> Result<Vec<String>, OrchestratorError> {
-    let out = git_output(
-        repo,
-        &["-c", "core.quotePath=false", "merge-tree", "--write-tree", "--name-only", "--no-messages", "HEAD", head],
-    )
-    .await
-    .map_err(git_err)?;
+async fn merge_tree_conflicts(repo: &Git, head: &str) -> Result<Vec<String>, OrchestratorError> {
+    let out = repo
+        .output(&["merge-tree", "--write-tree", "-z", "--name-only", "--no-messages", "HEAD", head])
+        .await
+        .map_err(git_err)?;
     match out.status.code() {
         Some(0) => Ok(Vec::new()),
-        Some(1) => {
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            let mut files: Vec<String> =
-                stdout.lines().skip(1).take_while(|l| !l.is_empty()).map(str::to_owned).collect();
-            files.dedup();
-            Ok(files)
-        }
+        Some(1) => Ok(git::parse_merge_tree_z(&out.stdout).iter().map(|p| show_path(p)).collect()),
         _ => Err(OrchestratorError::Git(anyhow::anyhow!(
             "git merge-tree failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ))),
+    }
+}
+
+/// The bytes of a regular file in the user's tree; `None` when there is none. A link or a
+/// directory where the pull request has a file counts as a difference (its content cannot be
+/// the base's).
+async fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, OrchestratorError> {
+    match tokio::fs::symlink_metadata(path).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(git_err(anyhow::anyhow!("cannot read {}: {e}", path.display()))),
+        Ok(m) if !m.is_file() => return Ok(Some(b"\0not a regular file".to_vec())),
+        Ok(_) => {}
+    }
+    match tokio::fs::read(path).await {
+        Ok(b) => Ok(Some(b)),
+        Err(e) => Err(git_err(anyhow::anyhow!("cannot read {}: {e}", path.display()))),
     }
 }

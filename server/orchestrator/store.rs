@@ -159,6 +159,10 @@ pub struct Task {
     pub plan_approved: bool,
     /// Which server instance works on it (`<pid>:<instance>`).
     pub owner: String,
+    /// Git's admin directory for the worktree (`<repo>/.git/worktrees/<name>`), recorded when the
+    /// worktree was created: git commands on the worktree name it instead of reading the
+    /// worktree's `.git`.
+    pub git_dir: Option<PathBuf>,
 }
 
 /// A timestamped task log line.
@@ -189,11 +193,27 @@ pub struct LineRange {
 }
 
 /// A file a pull request changes, with its changed line ranges.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ChangedFile {
-    /// Path relative to the repository root (the new path for renames).
+    /// Path relative to the repository root (lossy UTF-8 for names that are not).
     pub path: String,
     pub ranges: Vec<LineRange>,
+    /// What a reviewer must be told about this file (empty for an ordinary text change).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<FileNote>,
+}
+
+/// Something about a changed file that its line diff does not show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum FileNote {
+    /// A symbolic link whose target (absolute, or climbing out with `..`, or into `.git`) is
+    /// outside the repository's tree.
+    SymlinkOutside { target: String },
+    /// Binary content (a NUL byte, or not UTF-8 text).
+    Binary,
+    /// The executable bit was set (`true`, including a new executable file) or cleared.
+    Executable { set: bool },
 }
 
 /// Outcome of the project's check command.
@@ -325,8 +345,11 @@ CREATE TABLE IF NOT EXISTS signoffs (
 );
 ";
 
+/// Version 2: the worktree's git admin directory.
+const SCHEMA_V2_GIT_DIR: &str = "ALTER TABLE tasks ADD COLUMN git_dir TEXT;";
+
 /// Migrations in order: `MIGRATIONS[n]` takes the schema from `user_version` n to n + 1.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2_GIT_DIR];
 
 /// Columns [`Store::set_field`] may write.
 #[derive(Debug, Clone, Copy)]
@@ -361,7 +384,7 @@ pub(crate) struct Store {
 }
 
 const TASK_COLUMNS: &str = "id, repo_root, prompt, context, agent, state, branch, worktree, base_commit, \
-     created_ms, updated_ms, summary, error, tokens, plan, plan_approved, owner";
+     created_ms, updated_ms, summary, error, tokens, plan, plan_approved, owner, git_dir";
 
 fn task_from_row(row: &Row<'_>) -> rusqlite::Result<(Task, String)> {
     let context: String = row.get(3)?;
@@ -384,6 +407,7 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<(Task, String)> {
         plan: row.get(14)?,
         plan_approved: row.get::<_, i64>(15)? != 0,
         owner: row.get(16)?,
+        git_dir: row.get::<_, Option<String>>(17)?.map(PathBuf::from),
     };
     Ok((task, state))
 }
@@ -501,6 +525,15 @@ impl Store {
         self.conn().execute(
             "UPDATE tasks SET branch = ?1, worktree = ?2, base_commit = ?3, updated_ms = ?4 WHERE id = ?5",
             params![branch, worktree.to_string_lossy(), base_commit, now_ms(), id],
+        )?;
+        Ok(())
+    }
+
+    /// Records task `id`'s worktree admin directory (see [`Task::git_dir`]).
+    pub fn set_git_dir(&self, id: TaskId, git_dir: &Path) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE tasks SET git_dir = ?1, updated_ms = ?2 WHERE id = ?3",
+            params![git_dir.to_string_lossy(), now_ms(), id],
         )?;
         Ok(())
     }

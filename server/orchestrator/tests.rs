@@ -107,7 +107,7 @@ async fn agent_work_becomes_a_ready_pr_and_merging_it_signs_off() {
     assert!(worktree.starts_with(&f.data), "{}", worktree.display());
     let pr = orch.show(id).expect("show").pull_request.expect("pr");
     expect_test::expect![[r#"
-        DiffStat { files_changed: 1, insertions: 1, deletions: 0 } [ChangedFile { path: "lib.rs", ranges: [LineRange { old_start: 3, old_count: 0, new_start: 4, new_count: 1 }] }] Pass "checks-ok\n""#]]
+        DiffStat { files_changed: 1, insertions: 1, deletions: 0 } [ChangedFile { path: "lib.rs", ranges: [LineRange { old_start: 3, old_count: 0, new_start: 4, new_count: 1 }], notes: [] }] Pass "checks-ok\n""#]]
     .assert_eq(&format!("{:?} {:?} {:?} {:?}", pr.stat, pr.files, pr.check, pr.check_output));
     assert_eq!(
         sh_git(&worktree, &["log", "-1", "--format=%an <%ae> / %cn"]).trim(),
@@ -195,8 +195,19 @@ async fn apply_returns_new_contents_and_refuses_a_diverged_file() {
     std::fs::write(f.repo.join("lib.rs"), LIB).expect("write");
     orch.mark_applied(id).await.expect("mark applied");
     let details = orch.show(id).expect("show");
-    assert_eq!(details.task.state, TaskState::Applied);
+    assert_eq!(details.task.state, TaskState::Ready, "applying keeps the pull request open");
     assert_eq!(details.signoffs[0].action, SignoffAction::Applied);
+    assert!(details.task.worktree.as_deref().is_some_and(Path::exists), "worktree kept");
+    // Once the edit is in the file, applying again is refused as such; merging still works.
+    std::fs::write(f.repo.join("lib.rs"), changes[0].new_content.as_deref().unwrap_or("")).expect("write");
+    let err = orch.apply(id).await.expect_err("already applied");
+    expect_test::expect![
+        "pull request #1 is already applied to the working tree (undo it to apply again, or merge or discard it)"
+    ]
+    .assert_eq(&err.to_string());
+    std::fs::write(f.repo.join("lib.rs"), LIB).expect("write");
+    orch.merge(id).await.expect("merge after apply");
+    assert_eq!(orch.show(id).expect("show").task.state, TaskState::Merged);
 }
 
 #[tokio::test]
@@ -503,4 +514,45 @@ async fn files_an_agent_keeps_for_itself_stay_out_of_the_commit() {
     let pr = orch.pull_request(id).expect("db").expect("pr");
     let files: Vec<&str> = pr.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(files, ["lib.rs"]);
+}
+
+#[tokio::test]
+async fn a_change_above_the_total_limit_fails_naming_its_size_and_writes_no_object() {
+    let f = fixture();
+    let agent =
+        f.agent("two", "head -c 600 /dev/zero | tr '\\0' a > a.txt\nhead -c 700 /dev/zero | tr '\\0' b > b.txt\n");
+    let mut settings = Settings { agents: vec![agent], ..Settings::default() };
+    settings.orchestrator.max_change_bytes = 1000;
+    let orch = Orchestrator::open(&f.data, settings, AgentRunners::default()).expect("open");
+    let objects = || sh_git(&f.repo, &["count-objects", "-v"]);
+    let before = objects();
+    let mut rx = orch.subscribe();
+    let id = orch.start_task(&f.repo, "Two files", serde_json::Value::Null, Some("two")).await.expect("start");
+    let wait = async {
+        loop {
+            let task = orch.show(id).expect("show").task;
+            if task.state == TaskState::Failed {
+                return task;
+            }
+            let _ = rx.recv().await;
+        }
+    };
+    let task = tokio::time::timeout(Duration::from_secs(60), wait).await.expect("failed in time");
+    expect_test::expect!["the agent's work was not committed: the agent's change is too large, nothing was committed: 2 file(s) add up to 1.3 kB and the limit is 1.0 kB per change (orchestrator.max_change_bytes); the largest: b.txt 700 bytes, a.txt 600 bytes"]
+        .assert_eq(task.error.as_deref().unwrap_or(""));
+    assert_eq!(objects(), before);
+}
+
+#[tokio::test]
+async fn apply_refuses_content_that_is_not_utf8_as_a_whole() {
+    let f = fixture();
+    let orch = f.open(vec![f.agent("latin", "printf 'caf\\351\\n' > README.md\nprintf 'ok\\n' >> lib.rs\n")], None);
+    let mut rx = orch.subscribe();
+    let id = orch.start_task(&f.repo, "Latin", serde_json::Value::Null, Some("latin")).await.expect("start");
+    wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    let pr = orch.show(id).expect("show").pull_request.expect("pr");
+    assert!(pr.description.contains("- binary file: README.md"), "{}", pr.description);
+    let err = orch.apply(id).await.expect_err("refused");
+    expect_test::expect!["refusing to apply: README.md is not UTF-8 text, which an edit cannot carry; nothing was applied (merge instead)"]
+        .assert_eq(&err.to_string());
 }

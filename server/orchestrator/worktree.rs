@@ -3,6 +3,7 @@
 //! `.worktreeinclude` copying, the setup command and garbage collection of orphans.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -11,11 +12,19 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::Command;
 
+use super::git::{Git, GitError};
+
 /// Errors creating or removing a worktree.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WorktreeError {
     #[error("{0:#}")]
     Git(#[from] anyhow::Error),
+}
+
+impl From<GitError> for WorktreeError {
+    fn from(e: GitError) -> Self {
+        WorktreeError::Git(e.into())
+    }
 }
 
 /// Baton's data directory: `$BATON_DATA_DIR`, else the platform's data directory + `/baton`.
@@ -30,48 +39,6 @@ pub fn default_data_dir() -> Option<PathBuf> {
 /// The task database inside a data directory.
 pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join("baton.db")
-}
-
-/// A git command with no stdin and captured output (stdout is the LSP transport: never inherit
-/// it), no prompts and no pager.
-pub(crate) fn git_command(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_PAGER", "cat")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
-
-/// Runs git in `dir` and returns its output whatever the exit status.
-pub(crate) async fn git_output(dir: &Path, args: &[&str]) -> anyhow::Result<std::process::Output> {
-    git_command(dir).args(args).output().await.with_context(|| format!("cannot run git {}", args.join(" ")))
-}
-
-/// Runs git in `dir`; returns stdout, or an error carrying stderr when it fails.
-pub(crate) async fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = git_output(dir, args).await?;
-    if !out.status.success() {
-        bail!("git {} failed ({}): {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The repository's top-level directory for any path inside it.
-pub(crate) async fn repo_root(dir: &Path) -> anyhow::Result<PathBuf> {
-    let top = git(dir, &["rev-parse", "--show-toplevel"]).await?;
-    Ok(PathBuf::from(top.trim()))
-}
-
-/// The user's git identity as `Name <email>`. Errors when it is not configured.
-pub(crate) async fn user_identity(repo: &Path) -> anyhow::Result<(String, String)> {
-    let name = git(repo, &["config", "user.name"]).await.context("git user.name is not set")?;
-    let email = git(repo, &["config", "user.email"]).await.context("git user.email is not set")?;
-    Ok((name.trim().to_owned(), email.trim().to_owned()))
 }
 
 /// A branch-name slug from a prompt: ASCII lowercase letters and digits joined by `-`, at most
@@ -126,11 +93,14 @@ pub(crate) struct Worktree {
     pub path: PathBuf,
     /// The commit the branch starts at (the repository's HEAD when created).
     pub base_commit: String,
+    /// Git's admin directory for the worktree (`<repo>/.git/worktrees/<name>`): every later git
+    /// command on the worktree names it explicitly.
+    pub git_dir: PathBuf,
 }
 
 /// Creates branch `baton/<id>-<slug>` at the repository's HEAD and its worktree under the data
-/// directory, checked out in two steps (`--no-checkout`, then `read-tree` + `checkout-index`) so
-/// large repositories report progress through `step`; then copies `.worktreeinclude` files.
+/// directory, checked out in two steps (`--no-checkout`, then a checkout) so large repositories
+/// report progress through `step`; then copies `.worktreeinclude` files.
 ///
 /// Errors: not a git repository, no commit yet, git failures (with git's message).
 pub(crate) async fn create(
@@ -144,8 +114,9 @@ pub(crate) async fn create(
     let name = format!("{id}-{}", slug(prompt.lines().next().unwrap_or("")));
     let branch = format!("baton/{name}");
     let path = worktrees_dir(data_dir, repo_root).join(&name);
-    let base_commit = git(repo_root, &["rev-parse", "HEAD"]).await.context("the repository has no commit yet")?;
-    let base_commit = base_commit.trim().to_owned();
+    let repo = Git::repo(repo_root);
+    let base_commit =
+        repo.line(&["rev-parse", "--verify", "HEAD^{commit}"]).await.context("the repository has no commit yet")?;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
@@ -153,27 +124,53 @@ pub(crate) async fn create(
         let lock = repo_lock(repo_root);
         let _guard = lock.lock().await;
         step(format!("creating worktree {}", path.display()));
-        let p = path.to_string_lossy();
-        git(repo_root, &["worktree", "add", "--no-checkout", "-b", &branch, &p, &base_commit]).await?;
+        let args: [&OsStr; 6] = [
+            "worktree".as_ref(),
+            "add".as_ref(),
+            "--no-checkout".as_ref(),
+            "-b".as_ref(),
+            branch.as_ref(),
+            path.as_os_str(),
+        ];
+        let mut args = args.to_vec();
+        args.push(base_commit.as_ref());
+        repo.bytes(&args).await?;
     }
+    let git_dir = admin_dir(&path)?;
+    let wt = Git::worktree(&git_dir, &path).with_attr_source(&base_commit);
     step("checking out files".to_owned());
-    checkout_with_progress(&path, step).await?;
-    let count = git(&path, &["ls-files"]).await.map(|s| s.lines().count()).unwrap_or(0);
+    checkout_with_progress(&wt, step).await?;
+    let count = wt.bytes(&["ls-files", "-z"]).await.map(|s| s.iter().filter(|&&b| b == 0).count()).unwrap_or(0);
     step(format!("checked out {count} files"));
     let copied = copy_includes(repo_root, &path).await?;
     if !copied.is_empty() {
         step(format!("copied {} file(s) from .worktreeinclude", copied.len()));
     }
-    Ok(Worktree { branch, path, base_commit })
+    Ok(Worktree { branch, path, base_commit, git_dir })
+}
+
+/// The admin directory named by the `.git` file git just wrote in a new worktree (before any
+/// agent ran there), checked to be an absolute `.../worktrees/<name>` directory whose `gitdir`
+/// file points back at the worktree.
+fn admin_dir(path: &Path) -> anyhow::Result<PathBuf> {
+    let dotgit = std::fs::read(path.join(".git")).with_context(|| format!("cannot read {}/.git", path.display()))?;
+    let line = dotgit.strip_suffix(b"\n").unwrap_or(&dotgit);
+    let dir = line.strip_prefix(b"gitdir: ").context("the new worktree's .git is not a gitdir file")?;
+    let dir = super::git::path_from_bytes(dir);
+    anyhow::ensure!(dir.is_absolute(), "git wrote a relative gitdir in {}/.git", path.display());
+    let back = std::fs::read(dir.join("gitdir")).with_context(|| format!("cannot read {}/gitdir", dir.display()))?;
+    let back = super::git::path_from_bytes(back.strip_suffix(b"\n").unwrap_or(&back));
+    anyhow::ensure!(back == path.join(".git"), "{} does not point back at {}", dir.display(), path.display());
+    Ok(dir)
 }
 
 /// Fills a `--no-checkout` worktree (`git checkout --progress --force HEAD`), turning git's
 /// `Updating files: 45% (450/1000)` lines into steps every 10 percent. Git prints them only
 /// when the checkout takes more than about two seconds.
-async fn checkout_with_progress(path: &Path, step: &(dyn Fn(String) + Send + Sync)) -> anyhow::Result<()> {
+async fn checkout_with_progress(wt: &Git, step: &(dyn Fn(String) + Send + Sync)) -> anyhow::Result<()> {
     use tokio::io::AsyncReadExt;
     let args = ["checkout", "--progress", "--force", "HEAD"];
-    let mut child = git_command(path).args(args).stdout(Stdio::null()).spawn().context("cannot run git checkout")?;
+    let mut child = wt.command(&args).await?.stdout(Stdio::null()).spawn().context("cannot run git checkout")?;
     let mut stderr = child.stderr.take().context("no stderr pipe")?;
     let mut all = Vec::new();
     let mut pending = Vec::new();
@@ -214,7 +211,8 @@ fn parse_progress(line: &str) -> Option<u32> {
 }
 
 /// Re-creates the worktree of an existing task branch (for a resumed task whose worktree folder
-/// was removed), checking out the branch as it is. Returns the worktree path.
+/// was removed), checking out the branch as it is. Returns the worktree path and its admin
+/// directory.
 ///
 /// Errors: the branch does not exist, git failures.
 pub(crate) async fn reattach(
@@ -222,7 +220,7 @@ pub(crate) async fn reattach(
     repo_root: &Path,
     branch: &str,
     step: &(dyn Fn(String) + Send + Sync),
-) -> Result<PathBuf, WorktreeError> {
+) -> Result<(PathBuf, PathBuf), WorktreeError> {
     let name = branch.strip_prefix("baton/").unwrap_or(branch);
     let path = worktrees_dir(data_dir, repo_root).join(name);
     if let Some(parent) = path.parent() {
@@ -231,12 +229,19 @@ pub(crate) async fn reattach(
     {
         let lock = repo_lock(repo_root);
         let _guard = lock.lock().await;
-        git(repo_root, &["worktree", "prune"]).await?;
+        // The branch holds the agent's commits: .gitattributes come from the user's HEAD commit
+        // (by id: the checkout git starts in the new worktree would read `HEAD` as the branch).
+        let head = Git::repo(repo_root).line(&["rev-parse", "--verify", "HEAD^{commit}"]).await?;
+        let repo = Git::repo(repo_root).with_attr_source(&head);
+        repo.bytes(&["worktree", "prune"]).await?;
         step(format!("re-creating worktree {} from branch {branch}", path.display()));
-        git(repo_root, &["worktree", "add", "--quiet", &path.to_string_lossy(), branch]).await?;
+        let args: [&OsStr; 5] =
+            ["worktree".as_ref(), "add".as_ref(), "--quiet".as_ref(), path.as_os_str(), branch.as_ref()];
+        repo.bytes(&args).await?;
     }
+    let git_dir = admin_dir(&path)?;
     copy_includes(repo_root, &path).await?;
-    Ok(path)
+    Ok((path, git_dir))
 }
 
 /// Copies the files `.worktreeinclude` names (one per line: relative paths or glob patterns;
@@ -282,7 +287,7 @@ pub(crate) async fn copy_includes(repo_root: &Path, worktree: &Path) -> anyhow::
                 continue;
             }
             let rel = rel.to_path_buf();
-            if copy_path(&src, &worktree.join(&rel))? {
+            if copy_path(&src, worktree, &rel)? {
                 copied.push(rel);
             }
         }
@@ -290,8 +295,11 @@ pub(crate) async fn copy_includes(repo_root: &Path, worktree: &Path) -> anyhow::
     Ok(copied)
 }
 
-/// Copies a file or a directory tree; returns whether anything was copied.
-fn copy_path(src: &Path, dst: &Path) -> anyhow::Result<bool> {
+/// Copies a file or a directory tree from `src` to `worktree/rel`; returns whether anything was
+/// copied. Never writes through a symbolic link: the worktree may hold links an agent committed
+/// (a resumed task's worktree is checked out from its branch), so a link anywhere on the way
+/// skips the file, and files are created new (`O_EXCL`, which also refuses a final link).
+fn copy_path(src: &Path, worktree: &Path, rel: &Path) -> anyhow::Result<bool> {
     let Ok(meta) = std::fs::symlink_metadata(src) else {
         return Ok(false);
     };
@@ -299,17 +307,40 @@ fn copy_path(src: &Path, dst: &Path) -> anyhow::Result<bool> {
         let mut any = false;
         for entry in std::fs::read_dir(src).with_context(|| format!("cannot read {}", src.display()))? {
             let entry = entry?;
-            any |= copy_path(&entry.path(), &dst.join(entry.file_name()))?;
+            any |= copy_path(&entry.path(), worktree, &rel.join(entry.file_name()))?;
         }
         return Ok(any);
     }
-    if !meta.is_file() || dst.exists() {
+    if !meta.is_file() {
         return Ok(false);
+    }
+    let dst = worktree.join(rel);
+    let mut at = worktree.to_path_buf();
+    for component in rel.components() {
+        at.push(component);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                tracing::warn!(path = %at.display(), ".worktreeinclude: not copying through a symbolic link");
+                return Ok(false);
+            }
+            Ok(_) if at == dst => return Ok(false),
+            Ok(_) => {}
+            Err(_) => break,
+        }
     }
     if let Some(parent) = dst.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::copy(src, dst).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+    let mut from = std::fs::File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    // `create_new` (O_CREAT | O_EXCL) also refuses a symbolic link in the last component.
+    let mut to =
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(meta.permissions().mode()).open(&dst) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dst.display())),
+        };
+    std::io::copy(&mut from, &mut to).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
     Ok(true)
 }
 
@@ -411,21 +442,21 @@ pub(crate) async fn run_setup(worktree: &Path, command: &str, limit_ms: u64) -> 
 pub(crate) async fn remove(repo_root: &Path, path: &Path, branch: Option<&str>) -> Result<(), WorktreeError> {
     let lock = repo_lock(repo_root);
     let _guard = lock.lock().await;
+    let repo = Git::repo(repo_root);
     if path.exists() {
-        let p = path.to_string_lossy();
-        if let Err(e) = git(repo_root, &["worktree", "remove", "--force", "--force", &p]).await {
+        let args: [&OsStr; 5] =
+            ["worktree".as_ref(), "remove".as_ref(), "--force".as_ref(), "--force".as_ref(), path.as_os_str()];
+        if let Err(e) = repo.bytes(&args).await {
             tracing::warn!(error = %e, "git worktree remove failed; deleting the folder");
             std::fs::remove_dir_all(path).with_context(|| format!("cannot remove {}", path.display()))?;
         }
     }
-    git(repo_root, &["worktree", "prune"]).await?;
+    repo.bytes(&["worktree", "prune"]).await?;
     if let Some(branch) = branch {
-        let exists = git_output(repo_root, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")])
-            .await?
-            .status
-            .success();
+        let exists =
+            repo.output(&["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")]).await?.status.success();
         if exists {
-            git(repo_root, &["branch", "-D", branch]).await?;
+            repo.bytes(&["branch", "-D", branch]).await?;
         }
     }
     Ok(())
@@ -451,8 +482,14 @@ pub(crate) async fn gc(data_dir: &Path, keep: &(dyn Fn(&Path) -> bool + Send + S
             }
             let main_repo = std::fs::read_to_string(path.join(".git")).ok().and_then(|s| {
                 // `gitdir: <repo>/.git/worktrees/<name>`
+                // Written by git, but an agent may have rewritten it: only a `.git/worktrees/<name>`
+                // path names a repository to prune.
                 let gitdir = PathBuf::from(s.trim().strip_prefix("gitdir:")?.trim());
-                Some(gitdir.parent()?.parent()?.parent()?.to_path_buf())
+                let worktrees = gitdir.parent()?;
+                let dotgit = worktrees.parent()?;
+                (worktrees.file_name()? == "worktrees" && dotgit.file_name()? == ".git" && dotgit.is_dir())
+                    .then(|| dotgit.parent().map(Path::to_path_buf))
+                    .flatten()
             });
             std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))?;
             if let Some(repo) = main_repo
@@ -460,7 +497,7 @@ pub(crate) async fn gc(data_dir: &Path, keep: &(dyn Fn(&Path) -> bool + Send + S
             {
                 let lock = repo_lock(&repo);
                 let _guard = lock.lock().await;
-                if let Err(e) = git(&repo, &["worktree", "prune"]).await {
+                if let Err(e) = Git::repo(&repo).bytes(&["worktree", "prune"]).await {
                     tracing::warn!(error = %e, "git worktree prune failed");
                 }
             }
@@ -482,6 +519,25 @@ mod tests {
         let long = slug(&"word ".repeat(30));
         assert!(long.len() <= 40 && !long.ends_with('-'), "{long}");
         assert_eq!(slug("日本語 ok"), "ok");
+    }
+
+    #[tokio::test]
+    async fn worktreeinclude_never_writes_through_a_link_an_agent_committed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (repo, wt, outside) = (tmp.path().join("repo"), tmp.path().join("wt"), tmp.path().join("outside"));
+        for d in [&repo, &wt, &outside, &repo.join("dir")] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        std::fs::write(repo.join(".worktreeinclude"), ".env\ndir/key\nplain\n").expect("write");
+        for f in [".env", "dir/key", "plain"] {
+            std::fs::write(repo.join(f), "secret").expect("write");
+        }
+        // A resumed task's worktree is checked out from its branch: links the agent committed.
+        std::os::unix::fs::symlink(outside.join("dropped"), wt.join(".env")).expect("link");
+        std::os::unix::fs::symlink(&outside, wt.join("dir")).expect("link");
+        let copied = copy_includes(&repo, &wt).await.expect("copy");
+        assert_eq!(copied, [PathBuf::from("plain")]);
+        assert!(std::fs::read_dir(&outside).expect("outside").next().is_none(), "nothing written outside");
     }
 
     #[test]

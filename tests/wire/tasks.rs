@@ -13,23 +13,23 @@ use crate::support::client::{Client, rich_capabilities};
 use crate::support::model_server::{ModelServer, Reply};
 use crate::support::openai_options;
 
-const LIB: &str = "fn one() {}\n// TODO: add a function two\nfn three() {}\n";
+pub(crate) const LIB: &str = "fn one() {}\n// TODO: add a function two\nfn three() {}\n";
 
 /// A repository with `lib.rs` and a committed `baton.toml`, plus a task database beside it.
-struct Repo {
-    tmp: tempfile::TempDir,
-    root: PathBuf,
-    data: PathBuf,
+pub(crate) struct Repo {
+    pub(crate) tmp: tempfile::TempDir,
+    pub(crate) root: PathBuf,
+    pub(crate) data: PathBuf,
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git").args(args).current_dir(dir).output().expect("run git");
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// `agents`: (name, shell script body, extra TOML lines of the profile). `$1` is the prompt.
-fn repo(agents: &[(&str, &str, &str)], extra_toml: &str) -> Repo {
+pub(crate) fn repo(agents: &[(&str, &str, &str)], extra_toml: &str) -> Repo {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().join("repo");
     std::fs::create_dir_all(&root).expect("mkdir");
@@ -59,30 +59,30 @@ fn repo(agents: &[(&str, &str, &str)], extra_toml: &str) -> Repo {
 }
 
 impl Repo {
-    fn uri(&self, file: &str) -> String {
+    pub(crate) fn uri(&self, file: &str) -> String {
         format!("file://{}", self.root.join(file).display())
     }
 
-    async fn client(&self, options: Value) -> Client {
+    pub(crate) async fn client(&self, options: Value) -> Client {
         let data = self.data.to_string_lossy().into_owned();
         Client::start_with(rich_capabilities(), options, &[("BATON_DATA_DIR", &data)], Some(&self.root)).await
     }
 
-    fn read(&self, file: &str) -> String {
+    pub(crate) fn read(&self, file: &str) -> String {
         std::fs::read_to_string(self.root.join(file)).expect("read")
     }
 }
 
 /// Options that point the conductor at a port nothing listens on (these tests need no model).
-fn no_model() -> Value {
+pub(crate) fn no_model() -> Value {
     json!({ "provider": { "base_url": "http://127.0.0.1:9/v1", "max_retries": 0 } })
 }
 
-async fn command(client: &Client, command: &str, argument: Value) -> Value {
+pub(crate) async fn command(client: &Client, command: &str, argument: Value) -> Value {
     client.request("workspace/executeCommand", json!({ "command": command, "arguments": [argument] })).await
 }
 
-async fn code_actions(client: &Client, uri: &str, line: u32) -> Vec<Value> {
+pub(crate) async fn code_actions(client: &Client, uri: &str, line: u32) -> Vec<Value> {
     let resp = client
         .request(
             "textDocument/codeAction",
@@ -96,12 +96,12 @@ async fn code_actions(client: &Client, uri: &str, line: u32) -> Vec<Value> {
     resp["result"].as_array().cloned().unwrap_or_default()
 }
 
-fn titles(actions: &[Value]) -> Vec<String> {
+pub(crate) fn titles(actions: &[Value]) -> Vec<String> {
     actions.iter().filter_map(|a| a["title"].as_str().map(str::to_owned)).collect()
 }
 
 /// Runs the command of the action titled `title` (fails the test when there is none).
-async fn run_action(client: &Client, actions: &[Value], title: &str) -> Value {
+pub(crate) async fn run_action(client: &Client, actions: &[Value], title: &str) -> Value {
     let action = actions
         .iter()
         .find(|a| a["title"] == title)
@@ -113,7 +113,7 @@ async fn run_action(client: &Client, actions: &[Value], title: &str) -> Value {
 }
 
 /// Waits for a `baton/tasks` notification showing task `id` in `state`.
-async fn wait_state(client: &Client, id: i64, state: &str) -> Value {
+pub(crate) async fn wait_state(client: &Client, id: i64, state: &str) -> Value {
     client
         .wait_for("baton/tasks", |p| {
             p["tasks"].as_array().is_some_and(|t| t.iter().any(|t| t["id"] == id && t["state"] == state))
@@ -122,7 +122,7 @@ async fn wait_state(client: &Client, id: i64, state: &str) -> Value {
         .clone()
 }
 
-async fn show(client: &Client, id: i64) -> Value {
+pub(crate) async fn show(client: &Client, id: i64) -> Value {
     let resp = command(client, "baton.task.show", json!({ "id": id })).await;
     resp["result"].clone()
 }
@@ -188,10 +188,16 @@ async fn a_todo_becomes_a_task_whose_pull_request_is_applied_from_a_code_action(
     // The editor applies the edit to its buffer; the server never writes the user's file.
     assert_eq!(repo.read("lib.rs"), LIB);
     let details = show(&client, 1).await;
-    assert_eq!(details["task"]["state"], "applied");
+    assert_eq!(details["task"]["state"], "ready", "applying keeps the pull request open");
     assert_eq!(details["signoffs"][0]["action"], "applied");
     assert_eq!(details["signoffs"][0]["who"], "Ada Lovelace <ada@example.com>");
-    let tasks = client.wait_for("baton/tasks", |p| p["awaitingReview"] == 0 && p["tasks"] == json!([])).await;
+    assert!(
+        details["log"].as_array().into_iter().flatten().any(|l| l["line"]
+            .as_str()
+            .is_some_and(|l| l.contains("applied to the working tree by Ada Lovelace <ada@example.com>"))),
+        "{details}"
+    );
+    let tasks = client.wait_for("baton/tasks", |p| p["awaitingReview"] == 1).await;
     assert_eq!(tasks["params"]["running"], 0);
 }
 
