@@ -11,3 +11,4 @@ mod faults;
 mod lifecycle;
 mod ordering;
 mod tasks;
+mod transport;
