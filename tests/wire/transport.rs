@@ -45,7 +45,8 @@ async fn each_malformed_input_class_is_answered_and_the_next_request_too() {
     }))
     .expect("json");
     // (what, bytes, the answers expected as (code, id)).
-    let cases: Vec<(&str, Vec<u8>, Vec<(i64, Value)>)> = vec![
+    type Case = (&'static str, Vec<u8>, Vec<(i64, Value)>);
+    let cases: Vec<Case> = vec![
         ("invalid JSON", frame(br#"{"jsonrpc":"2.0","id":1,"method":"#), vec![(-32700, Value::Null)]),
         (
             "invalid UTF-8",
@@ -435,7 +436,11 @@ async fn fuzzed_frames_and_messages_never_take_the_server_down() {
         assert!(client.is_running(), "case {n}: the server exited after {:?}", String::from_utf8_lossy(bytes));
     }
     let errors = client.strays().iter().filter(|s| s.get("error").is_some() || s.is_array()).count();
-    eprintln!("fuzz: {cases} cases through the real binary, {errors} error or batch answers, server up");
+    // The counts, for a long local run's report (`-- --nocapture`).
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("fuzz: {cases} cases through the real binary, {errors} error or batch answers, server up");
+    }
     let log = client.log();
     assert!(!log.contains("panic:"), "no handler panicked: {log}");
     // Whatever the cases left behind (an incomplete frame), shutdown still works.
