@@ -353,17 +353,13 @@ pub fn spawn_status_reporter(state: Arc<State>) {
 
 impl LanguageServer for Server {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
-        // The transport catches every handler's panic, but tower-lsp-server leaves its
-        // "initializing" state (and takes further messages) only when this future returns:
-        // caught above it, a panic here would stall the session. So it is caught here too.
-        crate::lsp::transport::catch_request("initialize", async {
-            #[cfg(debug_assertions)]
-            if std::env::var_os("BATON_DEBUG_PANIC_IN_INITIALIZE").is_some() {
-                panic!("deliberate panic in initialize (BATON_DEBUG_PANIC_IN_INITIALIZE)");
-            }
-            Ok(handlers::initialize::handle(&self.state, params))
-        })
-        .await
+        // Test hook, debug builds only: a panic here must answer an error and leave the server
+        // uninitialized (tower-lsp-server changes state only when this future returns).
+        #[cfg(debug_assertions)]
+        if std::env::var_os("BATON_DEBUG_PANIC_IN_INITIALIZE").is_some() {
+            panic!("deliberate panic in initialize (BATON_DEBUG_PANIC_IN_INITIALIZE)");
+        }
+        Ok(handlers::initialize::handle(&self.state, params))
     }
 
     async fn initialized(&self, _: InitializedParams) {

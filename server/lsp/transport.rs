@@ -18,7 +18,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -615,19 +614,6 @@ pub fn panic_error(method: &str, payload: &(dyn std::any::Any + Send)) -> Error 
     }
 }
 
-/// Runs one request handler and answers InternalError if it panics. For handlers whose
-/// completion tower-lsp-server's own bookkeeping waits on (`initialize`): the catch in
-/// [`serve`] sits above that bookkeeping, this one below it.
-pub async fn catch_request<T>(
-    method: &'static str,
-    handler: impl Future<Output = tower_lsp_server::jsonrpc::Result<T>>,
-) -> tower_lsp_server::jsonrpc::Result<T> {
-    match AssertUnwindSafe(handler).catch_unwind().await {
-        Ok(result) => result,
-        Err(payload) => Err(panic_error(method, payload.as_ref())),
-    }
-}
-
 /// How [`serve`] ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum End {
@@ -643,7 +629,7 @@ pub enum End {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub end: End,
-    /// A `shutdown` request was answered successfully before the end.
+    /// A `shutdown` request was received before the end.
     pub shutdown: bool,
 }
 
@@ -824,15 +810,14 @@ where
                     .boxed();
             }
         };
-        let shutdown = self.shutdown.clone();
+        if method == "shutdown" && id.is_some() {
+            // LSP: status 0 when shutdown was *received* before exit; a client that sends exit
+            // without awaiting the answer has its shutdown cancelled by exit, and still counts.
+            self.shutdown.store(true, Ordering::SeqCst);
+        }
         async move {
             match AssertUnwindSafe(handler).catch_unwind().await {
-                Ok(Ok(response)) => {
-                    if method == "shutdown" && response.as_ref().is_some_and(Response::is_ok) {
-                        shutdown.store(true, Ordering::SeqCst);
-                    }
-                    response
-                }
+                Ok(Ok(response)) => response,
                 Ok(Err(e)) => {
                     tracing::error!(method, "the server failed the message: {e}");
                     id.map(|id| Response::from_error(id, Error::internal_error()))
@@ -1338,6 +1323,16 @@ mod tests {
         }
         ids.sort_unstable();
         assert_eq!(ids, (0..50).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn shutdown_and_exit_sent_together_are_a_clean_end() {
+        let mut s = Session::start();
+        s.initialize().await;
+        let both =
+            [frame(br#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#), frame(br#"{"jsonrpc":"2.0","method":"exit"}"#)];
+        s.send(&both.concat()).await;
+        assert_eq!(s.end().await, Outcome { end: End::Exit, shutdown: true });
     }
 
     #[tokio::test]
