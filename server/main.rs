@@ -58,6 +58,18 @@ fn init_logging(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sends panic reports to the log (stderr or `--log-file`) instead of the default hook's bare
+/// stderr line: the transport turns a handler's panic into an error answer and the session goes
+/// on, so the log is where the bug shows.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let message = baton::lsp::transport::panic_message(info.payload());
+        let backtrace = std::backtrace::Backtrace::capture();
+        tracing::error!(location, "panic: {message}\n{backtrace}");
+    }));
+}
+
 // Before logging is set up, and for the CLI's own failure, stderr is the only place to say so.
 #[allow(clippy::print_stderr)]
 #[tokio::main]
@@ -70,12 +82,27 @@ async fn main() -> std::process::ExitCode {
     match args.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "baton language server starting on stdio");
+            log_panics();
             let (service, socket) = baton::server::Server::service();
-            tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-                .concurrency_level(baton::server::CONCURRENCY)
-                .serve(service)
-                .await;
-            std::process::ExitCode::SUCCESS
+            let outcome = baton::lsp::transport::serve(
+                tokio::io::stdin(),
+                tokio::io::stdout(),
+                service,
+                socket,
+                baton::server::CONCURRENCY,
+            )
+            .await;
+            // LSP: exit status 0 only when `shutdown` came before `exit`, 1 otherwise.
+            match outcome.failure() {
+                None => {
+                    tracing::info!("baton language server stopped after shutdown ({:?})", outcome.end);
+                    std::process::ExitCode::SUCCESS
+                }
+                Some(reason) => {
+                    tracing::error!("baton language server exits with status 1: {reason}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
         }
         Command::Complete { location } => match baton::cli::complete(&location).await {
             Ok(()) => std::process::ExitCode::SUCCESS,

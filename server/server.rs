@@ -26,6 +26,14 @@ use crate::text::{Document, Encoding};
 /// completions block the next `didChange` (lsp.md, tower-lsp #284); 64 keeps it flowing.
 pub const CONCURRENCY: usize = 64;
 
+/// Test hook, debug builds only (never in a release build): a request whose handler panics, to
+/// test that a panic answers InternalError and the session goes on.
+#[cfg(debug_assertions)]
+pub const DEBUG_PANIC: &str = "baton/debug/panic";
+/// Test hook, debug builds only: a notification whose handler panics.
+#[cfg(debug_assertions)]
+pub const DEBUG_PANIC_NOTIFICATION: &str = "baton/debug/panicNotification";
+
 /// An open document and its parse tree.
 #[derive(Debug, Clone)]
 pub struct OpenDocument {
@@ -222,7 +230,7 @@ pub struct Server {
 impl Server {
     /// Builds the service with Baton's custom methods registered.
     pub fn service() -> (LspService<Server>, tower_lsp_server::ClientSocket) {
-        LspService::build(|client| {
+        let builder = LspService::build(|client| {
             let (settings, _) = Layers::default().resolve();
             let provider = Provider::new(settings.provider.clone())
                 .or_else(|_| Provider::new(Default::default()))
@@ -247,8 +255,24 @@ impl Server {
             }
         })
         .custom_method(ext::DID_SHOW_COMPLETION, Server::did_show_completion)
-        .custom_method(ext::HEALTH, Server::health)
-        .finish()
+        .custom_method(ext::HEALTH, Server::health);
+        #[cfg(debug_assertions)]
+        let builder = builder
+            .custom_method(DEBUG_PANIC, Server::debug_panic)
+            .custom_method(DEBUG_PANIC_NOTIFICATION, Server::debug_panic_notification);
+        builder.finish()
+    }
+
+    /// Test hook, debug builds only: a request handler that panics.
+    #[cfg(debug_assertions)]
+    async fn debug_panic(&self, params: Value) -> Result<Value> {
+        panic!("deliberate panic in {DEBUG_PANIC} (params {params})")
+    }
+
+    /// Test hook, debug builds only: a notification handler that panics.
+    #[cfg(debug_assertions)]
+    async fn debug_panic_notification(&self, params: Value) {
+        panic!("deliberate panic in {DEBUG_PANIC_NOTIFICATION} (params {params})")
     }
 
     async fn did_show_completion(&self, params: ext::DidShowParams) {
@@ -329,6 +353,12 @@ pub fn spawn_status_reporter(state: Arc<State>) {
 
 impl LanguageServer for Server {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        // Test hook, debug builds only: a panic here must answer an error and leave the server
+        // uninitialized (tower-lsp-server changes state only when this future returns).
+        #[cfg(debug_assertions)]
+        if std::env::var_os("BATON_DEBUG_PANIC_IN_INITIALIZE").is_some() {
+            panic!("deliberate panic in initialize (BATON_DEBUG_PANIC_IN_INITIALIZE)");
+        }
         Ok(handlers::initialize::handle(&self.state, params))
     }
 

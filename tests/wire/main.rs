@@ -12,3 +12,4 @@ mod lifecycle;
 mod ordering;
 mod task_git;
 mod tasks;
+mod transport;

@@ -21,15 +21,22 @@ type Pending = Arc<Mutex<HashMap<i64, oneshot::Sender<Value>>>>;
 /// What the client answers to `window/showMessageRequest`: the title of the action to pick.
 pub type MessageAnswer = Arc<Mutex<Option<String>>>;
 
+/// The server's input; `None` once the test closed it.
+type Stdin = Arc<tokio::sync::Mutex<Option<ChildStdin>>>;
+
 /// A running `baton` with an initialized session.
 pub struct Client {
     child: Child,
-    stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
+    stdin: Stdin,
     next_id: Mutex<i64>,
     pending: Pending,
     /// Every message the server sent that was not a response, in order.
     inbox: Arc<Mutex<Vec<Value>>>,
     inbox_len: watch::Receiver<usize>,
+    /// Every response whose id is not one this client is waiting for (null ids, string ids,
+    /// batch arrays), in order.
+    strays: Arc<Mutex<Vec<Value>>>,
+    strays_len: watch::Receiver<usize>,
     pub message_answer: MessageAnswer,
     /// What `workspace/applyEdit` answers (`applied`).
     pub apply_edits: Arc<Mutex<bool>>,
@@ -38,6 +45,8 @@ pub struct Client {
     pub log_file: PathBuf,
     _log_dir: tempfile::TempDir,
     pub initialize_result: Value,
+    /// The whole answer to `initialize` (`result` or `error`).
+    pub initialize_response: Value,
 }
 
 /// Client capabilities for a VS Code-like client: inline completion, status and task
@@ -83,11 +92,13 @@ impl Client {
         }
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true);
         let mut child = cmd.spawn().expect("spawn baton");
-        let stdin = Arc::new(tokio::sync::Mutex::new(child.stdin.take().expect("stdin")));
+        let stdin: Stdin = Arc::new(tokio::sync::Mutex::new(Some(child.stdin.take().expect("stdin"))));
         let stdout = child.stdout.take().expect("stdout");
         let pending: Pending = Arc::default();
         let inbox: Arc<Mutex<Vec<Value>>> = Arc::default();
         let (len_tx, inbox_len) = watch::channel(0usize);
+        let strays: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let (strays_tx, strays_len) = watch::channel(0usize);
         let message_answer: MessageAnswer = Arc::default();
         let apply_edits = Arc::new(Mutex::new(true));
         let refuse_progress = Arc::new(Mutex::new(false));
@@ -95,13 +106,24 @@ impl Client {
             let (pending, inbox, stdin, answer, apply) =
                 (pending.clone(), inbox.clone(), stdin.clone(), message_answer.clone(), apply_edits.clone());
             let refuse = refuse_progress.clone();
+            let strays = strays.clone();
             tokio::spawn(async move {
                 let mut reader = BufReader::new(stdout);
                 while let Some(msg) = read_message(&mut reader).await {
                     if msg.get("method").is_none() {
-                        let id = msg["id"].as_i64().unwrap_or(-1);
-                        if let Some(tx) = pending.lock().expect("pending").remove(&id) {
-                            let _ = tx.send(msg);
+                        let waiter = msg["id"].as_i64().and_then(|id| pending.lock().expect("pending").remove(&id));
+                        match waiter {
+                            Some(tx) => {
+                                let _ = tx.send(msg);
+                            }
+                            None => {
+                                let n = {
+                                    let mut strays = strays.lock().expect("strays");
+                                    strays.push(msg);
+                                    strays.len()
+                                };
+                                let _ = strays_tx.send(n);
+                            }
                         }
                         continue;
                     }
@@ -140,12 +162,15 @@ impl Client {
             pending,
             inbox,
             inbox_len,
+            strays,
+            strays_len,
             message_answer,
             apply_edits,
             refuse_progress,
             log_file,
             _log_dir: log_dir,
             initialize_result: Value::Null,
+            initialize_response: Value::Null,
         };
         let root_uri = root.map(|r| format!("file://{}", r.display()));
         let init = client
@@ -160,6 +185,7 @@ impl Client {
             )
             .await;
         client.initialize_result = init.get("result").cloned().unwrap_or(Value::Null);
+        client.initialize_response = init;
         client.notify("initialized", json!({})).await;
         client
     }
@@ -240,18 +266,55 @@ impl Client {
         found.unwrap_or_else(|_| panic!("no {method} matching within {TIMEOUT:?}; got: {:#?}", self.inbox()))
     }
 
+    /// Sends bytes as they are: malformed frames, garbage, several frames at once.
+    pub async fn send_raw(&self, bytes: &[u8]) {
+        write_bytes(&mut *self.stdin.lock().await, bytes).await;
+    }
+
+    /// Responses that matched no request of this client's, so far.
+    pub fn strays(&self) -> Vec<Value> {
+        self.strays.lock().expect("strays").clone()
+    }
+
+    /// Waits for the `n`-th (from 0) stray response and returns it.
+    pub async fn stray(&self, n: usize) -> Value {
+        let mut rx = self.strays_len.clone();
+        let found = tokio::time::timeout(TIMEOUT, async {
+            loop {
+                if let Some(m) = self.strays().get(n) {
+                    return m.clone();
+                }
+                if rx.changed().await.is_err() {
+                    panic!("server closed its output while waiting for stray response {n}");
+                }
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("no stray response {n} within {TIMEOUT:?}; got: {:#?}", self.strays()))
+    }
+
+    /// Closes the server's input (end of input).
+    pub async fn close_input(&self) {
+        self.stdin.lock().await.take();
+    }
+
+    /// Waits for the process to end; returns its exit code and the whole log it wrote.
+    pub async fn wait_exit(mut self) -> (Option<i32>, String) {
+        let status = tokio::time::timeout(TIMEOUT, self.child.wait()).await.expect("exit in time").expect("wait");
+        (status.code(), self.log())
+    }
+
     /// The log the server wrote so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_file).unwrap_or_default()
     }
 
     /// `shutdown` then `exit`; returns the process's exit code.
-    pub async fn shutdown(mut self) -> Option<i32> {
+    pub async fn shutdown(self) -> Option<i32> {
         let resp = self.request("shutdown", Value::Null).await;
         assert!(resp.get("error").is_none(), "shutdown failed: {resp}");
         self.notify("exit", Value::Null).await;
-        let status = tokio::time::timeout(TIMEOUT, self.child.wait()).await.expect("exit in time").expect("wait");
-        status.code()
+        self.wait_exit().await.0
     }
 
     /// Kills the server process (SIGKILL: no shutdown, nothing cleaned up) and waits for it.
@@ -288,13 +351,23 @@ pub fn items_text(resp: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn write_message(stdin: &mut ChildStdin, msg: &Value) {
-    let body = serde_json::to_vec(msg).expect("serialize");
+/// One LSP frame: the `Content-Length` header, then the body as it is.
+pub fn frame(body: &[u8]) -> Vec<u8> {
     let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-    frame.extend_from_slice(&body);
+    frame.extend_from_slice(body);
+    frame
+}
+
+async fn write_message(stdin: &mut Option<ChildStdin>, msg: &Value) {
+    write_bytes(stdin, &frame(&serde_json::to_vec(msg).expect("serialize"))).await;
+}
+
+async fn write_bytes(stdin: &mut Option<ChildStdin>, bytes: &[u8]) {
     // A closed pipe means the server died; the test's next wait reports it.
-    let _ = stdin.write_all(&frame).await;
-    let _ = stdin.flush().await;
+    if let Some(stdin) = stdin {
+        let _ = stdin.write_all(bytes).await;
+        let _ = stdin.flush().await;
+    }
 }
 
 async fn read_message<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Value> {
