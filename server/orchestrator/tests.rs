@@ -42,7 +42,8 @@ fn fixture() -> Fixture {
 }
 
 impl Fixture {
-    /// A CLI agent profile running `body` as a shell script; `$1` is the prompt.
+    /// A CLI agent profile running `body` as a shell script; `$1` is the prompt. It runs in the
+    /// sandbox, which shows the test's folder (scripts, markers) read-only.
     fn agent(&self, name: &str, body: &str) -> AgentProfile {
         let script = self.tmp.path().join(format!("{name}.sh"));
         std::fs::write(&script, body).expect("write script");
@@ -51,6 +52,7 @@ impl Fixture {
             kind: AgentKind::Cli,
             command: vec!["sh".to_owned(), script.to_string_lossy().into_owned(), "{prompt}".to_owned()],
             time_limit_ms: 60_000,
+            read_only_paths: vec![self.tmp.path().to_string_lossy().into_owned()],
             ..AgentProfile::default()
         }
     }
@@ -250,19 +252,36 @@ async fn kinds_without_a_runner_fail_clearly_and_unknown_profiles_are_refused() 
     expect_test::expect![[r#"there is no agent profile named "nope" (known: builtin)"#]].assert_eq(&err.to_string());
 }
 
-fn process_gone(pid: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        // A zombie waiting for a reaper is gone too.
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+/// Waits (up to 20 s) until some process works in `dir`; returns their pids.
+async fn residents_of(dir: &Path) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = crate::process::residents(dir);
+        if !found.is_empty() {
+            return found.iter().map(|r| r.pid).collect();
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing started in {}", dir.display());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits (up to 10 s) until none of `pids` runs; fails naming those left.
+async fn assert_gone(pids: &[u32]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<u32> = pids.iter().copied().filter(|p| crate::process::pid_alive(*p, None)).collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running: {left:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 #[tokio::test]
 async fn a_hanging_agent_is_killed_at_its_time_limit() {
     let f = fixture();
-    let pid_file = f.path("pid");
-    let mut agent = f.agent("hang", &format!("sleep 1000 &\necho $! > {}\nwait\n", pid_file.display()));
+    let mut agent = f.agent("hang", "sleep 1000 &\nwait\n");
     agent.time_limit_ms = 500;
     let orch = f.open(vec![agent], None);
     let mut rx = orch.subscribe();
@@ -270,15 +289,8 @@ async fn a_hanging_agent_is_killed_at_its_time_limit() {
     let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
     expect_test::expect!["the agent ran past its time limit of 500 ms and was stopped"]
         .assert_eq(task.error.as_deref().unwrap_or(""));
-    let pid = std::fs::read_to_string(&pid_file).expect("pid file");
-    if Path::new("/proc/self").exists() {
-        // SIGKILL has been sent; the kernel finishes the exit asynchronously.
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while !process_gone(pid.trim()) && std::time::Instant::now() < deadline {
-            std::thread::yield_now();
-        }
-        assert!(process_gone(pid.trim()), "the agent's child {pid} still runs");
-    }
+    let left = crate::process::residents_after_exit(&task.worktree.expect("worktree")).await;
+    assert!(left.is_empty(), "the agent's processes still run: {left:?}");
 }
 
 fn waiting_agent(f: &Fixture, name: &str) -> AgentProfile {
@@ -343,20 +355,16 @@ async fn worktreeinclude_copies_ignored_files_and_setup_runs_in_the_worktree() {
     sh_git(&f.repo, &["add", "-A"]);
     sh_git(&f.repo, &["commit", "-qm", "ignore .env"]);
     std::fs::write(f.repo.join(".env"), "SECRET=1\n").expect("write");
-    let mut settings = Settings {
-        agents: vec![f.agent("script", &format!("grep -q SECRET=1 .env || exit 9\n{APPEND}"))],
-        ..Settings::default()
-    };
-    let marker = f.path("setup-ran");
-    settings.orchestrator.setup_command = Some(format!("pwd > {}", marker.display()));
+    // The setup leaves its working directory for the agent, which checks it is its own.
+    let agent = "grep -q SECRET=1 .env || exit 9\n[ \"$(cat .setup-ran)\" = \"$(pwd)\" ] || exit 8\nrm .setup-ran\n";
+    let mut settings = Settings { agents: vec![f.agent("script", &format!("{agent}{APPEND}"))], ..Settings::default() };
+    settings.orchestrator.setup_command = Some("pwd > .setup-ran".to_owned());
     let orch = Orchestrator::open(&f.data, settings, AgentRunners::default()).expect("open");
     let mut rx = orch.subscribe();
     let id = orch.start_task(&f.repo, "Use the env", serde_json::Value::Null, Some("script")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
     let worktree = task.worktree.expect("worktree");
     assert_eq!(std::fs::read_to_string(worktree.join(".env")).expect("copied"), "SECRET=1\n");
-    let setup_cwd = std::fs::read_to_string(&marker).expect("setup ran");
-    assert_eq!(Path::new(setup_cwd.trim()), worktree.as_path(), "setup runs in the worktree");
     let pr = orch.show(id).expect("show").pull_request.expect("pr");
     assert_eq!(pr.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["lib.rs"], ".env is not committed");
 }
@@ -456,32 +464,17 @@ async fn request_changes_runs_the_agent_again_on_the_same_branch() {
 #[tokio::test]
 async fn a_task_discarded_by_another_server_stops_its_agent() {
     let f = fixture();
-    let pid_file = f.path("pid");
-    let agent = f.agent("hang", &format!("sleep 1000 &\necho $! > {}\nwait\n", pid_file.display()));
+    let agent = f.agent("hang", "sleep 1000 &\nwait\n");
     let a = f.open(vec![agent.clone()], None);
     let b = f.open(vec![agent], None);
     let mut rx = a.subscribe();
     let id = a.start_task(&f.repo, "Hang", serde_json::Value::Null, Some("hang")).await.expect("start");
-    wait_for(&a, &mut rx, id, TaskState::Running).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let pid = loop {
-        if let Ok(p) = std::fs::read_to_string(&pid_file)
-            && !p.trim().is_empty()
-        {
-            break p;
-        }
-        assert!(std::time::Instant::now() < deadline, "the agent never started");
-        tokio::task::yield_now().await;
-    };
+    let task = wait_for(&a, &mut rx, id, TaskState::Running).await;
+    let pids = residents_of(&task.worktree.expect("worktree")).await;
     b.discard(id).await.expect("discard from the other server");
     assert_eq!(a.show(id).expect("show").task.state, TaskState::Discarded);
     // The first server notices within a poll and kills the agent's process group.
-    if Path::new("/proc/self").exists() {
-        while !process_gone(pid.trim()) {
-            assert!(std::time::Instant::now() < deadline, "the agent's child {pid} still runs");
-            tokio::task::yield_now().await;
-        }
-    }
+    assert_gone(&pids).await;
     assert_eq!(a.show(id).expect("show").task.state, TaskState::Discarded);
 }
 

@@ -45,6 +45,12 @@ fn repo(agents: &[(&str, &str, &str)], extra_toml: &str) -> Repo {
         std::fs::write(&script, body).expect("script");
         let extra =
             if extra.contains("time_limit_ms") { extra.to_string() } else { format!("time_limit_ms = 60000\n{extra}") };
+        // The sandbox hides /tmp: show it the test's folder (scripts, markers), read-only.
+        let extra = if extra.contains("read_only_paths") {
+            extra
+        } else {
+            format!("read_only_paths = [\"{}\"]\n{extra}", tmp.path().display())
+        };
         toml.push_str(&format!(
             "[[agents]]\nname = \"{name}\"\nkind = \"cli\"\ncommand = [\"sh\", \"{}\", \"{{prompt}}\"]\n{extra}\n",
             script.display()
