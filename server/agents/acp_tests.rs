@@ -47,6 +47,7 @@ fn setup(prompt: &str, permission: PermissionPolicy) -> Option<Setup> {
     let mut confinement = crate::agents::Confinement::new(&worktree);
     let real = PathBuf::from(&python).canonicalize().unwrap_or_else(|_| PathBuf::from(&python));
     confinement.read_only_paths.extend(real.parent().and_then(Path::parent).map(|p| p.display().to_string()));
+    confinement.read_only_paths.extend(script.parent().map(|p| p.display().to_string()));
     let ctx = RunContext {
         task: AgentTask {
             id: 7,

@@ -260,8 +260,9 @@ async fn plan_asks_without_tools() {
     assert!(server.requests()[0].body.get("tools").is_none());
 }
 
-/// Where sandbox tests put their worktrees: outside /tmp, which bwrap replaces with a tmpfs, so
-/// a write to the folder next to the worktree would hit the real disk if the sandbox leaked.
+/// Where sandbox tests put their worktrees: outside /tmp, so a write to the folder next to the
+/// worktree would hit the real disk if the sandbox leaked (inside it, that folder is part of a
+/// private, empty tmpfs).
 fn outside_tmp() -> PathBuf {
     let var_tmp = Path::new("/var/tmp");
     if var_tmp.is_dir() { var_tmp.to_path_buf() } else { std::env::temp_dir() }
@@ -294,8 +295,7 @@ async fn bwrap_keeps_writes_inside_the_worktree_and_network_off() {
     server.push(Reply::text("Done."));
     run(s.ctx.clone()).await.expect("run");
     let results = tool_results(&server.requests()[1].body);
-    assert!(results[0].starts_with("error: exit code"), "{results:?}");
-    assert!(!outside.exists(), "a sandboxed command wrote outside the worktree");
+    assert!(!outside.exists(), "a sandboxed command wrote outside the worktree: {results:?}");
     assert_eq!(std::fs::read_to_string(s.worktree.join("inside.txt")).expect("inside"), "yes\n");
     assert!(results[2].contains("NET_OFF"), "{results:?}");
 }

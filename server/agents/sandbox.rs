@@ -1,15 +1,17 @@
 //! The sandbox profile: how every process an agent can influence is started (the built-in
 //! agent's commands, `cli` and `acp` agent processes, the setup and check commands).
 //!
-//! Sandboxed (the default), a process runs under bubblewrap: the root file system read-only;
-//! its own `/tmp`, and an empty writable home folder with only the configured read-only paths
-//! bound back; the deny list (`~/.ssh`, `~/.aws`, ...) hidden even inside those; Baton's data
-//! directory (the task database, other tasks' worktrees) and the user's checkout hidden and
-//! read-only, except the task's worktree (writable) and the repository's git directories
-//! (read-only); `/run` replaced (no D-Bus, Docker or agent sockets); new PID, IPC and UTS
-//! namespaces with a fresh `/proc` (Baton and every other process invisible); a new session;
-//! no capabilities; killed with Baton; the network namespace unshared unless the process must
-//! reach its model API; the environment cleared to an allowlist plus what the profile declares.
+//! Sandboxed (the default), a process runs under bubblewrap on a new, read-only root that holds
+//! only the system folders (`/usr`, `/etc`, `/opt`, ... read-only), the task's worktree
+//! (writable; its `.git` file read-only) and the repository's git directories (read-only); its
+//! own `/tmp`, `/var/tmp` and `/run`; an empty writable home folder with only the configured
+//! read-only paths bound back; the deny list (`~/.ssh`, `~/.aws`, ...) hidden even inside
+//! those; Baton's data directory and the user's checkout empty and read-only. Every other folder
+//! of the machine (other repositories and their `.env` files, other users' homes) is absent.
+//! New PID, IPC and UTS namespaces with a fresh `/proc` (Baton and every other process
+//! invisible), a new session, no capabilities, killed with Baton, the network namespace
+//! unshared unless the process must reach its model API, and the environment cleared to an
+//! allowlist plus what the profile declares.
 //!
 //! Unsandboxed (`sandbox = false` in the profile), a process runs as Baton does, under a small
 //! supervisor (`setpriv --pdeathsig` and a shell that kills its process group) so it still dies
@@ -43,7 +45,21 @@ pub const DENY_LIST: &[&str] = &[
 ];
 
 /// Absolute paths hidden the same way (readable only when Baton runs as root).
-const DENY_ABSOLUTE: &[&str] = &["/etc/shadow", "/etc/gshadow"];
+const DENY_ABSOLUTE: &[&str] = &[
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/ssh/ssh_host_rsa_key",
+    "/etc/ssh/ssh_host_ecdsa_key",
+    "/etc/ssh/ssh_host_ed25519_key",
+];
+
+/// The system folders the sandbox's root holds (read-only, or as the same symlink where the
+/// host has one, as merged-/usr systems do for `/bin` and `/lib`).
+const SYSTEM_DIRS: &[&str] =
+    &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix", "/sys"];
+
+/// Folders replaced by private, writable, empty ones.
+const PRIVATE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/run"];
 
 /// Variables kept from Baton's environment in the sandbox; everything else is cleared.
 pub const ENV_ALLOWLIST: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "USER", "LOGNAME", "TZ"];
@@ -97,8 +113,14 @@ pub async fn availability() -> Result<(), Unavailable> {
 
 async fn probe() -> Result<(), String> {
     let mut command = Command::new("bwrap");
+    for (path, link) in system_dirs() {
+        match link {
+            Some(target) => command.arg("--symlink").arg(target).arg(path),
+            None => command.arg("--ro-bind").arg(&path).arg(&path),
+        };
+    }
     command
-        .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"])
+        .args(["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--remount-ro", "/"])
         .args(["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--new-session"])
         .args(["--die-with-parent", "--cap-drop", "ALL", "--", "true"])
         .stdin(Stdio::null())
@@ -313,6 +335,8 @@ pub(crate) struct Layout {
     pub(crate) denied: Vec<(PathBuf, bool)>,
     /// Existing folders under `/run` to keep.
     pub(crate) run_keep: Vec<PathBuf>,
+    /// The existing system folders, with their symlink target where they are symlinks.
+    pub(crate) system: Vec<(PathBuf, Option<PathBuf>)>,
 }
 
 impl Layout {
@@ -381,30 +405,36 @@ impl Layout {
         let mut denied = Vec::new();
         for path in denied_paths {
             let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-            let shown = path.is_absolute() && !homes.iter().any(|h| path.starts_with(h))
+            let shown = SYSTEM_DIRS.iter().any(|d| path.starts_with(d)) && !homes.iter().any(|h| path.starts_with(h))
                 || read_only.iter().any(|r| path.starts_with(r));
             if shown {
                 denied.push((path, meta.is_dir()));
             }
         }
         let run_keep = RUN_KEEP.iter().map(PathBuf::from).filter(|p| p.is_dir()).collect();
-        Layout { worktree, worktree_git_file, git_dirs, homes, hidden, read_only, denied, run_keep }
+        let system = system_dirs();
+        Layout { worktree, worktree_git_file, git_dirs, homes, hidden, read_only, denied, run_keep, system }
     }
 
-    /// Whether the sandbox shows the (canonical) host path `path`: the deepest hidden or bound
-    /// folder holding it decides, and the deny list always hides.
+    /// Whether the sandbox shows the (canonical) host path `path`: the deepest bound or hidden
+    /// folder holding it decides; outside them all nothing is shown, and the deny list always
+    /// hides.
     pub(crate) fn shows(&self, path: &Path) -> bool {
         if self.denied.iter().any(|(d, _)| path.starts_with(d)) {
             return false;
         }
-        let hidden = [Path::new("/tmp"), Path::new("/run")]
-            .into_iter()
+        let hidden = PRIVATE_DIRS
+            .iter()
+            .map(Path::new)
             .chain(self.homes.iter().map(PathBuf::as_path))
             .chain(self.hidden.iter().map(PathBuf::as_path))
             .map(|p| (p, false));
         let shown = self
-            .read_only
+            .system
             .iter()
+            .filter(|(_, link)| link.is_none())
+            .map(|(p, _)| p)
+            .chain(&self.read_only)
             .chain(&self.git_dirs)
             .chain(&self.run_keep)
             .chain(std::iter::once(&self.worktree))
@@ -413,8 +443,21 @@ impl Layout {
             .chain(shown)
             .filter(|(p, _)| path.starts_with(p))
             .max_by_key(|(p, visible)| (p.components().count(), *visible))
-            .is_none_or(|(_, visible)| visible)
+            .is_some_and(|(_, visible)| visible)
     }
+}
+
+/// The existing [`SYSTEM_DIRS`], each with its symlink target when it is a symlink.
+fn system_dirs() -> Vec<(PathBuf, Option<PathBuf>)> {
+    SYSTEM_DIRS
+        .iter()
+        .map(PathBuf::from)
+        .filter_map(|p| match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => std::fs::read_link(&p).ok().map(|t| (p, Some(t))),
+            Ok(m) if m.is_dir() => Some((p, None)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The home folder of Baton's user from `/etc/passwd` (it differs from `$HOME` when that was
@@ -429,8 +472,10 @@ fn passwd_home() -> Option<PathBuf> {
 }
 
 /// One mount of the sandbox, applied outermost path first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Mount {
+    /// The same symlink as on the host (`/bin -> usr/bin`).
+    Symlink(PathBuf),
     /// A writable empty tmpfs (the private `/tmp`, the empty home).
     Tmpfs,
     /// An empty tmpfs made read-only once everything inside it is mounted.
@@ -439,16 +484,30 @@ enum Mount {
     BindWritable,
 }
 
-/// bubblewrap's arguments (before `--` and the command) for `layout`. Mounts are applied from
-/// the outermost path inward, so a folder bound back inside a hidden one stays visible and a
-/// hidden folder inside a bound one stays hidden; the deny list comes last; hidden folders are
-/// made read-only at the end.
-pub(crate) fn bwrap_args(layout: &Layout, network: bool) -> Vec<OsString> {
-    let mut mounts: Vec<(PathBuf, Mount)> = vec![(PathBuf::from("/tmp"), Mount::Tmpfs)];
-    if Path::new("/run").is_dir() {
-        mounts.push((PathBuf::from("/run"), Mount::Tmpfs));
-        mounts.extend(layout.run_keep.iter().map(|p| (p.clone(), Mount::BindReadOnly)));
+impl Mount {
+    /// Order among mounts of the same path: hide first, then bind over.
+    fn rank(&self) -> u8 {
+        match self {
+            Mount::Symlink(_) => 0,
+            Mount::Tmpfs => 1,
+            Mount::HiddenReadOnly => 2,
+            Mount::BindReadOnly => 3,
+            Mount::BindWritable => 4,
+        }
     }
+}
+
+/// bubblewrap's arguments (before `--` and the command) for `layout`. The root starts empty;
+/// mounts are applied from the outermost path inward, so a folder bound back inside a hidden one
+/// stays visible and a hidden folder inside a bound one stays hidden; the deny list comes last;
+/// hidden folders and the root itself are made read-only at the end.
+pub(crate) fn bwrap_args(layout: &Layout, network: bool) -> Vec<OsString> {
+    let mut mounts: Vec<(PathBuf, Mount)> = Vec::new();
+    for (path, link) in &layout.system {
+        mounts.push((path.clone(), link.clone().map_or(Mount::BindReadOnly, Mount::Symlink)));
+    }
+    mounts.extend(PRIVATE_DIRS.iter().map(|p| (PathBuf::from(p), Mount::Tmpfs)));
+    mounts.extend(layout.run_keep.iter().map(|p| (p.clone(), Mount::BindReadOnly)));
     mounts.extend(layout.homes.iter().map(|p| (p.clone(), Mount::Tmpfs)));
     mounts.extend(layout.hidden.iter().map(|p| (p.clone(), Mount::HiddenReadOnly)));
     mounts.extend(layout.read_only.iter().map(|p| (p.clone(), Mount::BindReadOnly)));
@@ -457,16 +516,16 @@ pub(crate) fn bwrap_args(layout: &Layout, network: bool) -> Vec<OsString> {
     if let Some(git_file) = &layout.worktree_git_file {
         mounts.push((git_file.clone(), Mount::BindReadOnly));
     }
-    mounts.sort_by(|a, b| a.0.components().count().cmp(&b.0.components().count()).then(a.1.cmp(&b.1)));
-    mounts.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    mounts.sort_by(|a, b| a.0.components().count().cmp(&b.0.components().count()).then(a.1.rank().cmp(&b.1.rank())));
+    mounts.dedup();
 
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |items: &[&std::ffi::OsStr]| args.extend(items.iter().map(|s| s.to_os_string()));
-    push(&["--ro-bind".as_ref(), "/".as_ref(), "/".as_ref(), "--dev".as_ref(), "/dev".as_ref()]);
-    push(&["--proc".as_ref(), "/proc".as_ref()]);
+    push(&["--dev".as_ref(), "/dev".as_ref(), "--proc".as_ref(), "/proc".as_ref()]);
     for (path, mount) in &mounts {
         let p = path.as_os_str();
         match mount {
+            Mount::Symlink(target) => push(&["--symlink".as_ref(), target.as_os_str(), p]),
             Mount::Tmpfs | Mount::HiddenReadOnly => push(&["--tmpfs".as_ref(), p]),
             Mount::BindReadOnly => push(&["--ro-bind".as_ref(), p, p]),
             Mount::BindWritable => push(&["--bind".as_ref(), p, p]),
@@ -485,6 +544,7 @@ pub(crate) fn bwrap_args(layout: &Layout, network: bool) -> Vec<OsString> {
             push(&["--remount-ro".as_ref(), path.as_os_str()]);
         }
     }
+    push(&["--remount-ro".as_ref(), "/".as_ref()]);
     push(&["--unshare-pid".as_ref(), "--unshare-ipc".as_ref(), "--unshare-uts".as_ref()]);
     if !network {
         push(&["--unshare-net".as_ref()]);
@@ -509,15 +569,19 @@ mod tests {
             read_only: vec!["/home/u/.cargo".into()],
             denied: vec![("/home/u/.cargo/credentials.toml".into(), false)],
             run_keep: vec![],
+            system: vec![("/usr".into(), None), ("/bin".into(), Some("usr/bin".into())), ("/etc".into(), None)],
         };
         let args: Vec<String> = bwrap_args(&layout, false).iter().map(|a| a.to_string_lossy().into_owned()).collect();
         let text = args.join(" ").replace(" --", "\n--");
-        let text = text.replace("--tmpfs /run\n", "");
         expect_test::expect![[r#"
-            --ro-bind / /
             --dev /dev
             --proc /proc
+            --symlink usr/bin /bin
             --tmpfs /tmp
+            --tmpfs /run
+            --ro-bind /usr /usr
+            --ro-bind /etc /etc
+            --tmpfs /var/tmp
             --tmpfs /home/u
             --ro-bind /home/u/.cargo /home/u/.cargo
             --tmpfs /home/u/src/r
@@ -528,6 +592,7 @@ mod tests {
             --ro-bind /dev/null /home/u/.cargo/credentials.toml
             --remount-ro /home/u/src/r
             --remount-ro /home/u/.local/share/baton
+            --remount-ro /
             --unshare-pid
             --unshare-ipc
             --unshare-uts
@@ -537,6 +602,35 @@ mod tests {
             --cap-drop ALL
             --chdir /home/u/.local/share/baton/worktrees/r/1-x"#]]
         .assert_eq(&text);
+    }
+
+    #[test]
+    fn only_bound_folders_are_shown_and_the_deepest_mount_decides() {
+        let layout = Layout {
+            worktree: "/data/worktrees/r/1-x".into(),
+            git_dirs: vec!["/src/r/.git".into()],
+            homes: vec!["/home/u".into()],
+            hidden: vec!["/data".into(), "/src/r".into()],
+            read_only: vec!["/home/u/.cargo".into()],
+            denied: vec![("/home/u/.cargo/credentials.toml".into(), false)],
+            system: vec![("/usr".into(), None), ("/bin".into(), Some("usr/bin".into()))],
+            ..Layout::default()
+        };
+        for shown in ["/usr/bin/git", "/home/u/.cargo/bin/cargo", "/src/r/.git/HEAD", "/data/worktrees/r/1-x/a.rs"] {
+            assert!(layout.shows(Path::new(shown)), "{shown}");
+        }
+        for hidden in [
+            "/home/u/.ssh/id_rsa",
+            "/home/u/.cargo/credentials.toml",
+            "/src/r/.env",
+            "/src/other/.env",
+            "/data/baton.db",
+            "/data/worktrees/r/2-y/a.rs",
+            "/tmp/agent.sh",
+            "/work/x",
+        ] {
+            assert!(!layout.shows(Path::new(hidden)), "{hidden}");
+        }
     }
 
     #[test]

@@ -284,8 +284,12 @@ async fn an_acp_agent_works_in_the_worktree_and_its_updates_become_progress() {
         return;
     }
     let agent = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/acp_agent.py");
-    let toml =
-        format!("[[agents]]\nname = \"acp\"\nkind = \"acp\"\ncommand = [\"python3\", \"{}\"]\n", agent.display());
+    // The sandbox shows the agent's folder only when bound in.
+    let toml = format!(
+        "[[agents]]\nname = \"acp\"\nkind = \"acp\"\ncommand = [\"python3\", \"{}\"]\nread_only_paths = [\"{}\"]\n",
+        agent.display(),
+        agent.parent().map(|p| p.display().to_string()).unwrap_or_default()
+    );
     let repo = repo(&[], &toml);
     let client = repo.client(no_model()).await;
     let started = command(
