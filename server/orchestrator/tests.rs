@@ -497,3 +497,117 @@ async fn files_an_agent_keeps_for_itself_stay_out_of_the_commit() {
     let files: Vec<&str> = pr.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(files, ["lib.rs"]);
 }
+
+/// A task row as a server that is gone left it: running, owned by a pid that cannot exist.
+fn orphan(store: &Store, f: &Fixture, prompt: &str, owner: &str) -> TaskId {
+    let id = store.insert_task(&f.repo, prompt, &serde_json::Value::Null, "gone", owner).expect("insert");
+    store.set_state(id, TaskState::Preparing).expect("preparing");
+    store.set_state(id, TaskState::Running).expect("running");
+    id
+}
+
+/// Waits (up to 20 s) for an event putting task `id` in `state`; returns its message.
+async fn event_for(rx: &mut Receiver<TaskEvent>, id: TaskId, state: TaskState) -> String {
+    let wait = async {
+        loop {
+            match rx.recv().await {
+                Ok(ev) if ev.task_id == id && ev.state == state => return ev.message,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("event channel: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait).await.expect("the event in time")
+}
+
+const DEAD_OWNER: &str = "4294967295:1:1";
+
+#[tokio::test]
+async fn recovery_kills_the_group_a_dead_server_left_running_but_never_a_reused_pid() {
+    let f = fixture();
+    let store = Store::open(&worktree::db_path(&f.data)).expect("store");
+    let spawn_group = || {
+        tokio::process::Command::new("sleep")
+            .arg("600")
+            .stdin(std::process::Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn sleep")
+    };
+    let mut left = spawn_group();
+    let left_record = crate::process::GroupRecord::of(left.id().expect("pid")).expect("record");
+    let a = orphan(&store, &f, "left running", DEAD_OWNER);
+    store.set_process(a, Some(left_record)).expect("record");
+    // Another task's record names a pid a different process now has (another start time).
+    let mut bystander = spawn_group();
+    let reused = crate::process::GroupRecord::of(bystander.id().expect("pid")).expect("record");
+    let b = orphan(&store, &f, "pid reused", DEAD_OWNER);
+    store
+        .set_process(b, Some(crate::process::GroupRecord { start_time: reused.start_time + 1, ..reused }))
+        .expect("record");
+
+    let orch = f.open(vec![], None);
+    for id in [a, b] {
+        let task = orch.show(id).expect("show").task;
+        assert_eq!((task.state, task.process), (TaskState::Interrupted, None), "task {id}");
+    }
+    let status = tokio::time::timeout(Duration::from_secs(10), left.wait()).await.expect("killed").expect("wait");
+    assert!(!status.success(), "{status}");
+    assert!(bystander.try_wait().expect("try_wait").is_none(), "a process that reused the pid was killed");
+}
+
+#[tokio::test]
+async fn a_running_server_interrupts_a_dead_servers_task_within_a_poll() {
+    let f = fixture();
+    let orch = f.open(vec![], None);
+    let mut rx = orch.subscribe();
+    let store = Store::open(&worktree::db_path(&f.data)).expect("store");
+    let id = orphan(&store, &f, "orphaned later", DEAD_OWNER);
+    let message = event_for(&mut rx, id, TaskState::Interrupted).await;
+    assert_eq!(message, "interrupted: the server running this task stopped");
+    assert_eq!(orch.show(id).expect("show").task.state, TaskState::Interrupted);
+}
+
+#[tokio::test]
+async fn a_task_of_this_server_that_no_pipeline_runs_ends_failed() {
+    let f = fixture();
+    let orch = f.open(vec![], None);
+    let mut rx = orch.subscribe();
+    let store = Store::open(&worktree::db_path(&f.data)).expect("store");
+    // Owned by this live server, working, but nothing runs it (its pipeline ended unrecorded).
+    let id = orphan(&store, &f, "stranded", &orch.inner.owner);
+    let message = event_for(&mut rx, id, TaskState::Failed).await;
+    assert_eq!(message, "the task stopped without recording its result");
+    let task = orch.show(id).expect("show").task;
+    assert_eq!((task.state, task.error.as_deref()), (TaskState::Failed, Some(message.as_str())));
+}
+
+#[tokio::test]
+async fn resume_refuses_while_a_process_still_works_in_the_worktree() {
+    let f = fixture();
+    let orch = f.open(vec![f.agent("script", "exit 3\n")], None);
+    let mut rx = orch.subscribe();
+    let id = orch.start_task(&f.repo, "Fail", serde_json::Value::Null, Some("script")).await.expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
+    let worktree = task.worktree.expect("worktree");
+    let mut lingering = tokio::process::Command::new("sleep")
+        .arg("600")
+        .current_dir(&worktree)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let pid = lingering.id().expect("pid");
+    let err = orch.resume(id).expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "refusing to run task {id} again: sleep (pid {pid}) still running in its worktree {}; stop it first",
+            worktree.display()
+        )
+    );
+    assert_eq!(orch.show(id).expect("show").task.state, TaskState::Failed);
+    lingering.kill().await.expect("kill");
+    orch.resume(id).expect("resumed once nothing runs there");
+}
