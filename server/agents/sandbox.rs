@@ -206,7 +206,8 @@ impl Confinement {
         let mut command = match mode {
             Mode::Bwrap => {
                 let layout = Layout::gather(self);
-                let mut command = Command::new("bwrap");
+                // Found on Baton's PATH: the profile's `env` may set another PATH for the agent.
+                let mut command = Command::new(find_program("bwrap").unwrap_or_else(|| PathBuf::from("bwrap")));
                 command.args(bwrap_args(&layout, network)).arg("--").arg(program).args(args);
                 // bwrap hands its own environment to the command: give it only the sandbox's
                 // (not as `--setenv` arguments, which every local user could read in `ps`).
@@ -275,7 +276,9 @@ impl Confinement {
     /// `PWD`, `OLDPWD` and `INIT_CWD`, all naming the worktree: tools that trust them over the
     /// real working directory must work in the worktree, not where Baton was started.
     fn directory_env(&self) -> Vec<(String, String)> {
-        let dir = self.worktree.to_string_lossy().into_owned();
+        // Canonical: the sandbox binds the worktree at its real path only.
+        let dir = self.worktree.canonicalize().unwrap_or_else(|_| self.worktree.clone());
+        let dir = dir.to_string_lossy().into_owned();
         ["PWD", "OLDPWD", "INIT_CWD"].map(|k| (k.to_owned(), dir.clone())).to_vec()
     }
 
@@ -329,8 +332,11 @@ pub(crate) struct Layout {
     pub(crate) homes: Vec<PathBuf>,
     /// Existing folders to hide read-only: the data directory, the user's checkout.
     pub(crate) hidden: Vec<PathBuf>,
-    /// Existing paths bound read-only, deny list removed.
+    /// Existing paths bound read-only (canonical), deny list removed.
     pub(crate) read_only: Vec<PathBuf>,
+    /// Configured read-only paths that reach their folder through a symlink, bound at the
+    /// configured path too: (canonical source, configured path).
+    pub(crate) aliases: Vec<(PathBuf, PathBuf)>,
     /// Existing deny-list entries inside a read-only path: (path, is a directory).
     pub(crate) denied: Vec<(PathBuf, bool)>,
     /// Existing folders under `/run` to keep.
@@ -386,6 +392,7 @@ impl Layout {
             .collect();
         let home_env = std::env::var_os("HOME").map(PathBuf::from);
         let mut read_only = Vec::new();
+        let mut aliases = Vec::new();
         for configured in &c.read_only_paths {
             let expanded = match (configured.strip_prefix("~/"), configured.as_str(), &home_env) {
                 (Some(rest), _, Some(home)) => home.join(rest),
@@ -397,6 +404,9 @@ impl Layout {
             if denied_paths.iter().any(|d| path.starts_with(d) || canonical(d).is_some_and(|d| path.starts_with(d))) {
                 tracing::warn!(path = %path.display(), "a read-only path is on the sandbox's deny list; not bound");
                 continue;
+            }
+            if expanded.is_absolute() && expanded != path && !aliases.iter().any(|(_, a)| *a == expanded) {
+                aliases.push((path.clone(), expanded));
             }
             if !read_only.contains(&path) {
                 read_only.push(path);
@@ -413,7 +423,7 @@ impl Layout {
         }
         let run_keep = RUN_KEEP.iter().map(PathBuf::from).filter(|p| p.is_dir()).collect();
         let system = system_dirs();
-        Layout { worktree, worktree_git_file, git_dirs, homes, hidden, read_only, denied, run_keep, system }
+        Layout { worktree, worktree_git_file, git_dirs, homes, hidden, read_only, aliases, denied, run_keep, system }
     }
 
     /// Whether the sandbox shows the (canonical) host path `path`: the deepest bound or hidden
@@ -481,6 +491,8 @@ enum Mount {
     /// An empty tmpfs made read-only once everything inside it is mounted.
     HiddenReadOnly,
     BindReadOnly,
+    /// A read-only bind of another host path (a configured path reached through a symlink).
+    BindReadOnlyFrom(PathBuf),
     BindWritable,
 }
 
@@ -491,7 +503,7 @@ impl Mount {
             Mount::Symlink(_) => 0,
             Mount::Tmpfs => 1,
             Mount::HiddenReadOnly => 2,
-            Mount::BindReadOnly => 3,
+            Mount::BindReadOnly | Mount::BindReadOnlyFrom(_) => 3,
             Mount::BindWritable => 4,
         }
     }
@@ -511,6 +523,7 @@ pub(crate) fn bwrap_args(layout: &Layout, network: bool) -> Vec<OsString> {
     mounts.extend(layout.homes.iter().map(|p| (p.clone(), Mount::Tmpfs)));
     mounts.extend(layout.hidden.iter().map(|p| (p.clone(), Mount::HiddenReadOnly)));
     mounts.extend(layout.read_only.iter().map(|p| (p.clone(), Mount::BindReadOnly)));
+    mounts.extend(layout.aliases.iter().map(|(from, to)| (to.clone(), Mount::BindReadOnlyFrom(from.clone()))));
     mounts.extend(layout.git_dirs.iter().map(|p| (p.clone(), Mount::BindReadOnly)));
     mounts.push((layout.worktree.clone(), Mount::BindWritable));
     if let Some(git_file) = &layout.worktree_git_file {
@@ -528,6 +541,7 @@ pub(crate) fn bwrap_args(layout: &Layout, network: bool) -> Vec<OsString> {
             Mount::Symlink(target) => push(&["--symlink".as_ref(), target.as_os_str(), p]),
             Mount::Tmpfs | Mount::HiddenReadOnly => push(&["--tmpfs".as_ref(), p]),
             Mount::BindReadOnly => push(&["--ro-bind".as_ref(), p, p]),
+            Mount::BindReadOnlyFrom(from) => push(&["--ro-bind".as_ref(), from.as_os_str(), p]),
             Mount::BindWritable => push(&["--bind".as_ref(), p, p]),
         }
     }
@@ -567,6 +581,7 @@ mod tests {
             homes: vec!["/home/u".into()],
             hidden: vec!["/home/u/.local/share/baton".into(), "/home/u/src/r".into()],
             read_only: vec!["/home/u/.cargo".into()],
+            aliases: vec![("/data/rustup".into(), "/home/u/.rustup".into())],
             denied: vec![("/home/u/.cargo/credentials.toml".into(), false)],
             run_keep: vec![],
             system: vec![("/usr".into(), None), ("/bin".into(), Some("usr/bin".into())), ("/etc".into(), None)],
@@ -584,6 +599,7 @@ mod tests {
             --tmpfs /var/tmp
             --tmpfs /home/u
             --ro-bind /home/u/.cargo /home/u/.cargo
+            --ro-bind /data/rustup /home/u/.rustup
             --tmpfs /home/u/src/r
             --tmpfs /home/u/.local/share/baton
             --ro-bind /home/u/src/r/.git /home/u/src/r/.git
