@@ -321,7 +321,7 @@ impl Orchestrator {
     ///
     /// Errors: database errors.
     pub fn list(&self) -> Result<Vec<Task>, OrchestratorError> {
-        Ok(self.inner.store.tasks()?)
+        Ok(self.inner.store.tasks()?.into_iter().map(|t| self.inner.overlay(t)).collect())
     }
 
     /// The tasks not yet merged, applied or discarded, oldest first (cheaper than [`Self::list`]
@@ -329,7 +329,7 @@ impl Orchestrator {
     ///
     /// Errors: database errors.
     pub fn unfinished(&self) -> Result<Vec<Task>, OrchestratorError> {
-        Ok(self.inner.store.unfinished_tasks()?)
+        Ok(self.inner.store.unfinished_tasks()?.into_iter().map(|t| self.inner.overlay(t)).collect())
     }
 
     /// Task `id` with its log, pull request and sign-offs.
@@ -338,7 +338,7 @@ impl Orchestrator {
     pub fn show(&self, id: TaskId) -> Result<TaskDetails, OrchestratorError> {
         let s = &self.inner.store;
         Ok(TaskDetails {
-            task: s.task(id)?,
+            task: self.inner.overlay(s.task(id)?),
             log: s.log(id)?,
             pull_request: s.pull_request(id)?,
             signoffs: s.signoffs(id)?,
@@ -357,7 +357,7 @@ impl Orchestrator {
     /// Errors: database errors.
     pub fn counts(&self) -> Result<Counts, OrchestratorError> {
         let mut c = Counts::default();
-        for t in self.inner.store.unfinished_tasks()? {
+        for t in self.unfinished()? {
             c.add(t.state);
         }
         Ok(c)
@@ -476,6 +476,18 @@ impl Inner {
         self.store.set_state(id, to)?;
         self.emit(id, to, message);
         Ok(())
+    }
+
+    /// `task` as this server knows it: a failure it could not write yet shows as `failed`, its
+    /// error saying it is not saved.
+    fn overlay(&self, mut task: Task) -> Task {
+        if task.state.is_working()
+            && let Some(message) = lock(&self.unrecorded).get(&task.id)
+        {
+            task.state = TaskState::Failed;
+            task.error = Some(format!("{message} (not saved yet; Baton keeps trying)"));
+        }
+        task
     }
 
     /// Writes the task's failure: its error, then the `failed` state (logged and broadcast).

@@ -520,6 +520,9 @@ async fn a_failure_that_cannot_be_written_to_a_full_disk_ends_failed_once_there_
     let told = end["params"]["value"]["message"].as_str().unwrap_or_default().to_owned();
     assert!(told.starts_with("failed: "), "{told}");
     assert!(told.contains("not saved yet: disk full"), "{told}");
+    let shown = show(&client, id).await["task"].clone();
+    assert_eq!(shown["state"], "failed", "{shown}");
+    assert!(shown["error"].as_str().unwrap_or_default().ends_with("(not saved yet; Baton keeps trying)"), "{shown}");
 
     // Room again (the test reaches the server's tmpfs through its /proc root): the next
     // recovery poll writes the failure.
@@ -533,13 +536,14 @@ async fn a_failure_that_cannot_be_written_to_a_full_disk_ends_failed_once_there_
         }
     }
     assert!(freed, "the fill file was not found");
+    // Until then every view shows the task failed, and says the failure is not saved yet.
     let deadline = std::time::Instant::now() + TIMEOUT;
     let details = loop {
         let details = show(&client, id).await;
-        if details["task"]["state"] == "failed" {
+        assert_eq!(details["task"]["state"], "failed", "{details}");
+        if !details["task"]["error"].as_str().unwrap_or_default().contains("not saved yet") {
             break details;
         }
-        assert_eq!(details["task"]["state"], "running", "{details}");
         assert!(std::time::Instant::now() < deadline, "the failure was never recorded: {details}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
