@@ -551,3 +551,28 @@ async fn a_failure_that_cannot_be_written_to_a_full_disk_ends_failed_once_there_
     let error = details["task"]["error"].as_str().unwrap_or_default().to_owned();
     assert!(error.contains("disk is full") || error.contains("No space left on device"), "{error}");
 }
+
+#[tokio::test]
+async fn baton_complete_refuses_a_secret_file_without_asking_a_model() {
+    let model = ModelServer::start().await;
+    model.set_default(Reply::text("leaked"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("baton.toml"), format!("[provider]\nbase_url = \"{}/v1\"\n", model.base_url()))
+        .expect("write");
+    let file = dir.path().join("server.pem");
+    std::fs::write(&file, "-----BEGIN PRIVATE KEY-----\nPEM-SECRET\n").expect("write");
+    let location = format!("{}:2:3", file.display());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_baton"))
+            .env("BATON_CONFIG", "/nonexistent/baton-config.toml")
+            .args(["complete", &location])
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("server.pem matches the secret file patterns"), "{said}");
+    assert!(model.requests().iter().all(|r| r.path != "/v1/completions"), "a model was asked");
+}
