@@ -40,6 +40,7 @@ command = ["$AIDER", "--model", "openai/qwen2.5-coder-0.5b", "--message", "{prom
 env = { OPENAI_API_BASE = "$URL/v1", OPENAI_API_KEY = "local", HOME = "$TMP" }
 time_limit_ms = 600000
 exclude = [".aider*"]
+read_only_paths = ["$CACHE/aider"]   # the sandbox shows the system folders only
 TOML
 git -C "$P" init -q -b main && git -C "$P" add -A
 git -C "$P" -c user.name=E2E -c user.email=e2e@baton.invalid commit -q -m init

@@ -51,8 +51,11 @@ pub async fn complete(location: &str) -> anyhow::Result<()> {
     for e in errors {
         tracing::warn!("{e}");
     }
-    let provider = Provider::new(settings.provider.clone())?;
     let path = loc.path.display().to_string();
+    if crate::secrets::is_secret_path(&path, &settings.secrets.patterns) {
+        anyhow::bail!("{path} matches the secret file patterns ([secrets] patterns); Baton never sends it to a model");
+    }
+    let provider = Provider::new(settings.provider.clone())?;
     let rope = ropey::Rope::from_str(&text);
     let language = language_for("", &path);
     let syntax = language.and_then(|l| Syntax::parse(l, &rope));

@@ -25,6 +25,44 @@ pub struct Settings {
     pub orchestrator: OrchestratorSettings,
     /// Agent profiles (`[[agents]]`); a profile named `builtin` is always available.
     pub agents: Vec<crate::agents::AgentProfile>,
+    /// Files whose contents never reach a model.
+    pub secrets: SecretSettings,
+}
+
+/// What is kept out of model prompts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretSettings {
+    /// Glob patterns of secret files, matched against the file name (or, for a pattern with a
+    /// `/`, the end of its path). Such files are never excerpted into a completion or edit
+    /// prompt or a task's prompt; with the cursor in one, no model is asked; the built-in agent's
+    /// `read_file` and `search` skip them. Values of every `api_key_env`, `github_token_env` and
+    /// agent `secret_env` variable are also redacted from the built-in agent's tool output.
+    pub patterns: Vec<String>,
+}
+
+impl Default for SecretSettings {
+    fn default() -> Self {
+        Self { patterns: crate::secrets::DEFAULT_PATTERNS.iter().map(|p| (*p).to_owned()).collect() }
+    }
+}
+
+impl Settings {
+    /// The names of every environment variable the settings say holds a secret: the providers'
+    /// `api_key_env` (conductor and agent profiles), `github_token_env`, and each profile's
+    /// `secret_env`. Sorted, without duplicates.
+    pub fn secret_env_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.provider.api_key_env.iter().cloned().collect();
+        names.extend(self.orchestrator.github_token_env.iter().cloned());
+        for profile in &self.agents {
+            names.extend(profile.model.as_ref().and_then(|m| m.api_key_env.clone()));
+            names.extend(profile.secret_env.iter().cloned());
+        }
+        names.retain(|n| !n.trim().is_empty());
+        names.sort();
+        names.dedup();
+        names
+    }
 }
 
 /// Which prompt format carries fill-in-the-middle requests to the model.
@@ -113,14 +151,23 @@ pub struct OrchestratorSettings {
     /// The agent profile a task runs with when it names none.
     pub default_agent: String,
     /// Shell command (`sh -c`) run in the task's worktree after the agent finishes, such as
-    /// `cargo test`; pass or fail and the output tail are recorded on the pull request.
+    /// `cargo test`; pass or fail and the output tail are recorded on the pull request. It runs
+    /// the agent's code, so it runs in the task's sandbox, without network.
     pub check_command: Option<String>,
     /// Time limit for the check command, in milliseconds.
     pub check_timeout_ms: u64,
-    /// Shell command run once in each new worktree, such as `npm ci`.
+    /// Shell command run once in each new worktree, such as `npm ci`. It runs in the task's
+    /// sandbox (as the check command does), without network unless `setup_network` is set.
     pub setup_command: Option<String>,
     /// Time limit for the setup command, in milliseconds.
     pub setup_timeout_ms: u64,
+    /// Give the setup command the network (to download dependencies). The check command and
+    /// the built-in agent's commands never have it.
+    pub setup_network: bool,
+    /// Paths bound read-only into every sandbox (agents, setup and checks), typically toolchains
+    /// under the home folder, which the sandbox otherwise replaces with an empty one. `~/`
+    /// means the home folder. Paths on the deny list (`~/.ssh`, `~/.aws`, ...) are never bound.
+    pub read_only_paths: Vec<String>,
     /// Name of the environment variable holding a GitHub token. When set (and the variable is),
     /// finished tasks are pushed and opened as GitHub pull requests. The token is never logged.
     pub github_token_env: Option<String>,
@@ -146,6 +193,10 @@ impl Default for OrchestratorSettings {
             check_timeout_ms: 10 * 60 * 1000,
             setup_command: None,
             setup_timeout_ms: 10 * 60 * 1000,
+            setup_network: false,
+            read_only_paths: ["~/.cargo", "~/.rustup", "~/.npm", "~/.nvm", "~/.pyenv", "~/.local/bin"]
+                .map(str::to_owned)
+                .to_vec(),
             github_token_env: None,
             github_remote: "origin".to_owned(),
             github_api_url: "https://api.github.com".to_owned(),

@@ -297,6 +297,7 @@ cat >"$W/repo/baton.toml" <<EOF_TOML
 name = "scripted"
 kind = "cli"
 command = ["sh", "$W/agent.sh", "{prompt}"]
+read_only_paths = ["$W"]   # the sandbox hides /tmp; the script lives there
 
 [orchestrator]
 default_agent = "scripted"

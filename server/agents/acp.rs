@@ -38,14 +38,13 @@ use agent_client_protocol::v1::schema::{
 };
 use agent_client_protocol::{self as acp, Agent, Client, ErrorCode, JsonRpcRequest, Lines};
 use futures::{SinkExt, StreamExt};
-use tokio::process::Command;
 use tokio::sync::oneshot;
 use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 
-use super::sandbox::{ProcessGroup, read_tail};
 use super::tools::resolve_in;
 use super::{AgentError, AgentEvent, AgentOutcome, PermissionPolicy, RunContext, StopReason};
+use crate::process::read_tail;
 
 /// Longest JSON-RPC line accepted from an agent, in bytes.
 const MAX_LINE_BYTES: usize = 16 << 20;
@@ -59,15 +58,17 @@ const STDERR_TAIL_BYTES: usize = 4_000;
 /// Largest file served to `fs/read_text_file`, in bytes.
 const MAX_READ_BYTES: u64 = 10 << 20;
 
-/// Runs one ACP prompt turn: spawns `profile.command` (cwd = the worktree, `profile.env` added,
-/// piped stdio, its own process group), then `initialize` (fs read/write offered, no terminal),
+/// Runs one ACP prompt turn: spawns `profile.command` in the task's confinement (the sandbox
+/// unless the profile opts out; cwd = the worktree, piped stdio, its own process group; see
+/// [`super::cli::spawn`]), then `initialize` (fs read/write offered, no terminal),
 /// `session/new` (cwd = the absolute worktree, no MCP servers) and `session/prompt` with the task
 /// prompt (the profile's system prompt prepended). Agent message chunks become the summary; tool
 /// calls become [`AgentEvent::Step`]s, plans [`AgentEvent::Plan`], usage [`AgentEvent::Usage`].
 /// `terminal/*` requests are declined (method not found). The agent's process group is killed
 /// when the turn ends, whatever the outcome.
 ///
-/// Errors: [`AgentError::Spawn`] when the command cannot start; [`AgentError::Crashed`] (with
+/// Errors: [`AgentError::Spawn`] when the command cannot start; [`AgentError::Sandbox`] when the
+/// sandbox is required but cannot run; [`AgentError::Crashed`] (with
 /// the end of its stderr) when the agent exits or closes stdout before answering the prompt;
 /// [`AgentError::Protocol`] when it answers a request with an error or malformed result;
 /// [`AgentError::TimedOut`] past `profile.time_limit_ms` and [`AgentError::Cancelled`] when
@@ -75,25 +76,14 @@ const MAX_READ_BYTES: u64 = 10 << 20;
 pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     let profile = &ctx.profile;
     let command_line = profile.command.join(" ");
-    let Some((program, args)) = profile.command.split_first() else {
+    if profile.command.is_empty() {
         return Err(AgentError::Spawn { command: command_line, reason: "the profile has no command".to_owned() });
-    };
+    }
     let root =
         ctx.task.worktree.canonicalize().map_err(|e| {
             AgentError::Other(format!("the worktree {} is not usable: {e}", ctx.task.worktree.display()))
         })?;
-    let mut child = Command::new(program)
-        .args(args)
-        .envs(&profile.env)
-        .current_dir(&root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| AgentError::Spawn { command: command_line.clone(), reason: e.to_string() })?;
-    let mut group = ProcessGroup::new(child.id());
+    let (mut child, mut group) = super::cli::spawn(&ctx, &profile.command, Stdio::piped()).await?;
     let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         return Err(AgentError::Spawn { command: command_line, reason: "its stdio could not be piped".to_owned() });
@@ -520,9 +510,16 @@ impl Run {
         Ok(ReadTextFileResponse::new(content))
     }
 
-    /// Serves `fs/write_text_file` inside the worktree (creating missing directories).
+    /// Serves `fs/write_text_file` inside the worktree (creating missing directories), never
+    /// inside its `.git`.
     async fn write(&self, request: WriteTextFileRequest) -> Result<WriteTextFileResponse, acp::Error> {
         let path = self.resolve(&request.path)?;
+        if path
+            .strip_prefix(&self.root)
+            .is_ok_and(|rel| rel.components().next().is_some_and(|c| c.as_os_str() == ".git"))
+        {
+            return Err(acp::Error::new(ErrorCode::INVALID_PARAMS, "writing inside .git is not allowed".to_owned()));
+        }
         let written = async {
             if let Some(parent) = path.parent() {
                 tokio::fs::create_dir_all(parent).await?;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::sandbox::Sandbox;
+use super::sandbox::Mode;
 use super::tools::{self, FINISH, Workspace};
 use super::{AgentError, AgentEvent, AgentOutcome, RunContext, StopReason};
 use crate::providers::{Provider, ToolChatRequest, ToolMessage};
@@ -34,16 +34,20 @@ Do not write code yet; answer with the plan only.";
 /// tokens used ([`StopReason::MaxTokens`]). Emits [`AgentEvent::Step`] per tool call and
 /// [`AgentEvent::Usage`] (cumulative) after each model turn.
 ///
+/// Commands run in `ctx.confinement` without network; tool output reaches the model with the
+/// values of `ctx.secrets` redacted.
+///
 /// Errors: [`AgentError::TimedOut`] past `profile.time_limit_ms`, [`AgentError::Cancelled`] when
 /// `ctx.cancel` fires (running commands are killed), [`AgentError::Provider`] when the model
-/// request fails, [`AgentError::Other`] when the worktree is unusable.
+/// request fails, [`AgentError::Sandbox`] when the sandbox is required but cannot run,
+/// [`AgentError::Other`] when the worktree is unusable.
 pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     if ctx.task.planning {
         let (summary, tokens) = bounded(&ctx, plan_turn(&ctx)).await?;
         return Ok(AgentOutcome { summary, stop_reason: StopReason::EndTurn, tokens });
     }
-    let sandbox = Sandbox::detect().await;
-    bounded(&ctx, run_loop(&ctx, sandbox)).await
+    let mode = ctx.confinement.mode().await?;
+    bounded(&ctx, run_loop(&ctx, mode)).await
 }
 
 /// Asks the model for a plan (no tools offered) and returns it; also emits [`AgentEvent::Plan`].
@@ -106,16 +110,15 @@ fn system_prompt(ctx: &RunContext) -> String {
     }
 }
 
-async fn run_loop(ctx: &RunContext, sandbox: Sandbox) -> Result<AgentOutcome, AgentError> {
+async fn run_loop(ctx: &RunContext, mode: Mode) -> Result<AgentOutcome, AgentError> {
     let provider = provider(ctx)?;
-    if sandbox == Sandbox::None {
-        let note = "commands run without a sandbox because bwrap is missing or unusable \
-                    (install it with `apt-get install bubblewrap`)";
-        tracing::warn!("{note}");
+    if mode == Mode::Unsandboxed {
+        let note = "commands run without a sandbox (the agent profile sets sandbox = false)";
+        tracing::info!(task = ctx.task.id, "{note}");
         // A step: it reaches the progress report and the task log.
         let _ = ctx.events.send(AgentEvent::Step(note.to_owned()));
     }
-    let workspace = Workspace::new(&ctx.task.worktree, sandbox, ctx.cancel.clone())
+    let workspace = Workspace::new(&ctx.confinement, mode, ctx.secrets.clone(), ctx.cancel.clone())
         .map_err(|e| AgentError::Other(format!("{e:#}")))?;
     let profile = &ctx.profile;
     let specs = tools::specs();

@@ -7,11 +7,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::Command;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
 
 use super::{AgentError, AgentEvent, AgentOutcome, RunContext, StopReason};
-use crate::orchestrator::worktree::{GroupGuard, tail};
+use crate::process::{GroupRecord, ProcessGroup, read_tail};
 
 /// How many trailing stdout lines make the summary of a `text` agent.
 const SUMMARY_LINES: usize = 20;
@@ -174,9 +174,38 @@ async fn next_line(
     tokio::time::timeout(Duration::from_millis(EXIT_GRACE_MS), lines.next_line()).await.unwrap_or(Ok(None))
 }
 
+/// Starts an agent process (`cli` or `acp`) for `ctx`: `argv` in the task's confinement (the
+/// sandbox unless the profile opts out) with the profile's network, `stdin` as given, stdout and
+/// stderr piped, in its own process group. Reports the group as [`AgentEvent::Process`] so the
+/// orchestrator records it.
+///
+/// Errors: [`AgentError::Sandbox`] when the sandbox is required but cannot run,
+/// [`AgentError::Spawn`] when the program is missing or cannot start.
+pub(crate) async fn spawn(
+    ctx: &RunContext,
+    argv: &[String],
+    stdin: Stdio,
+) -> Result<(Child, ProcessGroup), AgentError> {
+    let mode = ctx.confinement.mode().await?;
+    let program = argv.first().cloned().unwrap_or_default();
+    ctx.confinement.locate(mode, &program).map_err(|reason| AgentError::Spawn { command: program.clone(), reason })?;
+    let mut command =
+        ctx.confinement.command(mode, argv, ctx.confinement.network).ok_or_else(|| AgentError::Spawn {
+            command: String::new(),
+            reason: format!("agent profile {:?} has an empty command", ctx.profile.name),
+        })?;
+    command.stdin(stdin);
+    let child = command.spawn().map_err(|e| AgentError::Spawn { command: program.clone(), reason: e.to_string() })?;
+    let group = ProcessGroup::new(child.id());
+    if let Some(record) = child.id().and_then(GroupRecord::of) {
+        let _ = ctx.events.send(AgentEvent::Process(Some(record)));
+    }
+    Ok((child, group))
+}
+
 /// Runs a headless agent CLI for one task: cwd is the worktree, stdin is closed, stdout and
-/// stderr are piped, and the process gets its own process group, killed whole on cancellation
-/// (and when this future is dropped, e.g. at the orchestrator's time limit).
+/// stderr are piped, in the task's confinement ([`spawn`]); its process group is killed whole
+/// on cancellation (and when this future is dropped, e.g. at the orchestrator's time limit).
 ///
 /// Each stdout line is sent as a short [`AgentEvent::Step`] (the JSON formats' raw lines, and
 /// text lines the step shortened, also as [`AgentEvent::Log`]). For
@@ -184,46 +213,23 @@ async fn next_line(
 /// JSON formats the structured end-of-turn event does (then the group is killed if the process
 /// does not exit within 2000 ms).
 ///
-/// Errors: [`AgentError::Spawn`] (empty template, missing program), [`AgentError::Crashed`]
-/// (non-zero exit, with the stderr tail), [`AgentError::Cancelled`], [`AgentError::Other`] (the
-/// agent reported an error in its JSON stream).
+/// Errors: [`AgentError::Spawn`] (empty template, missing program), [`AgentError::Sandbox`],
+/// [`AgentError::Crashed`] (non-zero exit, with the stderr tail), [`AgentError::Cancelled`],
+/// [`AgentError::Other`] (the agent reported an error in its JSON stream).
 pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     let argv = command_line(&ctx);
-    let Some((program, args)) = argv.split_first() else {
+    let Some(program) = argv.first() else {
         return Err(AgentError::Spawn {
             command: String::new(),
             reason: format!("agent profile {:?} has an empty command", ctx.profile.name),
         });
     };
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(&ctx.task.worktree)
-        .envs(&ctx.profile.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| AgentError::Spawn { command: program.clone(), reason: e.to_string() })?;
-    let mut group = GroupGuard(child.id());
+    let (mut child, mut group) = spawn(&ctx, &argv, Stdio::null()).await?;
     tracing::debug!(agent = %ctx.profile.name, program = %program, "agent CLI started");
 
     let stdout = child.stdout.take().ok_or_else(|| AgentError::Other("no stdout pipe".to_owned()))?;
-    let mut stderr = child.stderr.take().ok_or_else(|| AgentError::Other("no stderr pipe".to_owned()))?;
-    let stderr_task = tokio::spawn(async move {
-        let mut kept: Vec<u8> = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stderr.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-            kept.extend_from_slice(&buf[..n]);
-            if kept.len() > 2 * STDERR_TAIL_BYTES {
-                kept.drain(..kept.len() - STDERR_TAIL_BYTES);
-            }
-        }
-        tail(&kept, STDERR_TAIL_BYTES)
-    });
+    let stderr = child.stderr.take().ok_or_else(|| AgentError::Other("no stderr pipe".to_owned()))?;
+    let stderr_task = tokio::spawn(async move { read_tail(stderr, STDERR_TAIL_BYTES).await.0 });
 
     let format = ctx.profile.output.as_str();
     let json = format != "text";
@@ -381,6 +387,8 @@ mod tests {
             events: tx,
             cancel: CancellationToken::new(),
             asker: Arc::new(NoUser),
+            confinement: crate::agents::Confinement::new(dir),
+            secrets: Default::default(),
         };
         (ctx, rx)
     }
@@ -457,15 +465,17 @@ echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
     async fn a_text_agent_ends_at_its_exit_even_if_an_escaped_child_holds_stdout() {
         let dir = tempfile::tempdir().expect("tempdir");
         let pid_file = dir.path().join("pid");
-        // `setsid` puts the child outside the agent's process group, as a daemon would be.
+        // `setsid` puts the child outside the agent's process group, as a daemon would be. Only an
+        // unsandboxed agent can do that: a sandboxed one's processes all die with its sandbox.
         let script = format!("echo working\nsetsid sleep 30 &\necho $! > {}\necho finished\n", pid_file.display());
-        let (ctx, _rx) = ctx(dir.path(), sh(&script), "text");
+        let (mut ctx, _rx) = ctx(dir.path(), sh(&script), "text");
+        ctx.confinement.sandbox = false;
         let out = tokio::time::timeout(Duration::from_secs(20), run(ctx)).await.expect("ends at exit").expect("run");
         assert_eq!(out.summary, "working\nfinished");
         if let Ok(pid) = std::fs::read_to_string(&pid_file)
             && let Ok(pid) = pid.trim().parse::<u32>()
         {
-            crate::orchestrator::worktree::kill_group(pid);
+            crate::process::kill_group(pid);
         }
     }
 }

@@ -19,8 +19,10 @@ use crate::providers::{ProviderConfig, ProviderError};
 pub mod acp;
 pub mod builtin;
 pub mod cli;
-pub(crate) mod sandbox;
+pub mod sandbox;
 pub(crate) mod tools;
+
+pub use sandbox::Confinement;
 
 /// How an agent is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -82,6 +84,33 @@ pub struct AgentProfile {
     /// such as aider's history and tag cache (`[".aider*"]`). Git's default wildcards apply:
     /// `*` also matches `/`, so a pattern covers files inside matching folders.
     pub exclude: Vec<String>,
+    /// Run the agent, and the task's setup and check commands, in the bubblewrap sandbox (see
+    /// README "What an agent can see"). `false` runs them as Baton runs: its environment, the
+    /// whole file system, the network. Where bubblewrap cannot run, tasks of a sandboxed
+    /// profile fail with the reason instead of running unsandboxed.
+    pub sandbox: bool,
+    /// Give the agent process the host's network. Absent: on for `cli` and `acp` agents (they
+    /// call their model API themselves: hosted, or a model server on this machine, which only the
+    /// host network reaches), off for `builtin` (Baton makes its model calls; its commands never
+    /// get the network). Set `false` for an agent that needs no network.
+    pub network: Option<bool>,
+    /// Paths bound read-only into this agent's sandbox (`~/` is the home folder), added to
+    /// `orchestrator.read_only_paths`: the agent's own configuration, such as `~/.claude`.
+    pub read_only_paths: Vec<String>,
+    /// Variables passed from Baton's environment into the sandbox (which otherwise keeps only
+    /// PATH, HOME, LANG, LC_ALL, LC_CTYPE, TERM, USER, LOGNAME and TZ).
+    pub pass_env: Vec<String>,
+    /// Variables holding this agent's secrets, such as its API key: passed into its sandbox like
+    /// `pass_env`, and their values are redacted from the built-in agent's tool output.
+    pub secret_env: Vec<String>,
+}
+
+impl AgentProfile {
+    /// Whether the agent process gets the host's network: `network`, else on for `cli` and
+    /// `acp` agents and off for `builtin`.
+    pub fn network_enabled(&self) -> bool {
+        self.network.unwrap_or(self.kind != AgentKind::Builtin)
+    }
 }
 
 impl Default for AgentProfile {
@@ -101,6 +130,11 @@ impl Default for AgentProfile {
             plan_first: false,
             permission: PermissionPolicy::Allow,
             exclude: Vec::new(),
+            sandbox: true,
+            network: None,
+            read_only_paths: Vec::new(),
+            pass_env: Vec::new(),
+            secret_env: Vec::new(),
         }
     }
 }
@@ -130,6 +164,9 @@ pub enum AgentEvent {
     Usage { tokens: u64 },
     /// A plan proposed by an agent in plan-first mode.
     Plan(String),
+    /// The agent's process group started (recorded so a later server can stop it), or ended
+    /// (`None`).
+    Process(Option<crate::process::GroupRecord>),
 }
 
 /// Why a run ended without error (ACP `stopReason` and its equivalents).
@@ -168,6 +205,8 @@ pub enum AgentError {
     TimedOut { ms: u64 },
     #[error("the run was cancelled")]
     Cancelled,
+    #[error(transparent)]
+    Sandbox(#[from] sandbox::Unavailable),
     #[error("{0}")]
     Other(String),
 }
@@ -199,6 +238,10 @@ pub struct RunContext {
     /// Cancelled when the user discards the task or the server shuts down.
     pub cancel: CancellationToken,
     pub asker: Arc<dyn Asker>,
+    /// Where and how the agent's processes run.
+    pub confinement: Confinement,
+    /// Secret file patterns and the values to redact from what a model reads.
+    pub secrets: crate::secrets::Secrets,
 }
 
 impl std::fmt::Debug for RunContext {

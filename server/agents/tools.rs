@@ -9,8 +9,9 @@ use anyhow::{Context as _, anyhow, bail};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::sandbox::{self, Sandbox};
+use super::sandbox::{Confinement, Mode};
 use crate::providers::{ToolCall, ToolSpec};
+use crate::secrets::Secrets;
 
 /// Largest file `read_file` returns, in bytes (longer files are cut with a note).
 const MAX_READ_BYTES: usize = 100_000;
@@ -96,16 +97,27 @@ pub(crate) struct ToolOutput {
 pub(crate) struct Workspace {
     /// The canonical worktree path.
     root: PathBuf,
-    sandbox: Sandbox,
+    confinement: Confinement,
+    mode: Mode,
+    secrets: Secrets,
     cancel: CancellationToken,
 }
 
 impl Workspace {
+    /// The tools over `confinement.worktree`; commands start under `mode`, and what the tools
+    /// return is kept clear of `secrets` (secret files are not read, known values are redacted).
+    ///
     /// Errors when the worktree does not exist.
-    pub(crate) fn new(worktree: &Path, sandbox: Sandbox, cancel: CancellationToken) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        confinement: &Confinement,
+        mode: Mode,
+        secrets: Secrets,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let worktree = &confinement.worktree;
         let root =
             worktree.canonicalize().with_context(|| format!("the worktree {} is not usable", worktree.display()))?;
-        Ok(Self { root, sandbox, cancel })
+        Ok(Self { root, confinement: confinement.clone(), mode, secrets, cancel })
     }
 
     /// The one-line step shown for a call, e.g. `edit_file src/lib.rs`.
@@ -140,9 +152,10 @@ impl Workspace {
             Value::Object(_) => self.dispatch(call).await,
             _ => Err(anyhow!("the arguments must be a JSON object, got {}", call.arguments)),
         };
+        // Whatever a tool read or a command printed, a known key's value never reaches the model.
         match result {
-            Ok(content) => ToolOutput { content, is_error: false },
-            Err(e) => ToolOutput { content: format!("error: {e:#}"), is_error: true },
+            Ok(content) => ToolOutput { content: self.secrets.redactor.redact(&content), is_error: false },
+            Err(e) => ToolOutput { content: self.secrets.redactor.redact(&format!("error: {e:#}")), is_error: true },
         }
     }
 
@@ -157,6 +170,7 @@ impl Workspace {
             }
             "read_file" => {
                 let path = self.resolve(str_arg(args, "path")?)?;
+                self.refuse_secret(&path)?;
                 let start = args.get("start_line").and_then(Value::as_u64);
                 let end = args.get("end_line").and_then(Value::as_u64);
                 read_file(&path, start, end).await
@@ -165,8 +179,10 @@ impl Workspace {
                 let pattern = regex::Regex::new(str_arg(args, "pattern")?)
                     .context("the pattern is not a valid regular expression")?;
                 let path = self.resolve(opt_str(args, "path").unwrap_or("."))?;
+                self.refuse_secret(&path)?;
                 let root = self.root.clone();
-                blocking(move || search(&root, &path, &pattern)).await
+                let secrets = self.secrets.clone();
+                blocking(move || search(&root, &path, &pattern, &secrets)).await
             }
             "write_file" => {
                 let path = self.resolve_writable(str_arg(args, "path")?)?;
@@ -209,8 +225,9 @@ impl Workspace {
         };
         let limit =
             args.get("timeout_ms").and_then(Value::as_u64).unwrap_or(DEFAULT_COMMAND_MS).clamp(1, MAX_COMMAND_MS);
-        let output =
-            sandbox::run_command(self.sandbox, &self.root, &argv, limit, COMMAND_TAIL_BYTES, &self.cancel).await?;
+        // The built-in agent's commands never get the network, whatever the profile says.
+        let command = self.confinement.command(self.mode, &argv, false).context("empty command")?;
+        let output = crate::process::run_with_limit(command, limit, COMMAND_TAIL_BYTES, &self.cancel).await?;
         let status = match (output.timed_out, output.code) {
             (true, _) => format!("killed after its time limit of {limit} ms"),
             (false, Some(code)) => format!("exit code {code}"),
@@ -229,6 +246,17 @@ impl Workspace {
     /// and paths whose existing part resolves (through symlinks) outside the worktree.
     pub(crate) fn resolve(&self, given: &str) -> anyhow::Result<PathBuf> {
         resolve_in(&self.root, given)
+    }
+
+    /// Refuses a file matching the secret file patterns: its content must not reach the model.
+    fn refuse_secret(&self, path: &Path) -> anyhow::Result<()> {
+        if path != self.root && self.secrets.is_secret_path(&path.to_string_lossy()) {
+            bail!(
+                "{} matches the secret file patterns ([secrets] patterns); its content is not shown to the model",
+                self.relative(path)
+            );
+        }
+        Ok(())
     }
 
     /// [`Workspace::resolve`], also refusing the repository's `.git` folder.
@@ -374,7 +402,7 @@ async fn read_file(path: &Path, start: Option<u64>, end: Option<u64>) -> anyhow:
     Ok(format!("{}\n… (cut at {MAX_READ_BYTES} bytes; read a line range for more)", &text[..cut]))
 }
 
-fn search(root: &Path, path: &Path, pattern: &regex::Regex) -> anyhow::Result<String> {
+fn search(root: &Path, path: &Path, pattern: &regex::Regex, secrets: &Secrets) -> anyhow::Result<String> {
     let mut results = Vec::new();
     let mut stack = vec![path.to_path_buf()];
     let mut visited = 0usize;
@@ -394,7 +422,11 @@ fn search(root: &Path, path: &Path, pattern: &regex::Regex) -> anyhow::Result<St
             continue;
         }
         visited += 1;
-        if !meta.is_file() || meta.len() > MAX_SEARCH_FILE_BYTES || visited > 50_000 {
+        if !meta.is_file()
+            || meta.len() > MAX_SEARCH_FILE_BYTES
+            || visited > 50_000
+            || secrets.is_secret_path(&current.to_string_lossy())
+        {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(&current) else {

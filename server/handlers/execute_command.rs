@@ -74,6 +74,12 @@ static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
 async fn run_edit(state: &State, uri: &str, range: Range, instruction: String) -> Result<Value> {
     let encoding = state.encoding();
     let settings = state.settings();
+    let path = crate::server::display_path(uri);
+    if crate::secrets::is_secret_path(&path, &settings.secrets.patterns) {
+        return Err(invalid_request(format!(
+            "{path} matches the secret file patterns ([secrets] patterns); Baton never sends it to a model"
+        )));
+    }
     let (_, doc) = state.snapshot(uri).ok_or_else(|| invalid_params(format!("{uri} is not open")))?;
     let chars = convert::char_range(&doc, range, encoding);
     // Whole lines: the model rewrites lines, and line edits read well in a diff.

@@ -12,6 +12,11 @@ pub async fn handle(state: &State) -> Value {
     let provider = state.provider();
     let c = &state.conductor.counters;
     let health = state.health.borrow().clone();
+    // Whether agents can run sandboxed here; tasks of sandboxed profiles fail with this reason.
+    let sandbox = match crate::agents::sandbox::availability().await {
+        Ok(()) => json!({ "available": true, "kind": "bubblewrap" }),
+        Err(e) => json!({ "available": false, "message": e.to_string() }),
+    };
     let (reachable, message) = match health {
         Health::Ok => (true, None),
         Health::Unreachable(m) => (false, Some(m)),
@@ -26,6 +31,7 @@ pub async fn handle(state: &State) -> Value {
         "message": message,
         "positionEncoding": state.encoding().as_str(),
         "documents": state.docs.len(),
+        "sandbox": sandbox,
         "counters": {
             "requests": c.requests.load(Ordering::Relaxed),
             "modelCalls": c.model_calls.load(Ordering::Relaxed),

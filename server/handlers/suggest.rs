@@ -30,6 +30,11 @@ pub async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> 
     if !settings.completion.enabled {
         return None;
     }
+    // A secret file (`.env`, a key) never reaches a model, not even as the current document.
+    if crate::secrets::is_secret_path(&crate::server::display_path(uri), &settings.secrets.patterns) {
+        tracing::debug!(uri, "no suggestion in a secret file");
+        return None;
+    }
     let ticket = state.conductor.begin(uri);
     let Some((snapshot, doc)) = state.snapshot(uri) else {
         tracing::debug!(uri, "completion for a document that is not open");
@@ -37,7 +42,7 @@ pub async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> 
     };
     let encoding = state.encoding();
     let cursor = doc.char_at(position, encoding);
-    let others = other_documents(state, uri, &doc.language_id);
+    let others = other_documents(state, uri, &doc.language_id, &settings.secrets.patterns);
     let provider = state.provider();
     let debounce = (!invoked).then(|| state.conductor.debounce(uri, &settings));
     let result = state
@@ -70,13 +75,18 @@ pub async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> 
     }
 }
 
-fn other_documents(state: &State, uri: &str, language_id: &str) -> Vec<Excerpt> {
+/// Excerpts of up to [`OTHER_DOCS`] other open documents of `language_id`, never of a file
+/// matching the secret `patterns`.
+fn other_documents(state: &State, uri: &str, language_id: &str, patterns: &[String]) -> Vec<Excerpt> {
     let mut out = Vec::new();
     for entry in state.docs.iter() {
         if out.len() >= OTHER_DOCS {
             break;
         }
-        if entry.key() == uri || entry.doc.language_id != language_id {
+        if entry.key() == uri
+            || entry.doc.language_id != language_id
+            || crate::secrets::is_secret_path(&crate::server::display_path(entry.key()), patterns)
+        {
             continue;
         }
         let rope = &entry.doc.rope;

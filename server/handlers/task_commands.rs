@@ -189,7 +189,9 @@ fn with_editor_context(
     let rel = file.strip_prefix(repo).unwrap_or(file).display().to_string();
     let range = args.range.or(args.diagnostic.as_ref().map(|d| d.range));
     let doc = args.uri.as_deref().and_then(|u| state.snapshot(u)).map(|(_, d)| d);
-    match (range, doc) {
+    // A secret file's text never goes into a prompt: the agent gets its path and lines only.
+    let secret = crate::secrets::is_secret_path(&rel, &state.settings().secrets.patterns);
+    match (range, doc.filter(|_| !secret)) {
         (Some(r), Some(doc)) => {
             // An end at column 0 of a later line (a whole-line range) stops before that line.
             let end_line = if r.end.character == 0 && r.end.line > r.start.line { r.end.line - 1 } else { r.end.line };

@@ -26,8 +26,10 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::agents::sandbox::{self, Confinement, Mode};
 use crate::agents::{AgentError, AgentEvent, AgentProfile, AgentTask, Asker, NoUser, RunContext};
 use crate::config::Settings;
+use crate::secrets::{Redactor, Secrets};
 
 pub use run::{AgentRunner, AgentRunners};
 use store::Store;
@@ -41,6 +43,11 @@ const EVENT_BUFFER: usize = 1024;
 /// How often a running task's state is re-read to notice a discard by another server, in
 /// milliseconds.
 const DISCARD_POLL_MS: u64 = 1000;
+/// How often the database is checked for tasks nobody runs any more (their server died, or
+/// their end could not be recorded), in milliseconds.
+const RECOVERY_POLL_MS: u64 = 2000;
+/// How many times a task's failure is written before it is left to the recovery poll.
+const RECORD_ATTEMPTS: u32 = 3;
 
 /// A task changed state or reported a step: the LSP layer's source for `$/progress`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,6 +121,13 @@ pub enum OrchestratorError {
     AlreadyApplied(TaskId),
     #[error("{0:#}")]
     Git(anyhow::Error),
+    #[error(
+        "refusing to run task {id} again: {} still running in its worktree {}; stop {} first",
+        .residents.join(", "),
+        .worktree.display(),
+        if .residents.len() == 1 { "it" } else { "them" }
+    )]
+    StillRunning { id: TaskId, worktree: PathBuf, residents: Vec<String> },
 }
 
 impl From<git::GitError> for OrchestratorError {
@@ -137,25 +151,26 @@ fn live_owners() -> &'static Mutex<HashSet<String>> {
 }
 
 /// Whether the orchestrator that wrote `owner` is still running: in this process, one that has
-/// not been dropped; in another, a process with that pid exists.
+/// not been dropped; in another, the process with that pid and start time (a later process that
+/// reuses the pid is not it).
 fn owner_alive(owner: &str) -> bool {
-    let Some((pid, _)) = owner.split_once(':') else {
+    let Some((pid, start)) = store::parse_owner(owner) else {
         return false;
     };
-    if pid == std::process::id().to_string() {
+    if pid == std::process::id() {
         return live_owners().lock().unwrap_or_else(|p| p.into_inner()).contains(owner);
     }
-    if Path::new("/proc/self").exists() {
-        return Path::new("/proc").join(pid).exists();
+    crate::process::pid_alive(pid, start)
+}
+
+/// Stops what a dead server left running for `task`: its recorded process group, if that is
+/// still the recorded process (same start time).
+fn stop_orphan(task: &Task) {
+    if let Some(record) = task.process
+        && record.kill_if_alive()
+    {
+        tracing::info!(task = task.id, pgid = record.pgid, "killed the agent a stopped server left running");
     }
-    std::process::Command::new("kill")
-        .args(["-0", pid])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(true)
 }
 
 pub(crate) struct Inner {
@@ -169,6 +184,9 @@ pub(crate) struct Inner {
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Tasks this orchestrator is running: cancel token and a token cancelled when it is done.
     running: Mutex<HashMap<TaskId, (CancellationToken, CancellationToken)>>,
+    /// Failures that could not be written yet (a full disk, a locked database), retried by
+    /// each recovery poll.
+    unrecorded: Mutex<HashMap<TaskId, String>>,
     owner: String,
     shutdown: CancellationToken,
 }
@@ -205,28 +223,29 @@ impl Orchestrator {
     pub fn open(data_dir: &Path, settings: Settings, runners: AgentRunners) -> Result<Self, OrchestratorError> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let store = Store::open(&worktree::db_path(data_dir))?;
-        let owner = format!("{}:{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let interrupted = store.interrupt_orphans(owner_alive)?;
-        for id in &interrupted {
-            let _ = store.append_log(*id, "interrupted: the server running this task stopped");
-            tracing::info!(task = id, "task interrupted by an earlier server's exit");
+        let owner = store::owner_string(std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let interrupted = store.interrupt_orphans(owner_alive, stop_orphan)?;
+        for task in &interrupted {
+            let _ = store.append_log(task.id, "interrupted: the server running this task stopped");
+            tracing::info!(task = task.id, "task interrupted by an earlier server's exit");
         }
         live_owners().lock().unwrap_or_else(|p| p.into_inner()).insert(owner.clone());
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Ok(Orchestrator {
-            inner: Arc::new(Inner {
-                store,
-                data_dir: data_dir.to_path_buf(),
-                settings: RwLock::new(settings),
-                runners,
-                asker: RwLock::new(Arc::new(NoUser)),
-                events,
-                slots: Mutex::new(HashMap::new()),
-                running: Mutex::new(HashMap::new()),
-                owner,
-                shutdown: CancellationToken::new(),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            store,
+            data_dir: data_dir.to_path_buf(),
+            settings: RwLock::new(settings),
+            runners,
+            asker: RwLock::new(Arc::new(NoUser)),
+            events,
+            slots: Mutex::new(HashMap::new()),
+            running: Mutex::new(HashMap::new()),
+            unrecorded: Mutex::new(HashMap::new()),
+            owner,
+            shutdown: CancellationToken::new(),
+        });
+        spawn_recovery(&inner);
+        Ok(Orchestrator { inner })
     }
 
     /// [`Orchestrator::open`] in the default data directory (`$BATON_DATA_DIR`, else the
@@ -313,7 +332,7 @@ impl Orchestrator {
     ///
     /// Errors: database errors.
     pub fn list(&self) -> Result<Vec<Task>, OrchestratorError> {
-        Ok(self.inner.store.tasks()?)
+        Ok(self.inner.store.tasks()?.into_iter().map(|t| self.inner.overlay(t)).collect())
     }
 
     /// The tasks not yet merged, applied or discarded, oldest first (cheaper than [`Self::list`]
@@ -321,7 +340,7 @@ impl Orchestrator {
     ///
     /// Errors: database errors.
     pub fn unfinished(&self) -> Result<Vec<Task>, OrchestratorError> {
-        Ok(self.inner.store.unfinished_tasks()?)
+        Ok(self.inner.store.unfinished_tasks()?.into_iter().map(|t| self.inner.overlay(t)).collect())
     }
 
     /// Task `id` with its log, pull request and sign-offs.
@@ -330,7 +349,7 @@ impl Orchestrator {
     pub fn show(&self, id: TaskId) -> Result<TaskDetails, OrchestratorError> {
         let s = &self.inner.store;
         Ok(TaskDetails {
-            task: s.task(id)?,
+            task: self.inner.overlay(s.task(id)?),
             log: s.log(id)?,
             pull_request: s.pull_request(id)?,
             signoffs: s.signoffs(id)?,
@@ -349,7 +368,7 @@ impl Orchestrator {
     /// Errors: database errors.
     pub fn counts(&self) -> Result<Counts, OrchestratorError> {
         let mut c = Counts::default();
-        for t in self.inner.store.unfinished_tasks()? {
+        for t in self.unfinished()? {
             c.add(t.state);
         }
         Ok(c)
@@ -372,7 +391,8 @@ impl Orchestrator {
 
     /// Runs a failed or interrupted task again, in its existing worktree when it has one.
     ///
-    /// Errors: the task is in another state, database errors.
+    /// Errors: the task is in another state; [`OrchestratorError::StillRunning`] while a
+    /// process still works in its worktree; database errors.
     pub fn resume(&self, id: TaskId) -> Result<(), OrchestratorError> {
         self.inner.expect_state(
             id,
@@ -385,6 +405,18 @@ impl Orchestrator {
     }
 
     fn requeue(&self, id: TaskId, why: &str) -> Result<(), OrchestratorError> {
+        // A second agent in the same worktree would mix its work with what still runs there
+        // (an agent a dead server left behind, a daemon it started).
+        if let Some(worktree) = self.inner.store.task(id)?.worktree {
+            let residents = crate::process::residents(&worktree);
+            if !residents.is_empty() {
+                return Err(OrchestratorError::StillRunning {
+                    id,
+                    worktree,
+                    residents: residents.iter().map(ToString::to_string).collect(),
+                });
+            }
+        }
         self.inner.store.set_field(id, store::Field::Owner, self.inner.owner.clone())?;
         self.inner.transition(id, TaskState::Queued, why.to_owned())?;
         spawn_pipeline(self.inner.clone(), id);
@@ -457,6 +489,90 @@ impl Inner {
         Ok(())
     }
 
+    /// `task` as this server knows it: a failure it could not write yet shows as `failed`, its
+    /// error saying it is not saved.
+    fn overlay(&self, mut task: Task) -> Task {
+        if task.state.is_working()
+            && let Some(message) = lock(&self.unrecorded).get(&task.id)
+        {
+            task.state = TaskState::Failed;
+            task.error = Some(format!("{message} (not saved yet; Baton keeps trying)"));
+        }
+        task
+    }
+
+    /// Writes the task's failure: its error, then the `failed` state (logged and broadcast).
+    fn record_failure(&self, id: TaskId, message: &str) -> Result<(), StoreError> {
+        self.store.set_field(id, store::Field::Error, message.to_owned())?;
+        self.transition(id, TaskState::Failed, message.to_owned())
+    }
+
+    /// Marks the task failed, retrying a few times when the database cannot be written (a full
+    /// disk). If it still cannot, the user is told at once (the event carries the failure) and
+    /// the recovery poll keeps trying, so the task never stays in a working state.
+    async fn fail(&self, id: TaskId, message: String) {
+        let mut last = None;
+        for attempt in 0..RECORD_ATTEMPTS {
+            match self.record_failure(id, &message) {
+                Ok(()) => return,
+                Err(StoreError::IllegalTransition { .. } | StoreError::NoTask(_)) => return,
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt + 1))).await;
+        }
+        let why = last.map(|e| e.to_string()).unwrap_or_default();
+        tracing::error!(task = id, error = %why, "cannot record the task's failure; retrying at each poll");
+        lock(&self.unrecorded).insert(id, message.clone());
+        let _ = self.events.send(TaskEvent {
+            task_id: id,
+            state: TaskState::Failed,
+            message: format!("{message} (not saved yet: {}; Baton keeps trying)", disk_words(&why)),
+        });
+    }
+
+    /// One recovery pass: tasks of servers that died become `interrupted` (after their recorded
+    /// process groups are killed), failures that could not be written are written, and this
+    /// server's tasks in a working state that no pipeline runs any more become `failed`.
+    fn recover(&self) {
+        match self.store.interrupt_orphans(owner_alive, stop_orphan) {
+            Ok(tasks) => {
+                for task in tasks {
+                    tracing::info!(task = task.id, "task interrupted: its server stopped");
+                    self.emit(
+                        task.id,
+                        TaskState::Interrupted,
+                        "interrupted: the server running this task stopped".into(),
+                    );
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "recovery cannot read the tasks"),
+        }
+        let unrecorded: Vec<(TaskId, String)> = lock(&self.unrecorded).clone().into_iter().collect();
+        for (id, message) in unrecorded {
+            match self.record_failure(id, &message) {
+                Ok(()) | Err(StoreError::IllegalTransition { .. } | StoreError::NoTask(_)) => {
+                    lock(&self.unrecorded).remove(&id);
+                }
+                Err(e) => tracing::debug!(task = id, error = %e, "the task's failure still cannot be recorded"),
+            }
+        }
+        let Ok(tasks) = self.store.unfinished_tasks() else { return };
+        let now = store::now_ms();
+        for task in tasks {
+            let stranded = task.owner == self.owner
+                && task.state.is_working()
+                && now - task.updated_ms > RECOVERY_POLL_MS as i64
+                && !lock(&self.running).contains_key(&task.id)
+                && !lock(&self.unrecorded).contains_key(&task.id);
+            if stranded {
+                let message = "the task stopped without recording its result".to_owned();
+                if self.record_failure(task.id, &message).is_err() {
+                    lock(&self.unrecorded).insert(task.id, message);
+                }
+            }
+        }
+    }
+
     fn expect_state(
         &self,
         id: TaskId,
@@ -481,6 +597,35 @@ impl Inner {
     }
 }
 
+/// Runs [`Inner::recover`] every [`RECOVERY_POLL_MS`] while the orchestrator lives (when
+/// opened inside a tokio runtime).
+fn spawn_recovery(inner: &Arc<Inner>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    let weak = Arc::downgrade(inner);
+    let shutdown = inner.shutdown.clone();
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(RECOVERY_POLL_MS));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = shutdown.cancelled() => break,
+            }
+            let Some(inner) = weak.upgrade() else { break };
+            inner.recover();
+        }
+    });
+}
+
+/// A database error in the user's words: a full disk says so.
+fn disk_words(error: &str) -> String {
+    if error.contains("full") || error.contains("No space left") {
+        format!("disk full ({error})")
+    } else {
+        error.to_owned()
+    }
+}
+
 /// Why a pipeline stopped early without a failure of its own.
 #[derive(Debug, thiserror::Error)]
 #[error("cancelled")]
@@ -492,8 +637,9 @@ fn spawn_pipeline(inner: Arc<Inner>, id: TaskId) {
     lock(&inner.running).insert(id, (cancel.clone(), done.clone()));
     tokio::spawn(async move {
         let result = pipeline(&inner, id, &cancel).await;
-        // Another server may have taken the task over (resumed it) meanwhile: leave it alone.
-        let still_ours = inner.store.task(id).map(|t| t.owner == inner.owner).unwrap_or(false);
+        // Another server may have taken the task over (resumed it) meanwhile: leave it alone. A
+        // task that cannot even be read is still ours to fail.
+        let still_ours = inner.store.task(id).map(|t| t.owner == inner.owner).unwrap_or(true);
         if let Err(e) = result
             && still_ours
         {
@@ -506,15 +652,38 @@ fn spawn_pipeline(inner: Arc<Inner>, id: TaskId) {
             } else {
                 let message = format!("{e:#}");
                 tracing::info!(task = id, error = %message, "task failed");
-                let _ = inner.store.set_field(id, store::Field::Error, message.clone());
-                if let Err(e) = inner.transition(id, TaskState::Failed, message) {
-                    tracing::debug!(task = id, error = %e, "cannot mark the task failed");
-                }
+                inner.fail(id, message).await;
             }
         }
         lock(&inner.running).remove(&id);
         done.cancel();
     });
+}
+
+/// The confinement of `profile`'s processes working in `worktree` for a task on `repo_root`:
+/// sandboxed unless the profile opts out, the user's checkout and Baton's data directory
+/// hidden, the configured read-only paths bound, the profile's environment and network.
+fn confinement(
+    inner: &Inner,
+    settings: &Settings,
+    profile: &AgentProfile,
+    repo_root: &Path,
+    worktree: &Path,
+) -> Confinement {
+    let mut read_only_paths = settings.orchestrator.read_only_paths.clone();
+    read_only_paths.extend(profile.read_only_paths.iter().cloned());
+    let mut pass_env = profile.pass_env.clone();
+    pass_env.extend(profile.secret_env.iter().cloned());
+    Confinement {
+        sandbox: profile.sandbox,
+        worktree: worktree.to_path_buf(),
+        repo_root: Some(repo_root.to_path_buf()),
+        data_dir: Some(inner.data_dir.clone()),
+        read_only_paths,
+        network: profile.network_enabled(),
+        env: profile.env.clone(),
+        pass_env,
+    }
 }
 
 async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) -> anyhow::Result<()> {
@@ -532,8 +701,19 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
         _ = cancel.cancelled() => return Err(Stopped.into()),
     };
 
-    // Preparing: the worktree (kept from an earlier run when it still exists).
+    // Preparing: the sandbox, then the worktree (kept from an earlier run when it still exists).
     inner.transition(id, TaskState::Preparing, "preparing the worktree".to_owned())?;
+    let mode = if profile.sandbox {
+        sandbox::availability().await.map_err(|e| anyhow!("{e} (agent profile {:?})", profile.name))?;
+        Mode::Bwrap
+    } else {
+        inner.emit(
+            id,
+            TaskState::Preparing,
+            "running without a sandbox: the agent profile sets sandbox = false".into(),
+        );
+        Mode::Unsandboxed
+    };
     let task = inner.store.task(id)?;
     let (worktree_path, branch, base, git_dir) = match (&task.worktree, &task.branch, &task.base_commit) {
         (Some(w), Some(b), Some(base)) if w.exists() => {
@@ -566,7 +746,10 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
             inner.store.set_git_dir(id, &wt.git_dir)?;
             if let Some(setup) = settings.orchestrator.setup_command.as_deref().filter(|s| !s.trim().is_empty()) {
                 inner.emit(id, TaskState::Preparing, format!("running setup: {setup}"));
-                worktree::run_setup(&wt.path, setup, settings.orchestrator.setup_timeout_ms).await?;
+                let confinement = confinement(inner, &settings, &profile, &task.repo_root, &wt.path).for_commands();
+                let network = settings.orchestrator.setup_network;
+                let limit = settings.orchestrator.setup_timeout_ms;
+                worktree::run_setup(&confinement, mode, setup, limit, network, cancel).await?;
             }
             (wt.path, wt.branch, wt.base_commit, wt.git_dir)
         }
@@ -608,6 +791,11 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
                     let _ = fwd_inner.store.set_field(id, store::Field::Tokens, (base_tokens + tokens) as i64);
                 }
                 AgentEvent::Plan(p) => plan = Some(p),
+                AgentEvent::Process(record) => {
+                    if let Err(e) = fwd_inner.store.set_process(id, record) {
+                        tracing::warn!(task = id, error = %e, "cannot record the agent's process group");
+                    }
+                }
             }
         }
         plan
@@ -619,6 +807,11 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
         events: tx,
         cancel: cancel.clone(),
         asker: inner.asker.read().unwrap_or_else(|p| p.into_inner()).clone(),
+        confinement: confinement(inner, &settings, &profile, &task.repo_root, &worktree_path),
+        secrets: Secrets {
+            patterns: settings.secrets.patterns.clone(),
+            redactor: Redactor::from_env(settings.secret_env_names().iter().map(String::as_str)),
+        },
     };
     // Another server (another editor on this repository) may discard the task meanwhile.
     let watcher = {
@@ -637,6 +830,10 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
     let outcome = run::dispatch_with_limit(ctx, &inner.runners).await;
     watcher.abort();
     let plan = forwarder.await.unwrap_or(None);
+    // The agent's processes are gone (killed with their group when the run ended).
+    if let Err(e) = inner.store.set_process(id, None) {
+        tracing::warn!(task = id, error = %e, "cannot clear the agent's process group");
+    }
     drop(permit);
     let outcome = match outcome {
         Ok(o) => o,
@@ -678,10 +875,9 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
     let (check, check_output) = match settings.orchestrator.check_command.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(cmd) => {
             inner.emit(id, TaskState::Checking, format!("running checks: {cmd}"));
-            tokio::select! {
-                r = pr::run_checks(&worktree_path, cmd, settings.orchestrator.check_timeout_ms) => r,
-                _ = cancel.cancelled() => return Err(Stopped.into()),
-            }
+            let confinement = confinement(inner, &settings, &profile, &task.repo_root, &worktree_path).for_commands();
+            let limit = settings.orchestrator.check_timeout_ms;
+            pr::run_checks(&confinement, mode, cmd, limit, cancel).await.ok_or(Stopped)?
         }
         None => (CheckResult::None, String::new()),
     };

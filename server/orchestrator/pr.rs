@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 
 use super::git::{self, Git, MODE_EXEC, MODE_FILE, MODE_SYMLINK, RawEntry};
 use super::store::{ChangedFile, CheckResult, DiffStat, FileNote, LineRange};
-use super::worktree::run_shell;
+use crate::agents::Confinement;
+use crate::agents::sandbox::Mode;
 
 /// How much of the check command's output is kept, in bytes.
 pub(crate) const CHECK_TAIL_BYTES: usize = 4096;
@@ -357,13 +358,29 @@ pub(crate) fn ranges_overlap(a: &LineRange, b: &LineRange) -> bool {
     a0 < b1 && b0 < a1 || a0 == b0
 }
 
-/// Runs the check command (`sh -c`) in the worktree with a time limit in milliseconds: pass or
-/// fail and the last 4 KB of its output. A command that cannot start counts as failed.
-pub(crate) async fn run_checks(worktree: &Path, command: &str, limit_ms: u64) -> (CheckResult, String) {
-    match run_shell(worktree, command, limit_ms, CHECK_TAIL_BYTES).await {
-        Ok((true, out)) => (CheckResult::Pass, out),
-        Ok((false, out)) => (CheckResult::Fail, out),
-        Err(e) => (CheckResult::Fail, format!("{e:#}")),
+/// Runs the check command (`sh -c`) in the worktree, confined like the agent but without
+/// network or the agent's environment (it runs the agent's code), with a time limit in
+/// milliseconds: pass or fail and the last 4 KB of its output. A command that cannot start or
+/// runs out of time counts as failed; `None` when `cancel` fires.
+pub(crate) async fn run_checks(
+    confinement: &Confinement,
+    mode: Mode,
+    command: &str,
+    limit_ms: u64,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Option<(CheckResult, String)> {
+    let argv = ["sh".to_owned(), "-c".to_owned(), format!("exec 2>&1; {command}")];
+    let Some(child) = confinement.command(mode, &argv, false) else {
+        return Some((CheckResult::Fail, "empty check command".to_owned()));
+    };
+    match crate::process::run_with_limit(child, limit_ms, CHECK_TAIL_BYTES, cancel).await {
+        Ok(out) if out.timed_out => {
+            Some((CheckResult::Fail, format!("{}\n[baton: stopped after {limit_ms} ms]", out.stdout)))
+        }
+        Ok(out) if out.code == Some(0) => Some((CheckResult::Pass, out.stdout)),
+        Ok(out) => Some((CheckResult::Fail, out.stdout)),
+        Err(crate::process::RunError::Cancelled) => None,
+        Err(e) => Some((CheckResult::Fail, e.to_string())),
     }
 }
 

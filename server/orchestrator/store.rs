@@ -9,6 +9,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
+use crate::process::GroupRecord;
+
 /// A task's id (the `tasks.id` primary key).
 pub type TaskId = i64;
 
@@ -157,12 +159,15 @@ pub struct Task {
     /// Plan-first: the proposed plan.
     pub plan: Option<String>,
     pub plan_approved: bool,
-    /// Which server instance works on it (`<pid>:<instance>`).
+    /// Which server instance works on it (`<pid>:<instance>:<start time>`; older servers wrote
+    /// `<pid>:<instance>`).
     pub owner: String,
     /// Git's admin directory for the worktree (`<repo>/.git/worktrees/<name>`), recorded when the
     /// worktree was created: git commands on the worktree name it instead of reading the
     /// worktree's `.git`.
     pub git_dir: Option<PathBuf>,
+    /// The agent's process group while it runs (recorded so a later server can stop it).
+    pub process: Option<GroupRecord>,
 }
 
 /// A timestamped task log line.
@@ -348,8 +353,14 @@ CREATE TABLE IF NOT EXISTS signoffs (
 /// Version 2: the worktree's git admin directory.
 const SCHEMA_V2_GIT_DIR: &str = "ALTER TABLE tasks ADD COLUMN git_dir TEXT;";
 
+/// Version 3: the agent's process group (leader pid and its start time), recorded while it runs.
+const SCHEMA_V3_PROCESS: &str = "
+ALTER TABLE tasks ADD COLUMN process_group INTEGER;
+ALTER TABLE tasks ADD COLUMN process_start INTEGER;
+";
+
 /// Migrations in order: `MIGRATIONS[n]` takes the schema from `user_version` n to n + 1.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2_GIT_DIR];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2_GIT_DIR, SCHEMA_V3_PROCESS];
 
 /// Columns [`Store::set_field`] may write.
 #[derive(Debug, Clone, Copy)]
@@ -384,7 +395,8 @@ pub(crate) struct Store {
 }
 
 const TASK_COLUMNS: &str = "id, repo_root, prompt, context, agent, state, branch, worktree, base_commit, \
-     created_ms, updated_ms, summary, error, tokens, plan, plan_approved, owner, git_dir";
+     created_ms, updated_ms, summary, error, tokens, plan, plan_approved, owner, git_dir, process_group, \
+     process_start";
 
 fn task_from_row(row: &Row<'_>) -> rusqlite::Result<(Task, String)> {
     let context: String = row.get(3)?;
@@ -408,6 +420,13 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<(Task, String)> {
         plan_approved: row.get::<_, i64>(15)? != 0,
         owner: row.get(16)?,
         git_dir: row.get::<_, Option<String>>(17)?.map(PathBuf::from),
+        process: match (row.get::<_, Option<i64>>(18)?, row.get::<_, Option<i64>>(19)?) {
+            (Some(pgid), Some(start)) => Some(GroupRecord {
+                pgid: u32::try_from(pgid).unwrap_or(0),
+                start_time: u64::try_from(start).unwrap_or(0),
+            }),
+            _ => None,
+        },
     };
     Ok((task, state))
 }
@@ -538,6 +557,19 @@ impl Store {
         Ok(())
     }
 
+    /// Records (or, with `None`, clears) the process group of task `id`'s running agent.
+    pub(crate) fn set_process(&self, id: TaskId, process: Option<GroupRecord>) -> Result<(), StoreError> {
+        let (pgid, start) = match process {
+            Some(p) => (Some(i64::from(p.pgid)), Some(i64::try_from(p.start_time).unwrap_or(i64::MAX))),
+            None => (None, None),
+        };
+        self.conn().execute(
+            "UPDATE tasks SET process_group = ?1, process_start = ?2 WHERE id = ?3",
+            params![pgid, start, id],
+        )?;
+        Ok(())
+    }
+
     /// Appends a line to task `id`'s log.
     pub fn append_log(&self, id: TaskId, line: &str) -> Result<(), StoreError> {
         self.conn().execute(
@@ -651,18 +683,23 @@ impl Store {
     }
 
     /// Marks `interrupted` every task that a server was working on (queued, preparing, running,
-    /// checking) whose owner is no longer alive according to `owner_alive`. Returns their ids.
-    pub fn interrupt_orphans(&self, owner_alive: impl Fn(&str) -> bool) -> Result<Vec<TaskId>, StoreError> {
-        let orphans: Vec<TaskId> = self
-            .tasks()?
-            .into_iter()
-            .filter(|t| t.state.is_working() && !owner_alive(&t.owner))
-            .map(|t| t.id)
-            .collect();
+    /// checking) whose owner is no longer alive according to `owner_alive`, calling `stop` on
+    /// each first (to stop what the dead server left running). Returns the tasks, as they were.
+    pub fn interrupt_orphans(
+        &self,
+        owner_alive: impl Fn(&str) -> bool,
+        stop: impl Fn(&Task),
+    ) -> Result<Vec<Task>, StoreError> {
+        let orphans: Vec<Task> =
+            self.unfinished_tasks()?.into_iter().filter(|t| t.state.is_working() && !owner_alive(&t.owner)).collect();
         let mut done = Vec::new();
-        for id in orphans {
-            match self.set_state(id, TaskState::Interrupted) {
-                Ok(_) => done.push(id),
+        for task in orphans {
+            stop(&task);
+            match self.set_state(task.id, TaskState::Interrupted) {
+                Ok(_) => {
+                    let _ = self.set_process(task.id, None);
+                    done.push(task);
+                }
                 // Another server got there first or the task moved on: nothing to do.
                 Err(StoreError::IllegalTransition { .. }) => {}
                 Err(e) => return Err(e),
@@ -670,6 +707,24 @@ impl Store {
         }
         Ok(done)
     }
+}
+
+/// A server instance's owner string: `<pid>:<instance>:<start time>` (the start time tells the
+/// server from a later process that reuses its pid).
+pub(crate) fn owner_string(pid: u32, instance: u64) -> String {
+    match crate::process::start_time(pid) {
+        Some(start) => format!("{pid}:{instance}:{start}"),
+        None => format!("{pid}:{instance}"),
+    }
+}
+
+/// The pid and, when recorded, the process start time of an owner string.
+pub(crate) fn parse_owner(owner: &str) -> Option<(u32, Option<u64>)> {
+    let mut parts = owner.split(':');
+    let pid = parts.next()?.parse().ok()?;
+    let _instance = parts.next()?;
+    let start = parts.next().and_then(|s| s.parse().ok());
+    Some((pid, start))
 }
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -42,7 +42,8 @@ fn fixture() -> Fixture {
 }
 
 impl Fixture {
-    /// A CLI agent profile running `body` as a shell script; `$1` is the prompt.
+    /// A CLI agent profile running `body` as a shell script; `$1` is the prompt. It runs in the
+    /// sandbox, which shows the test's folder (scripts, markers) read-only.
     fn agent(&self, name: &str, body: &str) -> AgentProfile {
         let script = self.tmp.path().join(format!("{name}.sh"));
         std::fs::write(&script, body).expect("write script");
@@ -51,6 +52,7 @@ impl Fixture {
             kind: AgentKind::Cli,
             command: vec!["sh".to_owned(), script.to_string_lossy().into_owned(), "{prompt}".to_owned()],
             time_limit_ms: 60_000,
+            read_only_paths: vec![self.tmp.path().to_string_lossy().into_owned()],
             ..AgentProfile::default()
         }
     }
@@ -261,19 +263,36 @@ async fn kinds_without_a_runner_fail_clearly_and_unknown_profiles_are_refused() 
     expect_test::expect![[r#"there is no agent profile named "nope" (known: builtin)"#]].assert_eq(&err.to_string());
 }
 
-fn process_gone(pid: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        // A zombie waiting for a reaper is gone too.
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+/// Waits (up to 20 s) until some process works in `dir`; returns their pids.
+async fn residents_of(dir: &Path) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = crate::process::residents(dir);
+        if !found.is_empty() {
+            return found.iter().map(|r| r.pid).collect();
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing started in {}", dir.display());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits (up to 10 s) until none of `pids` runs; fails naming those left.
+async fn assert_gone(pids: &[u32]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<u32> = pids.iter().copied().filter(|p| crate::process::pid_alive(*p, None)).collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running: {left:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 #[tokio::test]
 async fn a_hanging_agent_is_killed_at_its_time_limit() {
     let f = fixture();
-    let pid_file = f.path("pid");
-    let mut agent = f.agent("hang", &format!("sleep 1000 &\necho $! > {}\nwait\n", pid_file.display()));
+    let mut agent = f.agent("hang", "sleep 1000 &\nwait\n");
     agent.time_limit_ms = 500;
     let orch = f.open(vec![agent], None);
     let mut rx = orch.subscribe();
@@ -281,15 +300,8 @@ async fn a_hanging_agent_is_killed_at_its_time_limit() {
     let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
     expect_test::expect!["the agent ran past its time limit of 500 ms and was stopped"]
         .assert_eq(task.error.as_deref().unwrap_or(""));
-    let pid = std::fs::read_to_string(&pid_file).expect("pid file");
-    if Path::new("/proc/self").exists() {
-        // SIGKILL has been sent; the kernel finishes the exit asynchronously.
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while !process_gone(pid.trim()) && std::time::Instant::now() < deadline {
-            std::thread::yield_now();
-        }
-        assert!(process_gone(pid.trim()), "the agent's child {pid} still runs");
-    }
+    let left = crate::process::residents_after_exit(&task.worktree.expect("worktree")).await;
+    assert!(left.is_empty(), "the agent's processes still run: {left:?}");
 }
 
 fn waiting_agent(f: &Fixture, name: &str) -> AgentProfile {
@@ -354,20 +366,16 @@ async fn worktreeinclude_copies_ignored_files_and_setup_runs_in_the_worktree() {
     sh_git(&f.repo, &["add", "-A"]);
     sh_git(&f.repo, &["commit", "-qm", "ignore .env"]);
     std::fs::write(f.repo.join(".env"), "SECRET=1\n").expect("write");
-    let mut settings = Settings {
-        agents: vec![f.agent("script", &format!("grep -q SECRET=1 .env || exit 9\n{APPEND}"))],
-        ..Settings::default()
-    };
-    let marker = f.path("setup-ran");
-    settings.orchestrator.setup_command = Some(format!("pwd > {}", marker.display()));
+    // The setup leaves its working directory for the agent, which checks it is its own.
+    let agent = "grep -q SECRET=1 .env || exit 9\n[ \"$(cat .setup-ran)\" = \"$(pwd)\" ] || exit 8\nrm .setup-ran\n";
+    let mut settings = Settings { agents: vec![f.agent("script", &format!("{agent}{APPEND}"))], ..Settings::default() };
+    settings.orchestrator.setup_command = Some("pwd > .setup-ran".to_owned());
     let orch = Orchestrator::open(&f.data, settings, AgentRunners::default()).expect("open");
     let mut rx = orch.subscribe();
     let id = orch.start_task(&f.repo, "Use the env", serde_json::Value::Null, Some("script")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
     let worktree = task.worktree.expect("worktree");
     assert_eq!(std::fs::read_to_string(worktree.join(".env")).expect("copied"), "SECRET=1\n");
-    let setup_cwd = std::fs::read_to_string(&marker).expect("setup ran");
-    assert_eq!(Path::new(setup_cwd.trim()), worktree.as_path(), "setup runs in the worktree");
     let pr = orch.show(id).expect("show").pull_request.expect("pr");
     assert_eq!(pr.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["lib.rs"], ".env is not committed");
 }
@@ -467,32 +475,17 @@ async fn request_changes_runs_the_agent_again_on_the_same_branch() {
 #[tokio::test]
 async fn a_task_discarded_by_another_server_stops_its_agent() {
     let f = fixture();
-    let pid_file = f.path("pid");
-    let agent = f.agent("hang", &format!("sleep 1000 &\necho $! > {}\nwait\n", pid_file.display()));
+    let agent = f.agent("hang", "sleep 1000 &\nwait\n");
     let a = f.open(vec![agent.clone()], None);
     let b = f.open(vec![agent], None);
     let mut rx = a.subscribe();
     let id = a.start_task(&f.repo, "Hang", serde_json::Value::Null, Some("hang")).await.expect("start");
-    wait_for(&a, &mut rx, id, TaskState::Running).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let pid = loop {
-        if let Ok(p) = std::fs::read_to_string(&pid_file)
-            && !p.trim().is_empty()
-        {
-            break p;
-        }
-        assert!(std::time::Instant::now() < deadline, "the agent never started");
-        tokio::task::yield_now().await;
-    };
+    let task = wait_for(&a, &mut rx, id, TaskState::Running).await;
+    let pids = residents_of(&task.worktree.expect("worktree")).await;
     b.discard(id).await.expect("discard from the other server");
     assert_eq!(a.show(id).expect("show").task.state, TaskState::Discarded);
     // The first server notices within a poll and kills the agent's process group.
-    if Path::new("/proc/self").exists() {
-        while !process_gone(pid.trim()) {
-            assert!(std::time::Instant::now() < deadline, "the agent's child {pid} still runs");
-            tokio::task::yield_now().await;
-        }
-    }
+    assert_gone(&pids).await;
     assert_eq!(a.show(id).expect("show").task.state, TaskState::Discarded);
 }
 
@@ -555,4 +548,118 @@ async fn apply_refuses_content_that_is_not_utf8_as_a_whole() {
     let err = orch.apply(id).await.expect_err("refused");
     expect_test::expect!["refusing to apply: README.md is not UTF-8 text, which an edit cannot carry; nothing was applied (merge instead)"]
         .assert_eq(&err.to_string());
+}
+
+/// A task row as a server that is gone left it: running, owned by a pid that cannot exist.
+fn orphan(store: &Store, f: &Fixture, prompt: &str, owner: &str) -> TaskId {
+    let id = store.insert_task(&f.repo, prompt, &serde_json::Value::Null, "gone", owner).expect("insert");
+    store.set_state(id, TaskState::Preparing).expect("preparing");
+    store.set_state(id, TaskState::Running).expect("running");
+    id
+}
+
+/// Waits (up to 20 s) for an event putting task `id` in `state`; returns its message.
+async fn event_for(rx: &mut Receiver<TaskEvent>, id: TaskId, state: TaskState) -> String {
+    let wait = async {
+        loop {
+            match rx.recv().await {
+                Ok(ev) if ev.task_id == id && ev.state == state => return ev.message,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("event channel: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait).await.expect("the event in time")
+}
+
+const DEAD_OWNER: &str = "4294967295:1:1";
+
+#[tokio::test]
+async fn recovery_kills_the_group_a_dead_server_left_running_but_never_a_reused_pid() {
+    let f = fixture();
+    let store = Store::open(&worktree::db_path(&f.data)).expect("store");
+    let spawn_group = || {
+        tokio::process::Command::new("sleep")
+            .arg("600")
+            .stdin(std::process::Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn sleep")
+    };
+    let mut left = spawn_group();
+    let left_record = crate::process::GroupRecord::of(left.id().expect("pid")).expect("record");
+    let a = orphan(&store, &f, "left running", DEAD_OWNER);
+    store.set_process(a, Some(left_record)).expect("record");
+    // Another task's record names a pid a different process now has (another start time).
+    let mut bystander = spawn_group();
+    let reused = crate::process::GroupRecord::of(bystander.id().expect("pid")).expect("record");
+    let b = orphan(&store, &f, "pid reused", DEAD_OWNER);
+    store
+        .set_process(b, Some(crate::process::GroupRecord { start_time: reused.start_time + 1, ..reused }))
+        .expect("record");
+
+    let orch = f.open(vec![], None);
+    for id in [a, b] {
+        let task = orch.show(id).expect("show").task;
+        assert_eq!((task.state, task.process), (TaskState::Interrupted, None), "task {id}");
+    }
+    let status = tokio::time::timeout(Duration::from_secs(10), left.wait()).await.expect("killed").expect("wait");
+    assert!(!status.success(), "{status}");
+    assert!(bystander.try_wait().expect("try_wait").is_none(), "a process that reused the pid was killed");
+}
+
+#[tokio::test]
+async fn a_running_server_interrupts_a_dead_servers_task_within_a_poll() {
+    let f = fixture();
+    let orch = f.open(vec![], None);
+    let mut rx = orch.subscribe();
+    let store = Store::open(&worktree::db_path(&f.data)).expect("store");
+    let id = orphan(&store, &f, "orphaned later", DEAD_OWNER);
+    let message = event_for(&mut rx, id, TaskState::Interrupted).await;
+    assert_eq!(message, "interrupted: the server running this task stopped");
+    assert_eq!(orch.show(id).expect("show").task.state, TaskState::Interrupted);
+}
+
+#[tokio::test]
+async fn a_task_of_this_server_that_no_pipeline_runs_ends_failed() {
+    let f = fixture();
+    let orch = f.open(vec![], None);
+    let mut rx = orch.subscribe();
+    let store = Store::open(&worktree::db_path(&f.data)).expect("store");
+    // Owned by this live server, working, but nothing runs it (its pipeline ended unrecorded).
+    let id = orphan(&store, &f, "stranded", &orch.inner.owner);
+    let message = event_for(&mut rx, id, TaskState::Failed).await;
+    assert_eq!(message, "the task stopped without recording its result");
+    let task = orch.show(id).expect("show").task;
+    assert_eq!((task.state, task.error.as_deref()), (TaskState::Failed, Some(message.as_str())));
+}
+
+#[tokio::test]
+async fn resume_refuses_while_a_process_still_works_in_the_worktree() {
+    let f = fixture();
+    let orch = f.open(vec![f.agent("script", "exit 3\n")], None);
+    let mut rx = orch.subscribe();
+    let id = orch.start_task(&f.repo, "Fail", serde_json::Value::Null, Some("script")).await.expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
+    let worktree = task.worktree.expect("worktree");
+    let mut lingering = tokio::process::Command::new("sleep")
+        .arg("600")
+        .current_dir(&worktree)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let pid = lingering.id().expect("pid");
+    let err = orch.resume(id).expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "refusing to run task {id} again: sleep (pid {pid}) still running in its worktree {}; stop it first",
+            worktree.display()
+        )
+    );
+    assert_eq!(orch.show(id).expect("show").task.state, TaskState::Failed);
+    lingering.kill().await.expect("kill");
+    orch.resume(id).expect("resumed once nothing runs there");
 }

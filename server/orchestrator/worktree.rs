@@ -7,10 +7,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tokio::process::Command;
 
 use super::git::{Git, GitError};
 
@@ -344,44 +342,6 @@ fn copy_path(src: &Path, worktree: &Path, rel: &Path) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// Runs a shell command (`sh -c`) in `dir` with a time limit in milliseconds, in its own process
-/// group (killed whole at the limit). Returns whether it succeeded and the last `tail_bytes`
-/// bytes of its combined output.
-pub(crate) async fn run_shell(
-    dir: &Path,
-    command: &str,
-    limit_ms: u64,
-    tail_bytes: usize,
-) -> anyhow::Result<(bool, String)> {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(format!("exec 2>&1; {command}"))
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().with_context(|| format!("cannot run {command:?}"))?;
-    let guard = GroupGuard(child.id());
-    let mut stdout = child.stdout.take().context("no stdout pipe")?;
-    let reader = tokio::spawn(async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf).await;
-        buf
-    });
-    let status = tokio::time::timeout(Duration::from_millis(limit_ms), child.wait()).await;
-    drop(guard);
-    let out = reader.await.unwrap_or_default();
-    let tail = tail(&out, tail_bytes);
-    match status {
-        Ok(Ok(st)) => Ok((st.success(), tail)),
-        Ok(Err(e)) => Err(e).context("waiting for the command"),
-        Err(_) => Ok((false, format!("{tail}\n[baton: stopped after {limit_ms} ms]"))),
-    }
-}
-
 /// The last `n` bytes of `bytes` as text (cut on a character boundary).
 pub(crate) fn tail(bytes: &[u8], n: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
@@ -395,44 +355,29 @@ pub(crate) fn tail(bytes: &[u8], n: usize) -> String {
     text[start..].to_owned()
 }
 
-/// Kills a process group when dropped (with `kill -KILL -<pgid>`; no unsafe code needed).
-pub(crate) struct GroupGuard(pub(crate) Option<u32>);
-
-impl GroupGuard {
-    /// Kills the group now.
-    pub(crate) fn kill(&mut self) {
-        if let Some(pid) = self.0.take() {
-            kill_group(pid);
-        }
+/// Runs the configured setup command (`sh -c`) in a new worktree, confined like the agent
+/// (with the host network only when `network`), with a time limit in milliseconds after which
+/// its whole process group is killed.
+///
+/// Errors carry the command's output tail; cancelling `cancel` is an error too.
+pub(crate) async fn run_setup(
+    confinement: &crate::agents::Confinement,
+    mode: crate::agents::sandbox::Mode,
+    command: &str,
+    limit_ms: u64,
+    network: bool,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let argv = ["sh".to_owned(), "-c".to_owned(), format!("exec 2>&1; {command}")];
+    let child = confinement.command(mode, &argv, network).context("empty setup command")?;
+    let out = crate::process::run_with_limit(child, limit_ms, 4096, cancel)
+        .await
+        .with_context(|| format!("setup command {command:?}"))?;
+    if out.timed_out {
+        bail!("setup command {command:?} was stopped after {limit_ms} ms: {}", out.stdout.trim());
     }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Sends SIGKILL to process group `pgid`.
-pub(crate) fn kill_group(pgid: u32) {
-    // `kill -- -0` would mean our own group; 1 would be init's.
-    if pgid <= 1 {
-        return;
-    }
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Runs the configured setup command in a new worktree (time limit in milliseconds).
-/// Errors carry the command's output tail.
-pub(crate) async fn run_setup(worktree: &Path, command: &str, limit_ms: u64) -> anyhow::Result<()> {
-    let (ok, out) = run_shell(worktree, command, limit_ms, 4096).await?;
-    if !ok {
-        bail!("setup command {command:?} failed: {}", out.trim());
+    if out.code != Some(0) {
+        bail!("setup command {command:?} failed: {}", out.stdout.trim());
     }
     Ok(())
 }

@@ -246,9 +246,10 @@ async fn dispatch_on_a_large_repository(rounds: usize) {
     std::fs::write(
         root.join("baton.toml"),
         format!(
-            "[[agents]]\nname = \"bench\"\nkind = \"cli\"\ncommand = [\"sh\", \"{}\", \"{{prompt}}\"]\ntime_limit_ms = 600000\n\n\
-             [orchestrator]\ndefault_agent = \"bench\"\n",
-            script.display()
+            "[[agents]]\nname = \"bench\"\nkind = \"cli\"\ncommand = [\"sh\", \"{}\", \"{{prompt}}\"]\ntime_limit_ms = 600000\n\
+             read_only_paths = [\"{}\"]\n\n[orchestrator]\ndefault_agent = \"bench\"\n",
+            script.display(),
+            base.display()
         ),
     )
     .expect("baton.toml");

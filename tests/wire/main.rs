@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod completion;
+mod confinement;
 mod edits;
 mod encodings;
 mod faults;

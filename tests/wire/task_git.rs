@@ -43,7 +43,8 @@ async fn an_agent_that_swaps_the_worktrees_git_for_its_own_repository_fails_with
          git config core.hooksPath hooks\nmkdir -p hooks\nprintf '#!/bin/sh\\ntouch \"%s\"\\n' \"$M\" > hooks/pre-commit\n\
          chmod +x hooks/pre-commit\necho 'fn two() {{}}' >> lib.rs\necho swapped\n"
     );
-    let repo = repo(&[("swapper", &agent, "")], "[orchestrator]\ndefault_agent = \"swapper\"\n");
+    // Unsandboxed: the sandbox already mounts `.git` read-only; this tests the git side's own check.
+    let repo = repo(&[("swapper", &agent, "sandbox = false\n")], "[orchestrator]\ndefault_agent = \"swapper\"\n");
     let objects = object_count(&repo.root);
     let base = git(&repo.root, &["rev-parse", "HEAD"]);
     let client = repo.client(no_model()).await;

@@ -45,6 +45,12 @@ pub(crate) fn repo(agents: &[(&str, &str, &str)], extra_toml: &str) -> Repo {
         std::fs::write(&script, body).expect("script");
         let extra =
             if extra.contains("time_limit_ms") { extra.to_string() } else { format!("time_limit_ms = 60000\n{extra}") };
+        // The sandbox hides /tmp: show it the test's folder (scripts, markers), read-only.
+        let extra = if extra.contains("read_only_paths") {
+            extra
+        } else {
+            format!("read_only_paths = [\"{}\"]\n{extra}", tmp.path().display())
+        };
         toml.push_str(&format!(
             "[[agents]]\nname = \"{name}\"\nkind = \"cli\"\ncommand = [\"sh\", \"{}\", \"{{prompt}}\"]\n{extra}\n",
             script.display()
@@ -284,8 +290,12 @@ async fn an_acp_agent_works_in_the_worktree_and_its_updates_become_progress() {
         return;
     }
     let agent = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/acp_agent.py");
-    let toml =
-        format!("[[agents]]\nname = \"acp\"\nkind = \"acp\"\ncommand = [\"python3\", \"{}\"]\n", agent.display());
+    // The sandbox shows the agent's folder only when bound in.
+    let toml = format!(
+        "[[agents]]\nname = \"acp\"\nkind = \"acp\"\ncommand = [\"python3\", \"{}\"]\nread_only_paths = [\"{}\"]\n",
+        agent.display(),
+        agent.parent().map(|p| p.display().to_string()).unwrap_or_default()
+    );
     let repo = repo(&[], &toml);
     let client = repo.client(no_model()).await;
     let started = command(

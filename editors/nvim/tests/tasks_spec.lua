@@ -35,10 +35,11 @@ local repo, git = T.git_repo({
 name = "scripted"
 kind = "cli"
 command = ["sh", "%s", "{prompt}"]
+read_only_paths = ["%s"]
 
 [orchestrator]
 default_agent = "scripted"
-]==]):format(agent),
+]==]):format(agent, T.env.tmp),
 })
 
 T.setup(T.env.code_url)

@@ -79,9 +79,29 @@ impl Client {
         envs: &[(&str, &str)],
         root: Option<&std::path::Path>,
     ) -> Client {
+        Self::start_wrapped(&[], capabilities, options, envs, root).await
+    }
+
+    /// [`Client::start_with`] with `baton` started through `wrapper` (a program and its
+    /// arguments, such as `unshare ... sh -c '...; exec "$0" "$@"'`), which must end by
+    /// executing the command line it is given.
+    pub async fn start_wrapped(
+        wrapper: &[String],
+        capabilities: Value,
+        options: Value,
+        envs: &[(&str, &str)],
+        root: Option<&std::path::Path>,
+    ) -> Client {
         let log_dir = tempfile::tempdir().expect("tempdir");
         let log_file = log_dir.path().join("baton.log");
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = tokio::process::Command::new(program);
+                cmd.args(args).arg(env!("CARGO_BIN_EXE_baton"));
+                cmd
+            }
+            None => tokio::process::Command::new(env!("CARGO_BIN_EXE_baton")),
+        };
         cmd.arg("--log-file").arg(&log_file).arg("--log-level").arg("debug");
         // Isolate from the developer's own config.
         cmd.env("BATON_CONFIG", log_dir.path().join("no-user-config.toml"));
@@ -321,6 +341,11 @@ impl Client {
     pub async fn kill(mut self) {
         let _ = self.child.start_kill();
         let _ = tokio::time::timeout(TIMEOUT, self.child.wait()).await;
+    }
+
+    /// The server's process id (the wrapper's, which became the server, when started wrapped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// True while the server process runs.

@@ -109,7 +109,7 @@ fs.writeFileSync(
 );
 fs.writeFileSync(
   path.join(repo, 'baton.toml'),
-  `[[agents]]\nname = "scripted"\nkind = "cli"\ncommand = ["sh", ${JSON.stringify(agent)}, "{prompt}"]\n\n[orchestrator]\ndefault_agent = "scripted"\n`,
+  `[[agents]]\nname = "scripted"\nkind = "cli"\ncommand = ["sh", ${JSON.stringify(agent)}, "{prompt}"]\nread_only_paths = [${JSON.stringify(tmp)}]\n\n[orchestrator]\ndefault_agent = "scripted"\n`,
 );
 fs.writeFileSync(path.join(repo, 'lib.rs'), 'pub fn greet() -> &\'static str {\n    "hello"\n}\n');
 const MAIN_RS = 'fn main() {\n    println!("{}", add(1, 2));\n}\n\nfn add(a: i32, b: i32) -> i32 {\n    ';
