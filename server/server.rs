@@ -59,13 +59,49 @@ pub struct ClientFeatures {
     pub document_changes: bool,
 }
 
-/// The model's reachability, as last observed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What Baton last learned about the model server, for `baton/status` and `baton/health`.
+/// Each message says what happened and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Health {
+    /// Not checked yet: the first check is still running.
+    #[default]
+    Unknown,
+    /// The last request or check was answered.
     Ok,
+    /// The server accepted the connection but did not finish answering within
+    /// `provider.timeout_ms` ([`ProviderError::Timeout`]): it is there, but slow or busy.
+    Slow(String),
+    /// No connection could be made ([`ProviderError::Unreachable`]): nothing listens at the
+    /// configured URL, or the host cannot be reached.
     Unreachable(String),
+    /// The server answered, with an error (HTTP status, malformed or oversized answer, ...).
     Error(String),
 }
+
+impl Health {
+    /// The state's name in `baton/health`: `unknown`, `ok`, `slow`, `unreachable` or `error`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Ok => "ok",
+            Health::Slow(_) => "slow",
+            Health::Unreachable(_) => "unreachable",
+            Health::Error(_) => "error",
+        }
+    }
+
+    /// The message, for the states that have one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Health::Unknown | Health::Ok => None,
+            Health::Slow(m) | Health::Unreachable(m) | Health::Error(m) => Some(m),
+        }
+    }
+}
+
+/// A check of the model server: the provider configuration it checks, and a future that
+/// completes once it has recorded its result in [`State::health`].
+pub type Probe = (crate::providers::ProviderConfig, futures::future::Shared<futures::future::BoxFuture<'static, ()>>);
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -82,6 +118,9 @@ pub struct State {
     /// Model requests in flight (completions and edits).
     pub activity: watch::Sender<usize>,
     pub health: watch::Sender<Health>,
+    /// The model server check in flight, if any (`handlers::initialized::check_provider`):
+    /// callers that ask while one runs share it.
+    pub probe: std::sync::Mutex<Option<Probe>>,
     /// Messages for the user gathered before the client was initialized.
     pub pending: std::sync::Mutex<Vec<String>>,
     /// Orchestrator mode, opened in `initialize` (or why it could not be).
@@ -141,13 +180,14 @@ impl State {
         Busy(&self.activity)
     }
 
-    /// Records the outcome of a model request for the status bar.
+    /// Records the outcome of a model request or check for the status bar: a timeout on a
+    /// server that accepted the connection is [`Health::Slow`], a failure to connect
+    /// [`Health::Unreachable`], any other failure [`Health::Error`].
     pub fn observe(&self, result: std::result::Result<(), &ProviderError>) {
         let health = match result {
             Ok(()) => Health::Ok,
-            Err(e @ (ProviderError::Unreachable { .. } | ProviderError::Timeout { .. })) => {
-                Health::Unreachable(unreachable_message(e))
-            }
+            Err(e @ ProviderError::Unreachable { .. }) => Health::Unreachable(unreachable_message(e)),
+            Err(e @ ProviderError::Timeout { .. }) => Health::Slow(slow_message(e)),
             Err(e) => Health::Error(e.to_string()),
         };
         self.health.send_if_modified(|h| std::mem::replace(h, health.clone()) != health);
@@ -194,6 +234,14 @@ pub fn unreachable_message(e: &ProviderError) -> String {
     format!(
         "{e}. Start a model server there (for example llama.cpp's llama-server: scripts/local-model.sh start) \
          or set provider.base_url and provider.kind in baton.toml or your editor's Baton settings."
+    )
+}
+
+/// The status message for a model server that accepted the connection but answered too slowly.
+pub fn slow_message(e: &ProviderError) -> String {
+    format!(
+        "{e}. It may be loading the model or busy with other requests; if answers stay this slow, use a smaller \
+         model or raise provider.timeout_ms in baton.toml or your editor's Baton settings."
     )
 }
 
@@ -247,7 +295,8 @@ impl Server {
                     provider: RwLock::new(provider),
                     conductor: Conductor::default(),
                     activity: watch::Sender::new(0),
-                    health: watch::Sender::new(Health::Ok),
+                    health: watch::Sender::new(Health::Unknown),
+                    probe: std::sync::Mutex::new(None),
                     pending: std::sync::Mutex::new(Vec::new()),
                     orchestrator: OnceLock::new(),
                     merge_predictions: DashMap::new(),
@@ -325,7 +374,8 @@ pub fn spawn_status_reporter(state: Arc<State>) {
                 let p = state.provider();
                 let (state_, message) = match (busy, h) {
                     (n, _) if n > 0 => (ext::StatusState::Working, None),
-                    (_, Health::Ok) => (ext::StatusState::Idle, None),
+                    (_, Health::Ok | Health::Unknown) => (ext::StatusState::Idle, None),
+                    (_, Health::Slow(m)) => (ext::StatusState::Slow, Some(m)),
                     (_, Health::Unreachable(m)) => (ext::StatusState::Unreachable, Some(m)),
                     (_, Health::Error(m)) => (ext::StatusState::Error, Some(m)),
                 };

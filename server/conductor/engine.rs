@@ -180,6 +180,8 @@ impl Conductor {
             Surroundings { line_before: &surroundings_owned.0, after: &surroundings_owned.1, indent_blocks, multiline };
         let collect = async {
             let mut stream = provider.generate(request).await?;
+            // Bounded: the provider ends the stream at `max_tokens` worth of text
+            // (`providers::limits::text_budget`).
             let mut raw = String::new();
             while let Some(delta) = stream.next().await {
                 let delta = delta?;

@@ -1,10 +1,12 @@
 //! `workspace/didChangeConfiguration`: replace the client's settings layer and re-resolve.
 
+use std::sync::Arc;
+
 use tower_lsp_server::gen_lsp_types::{DidChangeConfigurationParams, MessageType};
 
 use crate::server::State;
 
-pub async fn handle(state: &State, params: DidChangeConfigurationParams) {
+pub async fn handle(state: &Arc<State>, params: DidChangeConfigurationParams) {
     state.layers.write().unwrap_or_else(|e| e.into_inner()).set_did_change_configuration(params.settings);
     let messages = state.reload_settings(Some(&crate::config::Source::DidChangeConfiguration));
     for m in messages {

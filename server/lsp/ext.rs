@@ -15,8 +15,10 @@ pub const STATUS: &str = "baton/status";
 /// Client → server notification `baton/didShowCompletion`: a suggestion was shown
 /// (params: [`DidShowParams`]).
 pub const DID_SHOW_COMPLETION: &str = "baton/didShowCompletion";
-/// Client → server request `baton/health`: a snapshot for editors' health checks
-/// (result: version, provider, model, reachability, encoding, counters).
+/// Client → server request `baton/health`: a snapshot for editors' health checks (result:
+/// version, provider, model, the model server's state — `ok`, `slow`, `unreachable`, `error` or
+/// `unknown` — reachability, encoding, counters). Answered within 2 s: a check still running
+/// then goes on in the background (`checking: true`) and `baton/status` reports its result.
 pub const HEALTH: &str = "baton/health";
 
 /// `workspace/executeCommand` command: rewrite a range following an instruction.
@@ -93,8 +95,17 @@ pub enum StatusState {
     Working,
     /// The last model request failed (message says why).
     Error,
-    /// No model server answers at the configured URL (message says how to configure one).
+    /// The model server accepted the connection but did not finish answering within
+    /// `provider.timeout_ms` (message says so and what to try). Not `unreachable`: it is there.
+    Slow,
+    /// No model server answers at the configured URL: the connection was refused, the host has
+    /// no route or its name does not resolve (message says how to start or configure one).
     Unreachable,
+}
+
+impl StatusState {
+    /// Every state, in declaration order.
+    pub const ALL: [StatusState; 5] = [Self::Idle, Self::Working, Self::Error, Self::Slow, Self::Unreachable];
 }
 
 /// Params of `baton/status`.
@@ -237,7 +248,7 @@ pub fn protocol_description() -> Value {
         "commands": COMMANDS,
         "clientCapability": "experimental.baton.status",
         "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],
-        "statusStates": ["idle", "working", "error", "unreachable"],
+        "statusStates": StatusState::ALL,
         "taskStates": TaskState::ALL.map(TaskState::as_str),
         "settings": flatten("", &settings),
     });

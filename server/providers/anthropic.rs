@@ -2,10 +2,11 @@
 //! streamed as named SSE events (`content_block_delta` carries the text, `message_stop` ends,
 //! `error` fails).
 
-use eventsource_stream::Event;
+use super::sse::Event;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
+use super::limits::text_budget;
 use super::stream::{Origin, Step, decode, str_at};
 use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, set_stop, sse, wire_f32};
 
@@ -42,7 +43,7 @@ pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> R
     let url = format!("{}/messages", provider.base);
     let (origin, response) = provider.post(&url, &body, &headers(provider)?).await?;
     let events = sse::events(&provider.http, &origin, response);
-    Ok(decode(events, move |event| step(&origin, &event)))
+    Ok(decode(events, text_budget(max_tokens), move |event| step(&origin, &event)))
 }
 
 /// One named SSE event. Proxies that drop `event:` lines still send `type` in the payload.

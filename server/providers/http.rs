@@ -11,10 +11,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Client, Response, StatusCode};
 use tracing::debug;
 
+use super::limits::{MAX_BODY_CHARS, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES};
 use super::{ProviderConfig, ProviderError};
-
-/// Longest excerpt of a server's error body kept in an error, in characters.
-pub(crate) const MAX_BODY_CHARS: usize = 300;
 
 /// An API key read from the environment. `Debug` prints `***`; the value only leaves through
 /// [`Http::key_headers`], as a header marked sensitive.
@@ -164,7 +162,13 @@ impl Http {
             return Ok(response);
         }
         let retry_after = retry_after(response.headers(), self.timeout_ms);
-        let body = response.text().await.unwrap_or_default();
+        // An error body is for a message: read its first bytes only (a hostile or broken server
+        // may send megabytes, or never end), and ignore a failure to read it.
+        let mut response = response;
+        let body = match read_capped(&mut response, MAX_ERROR_BODY_BYTES).await {
+            Ok((bytes, _)) | Err((bytes, _)) => bytes,
+        };
+        let body = String::from_utf8_lossy(&body);
         Err(Failure {
             error: ProviderError::Status { url: url.to_owned(), status: status.as_u16(), body: self.scrub(&body) },
             retryable: status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
@@ -172,9 +176,30 @@ impl Http {
         })
     }
 
-    /// Maps an error from sending a request (before any response) to a [`ProviderError`].
+    /// Reads a whole 2xx answer body of at most [`MAX_RESPONSE_BYTES`] (non-streamed answers).
+    ///
+    /// Errors: [`ProviderError::TooLarge`] when the body (or its `Content-Length`) is over the cap,
+    /// and the errors of [`Http::body_error`].
+    pub(crate) async fn read_body(&self, url: &str, mut response: Response) -> Result<Vec<u8>, ProviderError> {
+        let too_large =
+            || ProviderError::TooLarge { url: url.to_owned(), what: "an answer body", limit: MAX_RESPONSE_BYTES };
+        if response.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+            return Err(too_large());
+        }
+        match read_capped(&mut response, MAX_RESPONSE_BYTES).await {
+            Ok((body, true)) => Ok(body),
+            Ok((_, false)) => Err(too_large()),
+            Err((_, e)) => Err(self.body_error(url, &e)),
+        }
+    }
+
+    /// Maps an error from sending a request (before any response) to a [`ProviderError`]: a
+    /// failure to connect (including the connect timeout) is [`ProviderError::Unreachable`], a
+    /// timeout once connected is [`ProviderError::Timeout`].
     fn send_error(&self, url: &str, e: &reqwest::Error) -> ProviderError {
-        if e.is_timeout() {
+        if e.is_connect() {
+            ProviderError::Unreachable { url: url.to_owned(), reason: describe(e) }
+        } else if e.is_timeout() {
             ProviderError::Timeout { url: url.to_owned(), ms: self.timeout_ms }
         } else if e.is_builder() {
             ProviderError::Config(format!("cannot build a request to {url}: {}", describe(e)))
@@ -189,6 +214,30 @@ impl Http {
             ProviderError::Timeout { url: url.to_owned(), ms: self.timeout_ms }
         } else {
             ProviderError::Interrupted { url: url.to_owned(), reason: describe(e) }
+        }
+    }
+}
+
+/// Reads `response`'s body until it ends or holds `cap` bytes, whichever comes first; the rest is
+/// never read. Returns the bytes and whether the body ended within the cap, or, when reading
+/// failed, the bytes read so far and the error.
+pub(crate) async fn read_capped(
+    response: &mut Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), (Vec<u8>, reqwest::Error)> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    return Ok((body, false));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok((body, true)),
+            Err(e) => return Err((body, e)),
         }
     }
 }

@@ -2,9 +2,10 @@
 //! streamed as SSE `data: {"content": ..., "stop": ...}` events; chat goes through its
 //! OpenAI-compatible `/v1/chat/completions`.
 
-use eventsource_stream::Event;
+use super::sse::Event;
 use serde_json::{Value, json};
 
+use super::limits::text_budget;
 use super::openai::{self, ChatRequest};
 use super::stream::{Origin, Step, decode, str_at};
 use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, set_stop, sse, wire_f32};
@@ -30,7 +31,7 @@ pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> R
     let url = format!("{}{path}", provider.base);
     let (origin, response) = provider.post(&url, &body, &provider.bearer()?).await?;
     let events = sse::events(&provider.http, &origin, response);
-    Ok(decode(events, move |event| step(&origin, &event)))
+    Ok(decode(events, text_budget(max_tokens), move |event| step(&origin, &event)))
 }
 
 /// One SSE event: `content` is the text, `"stop": true` ends, `{"error": ...}` fails.

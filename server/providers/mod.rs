@@ -16,6 +16,7 @@ use self::stream::Origin;
 
 mod anthropic;
 mod http;
+pub(crate) mod limits;
 mod llamacpp;
 mod ndjson;
 mod ollama;
@@ -142,9 +143,13 @@ pub type TextStream = Pin<Box<dyn Stream<Item = Result<String, ProviderError>> +
 /// Why a model request failed. Messages never contain an API key.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
+    /// No connection could be made: refused, no route, DNS failure, or no TCP handshake within
+    /// `connect_timeout_ms`.
     #[error("no model server answers at {url}: {reason}")]
     Unreachable { url: String, reason: String },
-    #[error("the model server at {url} did not answer within {ms} ms")]
+    /// The server accepted the connection but the whole answer did not arrive within
+    /// `timeout_ms` milliseconds (before or during the stream): it is there, but slow.
+    #[error("the model server at {url} accepted the connection but did not finish answering within {ms} ms")]
     Timeout { url: String, ms: u64 },
     #[error("the model server at {url} answered HTTP {status}: {body}")]
     Status { url: String, status: u16, body: String },
@@ -157,6 +162,11 @@ pub enum ProviderError {
     /// `{"error": ...}` line or event).
     #[error("the model server at {url} reported an error: {message}")]
     Remote { url: String, message: String },
+    /// The server sent more than Baton reads (see [`limits`]): `what` names the part (`"an
+    /// event"`, `"an NDJSON line"`, `"an answer body"`), `limit` is the cap in bytes. Baton stopped
+    /// reading and dropped the connection.
+    #[error("the model server at {url} sent {what} longer than {limit} bytes; Baton stopped reading it")]
+    TooLarge { url: String, what: &'static str, limit: usize },
     #[error("the API key variable {env} is not set in Baton's environment")]
     MissingKey { env: String },
     /// `what` names the unsupported prompt shape.

@@ -1,4 +1,5 @@
-//! Newline-delimited JSON over a streaming `reqwest` response (Ollama), split by `LinesCodec`.
+//! Newline-delimited JSON over a streaming `reqwest` response (Ollama), split by `LinesCodec`
+//! with a line cap ([`MAX_LINE_BYTES`]).
 
 use std::io;
 
@@ -9,14 +10,13 @@ use tokio_util::io::StreamReader;
 
 use super::ProviderError;
 use super::http::Http;
-use super::stream::Origin;
-
-/// Longest accepted line, in bytes.
-const MAX_LINE_BYTES: usize = 1 << 20;
+use super::limits::MAX_LINE_BYTES;
+use super::stream::{Origin, read_error};
 
 /// The response body as lines (without the newline). Transport failures become
-/// [`ProviderError::Timeout`] or [`ProviderError::Interrupted`]; over-long or non-UTF-8 lines
-/// become [`ProviderError::Malformed`].
+/// [`ProviderError::Timeout`] or [`ProviderError::Interrupted`]; non-UTF-8 lines become
+/// [`ProviderError::Malformed`]; a line over [`MAX_LINE_BYTES`] becomes
+/// [`ProviderError::TooLarge`] (`LinesCodec` stops buffering at the cap).
 pub(crate) fn lines(
     http: &Http,
     origin: &Origin,
@@ -27,16 +27,8 @@ pub(crate) fn lines(
     let reader = StreamReader::new(response.bytes_stream().map_err(io::Error::other));
     FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE_BYTES)).map(move |line| {
         line.map_err(|e| match e {
-            LinesCodecError::MaxLineLengthExceeded => {
-                origin.malformed(&format!("a line is longer than {MAX_LINE_BYTES} bytes"))
-            }
-            LinesCodecError::Io(e) => match e.get_ref().and_then(|inner| inner.downcast_ref::<reqwest::Error>()) {
-                Some(e) => http.body_error(&origin.url, e),
-                None if e.kind() == io::ErrorKind::InvalidData => {
-                    origin.malformed(&format!("a line is not UTF-8: {e}"))
-                }
-                None => ProviderError::Interrupted { url: origin.url.clone(), reason: e.to_string() },
-            },
+            LinesCodecError::MaxLineLengthExceeded => origin.too_large("an NDJSON line", MAX_LINE_BYTES),
+            LinesCodecError::Io(e) => read_error(&http, &origin, e),
         })
     })
 }

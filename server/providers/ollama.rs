@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::limits::text_budget;
 use super::stream::{Origin, Step, decode, str_at};
 use super::{GenerateRequest, Prompt, Provider, ProviderError, TextStream, chat_messages, ndjson, set_stop, wire_f32};
 
@@ -31,7 +32,7 @@ pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> R
     let url = format!("{}{path}", provider.base);
     let (origin, response) = provider.post(&url, &body, &provider.bearer()?).await?;
     let lines = ndjson::lines(&provider.http, &origin, response);
-    Ok(decode(lines, move |line| step(&origin, &line, text_pointer)))
+    Ok(decode(lines, text_budget(max_tokens), move |line| step(&origin, &line, text_pointer)))
 }
 
 /// One NDJSON line: the text at `text_pointer`; `"done": true` ends; `{"error": ...}` fails.

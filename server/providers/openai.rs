@@ -1,9 +1,10 @@
 //! The OpenAI-compatible wire format: `/completions` (raw prompts) and `/chat/completions`, both
 //! streamed as SSE `data:` events ending with `data: [DONE]`. llama.cpp reuses the chat half.
 
-use eventsource_stream::Event;
+use super::sse::Event;
 use serde_json::{Value, json};
 
+use super::limits::text_budget;
 use super::stream::{Origin, Step, decode, str_at};
 use super::{
     ChatMessage, GenerateRequest, Prompt, Provider, ProviderError, TextStream, chat_messages, set_stop, sse, wire_f32,
@@ -24,7 +25,7 @@ pub(super) async fn generate(provider: &Provider, request: GenerateRequest) -> R
             let url = format!("{}/completions", provider.base);
             let (origin, response) = provider.post(&url, &body, &provider.bearer()?).await?;
             let events = sse::events(&provider.http, &origin, response);
-            Ok(decode(events, move |event| step(&origin, &event, "/choices/0/text")))
+            Ok(decode(events, text_budget(max_tokens), move |event| step(&origin, &event, "/choices/0/text")))
         }
         Prompt::Chat { system, messages } => {
             let url = format!("{}/chat/completions", provider.base);
@@ -56,7 +57,7 @@ pub(super) async fn chat(provider: &Provider, url: &str, request: ChatRequest) -
     set_stop(&mut body, "stop", request.stop);
     let (origin, response) = provider.post(url, &body, &provider.bearer()?).await?;
     let events = sse::events(&provider.http, &origin, response);
-    Ok(decode(events, move |event| step(&origin, &event, "/choices/0/delta/content")))
+    Ok(decode(events, text_budget(request.max_tokens), move |event| step(&origin, &event, "/choices/0/delta/content")))
 }
 
 /// One SSE event: the text at `text_pointer`, `[DONE]` ends, `{"error": ...}` fails.

@@ -420,7 +420,7 @@ async fn a_400_is_not_retried_and_its_body_is_truncated() {
     server.push(Reply::status(400, "x".repeat(1_000)));
     let error = generate_error(&provider(ProviderKind::Llamacpp, &server), raw()).await;
     match &error {
-        ProviderError::Status { status: 400, body, .. } => assert_eq!(body.chars().count(), http::MAX_BODY_CHARS),
+        ProviderError::Status { status: 400, body, .. } => assert_eq!(body.chars().count(), limits::MAX_BODY_CHARS),
         other => panic!("{other:?}"),
     }
     assert_eq!(server.requests().len(), 1);
@@ -508,6 +508,120 @@ async fn malformed_events_end_the_stream_with_malformed() {
         assert_eq!(text, "", "{kind:?}");
         assert!(matches!(error, Some(ProviderError::Malformed { .. })), "{kind:?}: {error:?}");
     }
+}
+
+// ---- Caps (limits.rs): whatever the server sends, what is read stays bounded ----
+
+/// `Reply::Endless*` bodies never end: a client that did not stop reading would read them until
+/// its timeout (5 s here), at loopback speed. Having stopped, the server hands out at most the
+/// cap plus the sockets' buffers.
+const HANDED_OUT_AT_MOST: usize = 64 << 20;
+
+#[tokio::test]
+async fn an_endless_error_body_is_read_up_to_its_cap() {
+    let server = ModelServer::start().await;
+    server.push(Reply::EndlessStatus(500));
+    let url = format!("{}/v1/completions", server.base_url());
+    let mut response = reqwest::Client::new().post(&url).json(&json!({})).send().await.expect("response");
+    let (body, complete) = http::read_capped(&mut response, limits::MAX_ERROR_BODY_BYTES).await.expect("read");
+    assert_eq!((body.len(), complete), (limits::MAX_ERROR_BODY_BYTES, false));
+    drop(response);
+
+    server.push(Reply::EndlessStatus(500));
+    let config = ProviderConfig { max_retries: 0, ..config(ProviderKind::Openai, &server) };
+    let error = generate_error(&Provider::new(config).expect("provider"), raw()).await;
+    match &error {
+        ProviderError::Status { status: 500, body, .. } => {
+            assert_eq!(body.chars().count(), limits::MAX_BODY_CHARS, "an excerpt, not the body");
+        }
+        other => panic!("the error body was not cut at its cap: {other:?}"),
+    }
+    assert!(server.endless_bytes() < HANDED_OUT_AT_MOST, "{} bytes handed out", server.endless_bytes());
+}
+
+#[tokio::test]
+async fn a_line_that_never_ends_stops_at_the_line_cap() {
+    let server = ModelServer::start().await;
+    for (kind, prompt, what) in [
+        (ProviderKind::Openai, raw(), "an event stream line"),
+        (ProviderKind::Anthropic, chat(), "an event stream line"),
+        (ProviderKind::Ollama, fim(), "an NDJSON line"),
+        (ProviderKind::Llamacpp, fim(), "an event stream line"),
+    ] {
+        server.push(Reply::EndlessLine);
+        let stream = provider(kind, &server).generate(request(prompt)).await.expect("generate");
+        let (text, error) = collect(stream).await;
+        assert_eq!(text, "", "{kind:?}");
+        match error {
+            Some(ProviderError::TooLarge { what: w, limit, .. }) => {
+                assert_eq!((w, limit), (what, limits::MAX_LINE_BYTES), "{kind:?}")
+            }
+            other => panic!("{kind:?}: {other:?}"),
+        }
+    }
+    assert!(server.endless_bytes() < 4 * HANDED_OUT_AT_MOST, "{} bytes handed out", server.endless_bytes());
+}
+
+#[tokio::test]
+async fn an_event_that_never_ends_stops_at_the_event_cap() {
+    let server = ModelServer::start().await;
+    for (kind, prompt) in
+        [(ProviderKind::Openai, chat()), (ProviderKind::Anthropic, chat()), (ProviderKind::Llamacpp, raw())]
+    {
+        server.push(Reply::EndlessEvent);
+        let stream = provider(kind, &server).generate(request(prompt)).await.expect("generate");
+        let (text, error) = collect(stream).await;
+        assert_eq!(text, "", "{kind:?}");
+        let error = error.expect("an error");
+        assert!(
+            matches!(error, ProviderError::TooLarge { what: "an event", limit: limits::MAX_EVENT_BYTES, .. }),
+            "{kind:?}: {error:?}"
+        );
+        assert!(error.to_string().contains(&format!("{} bytes", limits::MAX_EVENT_BYTES)), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn an_answer_that_goes_on_stops_at_max_tokens_worth_of_text() {
+    let server = ModelServer::start().await;
+    let max_tokens = 8;
+    let budget = limits::text_budget(max_tokens);
+    // 6 bytes a delta: the budget (128) falls inside "é", which must not be split.
+    let delta = "aé✓";
+    let expected = format!("{}a", delta.repeat(budget / delta.len()));
+    assert_eq!(expected.len(), budget - 1);
+    for (kind, prompt) in [
+        (ProviderKind::Openai, raw()),
+        (ProviderKind::Openai, chat()),
+        (ProviderKind::Anthropic, chat()),
+        (ProviderKind::Ollama, fim()),
+        (ProviderKind::Llamacpp, fim()),
+    ] {
+        server.push(Reply::Endless(delta.to_owned()));
+        let request = GenerateRequest { max_tokens, ..request(prompt) };
+        let stream = provider(kind, &server).generate(request).await.expect("generate");
+        let (text, error) = collect(stream).await;
+        assert!(error.is_none(), "{kind:?}: {error:?}");
+        assert_eq!(text, expected, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_non_streamed_answer_over_its_cap_is_refused() {
+    let server = ModelServer::start().await;
+    server.push(Reply::EndlessLine);
+    let request = ToolChatRequest {
+        system: None,
+        messages: vec![ToolMessage::User("hi".to_owned())],
+        tools: Vec::new(),
+        max_tokens: 16,
+        temperature: 0.0,
+    };
+    let error = provider(ProviderKind::Openai, &server).chat_with_tools(request).await.expect_err("too large");
+    assert!(
+        matches!(error, ProviderError::TooLarge { what: "an answer body", limit: limits::MAX_RESPONSE_BYTES, .. }),
+        "{error:?}"
+    );
 }
 
 // ---- Health ----

@@ -119,8 +119,8 @@ impl Provider {
             ProviderKind::Ollama => (format!("{}/api/chat", self.base), ollama_body(self, &request), self.bearer()?),
         };
         let (origin, response) = self.post(&url, &body, &headers).await?;
-        let text = response.text().await.map_err(|e| self.http.body_error(&url, &e))?;
-        let payload = origin.json(&text)?;
+        let bytes = self.http.read_body(&url, response).await?;
+        let payload = origin.json(&String::from_utf8_lossy(&bytes))?;
         if let Some(error) = origin.error_in(&payload) {
             return Err(error);
         }

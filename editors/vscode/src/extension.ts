@@ -183,7 +183,7 @@ class Baton {
     this.item.text = statusText(this.status, this.tasks);
     this.item.tooltip = statusTooltip(this.status, this.tasks);
     this.item.command = 'baton.listTasks';
-    const warn = this.status?.state === 'unreachable' || this.status?.state === 'error';
+    const warn = this.status?.state === 'unreachable' || this.status?.state === 'error' || this.status?.state === 'slow';
     this.item.backgroundColor = warn ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
   }
 
@@ -369,11 +369,13 @@ class Baton {
   async health(): Promise<void> {
     const h = (await this.running().sendRequest(HEALTH)) as Record<string, unknown>;
     const counters = (h.counters ?? {}) as Record<string, number>;
+    const server =
+      h.state === 'slow' ? 'reachable but slow' : h.state === 'unknown' ? 'not checked yet' : h.reachable ? 'reachable' : 'NOT reachable';
     const line =
-      `Baton ${h.version}: ${h.provider} ${h.model} at ${h.baseUrl} is ${h.reachable ? 'reachable' : 'NOT reachable'}; ` +
+      `Baton ${h.version}: ${h.provider} ${h.model} at ${h.baseUrl} is ${server}${h.checking ? ' (still checking)' : ''}; ` +
       `${h.documents} open document(s), ${counters.requests ?? 0} suggestion request(s), ${counters.modelCalls ?? 0} model call(s).`;
     this.output.appendLine(`Health: ${JSON.stringify(h, null, 2)}`);
-    const show = h.reachable ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
+    const show = h.state === 'ok' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
     const pick = await show(h.message ? `${line} ${h.message}` : line, 'Show Details');
     if (pick) this.output.show();
   }

@@ -28,7 +28,7 @@ export const EXPERIMENTAL_CAPABILITIES = { baton: { status: true, tasks: true } 
 
 /** Params of `baton/status`. */
 export interface StatusParams {
-  state: 'idle' | 'working' | 'error' | 'unreachable';
+  state: 'idle' | 'working' | 'error' | 'slow' | 'unreachable';
   message?: string;
   provider: string;
   model: string;

@@ -11,6 +11,7 @@ const ICONS: Record<StatusParams['state'], string> = {
   idle: '$(sparkle)',
   working: '$(loading~spin)',
   error: '$(error)',
+  slow: '$(watch)',
   unreachable: '$(debug-disconnect)',
 };
 

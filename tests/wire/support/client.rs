@@ -271,10 +271,17 @@ impl Client {
 
     /// Waits until the server has sent a message with this method matching `pred`.
     pub async fn wait_for(&self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_after(0, method, pred).await
+    }
+
+    /// [`Client::wait_for`] among the messages after the first `skip` of the [`Client::inbox`].
+    pub async fn wait_for_after(&self, skip: usize, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let mut rx = self.inbox_len.clone();
         let found = tokio::time::timeout(TIMEOUT, async {
             loop {
-                if let Some(m) = self.inbox().into_iter().find(|m| m["method"] == method && pred(&m["params"])) {
+                if let Some(m) =
+                    self.inbox().into_iter().skip(skip).find(|m| m["method"] == method && pred(&m["params"]))
+                {
                     return m;
                 }
                 if rx.changed().await.is_err() {

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -48,6 +49,20 @@ pub enum Reply {
     /// as one JSON answer when the request says `"stream": false`; on a streaming request the
     /// calls are streamed as the JSON text `{"name": ..., "arguments": ...}` (one per line).
     ToolCalls(Vec<(String, Value)>),
+    /// This HTTP status with a body that never ends (1 MiB chunks of `x`, forever): what a
+    /// client reads of an error body must be capped.
+    EndlessStatus(u16),
+    /// A 200 answer whose first line never ends: the route's opening events, then `data: {"text":
+    /// "` (SSE) or `{"response": "` (NDJSON, and `"stream": false` answers) followed by 1 MiB
+    /// chunks without a line break, forever.
+    EndlessLine,
+    /// A server-sent event that never ends: after the route's opening events, `data: ...` lines
+    /// forever without the blank line that ends an event. NDJSON routes and `"stream": false`
+    /// answers get [`Reply::EndlessLine`].
+    EndlessEvent,
+    /// This delta, in the route's format, again and again, forever: an answer that goes on past
+    /// any `max_tokens`. `"stream": false` answers get [`Reply::EndlessLine`].
+    Endless(String),
 }
 
 impl Reply {
@@ -100,6 +115,8 @@ struct Shared {
     state: Mutex<Script>,
     count: watch::Sender<usize>,
     shutdown: watch::Receiver<()>,
+    /// Bytes of endless bodies ([`Reply::EndlessStatus`] and the others) handed to connections.
+    endless_bytes: Arc<AtomicUsize>,
 }
 
 struct Script {
@@ -146,6 +163,7 @@ impl ModelServer {
             }),
             count: count_tx,
             shutdown,
+            endless_bytes: Arc::default(),
         });
         let app = Router::new().fallback(handle).with_state(Arc::clone(&shared));
         let task = tokio::spawn(async move {
@@ -194,6 +212,12 @@ impl ModelServer {
             Ok(Ok(_)) => self.requests(),
             _ => panic!("model server got {} of {n} requests within {timeout:?}", self.requests().len()),
         }
+    }
+
+    /// Bytes of endless bodies the server has handed to connections so far: once a client stops
+    /// reading, this stops growing (give or take the sockets' buffers, a few MiB).
+    pub fn endless_bytes(&self) -> usize {
+        self.shared.endless_bytes.load(Ordering::Relaxed)
     }
 
     fn script(&self) -> MutexGuard<'_, Script> {
@@ -479,10 +503,59 @@ async fn handle(
     if delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
     }
+    if let Some(Reply::EndlessStatus(code)) = &reply {
+        return endless(*code, "application/json", Vec::new(), Bytes::from(vec![b'x'; 1 << 20]), &shared);
+    }
     if let (false, true, Some(reply)) = (streaming, route.generates(), &reply) {
+        if matches!(reply, Reply::EndlessLine | Reply::EndlessEvent | Reply::Endless(_)) {
+            let head = vec![r#"{"message": {"role": "assistant", "content": ""#.to_owned()];
+            return endless(200, "application/json", head, Bytes::from(vec![b'x'; 1 << 20]), &shared);
+        }
         return respond_whole(route, reply.clone(), seq, shared.shutdown.clone()).await;
     }
+    if route.generates() {
+        let content_type = if route.ndjson() { "application/x-ndjson" } else { "text/event-stream" };
+        let mut head = route.opening();
+        let endless_line = |mut head: Vec<String>| {
+            head.push(if route.ndjson() { r#"{"response": ""#.to_owned() } else { r#"data: {"text": ""#.to_owned() });
+            endless(200, content_type, head, Bytes::from(vec![b'x'; 1 << 20]), &shared)
+        };
+        match &reply {
+            Some(Reply::EndlessLine) => return endless_line(head),
+            Some(Reply::EndlessEvent) if route.ndjson() => return endless_line(head),
+            Some(Reply::EndlessEvent) => {
+                head.push("data: {\n".to_owned());
+                let lines = "data: \"an event that goes on and on and never ends\",\n".repeat(1024);
+                return endless(200, content_type, head, Bytes::from(lines), &shared);
+            }
+            Some(Reply::Endless(delta)) => {
+                return endless(200, content_type, head, Bytes::from(route.delta(delta).repeat(64)), &shared);
+            }
+            _ => {}
+        }
+    }
     respond(route, reply, shared.shutdown.clone()).await
+}
+
+/// A response with this status whose body is `head`, then `chunk` again and again until the
+/// client stops reading or the server shuts down; counts what it hands out.
+fn endless(code: u16, content_type: &str, head: Vec<String>, chunk: Bytes, shared: &Shared) -> Response {
+    let counter = Arc::clone(&shared.endless_bytes);
+    let mut shutdown = shared.shutdown.clone();
+    let body = stream::iter(head.into_iter().map(Bytes::from))
+        .chain(stream::repeat(chunk))
+        .map(move |bytes| {
+            counter.fetch_add(bytes.len(), Ordering::Relaxed);
+            Ok::<_, io::Error>(bytes)
+        })
+        .take_until(async move {
+            let _ = shutdown.changed().await;
+        });
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from_stream(body))
+        .unwrap_or_default()
 }
 
 /// The answer to a `"stream": false` generation request: one JSON body in the route's format.
@@ -506,6 +579,9 @@ async fn respond_whole(route: Route, reply: Reply, seq: usize, mut shutdown: wat
             return plain(200, "application/json", error.to_string());
         }
         Reply::ToolCalls(calls) => (String::new(), calls),
+        Reply::EndlessStatus(_) | Reply::EndlessLine | Reply::EndlessEvent | Reply::Endless(_) => {
+            return plain(500, "text/plain", "endless replies are answered by `endless`".into());
+        }
     };
     plain(200, "application/json", route.whole(&text, &calls, seq).to_string())
 }
@@ -556,6 +632,9 @@ async fn respond(route: Route, reply: Option<Reply>, mut shutdown: watch::Receiv
         Reply::StreamError(message) => {
             let frames = route.opening().into_iter().chain([route.error(&message)]).collect();
             return streamed(content_type, frames, 0, true);
+        }
+        Reply::EndlessStatus(_) | Reply::EndlessLine | Reply::EndlessEvent | Reply::Endless(_) => {
+            return plain(500, "text/plain", "endless replies are answered by `endless`".into());
         }
     };
     let mut frames: Vec<(u64, String)> = route.opening().into_iter().map(|f| (0, f)).collect();

@@ -106,12 +106,20 @@ function sub.status()
   notify(table.concat(parts, ' '))
 end
 
+-- How the model server's `state` reads; other states read as reachable or UNREACHABLE.
+local server_states = { slow = 'reachable but SLOW', unknown = 'not checked yet' }
+
 ---Formats a `baton/health` result as lines.
 function M.format_health(h)
+  local server = server_states[h.state] or (h.reachable == true and 'reachable' or 'UNREACHABLE')
+  if h.checking == true then
+    server = server .. ' (still checking)'
+  end
+  local message = type(h.message) == 'string' and (' — ' .. h.message) or ''
   local lines = {
     ('Baton %s'):format(h.version or '?'),
     ('provider: %s  model: %s  base URL: %s'):format(h.provider or '?', h.model or '?', h.baseUrl or '?'),
-    ('model server: %s%s'):format(h.reachable and 'reachable' or 'UNREACHABLE', h.message and (' — ' .. h.message) or ''),
+    ('model server: %s%s'):format(server, message),
     ('position encoding: %s  open documents: %s'):format(h.positionEncoding or '?', tostring(h.documents)),
   }
   if type(h.counters) == 'table' then

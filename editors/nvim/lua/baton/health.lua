@@ -82,7 +82,9 @@ function M.check()
     h.error('baton/health failed: ' .. (err.message or vim.inspect(err)))
   else
     local lines = require('baton.commands').format_health(result or {})
-    if result.reachable then
+    if result.state == 'slow' or result.state == 'unknown' then
+      h.warn(table.concat(lines, '\n'))
+    elseif result.reachable == true then
       h.ok(table.concat(lines, '\n'))
     else
       h.error(table.concat(lines, '\n'), {

@@ -150,7 +150,7 @@ local function on_progress(ev)
   vim.cmd('redrawstatus')
 end
 
-local labels = { idle = 'idle', working = 'working…', error = 'error', unreachable = 'unreachable' }
+local labels = { idle = 'idle', working = 'working…', error = 'error', slow = 'slow', unreachable = 'unreachable' }
 
 ---Task count labels, in the order the statusline shows them (only counts above zero).
 M.count_labels = {
@@ -181,7 +181,7 @@ end
 
 ---A short statusline string: model state plus task counts, e.g.
 ---`Baton: idle · 1 running · 2 to review`. States: `idle`, `working…`, `error`,
----`unreachable`, `starting` (attached, no status yet); '' when not running.
+---`slow`, `unreachable`, `starting` (attached, no status yet); '' when not running.
 function M.status(bufnr)
   local client = M.client(bufnr or vim.api.nvim_get_current_buf())
   if not client then
