@@ -111,7 +111,10 @@ function M.format_health(h)
   local lines = {
     ('Baton %s'):format(h.version or '?'),
     ('provider: %s  model: %s  base URL: %s'):format(h.provider or '?', h.model or '?', h.baseUrl or '?'),
-    ('model server: %s%s'):format(h.reachable and 'reachable' or 'UNREACHABLE', h.message and (' — ' .. h.message) or ''),
+    ('model server: %s%s'):format(
+      h.reachable and 'reachable' or 'UNREACHABLE',
+      h.message and (' — ' .. h.message) or ''
+    ),
     ('position encoding: %s  open documents: %s'):format(h.positionEncoding or '?', tostring(h.documents)),
   }
   if type(h.counters) == 'table' then
@@ -205,8 +208,18 @@ M.actions = {
   { name = 'review', command = 'baton.pr.review', label = 'Review (open the diff)', states = { ready = true } },
   { name = 'apply', command = 'baton.pr.apply', label = 'Apply to working tree', states = { ready = true } },
   { name = 'merge', command = 'baton.pr.merge', label = 'Merge into the current branch', states = { ready = true } },
-  { name = 'request-changes', command = 'baton.pr.requestChanges', label = 'Request changes…', states = { ready = true } },
-  { name = 'approve-plan', command = 'baton.task.approvePlan', label = 'Approve plan', states = { awaiting_plan_approval = true } },
+  {
+    name = 'request-changes',
+    command = 'baton.pr.requestChanges',
+    label = 'Request changes…',
+    states = { ready = true },
+  },
+  {
+    name = 'approve-plan',
+    command = 'baton.task.approvePlan',
+    label = 'Approve plan',
+    states = { awaiting_plan_approval = true },
+  },
   { name = 'resume', command = 'baton.task.resume', label = 'Resume', states = { failed = true, interrupted = true } },
   { name = 'show', command = 'baton.task.show', label = 'Show details', all = true },
   { name = 'discard', command = 'baton.pr.discard', label = 'Discard' },
@@ -304,7 +317,9 @@ function M.format_task_details(d)
   if t.repo_root then
     add('repository: ' .. t.repo_root)
   end
-  add(('created: %s   updated: %s   tokens: %s'):format(when(t.created_ms), when(t.updated_ms), tostring(t.tokens or 0)))
+  add(
+    ('created: %s   updated: %s   tokens: %s'):format(when(t.created_ms), when(t.updated_ms), tostring(t.tokens or 0))
+  )
   if t.error and t.error ~= vim.NIL then
     add('error: ' .. t.error)
   end
@@ -315,7 +330,11 @@ function M.format_task_details(d)
   end
   if t.plan and t.plan ~= vim.NIL then
     add('')
-    add(('Plan (%s):'):format(t.plan_approved and 'approved' or 'awaiting approval: :Baton approve-plan ' .. tostring(t.id)))
+    add(
+      ('Plan (%s):'):format(
+        t.plan_approved and 'approved' or 'awaiting approval: :Baton approve-plan ' .. tostring(t.id)
+      )
+    )
     add(t.plan)
   end
   local pr = d.pull_request
@@ -323,10 +342,22 @@ function M.format_task_details(d)
     local st = pr.stat or {}
     add('')
     add('Pull request: ' .. (pr.title or ''))
-    add(('  +%s -%s in %s file(s); checks: %s%s'):format(tostring(st.insertions or 0), tostring(st.deletions or 0),
-      tostring(st.files_changed or 0), tostring(pr.check or 'none'),
-      (type(pr.check_command) == 'string') and (' (' .. pr.check_command .. ')') or ''))
-    add(('  branch %s, base %s, head %s'):format(pr.branch or '?', (pr.base_commit or '?'):sub(1, 12), (pr.head_commit or '?'):sub(1, 12)))
+    add(
+      ('  +%s -%s in %s file(s); checks: %s%s'):format(
+        tostring(st.insertions or 0),
+        tostring(st.deletions or 0),
+        tostring(st.files_changed or 0),
+        tostring(pr.check or 'none'),
+        (type(pr.check_command) == 'string') and (' (' .. pr.check_command .. ')') or ''
+      )
+    )
+    add(
+      ('  branch %s, base %s, head %s'):format(
+        pr.branch or '?',
+        (pr.base_commit or '?'):sub(1, 12),
+        (pr.head_commit or '?'):sub(1, 12)
+      )
+    )
     for _, f in ipairs(pr.files or {}) do
       local ranges = {}
       for _, r in ipairs(f.ranges or {}) do
@@ -352,14 +383,27 @@ function M.format_task_details(d)
     add('')
     add('Sign-offs:')
     for _, s in ipairs(d.signoffs) do
-      add(('  %s by %s at %s (head %s, checks %s)'):format(s.action or '?', s.who or '?', when(s.when_ms), (s.head_commit or '?'):sub(1, 12), tostring(s.checks or 'none')))
+      add(
+        ('  %s by %s at %s (head %s, checks %s)'):format(
+          s.action or '?',
+          s.who or '?',
+          when(s.when_ms),
+          (s.head_commit or '?'):sub(1, 12),
+          tostring(s.checks or 'none')
+        )
+      )
     end
   end
   if type(d.log) == 'table' and #d.log > 0 then
     add('')
     add('Log:')
     for _, l in ipairs(d.log) do
-      add(('  %s  %s'):format(type(l.time_ms) == 'number' and os.date('%H:%M:%S', math.floor(l.time_ms / 1000)) or '', l.line or ''))
+      add(
+        ('  %s  %s'):format(
+          type(l.time_ms) == 'number' and os.date('%H:%M:%S', math.floor(l.time_ms / 1000)) or '',
+          l.line or ''
+        )
+      )
     end
   end
   return lines
@@ -427,8 +471,13 @@ function M.run_action(client, name, id, bufnr, extra)
     elseif name == 'merge' then
       -- The merge changed files on disk: reload the buffers that show them.
       pcall(vim.cmd, 'checktime')
-      notify(('Baton: merged PR #%s as %s%s'):format(tostring(id), tostring(result.commit or '?'):sub(1, 12),
-        result.signedOffBy and (' (Signed-off-by: ' .. result.signedOffBy .. ')') or ''))
+      notify(
+        ('Baton: merged PR #%s as %s%s'):format(
+          tostring(id),
+          tostring(result.commit or '?'):sub(1, 12),
+          result.signedOffBy and (' (Signed-off-by: ' .. result.signedOffBy .. ')') or ''
+        )
+      )
     elseif name == 'request-changes' then
       notify(('Baton: sent the requested changes to task #%s'):format(tostring(id)))
     elseif name == 'discard' then
@@ -478,7 +527,13 @@ local function task_subcommand(name)
         notify(('Baton: `%s` is not a task id (try :Baton tasks)'):format(given), vim.log.levels.ERROR)
         return
       end
-      M.run_action(client, name, id, bufnr, name == 'request-changes' and cmd.fargs[3] and { feedback = table.concat(cmd.fargs, ' ', 3) } or nil)
+      M.run_action(
+        client,
+        name,
+        id,
+        bufnr,
+        name == 'request-changes' and cmd.fargs[3] and { feedback = table.concat(cmd.fargs, ' ', 3) } or nil
+      )
       return
     end
     M.pick_task(client, bufnr, ('Baton: %s which task?'):format(action.label:gsub('…$', ''):lower()), function(t)
@@ -516,7 +571,12 @@ function M.delegate(client, args, bufnr)
     M.execute(client, baton().CMD_TASK_START, { a }, bufnr, function(result)
       local id = type(result) == 'table' and result.id or result
       M.last_started = id
-      notify(('Baton: task #%s started (%s; :Baton tasks to follow it)'):format(tostring(id), a.agent and ('agent ' .. a.agent) or 'default agent'))
+      notify(
+        ('Baton: task #%s started (%s; :Baton tasks to follow it)'):format(
+          tostring(id),
+          a.agent and ('agent ' .. a.agent) or 'default agent'
+        )
+      )
     end)
   end
   if args.prompt and vim.trim(args.prompt) ~= '' and args.confirmed then

@@ -213,11 +213,15 @@ function M.schedule(bufnr)
     timers[bufnr] = t
   end
   t:stop()
-  t:start(opts.debounce_ms, 0, vim.schedule_wrap(function()
-    if api.nvim_buf_is_valid(bufnr) and vim.startswith(api.nvim_get_mode().mode, 'i') then
-      M.request(bufnr, false)
-    end
-  end))
+  t:start(
+    opts.debounce_ms,
+    0,
+    vim.schedule_wrap(function()
+      if api.nvim_buf_is_valid(bufnr) and vim.startswith(api.nvim_get_mode().mode, 'i') then
+        M.request(bufnr, false)
+      end
+    end)
+  )
 end
 
 ---True when a suggestion is shown in `bufnr`.
@@ -329,7 +333,10 @@ function M.attach(bufnr, client)
     return
   end
   local group = api.nvim_create_augroup('baton.ghost.' .. bufnr, { clear = true })
-  api.nvim_create_autocmd({ 'InsertEnter', 'TextChangedI', 'CursorMovedI' }, { group = group, buffer = bufnr, callback = on_change })
+  api.nvim_create_autocmd(
+    { 'InsertEnter', 'TextChangedI', 'CursorMovedI' },
+    { group = group, buffer = bufnr, callback = on_change }
+  )
   api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave' }, {
     group = group,
     buffer = bufnr,

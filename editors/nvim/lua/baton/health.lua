@@ -61,7 +61,14 @@ function M.check()
     return vim.fn.fnamemodify(vim.api.nvim_buf_get_name(b), ':~:.')
   end, bufs)
   if #bufs > 0 then
-    h.ok(('client %d running (root %s), attached to %d buffer(s): %s'):format(client.id, tostring(client.root_dir), #bufs, table.concat(names, ', ')))
+    h.ok(
+      ('client %d running (root %s), attached to %d buffer(s): %s'):format(
+        client.id,
+        tostring(client.root_dir),
+        #bufs,
+        table.concat(names, ', ')
+      )
+    )
   else
     h.warn(('client %d running (root %s) but attached to no buffer'):format(client.id, tostring(client.root_dir)))
   end
@@ -106,9 +113,15 @@ function M.check()
   end
   if #missing == 0 then
     local counts = baton.tasks_status()
-    h.ok('the server runs the task and pull request commands; tasks: ' .. (counts ~= '' and counts or (baton.tasks_details() and 'none open' or 'no baton/tasks received yet')))
+    h.ok(
+      'the server runs the task and pull request commands; tasks: '
+        .. (counts ~= '' and counts or (baton.tasks_details() and 'none open' or 'no baton/tasks received yet'))
+    )
   else
-    h.warn('this server does not offer ' .. table.concat(missing, ', '), { 'update baton: :Baton delegate, :Baton tasks and the pull request actions need them' })
+    h.warn(
+      'this server does not offer ' .. table.concat(missing, ', '),
+      { 'update baton: :Baton delegate, :Baton tasks and the pull request actions need them' }
+    )
   end
 end
 
@@ -146,8 +159,10 @@ function M.check_tasks(h, baton, exe)
   if not res then
     h.warn('`baton task list` could not run: ' .. tostring(proc))
   elseif res.code ~= 0 then
-    h.warn(('`baton task list` failed (exit %s) in %s: %s'):format(tostring(res.code), cwd, vim.trim(res.stderr or '')),
-      { 'set BATON_DATA_DIR to a writable directory, or check the project baton.toml' })
+    h.warn(
+      ('`baton task list` failed (exit %s) in %s: %s'):format(tostring(res.code), cwd, vim.trim(res.stderr or '')),
+      { 'set BATON_DATA_DIR to a writable directory, or check the project baton.toml' }
+    )
   else
     local n = #vim.split(vim.trim(res.stdout or ''), '\n', { trimempty = true })
     h.ok(('`baton task list` works in %s: %d task(s)'):format(cwd, n))

@@ -39,9 +39,33 @@ M.defaults = {
   -- Sent as initializationOptions and as workspace/didChangeConfiguration { baton = ... }.
   settings = {},
   filetypes = {
-    'c', 'cpp', 'cs', 'css', 'go', 'html', 'java', 'javascript', 'javascriptreact', 'json', 'kotlin',
-    'lua', 'markdown', 'php', 'python', 'ruby', 'rust', 'scala', 'sh', 'sql', 'swift', 'toml',
-    'typescript', 'typescriptreact', 'vim', 'yaml', 'zig',
+    'c',
+    'cpp',
+    'cs',
+    'css',
+    'go',
+    'html',
+    'java',
+    'javascript',
+    'javascriptreact',
+    'json',
+    'kotlin',
+    'lua',
+    'markdown',
+    'php',
+    'python',
+    'ruby',
+    'rust',
+    'scala',
+    'sh',
+    'sql',
+    'swift',
+    'toml',
+    'typescript',
+    'typescriptreact',
+    'vim',
+    'yaml',
+    'zig',
   },
   root_markers = { '.git', 'baton.toml' },
   ghost = {
@@ -335,27 +359,31 @@ function M.restart()
   end
   local timer = assert(vim.uv.new_timer())
   local waited = 0
-  timer:start(50, 50, vim.schedule_wrap(function()
-    waited = waited + 50
-    local alive = vim.tbl_filter(function(c)
-      return not c:is_stopped()
-    end, clients)
-    if #alive > 0 and waited < 3000 then
-      return
-    end
-    for _, c in ipairs(alive) do
-      c:stop(true)
-    end
-    timer:stop()
-    timer:close()
-    if vim.lsp.enable then
-      vim.lsp.enable(M.NAME, false)
-      vim.lsp.enable(M.NAME, true)
-    else
-      vim.cmd('doautoall baton.start FileType')
-    end
-    vim.notify('Baton: restarted', vim.log.levels.INFO)
-  end))
+  timer:start(
+    50,
+    50,
+    vim.schedule_wrap(function()
+      waited = waited + 50
+      local alive = vim.tbl_filter(function(c)
+        return not c:is_stopped()
+      end, clients)
+      if #alive > 0 and waited < 3000 then
+        return
+      end
+      for _, c in ipairs(alive) do
+        c:stop(true)
+      end
+      timer:stop()
+      timer:close()
+      if vim.lsp.enable then
+        vim.lsp.enable(M.NAME, false)
+        vim.lsp.enable(M.NAME, true)
+      else
+        vim.cmd('doautoall baton.start FileType')
+      end
+      vim.notify('Baton: restarted', vim.log.levels.INFO)
+    end)
+  )
 end
 
 return M
