@@ -5,6 +5,7 @@
 
 local M = {}
 
+---`:checkhealth baton`.
 function M.check()
   local h = vim.health
   local ok_baton, baton = pcall(require, 'baton')
@@ -35,6 +36,8 @@ function M.check()
   end
 
   h.start('Baton: Neovim')
+  -- vim.version is a module that is also callable (a metatable the checker does not follow).
+  ---@diagnostic disable-next-line: call-non-callable
   local v = vim.version()
   local vs = ('%d.%d.%d'):format(v.major, v.minor, v.patch)
   if vim.fn.has('nvim-0.11') == 0 then
@@ -45,6 +48,7 @@ function M.check()
     h.ok('Neovim ' .. vs .. ": ghost text drawn by Baton's plugin (no built-in inline completion before 0.12)")
   end
 
+  ---@cast baton table
   M.check_tasks(h, baton, exe)
 
   h.start('Baton: language server')
@@ -88,7 +92,8 @@ function M.check()
   elseif err then
     h.error('baton/health failed: ' .. (err.message or vim.inspect(err)))
   else
-    local lines = require('baton.commands').format_health(result or {})
+    result = result or {}
+    local lines = require('baton.commands').format_health(result)
     if result.reachable then
       h.ok(table.concat(lines, '\n'))
     else
@@ -127,6 +132,7 @@ end
 
 ---Where the server keeps tasks: `$BATON_DATA_DIR`, else `$XDG_DATA_HOME/baton`
 ---(`~/.local/share/baton`). Returns the directory and where it came from.
+---@return string dir, string source `$BATON_DATA_DIR` or `default`
 function M.data_dir()
   local env = vim.env.BATON_DATA_DIR
   if env and env ~= '' then
@@ -140,6 +146,9 @@ function M.data_dir()
 end
 
 ---Task support: the data directory and whether `baton task list` runs in the project.
+---@param h table vim.health
+---@param baton table the baton module
+---@param exe string the server binary
 function M.check_tasks(h, baton, exe)
   h.start('Baton: tasks (orchestrator mode)')
   local dir, from = M.data_dir()
