@@ -87,14 +87,15 @@ trap 'rm -f "$GATE_OUT" "$UNIT_OUT"' EXIT
 # --- Gates: types and lint (`npm run typecheck`, `npm run lint` reproduce them) ----------------
 # gate NAME COMMAND...: one passed or one failed; a failure prints the findings and how to rerun.
 gate() {
-    local name="$1" start=$SECONDS
+    local name="$1" start
+    start=$(date +%s%N)
     shift
     if "$@" >"$GATE_OUT" 2>&1; then
         passed=$((passed + 1))
-        log "gate $name: ok ($((SECONDS - start)) s)"
+        log "gate $name: ok ($((($(date +%s%N) - start) / 1000000)) ms)"
     else
         failed=$((failed + 1))
-        log "gate $name FAILED ($((SECONDS - start)) s; rerun: cd editors/vscode && $*):"
+        log "gate $name FAILED ($((($(date +%s%N) - start) / 1000000)) ms; rerun: cd editors/vscode && $*):"
         sed 's/^/    /' "$GATE_OUT" >&2
     fi
 }
