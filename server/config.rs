@@ -23,7 +23,8 @@ pub struct Settings {
     pub edit: EditSettings,
     /// Background agents: worktrees, checks and pull requests.
     pub orchestrator: OrchestratorSettings,
-    /// Agent profiles (`[[agents]]`); a profile named `builtin` is always available.
+    /// Agent profiles for background tasks (`[[agents]]` in baton.toml); a profile named
+    /// `builtin` is always available.
     pub agents: Vec<crate::agents::AgentProfile>,
     /// Files whose contents never reach a model.
     pub secrets: SecretSettings,
@@ -87,19 +88,24 @@ pub enum FimTemplate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompletionSettings {
-    /// Offer suggestions at all.
+    /// Offer inline suggestions at all.
     pub enabled: bool,
     /// Shortest wait after the last keystroke before asking the model, in milliseconds.
     pub debounce_ms: u64,
     /// Longest wait when the debounce adapts to slow typing, in milliseconds.
     pub max_debounce_ms: u64,
-    /// Stretch the debounce to 1.3 × the recent gap between keystrokes (between the two bounds).
+    /// Stretch the debounce to 1.3 × the recent gap between keystrokes (between `debounce_ms`
+    /// and `max_debounce_ms`).
     pub adaptive_debounce: bool,
+    /// Which prompt format carries fill-in-the-middle requests to the model. `auto` picks one
+    /// from the model name (and the native fields for Ollama and llama.cpp, a chat prompt
+    /// otherwise).
     pub fim_template: FimTemplate,
     /// Prompt budget, in tokens (estimated at 4 bytes a token), for prefix, suffix and context.
     pub context_tokens: u32,
     /// Upper bound on a suggestion's length, in tokens.
     pub max_tokens: u32,
+    /// Sampling temperature for suggestions.
     pub temperature: f64,
     /// Allow suggestions longer than the rest of the current line.
     pub multiline: bool,
@@ -131,8 +137,9 @@ impl Default for CompletionSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EditSettings {
-    /// Upper bound on the model's answer, in tokens.
+    /// Upper bound on the model's answer to an edit, in tokens.
     pub max_tokens: u32,
+    /// Sampling temperature for edits.
     pub temperature: f64,
     /// Lines of surrounding code shown to the model above and below the edited range.
     pub context_lines: u32,

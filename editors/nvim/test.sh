@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Headless Neovim tests for the Baton plugin: real Neovim 0.11.4, the real `baton` binary and
-# the scripted model server. Installs Neovim into the cache when missing, builds the server,
-# runs every tests/*_spec.lua in its own Neovim, and ends with one line: `N passed, M failed`.
+# Headless Neovim tests for the Baton plugin: two gates first (StyLua formatting and an
+# emmylua_check type check of the plugin's LuaCATS annotations against Neovim's own `vim` types),
+# then real Neovim 0.11.4 with the real `baton` binary and the scripted model server. Installs
+# Neovim and the gates' tools into the cache when missing, builds the server, runs every
+# tests/*_spec.lua in its own Neovim, and ends with one line: `N passed, M failed` (each gate
+# counts as one).
 #
 # Environment:
-#   BATON_CACHE        cache root (default <repo>/.cache); Neovim goes to $BATON_CACHE/nvim
+#   BATON_CACHE        cache root (default <repo>/.cache); Neovim goes to $BATON_CACHE/nvim,
+#                      StyLua and emmylua_check (cargo install, pinned) to $BATON_CACHE/lua-tools
 #   CARGO_TARGET_DIR   respected when set (binaries are taken from there)
 #   BATON_NO_BUILD=1   skip cargo build (use the binaries already in the target dir)
 #   BATON_TEST_VERBOSE=1  print the server log for failing tests
@@ -15,11 +19,74 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 
 log() { printf '[nvim-test] %s\n' "$*" >&2; }
-die() { log "error: $*"; echo "0 passed, 1 failed"; exit 1; }
+die() { log "error: $*"; echo "${passed:-0} passed, $((${failed:-0} + 1)) failed"; exit 1; }
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+passed=0
+failed=0
 
 # --- Neovim ------------------------------------------------------------------------------------
 NVIM="$("$HERE/install-nvim.sh")" || die "cannot install Neovim 0.11.4"
 log "neovim: $NVIM"
+
+# --- Gates: StyLua and emmylua_check -----------------------------------------------------------
+# No registry carries a prebuilt StyLua or a LuaLS-style checker binary (lua-language-server is on
+# none of crates.io, PyPI, npm or Debian bookworm), so both are built once with `cargo install
+# --locked` at pinned versions into the cache.
+STYLUA_VERSION=2.6.0
+EMMYLUA_CHECK_VERSION=0.25.1
+LUA_TOOLS="${BATON_CACHE:-$REPO/.cache}/lua-tools"
+
+# cargo_tool CRATE VERSION [cargo install args...]: prints the binary, installing it when missing.
+cargo_tool() {
+    local crate="$1" version="$2" root="$LUA_TOOLS/$1-$2"
+    shift 2
+    if [ ! -x "$root/bin/$crate" ]; then
+        local start build
+        start=$(date +%s%N)
+        build="$(mktemp -d)"
+        log "installing $crate $version (cargo install, once)"
+        CARGO_TARGET_DIR="$build" cargo install --quiet --locked --root "$root" "$@" "$crate@$version" >&2 \
+            || { rm -rf "$build"; log "cargo install $crate@$version failed"; return 1; }
+        rm -rf "$build"
+        log "installed $crate $version in $(ms_since "$start") ms"
+    fi
+    echo "$root/bin/$crate"
+}
+
+# gate NAME COMMAND...: one passed or one failed; a failure prints the findings and how to rerun.
+gate() {
+    local name="$1" start out
+    shift
+    start=$(date +%s%N)
+    out="$(mktemp)"
+    if (cd "$HERE" && "$@") >"$out" 2>&1; then
+        passed=$((passed + 1))
+        log "gate $name: ok ($(ms_since "$start") ms)"
+    else
+        failed=$((failed + 1))
+        log "gate $name FAILED ($(ms_since "$start") ms; rerun in editors/nvim: $*):"
+        sed 's/^/    /' "$out" >&2
+    fi
+    rm -f "$out"
+}
+
+if STYLUA="$(cargo_tool stylua "$STYLUA_VERSION" --no-default-features --features luajit)"; then
+    # Settings in stylua.toml.
+    gate stylua "$STYLUA" --check lua tests types
+else
+    failed=$((failed + 1))
+    log "gate stylua FAILED: cannot install StyLua $STYLUA_VERSION"
+fi
+if EMMYLUA_CHECK="$(cargo_tool emmylua_check "$EMMYLUA_CHECK_VERSION")"; then
+    # Settings in .emmyrc.json; its library is $VIMRUNTIME/lua, Neovim's own type annotations.
+    runtime="$("$NVIM" --clean --headless --cmd 'lua io.stdout:write(vim.env.VIMRUNTIME)' --cmd 'qa!')"
+    [ -d "$runtime/lua/vim/_meta" ] || die "no Neovim type annotations under VIMRUNTIME=$runtime"
+    gate emmylua_check env VIMRUNTIME="$runtime" "$EMMYLUA_CHECK" --warnings-as-errors .
+else
+    failed=$((failed + 1))
+    log "gate emmylua_check FAILED: cannot install emmylua_check $EMMYLUA_CHECK_VERSION"
+fi
 
 # --- Server ------------------------------------------------------------------------------------
 TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
@@ -71,8 +138,6 @@ if [ -n "${BATON_SPECS:-}" ]; then
 else
     SPECS=("$HERE"/tests/*_spec.lua)
 fi
-passed=0
-failed=0
 start=$(date +%s%N)
 for spec in "${SPECS[@]}"; do
     name="$(basename "$spec" .lua)"

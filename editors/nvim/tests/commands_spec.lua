@@ -40,7 +40,20 @@ end)
 
 T.test(':Baton completes subcommands, including the task and pull request ones', function()
   local names = vim.fn.getcompletion('Baton ', 'cmdline')
-  for _, want in ipairs({ 'delegate', 'tasks', 'review', 'apply', 'merge', 'request-changes', 'discard', 'approve-plan', 'resume', 'show', 'edit', 'health' }) do
+  for _, want in ipairs({
+    'delegate',
+    'tasks',
+    'review',
+    'apply',
+    'merge',
+    'request-changes',
+    'discard',
+    'approve-plan',
+    'resume',
+    'show',
+    'edit',
+    'health',
+  }) do
     T.truthy(vim.tbl_contains(names, want), want .. ' in ' .. vim.inspect(names))
   end
   T.eq({ 'merge' }, vim.fn.getcompletion('Baton me', 'cmdline'), 'prefix completion')
@@ -49,7 +62,10 @@ end)
 
 T.test(':Baton merge with a bad id says so', function()
   vim.cmd('Baton merge abc')
-  T.truthy(T.find(msgs, '`abc` is not a task id') or T.find(msgs, 'does not support `baton.pr.merge`'), 'message for a bad id')
+  T.truthy(
+    T.find(msgs, '`abc` is not a task id') or T.find(msgs, 'does not support `baton.pr.merge`'),
+    'message for a bad id'
+  )
 end)
 
 T.test('an unknown subcommand lists the known ones', function()
@@ -73,7 +89,10 @@ end)
 T.test(':Baton log opens the server log', function()
   vim.cmd('Baton log')
   T.eq(vim.fn.fnamemodify(T.log_file, ':p'), vim.api.nvim_buf_get_name(0), 'log buffer name')
-  T.truthy(table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n'):find('baton language server starting', 1, true), 'log content')
+  T.truthy(
+    table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n'):find('baton language server starting', 1, true),
+    'log content'
+  )
   vim.cmd('close')
 end)
 

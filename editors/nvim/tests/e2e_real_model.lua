@@ -15,7 +15,13 @@ local env = {
 
 T.setup(env.url, {
   settings = {
-    provider = { kind = 'openai', base_url = env.url .. '/v1', model = env.model, timeout_ms = env.timeout, max_retries = 0 },
+    provider = {
+      kind = 'openai',
+      base_url = env.url .. '/v1',
+      model = env.model,
+      timeout_ms = env.timeout,
+      max_retries = 0,
+    },
     completion = { fim_template = 'qwen', debounce_ms = 75, adaptive_debounce = true },
   },
 })

@@ -33,7 +33,11 @@ local function wait_rewritten()
   T.wait(15000, function()
     return vim.api.nvim_buf_get_lines(bufnr, 0, 1, false)[1] == 'def add(x, y):'
   end, 'the buffer to be rewritten by the edit')
-  T.eq({ 'def add(x, y):', '    return x + y', '', 'print(add(1, 2))' }, vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), 'buffer after the edit')
+  T.eq(
+    { 'def add(x, y):', '    return x + y', '', 'print(add(1, 2))' },
+    vim.api.nvim_buf_get_lines(bufnr, 0, -1, false),
+    'buffer after the edit'
+  )
 end
 
 T.test('code actions for a visual selection include Baton edit; choosing it prompts and edits', function()
@@ -45,7 +49,10 @@ T.test('code actions for a visual selection include Baton edit; choosing it prom
   T.wait(5000, function()
     return #seen.titles > 0
   end, 'the code action menu')
-  T.truthy(vim.tbl_contains(seen.titles, 'Baton: edit selection with instruction…'), 'Baton edit in ' .. vim.inspect(seen.titles))
+  T.truthy(
+    vim.tbl_contains(seen.titles, 'Baton: edit selection with instruction…'),
+    'Baton edit in ' .. vim.inspect(seen.titles)
+  )
   T.wait(5000, function()
     return #seen.prompts > 0
   end, 'the instruction prompt (vim.ui.input)')

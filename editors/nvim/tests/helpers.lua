@@ -98,7 +98,15 @@ end
 function T.sh(cmd, opts)
   local res = vim.system(cmd, vim.tbl_extend('force', { text = true }, opts or {})):wait(60000)
   if res.code ~= 0 then
-    error(('`%s` failed (exit %s): %s%s'):format(table.concat(cmd, ' '), tostring(res.code), res.stdout or '', res.stderr or ''), 2)
+    error(
+      ('`%s` failed (exit %s): %s%s'):format(
+        table.concat(cmd, ' '),
+        tostring(res.code),
+        res.stdout or '',
+        res.stderr or ''
+      ),
+      2
+    )
   end
   return res.stdout or ''
 end

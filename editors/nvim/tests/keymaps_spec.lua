@@ -1,5 +1,6 @@
 -- tests/keymaps_spec.lua: setup() with no options gives the defaults (command, keymaps,
--- capabilities); setup() with user keymaps replaces them, a disabled keymap is not mapped, a
+-- capabilities); setup() rejects options of the wrong type with vim.validate's message naming
+-- the option; setup() with user keymaps replaces them, a disabled keymap is not mapped, a
 -- mapped key without a suggestion does what it did without Baton, and a multi-line suggestion
 -- draws its further lines as virt_lines and is accepted whole.
 local T = require('helpers')
@@ -19,6 +20,32 @@ T.test('setup() with no options: defaults', function()
   end
   T.eq('', require('baton').status(), 'statusline string without a client')
   T.truthy(vim.lsp.commands['baton.edit'], 'client-side baton.edit handler')
+end)
+
+T.test('setup() rejects an option of the wrong type, naming it, and keeps the options in force', function()
+  local baton = require('baton')
+  local before = vim.deepcopy(baton.options)
+  local cases = {
+    { { cmd = 'baton' }, 'cmd: expected a non%-empty list of strings' },
+    { { cmd = {} }, 'cmd: expected a non%-empty list of strings' },
+    { { log_file = 1 }, 'log_file: expected a path or false' },
+    { { settings = 'x' }, 'settings: expected table' },
+    { { filetypes = { 'python', 2 } }, 'filetypes: expected a list of strings' },
+    { { ghost = { enabled = 'yes' } }, 'ghost.enabled: expected boolean' },
+    { { ghost = { debounce_ms = -5 } }, 'ghost.debounce_ms: expected a whole number of milliseconds' },
+    { { keymaps = true }, 'keymaps: expected a table or false' },
+    { { keymaps = { accept = 1 } }, 'keymaps.accept: expected a key %(lhs%) or false' },
+    { 'baton', 'opts: expected table' },
+  }
+  for _, case in ipairs(cases) do
+    local ok, err = pcall(baton.setup, case[1])
+    T.eq(false, ok, vim.inspect(case[1]) .. ' is rejected')
+    T.truthy(tostring(err):find(case[2]), ('%s: the error names the option (%s)'):format(vim.inspect(case[1]), err))
+  end
+  T.eq(before, baton.options, 'the options in force are unchanged')
+  -- Valid options of every kind still pass.
+  baton.setup({ log_file = false, ghost = { debounce_ms = 0 }, keymaps = false })
+  T.eq(false, baton.options.keymaps, 'keymaps = false is accepted')
 end)
 
 local bufnr

@@ -13,7 +13,11 @@ T.test('methods and commands match protocol.json', function()
     T.truthy(vim.tbl_contains(protocol.commands, c), c .. ' in protocol.json commands')
   end
   T.eq('experimental.baton.status', protocol.clientCapability, 'client capability path')
-  T.eq(true, vim.tbl_get(baton.capabilities(), unpack(vim.split(protocol.clientCapability, '.', { plain = true }))), 'declared')
+  T.eq(
+    true,
+    vim.tbl_get(baton.capabilities(), unpack(vim.split(protocol.clientCapability, '.', { plain = true }))),
+    'declared'
+  )
 end)
 
 T.test('orchestrator names match protocol.json: baton/tasks, task and PR commands, capabilities', function()
@@ -29,12 +33,27 @@ T.test('orchestrator names match protocol.json: baton/tasks, task and PR command
   -- Every server command of orchestrator mode has a client-side handler (for code actions).
   cmds.setup()
   for _, c in ipairs(protocol.commands) do
-    if c:match('^baton%.pr%.') or c == baton.CMD_TASK_START or c == baton.CMD_TASK_APPROVE_PLAN or c == baton.CMD_TASK_RESUME then
+    if
+      c:match('^baton%.pr%.')
+      or c == baton.CMD_TASK_START
+      or c == baton.CMD_TASK_APPROVE_PLAN
+      or c == baton.CMD_TASK_RESUME
+    then
       T.truthy(vim.lsp.commands[c], 'vim.lsp.commands handler for ' .. c)
     end
   end
-  for _, name in ipairs({ 'CMD_TASK_START', 'CMD_TASK_LIST', 'CMD_TASK_SHOW', 'CMD_TASK_APPROVE_PLAN', 'CMD_TASK_RESUME',
-    'CMD_PR_REVIEW', 'CMD_PR_APPLY', 'CMD_PR_MERGE', 'CMD_PR_REQUEST_CHANGES', 'CMD_PR_DISCARD' }) do
+  for _, name in ipairs({
+    'CMD_TASK_START',
+    'CMD_TASK_LIST',
+    'CMD_TASK_SHOW',
+    'CMD_TASK_APPROVE_PLAN',
+    'CMD_TASK_RESUME',
+    'CMD_PR_REVIEW',
+    'CMD_PR_APPLY',
+    'CMD_PR_MERGE',
+    'CMD_PR_REQUEST_CHANGES',
+    'CMD_PR_DISCARD',
+  }) do
     T.truthy(vim.tbl_contains(protocol.commands, baton[name]), name .. ' = ' .. tostring(baton[name]))
   end
   for _, cap in ipairs(protocol.clientCapabilities) do
@@ -54,9 +73,11 @@ T.test('the statusline shows task counts from baton/tasks', function()
     return { id = -1 }
   end
   baton.state[-1] = { state = 'idle' }
-  baton.tasks[-1] = { queued = 0, running = 1, awaitingReview = 2, awaitingPlanApproval = 0, failed = 1, interrupted = 0, tasks = {} }
+  baton.tasks[-1] =
+    { queued = 0, running = 1, awaitingReview = 2, awaitingPlanApproval = 0, failed = 1, interrupted = 0, tasks = {} }
   local s = baton.status()
-  baton.tasks[-1] = { queued = 0, running = 0, awaitingReview = 0, awaitingPlanApproval = 0, failed = 0, interrupted = 0, tasks = {} }
+  baton.tasks[-1] =
+    { queued = 0, running = 0, awaitingReview = 0, awaitingPlanApproval = 0, failed = 0, interrupted = 0, tasks = {} }
   local none = baton.status()
   baton.client = orig
   baton.state[-1], baton.tasks[-1] = nil, nil
@@ -83,7 +104,12 @@ T.test('settings documented in doc/baton.txt exist in protocol.json', function()
   local doc = T.read(here .. '/../doc/baton.txt')
   local checked = 0
   for key in doc:gmatch('`((%l+)%.[%l_]+)`') do
-    if key:match('^provider%.') or key:match('^completion%.') or key:match('^edit%.') or key:match('^orchestrator%.') then
+    if
+      key:match('^provider%.')
+      or key:match('^completion%.')
+      or key:match('^edit%.')
+      or key:match('^orchestrator%.')
+    then
       T.truthy(protocol.settings[key] ~= nil, key .. ' (doc/baton.txt) in protocol.json settings')
       checked = checked + 1
     end

@@ -158,7 +158,13 @@ T.test(':Baton tasks all offers a finished task; Show details opens a scratch bu
   local menu = ui.selects[#ui.selects].titles
   T.eq({ 'Show details' }, menu, 'actions offered for an applied task')
   local text = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n')
-  for _, want in ipairs({ 'Task #1: Greet with hello', 'state: applied', 'Pull request: ', 'lib.rs (lines 2-2)', 'Greeting changed to hello' }) do
+  for _, want in ipairs({
+    'Task #1: Greet with hello',
+    'state: applied',
+    'Pull request: ',
+    'lib.rs (lines 2-2)',
+    'Greeting changed to hello',
+  }) do
     T.truthy(text:find(want, 1, true), ('%q in the task buffer:\n%s'):format(want, text))
   end
   T.eq('nofile', vim.bo[buf].buftype, 'scratch buffer')
@@ -212,7 +218,10 @@ T.test(':Baton review opens the diff (window/showDocument)', function()
     return T.find(msgs, 'reviewing PR #2')
   end, 'the review message')
   local diff = vim.api.nvim_get_current_buf()
-  T.truthy(vim.api.nvim_buf_get_name(diff):match('task%-2%.diff$'), 'the diff is the current buffer: ' .. vim.api.nvim_buf_get_name(diff))
+  T.truthy(
+    vim.api.nvim_buf_get_name(diff):match('task%-2%.diff$'),
+    'the diff is the current buffer: ' .. vim.api.nvim_buf_get_name(diff)
+  )
   T.eq(1, #vim.fn.win_findbuf(diff), 'one window shows the diff')
   local text = table.concat(vim.api.nvim_buf_get_lines(diff, 0, -1, false), '\n')
   T.truthy(text:find('+    println!("hola");', 1, true), 'the change in the diff:\n' .. text)
@@ -288,14 +297,22 @@ T.test('delegate code action on a selection; merge refused on a dirty tree; :Bat
     return T.find(msgs, ('discarded task #%d'):format(id))
   end, 'the discard message')
   T.eq('', git('branch', '--list', branch), 'branch removed')
-  T.eq('    println!("salut");', vim.split(T.read(repo .. '/lib.rs'), '\n')[2], 'lib.rs untouched by the discarded task')
+  T.eq(
+    '    println!("salut");',
+    vim.split(T.read(repo .. '/lib.rs'), '\n')[2],
+    'lib.rs untouched by the discarded task'
+  )
 end)
 
 T.test(':checkhealth baton reports task support', function()
   vim.cmd('checkhealth baton')
   local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
   vim.cmd('bwipeout')
-  for _, want in ipairs({ 'data directory ' .. data_dir .. ' ($BATON_DATA_DIR)', '`baton task list` works', 'the server runs the task and pull request commands' }) do
+  for _, want in ipairs({
+    'data directory ' .. data_dir .. ' ($BATON_DATA_DIR)',
+    '`baton task list` works',
+    'the server runs the task and pull request commands',
+  }) do
     T.truthy(text:find(want, 1, true), ('%q in the report:\n%s'):format(want, text))
   end
 end)

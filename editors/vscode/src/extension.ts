@@ -16,9 +16,9 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 
-import { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, STATUS, StatusParams, TASKS, TaskSummary, TasksParams } from './protocol';
+import { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, HealthResult, STATUS, StatusParams, TASKS, TaskSummary, TasksParams } from './protocol';
 import { resolveServerPath } from './serverPath';
-import { serverSettingKeys, serverSettings } from './settings';
+import { PackageJson, serverSettingKeys, serverSettings } from './settings';
 import {
   FINISHED_STATES,
   TaskAction,
@@ -33,7 +33,8 @@ import {
 /** Declares `experimental.baton.status` and `experimental.baton.tasks` in `initialize`. */
 class BatonCapabilities implements StaticFeature {
   fillClientCapabilities(capabilities: ClientCapabilities): void {
-    capabilities.experimental = { ...(capabilities.experimental ?? {}), ...EXPERIMENTAL_CAPABILITIES };
+    const declared = (capabilities.experimental ?? {}) as Record<string, unknown>;
+    capabilities.experimental = { ...declared, ...EXPERIMENTAL_CAPABILITIES };
   }
   initialize(): void {}
   getState(): FeatureState {
@@ -57,7 +58,7 @@ class Baton {
     this.trace = vscode.window.createOutputChannel('Baton LSP Trace', { log: true });
     this.item = vscode.window.createStatusBarItem('baton.status', vscode.StatusBarAlignment.Right, 100);
     this.item.name = 'Baton';
-    this.settingKeys = serverSettingKeys(context.extension.packageJSON);
+    this.settingKeys = serverSettingKeys(context.extension.packageJSON as PackageJson);
     context.subscriptions.push(this.output, this.trace, this.item);
     this.render();
     this.item.show();
@@ -102,7 +103,7 @@ class Baton {
         // show the server's refusals and results instead of leaving them in the log.
         executeCommand: async (command, args, next) => {
           try {
-            const result = await next(command, args);
+            const result: unknown = await next(command, args);
             this.showResult(command, args?.[0], result);
             return result;
           } catch (e) {
@@ -367,8 +368,8 @@ class Baton {
   }
 
   async health(): Promise<void> {
-    const h = (await this.running().sendRequest(HEALTH)) as Record<string, unknown>;
-    const counters = (h.counters ?? {}) as Record<string, number>;
+    const h = await this.running().sendRequest<HealthResult>(HEALTH);
+    const counters = h.counters ?? {};
     const server =
       h.state === 'slow' ? 'reachable but slow' : h.state === 'unknown' ? 'not checked yet' : h.reachable ? 'reachable' : 'NOT reachable';
     const line =
@@ -387,7 +388,7 @@ class Baton {
 
 function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;
-  if (e && typeof e === 'object' && 'message' in e) return String((e as { message: unknown }).message);
+  if (e && typeof e === 'object' && 'message' in e) return String(e.message);
   return String(e);
 }
 

@@ -26,6 +26,24 @@ export const CMD = {
 /** The client capabilities declared in `initialize`, under `capabilities.experimental`. */
 export const EXPERIMENTAL_CAPABILITIES = { baton: { status: true, tasks: true } } as const;
 
+/** Result of `baton/health` (server/handlers/health.rs). */
+export interface HealthResult {
+  version: string;
+  provider: string;
+  baseUrl: string;
+  model: string;
+  /** The model server's state. */
+  state: 'unknown' | 'ok' | 'slow' | 'unreachable' | 'error';
+  reachable: boolean;
+  /** Why the model server is unreachable, or the last error; null when all is well. */
+  message?: string | null;
+  /** A check of the model server is running. */
+  checking?: boolean;
+  positionEncoding: string;
+  documents: number;
+  counters?: Record<string, number>;
+}
+
 /** Params of `baton/status`. */
 export interface StatusParams {
   state: 'idle' | 'working' | 'error' | 'slow' | 'unreachable';

@@ -4,10 +4,13 @@
 /** Settings the extension reads itself; everything else under `baton.` goes to the server. */
 export const CLIENT_SETTINGS: readonly string[] = ['serverPath', 'trace.server'];
 
-/** The server's setting keys (`provider.base_url`, `agents`, ...) among the contributed ones. */
-export function serverSettingKeys(packageJson: {
+/** The part of the extension's package.json that names its settings. */
+export interface PackageJson {
   contributes?: { configuration?: { properties?: Record<string, unknown> } };
-}): string[] {
+}
+
+/** The server's setting keys (`provider.base_url`, `agents`, ...) among the contributed ones. */
+export function serverSettingKeys(packageJson: PackageJson): string[] {
   const props = packageJson.contributes?.configuration?.properties ?? {};
   return Object.keys(props)
     .filter((k) => k.startsWith('baton.'))

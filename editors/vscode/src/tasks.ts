@@ -93,7 +93,7 @@ export function taskActions(t: TaskSummary): TaskAction[] {
 
 /** The message shown after a server command on a task succeeded. */
 export function resultMessage(command: string, id: number, result: unknown): string | undefined {
-  const r = (result ?? {}) as Record<string, unknown>;
+  const r = (result ?? {}) as { files?: number; commit?: string; signedOffBy?: string };
   switch (command) {
     case CMD.prApply:
       return `Baton: applied PR #${id} to the working tree (${r.files ?? '?'} file(s)); undo with Edit › Undo.`;
@@ -112,14 +112,34 @@ export function resultMessage(command: string, id: number, result: unknown): str
   }
 }
 
+/** `baton.task.show`'s result, as far as the details document shows it (fields may be missing). */
+interface TaskDetails {
+  task?: {
+    id?: number;
+    prompt?: string;
+    state?: string;
+    agent?: string;
+    branch?: string | null;
+    worktree?: string | null;
+    error?: string | null;
+    summary?: string | null;
+    plan?: string | null;
+  };
+  log?: { time_ms: number; line: string }[];
+  pull_request?: {
+    title?: string;
+    stat?: { files_changed?: number; insertions?: number; deletions?: number };
+    check?: string;
+    check_command?: string | null;
+    files?: { path: string }[];
+    description?: string | null;
+  } | null;
+  signoffs?: { who: string; when_ms: number; action: string; head_commit: string }[];
+}
+
 /** `baton.task.show`'s result as Markdown for a read-only document. */
 export function taskDetailsMarkdown(details: unknown): string {
-  const d = (details ?? {}) as {
-    task?: Record<string, unknown>;
-    log?: { time_ms: number; line: string }[];
-    pull_request?: Record<string, unknown> | null;
-    signoffs?: { who: string; when_ms: number; action: string; head_commit: string }[];
-  };
+  const d = (details ?? {}) as TaskDetails;
   const t = d.task ?? {};
   const out: string[] = [];
   const title = String(t.prompt ?? '').split('\n').find((l) => l.trim()) ?? '';
@@ -132,11 +152,11 @@ export function taskDetailsMarkdown(details: unknown): string {
   if (t.plan) out.push('', '## Plan', '', String(t.plan));
   const pr = d.pull_request;
   if (pr) {
-    const stat = (pr.stat ?? {}) as Record<string, number>;
+    const stat = pr.stat ?? {};
     out.push('', `## Pull request: ${pr.title}`, '');
     out.push(`- ${stat.files_changed ?? 0} file(s), +${stat.insertions ?? 0} -${stat.deletions ?? 0}`);
     out.push(`- Checks: ${pr.check}${pr.check_command ? ` (\`${pr.check_command}\`)` : ''}`);
-    for (const f of (pr.files ?? []) as { path: string }[]) out.push(`- ${f.path}`);
+    for (const f of pr.files ?? []) out.push(`- ${f.path}`);
     if (pr.description) out.push('', String(pr.description));
   }
   for (const s of d.signoffs ?? []) out.push('', `Signed off (${s.action}) by ${s.who} at ${new Date(s.when_ms).toISOString()}`);

@@ -4,6 +4,28 @@
 -- `baton.task.start` ask with vim.ui.input first, `baton.pr.*` show their result or error.
 -- Every request here is asynchronous: nothing waits on the server.
 
+---An action on a task: one `baton.task.*` / `baton.pr.*` server command with `{ id }`.
+---@class (exact) baton.TaskAction
+---@field name string the `:Baton` subcommand
+---@field command string the server command
+---@field label string what the picker shows
+---@field states? table<string, true> task states it applies to (nil: every state that is not final)
+---@field all? true applies in every state, final ones too
+
+---The `baton/health` result (server/handlers/health.rs).
+---@class baton.Health
+---@field version? string
+---@field provider? string
+---@field model? string
+---@field baseUrl? string
+---@field state? 'unknown'|'ok'|'slow'|'unreachable'|'error' the model server's state
+---@field reachable? boolean
+---@field checking? boolean a check of the model server is running
+---@field message? string
+---@field positionEncoding? string
+---@field documents? integer
+---@field counters? table<string, integer>
+
 local M = {}
 
 local api = vim.api
@@ -12,11 +34,15 @@ local function baton()
   return require('baton')
 end
 
+---@param msg string
+---@param level? integer vim.log.levels.*
 local function notify(msg, level)
   vim.notify(msg, level or vim.log.levels.INFO, { title = 'Baton' })
 end
 
 ---The Baton client for the current buffer, or nil after telling the user why.
+---@param bufnr? integer
+---@return vim.lsp.Client?
 local function need_client(bufnr)
   local client = baton().client(bufnr or api.nvim_get_current_buf())
   if not client then
@@ -26,6 +52,9 @@ local function need_client(bufnr)
 end
 
 ---True when the server lists `command` in executeCommandProvider.
+---@param client vim.lsp.Client
+---@param command string
+---@return boolean
 function M.server_has_command(client, command)
   local p = client.server_capabilities and client.server_capabilities.executeCommandProvider
   return type(p) == 'table' and vim.list_contains(p.commands or {}, command)
@@ -33,6 +62,12 @@ end
 
 ---Sends workspace/executeCommand (async). `on_result(result)` runs on success; errors are
 ---reported to the user. Fails with a clear message when the server lacks the command.
+---@param client vim.lsp.Client
+---@param command string
+---@param arguments any[]
+---@param bufnr? integer
+---@param on_result? fun(result: any)
+---@return boolean sent false when the server lacks the command
 function M.execute(client, command, arguments, bufnr, on_result)
   if not M.server_has_command(client, command) then
     notify(('Baton: this baton server does not support `%s` (update baton)'):format(command), vim.log.levels.ERROR)
@@ -56,7 +91,10 @@ local function report_edit(result)
   end
 end
 
----Runs `baton.edit` for `args` ({uri, range, instruction?}); asks for the instruction when missing.
+---Runs `baton.edit` for `args`; asks for the instruction when missing.
+---@param client vim.lsp.Client
+---@param args { uri: string, range: lsp.Range, instruction?: string }
+---@param bufnr? integer
 function M.edit_with_instruction(client, args, bufnr)
   local function send(instruction)
     if not instruction or vim.trim(instruction) == '' then
@@ -75,17 +113,22 @@ function M.edit_with_instruction(client, args, bufnr)
 end
 
 ---Client-side handler for the `baton.edit` command of code actions (vim.lsp.commands).
+---@param command lsp.Command
+---@param ctx { client_id: integer, bufnr: integer }
 function M.edit_command_handler(command, ctx)
   local client = vim.lsp.get_client_by_id(ctx.client_id)
   if not client then
     return
   end
-  local args = (command.arguments or {})[1] or {}
+  ---@type { uri: string, range: lsp.Range, instruction?: string }
+  local args = vim.tbl_get(command, 'arguments', 1) or {}
   M.edit_with_instruction(client, args, ctx.bufnr)
 end
 
 -- Subcommands ---------------------------------------------------------------------------------
 
+---`:Baton` subcommands by name.
+---@type table<string, fun(cmd: vim.api.keyset.create_user_command.command_args)>
 local sub = {}
 
 function sub.status()
@@ -110,6 +153,8 @@ end
 local server_states = { slow = 'reachable but SLOW', unknown = 'not checked yet' }
 
 ---Formats a `baton/health` result as lines.
+---@param h baton.Health
+---@return string[]
 function M.format_health(h)
   local server = server_states[h.state] or (h.reachable == true and 'reachable' or 'UNREACHABLE')
   if h.checking == true then
@@ -170,7 +215,9 @@ function sub.edit(cmd)
     s = { row, 0 }
     e = { row, math.max(#api.nvim_get_current_line() - 1, 0) }
   end
-  local range = vim.lsp.util.make_given_range_params(s, e, bufnr, client.offset_encoding).range
+  ---@cast s [integer, integer]
+  ---@cast e [integer, integer]
+  local range = vim.lsp.util.make_given_range_params(s, e, bufnr, client.offset_encoding --[[@as baton.Encoding]]).range
   local instruction = table.concat(cmd.fargs, ' ', 2)
   M.edit_with_instruction(client, {
     uri = vim.uri_from_bufnr(bufnr),
@@ -204,21 +251,31 @@ end
 -- Baton's code actions carry (client-side handlers, so results and errors are shown and
 -- prompts go through vim.ui.input instead of the server's showMessageRequest presets).
 
-local WORKING = { queued = true, preparing = true, running = true, checking = true }
 local FINAL = { merged = true, applied = true, discarded = true }
 
----The actions on a task, in the order the picker offers them. `states`: where it applies
----(nil: every state that is not final).
+---The actions on a task, in the order the picker offers them.
+---@type baton.TaskAction[]
 M.actions = {
   { name = 'review', command = 'baton.pr.review', label = 'Review (open the diff)', states = { ready = true } },
   { name = 'apply', command = 'baton.pr.apply', label = 'Apply to working tree', states = { ready = true } },
   { name = 'merge', command = 'baton.pr.merge', label = 'Merge into the current branch', states = { ready = true } },
-  { name = 'request-changes', command = 'baton.pr.requestChanges', label = 'Request changes…', states = { ready = true } },
-  { name = 'approve-plan', command = 'baton.task.approvePlan', label = 'Approve plan', states = { awaiting_plan_approval = true } },
+  {
+    name = 'request-changes',
+    command = 'baton.pr.requestChanges',
+    label = 'Request changes…',
+    states = { ready = true },
+  },
+  {
+    name = 'approve-plan',
+    command = 'baton.task.approvePlan',
+    label = 'Approve plan',
+    states = { awaiting_plan_approval = true },
+  },
   { name = 'resume', command = 'baton.task.resume', label = 'Resume', states = { failed = true, interrupted = true } },
   { name = 'show', command = 'baton.task.show', label = 'Show details', all = true },
   { name = 'discard', command = 'baton.pr.discard', label = 'Discard' },
 }
+---@type table<string, baton.TaskAction>, table<string, baton.TaskAction>
 local action_by_name, action_by_command = {}, {}
 for _, a in ipairs(M.actions) do
   action_by_name[a.name] = a
@@ -227,6 +284,9 @@ end
 M.action_by_name = action_by_name
 
 ---Whether `action` applies to a task in `state`.
+---@param action baton.TaskAction
+---@param state string
+---@return boolean
 function M.action_applies(action, state)
   if action.all then
     return true
@@ -238,6 +298,8 @@ function M.action_applies(action, state)
 end
 
 ---One line for a task: `#3 ready  Add fn added  (+1 -0 in 1 file, checks pass)`.
+---@param t baton.TaskSummary|any
+---@return string
 function M.task_label(t)
   if type(t) ~= 'table' then
     return tostring(t)
@@ -259,11 +321,18 @@ function M.task_label(t)
   return s
 end
 
+---A task id from `12` or `#12` (nil when it is neither).
+---@param s string|number
+---@return number?
 local function parse_id(s)
   return tonumber(type(s) == 'string' and s:match('^#?(%d+)$') or s)
 end
 
 ---Fetches the task list (`baton.task.list`) and calls `on_tasks(tasks)`.
+---@param client vim.lsp.Client
+---@param bufnr? integer
+---@param on_tasks fun(tasks: baton.TaskSummary[])
+---@return boolean sent
 function M.list_tasks(client, bufnr, on_tasks)
   return M.execute(client, baton().CMD_TASK_LIST, {}, bufnr, function(result)
     on_tasks(type(result) == 'table' and (result.tasks or result) or {})
@@ -272,6 +341,12 @@ end
 
 ---Lets the user pick a task (from `baton.task.list`) for which `filter(task)` is true, then
 ---calls `on_pick(task)`. Says so when there is none.
+---@param client vim.lsp.Client
+---@param bufnr? integer
+---@param prompt string
+---@param filter? fun(task: baton.TaskSummary): boolean
+---@param on_pick fun(task: baton.TaskSummary)
+---@param none_message? string
 function M.pick_task(client, bufnr, prompt, filter, on_pick, none_message)
   M.list_tasks(client, bufnr, function(tasks)
     tasks = vim.tbl_filter(filter or function()
@@ -290,6 +365,8 @@ function M.pick_task(client, bufnr, prompt, filter, on_pick, none_message)
 end
 
 ---Writes `baton.task.show`'s result ({ task, log, pull_request, signoffs }) as lines.
+---@param d table<string, any>
+---@return string[]
 function M.format_task_details(d)
   local t = d.task or {}
   local lines = {}
@@ -312,7 +389,9 @@ function M.format_task_details(d)
   if t.repo_root then
     add('repository: ' .. t.repo_root)
   end
-  add(('created: %s   updated: %s   tokens: %s'):format(when(t.created_ms), when(t.updated_ms), tostring(t.tokens or 0)))
+  add(
+    ('created: %s   updated: %s   tokens: %s'):format(when(t.created_ms), when(t.updated_ms), tostring(t.tokens or 0))
+  )
   if t.error and t.error ~= vim.NIL then
     add('error: ' .. t.error)
   end
@@ -323,7 +402,11 @@ function M.format_task_details(d)
   end
   if t.plan and t.plan ~= vim.NIL then
     add('')
-    add(('Plan (%s):'):format(t.plan_approved and 'approved' or 'awaiting approval: :Baton approve-plan ' .. tostring(t.id)))
+    add(
+      ('Plan (%s):'):format(
+        t.plan_approved and 'approved' or 'awaiting approval: :Baton approve-plan ' .. tostring(t.id)
+      )
+    )
     add(t.plan)
   end
   local pr = d.pull_request
@@ -331,10 +414,22 @@ function M.format_task_details(d)
     local st = pr.stat or {}
     add('')
     add('Pull request: ' .. (pr.title or ''))
-    add(('  +%s -%s in %s file(s); checks: %s%s'):format(tostring(st.insertions or 0), tostring(st.deletions or 0),
-      tostring(st.files_changed or 0), tostring(pr.check or 'none'),
-      (type(pr.check_command) == 'string') and (' (' .. pr.check_command .. ')') or ''))
-    add(('  branch %s, base %s, head %s'):format(pr.branch or '?', (pr.base_commit or '?'):sub(1, 12), (pr.head_commit or '?'):sub(1, 12)))
+    add(
+      ('  +%s -%s in %s file(s); checks: %s%s'):format(
+        tostring(st.insertions or 0),
+        tostring(st.deletions or 0),
+        tostring(st.files_changed or 0),
+        tostring(pr.check or 'none'),
+        (type(pr.check_command) == 'string') and (' (' .. pr.check_command .. ')') or ''
+      )
+    )
+    add(
+      ('  branch %s, base %s, head %s'):format(
+        pr.branch or '?',
+        (pr.base_commit or '?'):sub(1, 12),
+        (pr.head_commit or '?'):sub(1, 12)
+      )
+    )
     for _, f in ipairs(pr.files or {}) do
       local ranges = {}
       for _, r in ipairs(f.ranges or {}) do
@@ -360,20 +455,35 @@ function M.format_task_details(d)
     add('')
     add('Sign-offs:')
     for _, s in ipairs(d.signoffs) do
-      add(('  %s by %s at %s (head %s, checks %s)'):format(s.action or '?', s.who or '?', when(s.when_ms), (s.head_commit or '?'):sub(1, 12), tostring(s.checks or 'none')))
+      add(
+        ('  %s by %s at %s (head %s, checks %s)'):format(
+          s.action or '?',
+          s.who or '?',
+          when(s.when_ms),
+          (s.head_commit or '?'):sub(1, 12),
+          tostring(s.checks or 'none')
+        )
+      )
     end
   end
   if type(d.log) == 'table' and #d.log > 0 then
     add('')
     add('Log:')
     for _, l in ipairs(d.log) do
-      add(('  %s  %s'):format(type(l.time_ms) == 'number' and os.date('%H:%M:%S', math.floor(l.time_ms / 1000)) or '', l.line or ''))
+      add(
+        ('  %s  %s'):format(
+          type(l.time_ms) == 'number' and os.date('%H:%M:%S', math.floor(l.time_ms / 1000)) or '',
+          l.line or ''
+        )
+      )
     end
   end
   return lines
 end
 
 ---Shows task details in a scratch buffer `baton://task/<id>` (`q` closes it).
+---@param details table<string, any> `baton.task.show`'s result
+---@return integer bufnr
 function M.show_task_buffer(details)
   local id = details.task and details.task.id or '?'
   local name = 'baton://task/' .. tostring(id)
@@ -400,6 +510,11 @@ end
 
 ---Runs task action `name` (see M.actions) on task `id`. `extra` is merged into the argument
 ---(e.g. { feedback = ... }); request-changes asks for the feedback when it is missing.
+---@param client vim.lsp.Client
+---@param name string
+---@param id number
+---@param bufnr? integer
+---@param extra? table<string, any>
 function M.run_action(client, name, id, bufnr, extra)
   local action = action_by_name[name]
   if not action then
@@ -434,9 +549,14 @@ function M.run_action(client, name, id, bufnr, extra)
       notify(('Baton: applied PR #%s to the working tree (not saved yet; u undoes it)'):format(tostring(id)))
     elseif name == 'merge' then
       -- The merge changed files on disk: reload the buffers that show them.
-      pcall(vim.cmd, 'checktime')
-      notify(('Baton: merged PR #%s as %s%s'):format(tostring(id), tostring(result.commit or '?'):sub(1, 12),
-        result.signedOffBy and (' (Signed-off-by: ' .. result.signedOffBy .. ')') or ''))
+      pcall(vim.cmd.checktime)
+      notify(
+        ('Baton: merged PR #%s as %s%s'):format(
+          tostring(id),
+          tostring(result.commit or '?'):sub(1, 12),
+          result.signedOffBy and (' (Signed-off-by: ' .. result.signedOffBy .. ')') or ''
+        )
+      )
     elseif name == 'request-changes' then
       notify(('Baton: sent the requested changes to task #%s'):format(tostring(id)))
     elseif name == 'discard' then
@@ -450,6 +570,9 @@ function M.run_action(client, name, id, bufnr, extra)
 end
 
 ---Offers the actions that apply to `task` (vim.ui.select), then runs the chosen one.
+---@param client vim.lsp.Client
+---@param task baton.TaskSummary
+---@param bufnr? integer
 function M.task_menu(client, task, bufnr)
   local actions = vim.tbl_filter(function(a)
     return M.action_applies(a, task.state)
@@ -467,6 +590,8 @@ function M.task_menu(client, task, bufnr)
   end)
 end
 
+---@param name string a task action's name
+---@return fun(cmd: vim.api.keyset.create_user_command.command_args)
 local function task_subcommand(name)
   return function(cmd)
     local bufnr = api.nvim_get_current_buf()
@@ -486,7 +611,13 @@ local function task_subcommand(name)
         notify(('Baton: `%s` is not a task id (try :Baton tasks)'):format(given), vim.log.levels.ERROR)
         return
       end
-      M.run_action(client, name, id, bufnr, name == 'request-changes' and cmd.fargs[3] and { feedback = table.concat(cmd.fargs, ' ', 3) } or nil)
+      M.run_action(
+        client,
+        name,
+        id,
+        bufnr,
+        name == 'request-changes' and cmd.fargs[3] and { feedback = table.concat(cmd.fargs, ' ', 3) } or nil
+      )
       return
     end
     M.pick_task(client, bufnr, ('Baton: %s which task?'):format(action.label:gsub('…$', ''):lower()), function(t)
@@ -512,7 +643,11 @@ function sub.tasks(cmd)
   end, all and 'Baton: no tasks' or 'Baton: no open tasks (:Baton tasks all lists finished ones)')
 end
 
----Asks for the prompt (prefilled with `args.prompt`) and sends `baton.task.start` with `args`.
+---Asks for the prompt (prefilled with `args.prompt`) and sends `baton.task.start` with `args`;
+---`args.confirmed` sends a given prompt without asking.
+---@param client vim.lsp.Client
+---@param args { prompt?: string, uri?: string, range?: lsp.Range, agent?: string, confirmed?: boolean }
+---@param bufnr? integer
 function M.delegate(client, args, bufnr)
   local function send(prompt)
     if not prompt or vim.trim(prompt) == '' then
@@ -524,7 +659,12 @@ function M.delegate(client, args, bufnr)
     M.execute(client, baton().CMD_TASK_START, { a }, bufnr, function(result)
       local id = type(result) == 'table' and result.id or result
       M.last_started = id
-      notify(('Baton: task #%s started (%s; :Baton tasks to follow it)'):format(tostring(id), a.agent and ('agent ' .. a.agent) or 'default agent'))
+      notify(
+        ('Baton: task #%s started (%s; :Baton tasks to follow it)'):format(
+          tostring(id),
+          a.agent and ('agent ' .. a.agent) or 'default agent'
+        )
+      )
     end)
   end
   if args.prompt and vim.trim(args.prompt) ~= '' and args.confirmed then
@@ -564,7 +704,10 @@ function sub.delegate(cmd)
         s = { cmd.line1, 0 }
         e = { cmd.line2, math.max(#(api.nvim_buf_get_lines(bufnr, cmd.line2 - 1, cmd.line2, false)[1] or '') - 1, 0) }
       end
-      args.range = vim.lsp.util.make_given_range_params(s, e, bufnr, client.offset_encoding).range
+      ---@cast s [integer, integer]
+      ---@cast e [integer, integer]
+      args.range =
+        vim.lsp.util.make_given_range_params(s, e, bufnr, client.offset_encoding --[[@as baton.Encoding]]).range
     end
   end
   local prompt = table.concat(words, ' ')
@@ -580,12 +723,16 @@ for _, a in ipairs(M.actions) do
 end
 
 ---Client-side handlers for the commands Baton's code actions carry (vim.lsp.commands).
+---@param command lsp.Command
+---@param ctx { client_id: integer, bufnr: integer }
 local function code_action_handler(command, ctx)
   local client = vim.lsp.get_client_by_id(ctx.client_id)
   if not client then
     return
   end
-  local args = (command.arguments or {})[1] or {}
+  -- `baton.task.start` carries a prompt and its context, the others a task id.
+  ---@type { id: integer, feedback?: string, prompt?: string, uri?: string, range?: lsp.Range, agent?: string }
+  local args = vim.tbl_get(command, 'arguments', 1) or {}
   if command.command == baton().CMD_TASK_START then
     M.delegate(client, vim.deepcopy(args), ctx.bufnr)
     return
@@ -598,6 +745,8 @@ M.code_action_handler = code_action_handler
 
 M.subcommands = sub
 
+---`:Baton {subcommand} ...` (status when none is given).
+---@param cmd vim.api.keyset.create_user_command.command_args
 function M.run(cmd)
   local name = cmd.fargs[1] or 'status'
   local fn = sub[name]
@@ -608,6 +757,8 @@ function M.run(cmd)
   fn(cmd)
 end
 
+---The subcommands' names, sorted.
+---@return string[]
 function M.names()
   local names = vim.tbl_keys(sub)
   table.sort(names)
@@ -616,6 +767,9 @@ end
 
 ---Completion of `:Baton`: subcommands, then task ids (from the last `baton/tasks`) for the
 ---task actions, `all` for `tasks`, `--agent=` for `delegate`.
+---@param arglead string
+---@param line string
+---@return string[]
 function M.complete(arglead, line)
   local words = vim.split(line:gsub('^%s*%S*Baton!?%s*', ''), '%s+', { trimempty = false })
   if #words <= 1 then
@@ -651,6 +805,7 @@ function M.complete(arglead, line)
   end, candidates)
 end
 
+---Registers `:Baton` and the client-side handlers of Baton's commands.
 function M.setup()
   vim.lsp.commands[baton().CMD_EDIT] = M.edit_command_handler
   vim.lsp.commands[baton().CMD_TASK_START] = M.code_action_handler

@@ -4,6 +4,25 @@
 -- running the item's `baton.accepted` command. On 0.12+ it hands over to the built-in
 -- `vim.lsp.inline_completion` and only maps the keys.
 
+---A suggestion shown in a buffer.
+---@class (private) baton.ghost.Shown
+---@field client_id integer
+---@field items lsp.InlineCompletionItem[]
+---@field index integer 1-based index of the shown item in `items`
+---@field row integer 0-based row of the cursor when it was shown
+---@field col integer byte column of the cursor when it was shown
+---@field tick integer the buffer's changedtick when it was shown
+---@field consumed integer bytes of `text` already inserted (accept word)
+---@field text string what accept inserts
+
+---A `textDocument/inlineCompletion` request in flight.
+---@class (private) baton.ghost.Pending
+---@field client_id integer
+---@field id integer the request id
+---@field tick integer
+---@field row integer
+---@field col integer
+
 local M = {}
 
 local api = vim.api
@@ -11,29 +30,42 @@ local METHOD = 'textDocument/inlineCompletion'
 
 M.ns = api.nvim_create_namespace('baton.ghost')
 
+---@type baton.GhostConfig
 local opts = { enabled = true, debounce_ms = 30 }
----Shown suggestion per buffer: { client_id, items, index, row, col, tick, consumed }.
+---Shown suggestion per buffer.
+---@type table<integer, baton.ghost.Shown>
 local shown = {}
----In-flight request per buffer: { client_id, id, tick, row, col }.
+---In-flight request per buffer.
+---@type table<integer, baton.ghost.Pending>
 local pending = {}
 ---Debounce timer per buffer.
+---@type table<integer, uv.uv_timer_t>
 local timers = {}
----Set when the last response arrived (for tests and the e2e report): { bufnr, ms, text }.
+---Set when the last response arrived (for tests and the e2e report); `ms` is the round trip
+---in milliseconds, `row` and `col` the 0-based row and byte column of the suggestion.
+---@type { bufnr: integer, ms: number, text: string, row: integer, col: integer }?
 M.last = nil
 
 local function baton()
   return require('baton')
 end
 
+---True on Neovim 0.12+, where the built-in `vim.lsp.inline_completion` draws suggestions.
+---@return boolean
 function M.builtin_available()
   return vim.lsp.inline_completion ~= nil and vim.lsp.inline_completion.enable ~= nil
 end
 
+---The cursor of `win` (default: current) as a 0-based row and a byte column.
+---@param win? integer
+---@return integer row, integer col
 local function cursor(win)
-  local pos = api.nvim_win_get_cursor(win or 0)
+  local pos = api.nvim_win_get_cursor(win or 0) --[[@as [integer, integer] ]]
   return pos[1] - 1, pos[2]
 end
 
+---@param item lsp.InlineCompletionItem
+---@return string
 local function item_text(item)
   local t = item.insertText
   if type(t) == 'table' then
@@ -43,6 +75,11 @@ local function item_text(item)
 end
 
 ---Byte column of an LSP position on `row` of `bufnr`.
+---@param bufnr integer
+---@param row integer 0-based
+---@param character integer code units of the position encoding
+---@param encoding baton.Encoding
+---@return integer
 local function byte_col(bufnr, row, character, encoding)
   local line = api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
   local ok, col = pcall(vim.str_byteindex, line, encoding, character, false)
@@ -51,6 +88,12 @@ end
 
 ---The text still to insert at the cursor for `item`: the item's text minus what the user
 ---typed after its range start (or the whole text when that does not match).
+---@param bufnr integer
+---@param item lsp.InlineCompletionItem
+---@param row integer 0-based
+---@param col integer byte column
+---@param encoding baton.Encoding
+---@return string
 local function remaining(bufnr, item, row, col, encoding)
   local text = item_text(item)
   local r = item.range
@@ -85,6 +128,7 @@ local function cancel_pending(bufnr)
 end
 
 ---Removes the ghost text in `bufnr` (and cancels a request in flight).
+---@param bufnr? integer default: the current buffer
 function M.dismiss(bufnr)
   bufnr = bufnr or api.nvim_get_current_buf()
   cancel_pending(bufnr)
@@ -152,6 +196,8 @@ local function show(bufnr, client, items, row, col)
 end
 
 ---Sends `textDocument/inlineCompletion` at the cursor now (triggerKind 1 = invoked, 2 = automatic).
+---@param bufnr? integer default: the current buffer
+---@param invoked? boolean true when the user asked for it
 function M.request(bufnr, invoked)
   bufnr = bufnr or api.nvim_get_current_buf()
   if api.nvim_get_current_buf() ~= bufnr then
@@ -163,7 +209,7 @@ function M.request(bufnr, invoked)
   end
   cancel_pending(bufnr)
   local win = api.nvim_get_current_win()
-  local params = vim.lsp.util.make_position_params(win, client.offset_encoding)
+  local params = vim.lsp.util.make_position_params(win, client.offset_encoding --[[@as baton.Encoding]]) --[[@as lsp.InlineCompletionParams]]
   params.context = { triggerKind = invoked and 1 or 2 }
   local row, col = cursor(win)
   local tick = api.nvim_buf_get_changedtick(bufnr)
@@ -205,6 +251,7 @@ function M.request(bufnr, invoked)
 end
 
 ---Schedules a request after the client-side debounce.
+---@param bufnr? integer default: the current buffer
 function M.schedule(bufnr)
   bufnr = bufnr or api.nvim_get_current_buf()
   local t = timers[bufnr]
@@ -213,19 +260,27 @@ function M.schedule(bufnr)
     timers[bufnr] = t
   end
   t:stop()
-  t:start(opts.debounce_ms, 0, vim.schedule_wrap(function()
-    if api.nvim_buf_is_valid(bufnr) and vim.startswith(api.nvim_get_mode().mode, 'i') then
-      M.request(bufnr, false)
-    end
-  end))
+  t:start(
+    opts.debounce_ms,
+    0,
+    vim.schedule_wrap(function()
+      if api.nvim_buf_is_valid(bufnr) and vim.startswith(api.nvim_get_mode().mode, 'i') then
+        M.request(bufnr, false)
+      end
+    end)
+  )
 end
 
 ---True when a suggestion is shown in `bufnr`.
+---@param bufnr? integer default: the current buffer
+---@return boolean
 function M.visible(bufnr)
   return shown[bufnr or api.nvim_get_current_buf()] ~= nil
 end
 
 ---The text of the shown suggestion (what accept would insert), or nil.
+---@param bufnr? integer default: the current buffer
+---@return string?
 function M.text(bufnr)
   local s = shown[bufnr or api.nvim_get_current_buf()]
   return s and s.text:sub(s.consumed + 1) or nil
@@ -249,6 +304,8 @@ local function run_accept_command(bufnr, s)
 end
 
 ---Inserts the whole suggestion and runs its accept command. Returns false when none is shown.
+---@param bufnr? integer default: the current buffer
+---@return boolean
 function M.accept(bufnr)
   bufnr = bufnr or api.nvim_get_current_buf()
   local s = shown[bufnr]
@@ -262,7 +319,10 @@ function M.accept(bufnr)
   return true
 end
 
----Inserts the next word of the suggestion and keeps showing the rest.
+---Inserts the next word of the suggestion and keeps showing the rest. Returns false when none
+---is shown.
+---@param bufnr? integer default: the current buffer
+---@return boolean
 function M.accept_word(bufnr)
   bufnr = bufnr or api.nvim_get_current_buf()
   local s = shown[bufnr]
@@ -286,7 +346,11 @@ function M.accept_word(bufnr)
   return true
 end
 
----Shows the next (`delta` = 1) or previous (-1) item. Requests one when nothing is shown.
+---Shows the next (`delta` = 1) or previous (-1) item. Requests one when nothing is shown
+---(and returns false then).
+---@param delta integer
+---@param bufnr? integer default: the current buffer
+---@return boolean
 function M.cycle(delta, bufnr)
   bufnr = bufnr or api.nvim_get_current_buf()
   local s = shown[bufnr]
@@ -299,7 +363,10 @@ function M.cycle(delta, bufnr)
   end
   s.index = (s.index - 1 + delta) % #s.items + 1
   local client = vim.lsp.get_client_by_id(s.client_id)
-  s.text = remaining(bufnr, s.items[s.index], s.row, s.col, client and client.offset_encoding or 'utf-16')
+  local item = s.items[s.index] --[[@as lsp.InlineCompletionItem]]
+  local encoding = client and client.offset_encoding or 'utf-16'
+  ---@cast encoding baton.Encoding
+  s.text = remaining(bufnr, item, s.row, s.col, encoding)
   s.consumed = 0
   render(bufnr)
   return true
@@ -321,6 +388,8 @@ local function on_change(args)
 end
 
 ---Called when a Baton client attaches to `bufnr`.
+---@param bufnr integer
+---@param client vim.lsp.Client
 function M.attach(bufnr, client)
   if M.builtin_available() then
     if opts.enabled then
@@ -329,7 +398,10 @@ function M.attach(bufnr, client)
     return
   end
   local group = api.nvim_create_augroup('baton.ghost.' .. bufnr, { clear = true })
-  api.nvim_create_autocmd({ 'InsertEnter', 'TextChangedI', 'CursorMovedI' }, { group = group, buffer = bufnr, callback = on_change })
+  api.nvim_create_autocmd(
+    { 'InsertEnter', 'TextChangedI', 'CursorMovedI' },
+    { group = group, buffer = bufnr, callback = on_change }
+  )
   api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave' }, {
     group = group,
     buffer = bufnr,
@@ -354,6 +426,7 @@ end
 -- Keymaps -------------------------------------------------------------------------------------
 
 ---What each keymap does; each returns true when it handled the key.
+---@type table<string, fun(): boolean>
 M.actions = {
   accept = function()
     if M.builtin_available() then
@@ -407,8 +480,13 @@ local function map(name, lhs)
   end, { desc = 'Baton: ' .. name:gsub('_', ' '), silent = true })
 end
 
+---The keymaps in force: action name → lhs.
+---@type table<string, string>
 M.mapped = {}
 
+---Applies the ghost and keymap options (the merged |baton.Config|) and attaches to Baton's
+---clients as they start.
+---@param options baton.Config
 function M.setup(options)
   opts = vim.tbl_extend('force', opts, options.ghost or {})
   api.nvim_set_hl(0, 'BatonGhost', { link = 'Comment', default = true })

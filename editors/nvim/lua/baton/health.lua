@@ -5,6 +5,7 @@
 
 local M = {}
 
+---`:checkhealth baton`.
 function M.check()
   local h = vim.health
   local ok_baton, baton = pcall(require, 'baton')
@@ -35,6 +36,8 @@ function M.check()
   end
 
   h.start('Baton: Neovim')
+  -- vim.version is a module that is also callable (a metatable the checker does not follow).
+  ---@diagnostic disable-next-line: call-non-callable
   local v = vim.version()
   local vs = ('%d.%d.%d'):format(v.major, v.minor, v.patch)
   if vim.fn.has('nvim-0.11') == 0 then
@@ -45,6 +48,7 @@ function M.check()
     h.ok('Neovim ' .. vs .. ": ghost text drawn by Baton's plugin (no built-in inline completion before 0.12)")
   end
 
+  ---@cast baton table
   M.check_tasks(h, baton, exe)
 
   h.start('Baton: language server')
@@ -61,7 +65,14 @@ function M.check()
     return vim.fn.fnamemodify(vim.api.nvim_buf_get_name(b), ':~:.')
   end, bufs)
   if #bufs > 0 then
-    h.ok(('client %d running (root %s), attached to %d buffer(s): %s'):format(client.id, tostring(client.root_dir), #bufs, table.concat(names, ', ')))
+    h.ok(
+      ('client %d running (root %s), attached to %d buffer(s): %s'):format(
+        client.id,
+        tostring(client.root_dir),
+        #bufs,
+        table.concat(names, ', ')
+      )
+    )
   else
     h.warn(('client %d running (root %s) but attached to no buffer'):format(client.id, tostring(client.root_dir)))
   end
@@ -81,7 +92,8 @@ function M.check()
   elseif err then
     h.error('baton/health failed: ' .. (err.message or vim.inspect(err)))
   else
-    local lines = require('baton.commands').format_health(result or {})
+    result = result or {}
+    local lines = require('baton.commands').format_health(result)
     if result.state == 'slow' or result.state == 'unknown' then
       h.warn(table.concat(lines, '\n'))
     elseif result.reachable == true then
@@ -108,14 +120,21 @@ function M.check()
   end
   if #missing == 0 then
     local counts = baton.tasks_status()
-    h.ok('the server runs the task and pull request commands; tasks: ' .. (counts ~= '' and counts or (baton.tasks_details() and 'none open' or 'no baton/tasks received yet')))
+    h.ok(
+      'the server runs the task and pull request commands; tasks: '
+        .. (counts ~= '' and counts or (baton.tasks_details() and 'none open' or 'no baton/tasks received yet'))
+    )
   else
-    h.warn('this server does not offer ' .. table.concat(missing, ', '), { 'update baton: :Baton delegate, :Baton tasks and the pull request actions need them' })
+    h.warn(
+      'this server does not offer ' .. table.concat(missing, ', '),
+      { 'update baton: :Baton delegate, :Baton tasks and the pull request actions need them' }
+    )
   end
 end
 
 ---Where the server keeps tasks: `$BATON_DATA_DIR`, else `$XDG_DATA_HOME/baton`
 ---(`~/.local/share/baton`). Returns the directory and where it came from.
+---@return string dir, string source `$BATON_DATA_DIR` or `default`
 function M.data_dir()
   local env = vim.env.BATON_DATA_DIR
   if env and env ~= '' then
@@ -129,6 +148,9 @@ function M.data_dir()
 end
 
 ---Task support: the data directory and whether `baton task list` runs in the project.
+---@param h table vim.health
+---@param baton table the baton module
+---@param exe string the server binary
 function M.check_tasks(h, baton, exe)
   h.start('Baton: tasks (orchestrator mode)')
   local dir, from = M.data_dir()
@@ -148,8 +170,10 @@ function M.check_tasks(h, baton, exe)
   if not res then
     h.warn('`baton task list` could not run: ' .. tostring(proc))
   elseif res.code ~= 0 then
-    h.warn(('`baton task list` failed (exit %s) in %s: %s'):format(tostring(res.code), cwd, vim.trim(res.stderr or '')),
-      { 'set BATON_DATA_DIR to a writable directory, or check the project baton.toml' })
+    h.warn(
+      ('`baton task list` failed (exit %s) in %s: %s'):format(tostring(res.code), cwd, vim.trim(res.stderr or '')),
+      { 'set BATON_DATA_DIR to a writable directory, or check the project baton.toml' }
+    )
   else
     local n = #vim.split(vim.trim(res.stdout or ''), '\n', { trimempty = true })
     h.ok(('`baton task list` works in %s: %d task(s)'):format(cwd, n))

@@ -4,6 +4,76 @@
 -- tokens `baton/task/<id>`), and wiring ghost text, keymaps and `:Baton`.
 -- Protocol names come from editors/protocol.json (the server's single source of truth).
 
+---A position encoding (`client.offset_encoding`).
+---@alias baton.Encoding 'utf-8'|'utf-16'|'utf-32'
+
+---@class (exact) baton.GhostConfig
+---@field enabled boolean Draw suggestions as ghost text while typing.
+---@field debounce_ms integer Client-side debounce before a request is sent, in milliseconds.
+
+---Insert-mode keymaps (`lhs` strings); `false` disables one.
+---@class (exact) baton.KeymapsConfig
+---@field accept string|false
+---@field accept_word string|false
+---@field next string|false
+---@field prev string|false
+---@field dismiss string|false
+---@field trigger string|false
+
+---The options in force after `setup()`: the defaults merged with the user's.
+---@class (exact) baton.Config
+---@field cmd string[] The server command; `--log-file` is appended when `log_file` is set.
+---@field log_file string|false The server log, or false for the server's stderr.
+---@field settings table<string, any> Baton's settings (editors/protocol.json), sent to the server.
+---@field filetypes string[] Filetypes the client attaches to.
+---@field root_markers string[] Files or directories that mark a project root.
+---@field ghost baton.GhostConfig
+---@field keymaps baton.KeymapsConfig|false false: no keymaps.
+
+---What `setup()` accepts: any part of |baton.Config|; lists replace the defaults, tables merge.
+---@class (exact) baton.Options
+---@field cmd? string[]
+---@field log_file? string|false
+---@field settings? table<string, any>
+---@field filetypes? string[]
+---@field root_markers? string[]
+---@field ghost? { enabled?: boolean, debounce_ms?: integer }
+---@field keymaps? { accept?: string|false, accept_word?: string|false, next?: string|false, prev?: string|false, dismiss?: string|false, trigger?: string|false }|false
+
+---Params of `baton/status` (server/lsp/ext.rs `StatusParams`).
+---@class baton.StatusParams
+---@field state 'idle'|'working'|'error'|'slow'|'unreachable'
+---@field message? string
+---@field provider string
+---@field model string
+
+---One task as `baton/tasks` and `baton.task.list` give it (server/lsp/ext.rs `TaskSummary`).
+---@class baton.TaskSummary
+---@field id integer
+---@field title string
+---@field state string
+---@field agent string
+---@field branch? string
+---@field message? string
+---@field diffStat? string
+---@field checks? string
+
+---Params of `baton/tasks` (server/lsp/ext.rs `TasksParams`).
+---@class baton.TasksParams
+---@field queued integer
+---@field running integer
+---@field awaitingReview integer
+---@field awaitingPlanApproval integer
+---@field failed integer
+---@field interrupted integer
+---@field tasks baton.TaskSummary[]
+
+---The latest `$/progress` of a running task.
+---@class baton.TaskProgress
+---@field title string
+---@field message? string
+---@field percentage? integer
+
 local M = {}
 
 M.NAME = 'baton'
@@ -29,6 +99,7 @@ M.CMD_PR_DISCARD = 'baton.pr.discard'
 M.TASK_PROGRESS_PREFIX = 'baton/task/'
 
 ---Default options. Every key is optional in `setup()`.
+---@type baton.Config
 M.defaults = {
   -- The server command. `--log-file` is appended when `log_file` is set.
   cmd = { 'baton' },
@@ -39,9 +110,33 @@ M.defaults = {
   -- Sent as initializationOptions and as workspace/didChangeConfiguration { baton = ... }.
   settings = {},
   filetypes = {
-    'c', 'cpp', 'cs', 'css', 'go', 'html', 'java', 'javascript', 'javascriptreact', 'json', 'kotlin',
-    'lua', 'markdown', 'php', 'python', 'ruby', 'rust', 'scala', 'sh', 'sql', 'swift', 'toml',
-    'typescript', 'typescriptreact', 'vim', 'yaml', 'zig',
+    'c',
+    'cpp',
+    'cs',
+    'css',
+    'go',
+    'html',
+    'java',
+    'javascript',
+    'javascriptreact',
+    'json',
+    'kotlin',
+    'lua',
+    'markdown',
+    'php',
+    'python',
+    'ruby',
+    'rust',
+    'scala',
+    'sh',
+    'sql',
+    'swift',
+    'toml',
+    'typescript',
+    'typescriptreact',
+    'vim',
+    'yaml',
+    'zig',
   },
   root_markers = { '.git', 'baton.toml' },
   ghost = {
@@ -61,16 +156,22 @@ M.defaults = {
   },
 }
 
+---The options in force (the defaults until `setup()`).
+---@type baton.Config
 M.options = vim.deepcopy(M.defaults)
 
----Last `baton/status` params per client id: { state, message, provider, model }.
+---Last `baton/status` params per client id.
+---@type table<integer, baton.StatusParams>
 M.state = {}
----Last `baton/tasks` params per client id: { queued, running, awaitingReview,
----awaitingPlanApproval, failed, interrupted, tasks = { TaskSummary... } }.
+---Last `baton/tasks` params per client id.
+---@type table<integer, baton.TasksParams>
 M.tasks = {}
----Latest `$/progress` of each running task per client id: { [task id] = { title, message, percentage } }.
+---Latest `$/progress` of each running task per client id, by task id.
+---@type table<integer, table<integer, baton.TaskProgress>>
 M.task_progress = {}
 
+---The Baton client attached to `bufnr`, else any running Baton client (nil when none runs).
+---@param bufnr? integer
 ---@return vim.lsp.Client?
 function M.client(bufnr)
   local clients = vim.lsp.get_clients({ name = M.NAME, bufnr = bufnr })
@@ -80,6 +181,8 @@ function M.client(bufnr)
   return clients[1]
 end
 
+---@param params baton.StatusParams|any
+---@param ctx lsp.HandlerContext
 local function status_handler(_, params, ctx)
   if type(params) ~= 'table' then
     return
@@ -91,6 +194,8 @@ local function status_handler(_, params, ctx)
   end)
 end
 
+---@param params baton.TasksParams|any
+---@param ctx lsp.HandlerContext
 local function tasks_handler(_, params, ctx)
   if type(params) ~= 'table' then
     return
@@ -118,18 +223,20 @@ end
 
 ---Keeps the latest `$/progress` value of each task (tokens `baton/task/<id>`), from Neovim's
 ---LspProgress event; fires `User BatonTaskProgress`.
+---@param ev { data?: { client_id?: integer, params?: lsp.ProgressParams } }
 local function on_progress(ev)
   local data = ev.data or {}
-  local token = data.params and data.params.token
+  local params = data.params
+  local token = params and params.token
   local client = data.client_id and vim.lsp.get_client_by_id(data.client_id)
-  if type(token) ~= 'string' or not client or client.name ~= M.NAME then
+  if not params or type(token) ~= 'string' or not client or client.name ~= M.NAME then
     return
   end
   local id = tonumber(token:match('^' .. vim.pesc(M.TASK_PROGRESS_PREFIX) .. '(%d+)$'))
   if not id then
     return
   end
-  local value = data.params.value or {}
+  local value = params.value or {}
   local per_client = M.task_progress[data.client_id] or {}
   M.task_progress[data.client_id] = per_client
   if value.kind == 'end' then
@@ -152,7 +259,9 @@ end
 
 local labels = { idle = 'idle', working = 'working…', error = 'error', slow = 'slow', unreachable = 'unreachable' }
 
----Task count labels, in the order the statusline shows them (only counts above zero).
+---Task count labels, in the order the statusline shows them (only counts above zero):
+---`{ baton/tasks field, label }`.
+---@type [string, string][]
 M.count_labels = {
   { 'running', 'running' },
   { 'queued', 'queued' },
@@ -163,6 +272,8 @@ M.count_labels = {
 }
 
 ---The task counts as a string: `1 running · 2 to review` ('' when there are none).
+---@param bufnr? integer default: the current buffer
+---@return string
 function M.tasks_status(bufnr)
   local client = M.client(bufnr or vim.api.nvim_get_current_buf())
   local t = client and M.tasks[client.id]
@@ -182,6 +293,8 @@ end
 ---A short statusline string: model state plus task counts, e.g.
 ---`Baton: idle · 1 running · 2 to review`. States: `idle`, `working…`, `error`,
 ---`slow`, `unreachable`, `starting` (attached, no status yet); '' when not running.
+---@param bufnr? integer default: the current buffer
+---@return string
 function M.status(bufnr)
   local client = M.client(bufnr or vim.api.nvim_get_current_buf())
   if not client then
@@ -198,6 +311,9 @@ end
 
 ---The latest step of a running task (from `$/progress`), e.g. `#3: editing lib.rs`, cut to
 ---`max` characters (default 40); '' when no task reports progress.
+---@param bufnr? integer default: the current buffer
+---@param max? integer
+---@return string
 function M.progress(bufnr, max)
   local client = M.client(bufnr or vim.api.nvim_get_current_buf())
   local p = client and M.task_progress[client.id]
@@ -222,18 +338,23 @@ function M.progress(bufnr, max)
 end
 
 ---The last `baton/tasks` params of the current client (or nil): counts and `tasks`.
+---@param bufnr? integer default: the current buffer
+---@return baton.TasksParams?
 function M.tasks_details(bufnr)
   local client = M.client(bufnr or vim.api.nvim_get_current_buf())
   return client and M.tasks[client.id] or nil
 end
 
 ---The full last status of the current client (or nil).
+---@param bufnr? integer default: the current buffer
+---@return baton.StatusParams?
 function M.status_details(bufnr)
   local client = M.client(bufnr or vim.api.nvim_get_current_buf())
   return client and M.state[client.id] or nil
 end
 
 ---Client capabilities Baton needs on top of Neovim's defaults.
+---@return lsp.ClientCapabilities
 function M.capabilities()
   return vim.tbl_deep_extend('force', vim.lsp.protocol.make_client_capabilities(), {
     textDocument = { inlineCompletion = { dynamicRegistration = false } },
@@ -241,6 +362,8 @@ function M.capabilities()
   })
 end
 
+---The server command from the options: `cmd` plus `--log-file` when `log_file` is set.
+---@return string[]
 function M.server_cmd()
   local cmd = vim.deepcopy(M.options.cmd)
   if M.options.log_file then
@@ -250,6 +373,7 @@ function M.server_cmd()
 end
 
 ---The config given to vim.lsp.config / vim.lsp.start.
+---@return vim.lsp.Config
 function M.lsp_config()
   local o = M.options
   return {
@@ -272,15 +396,19 @@ function M.lsp_config()
   }
 end
 
----Sends new settings to running clients (workspace/didChangeConfiguration { baton = ... }).
+---Merges `settings` into the options' settings and sends them to running clients
+---(workspace/didChangeConfiguration { baton = ... }).
+---@param settings? table<string, any>
 function M.update_settings(settings)
-  M.options.settings = vim.tbl_deep_extend('force', M.options.settings, settings or {})
+  M.options.settings = vim.tbl_deep_extend('force', M.options.settings, settings or {}) --[[@as table<string, any>]]
   for _, client in ipairs(vim.lsp.get_clients({ name = M.NAME })) do
     client.settings = { baton = M.options.settings }
     client:notify('workspace/didChangeConfiguration', { settings = { baton = M.options.settings } })
   end
 end
 
+---@param opts? baton.Options
+---@return baton.Config
 local function merge_options(opts)
   opts = opts or {}
   local o = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
@@ -296,8 +424,53 @@ local function merge_options(opts)
   return o
 end
 
+---Checks the merged options' types with vim.validate; raises an error that names the option.
+---@param o baton.Config
+local function validate(o)
+  local function list_of_strings(v)
+    if not vim.islist(v) then
+      return false
+    end
+    for _, x in ipairs(v) do
+      if type(x) ~= 'string' then
+        return false
+      end
+    end
+    return true
+  end
+  local function string_or_false(v)
+    return type(v) == 'string' or v == false
+  end
+  vim.validate('cmd', o.cmd, function(v)
+    return list_of_strings(v) and #v > 0
+  end, 'a non-empty list of strings')
+  vim.validate('log_file', o.log_file, string_or_false, 'a path or false')
+  vim.validate('settings', o.settings, 'table')
+  vim.validate('filetypes', o.filetypes, list_of_strings, 'a list of strings')
+  vim.validate('root_markers', o.root_markers, list_of_strings, 'a list of strings')
+  vim.validate('ghost', o.ghost, 'table')
+  vim.validate('ghost.enabled', o.ghost.enabled, 'boolean')
+  vim.validate('ghost.debounce_ms', o.ghost.debounce_ms, function(v)
+    return type(v) == 'number' and v >= 0 and math.floor(v) == v
+  end, 'a whole number of milliseconds')
+  vim.validate('keymaps', o.keymaps, function(v)
+    return type(v) == 'table' or v == false
+  end, 'a table or false')
+  if o.keymaps then
+    for _, name in ipairs({ 'accept', 'accept_word', 'next', 'prev', 'dismiss', 'trigger' }) do
+      vim.validate('keymaps.' .. name, o.keymaps[name], string_or_false, 'a key (lhs) or false')
+    end
+  end
+end
+
+---Sets the options, registers `:Baton` and the LSP client (vim.lsp.config + vim.lsp.enable).
+---Raises an error naming the option when one has the wrong type.
+---@param opts? baton.Options
 function M.setup(opts)
-  M.options = merge_options(opts)
+  vim.validate('opts', opts, 'table', true)
+  local options = merge_options(opts)
+  validate(options)
+  M.options = options
   if M.options.log_file then
     pcall(vim.fn.mkdir, vim.fn.fnamemodify(M.options.log_file, ':h'), 'p')
   end
@@ -335,27 +508,31 @@ function M.restart()
   end
   local timer = assert(vim.uv.new_timer())
   local waited = 0
-  timer:start(50, 50, vim.schedule_wrap(function()
-    waited = waited + 50
-    local alive = vim.tbl_filter(function(c)
-      return not c:is_stopped()
-    end, clients)
-    if #alive > 0 and waited < 3000 then
-      return
-    end
-    for _, c in ipairs(alive) do
-      c:stop(true)
-    end
-    timer:stop()
-    timer:close()
-    if vim.lsp.enable then
-      vim.lsp.enable(M.NAME, false)
-      vim.lsp.enable(M.NAME, true)
-    else
-      vim.cmd('doautoall baton.start FileType')
-    end
-    vim.notify('Baton: restarted', vim.log.levels.INFO)
-  end))
+  timer:start(
+    50,
+    50,
+    vim.schedule_wrap(function()
+      waited = waited + 50
+      local alive = vim.tbl_filter(function(c)
+        return not c:is_stopped()
+      end, clients)
+      if #alive > 0 and waited < 3000 then
+        return
+      end
+      for _, c in ipairs(alive) do
+        c:stop(true)
+      end
+      timer:stop()
+      timer:close()
+      if vim.lsp.enable then
+        vim.lsp.enable(M.NAME, false)
+        vim.lsp.enable(M.NAME, true)
+      else
+        vim.cmd('doautoall baton.start FileType')
+      end
+      vim.notify('Baton: restarted', vim.log.levels.INFO)
+    end)
+  )
 end
 
 return M

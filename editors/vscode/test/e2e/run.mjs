@@ -73,7 +73,9 @@ async function stopAll() {
   const signal = (c, sig) => {
     try {
       process.kill(-c.pid, sig);
-    } catch {}
+    } catch {
+      // The group is gone already.
+    }
   };
   const running = children.filter(alive);
   running.forEach((c) => signal(c, 'SIGTERM'));
