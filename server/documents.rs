@@ -26,8 +26,8 @@ use crate::syntax::{self, Language, ParseError, Syntax};
 use crate::text::{Document, Edit, Encoding, Pos};
 
 /// How long a completion waits for the tree of the text it was asked on, when that parse is under
-/// way (a typical incremental reparse takes about a millisecond; see README "Syntax").
-pub const TREE_WAIT: Duration = Duration::from_millis(100);
+/// way: a typical reparse takes a millisecond, a 2 MB file's ~120 ms (README "Syntax").
+pub const TREE_WAIT: Duration = Duration::from_millis(200);
 
 /// Edits kept for a parse in flight; past this many its result is dropped (the next parse starts
 /// from scratch) rather than keeping an unbounded list.
@@ -236,7 +236,14 @@ impl ParseState {
         let cancel = Arc::new(AtomicBool::new(false));
         self.in_flight =
             Some(InFlight { revision: self.revision, edits: Vec::new(), overflowed: false, cancel: cancel.clone() });
-        Next::Parse(Job { language, rope: rope.clone(), old: self.tree.clone(), revision: self.revision, budget, cancel })
+        Next::Parse(Job {
+            language,
+            rope: rope.clone(),
+            old: self.tree.clone(),
+            revision: self.revision,
+            budget,
+            cancel,
+        })
     }
 
     /// Installs a finished parse of `revision`. Returns what happened, for the log.

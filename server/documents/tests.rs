@@ -135,7 +135,10 @@ fn too_many_edits_during_one_parse_drop_its_result_instead_of_growing() {
     }
     assert!(open.parse.in_flight.as_ref().is_some_and(|f| f.overflowed && f.edits.is_empty()));
     let r = first.revision;
-    assert_eq!(open.parse.finish("u", r, first.run(), Instant::now()), "dropped: too many changes, or a replaced text, while it ran");
+    assert_eq!(
+        open.parse.finish("u", r, first.run(), Instant::now()),
+        "dropped: too many changes, or a replaced text, while it ran"
+    );
     let next = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
     let r = next.revision;
     assert_eq!(open.parse.finish("u", r, next.run(), Instant::now()), "installed");

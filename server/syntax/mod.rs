@@ -115,7 +115,8 @@ fn load(info: LanguageInfo) -> Result<Language, String> {
 /// with a grammar that neither names only costs time. `None`: plain text, no tree.
 pub fn language_for(language_id: &str, path: &str) -> Option<&'static Language> {
     let by_id = |id: &str| languages().iter().find(|l| l.info.language_ids.iter().any(|i| i.eq_ignore_ascii_case(id)));
-    let by_extension = |ext: &str| languages().iter().find(|l| l.info.extensions.iter().any(|e| e.eq_ignore_ascii_case(ext)));
+    let by_extension =
+        |ext: &str| languages().iter().find(|l| l.info.extensions.iter().any(|e| e.eq_ignore_ascii_case(ext)));
     let language_id = language_id.trim();
     if !language_id.is_empty() {
         return by_id(language_id);

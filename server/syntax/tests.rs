@@ -66,20 +66,20 @@ fn incremental_reparse_matches_a_fresh_parse() {
     {
         let edit = doc.apply_change(Some((pos, pos)), text, Encoding::Utf16);
         edit_tree(&mut syntax.tree, &edit);
-        syntax.tree = parse_within(lang, &doc.rope, Some(&syntax.tree), PARSE_BUDGET, &AtomicBool::new(false))
-            .expect("reparses");
+        syntax.tree =
+            parse_within(lang, &doc.rope, Some(&syntax.tree), PARSE_BUDGET, &AtomicBool::new(false)).expect("reparses");
         let fresh = Syntax::parse(lang, &doc.rope).expect("parses");
         assert_eq!(syntax.tree.root_node().to_sexp(), fresh.tree.root_node().to_sexp());
     }
     assert!(syntax.errors_near(doc.rope.len_bytes()) > 0, "the broken function is reported");
 }
 
-/// A one-line Rust file with an unterminated string: tree-sitter's error recovery on it grows
-/// quadratically with its length (issue 10: 3.7 s for 100 KB).
+/// A one-line Rust file with an unterminated string full of words: tree-sitter-rust's error
+/// recovery on it grows quadratically with its length (issue 10: 3.7 s per keystroke at 100 KB).
 fn unterminated_string(bytes: usize) -> String {
     let mut s = String::from("fn main() { let s = \"");
     while s.len() < bytes {
-        s.push_str("let x = foo(bar, 1) + baz; ");
+        s.push_str("lorem ipsum dolor sit amet, consectetur ");
     }
     s
 }

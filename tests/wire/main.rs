@@ -10,4 +10,5 @@ mod encodings;
 mod faults;
 mod lifecycle;
 mod ordering;
+mod syntax;
 mod tasks;

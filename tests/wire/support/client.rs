@@ -70,9 +70,22 @@ impl Client {
         envs: &[(&str, &str)],
         root: Option<&std::path::Path>,
     ) -> Client {
+        let program = std::path::Path::new(env!("CARGO_BIN_EXE_baton"));
+        Self::start_program(program, capabilities, options, envs, root).await
+    }
+
+    /// Like [`Client::start_with`], running `program` instead of this build's `baton` (a
+    /// benchmark compares with another build).
+    pub async fn start_program(
+        program: &std::path::Path,
+        capabilities: Value,
+        options: Value,
+        envs: &[(&str, &str)],
+        root: Option<&std::path::Path>,
+    ) -> Client {
         let log_dir = tempfile::tempdir().expect("tempdir");
         let log_file = log_dir.path().join("baton.log");
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+        let mut cmd = tokio::process::Command::new(program);
         cmd.arg("--log-file").arg(&log_file).arg("--log-level").arg("debug");
         // Isolate from the developer's own config.
         cmd.env("BATON_CONFIG", log_dir.path().join("no-user-config.toml"));
