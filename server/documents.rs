@@ -1,7 +1,7 @@
 //! Open documents: their text, changed in order on the transport, and their syntax trees, parsed
 //! off the transport (tokio's blocking pool) within a time budget and carried across edits.
 //!
-//! The rules this file keeps (ARCHITECTURE.md "Syntax off the transport"):
+//! The rules this file keeps (ARCHITECTURE.md, rule 8):
 //! - `didOpen`/`didChange` change the text and edit the tree's positions (`Tree::edit`, cheap)
 //!   synchronously; the parse follows in a worker task, one per document at a time.
 //! - A parse result is installed only into the opening it was started for (`epoch`), only if it

@@ -131,7 +131,8 @@ fn extension(path: &str) -> Option<&str> {
     name.rsplit_once('.').map(|(_, ext)| ext).filter(|e| !e.is_empty())
 }
 
-/// A document's parse tree, kept up to date incrementally.
+/// A parse tree and its language. Where the server hands one out, it was parsed from exactly the
+/// text it comes with (`server/documents.rs`).
 #[derive(Debug, Clone)]
 pub struct Syntax {
     pub language: &'static Language,
