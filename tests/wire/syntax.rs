@@ -203,11 +203,11 @@ async fn the_tree_always_belongs_to_the_newest_text() {
         assert!(!prompt.contains("filler 0") && !prompt.contains("alpha"), "{prompt}");
         seen.push(prompt);
     }
-    // One parse at a time per document: the new text's parse began only after the old one ended,
-    // and that one was stopped, not installed.
+    // One parse at a time per document: if the old text's parse had begun (the replacement can
+    // also arrive first), it ended before the new text's began, stopped rather than installed.
     let log = client.log();
     let first: Vec<_> = parse_finished_for(&log, uri).into_iter().filter(|l| l.contains("revision=1 ")).collect();
-    assert!(first.len() == 1 && first[0].contains("outcome=\"cancelled\""), "{first:#?}\n{log}");
+    assert!(first.len() <= 1 && first.iter().all(|l| l.contains("outcome=\"cancelled\"")), "{first:#?}\n{log}");
 }
 
 #[tokio::test]
