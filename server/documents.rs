@@ -102,6 +102,8 @@ struct InFlight {
 
 /// One parse to run on the blocking pool.
 struct Job {
+    /// The last attempt ran over budget: this one takes the retry lane.
+    retry: bool,
     language: &'static Language,
     rope: Rope,
     old: Option<Tree>,
@@ -237,6 +239,7 @@ impl ParseState {
         self.in_flight =
             Some(InFlight { revision: self.revision, edits: Vec::new(), overflowed: false, cancel: cancel.clone() });
         Next::Parse(Job {
+            retry: self.failures > 0,
             language,
             rope: rope.clone(),
             old: self.tree.clone(),
@@ -337,14 +340,23 @@ fn parse_budget() -> Duration {
     })
 }
 
-/// Parses at once across all documents: at most the cores less one (at least one), so parsing
-/// always leaves a core to the transport.
+/// Parses at once across all documents, first attempts: as many as the cores, at least two (so
+/// one document's first slow parse cannot hold up every other document's) and at most four. A
+/// burst of openings queues here instead of splitting the cores so thinly that every parse runs
+/// past its budget.
 fn parse_slots() -> &'static Semaphore {
     static SLOTS: OnceLock<Semaphore> = OnceLock::new();
     SLOTS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        Semaphore::new(cores.saturating_sub(1).clamp(1, 4))
+        Semaphore::new(cores.clamp(2, 4))
     })
+}
+
+/// Retries of documents whose last parse ran over budget take turns in a lane of their own, so
+/// they never hold a slot the documents that parse in milliseconds need.
+fn retry_slot() -> &'static Semaphore {
+    static SLOT: Semaphore = Semaphore::const_new(1);
+    &SLOT
 }
 
 /// Stores a document just opened (replacing and cancelling an earlier opening of `uri`) and
@@ -423,7 +435,7 @@ async fn work<S: DocumentStore>(store: Arc<S>, uri: String, epoch: u64) {
         let started = Instant::now();
         let result = {
             // The semaphore is never closed; without a slot, parse anyway rather than never.
-            let _slot = parse_slots().acquire().await.ok();
+            let _slot = if job.retry { retry_slot() } else { parse_slots() }.acquire().await.ok();
             tokio::task::spawn_blocking(move || job.run()).await.unwrap_or_else(|e| {
                 tracing::error!("syntax: a parse failed ({e})");
                 Err(ParseError::Refused)

@@ -73,6 +73,7 @@ fn an_abandoned_parse_leaves_plain_text_and_a_backoff_then_edits_still_reparse_c
     // An opening quote makes the rest of the file a string; that parse gets no budget at all.
     insert(&mut open, 3, 4, "\"");
     let slow = job(&mut open, Duration::ZERO).expect("parse");
+    assert!(!slow.retry);
     let r = slow.revision;
     let now = Instant::now();
     assert_eq!(open.parse.finish("u", r, slow.run(), now), "abandoned");
@@ -92,6 +93,7 @@ fn an_abandoned_parse_leaves_plain_text_and_a_backoff_then_edits_still_reparse_c
         _ => panic!("expected a parse after the backoff"),
     };
     assert!(retry.old.is_some(), "the abandoned parse kept the older tree as a starting point");
+    assert!(retry.retry, "a retry takes the retry lane, not a slot quick parses need");
     let r = retry.revision;
     assert_eq!(open.parse.finish("u", r, retry.run(), Instant::now()), "installed");
     assert_eq!(open.syntax().expect("tree").tree.root_node().to_sexp(), fresh_sexp(&open));
