@@ -27,7 +27,7 @@ use crate::text::{Document, Edit, Encoding, Pos};
 
 /// How long a completion waits for the tree of the text it was asked on, when that parse is under
 /// way: a typical reparse takes a millisecond, a 2 MB file's ~120 ms (README "Syntax").
-pub const TREE_WAIT: Duration = Duration::from_millis(200);
+pub(crate) const TREE_WAIT: Duration = Duration::from_millis(200);
 
 /// Edits kept for a parse in flight; past this many its result is dropped (the next parse starts
 /// from scratch) rather than keeping an unbounded list.
@@ -38,7 +38,7 @@ const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Where a parse worker finds the open documents: the server's `State`, or a bare map in tests.
-pub trait DocumentStore: Send + Sync + 'static {
+pub(crate) trait DocumentStore: Send + Sync + 'static {
     fn documents(&self) -> &DashMap<String, OpenDocument>;
 }
 
@@ -361,7 +361,7 @@ fn retry_slot() -> &'static Semaphore {
 
 /// Stores a document just opened (replacing and cancelling an earlier opening of `uri`) and
 /// starts its first parse in the background.
-pub fn open<S: DocumentStore>(store: &Arc<S>, uri: String, mut open: OpenDocument) {
+pub(crate) fn open<S: DocumentStore>(store: &Arc<S>, uri: String, mut open: OpenDocument) {
     let spawn = open.parse.wants_worker().then_some(open.parse.epoch);
     if let Some(previous) = store.documents().insert(uri.clone(), open) {
         previous.parse.stop();
@@ -372,14 +372,14 @@ pub fn open<S: DocumentStore>(store: &Arc<S>, uri: String, mut open: OpenDocumen
 }
 
 /// After changes to `open` (still under its map guard): starts a parse worker unless one runs.
-pub fn changed<S: DocumentStore>(store: &Arc<S>, uri: &str, open: &mut OpenDocument) {
+pub(crate) fn changed<S: DocumentStore>(store: &Arc<S>, uri: &str, open: &mut OpenDocument) {
     if open.parse.wants_worker() {
         tokio::spawn(work(store.clone(), uri.to_owned(), open.parse.epoch));
     }
 }
 
 /// Forgets a closed document and stops its parse.
-pub fn close<S: DocumentStore>(store: &S, uri: &str) {
+pub(crate) fn close<S: DocumentStore>(store: &S, uri: &str) {
     if let Some((_, open)) = store.documents().remove(uri) {
         open.parse.stop();
     }
@@ -387,7 +387,7 @@ pub fn close<S: DocumentStore>(store: &S, uri: &str) {
 
 /// A snapshot of `uri` as it is now (see [`OpenDocument::snapshot`]). When the tree of this very
 /// text is being parsed, waits up to `wait` for it; the text is never newer than at the call.
-pub async fn snapshot_with_tree(
+pub(crate) async fn snapshot_with_tree(
     docs: &DashMap<String, OpenDocument>,
     uri: &str,
     wait: Duration,
