@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cli_task;
 pub mod conductor;
 pub mod config;
+pub mod documents;
 pub mod handlers;
 pub mod lsp;
 pub mod orchestrator;

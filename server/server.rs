@@ -19,7 +19,6 @@ use crate::handlers;
 use crate::lsp::ext;
 use crate::orchestrator::Orchestrator;
 use crate::providers::{Provider, ProviderError};
-use crate::syntax::Syntax;
 use crate::text::{Document, Encoding};
 
 /// How many messages the transport handles at once. tower-lsp's default of 4 lets four slow
@@ -34,12 +33,7 @@ pub const DEBUG_PANIC: &str = "baton/debug/panic";
 #[cfg(debug_assertions)]
 pub const DEBUG_PANIC_NOTIFICATION: &str = "baton/debug/panicNotification";
 
-/// An open document and its parse tree.
-#[derive(Debug, Clone)]
-pub struct OpenDocument {
-    pub doc: Document,
-    pub syntax: Option<Syntax>,
-}
+pub use crate::documents::OpenDocument;
 
 /// What the client said it can do, read once in `initialize`.
 #[derive(Debug, Clone, Default)]
@@ -193,17 +187,10 @@ impl State {
         self.health.send_if_modified(|h| std::mem::replace(h, health.clone()) != health);
     }
 
-    /// A snapshot of an open document for the conductor, or `None` when it is not open.
+    /// A snapshot of an open document for the conductor (its tree only when one matches the
+    /// text: `documents.rs`), or `None` when it is not open.
     pub fn snapshot(&self, uri: &str) -> Option<(DocSnapshot, Document)> {
-        let open = self.docs.get(uri)?;
-        let snap = DocSnapshot {
-            key: uri.to_owned(),
-            path: display_path(uri),
-            rope: open.doc.rope.clone(),
-            syntax: open.syntax.clone(),
-            language_id: open.doc.language_id.clone(),
-        };
-        Some((snap, open.doc.clone()))
+        self.docs.get(uri).map(|open| open.snapshot(uri))
     }
 
     /// Re-resolves settings from the layers, rebuilds the provider, and returns what to tell
@@ -226,6 +213,12 @@ impl State {
             tracing::warn!("{m}");
         }
         messages
+    }
+}
+
+impl crate::documents::DocumentStore for State {
+    fn documents(&self) -> &DashMap<String, OpenDocument> {
+        &self.docs
     }
 }
 

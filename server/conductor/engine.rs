@@ -175,7 +175,7 @@ impl Conductor {
             return Ok(Outcome::Superseded);
         }
         let _in_flight = on_model_call();
-        let indent_blocks = doc.syntax.as_ref().is_some_and(|s| s.language.info.indent_blocks);
+        let indent_blocks = language_of(doc).is_some_and(|l| l.info.indent_blocks);
         let s =
             Surroundings { line_before: &surroundings_owned.0, after: &surroundings_owned.1, indent_blocks, multiline };
         let collect = async {
@@ -234,7 +234,9 @@ impl Conductor {
     }
 
     /// Keeps the suggestion if inserting it does not add parse errors near the cursor; else tries
-    /// its first line alone; else drops it.
+    /// its first line alone; else drops it. Without a tree of the snapshot's text (not parsed yet,
+    /// over a limit or budget, no grammar) there is nothing to compare with: kept. Each parse here
+    /// stops at `syntax::CHECK_BUDGET`, and a parse that does not finish judges nothing (kept).
     fn keep_if_parse_not_worse(&self, doc: &DocSnapshot, cursor: usize, text: String) -> Option<String> {
         let Some(syntax) = &doc.syntax else { return Some(text) };
         let cursor_byte = doc.rope.char_to_byte(cursor);
@@ -273,6 +275,13 @@ impl Conductor {
     }
 }
 
+/// The document's language: its tree's, or when it has no tree (yet, or at all) the one its
+/// language id or path names, so plain-text context still gets the right comment syntax and
+/// block style.
+fn language_of(doc: &DocSnapshot) -> Option<&'static syntax::Language> {
+    doc.syntax.as_ref().map(|s| s.language).or_else(|| syntax::language_for(&doc.language_id, &doc.path))
+}
+
 /// The suggestion if `not_worse` accepts it, else its first line if accepted, else nothing.
 fn keep_first_not_worse(text: String, not_worse: impl Fn(&str) -> bool) -> Option<String> {
     if not_worse(&text) {
@@ -303,11 +312,12 @@ pub fn prepare(
     provider: &Provider,
 ) -> GenerateRequest {
     let c = &settings.completion;
-    let comment = doc.syntax.as_ref().map_or("//", |s| s.language.info.line_comment.as_str());
+    let language = language_of(doc);
+    let comment = language.map_or("//", |l| l.info.line_comment.as_str());
     let others = if c.other_documents { others } else { &[] };
     let parts = fim::build_parts(doc, cursor, others, c.context_tokens, comment);
     let template = fim::resolve(c.fim_template, provider.config().kind, &provider.config().model);
-    let language = doc.syntax.as_ref().map_or(doc.language_id.as_str(), |s| s.language.info.name.as_str());
+    let language = language.map_or(doc.language_id.as_str(), |l| l.info.name.as_str());
     let (prompt, stop) = fim::render(template, &parts, language);
     GenerateRequest { prompt, max_tokens: c.max_tokens, temperature: c.temperature as f32, stop }
 }

@@ -1,12 +1,16 @@
-//! `textDocument/didChange`: apply the changes in order and reparse incrementally, all before
-//! the handler's first (and only) suspension point, so changes are never reordered.
+//! `textDocument/didChange`: apply the changes in order, all before the handler's first (and
+//! only) suspension point, so changes are never reordered. The tree's positions follow at once
+//! (`Tree::edit`); the reparse runs off the transport (`documents::changed`).
+
+use std::sync::Arc;
 
 use tower_lsp_server::gen_lsp_types::{DidChangeTextDocumentParams, TextDocumentContentChangeEvent};
 
+use crate::documents;
 use crate::lsp::convert;
 use crate::server::State;
 
-pub fn handle(state: &State, params: DidChangeTextDocumentParams) {
+pub fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
     let uri = params.text_document.text_document_identifier.uri.as_ref();
     let encoding = state.encoding();
     let Some(mut open) = state.docs.get_mut(uri) else {
@@ -21,11 +25,9 @@ pub fn handle(state: &State, params: DidChangeTextDocumentParams) {
             }
             TextDocumentContentChangeEvent::TextDocumentContentChangeWholeDocument(w) => (None, w.text),
         };
-        let edit = open.doc.apply_change(range, &text, encoding);
-        if let Some(syntax) = &mut open.syntax {
-            syntax.update(&edit, &open.doc.rope);
-        }
+        open.apply_change(range, &text, encoding);
     }
     open.doc.version = params.text_document.version;
+    documents::changed(state, uri, open);
     state.conductor.note_change(uri);
 }

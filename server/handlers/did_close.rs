@@ -1,11 +1,13 @@
-//! `textDocument/didClose`: drop the document and wake any completion waiting on it.
+//! `textDocument/didClose`: drop the document, stop its parse, and wake any completion waiting
+//! on it.
 
 use tower_lsp_server::gen_lsp_types::DidCloseTextDocumentParams;
 
+use crate::documents;
 use crate::server::State;
 
 pub fn handle(state: &State, params: DidCloseTextDocumentParams) {
     let uri = params.text_document.uri.as_ref();
-    state.docs.remove(uri);
+    documents::close(state, uri);
     state.conductor.forget(uri);
 }

@@ -1,15 +1,18 @@
-//! `textDocument/didOpen`: store the document and parse it.
+//! `textDocument/didOpen`: store the document; its parse follows off the transport
+//! (`documents::open`).
+
+use std::sync::Arc;
 
 use tower_lsp_server::gen_lsp_types::DidOpenTextDocumentParams;
 
-use crate::server::{OpenDocument, State};
-use crate::syntax::{Syntax, language_for};
+use crate::documents::{self, OpenDocument};
+use crate::server::State;
 use crate::text::Document;
 
-pub fn handle(state: &State, params: DidOpenTextDocumentParams) {
+pub fn handle(state: &Arc<State>, params: DidOpenTextDocumentParams) {
     let item = params.text_document;
     let uri = item.uri.as_ref().to_owned();
     let doc = Document::new(&item.text, item.version, item.language_id);
-    let syntax = language_for(&doc.language_id, &uri).and_then(|l| Syntax::parse(l, &doc.rope));
-    state.docs.insert(uri, OpenDocument { doc, syntax });
+    let open = OpenDocument::new(doc, &uri);
+    documents::open(state, uri, open);
 }

@@ -36,7 +36,9 @@ pub async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> 
         return None;
     }
     let ticket = state.conductor.begin(uri);
-    let Some((snapshot, doc)) = state.snapshot(uri) else {
+    let Some((snapshot, doc)) =
+        crate::documents::snapshot_with_tree(&state.docs, uri, crate::documents::TREE_WAIT).await
+    else {
         tracing::debug!(uri, "completion for a document that is not open");
         return None;
     };

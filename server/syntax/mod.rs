@@ -1,16 +1,23 @@
 //! Syntax: tree-sitter languages, incremental parse trees per document, and the queries that
 //! give the conductor its context (imports, enclosing scopes) and its parse-quality check.
 //!
-//! No I/O: languages and queries are embedded from `grammars/` at build time.
+//! No I/O: languages and queries are embedded from `grammars/` at build time. Every parse has a
+//! time budget and every document a size limit ([`limits`]); the server runs document parses on
+//! its blocking pool (`server/documents.rs`), never on the transport.
 
 use std::ops::Range;
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
 
 use ropey::Rope;
 use serde::Deserialize;
-use tree_sitter::{InputEdit, Node, Parser, Point, Query, QueryCursor, StreamingIterator, Tree};
+use tree_sitter::{InputEdit, Node, Point, Query, QueryCursor, StreamingIterator, Tree};
 
 use crate::text::Edit;
+
+pub mod limits;
+
+pub use limits::{CHECK_BUDGET, MAX_DOCUMENT_BYTES, MAX_LINE_BYTES, PARSE_BUDGET, ParseError, check_limits};
 
 /// A language's entry in `grammars/languages.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -99,16 +106,33 @@ fn load(info: LanguageInfo) -> Result<Language, String> {
     Ok(Language { imports: query(imports, "imports")?, scopes: query(scopes, "scopes")?, grammar, info })
 }
 
-/// The language for an LSP language id, or failing that a file path's extension.
+/// The grammar for a document, from its LSP language id and its URI or path.
+///
+/// The rule (README "Syntax"): a language id that names a grammar (ASCII case-insensitively)
+/// chooses it, whatever the extension says; an empty language id (the client did not say) lets the
+/// file extension choose; any other language id (`plaintext`, `markdown`, ...) means no grammar,
+/// even for a `.rs` path: the user or the editor said the text is not one of ours, and parsing it
+/// with a grammar that neither names only costs time. `None`: plain text, no tree.
 pub fn language_for(language_id: &str, path: &str) -> Option<&'static Language> {
-    let by_id = languages().iter().find(|l| l.info.language_ids.iter().any(|id| id == language_id));
-    by_id.or_else(|| {
-        let ext = path.rsplit_once('.')?.1;
-        languages().iter().find(|l| l.info.extensions.iter().any(|e| e == ext))
-    })
+    let by_id = |id: &str| languages().iter().find(|l| l.info.language_ids.iter().any(|i| i.eq_ignore_ascii_case(id)));
+    let by_extension =
+        |ext: &str| languages().iter().find(|l| l.info.extensions.iter().any(|e| e.eq_ignore_ascii_case(ext)));
+    let language_id = language_id.trim();
+    if !language_id.is_empty() {
+        return by_id(language_id);
+    }
+    by_extension(extension(path)?)
 }
 
-/// A document's parse tree, kept up to date incrementally.
+/// The extension of the last segment of a path or URI (`/a/b.min.js` -> `js`), if it has one.
+fn extension(path: &str) -> Option<&str> {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let name = name.split(['?', '#']).next().unwrap_or(name);
+    name.rsplit_once('.').map(|(_, ext)| ext).filter(|e| !e.is_empty())
+}
+
+/// A parse tree and its language. Where the server hands one out, it was parsed from exactly the
+/// text it comes with (`server/documents.rs`).
 #[derive(Debug, Clone)]
 pub struct Syntax {
     pub language: &'static Language,
@@ -116,18 +140,13 @@ pub struct Syntax {
 }
 
 impl Syntax {
-    /// Parses `rope` from scratch. `None` only if tree-sitter refuses the grammar.
+    /// Parses `rope` from scratch within the document limits and [`PARSE_BUDGET`]. `None` when the
+    /// text is over a limit, the parse ran over its budget, or tree-sitter refused the grammar
+    /// (for the CLI and tests; the server parses through `server/documents.rs`).
     pub fn parse(language: &'static Language, rope: &Rope) -> Option<Self> {
-        let tree = parse_rope(language, rope, None)?;
+        check_limits(rope).ok()?;
+        let tree = parse_within(language, rope, None, PARSE_BUDGET, &AtomicBool::new(false)).ok()?;
         Some(Self { language, tree })
-    }
-
-    /// Applies a text edit to the tree and reparses incrementally.
-    pub fn update(&mut self, edit: &Edit, rope: &Rope) {
-        self.tree.edit(&input_edit(edit));
-        if let Some(tree) = parse_rope(self.language, rope, Some(&self.tree)) {
-            self.tree = tree;
-        }
     }
 
     /// Byte ranges of the import-like declarations that start before byte `limit`, in order.
@@ -166,16 +185,34 @@ impl Syntax {
     }
 }
 
-/// Parses `text` as `language` (for checking a candidate text without a document).
+/// Parses `rope` as `language`, reusing `old` (edited to match `rope`), within [`CHECK_BUDGET`]:
+/// for checking a candidate text in a request. `None` when over budget or refused.
 pub fn parse_text(language: &'static Language, rope: &Rope, old: Option<&Tree>) -> Option<Tree> {
-    parse_rope(language, rope, old)
+    parse_within(language, rope, old, CHECK_BUDGET, &AtomicBool::new(false)).ok()
 }
 
-/// Error and missing nodes in `text` parsed on its own as `language` (`None` only if
-/// tree-sitter refuses the grammar).
+/// Error and missing nodes in `text` parsed on its own as `language`, within [`CHECK_BUDGET`]
+/// (`None` when over budget or refused: the caller cannot tell, and should not judge).
 pub fn errors_in(language: &'static Language, text: &str) -> Option<usize> {
-    let tree = parse_rope(language, &Rope::from_str(text), None)?;
+    let tree = parse_text(language, &Rope::from_str(text), None)?;
     Some(count_errors(tree.root_node()))
+}
+
+/// Parses `rope` as `language`, reusing `old` when given (a tree edited with [`edit_tree`] by every
+/// change since it was parsed), and gives up once `budget` has passed or `cancel` is set
+/// (tree-sitter's progress callback, checked every ~100 parser operations; see
+/// [`limits`] for the measured overshoot).
+///
+/// Errors: [`ParseError::OverBudget`], [`ParseError::Cancelled`], [`ParseError::Refused`]. It
+/// does not check the size limits: call [`check_limits`] first.
+pub fn parse_within(
+    language: &'static Language,
+    rope: &Rope,
+    old: Option<&Tree>,
+    budget: std::time::Duration,
+    cancel: &AtomicBool,
+) -> Result<Tree, ParseError> {
+    limits::parse_rope(&language.grammar, rope, old, budget, cancel)
 }
 
 /// Edits a tree (a clone of a document's) for incremental reparsing of a candidate text.
@@ -193,21 +230,7 @@ pub fn count_errors(node: Node<'_>) -> usize {
     own + node.children(&mut cursor).map(count_errors).sum::<usize>()
 }
 
-fn parse_rope(language: &'static Language, rope: &Rope, old: Option<&Tree>) -> Option<Tree> {
-    let mut parser = Parser::new();
-    parser.set_language(&language.grammar).ok()?;
-    let len = rope.len_bytes();
-    let mut read = |byte: usize, _: Point| -> &[u8] {
-        if byte >= len {
-            return &[];
-        }
-        let (chunk, start, _, _) = rope.chunk_at_byte(byte);
-        &chunk.as_bytes()[byte - start..]
-    };
-    parser.parse_with_options(&mut read, old, None)
-}
-
-fn input_edit(e: &Edit) -> InputEdit {
+pub(crate) fn input_edit(e: &Edit) -> InputEdit {
     let point = |(row, column): (usize, usize)| Point { row, column };
     InputEdit {
         start_byte: e.start_byte,

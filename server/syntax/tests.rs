@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use super::*;
 use crate::text::{Document, Encoding, Pos};
 
@@ -36,10 +38,22 @@ fn imports_and_enclosing_scope_are_found_in_each_language() {
 }
 
 #[test]
-fn language_is_chosen_by_id_then_extension() {
-    assert_eq!(language_for("rust", "x").map(|l| l.info.name.as_str()), Some("rust"));
-    assert_eq!(language_for("plaintext", "/a/b.tsx").map(|l| l.info.name.as_str()), Some("tsx"));
-    assert!(language_for("plaintext", "/a/b.txt").is_none());
+fn language_id_chooses_the_grammar_and_the_extension_only_when_the_id_is_empty() {
+    let name = |id: &str, path: &str| language_for(id, path).map(|l| l.info.name.as_str());
+    assert_eq!(name("rust", "x"), Some("rust"));
+    assert_eq!(name("Rust", "untitled:Untitled-1"), Some("rust"));
+    // The id wins over a disagreeing extension: a minified bundle saved as foo.rs, opened as
+    // JavaScript, is parsed as JavaScript.
+    assert_eq!(name("javascript", "file:///p/foo.rs"), Some("javascript"));
+    // An id that names no grammar means plain text, whatever the extension says.
+    assert_eq!(name("plaintext", "/a/b.tsx"), None);
+    assert_eq!(name("markdown", "file:///p/notes.rs"), None);
+    // No id: the extension of the last path segment decides.
+    assert_eq!(name("", "/a/b.tsx"), Some("tsx"));
+    assert_eq!(name("", "file:///p/bundle.min.JS"), Some("javascript"));
+    assert_eq!(name("", "file:///p.rs/README"), None);
+    assert_eq!(name("", "/a/b.txt"), None);
+    assert_eq!(name("", "/a/b."), None);
 }
 
 #[test]
@@ -51,9 +65,55 @@ fn incremental_reparse_matches_a_fresh_parse() {
         [(Pos::new(3, 9), " * 2"), (Pos::new(0, 0), "// 😀 header\n"), (Pos::new(5, 0), "fn broken( {\n")]
     {
         let edit = doc.apply_change(Some((pos, pos)), text, Encoding::Utf16);
-        syntax.update(&edit, &doc.rope);
+        edit_tree(&mut syntax.tree, &edit);
+        syntax.tree =
+            parse_within(lang, &doc.rope, Some(&syntax.tree), PARSE_BUDGET, &AtomicBool::new(false)).expect("reparses");
         let fresh = Syntax::parse(lang, &doc.rope).expect("parses");
         assert_eq!(syntax.tree.root_node().to_sexp(), fresh.tree.root_node().to_sexp());
     }
     assert!(syntax.errors_near(doc.rope.len_bytes()) > 0, "the broken function is reported");
+}
+
+/// A one-line Rust file with an unterminated string full of words: tree-sitter-rust's error
+/// recovery on it grows quadratically with its length (issue 10: 3.7 s per keystroke at 100 KB).
+fn unterminated_string(bytes: usize) -> String {
+    let mut s = String::from("fn main() { let s = \"");
+    while s.len() < bytes {
+        s.push_str("lorem ipsum dolor sit amet, consectetur ");
+    }
+    s
+}
+
+#[test]
+fn a_parse_over_its_budget_is_abandoned_and_a_cancelled_one_stops() {
+    let lang = language_for("rust", "").expect("rust");
+    let rope = Rope::from_str(&unterminated_string(30_000));
+    let started = std::time::Instant::now();
+    let r = parse_within(lang, &rope, None, Duration::from_millis(5), &AtomicBool::new(false));
+    assert_eq!(r.err(), Some(ParseError::OverBudget { budget: Duration::from_millis(5) }));
+    // The check runs every ~100 parser operations: it stops soon after the budget, far from the
+    // seconds the whole parse would take. (Generous: a loaded CI machine; the bench measures.)
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let r = parse_within(lang, &rope, None, Duration::from_secs(600), &AtomicBool::new(true));
+    assert_eq!(r.err(), Some(ParseError::Cancelled));
+    // The candidate checks have their own small budget, and say "cannot tell" (None) past it.
+    assert_eq!(errors_in(lang, &unterminated_string(200_000)), None);
+}
+
+#[test]
+fn size_limits_count_bytes_and_lines_as_lsp_breaks_them() {
+    let line = |n: usize| "x".repeat(n);
+    assert_eq!(check_limits(&Rope::from_str(&line(MAX_LINE_BYTES))), Ok(()));
+    assert_eq!(
+        check_limits(&Rope::from_str(&format!("a\r\nb\rc\n{}", line(MAX_LINE_BYTES + 1)))),
+        Err(ParseError::LineTooLong { line: 3, max: MAX_LINE_BYTES })
+    );
+    // CRLF is one break, not two; many short lines are fine however large the sum.
+    let many = "let x = 1;\r\n".repeat(MAX_LINE_BYTES);
+    assert_eq!(check_limits(&Rope::from_str(&many)), Ok(()));
+    let big = "let x = 1;\n".repeat(MAX_DOCUMENT_BYTES / 11 + 1);
+    let err = check_limits(&Rope::from_str(&big)).expect_err("too large");
+    assert!(matches!(err, ParseError::TooLarge { max: MAX_DOCUMENT_BYTES, .. }), "{err}");
+    let lang = language_for("rust", "").expect("rust");
+    assert!(Syntax::parse(lang, &Rope::from_str(&big)).is_none(), "Syntax::parse keeps the limits");
 }

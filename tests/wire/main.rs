@@ -11,6 +11,7 @@ mod encodings;
 mod faults;
 mod lifecycle;
 mod ordering;
+mod syntax;
 mod task_git;
 mod tasks;
 mod transport;

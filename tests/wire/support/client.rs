@@ -79,7 +79,20 @@ impl Client {
         envs: &[(&str, &str)],
         root: Option<&std::path::Path>,
     ) -> Client {
-        Self::start_wrapped(&[], capabilities, options, envs, root).await
+        let program = std::path::Path::new(env!("CARGO_BIN_EXE_baton"));
+        Self::start_program(program, capabilities, options, envs, root).await
+    }
+
+    /// Like [`Client::start_with`], running `program` instead of this build's `baton` (a
+    /// benchmark compares with another build).
+    pub async fn start_program(
+        program: &std::path::Path,
+        capabilities: Value,
+        options: Value,
+        envs: &[(&str, &str)],
+        root: Option<&std::path::Path>,
+    ) -> Client {
+        Self::spawn(&[], program, capabilities, options, envs, root).await
     }
 
     /// [`Client::start_with`] with `baton` started through `wrapper` (a program and its
@@ -92,15 +105,27 @@ impl Client {
         envs: &[(&str, &str)],
         root: Option<&std::path::Path>,
     ) -> Client {
+        let program = std::path::Path::new(env!("CARGO_BIN_EXE_baton"));
+        Self::spawn(wrapper, program, capabilities, options, envs, root).await
+    }
+
+    async fn spawn(
+        wrapper: &[String],
+        program: &std::path::Path,
+        capabilities: Value,
+        options: Value,
+        envs: &[(&str, &str)],
+        root: Option<&std::path::Path>,
+    ) -> Client {
         let log_dir = tempfile::tempdir().expect("tempdir");
         let log_file = log_dir.path().join("baton.log");
         let mut cmd = match wrapper.split_first() {
-            Some((program, args)) => {
-                let mut cmd = tokio::process::Command::new(program);
-                cmd.args(args).arg(env!("CARGO_BIN_EXE_baton"));
+            Some((wrapper, args)) => {
+                let mut cmd = tokio::process::Command::new(wrapper);
+                cmd.args(args).arg(program);
                 cmd
             }
-            None => tokio::process::Command::new(env!("CARGO_BIN_EXE_baton")),
+            None => tokio::process::Command::new(program),
         };
         cmd.arg("--log-file").arg(&log_file).arg("--log-level").arg("debug");
         // Isolate from the developer's own config.

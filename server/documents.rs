@@ -1,0 +1,460 @@
+//! Open documents: their text, changed in order on the transport, and their syntax trees, parsed
+//! off the transport (tokio's blocking pool) within a time budget and carried across edits.
+//!
+//! The rules this file keeps (ARCHITECTURE.md, rule 8):
+//! - `didOpen`/`didChange` change the text and edit the tree's positions (`Tree::edit`, cheap)
+//!   synchronously; the parse follows in a worker task, one per document at a time.
+//! - A parse result is installed only into the opening it was started for (`epoch`), only if it
+//!   is newer than the tree in place, and after the edits that arrived while it ran are applied to
+//!   it, so it never undoes a change and never lands out of order.
+//! - A snapshot carries a tree only when it was parsed from exactly the snapshot's text; otherwise
+//!   the conductor works on plain text.
+//! - A parse over budget is abandoned; the next attempt waits a backoff (1 s, doubling to 30 s) and
+//!   a change to the text. Documents over the size limits are not parsed at all.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use ropey::Rope;
+use tokio::sync::{Semaphore, watch};
+use tree_sitter::Tree;
+
+use crate::conductor::DocSnapshot;
+use crate::syntax::{self, Language, ParseError, Syntax};
+use crate::text::{Document, Edit, Encoding, Pos};
+
+/// How long a completion waits for the tree of the text it was asked on, when that parse is under
+/// way: a typical reparse takes a millisecond, a 2 MB file's ~120 ms (README "Syntax").
+pub(crate) const TREE_WAIT: Duration = Duration::from_millis(200);
+
+/// Edits kept for a parse in flight; past this many its result is dropped (the next parse starts
+/// from scratch) rather than keeping an unbounded list.
+const MAX_EDITS_IN_FLIGHT: usize = 4096;
+
+/// First wait before retrying a document whose parse ran over budget; doubles up to the maximum.
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Where a parse worker finds the open documents: the server's `State`, or a bare map in tests.
+pub(crate) trait DocumentStore: Send + Sync + 'static {
+    fn documents(&self) -> &DashMap<String, OpenDocument>;
+}
+
+impl DocumentStore for DashMap<String, OpenDocument> {
+    fn documents(&self) -> &DashMap<String, OpenDocument> {
+        self
+    }
+}
+
+/// An open document: its text as the client last described it, and its syntax.
+#[derive(Debug)]
+pub struct OpenDocument {
+    pub doc: Document,
+    parse: ParseState,
+}
+
+#[derive(Debug)]
+struct ParseState {
+    /// Chosen at open by [`syntax::language_for`]; `None`: plain text, never parsed.
+    language: Option<&'static Language>,
+    /// Unique per `didOpen`: a worker or result of an earlier opening of the URI is ignored.
+    epoch: u64,
+    /// Counts applied changes (from 1 at open): the text's own version, whatever the client sends.
+    revision: u64,
+    /// The latest parse, edited by every change since so its positions follow the text: the old
+    /// tree of the next incremental parse. It matches the text exactly when `parsed == revision`.
+    tree: Option<Tree>,
+    parsed: Option<u64>,
+    /// The revision of the last finished attempt, successful or not.
+    tried: Option<u64>,
+    worker: Worker,
+    in_flight: Option<InFlight>,
+    /// Consecutive attempts that ran over budget (or failed), and when the next may start.
+    failures: u32,
+    retry_at: Option<Instant>,
+    /// Why the document has no tree (logged when it changes).
+    last_error: Option<ParseError>,
+    /// The revision of the last finished attempt (0: none yet), for requests that wait for a tree.
+    tried_tx: watch::Sender<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Worker {
+    Idle,
+    Running,
+    /// Sleeping until `retry_at` after a parse ran over budget.
+    Waiting,
+}
+
+/// A parse under way: the revision it parses, and the changes applied since it took the text.
+#[derive(Debug)]
+struct InFlight {
+    revision: u64,
+    edits: Vec<Edit>,
+    /// Its result is of no use (too many edits to carry, or the whole text was replaced).
+    overflowed: bool,
+    /// Set when the document closes, is reopened or replaced whole: the parse stops at its next
+    /// progress check.
+    cancel: Arc<AtomicBool>,
+}
+
+/// One parse to run on the blocking pool.
+struct Job {
+    /// The last attempt ran over budget: this one takes the retry lane.
+    retry: bool,
+    language: &'static Language,
+    rope: Rope,
+    old: Option<Tree>,
+    revision: u64,
+    budget: Duration,
+    cancel: Arc<AtomicBool>,
+}
+
+enum Next {
+    Done,
+    Wait(Instant),
+    Parse(Job),
+}
+
+impl OpenDocument {
+    /// A document just opened. `uri` and the document's language id choose the grammar
+    /// ([`syntax::language_for`]); call [`open`] to store it and start its first parse.
+    pub fn new(doc: Document, uri: &str) -> Self {
+        static EPOCHS: AtomicU64 = AtomicU64::new(1);
+        let language = syntax::language_for(&doc.language_id, uri);
+        let parse = ParseState {
+            language,
+            epoch: EPOCHS.fetch_add(1, Ordering::Relaxed),
+            revision: 1,
+            tree: None,
+            parsed: None,
+            tried: None,
+            worker: Worker::Idle,
+            in_flight: None,
+            failures: 0,
+            retry_at: None,
+            last_error: None,
+            tried_tx: watch::Sender::new(0),
+        };
+        Self { doc, parse }
+    }
+
+    /// Replaces the text between two positions (or all of it) and edits the tree to match; the
+    /// reparse is [`changed`]'s job. Never blocks: no parsing here.
+    pub fn apply_change(&mut self, range: Option<(Pos, Pos)>, text: &str, encoding: Encoding) {
+        let whole = range.is_none();
+        let edit = self.doc.apply_change(range, text, encoding);
+        self.parse.edit(&edit, whole);
+    }
+
+    /// The grammar chosen at open, if any.
+    pub fn language(&self) -> Option<&'static Language> {
+        self.parse.language
+    }
+
+    /// The tree of exactly the current text, when one is ready.
+    pub fn syntax(&self) -> Option<Syntax> {
+        self.parse.syntax()
+    }
+
+    /// A snapshot for the conductor (cheap: ropes and trees are shared), with the tree only when
+    /// it matches the text.
+    pub fn snapshot(&self, uri: &str) -> (DocSnapshot, Document) {
+        let snap = DocSnapshot {
+            key: uri.to_owned(),
+            path: crate::server::display_path(uri),
+            rope: self.doc.rope.clone(),
+            syntax: self.syntax(),
+            language_id: self.doc.language_id.clone(),
+        };
+        (snap, self.doc.clone())
+    }
+}
+
+impl ParseState {
+    /// Follows one change: `whole` when it replaced the whole text (nothing of a tree is reusable
+    /// then, and a parse in flight is stopped).
+    fn edit(&mut self, edit: &Edit, whole: bool) {
+        self.revision += 1;
+        if whole {
+            self.tree = None;
+            self.parsed = None;
+            if let Some(f) = &mut self.in_flight {
+                f.cancel.store(true, Ordering::Relaxed);
+                f.overflowed = true;
+                f.edits = Vec::new();
+            }
+            return;
+        }
+        if let Some(tree) = &mut self.tree {
+            syntax::edit_tree(tree, edit);
+        }
+        if let Some(f) = &mut self.in_flight
+            && !f.overflowed
+        {
+            if f.edits.len() >= MAX_EDITS_IN_FLIGHT {
+                f.overflowed = true;
+                f.edits = Vec::new();
+            } else {
+                f.edits.push(*edit);
+            }
+        }
+    }
+
+    fn syntax(&self) -> Option<Syntax> {
+        let (language, tree) = (self.language?, self.tree.as_ref()?);
+        (self.parsed == Some(self.revision)).then(|| Syntax { language, tree: tree.clone() })
+    }
+
+    /// Marks a worker as needed; true when the caller must start one (none is running).
+    fn wants_worker(&mut self) -> bool {
+        let wanted = self.language.is_some() && self.worker == Worker::Idle && self.tried != Some(self.revision);
+        if wanted {
+            self.worker = Worker::Running;
+        }
+        wanted
+    }
+
+    /// What the worker does next. Decided under the document's map guard, so a change either
+    /// sees the worker running (and is picked up by this loop) or sees it idle (and starts one).
+    fn next(&mut self, rope: &Rope, budget: Duration, now: Instant) -> Next {
+        let Some(language) = self.language else {
+            self.worker = Worker::Idle;
+            return Next::Done;
+        };
+        if self.tried == Some(self.revision) {
+            self.worker = Worker::Idle;
+            return Next::Done;
+        }
+        if let Some(at) = self.retry_at
+            && at > now
+        {
+            self.worker = Worker::Waiting;
+            return Next::Wait(at);
+        }
+        self.worker = Worker::Running;
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.in_flight =
+            Some(InFlight { revision: self.revision, edits: Vec::new(), overflowed: false, cancel: cancel.clone() });
+        Next::Parse(Job {
+            retry: self.failures > 0,
+            language,
+            rope: rope.clone(),
+            old: self.tree.clone(),
+            revision: self.revision,
+            budget,
+            cancel,
+        })
+    }
+
+    /// Installs a finished parse of `revision`. Returns what happened, for the log.
+    fn finish(&mut self, uri: &str, revision: u64, result: Result<Tree, ParseError>, now: Instant) -> &'static str {
+        let Some(in_flight) = self.in_flight.take_if(|f| f.revision == revision) else {
+            return "dropped: not the parse in flight";
+        };
+        self.tried = Some(revision);
+        self.tried_tx.send_replace(revision);
+        match result {
+            Ok(mut tree) => {
+                self.failures = 0;
+                self.retry_at = None;
+                if self.last_error.take().is_some() {
+                    tracing::info!(uri, "syntax: parsed again; suggestions use the tree");
+                }
+                if in_flight.overflowed {
+                    return "dropped: too many changes, or a replaced text, while it ran";
+                }
+                if self.parsed.is_some_and(|p| p > revision) {
+                    return "dropped: a newer tree is in place";
+                }
+                for e in &in_flight.edits {
+                    syntax::edit_tree(&mut tree, e);
+                }
+                self.tree = Some(tree);
+                self.parsed = Some(revision);
+                "installed"
+            }
+            Err(e) => {
+                let outcome = match e {
+                    ParseError::TooLarge { .. } | ParseError::LineTooLong { .. } => {
+                        // Over a limit: no tree to keep up, and no retry until the text changes.
+                        self.tree = None;
+                        self.parsed = None;
+                        "skipped: over a size limit"
+                    }
+                    ParseError::Cancelled => return "cancelled",
+                    ParseError::OverBudget { .. } | ParseError::Refused => {
+                        // The old tree stays as the next attempt's starting point (its positions
+                        // follow the text); the next attempt waits out a backoff.
+                        self.failures += 1;
+                        let backoff = BACKOFF_FIRST.saturating_mul(1 << (self.failures - 1).min(5)).min(BACKOFF_MAX);
+                        self.retry_at = Some(now + backoff);
+                        "abandoned"
+                    }
+                };
+                if self.last_error.as_ref() != Some(&e) {
+                    tracing::info!(uri, "syntax: {e}; suggestions use plain-text context");
+                    self.last_error = Some(e);
+                }
+                outcome
+            }
+        }
+    }
+
+    /// Stops the parse in flight, if any (the document closed or was reopened).
+    fn stop(&self) {
+        if let Some(f) = &self.in_flight {
+            f.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// What a request waits on for the tree of the current text: `None` when no parse of it is
+    /// under way or the document's parses have been running over budget.
+    fn pending(&self) -> Option<(u64, u64, watch::Receiver<u64>)> {
+        let expected = self.language.is_some()
+            && self.worker == Worker::Running
+            && self.failures == 0
+            && self.tried != Some(self.revision);
+        expected.then(|| (self.epoch, self.revision, self.tried_tx.subscribe()))
+    }
+}
+
+impl Job {
+    fn run(self) -> Result<Tree, ParseError> {
+        syntax::check_limits(&self.rope)?;
+        syntax::parse_within(self.language, &self.rope, self.old.as_ref(), self.budget, &self.cancel)
+    }
+}
+
+/// The budget of a document parse: [`syntax::PARSE_BUDGET`], or `BATON_SYNTAX_BUDGET_MS` when set
+/// (for diagnosing a slow grammar, and for tests that need a parse that lasts).
+fn parse_budget() -> Duration {
+    static BUDGET: OnceLock<Duration> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("BATON_SYNTAX_BUDGET_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(syntax::PARSE_BUDGET, Duration::from_millis)
+    })
+}
+
+/// Parses at once across all documents, first attempts: as many as the cores, at least two (so
+/// one document's first slow parse cannot hold up every other document's) and at most four. A
+/// burst of openings queues here instead of splitting the cores so thinly that every parse runs
+/// past its budget.
+fn parse_slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Semaphore::new(cores.clamp(2, 4))
+    })
+}
+
+/// Retries of documents whose last parse ran over budget take turns in a lane of their own, so
+/// they never hold a slot the documents that parse in milliseconds need.
+fn retry_slot() -> &'static Semaphore {
+    static SLOT: Semaphore = Semaphore::const_new(1);
+    &SLOT
+}
+
+/// Stores a document just opened (replacing and cancelling an earlier opening of `uri`) and
+/// starts its first parse in the background.
+pub(crate) fn open<S: DocumentStore>(store: &Arc<S>, uri: String, mut open: OpenDocument) {
+    let spawn = open.parse.wants_worker().then_some(open.parse.epoch);
+    if let Some(previous) = store.documents().insert(uri.clone(), open) {
+        previous.parse.stop();
+    }
+    if let Some(epoch) = spawn {
+        tokio::spawn(work(store.clone(), uri, epoch));
+    }
+}
+
+/// After changes to `open` (still under its map guard): starts a parse worker unless one runs.
+pub(crate) fn changed<S: DocumentStore>(store: &Arc<S>, uri: &str, open: &mut OpenDocument) {
+    if open.parse.wants_worker() {
+        tokio::spawn(work(store.clone(), uri.to_owned(), open.parse.epoch));
+    }
+}
+
+/// Forgets a closed document and stops its parse.
+pub(crate) fn close<S: DocumentStore>(store: &S, uri: &str) {
+    if let Some((_, open)) = store.documents().remove(uri) {
+        open.parse.stop();
+    }
+}
+
+/// A snapshot of `uri` as it is now (see [`OpenDocument::snapshot`]). When the tree of this very
+/// text is being parsed, waits up to `wait` for it; the text is never newer than at the call.
+pub(crate) async fn snapshot_with_tree(
+    docs: &DashMap<String, OpenDocument>,
+    uri: &str,
+    wait: Duration,
+) -> Option<(DocSnapshot, Document)> {
+    let (mut snap, doc, pending) = {
+        let open = docs.get(uri)?;
+        let (snap, doc) = open.snapshot(uri);
+        let pending = if snap.syntax.is_none() { open.parse.pending() } else { None };
+        (snap, doc, pending)
+    };
+    if let Some((epoch, revision, mut tried)) = pending {
+        // Ends early when the document closes (the sender drops).
+        let _ = tokio::time::timeout(wait, tried.wait_for(|t| *t >= revision)).await;
+        if let Some(open) = docs.get(uri)
+            && open.parse.epoch == epoch
+            && open.parse.revision == revision
+        {
+            snap.syntax = open.syntax();
+        }
+    }
+    Some((snap, doc))
+}
+
+/// Parses `uri` until its tree matches its text, the document closes or is reopened, or a parse
+/// fails (then after a backoff, on the next change). One worker per opening at a time.
+async fn work<S: DocumentStore>(store: Arc<S>, uri: String, epoch: u64) {
+    loop {
+        let next = {
+            let Some(mut open) = store.documents().get_mut(&uri) else { return };
+            let open = &mut *open;
+            if open.parse.epoch != epoch {
+                return;
+            }
+            open.parse.next(&open.doc.rope, parse_budget(), Instant::now())
+        };
+        let job = match next {
+            Next::Done => return,
+            Next::Wait(at) => {
+                tokio::time::sleep_until(at.into()).await;
+                continue;
+            }
+            Next::Parse(job) => job,
+        };
+        let (revision, bytes) = (job.revision, job.rope.len_bytes());
+        let started = Instant::now();
+        let result = {
+            // The semaphore is never closed; without a slot, parse anyway rather than never.
+            let _slot = if job.retry { retry_slot() } else { parse_slots() }.acquire().await.ok();
+            tokio::task::spawn_blocking(move || job.run()).await.unwrap_or_else(|e| {
+                tracing::error!("syntax: a parse failed ({e})");
+                Err(ParseError::Refused)
+            })
+        };
+        let ms = started.elapsed().as_millis();
+        let Some(mut open) = store.documents().get_mut(&uri) else {
+            tracing::debug!(uri, revision, bytes, ms, outcome = "dropped: closed", "parse finished");
+            return;
+        };
+        if open.parse.epoch != epoch {
+            tracing::debug!(uri, revision, bytes, ms, outcome = "dropped: reopened", "parse finished");
+            return;
+        }
+        let outcome = open.parse.finish(&uri, revision, result, Instant::now());
+        drop(open);
+        tracing::debug!(uri, revision, bytes, ms, outcome, "parse finished");
+    }
+}
+
+#[cfg(test)]
+mod tests;

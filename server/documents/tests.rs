@@ -1,0 +1,183 @@
+use super::*;
+
+const RUST: &str = "use std::fmt;\n\nfn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n";
+
+fn rust_doc(text: &str) -> OpenDocument {
+    OpenDocument::new(Document::new(text, 1, "rust"), "file:///p/lib.rs")
+}
+
+fn fresh_sexp(open: &OpenDocument) -> String {
+    let lang = open.language().expect("rust");
+    Syntax::parse(lang, &open.doc.rope).expect("parses").tree.root_node().to_sexp()
+}
+
+/// Runs the worker's next step by hand: the job it would start, if any.
+fn job(open: &mut OpenDocument, budget: Duration) -> Option<Job> {
+    match open.parse.next(&open.doc.rope, budget, Instant::now()) {
+        Next::Parse(job) => Some(job),
+        Next::Done | Next::Wait(_) => None,
+    }
+}
+
+fn insert(open: &mut OpenDocument, line: u32, character: u32, text: &str) {
+    let p = Pos::new(line, character);
+    open.apply_change(Some((p, p)), text, Encoding::Utf16);
+}
+
+#[test]
+fn edits_made_while_a_parse_runs_are_carried_onto_its_tree() {
+    let mut open = rust_doc(RUST);
+    let first = job(&mut open, syntax::PARSE_BUDGET).expect("a first parse");
+    // Typing goes on while the first parse is in flight.
+    insert(&mut open, 3, 9, " * 2");
+    insert(&mut open, 0, 0, "// 😀 header\n");
+    let revision = first.revision;
+    let outcome = open.parse.finish("u", revision, first.run(), Instant::now());
+    assert_eq!(outcome, "installed");
+    assert!(open.syntax().is_none(), "the tree is of an older text: no snapshot gets it");
+    // The next parse starts from the carried tree and matches a parse from scratch.
+    let second = job(&mut open, syntax::PARSE_BUDGET).expect("a parse of the new text");
+    assert!(second.old.is_some());
+    let revision = second.revision;
+    assert_eq!(open.parse.finish("u", revision, second.run(), Instant::now()), "installed");
+    let tree = open.syntax().expect("a tree of exactly this text");
+    assert_eq!(tree.tree.root_node().to_sexp(), fresh_sexp(&open));
+    let body = open.doc.rope.to_string().find("a + b * 2").expect("edited body");
+    let scope = tree.enclosing_scopes(&open.doc.rope, body);
+    assert!(scope.first().is_some_and(|r| open.doc.rope.byte_slice(r.clone()).to_string().starts_with("fn add")));
+    assert!(job(&mut open, syntax::PARSE_BUDGET).is_none(), "nothing left to parse");
+}
+
+#[test]
+fn a_result_that_is_not_the_parse_in_flight_never_replaces_the_tree() {
+    let mut open = rust_doc(RUST);
+    let first = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    let stale_tree = first.run();
+    // A result for revision 1 arriving twice, or for a revision never started, is dropped.
+    assert_eq!(open.parse.finish("u", 1, stale_tree.clone(), Instant::now()), "installed");
+    insert(&mut open, 3, 9, " * 2");
+    let second = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    let revision = second.revision;
+    assert_eq!(open.parse.finish("u", 1, stale_tree, Instant::now()), "dropped: not the parse in flight");
+    assert_eq!(open.parse.finish("u", revision, second.run(), Instant::now()), "installed");
+    assert_eq!(open.syntax().expect("tree").tree.root_node().to_sexp(), fresh_sexp(&open));
+}
+
+#[test]
+fn an_abandoned_parse_leaves_plain_text_and_a_backoff_then_edits_still_reparse_correctly() {
+    let many: String = (0..300).map(|i| format!("fn f{i}(x: i32) -> i32 {{\n    x * {i}\n}}\n")).collect();
+    let mut open = rust_doc(&format!("{RUST}{many}"));
+    let first = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    let r = first.revision;
+    open.parse.finish("u", r, first.run(), Instant::now());
+    // An opening quote makes the rest of the file a string; that parse gets no budget at all.
+    insert(&mut open, 3, 4, "\"");
+    let slow = job(&mut open, Duration::ZERO).expect("parse");
+    assert!(!slow.retry);
+    let r = slow.revision;
+    let now = Instant::now();
+    assert_eq!(open.parse.finish("u", r, slow.run(), now), "abandoned");
+    assert!(open.syntax().is_none());
+    assert!(open.parse.pending().is_none(), "requests do not wait on a document that runs over budget");
+    assert!(job(&mut open, syntax::PARSE_BUDGET).is_none(), "the same text is not retried");
+    // The quote is deleted again: the retry waits out the backoff...
+    open.apply_change(Some((Pos::new(3, 4), Pos::new(3, 5))), "", Encoding::Utf16);
+    assert!(open.parse.wants_worker());
+    match open.parse.next(&open.doc.rope, syntax::PARSE_BUDGET, now) {
+        Next::Wait(at) => assert_eq!(at, now + BACKOFF_FIRST),
+        _ => panic!("expected a backoff"),
+    }
+    // ...then parses from the old tree, edited by both changes, and matches a fresh parse.
+    let retry = match open.parse.next(&open.doc.rope, syntax::PARSE_BUDGET, now + BACKOFF_FIRST) {
+        Next::Parse(job) => job,
+        _ => panic!("expected a parse after the backoff"),
+    };
+    assert!(retry.old.is_some(), "the abandoned parse kept the older tree as a starting point");
+    assert!(retry.retry, "a retry takes the retry lane, not a slot quick parses need");
+    let r = retry.revision;
+    assert_eq!(open.parse.finish("u", r, retry.run(), Instant::now()), "installed");
+    assert_eq!(open.syntax().expect("tree").tree.root_node().to_sexp(), fresh_sexp(&open));
+    assert_eq!(open.parse.failures, 0);
+}
+
+#[test]
+fn replacing_the_whole_text_stops_the_parse_in_flight_and_drops_its_tree() {
+    let mut open = rust_doc(RUST);
+    let first = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    open.apply_change(None, "struct Replaced;\n", Encoding::Utf16);
+    assert!(first.cancel.load(Ordering::Relaxed), "the running parse is told to stop");
+    let r = first.revision;
+    assert_eq!(open.parse.finish("u", r, Err(ParseError::Cancelled), Instant::now()), "cancelled");
+    let next = job(&mut open, syntax::PARSE_BUDGET).expect("the new text is parsed");
+    assert!(next.old.is_none(), "nothing of the old tree is reused");
+    let r = next.revision;
+    assert_eq!(open.parse.finish("u", r, next.run(), Instant::now()), "installed");
+    assert_eq!(open.syntax().expect("tree").tree.root_node().to_sexp(), fresh_sexp(&open));
+}
+
+#[test]
+fn documents_over_a_limit_or_without_a_grammar_get_no_tree() {
+    let mut open = rust_doc(&format!("// {}\nfn main() {{}}\n", "x".repeat(syntax::MAX_LINE_BYTES)));
+    let j = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    let r = j.revision;
+    assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "skipped: over a size limit");
+    assert!(open.syntax().is_none());
+    let mut plain = OpenDocument::new(Document::new("fn main() {}", 1, "plaintext"), "file:///p/a.rs");
+    assert!(plain.language().is_none());
+    assert!(!plain.parse.wants_worker(), "no grammar: no worker");
+    assert!(job(&mut plain, syntax::PARSE_BUDGET).is_none());
+}
+
+#[test]
+fn too_many_edits_during_one_parse_drop_its_result_instead_of_growing() {
+    let mut open = rust_doc(RUST);
+    let first = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    for _ in 0..=MAX_EDITS_IN_FLIGHT {
+        insert(&mut open, 4, 0, " ");
+    }
+    assert!(open.parse.in_flight.as_ref().is_some_and(|f| f.overflowed && f.edits.is_empty()));
+    let r = first.revision;
+    assert_eq!(
+        open.parse.finish("u", r, first.run(), Instant::now()),
+        "dropped: too many changes, or a replaced text, while it ran"
+    );
+    let next = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    let r = next.revision;
+    assert_eq!(open.parse.finish("u", r, next.run(), Instant::now()), "installed");
+    assert_eq!(open.syntax().expect("tree").tree.root_node().to_sexp(), fresh_sexp(&open));
+}
+
+/// Waits (bounded) until `uri` has a tree of its current text.
+async fn parsed(store: &DashMap<String, OpenDocument>, uri: &str) -> Syntax {
+    let (snap, _) = snapshot_with_tree(store, uri, Duration::from_secs(20)).await.expect("open");
+    snap.syntax.expect("a tree of the current text")
+}
+
+#[tokio::test]
+async fn the_worker_follows_a_burst_of_changes_to_a_tree_of_the_last_text() {
+    let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
+    let uri = "file:///p/lib.rs";
+    open(&store, uri.to_owned(), rust_doc(RUST));
+    for i in 0..200u32 {
+        let mut entry = store.get_mut(uri).expect("open");
+        insert(&mut entry, 3, 9, if i % 7 == 0 { " * (y - 1)" } else { " + x" });
+        changed(&store, uri, &mut entry);
+    }
+    let tree = parsed(&store, uri).await;
+    let entry = store.get(uri).expect("open");
+    assert_eq!(tree.tree.root_node().to_sexp(), fresh_sexp(&entry));
+}
+
+#[tokio::test]
+async fn a_reopened_document_never_gets_the_tree_of_its_earlier_opening() {
+    let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
+    let uri = "file:///p/lib.rs";
+    open(&store, uri.to_owned(), rust_doc(RUST));
+    let epoch = store.get(uri).expect("open").parse.epoch;
+    open(&store, uri.to_owned(), rust_doc("struct Reopened;\n"));
+    let tree = parsed(&store, uri).await;
+    assert!(tree.tree.root_node().to_sexp().contains("struct_item"), "{}", tree.tree.root_node().to_sexp());
+    assert_ne!(store.get(uri).expect("open").parse.epoch, epoch);
+    close(&*store, uri);
+    assert!(snapshot_with_tree(&store, uri, Duration::from_secs(1)).await.is_none());
+}

@@ -1,0 +1,126 @@
+//! What Baton agrees to parse, and for how long: the document size limits, the time budgets, and
+//! the one parse loop that enforces them (tree-sitter's progress callback).
+//!
+//! The numbers were chosen by measurement (README "Syntax", `cargo bench --bench syntax`): see
+//! below.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ropey::Rope;
+use tree_sitter::{ParseOptions, ParseState, Parser, Point, Tree};
+
+// Measured on this project's 2-core machine, release build (`cargo bench --bench syntax --
+// limits`): ordinary Rust parses from scratch at ~300 ms per MB and minified JavaScript at
+// ~500 ms per MB; one keystroke reparses a 2 MB Rust file in ~120 ms. A Rust string left open
+// before 100 KB of prose costs ~4 s per parse, incremental or not, growing quadratically, whether
+// on one line or many; JavaScript parsed with the Rust grammar, ~12 s per MB.
+
+/// Documents larger than this (bytes of UTF-8) get no tree: plain-text context only. 2 MiB of
+/// ordinary code parses in ~0.6 s, inside [`PARSE_BUDGET`] with room for a slower machine; larger
+/// files are nearly always generated.
+pub const MAX_DOCUMENT_BYTES: usize = 2 * 1024 * 1024;
+
+/// Documents with a line longer than this (bytes, lines broken as LSP breaks them) get no tree:
+/// minified bundles, generated data and the like, where a tree adds nothing to the context and
+/// every parse costs. Hand-written code stays far below (the scan costs ~5 ms per 2 MB).
+pub const MAX_LINE_BYTES: usize = 32 * 1024;
+
+/// How long one document parse may run (on the blocking pool) before it is abandoned. A parse
+/// stops within a few milliseconds of it (progress is checked every ~100 parser operations);
+/// freeing what an abandoned parse built takes up to ~0.1 s more, still off the transport.
+pub const PARSE_BUDGET: Duration = Duration::from_millis(1000);
+
+/// How long one parse of the completion's parse check may run (inside a request): the check
+/// parses one top-level item, normally well under a millisecond.
+pub const CHECK_BUDGET: Duration = Duration::from_millis(20);
+
+/// Why a text has no tree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("the document is {bytes} bytes, above the {max}-byte limit for syntax")]
+    TooLarge { bytes: usize, max: usize },
+    /// `line` is 0-based.
+    #[error("line {} is longer than the {max}-byte limit for syntax", line + 1)]
+    LineTooLong { line: usize, max: usize },
+    #[error("parsing ran over its {} ms budget and was abandoned", budget.as_millis())]
+    OverBudget { budget: Duration },
+    #[error("parsing was cancelled")]
+    Cancelled,
+    #[error("tree-sitter refused the grammar")]
+    Refused,
+}
+
+/// Checks the size limits: [`MAX_DOCUMENT_BYTES`], then [`MAX_LINE_BYTES`] (a scan of the text,
+/// a few milliseconds per megabyte: the server runs it with the parse, off the transport).
+///
+/// Errors: [`ParseError::TooLarge`], [`ParseError::LineTooLong`].
+pub fn check_limits(rope: &Rope) -> Result<(), ParseError> {
+    check_size(rope)?;
+    let mut line = 0;
+    let mut run = 0usize;
+    let mut after_cr = false;
+    for chunk in rope.chunks() {
+        for &b in chunk.as_bytes() {
+            match b {
+                b'\n' if after_cr => after_cr = false,
+                b'\n' | b'\r' => {
+                    line += 1;
+                    run = 0;
+                    after_cr = b == b'\r';
+                }
+                _ => {
+                    after_cr = false;
+                    run += 1;
+                    if run > MAX_LINE_BYTES {
+                        return Err(ParseError::LineTooLong { line, max: MAX_LINE_BYTES });
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks [`MAX_DOCUMENT_BYTES`] alone (constant time).
+///
+/// Errors: [`ParseError::TooLarge`].
+pub fn check_size(rope: &Rope) -> Result<(), ParseError> {
+    let bytes = rope.len_bytes();
+    if bytes > MAX_DOCUMENT_BYTES {
+        return Err(ParseError::TooLarge { bytes, max: MAX_DOCUMENT_BYTES });
+    }
+    Ok(())
+}
+
+pub(super) fn parse_rope(
+    grammar: &tree_sitter::Language,
+    rope: &Rope,
+    old: Option<&Tree>,
+    budget: Duration,
+    cancel: &AtomicBool,
+) -> Result<Tree, ParseError> {
+    // A new parser each time: an abandoned parse leaves no half-done state behind to resume.
+    let mut parser = Parser::new();
+    parser.set_language(grammar).map_err(|_| ParseError::Refused)?;
+    let len = rope.len_bytes();
+    let mut read = |byte: usize, _: Point| -> &[u8] {
+        if byte >= len {
+            return &[];
+        }
+        let (chunk, start, _, _) = rope.chunk_at_byte(byte);
+        &chunk.as_bytes()[byte - start..]
+    };
+    let started = Instant::now();
+    let mut cancelled = false;
+    let mut progress = |_: &ParseState| {
+        cancelled = cancel.load(Ordering::Relaxed);
+        cancelled || started.elapsed() > budget
+    };
+    let options = ParseOptions::new().progress_callback(&mut progress);
+    match parser.parse_with_options(&mut read, old, Some(options)) {
+        Some(tree) => Ok(tree),
+        None if cancelled => Err(ParseError::Cancelled),
+        None => Err(ParseError::OverBudget { budget }),
+    }
+}
