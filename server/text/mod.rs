@@ -4,6 +4,8 @@
 
 pub mod document;
 pub mod position;
+pub mod summary;
 
 pub use document::{Document, Edit};
 pub use position::{Encoding, Pos};
+pub use summary::first_line;
