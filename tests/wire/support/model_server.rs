@@ -214,6 +214,18 @@ impl ModelServer {
         }
     }
 
+    /// Waits (without polling) until at least `n` requests to `path` have arrived (other
+    /// requests, such as the server's `GET /v1/models` reachability checks, do not count) and
+    /// returns those. Panics after `timeout`.
+    pub async fn wait_for_requests_to(&self, path: &str, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
+        let matching = || self.requests().into_iter().filter(|r| r.path == path).collect::<Vec<_>>();
+        let mut count = self.count.clone();
+        match tokio::time::timeout(timeout, count.wait_for(|_| matching().len() >= n)).await {
+            Ok(Ok(_)) => matching(),
+            _ => panic!("model server got {} of {n} requests to {path} within {timeout:?}", matching().len()),
+        }
+    }
+
     /// Bytes of endless bodies the server has handed to connections so far: once a client stops
     /// reading, this stops growing (give or take the sockets' buffers, a few MiB).
     pub fn endless_bytes(&self) -> usize {
