@@ -123,7 +123,7 @@ T.test('a ready pull request made from the shell shows in the statusline', funct
   T.eq(1, baton.tasks_details(bufnr).awaitingReview, 'awaitingReview count')
 end)
 
-T.test('code actions on the changed line include the PR actions; Apply changes the buffer, the PR stays open', function()
+T.test('code actions on the changed line include the PR actions; Apply changes the buffer, keeps the PR', function()
   vim.api.nvim_win_set_cursor(0, { 2, 4 })
   local before = #ui.selects
   picks = { 'Apply to working tree' }
