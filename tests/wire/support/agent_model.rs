@@ -740,14 +740,19 @@ fn choose(plan: &AgentPlan, tools: &[Tool], cwd: Option<&str>) -> Option<Answer>
         ToolPreference::Shell => &[Role::Shell],
     };
     for &role in roles {
-        let mut fits: Vec<(u8, &Tool, (Value, Option<String>))> = tools
-            .iter()
-            .filter_map(|t| Some((name_score(t, role), t, arguments_for(t, role, &plan.path, &abs, &plan.content)?)))
-            .filter(|(score, _, _)| *score > 0)
-            .collect();
-        fits.sort_by(|a, b| b.0.cmp(&a.0));
-        if let Some((_, tool, (arguments, input))) = fits.into_iter().next() {
-            return Some(Answer::ToolCall { name: tool.name.clone(), arguments, input });
+        // The best name score wins; among equals, the agent's first.
+        let mut best: Option<(u8, Answer)> = None;
+        for tool in tools {
+            let score = name_score(tool, role);
+            if score == 0 || best.as_ref().is_some_and(|(s, _)| *s >= score) {
+                continue;
+            }
+            if let Some((arguments, input)) = arguments_for(tool, role, &plan.path, &abs, &plan.content) {
+                best = Some((score, Answer::ToolCall { name: tool.name.clone(), arguments, input }));
+            }
+        }
+        if let Some((_, answer)) = best {
+            return Some(answer);
         }
     }
     None
