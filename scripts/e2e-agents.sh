@@ -32,13 +32,14 @@ OUT="${BATON_E2E_AGENTS_OUT:-$CACHE/results.tsv}"
 
 NODE22_VERSION=22.23.5
 
-# name | registry | package@version | the program inside the install
+# name | registry | package@version | the program inside the install | scripted model options
 AGENTS=(
     "claude-acp|npm|@zed-industries/claude-agent-acp@0.23.1|claude-agent-acp"
     "claude-cli|npm|@anthropic-ai/claude-code@2.1.197|claude"
     "codex-acp|npm|@zed-industries/codex-acp@0.16.0|codex-acp"
     "codex-cli|npm|@openai/codex@0.169.0|codex"
     "gemini|npm|@google/gemini-cli@0.61.0|gemini"
+    "gemini-shell|npm|@google/gemini-cli@0.61.0|gemini|--agent-tool shell"
     "qwen|npm|@qwen-code/qwen-code@0.15.10|qwen"
     "opencode-acp|npm|opencode-ai@1.18.33|opencode"
     "opencode-cli|npm|opencode-ai@1.18.33|opencode"
@@ -175,3 +176,252 @@ fi
 if [ "$ACTION" = install ]; then
     exit 0
 fi
+
+# ---------------------------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------------------------
+
+PROMPT="Create the file hello.txt containing exactly one line: hello from baton"
+CONTENT=$'hello from baton\n'
+FINAL="Created hello.txt with the requested greeting."
+
+# profile NAME: the `[[agents]]` table for NAME (what its preset will carry), with the install at
+# $INSTALL, its program at $BIN, the scripted model at $URL (all absolute).
+profile() {
+    local node_ro="\"$NODE22_DIR\""
+    case "$1" in
+        claude-acp)
+            cat <<TOML
+name = "claude-acp"
+kind = "acp"
+command = ["$BIN"]
+env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", ANTHROPIC_MODEL = "scripted", IS_SANDBOX = "1", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
+read_only_paths = ["$INSTALL", $node_ro]
+TOML
+            ;;
+        claude-cli)
+            cat <<TOML
+name = "claude-cli"
+kind = "cli"
+output = "claude-json"
+command = ["$BIN", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--model", "scripted"]
+env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", IS_SANDBOX = "1", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
+read_only_paths = ["$INSTALL"]
+TOML
+            ;;
+        codex-acp | codex-cli)
+            local c=(-c 'model_provider="scripted"' -c 'model="scripted"' -c 'model_providers.scripted.name="scripted"'
+                -c "model_providers.scripted.base_url=\"$URL/v1\"" -c 'model_providers.scripted.wire_api="responses"'
+                -c 'sandbox_mode="danger-full-access"' -c 'approval_policy="never"')
+            local args=""
+            for a in "${c[@]}"; do args+="$(printf '%s' "$a" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()), end="")'), "; done
+            if [ "$1" = codex-acp ]; then
+                cat <<TOML
+name = "codex-acp"
+kind = "acp"
+command = ["$BIN", ${args%, }]
+TOML
+            else
+                cat <<TOML
+name = "codex-cli"
+kind = "cli"
+output = "codex-json"
+command = ["$BIN", "exec", "--json", "--skip-git-repo-check", ${args%, }, "{prompt}"]
+TOML
+            fi
+            cat <<TOML
+env = { OPENAI_API_KEY = "scripted" }
+read_only_paths = ["$INSTALL", $node_ro]
+TOML
+            ;;
+        gemini | gemini-shell)
+            cat <<TOML
+name = "$1"
+kind = "acp"
+command = ["$BIN", "--acp", "--model", "scripted"]
+env = { GEMINI_API_KEY = "scripted", GOOGLE_GEMINI_BASE_URL = "$URL", GEMINI_CLI_TRUST_WORKSPACE = "true" }
+read_only_paths = ["$INSTALL", $node_ro]
+TOML
+            ;;
+        qwen)
+            cat <<TOML
+name = "qwen"
+kind = "acp"
+command = ["$BIN", "--acp", "--auth-type", "openai", "--model", "scripted"]
+env = { OPENAI_API_KEY = "scripted", OPENAI_BASE_URL = "$URL/v1", OPENAI_MODEL = "scripted" }
+read_only_paths = ["$INSTALL", $node_ro]
+TOML
+            ;;
+        opencode-acp | opencode-cli)
+            local config
+            config="{\"\$schema\":\"https://opencode.ai/config.json\",\"autoupdate\":false,\"share\":\"disabled\",\"model\":\"scripted/scripted\",\"provider\":{\"scripted\":{\"npm\":\"@ai-sdk/openai-compatible\",\"name\":\"scripted\",\"options\":{\"baseURL\":\"$URL/v1\",\"apiKey\":\"scripted\"},\"models\":{\"scripted\":{\"name\":\"scripted\",\"tool_call\":true}}}}}"
+            config="$(printf '%s' "$config" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()), end="")')"
+            if [ "$1" = opencode-acp ]; then
+                printf 'name = "opencode-acp"\nkind = "acp"\ncommand = ["%s", "acp"]\n' "$BIN"
+            else
+                printf 'name = "opencode-cli"\nkind = "cli"\noutput = "opencode-json"\ncommand = ["%s", "run", "--format", "json", "-m", "scripted/scripted", "{prompt}"]\n' "$BIN"
+            fi
+            cat <<TOML
+env = { OPENCODE_CONFIG_CONTENT = $config, OPENCODE_DISABLE_AUTOUPDATE = "true", OPENCODE_DISABLE_MODELS_FETCH = "true" }
+read_only_paths = ["$INSTALL"]
+TOML
+            ;;
+        copilot)
+            cat <<TOML
+name = "copilot"
+kind = "acp"
+command = ["$BIN", "--acp", "--allow-all-tools", "--no-auto-update"]
+env = { COPILOT_PROVIDER_BASE_URL = "$URL/v1", COPILOT_PROVIDER_API_KEY = "scripted", COPILOT_MODEL = "scripted", COPILOT_OFFLINE = "true" }
+read_only_paths = ["$INSTALL", $node_ro]
+TOML
+            ;;
+        aider)
+            cat <<TOML
+name = "aider"
+kind = "cli"
+command = ["$BIN", "--model", "openai/scripted", "--edit-format", "diff", "--message", "{prompt}", "--yes-always", "--no-auto-commits", "--no-check-update", "--no-analytics", "--no-show-model-warnings", "--no-show-release-notes", "--no-git", "--no-pretty", "--no-stream"]
+env = { OPENAI_API_BASE = "$URL/v1", OPENAI_API_KEY = "scripted", LITELLM_LOCAL_MODEL_COST_MAP = "True" }
+exclude = [".aider*"]
+read_only_paths = ["$INSTALL"]
+TOML
+            ;;
+        *) die "no profile for $1" ;;
+    esac
+}
+
+# Last non-empty line of a text, shortened, tabs and newlines flattened (for the results table).
+last_words() {
+    grep -v '^[[:space:]]*$' | tail -n 1 | tr '\t' ' ' | cut -c1-200
+}
+
+RESULTS=()
+PASSED=0
+FAILED=0
+
+# run_agent NAME: one task through `baton task start`; appends a result row.
+run_agent() {
+    local name="$1" line spec tmp url model_pid start status=fail why="" state="" words="" secs
+    line="$(agent_line "$name")"
+    spec="$(field "$line" 2)"
+    INSTALL="$(install_dir "$spec")"
+    BIN="$(agent_bin "$name")"
+    if [ ! -f "$INSTALL/.ok" ]; then
+        RESULTS+=("$name	$spec	-	not installed	-	-	$(cat "$INSTALL/install.log" 2>/dev/null | last_words)")
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    tmp="$(mktemp -d "${TMPDIR:-/tmp}/baton-e2e-$name.XXXXXX")"
+    mkdir -p "$tmp/data"
+    local options
+    read -r -a options <<<"$(field "$line" 4)"
+    "$TARGET/debug/examples/scripted_model" --agent --agent-message "$FINAL" --agent-models scripted "${options[@]}" \
+        --requests-log "$tmp/requests.jsonl" >"$tmp/model.url" 2>"$tmp/model.err" &
+    model_pid=$!
+    local waited=0
+    until [ -s "$tmp/model.url" ] || [ "$waited" -ge 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+    URL="$(head -n1 "$tmp/model.url")"
+    [ -n "$URL" ] || die "the scripted agent model did not start: $(cat "$tmp/model.err")"
+
+    local repo="$tmp/repo"
+    mkdir -p "$repo"
+    printf '# demo\n' >"$repo/README.md"
+    {
+        printf '[orchestrator]\ndefault_agent = "%s"\n\n[[agents]]\n' "$name"
+        profile "$name"
+        printf 'time_limit_ms = %s\n' "$((TIMEOUT * 1000))"
+    } >"$repo/baton.toml"
+    git -C "$repo" init -q -b main
+    git -C "$repo" add -A
+    git -C "$repo" -c user.name=E2E -c user.email=e2e@baton.invalid commit -q -m init
+    local head_before
+    head_before="$(git -C "$repo" rev-parse HEAD)"
+
+    start=$SECONDS
+    (
+        cd "$repo"
+        PATH="$NODE22_DIR/bin:$(dirname "$BIN"):/usr/local/bin:/usr/bin:/bin" \
+            BATON_DATA_DIR="$tmp/data" BATON_CONFIG="$tmp/none.toml" \
+            timeout "$((TIMEOUT + 60))" "$TARGET/debug/baton" --log-file "$tmp/baton.log" task start "$PROMPT"
+    ) >"$tmp/task.out" 2>"$tmp/task.err" || true
+    secs=$((SECONDS - start))
+    kill "$model_pid" 2>/dev/null || true
+    wait "$model_pid" 2>/dev/null || true
+
+    state="$(sed -n 's/^state: //p' "$tmp/task.out" | head -n1)"
+    local error branch
+    error="$(sed -n 's/^error: //p' "$tmp/task.out" | head -n1)"
+    branch="$(sed -n 's/^branch: //p' "$tmp/task.out" | head -n1)"
+    # The description: what follows the pull request's file list, up to the sign-offs.
+    local description
+    description="$(awk '/^pull request: /{pr=1} pr && /^$/{d=1; next} d' "$tmp/task.out")"
+    if [ -n "$description" ]; then words="$(printf '%s\n' "$description" | last_words)"; else words="$(printf '%s\n' "$error" | last_words)"; fi
+    [ -n "$words" ] || words="$(last_words <"$tmp/task.err")"
+
+    if [ "$state" != ready ]; then
+        why="state ${state:-none}${error:+: $error}"
+    elif [ "$(git -C "$repo" diff --name-only "main...$branch" | tr '\n' ' ')" != "hello.txt " ]; then
+        why="the pull request changes: $(git -C "$repo" diff --name-only "main...$branch" | tr '\n' ' ')"
+    elif [ "$(git -C "$repo" show "$branch:hello.txt" | od -c)" != "$(printf '%s' "$CONTENT" | od -c)" ]; then
+        why="hello.txt holds $(git -C "$repo" show "$branch:hello.txt" | head -c 200 | od -c | head -n 3 | tr '\n' ' ')"
+    elif [ -n "$(git -C "$repo" status --porcelain --ignored)" ] || [ "$(git -C "$repo" rev-parse HEAD)" != "$head_before" ]; then
+        why="the user's checkout changed: $(git -C "$repo" status --porcelain --ignored | tr '\n' ' ')"
+    elif ! grep -qF "$FINAL" <<<"$description"; then
+        why="the description lacks the final message"
+    elif ! grep -qxF "$FINAL" <<<"$description"; then
+        why="the description glues other agent text to the final message"
+    elif grep -q '^[[:space:]]*{"' <<<"$description"; then
+        why="the description carries the raw stream"
+    else
+        status=pass
+    fi
+    local first format tools model
+    first="$(python3 - "$tmp/requests.jsonl" <<'PY'
+import json, sys
+gen = []
+try:
+    for line in open(sys.argv[1]):
+        r = json.loads(line)
+        if r["format"] != "other":
+            gen.append(r)
+except FileNotFoundError:
+    pass
+if gen:
+    r = gen[0]
+    calls = [g["answer"].split(" ")[1] for g in gen if g["answer"].startswith("tool_call")]
+    print(f'{r["format"]}{" (stream)" if r["streaming"] else ""}\t{r["model"]}\t{len(gen)} requests; called {",".join(calls) or "no tool"}; tools: {" ".join(r["tools"])[:160]}')
+else:
+    print("-\t-\tno model request")
+PY
+)"
+    format="$(cut -f1 <<<"$first")"
+    model="$(cut -f2 <<<"$first")"
+    tools="$(cut -f3 <<<"$first")"
+    if [ "$status" = pass ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+    log "$name: $status in ${secs}s (${why:-ready, hello.txt exact, checkout untouched, final message in the description})"
+    RESULTS+=("$name	$spec	$(grep -o 'kind = "[a-z]*"' "$repo/baton.toml" | cut -d'"' -f2)	$status${why:+: $why}	${secs}s	$format $model	$words	$tools")
+    if [ "${BATON_E2E_AGENTS_KEEP:-0}" = 1 ] || [ "$status" != pass ]; then
+        (cd "$repo" && BATON_DATA_DIR="$tmp/data" BATON_CONFIG="$tmp/none.toml" "$TARGET/debug/baton" task show 1) \
+            >"$tmp/task.show" 2>&1 || true
+        log "  kept $tmp (task.out, task.show, requests.jsonl, baton.log)"
+    else
+        rm -rf "$tmp"
+    fi
+}
+
+(cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet --bin baton --example scripted_model >&2)
+for name in "${SELECTED[@]}"; do
+    run_agent "$name"
+done
+
+mkdir -p "$(dirname "$OUT")"
+{
+    printf 'agent\tpackage\tmode\tresult\ttime\twire format, model\tlast words\trequests\n'
+    printf '%s\n' "${RESULTS[@]}"
+} >"$OUT"
+printf '| agent | package | mode | result | run | wire format, model | last words |\n|---|---|---|---|---|---|---|\n'
+for r in "${RESULTS[@]}"; do
+    IFS=$'\t' read -r a p m res t f w _ <<<"$r"
+    printf '| %s | `%s` | %s | %s | %s | %s | %s |\n' "$a" "$p" "$m" "$res" "$t" "$f" "${w//|/\\|}"
+done
+echo "e2e-agents: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

@@ -258,7 +258,7 @@ fn gemini_body(tools: &[(&str, Value)], done: bool) -> Value {
     }
     json!({"contents": contents, "tools": [{"functionDeclarations": decls}],
         "systemInstruction": {"role": "user", "parts": [{"text":
-            format!("I'm currently working in the directory: {CWD}\n")}]}})
+            format!("- **Workspace Directories:**\n  - {CWD}\n")}]}})
 }
 
 fn gemini_said(chunks: &[Value]) -> Said {

@@ -460,8 +460,9 @@ fn all_text(body: &Value) -> String {
 /// The working directory an agent names in its prompt ("Working directory: /x", Codex's
 /// `<cwd>/x</cwd>`, Gemini's "working in the directory: /x", ...).
 fn working_directory(text: &str) -> Option<String> {
-    const MARKERS: [&str; 6] = [
+    const MARKERS: [&str; 7] = [
         "<cwd>",
+        "workspace directories:",
         "working directory:",
         "working in the directory:",
         "current directory:",
@@ -475,7 +476,7 @@ fn working_directory(text: &str) -> Option<String> {
         while let Some(at) = lower[from..].find(marker) {
             let start = from + at + marker.len();
             from = start;
-            let rest = text[start..].trim_start_matches([' ', '\t', '`', '"', '\'']);
+            let rest = text[start..].trim_start_matches([' ', '\t', '\n', '`', '"', '\'', '*', '-']);
             if !rest.starts_with('/') {
                 continue;
             }
