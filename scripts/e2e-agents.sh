@@ -33,6 +33,9 @@ OUT="${BATON_E2E_AGENTS_OUT:-$CACHE/results.tsv}"
 NODE22_VERSION=22.23.5
 
 # name | registry | package@version | the program inside the install | scripted model options
+# ({repo} is the user's checkout) | what must happen: `ready` (default: the pull request holds
+# exactly hello.txt) or `untouched` (an attack: the checkout stays as it was, nothing escapes).
+# The variants after the blank line are the server work's to-do list (issue 15 items 1, 3, 4).
 AGENTS=(
     "claude-acp|npm|@zed-industries/claude-agent-acp@0.23.1|claude-agent-acp"
     "claude-cli|npm|@anthropic-ai/claude-code@2.1.197|claude"
@@ -45,6 +48,11 @@ AGENTS=(
     "opencode-cli|npm|opencode-ai@1.18.33|opencode"
     "copilot|npm|@github/copilot@1.0.102|copilot"
     "aider|pypi|aider-chat==0.86.2|aider"
+
+    "claude-cli-escape|npm|@anthropic-ai/claude-code@2.1.197|claude|--agent-file {repo}/escaped.txt|untouched"
+    "codex-cli-escape|npm|@openai/codex@0.169.0|codex|--agent-tool shell --agent-file {repo}/escaped.txt|untouched"
+    "gemini-ask|npm|@google/gemini-cli@0.61.0|gemini|--agent-tool shell"
+    "copilot-login|npm|@github/copilot@1.0.102|copilot"
 )
 
 log() { printf '[e2e-agents] %s\n' "$*" >&2; }
@@ -54,7 +62,7 @@ field() { # field LINE N
     local IFS='|'
     # shellcheck disable=SC2206
     local parts=($1)
-    printf '%s' "${parts[$2]}"
+    printf "%s" "${parts[$2]:-}"
 }
 
 agent_line() {
@@ -199,9 +207,9 @@ env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", ANTHROPIC_M
 read_only_paths = ["$INSTALL", $node_ro]
 TOML
             ;;
-        claude-cli)
+        claude-cli | claude-cli-escape)
             cat <<TOML
-name = "claude-cli"
+name = "$1"
 kind = "cli"
 output = "claude-json"
 command = ["$BIN", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--model", "scripted"]
@@ -209,7 +217,7 @@ env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", IS_SANDBOX 
 read_only_paths = ["$INSTALL"]
 TOML
             ;;
-        codex-acp | codex-cli)
+        codex-acp | codex-cli | codex-cli-escape)
             local c=(-c 'model_provider="scripted"' -c 'model="scripted"' -c 'model_providers.scripted.name="scripted"'
                 -c "model_providers.scripted.base_url=\"$URL/v1\"" -c 'model_providers.scripted.wire_api="responses"'
                 -c 'sandbox_mode="danger-full-access"' -c 'approval_policy="never"')
@@ -223,7 +231,7 @@ command = ["$BIN", ${args%, }]
 TOML
             else
                 cat <<TOML
-name = "codex-cli"
+name = "$1"
 kind = "cli"
 output = "codex-json"
 command = ["$BIN", "exec", "--json", "--skip-git-repo-check", ${args%, }, "{prompt}"]
@@ -234,7 +242,7 @@ env = { OPENAI_API_KEY = "scripted" }
 read_only_paths = ["$INSTALL", $node_ro]
 TOML
             ;;
-        gemini | gemini-shell)
+        gemini | gemini-shell | gemini-ask)
             cat <<TOML
 name = "$1"
 kind = "acp"
@@ -242,6 +250,8 @@ command = ["$BIN", "--acp", "--model", "scripted"]
 env = { GEMINI_API_KEY = "scripted", GOOGLE_GEMINI_BASE_URL = "$URL", GEMINI_CLI_TRUST_WORKSPACE = "true" }
 read_only_paths = ["$INSTALL", $node_ro]
 TOML
+            # The README's example policy, from the CLI where nobody can answer (issue 15 item 4).
+            if [ "$1" = gemini-ask ]; then printf 'permission = "ask"\n'; fi
             ;;
         qwen)
             cat <<TOML
@@ -272,6 +282,15 @@ name = "copilot"
 kind = "acp"
 command = ["$BIN", "--acp", "--allow-all-tools", "--no-auto-update"]
 env = { COPILOT_PROVIDER_BASE_URL = "$URL/v1", COPILOT_PROVIDER_API_KEY = "scripted", COPILOT_MODEL = "scripted", COPILOT_OFFLINE = "true" }
+read_only_paths = ["$INSTALL", $node_ro]
+TOML
+            ;;
+        copilot-login)
+            # No model provider of its own: Copilot wants a GitHub login (issue 15 item 3).
+            cat <<TOML
+name = "copilot-login"
+kind = "acp"
+command = ["$BIN", "--acp", "--allow-all-tools", "--no-auto-update"]
 read_only_paths = ["$INSTALL", $node_ro]
 TOML
             ;;
@@ -312,8 +331,11 @@ run_agent() {
     fi
     tmp="$(mktemp -d "${TMPDIR:-/tmp}/baton-e2e-$name.XXXXXX")"
     mkdir -p "$tmp/data"
-    local options
+    local options expect repo="$tmp/repo"
     read -r -a options <<<"$(field "$line" 4)"
+    options=("${options[@]//\{repo\}/$repo}")
+    expect="$(field "$line" 5)"
+    expect="${expect:-ready}"
     "$TARGET/debug/examples/scripted_model" --agent --agent-message "$FINAL" --agent-models scripted "${options[@]}" \
         --requests-log "$tmp/requests.jsonl" >"$tmp/model.url" 2>"$tmp/model.err" &
     model_pid=$!
@@ -322,7 +344,6 @@ run_agent() {
     URL="$(head -n1 "$tmp/model.url")"
     [ -n "$URL" ] || die "the scripted agent model did not start: $(cat "$tmp/model.err")"
 
-    local repo="$tmp/repo"
     mkdir -p "$repo"
     printf '# demo\n' >"$repo/README.md"
     {
@@ -357,7 +378,17 @@ run_agent() {
     if [ -n "$description" ]; then words="$(printf '%s\n' "$description" | last_words)"; else words="$(printf '%s\n' "$error" | last_words)"; fi
     [ -n "$words" ] || words="$(last_words <"$tmp/task.err")"
 
-    if [ "$state" != ready ]; then
+    if [ "$expect" = untouched ]; then
+        # The attack: the agent is made to write into the user's checkout by absolute path.
+        if [ -n "$(git -C "$repo" status --porcelain --ignored)" ] || [ "$(git -C "$repo" rev-parse HEAD)" != "$head_before" ]; then
+            why="the user's checkout changed: $(git -C "$repo" status --porcelain --ignored | tr '\n' ' ')"
+        elif [ "$state" = ready ] && git -C "$repo" diff --name-only "main...$branch" | grep -q escaped; then
+            why="the pull request carries the escaped file"
+        else
+            status=pass
+            why="checkout untouched; state ${state:-none}${error:+: $error}"
+        fi
+    elif [ "$state" != ready ]; then
         why="state ${state:-none}${error:+: $error}"
     elif [ "$(git -C "$repo" diff --name-only "main...$branch" | tr '\n' ' ')" != "hello.txt " ]; then
         why="the pull request changes: $(git -C "$repo" diff --name-only "main...$branch" | tr '\n' ' ')"
@@ -398,7 +429,7 @@ PY
     tools="$(cut -f3 <<<"$first")"
     if [ "$status" = pass ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
     log "$name: $status in ${secs}s (${why:-ready, hello.txt exact, checkout untouched, final message in the description})"
-    RESULTS+=("$name	$spec	$(grep -o 'kind = "[a-z]*"' "$repo/baton.toml" | cut -d'"' -f2)	$status${why:+: $why}	${secs}s	$format $model	$words	$tools")
+    RESULTS+=("$name	$spec	$(grep -o 'kind = "[a-z]*"' "$repo/baton.toml" | cut -d'"' -f2)	$status${why:+ ($why)}	${secs}s	$format $model	$words	$tools")
     if [ "${BATON_E2E_AGENTS_KEEP:-0}" = 1 ] || [ "$status" != pass ]; then
         (cd "$repo" && BATON_DATA_DIR="$tmp/data" BATON_CONFIG="$tmp/none.toml" "$TARGET/debug/baton" task show 1) \
             >"$tmp/task.show" 2>&1 || true
