@@ -20,6 +20,8 @@
 #   BATON_CACHE               cache root (default <repo>/.cache); installs go to $BATON_CACHE/agents
 #   BATON_E2E_AGENTS_KEEP=1   keep each run's temporary folder (printed) for inspection
 #   BATON_E2E_AGENTS_TIMEOUT  seconds per task (default 300)
+#   BATON_E2E_AGENTS_NODE     `22` (default: Node 22 from npm, first in PATH and bound into the
+#                             sandbox) or `system` (the machine's Node, to find which agents need 22)
 #   CARGO_TARGET_DIR          where `baton` and `scripted_model` are built (default <repo>/target)
 set -euo pipefail
 
@@ -193,10 +195,36 @@ PROMPT="Create the file hello.txt containing exactly one line: hello from baton"
 CONTENT=$'hello from baton\n'
 FINAL="Created hello.txt with the requested greeting."
 
+# config_paths NAME: the agent's own configuration and login files under the home folder, which
+# its preset binds read-only (so a user's settings and login work in the sandbox). Files, not
+# their folders: every agent here writes state next to them at start (sessions, logs, project
+# lists, databases), so a read-only folder stops it (tried: each of them failed to start with
+# its whole folder read-only); bwrap creates the folders around a bound file in the sandbox's
+# writable home. The run creates them in the home it gives Baton (`{}`, or empty for TOML).
+config_paths() {
+    case "$1" in
+        claude-*) printf '%s\n' "~/.claude/settings.json" ;;
+        codex-*) printf '%s\n' "~/.codex/config.toml" ;;
+        gemini*) printf '%s\n' "~/.gemini/settings.json" ;;
+        qwen*) printf '%s\n' "~/.qwen/settings.json" ;;
+        opencode-*) printf '%s\n' "~/.config/opencode/opencode.json" "~/.local/share/opencode/auth.json" ;;
+        # Copilot rewrites ~/.copilot/config.json at start: bound read-only it exits 1, silently
+        # (tried). Its login comes from COPILOT_GITHUB_TOKEN (secret_env) instead.
+        copilot*) ;;
+        aider*) printf '%s\n' "~/.aider.conf.yml" ;;
+    esac
+}
+
+config_toml() {
+    local p
+    while read -r p; do [ -n "$p" ] && printf '"%s", ' "$p"; done < <(config_paths "$1")
+}
+
 # profile NAME: the `[[agents]]` table for NAME (what its preset will carry), with the install at
 # $INSTALL, its program at $BIN, the scripted model at $URL (all absolute).
 profile() {
     local node_ro="\"$NODE22_DIR\""
+    if [ "${BATON_E2E_AGENTS_NODE:-22}" = system ]; then node_ro='"/nonexistent"'; fi
     case "$1" in
         claude-acp)
             cat <<TOML
@@ -204,7 +232,7 @@ name = "claude-acp"
 kind = "acp"
 command = ["$BIN"]
 env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", ANTHROPIC_MODEL = "scripted", IS_SANDBOX = "1", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
-read_only_paths = ["$INSTALL", $node_ro]
+read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
             ;;
         claude-cli | claude-cli-escape)
@@ -214,7 +242,7 @@ kind = "cli"
 output = "claude-json"
 command = ["$BIN", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--model", "scripted"]
 env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", IS_SANDBOX = "1", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
-read_only_paths = ["$INSTALL"]
+read_only_paths = [$(config_toml "$1")"$INSTALL"]
 TOML
             ;;
         codex-acp | codex-cli | codex-cli-escape)
@@ -239,7 +267,7 @@ TOML
             fi
             cat <<TOML
 env = { OPENAI_API_KEY = "scripted" }
-read_only_paths = ["$INSTALL", $node_ro]
+read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
             ;;
         gemini | gemini-shell | gemini-ask)
@@ -248,7 +276,7 @@ name = "$1"
 kind = "acp"
 command = ["$BIN", "--acp", "--model", "scripted"]
 env = { GEMINI_API_KEY = "scripted", GOOGLE_GEMINI_BASE_URL = "$URL", GEMINI_CLI_TRUST_WORKSPACE = "true" }
-read_only_paths = ["$INSTALL", $node_ro]
+read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
             # The README's example policy, from the CLI where nobody can answer (issue 15 item 4).
             if [ "$1" = gemini-ask ]; then printf 'permission = "ask"\n'; fi
@@ -259,7 +287,7 @@ name = "qwen"
 kind = "acp"
 command = ["$BIN", "--acp", "--auth-type", "openai", "--model", "scripted"]
 env = { OPENAI_API_KEY = "scripted", OPENAI_BASE_URL = "$URL/v1", OPENAI_MODEL = "scripted" }
-read_only_paths = ["$INSTALL", $node_ro]
+read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
             ;;
         opencode-acp | opencode-cli)
@@ -273,7 +301,7 @@ TOML
             fi
             cat <<TOML
 env = { OPENCODE_CONFIG_CONTENT = $config, OPENCODE_DISABLE_AUTOUPDATE = "true", OPENCODE_DISABLE_MODELS_FETCH = "true" }
-read_only_paths = ["$INSTALL"]
+read_only_paths = [$(config_toml "$1")"$INSTALL"]
 TOML
             ;;
         copilot)
@@ -282,7 +310,7 @@ name = "copilot"
 kind = "acp"
 command = ["$BIN", "--acp", "--allow-all-tools", "--no-auto-update"]
 env = { COPILOT_PROVIDER_BASE_URL = "$URL/v1", COPILOT_PROVIDER_API_KEY = "scripted", COPILOT_MODEL = "scripted", COPILOT_OFFLINE = "true" }
-read_only_paths = ["$INSTALL", $node_ro]
+read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
             ;;
         copilot-login)
@@ -291,7 +319,7 @@ TOML
 name = "copilot-login"
 kind = "acp"
 command = ["$BIN", "--acp", "--allow-all-tools", "--no-auto-update"]
-read_only_paths = ["$INSTALL", $node_ro]
+read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
             ;;
         aider)
@@ -301,7 +329,7 @@ kind = "cli"
 command = ["$BIN", "--model", "openai/scripted", "--edit-format", "diff", "--message", "{prompt}", "--yes-always", "--no-auto-commits", "--no-check-update", "--no-analytics", "--no-show-model-warnings", "--no-show-release-notes", "--no-git", "--no-pretty", "--no-stream"]
 env = { OPENAI_API_BASE = "$URL/v1", OPENAI_API_KEY = "scripted", LITELLM_LOCAL_MODEL_COST_MAP = "True" }
 exclude = [".aider*"]
-read_only_paths = ["$INSTALL"]
+read_only_paths = [$(config_toml "$1")"$INSTALL", "$("$INSTALL/venv/bin/python" -c 'import sys; print(sys.base_prefix)')"]
 TOML
             ;;
         *) die "no profile for $1" ;;
@@ -329,7 +357,10 @@ run_agent() {
         FAILED=$((FAILED + 1))
         return
     fi
-    tmp="$(mktemp -d "${TMPDIR:-/tmp}/baton-e2e-$name.XXXXXX")"
+    # Not under /tmp: Codex refuses a home under the temporary directory (it installs helpers
+    # there), and a user's home is not there either.
+    mkdir -p "$CACHE/runs"
+    tmp="$(mktemp -d "$CACHE/runs/$name.XXXXXX")"
     mkdir -p "$tmp/data"
     local options expect repo="$tmp/repo"
     read -r -a options <<<"$(field "$line" 4)"
@@ -344,6 +375,20 @@ run_agent() {
     URL="$(head -n1 "$tmp/model.url")"
     [ -n "$URL" ] || die "the scripted agent model did not start: $(cat "$tmp/model.err")"
 
+    # A home of its own: the agent's configuration folders exist (bound read-only into the
+    # sandbox by the profile), and git has an identity for Baton's commits.
+    local home="$tmp/home" p
+    mkdir -p "$home"
+    printf '[user]\n\tname = E2E\n\temail = e2e@baton.invalid\n' >"$home/.gitconfig"
+    while read -r p; do
+        [ -n "$p" ] || continue
+        p="$home/${p#\~/}"
+        mkdir -p "$(dirname "$p")"
+        case "$p" in
+            *.toml) : >"$p" ;;
+            *) printf '{}\n' >"$p" ;;
+        esac
+    done < <(config_paths "$name")
     mkdir -p "$repo"
     printf '# demo\n' >"$repo/README.md"
     {
@@ -357,10 +402,12 @@ run_agent() {
     local head_before
     head_before="$(git -C "$repo" rev-parse HEAD)"
 
+    local nodebin="$NODE22_DIR/bin:"
+    if [ "${BATON_E2E_AGENTS_NODE:-22}" = system ]; then nodebin=""; fi
     start=$SECONDS
     (
         cd "$repo"
-        PATH="$NODE22_DIR/bin:$(dirname "$BIN"):/usr/local/bin:/usr/bin:/bin" \
+        PATH="$nodebin$(dirname "$BIN"):/usr/local/bin:/usr/bin:/bin" HOME="$home" \
             BATON_DATA_DIR="$tmp/data" BATON_CONFIG="$tmp/none.toml" \
             timeout "$((TIMEOUT + 60))" "$TARGET/debug/baton" --log-file "$tmp/baton.log" task start "$PROMPT"
     ) >"$tmp/task.out" 2>"$tmp/task.err" || true
@@ -431,7 +478,7 @@ PY
     log "$name: $status in ${secs}s (${why:-ready, hello.txt exact, checkout untouched, final message in the description})"
     RESULTS+=("$name	$spec	$(grep -o 'kind = "[a-z]*"' "$repo/baton.toml" | cut -d'"' -f2)	$status${why:+ ($why)}	${secs}s	$format $model	$words	$tools")
     if [ "${BATON_E2E_AGENTS_KEEP:-0}" = 1 ] || [ "$status" != pass ]; then
-        (cd "$repo" && BATON_DATA_DIR="$tmp/data" BATON_CONFIG="$tmp/none.toml" "$TARGET/debug/baton" task show 1) \
+        (cd "$repo" && HOME="$home" BATON_DATA_DIR="$tmp/data" BATON_CONFIG="$tmp/none.toml" "$TARGET/debug/baton" task show 1) \
             >"$tmp/task.show" 2>&1 || true
         log "  kept $tmp (task.out, task.show, requests.jsonl, baton.log)"
     else
