@@ -231,7 +231,7 @@ profile() {
 name = "claude-acp"
 kind = "acp"
 command = ["$BIN"]
-env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", ANTHROPIC_MODEL = "scripted", IS_SANDBOX = "1", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
+env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", ANTHROPIC_MODEL = "scripted", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
 read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
             ;;
@@ -241,7 +241,7 @@ name = "$1"
 kind = "cli"
 output = "claude-json"
 command = ["$BIN", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--model", "scripted"]
-env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", IS_SANDBOX = "1", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
+env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
 read_only_paths = [$(config_toml "$1")"$INSTALL"]
 TOML
             ;;
@@ -474,12 +474,16 @@ PY
     format="$(cut -f1 <<<"$first")"
     model="$(cut -f2 <<<"$first")"
     tools="$(cut -f3 <<<"$first")"
+    (cd "$repo" && HOME="$home" BATON_DATA_DIR="$tmp/data" BATON_CONFIG="$tmp/none.toml" "$TARGET/debug/baton" task show 1) \
+        >"$tmp/task.show" 2>&1 || true
+    # How the file was written: through Baton's ACP `fs/write_text_file` (its step "write PATH"),
+    # or by the agent's own tool in the sandbox.
+    local via="own tool"
+    if grep -q '\] write hello.txt$' "$tmp/task.show"; then via="ACP fs/write_text_file"; fi
     if [ "$status" = pass ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
     log "$name: $status in ${secs}s (${why:-ready, hello.txt exact, checkout untouched, final message in the description})"
-    RESULTS+=("$name	$spec	$(grep -o 'kind = "[a-z]*"' "$repo/baton.toml" | cut -d'"' -f2)	$status${why:+ ($why)}	${secs}s	$format $model	$words	$tools")
+    RESULTS+=("$name	$spec	$(grep -o 'kind = "[a-z]*"' "$repo/baton.toml" | cut -d'"' -f2)	$status${why:+ ($why)}	${secs}s	$format $model	$via	$words	$tools")
     if [ "${BATON_E2E_AGENTS_KEEP:-0}" = 1 ] || [ "$status" != pass ]; then
-        (cd "$repo" && HOME="$home" BATON_DATA_DIR="$tmp/data" BATON_CONFIG="$tmp/none.toml" "$TARGET/debug/baton" task show 1) \
-            >"$tmp/task.show" 2>&1 || true
         log "  kept $tmp (task.out, task.show, requests.jsonl, baton.log)"
     else
         rm -rf "$tmp"
@@ -487,19 +491,21 @@ PY
 }
 
 (cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet --bin baton --example scripted_model >&2)
+rm -rf "$CACHE/runs" # the folders kept by the last run
 for name in "${SELECTED[@]}"; do
     run_agent "$name"
 done
 
 mkdir -p "$(dirname "$OUT")"
 {
-    printf 'agent\tpackage\tmode\tresult\ttime\twire format, model\tlast words\trequests\n'
+    printf 'agent\tpackage\tmode\tresult\ttime\twire format, model\twritten by\tlast words\trequests\n'
     printf '%s\n' "${RESULTS[@]}"
 } >"$OUT"
-printf '| agent | package | mode | result | run | wire format, model | last words |\n|---|---|---|---|---|---|---|\n'
+printf '| agent | package | mode | result | run | wire format, model | written by | last words |\n'
+printf '|---|---|---|---|---|---|---|---|\n'
 for r in "${RESULTS[@]}"; do
-    IFS=$'\t' read -r a p m res t f w _ <<<"$r"
-    printf '| %s | `%s` | %s | %s | %s | %s | %s |\n' "$a" "$p" "$m" "$res" "$t" "$f" "${w//|/\\|}"
+    IFS=$'\t' read -r a p m res t f v w _ <<<"$r"
+    printf '| %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$a" "$p" "$m" "$res" "$t" "$f" "$v" "${w//|/\\|}"
 done
 echo "e2e-agents: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
