@@ -246,6 +246,8 @@ read_only_paths = [$(config_toml "$1")"$INSTALL"]
 TOML
             ;;
         codex-acp | codex-cli | codex-cli-escape)
+            # Codex's own sandbox cannot start inside Baton's ("bwrap: setting up uid map:
+            # Operation not permitted", tried with workspace-write): Baton's is the boundary.
             local c=(-c 'model_provider="scripted"' -c 'model="scripted"' -c 'model_providers.scripted.name="scripted"'
                 -c "model_providers.scripted.base_url=\"$URL/v1\"" -c 'model_providers.scripted.wire_api="responses"'
                 -c 'sandbox_mode="danger-full-access"' -c 'approval_policy="never"')
@@ -305,10 +307,11 @@ read_only_paths = [$(config_toml "$1")"$INSTALL"]
 TOML
             ;;
         copilot)
+            # No --allow-all-tools: Copilot then asks through ACP and Baton's policy answers.
             cat <<TOML
 name = "copilot"
 kind = "acp"
-command = ["$BIN", "--acp", "--allow-all-tools", "--no-auto-update"]
+command = ["$BIN", "--acp", "--no-auto-update"]
 env = { COPILOT_PROVIDER_BASE_URL = "$URL/v1", COPILOT_PROVIDER_API_KEY = "scripted", COPILOT_MODEL = "scripted", COPILOT_OFFLINE = "true" }
 read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
@@ -318,7 +321,7 @@ TOML
             cat <<TOML
 name = "copilot-login"
 kind = "acp"
-command = ["$BIN", "--acp", "--allow-all-tools", "--no-auto-update"]
+command = ["$BIN", "--acp", "--no-auto-update"]
 read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
             ;;
