@@ -22,6 +22,12 @@
 #   BATON_E2E_AGENTS_TIMEOUT  seconds per task (default 300)
 #   BATON_E2E_AGENTS_NODE     `22` (default: Node 22 from npm, first in PATH and bound into the
 #                             sandbox) or `system` (the machine's Node, to find which agents need 22)
+#   BATON_E2E_AGENTS_MODEL_URL  run against this model server (e.g. scripts/local-model.sh's
+#                             http://127.0.0.1:8080) instead of the scripted agent model; the
+#                             same assertions apply (issue 15 item 6: which agents complete the
+#                             task on a real local model)
+#   BATON_E2E_AGENTS_MODEL    the model name the profiles ask for (default `scripted`, or
+#                             qwen2.5-coder-0.5b with a model URL)
 #   CARGO_TARGET_DIR          where `baton` and `scripted_model` are built (default <repo>/target)
 set -euo pipefail
 
@@ -30,6 +36,8 @@ CACHE_ROOT="${BATON_CACHE:-$REPO/.cache}"
 CACHE="$CACHE_ROOT/agents"
 TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 TIMEOUT="${BATON_E2E_AGENTS_TIMEOUT:-300}"
+REAL_URL="${BATON_E2E_AGENTS_MODEL_URL:-}"
+if [ -n "$REAL_URL" ]; then MODEL="${BATON_E2E_AGENTS_MODEL:-qwen2.5-coder-0.5b}"; else MODEL="${BATON_E2E_AGENTS_MODEL:-scripted}"; fi
 OUT="${BATON_E2E_AGENTS_OUT:-$CACHE/results.tsv}"
 
 NODE22_VERSION=22.23.5
@@ -231,7 +239,7 @@ profile() {
 name = "claude-acp"
 kind = "acp"
 command = ["$BIN"]
-env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", ANTHROPIC_MODEL = "scripted", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
+env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", ANTHROPIC_MODEL = "$MODEL", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
 read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
             ;;
@@ -240,7 +248,7 @@ TOML
 name = "$1"
 kind = "cli"
 output = "claude-json"
-command = ["$BIN", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--model", "scripted"]
+command = ["$BIN", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--model", "$MODEL"]
 env = { ANTHROPIC_BASE_URL = "$URL", ANTHROPIC_API_KEY = "scripted", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
 read_only_paths = [$(config_toml "$1")"$INSTALL"]
 TOML
@@ -248,7 +256,7 @@ TOML
         codex-acp | codex-cli | codex-cli-escape)
             # Codex's own sandbox cannot start inside Baton's ("bwrap: setting up uid map:
             # Operation not permitted", tried with workspace-write): Baton's is the boundary.
-            local c=(-c 'model_provider="scripted"' -c 'model="scripted"' -c 'model_providers.scripted.name="scripted"'
+            local c=(-c 'model_provider="scripted"' -c "model=\"$MODEL\"" -c 'model_providers.scripted.name="scripted"'
                 -c "model_providers.scripted.base_url=\"$URL/v1\"" -c 'model_providers.scripted.wire_api="responses"'
                 -c 'sandbox_mode="danger-full-access"' -c 'approval_policy="never"')
             local args=""
@@ -276,7 +284,7 @@ TOML
             cat <<TOML
 name = "$1"
 kind = "acp"
-command = ["$BIN", "--acp", "--model", "scripted"]
+command = ["$BIN", "--acp", "--model", "$MODEL"]
 env = { GEMINI_API_KEY = "scripted", GOOGLE_GEMINI_BASE_URL = "$URL", GEMINI_CLI_TRUST_WORKSPACE = "true" }
 read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
@@ -287,19 +295,19 @@ TOML
             cat <<TOML
 name = "qwen"
 kind = "acp"
-command = ["$BIN", "--acp", "--auth-type", "openai", "--model", "scripted"]
-env = { OPENAI_API_KEY = "scripted", OPENAI_BASE_URL = "$URL/v1", OPENAI_MODEL = "scripted" }
+command = ["$BIN", "--acp", "--auth-type", "openai", "--model", "$MODEL"]
+env = { OPENAI_API_KEY = "scripted", OPENAI_BASE_URL = "$URL/v1", OPENAI_MODEL = "$MODEL" }
 read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
             ;;
         opencode-acp | opencode-cli)
             local config
-            config="{\"\$schema\":\"https://opencode.ai/config.json\",\"autoupdate\":false,\"share\":\"disabled\",\"model\":\"scripted/scripted\",\"provider\":{\"scripted\":{\"npm\":\"@ai-sdk/openai-compatible\",\"name\":\"scripted\",\"options\":{\"baseURL\":\"$URL/v1\",\"apiKey\":\"scripted\"},\"models\":{\"scripted\":{\"name\":\"scripted\",\"tool_call\":true}}}}}"
+            config="{\"\$schema\":\"https://opencode.ai/config.json\",\"autoupdate\":false,\"share\":\"disabled\",\"model\":\"scripted/$MODEL\",\"provider\":{\"scripted\":{\"npm\":\"@ai-sdk/openai-compatible\",\"name\":\"scripted\",\"options\":{\"baseURL\":\"$URL/v1\",\"apiKey\":\"scripted\"},\"models\":{\"$MODEL\":{\"name\":\"$MODEL\",\"tool_call\":true}}}}}"
             config="$(printf '%s' "$config" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()), end="")')"
             if [ "$1" = opencode-acp ]; then
                 printf 'name = "opencode-acp"\nkind = "acp"\ncommand = ["%s", "acp"]\n' "$BIN"
             else
-                printf 'name = "opencode-cli"\nkind = "cli"\noutput = "opencode-json"\ncommand = ["%s", "run", "--format", "json", "-m", "scripted/scripted", "{prompt}"]\n' "$BIN"
+                printf 'name = "opencode-cli"\nkind = "cli"\noutput = "opencode-json"\ncommand = ["%s", "run", "--format", "json", "-m", "scripted/%s", "{prompt}"]\n' "$BIN" "$MODEL"
             fi
             cat <<TOML
 env = { OPENCODE_CONFIG_CONTENT = $config, OPENCODE_DISABLE_AUTOUPDATE = "true", OPENCODE_DISABLE_MODELS_FETCH = "true" }
@@ -312,7 +320,7 @@ TOML
 name = "copilot"
 kind = "acp"
 command = ["$BIN", "--acp", "--no-auto-update"]
-env = { COPILOT_PROVIDER_BASE_URL = "$URL/v1", COPILOT_PROVIDER_API_KEY = "scripted", COPILOT_MODEL = "scripted", COPILOT_OFFLINE = "true" }
+env = { COPILOT_PROVIDER_BASE_URL = "$URL/v1", COPILOT_PROVIDER_API_KEY = "scripted", COPILOT_MODEL = "$MODEL", COPILOT_OFFLINE = "true" }
 read_only_paths = [$(config_toml "$1")"$INSTALL", $node_ro]
 TOML
             ;;
@@ -329,7 +337,7 @@ TOML
             cat <<TOML
 name = "aider"
 kind = "cli"
-command = ["$BIN", "--model", "openai/scripted", "--edit-format", "diff", "--message", "{prompt}", "--yes-always", "--no-auto-commits", "--no-check-update", "--no-analytics", "--no-show-model-warnings", "--no-show-release-notes", "--no-git", "--no-pretty", "--no-stream"]
+command = ["$BIN", "--model", "openai/$MODEL", "--edit-format", "diff", "--message", "{prompt}", "--yes-always", "--no-auto-commits", "--no-check-update", "--no-analytics", "--no-show-model-warnings", "--no-show-release-notes", "--no-git", "--no-pretty", "--no-stream"]
 env = { OPENAI_API_BASE = "$URL/v1", OPENAI_API_KEY = "scripted", LITELLM_LOCAL_MODEL_COST_MAP = "True" }
 exclude = [".aider*"]
 read_only_paths = [$(config_toml "$1")"$INSTALL", "$("$INSTALL/venv/bin/python" -c 'import sys; print(sys.base_prefix)')"]
@@ -370,12 +378,17 @@ run_agent() {
     options=("${options[@]//\{repo\}/$repo}")
     expect="$(field "$line" 5)"
     expect="${expect:-ready}"
-    "$TARGET/debug/examples/scripted_model" --agent --agent-message "$FINAL" --agent-models scripted "${options[@]}" \
-        --requests-log "$tmp/requests.jsonl" >"$tmp/model.url" 2>"$tmp/model.err" &
-    model_pid=$!
-    local waited=0
-    until [ -s "$tmp/model.url" ] || [ "$waited" -ge 100 ]; do sleep 0.1; waited=$((waited + 1)); done
-    URL="$(head -n1 "$tmp/model.url")"
+    model_pid=""
+    if [ -n "$REAL_URL" ]; then
+        URL="$REAL_URL"
+    else
+        "$TARGET/debug/examples/scripted_model" --agent --agent-message "$FINAL" --agent-models "$MODEL" "${options[@]}" \
+            --requests-log "$tmp/requests.jsonl" >"$tmp/model.url" 2>"$tmp/model.err" &
+        model_pid=$!
+        local waited=0
+        until [ -s "$tmp/model.url" ] || [ "$waited" -ge 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+        URL="$(head -n1 "$tmp/model.url")"
+    fi
     [ -n "$URL" ] || die "the scripted agent model did not start: $(cat "$tmp/model.err")"
 
     # A home of its own: the agent's configuration folders exist (bound read-only into the
@@ -415,8 +428,10 @@ run_agent() {
             timeout "$((TIMEOUT + 60))" "$TARGET/debug/baton" --log-file "$tmp/baton.log" task start "$PROMPT"
     ) >"$tmp/task.out" 2>"$tmp/task.err" || true
     secs=$((SECONDS - start))
-    kill "$model_pid" 2>/dev/null || true
-    wait "$model_pid" 2>/dev/null || true
+    if [ -n "$model_pid" ]; then
+        kill "$model_pid" 2>/dev/null || true
+        wait "$model_pid" 2>/dev/null || true
+    fi
 
     state="$(sed -n 's/^state: //p' "$tmp/task.out" | head -n1)"
     local error branch
@@ -446,6 +461,8 @@ run_agent() {
         why="hello.txt holds $(git -C "$repo" show "$branch:hello.txt" | head -c 200 | od -c | head -n 3 | tr '\n' ' ')"
     elif [ -n "$(git -C "$repo" status --porcelain --ignored)" ] || [ "$(git -C "$repo" rev-parse HEAD)" != "$head_before" ]; then
         why="the user's checkout changed: $(git -C "$repo" status --porcelain --ignored | tr '\n' ' ')"
+    elif [ -n "$REAL_URL" ]; then
+        status=pass # a real model words its own final message
     elif ! grep -qF "$FINAL" <<<"$description"; then
         why="the description lacks the final message"
     elif ! grep -qxF "$FINAL" <<<"$description"; then
