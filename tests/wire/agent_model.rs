@@ -520,3 +520,48 @@ async fn gemini_streams_without_sse_as_one_json_array() {
     assert!(chunks.len() > 1, "text comes in several chunks");
     assert_eq!(gemini_said(&chunks), Said::Text(AgentPlan::default().final_message));
 }
+
+/// The built-in agent, through `baton task start`, against the agent model (OpenAI chat with
+/// tools): the task ends ready with exactly the plan's file, the user's checkout untouched, and
+/// the final message as the description. The same path the installed agents take in
+/// scripts/e2e-agents.sh, with no install.
+#[tokio::test]
+async fn the_built_in_agent_completes_the_task_through_baton_task_start() {
+    let plan = AgentPlan::default();
+    let model = AgentModel::start(plan.clone()).await;
+    let toml = format!(
+        "[orchestrator]\ndefault_agent = \"builtin\"\n\n[[agents]]\nname = \"builtin\"\nkind = \"builtin\"\n\
+         [agents.model]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"scripted\"\nmax_retries = 0\n",
+        model.base_url()
+    );
+    let repo = crate::tasks::repo(&[], &toml);
+    let head = crate::tasks::git(&repo.root, &["rev-parse", "HEAD"]);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["task", "start", "Create hello.txt"])
+        .env("BATON_CONFIG", repo.tmp.path().join("no-user-config.toml"))
+        .env("BATON_DATA_DIR", &repo.data)
+        .current_dir(&repo.root)
+        .output()
+        .await
+        .expect("run baton");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("\nstate: ready\n"), "{stdout}");
+    assert!(
+        stdout.ends_with(&format!("\n\n{}\n", plan.final_message)),
+        "the description is the final message: {stdout}"
+    );
+    let branch = stdout.lines().find_map(|l| l.strip_prefix("branch: ")).expect("a branch");
+    let changed = crate::tasks::git(&repo.root, &["diff", "--name-only", &format!("main...{branch}")]);
+    assert_eq!(changed, "hello.txt\n");
+    assert_eq!(crate::tasks::git(&repo.root, &["show", &format!("{branch}:hello.txt")]), plan.content);
+    assert_eq!(crate::tasks::git(&repo.root, &["status", "--porcelain", "--ignored"]), "", "the checkout is untouched");
+    assert_eq!(crate::tasks::git(&repo.root, &["rev-parse", "HEAD"]), head);
+    let calls: Vec<String> = model
+        .requests()
+        .iter()
+        .filter(|r| r.format == WireFormat::OpenaiChat)
+        .map(|r| r.answer.describe().split(' ').take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(calls, ["tool_call write_file", "text Created"], "one tool call, then the final message");
+}
