@@ -24,8 +24,8 @@
 #                             sandbox) or `system` (the machine's Node, to find which agents need 22)
 #   BATON_E2E_AGENTS_MODEL_URL  run against this model server (e.g. scripts/local-model.sh's
 #                             http://127.0.0.1:8080) instead of the scripted agent model; the
-#                             same assertions apply (issue 15 item 6: which agents complete the
-#                             task on a real local model)
+#                             same assertions apply but the final message's wording (issue 15
+#                             item 6: which agents complete the task on a real local model)
 #   BATON_E2E_AGENTS_MODEL    the model name the profiles ask for (default `scripted`, or
 #                             qwen2.5-coder-0.5b with a model URL)
 #   CARGO_TARGET_DIR          where `baton` and `scripted_model` are built (default <repo>/target)
@@ -209,6 +209,7 @@ FINAL="Created hello.txt with the requested greeting."
 # lists, databases), so a read-only folder stops it (tried: each of them failed to start with
 # its whole folder read-only); bwrap creates the folders around a bound file in the sandbox's
 # writable home. The run creates them in the home it gives Baton (`{}`, or empty for TOML).
+# shellcheck disable=SC2088 # `~/` is for Baton to expand, in the sandbox's terms
 config_paths() {
     case "$1" in
         claude-*) printf '%s\n' "~/.claude/settings.json" ;;
@@ -358,13 +359,13 @@ FAILED=0
 
 # run_agent NAME: one task through `baton task start`; appends a result row.
 run_agent() {
-    local name="$1" line spec tmp url model_pid start status=fail why="" state="" words="" secs
+    local name="$1" line spec tmp model_pid start status=fail why="" state="" words="" secs
     line="$(agent_line "$name")"
     spec="$(field "$line" 2)"
     INSTALL="$(install_dir "$spec")"
     BIN="$(agent_bin "$name")"
     if [ ! -f "$INSTALL/.ok" ]; then
-        RESULTS+=("$name	$spec	-	not installed	-	-	$(cat "$INSTALL/install.log" 2>/dev/null | last_words)")
+        RESULTS+=("$name	$spec	-	not installed	-	-	-	$( (last_words <"$INSTALL/install.log") 2>/dev/null || true)	-")
         FAILED=$((FAILED + 1))
         return
     fi
@@ -391,8 +392,8 @@ run_agent() {
     fi
     [ -n "$URL" ] || die "the scripted agent model did not start: $(cat "$tmp/model.err")"
 
-    # A home of its own: the agent's configuration folders exist (bound read-only into the
-    # sandbox by the profile), and git has an identity for Baton's commits.
+    # A home of its own: the agent's settings files exist (bound read-only into the sandbox by
+    # the profile), and git has an identity for Baton's commits.
     local home="$tmp/home" p
     mkdir -p "$home"
     printf '[user]\n\tname = E2E\n\temail = e2e@baton.invalid\n' >"$home/.gitconfig"
@@ -525,6 +526,7 @@ printf '| agent | package | mode | result | run | wire format, model | written b
 printf '|---|---|---|---|---|---|---|---|\n'
 for r in "${RESULTS[@]}"; do
     IFS=$'\t' read -r a p m res t f v w _ <<<"$r"
+    # shellcheck disable=SC2016 # the backquotes are Markdown
     printf '| %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$a" "$p" "$m" "$res" "$t" "$f" "$v" "${w//|/\\|}"
 done
 echo "e2e-agents: $PASSED passed, $FAILED failed"
