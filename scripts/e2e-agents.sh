@@ -44,8 +44,10 @@ NODE22_VERSION=22.23.5
 
 # name | registry | package@version | the program inside the install | scripted model options
 # ({repo} is the user's checkout) | what must happen: `ready` (default: the pull request holds
-# exactly hello.txt) or `untouched` (an attack: the checkout stays as it was, nothing escapes).
-# The variants after the blank line are the server work's to-do list (issue 15 items 1, 3, 4).
+# exactly hello.txt), `untouched` (an attack: the checkout stays as it was, nothing escapes) or
+# `error` (the model refuses every request: the task fails and its result carries the API's
+# error message). The variants after the blank line are the server work's to-do list (issue 15
+# items 1, 3, 4); a `-401` variant runs its agent's profile against a model that answers 401.
 AGENTS=(
     "claude-acp|npm|@zed-industries/claude-agent-acp@0.23.1|claude-agent-acp"
     "claude-cli|npm|@anthropic-ai/claude-code@2.1.197|claude"
@@ -63,6 +65,17 @@ AGENTS=(
     "codex-cli-escape|npm|@openai/codex@0.169.0|codex|--agent-tool shell --agent-file {repo}/escaped.txt|untouched"
     "gemini-ask|npm|@google/gemini-cli@0.61.0|gemini|--agent-tool shell"
     "copilot-login|npm|@github/copilot@1.0.102|copilot"
+
+    "claude-acp-401|npm|@zed-industries/claude-agent-acp@0.23.1|claude-agent-acp|--agent-reject 401|error"
+    "claude-cli-401|npm|@anthropic-ai/claude-code@2.1.197|claude|--agent-reject 401|error"
+    "codex-acp-401|npm|@zed-industries/codex-acp@0.16.0|codex-acp|--agent-reject 401|error"
+    "codex-cli-401|npm|@openai/codex@0.169.0|codex|--agent-reject 401|error"
+    "gemini-401|npm|@google/gemini-cli@0.61.0|gemini|--agent-reject 401|error"
+    "qwen-401|npm|@qwen-code/qwen-code@0.15.10|qwen|--agent-reject 401|error"
+    "opencode-acp-401|npm|opencode-ai@1.18.33|opencode|--agent-reject 401|error"
+    "opencode-cli-401|npm|opencode-ai@1.18.33|opencode|--agent-reject 401|error"
+    "copilot-401|npm|@github/copilot@1.0.102|copilot|--agent-reject 401|error"
+    "aider-401|pypi|aider-chat==0.86.2|aider|--agent-reject 401|error"
 )
 
 log() { printf '[e2e-agents] %s\n' "$*" >&2; }
@@ -410,8 +423,13 @@ run_agent() {
     printf '# demo\n' >"$repo/README.md"
     {
         printf '[orchestrator]\ndefault_agent = "%s"\n\n[[agents]]\n' "$name"
-        profile "$name"
-        printf 'time_limit_ms = %s\n' "$((TIMEOUT * 1000))"
+        profile "${name%-401}" | sed "s/^name = .*/name = \"$name\"/"
+        # A refused agent has nothing to do: a minute is plenty (Claude Code retries until then).
+        if [ "$expect" = error ] && [ "$TIMEOUT" -gt 60 ]; then
+            printf 'time_limit_ms = 60000\n'
+        else
+            printf 'time_limit_ms = %s\n' "$((TIMEOUT * 1000))"
+        fi
     } >"$repo/baton.toml"
     git -C "$repo" init -q -b main
     git -C "$repo" add -A
@@ -444,7 +462,17 @@ run_agent() {
     if [ -n "$description" ]; then words="$(printf '%s\n' "$description" | last_words)"; else words="$(printf '%s\n' "$error" | last_words)"; fi
     [ -n "$words" ] || words="$(last_words <"$tmp/task.err")"
 
-    if [ "$expect" = untouched ]; then
+    if [ "$expect" = error ]; then
+        # The agent's API refuses it: the task must fail and say what the API said.
+        if [ "$state" = ready ]; then
+            why="ready, though every model request was refused"
+        elif grep -qF "request rejected with HTTP" "$tmp/task.out"; then
+            status=pass
+            why="state ${state:-none}${error:+: $error}"
+        else
+            why="the result does not carry the API's error: state ${state:-none}${error:+: $error}"
+        fi
+    elif [ "$expect" = untouched ]; then
         # The attack: the agent is made to write into the user's checkout by absolute path.
         if [ -n "$(git -C "$repo" status --porcelain --ignored)" ] || [ "$(git -C "$repo" rev-parse HEAD)" != "$head_before" ]; then
             why="the user's checkout changed: $(git -C "$repo" status --porcelain --ignored | tr '\n' ' ')"

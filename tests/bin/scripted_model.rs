@@ -10,7 +10,8 @@
 //! tool call, found from the tool schemas it offers, that writes `--agent-file PATH` (default
 //! `hello.txt`) with `--agent-content TEXT` (default `hello from baton\n`), then ends with
 //! `--agent-message TEXT`. `--agent-tool auto|write|edit|shell` forces a kind of tool,
-//! `--agent-after finish|hang|STATUS` says what follows the tool call, `--agent-models A,B` names
+//! `--agent-after finish|hang|STATUS` says what follows the tool call, `--agent-reject STATUS`
+//! refuses every generation request (with the format's error body), `--agent-models A,B` names
 //! the listed models. Its request log has the wire format, model, tools offered and the answer.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -61,6 +62,10 @@ async fn main() {
                         r#"{"error":{"message":"scripted failure"}}"#.to_owned(),
                     ),
                 }
+            }
+            "--agent-reject" => {
+                agent.get_or_insert_with(AgentPlan::default).reject =
+                    Some(value().parse().unwrap_or_else(|_| fail("--agent-reject takes an HTTP status")))
             }
             "--agent-models" => {
                 agent.get_or_insert_with(AgentPlan::default).models = value().split(',').map(str::to_owned).collect()

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::agent_model::{AfterTool, AgentModel, AgentPlan, Answer, ToolPreference, WireFormat};
+use crate::support::agent_model::{
+    AfterTool, AgentModel, AgentPlan, Answer, ToolPreference, WireFormat, rejection_message,
+};
 
 const CWD: &str = "/tmp/baton-data/worktrees/repo/1-hello";
 
@@ -564,4 +566,33 @@ async fn the_built_in_agent_completes_the_task_through_baton_task_start() {
         .map(|r| r.answer.describe().split(' ').take(2).collect::<Vec<_>>().join(" "))
         .collect();
     assert_eq!(calls, ["tool_call write_file", "text Created"], "one tool call, then the final message");
+}
+
+#[tokio::test]
+async fn a_rejecting_model_answers_each_format_with_its_own_error_body() {
+    let plan = AgentPlan { reject: Some(401), ..AgentPlan::default() };
+    let model = AgentModel::start(plan).await;
+    let base = model.base_url();
+    let message = rejection_message(401);
+    let cases = [
+        (format!("{base}/v1/chat/completions"), chat_body(&standard_tools(), true, false), "/error/message"),
+        (format!("{base}/v1/responses"), responses_body(&standard_tools(), true, false), "/error/message"),
+        (format!("{base}/v1/messages"), anthropic_body(&standard_tools(), true, false), "/error/message"),
+        (
+            format!("{base}/v1beta/models/g:streamGenerateContent?alt=sse"),
+            gemini_body(&standard_tools(), false),
+            "/error/message",
+        ),
+    ];
+    for (url, body, pointer) in cases {
+        let response = client().post(&url).json(&body).send().await.expect("answer");
+        assert_eq!(response.status(), 401, "{url}");
+        let error: Value = response.json().await.expect("a JSON error body");
+        assert_eq!(error.pointer(pointer).and_then(Value::as_str), Some(message.as_str()), "{url}: {error}");
+    }
+    let anthropic = &model.requests()[2];
+    assert_eq!(anthropic.answer, Answer::Rejected(401));
+    // Listings still answer: agents probe them before their first prompt.
+    let listing = client().get(format!("{base}/v1/models")).send().await.expect("listing");
+    assert_eq!(listing.status(), 200);
 }

@@ -85,6 +85,9 @@ pub struct AgentPlan {
     pub final_message: String,
     pub prefer: ToolPreference,
     pub after_tool: AfterTool,
+    /// Answer every generation request with this HTTP status and the wire format's own error
+    /// body, whose message is [`rejection_message`] (a wrong API key: 401, a dead API: 503).
+    pub reject: Option<u16>,
     /// Model ids the listings show (the first is the default).
     pub models: Vec<String>,
 }
@@ -97,6 +100,7 @@ impl Default for AgentPlan {
             final_message: "Created hello.txt with the requested greeting.".to_owned(),
             prefer: ToolPreference::Auto,
             after_tool: AfterTool::Finish,
+            reject: None,
             models: vec!["scripted".to_owned()],
         }
     }
@@ -143,6 +147,8 @@ pub enum Answer {
     Meta(&'static str),
     /// The scripted status after the tool call.
     Status(u16),
+    /// The plan's rejection: this status with the format's error body.
+    Rejected(u16),
     /// Never answered.
     Hang,
     /// 404: a path the model does not serve.
@@ -161,6 +167,7 @@ impl Answer {
             Self::Json(v) => format!("json {v}"),
             Self::Meta(m) => format!("meta {m}"),
             Self::Status(code) => format!("status {code}"),
+            Self::Rejected(code) => format!("rejected {code}"),
             Self::Hang => "hang".to_owned(),
             Self::NotFound => "not_found".to_owned(),
         }
@@ -765,7 +772,33 @@ fn search_replace(plan: &AgentPlan) -> String {
 }
 
 /// What the model answers a generation request.
+/// The message of a rejected request's error body.
+pub fn rejection_message(code: u16) -> String {
+    format!("scripted model: request rejected with HTTP {code}")
+}
+
+/// The error body a provider sends with `code`, in `format`.
+fn error_body(format: WireFormat, code: u16) -> Value {
+    let message = rejection_message(code);
+    let (kind, status) = match code {
+        401 => ("authentication_error", "UNAUTHENTICATED"),
+        403 => ("permission_error", "PERMISSION_DENIED"),
+        429 => ("rate_limit_error", "RESOURCE_EXHAUSTED"),
+        500..=599 => ("api_error", "UNAVAILABLE"),
+        _ => ("invalid_request_error", "INVALID_ARGUMENT"),
+    };
+    match format {
+        WireFormat::AnthropicMessages => json!({"type": "error", "error": {"type": kind, "message": message}}),
+        WireFormat::Gemini => json!({"error": {"code": code, "message": message, "status": status}}),
+        _ => json!({"error": {"message": message, "type": kind, "param": null,
+            "code": if code == 401 { "invalid_api_key" } else { kind }}}),
+    }
+}
+
 fn decide(plan: &AgentPlan, format: WireFormat, body: &Value, tools: &[Tool], cwd: Option<&str>) -> Answer {
+    if let Some(code) = plan.reject {
+        return Answer::Rejected(code);
+    }
     if let Some(schema) = json_schema(format, body) {
         return Answer::Json(fill(&schema, 0));
     }
@@ -879,6 +912,7 @@ async fn handle(
             };
             plain(code, body)
         }
+        (_, Answer::Rejected(code)) => plain(code, error_body(format, code).to_string()),
         (_, Answer::NotFound) => {
             let error = json!({"error": {"message": format!("the scripted agent model does not serve {method} {path}"),
                 "type": "not_found_error", "code": 404, "status": "NOT_FOUND"}});
