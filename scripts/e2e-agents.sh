@@ -527,8 +527,12 @@ PY
         >"$tmp/task.show" 2>&1 || true
     # How the file was written: through Baton's ACP `fs/write_text_file` (its step "write PATH"),
     # or by the agent's own tool in the sandbox.
-    local via="own tool"
-    if grep -q '\] write hello.txt$' "$tmp/task.show"; then via="ACP fs/write_text_file"; fi
+    local via="-"
+    if grep -q '\] write hello.txt$' "$tmp/task.show"; then
+        via="ACP fs/write_text_file"
+    elif [ "$state" = ready ]; then
+        via="own tool"
+    fi
     if [ "$status" = pass ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
     log "$name: $status in ${secs}s (${why:-ready, hello.txt exact, checkout untouched, final message in the description})"
     RESULTS+=("$name	$spec	$(grep -o 'kind = "[a-z]*"' "$repo/baton.toml" | cut -d'"' -f2)	$status${why:+ ($why)}	${secs}s	$format $model	$via	$words	$tools")
