@@ -596,3 +596,64 @@ async fn a_rejecting_model_answers_each_format_with_its_own_error_body() {
     let listing = client().get(format!("{base}/v1/models")).send().await.expect("listing");
     assert_eq!(listing.status(), 200);
 }
+
+/// `tests/agents/presets-draft.toml` stays well-formed data for the server to embed, and every
+/// verified preset pins the same package and version that scripts/e2e-agents.sh installs and
+/// runs (so the draft cannot drift from what was tried).
+#[test]
+fn the_presets_draft_is_well_formed_and_pins_what_the_harness_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let draft = std::fs::read_to_string(root.join("tests/agents/presets-draft.toml")).expect("the draft");
+    let harness = std::fs::read_to_string(root.join("scripts/e2e-agents.sh")).expect("the harness");
+    let presets: toml::Table = toml::from_str(&draft).expect("the draft is TOML");
+    assert!(presets.len() >= 12, "every agent of issue 15 has a preset");
+    for (name, preset) in &presets {
+        let s = |key: &str| preset.get(key).and_then(toml::Value::as_str).unwrap_or_else(|| panic!("{name}.{key}"));
+        let strings = |key: &str| -> Vec<String> {
+            preset
+                .get(key)
+                .and_then(toml::Value::as_array)
+                .unwrap_or_else(|| panic!("{name}.{key} is a list"))
+                .iter()
+                .map(|v| v.as_str().unwrap_or_else(|| panic!("{name}.{key} holds strings")).to_owned())
+                .collect()
+        };
+        let args = strings("args");
+        assert!(!s("command").is_empty() && !s("command").contains(' '), "{name}: a program name");
+        match s("kind") {
+            "cli" => {
+                assert!(["text", "claude-json", "codex-json", "opencode-json"].contains(&s("output")), "{name}");
+                assert!(args.iter().any(|a| a.contains("{prompt}")), "{name}: a cli agent takes the prompt");
+            }
+            "acp" => {
+                assert!(preset.get("client_fs").and_then(toml::Value::as_bool).is_some(), "{name}.client_fs");
+                assert!(
+                    preset.get("client_terminal").and_then(toml::Value::as_bool).is_some(),
+                    "{name}.client_terminal"
+                );
+            }
+            other => panic!("{name}: kind {other}"),
+        }
+        for key in ["pass_env", "secret_env", "login_files"] {
+            strings(key);
+        }
+        for path in strings("read_only_paths") {
+            assert!(path.starts_with("~/"), "{name}: {path} is under the home folder");
+        }
+        assert!(preset.get("env").and_then(toml::Value::as_table).is_some(), "{name}.env");
+        assert!(preset.get("min_node").and_then(toml::Value::as_integer).is_some(), "{name}.min_node");
+        assert!(!s("auth_hint").is_empty());
+        if let Some(local) = preset.get("local_model") {
+            let env = local.get("env").and_then(toml::Value::as_table).expect("local_model.env");
+            let text = format!("{env}{:?}", local.get("args"));
+            assert!(text.contains("{base_url}"), "{name}: the local model's address is substituted");
+        }
+        let package = preset.get("package").and_then(toml::Value::as_table).expect("package");
+        let field = |key: &str| package.get(key).and_then(toml::Value::as_str).unwrap_or("");
+        match field("registry") {
+            "npm" => assert!(harness.contains(&format!("|npm|{}@{}|", field("name"), field("version"))), "{name}"),
+            "pypi" => assert!(harness.contains(&format!("|pypi|{}=={}|", field("name"), field("version"))), "{name}"),
+            _ => assert!(draft.contains(&format!("[{name}]\n# Not verified")), "{name}: says it was not verified"),
+        }
+    }
+}
