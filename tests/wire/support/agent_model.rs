@@ -122,6 +122,8 @@ pub enum WireFormat {
 }
 
 impl WireFormat {
+    /// The name in request logs: `openai-chat`, `openai-responses`, `anthropic-messages`,
+    /// `gemini`, `other`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OpenaiChat => "openai-chat",
@@ -771,7 +773,6 @@ fn search_replace(plan: &AgentPlan) -> String {
     format!("{}\n\n{}\n<<<<<<< SEARCH\n=======\n{}>>>>>>> REPLACE\n", plan.final_message, plan.path, plan.content)
 }
 
-/// What the model answers a generation request.
 /// The message of a rejected request's error body.
 pub fn rejection_message(code: u16) -> String {
     format!("scripted model: request rejected with HTTP {code}")
@@ -795,6 +796,7 @@ fn error_body(format: WireFormat, code: u16) -> Value {
     }
 }
 
+/// What the model answers a generation request.
 fn decide(plan: &AgentPlan, format: WireFormat, body: &Value, tools: &[Tool], cwd: Option<&str>) -> Answer {
     if let Some(code) = plan.reject {
         return Answer::Rejected(code);
