@@ -2,14 +2,12 @@
 //! human actions on ready pull requests where their changes land. Listing never waits on a
 //! model: the work happens when the user picks one (`workspace/executeCommand`).
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 use tower_lsp_server::gen_lsp_types::*;
 
-use crate::lsp::{ext, tasks};
+use crate::lsp::session::State;
+use crate::lsp::{convert, ext, tasks};
 use crate::orchestrator::{LineRange, Orchestrator, PullRequest, Task, TaskState};
-use crate::server::{State, display_path};
 
 /// Code action kind of the actions on a pull request.
 pub const KIND_PR: &str = "refactor.baton.pr";
@@ -26,7 +24,7 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
     };
     let mut actions: Vec<CodeAction> = Vec::new();
     for d in &params.context.diagnostics {
-        let message = first_line(message_text(&d.message), 60);
+        let message = first_line(convert::message_text(&d.message), 60);
         actions.push(action(
             format!("Baton: fix with the model: {message}"),
             CodeActionKind::QuickFix,
@@ -61,7 +59,7 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
             ));
         }
         for d in &params.context.diagnostics {
-            let message = first_line(message_text(&d.message), 60);
+            let message = first_line(convert::message_text(&d.message), 60);
             actions.push(action(
                 format!("Baton: delegate to a background agent: fix “{message}”"),
                 delegate.clone(),
@@ -104,9 +102,9 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
 async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: bool) -> Vec<CodeAction> {
     let Ok(orchestrator) = state.orchestrator() else { return vec![] };
     let Ok(all) = orchestrator.unfinished() else { return vec![] };
-    let path = PathBuf::from(display_path(uri));
-    // The repository root is canonical (git resolves symlinks); the client's path may not be.
-    let path = std::fs::canonicalize(&path).unwrap_or(path);
+    // The repository root is canonical (git resolves symlinks); the client's path may not be. A
+    // document that is not a file (`untitled:`) is in no pull request.
+    let path = convert::file_path(uri).ok().map(|p| std::fs::canonicalize(&p).unwrap_or(p));
     let kind = CodeActionKind::from(KIND_PR.to_owned());
     let mut out = Vec::new();
     let mut hits: Vec<(Task, PullRequest)> = Vec::new();
@@ -129,7 +127,7 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: b
         if task.state != TaskState::Ready {
             continue;
         }
-        let Ok(rel) = path.strip_prefix(&task.repo_root) else { continue };
+        let Some(rel) = path.as_ref().and_then(|p| p.strip_prefix(&task.repo_root).ok()) else { continue };
         let rel = rel.to_string_lossy().replace('\\', "/");
         let Ok(Some(pr)) = orchestrator.pull_request(task.id) else { continue };
         let touches = pr.files.iter().any(|f| f.path == rel && f.ranges.iter().any(|r| lines_meet(r, range)));
@@ -260,13 +258,6 @@ fn action(
         diagnostics: diagnostic.map(|d| vec![d.clone()]),
         command: Some(Command { title, command: command.to_owned(), arguments: Some(vec![argument]), tooltip: None }),
         ..Default::default()
-    }
-}
-
-fn message_text(m: &Message) -> &str {
-    match m {
-        Message::String(s) => s,
-        Message::MarkupContent(m) => &m.value,
     }
 }
 

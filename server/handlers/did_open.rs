@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use tower_lsp_server::gen_lsp_types::DidOpenTextDocumentParams;
 
-use crate::documents::{self, OpenDocument};
-use crate::server::State;
+use crate::lsp::documents::{self, OpenDocument};
+use crate::lsp::session::State;
 use crate::text::Document;
 
 pub fn handle(state: &Arc<State>, params: DidOpenTextDocumentParams) {

@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tower_lsp_server::gen_lsp_types::*;
-use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::jsonrpc::Result;
 
 use crate::conductor::edit::{self, EditRequest};
+use crate::lsp::error::{internal, invalid_params, invalid_request};
+use crate::lsp::session::State;
 use crate::lsp::{convert, ext};
-use crate::server::State;
 
 /// Instructions offered when `baton.edit` arrives without one (editors that cannot prompt).
 const PRESETS: &[&str] = &["Fix bugs", "Simplify", "Add comments", "Add error handling"];
@@ -40,10 +41,7 @@ pub async fn handle(state: &State, params: ExecuteCommandParams) -> Result<Optio
             let args: ext::FixArgs = arg(params.arguments.as_deref().unwrap_or_default())?;
             let d = &args.diagnostic;
             let source = d.source.as_deref().unwrap_or("the compiler");
-            let message = match &d.message {
-                Message::String(s) => s.clone(),
-                Message::MarkupContent(m) => m.value.clone(),
-            };
+            let message = convert::message_text(&d.message);
             let instruction = format!("Fix this problem reported by {source}: {message}");
             run_edit(state, &args.uri, d.range, instruction).await.map(Some)
         }
@@ -74,7 +72,7 @@ static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
 async fn run_edit(state: &State, uri: &str, range: Range, instruction: String) -> Result<Value> {
     let encoding = state.encoding();
     let settings = state.settings();
-    let path = crate::server::display_path(uri);
+    let path = crate::lsp::convert::display_path(uri);
     if crate::secrets::is_secret_path(&path, &settings.secrets.patterns) {
         return Err(invalid_request(format!(
             "{path} matches the secret file patterns ([secrets] patterns); Baton never sends it to a model"
@@ -98,7 +96,7 @@ async fn run_edit(state: &State, uri: &str, range: Range, instruction: String) -
     let target = rope.slice(start..end).to_string();
     let request = EditRequest {
         language: doc.language_id.clone(),
-        path: crate::server::display_path(uri),
+        path: crate::lsp::convert::display_path(uri),
         before: rope.slice(before_start..start).to_string(),
         target: target.clone(),
         after: rope.slice(end..after_end.max(end)).to_string(),
@@ -144,15 +142,7 @@ async fn run_edit(state: &State, uri: &str, range: Range, instruction: String) -
     if replacements.is_empty() {
         return Ok(json!({ "applied": false, "reason": "the model proposed no change" }));
     }
-    let start_byte = rope.char_to_byte(start);
-    let text_edits: Vec<TextEdit> = replacements
-        .into_iter()
-        .map(|r| {
-            let a = rope.byte_to_char(start_byte + r.start);
-            let b = rope.byte_to_char(start_byte + r.end);
-            TextEdit { range: convert::range(&doc, a..b, encoding), new_text: r.text }
-        })
-        .collect();
+    let text_edits = convert::text_edits(&doc, rope.char_to_byte(start), replacements, encoding);
     let features = state.features();
     let label = format!("Baton: {instruction}");
     let workspace_edit = if features.document_changes {
@@ -203,19 +193,4 @@ async fn run_edit(state: &State, uri: &str, range: Range, instruction: String) -
         .await
         .map_err(|e| invalid_request(format!("the editor did not apply the edit: {}", e.message)))?;
     Ok(json!({ "applied": applied.applied, "reason": applied.failure_reason }))
-}
-
-/// An InvalidParams error with this message.
-pub(super) fn invalid_params(message: impl Into<String>) -> Error {
-    Error { code: ErrorCode::InvalidParams, message: message.into().into(), data: None }
-}
-
-/// An InvalidRequest error with this message.
-pub(super) fn invalid_request(message: impl Into<String>) -> Error {
-    Error { code: ErrorCode::InvalidRequest, message: message.into().into(), data: None }
-}
-
-/// An InternalError with this message.
-pub(super) fn internal(message: impl Into<String>) -> Error {
-    Error { code: ErrorCode::InternalError, message: message.into().into(), data: None }
 }

@@ -5,8 +5,8 @@ use serde_json::json;
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 
+use crate::lsp::session::State;
 use crate::lsp::{convert, ext};
-use crate::server::State;
 
 pub async fn handle(state: &State, params: InlineCompletionParams) -> Result<Option<InlineCompletionResponse>> {
     let tdp = params.text_document_position_params;

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::conductor::{Excerpt, Outcome};
 use crate::lsp::convert;
-use crate::server::State;
+use crate::lsp::session::State;
 use crate::text::{Document, Pos};
 
 /// Other open documents offered as context, at most this many...
@@ -31,13 +31,13 @@ pub async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> 
         return None;
     }
     // A secret file (`.env`, a key) never reaches a model, not even as the current document.
-    if crate::secrets::is_secret_path(&crate::server::display_path(uri), &settings.secrets.patterns) {
+    if crate::secrets::is_secret_path(&crate::lsp::convert::display_path(uri), &settings.secrets.patterns) {
         tracing::debug!(uri, "no suggestion in a secret file");
         return None;
     }
     let ticket = state.conductor.begin(uri);
     let Some((snapshot, doc)) =
-        crate::documents::snapshot_with_tree(&state.docs, uri, crate::documents::TREE_WAIT).await
+        crate::lsp::documents::snapshot_with_tree(&state.docs, uri, crate::lsp::documents::TREE_WAIT).await
     else {
         tracing::debug!(uri, "completion for a document that is not open");
         return None;
@@ -87,14 +87,14 @@ fn other_documents(state: &State, uri: &str, language_id: &str, patterns: &[Stri
         }
         if entry.key() == uri
             || entry.doc.language_id != language_id
-            || crate::secrets::is_secret_path(&crate::server::display_path(entry.key()), patterns)
+            || crate::secrets::is_secret_path(&crate::lsp::convert::display_path(entry.key()), patterns)
         {
             continue;
         }
         let rope = &entry.doc.rope;
         let end_line = OTHER_DOC_LINES.min(rope.len_lines());
         let text = rope.slice(..rope.line_to_char(end_line)).to_string();
-        out.push(Excerpt { path: crate::server::display_path(entry.key()), text });
+        out.push(Excerpt { path: crate::lsp::convert::display_path(entry.key()), text });
     }
     out
 }

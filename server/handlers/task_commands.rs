@@ -3,17 +3,17 @@
 //! `workspace/applyEdit` (undoable in the editor); every refusal is an LSP error naming why.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 
-use super::execute_command::{internal, invalid_params, invalid_request};
 use crate::conductor::edit;
+use crate::lsp::error::{internal, invalid_params, invalid_request};
+use crate::lsp::session::State;
 use crate::lsp::{convert, ext, tasks};
 use crate::orchestrator::{Orchestrator, OrchestratorError, TaskState, review::FileChange};
-use crate::server::{State, display_path};
 use crate::text::Document;
 
 /// Prompts offered when `baton.task.start` arrives without one.
@@ -148,8 +148,13 @@ async fn task_id_args(state: &State, command: &str, arguments: &[Value]) -> Resu
 
 async fn start(state: &State, args: ext::TaskStartArgs) -> Result<Value> {
     let orchestrator = state.orchestrator()?;
-    let file = args.uri.as_deref().map(|u| PathBuf::from(display_path(u)));
-    let root = state.root.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let file = args
+        .uri
+        .as_deref()
+        .map(convert::file_path)
+        .transpose()
+        .map_err(|e| invalid_params(format!("baton.task.start needs a file: {e}")))?;
+    let root = state.root();
     let dir =
         file.as_deref().and_then(Path::parent).map(Path::to_path_buf).or(root).ok_or_else(|| {
             invalid_params("baton.task.start needs a `uri` or a workspace folder to find the repository")
@@ -162,7 +167,7 @@ async fn start(state: &State, args: ext::TaskStartArgs) -> Result<Value> {
             Some(d) => format!(
                 "Fix this problem reported by {}: {}",
                 d.source.as_deref().unwrap_or("the compiler"),
-                message_text(&d.message)
+                convert::message_text(&d.message)
             ),
             None => ask(state, "Baton: what should the background agent do?", TASK_PRESETS)
                 .await
@@ -217,7 +222,7 @@ fn with_editor_context(
         prompt.push_str(&format!(
             "\nDiagnostic ({}): {}",
             d.source.as_deref().unwrap_or("compiler"),
-            message_text(&d.message)
+            convert::message_text(&d.message)
         ));
     }
     prompt
@@ -248,7 +253,7 @@ async fn review(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
         tokio::fs::write(&path, diff).await
     };
     written.await.map_err(|e| internal(format!("cannot write the review file {}: {e}", path.display())))?;
-    let uri = file_uri(&path)?;
+    let uri = convert::file_uri(&path).map_err(|e| internal(e.to_string()))?;
     // Sent even to clients that do not declare showDocument (Helix 25.01 handles it anyway);
     // an error just means it was not shown.
     let shown = state
@@ -311,7 +316,7 @@ fn workspace_edit(state: &State, changes: &[FileChange]) -> Result<WorkspaceEdit
     let mut plain: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
     for change in changes {
         let uri = exact_file_uri(&change.path)?;
-        let shown = display_path(&uri);
+        let shown = change.path.display().to_string();
         match (&change.old_content, &change.new_content) {
             (Some(old), Some(new)) => {
                 let open = state.snapshot(&uri).map(|(_, d)| d);
@@ -323,14 +328,7 @@ fn workspace_edit(state: &State, changes: &[FileChange]) -> Result<WorkspaceEdit
                     )));
                 }
                 let doc = open.clone().unwrap_or_else(|| Document::new(old, 0, ""));
-                let edits: Vec<TextEdit> = edit::minimal_edits(old, new)
-                    .into_iter()
-                    .map(|r| {
-                        let a = doc.rope.byte_to_char(r.start);
-                        let b = doc.rope.byte_to_char(r.end);
-                        TextEdit { range: convert::range(&doc, a..b, encoding), new_text: r.text }
-                    })
-                    .collect();
+                let edits = convert::text_edits(&doc, 0, edit::minimal_edits(old, new), encoding);
                 if features.document_changes {
                     document_changes.push(
                         TextDocumentEdit {
@@ -386,25 +384,16 @@ fn need_resource_operations(supported: bool, path: &str) -> Result<()> {
     }
 }
 
-/// A `file://` URI that names exactly `path` (it reads back as the same path), or an error naming
-/// the file: applying an edit to another file than the pull request's would be worse than none.
+/// The URI of a pull request's file, or an error naming the file: applying an edit to another
+/// file than the pull request's would be worse than none.
 fn exact_file_uri(path: &Path) -> Result<String> {
-    let uri = file_uri(path)?;
-    let back = url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok());
-    if back.as_deref() != Some(path) {
-        return Err(invalid_request(format!(
+    convert::file_uri(path).map_err(|e| match e {
+        convert::UriError::NotExact { .. } => invalid_request(format!(
             "refusing to apply: no file URI names {} exactly; nothing was applied (merge instead)",
             path.display()
-        )));
-    }
-    Ok(uri)
-}
-
-/// A `file://` URI for an absolute path, percent-encoded as the `url` crate does it.
-pub fn file_uri(path: &Path) -> Result<String> {
-    url::Url::from_file_path(path)
-        .map(String::from)
-        .map_err(|()| internal(format!("{} is not an absolute path", path.display())))
+        )),
+        other => internal(other.to_string()),
+    })
 }
 
 async fn ask(state: &State, question: &str, presets: &[&str]) -> Option<String> {
@@ -414,13 +403,6 @@ async fn ask(state: &State, question: &str, presets: &[&str]) -> Option<String> 
     let actions =
         presets.iter().map(|t| MessageActionItem { title: (*t).to_owned(), properties: HashMap::new() }).collect();
     state.client.show_message_request(MessageType::Info, question, Some(actions)).await.ok().flatten().map(|a| a.title)
-}
-
-fn message_text(m: &Message) -> &str {
-    match m {
-        Message::String(s) => s,
-        Message::MarkupContent(m) => &m.value,
-    }
 }
 
 /// An orchestrator refusal or failure as an LSP error: refusals (wrong state, dirty tree,

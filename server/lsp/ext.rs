@@ -3,11 +3,7 @@
 //! sync) and the editors' tests check their copies against that file.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use tower_lsp_server::gen_lsp_types::{LspNotificationMethod, MessageDirection, Notification};
-
-use crate::config::Settings;
-use crate::orchestrator::TaskState;
 
 #[cfg(test)]
 mod vscode_settings;
@@ -108,6 +104,7 @@ pub enum StatusState {
 
 impl StatusState {
     /// Every state, in declaration order.
+    #[cfg(test)]
     pub const ALL: [StatusState; 5] = [Self::Idle, Self::Working, Self::Error, Self::Slow, Self::Unreachable];
 }
 
@@ -147,7 +144,7 @@ pub struct TaskSummary {
     pub id: i64,
     /// The first line of the prompt, shortened.
     pub title: String,
-    /// A [`TaskState`] name (`ready`, `awaiting_plan_approval`, ...).
+    /// A [`TaskState`](crate::orchestrator::TaskState) name (`ready`, `awaiting_plan_approval`, ...).
     pub state: String,
     pub agent: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -236,54 +233,60 @@ pub struct AcceptedArgs {
     pub length: u32,
 }
 
-/// The machine-readable description of the protocol extensions and settings, written to
-/// `editors/protocol.json`. Object keys are sorted, so the file does not depend on whether
-/// serde_json preserves insertion order (the `agent-client-protocol` crate turns that on for the
-/// whole build).
-pub fn protocol_description() -> Value {
-    let settings = serde_json::to_value(Settings::default()).unwrap_or(Value::Null);
-    let mut description = json!({
-        "notifications": {
-            "serverToClient": [STATUS, TASKS],
-            "clientToServer": [DID_SHOW_COMPLETION],
-        },
-        "requests": { "clientToServer": [HEALTH] },
-        "commands": COMMANDS,
-        "clientCapability": "experimental.baton.status",
-        "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],
-        "statusStates": StatusState::ALL,
-        "taskStates": TaskState::ALL.map(TaskState::as_str),
-        "settings": flatten("", &settings),
-    });
-    description.sort_all_objects();
-    description
-}
-
-/// Settings as dotted keys with their defaults (`completion.debounce_ms` → 75).
-fn flatten(prefix: &str, v: &Value) -> Value {
-    let mut out = serde_json::Map::new();
-    fn walk(prefix: &str, v: &Value, out: &mut serde_json::Map<String, Value>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                    walk(&key, v, out);
-                }
-            }
-            other => {
-                out.insert(prefix.to_owned(), other.clone());
-            }
-        }
-    }
-    walk(prefix, v, &mut out);
-    Value::Object(out)
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::config::Settings;
+    use crate::orchestrator::TaskState;
+
+    /// The machine-readable description of the protocol extensions and settings, written to
+    /// `editors/protocol.json`. Object keys are sorted, so the file does not depend on whether
+    /// serde_json preserves insertion order (the `agent-client-protocol` crate turns that on for the
+    /// whole build).
+    fn protocol_description() -> Value {
+        let settings = serde_json::to_value(Settings::default()).unwrap_or(Value::Null);
+        let mut description = json!({
+            "notifications": {
+                "serverToClient": [STATUS, TASKS],
+                "clientToServer": [DID_SHOW_COMPLETION],
+            },
+            "requests": { "clientToServer": [HEALTH] },
+            "commands": COMMANDS,
+            "clientCapability": "experimental.baton.status",
+            "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],
+            "statusStates": StatusState::ALL,
+            "taskStates": TaskState::ALL.map(TaskState::as_str),
+            "settings": flatten("", &settings),
+        });
+        description.sort_all_objects();
+        description
+    }
+
+    /// Settings as dotted keys with their defaults (`completion.debounce_ms` → 75).
+    fn flatten(prefix: &str, v: &Value) -> Value {
+        let mut out = serde_json::Map::new();
+        fn walk(prefix: &str, v: &Value, out: &mut serde_json::Map<String, Value>) {
+            match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                        walk(&key, v, out);
+                    }
+                }
+                other => {
+                    out.insert(prefix.to_owned(), other.clone());
+                }
+            }
+        }
+        walk(prefix, v, &mut out);
+        Value::Object(out)
+    }
+
     #[test]
     fn editors_protocol_json_is_generated_from_the_server() {
-        let text = serde_json::to_string_pretty(&super::protocol_description()).unwrap_or_default() + "\n";
+        let text = serde_json::to_string_pretty(&protocol_description()).unwrap_or_default() + "\n";
         expect_test::expect_file!["../../editors/protocol.json"].assert_eq(&text);
     }
 

@@ -1,8 +1,17 @@
-//! The LSP layer's shared parts: the stdio transport (framing, JSON-RPC validation, panic
-//! containment), conversions between LSP types and Baton's plain data, and Baton's protocol
+//! The LSP layer's shared parts, below the dispatch (`server.rs`) and the handlers: the stdio
+//! transport (framing, JSON-RPC validation, panic containment), the session's shared state, the
+//! open documents and their background parses, conversions between LSP types and Baton's plain
+//! data, the workspace edits Baton sends, the status and task reporters, and Baton's protocol
 //! extensions. Only this layer, `server.rs` and `handlers/` know LSP types.
+//!
+//! Rules (ARCHITECTURE.md, "The LSP layer"): modules here never use `handlers` or `server`;
+//! `transport` uses nothing of the crate; `convert`, `error` and `ext` use only the layers below.
 
-pub mod convert;
-pub mod ext;
-pub mod tasks;
+pub(crate) mod convert;
+pub(crate) mod documents;
+pub(crate) mod error;
+pub(crate) mod ext;
+pub(crate) mod session;
+pub(crate) mod status;
+pub(crate) mod tasks;
 pub mod transport;

@@ -12,8 +12,8 @@ use tower_lsp_server::gen_lsp_types::ProgressToken;
 use tower_lsp_server::{NotCancellable, OngoingProgress, Unbounded};
 
 use crate::lsp::ext::{self, TaskSummary, TasksParams};
+use crate::lsp::session::State;
 use crate::orchestrator::{Counts, Orchestrator, Task, TaskEvent, TaskId, TaskState};
-use crate::server::State;
 
 /// How often the database is re-read for changes made by other servers (another editor on the
 /// same repository), in milliseconds.
@@ -114,7 +114,7 @@ pub fn tasks_params(
 
 /// The git repository holding the workspace root, when there is one.
 pub async fn workspace_repo(state: &State) -> Option<PathBuf> {
-    let root = state.root.read().unwrap_or_else(|e| e.into_inner()).clone()?;
+    let root = state.root()?;
     Orchestrator::repo_root(&root).await.ok()
 }
 
