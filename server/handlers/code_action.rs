@@ -5,8 +5,9 @@
 use serde_json::{Value, json};
 use tower_lsp_server::gen_lsp_types::*;
 
+use crate::lsp::ext;
 use crate::lsp::session::State;
-use crate::lsp::{convert, ext, tasks};
+use crate::lsp::{convert, tasks};
 use crate::orchestrator::{LineRange, Orchestrator, PullRequest, Task, TaskState};
 
 /// Code action kind of the actions on a pull request.
@@ -28,7 +29,7 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
         actions.push(action(
             format!("Baton: fix with the model: {message}"),
             CodeActionKind::QuickFix,
-            ext::CMD_FIX,
+            ext::Command::Fix,
             json!({ "uri": uri, "diagnostic": d }),
             Some(d),
         ));
@@ -38,7 +39,7 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
         actions.push(action(
             "Baton: edit selection with instruction…".to_owned(),
             CodeActionKind::RefactorRewrite,
-            ext::CMD_EDIT,
+            ext::Command::Edit,
             json!({ "uri": uri, "range": params.range }),
             None,
         ));
@@ -53,7 +54,7 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
             actions.push(action(
                 "Baton: delegate to a background agent…".to_owned(),
                 delegate.clone(),
-                ext::CMD_TASK_START,
+                ext::Command::TaskStart,
                 json!({ "uri": uri, "range": params.range }),
                 None,
             ));
@@ -63,7 +64,7 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
             actions.push(action(
                 format!("Baton: delegate to a background agent: fix “{message}”"),
                 delegate.clone(),
-                ext::CMD_TASK_START,
+                ext::Command::TaskStart,
                 json!({ "uri": uri, "diagnostic": d }),
                 Some(d),
             ));
@@ -82,7 +83,7 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
                 actions.push(action(
                     format!("Baton: delegate to a background agent: “{}”", first_line(&todo, 60)),
                     delegate.clone(),
-                    ext::CMD_TASK_START,
+                    ext::Command::TaskStart,
                     json!({ "uri": uri, "range": range, "prompt": todo }),
                     None,
                 ));
@@ -118,7 +119,7 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: b
                     first_line(task.plan.as_deref().unwrap_or(""), 60)
                 ),
                 kind.clone(),
-                ext::CMD_TASK_APPROVE_PLAN,
+                ext::Command::TaskApprovePlan,
                 json!({ "id": task.id }),
                 None,
             ));
@@ -140,7 +141,7 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: b
     }
     let overlaps = orchestrator.conflicts_between_ready().unwrap_or_default();
     for (task, pr) in hits {
-        let checks = tasks::check_name(pr.check);
+        let checks = tasks::check_word(pr.check);
         // Links out of the tree, binary files and executable bits are named where the user decides.
         let notes = crate::orchestrator::pr::notes_short(&pr.files).map(|n| format!("; {n}")).unwrap_or_default();
         let prefix =
@@ -162,16 +163,16 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: b
             format!(" — would conflict in {}", conflicts.join(", "))
         };
         let id = json!({ "id": task.id });
-        let entries: [(String, &str); 5] = [
-            (format!("{prefix}: Review{suffix}"), ext::CMD_PR_REVIEW),
-            (format!("{prefix}: Apply to working tree{suffix}"), ext::CMD_PR_APPLY),
-            (format!("{prefix}: Merge into {branch}{merge_note}{suffix}"), ext::CMD_PR_MERGE),
-            (format!("{prefix}: Request changes…{suffix}"), ext::CMD_PR_REQUEST_CHANGES),
-            (format!("{prefix}: Discard{suffix}"), ext::CMD_PR_DISCARD),
+        let entries: [(String, ext::Command); 5] = [
+            (format!("{prefix}: Review{suffix}"), ext::Command::PrReview),
+            (format!("{prefix}: Apply to working tree{suffix}"), ext::Command::PrApply),
+            (format!("{prefix}: Merge into {branch}{merge_note}{suffix}"), ext::Command::PrMerge),
+            (format!("{prefix}: Request changes…{suffix}"), ext::Command::PrRequestChanges),
+            (format!("{prefix}: Discard{suffix}"), ext::Command::PrDiscard),
         ];
         for (title, command) in entries {
             // Request changes needs feedback, which only a client that can answer a question gives.
-            if command == ext::CMD_PR_REQUEST_CHANGES && !can_ask {
+            if command == ext::Command::PrRequestChanges && !can_ask {
                 continue;
             }
             out.push(action(title, kind.clone(), command, id.clone(), None));
@@ -248,7 +249,7 @@ fn kind_matches(only: &CodeActionKind, kind: &CodeActionKind) -> bool {
 fn action(
     title: String,
     kind: CodeActionKind,
-    command: &str,
+    command: ext::Command,
     argument: Value,
     diagnostic: Option<&Diagnostic>,
 ) -> CodeAction {
@@ -256,7 +257,7 @@ fn action(
         title: title.clone(),
         kind: Some(kind),
         diagnostics: diagnostic.map(|d| vec![d.clone()]),
-        command: Some(Command { title, command: command.to_owned(), arguments: Some(vec![argument]), tooltip: None }),
+        command: Some(command.invocation(title, &argument)),
         ..Default::default()
     }
 }

@@ -2,12 +2,11 @@
 //! the suggestion as one completion item whose `textEdit` replaces the word before the cursor,
 //! so the editor's own filtering by that word keeps it in the menu.
 
-use serde_json::json;
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 
+use crate::lsp::convert;
 use crate::lsp::session::State;
-use crate::lsp::{convert, ext};
 
 pub async fn handle(state: &State, params: CompletionParams) -> Result<Option<CompletionResponse>> {
     if state.features().inline_completion {
@@ -43,12 +42,7 @@ pub async fn handle(state: &State, params: CompletionParams) -> Result<Option<Co
         preselect: Some(true),
         insert_text_format: Some(InsertTextFormat::PlainText),
         text_edit: Some(TextEdit { range: convert::range(&s.doc, word_start..s.cursor, encoding), new_text }.into()),
-        command: Some(Command {
-            title: "Baton: suggestion accepted".to_owned(),
-            command: ext::CMD_ACCEPTED.to_owned(),
-            arguments: Some(vec![json!({ "uri": uri, "length": crate::text::Encoding::Utf16.len_of(&s.text) })]),
-            tooltip: None,
-        }),
+        command: Some(super::suggest::accepted_command(&uri, &s.text)),
         ..Default::default()
     };
     Ok(Some(CompletionList { is_incomplete: true, items: vec![item], ..Default::default() }.into()))

@@ -11,42 +11,58 @@ use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 
 use crate::conductor::edit::{self, EditRequest};
+use crate::lsp::convert;
 use crate::lsp::error::{internal, invalid_params, invalid_request};
+use crate::lsp::ext::{self, Command};
 use crate::lsp::session::State;
-use crate::lsp::{convert, ext};
 
 /// Instructions offered when `baton.edit` arrives without one (editors that cannot prompt).
 const PRESETS: &[&str] = &["Fix bugs", "Simplify", "Add comments", "Add error handling"];
 
-pub async fn handle(state: &State, params: ExecuteCommandParams) -> Result<Option<LspAny>> {
+/// Parses the command name once and runs it; an unknown name is InvalidParams naming the ones
+/// Baton runs.
+pub(crate) async fn handle(state: &State, params: ExecuteCommandParams) -> Result<Option<LspAny>> {
+    let Some(command) = Command::parse(&params.command) else {
+        let known: Vec<&str> = Command::ALL.map(Command::name).to_vec();
+        return Err(invalid_params(format!("unknown command {}; Baton runs {}", params.command, known.join(", "))));
+    };
     let arguments = params.arguments.as_deref().unwrap_or_default();
-    if let Some(result) = super::task_commands::handle(state, &params.command, arguments).await {
-        return result;
-    }
-    match params.command.as_str() {
-        ext::CMD_ACCEPTED => {
-            let args: ext::AcceptedArgs = arg(params.arguments.as_deref().unwrap_or_default())?;
+    match command {
+        Command::Accepted => {
+            let args: ext::AcceptedArgs = arg(arguments)?;
             tracing::info!(uri = %args.uri, length = args.length, "suggestion accepted");
             Ok(None)
         }
-        ext::CMD_EDIT => {
-            let args: ext::EditArgs = arg(params.arguments.as_deref().unwrap_or_default())?;
+        Command::Edit => {
+            let args: ext::EditArgs = arg(arguments)?;
             let instruction = match args.instruction.filter(|i| !i.trim().is_empty()) {
                 Some(i) => i,
                 None => ask_instruction(state).await?,
             };
             run_edit(state, &args.uri, args.range, instruction).await.map(Some)
         }
-        ext::CMD_FIX => {
-            let args: ext::FixArgs = arg(params.arguments.as_deref().unwrap_or_default())?;
-            let d = &args.diagnostic;
-            let source = d.source.as_deref().unwrap_or("the compiler");
-            let message = convert::message_text(&d.message);
-            let instruction = format!("Fix this problem reported by {source}: {message}");
-            run_edit(state, &args.uri, d.range, instruction).await.map(Some)
+        Command::Fix => {
+            let args: ext::FixArgs = arg(arguments)?;
+            let instruction = fix_instruction(&args.diagnostic);
+            run_edit(state, &args.uri, args.diagnostic.range, instruction).await.map(Some)
         }
-        other => Err(invalid_params(format!("unknown command {other}; Baton runs {}", ext::COMMANDS.join(", ")))),
+        Command::TaskStart
+        | Command::TaskList
+        | Command::TaskShow
+        | Command::TaskApprovePlan
+        | Command::TaskResume
+        | Command::PrReview
+        | Command::PrApply
+        | Command::PrMerge
+        | Command::PrRequestChanges
+        | Command::PrDiscard => super::task_commands::handle(state, command, arguments).await.map(Some),
     }
+}
+
+/// The instruction for fixing a diagnostic, for a model edit or an agent.
+pub(super) fn fix_instruction(d: &Diagnostic) -> String {
+    let source = d.source.as_deref().unwrap_or("the compiler");
+    format!("Fix this problem reported by {source}: {}", convert::message_text(&d.message))
 }
 
 /// The command's first argument as `T`. Errors: missing or malformed argument (InvalidParams).

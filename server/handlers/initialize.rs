@@ -8,7 +8,7 @@ use tower_lsp_server::gen_lsp_types::*;
 
 use crate::config::Layers;
 use crate::lsp::convert;
-use crate::lsp::ext;
+use crate::lsp::ext::Command;
 use crate::lsp::session::{ClientFeatures, EditorAsker, State};
 use crate::orchestrator::{AgentRunners, Orchestrator};
 use crate::text::Encoding;
@@ -113,7 +113,7 @@ fn capabilities(encoding: Encoding) -> ServerCapabilities {
             .into(),
         ),
         execute_command_provider: Some(ExecuteCommandOptions {
-            commands: ext::COMMANDS.iter().map(|c| (*c).to_owned()).collect(),
+            commands: Command::ALL.map(|c| c.name().to_owned()).to_vec(),
             ..Default::default()
         }),
         ..Default::default()

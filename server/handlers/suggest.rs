@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use crate::conductor::{Excerpt, Outcome};
-use crate::lsp::convert;
 use crate::lsp::session::State;
+use crate::lsp::{convert, ext};
 use crate::text::{Document, Pos};
 
 /// Other open documents offered as context, at most this many...
@@ -102,4 +102,11 @@ fn other_documents(state: &State, uri: &str, language_id: &str, patterns: &[Stri
 /// The client range from `cursor` to `cursor` in the document's encoding.
 pub fn cursor_range(s: &Suggested, encoding: crate::text::Encoding) -> tower_lsp_server::gen_lsp_types::Range {
     convert::range(&s.doc, s.cursor..s.cursor, encoding)
+}
+
+/// The command the client runs when the user accepts `text` as a suggestion in `uri`.
+pub(super) fn accepted_command(uri: &str, text: &str) -> tower_lsp_server::gen_lsp_types::Command {
+    let length = u32::try_from(crate::text::Encoding::Utf16.len_of(text)).unwrap_or(u32::MAX);
+    ext::Command::Accepted
+        .invocation("Baton: suggestion accepted".to_owned(), &ext::AcceptedArgs { uri: uri.to_owned(), length })
 }

@@ -9,11 +9,13 @@ use serde_json::{Value, json};
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 
+use super::execute_command::arg;
 use crate::conductor::edit;
 use crate::lsp::error::{internal, invalid_params, invalid_request};
+use crate::lsp::ext::{self, Command};
 use crate::lsp::session::State;
-use crate::lsp::{convert, ext, tasks};
-use crate::orchestrator::{Orchestrator, OrchestratorError, TaskState, review::FileChange};
+use crate::lsp::{convert, tasks};
+use crate::orchestrator::{Orchestrator, OrchestratorError, TaskId, TaskState, review::FileChange};
 use crate::text::Document;
 
 /// Prompts offered when `baton.task.start` arrives without one.
@@ -24,55 +26,61 @@ const FEEDBACK_PRESETS: &[&str] =
 /// Most lines of a selection folded into a task's prompt.
 const MAX_CONTEXT_LINES: usize = 200;
 
-/// Runs one task command; `None` when `command` is not one.
-pub async fn handle(state: &State, command: &str, arguments: &[Value]) -> Option<Result<Option<Value>>> {
+/// Runs one of the `baton.task.*` and `baton.pr.*` commands.
+pub(crate) async fn handle(state: &State, command: Command, arguments: &[Value]) -> Result<Value> {
     let result = match command {
         // No argument at all (Helix's `:lsp-workspace-command`) still works: the server asks.
-        ext::CMD_TASK_START if arguments.is_empty() => start(state, ext::TaskStartArgs::default()).await,
-        ext::CMD_TASK_START => match super::execute_command::arg(arguments) {
+        Command::TaskStart if arguments.is_empty() => start(state, ext::TaskStartArgs::default()).await,
+        Command::TaskStart => match arg(arguments) {
             Ok(args) => start(state, args).await,
             Err(e) => Err(e),
         },
-        ext::CMD_TASK_LIST => list(state, arguments.first()).await,
-        ext::CMD_TASK_SHOW => {
+        Command::TaskList => match arguments.first().filter(|a| !a.is_null()) {
+            Some(_) => match arg(arguments) {
+                Ok(args) => list(state, args).await,
+                Err(e) => Err(e),
+            },
+            None => list(state, ext::TaskListArgs::default()).await,
+        },
+        Command::TaskShow => {
             with_id(state, command, arguments, |o, a| async move {
                 let d = o.show(a.id).map_err(orch_error)?;
                 serde_json::to_value(d).map_err(|e| internal(e.to_string()))
             })
             .await
         }
-        ext::CMD_TASK_APPROVE_PLAN => {
+        Command::TaskApprovePlan => {
             with_id(state, command, arguments, |o, a| async move {
                 o.approve_plan(a.id).map_err(orch_error)?;
-                Ok(json!({ "id": a.id, "state": "queued" }))
+                moved(a.id, TaskState::Queued)
             })
             .await
         }
-        ext::CMD_TASK_RESUME => {
+        Command::TaskResume => {
             with_id(state, command, arguments, |o, a| async move {
                 o.resume(a.id).map_err(orch_error)?;
-                Ok(json!({ "id": a.id, "state": "queued" }))
+                moved(a.id, TaskState::Queued)
             })
             .await
         }
-        ext::CMD_PR_REVIEW => review(state, task_id_args(state, command, arguments).await).await,
-        ext::CMD_PR_APPLY => apply(state, task_id_args(state, command, arguments).await).await,
-        ext::CMD_PR_MERGE => {
+        Command::PrReview => review(state, task_id_args(state, command, arguments).await).await,
+        Command::PrApply => apply(state, task_id_args(state, command, arguments).await).await,
+        Command::PrMerge => {
             with_id(state, command, arguments, |o, a| async move {
                 let m = o.merge(a.id).await.map_err(orch_error)?;
                 Ok(json!({ "commit": m.commit, "signedOffBy": m.signed_off_by }))
             })
             .await
         }
-        ext::CMD_PR_REQUEST_CHANGES => request_changes(state, task_id_args(state, command, arguments).await).await,
-        ext::CMD_PR_DISCARD => {
+        Command::PrRequestChanges => request_changes(state, task_id_args(state, command, arguments).await).await,
+        Command::PrDiscard => {
             with_id(state, command, arguments, |o, a| async move {
                 o.discard(a.id).await.map_err(orch_error)?;
-                Ok(json!({ "id": a.id, "state": "discarded" }))
+                moved(a.id, TaskState::Discarded)
             })
             .await
         }
-        _ => return None,
+        Command::Edit | Command::Fix | Command::Accepted => Err(internal(format!("{command} is not a task command"))),
     };
     if let Err(e) = &result
         && !state.features().message_requests
@@ -80,10 +88,15 @@ pub async fn handle(state: &State, command: &str, arguments: &[Value]) -> Option
         // Such clients (Helix 25.01) only log a command's error: say it where the user looks.
         state.client.show_message(MessageType::Error, format!("Baton: {}", e.message)).await;
     }
-    Some(result.map(Some))
+    result
 }
 
-async fn with_id<F, Fut>(state: &State, command: &str, arguments: &[Value], f: F) -> Result<Value>
+/// The answer of a command that moved task `id` to `state`.
+fn moved(id: TaskId, state: TaskState) -> Result<Value> {
+    serde_json::to_value(ext::TaskStateResult { id, state }).map_err(|e| internal(e.to_string()))
+}
+
+async fn with_id<F, Fut>(state: &State, command: Command, arguments: &[Value], f: F) -> Result<Value>
 where
     F: FnOnce(std::sync::Arc<Orchestrator>, ext::TaskIdArgs) -> Fut,
     Fut: std::future::Future<Output = Result<Value>>,
@@ -96,18 +109,16 @@ where
 /// user picks one of the workspace's tasks the command applies to with
 /// `window/showMessageRequest`; a client that cannot answer one gets the only such task, or an
 /// error naming them. `baton.pr.discard` always needs an explicit id from such a client.
-async fn task_id_args(state: &State, command: &str, arguments: &[Value]) -> Result<ext::TaskIdArgs> {
+async fn task_id_args(state: &State, command: Command, arguments: &[Value]) -> Result<ext::TaskIdArgs> {
     if !arguments.is_empty() {
-        return super::execute_command::arg(arguments);
+        return arg(arguments);
     }
     let orchestrator = state.orchestrator()?;
     let repo = tasks::workspace_repo(state).await;
     let applies = |t: TaskState| match command {
-        ext::CMD_PR_REVIEW | ext::CMD_PR_APPLY | ext::CMD_PR_MERGE | ext::CMD_PR_REQUEST_CHANGES => {
-            t == TaskState::Ready
-        }
-        ext::CMD_TASK_APPROVE_PLAN => t == TaskState::AwaitingPlanApproval,
-        ext::CMD_TASK_RESUME => matches!(t, TaskState::Failed | TaskState::Interrupted),
+        Command::PrReview | Command::PrApply | Command::PrMerge | Command::PrRequestChanges => t == TaskState::Ready,
+        Command::TaskApprovePlan => t == TaskState::AwaitingPlanApproval,
+        Command::TaskResume => matches!(t, TaskState::Failed | TaskState::Interrupted),
         _ => !t.is_final(),
     };
     let candidates: Vec<_> = orchestrator
@@ -123,7 +134,7 @@ async fn task_id_args(state: &State, command: &str, arguments: &[Value]) -> Resu
     }
     if !state.features().message_requests {
         if let [only] = candidates.as_slice()
-            && command != ext::CMD_PR_DISCARD
+            && command != Command::PrDiscard
         {
             return Ok(ext::TaskIdArgs { id: only.id, feedback: None });
         }
@@ -164,11 +175,7 @@ async fn start(state: &State, args: ext::TaskStartArgs) -> Result<Value> {
     let instruction = match args.prompt.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         Some(p) => p.to_owned(),
         None => match &args.diagnostic {
-            Some(d) => format!(
-                "Fix this problem reported by {}: {}",
-                d.source.as_deref().unwrap_or("the compiler"),
-                convert::message_text(&d.message)
-            ),
+            Some(d) => super::execute_command::fix_instruction(d),
             None => ask(state, "Baton: what should the background agent do?", TASK_PRESETS)
                 .await
                 .ok_or_else(|| invalid_params("baton.task.start needs a prompt (argument `prompt`)"))?,
@@ -229,10 +236,9 @@ fn with_editor_context(
 }
 
 /// The tasks of the workspace's repository, or of every repository with `{"all": true}`.
-async fn list(state: &State, argument: Option<&Value>) -> Result<Value> {
+async fn list(state: &State, args: ext::TaskListArgs) -> Result<Value> {
     let orchestrator = state.orchestrator()?;
-    let all = argument.and_then(|a| a.get("all")).and_then(Value::as_bool).unwrap_or(false);
-    let repo = if all { None } else { tasks::workspace_repo(state).await };
+    let repo = if args.all { None } else { tasks::workspace_repo(state).await };
     let tasks = orchestrator.list().map_err(orch_error)?;
     let summaries: Vec<ext::TaskSummary> = tasks
         .iter()
@@ -279,7 +285,7 @@ async fn request_changes(state: &State, args: Result<ext::TaskIdArgs>) -> Result
             .ok_or_else(|| invalid_params("baton.pr.requestChanges needs feedback (argument `feedback`)"))?,
     };
     orchestrator.request_changes(args.id, &feedback).map_err(orch_error)?;
-    Ok(json!({ "id": args.id, "state": "queued" }))
+    moved(args.id, TaskState::Queued)
 }
 
 async fn apply(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {

@@ -97,9 +97,8 @@ pub(crate) fn file_path(uri: &str) -> Result<PathBuf, UriError> {
 /// Errors: [`UriError::NotAbsolute`], and [`UriError::NotExact`] for a path that no URI names
 /// (one with `..` segments, which URIs normalise away).
 pub(crate) fn file_uri(path: &Path) -> Result<String, UriError> {
-    let uri: String = url::Url::from_file_path(path)
-        .map_err(|()| UriError::NotAbsolute { path: path.display().to_string() })?
-        .into();
+    let uri: String =
+        url::Url::from_file_path(path).map_err(|()| UriError::NotAbsolute { path: path.display().to_string() })?.into();
     // Read back as a client reads it: parsing resolves `.` and `..` segments.
     if file_path(&uri).ok().as_deref() != Some(path) {
         return Err(UriError::NotExact { path: path.display().to_string() });
