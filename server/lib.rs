@@ -17,4 +17,6 @@ pub mod providers;
 pub mod secrets;
 pub mod server;
 pub mod syntax;
+#[cfg(test)]
+mod test_support;
 pub mod text;

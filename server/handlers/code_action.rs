@@ -9,6 +9,7 @@ use crate::lsp::ext;
 use crate::lsp::session::State;
 use crate::lsp::{convert, tasks};
 use crate::orchestrator::{LineRange, Orchestrator, PullRequest, Task, TaskState};
+use crate::text::first_line;
 
 /// Code action kind of the actions on a pull request.
 pub const KIND_PR: &str = "refactor.baton.pr";
@@ -259,15 +260,6 @@ fn action(
         diagnostics: diagnostic.map(|d| vec![d.clone()]),
         command: Some(command.invocation(title, &argument)),
         ..Default::default()
-    }
-}
-
-fn first_line(s: &str, max: usize) -> String {
-    let line = s.lines().next().unwrap_or("");
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    } else {
-        line.to_owned()
     }
 }
 

@@ -11,5 +11,6 @@ pub mod health;
 pub mod initialize;
 pub mod initialized;
 pub mod inline_completion;
+pub mod model_edit;
 pub mod suggest;
 pub mod task_commands;

@@ -2,7 +2,6 @@
 //! read tasks, and the human actions on a pull request. Applying goes through
 //! `workspace/applyEdit` (undoable in the editor); every refusal is an LSP error naming why.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -14,6 +13,7 @@ use crate::conductor::edit;
 use crate::lsp::error::{internal, invalid_params, invalid_request};
 use crate::lsp::ext::{self, Command};
 use crate::lsp::session::State;
+use crate::lsp::workspace_edit::{NoResourceOperations, WorkspaceEditBuilder};
 use crate::lsp::{convert, tasks};
 use crate::orchestrator::{Orchestrator, OrchestratorError, TaskId, TaskState, review::FileChange};
 use crate::text::Document;
@@ -187,8 +187,8 @@ async fn start(state: &State, args: ext::TaskStartArgs) -> Result<Value> {
     Ok(json!({ "id": id }))
 }
 
-/// The instruction followed by where it applies: the file relative to the repository, the
-/// selected lines and their text, the diagnostic. The agent's worktree has the same layout.
+/// The instruction followed by where it applies (see [`task_prompt`]). The text of a secret file
+/// never goes into a prompt: the agent gets its path and lines only.
 fn with_editor_context(
     state: &State,
     instruction: &str,
@@ -196,21 +196,34 @@ fn with_editor_context(
     file: Option<&Path>,
     repo: &Path,
 ) -> String {
-    let mut prompt = instruction.to_owned();
-    let Some(file) = file else { return prompt };
+    let Some(file) = file else { return instruction.to_owned() };
     let rel = file.strip_prefix(repo).unwrap_or(file).display().to_string();
-    let range = args.range.or(args.diagnostic.as_ref().map(|d| d.range));
-    let doc = args.uri.as_deref().and_then(|u| state.snapshot(u)).map(|(_, d)| d);
-    // A secret file's text never goes into a prompt: the agent gets its path and lines only.
     let secret = crate::secrets::is_secret_path(&rel, &state.settings().secrets.patterns);
-    match (range, doc.filter(|_| !secret)) {
+    let doc = args.uri.as_deref().filter(|_| !secret).and_then(|u| state.snapshot(u)).map(|(_, d)| d);
+    let range = args.range.or(args.diagnostic.as_ref().map(|d| d.range));
+    task_prompt(instruction, &rel, range, doc.as_ref(), args.diagnostic.as_ref())
+}
+
+/// The instruction followed by where it applies: the file `rel` (relative to the repository; the
+/// agent's worktree has the same layout), the lines of `range` and their text from `doc` (at most
+/// [`MAX_CONTEXT_LINES`]; a range ending at column 0 of a later line stops before that line), and
+/// the diagnostic.
+fn task_prompt(
+    instruction: &str,
+    rel: &str,
+    range: Option<Range>,
+    doc: Option<&Document>,
+    diagnostic: Option<&Diagnostic>,
+) -> String {
+    let mut prompt = instruction.to_owned();
+    match (range, doc) {
         (Some(r), Some(doc)) => {
-            // An end at column 0 of a later line (a whole-line range) stops before that line.
             let end_line = if r.end.character == 0 && r.end.line > r.start.line { r.end.line - 1 } else { r.end.line };
             let (first, last) = (r.start.line as usize, (end_line as usize).max(r.start.line as usize));
-            let last_line = last.min(first + MAX_CONTEXT_LINES).min(doc.rope.len_lines().saturating_sub(1));
-            let start = doc.rope.line_to_char(first.min(doc.rope.len_lines()));
-            let end = doc.rope.line_to_char((last_line + 1).min(doc.rope.len_lines()));
+            let lines = doc.rope.len_lines();
+            let last_line = last.min(first + MAX_CONTEXT_LINES).min(lines.saturating_sub(1));
+            let start = doc.rope.line_to_char(first.min(lines));
+            let end = doc.rope.line_to_char((last_line + 1).min(lines));
             let text = doc.rope.slice(start..end.max(start)).to_string();
             prompt.push_str(&format!(
                 "\n\nThis is about {rel}, lines {}-{}:\n```{}\n{}\n```",
@@ -225,7 +238,7 @@ fn with_editor_context(
         }
         (None, _) => prompt.push_str(&format!("\n\nThis is about {rel}.")),
     }
-    if let Some(d) = &args.diagnostic {
+    if let Some(d) = diagnostic {
         prompt.push_str(&format!(
             "\nDiagnostic ({}): {}",
             d.source.as_deref().unwrap_or("compiler"),
@@ -316,14 +329,12 @@ async fn apply(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
 /// where the editor has them (refused when the buffer differs from the file on disk, so unsaved
 /// work is never overwritten); new and deleted files need resource operations.
 fn workspace_edit(state: &State, changes: &[FileChange]) -> Result<WorkspaceEdit> {
-    let features = state.features();
     let encoding = state.encoding();
-    let mut document_changes: Vec<DocumentChange> = Vec::new();
-    let mut plain: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+    let mut builder = WorkspaceEditBuilder::new(&state.features());
     for change in changes {
         let uri = exact_file_uri(&change.path)?;
-        let shown = change.path.display().to_string();
-        match (&change.old_content, &change.new_content) {
+        let shown = change.path.display();
+        let carried = match (&change.old_content, &change.new_content) {
             (Some(old), Some(new)) => {
                 let open = state.snapshot(&uri).map(|(_, d)| d);
                 if let Some(doc) = &open
@@ -333,61 +344,22 @@ fn workspace_edit(state: &State, changes: &[FileChange]) -> Result<WorkspaceEdit
                         "refusing to apply: {shown} has unsaved changes in the editor (save or revert them, or merge instead)"
                     )));
                 }
-                let doc = open.clone().unwrap_or_else(|| Document::new(old, 0, ""));
-                let edits = convert::text_edits(&doc, 0, edit::minimal_edits(old, new), encoding);
-                if features.document_changes {
-                    document_changes.push(
-                        TextDocumentEdit {
-                            text_document: OptionalVersionedTextDocumentIdentifier {
-                                version: open.map(|d| d.version),
-                                text_document_identifier: TextDocumentIdentifier { uri: Uri::from(uri.as_str()) },
-                            },
-                            edits: edits.into_iter().map(Into::into).collect(),
-                        }
-                        .into(),
-                    );
-                } else {
-                    plain.insert(Uri::from(uri.as_str()), edits);
-                }
+                let version = open.as_ref().map(|d| d.version);
+                let doc = open.unwrap_or_else(|| Document::new(old, 0, ""));
+                builder.edit(&uri, version, convert::text_edits(&doc, 0, edit::minimal_edits(old, new), encoding));
+                Ok(())
             }
-            (None, Some(new)) => {
-                need_resource_operations(features.document_changes && features.create_delete_files, &shown)?;
-                document_changes
-                    .push(CreateFile { uri: Uri::from(uri.as_str()), options: None, annotation_id: None }.into());
-                document_changes.push(
-                    TextDocumentEdit {
-                        text_document: OptionalVersionedTextDocumentIdentifier {
-                            version: None,
-                            text_document_identifier: TextDocumentIdentifier { uri: Uri::from(uri.as_str()) },
-                        },
-                        edits: vec![TextEdit { range: Range::default(), new_text: new.clone() }.into()],
-                    }
-                    .into(),
-                );
-            }
-            (Some(_), None) => {
-                need_resource_operations(features.document_changes && features.create_delete_files, &shown)?;
-                document_changes
-                    .push(DeleteFile { uri: Uri::from(uri.as_str()), options: None, annotation_id: None }.into());
-            }
-            (None, None) => {}
-        }
+            (None, Some(new)) => builder.create(&uri, new.clone()),
+            (Some(_), None) => builder.delete(&uri),
+            (None, None) => Ok(()),
+        };
+        carried.map_err(|NoResourceOperations| {
+            invalid_request(format!(
+                "refusing to apply: the pull request creates or deletes {shown}, which this editor cannot do through workspace/applyEdit; merge it instead"
+            ))
+        })?;
     }
-    Ok(if features.document_changes {
-        WorkspaceEdit { document_changes: Some(document_changes), ..Default::default() }
-    } else {
-        WorkspaceEdit { changes: Some(plain), ..Default::default() }
-    })
-}
-
-fn need_resource_operations(supported: bool, path: &str) -> Result<()> {
-    if supported {
-        Ok(())
-    } else {
-        Err(invalid_request(format!(
-            "refusing to apply: the pull request creates or deletes {path}, which this editor cannot do through workspace/applyEdit; merge it instead"
-        )))
-    }
+    Ok(builder.finish())
 }
 
 /// The URI of a pull request's file, or an error naming the file: applying an edit to another
@@ -402,13 +374,12 @@ fn exact_file_uri(path: &Path) -> Result<String> {
     })
 }
 
+/// Asks the user when the client can answer; `None` otherwise (Helix 25.01 shows no choices).
 async fn ask(state: &State, question: &str, presets: &[&str]) -> Option<String> {
     if !state.features().message_requests {
         return None;
     }
-    let actions =
-        presets.iter().map(|t| MessageActionItem { title: (*t).to_owned(), properties: HashMap::new() }).collect();
-    state.client.show_message_request(MessageType::Info, question, Some(actions)).await.ok().flatten().map(|a| a.title)
+    super::execute_command::ask(state, question, presets).await
 }
 
 /// An orchestrator refusal or failure as an LSP error: refusals (wrong state, dirty tree,
@@ -427,4 +398,67 @@ fn orch_error(e: OrchestratorError) -> Error {
         _ => ErrorCode::InternalError,
     };
     Error { code, message: e.to_string().into(), data: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use super::*;
+    use crate::test_support::Fixture;
+
+    /// The prompt for the fixture's selection in `lib.rs`, with the document's text or without.
+    fn check(fixture: &str, with_text: bool, diagnostic: Option<&str>, expect: Expect) {
+        let f = Fixture::parse(fixture);
+        let doc = Document::new(&f.text, 1, "rust");
+        let ((l0, c0), (l1, c1)) = f.line_cols();
+        let range = Range { start: Position { line: l0, character: c0 }, end: Position { line: l1, character: c1 } };
+        let diagnostic = diagnostic.map(|m| Diagnostic {
+            range,
+            message: Message::String(m.to_owned()),
+            source: Some("rustc".to_owned()),
+            ..Default::default()
+        });
+        let prompt =
+            task_prompt("Add a test", "src/lib.rs", Some(range), with_text.then_some(&doc), diagnostic.as_ref());
+        expect.assert_eq(&prompt);
+    }
+
+    #[test]
+    fn a_selection_of_whole_lines_stops_before_the_line_it_ends_at() {
+        check(
+            "fn a() {}\n$0fn b() {\n    1\n}\n$0fn c() {}\n",
+            true,
+            None,
+            expect![[r#"
+                Add a test
+
+                This is about src/lib.rs, lines 2-4:
+                ```rust
+                fn b() {
+                    1
+                }
+                ```"#]],
+        );
+    }
+
+    #[test]
+    fn a_secret_file_gives_its_lines_but_not_its_text() {
+        check(
+            "KEY=$0x$0\n",
+            false,
+            Some("unused"),
+            expect![[r#"
+                Add a test
+
+                This is about src/lib.rs, lines 1-1.
+                Diagnostic (rustc): unused"#]],
+        );
+    }
+
+    #[test]
+    fn without_a_range_the_file_alone() {
+        let prompt = task_prompt("Document it", "README.md", None, None, None);
+        assert_eq!(prompt, "Document it\n\nThis is about README.md.");
+    }
 }

@@ -15,3 +15,4 @@ pub(crate) mod session;
 pub(crate) mod status;
 pub(crate) mod tasks;
 pub mod transport;
+pub(crate) mod workspace_edit;
