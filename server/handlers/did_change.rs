@@ -10,7 +10,7 @@ use crate::lsp::convert;
 use crate::lsp::documents;
 use crate::lsp::session::State;
 
-pub fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
+pub(crate) fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
     let uri = params.text_document.text_document_identifier.uri.as_ref();
     let encoding = state.encoding();
     let Some(mut open) = state.docs.get_mut(uri) else {

@@ -6,7 +6,7 @@ use tower_lsp_server::gen_lsp_types::{DidChangeConfigurationParams, MessageType}
 
 use crate::lsp::session::State;
 
-pub async fn handle(state: &Arc<State>, params: DidChangeConfigurationParams) {
+pub(crate) async fn handle(state: &Arc<State>, params: DidChangeConfigurationParams) {
     state.layers.write().set_did_change_configuration(params.settings);
     let messages = state.reload_settings(Some(&crate::config::Source::DidChangeConfiguration));
     for m in messages {

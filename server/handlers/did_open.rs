@@ -9,7 +9,7 @@ use crate::lsp::documents::{self, OpenDocument};
 use crate::lsp::session::State;
 use crate::text::Document;
 
-pub fn handle(state: &Arc<State>, params: DidOpenTextDocumentParams) {
+pub(crate) fn handle(state: &Arc<State>, params: DidOpenTextDocumentParams) {
     let item = params.text_document;
     let uri = item.uri.as_ref().to_owned();
     let doc = Document::new(&item.text, item.version, item.language_id);

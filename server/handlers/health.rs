@@ -21,7 +21,7 @@ const FRESH_WAIT_MS: u64 = 2_000;
 /// accepted a connection at the last check: `ok`, `slow` or `error`), `message`, `checking` (a
 /// check was still running when this answer was sent), `positionEncoding`, `documents`,
 /// `counters`.
-pub async fn handle(state: &Arc<State>) -> Value {
+pub(crate) async fn handle(state: &Arc<State>) -> Value {
     let check = crate::lsp::status::check_provider(state);
     let checking = tokio::time::timeout(Duration::from_millis(FRESH_WAIT_MS), check).await.is_err();
     let provider = state.provider();

@@ -7,7 +7,7 @@ use tower_lsp_server::jsonrpc::Result;
 use crate::lsp::convert;
 use crate::lsp::session::State;
 
-pub async fn handle(state: &State, params: InlineCompletionParams) -> Result<Option<InlineCompletionResponse>> {
+pub(crate) async fn handle(state: &State, params: InlineCompletionParams) -> Result<Option<InlineCompletionResponse>> {
     let tdp = params.text_document_position_params;
     let uri = tdp.text_document.uri.as_ref().to_owned();
     let invoked = params.context.trigger_kind == InlineCompletionTriggerKind::Invoked;

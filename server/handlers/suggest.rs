@@ -14,17 +14,17 @@ const OTHER_DOCS: usize = 3;
 const OTHER_DOC_LINES: usize = 60;
 
 /// A suggestion ready to convert into the client's shape.
-pub struct Suggested {
-    pub text: String,
+pub(crate) struct Suggested {
+    pub(crate) text: String,
     /// Cursor as a char index into `doc`.
-    pub cursor: usize,
+    pub(crate) cursor: usize,
     /// The document the suggestion was computed on.
-    pub doc: Document,
+    pub(crate) doc: Document,
 }
 
 /// Computes a suggestion at `position` in `uri`. `None` when there is nothing to suggest, the
 /// request was superseded, or the model failed (the status reports why).
-pub async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> Option<Suggested> {
+pub(crate) async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> Option<Suggested> {
     let started = Instant::now();
     let settings = state.settings();
     if !settings.completion.enabled {
@@ -100,7 +100,7 @@ fn other_documents(state: &State, uri: &str, language_id: &str, patterns: &[Stri
 }
 
 /// The client range from `cursor` to `cursor` in the document's encoding.
-pub fn cursor_range(s: &Suggested, encoding: crate::text::Encoding) -> tower_lsp_server::gen_lsp_types::Range {
+pub(crate) fn cursor_range(s: &Suggested, encoding: crate::text::Encoding) -> tower_lsp_server::gen_lsp_types::Range {
     convert::range(&s.doc, s.cursor..s.cursor, encoding)
 }
 
