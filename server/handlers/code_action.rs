@@ -13,7 +13,7 @@ use crate::lsp::documents;
 use crate::lsp::ext::{self, EditArgs, FixArgs, TaskIdArgs, TaskStartArgs};
 use crate::lsp::session::State;
 use crate::lsp::{convert, tasks};
-use crate::orchestrator::{LineRange, Orchestrator, PullRequest, Task, TaskState};
+use crate::orchestrator::{CheckResult, DiffStat, LineRange, Orchestrator, PullRequest, Task, TaskId, TaskState};
 use crate::syntax::Syntax;
 use crate::text::{Document, first_line};
 
@@ -191,44 +191,71 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: b
     }
     let overlaps = orchestrator.conflicts_between_ready().unwrap_or_default();
     for (task, pr) in hits {
-        let checks = tasks::check_word(pr.check);
-        // Links out of the tree, binary files and executable bits are named where the user decides.
-        let notes = crate::orchestrator::pr::notes_short(&pr.files).map(|n| format!("; {n}")).unwrap_or_default();
-        let prefix =
-            format!("Baton PR #{} (+{} -{}, checks {checks}{notes})", task.id, pr.stat.insertions, pr.stat.deletions);
-        let others: Vec<String> = overlaps
-            .iter()
-            .filter_map(|o| match (o.first == task.id, o.second == task.id) {
-                (true, _) => Some(o.second),
-                (_, true) => Some(o.first),
-                _ => None,
-            })
-            .map(|id| format!("#{id}"))
-            .collect();
-        let suffix = if others.is_empty() { String::new() } else { format!(" — overlaps PR {}", others.join(", ")) };
         let (branch, conflicts) = merge_outlook(state, &orchestrator, &task).await;
-        let merge_note = if conflicts.is_empty() {
-            String::new()
-        } else {
-            format!(" — would conflict in {}", conflicts.join(", "))
+        let outlook = PrOutlook {
+            id: task.id,
+            stat: pr.stat,
+            check: pr.check,
+            // Links out of the tree, binary files and executable bits are named where the user decides.
+            notes: crate::orchestrator::pr::notes_short(&pr.files),
+            overlaps: overlaps
+                .iter()
+                .filter_map(|o| match (o.first == task.id, o.second == task.id) {
+                    (true, _) => Some(o.second),
+                    (_, true) => Some(o.first),
+                    _ => None,
+                })
+                .collect(),
+            branch,
+            conflicts,
         };
-        let id = TaskIdArgs { id: task.id, feedback: None };
-        let entries: [(String, ext::Command); 5] = [
-            (format!("{prefix}: Review{suffix}"), ext::Command::PrReview),
-            (format!("{prefix}: Apply to working tree{suffix}"), ext::Command::PrApply),
-            (format!("{prefix}: Merge into {branch}{merge_note}{suffix}"), ext::Command::PrMerge),
-            (format!("{prefix}: Request changes…{suffix}"), ext::Command::PrRequestChanges),
-            (format!("{prefix}: Discard{suffix}"), ext::Command::PrDiscard),
-        ];
-        for (title, command) in entries {
-            // Request changes needs feedback, which only a client that can answer a question gives.
-            if command == ext::Command::PrRequestChanges && !can_ask {
-                continue;
-            }
-            out.push(action(title, kind.clone(), command, &id, None));
+        let args = TaskIdArgs { id: task.id, feedback: None };
+        for (title, command) in pr_entries(&outlook, can_ask) {
+            out.push(action(title, kind.clone(), command, &args, None));
         }
     }
     out
+}
+
+/// What the titles of a ready pull request's actions say.
+#[derive(Debug, Clone)]
+struct PrOutlook {
+    id: TaskId,
+    stat: DiffStat,
+    check: CheckResult,
+    /// `pr::notes_short`: links out of the tree, binary files, executable bits.
+    notes: Option<String>,
+    /// Other ready pull requests that change the same files.
+    overlaps: Vec<TaskId>,
+    /// The user's current branch, which Merge merges into.
+    branch: String,
+    /// Files a merge would conflict in.
+    conflicts: Vec<String>,
+}
+
+/// The titles and commands of the actions on a ready pull request. Request changes needs
+/// feedback, which only a client that can answer a question gives.
+fn pr_entries(o: &PrOutlook, can_ask: bool) -> Vec<(String, ext::Command)> {
+    let checks = tasks::check_word(o.check);
+    let notes = o.notes.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
+    let prefix = format!("Baton PR #{} (+{} -{}, checks {checks}{notes})", o.id, o.stat.insertions, o.stat.deletions);
+    let others: Vec<String> = o.overlaps.iter().map(|id| format!("#{id}")).collect();
+    let suffix = if others.is_empty() { String::new() } else { format!(" — overlaps PR {}", others.join(", ")) };
+    let merge_note = if o.conflicts.is_empty() {
+        String::new()
+    } else {
+        format!(" — would conflict in {}", o.conflicts.join(", "))
+    };
+    let branch = &o.branch;
+    let mut entries = vec![
+        (format!("{prefix}: Review{suffix}"), ext::Command::PrReview),
+        (format!("{prefix}: Apply to working tree{suffix}"), ext::Command::PrApply),
+        (format!("{prefix}: Merge into {branch}{merge_note}{suffix}"), ext::Command::PrMerge),
+        (format!("{prefix}: Request changes…{suffix}"), ext::Command::PrRequestChanges),
+        (format!("{prefix}: Discard{suffix}"), ext::Command::PrDiscard),
+    ];
+    entries.retain(|(_, command)| can_ask || *command != ext::Command::PrRequestChanges);
+    entries
 }
 
 /// Whether the task was delegated from this document and its pull request changes no line of
@@ -364,6 +391,39 @@ mod tests {
         assert_eq!(lines_of(at(0), &doc), 0..2);
         assert_eq!(lines_of(at(1), &doc), 1..2);
         assert!(lines_of(at(2), &doc).is_empty());
+    }
+
+    #[test]
+    fn pull_request_titles_say_what_the_user_decides_on() {
+        let mut outlook = PrOutlook {
+            id: 7,
+            stat: DiffStat { files_changed: 2, insertions: 12, deletions: 3 },
+            check: CheckResult::Fail,
+            notes: None,
+            overlaps: vec![],
+            branch: "main".to_owned(),
+            conflicts: vec![],
+        };
+        let show = |o: &PrOutlook, can_ask| {
+            pr_entries(o, can_ask).iter().map(|(t, c)| format!("{c}  {t}")).collect::<Vec<_>>().join("\n")
+        };
+        expect![[r#"
+            baton.pr.review  Baton PR #7 (+12 -3, checks fail): Review
+            baton.pr.apply  Baton PR #7 (+12 -3, checks fail): Apply to working tree
+            baton.pr.merge  Baton PR #7 (+12 -3, checks fail): Merge into main
+            baton.pr.requestChanges  Baton PR #7 (+12 -3, checks fail): Request changes…
+            baton.pr.discard  Baton PR #7 (+12 -3, checks fail): Discard"#]]
+        .assert_eq(&show(&outlook, true));
+        outlook.notes = Some("binary: logo.png".to_owned());
+        outlook.overlaps = vec![3, 9];
+        outlook.conflicts = vec!["lib.rs".to_owned()];
+        outlook.check = CheckResult::None;
+        expect![[r#"
+            baton.pr.review  Baton PR #7 (+12 -3, checks none; binary: logo.png): Review — overlaps PR #3, #9
+            baton.pr.apply  Baton PR #7 (+12 -3, checks none; binary: logo.png): Apply to working tree — overlaps PR #3, #9
+            baton.pr.merge  Baton PR #7 (+12 -3, checks none; binary: logo.png): Merge into main — would conflict in lib.rs — overlaps PR #3, #9
+            baton.pr.discard  Baton PR #7 (+12 -3, checks none; binary: logo.png): Discard — overlaps PR #3, #9"#]]
+        .assert_eq(&show(&outlook, false));
     }
 
     #[test]

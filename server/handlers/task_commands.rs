@@ -15,7 +15,7 @@ use crate::lsp::ext::{self, Command};
 use crate::lsp::session::State;
 use crate::lsp::workspace_edit::{NoResourceOperations, WorkspaceEditBuilder};
 use crate::lsp::{convert, tasks};
-use crate::orchestrator::{Orchestrator, OrchestratorError, TaskId, TaskState, review::FileChange};
+use crate::orchestrator::{Orchestrator, OrchestratorError, Task, TaskId, TaskState, review::FileChange};
 use crate::text::Document;
 
 /// Prompts offered when `baton.task.start` arrives without one.
@@ -115,20 +115,13 @@ async fn task_id_args(state: &State, command: Command, arguments: &[Value]) -> R
     }
     let orchestrator = state.orchestrator()?;
     let repo = tasks::workspace_repo(state).await;
-    let applies = |t: TaskState| match command {
-        Command::PrReview | Command::PrApply | Command::PrMerge | Command::PrRequestChanges => t == TaskState::Ready,
-        Command::TaskApprovePlan => t == TaskState::AwaitingPlanApproval,
-        Command::TaskResume => matches!(t, TaskState::Failed | TaskState::Interrupted),
-        _ => !t.is_final(),
-    };
     let candidates: Vec<_> = orchestrator
         .unfinished()
         .map_err(orch_error)?
         .into_iter()
         .rev()
-        .filter(|t| applies(t.state) && repo.as_ref().is_none_or(|r| *r == t.repo_root))
+        .filter(|t| applies(command, t.state) && repo.as_ref().is_none_or(|r| *r == t.repo_root))
         .collect();
-    let label = |t: &crate::orchestrator::Task| format!("#{} {} ({})", t.id, tasks::title(&t.prompt), t.state);
     if candidates.is_empty() {
         return Err(invalid_params(format!("there is no task {command} applies to")));
     }
@@ -138,23 +131,41 @@ async fn task_id_args(state: &State, command: Command, arguments: &[Value]) -> R
         {
             return Ok(ext::TaskIdArgs { id: only.id, feedback: None });
         }
-        let names: Vec<String> = candidates.iter().map(label).collect();
+        let names: Vec<String> = candidates.iter().map(task_label).collect();
         return Err(invalid_params(format!(
             "{command} needs a task id (argument `id`); candidates: {}. Or use the code actions on the changed lines.",
             names.join(", ")
         )));
     }
-    let choices: Vec<String> = candidates.iter().take(8).map(label).collect();
+    let choices: Vec<String> = candidates.iter().take(8).map(task_label).collect();
     let presets: Vec<&str> = choices.iter().map(String::as_str).collect();
     let picked = ask(state, "Baton: which task?", &presets)
         .await
         .ok_or_else(|| invalid_params("this command needs a task (argument `id`)"))?;
-    let id = picked
-        .strip_prefix('#')
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| invalid_params(format!("not a task: {picked}")))?;
+    let id = picked_task(&picked).ok_or_else(|| invalid_params(format!("not a task: {picked}")))?;
     Ok(ext::TaskIdArgs { id, feedback: None })
+}
+
+/// Whether `command` can act on a task in `state` (for picking one when none is named).
+fn applies(command: Command, state: TaskState) -> bool {
+    match command {
+        Command::PrReview | Command::PrApply | Command::PrMerge | Command::PrRequestChanges => {
+            state == TaskState::Ready
+        }
+        Command::TaskApprovePlan => state == TaskState::AwaitingPlanApproval,
+        Command::TaskResume => matches!(state, TaskState::Failed | TaskState::Interrupted),
+        _ => !state.is_final(),
+    }
+}
+
+/// How a task is named in a choice or a message: `#3 Add a retry (ready)`.
+fn task_label(task: &Task) -> String {
+    format!("#{} {} ({})", task.id, tasks::title(&task.prompt), task.state)
+}
+
+/// The id in a choice made from [`task_label`]s.
+fn picked_task(label: &str) -> Option<TaskId> {
+    label.strip_prefix('#')?.split(' ').next()?.parse().ok()
 }
 
 async fn start(state: &State, args: ext::TaskStartArgs) -> Result<Value> {
@@ -454,6 +465,20 @@ mod tests {
                 This is about src/lib.rs, lines 1-1.
                 Diagnostic (rustc): unused"#]],
         );
+    }
+
+    #[test]
+    fn a_picked_label_names_its_task_and_each_command_its_states() {
+        assert_eq!(picked_task("#12 Add a retry (ready)"), Some(12));
+        assert_eq!(picked_task("12 Add a retry"), None);
+        assert_eq!(picked_task("#x (ready)"), None);
+        let states = |c: Command| {
+            TaskState::ALL.into_iter().filter(|s| applies(c, *s)).map(TaskState::as_str).collect::<Vec<_>>()
+        };
+        assert_eq!(states(Command::PrMerge), ["ready"]);
+        assert_eq!(states(Command::TaskApprovePlan), ["awaiting_plan_approval"]);
+        assert_eq!(states(Command::TaskResume), ["failed", "interrupted"]);
+        assert_eq!(states(Command::PrDiscard).len(), 8, "every state but merged, applied, discarded");
     }
 
     #[test]
