@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::lsp::health::Health;
 use crate::lsp::session::State;
-use crate::lsp::status::Health;
 
 /// How long `baton/health` waits for a fresh check of the model server before answering with
 /// the last known state, in milliseconds (a hung server would otherwise hold the answer for the

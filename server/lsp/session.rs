@@ -18,7 +18,7 @@ use tower_lsp_server::jsonrpc::Result;
 
 use super::documents::{DocumentStore, OpenDocument};
 use super::error;
-use super::status::{Health, Probe};
+use super::health::{Health, Probe};
 use crate::agents::Asker;
 use crate::conductor::{Conductor, DocSnapshot};
 use crate::config::{Layers, Settings, Source};

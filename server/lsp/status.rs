@@ -1,7 +1,6 @@
-//! The model server's health as the editor sees it: [`Health`] (what Baton last learned), the one
-//! writer of `baton/status` (sent only to clients that declared `experimental.baton.status`, only
-//! on change), and the checks of the model server (shared by concurrent callers, repeated with
-//! backoff while it is unreachable).
+//! The model server's health as the editor sees it: the one writer of `baton/status` (sent only
+//! to clients that declared `experimental.baton.status`, only on change), and the checks of the
+//! model server (shared by concurrent callers, repeated with backoff while it is unreachable).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,82 +9,15 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
 use super::ext::{self, StatusParams, StatusState};
+use super::health::Health;
 use super::session::State;
-use crate::providers::{Provider, ProviderConfig, ProviderError};
+use crate::providers::Provider;
 
 /// First wait before checking an unreachable model server again, in milliseconds; each failed
 /// check doubles it...
 const RECHECK_FIRST_MS: u64 = 1_000;
 /// ...up to this, in milliseconds.
 const RECHECK_MAX_MS: u64 = 30_000;
-
-/// What Baton last learned about the model server, for `baton/status` and `baton/health`.
-/// Each message says what happened and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) enum Health {
-    /// Not checked yet: the first check is still running.
-    #[default]
-    Unknown,
-    /// The last request or check was answered.
-    Ok,
-    /// The server accepted the connection but did not finish answering within
-    /// `provider.timeout_ms` ([`ProviderError::Timeout`]): it is there, but slow or busy.
-    Slow(String),
-    /// No connection could be made ([`ProviderError::Unreachable`]): nothing listens at the
-    /// configured URL, or the host cannot be reached.
-    Unreachable(String),
-    /// The server answered, with an error (HTTP status, malformed or oversized answer, ...).
-    Error(String),
-}
-
-impl Health {
-    /// The health a request's or check's outcome shows: a timeout on a server that accepted the
-    /// connection is [`Health::Slow`], a failure to connect [`Health::Unreachable`], any other
-    /// failure [`Health::Error`].
-    pub(crate) fn of(result: Result<(), &ProviderError>) -> Self {
-        match result {
-            Ok(()) => Health::Ok,
-            Err(e @ ProviderError::Unreachable { .. }) => Health::Unreachable(unreachable_message(e)),
-            Err(e @ ProviderError::Timeout { .. }) => Health::Slow(slow_message(e)),
-            Err(e) => Health::Error(e.to_string()),
-        }
-    }
-
-    /// The state's name in `baton/health`: `unknown`, `ok`, `slow`, `unreachable` or `error`.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Health::Unknown => "unknown",
-            Health::Ok => "ok",
-            Health::Slow(_) => "slow",
-            Health::Unreachable(_) => "unreachable",
-            Health::Error(_) => "error",
-        }
-    }
-
-    /// The message, for the states that have one.
-    pub(crate) fn message(&self) -> Option<&str> {
-        match self {
-            Health::Unknown | Health::Ok => None,
-            Health::Slow(m) | Health::Unreachable(m) | Health::Error(m) => Some(m),
-        }
-    }
-}
-
-/// The status message for a model server that does not answer.
-fn unreachable_message(e: &ProviderError) -> String {
-    format!(
-        "{e}. Start a model server there (for example llama.cpp's llama-server: scripts/local-model.sh start) \
-         or set provider.base_url and provider.kind in baton.toml or your editor's Baton settings."
-    )
-}
-
-/// The status message for a model server that accepted the connection but answered too slowly.
-fn slow_message(e: &ProviderError) -> String {
-    format!(
-        "{e}. It may be loading the model or busy with other requests; if answers stay this slow, use a smaller \
-         model or raise provider.timeout_ms in baton.toml or your editor's Baton settings."
-    )
-}
 
 /// `baton/status` for `busy` model requests in flight, the last `health` and the provider.
 fn status_params(busy: usize, health: Health, provider: &Provider) -> StatusParams {
@@ -125,10 +57,6 @@ pub(crate) fn spawn_status_reporter(state: Arc<State>) {
         }
     });
 }
-
-/// A check of the model server: the provider configuration it checks, and a future that
-/// completes once it has recorded its result in [`State::health`].
-pub(crate) type Probe = (ProviderConfig, Shared<BoxFuture<'static, ()>>);
 
 /// Probes the provider ([`Provider::health`]) and records the result for the status bar. The
 /// probe runs on a task of its own, so it finishes (and records) even when the caller stops
@@ -199,6 +127,7 @@ pub(crate) fn spawn_recheck(state: Arc<State>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::{ProviderConfig, ProviderError};
 
     #[test]
     fn the_status_says_working_while_busy_and_else_what_the_last_outcome_showed() {
