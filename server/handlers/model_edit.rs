@@ -15,7 +15,7 @@ use crate::conductor::edit::{self, EditRequest};
 use crate::lsp::convert;
 use crate::lsp::error::{internal, invalid_params, invalid_request};
 use crate::lsp::session::State;
-use crate::lsp::workspace_edit::WorkspaceEditBuilder;
+use crate::lsp::workspace_edit::{self, WorkspaceEditBuilder};
 
 static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
 
@@ -110,13 +110,7 @@ pub(super) async fn run(state: &State, uri: &str, range: Range, instruction: Str
     let mut builder =
         WorkspaceEditBuilder::new(&state.features()).confirm(label.clone(), provider.config().model.clone());
     builder.edit(uri, Some(doc.version), text_edits);
-    let applied = state
-        .client
-        .send_request::<ApplyWorkspaceEditRequest>(ApplyWorkspaceEditParams {
-            label: Some(label),
-            edit: builder.finish(),
-            metadata: None,
-        })
+    let applied = workspace_edit::send(&state.client, label, builder.finish())
         .await
         .map_err(|e| invalid_request(format!("the editor did not apply the edit: {}", e.message)))?;
     Ok(json!({ "applied": applied.applied, "reason": applied.failure_reason }))

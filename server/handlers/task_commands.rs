@@ -13,7 +13,7 @@ use crate::conductor::edit;
 use crate::lsp::error::{internal, invalid_params, invalid_request};
 use crate::lsp::ext::{self, Command};
 use crate::lsp::session::State;
-use crate::lsp::workspace_edit::{NoResourceOperations, WorkspaceEditBuilder};
+use crate::lsp::workspace_edit::{self, NoResourceOperations, WorkspaceEditBuilder};
 use crate::lsp::{convert, tasks};
 use crate::orchestrator::{Orchestrator, OrchestratorError, Task, TaskId, TaskState, review::FileChange};
 use crate::text::Document;
@@ -318,13 +318,7 @@ async fn apply(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
     let changes = orchestrator.apply(args.id).await.map_err(orch_error)?;
     let edit = workspace_edit(state, &changes)?;
     let label = format!("Baton: apply PR #{}", args.id);
-    let applied = state
-        .client
-        .send_request::<ApplyWorkspaceEditRequest>(ApplyWorkspaceEditParams {
-            label: Some(label),
-            edit,
-            metadata: None,
-        })
+    let applied = workspace_edit::send(&state.client, label, edit)
         .await
         .map_err(|e| invalid_request(format!("the editor did not apply the pull request: {}", e.message)))?;
     if !applied.applied {

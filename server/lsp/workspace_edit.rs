@@ -5,10 +5,11 @@
 
 use std::collections::HashMap;
 
+use tower_lsp_server::Client;
 use tower_lsp_server::gen_lsp_types::{
-    AnnotatedTextEdit, ChangeAnnotation, CreateFile, DeleteFile, DocumentChange,
-    OptionalVersionedTextDocumentIdentifier, Range, TextDocumentEdit, TextDocumentIdentifier, TextEdit, Uri,
-    WorkspaceEdit,
+    AnnotatedTextEdit, ApplyWorkspaceEditParams, ApplyWorkspaceEditRequest, ApplyWorkspaceEditResult, ChangeAnnotation,
+    CreateFile, DeleteFile, DocumentChange, OptionalVersionedTextDocumentIdentifier, Range, TextDocumentEdit,
+    TextDocumentIdentifier, TextEdit, Uri, WorkspaceEdit,
 };
 
 use super::session::ClientFeatures;
@@ -120,6 +121,22 @@ impl WorkspaceEditBuilder {
             ..Default::default()
         }
     }
+}
+
+/// Sends `edit` with `workspace/applyEdit`, labelled `label` (the name of the undo step), and
+/// returns the client's answer. Errors: the client's error answer (its message says why).
+pub(crate) async fn send(
+    client: &Client,
+    label: String,
+    edit: WorkspaceEdit,
+) -> Result<ApplyWorkspaceEditResult, tower_lsp_server::jsonrpc::Error> {
+    client
+        .send_request::<ApplyWorkspaceEditRequest>(ApplyWorkspaceEditParams {
+            label: Some(label),
+            edit,
+            metadata: None,
+        })
+        .await
 }
 
 #[cfg(test)]
