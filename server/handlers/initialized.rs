@@ -11,7 +11,7 @@ use crate::lsp::session::State;
 use crate::lsp::{status, tasks};
 
 pub(crate) async fn handle(state: &Arc<State>) {
-    if !state.begin() {
+    if !state.begin_session() {
         tracing::warn!("initialized received again; ignored (the session is already running)");
         return;
     }

@@ -157,7 +157,7 @@ impl State {
 
     /// True exactly once per session, for the first `initialized` notification (a client may
     /// send it again; the reporters it starts must not run twice).
-    pub(crate) fn begin(&self) -> bool {
+    pub(crate) fn begin_session(&self) -> bool {
         !self.started.swap(true, Ordering::AcqRel)
     }
 

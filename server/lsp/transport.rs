@@ -6,9 +6,9 @@
 //! MethodNotFound answer of `$/` requests, and has no `catch_unwind`. This module replaces it and
 //! drives the same `LspService` and `ClientSocket`:
 //!
-//! - [`Framer`] cuts the input into bodies by their `Content-Length` header and, after anything
+//! - `Framer` cuts the input into bodies by their `Content-Length` header and, after anything
 //!   that is not a frame, resynchronises on the next `Content-Length:` header.
-//! - [`classify`] judges a body by JSON-RPC 2.0 (§4–6): a request, a notification, a response to
+//! - `classify` judges a body by JSON-RPC 2.0 (§4–6): a request, a notification, a response to
 //!   one of the server's requests, a batch, or the error to answer (Parse error, Invalid Request).
 //!   Lone UTF-16 surrogate escapes (`"\ud800"`) become U+FFFD instead of failing the body.
 //! - [`serve`] dispatches in arrival order with tower-lsp's concurrency model (one task, up to
@@ -84,7 +84,7 @@ impl fmt::Display for FrameError {
     }
 }
 
-/// What [`Framer::next`] found.
+/// What [`Framer::next_event`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum FrameEvent {
     /// A body, exactly as long as its `Content-Length`.
@@ -350,7 +350,7 @@ enum Scan {
     Clear,
 }
 
-/// Looks for a raw header line (`Content-Length:` [spaces] digits [spaces] `\r\n` or `\n`)
+/// Looks for a raw header line (`Content-Length:`, spaces, digits, spaces, `\r\n` or `\n`)
 /// starting in `body[from..len]`. Valid JSON never holds one: the name can only sit inside a
 /// string, and a raw line break cannot. So a body that holds one ran into the next frame.
 fn find_header_line(body: &[u8], from: usize, len: usize) -> Scan {

@@ -3,7 +3,7 @@
 //!
 //! No I/O: languages and queries are embedded from `grammars/` at build time. Every parse has a
 //! time budget and every document a size limit ([`limits`]); the server runs document parses on
-//! its blocking pool (`server/documents.rs`), never on the transport.
+//! its blocking pool (`server/lsp/documents.rs`), never on the transport.
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -147,7 +147,7 @@ fn extension(path: &str) -> Option<&str> {
 }
 
 /// A parse tree and its language. Where the server hands one out, it was parsed from exactly the
-/// text it comes with (`server/documents.rs`).
+/// text it comes with (`server/lsp/documents.rs`).
 #[derive(Debug, Clone)]
 pub struct Syntax {
     pub language: &'static Language,
@@ -157,7 +157,7 @@ pub struct Syntax {
 impl Syntax {
     /// Parses `rope` from scratch within the document limits and [`PARSE_BUDGET`]. `None` when the
     /// text is over a limit, the parse ran over its budget, or tree-sitter refused the grammar
-    /// (for the CLI and tests; the server parses through `server/documents.rs`).
+    /// (for the CLI and tests; the server parses through `server/lsp/documents.rs`).
     pub fn parse(language: &'static Language, rope: &Rope) -> Option<Self> {
         check_limits(rope).ok()?;
         let tree = parse_within(language, rope, None, PARSE_BUDGET, &AtomicBool::new(false)).ok()?;
