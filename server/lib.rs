@@ -9,8 +9,7 @@ pub mod cli;
 pub mod cli_task;
 pub mod conductor;
 pub mod config;
-pub mod documents;
-pub mod handlers;
+mod handlers;
 pub mod lsp;
 pub mod orchestrator;
 pub mod process;
@@ -18,4 +17,6 @@ pub mod providers;
 pub mod secrets;
 pub mod server;
 pub mod syntax;
+#[cfg(test)]
+mod test_support;
 pub mod text;
