@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::conductor::{Conductor, DocSnapshot, Outcome};
+use crate::conductor::{CompletionRequest, Conductor, DocSnapshot, Outcome};
 use crate::config::Layers;
 use crate::providers::Provider;
 use crate::syntax::{Syntax, language_for};
@@ -70,7 +70,16 @@ pub async fn complete(location: &str) -> anyhow::Result<()> {
     let conductor = Conductor::default();
     let ticket = conductor.begin(&doc.key);
     let started = Instant::now();
-    let outcome = conductor.complete(|| (), &ticket, &doc, cursor, &[], &settings, &provider, None).await?;
+    let request = CompletionRequest {
+        ticket: &ticket,
+        doc: &doc,
+        cursor,
+        others: &[],
+        config: settings.completion_config(),
+        provider: &provider,
+        debounce: None,
+    };
+    let outcome = conductor.complete(request, || ()).await?;
     let ms = started.elapsed().as_millis();
     match outcome {
         Outcome::Suggestion(s) => {

@@ -65,7 +65,7 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
     for e in errors.iter().chain(&more) {
         tracing::warn!("{e}");
     }
-    let orch = Orchestrator::open_default(settings, AgentRunners::standard())?;
+    let orch = Orchestrator::open_default(settings.orchestrator_config(), AgentRunners::standard())?;
     match args.command {
         TaskCommand::Start { prompt, agent, .. } => {
             let mut events = orch.subscribe();

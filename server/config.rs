@@ -4,13 +4,22 @@
 //!
 //! A layer that does not parse or names an unknown setting is skipped with a message; the
 //! others still apply, so a typo never takes the server down.
+//!
+//! This module sits above the cores (rust-analyzer's way): it owns the settings tree as the user
+//! writes it, and translates it into the small plain configs each core reads
+//! ([`Settings::completion_config`], [`Settings::edit_config`], [`Settings::orchestrator_config`]).
+//! No core imports it.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::agents::AgentProfile;
+use crate::conductor::{CompletionConfig, EditConfig, FimTemplate};
+use crate::orchestrator::{self, GithubConfig};
 use crate::providers::ProviderConfig;
+use crate::secrets::{Redactor, Secrets};
 
 /// Every setting Baton reads. Field docs are the settings' documentation: the editors' copies
 /// are checked against `editors/protocol.json`, which is generated from this type.
@@ -25,7 +34,7 @@ pub struct Settings {
     pub orchestrator: OrchestratorSettings,
     /// Agent profiles for background tasks (`[[agents]]` in baton.toml); a profile named
     /// `builtin` is always available.
-    pub agents: Vec<crate::agents::AgentProfile>,
+    pub agents: Vec<AgentProfile>,
     /// Files whose contents never reach a model.
     pub secrets: SecretSettings,
 }
@@ -64,24 +73,56 @@ impl Settings {
         names.dedup();
         names
     }
-}
 
-/// Which prompt format carries fill-in-the-middle requests to the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum FimTemplate {
-    /// Chosen from the model name (qwen, starcoder, codellama, deepseek); the provider's native
-    /// fill-in-the-middle fields for Ollama and llama.cpp; a chat prompt otherwise.
-    #[default]
-    Auto,
-    Qwen,
-    Starcoder,
-    Codellama,
-    Deepseek,
-    /// The provider's own prefix/suffix fields (Ollama `suffix`, llama.cpp `/infill`).
-    Native,
-    /// A chat prompt asking for the missing code (for chat-only models such as Anthropic's).
-    Chat,
+    /// What inline completion reads.
+    pub fn completion_config(&self) -> CompletionConfig {
+        let c = &self.completion;
+        CompletionConfig {
+            debounce_ms: c.debounce_ms,
+            max_debounce_ms: c.max_debounce_ms,
+            adaptive_debounce: c.adaptive_debounce,
+            fim_template: c.fim_template,
+            context_tokens: c.context_tokens,
+            max_tokens: c.max_tokens,
+            temperature: c.temperature,
+            multiline: c.multiline,
+            other_documents: c.other_documents,
+            cache_size: c.cache_size,
+        }
+    }
+
+    /// What model edits read.
+    pub fn edit_config(&self) -> EditConfig {
+        EditConfig { max_tokens: self.edit.max_tokens, temperature: self.edit.temperature }
+    }
+
+    /// What the orchestrator reads. The values of the secret variables
+    /// ([`Settings::secret_env_names`]) are read from the environment here, for redaction.
+    pub fn orchestrator_config(&self) -> orchestrator::Config {
+        let o = &self.orchestrator;
+        orchestrator::Config {
+            profiles: self.agents.clone(),
+            default_agent: o.default_agent.clone(),
+            default_model: self.provider.clone(),
+            secrets: Secrets {
+                patterns: self.secrets.patterns.clone(),
+                redactor: Redactor::from_env(self.secret_env_names().iter().map(String::as_str)),
+            },
+            check_command: o.check_command.clone(),
+            check_timeout_ms: o.check_timeout_ms,
+            setup_command: o.setup_command.clone(),
+            setup_timeout_ms: o.setup_timeout_ms,
+            setup_network: o.setup_network,
+            read_only_paths: o.read_only_paths.clone(),
+            github: GithubConfig {
+                token_env: o.github_token_env.clone(),
+                remote: o.github_remote.clone(),
+                api_url: o.github_api_url.clone(),
+                draft: o.github_draft,
+            },
+            limits: orchestrator::pr::Limits { file_bytes: o.max_file_bytes, change_bytes: o.max_change_bytes },
+        }
+    }
 }
 
 /// Inline completion settings.
@@ -115,20 +156,22 @@ pub struct CompletionSettings {
     pub cache_size: usize,
 }
 
+/// The defaults are the conductor's ([`CompletionConfig::default`]).
 impl Default for CompletionSettings {
     fn default() -> Self {
+        let c = CompletionConfig::default();
         Self {
             enabled: true,
-            debounce_ms: 75,
-            max_debounce_ms: 300,
-            adaptive_debounce: true,
-            fim_template: FimTemplate::Auto,
-            context_tokens: 1536,
-            max_tokens: 64,
-            temperature: 0.1,
-            multiline: true,
-            other_documents: true,
-            cache_size: 64,
+            debounce_ms: c.debounce_ms,
+            max_debounce_ms: c.max_debounce_ms,
+            adaptive_debounce: c.adaptive_debounce,
+            fim_template: c.fim_template,
+            context_tokens: c.context_tokens,
+            max_tokens: c.max_tokens,
+            temperature: c.temperature,
+            multiline: c.multiline,
+            other_documents: c.other_documents,
+            cache_size: c.cache_size,
         }
     }
 }
@@ -145,9 +188,11 @@ pub struct EditSettings {
     pub context_lines: u32,
 }
 
+/// The model's limits are the conductor's defaults ([`EditConfig::default`]).
 impl Default for EditSettings {
     fn default() -> Self {
-        Self { max_tokens: 1024, temperature: 0.1, context_lines: 30 }
+        let e = EditConfig::default();
+        Self { max_tokens: e.max_tokens, temperature: e.temperature, context_lines: 30 }
     }
 }
 
@@ -192,24 +237,24 @@ pub struct OrchestratorSettings {
     pub max_change_bytes: u64,
 }
 
+/// The defaults are the orchestrator's ([`orchestrator::Config::default`]).
 impl Default for OrchestratorSettings {
     fn default() -> Self {
+        let o = orchestrator::Config::default();
         Self {
-            default_agent: "builtin".to_owned(),
-            check_command: None,
-            check_timeout_ms: 10 * 60 * 1000,
-            setup_command: None,
-            setup_timeout_ms: 10 * 60 * 1000,
-            setup_network: false,
-            read_only_paths: ["~/.cargo", "~/.rustup", "~/.npm", "~/.nvm", "~/.pyenv", "~/.local/bin"]
-                .map(str::to_owned)
-                .to_vec(),
-            github_token_env: None,
-            github_remote: "origin".to_owned(),
-            github_api_url: "https://api.github.com".to_owned(),
-            github_draft: true,
-            max_file_bytes: 10_000_000,
-            max_change_bytes: 100_000_000,
+            default_agent: o.default_agent,
+            check_command: o.check_command,
+            check_timeout_ms: o.check_timeout_ms,
+            setup_command: o.setup_command,
+            setup_timeout_ms: o.setup_timeout_ms,
+            setup_network: o.setup_network,
+            read_only_paths: o.read_only_paths,
+            github_token_env: o.github.token_env,
+            github_remote: o.github.remote,
+            github_api_url: o.github.api_url,
+            github_draft: o.github.draft,
+            max_file_bytes: o.limits.file_bytes,
+            max_change_bytes: o.limits.change_bytes,
         }
     }
 }
@@ -395,6 +440,20 @@ mod tests {
         .assert_eq(&errors[0].to_string());
         // The editor's latest message is its whole view: a setting removed there falls back.
         assert_eq!(s.completion.max_tokens, CompletionSettings::default().max_tokens);
+    }
+
+    #[test]
+    fn the_cores_configs_are_the_settings_translated() {
+        let s = Settings::default();
+        assert_eq!(s.completion_config(), CompletionConfig::default());
+        assert_eq!(s.edit_config(), EditConfig::default());
+        let (o, core) = (s.orchestrator_config(), orchestrator::Config::default());
+        assert_eq!(
+            (o.default_agent, o.read_only_paths, o.github),
+            (core.default_agent, core.read_only_paths, core.github)
+        );
+        assert_eq!((o.limits, o.secrets.patterns), (core.limits, core.secrets.patterns));
+        assert_eq!((o.check_timeout_ms, o.setup_timeout_ms), (core.check_timeout_ms, core.setup_timeout_ms));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use futures::StreamExt;
 use similar::{DiffOp, TextDiff};
 
-use crate::config::EditSettings;
+use super::EditConfig;
 use crate::providers::{ChatMessage, GenerateRequest, Prompt, Provider, ProviderError, Role};
 
 /// What to rewrite and how.
@@ -27,7 +27,7 @@ pub const EDIT_SYSTEM: &str = "You edit code. You are given a file excerpt with 
      part between the markers, in one fenced code block, with the same indentation style.";
 
 /// The chat request for an edit.
-pub fn prompt(req: &EditRequest, settings: &EditSettings) -> GenerateRequest {
+pub fn prompt(req: &EditRequest, config: &EditConfig) -> GenerateRequest {
     let content = format!(
         "File: {path}\n```{lang}\n{before}<EDIT>\n{target}</EDIT>\n{after}```\n\nInstruction: {instruction}",
         path = req.path,
@@ -42,8 +42,8 @@ pub fn prompt(req: &EditRequest, settings: &EditSettings) -> GenerateRequest {
             system: Some(EDIT_SYSTEM.to_owned()),
             messages: vec![ChatMessage { role: Role::User, content }],
         },
-        max_tokens: settings.max_tokens,
-        temperature: settings.temperature as f32,
+        max_tokens: config.max_tokens,
+        temperature: config.temperature as f32,
         stop: Vec::new(),
     }
 }
@@ -59,8 +59,8 @@ pub enum EditError {
 
 /// Asks the model for the replacement of `req.target`. Returns the new text, with the target's
 /// trailing newline kept as it was.
-pub async fn run(provider: &Provider, req: &EditRequest, settings: &EditSettings) -> Result<String, EditError> {
-    let mut stream = provider.generate(prompt(req, settings)).await?;
+pub async fn run(provider: &Provider, req: &EditRequest, config: &EditConfig) -> Result<String, EditError> {
+    let mut stream = provider.generate(prompt(req, config)).await?;
     let mut raw = String::new();
     while let Some(delta) = stream.next().await {
         raw.push_str(&delta?);

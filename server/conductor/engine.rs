@@ -10,7 +10,6 @@ use dashmap::DashMap;
 use futures::StreamExt;
 use tokio::sync::Notify;
 
-use crate::config::Settings;
 use crate::providers::{GenerateRequest, Provider, ProviderError};
 use crate::syntax;
 use crate::text::position::line_len_chars;
@@ -19,7 +18,7 @@ use super::cache::Cache;
 use super::debounce::Typing;
 use super::fim;
 use super::postprocess::{self, Surroundings};
-use super::{DocSnapshot, Excerpt};
+use super::{CompletionConfig, DocSnapshot, Excerpt};
 
 /// A suggestion to insert at the cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +44,22 @@ pub enum Outcome {
 pub enum CompletionError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
+}
+
+/// One inline completion request.
+#[derive(Debug, Clone, Copy)]
+pub struct CompletionRequest<'a> {
+    /// From [`Conductor::begin`] for this document.
+    pub ticket: &'a Ticket,
+    pub doc: &'a DocSnapshot,
+    /// The cursor, a char index into `doc.rope` (clamped to its length).
+    pub cursor: usize,
+    /// Other open documents offered as context.
+    pub others: &'a [Excerpt],
+    pub config: CompletionConfig,
+    pub provider: &'a Provider,
+    /// How long to wait first ([`Conductor::debounce`]); `None` for explicitly invoked requests.
+    pub debounce: Option<Duration>,
 }
 
 /// A request's place in its document's sequence of completion requests.
@@ -124,30 +139,23 @@ impl Conductor {
     }
 
     /// The debounce for `doc` now.
-    pub fn debounce(&self, doc: &str, settings: &Settings) -> Duration {
-        self.typing
-            .get(doc)
-            .map(|t| t.debounce(&settings.completion))
-            .unwrap_or(Duration::from_millis(settings.completion.debounce_ms))
+    pub fn debounce(&self, doc: &str, config: &CompletionConfig) -> Duration {
+        self.typing.get(doc).map(|t| t.debounce(config)).unwrap_or(Duration::from_millis(config.debounce_ms))
     }
 
-    /// Computes a suggestion at `cursor` (a char index into `doc.rope`). `on_model_call` runs
-    /// when (and only when) the model is asked; what it returns lives until the answer is in.
+    /// Computes a suggestion for `request`. `on_model_call` runs when (and only when) the model
+    /// is asked; what it returns lives until the answer is in.
     ///
-    /// `debounce` is skipped for explicitly invoked requests. The request ends early, answered
-    /// [`Outcome::Superseded`], as soon as a newer one for the same document begins.
-    #[allow(clippy::too_many_arguments)]
+    /// The request ends early, answered [`Outcome::Superseded`], as soon as a newer one for the
+    /// same document begins.
+    ///
+    /// Errors: [`CompletionError::Provider`] when the model request fails.
     pub async fn complete<G>(
         &self,
+        request: CompletionRequest<'_>,
         on_model_call: impl FnOnce() -> G,
-        ticket: &Ticket,
-        doc: &DocSnapshot,
-        cursor: usize,
-        others: &[Excerpt],
-        settings: &Settings,
-        provider: &Provider,
-        debounce: Option<Duration>,
     ) -> Result<Outcome, CompletionError> {
+        let CompletionRequest { ticket, doc, cursor, others, config, provider, debounce } = request;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let cursor = cursor.min(doc.rope.len_chars());
         let cached = self.lock_cache().lookup(&doc.key, &doc.rope, cursor);
@@ -163,10 +171,10 @@ impl Conductor {
         }
 
         let t_prepare = Instant::now();
-        let request = prepare(doc, cursor, others, settings, provider);
+        let request = prepare(doc, cursor, others, &config, provider);
         let prepare_us = t_prepare.elapsed().as_micros();
         let surroundings_owned = surroundings(doc, cursor);
-        let multiline = settings.completion.multiline;
+        let multiline = config.multiline;
         self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
         let notified = ticket.notify.notified();
         tokio::pin!(notified);
@@ -223,7 +231,7 @@ impl Conductor {
             self.counters.discarded_parse.fetch_add(1, Ordering::Relaxed);
             return Ok(Outcome::Nothing("the suggestion made the parse worse"));
         };
-        self.lock_cache().insert(&doc.key, &doc.rope, cursor, &text, settings.completion.cache_size);
+        self.lock_cache().insert(&doc.key, &doc.rope, cursor, &text, config.cache_size);
         Ok(Outcome::Suggestion(Suggestion { text, cached: false }))
     }
 
@@ -308,10 +316,9 @@ pub fn prepare(
     doc: &DocSnapshot,
     cursor: usize,
     others: &[Excerpt],
-    settings: &Settings,
+    c: &CompletionConfig,
     provider: &Provider,
 ) -> GenerateRequest {
-    let c = &settings.completion;
     let language = language_of(doc);
     let comment = language.map_or("//", |l| l.info.line_comment.as_str());
     let others = if c.other_documents { others } else { &[] };

@@ -1,7 +1,8 @@
 //! Fill-in-the-middle prompts: the prefix and suffix windows around the cursor inside a token
 //! budget, context from tree-sitter and other open documents, and each model family's template.
 
-use crate::config::FimTemplate;
+use serde::{Deserialize, Serialize};
+
 use crate::providers::{ChatMessage, Prompt, ProviderKind, Role};
 
 use super::{DocSnapshot, Excerpt};
@@ -142,6 +143,24 @@ pub enum Template {
     Codellama,
     Deepseek,
     Native,
+    Chat,
+}
+
+/// Which prompt format carries fill-in-the-middle requests to the model (`completion.fim_template`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum FimTemplate {
+    /// Chosen from the model name (qwen, starcoder, codellama, deepseek); the provider's native
+    /// fill-in-the-middle fields for Ollama and llama.cpp; a chat prompt otherwise.
+    #[default]
+    Auto,
+    Qwen,
+    Starcoder,
+    Codellama,
+    Deepseek,
+    /// The provider's own prefix/suffix fields (Ollama `suffix`, llama.cpp `/infill`).
+    Native,
+    /// A chat prompt asking for the missing code (for chat-only models such as Anthropic's).
     Chat,
 }
 

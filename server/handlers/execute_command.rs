@@ -119,7 +119,7 @@ async fn run_edit(state: &State, uri: &str, range: Range, instruction: String) -
     let provider = state.provider();
     let result = {
         let _busy = state.busy();
-        edit::run(&provider, &request, &settings.edit).await
+        edit::run(&provider, &request, &settings.edit_config()).await
     };
     if let Some(p) = progress {
         p.finish_with_message(if result.is_ok() { "edit ready" } else { "edit failed" }).await;

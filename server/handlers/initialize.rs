@@ -73,7 +73,7 @@ pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
     let mut messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
     messages.extend(state.reload_settings(None));
     // Orchestrator mode needs only the database; a failure leaves conductor mode working.
-    let opened = Orchestrator::open_default(state.settings().as_ref().clone(), AgentRunners::standard())
+    let opened = Orchestrator::open_default(state.settings().orchestrator_config(), AgentRunners::standard())
         .map(|o| {
             o.set_asker(Arc::new(EditorAsker(state.client.clone())));
             Arc::new(o)

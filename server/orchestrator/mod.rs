@@ -28,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agents::sandbox::{self, Confinement, Mode};
 use crate::agents::{AgentError, AgentEvent, AgentProfile, AgentTask, Asker, NoUser, RunContext};
-use crate::config::Settings;
-use crate::secrets::{Redactor, Secrets};
+use crate::providers::ProviderConfig;
+use crate::secrets::Secrets;
 
 pub use run::{AgentRunner, AgentRunners};
 use store::Store;
@@ -48,6 +48,75 @@ const DISCARD_POLL_MS: u64 = 1000;
 const RECOVERY_POLL_MS: u64 = 2000;
 /// How many times a task's failure is written before it is left to the recovery poll.
 const RECORD_ATTEMPTS: u32 = 3;
+
+/// What the orchestrator reads from the settings (`[orchestrator]`, `[[agents]]`, the provider
+/// and `[secrets]`; `config.rs` translates them). The defaults are the settings' defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The configured agent profiles; a `builtin` profile is added unless one has that name.
+    pub profiles: Vec<AgentProfile>,
+    /// The profile a task runs with when it names none.
+    pub default_agent: String,
+    /// The conductor's model, for built-in agents whose profile names none.
+    pub default_model: ProviderConfig,
+    /// Secret file patterns, and the secret values (read from the environment) redacted from
+    /// what the built-in agent's model reads.
+    pub secrets: Secrets,
+    /// Run in the worktree after the agent (`sh -c`); its result is recorded on the pull request.
+    pub check_command: Option<String>,
+    /// In milliseconds.
+    pub check_timeout_ms: u64,
+    /// Run once in each new worktree (`sh -c`).
+    pub setup_command: Option<String>,
+    /// In milliseconds.
+    pub setup_timeout_ms: u64,
+    /// Whether the setup command gets the network.
+    pub setup_network: bool,
+    /// Bound read-only into every sandbox (`~/` is the home folder).
+    pub read_only_paths: Vec<String>,
+    pub github: GithubConfig,
+    /// Size limits on an agent's change.
+    pub limits: pr::Limits,
+}
+
+/// Where finished tasks are published on GitHub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubConfig {
+    /// The environment variable holding the token; nothing is published without it.
+    pub token_env: Option<String>,
+    /// The git remote task branches are pushed to.
+    pub remote: String,
+    /// GitHub's API root.
+    pub api_url: String,
+    /// Open pull requests as drafts.
+    pub draft: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            profiles: Vec::new(),
+            default_agent: "builtin".to_owned(),
+            default_model: ProviderConfig::default(),
+            secrets: Secrets::default(),
+            check_command: None,
+            check_timeout_ms: 10 * 60 * 1000,
+            setup_command: None,
+            setup_timeout_ms: 10 * 60 * 1000,
+            setup_network: false,
+            read_only_paths: ["~/.cargo", "~/.rustup", "~/.npm", "~/.nvm", "~/.pyenv", "~/.local/bin"]
+                .map(str::to_owned)
+                .to_vec(),
+            github: GithubConfig {
+                token_env: None,
+                remote: "origin".to_owned(),
+                api_url: "https://api.github.com".to_owned(),
+                draft: true,
+            },
+            limits: pr::Limits { file_bytes: 10_000_000, change_bytes: 100_000_000 },
+        }
+    }
+}
 
 /// A task changed state or reported a step: the LSP layer's source for `$/progress`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -176,7 +245,7 @@ fn stop_orphan(task: &Task) {
 pub(crate) struct Inner {
     store: Store,
     data_dir: PathBuf,
-    settings: RwLock<Settings>,
+    config: RwLock<Config>,
     runners: AgentRunners,
     asker: RwLock<Arc<dyn Asker>>,
     events: broadcast::Sender<TaskEvent>,
@@ -220,7 +289,7 @@ impl Orchestrator {
     /// preparing, running or checking are marked `interrupted`.
     ///
     /// Errors: the database cannot be opened or migrated.
-    pub fn open(data_dir: &Path, settings: Settings, runners: AgentRunners) -> Result<Self, OrchestratorError> {
+    pub fn open(data_dir: &Path, config: Config, runners: AgentRunners) -> Result<Self, OrchestratorError> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let store = Store::open(&worktree::db_path(data_dir))?;
         let owner = store::owner_string(std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
@@ -234,7 +303,7 @@ impl Orchestrator {
         let inner = Arc::new(Inner {
             store,
             data_dir: data_dir.to_path_buf(),
-            settings: RwLock::new(settings),
+            config: RwLock::new(config),
             runners,
             asker: RwLock::new(Arc::new(NoUser)),
             events,
@@ -252,15 +321,15 @@ impl Orchestrator {
     /// platform's data directory + `/baton`).
     ///
     /// Errors: no data directory can be found, or as [`Orchestrator::open`].
-    pub fn open_default(settings: Settings, runners: AgentRunners) -> Result<Self, OrchestratorError> {
+    pub fn open_default(config: Config, runners: AgentRunners) -> Result<Self, OrchestratorError> {
         let dir = worktree::default_data_dir()
             .ok_or_else(|| OrchestratorError::Git(anyhow!("cannot find a data directory; set BATON_DATA_DIR")))?;
-        Self::open(&dir, settings, runners)
+        Self::open(&dir, config, runners)
     }
 
-    /// Replaces the settings (new tasks and new runs use them).
-    pub fn set_settings(&self, settings: Settings) {
-        *self.inner.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
+    /// Replaces the configuration (new tasks and new runs use it).
+    pub fn set_config(&self, config: Config) {
+        *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = config;
     }
 
     /// Sets who answers agents' questions (the editor); by default nobody ([`NoUser`]).
@@ -299,7 +368,7 @@ impl Orchestrator {
         let root = git::repo_root(repo).await?;
         let agent = match agent {
             Some(a) => a.to_owned(),
-            None => self.inner.settings().orchestrator.default_agent.clone(),
+            None => self.inner.config().default_agent,
         };
         self.inner.profile(&agent)?;
         let id = self.inner.store.insert_task(&root, prompt, &context, &agent, &self.inner.owner)?;
@@ -447,12 +516,12 @@ impl Orchestrator {
 }
 
 impl Inner {
-    fn settings(&self) -> Settings {
-        self.settings.read().unwrap_or_else(|p| p.into_inner()).clone()
+    fn config(&self) -> Config {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn profiles(&self) -> Vec<AgentProfile> {
-        let mut profiles = self.settings().agents;
+        let mut profiles = self.config().profiles;
         if !profiles.iter().any(|p| p.name == "builtin") {
             profiles.insert(0, AgentProfile::default());
         }
@@ -665,12 +734,12 @@ fn spawn_pipeline(inner: Arc<Inner>, id: TaskId) {
 /// hidden, the configured read-only paths bound, the profile's environment and network.
 fn confinement(
     inner: &Inner,
-    settings: &Settings,
+    config: &Config,
     profile: &AgentProfile,
     repo_root: &Path,
     worktree: &Path,
 ) -> Confinement {
-    let mut read_only_paths = settings.orchestrator.read_only_paths.clone();
+    let mut read_only_paths = config.read_only_paths.clone();
     read_only_paths.extend(profile.read_only_paths.iter().cloned());
     let mut pass_env = profile.pass_env.clone();
     pass_env.extend(profile.secret_env.iter().cloned());
@@ -689,7 +758,7 @@ fn confinement(
 async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) -> anyhow::Result<()> {
     let task = inner.store.task(id)?;
     let profile = inner.profile(&task.agent)?;
-    let settings = inner.settings();
+    let config = inner.config();
 
     // Queued: wait for a slot of the profile.
     let slot = inner.slot(&profile);
@@ -744,11 +813,11 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
             let wt = worktree::create(&inner.data_dir, &task.repo_root, id, &task.prompt, &step).await?;
             inner.store.set_worktree(id, &wt.branch, &wt.path, &wt.base_commit)?;
             inner.store.set_git_dir(id, &wt.git_dir)?;
-            if let Some(setup) = settings.orchestrator.setup_command.as_deref().filter(|s| !s.trim().is_empty()) {
+            if let Some(setup) = config.setup_command.as_deref().filter(|s| !s.trim().is_empty()) {
                 inner.emit(id, TaskState::Preparing, format!("running setup: {setup}"));
-                let confinement = confinement(inner, &settings, &profile, &task.repo_root, &wt.path).for_commands();
-                let network = settings.orchestrator.setup_network;
-                let limit = settings.orchestrator.setup_timeout_ms;
+                let confinement = confinement(inner, &config, &profile, &task.repo_root, &wt.path).for_commands();
+                let network = config.setup_network;
+                let limit = config.setup_timeout_ms;
                 worktree::run_setup(&confinement, mode, setup, limit, network, cancel).await?;
             }
             (wt.path, wt.branch, wt.base_commit, wt.git_dir)
@@ -803,15 +872,12 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
     let ctx = RunContext {
         task: AgentTask { id, prompt, worktree: worktree_path.clone(), branch: branch.clone(), planning },
         profile: profile.clone(),
-        default_model: settings.provider.clone(),
+        default_model: config.default_model.clone(),
         events: tx,
         cancel: cancel.clone(),
         asker: inner.asker.read().unwrap_or_else(|p| p.into_inner()).clone(),
-        confinement: confinement(inner, &settings, &profile, &task.repo_root, &worktree_path),
-        secrets: Secrets {
-            patterns: settings.secrets.patterns.clone(),
-            redactor: Redactor::from_env(settings.secret_env_names().iter().map(String::as_str)),
-        },
+        confinement: confinement(inner, &config, &profile, &task.repo_root, &worktree_path),
+        secrets: config.secrets.clone(),
     };
     // Another server (another editor on this repository) may discard the task meanwhile.
     let watcher = {
@@ -860,11 +926,7 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
     let (identity, _, email) =
         git::identity_file(&inner.data_dir, &task.repo_root, &worktree::repo_key(&task.repo_root)).await?;
     let wt = git::Git::worktree(&git_dir, &worktree_path).with_global(&identity).with_attr_source(&base);
-    let limits = pr::Limits {
-        file_bytes: settings.orchestrator.max_file_bytes,
-        change_bytes: settings.orchestrator.max_change_bytes,
-    };
-    pr::commit(&wt, &profile.name, &title, &outcome.summary, &profile.exclude, limits, &email)
+    pr::commit(&wt, &profile.name, &title, &outcome.summary, &profile.exclude, config.limits, &email)
         .await
         .context("the agent's work was not committed")?;
     let head = wt.line(&["rev-parse", "--verify", "HEAD^{commit}"]).await?;
@@ -872,11 +934,11 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
         // Documented choice: a task whose branch has no change is a failure, not an empty PR.
         anyhow::bail!("the agent made no changes");
     }
-    let (check, check_output) = match settings.orchestrator.check_command.as_deref().filter(|c| !c.trim().is_empty()) {
+    let (check, check_output) = match config.check_command.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(cmd) => {
             inner.emit(id, TaskState::Checking, format!("running checks: {cmd}"));
-            let confinement = confinement(inner, &settings, &profile, &task.repo_root, &worktree_path).for_commands();
-            let limit = settings.orchestrator.check_timeout_ms;
+            let confinement = confinement(inner, &config, &profile, &task.repo_root, &worktree_path).for_commands();
+            let limit = config.check_timeout_ms;
             pr::run_checks(&confinement, mode, cmd, limit, cancel).await.ok_or(Stopped)?
         }
         None => (CheckResult::None, String::new()),
@@ -897,20 +959,20 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
         branch: branch.clone(),
         stat,
         files,
-        check_command: settings.orchestrator.check_command.clone(),
+        check_command: config.check_command.clone(),
         check,
         check_output,
         tokens,
         github_url: None,
     };
-    if let Some(env) = settings.orchestrator.github_token_env.as_deref()
+    if let Some(env) = config.github.token_env.as_deref()
         && let Ok(token) = std::env::var(env)
     {
         let target = pr::GithubTarget {
-            api_url: settings.orchestrator.github_api_url.clone(),
-            remote: settings.orchestrator.github_remote.clone(),
+            api_url: config.github.api_url.clone(),
+            remote: config.github.remote.clone(),
             token,
-            draft: settings.orchestrator.github_draft,
+            draft: config.github.draft,
         };
         let base_branch = git::Git::repo(&task.repo_root).line(&["rev-parse", "--abbrev-ref", "HEAD"]).await?;
         match pr::publish_github(&wt, &target, &branch, base_branch.trim(), &title, &outcome.summary).await {

@@ -16,7 +16,7 @@ pub(crate) const CHECK_TAIL_BYTES: usize = 4096;
 
 /// Size limits on what an agent's change may add to the repository, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Limits {
+pub struct Limits {
     /// Largest single file.
     pub file_bytes: u64,
     /// Largest sum of the sizes of the files the change adds or modifies.

@@ -58,9 +58,8 @@ impl Fixture {
     }
 
     fn open(&self, agents: Vec<AgentProfile>, check: Option<&str>) -> Orchestrator {
-        let mut settings = Settings { agents, ..Settings::default() };
-        settings.orchestrator.check_command = check.map(str::to_owned);
-        Orchestrator::open(&self.data, settings, AgentRunners::default()).expect("open orchestrator")
+        let config = Config { profiles: agents, check_command: check.map(str::to_owned), ..Config::default() };
+        Orchestrator::open(&self.data, config, AgentRunners::default()).expect("open orchestrator")
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -368,8 +367,11 @@ async fn worktreeinclude_copies_ignored_files_and_setup_runs_in_the_worktree() {
     std::fs::write(f.repo.join(".env"), "SECRET=1\n").expect("write");
     // The setup leaves its working directory for the agent, which checks it is its own.
     let agent = "grep -q SECRET=1 .env || exit 9\n[ \"$(cat .setup-ran)\" = \"$(pwd)\" ] || exit 8\nrm .setup-ran\n";
-    let mut settings = Settings { agents: vec![f.agent("script", &format!("{agent}{APPEND}"))], ..Settings::default() };
-    settings.orchestrator.setup_command = Some("pwd > .setup-ran".to_owned());
+    let settings = Config {
+        profiles: vec![f.agent("script", &format!("{agent}{APPEND}"))],
+        setup_command: Some("pwd > .setup-ran".to_owned()),
+        ..Config::default()
+    };
     let orch = Orchestrator::open(&f.data, settings, AgentRunners::default()).expect("open");
     let mut rx = orch.subscribe();
     let id = orch.start_task(&f.repo, "Use the env", serde_json::Value::Null, Some("script")).await.expect("start");
@@ -514,8 +516,8 @@ async fn a_change_above_the_total_limit_fails_naming_its_size_and_writes_no_obje
     let f = fixture();
     let agent =
         f.agent("two", "head -c 600 /dev/zero | tr '\\0' a > a.txt\nhead -c 700 /dev/zero | tr '\\0' b > b.txt\n");
-    let mut settings = Settings { agents: vec![agent], ..Settings::default() };
-    settings.orchestrator.max_change_bytes = 1000;
+    let mut settings = Config { profiles: vec![agent], ..Config::default() };
+    settings.limits.change_bytes = 1000;
     let orch = Orchestrator::open(&f.data, settings, AgentRunners::default()).expect("open");
     let objects = || sh_git(&f.repo, &["count-objects", "-v"]);
     let before = objects();
