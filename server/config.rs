@@ -466,6 +466,30 @@ mod tests {
     }
 
     #[test]
+    fn a_typo_in_an_agent_output_format_fails_the_layer_naming_the_key() {
+        let toml = "[[agents]]\nname = \"claude\"\nkind = \"cli\"\ncommand = [\"claude\", \"-p\", \"{prompt}\"]\n\
+                    output = \"claude_jsn\"\n";
+        let layers = Layers {
+            project: Some((Source::ProjectFile("baton.toml".into()), parse_toml(toml).expect("toml"))),
+            ..Layers::default()
+        };
+        let (s, errors) = layers.resolve();
+        assert!(s.agents.is_empty(), "the profile must not run with its result format lost: {:?}", s.agents);
+        expect_test::expect![[r#"ignored settings from baton.toml: agent profile key `output`: unknown output format `claude_jsn`, expected one of `text`, `claude-json`, `codex-json`, `opencode-json`"#]]
+            .assert_eq(&errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+
+        let fixed = toml.replace("claude_jsn", "claude-json");
+        let layers = Layers {
+            project: Some((Source::ProjectFile("baton.toml".into()), parse_toml(&fixed).expect("toml"))),
+            ..Layers::default()
+        };
+        let (s, errors) = layers.resolve();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(s.agents[0].output, crate::agents::OutputFormat::ClaudeJson);
+        assert_eq!(serde_json::to_value(&s.agents[0]).expect("json")["output"], "claude-json");
+    }
+
+    #[test]
     fn project_file_is_found_in_an_ancestor() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("baton.toml"), "[completion]\nenabled = false\n").expect("write");

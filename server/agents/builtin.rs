@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::sandbox::Mode;
-use super::tools::{self, FINISH, Workspace};
+use super::tools::{self, ToolName, Workspace};
 use super::{AgentError, AgentEvent, AgentOutcome, RunContext, StopReason};
 use crate::providers::{Provider, ToolChatRequest, ToolMessage};
 
@@ -162,7 +162,8 @@ async fn run_loop(ctx: &RunContext, mode: Mode) -> Result<AgentOutcome, AgentErr
         messages.push(ToolMessage::Assistant { text: answer.text.clone(), tool_calls: answer.tool_calls.clone() });
         for call in &answer.tool_calls {
             let _ = ctx.events.send(AgentEvent::Step(Workspace::describe(call)));
-            if call.name == FINISH {
+            let tool = ToolName::parse(&call.name);
+            if tool == Some(ToolName::Finish) {
                 let summary = call
                     .arguments
                     .get("summary")
@@ -171,7 +172,7 @@ async fn run_loop(ctx: &RunContext, mode: Mode) -> Result<AgentOutcome, AgentErr
                 return Ok(AgentOutcome { summary, stop_reason: StopReason::EndTurn, tokens });
             }
             let output = workspace.execute(call).await;
-            changed |= !output.is_error && matches!(call.name.as_str(), "write_file" | "edit_file" | "run_command");
+            changed |= !output.is_error && tool.is_some_and(ToolName::changes_files);
             if output.is_error {
                 let _ = ctx.events.send(AgentEvent::Log(format!(
                     "{} failed: {}",

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 
-use super::{AgentError, AgentEvent, AgentOutcome, RunContext, StopReason};
+use super::{AgentError, AgentEvent, AgentOutcome, OutputFormat, RunContext, StopReason};
 use crate::process::{GroupRecord, ProcessGroup, read_tail};
 
 /// How many trailing stdout lines make the summary of a `text` agent.
@@ -51,15 +51,15 @@ fn u(v: &Value, key: &str) -> u64 {
     v.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
-/// Reads one stdout line of an agent speaking `format`.
-fn parse_line(format: &str, line: &str) -> Parsed {
+/// Reads one stdout line of an agent speaking `format` (one of the JSON formats).
+fn parse_line(format: OutputFormat, line: &str) -> Parsed {
     let mut p = Parsed::default();
     let Ok(v) = serde_json::from_str::<Value>(line) else {
         return p;
     };
     let ty = v.get("type").and_then(Value::as_str).unwrap_or("");
     match format {
-        "claude-json" => match ty {
+        OutputFormat::ClaudeJson => match ty {
             "assistant" => {
                 let content = v.pointer("/message/content");
                 if let Some(text) = content.and_then(text_of_content) {
@@ -88,7 +88,7 @@ fn parse_line(format: &str, line: &str) -> Parsed {
             }
             _ => {}
         },
-        "codex-json" => match ty {
+        OutputFormat::CodexJson => match ty {
             "item.completed" | "item.started" => {
                 let item = v.get("item").unwrap_or(&Value::Null);
                 let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
@@ -124,7 +124,7 @@ fn parse_line(format: &str, line: &str) -> Parsed {
             }
             _ => {}
         },
-        "opencode-json" => match ty {
+        OutputFormat::OpencodeJson => match ty {
             "text" => {
                 if let Some(t) = v.pointer("/part/text").and_then(Value::as_str) {
                     p.step = Some(t.to_owned());
@@ -147,7 +147,7 @@ fn parse_line(format: &str, line: &str) -> Parsed {
             }
             _ => {}
         },
-        _ => {}
+        OutputFormat::Text => {}
     }
     p
 }
@@ -231,8 +231,8 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     let stderr = child.stderr.take().ok_or_else(|| AgentError::Other("no stderr pipe".to_owned()))?;
     let stderr_task = tokio::spawn(async move { read_tail(stderr, STDERR_TAIL_BYTES).await.0 });
 
-    let format = ctx.profile.output.as_str();
-    let json = format != "text";
+    let format = ctx.profile.output;
+    let json = format != OutputFormat::Text;
     let mut lines = BufReader::new(stdout).lines();
     let mut last_lines: VecDeque<String> = VecDeque::new();
     let mut last_message: Option<String> = None;
@@ -343,8 +343,8 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
             {
                 return Err(AgentError::Crashed { status: st.to_string(), stderr_tail: stderr_tail.trim().to_owned() });
             }
-            if json && last_message.is_none() && format != "opencode-json" {
-                tracing::debug!(format, "agent exited without its end-of-turn event");
+            if json && last_message.is_none() && format != OutputFormat::OpencodeJson {
+                tracing::debug!(format = format.as_str(), "agent exited without its end-of-turn event");
             }
             let summary = match last_message {
                 Some(m) => m,
@@ -366,7 +366,11 @@ mod tests {
     use super::*;
     use crate::agents::{AgentKind, AgentProfile, AgentTask, NoUser};
 
-    fn ctx(dir: &Path, command: Vec<String>, output: &str) -> (RunContext, mpsc::UnboundedReceiver<AgentEvent>) {
+    fn ctx(
+        dir: &Path,
+        command: Vec<String>,
+        output: OutputFormat,
+    ) -> (RunContext, mpsc::UnboundedReceiver<AgentEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let ctx = RunContext {
             task: AgentTask {
@@ -380,7 +384,7 @@ mod tests {
                 name: "script".to_owned(),
                 kind: AgentKind::Cli,
                 command,
-                output: output.to_owned(),
+                output,
                 ..AgentProfile::default()
             },
             default_model: Default::default(),
@@ -400,7 +404,7 @@ mod tests {
     #[tokio::test]
     async fn text_agent_summary_is_its_last_lines_and_prompt_is_an_argument() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (ctx, mut rx) = ctx(dir.path(), sh("echo \"got: $1\"; echo done > out.txt; echo bye"), "text");
+        let (ctx, mut rx) = ctx(dir.path(), sh("echo \"got: $1\"; echo done > out.txt; echo bye"), OutputFormat::Text);
         let out = run(ctx).await.expect("run");
         assert_eq!(out.summary, "got: do it\nbye");
         assert!(dir.path().join("out.txt").exists());
@@ -422,7 +426,7 @@ mod tests {
 echo '{"type":"assistant","message":{"content":[{"type":"text","text":"Working on it"}]}}'
 echo '{"type":"result","subtype":"success","is_error":false,"result":"Added the function","usage":{"input_tokens":100,"output_tokens":20},"total_cost_usd":0.01}'
 sleep 30"#;
-        let (ctx, mut rx) = ctx(dir.path(), sh(script), "claude-json");
+        let (ctx, mut rx) = ctx(dir.path(), sh(script), OutputFormat::ClaudeJson);
         let out = tokio::time::timeout(Duration::from_secs(10), run(ctx)).await.expect("in time").expect("run");
         assert_eq!(out.summary, "Added the function");
         assert_eq!(out.tokens, 120);
@@ -440,7 +444,7 @@ sleep 30"#;
         let dir = tempfile::tempdir().expect("tempdir");
         let script = r#"echo '{"type":"item.completed","item":{"type":"agent_message","text":"Fixed it"}}'
 echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
-        let (ctx, _rx) = ctx(dir.path(), sh(script), "codex-json");
+        let (ctx, _rx) = ctx(dir.path(), sh(script), OutputFormat::CodexJson);
         let out = run(ctx).await.expect("run");
         assert_eq!((out.summary.as_str(), out.tokens), ("Fixed it", 10));
     }
@@ -448,7 +452,7 @@ echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
     #[tokio::test]
     async fn non_zero_exit_is_a_crash_with_the_stderr_tail() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (ctx, _rx) = ctx(dir.path(), sh("echo working; echo 'model not found' >&2; exit 3"), "text");
+        let (ctx, _rx) = ctx(dir.path(), sh("echo working; echo 'model not found' >&2; exit 3"), OutputFormat::Text);
         let err = run(ctx).await.expect_err("crash");
         expect_test::expect!["the agent exited with exit status: 3 before finishing: model not found"]
             .assert_eq(&err.to_string());
@@ -457,7 +461,7 @@ echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
     #[tokio::test]
     async fn missing_program_is_a_spawn_error() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (ctx, _rx) = ctx(dir.path(), vec!["/nonexistent/agent".to_owned()], "text");
+        let (ctx, _rx) = ctx(dir.path(), vec!["/nonexistent/agent".to_owned()], OutputFormat::Text);
         assert!(matches!(run(ctx).await, Err(AgentError::Spawn { .. })));
     }
 
@@ -468,7 +472,7 @@ echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
         // `setsid` puts the child outside the agent's process group, as a daemon would be. Only an
         // unsandboxed agent can do that: a sandboxed one's processes all die with its sandbox.
         let script = format!("echo working\nsetsid sleep 30 &\necho $! > {}\necho finished\n", pid_file.display());
-        let (mut ctx, _rx) = ctx(dir.path(), sh(&script), "text");
+        let (mut ctx, _rx) = ctx(dir.path(), sh(&script), OutputFormat::Text);
         ctx.confinement.sandbox = false;
         let out = tokio::time::timeout(Duration::from_secs(20), run(ctx)).await.expect("ends at exit").expect("run");
         assert_eq!(out.summary, "working\nfinished");

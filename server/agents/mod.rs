@@ -37,6 +37,53 @@ pub enum AgentKind {
     Cli,
 }
 
+/// How a `cli` agent's stdout is read (`output` in an agent profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputFormat {
+    /// Plain text: the process exit ends the turn; its last lines are the summary.
+    #[default]
+    Text,
+    /// Claude Code's `--output-format stream-json` events.
+    ClaudeJson,
+    /// `codex exec --json` events.
+    CodexJson,
+    /// `opencode run --format json` events.
+    OpencodeJson,
+}
+
+impl OutputFormat {
+    /// Every format.
+    pub const ALL: [OutputFormat; 4] =
+        [OutputFormat::Text, OutputFormat::ClaudeJson, OutputFormat::CodexJson, OutputFormat::OpencodeJson];
+
+    /// The name in the settings: `text`, `claude-json`, `codex-json`, `opencode-json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Text => "text",
+            OutputFormat::ClaudeJson => "claude-json",
+            OutputFormat::CodexJson => "codex-json",
+            OutputFormat::OpencodeJson => "opencode-json",
+        }
+    }
+}
+
+/// An unknown name is an error naming the `output` key and the formats there are (serde's own
+/// message for an unknown variant names neither the key nor, inside `[[agents]]`, the place), so
+/// a typo fails the settings layer instead of silently losing the agent's result.
+impl<'de> Deserialize<'de> for OutputFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::ALL.into_iter().find(|f| f.as_str() == name).ok_or_else(|| {
+            let known: Vec<String> = Self::ALL.iter().map(|f| format!("`{}`", f.as_str())).collect();
+            serde::de::Error::custom(format!(
+                "agent profile key `output`: unknown output format `{name}`, expected one of {}",
+                known.join(", ")
+            ))
+        })
+    }
+}
+
 /// What the agent may do when it asks permission (ACP `session/request_permission`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -64,7 +111,7 @@ pub struct AgentProfile {
     pub env: std::collections::BTreeMap<String, String>,
     /// For `cli`: how to read its stdout: `text` (process exit ends the turn) or `claude-json`,
     /// `codex-json`, `opencode-json` (the agent's JSON event stream).
-    pub output: String,
+    pub output: OutputFormat,
     /// For `builtin`: the model (defaults to the conductor's provider when absent).
     pub model: Option<ProviderConfig>,
     /// Extra system prompt (the built-in agent's, or prepended to the task for others).
@@ -120,7 +167,7 @@ impl Default for AgentProfile {
             kind: AgentKind::Builtin,
             command: Vec::new(),
             env: Default::default(),
-            output: "text".to_owned(),
+            output: OutputFormat::Text,
             model: None,
             system_prompt: None,
             max_concurrent: 2,

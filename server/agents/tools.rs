@@ -29,56 +29,102 @@ const COMMAND_TAIL_BYTES: usize = 8_000;
 const DEFAULT_COMMAND_MS: u64 = 120_000;
 const MAX_COMMAND_MS: u64 = 600_000;
 
-/// The name of the tool that ends the run.
-pub(crate) const FINISH: &str = "finish";
+/// The built-in agent's tools, by the names the model calls them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToolName {
+    ListFiles,
+    ReadFile,
+    Search,
+    WriteFile,
+    EditFile,
+    RunCommand,
+    /// Ends the run with a summary.
+    Finish,
+}
+
+impl ToolName {
+    /// Every tool, in the order they are offered.
+    pub(crate) const ALL: [ToolName; 7] = [
+        ToolName::ListFiles,
+        ToolName::ReadFile,
+        ToolName::Search,
+        ToolName::WriteFile,
+        ToolName::EditFile,
+        ToolName::RunCommand,
+        ToolName::Finish,
+    ];
+
+    /// The name the model sees and calls.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ToolName::ListFiles => "list_files",
+            ToolName::ReadFile => "read_file",
+            ToolName::Search => "search",
+            ToolName::WriteFile => "write_file",
+            ToolName::EditFile => "edit_file",
+            ToolName::RunCommand => "run_command",
+            ToolName::Finish => "finish",
+        }
+    }
+
+    /// The tool a model's call names, if there is one.
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// Whether a successful call changes the worktree (a command may).
+    pub(crate) fn changes_files(self) -> bool {
+        matches!(self, ToolName::WriteFile | ToolName::EditFile | ToolName::RunCommand)
+    }
+}
 
 /// The tool definitions offered to the model.
 pub(crate) fn specs() -> Vec<ToolSpec> {
-    let spec = |name: &str, description: &str, parameters: Value| ToolSpec {
-        name: name.to_owned(),
+    let spec = |name: ToolName, description: &str, parameters: Value| ToolSpec {
+        name: name.as_str().to_owned(),
         description: description.to_owned(),
         parameters,
     };
     let path = json!({"type": "string", "description": "Path relative to the repository root"});
     vec![
         spec(
-            "list_files",
+            ToolName::ListFiles,
             "List files and directories (directories end with /).",
             json!({"type": "object", "properties": {"path": path, "recursive": {"type": "boolean"}}}),
         ),
         spec(
-            "read_file",
+            ToolName::ReadFile,
             "Read a text file, optionally only lines start_line..=end_line (1-based).",
             json!({"type": "object", "properties": {"path": path, "start_line": {"type": "integer"},
                 "end_line": {"type": "integer"}}, "required": ["path"]}),
         ),
         spec(
-            "search",
+            ToolName::Search,
             "Search files for a regular expression; returns path:line: text for each match.",
             json!({"type": "object", "properties": {"pattern": {"type": "string"}, "path": path},
                 "required": ["pattern"]}),
         ),
         spec(
-            "write_file",
+            ToolName::WriteFile,
             "Create or overwrite a file with the given content.",
             json!({"type": "object", "properties": {"path": path, "content": {"type": "string"}},
                 "required": ["path", "content"]}),
         ),
         spec(
-            "edit_file",
+            ToolName::EditFile,
             "Replace old_string with new_string in a file; old_string must occur exactly once.",
             json!({"type": "object", "properties": {"path": path, "old_string": {"type": "string"},
                 "new_string": {"type": "string"}}, "required": ["path", "old_string", "new_string"]}),
         ),
         spec(
-            "run_command",
+            ToolName::RunCommand,
             "Run a shell command in the repository root (no network). Returns the exit code and the end of its output.",
             json!({"type": "object", "properties": {"command": {"type": "string", "description": "Run with sh -c"},
                 "argv": {"type": "array", "items": {"type": "string"}, "description": "Run directly instead of command"},
                 "timeout_ms": {"type": "integer"}}}),
         ),
         spec(
-            FINISH,
+            ToolName::Finish,
             "Finish the task with a summary of what was done.",
             json!({"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}),
         ),
@@ -123,15 +169,15 @@ impl Workspace {
     /// The one-line step shown for a call, e.g. `edit_file src/lib.rs`.
     pub(crate) fn describe(call: &ToolCall) -> String {
         let arg = |key: &str| call.arguments.get(key).and_then(Value::as_str);
-        let detail = match call.name.as_str() {
-            "run_command" => arg("command").map(str::to_owned).or_else(|| {
+        let detail = match ToolName::parse(&call.name) {
+            Some(ToolName::RunCommand) => arg("command").map(str::to_owned).or_else(|| {
                 call.arguments
                     .get("argv")
                     .and_then(Value::as_array)
                     .map(|argv| argv.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
             }),
-            "search" => arg("pattern").map(str::to_owned),
-            FINISH => None,
+            Some(ToolName::Search) => arg("pattern").map(str::to_owned),
+            Some(ToolName::Finish) => None,
             _ => arg("path").map(str::to_owned),
         };
         let line = match detail {
@@ -161,21 +207,25 @@ impl Workspace {
 
     async fn dispatch(&self, call: &ToolCall) -> anyhow::Result<String> {
         let args = &call.arguments;
-        match call.name.as_str() {
-            "list_files" => {
+        let Some(tool) = ToolName::parse(&call.name) else {
+            let names: Vec<&str> = ToolName::ALL.iter().map(|t| t.as_str()).collect();
+            bail!("there is no tool named {:?}; the tools are {}", call.name, names.join(", "));
+        };
+        match tool {
+            ToolName::ListFiles => {
                 let path = self.resolve(opt_str(args, "path").unwrap_or("."))?;
                 let recursive = args.get("recursive").and_then(Value::as_bool).unwrap_or(false);
                 let root = self.root.clone();
                 blocking(move || list_files(&root, &path, recursive)).await
             }
-            "read_file" => {
+            ToolName::ReadFile => {
                 let path = self.resolve(str_arg(args, "path")?)?;
                 self.refuse_secret(&path)?;
                 let start = args.get("start_line").and_then(Value::as_u64);
                 let end = args.get("end_line").and_then(Value::as_u64);
                 read_file(&path, start, end).await
             }
-            "search" => {
+            ToolName::Search => {
                 let pattern = regex::Regex::new(str_arg(args, "pattern")?)
                     .context("the pattern is not a valid regular expression")?;
                 let path = self.resolve(opt_str(args, "path").unwrap_or("."))?;
@@ -184,7 +234,7 @@ impl Workspace {
                 let secrets = self.secrets.clone();
                 blocking(move || search(&root, &path, &pattern, &secrets)).await
             }
-            "write_file" => {
+            ToolName::WriteFile => {
                 let path = self.resolve_writable(str_arg(args, "path")?)?;
                 let content = str_arg(args, "content")?;
                 if let Some(parent) = path.parent() {
@@ -193,19 +243,15 @@ impl Workspace {
                 tokio::fs::write(&path, content).await?;
                 Ok(format!("wrote {} bytes to {}", content.len(), self.relative(&path)))
             }
-            "edit_file" => {
+            ToolName::EditFile => {
                 let path = self.resolve_writable(str_arg(args, "path")?)?;
                 let old = str_arg(args, "old_string")?;
                 let new = str_arg(args, "new_string")?;
                 edit_file(&path, old, new).await?;
                 Ok(format!("edited {}", self.relative(&path)))
             }
-            "run_command" => self.run(args).await,
-            FINISH => Ok("finished".to_owned()),
-            other => bail!(
-                "there is no tool named {other:?}; the tools are list_files, read_file, search, \
-                 write_file, edit_file, run_command, finish"
-            ),
+            ToolName::RunCommand => self.run(args).await,
+            ToolName::Finish => Ok("finished".to_owned()),
         }
     }
 

@@ -22,22 +22,15 @@ const POLL_MS: u64 = 2000;
 const CREATE_TIMEOUT_MS: u64 = 5000;
 /// Shortest time between two `baton/tasks` notifications, in milliseconds.
 const MIN_GAP_MS: u64 = 250;
-/// Longest title in a summary, in chars.
-const TITLE_CHARS: usize = 72;
 
 /// The work done progress token of task `id`.
 pub fn progress_token(id: TaskId) -> ProgressToken {
     ProgressToken::String(format!("baton/task/{id}"))
 }
 
-/// The first line of a prompt, shortened to [`TITLE_CHARS`].
+/// The first line of a prompt, shortened ([`crate::orchestrator::task::title`]).
 pub fn title(prompt: &str) -> String {
-    let line = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    if line.chars().count() > TITLE_CHARS {
-        format!("{}…", line.chars().take(TITLE_CHARS - 1).collect::<String>())
-    } else {
-        line.to_owned()
-    }
+    crate::orchestrator::task::title(prompt)
 }
 
 /// One task as `baton/tasks` and `baton.task.list` show it; `message` is the latest step when
@@ -69,11 +62,7 @@ pub fn diff_stat(stat: &crate::orchestrator::DiffStat) -> String {
 
 /// `pass`, `fail` or `none`.
 pub fn check_name(check: crate::orchestrator::CheckResult) -> &'static str {
-    match check {
-        crate::orchestrator::CheckResult::Pass => "pass",
-        crate::orchestrator::CheckResult::Fail => "fail",
-        crate::orchestrator::CheckResult::None => "none",
-    }
+    check.as_str()
 }
 
 /// The unfinished tasks of `repo` (all repositories when `None`) as `baton/tasks` params.

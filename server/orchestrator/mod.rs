@@ -12,6 +12,7 @@ pub mod pr;
 pub mod review;
 pub mod run;
 pub mod store;
+pub mod task;
 #[cfg(test)]
 mod tests;
 pub mod worktree;
@@ -33,9 +34,10 @@ use crate::secrets::Secrets;
 
 pub use run::{AgentRunner, AgentRunners};
 use store::Store;
-pub use store::{
-    ChangedFile, CheckResult, DiffStat, LineRange, LogLine, PullRequest, Signoff, SignoffAction, StoreError, Task,
-    TaskId, TaskState,
+pub use store::StoreError;
+pub use task::{
+    ChangedFile, CheckResult, DiffStat, LineRange, LogLine, PullRequest, Signoff, SignoffAction, Task, TaskId,
+    TaskState,
 };
 
 /// How many task events the channel buffers for slow subscribers.
@@ -173,7 +175,7 @@ pub enum OrchestratorError {
     #[error("there is no agent profile named {name:?} (known: {known})")]
     UnknownAgent { name: String, known: String },
     #[error("task {id} is {state}; {action} needs a task that is {needed}")]
-    WrongState { id: TaskId, state: TaskState, action: &'static str, needed: &'static str },
+    WrongState { id: TaskId, state: TaskState, action: &'static str, needed: String },
     #[error("task {0} has no pull request yet")]
     NoPullRequest(TaskId),
     #[error("refusing to merge: the working tree has uncommitted changes in {}", .0.join(", "))]
@@ -448,12 +450,7 @@ impl Orchestrator {
     ///
     /// Errors: the task is in another state, database errors.
     pub fn approve_plan(&self, id: TaskId) -> Result<(), OrchestratorError> {
-        self.inner.expect_state(
-            id,
-            &[TaskState::AwaitingPlanApproval],
-            "approving a plan",
-            "awaiting_plan_approval",
-        )?;
+        self.inner.expect_state(id, &[TaskState::AwaitingPlanApproval], "approving a plan")?;
         self.inner.store.set_field(id, store::Field::PlanApproved, 1)?;
         self.requeue(id, "plan approved")
     }
@@ -463,12 +460,7 @@ impl Orchestrator {
     /// Errors: the task is in another state; [`OrchestratorError::StillRunning`] while a
     /// process still works in its worktree; database errors.
     pub fn resume(&self, id: TaskId) -> Result<(), OrchestratorError> {
-        self.inner.expect_state(
-            id,
-            &[TaskState::Failed, TaskState::Interrupted],
-            "resuming",
-            "failed or interrupted",
-        )?;
+        self.inner.expect_state(id, &[TaskState::Failed, TaskState::Interrupted], "resuming")?;
         self.inner.store.set_field(id, store::Field::Error, None::<String>)?;
         self.requeue(id, "resumed")
     }
@@ -642,15 +634,11 @@ impl Inner {
         }
     }
 
-    fn expect_state(
-        &self,
-        id: TaskId,
-        allowed: &[TaskState],
-        action: &'static str,
-        needed: &'static str,
-    ) -> Result<Task, OrchestratorError> {
+    /// Task `id`, if it is in one of the `allowed` states; else why `action` cannot happen.
+    fn expect_state(&self, id: TaskId, allowed: &[TaskState], action: &'static str) -> Result<Task, OrchestratorError> {
         let task = self.store.task(id)?;
         if !allowed.contains(&task.state) {
+            let needed = TaskState::either(allowed);
             return Err(OrchestratorError::WrongState { id, state: task.state, action, needed });
         }
         Ok(task)
@@ -984,11 +972,7 @@ async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) ->
         }
     }
     inner.store.put_pull_request(&record)?;
-    let checks = match record.check {
-        CheckResult::Pass => "checks pass",
-        CheckResult::Fail => "checks FAIL",
-        CheckResult::None => "no checks",
-    };
+    let checks = record.check.summary();
     inner.transition(
         id,
         TaskState::Ready,

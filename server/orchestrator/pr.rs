@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use super::git::{self, Git, MODE_EXEC, MODE_FILE, MODE_SYMLINK, RawEntry};
-use super::store::{ChangedFile, CheckResult, DiffStat, FileNote, LineRange};
+use super::task::{ChangedFile, CheckResult, DiffStat, FileNote, LineRange};
 use crate::agents::Confinement;
 use crate::agents::sandbox::Mode;
 
@@ -120,14 +120,12 @@ fn check_sizes(worktree: &Path, entries: &[git::StatusEntry], limits: Limits) ->
     Ok(())
 }
 
-/// A pull request title from a prompt: its first line, at most 72 characters.
+/// A pull request title from a prompt: the task's title ([`super::task::title`]), `Task` when
+/// the prompt is blank.
 pub(crate) fn title(prompt: &str) -> String {
-    let line = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("Task").trim();
-    if line.chars().count() > 72 {
-        let cut: String = line.chars().take(71).collect();
-        format!("{cut}…")
-    } else {
-        line.to_owned()
+    match super::task::title(prompt) {
+        t if t.is_empty() => "Task".to_owned(),
+        t => t,
     }
 }
 

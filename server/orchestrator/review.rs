@@ -9,7 +9,8 @@ use serde::Serialize;
 use super::git::user_identity;
 use super::git::{self, Git, MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_SYMLINK, is_null_oid};
 use super::pr::ranges_overlap;
-use super::store::{CheckResult, PullRequest, Signoff, SignoffAction, Task, TaskId, TaskState, now_ms};
+use super::store::now_ms;
+use super::task::{PullRequest, Signoff, SignoffAction, Task, TaskId, TaskState};
 use super::worktree;
 use super::{Orchestrator, OrchestratorError, spawn_pipeline, store};
 
@@ -73,7 +74,7 @@ fn user_repo(task: &Task) -> Git {
 
 impl Orchestrator {
     fn ready_pr(&self, id: TaskId, action: &'static str) -> Result<(Task, PullRequest), OrchestratorError> {
-        let task = self.inner.expect_state(id, &[TaskState::Ready], action, "ready")?;
+        let task = self.inner.expect_state(id, &[TaskState::Ready], action)?;
         let pr = self.inner.store.pull_request(id)?.ok_or(OrchestratorError::NoPullRequest(id))?;
         Ok((task, pr))
     }
@@ -240,11 +241,7 @@ impl Orchestrator {
             message.push_str(pr.description.trim());
             message.push_str("\n\n");
         }
-        let checks = match pr.check {
-            CheckResult::Pass => "pass",
-            CheckResult::Fail => "FAIL",
-            CheckResult::None => "none",
-        };
+        let checks = pr.check.trailer();
         message.push_str(&format!("Baton-Task: {id}\nBaton-Checks: {checks}\nSigned-off-by: {who}\n"));
         let merged = repo
             .bytes(&["merge", "--no-ff", "--no-edit", "--no-stat", "--no-verify", "-m", &message, &pr.head_commit])
@@ -279,7 +276,6 @@ impl Orchestrator {
             id,
             &[TaskState::Ready, TaskState::Failed, TaskState::Interrupted],
             "requesting changes",
-            "ready, failed or interrupted",
         )?;
         let prompt = format!("{}\n\nReview feedback on your previous work (address it):\n{feedback}", task.prompt);
         self.inner.store.set_field(id, store::Field::Prompt, prompt)?;
@@ -301,7 +297,7 @@ impl Orchestrator {
                 id,
                 state: task.state,
                 action: "discarding",
-                needed: "not merged, applied or discarded",
+                needed: format!("not {}", TaskState::either(&TaskState::finals())),
             });
         }
         self.inner.transition(id, TaskState::Discarded, "discarded".to_owned())?;
