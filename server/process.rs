@@ -155,31 +155,54 @@ pub fn residents(dir: &Path) -> Vec<Resident> {
     found
 }
 
-/// Reads `reader` to its end, keeping only the last `cap` bytes. Returns the kept bytes as
-/// (lossy) UTF-8 and whether anything was dropped. Read errors end the reading.
+/// The last bytes of a stream, kept as it is read: at most `cap` bytes, whatever the stream's
+/// length.
+#[derive(Debug)]
+pub struct Tail {
+    kept: Vec<u8>,
+    cap: usize,
+    cut: bool,
+}
+
+impl Tail {
+    /// Keeps at most `cap` bytes.
+    pub fn new(cap: usize) -> Self {
+        Self { kept: Vec::new(), cap, cut: false }
+    }
+
+    /// Adds what was read next.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.kept.extend_from_slice(bytes);
+        if self.kept.len() > self.cap {
+            let excess = self.kept.len() - self.cap;
+            self.kept.drain(..excess);
+            self.cut = true;
+        }
+    }
+
+    /// The kept bytes as (lossy) UTF-8, and whether anything was dropped. A cut that split a
+    /// character drops its leftover continuation bytes.
+    pub fn finish(mut self) -> (String, bool) {
+        if self.cut {
+            let skip = self.kept.iter().take(3).take_while(|b| (**b & 0b1100_0000) == 0b1000_0000).count();
+            self.kept.drain(..skip);
+        }
+        (String::from_utf8_lossy(&self.kept).into_owned(), self.cut)
+    }
+}
+
+/// Reads `reader` to its end, keeping only the last `cap` bytes ([`Tail`]). Returns the kept
+/// bytes as (lossy) UTF-8 and whether anything was dropped. Read errors end the reading.
 pub async fn read_tail<R: AsyncRead + Unpin>(mut reader: R, cap: usize) -> (String, bool) {
-    let mut kept: Vec<u8> = Vec::new();
-    let mut cut = false;
+    let mut tail = Tail::new(cap);
     let mut buffer = [0u8; 8192];
     loop {
         match reader.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => {
-                kept.extend_from_slice(&buffer[..n]);
-                if kept.len() > cap {
-                    let excess = kept.len() - cap;
-                    kept.drain(..excess);
-                    cut = true;
-                }
-            }
+            Ok(n) => tail.push(&buffer[..n]),
         }
     }
-    // The cut may have split a character: drop its leftover continuation bytes.
-    if cut {
-        let skip = kept.iter().take(3).take_while(|b| (**b & 0b1100_0000) == 0b1000_0000).count();
-        kept.drain(..skip);
-    }
-    (String::from_utf8_lossy(&kept).into_owned(), cut)
+    tail.finish()
 }
 
 /// How a command run by [`run_with_limit`] ended.

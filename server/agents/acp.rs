@@ -71,8 +71,8 @@ const MAX_READ_BYTES: u64 = 10 << 20;
 /// sandbox is required but cannot run; [`AgentError::Crashed`] (with
 /// the end of its stderr) when the agent exits or closes stdout before answering the prompt;
 /// [`AgentError::Protocol`] when it answers a request with an error or malformed result;
-/// [`AgentError::TimedOut`] past `profile.time_limit_ms` and [`AgentError::Cancelled`] when
-/// `ctx.cancel` fires (both send `session/cancel` first).
+/// [`AgentError::Cancelled`] when `ctx.cancel` fires (`session/cancel` is sent first). The
+/// profile's time limit is kept by the caller ([`super::run::with_time_limit`]).
 pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     let profile = &ctx.profile;
     let command_line = profile.command.join(" ");
@@ -164,7 +164,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         .connect_with(Lines::new(outgoing, incoming), {
             let run = run.clone();
             async move |cx: ConnectionTo<Agent>| {
-                let _ = done_tx.send(run.turn_within_limits(&cx).await);
+                let _ = done_tx.send(run.turn_until_cancelled(&cx).await);
                 Ok(())
             }
         });
@@ -240,17 +240,14 @@ impl Run {
         let _ = self.ctx.events.send(event);
     }
 
-    /// The turn, ended by the profile's time limit or the run's cancellation (which send
-    /// `session/cancel` when a session exists).
-    async fn turn_within_limits(&self, cx: &ConnectionTo<Agent>) -> Result<AgentOutcome, AgentError> {
-        let ms = self.ctx.profile.time_limit_ms;
+    /// The turn, ended by the run's cancellation (the time limit cancels it too:
+    /// [`super::run::with_time_limit`]), which sends `session/cancel` when a session exists.
+    async fn turn_until_cancelled(&self, cx: &ConnectionTo<Agent>) -> Result<AgentOutcome, AgentError> {
         let result = tokio::select! {
-            outcome = tokio::time::timeout(Duration::from_millis(ms), self.turn_until_exit(cx)) => {
-                outcome.unwrap_or(Err(AgentError::TimedOut { ms }))
-            }
+            outcome = self.turn_until_exit(cx) => outcome,
             () = self.ctx.cancel.cancelled() => Err(AgentError::Cancelled),
         };
-        if matches!(result, Err(AgentError::TimedOut { .. } | AgentError::Cancelled)) {
+        if matches!(result, Err(AgentError::Cancelled)) {
             let session_id = self.state().session_id.clone();
             if let Some(session_id) = session_id
                 && let Err(e) = cx.send_notification(CancelNotification::new(session_id))

@@ -193,7 +193,7 @@ async fn a_hanging_agent_times_out_and_is_killed() {
         return;
     };
     s.ctx.profile.time_limit_ms = 500;
-    let error = run(s.ctx.clone()).await.expect_err("timeout");
+    let error = crate::agents::run::with_time_limit(s.ctx.clone(), run).await.expect_err("timeout");
     assert!(matches!(error, AgentError::TimedOut { ms: 500 }), "{error}");
     assert!(agent_record(&s.worktree)["pid"].is_u64(), "the agent started");
     // Its pid is the sandbox's own; from here, nothing may still work in the worktree.

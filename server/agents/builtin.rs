@@ -2,8 +2,6 @@
 //! worktree with the tools of [`super::tools`], bounded by steps, tokens, wall-clock time and
 //! cancellation.
 
-use std::time::Duration;
-
 use super::sandbox::Mode;
 use super::tools::{self, ToolName, Workspace};
 use super::{AgentError, AgentEvent, AgentOutcome, RunContext, StopReason};
@@ -37,25 +35,18 @@ Do not write code yet; answer with the plan only.";
 /// Commands run in `ctx.confinement` without network; tool output reaches the model with the
 /// values of `ctx.secrets` redacted.
 ///
-/// Errors: [`AgentError::TimedOut`] past `profile.time_limit_ms`, [`AgentError::Cancelled`] when
-/// `ctx.cancel` fires (running commands are killed), [`AgentError::Provider`] when the model
+/// The profile's time limit is kept by the caller ([`super::run::with_time_limit`]).
+///
+/// Errors: [`AgentError::Cancelled`] when `ctx.cancel` fires (running commands are killed), [`AgentError::Provider`] when the model
 /// request fails, [`AgentError::Sandbox`] when the sandbox is required but cannot run,
 /// [`AgentError::Other`] when the worktree is unusable.
 pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     if ctx.task.planning {
-        let (summary, tokens) = bounded(&ctx, plan_turn(&ctx)).await?;
+        let (summary, tokens) = cancellable(&ctx, plan_turn(&ctx)).await?;
         return Ok(AgentOutcome { summary, stop_reason: StopReason::EndTurn, tokens });
     }
     let mode = ctx.confinement.mode().await?;
-    bounded(&ctx, run_loop(&ctx, mode)).await
-}
-
-/// Asks the model for a plan (no tools offered) and returns it; also emits [`AgentEvent::Plan`].
-/// Used when the profile has `plan_first`; the caller decides whether to [`run`] afterwards.
-///
-/// Errors: as [`run`] (time limit, cancel, provider failures).
-pub async fn plan(ctx: RunContext) -> Result<String, AgentError> {
-    bounded(&ctx, plan_turn(&ctx)).await.map(|(plan, _)| plan)
+    cancellable(&ctx, run_loop(&ctx, mode)).await
 }
 
 /// One model turn without tools that proposes a plan: the plan and the tokens it used.
@@ -77,13 +68,11 @@ async fn plan_turn(ctx: &RunContext) -> Result<(String, u64), AgentError> {
     Ok((plan, tokens))
 }
 
-/// Races `work` against the profile's time limit and the cancel token.
-async fn bounded<T>(ctx: &RunContext, work: impl Future<Output = Result<T, AgentError>>) -> Result<T, AgentError> {
-    let ms = ctx.profile.time_limit_ms;
+/// Races `work` against the cancel token (which the time limit fires too:
+/// [`super::run::with_time_limit`]).
+async fn cancellable<T>(ctx: &RunContext, work: impl Future<Output = Result<T, AgentError>>) -> Result<T, AgentError> {
     tokio::select! {
-        outcome = tokio::time::timeout(Duration::from_millis(ms), work) => {
-            outcome.unwrap_or(Err(AgentError::TimedOut { ms }))
-        }
+        outcome = work => outcome,
         () = ctx.cancel.cancelled() => Err(AgentError::Cancelled),
     }
 }

@@ -224,7 +224,7 @@ async fn a_hanging_model_times_out() {
     server.push(Reply::Hang);
     let mut s = setup(ProviderKind::Openai, &server);
     s.ctx.profile.time_limit_ms = 300;
-    let error = run(s.ctx.clone()).await.expect_err("timeout");
+    let error = crate::agents::run::with_time_limit(s.ctx.clone(), run).await.expect_err("timeout");
     assert!(matches!(error, AgentError::TimedOut { ms: 300 }), "{error}");
 }
 
@@ -254,7 +254,8 @@ async fn plan_asks_without_tools() {
     let server = ModelServer::start().await;
     server.push(Reply::text("1. Read\n2. Edit"));
     let mut s = setup(ProviderKind::Anthropic, &server);
-    let plan = plan(s.ctx.clone()).await.expect("plan");
+    s.ctx.task.planning = true;
+    let plan = run(s.ctx.clone()).await.expect("plan").summary;
     assert_eq!(plan, "1. Read\n2. Edit");
     assert!(drain(&mut s.events).contains(&AgentEvent::Plan(plan)));
     assert!(server.requests()[0].body.get("tools").is_none());
@@ -306,7 +307,7 @@ async fn unsandboxed_commands_run_and_the_user_is_told() {
     server.push(Reply::tool_call("run_command", json!({"argv": ["sh", "-c", "echo plain > p.txt"]})));
     server.push(Reply::text("Ran."));
     let mut s = setup(ProviderKind::Openai, &server);
-    let outcome = bounded(&s.ctx, run_loop(&s.ctx, Mode::Unsandboxed)).await.expect("run");
+    let outcome = cancellable(&s.ctx, run_loop(&s.ctx, Mode::Unsandboxed)).await.expect("run");
     assert_eq!(outcome.summary, "Ran.");
     assert_eq!(std::fs::read_to_string(s.worktree.join("p.txt")).expect("p"), "plain\n");
     let events = drain(&mut s.events);

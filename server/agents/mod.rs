@@ -19,6 +19,7 @@ use crate::providers::{ProviderConfig, ProviderError};
 pub mod acp;
 pub mod builtin;
 pub mod cli;
+pub mod run;
 pub mod sandbox;
 pub(crate) mod tools;
 

@@ -60,6 +60,11 @@ const FIXED: &[(&str, &str)] = &[
     ("worktree.useRelativePaths", "false"),
 ];
 
+/// How much of `git checkout`'s stderr is kept for its error message, in bytes.
+const CHECKOUT_TAIL_BYTES: usize = 2048;
+/// Longest progress line read from `git checkout`, in bytes.
+const PROGRESS_LINE_BYTES: usize = 256;
+
 /// Settings that keep git off the network (all commands but [`Git::for_push`]).
 const OFFLINE: &[(&str, &str)] = &[("protocol.allow", "never"), ("core.sshCommand", "false")];
 
@@ -79,6 +84,9 @@ pub(crate) enum GitError {
     Spawn { args: String, reason: String },
     #[error("git {args} failed ({status}): {stderr}")]
     Failed { args: String, status: String, stderr: String },
+    /// What git wrote for a new worktree is not what `git worktree add` writes.
+    #[error("the new worktree {} is not as git makes one: {why}", .worktree.display())]
+    NewWorktree { worktree: PathBuf, why: String },
 }
 
 /// Where a command runs.
@@ -342,6 +350,57 @@ impl Git {
         Ok(out.stdout)
     }
 
+    /// `git checkout --progress --force HEAD` (filling a `--no-checkout` worktree), turning git's
+    /// `Updating files: 45% (450/1000)` lines into `step`s every 10 percent. Git prints them
+    /// only when the checkout takes more than about two seconds.
+    ///
+    /// Errors: as [`Git::command`]; [`GitError::Failed`] with the last 2048 bytes of git's stderr.
+    pub(crate) async fn checkout_with_progress(&self, step: &(dyn Fn(String) + Send + Sync)) -> Result<(), GitError> {
+        use tokio::io::AsyncReadExt;
+        let args = ["checkout", "--progress", "--force", "HEAD"];
+        let spawn_error = |e: std::io::Error| GitError::Spawn { args: shown(&args), reason: e.to_string() };
+        let mut child = self.command(&args).await?.stdout(Stdio::null()).spawn().map_err(spawn_error)?;
+        let mut stderr = child.stderr.take().ok_or_else(|| spawn_error(std::io::Error::other("no stderr pipe")))?;
+        let mut tail = crate::process::Tail::new(CHECKOUT_TAIL_BYTES);
+        let mut line = Vec::new();
+        let mut last_percent = 0u32;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stderr.read(&mut buf).await.map_err(spawn_error)?;
+            if n == 0 {
+                break;
+            }
+            tail.push(&buf[..n]);
+            for &b in &buf[..n] {
+                if b != b'\r' && b != b'\n' {
+                    // Progress lines are short; anything longer is not one.
+                    if line.len() < PROGRESS_LINE_BYTES {
+                        line.push(b);
+                    }
+                    continue;
+                }
+                let text = String::from_utf8_lossy(&line).into_owned();
+                line.clear();
+                if let Some(p) = progress_percent(&text)
+                    && p >= last_percent + 10
+                {
+                    last_percent = p;
+                    step(format!("checking out files: {}", text.trim().trim_start_matches("Updating files:").trim()));
+                }
+            }
+        }
+        let status = child.wait().await.map_err(spawn_error)?;
+        if !status.success() {
+            let (stderr, _) = tail.finish();
+            return Err(GitError::Failed {
+                args: shown(&args),
+                status: status.to_string(),
+                stderr: stderr.trim().to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// The contents of `oids` (blobs), in order, read with one `git cat-file --batch`; `None` for
     /// an object git does not have.
     ///
@@ -364,12 +423,41 @@ impl Git {
     }
 }
 
+/// The admin directory named by the `.git` file git just wrote in the new worktree `path`
+/// (before any agent ran there), checked to be an absolute directory whose `gitdir` file points
+/// back at the worktree.
+///
+/// Errors: [`GitError::NewWorktree`] naming what is off.
+pub(crate) fn new_worktree_git_dir(path: &Path) -> Result<PathBuf, GitError> {
+    let off = |why: String| GitError::NewWorktree { worktree: path.to_path_buf(), why };
+    let dotgit = std::fs::read(path.join(".git")).map_err(|e| off(format!("cannot read its .git: {e}")))?;
+    let line = dotgit.strip_suffix(b"\n").unwrap_or(&dotgit);
+    let dir = line.strip_prefix(b"gitdir: ").ok_or_else(|| off("its .git is not a gitdir file".to_owned()))?;
+    let dir = path_from_bytes(dir);
+    if !dir.is_absolute() {
+        return Err(off("its .git names a relative gitdir".to_owned()));
+    }
+    let back =
+        std::fs::read(dir.join("gitdir")).map_err(|e| off(format!("cannot read {}/gitdir: {e}", dir.display())))?;
+    let back = path_from_bytes(back.strip_suffix(b"\n").unwrap_or(&back));
+    if back != path.join(".git") {
+        return Err(off(format!("{} does not point back at it", dir.display())));
+    }
+    Ok(dir)
+}
+
 /// What `git worktree add` writes into `<worktree>/.git`.
 pub(crate) fn dotgit_content(git_dir: &Path) -> Vec<u8> {
     let mut expected = b"gitdir: ".to_vec();
     expected.extend_from_slice(git_dir.as_os_str().as_bytes());
     expected.push(b'\n');
     expected
+}
+
+/// The percentage of a git progress line (`Updating files:  45% (450/1000)`).
+fn progress_percent(line: &str) -> Option<u32> {
+    let (before, _) = line.split_once('%')?;
+    before.rsplit(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 fn shown<S: AsRef<OsStr>>(args: &[S]) -> String {

@@ -320,3 +320,10 @@ async fn a_push_runs_only_what_the_users_global_config_names() {
     let _ = push.output(&["push", "-q", "viassh", "task"]).await;
     assert!(!s.fired());
 }
+
+#[test]
+fn git_progress_percentages_parse() {
+    assert_eq!(progress_percent("Updating files:  45% (450/1000)"), Some(45));
+    assert_eq!(progress_percent("Updating files: 100% (1000/1000), done."), Some(100));
+    assert_eq!(progress_percent("warning: something"), None);
+}

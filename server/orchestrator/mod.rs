@@ -8,9 +8,10 @@
 //! LSP layer turns [`TaskEvent`]s into progress reports.
 
 pub(crate) mod git;
+mod pipeline;
 pub mod pr;
+mod recovery;
 pub mod review;
-pub mod run;
 pub mod store;
 pub mod task;
 #[cfg(test)]
@@ -20,19 +21,18 @@ pub mod worktree;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use serde::Serialize;
-use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
-use crate::agents::sandbox::{self, Confinement, Mode};
-use crate::agents::{AgentError, AgentEvent, AgentProfile, AgentTask, Asker, NoUser, RunContext};
+use crate::agents::{AgentProfile, Asker, NoUser};
 use crate::providers::ProviderConfig;
 use crate::secrets::Secrets;
 
-pub use run::{AgentRunner, AgentRunners};
+pub use crate::agents::run::{AgentRunner, AgentRunners};
 use store::Store;
 pub use store::StoreError;
 pub use task::{
@@ -45,11 +45,6 @@ const EVENT_BUFFER: usize = 1024;
 /// How often a running task's state is re-read to notice a discard by another server, in
 /// milliseconds.
 const DISCARD_POLL_MS: u64 = 1000;
-/// How often the database is checked for tasks nobody runs any more (their server died, or
-/// their end could not be recorded), in milliseconds.
-const RECOVERY_POLL_MS: u64 = 2000;
-/// How many times a task's failure is written before it is left to the recovery poll.
-const RECORD_ATTEMPTS: u32 = 3;
 
 /// What the orchestrator reads from the settings (`[orchestrator]`, `[[agents]]`, the provider
 /// and `[secrets]`; `config.rs` translates them). The defaults are the settings' defaults.
@@ -215,35 +210,6 @@ impl From<worktree::WorktreeError> for OrchestratorError {
     }
 }
 
-/// Owners (`<pid>:<n>`) of the orchestrators alive in this process.
-fn live_owners() -> &'static Mutex<HashSet<String>> {
-    static LIVE: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    LIVE.get_or_init(Default::default)
-}
-
-/// Whether the orchestrator that wrote `owner` is still running: in this process, one that has
-/// not been dropped; in another, the process with that pid and start time (a later process that
-/// reuses the pid is not it).
-fn owner_alive(owner: &str) -> bool {
-    let Some((pid, start)) = store::parse_owner(owner) else {
-        return false;
-    };
-    if pid == std::process::id() {
-        return live_owners().lock().unwrap_or_else(|p| p.into_inner()).contains(owner);
-    }
-    crate::process::pid_alive(pid, start)
-}
-
-/// Stops what a dead server left running for `task`: its recorded process group, if that is
-/// still the recorded process (same start time).
-fn stop_orphan(task: &Task) {
-    if let Some(record) = task.process
-        && record.kill_if_alive()
-    {
-        tracing::info!(task = task.id, pgid = record.pgid, "killed the agent a stopped server left running");
-    }
-}
-
 pub(crate) struct Inner {
     store: Store,
     data_dir: PathBuf,
@@ -276,7 +242,7 @@ impl std::fmt::Debug for Orchestrator {
 
 impl Drop for Orchestrator {
     fn drop(&mut self) {
-        live_owners().lock().unwrap_or_else(|p| p.into_inner()).remove(&self.inner.owner);
+        recovery::forget_owner(&self.inner.owner);
         self.inner.shutdown.cancel();
     }
 }
@@ -295,12 +261,12 @@ impl Orchestrator {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let store = Store::open(&worktree::db_path(data_dir))?;
         let owner = store::owner_string(std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let interrupted = store.interrupt_orphans(owner_alive, stop_orphan)?;
+        let interrupted = store.interrupt_orphans(recovery::owner_alive, recovery::stop_orphan)?;
         for task in &interrupted {
             let _ = store.append_log(task.id, "interrupted: the server running this task stopped");
             tracing::info!(task = task.id, "task interrupted by an earlier server's exit");
         }
-        live_owners().lock().unwrap_or_else(|p| p.into_inner()).insert(owner.clone());
+        recovery::register_owner(&owner);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let inner = Arc::new(Inner {
             store,
@@ -315,7 +281,7 @@ impl Orchestrator {
             owner,
             shutdown: CancellationToken::new(),
         });
-        spawn_recovery(&inner);
+        recovery::spawn(&inner);
         Ok(Orchestrator { inner })
     }
 
@@ -377,7 +343,7 @@ impl Orchestrator {
         tracing::info!(task = id, agent = %agent, "task queued");
         tracing::trace!(task = id, prompt, "task prompt");
         self.inner.emit(id, TaskState::Queued, format!("queued for agent {agent}"));
-        spawn_pipeline(self.inner.clone(), id);
+        pipeline::spawn(self.inner.clone(), id);
         Ok(id)
     }
 
@@ -480,7 +446,7 @@ impl Orchestrator {
         }
         self.inner.store.set_field(id, store::Field::Owner, self.inner.owner.clone())?;
         self.inner.transition(id, TaskState::Queued, why.to_owned())?;
-        spawn_pipeline(self.inner.clone(), id);
+        pipeline::spawn(self.inner.clone(), id);
         Ok(())
     }
 
@@ -550,90 +516,6 @@ impl Inner {
         Ok(())
     }
 
-    /// `task` as this server knows it: a failure it could not write yet shows as `failed`, its
-    /// error saying it is not saved.
-    fn overlay(&self, mut task: Task) -> Task {
-        if task.state.is_working()
-            && let Some(message) = lock(&self.unrecorded).get(&task.id)
-        {
-            task.state = TaskState::Failed;
-            task.error = Some(format!("{message} (not saved yet; Baton keeps trying)"));
-        }
-        task
-    }
-
-    /// Writes the task's failure: its error, then the `failed` state (logged and broadcast).
-    fn record_failure(&self, id: TaskId, message: &str) -> Result<(), StoreError> {
-        self.store.set_field(id, store::Field::Error, message.to_owned())?;
-        self.transition(id, TaskState::Failed, message.to_owned())
-    }
-
-    /// Marks the task failed, retrying a few times when the database cannot be written (a full
-    /// disk). If it still cannot, the user is told at once (the event carries the failure) and
-    /// the recovery poll keeps trying, so the task never stays in a working state.
-    async fn fail(&self, id: TaskId, message: String) {
-        let mut last = None;
-        for attempt in 0..RECORD_ATTEMPTS {
-            match self.record_failure(id, &message) {
-                Ok(()) => return,
-                Err(StoreError::IllegalTransition { .. } | StoreError::NoTask(_)) => return,
-                Err(e) => last = Some(e),
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt + 1))).await;
-        }
-        let why = last.map(|e| e.to_string()).unwrap_or_default();
-        tracing::error!(task = id, error = %why, "cannot record the task's failure; retrying at each poll");
-        lock(&self.unrecorded).insert(id, message.clone());
-        let _ = self.events.send(TaskEvent {
-            task_id: id,
-            state: TaskState::Failed,
-            message: format!("{message} (not saved yet: {}; Baton keeps trying)", disk_words(&why)),
-        });
-    }
-
-    /// One recovery pass: tasks of servers that died become `interrupted` (after their recorded
-    /// process groups are killed), failures that could not be written are written, and this
-    /// server's tasks in a working state that no pipeline runs any more become `failed`.
-    fn recover(&self) {
-        match self.store.interrupt_orphans(owner_alive, stop_orphan) {
-            Ok(tasks) => {
-                for task in tasks {
-                    tracing::info!(task = task.id, "task interrupted: its server stopped");
-                    self.emit(
-                        task.id,
-                        TaskState::Interrupted,
-                        "interrupted: the server running this task stopped".into(),
-                    );
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "recovery cannot read the tasks"),
-        }
-        let unrecorded: Vec<(TaskId, String)> = lock(&self.unrecorded).clone().into_iter().collect();
-        for (id, message) in unrecorded {
-            match self.record_failure(id, &message) {
-                Ok(()) | Err(StoreError::IllegalTransition { .. } | StoreError::NoTask(_)) => {
-                    lock(&self.unrecorded).remove(&id);
-                }
-                Err(e) => tracing::debug!(task = id, error = %e, "the task's failure still cannot be recorded"),
-            }
-        }
-        let Ok(tasks) = self.store.unfinished_tasks() else { return };
-        let now = store::now_ms();
-        for task in tasks {
-            let stranded = task.owner == self.owner
-                && task.state.is_working()
-                && now - task.updated_ms > RECOVERY_POLL_MS as i64
-                && !lock(&self.running).contains_key(&task.id)
-                && !lock(&self.unrecorded).contains_key(&task.id);
-            if stranded {
-                let message = "the task stopped without recording its result".to_owned();
-                if self.record_failure(task.id, &message).is_err() {
-                    lock(&self.unrecorded).insert(task.id, message);
-                }
-            }
-        }
-    }
-
     /// Task `id`, if it is in one of the `allowed` states; else why `action` cannot happen.
     fn expect_state(&self, id: TaskId, allowed: &[TaskState], action: &'static str) -> Result<Task, OrchestratorError> {
         let task = self.store.task(id)?;
@@ -652,334 +534,4 @@ impl Inner {
             done.cancelled().await;
         }
     }
-}
-
-/// Runs [`Inner::recover`] every [`RECOVERY_POLL_MS`] while the orchestrator lives (when
-/// opened inside a tokio runtime).
-fn spawn_recovery(inner: &Arc<Inner>) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-    let weak = Arc::downgrade(inner);
-    let shutdown = inner.shutdown.clone();
-    runtime.spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(RECOVERY_POLL_MS));
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = shutdown.cancelled() => break,
-            }
-            let Some(inner) = weak.upgrade() else { break };
-            inner.recover();
-        }
-    });
-}
-
-/// A database error in the user's words: a full disk says so.
-fn disk_words(error: &str) -> String {
-    if error.contains("full") || error.contains("No space left") {
-        format!("disk full ({error})")
-    } else {
-        error.to_owned()
-    }
-}
-
-/// Why a pipeline stopped early without a failure of its own.
-#[derive(Debug, thiserror::Error)]
-#[error("cancelled")]
-struct Stopped;
-
-fn spawn_pipeline(inner: Arc<Inner>, id: TaskId) {
-    let cancel = inner.shutdown.child_token();
-    let done = CancellationToken::new();
-    lock(&inner.running).insert(id, (cancel.clone(), done.clone()));
-    tokio::spawn(async move {
-        let result = pipeline(&inner, id, &cancel).await;
-        // Another server may have taken the task over (resumed it) meanwhile: leave it alone. A
-        // task that cannot even be read is still ours to fail.
-        let still_ours = inner.store.task(id).map(|t| t.owner == inner.owner).unwrap_or(true);
-        if let Err(e) = result
-            && still_ours
-        {
-            if inner.shutdown.is_cancelled() {
-                if inner.transition(id, TaskState::Interrupted, "the server stopped".to_owned()).is_err() {
-                    tracing::debug!(task = id, "task already left its working state");
-                }
-            } else if cancel.is_cancelled() || e.is::<Stopped>() {
-                tracing::debug!(task = id, "task pipeline cancelled");
-            } else {
-                let message = format!("{e:#}");
-                tracing::info!(task = id, error = %message, "task failed");
-                inner.fail(id, message).await;
-            }
-        }
-        lock(&inner.running).remove(&id);
-        done.cancel();
-    });
-}
-
-/// The confinement of `profile`'s processes working in `worktree` for a task on `repo_root`:
-/// sandboxed unless the profile opts out, the user's checkout and Baton's data directory
-/// hidden, the configured read-only paths bound, the profile's environment and network.
-fn confinement(
-    inner: &Inner,
-    config: &Config,
-    profile: &AgentProfile,
-    repo_root: &Path,
-    worktree: &Path,
-) -> Confinement {
-    let mut read_only_paths = config.read_only_paths.clone();
-    read_only_paths.extend(profile.read_only_paths.iter().cloned());
-    let mut pass_env = profile.pass_env.clone();
-    pass_env.extend(profile.secret_env.iter().cloned());
-    Confinement {
-        sandbox: profile.sandbox,
-        worktree: worktree.to_path_buf(),
-        repo_root: Some(repo_root.to_path_buf()),
-        data_dir: Some(inner.data_dir.clone()),
-        read_only_paths,
-        network: profile.network_enabled(),
-        env: profile.env.clone(),
-        pass_env,
-    }
-}
-
-async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) -> anyhow::Result<()> {
-    let task = inner.store.task(id)?;
-    let profile = inner.profile(&task.agent)?;
-    let config = inner.config();
-
-    // Queued: wait for a slot of the profile.
-    let slot = inner.slot(&profile);
-    if slot.available_permits() == 0 {
-        inner.emit(id, TaskState::Queued, format!("waiting for a free {} slot", profile.name));
-    }
-    let permit = tokio::select! {
-        p = slot.acquire_owned() => p.context("the agent queue was closed")?,
-        _ = cancel.cancelled() => return Err(Stopped.into()),
-    };
-
-    // Preparing: the sandbox, then the worktree (kept from an earlier run when it still exists).
-    inner.transition(id, TaskState::Preparing, "preparing the worktree".to_owned())?;
-    let mode = if profile.sandbox {
-        sandbox::availability().await.map_err(|e| anyhow!("{e} (agent profile {:?})", profile.name))?;
-        Mode::Bwrap
-    } else {
-        inner.emit(
-            id,
-            TaskState::Preparing,
-            "running without a sandbox: the agent profile sets sandbox = false".into(),
-        );
-        Mode::Unsandboxed
-    };
-    let task = inner.store.task(id)?;
-    let (worktree_path, branch, base, git_dir) = match (&task.worktree, &task.branch, &task.base_commit) {
-        (Some(w), Some(b), Some(base)) if w.exists() => {
-            let git_dir = match &task.git_dir {
-                Some(d) => d.clone(),
-                None => {
-                    // Recorded before Baton kept it: found from the repository's side, never from
-                    // the worktree's `.git`.
-                    let d = git::find_git_dir(&task.repo_root, w).await?;
-                    inner.store.set_git_dir(id, &d)?;
-                    d
-                }
-            };
-            (w.clone(), b.clone(), base.clone(), git_dir)
-        }
-        (Some(_), Some(b), Some(base)) => {
-            // Resumed after its worktree folder went away: the branch holds the work.
-            let step_inner = inner.clone();
-            let step = move |m: String| step_inner.emit(id, TaskState::Preparing, m);
-            let (path, git_dir) = worktree::reattach(&inner.data_dir, &task.repo_root, b, &step).await?;
-            inner.store.set_worktree(id, b, &path, base)?;
-            inner.store.set_git_dir(id, &git_dir)?;
-            (path, b.clone(), base.clone(), git_dir)
-        }
-        _ => {
-            let step_inner = inner.clone();
-            let step = move |m: String| step_inner.emit(id, TaskState::Preparing, m);
-            let wt = worktree::create(&inner.data_dir, &task.repo_root, id, &task.prompt, &step).await?;
-            inner.store.set_worktree(id, &wt.branch, &wt.path, &wt.base_commit)?;
-            inner.store.set_git_dir(id, &wt.git_dir)?;
-            if let Some(setup) = config.setup_command.as_deref().filter(|s| !s.trim().is_empty()) {
-                inner.emit(id, TaskState::Preparing, format!("running setup: {setup}"));
-                let confinement = confinement(inner, &config, &profile, &task.repo_root, &wt.path).for_commands();
-                let network = config.setup_network;
-                let limit = config.setup_timeout_ms;
-                worktree::run_setup(&confinement, mode, setup, limit, network, cancel).await?;
-            }
-            (wt.path, wt.branch, wt.base_commit, wt.git_dir)
-        }
-    };
-    if cancel.is_cancelled() {
-        return Err(Stopped.into());
-    }
-
-    // Running.
-    let planning = profile.plan_first && !task.plan_approved;
-    let prompt = if planning {
-        format!("{}\n\nDo not change any file yet. Propose a short, numbered plan for this task and stop.", task.prompt)
-    } else if let Some(plan) = task.plan.as_deref().filter(|_| task.plan_approved) {
-        format!("{}\n\nFollow this approved plan:\n{plan}", task.prompt)
-    } else {
-        task.prompt.clone()
-    };
-    inner.transition(
-        id,
-        TaskState::Running,
-        if planning { format!("{} is planning", profile.name) } else { format!("{} is working", profile.name) },
-    )?;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let fwd_inner = inner.clone();
-    let base_tokens = task.tokens;
-    let forwarder = tokio::spawn(async move {
-        let mut plan = None;
-        while let Some(ev) = rx.recv().await {
-            match ev {
-                AgentEvent::Log(line) => {
-                    let _ = fwd_inner.store.append_log(id, &line);
-                }
-                AgentEvent::Step(step) => {
-                    // The log keeps every step: it is the trail a reviewer reads afterwards.
-                    let _ = fwd_inner.store.append_log(id, &format!("[running] {step}"));
-                    let _ = fwd_inner.events.send(TaskEvent { task_id: id, state: TaskState::Running, message: step });
-                }
-                AgentEvent::Usage { tokens } => {
-                    let _ = fwd_inner.store.set_field(id, store::Field::Tokens, (base_tokens + tokens) as i64);
-                }
-                AgentEvent::Plan(p) => plan = Some(p),
-                AgentEvent::Process(record) => {
-                    if let Err(e) = fwd_inner.store.set_process(id, record) {
-                        tracing::warn!(task = id, error = %e, "cannot record the agent's process group");
-                    }
-                }
-            }
-        }
-        plan
-    });
-    let ctx = RunContext {
-        task: AgentTask { id, prompt, worktree: worktree_path.clone(), branch: branch.clone(), planning },
-        profile: profile.clone(),
-        default_model: config.default_model.clone(),
-        events: tx,
-        cancel: cancel.clone(),
-        asker: inner.asker.read().unwrap_or_else(|p| p.into_inner()).clone(),
-        confinement: confinement(inner, &config, &profile, &task.repo_root, &worktree_path),
-        secrets: config.secrets.clone(),
-    };
-    // Another server (another editor on this repository) may discard the task meanwhile.
-    let watcher = {
-        let (inner, cancel) = (inner.clone(), cancel.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_millis(DISCARD_POLL_MS));
-            loop {
-                tick.tick().await;
-                if inner.store.task(id).is_ok_and(|t| t.state == TaskState::Discarded) {
-                    cancel.cancel();
-                    break;
-                }
-            }
-        })
-    };
-    let outcome = run::dispatch_with_limit(ctx, &inner.runners).await;
-    watcher.abort();
-    let plan = forwarder.await.unwrap_or(None);
-    // The agent's processes are gone (killed with their group when the run ended).
-    if let Err(e) = inner.store.set_process(id, None) {
-        tracing::warn!(task = id, error = %e, "cannot clear the agent's process group");
-    }
-    drop(permit);
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(AgentError::Cancelled) => return Err(Stopped.into()),
-        Err(e) => return Err(anyhow!(e)),
-    };
-    let tokens = base_tokens + outcome.tokens;
-    inner.store.set_field(id, store::Field::Tokens, tokens as i64)?;
-
-    if planning {
-        let plan = plan.unwrap_or_else(|| outcome.summary.clone());
-        inner.store.set_field(id, store::Field::Plan, plan.clone())?;
-        let first = plan.lines().next().unwrap_or("").to_owned();
-        inner.transition(id, TaskState::AwaitingPlanApproval, format!("plan ready for approval: {first}"))?;
-        return Ok(());
-    }
-
-    // Checking: commit, checks, pull request.
-    inner.store.set_field(id, store::Field::Summary, outcome.summary.clone())?;
-    inner.transition(id, TaskState::Checking, "committing the agent's work".to_owned())?;
-    let title = pr::title(&task.prompt);
-    // Git addresses the worktree explicitly and checks its `.git`; `.gitattributes` come from
-    // the base commit (see `git.rs`).
-    let (identity, _, email) =
-        git::identity_file(&inner.data_dir, &task.repo_root, &worktree::repo_key(&task.repo_root)).await?;
-    let wt = git::Git::worktree(&git_dir, &worktree_path).with_global(&identity).with_attr_source(&base);
-    pr::commit(&wt, &profile.name, &title, &outcome.summary, &profile.exclude, config.limits, &email)
-        .await
-        .context("the agent's work was not committed")?;
-    let head = wt.line(&["rev-parse", "--verify", "HEAD^{commit}"]).await?;
-    if head == base {
-        // Documented choice: a task whose branch has no change is a failure, not an empty PR.
-        anyhow::bail!("the agent made no changes");
-    }
-    let (check, check_output) = match config.check_command.as_deref().filter(|c| !c.trim().is_empty()) {
-        Some(cmd) => {
-            inner.emit(id, TaskState::Checking, format!("running checks: {cmd}"));
-            let confinement = confinement(inner, &config, &profile, &task.repo_root, &worktree_path).for_commands();
-            let limit = config.check_timeout_ms;
-            pr::run_checks(&confinement, mode, cmd, limit, cancel).await.ok_or(Stopped)?
-        }
-        None => (CheckResult::None, String::new()),
-    };
-    let (stat, files) = pr::changed_files(&wt, &base, &head).await?;
-    let notes = pr::notes_text(&files);
-    let description = match (outcome.summary.trim().is_empty(), notes.is_empty()) {
-        (_, true) => outcome.summary.clone(),
-        (true, false) => notes,
-        (false, false) => format!("{}\n\n{notes}", outcome.summary.trim_end()),
-    };
-    let mut record = PullRequest {
-        task_id: id,
-        title: title.clone(),
-        description,
-        base_commit: base.clone(),
-        head_commit: head,
-        branch: branch.clone(),
-        stat,
-        files,
-        check_command: config.check_command.clone(),
-        check,
-        check_output,
-        tokens,
-        github_url: None,
-    };
-    if let Some(env) = config.github.token_env.as_deref()
-        && let Ok(token) = std::env::var(env)
-    {
-        let target = pr::GithubTarget {
-            api_url: config.github.api_url.clone(),
-            remote: config.github.remote.clone(),
-            token,
-            draft: config.github.draft,
-        };
-        let base_branch = git::Git::repo(&task.repo_root).line(&["rev-parse", "--abbrev-ref", "HEAD"]).await?;
-        match pr::publish_github(&wt, &target, &branch, base_branch.trim(), &title, &outcome.summary).await {
-            Ok(url) => {
-                inner.emit(id, TaskState::Checking, format!("opened {url}"));
-                record.github_url = Some(url);
-            }
-            Err(e) => inner.emit(id, TaskState::Checking, format!("could not open a GitHub pull request: {e:#}")),
-        }
-    }
-    inner.store.put_pull_request(&record)?;
-    let checks = record.check.summary();
-    inner.transition(
-        id,
-        TaskState::Ready,
-        format!(
-            "ready for review: {} file(s), +{} -{}, {checks}",
-            record.stat.files_changed, record.stat.insertions, record.stat.deletions
-        ),
-    )?;
-    Ok(())
 }

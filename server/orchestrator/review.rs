@@ -12,7 +12,7 @@ use super::pr::ranges_overlap;
 use super::store::now_ms;
 use super::task::{PullRequest, Signoff, SignoffAction, Task, TaskId, TaskState};
 use super::worktree;
-use super::{Orchestrator, OrchestratorError, spawn_pipeline, store};
+use super::{Orchestrator, OrchestratorError, pipeline, store};
 
 /// One file of a pull request as it should be after applying it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -282,7 +282,7 @@ impl Orchestrator {
         self.inner.store.set_field(id, store::Field::Error, None::<String>)?;
         self.inner.store.set_field(id, store::Field::Owner, self.inner.owner.clone())?;
         self.inner.transition(id, TaskState::Queued, "changes requested".to_owned())?;
-        spawn_pipeline(self.inner.clone(), id);
+        pipeline::spawn(self.inner.clone(), id);
         Ok(())
     }
 

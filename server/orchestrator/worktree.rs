@@ -1,16 +1,17 @@
-//! Task worktrees: one git branch and worktree per task, outside the user's tree, created and
-//! removed through the git CLI (serialized per repository), plus the data directory layout,
-//! `.worktreeinclude` copying, the setup command and garbage collection of orphans.
+//! Task worktrees' lifecycle: one git branch and worktree per task, outside the user's tree,
+//! created, re-created and removed (serialized per repository; the git commands themselves are
+//! `git.rs`'s), the data directory layout, `.worktreeinclude` copying, the setup command and
+//! garbage collection of orphans.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, bail};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use super::git::{Git, GitError};
+use super::git::{self, Git, GitError};
 
 /// Errors creating or removing a worktree.
 #[derive(Debug, thiserror::Error)]
@@ -134,10 +135,10 @@ pub(crate) async fn create(
         args.push(base_commit.as_ref());
         repo.bytes(&args).await?;
     }
-    let git_dir = admin_dir(&path)?;
+    let git_dir = git::new_worktree_git_dir(&path)?;
     let wt = Git::worktree(&git_dir, &path).with_attr_source(&base_commit);
     step("checking out files".to_owned());
-    checkout_with_progress(&wt, step).await?;
+    wt.checkout_with_progress(step).await?;
     let count = wt.bytes(&["ls-files", "-z"]).await.map(|s| s.iter().filter(|&&b| b == 0).count()).unwrap_or(0);
     step(format!("checked out {count} files"));
     let copied = copy_includes(repo_root, &path).await?;
@@ -145,67 +146,6 @@ pub(crate) async fn create(
         step(format!("copied {} file(s) from .worktreeinclude", copied.len()));
     }
     Ok(Worktree { branch, path, base_commit, git_dir })
-}
-
-/// The admin directory named by the `.git` file git just wrote in a new worktree (before any
-/// agent ran there), checked to be an absolute `.../worktrees/<name>` directory whose `gitdir`
-/// file points back at the worktree.
-fn admin_dir(path: &Path) -> anyhow::Result<PathBuf> {
-    let dotgit = std::fs::read(path.join(".git")).with_context(|| format!("cannot read {}/.git", path.display()))?;
-    let line = dotgit.strip_suffix(b"\n").unwrap_or(&dotgit);
-    let dir = line.strip_prefix(b"gitdir: ").context("the new worktree's .git is not a gitdir file")?;
-    let dir = super::git::path_from_bytes(dir);
-    anyhow::ensure!(dir.is_absolute(), "git wrote a relative gitdir in {}/.git", path.display());
-    let back = std::fs::read(dir.join("gitdir")).with_context(|| format!("cannot read {}/gitdir", dir.display()))?;
-    let back = super::git::path_from_bytes(back.strip_suffix(b"\n").unwrap_or(&back));
-    anyhow::ensure!(back == path.join(".git"), "{} does not point back at {}", dir.display(), path.display());
-    Ok(dir)
-}
-
-/// Fills a `--no-checkout` worktree (`git checkout --progress --force HEAD`), turning git's
-/// `Updating files: 45% (450/1000)` lines into steps every 10 percent. Git prints them only
-/// when the checkout takes more than about two seconds.
-async fn checkout_with_progress(wt: &Git, step: &(dyn Fn(String) + Send + Sync)) -> anyhow::Result<()> {
-    use tokio::io::AsyncReadExt;
-    let args = ["checkout", "--progress", "--force", "HEAD"];
-    let mut child = wt.command(&args).await?.stdout(Stdio::null()).spawn().context("cannot run git checkout")?;
-    let mut stderr = child.stderr.take().context("no stderr pipe")?;
-    let mut all = Vec::new();
-    let mut pending = Vec::new();
-    let mut last_percent = 0u32;
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stderr.read(&mut buf).await.context("reading git checkout's progress")?;
-        if n == 0 {
-            break;
-        }
-        all.extend_from_slice(&buf[..n]);
-        for &b in &buf[..n] {
-            if b == b'\r' || b == b'\n' {
-                let line = String::from_utf8_lossy(&pending).into_owned();
-                pending.clear();
-                if let Some(p) = parse_progress(&line)
-                    && p >= last_percent + 10
-                {
-                    last_percent = p;
-                    step(format!("checking out files: {}", line.trim().trim_start_matches("Updating files:").trim()));
-                }
-            } else {
-                pending.push(b);
-            }
-        }
-    }
-    let status = child.wait().await.context("waiting for git checkout")?;
-    if !status.success() {
-        bail!("git {} failed ({status}): {}", args.join(" "), tail(&all, 2048).trim());
-    }
-    Ok(())
-}
-
-/// The percentage of a git progress line (`Updating files:  45% (450/1000)`).
-fn parse_progress(line: &str) -> Option<u32> {
-    let (before, _) = line.split_once('%')?;
-    before.rsplit(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 /// Re-creates the worktree of an existing task branch (for a resumed task whose worktree folder
@@ -237,60 +177,73 @@ pub(crate) async fn reattach(
             ["worktree".as_ref(), "add".as_ref(), "--quiet".as_ref(), path.as_os_str(), branch.as_ref()];
         repo.bytes(&args).await?;
     }
-    let git_dir = admin_dir(&path)?;
+    let git_dir = git::new_worktree_git_dir(&path)?;
     copy_includes(repo_root, &path).await?;
     Ok((path, git_dir))
 }
 
-/// Copies the files `.worktreeinclude` names (one per line: relative paths or glob patterns;
-/// `#` comments; a pattern without `/` matches at any depth, like `.gitignore`) from the user's
-/// tree into the worktree, keeping existing worktree files. Returns the copied relative paths.
+/// Copies the files `.worktreeinclude` names from the user's tree into the worktree, keeping
+/// existing worktree files. The file has `.gitignore`'s syntax and meaning (matched by the
+/// `ignore` crate): `#` comments, `!` re-includes, a pattern without a `/` matches at any depth,
+/// a leading `/` anchors it at the repository root, a trailing `/` matches only directories, and
+/// a matched directory is copied whole. `.git` is never entered and symbolic links in the user's
+/// tree are not followed. Returns the copied relative paths.
+///
+/// Errors: `.worktreeinclude` or a folder of the user's tree cannot be read, a copy fails.
 pub(crate) async fn copy_includes(repo_root: &Path, worktree: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let list = match tokio::fs::read_to_string(repo_root.join(".worktreeinclude")).await {
+    let list_path = repo_root.join(".worktreeinclude");
+    let list = match tokio::fs::read_to_string(&list_path).await {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).context("cannot read .worktreeinclude"),
     };
-    let mut copied = Vec::new();
+    let mut builder = GitignoreBuilder::new(repo_root);
     for line in list.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-            continue;
-        }
-        let pattern = line.trim_start_matches('/').trim_end_matches('/');
-        if pattern.split('/').any(|c| c == "..") {
-            tracing::warn!(pattern, ".worktreeinclude: skipping a pattern that leaves the repository");
-            continue;
-        }
-        let is_glob = pattern.contains(['*', '?', '[']);
-        let sources: Vec<PathBuf> = if is_glob {
-            let anchored =
-                if line.trim_end_matches('/').contains('/') { pattern.to_owned() } else { format!("**/{pattern}") };
-            let full = repo_root.join(&anchored);
-            match glob::glob(&full.to_string_lossy()) {
-                Ok(paths) => paths.filter_map(Result::ok).collect(),
-                Err(e) => {
-                    tracing::warn!(pattern, error = %e, ".worktreeinclude: bad pattern");
-                    continue;
-                }
-            }
-        } else {
-            vec![repo_root.join(pattern)]
-        };
-        for src in sources {
-            let Ok(rel) = src.strip_prefix(repo_root) else {
-                continue;
-            };
-            if rel.components().next().is_some_and(|c| c.as_os_str() == ".git") {
-                continue;
-            }
-            let rel = rel.to_path_buf();
-            if copy_path(&src, worktree, &rel)? {
-                copied.push(rel);
-            }
+        if let Err(e) = builder.add_line(Some(list_path.clone()), line) {
+            tracing::warn!(pattern = line, error = %e, ".worktreeinclude: bad pattern");
         }
     }
-    Ok(copied)
+    let include = builder.build().context("cannot read .worktreeinclude")?;
+    if include.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (root, worktree) = (repo_root.to_path_buf(), worktree.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let mut copied = Vec::new();
+        copy_matches(&include, &root, Path::new(""), &worktree, &mut copied)?;
+        Ok(copied)
+    })
+    .await
+    .context("copying .worktreeinclude files stopped")?
+}
+
+/// Walks `dir` (`rel` in the user's tree, sorted by name), copying what `include` matches.
+fn copy_matches(
+    include: &Gitignore,
+    dir: &Path,
+    rel: &Path,
+    worktree: &Path,
+    copied: &mut Vec<PathBuf>,
+) -> anyhow::Result<()> {
+    let read = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let mut entries: Vec<std::fs::DirEntry> = read.filter_map(Result::ok).collect();
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        // The entry's own type: a link is neither a file nor a directory here.
+        let Ok(kind) = entry.file_type() else { continue };
+        if entry.file_name() == ".git" || kind.is_symlink() {
+            continue;
+        }
+        let rel = rel.join(entry.file_name());
+        if include.matched(&rel, kind.is_dir()).is_ignore() {
+            if copy_path(&entry.path(), worktree, &rel)? {
+                copied.push(rel);
+            }
+        } else if kind.is_dir() {
+            copy_matches(include, &entry.path(), &rel, worktree, copied)?;
+        }
+    }
+    Ok(())
 }
 
 /// Copies a file or a directory tree from `src` to `worktree/rel`; returns whether anything was
@@ -340,19 +293,6 @@ fn copy_path(src: &Path, worktree: &Path, rel: &Path) -> anyhow::Result<bool> {
         };
     std::io::copy(&mut from, &mut to).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
     Ok(true)
-}
-
-/// The last `n` bytes of `bytes` as text (cut on a character boundary).
-pub(crate) fn tail(bytes: &[u8], n: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    if text.len() <= n {
-        return text.into_owned();
-    }
-    let mut start = text.len() - n;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    text[start..].to_owned()
 }
 
 /// Runs the configured setup command (`sh -c`) in a new worktree, confined like the agent
@@ -485,10 +425,37 @@ mod tests {
         assert!(std::fs::read_dir(&outside).expect("outside").next().is_none(), "nothing written outside");
     }
 
-    #[test]
-    fn git_progress_percentages_parse() {
-        assert_eq!(parse_progress("Updating files:  45% (450/1000)"), Some(45));
-        assert_eq!(parse_progress("Updating files: 100% (1000/1000), done."), Some(100));
-        assert_eq!(parse_progress("warning: something"), None);
+    #[tokio::test]
+    async fn worktreeinclude_has_gitignore_semantics() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (repo, wt) = (tmp.path().join("repo"), tmp.path().join("wt"));
+        for d in
+            [&repo, &wt, &repo.join("app/config"), &repo.join("secrets/deep"), &repo.join(".git"), &repo.join("sub")]
+        {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        let list =
+            "# comments and blank lines are ignored\n\n*.local\n!keep.local\n/top.env\nsecrets/\napp/config/*.json\n";
+        std::fs::write(repo.join(".worktreeinclude"), list).expect("write");
+        for f in [
+            "a.local",
+            "sub/b.local",
+            "keep.local",
+            "top.env",
+            "sub/top.env",
+            "secrets/deep/key",
+            "app/config/dev.json",
+            "app/dev.json",
+            ".git/x.local",
+        ] {
+            std::fs::write(repo.join(f), f).expect("write");
+        }
+        let copied = copy_includes(&repo, &wt).await.expect("copy");
+        let copied: Vec<String> = copied.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(copied, ["a.local", "app/config/dev.json", "secrets", "sub/b.local", "top.env"]);
+        assert_eq!(std::fs::read_to_string(wt.join("secrets/deep/key")).expect("whole folder"), "secrets/deep/key");
+        for absent in ["keep.local", "sub/top.env", "app/dev.json", ".git"] {
+            assert!(!wt.join(absent).exists(), "{absent} was copied");
+        }
     }
 }

@@ -1,13 +1,14 @@
-//! Dispatching one agent run by its kind: CLI agents directly, built-in and ACP agents through a
-//! registry of runners the caller fills (so their implementations plug in without this module
-//! depending on them), under the profile's time limit.
+//! Running one agent turn: dispatching by the profile's kind (CLI agents directly, built-in and
+//! ACP agents through a registry of runners the caller fills, so a build or a test can leave one
+//! out) under the profile's time limit. [`with_time_limit`] is the one timer for that limit; the
+//! agents themselves only watch their cancel token.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::agents::{AgentError, AgentKind, AgentOutcome, RunContext};
+use super::{AgentError, AgentKind, AgentOutcome, RunContext};
 
 /// Runs an agent of one kind.
 pub type AgentRunner = Arc<dyn Fn(RunContext) -> BoxFuture<'static, Result<AgentOutcome, AgentError>> + Send + Sync>;
@@ -16,7 +17,7 @@ pub type AgentRunner = Arc<dyn Fn(RunContext) -> BoxFuture<'static, Result<Agent
 const CANCEL_GRACE_MS: u64 = 5_000;
 
 /// Runners for the agent kinds not built into the orchestrator (`builtin`, `acp`); `cli` always
-/// runs [`crate::agents::cli::run`] unless a runner is registered for it.
+/// runs [`super::cli::run`] unless a runner is registered for it.
 #[derive(Clone, Default)]
 pub struct AgentRunners {
     runners: Vec<(AgentKind, AgentRunner)>,
@@ -36,12 +37,12 @@ impl AgentRunners {
     }
 
     /// Runners for every agent kind Baton ships: the built-in tool loop
-    /// ([`crate::agents::builtin::run`]) and ACP agents ([`crate::agents::acp::run`]); CLI agents
+    /// ([`super::builtin::run`]) and ACP agents ([`super::acp::run`]); CLI agents
     /// need none.
     pub fn standard() -> Self {
         let mut r = Self::default();
-        r.register(AgentKind::Builtin, Arc::new(|ctx| Box::pin(crate::agents::builtin::run(ctx))));
-        r.register(AgentKind::Acp, Arc::new(|ctx| Box::pin(crate::agents::acp::run(ctx))));
+        r.register(AgentKind::Builtin, Arc::new(|ctx| Box::pin(super::builtin::run(ctx))));
+        r.register(AgentKind::Acp, Arc::new(|ctx| Box::pin(super::acp::run(ctx))));
         r
     }
 
@@ -61,7 +62,7 @@ pub async fn dispatch(ctx: RunContext, runners: &AgentRunners) -> Result<AgentOu
         return runner(ctx).await;
     }
     match kind {
-        AgentKind::Cli => crate::agents::cli::run(ctx).await,
+        AgentKind::Cli => super::cli::run(ctx).await,
         AgentKind::Builtin | AgentKind::Acp => Err(AgentError::Other(format!(
             "no runner for {} agents is available in this build (agent profile {:?})",
             match kind {
@@ -73,18 +74,30 @@ pub async fn dispatch(ctx: RunContext, runners: &AgentRunners) -> Result<AgentOu
     }
 }
 
-/// [`dispatch`] under the profile's time limit (`time_limit_ms`; 0 means none): at the limit the
-/// run is cancelled (CLI agents have their process group killed) and the result is
-/// [`AgentError::TimedOut`].
+/// [`dispatch`] under the profile's time limit ([`with_time_limit`]).
 pub(crate) async fn dispatch_with_limit(ctx: RunContext, runners: &AgentRunners) -> Result<AgentOutcome, AgentError> {
+    with_time_limit(ctx, |ctx| dispatch(ctx, runners)).await
+}
+
+/// Runs `run` under the profile's time limit (`time_limit_ms`; 0 means none): at the limit the
+/// run's cancel token (a child of `ctx.cancel`) fires, so the agent stops its processes (ACP
+/// agents are sent `session/cancel` first), it gets 5000 ms to wind down before it is dropped
+/// (which kills what is left of its process group), and the result is
+/// [`AgentError::TimedOut`]. The one owner of that limit.
+///
+/// Errors: [`AgentError::TimedOut`], or whatever `run` returns.
+pub(crate) async fn with_time_limit<F, Fut>(ctx: RunContext, run: F) -> Result<AgentOutcome, AgentError>
+where
+    F: FnOnce(RunContext) -> Fut,
+    Fut: Future<Output = Result<AgentOutcome, AgentError>>,
+{
     let limit_ms = ctx.profile.time_limit_ms;
     if limit_ms == 0 {
-        return dispatch(ctx, runners).await;
+        return run(ctx).await;
     }
-    let outer = ctx.cancel.clone();
-    let inner = outer.child_token();
+    let inner = ctx.cancel.child_token();
     let ctx = RunContext { cancel: inner.clone(), ..ctx };
-    let run = dispatch(ctx, runners);
+    let run = run(ctx);
     tokio::pin!(run);
     tokio::select! {
         r = &mut run => r,
