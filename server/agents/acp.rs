@@ -24,7 +24,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use agent_client_protocol::schema::ProtocolVersion;
@@ -38,6 +38,7 @@ use agent_client_protocol::v1::schema::{
 };
 use agent_client_protocol::{self as acp, Agent, Client, ErrorCode, JsonRpcRequest, Lines};
 use futures::{SinkExt, StreamExt};
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
@@ -45,6 +46,7 @@ use tokio_util::sync::CancellationToken;
 use super::tools::resolve_in;
 use super::{AgentError, AgentEvent, AgentOutcome, PermissionPolicy, RunContext, StopReason};
 use crate::process::read_tail;
+use crate::text::first_line;
 
 /// Longest JSON-RPC line accepted from an agent, in bytes.
 const MAX_LINE_BYTES: usize = 16 << 20;
@@ -55,6 +57,8 @@ const EXIT_DRAIN: Duration = Duration::from_millis(500);
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// Bytes of the agent's stderr kept for crash reports.
 const STDERR_TAIL_BYTES: usize = 4_000;
+/// Longest step (a tool call's title), in characters.
+const STEP_CHARS: usize = 120;
 /// Largest file served to `fs/read_text_file`, in bytes.
 const MAX_READ_BYTES: u64 = 10 << 20;
 
@@ -233,7 +237,7 @@ struct TurnState {
 
 impl Run {
     fn state(&self) -> MutexGuard<'_, TurnState> {
-        self.turn.lock().unwrap_or_else(PoisonError::into_inner)
+        self.turn.lock()
     }
 
     fn event(&self, event: AgentEvent) {
@@ -404,14 +408,18 @@ impl Run {
                     None
                 }
                 SessionUpdate::ToolCall(call) => {
-                    let title = if call.title.is_empty() { "tool call".to_owned() } else { one_line(&call.title) };
+                    let title = if call.title.is_empty() {
+                        "tool call".to_owned()
+                    } else {
+                        first_line(&call.title, STEP_CHARS)
+                    };
                     state.titles.insert(call.tool_call_id.to_string(), title.clone());
                     Some(AgentEvent::Step(title))
                 }
                 SessionUpdate::ToolCallUpdate(update) => {
                     let id = update.tool_call_id.to_string();
                     if let Some(title) = &update.fields.title {
-                        state.titles.insert(id.clone(), one_line(title));
+                        state.titles.insert(id.clone(), first_line(title, STEP_CHARS));
                     }
                     let title = state.titles.get(&id).cloned().unwrap_or_else(|| "tool call".to_owned());
                     update.fields.status.map(|status| {
@@ -567,11 +575,6 @@ fn codec_error(e: LinesCodecError) -> io::Error {
         LinesCodecError::Io(e) => e,
         other => io::Error::new(io::ErrorKind::InvalidData, other),
     }
-}
-
-fn one_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    line.chars().take(120).collect()
 }
 
 #[cfg(test)]

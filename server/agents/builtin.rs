@@ -10,6 +10,9 @@ use crate::providers::{Provider, ToolChatRequest, ToolMessage};
 /// Smallest request time limit for one model turn on the conductor's model, in milliseconds.
 const MIN_TURN_TIMEOUT_MS: u64 = 300_000;
 
+/// Longest line of a failed tool's output in the task log, in characters.
+const LOG_CHARS: usize = 300;
+
 /// Tokens the model may generate per turn.
 const TURN_MAX_TOKENS: u32 = 4_096;
 
@@ -163,11 +166,8 @@ async fn run_loop(ctx: &RunContext, mode: Mode) -> Result<AgentOutcome, AgentErr
             let output = workspace.execute(call).await;
             changed |= !output.is_error && tool.is_some_and(ToolName::changes_files);
             if output.is_error {
-                let _ = ctx.events.send(AgentEvent::Log(format!(
-                    "{} failed: {}",
-                    call.name,
-                    output.content.lines().next().unwrap_or_default()
-                )));
+                let first = crate::text::first_line(&output.content, LOG_CHARS);
+                let _ = ctx.events.send(AgentEvent::Log(format!("{} failed: {first}", call.name)));
             }
             messages.push(ToolMessage::ToolResult {
                 call_id: call.id.clone(),

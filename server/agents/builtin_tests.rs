@@ -185,6 +185,51 @@ async fn paths_outside_the_worktree_are_refused() {
 }
 
 #[tokio::test]
+async fn listing_and_search_see_the_project_as_git_does_and_skip_build_output() {
+    let server = ModelServer::start().await;
+    server.push(Reply::ToolCalls(vec![
+        ("list_files".to_owned(), json!({"recursive": true})),
+        ("search".to_owned(), json!({"pattern": "needle"})),
+        ("list_files".to_owned(), json!({"path": "target"})),
+    ]));
+    // Nothing changed: the agent is nudged once, then its answer ends the run.
+    server.push(Reply::text("Looked."));
+    server.push(Reply::text("Looked."));
+    let s = setup(ProviderKind::Openai, &server);
+    // A git worktree has a `.git` file; the .gitignore applies inside a repository only.
+    std::fs::write(s.worktree.join(".git"), "gitdir: /nowhere\n").expect("dotgit");
+    std::fs::write(s.worktree.join(".gitignore"), "ignored.txt\nbuild/\n").expect("gitignore");
+    for (path, text) in [
+        ("src/a.rs", "// needle\n"),
+        (".github/ci.yml", "needle: 1\n"),
+        ("ignored.txt", "needle\n"),
+        ("build/b.rs", "needle\n"),
+        ("target/debug/x.rs", "needle\n"),
+        ("node_modules/m/index.js", "needle\n"),
+        ("sub/.git/config", "needle\n"),
+    ] {
+        let file = s.worktree.join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, text).expect("write");
+    }
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.summary, "Looked.");
+    let results = tool_results(&server.requests()[1].body);
+    expect_test::expect![[r#"
+        .git
+        .github/
+        .github/ci.yml
+        .gitignore
+        src/
+        src/a.rs
+        sub/"#]]
+    .assert_eq(&results[0]);
+    assert_eq!(results[1], ".github/ci.yml:1: needle: 1\nsrc/a.rs:1: // needle");
+    // Asked for by name, a skipped folder is still listed.
+    assert_eq!(results[2], "target/debug/");
+}
+
+#[tokio::test]
 async fn max_steps_and_max_tokens_stop_the_loop() {
     let server = ModelServer::start().await;
     server.set_default(Reply::tool_call("list_files", json!({})));

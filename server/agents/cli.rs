@@ -12,6 +12,7 @@ use tokio::process::Child;
 
 use super::{AgentError, AgentEvent, AgentOutcome, OutputFormat, RunContext, StopReason};
 use crate::process::{GroupRecord, ProcessGroup, read_tail};
+use crate::text::first_line;
 
 /// How many trailing stdout lines make the summary of a `text` agent.
 const SUMMARY_LINES: usize = 20;
@@ -19,7 +20,7 @@ const SUMMARY_LINES: usize = 20;
 const STDERR_TAIL_BYTES: usize = 4096;
 /// How long a JSON agent may take to exit after its end-of-turn event, in milliseconds.
 const EXIT_GRACE_MS: u64 = 2_000;
-/// Longest step message, in characters.
+/// Longest step message, in characters (with its `…` when cut).
 const STEP_CHARS: usize = 120;
 
 /// The command line from the profile's template: `{prompt}` in any argument becomes the prompt
@@ -152,16 +153,6 @@ fn parse_line(format: OutputFormat, line: &str) -> Parsed {
     p
 }
 
-fn short(s: &str) -> String {
-    let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    if line.chars().count() > STEP_CHARS {
-        let cut: String = line.chars().take(STEP_CHARS).collect();
-        format!("{cut}…")
-    } else {
-        line.to_owned()
-    }
-}
-
 /// The next stdout line; once the process has exited, waits at most 2000 ms for it (output
 /// held open by an escaped descendant ends the read).
 async fn next_line(
@@ -268,7 +259,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
             let _ = ctx.events.send(AgentEvent::Log(line.clone()));
             let p = parse_line(format, &line);
             if let Some(s) = p.step {
-                let _ = ctx.events.send(AgentEvent::Step(short(&s)));
+                let _ = ctx.events.send(AgentEvent::Step(first_line(&s, STEP_CHARS)));
             }
             if let Some(m) = p.message {
                 last_message = Some(m);
@@ -284,7 +275,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         } else {
             // A step is also logged (by the orchestrator): log the line itself only when the
             // step had to shorten it.
-            let step = short(&line);
+            let step = first_line(&line, STEP_CHARS);
             if step != line.trim() {
                 let _ = ctx.events.send(AgentEvent::Log(line.clone()));
             }

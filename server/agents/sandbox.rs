@@ -22,7 +22,6 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::process::Command;
@@ -96,8 +95,8 @@ pub struct Unavailable {
 /// missing, user namespaces off). Checked once per process while it works; while it does not,
 /// checked again at most every 10 s (the user may install it meanwhile).
 pub async fn availability() -> Result<(), Unavailable> {
-    static LAST: Mutex<Option<(std::time::Instant, Result<(), String>)>> = Mutex::new(None);
-    let cached = LAST.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    static LAST: parking_lot::Mutex<Option<(std::time::Instant, Result<(), String>)>> = parking_lot::Mutex::new(None);
+    let cached = LAST.lock().clone();
     if let Some((at, result)) = cached
         && (result.is_ok() || at.elapsed() < Duration::from_secs(10))
     {
@@ -107,7 +106,7 @@ pub async fn availability() -> Result<(), Unavailable> {
     if let Err(reason) = &result {
         tracing::warn!(reason, "bubblewrap cannot run: sandboxed agents are refused");
     }
-    *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), result.clone()));
+    *LAST.lock() = Some((std::time::Instant::now(), result.clone()));
     result.map_err(|reason| Unavailable { reason })
 }
 

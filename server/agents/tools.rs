@@ -17,6 +17,8 @@ use crate::secrets::Secrets;
 const MAX_READ_BYTES: usize = 100_000;
 /// Largest file `read_file` and `edit_file` open at all, in bytes.
 const MAX_OPEN_BYTES: u64 = 20_000_000;
+/// Longest step shown for a call, in characters.
+const STEP_CHARS: usize = 120;
 /// Most entries `list_files` returns.
 const MAX_LIST_ENTRIES: usize = 500;
 /// Most matching lines `search` returns.
@@ -25,6 +27,11 @@ const MAX_SEARCH_RESULTS: usize = 100;
 const MAX_SEARCH_FILE_BYTES: u64 = 1_000_000;
 /// Last bytes of each of stdout and stderr `run_command` returns.
 const COMMAND_TAIL_BYTES: usize = 8_000;
+/// Most files `search` looks at.
+const MAX_SEARCH_FILES: usize = 50_000;
+/// Folders `list_files` and `search` never enter, ignored or not: git's own, and build and
+/// dependency output that can hold more files than the project itself.
+const SKIPPED_DIRS: [&str; 3] = [".git", "target", "node_modules"];
 /// Default and largest `run_command` time limit, in milliseconds.
 const DEFAULT_COMMAND_MS: u64 = 120_000;
 const MAX_COMMAND_MS: u64 = 600_000;
@@ -184,12 +191,7 @@ impl Workspace {
             Some(detail) => format!("{} {detail}", call.name),
             None => call.name.clone(),
         };
-        let line = line.lines().next().unwrap_or_default();
-        let mut short: String = line.chars().take(120).collect();
-        if short.len() < line.len() {
-            short.push('…');
-        }
-        short
+        crate::text::first_line(&line, STEP_CHARS)
     }
 
     /// Executes one call; failures come back as `is_error` outputs for the model.
@@ -377,35 +379,44 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Sen
     tokio::task::spawn_blocking(f).await.map_err(|e| anyhow!("the tool failed: {e}"))?
 }
 
+/// The files and folders under `path` as git sees the project: `.gitignore`d ones left out (in
+/// a git repository, as the worktree is), [`SKIPPED_DIRS`] never entered, links not followed,
+/// hidden files kept; sorted by name, depth first. `max_depth` 1 lists `path`'s own entries.
+fn walk(path: &Path, max_depth: Option<usize>) -> impl Iterator<Item = ignore::DirEntry> {
+    ignore::WalkBuilder::new(path)
+        .hidden(false)
+        // `.ignore` files are ripgrep's, and the user's global excludes are not the project's.
+        .ignore(false)
+        .git_global(false)
+        .follow_links(false)
+        .max_depth(max_depth)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(|e| !(e.depth() > 0 && is_dir(e) && SKIPPED_DIRS.iter().any(|d| e.file_name() == *d)))
+        .build()
+        .filter_map(Result::ok)
+        .filter(|e| e.depth() > 0)
+}
+
+fn is_dir(entry: &ignore::DirEntry) -> bool {
+    entry.file_type().is_some_and(|t| t.is_dir())
+}
+
 fn list_files(root: &Path, path: &Path, recursive: bool) -> anyhow::Result<String> {
     if !path.is_dir() {
         bail!("{} is not a directory", path.display());
     }
     let mut entries = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
     let mut truncated = false;
-    'walk: while let Some(dir) = stack.pop() {
-        let mut children: Vec<_> = std::fs::read_dir(&dir)?.filter_map(Result::ok).collect();
-        children.sort_by_key(|e| e.file_name());
-        for child in children {
-            if child.file_name() == ".git" {
-                continue;
-            }
-            if entries.len() >= MAX_LIST_ENTRIES {
-                truncated = true;
-                break 'walk;
-            }
-            let child_path = child.path();
-            let rel = child_path.strip_prefix(root).unwrap_or(&child_path);
-            let is_dir = child.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir {
-                entries.push(format!("{}/", rel.display()));
-                if recursive {
-                    stack.push(child_path);
-                }
-            } else {
-                entries.push(rel.display().to_string());
-            }
+    for entry in walk(path, if recursive { None } else { Some(1) }) {
+        if entries.len() >= MAX_LIST_ENTRIES {
+            truncated = true;
+            break;
+        }
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        if is_dir(&entry) {
+            entries.push(format!("{}/", rel.display()));
+        } else {
+            entries.push(rel.display().to_string());
         }
     }
     entries.sort();
@@ -450,29 +461,19 @@ async fn read_file(path: &Path, start: Option<u64>, end: Option<u64>) -> anyhow:
 
 fn search(root: &Path, path: &Path, pattern: &regex::Regex, secrets: &Secrets) -> anyhow::Result<String> {
     let mut results = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
-    let mut visited = 0usize;
-    while let Some(current) = stack.pop() {
+    // A file given as the path is searched alone (the walk yields nothing below a file).
+    let files: Box<dyn Iterator<Item = PathBuf>> = if path.is_dir() {
+        Box::new(
+            walk(path, None).filter(|e| e.file_type().is_some_and(|t| t.is_file())).map(ignore::DirEntry::into_path),
+        )
+    } else {
+        Box::new(std::iter::once(path.to_path_buf()))
+    };
+    for current in files.take(MAX_SEARCH_FILES) {
         let Ok(meta) = std::fs::symlink_metadata(&current) else {
             continue;
         };
-        if meta.is_dir() {
-            if current.file_name().is_some_and(|n| n == ".git") {
-                continue;
-            }
-            if let Ok(children) = std::fs::read_dir(&current) {
-                let mut children: Vec<_> = children.filter_map(Result::ok).map(|e| e.path()).collect();
-                children.sort();
-                stack.extend(children.into_iter().rev());
-            }
-            continue;
-        }
-        visited += 1;
-        if !meta.is_file()
-            || meta.len() > MAX_SEARCH_FILE_BYTES
-            || visited > 50_000
-            || secrets.is_secret_path(&current.to_string_lossy())
-        {
+        if !meta.is_file() || meta.len() > MAX_SEARCH_FILE_BYTES || secrets.is_secret_path(&current.to_string_lossy()) {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(&current) else {

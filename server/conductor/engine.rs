@@ -2,12 +2,12 @@
 //! and the parse-quality check, in that order.
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use futures::StreamExt;
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::providers::{GenerateRequest, Provider, ProviderError};
@@ -235,10 +235,10 @@ impl Conductor {
         Ok(Outcome::Suggestion(Suggestion { text, cached: false }))
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
-        // A panic while holding the cache cannot leave it inconsistent (every method is one
-        // VecDeque update), so a poisoned lock is still usable.
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock_cache(&self) -> MutexGuard<'_, Cache> {
+        // Not poisoned by a panic (parking_lot): every cache method is one VecDeque update, so
+        // the cache stays consistent.
+        self.cache.lock()
     }
 
     /// Keeps the suggestion if inserting it does not add parse errors near the cursor; else tries

@@ -20,10 +20,11 @@ pub mod worktree;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::anyhow;
+use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
@@ -247,10 +248,6 @@ impl Drop for Orchestrator {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Orchestrator {
     /// Opens the orchestrator over the database in `data_dir` (`baton.db`; worktrees go under
     /// `data_dir/worktrees`). Tasks that a server which is no longer running left queued,
@@ -297,12 +294,12 @@ impl Orchestrator {
 
     /// Replaces the configuration (new tasks and new runs use it).
     pub fn set_config(&self, config: Config) {
-        *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+        *self.inner.config.write() = config;
     }
 
     /// Sets who answers agents' questions (the editor); by default nobody ([`NoUser`]).
     pub fn set_asker(&self, asker: Arc<dyn Asker>) {
-        *self.inner.asker.write().unwrap_or_else(|p| p.into_inner()) = asker;
+        *self.inner.asker.write() = asker;
     }
 
     /// The data directory.
@@ -475,7 +472,7 @@ impl Orchestrator {
 
 impl Inner {
     fn config(&self) -> Config {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.config.read().clone()
     }
 
     fn profiles(&self) -> Vec<AgentProfile> {
@@ -495,7 +492,8 @@ impl Inner {
     }
 
     fn slot(&self, profile: &AgentProfile) -> Arc<Semaphore> {
-        lock(&self.slots)
+        self.slots
+            .lock()
             .entry(profile.name.clone())
             .or_insert_with(|| Arc::new(Semaphore::new(profile.max_concurrent.max(1))))
             .clone()
@@ -528,7 +526,7 @@ impl Inner {
 
     /// Cancels the task's pipeline if this orchestrator runs it, and waits for it to stop.
     async fn cancel_and_wait(&self, id: TaskId) {
-        let entry = lock(&self.running).get(&id).cloned();
+        let entry = self.running.lock().get(&id).cloned();
         if let Some((cancel, done)) = entry {
             cancel.cancel();
             done.cancelled().await;

@@ -14,9 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::git::{self, Git};
 use super::task::{CheckResult, PullRequest, Task, TaskId, TaskState};
-use super::{Config, DISCARD_POLL_MS, Inner, TaskEvent, lock, pr, store, worktree};
+use super::{Config, DISCARD_POLL_MS, Inner, TaskEvent, pr, store, worktree};
 use crate::agents::sandbox::{self, Confinement, Mode};
 use crate::agents::{AgentError, AgentEvent, AgentOutcome, AgentProfile, AgentTask, RunContext};
+
+/// Longest first line of a plan in its progress message, in characters.
+const PLAN_LINE_CHARS: usize = 120;
 
 /// Why a pipeline stopped early without a failure of its own.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +32,7 @@ struct Stopped;
 pub(super) fn spawn(inner: Arc<Inner>, id: TaskId) {
     let cancel = inner.shutdown.child_token();
     let done = CancellationToken::new();
-    lock(&inner.running).insert(id, (cancel.clone(), done.clone()));
+    inner.running.lock().insert(id, (cancel.clone(), done.clone()));
     tokio::spawn(async move {
         let result = run(&inner, id, &cancel).await;
         // Another server may have taken the task over (resumed it) meanwhile: leave it alone. A
@@ -50,7 +53,7 @@ pub(super) fn spawn(inner: Arc<Inner>, id: TaskId) {
                 inner.fail(id, message).await;
             }
         }
-        lock(&inner.running).remove(&id);
+        inner.running.lock().remove(&id);
         done.cancel();
     });
 }
@@ -204,7 +207,7 @@ impl Job<'_> {
             default_model: self.config.default_model.clone(),
             events: tx,
             cancel: self.cancel.clone(),
-            asker: inner.asker.read().unwrap_or_else(|p| p.into_inner()).clone(),
+            asker: inner.asker.read().clone(),
             confinement: self.confinement(&task.repo_root, &prepared.path),
             secrets: self.config.secrets.clone(),
         };
@@ -225,7 +228,7 @@ impl Job<'_> {
 
     /// Plan-first: records the plan and waits for the user to approve it.
     fn awaiting_plan_approval(&self, plan: String) -> anyhow::Result<()> {
-        let first = plan.lines().next().unwrap_or("").to_owned();
+        let first = crate::text::first_line(&plan, PLAN_LINE_CHARS);
         self.inner.store.set_field(self.id, store::Field::Plan, plan)?;
         self.inner.transition(self.id, TaskState::AwaitingPlanApproval, format!("plan ready for approval: {first}"))?;
         Ok(())

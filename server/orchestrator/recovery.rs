@@ -4,11 +4,13 @@
 //! shown meanwhile), so no task stays in a working state without a live agent.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 
 use super::store::{self, StoreError};
 use super::task::{Task, TaskId, TaskState};
-use super::{Inner, TaskEvent, lock};
+use super::{Inner, TaskEvent};
 
 /// How often the database is checked for tasks nobody runs any more (their server died, or
 /// their end could not be recorded), in milliseconds.
@@ -30,7 +32,7 @@ pub(super) fn owner_alive(owner: &str) -> bool {
         return false;
     };
     if pid == std::process::id() {
-        return live_owners().lock().unwrap_or_else(|p| p.into_inner()).contains(owner);
+        return live_owners().lock().contains(owner);
     }
     crate::process::pid_alive(pid, start)
 }
@@ -47,12 +49,12 @@ pub(super) fn stop_orphan(task: &Task) {
 
 /// Records `owner` as an orchestrator alive in this process.
 pub(super) fn register_owner(owner: &str) {
-    live_owners().lock().unwrap_or_else(|p| p.into_inner()).insert(owner.to_owned());
+    live_owners().lock().insert(owner.to_owned());
 }
 
 /// Forgets `owner` (its orchestrator is dropped): its tasks are orphans from now on.
 pub(super) fn forget_owner(owner: &str) {
-    live_owners().lock().unwrap_or_else(|p| p.into_inner()).remove(owner);
+    live_owners().lock().remove(owner);
 }
 
 impl Inner {
@@ -60,7 +62,7 @@ impl Inner {
     /// error saying it is not saved.
     pub(super) fn overlay(&self, mut task: Task) -> Task {
         if task.state.is_working()
-            && let Some(message) = lock(&self.unrecorded).get(&task.id)
+            && let Some(message) = self.unrecorded.lock().get(&task.id)
         {
             task.state = TaskState::Failed;
             task.error = Some(format!("{message} (not saved yet; Baton keeps trying)"));
@@ -89,7 +91,7 @@ impl Inner {
         }
         let why = last.map(|e| e.to_string()).unwrap_or_default();
         tracing::error!(task = id, error = %why, "cannot record the task's failure; retrying at each poll");
-        lock(&self.unrecorded).insert(id, message.clone());
+        self.unrecorded.lock().insert(id, message.clone());
         let _ = self.events.send(TaskEvent {
             task_id: id,
             state: TaskState::Failed,
@@ -114,11 +116,11 @@ impl Inner {
             }
             Err(e) => tracing::debug!(error = %e, "recovery cannot read the tasks"),
         }
-        let unrecorded: Vec<(TaskId, String)> = lock(&self.unrecorded).clone().into_iter().collect();
+        let unrecorded: Vec<(TaskId, String)> = self.unrecorded.lock().clone().into_iter().collect();
         for (id, message) in unrecorded {
             match self.record_failure(id, &message) {
                 Ok(()) | Err(StoreError::IllegalTransition { .. } | StoreError::NoTask(_)) => {
-                    lock(&self.unrecorded).remove(&id);
+                    self.unrecorded.lock().remove(&id);
                 }
                 Err(e) => tracing::debug!(task = id, error = %e, "the task's failure still cannot be recorded"),
             }
@@ -129,12 +131,12 @@ impl Inner {
             let stranded = task.owner == self.owner
                 && task.state.is_working()
                 && now - task.updated_ms > RECOVERY_POLL_MS as i64
-                && !lock(&self.running).contains_key(&task.id)
-                && !lock(&self.unrecorded).contains_key(&task.id);
+                && !self.running.lock().contains_key(&task.id)
+                && !self.unrecorded.lock().contains_key(&task.id);
             if stranded {
                 let message = "the task stopped without recording its result".to_owned();
                 if self.record_failure(task.id, &message).is_err() {
-                    lock(&self.unrecorded).insert(task.id, message);
+                    self.unrecorded.lock().insert(task.id, message);
                 }
             }
         }

@@ -3,9 +3,9 @@
 //! two editors on the same repository can use it at once).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
+use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::task::{
@@ -198,9 +198,10 @@ impl Store {
         Ok(Store { conn: Mutex::new(conn) })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves the connection usable: take it back.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // parking_lot's lock is not poisoned: a panic while holding it leaves the connection
+        // usable (every statement is its own transaction).
+        self.conn.lock()
     }
 
     /// Records a new task in `queued`; returns its id.

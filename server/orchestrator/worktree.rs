@@ -6,10 +6,11 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, bail};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use parking_lot::Mutex;
 
 use super::git::{self, Git, GitError};
 
@@ -81,7 +82,7 @@ pub(crate) fn worktrees_dir(data_dir: &Path, repo_root: &Path) -> PathBuf {
 /// One lock per repository for `git worktree add/remove` (git takes repository-wide locks).
 fn repo_lock(repo_root: &Path) -> Arc<tokio::sync::Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
-    let mut map = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut map = LOCKS.get_or_init(Default::default).lock();
     map.entry(repo_root.to_path_buf()).or_default().clone()
 }
 
