@@ -115,7 +115,7 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
 }
 
 /// A task as text: state, branch, worktree, pull request summary (and the log with `log`).
-pub fn render(d: &TaskDetails, log: bool) -> String {
+pub(crate) fn render(d: &TaskDetails, log: bool) -> String {
     let t = &d.task;
     let mut s = format!("task {}: {}\nstate: {}\nagent: {}\n", t.id, title(&t.prompt), t.state, t.agent);
     if let Some(b) = &t.branch {

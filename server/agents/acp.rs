@@ -77,16 +77,17 @@ const MAX_READ_BYTES: u64 = 10 << 20;
 /// [`AgentError::Protocol`] when it answers a request with an error or malformed result;
 /// [`AgentError::Cancelled`] when `ctx.cancel` fires (`session/cancel` is sent first). The
 /// profile's time limit is kept by the caller ([`super::run::with_time_limit`]).
-pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
+pub(crate) async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     let profile = &ctx.profile;
     let command_line = profile.command.join(" ");
     if profile.command.is_empty() {
         return Err(AgentError::Spawn { command: command_line, reason: "the profile has no command".to_owned() });
     }
-    let root =
-        ctx.task.worktree.canonicalize().map_err(|e| {
-            AgentError::Other(format!("the worktree {} is not usable: {e}", ctx.task.worktree.display()))
-        })?;
+    let root = ctx
+        .task
+        .worktree
+        .canonicalize()
+        .map_err(|error| AgentError::Worktree { path: ctx.task.worktree.clone(), error })?;
     let (mut child, mut group) = super::cli::spawn(&ctx, &profile.command, Stdio::piped()).await?;
     let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {

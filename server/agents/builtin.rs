@@ -42,8 +42,8 @@ Do not write code yet; answer with the plan only.";
 ///
 /// Errors: [`AgentError::Cancelled`] when `ctx.cancel` fires (running commands are killed), [`AgentError::Provider`] when the model
 /// request fails, [`AgentError::Sandbox`] when the sandbox is required but cannot run,
-/// [`AgentError::Other`] when the worktree is unusable.
-pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
+/// [`AgentError::Worktree`] when the worktree is unusable.
+pub(crate) async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     if ctx.task.planning {
         let (summary, tokens) = cancellable(&ctx, plan_turn(&ctx)).await?;
         return Ok(AgentOutcome { summary, stop_reason: StopReason::EndTurn, tokens });
@@ -110,8 +110,7 @@ async fn run_loop(ctx: &RunContext, mode: Mode) -> Result<AgentOutcome, AgentErr
         // A step: it reaches the progress report and the task log.
         let _ = ctx.events.send(AgentEvent::Step(note.to_owned()));
     }
-    let workspace = Workspace::new(&ctx.confinement, mode, ctx.secrets.clone(), ctx.cancel.clone())
-        .map_err(|e| AgentError::Other(format!("{e:#}")))?;
+    let workspace = Workspace::new(&ctx.confinement, mode, ctx.secrets.clone(), ctx.cancel.clone())?;
     let profile = &ctx.profile;
     let specs = tools::specs();
     let mut messages = vec![ToolMessage::User(ctx.task.prompt.clone())];

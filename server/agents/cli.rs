@@ -25,7 +25,7 @@ const STEP_CHARS: usize = 120;
 
 /// The command line from the profile's template: `{prompt}` in any argument becomes the prompt
 /// (with the profile's system prompt in front). No shell is involved.
-pub fn command_line(ctx: &RunContext) -> Vec<String> {
+pub(crate) fn command_line(ctx: &RunContext) -> Vec<String> {
     let prompt = match &ctx.profile.system_prompt {
         Some(sp) if !sp.is_empty() => format!("{sp}\n\n{}", ctx.task.prompt),
         _ => ctx.task.prompt.clone(),
@@ -206,8 +206,9 @@ pub(crate) async fn spawn(
 ///
 /// Errors: [`AgentError::Spawn`] (empty template, missing program), [`AgentError::Sandbox`],
 /// [`AgentError::Crashed`] (non-zero exit, with the stderr tail), [`AgentError::Cancelled`],
-/// [`AgentError::Other`] (the agent reported an error in its JSON stream).
-pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
+/// [`AgentError::Reported`] (the agent reported an error in its JSON stream),
+/// [`AgentError::Wait`].
+pub(crate) async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     let argv = command_line(&ctx);
     let Some(program) = argv.first() else {
         return Err(AgentError::Spawn {
@@ -218,8 +219,9 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     let (mut child, mut group) = spawn(&ctx, &argv, Stdio::null()).await?;
     tracing::debug!(agent = %ctx.profile.name, program = %program, "agent CLI started");
 
-    let stdout = child.stdout.take().ok_or_else(|| AgentError::Other("no stdout pipe".to_owned()))?;
-    let stderr = child.stderr.take().ok_or_else(|| AgentError::Other("no stderr pipe".to_owned()))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(AgentError::Spawn { command: program.clone(), reason: "its output could not be piped".to_owned() });
+    };
     let stderr_task = tokio::spawn(async move { read_tail(stderr, STDERR_TAIL_BYTES).await.0 });
 
     let format = ctx.profile.output;
@@ -240,7 +242,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
                 return Err(AgentError::Cancelled);
             }
             st = child.wait(), if exited.is_none() => {
-                exited = Some(st.map_err(|e| AgentError::Other(format!("waiting for the agent: {e}")))?);
+                exited = Some(st.map_err(AgentError::Wait)?);
                 // Children it left behind in its group go with it; their output is still read.
                 group.kill();
                 continue;
@@ -313,7 +315,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         };
         // Children the agent left behind go with its group.
         group.kill();
-        Some(st.map_err(|e| AgentError::Other(format!("waiting for the agent: {e}")))?)
+        Some(st.map_err(AgentError::Wait)?)
     };
     let stderr_tail = tokio::time::timeout(Duration::from_millis(EXIT_GRACE_MS), stderr_task)
         .await
@@ -322,7 +324,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         .unwrap_or_default();
 
     match end {
-        Some(Err(message)) => Err(AgentError::Other(message)),
+        Some(Err(message)) => Err(AgentError::Reported(message)),
         Some(Ok(text)) => Ok(AgentOutcome {
             summary: text.or(last_message).unwrap_or_default().trim().to_owned(),
             stop_reason: StopReason::EndTurn,

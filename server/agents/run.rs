@@ -11,7 +11,8 @@ use futures::future::BoxFuture;
 use super::{AgentError, AgentKind, AgentOutcome, RunContext};
 
 /// Runs an agent of one kind.
-pub type AgentRunner = Arc<dyn Fn(RunContext) -> BoxFuture<'static, Result<AgentOutcome, AgentError>> + Send + Sync>;
+pub(crate) type AgentRunner =
+    Arc<dyn Fn(RunContext) -> BoxFuture<'static, Result<AgentOutcome, AgentError>> + Send + Sync>;
 
 /// How long a cancelled run may take to wind down before it is dropped, in milliseconds.
 const CANCEL_GRACE_MS: u64 = 5_000;
@@ -19,7 +20,7 @@ const CANCEL_GRACE_MS: u64 = 5_000;
 /// Runners for the agent kinds not built into the orchestrator (`builtin`, `acp`); `cli` always
 /// runs [`super::cli::run`] unless a runner is registered for it.
 #[derive(Clone, Default)]
-pub struct AgentRunners {
+pub(crate) struct AgentRunners {
     runners: Vec<(AgentKind, AgentRunner)>,
 }
 
@@ -31,7 +32,7 @@ impl std::fmt::Debug for AgentRunners {
 
 impl AgentRunners {
     /// Registers (or replaces) the runner for `kind`.
-    pub fn register(&mut self, kind: AgentKind, runner: AgentRunner) {
+    pub(crate) fn register(&mut self, kind: AgentKind, runner: AgentRunner) {
         self.runners.retain(|(k, _)| *k != kind);
         self.runners.push((kind, runner));
     }
@@ -39,7 +40,7 @@ impl AgentRunners {
     /// Runners for every agent kind Baton ships: the built-in tool loop
     /// ([`super::builtin::run`]) and ACP agents ([`super::acp::run`]); CLI agents
     /// need none.
-    pub fn standard() -> Self {
+    pub(crate) fn standard() -> Self {
         let mut r = Self::default();
         r.register(AgentKind::Builtin, Arc::new(|ctx| Box::pin(super::builtin::run(ctx))));
         r.register(AgentKind::Acp, Arc::new(|ctx| Box::pin(super::acp::run(ctx))));
@@ -47,30 +48,26 @@ impl AgentRunners {
     }
 
     /// The runner registered for `kind`.
-    pub fn get(&self, kind: AgentKind) -> Option<&AgentRunner> {
+    pub(crate) fn get(&self, kind: AgentKind) -> Option<&AgentRunner> {
         self.runners.iter().find(|(k, _)| *k == kind).map(|(_, r)| r)
     }
 }
 
 /// Runs the agent of `ctx.profile` once, by kind.
 ///
-/// Errors: whatever the agent returns; [`AgentError::Other`] naming the kind when no runner is
-/// registered for it.
-pub async fn dispatch(ctx: RunContext, runners: &AgentRunners) -> Result<AgentOutcome, AgentError> {
+/// Errors: whatever the agent returns; [`AgentError::NoRunner`] when no runner is registered for
+/// its kind.
+pub(crate) async fn dispatch(ctx: RunContext, runners: &AgentRunners) -> Result<AgentOutcome, AgentError> {
     let kind = ctx.profile.kind;
     if let Some(runner) = runners.get(kind) {
         return runner(ctx).await;
     }
     match kind {
         AgentKind::Cli => super::cli::run(ctx).await,
-        AgentKind::Builtin | AgentKind::Acp => Err(AgentError::Other(format!(
-            "no runner for {} agents is available in this build (agent profile {:?})",
-            match kind {
-                AgentKind::Builtin => "built-in",
-                _ => "ACP",
-            },
-            ctx.profile.name
-        ))),
+        AgentKind::Builtin | AgentKind::Acp => Err(AgentError::NoRunner {
+            kind: if kind == AgentKind::Builtin { "built-in" } else { "ACP" },
+            profile: ctx.profile.name.clone(),
+        }),
     }
 }
 

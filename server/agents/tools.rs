@@ -9,6 +9,7 @@ use anyhow::{Context as _, anyhow, bail};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use super::AgentError;
 use super::sandbox::{Confinement, Mode};
 use crate::providers::{ToolCall, ToolSpec};
 use crate::secrets::Secrets;
@@ -160,16 +161,16 @@ impl Workspace {
     /// The tools over `confinement.worktree`; commands start under `mode`, and what the tools
     /// return is kept clear of `secrets` (secret files are not read, known values are redacted).
     ///
-    /// Errors when the worktree does not exist.
+    /// Errors: [`AgentError::Worktree`] when the worktree does not exist.
     pub(crate) fn new(
         confinement: &Confinement,
         mode: Mode,
         secrets: Secrets,
         cancel: CancellationToken,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, AgentError> {
         let worktree = &confinement.worktree;
         let root =
-            worktree.canonicalize().with_context(|| format!("the worktree {} is not usable", worktree.display()))?;
+            worktree.canonicalize().map_err(|error| AgentError::Worktree { path: worktree.to_path_buf(), error })?;
         Ok(Self { root, confinement: confinement.clone(), mode, secrets, cancel })
     }
 

@@ -10,7 +10,7 @@ const PAUSE: Duration = Duration::from_millis(1500);
 
 /// Keystroke timing for one document.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Typing {
+pub(crate) struct Typing {
     last_change: Option<Instant>,
     /// Exponentially weighted mean gap between changes, in milliseconds.
     mean_gap_ms: Option<f64>,
@@ -18,7 +18,7 @@ pub struct Typing {
 
 impl Typing {
     /// Records a document change at `now`.
-    pub fn record(&mut self, now: Instant) {
+    pub(crate) fn record(&mut self, now: Instant) {
         if let Some(last) = self.last_change {
             let gap = now.saturating_duration_since(last);
             if gap > PAUSE {
@@ -36,7 +36,7 @@ impl Typing {
 
     /// How long to wait before asking the model: `debounce_ms`, stretched to 1.3 × the mean gap
     /// between keystrokes when adaptive, never beyond `max_debounce_ms`.
-    pub fn debounce(&self, settings: &CompletionConfig) -> Duration {
+    pub(crate) fn debounce(&self, settings: &CompletionConfig) -> Duration {
         let base = settings.debounce_ms as f64;
         let ms = match (settings.adaptive_debounce, self.mean_gap_ms) {
             (true, Some(gap)) => (gap * 1.3).clamp(base, settings.max_debounce_ms.max(settings.debounce_ms) as f64),

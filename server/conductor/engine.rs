@@ -22,16 +22,16 @@ use super::{CompletionConfig, DocSnapshot, Excerpt};
 
 /// A suggestion to insert at the cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Suggestion {
+pub(crate) struct Suggestion {
     /// Text to insert at the cursor.
-    pub text: String,
+    pub(crate) text: String,
     /// True when it came from the cache (no model call).
-    pub cached: bool,
+    pub(crate) cached: bool,
 }
 
 /// How a completion request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Suggestion(Suggestion),
     /// A newer request for the same document replaced this one.
     Superseded,
@@ -41,30 +41,30 @@ pub enum Outcome {
 
 /// Why a completion failed.
 #[derive(Debug, thiserror::Error)]
-pub enum CompletionError {
+pub(crate) enum CompletionError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
 }
 
 /// One inline completion request.
 #[derive(Debug, Clone, Copy)]
-pub struct CompletionRequest<'a> {
+pub(crate) struct CompletionRequest<'a> {
     /// From [`Conductor::begin`] for this document.
-    pub ticket: &'a Ticket,
-    pub doc: &'a DocSnapshot,
+    pub(crate) ticket: &'a Ticket,
+    pub(crate) doc: &'a DocSnapshot,
     /// The cursor, a char index into `doc.rope` (clamped to its length).
-    pub cursor: usize,
+    pub(crate) cursor: usize,
     /// Other open documents offered as context.
-    pub others: &'a [Excerpt],
-    pub config: CompletionConfig,
-    pub provider: &'a Provider,
+    pub(crate) others: &'a [Excerpt],
+    pub(crate) config: CompletionConfig,
+    pub(crate) provider: &'a Provider,
     /// How long to wait first ([`Conductor::debounce`]); `None` for explicitly invoked requests.
-    pub debounce: Option<Duration>,
+    pub(crate) debounce: Option<Duration>,
 }
 
 /// A request's place in its document's sequence of completion requests.
 #[derive(Debug, Clone)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     doc: String,
     generation: u64,
     notify: Arc<Notify>,
@@ -72,12 +72,12 @@ pub struct Ticket {
 
 /// Counters for status and benchmarks.
 #[derive(Debug, Default)]
-pub struct Counters {
-    pub requests: AtomicU64,
-    pub model_calls: AtomicU64,
-    pub cache_hits: AtomicU64,
-    pub superseded: AtomicU64,
-    pub discarded_parse: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) model_calls: AtomicU64,
+    pub(crate) cache_hits: AtomicU64,
+    pub(crate) superseded: AtomicU64,
+    pub(crate) discarded_parse: AtomicU64,
 }
 
 /// Conductor-mode state shared by all requests: the cache, keystroke timing and the latest
@@ -88,7 +88,7 @@ pub struct Conductor {
     typing: DashMap<String, Typing>,
     latest: DashMap<String, (u64, Arc<Notify>)>,
     next: AtomicU64,
-    pub counters: Counters,
+    pub(crate) counters: Counters,
 }
 
 /// Longest suggestion kept, in lines, whatever the model sends.
@@ -96,12 +96,12 @@ const MAX_LINES: usize = 16;
 
 impl Conductor {
     /// Records a change to `doc` (called from `didChange`, before any await).
-    pub fn note_change(&self, doc: &str) {
+    pub(crate) fn note_change(&self, doc: &str) {
         self.typing.entry(doc.to_owned()).or_default().record(Instant::now());
     }
 
     /// Forgets a closed document.
-    pub fn forget(&self, doc: &str) {
+    pub(crate) fn forget(&self, doc: &str) {
         self.typing.remove(doc);
         if let Some((_, (_, notify))) = self.latest.remove(doc) {
             notify.notify_waiters();
@@ -109,7 +109,7 @@ impl Conductor {
     }
 
     /// Starts a request for `doc`, superseding (and waking) any earlier one.
-    pub fn begin(&self, doc: &str) -> Ticket {
+    pub(crate) fn begin(&self, doc: &str) -> Ticket {
         let generation = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let notify = Arc::new(Notify::new());
         let previous = self.latest.insert(doc.to_owned(), (generation, notify.clone()));
@@ -120,7 +120,7 @@ impl Conductor {
     }
 
     /// True while no newer request for the ticket's document has begun.
-    pub fn is_current(&self, ticket: &Ticket) -> bool {
+    pub(crate) fn is_current(&self, ticket: &Ticket) -> bool {
         self.latest.get(&ticket.doc).is_some_and(|e| e.0 == ticket.generation)
     }
 
@@ -139,7 +139,7 @@ impl Conductor {
     }
 
     /// The debounce for `doc` now.
-    pub fn debounce(&self, doc: &str, config: &CompletionConfig) -> Duration {
+    pub(crate) fn debounce(&self, doc: &str, config: &CompletionConfig) -> Duration {
         self.typing.get(doc).map(|t| t.debounce(config)).unwrap_or(Duration::from_millis(config.debounce_ms))
     }
 
@@ -150,7 +150,7 @@ impl Conductor {
     /// same document begins.
     ///
     /// Errors: [`CompletionError::Provider`] when the model request fails.
-    pub async fn complete<G>(
+    pub(crate) async fn complete<G>(
         &self,
         request: CompletionRequest<'_>,
         on_model_call: impl FnOnce() -> G,
@@ -312,7 +312,7 @@ fn surroundings(doc: &DocSnapshot, cursor: usize) -> (String, String) {
 }
 
 /// Builds the model request for a suggestion at `cursor`.
-pub fn prepare(
+pub(crate) fn prepare(
     doc: &DocSnapshot,
     cursor: usize,
     others: &[Excerpt],

@@ -84,6 +84,22 @@ pub(crate) enum GitError {
     Spawn { args: String, reason: String },
     #[error("git {args} failed ({status}): {stderr}")]
     Failed { args: String, status: String, stderr: String },
+    /// Git answered in a form Baton cannot read.
+    #[error("cannot read the output of git {args}")]
+    Malformed { args: String },
+    /// An object the repository should have is missing.
+    #[error("git has no object {0}")]
+    MissingObject(String),
+    /// The user's git identity (`user.name`, `user.email`) is not configured.
+    #[error("git {key} is not set")]
+    NoIdentity { key: &'static str },
+    /// No admin directory of the repository names the worktree.
+    #[error("git has no record of the worktree {}", .0.display())]
+    UnknownWorktree(PathBuf),
+    /// A file Baton keeps for git (the identity file) or git's own records could not be read or
+    /// written.
+    #[error("{what}: {error}")]
+    File { what: String, error: std::io::Error },
     /// What git wrote for a new worktree is not what `git worktree add` writes.
     #[error("the new worktree {} is not as git makes one: {why}", .worktree.display())]
     NewWorktree { worktree: PathBuf, why: String },
@@ -415,11 +431,7 @@ impl Git {
             input.push(b'\n');
         }
         let out = self.with_input(&["cat-file", "--batch"], input).await?;
-        parse_batch(&out, oids.len()).ok_or_else(|| GitError::Failed {
-            args: "cat-file --batch".to_owned(),
-            status: "exit status: 0".to_owned(),
-            stderr: "unexpected answer".to_owned(),
-        })
+        parse_batch(&out, oids.len()).ok_or_else(|| GitError::Malformed { args: "cat-file --batch".to_owned() })
     }
 }
 
@@ -590,14 +602,14 @@ pub(crate) fn path_from_bytes(bytes: &[u8]) -> PathBuf {
 /// One entry of `git diff-tree -r -z --raw --no-renames`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawEntry {
-    pub old_mode: u32,
-    pub new_mode: u32,
-    pub old_oid: String,
-    pub new_oid: String,
+    pub(crate) old_mode: u32,
+    pub(crate) new_mode: u32,
+    pub(crate) old_oid: String,
+    pub(crate) new_oid: String,
     /// `A`, `D`, `M`, `T`.
-    pub status: u8,
+    pub(crate) status: u8,
     /// The path as git stores it (bytes: may not be UTF-8).
-    pub path: Vec<u8>,
+    pub(crate) path: Vec<u8>,
 }
 
 /// Mode of a regular file, an executable, a symbolic link and a gitlink (submodule).
@@ -642,8 +654,8 @@ pub(crate) fn parse_raw_z(out: &[u8]) -> Option<Vec<RawEntry>> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StatusEntry {
     /// The two status letters (`XY`): `??` untracked, ` M` modified, `D ` deleted...
-    pub xy: [u8; 2],
-    pub path: Vec<u8>,
+    pub(crate) xy: [u8; 2],
+    pub(crate) path: Vec<u8>,
 }
 
 /// Parses `git status --porcelain=v1 -z` output.
@@ -691,8 +703,7 @@ pub(crate) async fn repo_root(dir: &Path) -> Result<PathBuf, GitError> {
 /// global and repository config, includes followed; reading runs nothing).
 ///
 /// Errors: `user.name` or `user.email` is not set.
-pub(crate) async fn user_identity(repo: &Path) -> anyhow::Result<(String, String)> {
-    use anyhow::Context;
+pub(crate) async fn user_identity(repo: &Path) -> Result<(String, String), GitError> {
     let get = |key: &'static str| async move {
         let mut cmd = Command::new("git");
         for (k, _) in std::env::vars_os() {
@@ -710,10 +721,12 @@ pub(crate) async fn user_identity(repo: &Path) -> anyhow::Result<(String, String
             .kill_on_drop(true)
             .output()
             .await
-            .context("cannot run git config")?;
+            .map_err(|e| GitError::Spawn { args: format!("config --get {key}"), reason: e.to_string() })?;
         let value = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        anyhow::ensure!(out.status.success() && !value.is_empty(), "git {key} is not set");
-        Ok::<String, anyhow::Error>(value)
+        if !out.status.success() || value.is_empty() {
+            return Err(GitError::NoIdentity { key });
+        }
+        Ok(value)
     };
     Ok((get("user.name").await?, get("user.email").await?))
 }
@@ -726,8 +739,7 @@ pub(crate) async fn identity_file(
     data_dir: &Path,
     repo: &Path,
     key: &str,
-) -> anyhow::Result<(PathBuf, String, String)> {
-    use anyhow::Context;
+) -> Result<(PathBuf, String, String), GitError> {
     let (name, email) = user_identity(repo).await?;
     let quote = |s: &str| {
         let mut q = String::from("\"");
@@ -751,10 +763,11 @@ pub(crate) async fn identity_file(
     let dir = data_dir.join("git");
     let path = dir.join(format!("{key}.gitconfig"));
     if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let file = |what: String| move |error| GitError::File { what, error };
+        std::fs::create_dir_all(&dir).map_err(file(format!("cannot create {}", dir.display())))?;
         let tmp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, &content).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&tmp, &content).map_err(file(format!("cannot write {}", tmp.display())))?;
+        std::fs::rename(&tmp, &path).map_err(file(format!("cannot write {}", path.display())))?;
     }
     Ok((path, name, email))
 }
@@ -764,11 +777,13 @@ pub(crate) async fn identity_file(
 /// For tasks recorded before Baton kept the admin directory in its database.
 ///
 /// Errors: git failures, no admin directory names the worktree.
-pub(crate) async fn find_git_dir(repo_root: &Path, work_tree: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) async fn find_git_dir(repo_root: &Path, work_tree: &Path) -> Result<PathBuf, GitError> {
     let common = Git::repo(repo_root).bytes(&["rev-parse", "--path-format=absolute", "--git-common-dir"]).await?;
     let common = path_from_bytes(common.strip_suffix(b"\n").unwrap_or(&common));
     let want = work_tree.join(".git");
-    let entries = std::fs::read_dir(common.join("worktrees"))?;
+    let admin = common.join("worktrees");
+    let entries = std::fs::read_dir(&admin)
+        .map_err(|error| GitError::File { what: format!("cannot read {}", admin.display()), error })?;
     for entry in entries.flatten() {
         let Ok(gitdir) = std::fs::read(entry.path().join("gitdir")) else { continue };
         let gitdir = gitdir.strip_suffix(b"\n").unwrap_or(&gitdir);
@@ -776,7 +791,7 @@ pub(crate) async fn find_git_dir(repo_root: &Path, work_tree: &Path) -> anyhow::
             return Ok(entry.path());
         }
     }
-    anyhow::bail!("git has no record of the worktree {}", work_tree.display())
+    Err(GitError::UnknownWorktree(work_tree.to_path_buf()))
 }
 
 #[cfg(test)]

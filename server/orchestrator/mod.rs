@@ -9,21 +9,20 @@
 
 pub(crate) mod git;
 mod pipeline;
-pub mod pr;
+pub(crate) mod pr;
 mod recovery;
-pub mod review;
-pub mod store;
-pub mod task;
+pub(crate) mod review;
+pub(crate) mod store;
+pub(crate) mod task;
 #[cfg(test)]
 mod tests;
-pub mod worktree;
+pub(crate) mod worktree;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::anyhow;
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use tokio::sync::{Semaphore, broadcast};
@@ -33,13 +32,10 @@ use crate::agents::{AgentProfile, Asker, NoUser};
 use crate::providers::ProviderConfig;
 use crate::secrets::Secrets;
 
-pub use crate::agents::run::{AgentRunner, AgentRunners};
+pub(crate) use crate::agents::run::AgentRunners;
 use store::Store;
-pub use store::StoreError;
-pub use task::{
-    ChangedFile, CheckResult, DiffStat, LineRange, LogLine, PullRequest, Signoff, SignoffAction, Task, TaskId,
-    TaskState,
-};
+pub(crate) use store::StoreError;
+pub(crate) use task::{CheckResult, DiffStat, LineRange, LogLine, PullRequest, Signoff, Task, TaskId, TaskState};
 
 /// How many task events the channel buffers for slow subscribers.
 const EVENT_BUFFER: usize = 1024;
@@ -50,44 +46,44 @@ const DISCARD_POLL_MS: u64 = 1000;
 /// What the orchestrator reads from the settings (`[orchestrator]`, `[[agents]]`, the provider
 /// and `[secrets]`; `config.rs` translates them). The defaults are the settings' defaults.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// The configured agent profiles; a `builtin` profile is added unless one has that name.
-    pub profiles: Vec<AgentProfile>,
+    pub(crate) profiles: Vec<AgentProfile>,
     /// The profile a task runs with when it names none.
-    pub default_agent: String,
+    pub(crate) default_agent: String,
     /// The conductor's model, for built-in agents whose profile names none.
-    pub default_model: ProviderConfig,
+    pub(crate) default_model: ProviderConfig,
     /// Secret file patterns, and the secret values (read from the environment) redacted from
     /// what the built-in agent's model reads.
-    pub secrets: Secrets,
+    pub(crate) secrets: Secrets,
     /// Run in the worktree after the agent (`sh -c`); its result is recorded on the pull request.
-    pub check_command: Option<String>,
+    pub(crate) check_command: Option<String>,
     /// In milliseconds.
-    pub check_timeout_ms: u64,
+    pub(crate) check_timeout_ms: u64,
     /// Run once in each new worktree (`sh -c`).
-    pub setup_command: Option<String>,
+    pub(crate) setup_command: Option<String>,
     /// In milliseconds.
-    pub setup_timeout_ms: u64,
+    pub(crate) setup_timeout_ms: u64,
     /// Whether the setup command gets the network.
-    pub setup_network: bool,
+    pub(crate) setup_network: bool,
     /// Bound read-only into every sandbox (`~/` is the home folder).
-    pub read_only_paths: Vec<String>,
-    pub github: GithubConfig,
+    pub(crate) read_only_paths: Vec<String>,
+    pub(crate) github: GithubConfig,
     /// Size limits on an agent's change.
-    pub limits: pr::Limits,
+    pub(crate) limits: pr::Limits,
 }
 
 /// Where finished tasks are published on GitHub.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GithubConfig {
+pub(crate) struct GithubConfig {
     /// The environment variable holding the token; nothing is published without it.
-    pub token_env: Option<String>,
+    pub(crate) token_env: Option<String>,
     /// The git remote task branches are pushed to.
-    pub remote: String,
+    pub(crate) remote: String,
     /// GitHub's API root.
-    pub api_url: String,
+    pub(crate) api_url: String,
     /// Open pull requests as drafts.
-    pub draft: bool,
+    pub(crate) draft: bool,
 }
 
 impl Default for Config {
@@ -118,30 +114,30 @@ impl Default for Config {
 
 /// A task changed state or reported a step: the LSP layer's source for `$/progress`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TaskEvent {
-    pub task_id: TaskId,
+pub(crate) struct TaskEvent {
+    pub(crate) task_id: TaskId,
     /// The task's state after the event.
-    pub state: TaskState,
+    pub(crate) state: TaskState,
     /// One line: what happened (`checking out files`, the agent's latest step, an error).
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// How many tasks are in each group of states (for the status bar).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct Counts {
-    pub queued: usize,
+pub(crate) struct Counts {
+    pub(crate) queued: usize,
     /// Preparing, running or checking.
-    pub running: usize,
+    pub(crate) running: usize,
     /// Ready for review.
-    pub awaiting_review: usize,
-    pub awaiting_plan_approval: usize,
-    pub failed: usize,
-    pub interrupted: usize,
+    pub(crate) awaiting_review: usize,
+    pub(crate) awaiting_plan_approval: usize,
+    pub(crate) failed: usize,
+    pub(crate) interrupted: usize,
 }
 
 impl Counts {
     /// Counts one task in `state` (finished states count nowhere).
-    pub fn add(&mut self, state: TaskState) {
+    pub(crate) fn add(&mut self, state: TaskState) {
         match state {
             TaskState::Queued => self.queued += 1,
             TaskState::Preparing | TaskState::Running | TaskState::Checking => self.running += 1,
@@ -156,16 +152,16 @@ impl Counts {
 
 /// Everything known about one task.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TaskDetails {
-    pub task: Task,
-    pub log: Vec<LogLine>,
-    pub pull_request: Option<PullRequest>,
-    pub signoffs: Vec<Signoff>,
+pub(crate) struct TaskDetails {
+    pub(crate) task: Task,
+    pub(crate) log: Vec<LogLine>,
+    pub(crate) pull_request: Option<PullRequest>,
+    pub(crate) signoffs: Vec<Signoff>,
 }
 
 /// Errors of the orchestrator's operations.
 #[derive(Debug, thiserror::Error)]
-pub enum OrchestratorError {
+pub(crate) enum OrchestratorError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("there is no agent profile named {name:?} (known: {known})")]
@@ -186,8 +182,14 @@ pub enum OrchestratorError {
         "pull request #{0} is already applied to the working tree (undo it to apply again, or merge or discard it)"
     )]
     AlreadyApplied(TaskId),
-    #[error("{0:#}")]
-    Git(anyhow::Error),
+    #[error(transparent)]
+    Git(#[from] git::GitError),
+    #[error(transparent)]
+    Worktree(#[from] worktree::WorktreeError),
+    #[error("cannot find a data directory; set BATON_DATA_DIR")]
+    NoDataDir,
+    #[error("cannot read {}: {error}", .path.display())]
+    File { path: PathBuf, error: std::io::Error },
     #[error(
         "refusing to run task {id} again: {} still running in its worktree {}; stop {} first",
         .residents.join(", "),
@@ -195,20 +197,6 @@ pub enum OrchestratorError {
         if .residents.len() == 1 { "it" } else { "them" }
     )]
     StillRunning { id: TaskId, worktree: PathBuf, residents: Vec<String> },
-}
-
-impl From<git::GitError> for OrchestratorError {
-    fn from(e: git::GitError) -> Self {
-        OrchestratorError::Git(e.into())
-    }
-}
-
-impl From<worktree::WorktreeError> for OrchestratorError {
-    fn from(e: worktree::WorktreeError) -> Self {
-        match e {
-            worktree::WorktreeError::Git(e) => OrchestratorError::Git(e),
-        }
-    }
 }
 
 pub(crate) struct Inner {
@@ -254,7 +242,7 @@ impl Orchestrator {
     /// preparing, running or checking are marked `interrupted`.
     ///
     /// Errors: the database cannot be opened or migrated.
-    pub fn open(data_dir: &Path, config: Config, runners: AgentRunners) -> Result<Self, OrchestratorError> {
+    pub(crate) fn open(data_dir: &Path, config: Config, runners: AgentRunners) -> Result<Self, OrchestratorError> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let store = Store::open(&worktree::db_path(data_dir))?;
         let owner = store::owner_string(std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
@@ -286,36 +274,29 @@ impl Orchestrator {
     /// platform's data directory + `/baton`).
     ///
     /// Errors: no data directory can be found, or as [`Orchestrator::open`].
-    pub fn open_default(config: Config, runners: AgentRunners) -> Result<Self, OrchestratorError> {
-        let dir = worktree::default_data_dir()
-            .ok_or_else(|| OrchestratorError::Git(anyhow!("cannot find a data directory; set BATON_DATA_DIR")))?;
+    pub(crate) fn open_default(config: Config, runners: AgentRunners) -> Result<Self, OrchestratorError> {
+        let dir = worktree::default_data_dir().ok_or(OrchestratorError::NoDataDir)?;
         Self::open(&dir, config, runners)
     }
 
     /// Replaces the configuration (new tasks and new runs use it).
-    pub fn set_config(&self, config: Config) {
+    pub(crate) fn set_config(&self, config: Config) {
         *self.inner.config.write() = config;
     }
 
     /// Sets who answers agents' questions (the editor); by default nobody ([`NoUser`]).
-    pub fn set_asker(&self, asker: Arc<dyn Asker>) {
+    pub(crate) fn set_asker(&self, asker: Arc<dyn Asker>) {
         *self.inner.asker.write() = asker;
     }
 
     /// The data directory.
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         &self.inner.data_dir
     }
 
     /// Task events: every state change and agent step of the tasks this orchestrator runs.
-    pub fn subscribe(&self) -> broadcast::Receiver<TaskEvent> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<TaskEvent> {
         self.inner.events.subscribe()
-    }
-
-    /// The configured agent profiles, with the default `builtin` profile unless one is configured
-    /// under that name.
-    pub fn profiles(&self) -> Vec<AgentProfile> {
-        self.inner.profiles()
     }
 
     /// Records a task and starts its pipeline in the background; returns at once with its id.
@@ -323,7 +304,7 @@ impl Orchestrator {
     /// default when `None`); `context` is the editor context as JSON, stored with the task.
     ///
     /// Errors: `repo` is not in a git repository, unknown agent profile, database errors.
-    pub async fn start_task(
+    pub(crate) async fn start_task(
         &self,
         repo: &Path,
         prompt: &str,
@@ -347,14 +328,14 @@ impl Orchestrator {
     /// The top-level directory of the git repository holding `dir`.
     ///
     /// Errors: `dir` is not in a git repository, or git cannot run.
-    pub async fn repo_root(dir: &Path) -> Result<PathBuf, OrchestratorError> {
+    pub(crate) async fn repo_root(dir: &Path) -> Result<PathBuf, OrchestratorError> {
         Ok(git::repo_root(dir).await?)
     }
 
     /// The repository's current branch (`HEAD` when detached) and its commit.
     ///
     /// Errors: git failures (no commit yet, not a repository).
-    pub async fn head(repo: &Path) -> Result<(String, String), OrchestratorError> {
+    pub(crate) async fn head(repo: &Path) -> Result<(String, String), OrchestratorError> {
         let out = git::Git::repo(repo).text(&["rev-parse", "--abbrev-ref", "HEAD", "HEAD"]).await?;
         let mut lines = out.lines();
         let branch = lines.next().unwrap_or("HEAD").trim().to_owned();
@@ -365,7 +346,7 @@ impl Orchestrator {
     /// Every task, oldest first.
     ///
     /// Errors: database errors.
-    pub fn list(&self) -> Result<Vec<Task>, OrchestratorError> {
+    pub(crate) fn list(&self) -> Result<Vec<Task>, OrchestratorError> {
         Ok(self.inner.store.tasks()?.into_iter().map(|t| self.inner.overlay(t)).collect())
     }
 
@@ -373,14 +354,14 @@ impl Orchestrator {
     /// once many tasks are done).
     ///
     /// Errors: database errors.
-    pub fn unfinished(&self) -> Result<Vec<Task>, OrchestratorError> {
+    pub(crate) fn unfinished(&self) -> Result<Vec<Task>, OrchestratorError> {
         Ok(self.inner.store.unfinished_tasks()?.into_iter().map(|t| self.inner.overlay(t)).collect())
     }
 
     /// Task `id` with its log, pull request and sign-offs.
     ///
     /// Errors: no such task, database errors.
-    pub fn show(&self, id: TaskId) -> Result<TaskDetails, OrchestratorError> {
+    pub(crate) fn show(&self, id: TaskId) -> Result<TaskDetails, OrchestratorError> {
         let s = &self.inner.store;
         Ok(TaskDetails {
             task: self.inner.overlay(s.task(id)?),
@@ -393,26 +374,15 @@ impl Orchestrator {
     /// Task `id`'s pull request, if it has one.
     ///
     /// Errors: database errors.
-    pub fn pull_request(&self, id: TaskId) -> Result<Option<PullRequest>, OrchestratorError> {
+    pub(crate) fn pull_request(&self, id: TaskId) -> Result<Option<PullRequest>, OrchestratorError> {
         Ok(self.inner.store.pull_request(id)?)
-    }
-
-    /// How many tasks are queued, running, awaiting review or plan approval, failed, interrupted.
-    ///
-    /// Errors: database errors.
-    pub fn counts(&self) -> Result<Counts, OrchestratorError> {
-        let mut c = Counts::default();
-        for t in self.unfinished()? {
-            c.add(t.state);
-        }
-        Ok(c)
     }
 
     /// Plan-first: approves the plan of a task in `awaiting_plan_approval`; the agent then does
     /// the work (the task is queued again).
     ///
     /// Errors: the task is in another state, database errors.
-    pub fn approve_plan(&self, id: TaskId) -> Result<(), OrchestratorError> {
+    pub(crate) fn approve_plan(&self, id: TaskId) -> Result<(), OrchestratorError> {
         self.inner.expect_state(id, &[TaskState::AwaitingPlanApproval], "approving a plan")?;
         self.inner.store.set_field(id, store::Field::PlanApproved, 1)?;
         self.requeue(id, "plan approved")
@@ -422,7 +392,7 @@ impl Orchestrator {
     ///
     /// Errors: the task is in another state; [`OrchestratorError::StillRunning`] while a
     /// process still works in its worktree; database errors.
-    pub fn resume(&self, id: TaskId) -> Result<(), OrchestratorError> {
+    pub(crate) fn resume(&self, id: TaskId) -> Result<(), OrchestratorError> {
         self.inner.expect_state(id, &[TaskState::Failed, TaskState::Interrupted], "resuming")?;
         self.inner.store.set_field(id, store::Field::Error, None::<String>)?;
         self.requeue(id, "resumed")
@@ -453,7 +423,7 @@ impl Orchestrator {
     /// a worktree another server is still creating is never collected.
     ///
     /// Errors: a folder cannot be removed, database errors.
-    pub async fn gc(&self) -> Result<Vec<PathBuf>, OrchestratorError> {
+    pub(crate) async fn gc(&self) -> Result<Vec<PathBuf>, OrchestratorError> {
         let live: Vec<Task> = self.inner.store.tasks()?.into_iter().filter(|t| !t.state.is_final()).collect();
         let paths: Vec<PathBuf> = live.iter().filter_map(|t| t.worktree.clone()).collect();
         let ids: HashSet<TaskId> = live.iter().map(|t| t.id).collect();
@@ -466,7 +436,7 @@ impl Orchestrator {
                 .is_some_and(|id| ids.contains(&id));
             named_for_live || paths.iter().any(|p| p == path)
         };
-        worktree::gc(&self.inner.data_dir, &keep).await.map_err(OrchestratorError::Git)
+        Ok(worktree::gc(&self.inner.data_dir, &keep).await?)
     }
 }
 

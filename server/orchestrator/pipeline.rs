@@ -179,7 +179,7 @@ impl Job<'_> {
         self.emit(TaskState::Preparing, format!("running setup: {setup}"));
         let confinement = self.confinement(repo_root, worktree).for_commands();
         let (limit, network) = (self.config.setup_timeout_ms, self.config.setup_network);
-        worktree::run_setup(&confinement, mode, setup, limit, network, self.cancel).await
+        Ok(worktree::run_setup(&confinement, mode, setup, limit, network, self.cancel).await?)
     }
 
     /// Running: the agent works on the task (or, planning, proposes a plan) under its time

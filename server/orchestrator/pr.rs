@@ -16,11 +16,11 @@ pub(crate) const CHECK_TAIL_BYTES: usize = 4096;
 
 /// Size limits on what an agent's change may add to the repository, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Largest single file.
-    pub file_bytes: u64,
+    pub(crate) file_bytes: u64,
     /// Largest sum of the sizes of the files the change adds or modifies.
-    pub change_bytes: u64,
+    pub(crate) change_bytes: u64,
 }
 
 /// Stages everything in the worktree except the `exclude` pathspec patterns and commits it on the
@@ -263,7 +263,7 @@ pub(crate) fn notes_text(files: &[ChangedFile]) -> String {
 
 /// The notes in a few words for a code action title (`outside link: l; binary: a.png, b.png +1;
 /// exec bit: run.sh`); `None` when there is none.
-pub fn notes_short(files: &[ChangedFile]) -> Option<String> {
+pub(crate) fn notes_short(files: &[ChangedFile]) -> Option<String> {
     let mut groups: [(&str, Vec<&str>); 3] = [("outside link", vec![]), ("binary", vec![]), ("exec bit", vec![])];
     for f in files {
         for note in &f.notes {
@@ -397,12 +397,12 @@ pub(crate) fn owner_repo(url: &str) -> Option<(String, String)> {
 #[derive(Debug, Clone)]
 pub(crate) struct GithubTarget {
     /// API root, `https://api.github.com` normally.
-    pub api_url: String,
+    pub(crate) api_url: String,
     /// The git remote to push the task branch to.
-    pub remote: String,
+    pub(crate) remote: String,
     /// The token (read from the environment variable the config names; never logged).
-    pub token: String,
-    pub draft: bool,
+    pub(crate) token: String,
+    pub(crate) draft: bool,
 }
 
 /// Pushes the task branch to the remote and opens a pull request against `base_branch`

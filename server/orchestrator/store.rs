@@ -18,7 +18,7 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// Errors of the task store.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("cannot open the task database {path}: {reason}")]
     Open { path: String, reason: String },
     #[error("task database error: {0}")]
@@ -183,7 +183,7 @@ impl Store {
     /// busy timeout of 5000 ms, and brings its schema up to date.
     ///
     /// Errors: the directory or file cannot be created or is not a database.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
         let open_err = |reason: String| StoreError::Open { path: path.display().to_string(), reason };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
@@ -205,7 +205,7 @@ impl Store {
     }
 
     /// Records a new task in `queued`; returns its id.
-    pub fn insert_task(
+    pub(crate) fn insert_task(
         &self,
         repo_root: &Path,
         prompt: &str,
@@ -232,7 +232,7 @@ impl Store {
     }
 
     /// The task `id`. Errors: [`StoreError::NoTask`].
-    pub fn task(&self, id: TaskId) -> Result<Task, StoreError> {
+    pub(crate) fn task(&self, id: TaskId) -> Result<Task, StoreError> {
         let conn = self.conn();
         let row = conn
             .query_row(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"), [id], task_from_row)
@@ -241,7 +241,7 @@ impl Store {
     }
 
     /// Every task, oldest first.
-    pub fn tasks(&self) -> Result<Vec<Task>, StoreError> {
+    pub(crate) fn tasks(&self) -> Result<Vec<Task>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY id"))?;
         let rows = stmt.query_map([], task_from_row)?.collect::<Result<Vec<_>, _>>()?;
@@ -249,7 +249,7 @@ impl Store {
     }
 
     /// The tasks not yet merged, applied or discarded, oldest first.
-    pub fn unfinished_tasks(&self) -> Result<Vec<Task>, StoreError> {
+    pub(crate) fn unfinished_tasks(&self) -> Result<Vec<Task>, StoreError> {
         let conn = self.conn();
         // The names are the enum's own ([`TaskState::as_str`]): no user text reaches the SQL.
         let finals: Vec<String> = TaskState::finals().into_iter().map(|s| format!("'{}'", s.as_str())).collect();
@@ -264,7 +264,7 @@ impl Store {
     /// Moves task `id` to `to` (checked by [`transition_allowed`]) and returns the state it was in.
     ///
     /// Errors: [`StoreError::NoTask`], [`StoreError::IllegalTransition`].
-    pub fn set_state(&self, id: TaskId, to: TaskState) -> Result<TaskState, StoreError> {
+    pub(crate) fn set_state(&self, id: TaskId, to: TaskState) -> Result<TaskState, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let from: Option<String> =
@@ -293,7 +293,13 @@ impl Store {
     }
 
     /// Records where task `id` works: its branch, worktree and base commit.
-    pub fn set_worktree(&self, id: TaskId, branch: &str, worktree: &Path, base_commit: &str) -> Result<(), StoreError> {
+    pub(crate) fn set_worktree(
+        &self,
+        id: TaskId,
+        branch: &str,
+        worktree: &Path,
+        base_commit: &str,
+    ) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE tasks SET branch = ?1, worktree = ?2, base_commit = ?3, updated_ms = ?4 WHERE id = ?5",
             params![branch, worktree.to_string_lossy(), base_commit, now_ms(), id],
@@ -302,7 +308,7 @@ impl Store {
     }
 
     /// Records task `id`'s worktree admin directory (see [`Task::git_dir`]).
-    pub fn set_git_dir(&self, id: TaskId, git_dir: &Path) -> Result<(), StoreError> {
+    pub(crate) fn set_git_dir(&self, id: TaskId, git_dir: &Path) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE tasks SET git_dir = ?1, updated_ms = ?2 WHERE id = ?3",
             params![git_dir.to_string_lossy(), now_ms(), id],
@@ -324,7 +330,7 @@ impl Store {
     }
 
     /// Appends a line to task `id`'s log.
-    pub fn append_log(&self, id: TaskId, line: &str) -> Result<(), StoreError> {
+    pub(crate) fn append_log(&self, id: TaskId, line: &str) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO task_log (task_id, time_ms, line) VALUES (?1, ?2, ?3)",
             params![id, now_ms(), line],
@@ -333,7 +339,7 @@ impl Store {
     }
 
     /// Task `id`'s log, oldest first.
-    pub fn log(&self, id: TaskId) -> Result<Vec<LogLine>, StoreError> {
+    pub(crate) fn log(&self, id: TaskId) -> Result<Vec<LogLine>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT time_ms, line FROM task_log WHERE task_id = ?1 ORDER BY rowid")?;
         let rows = stmt.query_map([id], |r| Ok(LogLine { time_ms: r.get(0)?, line: r.get(1)? }))?;
@@ -341,7 +347,7 @@ impl Store {
     }
 
     /// Records (or replaces) task `pr.task_id`'s pull request.
-    pub fn put_pull_request(&self, pr: &PullRequest) -> Result<(), StoreError> {
+    pub(crate) fn put_pull_request(&self, pr: &PullRequest) -> Result<(), StoreError> {
         let files = serde_json::to_string(&pr.files).unwrap_or_else(|_| "[]".to_owned());
         self.conn().execute(
             "INSERT OR REPLACE INTO pull_requests (task_id, title, description, base_commit, head_commit, branch, \
@@ -369,7 +375,7 @@ impl Store {
     }
 
     /// Task `id`'s pull request, if it has one.
-    pub fn pull_request(&self, id: TaskId) -> Result<Option<PullRequest>, StoreError> {
+    pub(crate) fn pull_request(&self, id: TaskId) -> Result<Option<PullRequest>, StoreError> {
         let conn = self.conn();
         let pr = conn
             .query_row(
@@ -402,7 +408,7 @@ impl Store {
     }
 
     /// Records a sign-off.
-    pub fn add_signoff(&self, s: &Signoff) -> Result<(), StoreError> {
+    pub(crate) fn add_signoff(&self, s: &Signoff) -> Result<(), StoreError> {
         let action = s.action.as_str();
         self.conn().execute(
             "INSERT INTO signoffs (task_id, who, when_ms, action, head_commit, checks) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -412,7 +418,7 @@ impl Store {
     }
 
     /// Task `id`'s sign-offs, oldest first.
-    pub fn signoffs(&self, id: TaskId) -> Result<Vec<Signoff>, StoreError> {
+    pub(crate) fn signoffs(&self, id: TaskId) -> Result<Vec<Signoff>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT task_id, who, when_ms, action, head_commit, checks FROM signoffs WHERE task_id = ?1 ORDER BY id",
@@ -435,7 +441,7 @@ impl Store {
     /// Marks `interrupted` every task that a server was working on (queued, preparing, running,
     /// checking) whose owner is no longer alive according to `owner_alive`, calling `stop` on
     /// each first (to stop what the dead server left running). Returns the tasks, as they were.
-    pub fn interrupt_orphans(
+    pub(crate) fn interrupt_orphans(
         &self,
         owner_alive: impl Fn(&str) -> bool,
         stop: impl Fn(&Task),

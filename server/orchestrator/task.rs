@@ -9,16 +9,16 @@ use serde::{Deserialize, Serialize};
 use crate::process::GroupRecord;
 
 /// Longest task title, in characters.
-pub const TITLE_CHARS: usize = 72;
+pub(crate) const TITLE_CHARS: usize = 72;
 
 /// A task's title from its prompt: the first line that is not blank, at most [`TITLE_CHARS`]
 /// characters (cut with `…`); `""` for a blank prompt.
-pub fn title(prompt: &str) -> String {
+pub(crate) fn title(prompt: &str) -> String {
     crate::text::first_line(prompt, TITLE_CHARS)
 }
 
 /// A task's id (the `tasks.id` primary key).
-pub type TaskId = i64;
+pub(crate) type TaskId = i64;
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ pub enum TaskState {
 
 impl TaskState {
     /// Every state, in lifecycle order.
-    pub const ALL: [TaskState; 11] = [
+    pub(crate) const ALL: [TaskState; 11] = [
         TaskState::Queued,
         TaskState::Preparing,
         TaskState::Running,
@@ -65,7 +65,7 @@ impl TaskState {
     ];
 
     /// The state's name as stored and shown (`awaiting_plan_approval`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TaskState::Queued => "queued",
             TaskState::Preparing => "preparing",
@@ -82,13 +82,13 @@ impl TaskState {
     }
 
     /// The states in which nothing more happens to a task, in lifecycle order.
-    pub fn finals() -> Vec<TaskState> {
+    pub(crate) fn finals() -> Vec<TaskState> {
         Self::ALL.into_iter().filter(|s| s.is_final()).collect()
     }
 
     /// The states as people read them in a refusal: `ready`, `failed or interrupted`, `ready,
     /// failed or interrupted`.
-    pub fn either(states: &[TaskState]) -> String {
+    pub(crate) fn either(states: &[TaskState]) -> String {
         match states {
             [] => String::new(),
             [one] => one.as_str().to_owned(),
@@ -99,17 +99,17 @@ impl TaskState {
     }
 
     /// The state named `s`, if any.
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
     /// A server is working on the task (a process may be running for it).
-    pub fn is_working(self) -> bool {
+    pub(crate) fn is_working(self) -> bool {
         matches!(self, TaskState::Queued | TaskState::Preparing | TaskState::Running | TaskState::Checking)
     }
 
     /// Nothing more happens to the task.
-    pub fn is_final(self) -> bool {
+    pub(crate) fn is_final(self) -> bool {
         matches!(self, TaskState::Merged | TaskState::Applied | TaskState::Discarded)
     }
 }
@@ -121,7 +121,7 @@ impl std::fmt::Display for TaskState {
 }
 
 /// Whether a task may go from `from` to `to`: the one place the lifecycle is enforced.
-pub fn transition_allowed(from: TaskState, to: TaskState) -> bool {
+pub(crate) fn transition_allowed(from: TaskState, to: TaskState) -> bool {
     use TaskState::*;
     match from {
         Queued => matches!(to, Preparing | Failed | Discarded | Interrupted),
@@ -140,83 +140,83 @@ pub fn transition_allowed(from: TaskState, to: TaskState) -> bool {
 /// One delegated task.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Task {
-    pub id: TaskId,
+    pub(crate) id: TaskId,
     /// The repository's top-level directory (the user's tree).
-    pub repo_root: PathBuf,
-    pub prompt: String,
+    pub(crate) repo_root: PathBuf,
+    pub(crate) prompt: String,
     /// Editor context as the LSP layer sent it (file, selection, diagnostic), as JSON.
-    pub context: serde_json::Value,
+    pub(crate) context: serde_json::Value,
     /// The agent profile's name.
-    pub agent: String,
-    pub state: TaskState,
-    pub branch: Option<String>,
-    pub worktree: Option<PathBuf>,
+    pub(crate) agent: String,
+    pub(crate) state: TaskState,
+    pub(crate) branch: Option<String>,
+    pub(crate) worktree: Option<PathBuf>,
     /// The commit the task's branch started from.
-    pub base_commit: Option<String>,
+    pub(crate) base_commit: Option<String>,
     /// Creation time, milliseconds since the Unix epoch.
-    pub created_ms: i64,
+    pub(crate) created_ms: i64,
     /// Last change, milliseconds since the Unix epoch.
-    pub updated_ms: i64,
-    pub summary: Option<String>,
-    pub error: Option<String>,
+    pub(crate) updated_ms: i64,
+    pub(crate) summary: Option<String>,
+    pub(crate) error: Option<String>,
     /// Tokens used by the task's runs, when the agent reports them.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Plan-first: the proposed plan.
-    pub plan: Option<String>,
-    pub plan_approved: bool,
+    pub(crate) plan: Option<String>,
+    pub(crate) plan_approved: bool,
     /// Which server instance works on it (`<pid>:<instance>:<start time>`; older servers wrote
     /// `<pid>:<instance>`).
-    pub owner: String,
+    pub(crate) owner: String,
     /// Git's admin directory for the worktree (`<repo>/.git/worktrees/<name>`), recorded when the
     /// worktree was created: git commands on the worktree name it instead of reading the
     /// worktree's `.git`.
-    pub git_dir: Option<PathBuf>,
+    pub(crate) git_dir: Option<PathBuf>,
     /// The agent's process group while it runs (recorded so a later server can stop it).
-    pub process: Option<GroupRecord>,
+    pub(crate) process: Option<GroupRecord>,
 }
 
 /// A timestamped task log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LogLine {
+pub(crate) struct LogLine {
     /// Milliseconds since the Unix epoch.
-    pub time_ms: i64,
-    pub line: String,
+    pub(crate) time_ms: i64,
+    pub(crate) line: String,
 }
 
 /// `git diff --shortstat` of a pull request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DiffStat {
-    pub files_changed: u32,
-    pub insertions: u32,
-    pub deletions: u32,
+    pub(crate) files_changed: u32,
+    pub(crate) insertions: u32,
+    pub(crate) deletions: u32,
 }
 
 /// One hunk of a diff: the lines it replaces in the base (`old_*`) and the lines it puts in
 /// their place (`new_*`); 1-based line numbers, a count of 0 means an insertion (old) or a
 /// deletion (new) after that line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LineRange {
-    pub old_start: u32,
-    pub old_count: u32,
-    pub new_start: u32,
-    pub new_count: u32,
+pub(crate) struct LineRange {
+    pub(crate) old_start: u32,
+    pub(crate) old_count: u32,
+    pub(crate) new_start: u32,
+    pub(crate) new_count: u32,
 }
 
 /// A file a pull request changes, with its changed line ranges.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ChangedFile {
+pub(crate) struct ChangedFile {
     /// Path relative to the repository root (lossy UTF-8 for names that are not).
-    pub path: String,
-    pub ranges: Vec<LineRange>,
+    pub(crate) path: String,
+    pub(crate) ranges: Vec<LineRange>,
     /// What a reviewer must be told about this file (empty for an ordinary text change).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<FileNote>,
+    pub(crate) notes: Vec<FileNote>,
 }
 
 /// Something about a changed file that its line diff does not show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
-pub enum FileNote {
+pub(crate) enum FileNote {
     /// A symbolic link whose target (absolute, or climbing out with `..`, or into `.git`) is
     /// outside the repository's tree.
     SymlinkOutside { target: String },
@@ -238,11 +238,11 @@ pub enum CheckResult {
 
 impl CheckResult {
     /// Every result.
-    pub const ALL: [CheckResult; 3] = [CheckResult::Pass, CheckResult::Fail, CheckResult::None];
+    pub(crate) const ALL: [CheckResult; 3] = [CheckResult::Pass, CheckResult::Fail, CheckResult::None];
 
     /// `pass`, `fail` or `none`: the name stored, sent on the wire (`baton/tasks`) and shown in
     /// code action titles (`checks none`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CheckResult::Pass => "pass",
             CheckResult::Fail => "fail",
@@ -251,13 +251,13 @@ impl CheckResult {
     }
 
     /// The result named `s` (as [`CheckResult::as_str`]); anything else is `None` (no checks).
-    pub fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         Self::ALL.into_iter().find(|c| c.as_str() == s).unwrap_or(CheckResult::None)
     }
 
     /// `checks pass`, `checks FAIL` or `no checks`: the clause in progress messages (a failure
     /// in capitals, so it stands out).
-    pub fn summary(self) -> &'static str {
+    pub(crate) fn summary(self) -> &'static str {
         match self {
             CheckResult::Pass => "checks pass",
             CheckResult::Fail => "checks FAIL",
@@ -266,7 +266,7 @@ impl CheckResult {
     }
 
     /// `pass`, `FAIL` or `none`: the value of a merge commit's `Baton-Checks:` trailer.
-    pub fn trailer(self) -> &'static str {
+    pub(crate) fn trailer(self) -> &'static str {
         match self {
             CheckResult::Fail => "FAIL",
             other => other.as_str(),
@@ -274,7 +274,7 @@ impl CheckResult {
     }
 
     /// `Pass`, `Fail` or `None`: as `baton task` prints it.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             CheckResult::Pass => "Pass",
             CheckResult::Fail => "Fail",
@@ -285,34 +285,34 @@ impl CheckResult {
 
 /// A local pull request: the task branch's work, ready for review.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PullRequest {
-    pub task_id: TaskId,
-    pub title: String,
-    pub description: String,
-    pub base_commit: String,
-    pub head_commit: String,
-    pub branch: String,
-    pub stat: DiffStat,
-    pub files: Vec<ChangedFile>,
-    pub check_command: Option<String>,
-    pub check: CheckResult,
+pub(crate) struct PullRequest {
+    pub(crate) task_id: TaskId,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) base_commit: String,
+    pub(crate) head_commit: String,
+    pub(crate) branch: String,
+    pub(crate) stat: DiffStat,
+    pub(crate) files: Vec<ChangedFile>,
+    pub(crate) check_command: Option<String>,
+    pub(crate) check: CheckResult,
     /// The last 4 KB of the check command's output.
-    pub check_output: String,
-    pub tokens: u64,
-    pub github_url: Option<String>,
+    pub(crate) check_output: String,
+    pub(crate) tokens: u64,
+    pub(crate) github_url: Option<String>,
 }
 
 /// What a human did with a pull request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SignoffAction {
+pub(crate) enum SignoffAction {
     Merged,
     Applied,
 }
 
 impl SignoffAction {
     /// `merged` or `applied`: the name stored (and the state the task reached).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SignoffAction::Merged => "merged",
             SignoffAction::Applied => "applied",
@@ -320,12 +320,12 @@ impl SignoffAction {
     }
 
     /// The action named `s`; anything but `applied` is a merge (the records before there were two).
-    pub fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         if s == SignoffAction::Applied.as_str() { SignoffAction::Applied } else { SignoffAction::Merged }
     }
 
     /// `Merged` or `Applied`: as `baton task` prints it.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             SignoffAction::Merged => "Merged",
             SignoffAction::Applied => "Applied",
@@ -335,15 +335,15 @@ impl SignoffAction {
 
 /// A human's sign-off on a pull request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Signoff {
-    pub task_id: TaskId,
+pub(crate) struct Signoff {
+    pub(crate) task_id: TaskId,
     /// `Name <email>` from the user's git identity.
-    pub who: String,
+    pub(crate) who: String,
     /// Milliseconds since the Unix epoch.
-    pub when_ms: i64,
-    pub action: SignoffAction,
+    pub(crate) when_ms: i64,
+    pub(crate) action: SignoffAction,
     /// The pull request's head commit that was signed off.
-    pub head_commit: String,
+    pub(crate) head_commit: String,
     /// The checks' result at that head.
-    pub checks: CheckResult,
+    pub(crate) checks: CheckResult,
 }

@@ -8,27 +8,41 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use anyhow::{Context, bail};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use parking_lot::Mutex;
 
 use super::git::{self, Git, GitError};
+use crate::process::RunError;
 
-/// Errors creating or removing a worktree.
+/// How much of the setup command's output is kept for its error message, in bytes.
+const SETUP_TAIL_BYTES: usize = 4096;
+
+/// Errors creating, setting up or removing a worktree.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WorktreeError {
-    #[error("{0:#}")]
-    Git(#[from] anyhow::Error),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("the repository has no commit yet: {0}")]
+    NoCommit(GitError),
+    /// A folder or file of the data directory, the user's tree (`.worktreeinclude`) or the
+    /// worktree could not be read, written or removed.
+    #[error("{what}: {error}")]
+    File { what: String, error: std::io::Error },
+    #[error("setup command {command:?}: {error}")]
+    SetupNotRun { command: String, error: RunError },
+    #[error("setup command {command:?} was stopped after {ms} ms: {output}")]
+    SetupTimedOut { command: String, ms: u64, output: String },
+    #[error("setup command {command:?} failed: {output}")]
+    SetupFailed { command: String, output: String },
 }
 
-impl From<GitError> for WorktreeError {
-    fn from(e: GitError) -> Self {
-        WorktreeError::Git(e.into())
-    }
+/// Maps an I/O error to [`WorktreeError::File`] saying what was being done.
+fn file(what: String) -> impl FnOnce(std::io::Error) -> WorktreeError {
+    move |error| WorktreeError::File { what, error }
 }
 
 /// Baton's data directory: `$BATON_DATA_DIR`, else the platform's data directory + `/baton`.
-pub fn default_data_dir() -> Option<PathBuf> {
+pub(crate) fn default_data_dir() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("BATON_DATA_DIR") {
         return Some(PathBuf::from(p));
     }
@@ -37,7 +51,7 @@ pub fn default_data_dir() -> Option<PathBuf> {
 }
 
 /// The task database inside a data directory.
-pub fn db_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join("baton.db")
 }
 
@@ -89,13 +103,13 @@ fn repo_lock(repo_root: &Path) -> Arc<tokio::sync::Mutex<()>> {
 /// A created worktree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Worktree {
-    pub branch: String,
-    pub path: PathBuf,
+    pub(crate) branch: String,
+    pub(crate) path: PathBuf,
     /// The commit the branch starts at (the repository's HEAD when created).
-    pub base_commit: String,
+    pub(crate) base_commit: String,
     /// Git's admin directory for the worktree (`<repo>/.git/worktrees/<name>`): every later git
     /// command on the worktree names it explicitly.
-    pub git_dir: PathBuf,
+    pub(crate) git_dir: PathBuf,
 }
 
 /// Creates branch `baton/<id>-<slug>` at the repository's HEAD and its worktree under the data
@@ -115,10 +129,9 @@ pub(crate) async fn create(
     let branch = format!("baton/{name}");
     let path = worktrees_dir(data_dir, repo_root).join(&name);
     let repo = Git::repo(repo_root);
-    let base_commit =
-        repo.line(&["rev-parse", "--verify", "HEAD^{commit}"]).await.context("the repository has no commit yet")?;
+    let base_commit = repo.line(&["rev-parse", "--verify", "HEAD^{commit}"]).await.map_err(WorktreeError::NoCommit)?;
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(file(format!("cannot create {}", parent.display())))?;
     }
     {
         let lock = repo_lock(repo_root);
@@ -163,7 +176,7 @@ pub(crate) async fn reattach(
     let name = branch.strip_prefix("baton/").unwrap_or(branch);
     let path = worktrees_dir(data_dir, repo_root).join(name);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(file(format!("cannot create {}", parent.display())))?;
     }
     {
         let lock = repo_lock(repo_root);
@@ -191,12 +204,12 @@ pub(crate) async fn reattach(
 /// tree are not followed. Returns the copied relative paths.
 ///
 /// Errors: `.worktreeinclude` or a folder of the user's tree cannot be read, a copy fails.
-pub(crate) async fn copy_includes(repo_root: &Path, worktree: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) async fn copy_includes(repo_root: &Path, worktree: &Path) -> Result<Vec<PathBuf>, WorktreeError> {
     let list_path = repo_root.join(".worktreeinclude");
     let list = match tokio::fs::read_to_string(&list_path).await {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).context("cannot read .worktreeinclude"),
+        Err(e) => return Err(file("cannot read .worktreeinclude".to_owned())(e)),
     };
     let mut builder = GitignoreBuilder::new(repo_root);
     for line in list.lines() {
@@ -204,7 +217,8 @@ pub(crate) async fn copy_includes(repo_root: &Path, worktree: &Path) -> anyhow::
             tracing::warn!(pattern = line, error = %e, ".worktreeinclude: bad pattern");
         }
     }
-    let include = builder.build().context("cannot read .worktreeinclude")?;
+    let include =
+        builder.build().map_err(|e| file("cannot read .worktreeinclude".to_owned())(std::io::Error::other(e)))?;
     if include.is_empty() {
         return Ok(Vec::new());
     }
@@ -215,7 +229,7 @@ pub(crate) async fn copy_includes(repo_root: &Path, worktree: &Path) -> anyhow::
         Ok(copied)
     })
     .await
-    .context("copying .worktreeinclude files stopped")?
+    .map_err(|e| file("copying .worktreeinclude files stopped".to_owned())(std::io::Error::other(e)))?
 }
 
 /// Walks `dir` (`rel` in the user's tree, sorted by name), copying what `include` matches.
@@ -225,8 +239,8 @@ fn copy_matches(
     rel: &Path,
     worktree: &Path,
     copied: &mut Vec<PathBuf>,
-) -> anyhow::Result<()> {
-    let read = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+) -> Result<(), WorktreeError> {
+    let read = std::fs::read_dir(dir).map_err(file(format!("cannot read {}", dir.display())))?;
     let mut entries: Vec<std::fs::DirEntry> = read.filter_map(Result::ok).collect();
     entries.sort_by_key(std::fs::DirEntry::file_name);
     for entry in entries {
@@ -251,14 +265,14 @@ fn copy_matches(
 /// copied. Never writes through a symbolic link: the worktree may hold links an agent committed
 /// (a resumed task's worktree is checked out from its branch), so a link anywhere on the way
 /// skips the file, and files are created new (`O_EXCL`, which also refuses a final link).
-fn copy_path(src: &Path, worktree: &Path, rel: &Path) -> anyhow::Result<bool> {
+fn copy_path(src: &Path, worktree: &Path, rel: &Path) -> Result<bool, WorktreeError> {
     let Ok(meta) = std::fs::symlink_metadata(src) else {
         return Ok(false);
     };
     if meta.is_dir() {
         let mut any = false;
-        for entry in std::fs::read_dir(src).with_context(|| format!("cannot read {}", src.display()))? {
-            let entry = entry?;
+        for entry in std::fs::read_dir(src).map_err(file(format!("cannot read {}", src.display())))? {
+            let entry = entry.map_err(file(format!("cannot read {}", src.display())))?;
             any |= copy_path(&entry.path(), worktree, &rel.join(entry.file_name()))?;
         }
         return Ok(any);
@@ -281,18 +295,18 @@ fn copy_path(src: &Path, worktree: &Path, rel: &Path) -> anyhow::Result<bool> {
         }
     }
     if let Some(parent) = dst.parent() {
-        std::fs::create_dir_all(parent)?;
+        std::fs::create_dir_all(parent).map_err(file(format!("cannot create {}", parent.display())))?;
     }
-    let mut from = std::fs::File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
+    let mut from = std::fs::File::open(src).map_err(file(format!("cannot read {}", src.display())))?;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     // `create_new` (O_CREAT | O_EXCL) also refuses a symbolic link in the last component.
     let mut to =
         match std::fs::OpenOptions::new().write(true).create_new(true).mode(meta.permissions().mode()).open(&dst) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dst.display())),
+            Err(e) => return Err(file(format!("cannot create {}", dst.display()))(e)),
         };
-    std::io::copy(&mut from, &mut to).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+    std::io::copy(&mut from, &mut to).map_err(file(format!("cannot copy {} to {}", src.display(), dst.display())))?;
     Ok(true)
 }
 
@@ -300,7 +314,9 @@ fn copy_path(src: &Path, worktree: &Path, rel: &Path) -> anyhow::Result<bool> {
 /// (with the host network only when `network`), with a time limit in milliseconds after which
 /// its whole process group is killed.
 ///
-/// Errors carry the command's output tail; cancelling `cancel` is an error too.
+/// Errors carry the command's output tail: [`WorktreeError::SetupFailed`],
+/// [`WorktreeError::SetupTimedOut`]; [`WorktreeError::SetupNotRun`] when it cannot start or
+/// `cancel` fires.
 pub(crate) async fn run_setup(
     confinement: &crate::agents::Confinement,
     mode: crate::agents::sandbox::Mode,
@@ -308,17 +324,19 @@ pub(crate) async fn run_setup(
     limit_ms: u64,
     network: bool,
     cancel: &tokio_util::sync::CancellationToken,
-) -> anyhow::Result<()> {
+) -> Result<(), WorktreeError> {
     let argv = ["sh".to_owned(), "-c".to_owned(), format!("exec 2>&1; {command}")];
-    let child = confinement.command(mode, &argv, network).context("empty setup command")?;
-    let out = crate::process::run_with_limit(child, limit_ms, 4096, cancel)
-        .await
-        .with_context(|| format!("setup command {command:?}"))?;
+    let not_run = |error| WorktreeError::SetupNotRun { command: command.to_owned(), error };
+    let child = confinement
+        .command(mode, &argv, network)
+        .ok_or_else(|| not_run(RunError::Spawn { program: "sh".to_owned(), reason: "empty command".to_owned() }))?;
+    let out = crate::process::run_with_limit(child, limit_ms, SETUP_TAIL_BYTES, cancel).await.map_err(not_run)?;
+    let output = out.stdout.trim().to_owned();
     if out.timed_out {
-        bail!("setup command {command:?} was stopped after {limit_ms} ms: {}", out.stdout.trim());
+        return Err(WorktreeError::SetupTimedOut { command: command.to_owned(), ms: limit_ms, output });
     }
     if out.code != Some(0) {
-        bail!("setup command {command:?} failed: {}", out.stdout.trim());
+        return Err(WorktreeError::SetupFailed { command: command.to_owned(), output });
     }
     Ok(())
 }
@@ -334,7 +352,7 @@ pub(crate) async fn remove(repo_root: &Path, path: &Path, branch: Option<&str>) 
             ["worktree".as_ref(), "remove".as_ref(), "--force".as_ref(), "--force".as_ref(), path.as_os_str()];
         if let Err(e) = repo.bytes(&args).await {
             tracing::warn!(error = %e, "git worktree remove failed; deleting the folder");
-            std::fs::remove_dir_all(path).with_context(|| format!("cannot remove {}", path.display()))?;
+            std::fs::remove_dir_all(path).map_err(file(format!("cannot remove {}", path.display())))?;
         }
     }
     repo.bytes(&["worktree", "prune"]).await?;
@@ -351,7 +369,10 @@ pub(crate) async fn remove(repo_root: &Path, path: &Path, branch: Option<&str>) 
 /// Removes worktree folders under `data_dir/worktrees` that are not in `referenced`, then runs
 /// `git worktree prune` in their repositories (found from each worktree's `.git` file).
 /// Returns the removed paths.
-pub(crate) async fn gc(data_dir: &Path, keep: &(dyn Fn(&Path) -> bool + Send + Sync)) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) async fn gc(
+    data_dir: &Path,
+    keep: &(dyn Fn(&Path) -> bool + Send + Sync),
+) -> Result<Vec<PathBuf>, WorktreeError> {
     let root = data_dir.join("worktrees");
     let mut removed = Vec::new();
     let Ok(repos) = std::fs::read_dir(&root) else {
@@ -377,7 +398,7 @@ pub(crate) async fn gc(data_dir: &Path, keep: &(dyn Fn(&Path) -> bool + Send + S
                     .then(|| dotgit.parent().map(Path::to_path_buf))
                     .flatten()
             });
-            std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+            std::fs::remove_dir_all(&path).map_err(file(format!("cannot remove {}", path.display())))?;
             if let Some(repo) = main_repo
                 && repo.exists()
             {
