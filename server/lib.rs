@@ -18,4 +18,6 @@ pub(crate) mod providers;
 pub(crate) mod secrets;
 pub mod server;
 pub mod syntax;
+#[cfg(test)]
+mod test_support;
 pub mod text;

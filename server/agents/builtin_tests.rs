@@ -2,17 +2,16 @@
 //! temporary worktrees.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::*;
+use crate::agents::AgentProfile;
 use crate::agents::sandbox::{Mode, availability};
-use crate::agents::{AgentProfile, AgentTask, NoUser};
 use crate::providers::{ProviderConfig, ProviderKind};
+use crate::test_support::{drain, run_context, steps};
 
 use crate::providers::tests::model_server::{ModelServer, Reply};
 
@@ -40,49 +39,17 @@ fn setup_in(kind: ProviderKind, server: &ModelServer, parent: PathBuf) -> Setup 
         ProviderKind::Openai | ProviderKind::Anthropic => format!("{}/v1", server.base_url()),
         ProviderKind::Ollama | ProviderKind::Llamacpp => server.base_url(),
     };
-    let (tx, events) = unbounded_channel();
-    let ctx = RunContext {
-        task: AgentTask {
-            id: 1,
-            prompt: "Do the task.".to_owned(),
-            worktree: worktree.clone(),
-            branch: "baton/task-1".to_owned(),
-            planning: false,
-        },
-        profile: AgentProfile { time_limit_ms: 20_000, ..AgentProfile::default() },
-        default_model: ProviderConfig {
-            kind,
-            base_url,
-            model: "test-model".to_owned(),
-            timeout_ms: 10_000,
-            max_retries: 0,
-            ..ProviderConfig::default()
-        },
-        events: tx,
-        cancel: CancellationToken::new(),
-        asker: Arc::new(NoUser),
-        confinement: crate::agents::Confinement::new(&worktree),
-        secrets: Default::default(),
+    let profile = AgentProfile { time_limit_ms: 20_000, ..AgentProfile::default() };
+    let (mut ctx, events) = run_context(&worktree, "Do the task.", profile);
+    ctx.default_model = ProviderConfig {
+        kind,
+        base_url,
+        model: "test-model".to_owned(),
+        timeout_ms: 10_000,
+        max_retries: 0,
+        ..ProviderConfig::default()
     };
     Setup { _root: dir, root, worktree, ctx, events }
-}
-
-fn drain(events: &mut UnboundedReceiver<AgentEvent>) -> Vec<AgentEvent> {
-    let mut all = Vec::new();
-    while let Ok(event) = events.try_recv() {
-        all.push(event);
-    }
-    all
-}
-
-fn steps(events: &[AgentEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Step(s) => Some(s.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The tool results the agent sent back in request `body`, in any of the wire formats.

@@ -60,97 +60,112 @@ fn parse_line(format: OutputFormat, line: &str) -> Parsed {
     };
     let ty = v.get("type").and_then(Value::as_str).unwrap_or("");
     match format {
-        OutputFormat::ClaudeJson => match ty {
-            "assistant" => {
-                let content = v.pointer("/message/content");
-                if let Some(text) = content.and_then(text_of_content) {
-                    p.step = Some(text.clone());
-                    p.message = Some(text);
-                } else if let Some(tool) =
-                    content.and_then(Value::as_array).and_then(|a| a.iter().find_map(|c| c.get("name")?.as_str()))
-                {
-                    p.step = Some(format!("using {tool}"));
-                }
-            }
-            "result" => {
-                if let Some(usage) = v.get("usage") {
-                    p.tokens = Some(u(usage, "input_tokens") + u(usage, "output_tokens"));
-                }
-                let text = v.get("result").and_then(Value::as_str).map(str::to_owned);
-                let is_error = v.get("is_error").and_then(Value::as_bool).unwrap_or(false);
-                p.end = Some(if is_error {
-                    Err(text.unwrap_or_else(|| "the agent reported an error".to_owned()))
-                } else {
-                    Ok(text)
-                });
-                if let Some(cost) = v.get("total_cost_usd").and_then(Value::as_f64) {
-                    p.step = Some(format!("finished (cost ${cost:.4})"));
-                }
-            }
-            _ => {}
-        },
-        OutputFormat::CodexJson => match ty {
-            "item.completed" | "item.started" => {
-                let item = v.get("item").unwrap_or(&Value::Null);
-                let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
-                match kind {
-                    "agent_message" => {
-                        if let Some(t) = item.get("text").and_then(Value::as_str) {
-                            p.step = Some(t.to_owned());
-                            p.message = Some(t.to_owned());
-                        }
-                    }
-                    "command_execution" => {
-                        if let Some(c) = item.get("command").and_then(Value::as_str) {
-                            p.step = Some(format!("running {c}"));
-                        }
-                    }
-                    "file_change" => p.step = Some("editing files".to_owned()),
-                    _ => {}
-                }
-            }
-            "turn.completed" => {
-                if let Some(usage) = v.get("usage") {
-                    p.tokens = Some(u(usage, "input_tokens") + u(usage, "output_tokens"));
-                }
-                p.end = Some(Ok(None));
-            }
-            "turn.failed" | "error" => {
-                let msg = v
-                    .pointer("/error/message")
-                    .or_else(|| v.get("message"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("the agent reported an error");
-                p.end = Some(Err(msg.to_owned()));
-            }
-            _ => {}
-        },
-        OutputFormat::OpencodeJson => match ty {
-            "text" => {
-                if let Some(t) = v.pointer("/part/text").and_then(Value::as_str) {
-                    p.step = Some(t.to_owned());
-                    p.message = Some(t.to_owned());
-                }
-            }
-            "tool_use" => {
-                if let Some(t) = v.pointer("/part/tool").and_then(Value::as_str) {
-                    p.step = Some(format!("using {t}"));
-                }
-            }
-            "step_finish" => {
-                if let Some(t) = v.pointer("/part/tokens") {
-                    p.tokens = Some(u(t, "input") + u(t, "output"));
-                }
-            }
-            "error" => {
-                let msg = v.pointer("/error/data/message").or_else(|| v.pointer("/error/message"));
-                p.end = Some(Err(msg.and_then(Value::as_str).unwrap_or("the agent reported an error").to_owned()));
-            }
-            _ => {}
-        },
+        OutputFormat::ClaudeJson => claude_event(ty, &v, &mut p),
+        OutputFormat::CodexJson => codex_event(ty, &v, &mut p),
+        OutputFormat::OpencodeJson => opencode_event(ty, &v, &mut p),
         OutputFormat::Text => {}
     }
     p
+}
+
+/// An event of Claude Code's `stream-json` output.
+fn claude_event(ty: &str, v: &Value, p: &mut Parsed) {
+    match ty {
+        "assistant" => {
+            let content = v.pointer("/message/content");
+            if let Some(text) = content.and_then(text_of_content) {
+                p.step = Some(text.clone());
+                p.message = Some(text);
+            } else if let Some(tool) =
+                content.and_then(Value::as_array).and_then(|a| a.iter().find_map(|c| c.get("name")?.as_str()))
+            {
+                p.step = Some(format!("using {tool}"));
+            }
+        }
+        "result" => {
+            if let Some(usage) = v.get("usage") {
+                p.tokens = Some(u(usage, "input_tokens") + u(usage, "output_tokens"));
+            }
+            let text = v.get("result").and_then(Value::as_str).map(str::to_owned);
+            let is_error = v.get("is_error").and_then(Value::as_bool).unwrap_or(false);
+            p.end = Some(if is_error {
+                Err(text.unwrap_or_else(|| "the agent reported an error".to_owned()))
+            } else {
+                Ok(text)
+            });
+            if let Some(cost) = v.get("total_cost_usd").and_then(Value::as_f64) {
+                p.step = Some(format!("finished (cost ${cost:.4})"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An event of `codex exec --json`.
+fn codex_event(ty: &str, v: &Value, p: &mut Parsed) {
+    match ty {
+        "item.completed" | "item.started" => {
+            let item = v.get("item").unwrap_or(&Value::Null);
+            let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
+            match kind {
+                "agent_message" => {
+                    if let Some(t) = item.get("text").and_then(Value::as_str) {
+                        p.step = Some(t.to_owned());
+                        p.message = Some(t.to_owned());
+                    }
+                }
+                "command_execution" => {
+                    if let Some(c) = item.get("command").and_then(Value::as_str) {
+                        p.step = Some(format!("running {c}"));
+                    }
+                }
+                "file_change" => p.step = Some("editing files".to_owned()),
+                _ => {}
+            }
+        }
+        "turn.completed" => {
+            if let Some(usage) = v.get("usage") {
+                p.tokens = Some(u(usage, "input_tokens") + u(usage, "output_tokens"));
+            }
+            p.end = Some(Ok(None));
+        }
+        "turn.failed" | "error" => {
+            let msg = v
+                .pointer("/error/message")
+                .or_else(|| v.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or("the agent reported an error");
+            p.end = Some(Err(msg.to_owned()));
+        }
+        _ => {}
+    }
+}
+
+/// An event of `opencode run --format json`.
+fn opencode_event(ty: &str, v: &Value, p: &mut Parsed) {
+    match ty {
+        "text" => {
+            if let Some(t) = v.pointer("/part/text").and_then(Value::as_str) {
+                p.step = Some(t.to_owned());
+                p.message = Some(t.to_owned());
+            }
+        }
+        "tool_use" => {
+            if let Some(t) = v.pointer("/part/tool").and_then(Value::as_str) {
+                p.step = Some(format!("using {t}"));
+            }
+        }
+        "step_finish" => {
+            if let Some(t) = v.pointer("/part/tokens") {
+                p.tokens = Some(u(t, "input") + u(t, "output"));
+            }
+        }
+        "error" => {
+            let msg = v.pointer("/error/data/message").or_else(|| v.pointer("/error/message"));
+            p.end = Some(Err(msg.and_then(Value::as_str).unwrap_or("the agent reported an error").to_owned()));
+        }
+        _ => {}
+    }
 }
 
 /// The next stdout line; once the process has exited, waits at most 2000 ms for it (output
@@ -351,43 +366,26 @@ pub(crate) async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::sync::Arc;
 
     use tokio::sync::mpsc;
-    use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::agents::{AgentKind, AgentProfile, AgentTask, NoUser};
+    use crate::agents::{AgentKind, AgentProfile};
+    use crate::test_support::run_context;
 
     fn ctx(
         dir: &Path,
         command: Vec<String>,
         output: OutputFormat,
     ) -> (RunContext, mpsc::UnboundedReceiver<AgentEvent>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let ctx = RunContext {
-            task: AgentTask {
-                id: 1,
-                prompt: "do it".to_owned(),
-                worktree: dir.to_path_buf(),
-                branch: "b".to_owned(),
-                planning: false,
-            },
-            profile: AgentProfile {
-                name: "script".to_owned(),
-                kind: AgentKind::Cli,
-                command,
-                output,
-                ..AgentProfile::default()
-            },
-            default_model: Default::default(),
-            events: tx,
-            cancel: CancellationToken::new(),
-            asker: Arc::new(NoUser),
-            confinement: crate::agents::Confinement::new(dir),
-            secrets: Default::default(),
+        let profile = AgentProfile {
+            name: "script".to_owned(),
+            kind: AgentKind::Cli,
+            command,
+            output,
+            ..AgentProfile::default()
         };
-        (ctx, rx)
+        run_context(dir, "do it", profile)
     }
 
     fn sh(script: &str) -> Vec<String> {

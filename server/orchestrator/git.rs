@@ -311,15 +311,7 @@ impl Git {
     ///
     /// Errors: as [`Git::output`], or [`GitError::Failed`] with git's stderr.
     pub(crate) async fn bytes<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<Vec<u8>, GitError> {
-        let out = self.output(args).await?;
-        if !out.status.success() {
-            return Err(GitError::Failed {
-                args: shown(args),
-                status: out.status.to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
-        }
-        Ok(out.stdout)
+        stdout_of(args, self.output(args).await?)
     }
 
     /// Runs `git <args>`; returns stdout as (lossy) text.
@@ -356,14 +348,7 @@ impl Git {
         });
         let out = child.wait_with_output().await.map_err(spawn_err)?;
         let _ = writer.await;
-        if !out.status.success() {
-            return Err(GitError::Failed {
-                args: shown(args),
-                status: out.status.to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
-        }
-        Ok(out.stdout)
+        stdout_of(args, out)
     }
 
     /// `git checkout --progress --force HEAD` (filling a `--no-checkout` worktree), turning git's
@@ -470,6 +455,18 @@ pub(crate) fn dotgit_content(git_dir: &Path) -> Vec<u8> {
 fn progress_percent(line: &str) -> Option<u32> {
     let (before, _) = line.split_once('%')?;
     before.rsplit(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// The stdout of a finished `git <args>`, or [`GitError::Failed`] with its stderr.
+fn stdout_of<S: AsRef<OsStr>>(args: &[S], out: Output) -> Result<Vec<u8>, GitError> {
+    if !out.status.success() {
+        return Err(GitError::Failed {
+            args: shown(args),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(out.stdout)
 }
 
 fn shown<S: AsRef<OsStr>>(args: &[S]) -> String {

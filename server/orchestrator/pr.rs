@@ -550,11 +550,9 @@ diff --git \"a/we\\nird\" \"b/we\\nird\"\ndeleted file mode 100644\n--- \"a/we\\
         use axum::http::{HeaderMap, StatusCode};
         use axum::routing::post;
 
+        use crate::test_support::git;
+
         let tmp = tempfile::tempdir().expect("tempdir");
-        let git = |dir: &Path, args: &[&str]| {
-            let out = std::process::Command::new("git").args(args).current_dir(dir).output().expect("git");
-            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        };
         let remote = tmp.path().join("acme/widget.git");
         std::fs::create_dir_all(&remote).expect("mkdir");
         git(&remote, &["init", "-q", "--bare"]);
