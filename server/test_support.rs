@@ -1,15 +1,10 @@
-//! Test support for the cores' unit tests (compiled in tests only): git repositories made with
-//! the real git, and agent run contexts with their event receivers.
+//! Test support shared by the unit tests of several modules (compiled in tests only): git
+//! repositories made with the real git. A leaf: it imports nothing of Baton's, so any layer's
+//! tests may use it. (Helpers that need a layer's types live in that layer, such as
+//! `agents::testing`.)
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
-
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-use tokio_util::sync::CancellationToken;
-
-use crate::agents::{AgentEvent, AgentProfile, AgentTask, Confinement, NoUser, RunContext};
-use crate::providers::ProviderConfig;
 
 /// Plain `git <args>` in `dir`, with the test's own environment (not Baton's hardened runner):
 /// whatever the exit status.
@@ -43,52 +38,4 @@ pub(crate) fn git_repo(dir: &Path, name: &str, files: &[(&str, &str)]) -> PathBu
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "--allow-empty", "-m", "initial"]);
     dir.canonicalize().expect("canonical")
-}
-
-/// A run of `profile` on task 1 (`prompt`) in `worktree`, sandboxed to the worktree alone
-/// ([`Confinement::new`]), with no user to ask and the default model; and the receiver of its
-/// events.
-pub(crate) fn run_context(
-    worktree: &Path,
-    prompt: &str,
-    profile: AgentProfile,
-) -> (RunContext, UnboundedReceiver<AgentEvent>) {
-    let (events, receiver) = unbounded_channel();
-    let ctx = RunContext {
-        task: AgentTask {
-            id: 1,
-            prompt: prompt.to_owned(),
-            worktree: worktree.to_path_buf(),
-            branch: "baton/task-1".to_owned(),
-            planning: false,
-        },
-        profile,
-        default_model: ProviderConfig::default(),
-        events,
-        cancel: CancellationToken::new(),
-        asker: Arc::new(NoUser),
-        confinement: Confinement::new(worktree),
-        secrets: Default::default(),
-    };
-    (ctx, receiver)
-}
-
-/// Every event received so far.
-pub(crate) fn drain(events: &mut UnboundedReceiver<AgentEvent>) -> Vec<AgentEvent> {
-    let mut all = Vec::new();
-    while let Ok(event) = events.try_recv() {
-        all.push(event);
-    }
-    all
-}
-
-/// The [`AgentEvent::Step`]s among `events`.
-pub(crate) fn steps(events: &[AgentEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Step(s) => Some(s.clone()),
-            _ => None,
-        })
-        .collect()
 }

@@ -8,8 +8,8 @@ use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::*;
+use crate::agents::testing::{drain, run_context};
 use crate::agents::{AgentKind, AgentProfile, Asker};
-use crate::test_support::{drain, run_context};
 
 /// The real Python interpreter (not a version-manager shim), or `None` to skip.
 fn python() -> Option<String> {

@@ -10,8 +10,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::*;
 use crate::agents::AgentProfile;
 use crate::agents::sandbox::{Mode, availability};
+use crate::agents::testing::{drain, run_context, steps};
 use crate::providers::{ProviderConfig, ProviderKind};
-use crate::test_support::{drain, run_context, steps};
 
 use crate::providers::tests::model_server::{ModelServer, Reply};
 

@@ -370,8 +370,8 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
+    use crate::agents::testing::run_context;
     use crate::agents::{AgentKind, AgentProfile};
-    use crate::test_support::run_context;
 
     fn ctx(
         dir: &Path,

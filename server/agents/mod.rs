@@ -21,6 +21,8 @@ pub(crate) mod builtin;
 pub(crate) mod cli;
 pub(crate) mod run;
 pub(crate) mod sandbox;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod tools;
 
 pub(crate) use sandbox::Confinement;
