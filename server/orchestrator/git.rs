@@ -457,6 +457,20 @@ fn progress_percent(line: &str) -> Option<u32> {
     before.rsplit(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
+/// Plain git for reading what runs nothing (its version, the user's own config): every `GIT_*`
+/// variable of Baton's environment removed but `keep`, stdin closed, stderr dropped, killed on
+/// drop.
+fn reader(keep: &[&str]) -> Command {
+    let mut cmd = Command::new("git");
+    for (k, _) in std::env::vars_os() {
+        if k.as_bytes().starts_with(b"GIT_") && !keep.iter().any(|x| k == *x) {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+    cmd
+}
+
 /// The stdout of a finished `git <args>`, or [`GitError::Failed`] with its stderr.
 fn stdout_of<S: AsRef<OsStr>>(args: &[S], out: Output) -> Result<Vec<u8>, GitError> {
     if !out.status.success() {
@@ -478,15 +492,7 @@ async fn check_version() -> Result<(), GitError> {
     static VERSION: OnceCell<Result<(), String>> = OnceCell::const_new();
     let result = VERSION
         .get_or_init(|| async {
-            let out = Command::new("git")
-                .arg("--version")
-                .env("LC_ALL", "C")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .output()
-                .await;
+            let out = reader(&[]).arg("--version").env("LC_ALL", "C").output().await;
             let text = match out {
                 Ok(o) => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
                 Err(e) => return Err(format!("no git ({e})")),
@@ -546,19 +552,9 @@ fn driver_overrides(list: &[u8]) -> Vec<(String, String)> {
 /// Every value of `key` in the user's global config (`git config --global`), read with
 /// Baton's environment; empty when there is none.
 async fn user_global(key: &str) -> Vec<String> {
-    let mut cmd = Command::new("git");
-    for (k, _) in std::env::vars_os() {
-        if k.as_bytes().starts_with(b"GIT_") && k != "GIT_CONFIG_GLOBAL" {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
+    let out = reader(&["GIT_CONFIG_GLOBAL"])
         .args(["config", "--global", "-z", "--get-all", key])
         .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .output()
         .await;
     match out {
@@ -702,20 +698,9 @@ pub(crate) async fn repo_root(dir: &Path) -> Result<PathBuf, GitError> {
 /// Errors: `user.name` or `user.email` is not set.
 pub(crate) async fn user_identity(repo: &Path) -> Result<(String, String), GitError> {
     let get = |key: &'static str| async move {
-        let mut cmd = Command::new("git");
-        for (k, _) in std::env::vars_os() {
-            let keep = ["GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"];
-            if k.as_bytes().starts_with(b"GIT_") && !keep.iter().any(|x| k == *x) {
-                cmd.env_remove(k);
-            }
-        }
-        let out = cmd
+        let out = reader(&["GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"])
             .args(["config", "--get", key])
             .current_dir(repo)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
             .output()
             .await
             .map_err(|e| GitError::Spawn { args: format!("config --get {key}"), reason: e.to_string() })?;
