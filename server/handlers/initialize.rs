@@ -47,7 +47,7 @@ pub(crate) fn handle(state: &State, params: InitializeParams) -> InitializeResul
     messages.extend(errors.iter().map(ToString::to_string));
     messages.extend(state.reload_settings(None));
     // Orchestrator mode needs only the database; a failure leaves conductor mode working.
-    let opened = Orchestrator::open_default(state.settings().as_ref().clone(), AgentRunners::standard())
+    let opened = Orchestrator::open_default(state.settings().orchestrator_config(), AgentRunners::standard())
         .map(|o| {
             o.set_asker(Arc::new(EditorAsker(state.client.clone())));
             Arc::new(o)

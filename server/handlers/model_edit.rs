@@ -80,7 +80,7 @@ pub(super) async fn run(state: &State, uri: &str, range: Range, instruction: Str
     let provider = state.provider();
     let result = {
         let _busy = state.busy();
-        edit::run(&provider, &request, &settings.edit).await
+        edit::run(&provider, &request, &settings.edit_config()).await
     };
     if let Some(p) = progress {
         p.finish_with_message(if result.is_ok() { "edit ready" } else { "edit failed" }).await;

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::conductor::{Excerpt, Outcome};
+use crate::conductor::{CompletionRequest, Excerpt, Outcome};
 use crate::lsp::session::State;
 use crate::lsp::{convert, ext};
 use crate::text::{Document, Pos};
@@ -46,11 +46,18 @@ pub(crate) async fn suggest(state: &State, uri: &str, position: Pos, invoked: bo
     let cursor = doc.char_at(position, encoding);
     let others = other_documents(state, uri, &doc.language_id, &settings.secrets.patterns);
     let provider = state.provider();
-    let debounce = (!invoked).then(|| state.conductor.debounce(uri, &settings));
-    let result = state
-        .conductor
-        .complete(|| state.busy(), &ticket, &snapshot, cursor, &others, &settings, &provider, debounce)
-        .await;
+    let config = settings.completion_config();
+    let debounce = (!invoked).then(|| state.conductor.debounce(uri, &config));
+    let request = CompletionRequest {
+        ticket: &ticket,
+        doc: &snapshot,
+        cursor,
+        others: &others,
+        config,
+        provider: &provider,
+        debounce,
+    };
+    let result = state.conductor.complete(request, || state.busy()).await;
     let elapsed_ms = started.elapsed().as_millis();
     match result {
         Ok(Outcome::Suggestion(s)) => {

@@ -210,7 +210,7 @@ impl State {
             Err(e) => messages.push(format!("provider not changed: {e}")),
         }
         if let Some(Ok(orchestrator)) = self.orchestrator.get() {
-            orchestrator.set_settings(settings.clone());
+            orchestrator.set_config(settings.orchestrator_config());
         }
         *self.settings.write() = Arc::new(settings);
         // The status names the provider and model: wake the reporter to send the new ones.

@@ -14,7 +14,6 @@ use tower_lsp_server::{NotCancellable, OngoingProgress, Unbounded};
 use crate::lsp::ext::{self, TaskSummary, TasksParams};
 use crate::lsp::session::State;
 use crate::orchestrator::{CheckResult, Counts, DiffStat, Orchestrator, Task, TaskEvent, TaskId, TaskState};
-use crate::text::first_line;
 
 /// How often the database is re-read for changes made by other servers (another editor on the
 /// same repository), in milliseconds.
@@ -23,17 +22,16 @@ const POLL_MS: u64 = 2000;
 const CREATE_TIMEOUT_MS: u64 = 5000;
 /// Shortest time between two `baton/tasks` notifications, in milliseconds.
 const MIN_GAP_MS: u64 = 250;
-/// Longest title in a summary, in chars.
-const TITLE_CHARS: usize = 72;
 
 /// The work done progress token of task `id`.
 pub(crate) fn progress_token(id: TaskId) -> ProgressToken {
     ProgressToken::String(format!("baton/task/{id}"))
 }
 
-/// A task's title: the first non-blank line of its prompt, shortened to [`TITLE_CHARS`].
+/// A task's title: the first non-blank line of its prompt, shortened
+/// ([`crate::orchestrator::task::title`], the one title rule).
 pub(crate) fn title(prompt: &str) -> String {
-    first_line(prompt, TITLE_CHARS)
+    crate::orchestrator::task::title(prompt)
 }
 
 /// One task as `baton/tasks` and `baton.task.list` show it; `message` is the latest step when
@@ -63,14 +61,10 @@ pub(crate) fn diff_stat(stat: &DiffStat) -> String {
     format!("+{} -{} in {} {files}", stat.insertions, stat.deletions, stat.files_changed)
 }
 
-/// How titles name a check result: `pass`, `fail` or `none` (no check command). The one place
-/// the LSP layer renders it; the core has no words of its own for titles yet.
+/// How titles name a check result: `pass`, `fail` or `none` (no check command), in the core's
+/// words ([`CheckResult::as_str`]).
 pub(crate) fn check_word(check: CheckResult) -> &'static str {
-    match check {
-        CheckResult::Pass => "pass",
-        CheckResult::Fail => "fail",
-        CheckResult::None => "none",
-    }
+    check.as_str()
 }
 
 /// The unfinished tasks of `repo` (all repositories when `None`) as `baton/tasks` params.
