@@ -17,6 +17,4 @@ pub(crate) mod providers;
 pub(crate) mod secrets;
 pub mod server;
 pub mod syntax;
-#[cfg(test)]
-mod test_support;
 pub mod text;

@@ -410,7 +410,7 @@ mod tests {
     use expect_test::{Expect, expect};
 
     use super::*;
-    use crate::test_support::Fixture;
+    use baton_test_support::Fixture;
 
     /// The prompt for the fixture's selection in `lib.rs`, with the document's text or without.
     fn check(fixture: &str, with_text: bool, diagnostic: Option<&str>, expect: Expect) {

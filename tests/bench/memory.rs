@@ -17,15 +17,12 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-#[path = "../wire/support/model_server.rs"]
-mod model_server;
-
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use model_server::{ModelServer, Reply};
+use baton_test_support::model_server::{ModelServer, Reply};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};

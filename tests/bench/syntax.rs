@@ -17,20 +17,14 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-#[path = "../wire/support/model_server.rs"]
-mod model_server;
-
-#[path = "../wire/support/client.rs"]
-#[allow(dead_code)]
-mod client;
-
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use baton::syntax;
-use client::{Client, inline_params, rich_capabilities};
-use model_server::{ModelServer, Reply};
+use baton_test_support::baton;
+use baton_test_support::client::{Client, inline_params, rich_capabilities};
+use baton_test_support::model_server::{ModelServer, Reply};
 use ropey::Rope;
 use serde_json::json;
 
@@ -156,7 +150,7 @@ async fn waits(program: &Path, scenario: &Scenario) -> Option<Waits> {
         "provider": { "kind": "openai", "base_url": format!("{}/v1", model.base_url()), "model": "qwen2.5-coder", "max_retries": 0 },
         "completion": { "debounce_ms": 0, "max_debounce_ms": 0 },
     });
-    let client = Client::start_program(program, rich_capabilities(), options, &[], None).await;
+    let client = Client::start_with(program, rich_capabilities(), options, &[], None).await;
     let small = "file:///bench/small.rs";
     client.open(small, "rust", "fn main() {\n    let x = \n}\n").await;
     // Warm: the small document is parsed and the model connection is open.
@@ -202,7 +196,7 @@ fn show(label: &str, w: &Option<Waits>) {
 }
 
 async fn wait_part() {
-    let this = PathBuf::from(env!("CARGO_BIN_EXE_baton"));
+    let this = baton!().to_path_buf();
     let baseline = std::env::var_os("BATON_BASELINE_BIN").map(PathBuf::from);
     println!("(a) how long a request on a small document waits while another document is opened, then edited");
     println!("    (one inline completion on the small document after the didOpen and after each keystroke;");

@@ -2,8 +2,7 @@
 //! Ollama and llama.cpp routes in their real wire formats (SSE with `event:` lines for Anthropic,
 //! NDJSON for Ollama), plays back scripted [`Reply`]s FIFO, and records every request.
 //!
-//! Self-contained on purpose: include it with `#[path = ".../model_server.rs"] mod model_server;`.
-#![allow(dead_code)]
+//! Used by the wire tests, the benchmarks, the providers' unit tests and `scripted_model`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;

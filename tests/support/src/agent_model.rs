@@ -15,9 +15,7 @@
 //! `/v1beta/models`), Anthropic `count_tokens`, Gemini `countTokens`, `/health`.
 //!
 //! Every request is recorded ([`AgentRequest`]: wire format, model, tools offered, streaming,
-//! what was answered). Self-contained like `model_server.rs`: include it with
-//! `#[path = ".../agent_model.rs"] mod agent_model;`.
-#![allow(dead_code)]
+//! what was answered). Used by the wire tests and `scripted_model --agent`.
 
 use std::collections::BTreeMap;
 use std::io;
