@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use baton_test_support::baton;
 use baton_test_support::client::{Client, TIMEOUT, inline_params, rich_capabilities};
+use baton_test_support::documents::large_rust_file;
 use baton_test_support::model_server::{ModelServer, Reply};
 use serde_json::json;
 
@@ -32,19 +33,10 @@ async fn server_time_on_a_large_file() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("value + 1"));
     let client = Client::start(baton!(), rich_capabilities(), options(&model.base_url(), 0)).await;
-    let mut text = String::from("use std::collections::HashMap;\n\n");
-    let mut n = 0;
-    while text.lines().count() < 10_000 {
-        text.push_str(&format!(
-            "/// Adds {n}.\npub fn add_{n}(map: &mut HashMap<String, i64>, value: i64) -> i64 {{\n    let entry = map.entry(\"k{n}\".to_owned()).or_insert(0);\n    *entry += value;\n    \n}}\n\n"
-        ));
-        n += 1;
-    }
+    let (text, targets) = large_rust_file();
     let lines = text.lines().count();
     let uri = "file:///bench/large.rs";
     client.open(uri, "rust", &text).await;
-    // Empty body lines (`    `) inside the functions: line index 6 + 7k.
-    let targets: Vec<u32> = (0..n).map(|k| 6 + 7 * k as u32).filter(|l| (*l as usize) < lines).collect();
     let http = reqwest::Client::new();
     let mut model_rtt = Vec::new();
     for _ in 0..50 {

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use baton_test_support::baton;
 use baton_test_support::client::{Client, inline_params, items_text, rich_capabilities};
+use baton_test_support::documents::large_rust_file;
 use baton_test_support::git::{git, git_init};
 use baton_test_support::model_server::{ModelServer, Reply};
 use serde_json::{Value, json};
@@ -115,22 +116,6 @@ fn source_files(count: usize) -> impl Iterator<Item = (String, String)> {
         );
         (path, content)
     })
-}
-
-/// The 10,000-line file of the inline completion benchmark, and the lines of its empty
-/// function bodies (where completions are requested).
-fn large_file() -> (String, Vec<u32>) {
-    let mut text = String::from("use std::collections::HashMap;\n\n");
-    let mut n = 0;
-    while text.lines().count() < 10_000 {
-        text.push_str(&format!(
-            "/// Adds {n}.\npub fn add_{n}(map: &mut HashMap<String, i64>, value: i64) -> i64 {{\n    let entry = map.entry(\"k{n}\".to_owned()).or_insert(0);\n    *entry += value;\n    \n}}\n\n"
-        ));
-        n += 1;
-    }
-    let lines = text.lines().count();
-    let targets = (0..n).map(|k| 6 + 7 * k as u32).filter(|l| (*l as usize) < lines).collect();
-    (text, targets)
 }
 
 async fn execute(client: &Client, command: &str, argument: Value, limit: Duration) -> Value {
@@ -453,7 +438,7 @@ async fn completion_while_agents_run() {
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().canonicalize().expect("canonical tempdir").join("repo");
-    let (text, targets) = large_file();
+    let (text, targets) = large_rust_file();
     let files = source_files(SMALL_REPO_FILES).chain([("src/large.rs".to_owned(), text.clone())]);
     let took = fast_import_repo(&root, files);
     git(&root, &["checkout", "-q", "-f", "main"]);

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use baton::syntax;
 use baton_test_support::baton;
 use baton_test_support::client::{Client, inline_params, rich_capabilities};
+use baton_test_support::documents::unterminated_string;
 use baton_test_support::model_server::{ModelServer, Reply};
 use ropey::Rope;
 use serde_json::json;
@@ -35,23 +36,6 @@ fn median(samples: &[f64]) -> f64 {
     let mut s = samples.to_vec();
     s.sort_by(f64::total_cmp);
     if s.is_empty() { f64::NAN } else { s[s.len() / 2] }
-}
-
-/// A Rust file of about `bytes` whose string is never closed, its words on one line or in lines
-/// of about 70 bytes. Prose inside an unterminated string is tree-sitter-rust's worst case found
-/// (issue 10: 3.7 s per keystroke at 100 KB, growing quadratically).
-fn unterminated_string(bytes: usize, newlines: bool) -> String {
-    let words = ["lorem ", "ipsum ", "dolor ", "sit ", "amet, ", "consectetur "];
-    let mut s = String::from("fn main() { let s = \"");
-    let mut i = 0;
-    while s.len() < bytes {
-        s.push_str(words[i % words.len()]);
-        i += 1;
-        if newlines && i % 12 == 0 {
-            s.push('\n');
-        }
-    }
-    s
 }
 
 /// About `bytes` of ordinary Rust: small documented functions.

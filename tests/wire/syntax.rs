@@ -6,27 +6,12 @@ use serde_json::{Value, json};
 
 use baton_test_support::baton;
 use baton_test_support::client::{Client, rich_capabilities};
+use baton_test_support::documents::unterminated_string;
 use baton_test_support::model_server::{ModelServer, Reply};
 use baton_test_support::openai_options;
 
 const SMALL: &str = "file:///p/small.rs";
 const SLOW: &str = "file:///p/slow.rs";
-
-/// A Rust file of about `bytes` whose string is never closed, prose on one line or in lines of
-/// ~70 bytes: tree-sitter-rust needs seconds for it, growing quadratically (issue 10).
-fn unterminated_string(bytes: usize, newlines: bool) -> String {
-    let words = ["lorem ", "ipsum ", "dolor ", "sit ", "amet, ", "consectetur "];
-    let mut s = String::from("fn main() { let s = \"");
-    let mut i = 0;
-    while s.len() < bytes {
-        s.push_str(words[i % words.len()]);
-        i += 1;
-        if newlines && i % 12 == 0 {
-            s.push('\n');
-        }
-    }
-    s
-}
 
 /// The (line, UTF-16 column) just past the end of `text`.
 fn end_of(text: &str) -> (u32, u32) {

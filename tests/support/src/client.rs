@@ -82,24 +82,13 @@ impl Client {
         envs: &[(&str, &str)],
         root: Option<&Path>,
     ) -> Client {
-        Self::spawn(&[], program, capabilities, options, envs, root).await
+        Self::start_wrapped(&[], program, capabilities, options, envs, root).await
     }
 
     /// [`Client::start_with`] with `program` started through `wrapper` (a program and its
     /// arguments, such as `unshare ... sh -c '...; exec "$0" "$@"'`), which must end by
     /// executing the command line it is given.
     pub async fn start_wrapped(
-        wrapper: &[String],
-        program: &Path,
-        capabilities: Value,
-        options: Value,
-        envs: &[(&str, &str)],
-        root: Option<&Path>,
-    ) -> Client {
-        Self::spawn(wrapper, program, capabilities, options, envs, root).await
-    }
-
-    async fn spawn(
         wrapper: &[String],
         program: &Path,
         capabilities: Value,
@@ -417,7 +406,9 @@ async fn write_bytes(stdin: &mut Option<ChildStdin>, bytes: &[u8]) {
     }
 }
 
-async fn read_message<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Value> {
+/// Reads one LSP frame's JSON body from `reader`; `None` at the end of input or on a frame that
+/// is not `Content-Length`-framed JSON.
+pub async fn read_message<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Value> {
     let mut length = None;
     loop {
         let mut line = String::new();

@@ -2,13 +2,14 @@
 //! the `scripted_model` example: an LSP client over the real `baton` binary ([`client`]), a
 //! scripted model server speaking the providers' wire formats ([`model_server`]), a scripted
 //! agent model speaking the agents' ([`agent_model`]), `$0` fixtures ([`fixture`]) and git
-//! repositories made with the real git ([`git`]).
+//! repositories made with the real git ([`git`]), and generated documents ([`documents`]).
 //!
 //! It never depends on `baton`, so any target of it may use it. `env!("CARGO_BIN_EXE_baton")`
 //! exists only in the `baton` package's own test targets: they name the binary with [`baton!`].
 
 pub mod agent_model;
 pub mod client;
+pub mod documents;
 pub mod fixture;
 pub mod git;
 pub mod model_server;
