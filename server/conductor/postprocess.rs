@@ -176,13 +176,13 @@ pub(crate) fn is_finished(raw: &str, s: Surroundings<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_test_support::Fixture;
     use expect_test::{Expect, expect};
 
     /// Fixture: the document with `$0` at the cursor, then the model's raw middle.
     fn check(doc: &str, raw: &str, indent_blocks: bool, expected: Expect) {
-        let at = doc.find("$0").expect("cursor marker");
-        let before = &doc[..at];
-        let after = &doc[at + 2..];
+        let doc = Fixture::parse(doc);
+        let (before, after) = doc.text.split_at(doc.cursor());
         let line_before = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
         let out = clean(raw, Surroundings { line_before, after, indent_blocks, multiline: true });
         expected.assert_eq(&format!("{out:?}"));

@@ -75,7 +75,7 @@ mod tests {
     use expect_test::{Expect, expect};
 
     use super::*;
-    use crate::test_support::Fixture;
+    use baton_test_support::Fixture;
 
     /// The item for suggestion `text` at the fixture's cursor, in UTF-16: the range it replaces,
     /// its label and the text it inserts.

@@ -131,7 +131,7 @@ mod tests {
     use expect_test::{Expect, expect};
 
     use super::*;
-    use crate::test_support::Fixture;
+    use baton_test_support::Fixture;
 
     /// The span of the fixture's selection (or cursor) with `context` lines, as text.
     fn check(fixture: &str, context: usize, expect: Expect) {

@@ -1,8 +1,6 @@
 //! Wire-level tests: the real `baton` binary over stdio, against a scripted model server on
 //! 127.0.0.1 that speaks each provider's real wire format.
 
-mod support;
-
 mod agent_model;
 mod cli;
 mod completion;
