@@ -5,6 +5,7 @@ mod support;
 
 mod agent_model;
 mod cli;
+mod closing_tail;
 mod completion;
 mod confinement;
 mod edits;
