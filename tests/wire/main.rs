@@ -14,6 +14,7 @@ mod faults;
 mod lifecycle;
 mod ordering;
 mod syntax;
+mod task_files;
 mod task_git;
 mod tasks;
 mod transport;
