@@ -3,7 +3,9 @@
 //! covers them (LSP 3.18 `InlineCompletionItem.range`) and its text keeps every closer once, so
 //! a body can follow an auto-closed `)`.
 
-use crate::support::client::{Client, inline_params, range, rich_capabilities};
+use serde_json::json;
+
+use crate::support::client::{Client, inline_params, plain_capabilities, range, rich_capabilities};
 use crate::support::model_server::{ModelServer, Reply};
 use crate::support::{cursor, openai_options};
 
@@ -51,4 +53,24 @@ async fn text_other_than_closers_after_the_cursor_is_never_replaced() {
     let item = &resp["result"]["items"][0];
     assert_eq!(item["insertText"], "a, b", "{resp}");
     assert_eq!(item["range"], range((line, col), (line, col)), "`);` is not a tail of closers: nothing replaced");
+}
+
+#[tokio::test]
+async fn the_completion_item_fallback_replaces_the_same_tail() {
+    let model = ModelServer::start().await;
+    model.push(Reply::text(", 3"));
+    let client = Client::start(plain_capabilities(), openai_options(&model.base_url())).await;
+    let uri = "file:///work/project/src/lib.rs";
+    let (text, line, col) = cursor("fn main() {\n    let v = vec![1, 2$0]\n}\n");
+    client.open(uri, "rust", &text).await;
+    let resp = client
+        .request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": col }, "context": { "triggerKind": 1 } }),
+        )
+        .await;
+    let item = &resp["result"]["items"][0];
+    // The word before the cursor (`2`) and the suggestion, over the `]` it keeps.
+    assert_eq!(item["textEdit"]["newText"], "2, 3]", "{resp}");
+    assert_eq!(item["textEdit"]["range"], range((line, col - 1), (line, col + 1)));
 }
