@@ -161,6 +161,60 @@ fn drop_overlap_with_rest_of_line(text: &str, rest_of_line: &str) -> String {
     }
 }
 
+/// The rest of the cursor's line (`rest_of_line`, without its line break) when it holds only
+/// closing brackets and quotes, and whitespace, as an editor's auto-closing leaves it
+/// (`def f(self, key|)`). A suggestion replaces that tail (LSP 3.18
+/// `InlineCompletionItem.range`), so a body can follow the closer instead of being cut to one
+/// line before it.
+pub(crate) fn closing_tail(rest_of_line: &str) -> Option<&str> {
+    let rest = rest_of_line.trim_end_matches(['\n', '\r']);
+    let closers_only = rest.chars().all(|c| c.is_whitespace() || matches!(c, ')' | ']' | '}' | '"' | '\'' | '`'));
+    (closers_only && !rest.trim().is_empty()).then_some(rest)
+}
+
+/// The suggestion `text` as the replacement of the closing `tail` (from [`closing_tail`]): the
+/// tail's closers that `text` writes itself, in order (a closer of something opened before the
+/// cursor, or a quote outside the suggestion's own strings), are taken from the suggestion; the
+/// rest of the tail is appended, so no closer the user had is lost (`: str` before `)` gives
+/// `: str)`; `) -> bool:` and a body give themselves).
+pub(crate) fn merge_closing_tail(text: &str, tail: &str) -> String {
+    let closers: Vec<(usize, char)> = tail.char_indices().filter(|(_, c)| !c.is_whitespace()).collect();
+    let mut taken = 0;
+    let mut stack: Vec<char> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        let Some(&(_, want)) = closers.get(taken) else { break };
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q || c == '\n' {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' if c == want && stack.is_empty() => taken += 1,
+            '"' | '\'' | '`' => quote = Some(c),
+            '(' | '[' | '{' => stack.push(c),
+            ')' | ']' | '}' => {
+                if stack.last().and_then(|o| closer_of(*o)) == Some(c) {
+                    stack.pop();
+                } else if c == want && stack.is_empty() {
+                    taken += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    match closers.get(taken) {
+        Some(&(at, _)) => format!("{text}{}", &tail[at..]),
+        None => text.to_owned(),
+    }
+}
+
 /// True once the complete lines of a streaming answer already reach a cut point, so the rest of
 /// the stream can be dropped without changing the result.
 pub(crate) fn is_finished(raw: &str, s: Surroundings<'_>) -> bool {
@@ -245,6 +299,29 @@ mod tests {
         assert!(!is_finished("1 +\n    2", s), "the second line may still be the block");
         assert!(!is_finished("1 +\n    2\ndef other", s), "the dedented line is not complete yet");
         assert!(is_finished("1 +\n    2\ndef other\n", s), "a complete dedented line ends the block");
+    }
+
+    #[test]
+    fn a_tail_of_closers_is_found_and_anything_else_is_not() {
+        assert_eq!(closing_tail(")"), Some(")"));
+        assert_eq!(closing_tail("\")]  \r\n"), Some("\")]  "));
+        assert_eq!(closing_tail(");"), None, "a semicolon is not a closer");
+        assert_eq!(closing_tail("   "), None);
+        assert_eq!(closing_tail(""), None);
+        assert_eq!(closing_tail(") + x"), None);
+    }
+
+    #[test]
+    fn merged_suggestions_keep_every_closer_once() {
+        // The model wrote past the auto-closed paren: its own closer replaces it.
+        assert_eq!(merge_closing_tail(") -> bool:\n    return True", ")"), ") -> bool:\n    return True");
+        // The model stayed inside: the closer follows.
+        assert_eq!(merge_closing_tail(": str", ")"), ": str)");
+        // Brackets and strings of its own are not the tail's.
+        assert_eq!(merge_closing_tail("g(x), \")\"", ")"), "g(x), \")\")");
+        assert_eq!(merge_closing_tail("a]\nfoo()", "])"), "a]\nfoo())");
+        assert_eq!(merge_closing_tail("world\")\nprint(1)", "\")"), "world\")\nprint(1)");
+        assert_eq!(merge_closing_tail("x", ") "), "x) ");
     }
 
     #[test]

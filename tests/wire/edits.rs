@@ -46,7 +46,7 @@ async fn code_actions_are_listed_without_waiting_on_a_hanging_model() {
 }
 
 #[tokio::test]
-async fn edit_selection_applies_minimal_annotated_edits_with_progress() {
+async fn edit_selection_applies_minimal_labelled_edits_without_confirmation_with_progress() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text(FIXED));
     let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
@@ -66,7 +66,9 @@ async fn edit_selection_applies_minimal_annotated_edits_with_progress() {
         json!([{ "range": range((2, 0), (3, 0)), "newText": "    a + b\n", "annotationId": "baton" }]),
         "only the changed line"
     );
-    assert_eq!(edit["changeAnnotations"]["baton"]["needsConfirmation"], true);
+    // A label, never a confirmation: VS Code would open a Refactor Preview with the change unticked.
+    assert_eq!(edit["changeAnnotations"]["baton"]["label"], "Baton: make add add");
+    assert!(edit["changeAnnotations"]["baton"].get("needsConfirmation").is_none(), "{edit}");
     assert_eq!(apply["params"]["label"], "Baton: make add add");
     client.wait_for("window/workDoneProgress/create", |_| true).await;
     client.wait_for("$/progress", |p| p["value"]["kind"] == "begin").await;

@@ -3,6 +3,7 @@
 
 mod agent_model;
 mod cli;
+mod closing_tail;
 mod completion;
 mod confinement;
 mod edits;
@@ -11,6 +12,7 @@ mod faults;
 mod lifecycle;
 mod ordering;
 mod syntax;
+mod task_files;
 mod task_git;
 mod tasks;
 mod transport;
