@@ -45,7 +45,7 @@ pub(crate) async fn handle(state: &State, command: Command, arguments: &[Value])
         Command::TaskShow => {
             with_id(state, command, arguments, |o, a| async move {
                 let d = o.show(a.id).map_err(orch_error)?;
-                serde_json::to_value(d).map_err(|e| internal(e.to_string()))
+                serde_json::to_value(tasks::show_result(&d)).map_err(|e| internal(e.to_string()))
             })
             .await
         }
@@ -146,16 +146,10 @@ async fn task_id_args(state: &State, command: Command, arguments: &[Value]) -> R
     Ok(ext::TaskIdArgs { id, feedback: None })
 }
 
-/// Whether `command` can act on a task in `state` (for picking one when none is named).
+/// Whether `command` can act on a task in `state` (for picking one when none is named): the
+/// task actions' one rule ([`tasks::allows`]).
 fn applies(command: Command, state: TaskState) -> bool {
-    match command {
-        Command::PrReview | Command::PrApply | Command::PrMerge | Command::PrRequestChanges => {
-            state == TaskState::Ready
-        }
-        Command::TaskApprovePlan => state == TaskState::AwaitingPlanApproval,
-        Command::TaskResume => matches!(state, TaskState::Failed | TaskState::Interrupted),
-        _ => !state.is_final(),
-    }
+    ext::TaskActionId::ALL.into_iter().any(|a| a.command() == command && tasks::allows(state, a))
 }
 
 /// How a task is named in a choice or a message: `#3 Add a retry (ready)`.

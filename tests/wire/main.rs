@@ -14,5 +14,6 @@ mod lifecycle;
 mod ordering;
 mod syntax;
 mod task_git;
+mod task_protocol;
 mod tasks;
 mod transport;
