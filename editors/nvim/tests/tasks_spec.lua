@@ -189,7 +189,7 @@ T.test(':Baton tasks offers the applied pull request; Show details opens a scrat
     'Task #1: Greet with hello',
     'state: ready',
     'Pull request: ',
-    'lib.rs (lines 2-2)',
+    'lib.rs (lines 2)',
     'Greeting changed to hello',
     'applied by Test User <test@example.com>',
     'applied to the working tree by Test User <test@example.com>',

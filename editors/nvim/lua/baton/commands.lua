@@ -4,13 +4,12 @@
 -- `baton.task.start` ask with vim.ui.input first, `baton.pr.*` show their result or error.
 -- Every request here is asynchronous: nothing waits on the server.
 
----An action on a task: one `baton.task.*` / `baton.pr.*` server command with `{ id }`.
+---A `:Baton` subcommand for a task action: the action's id (protocol.json `taskActions`) and its
+---server command with `{ id }`. Which tasks allow it is the server's answer (`task.actions`).
 ---@class (exact) baton.TaskAction
----@field name string the `:Baton` subcommand
+---@field name string the `:Baton` subcommand, the action's id
 ---@field command string the server command
----@field label string what the picker shows
----@field states? table<string, true> task states it applies to (nil: every state that is not final)
----@field all? true applies in every state, final ones too
+---@field verb string how messages name it
 
 ---The `baton/health` result (server/handlers/health.rs).
 ---@class baton.Health
@@ -251,30 +250,17 @@ end
 -- Baton's code actions carry (client-side handlers, so results and errors are shown and
 -- prompts go through vim.ui.input instead of the server's showMessageRequest presets).
 
--- `applied` only in databases of servers from before Apply kept the pull request open.
-local FINAL = { merged = true, applied = true, discarded = true }
-
----The actions on a task, in the order the picker offers them.
+---The task actions as `:Baton` subcommands, in the order of protocol.json's `taskActions`.
 ---@type baton.TaskAction[]
 M.actions = {
-  { name = 'review', command = 'baton.pr.review', label = 'Review (open the diff)', states = { ready = true } },
-  { name = 'apply', command = 'baton.pr.apply', label = 'Apply to working tree', states = { ready = true } },
-  { name = 'merge', command = 'baton.pr.merge', label = 'Merge into the current branch', states = { ready = true } },
-  {
-    name = 'request-changes',
-    command = 'baton.pr.requestChanges',
-    label = 'Request changes…',
-    states = { ready = true },
-  },
-  {
-    name = 'approve-plan',
-    command = 'baton.task.approvePlan',
-    label = 'Approve plan',
-    states = { awaiting_plan_approval = true },
-  },
-  { name = 'resume', command = 'baton.task.resume', label = 'Resume', states = { failed = true, interrupted = true } },
-  { name = 'show', command = 'baton.task.show', label = 'Show details', all = true },
-  { name = 'discard', command = 'baton.pr.discard', label = 'Discard' },
+  { name = 'review', command = 'baton.pr.review', verb = 'review' },
+  { name = 'apply', command = 'baton.pr.apply', verb = 'apply' },
+  { name = 'merge', command = 'baton.pr.merge', verb = 'merge' },
+  { name = 'request-changes', command = 'baton.pr.requestChanges', verb = 'request changes to' },
+  { name = 'approve-plan', command = 'baton.task.approvePlan', verb = 'approve the plan of' },
+  { name = 'resume', command = 'baton.task.resume', verb = 'resume' },
+  { name = 'show', command = 'baton.task.show', verb = 'show' },
+  { name = 'discard', command = 'baton.pr.discard', verb = 'discard' },
 }
 ---@type table<string, baton.TaskAction>, table<string, baton.TaskAction>
 local action_by_name, action_by_command = {}, {}
@@ -284,18 +270,29 @@ for _, a in ipairs(M.actions) do
 end
 M.action_by_name = action_by_name
 
----Whether `action` applies to a task in `state`.
----@param action baton.TaskAction
----@param state string
+---Whether the server says `task` allows the action `id`.
+---@param task baton.TaskSummary
+---@param id string
 ---@return boolean
-function M.action_applies(action, state)
-  if action.all then
-    return true
+function M.task_allows(task, id)
+  for _, a in ipairs(type(task.actions) == 'table' and task.actions or {}) do
+    if a.id == id then
+      return true
+    end
   end
-  if FINAL[state] then
-    return false
+  return false
+end
+
+---Whether `task` is still open: the server offers more than showing it.
+---@param task baton.TaskSummary
+---@return boolean
+local function is_open(task)
+  for _, a in ipairs(type(task.actions) == 'table' and task.actions or {}) do
+    if a.id ~= 'show' then
+      return true
+    end
   end
-  return action.states == nil or action.states[state] == true
+  return false
 end
 
 ---One line for a task: `#3 ready  Add fn added  (+1 -0 in 1 file, checks pass)`.
@@ -365,121 +362,15 @@ function M.pick_task(client, bufnr, prompt, filter, on_pick, none_message)
   end)
 end
 
----Writes `baton.task.show`'s result ({ task, log, pull_request, signoffs }) as lines.
+---The lines of `baton.task.show`'s result: the server's rendered `details`, as is.
 ---@param d table<string, any>
 ---@return string[]
 function M.format_task_details(d)
-  local t = d.task or {}
-  local lines = {}
-  local function add(s)
-    for _, l in ipairs(vim.split(tostring(s), '\n', { plain = true })) do
-      lines[#lines + 1] = l
-    end
+  if type(d.details) == 'string' then
+    return vim.split(d.details:gsub('\n$', ''), '\n', { plain = true })
   end
-  local function when(ms)
-    return type(ms) == 'number' and os.date('%Y-%m-%d %H:%M:%S', math.floor(ms / 1000)) or '?'
-  end
-  add(('Task #%s: %s'):format(tostring(t.id), vim.split(t.prompt or '', '\n')[1] or ''))
-  add(('state: %s   agent: %s'):format(t.state or '?', t.agent or '?'))
-  if t.branch then
-    add('branch: ' .. t.branch)
-  end
-  if t.worktree then
-    add('worktree: ' .. t.worktree)
-  end
-  if t.repo_root then
-    add('repository: ' .. t.repo_root)
-  end
-  add(
-    ('created: %s   updated: %s   tokens: %s'):format(when(t.created_ms), when(t.updated_ms), tostring(t.tokens or 0))
-  )
-  if t.error and t.error ~= vim.NIL then
-    add('error: ' .. t.error)
-  end
-  if (t.prompt or ''):find('\n') then
-    add('')
-    add('Prompt:')
-    add(t.prompt)
-  end
-  if t.plan and t.plan ~= vim.NIL then
-    add('')
-    add(
-      ('Plan (%s):'):format(
-        t.plan_approved and 'approved' or 'awaiting approval: :Baton approve-plan ' .. tostring(t.id)
-      )
-    )
-    add(t.plan)
-  end
-  local pr = d.pull_request
-  if type(pr) == 'table' then
-    local st = pr.stat or {}
-    add('')
-    add('Pull request: ' .. (pr.title or ''))
-    add(
-      ('  +%s -%s in %s file(s); checks: %s%s'):format(
-        tostring(st.insertions or 0),
-        tostring(st.deletions or 0),
-        tostring(st.files_changed or 0),
-        tostring(pr.check or 'none'),
-        (type(pr.check_command) == 'string') and (' (' .. pr.check_command .. ')') or ''
-      )
-    )
-    add(
-      ('  branch %s, base %s, head %s'):format(
-        pr.branch or '?',
-        (pr.base_commit or '?'):sub(1, 12),
-        (pr.head_commit or '?'):sub(1, 12)
-      )
-    )
-    for _, f in ipairs(pr.files or {}) do
-      local ranges = {}
-      for _, r in ipairs(f.ranges or {}) do
-        ranges[#ranges + 1] = ('%d-%d'):format(r.new_start, r.new_start + math.max(r.new_count, 1) - 1)
-      end
-      add(('  %s (lines %s)'):format(f.path, table.concat(ranges, ', ')))
-    end
-    if type(pr.github_url) == 'string' then
-      add('  GitHub: ' .. pr.github_url)
-    end
-    if pr.description and pr.description ~= '' then
-      add('')
-      add('Description:')
-      add(pr.description)
-    end
-    if pr.check_output and pr.check_output ~= '' then
-      add('')
-      add('Check output:')
-      add(pr.check_output)
-    end
-  end
-  if type(d.signoffs) == 'table' and #d.signoffs > 0 then
-    add('')
-    add('Sign-offs:')
-    for _, s in ipairs(d.signoffs) do
-      add(
-        ('  %s by %s at %s (head %s, checks %s)'):format(
-          s.action or '?',
-          s.who or '?',
-          when(s.when_ms),
-          (s.head_commit or '?'):sub(1, 12),
-          tostring(s.checks or 'none')
-        )
-      )
-    end
-  end
-  if type(d.log) == 'table' and #d.log > 0 then
-    add('')
-    add('Log:')
-    for _, l in ipairs(d.log) do
-      add(
-        ('  %s  %s'):format(
-          type(l.time_ms) == 'number' and os.date('%H:%M:%S', math.floor(l.time_ms / 1000)) or '',
-          l.line or ''
-        )
-      )
-    end
-  end
-  return lines
+  -- A server from before `details`: its raw answer.
+  return vim.split(vim.inspect(d), '\n', { plain = true })
 end
 
 ---Shows task details in a scratch buffer `baton://task/<id>` (`q` closes it).
@@ -574,23 +465,23 @@ function M.run_action(client, name, id, bufnr, extra)
   end)
 end
 
----Offers the actions that apply to `task` (vim.ui.select), then runs the chosen one.
+---Offers the actions the server says `task` allows (vim.ui.select), then runs the chosen one.
 ---@param client vim.lsp.Client
 ---@param task baton.TaskSummary
 ---@param bufnr? integer
 function M.task_menu(client, task, bufnr)
   local actions = vim.tbl_filter(function(a)
-    return M.action_applies(a, task.state)
-  end, M.actions)
+    return type(a) == 'table' and action_by_name[a.id] ~= nil
+  end, type(task.actions) == 'table' and task.actions or {})
   vim.ui.select(actions, {
     prompt = 'Baton: ' .. M.task_label(task),
     kind = 'baton_task_action',
     format_item = function(a)
-      return a.label
+      return a.title
     end,
   }, function(a)
     if a then
-      M.run_action(client, a.name, task.id, bufnr)
+      M.run_action(client, a.id, task.id, bufnr)
     end
   end)
 end
@@ -625,11 +516,11 @@ local function task_subcommand(name)
       )
       return
     end
-    M.pick_task(client, bufnr, ('Baton: %s which task?'):format(action.label:gsub('…$', ''):lower()), function(t)
-      return M.action_applies(action, t.state)
+    M.pick_task(client, bufnr, ('Baton: %s which task?'):format(action.verb), function(t)
+      return M.task_allows(t, name)
     end, function(t)
       M.run_action(client, name, t.id, bufnr)
-    end, ('Baton: no task to %s'):format(action.label:gsub('…$', ''):lower()))
+    end, ('Baton: no task to %s'):format(action.verb))
   end
 end
 
@@ -642,7 +533,7 @@ function sub.tasks(cmd)
   end
   local all = cmd.fargs[2] == 'all'
   M.pick_task(client, bufnr, 'Baton: tasks', function(t)
-    return all or not FINAL[t.state]
+    return all or is_open(t)
   end, function(t)
     M.task_menu(client, t, bufnr)
   end, all and 'Baton: no tasks' or 'Baton: no open tasks (:Baton tasks all lists finished ones)')
@@ -800,7 +691,7 @@ function M.complete(arglead, line)
   elseif action_by_name[name] then
     local t = baton().tasks_details() or {}
     for _, task in ipairs(t.tasks or {}) do
-      if M.action_applies(action_by_name[name], task.state) then
+      if M.task_allows(task, name) then
         candidates[#candidates + 1] = tostring(task.id)
       end
     end

@@ -57,6 +57,14 @@
 ---@field message? string
 ---@field diffStat? string
 ---@field checks? string
+---@field actions? baton.TaskActionItem[] what the task's state allows (the server decides)
+---@field details? string the task rendered as text by the server
+
+---One action the server says a task allows (server/lsp/ext.rs `TaskAction`).
+---@class baton.TaskActionItem
+---@field id string `review`, `merge`, ... (protocol.json `taskActions`)
+---@field title string
+---@field command string
 
 ---Params of `baton/tasks` (server/lsp/ext.rs `TasksParams`).
 ---@class baton.TasksParams
