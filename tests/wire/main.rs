@@ -6,6 +6,7 @@ mod support;
 mod agent_model;
 mod cli;
 mod completion;
+mod config_reload;
 mod confinement;
 mod edits;
 mod encodings;
