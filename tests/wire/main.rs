@@ -13,6 +13,7 @@ mod encodings;
 mod faults;
 mod lifecycle;
 mod ordering;
+mod prompt_free;
 mod syntax;
 mod task_git;
 mod task_protocol;
