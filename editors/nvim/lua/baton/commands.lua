@@ -225,6 +225,50 @@ function sub.edit(cmd)
   }, bufnr)
 end
 
+---The diagnostics of every source (other servers, linters) on lines `first`..`last` (1-based)
+---of `bufnr`, as LSP diagnostics. Neovim 0.11 sends each server only its own diagnostics in a
+---code action request, and Baton publishes none: this is how its "fix with the model" sees them.
+---@param bufnr integer
+---@param first integer
+---@param last integer
+---@return lsp.Diagnostic[]
+function M.diagnostics_for_lines(bufnr, first, last)
+  local found = {}
+  for lnum = first - 1, last - 1 do
+    vim.list_extend(found, vim.diagnostic.get(bufnr, { lnum = lnum }))
+  end
+  return vim.lsp.diagnostic.from(found)
+end
+
+---`:[range]Baton fix`: Baton's code actions for the cursor line (or [range]) with the diagnostics
+---every source put there, so "Baton: fix with the model: …" is offered for them.
+function sub.fix(cmd)
+  local bufnr = api.nvim_get_current_buf()
+  local client = need_client(bufnr)
+  if not client then
+    return
+  end
+  local row = api.nvim_win_get_cursor(0)[1]
+  local first = math.floor(cmd.range == 0 and row or cmd.line1)
+  local last = math.floor(cmd.range == 0 and row or cmd.line2)
+  local diagnostics = M.diagnostics_for_lines(bufnr, first, last)
+  if #diagnostics == 0 then
+    notify(('Baton: no diagnostics on line %s'):format(first == last and first or (first .. '-' .. last)))
+    return
+  end
+  local last_text = api.nvim_buf_get_lines(bufnr, last - 1, last, false)[1] or ''
+  vim.lsp.buf.code_action({
+    context = { diagnostics = diagnostics, only = { 'quickfix' } },
+    range = { start = { first, 0 }, ['end'] = { last, math.max(#last_text - 1, 0) } },
+    -- Only Baton's actions (Neovim 0.11 passes the action alone, not its client).
+    filter = function(action)
+      local c = action.command
+      local name = type(c) == 'table' and c.command or c
+      return type(name) == 'string' and vim.startswith(name, 'baton.')
+    end,
+  })
+end
+
 function sub.log()
   local file = baton().options.log_file
   if not file then
