@@ -482,6 +482,18 @@ function M.setup(opts)
   if M.options.log_file then
     pcall(vim.fn.mkdir, vim.fn.fnamemodify(M.options.log_file, ':h'), 'p')
   end
+  local program = M.options.cmd[1]
+  if type(program) == 'string' and vim.fn.executable(program) == 0 then
+    -- Neovim would only log the failed start: say it where the user looks.
+    vim.notify(
+      (
+        'Baton: the server `%s` is not found or not executable, so Baton stays off. Install it with '
+        .. '`cargo install --path .` in the Baton repository (puts it in ~/.cargo/bin), or set '
+        .. "setup({ cmd = { '/path/to/baton' } }). :checkhealth baton says more."
+      ):format(program),
+      vim.log.levels.ERROR
+    )
+  end
   require('baton.commands').setup()
   require('baton.ghost').setup(M.options)
   vim.api.nvim_create_autocmd('LspProgress', {
