@@ -15,6 +15,7 @@
 ---@class (exact) baton.KeymapsConfig
 ---@field accept string|false
 ---@field accept_word string|false
+---@field accept_line string|false
 ---@field next string|false
 ---@field prev string|false
 ---@field dismiss string|false
@@ -38,7 +39,7 @@
 ---@field filetypes? string[]
 ---@field root_markers? string[]
 ---@field ghost? { enabled?: boolean, debounce_ms?: integer }
----@field keymaps? { accept?: string|false, accept_word?: string|false, next?: string|false, prev?: string|false, dismiss?: string|false, trigger?: string|false }|false
+---@field keymaps? { accept?: string|false, accept_word?: string|false, accept_line?: string|false, next?: string|false, prev?: string|false, dismiss?: string|false, trigger?: string|false }|false
 
 ---Params of `baton/status` (server/lsp/ext.rs `StatusParams`).
 ---@class baton.StatusParams
@@ -157,6 +158,7 @@ M.defaults = {
   keymaps = {
     accept = '<M-l>',
     accept_word = '<M-w>',
+    accept_line = '<M-L>',
     next = '<M-]>',
     prev = '<M-[>',
     dismiss = '<C-]>',
@@ -465,7 +467,7 @@ local function validate(o)
     return type(v) == 'table' or v == false
   end, 'a table or false')
   if o.keymaps then
-    for _, name in ipairs({ 'accept', 'accept_word', 'next', 'prev', 'dismiss', 'trigger' }) do
+    for _, name in ipairs({ 'accept', 'accept_word', 'accept_line', 'next', 'prev', 'dismiss', 'trigger' }) do
       vim.validate('keymaps.' .. name, o.keymaps[name], string_or_false, 'a key (lhs) or false')
     end
   end
