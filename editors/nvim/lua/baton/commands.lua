@@ -468,19 +468,18 @@ function M.run_action(client, name, id, bufnr, extra)
     end)
     return
   end
+  if name == 'review' then
+    -- Neovim's own diff view in a new tab, not the server's `.diff` (whose showDocument would
+    -- replace the current window's buffer).
+    M.execute(client, baton().CMD_TASK_SHOW, { arg }, bufnr, function(result)
+      M.last_review = require('baton.review').show(type(result) == 'table' and result or {})
+    end)
+    return
+  end
   M.execute(client, action.command, { arg }, bufnr, function(result)
     result = type(result) == 'table' and result or {}
     if name == 'show' then
       M.show_task_buffer(result)
-    elseif name == 'review' then
-      -- The server opens the diff with window/showDocument; open it here if that did not happen.
-      if type(result.uri) == 'string' then
-        local fname = vim.uri_to_fname(result.uri)
-        if vim.fn.bufloaded(fname) == 0 then
-          vim.cmd('split ' .. vim.fn.fnameescape(fname))
-        end
-        notify(('Baton: reviewing PR #%s: %s'):format(tostring(id), vim.fn.fnamemodify(fname, ':~')))
-      end
     elseif name == 'apply' then
       notify(
         ('Baton: applied PR #%s to the working tree (not saved yet; u undoes it); it stays open until you merge or discard it'):format(
