@@ -211,11 +211,14 @@ T.test(':Baton discard closes the applied pull request; :Baton tasks all offers 
   end, 'the discarded pull request to leave the statusline')
   T.eq(original, vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), 'lib.rs untouched by the discard')
   picks = { '#1 discarded', 'Show details' }
+  local selects = #ui.selects
   vim.cmd('Baton tasks all')
+  -- The task buffer opened earlier follows the task, so it may say `discarded` already: wait
+  -- for the picker's two menus too.
   local buf = T.wait(5000, function()
     local b = vim.fn.bufnr('baton://task/1')
     local shown = b ~= -1 and table.concat(vim.api.nvim_buf_get_lines(b, 0, -1, false), '\n') or ''
-    return shown:find('state: discarded', 1, true) and b
+    return #ui.selects >= selects + 2 and shown:find('state: discarded', 1, true) and vim.fn.bufwinid(b) ~= -1 and b
   end, 'the baton://task/1 buffer showing the discarded task')
   T.eq({ 'Show details' }, ui.selects[#ui.selects].titles, 'actions offered for a finished task')
   T.eq('nofile', vim.bo[buf].buftype, 'scratch buffer')
@@ -289,6 +292,18 @@ end)
 
 T.test(':Baton request-changes asks for feedback; the agent runs again and the PR is ready again', function()
   answer = 'Greet with salut'
+  -- The details buffer opened before follows the task (live log).
+  picks = {}
+  vim.cmd('Baton show 2')
+  local details = T.wait(5000, function()
+    local b = vim.fn.bufnr('baton://task/2')
+    return b ~= -1 and b
+  end, 'the baton://task/2 buffer')
+  local function details_text()
+    return table.concat(vim.api.nvim_buf_get_lines(details, 0, -1, false), '\n')
+  end
+  local _, readies = details_text():gsub('%[ready%] ready for review', '')
+  vim.cmd('close')
   local events = #task_events
   vim.cmd('Baton request-changes 2')
   T.truthy(ui.inputs[#ui.inputs].prompt:find('PR #2', 1, true), 'feedback prompt: ' .. ui.inputs[#ui.inputs].prompt)
@@ -302,6 +317,10 @@ T.test(':Baton request-changes asks for feedback; the agent runs again and the P
     end
   end, 'task #2 to leave the ready state')
   wait_ready(2)
+  T.wait(5000, function()
+    local _, now = details_text():gsub('%[ready%] ready for review', '')
+    return now > readies and details_text():find('Greet with salut', 1, true)
+  end, 'the details buffer to show the new run without asking again')
 end)
 
 T.test(':Baton merge merges the pull request with a sign-off and reloads the buffer', function()

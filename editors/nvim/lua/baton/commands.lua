@@ -417,10 +417,83 @@ function M.format_task_details(d)
   return vim.split(vim.inspect(d), '\n', { plain = true })
 end
 
----Shows task details in a scratch buffer `baton://task/<id>` (`q` closes it).
+---Task detail buffers that follow their task: buffer → { client_id, id, pending, again }.
+---@type table<integer, { client_id: integer, id: integer, pending: boolean, again: boolean }>
+local live = {}
+
+---Writes `details` into the task buffer `buf`; windows whose cursor was on the last line follow
+---the end (like `tail -f`).
+---@param buf integer
+---@param details table<string, any>
+local function fill_task_buffer(buf, details)
+  local last = api.nvim_buf_line_count(buf)
+  local following = {}
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    following[win] = api.nvim_win_get_cursor(win)[1] >= last
+  end
+  vim.bo[buf].modifiable = true
+  api.nvim_buf_set_lines(buf, 0, -1, false, M.format_task_details(details))
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].modified = false
+  local count = api.nvim_buf_line_count(buf)
+  for win, follow in pairs(following) do
+    if follow and api.nvim_win_is_valid(win) then
+      api.nvim_win_set_cursor(win, { count, 0 })
+    end
+  end
+end
+
+---Fetches task details again for the live buffer `buf` (one request in flight per buffer).
+---@param buf integer
+local function refresh(buf)
+  local l = live[buf]
+  if not l then
+    return
+  end
+  if not api.nvim_buf_is_valid(buf) then
+    live[buf] = nil
+    return
+  end
+  if l.pending then
+    l.again = true
+    return
+  end
+  local client = vim.lsp.get_client_by_id(l.client_id)
+  if not client then
+    return
+  end
+  l.pending = true
+  M.execute(client, baton().CMD_TASK_SHOW, { { id = l.id } }, nil, function(result)
+    l.pending = false
+    if api.nvim_buf_is_valid(buf) and type(result) == 'table' then
+      fill_task_buffer(buf, result)
+    end
+    if l.again then
+      l.again = false
+      refresh(buf)
+    end
+  end)
+end
+
+-- Every baton/tasks notification (a state change or a step of a running task) refreshes the
+-- open task buffers.
+api.nvim_create_autocmd('User', {
+  group = api.nvim_create_augroup('baton.task_buffers', { clear = true }),
+  pattern = 'BatonTasks',
+  callback = function()
+    for buf in pairs(live) do
+      refresh(buf)
+    end
+  end,
+})
+
+---Shows task details in a scratch buffer `baton://task/<id>` (`q` closes it). With `client`,
+---the buffer follows the task: each `baton/tasks` notification fetches the details again, so a
+---running task's log grows in it.
 ---@param details table<string, any> `baton.task.show`'s result
+---@param client? vim.lsp.Client
 ---@return integer bufnr
-function M.show_task_buffer(details)
+function M.show_task_buffer(details, client)
   local id = details.task and details.task.id or '?'
   local name = 'baton://task/' .. tostring(id)
   local buf = vim.fn.bufnr(name)
@@ -428,12 +501,19 @@ function M.show_task_buffer(details)
     buf = api.nvim_create_buf(true, true)
     api.nvim_buf_set_name(buf, name)
   end
-  vim.bo[buf].modifiable = true
-  api.nvim_buf_set_lines(buf, 0, -1, false, M.format_task_details(details))
-  vim.bo[buf].modifiable = false
-  vim.bo[buf].modified = false
+  fill_task_buffer(buf, details)
   vim.bo[buf].filetype = 'batontask'
   vim.keymap.set('n', 'q', '<Cmd>close<CR>', { buffer = buf, desc = 'Baton: close the task details' })
+  if client and type(id) == 'number' then
+    live[buf] = { client_id = client.id, id = math.floor(id), pending = false, again = false }
+    api.nvim_create_autocmd('BufWipeout', {
+      buffer = buf,
+      once = true,
+      callback = function()
+        live[buf] = nil
+      end,
+    })
+  end
   local win = vim.fn.bufwinid(buf)
   if win ~= -1 then
     api.nvim_set_current_win(win)
@@ -479,7 +559,7 @@ function M.run_action(client, name, id, bufnr, extra)
   M.execute(client, action.command, { arg }, bufnr, function(result)
     result = type(result) == 'table' and result or {}
     if name == 'show' then
-      M.show_task_buffer(result)
+      M.show_task_buffer(result, client)
     elseif name == 'apply' then
       notify(
         ('Baton: applied PR #%s to the working tree (not saved yet; u undoes it); it stays open until you merge or discard it'):format(
