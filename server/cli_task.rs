@@ -8,8 +8,9 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use crate::config::Layers;
+use crate::orchestrator::render::Detail;
 use crate::orchestrator::task::title;
-use crate::orchestrator::{AgentRunners, Orchestrator, TaskDetails};
+use crate::orchestrator::{AgentRunners, Orchestrator, Task};
 
 /// `baton task` subcommands.
 #[derive(Debug, Subcommand)]
@@ -25,8 +26,12 @@ pub enum TaskCommand {
         #[arg(long, value_name = "DIR")]
         repo: Option<PathBuf>,
     },
-    /// List every task.
-    List,
+    /// List the current repository's tasks, newest first.
+    List {
+        /// Every repository's tasks.
+        #[arg(long)]
+        all: bool,
+    },
     /// Show a task with its log and pull request.
     Show {
         /// The task's id.
@@ -86,22 +91,22 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
             }
-            out(&render(&orch.show(id)?, false))?;
+            out(&orch.show(id)?.render(Detail::Brief))?;
         }
-        TaskCommand::List => {
-            let mut text = String::new();
-            for t in orch.list()? {
-                text.push_str(&format!(
-                    "{:>4}  {:<22}  {:<10}  {}\n",
-                    t.id,
-                    t.state.as_str(),
-                    t.agent,
-                    title(&t.prompt)
-                ));
-            }
-            out(&text)?;
+        TaskCommand::List { all } => {
+            let mine = if all {
+                None
+            } else {
+                Some(Orchestrator::repo_root(&repo).await.with_context(|| {
+                    format!("{} is not in a git repository (baton task list --all lists every one)", repo.display())
+                })?)
+            };
+            let mut tasks: Vec<Task> =
+                orch.list()?.into_iter().filter(|t| mine.as_ref().is_none_or(|r| *r == t.repo_root)).collect();
+            tasks.reverse();
+            out(&list_table(&tasks))?;
         }
-        TaskCommand::Show { id } => out(&render(&orch.show(id)?, true))?,
+        TaskCommand::Show { id } => out(&orch.show(id)?.render(Detail::Full))?,
         TaskCommand::Gc => {
             let removed = orch.gc().await?;
             let mut text = format!("removed {} orphan worktree(s)\n", removed.len());
@@ -114,52 +119,24 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A task as text: state, branch, worktree, pull request summary (and the log with `log`).
-pub(crate) fn render(d: &TaskDetails, log: bool) -> String {
-    let t = &d.task;
-    let mut s = format!("task {}: {}\nstate: {}\nagent: {}\n", t.id, title(&t.prompt), t.state, t.agent);
-    if let Some(b) = &t.branch {
-        s.push_str(&format!("branch: {b}\n"));
+/// `baton task list`'s table, in the order given: id, state, agent, repository (its top-level
+/// directory) and title.
+fn list_table(tasks: &[Task]) -> String {
+    if tasks.is_empty() {
+        return "no tasks\n".to_owned();
     }
-    if let Some(w) = &t.worktree {
-        s.push_str(&format!("worktree: {}\n", w.display()));
-    }
-    if let Some(e) = &t.error {
-        s.push_str(&format!("error: {e}\n"));
-    }
-    if let Some(p) = &t.plan {
-        s.push_str(&format!("plan:\n{p}\n"));
-    }
-    if let Some(pr) = &d.pull_request {
-        s.push_str(&format!(
-            "pull request: {}\n  {} file(s) changed, +{} -{}; checks: {}; tokens: {}\n",
-            pr.title,
-            pr.stat.files_changed,
-            pr.stat.insertions,
-            pr.stat.deletions,
-            pr.check.label(),
-            pr.tokens
+    let repos: Vec<String> = tasks.iter().map(|t| t.repo_root.display().to_string()).collect();
+    let width = repos.iter().map(|r| r.chars().count()).max().unwrap_or(0).max("REPOSITORY".len());
+    let mut text = format!("{:>4}  {:<22}  {:<10}  {:<width$}  TITLE\n", "ID", "STATE", "AGENT", "REPOSITORY");
+    for (t, r) in tasks.iter().zip(&repos) {
+        text.push_str(&format!(
+            "{:>4}  {:<22}  {:<10}  {:<width$}  {}\n",
+            t.id,
+            t.state.as_str(),
+            t.agent,
+            r,
+            title(&t.prompt)
         ));
-        for f in &pr.files {
-            let ranges: Vec<String> =
-                f.ranges.iter().map(|r| format!("{}-{}", r.new_start, r.new_start + r.new_count.max(1) - 1)).collect();
-            s.push_str(&format!("  {} (lines {})\n", f.path, ranges.join(", ")));
-        }
-        if let Some(u) = &pr.github_url {
-            s.push_str(&format!("  {u}\n"));
-        }
-        if !pr.description.is_empty() {
-            s.push_str(&format!("\n{}\n", pr.description));
-        }
     }
-    for so in &d.signoffs {
-        s.push_str(&format!("signed off ({}) by {} at {}\n", so.action.label(), so.who, so.head_commit));
-    }
-    if log && !d.log.is_empty() {
-        s.push_str("\nlog:\n");
-        for l in &d.log {
-            s.push_str(&format!("  {}\n", l.line));
-        }
-    }
-    s
+    text
 }

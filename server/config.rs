@@ -335,6 +335,45 @@ impl Layers {
         (layers, errors)
     }
 
+    /// Reads the user's file and the project's `baton.toml` again (after they changed on disk).
+    /// A file that cannot be read, does not parse or does not fit the settings keeps its
+    /// previous layer (the settings in force stay) and is returned as a [`LayerError`]; a file
+    /// that is gone no longer counts. Returns the errors and whether any layer changed.
+    pub(crate) fn reload_files(&mut self, project_root: Option<&Path>) -> (Vec<LayerError>, bool) {
+        let (fresh, mut errors) = Layers::load_files(project_root);
+        let mut changed = false;
+        let failed = |errors: &[LayerError], path: Option<&PathBuf>| {
+            errors.iter().any(|e| match (&e.origin, path) {
+                (Source::UserFile(p) | Source::ProjectFile(p), Some(q)) => p == q,
+                _ => false,
+            })
+        };
+        let user_path = user_config_path();
+        let project_path = project_root.and_then(find_project_config);
+        for (slot, new, path) in [
+            (&mut self.user, fresh.user, user_path.as_ref()),
+            (&mut self.project, fresh.project, project_path.as_ref()),
+        ] {
+            if failed(&errors, path) {
+                continue; // unreadable or not TOML: keep the old layer
+            }
+            if let Some((source, value)) = &new {
+                // Valid TOML that does not fit the settings would be left out by resolve(),
+                // falling back to the defaults: keep the old layer instead.
+                let probe = Layers { project: Some((source.clone(), value.clone())), ..Layers::default() };
+                if let Some(e) = probe.resolve().1.into_iter().next() {
+                    errors.push(e);
+                    continue;
+                }
+            }
+            if slot.as_ref().map(|(s, v)| (s, v)) != new.as_ref().map(|(s, v)| (s, v)) {
+                *slot = new;
+                changed = true;
+            }
+        }
+        (errors, changed)
+    }
+
     /// Sets the `initializationOptions` layer (a JSON object shaped like [`Settings`]).
     pub(crate) fn set_initialization_options(&mut self, value: Value) {
         self.init = Some((Source::InitializationOptions, unwrap_section(value)));

@@ -112,6 +112,10 @@ impl LanguageServer for Server {
         handlers::did_change_configuration::handle(&self.state, params).await;
     }
 
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        handlers::did_change_watched_files::handle(&self.state, params).await;
+    }
+
     async fn inline_completion(&self, params: InlineCompletionParams) -> Result<Option<InlineCompletionResponse>> {
         handlers::inline_completion::handle(&self.state, params).await
     }

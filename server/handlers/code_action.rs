@@ -50,10 +50,18 @@ pub(crate) async fn handle(state: &State, params: CodeActionParams) -> Option<Ve
         actions.push(action(title, CodeActionKind::QuickFix, ext::Command::Fix, &args, Some(d)));
     }
     let selection = range.start != range.end;
-    if selection {
+    if selection && state.features().message_requests {
         let args = EditArgs { uri: uri.clone(), range, instruction: None };
         let title = "Baton: edit selection with instruction…".to_owned();
         actions.push(action(title, CodeActionKind::RefactorRewrite, ext::Command::Edit, &args, None));
+    } else if selection {
+        // A client that cannot answer window/showMessageRequest (Helix 25.01) could not run the
+        // action above: each preset is an action of its own, with its instruction.
+        for (title, instruction) in super::execute_command::EDIT_PRESETS {
+            let args = EditArgs { uri: uri.clone(), range, instruction: Some(instruction.to_owned()) };
+            let title = format!("Baton: {}", title.to_lowercase());
+            actions.push(action(title, CodeActionKind::RefactorRewrite, ext::Command::Edit, &args, None));
+        }
     }
 
     if delegating {

@@ -15,7 +15,21 @@ use crate::lsp::ext::{self, Command};
 use crate::lsp::session::State;
 
 /// Instructions offered when `baton.edit` arrives without one (editors that cannot prompt).
-const PRESETS: &[&str] = &["Fix bugs", "Simplify", "Add comments", "Add error handling"];
+/// The model edit presets: the title a client shows (a `window/showMessageRequest` choice, or a
+/// code action of its own for clients that cannot answer one) and the instruction the model gets.
+pub(crate) const EDIT_PRESETS: [(&str, &str); 6] = [
+    ("Fix bugs", "Fix the bugs in this code; keep its behaviour otherwise"),
+    ("Simplify", "Simplify this code without changing what it does"),
+    ("Add comments", "Add comments that explain why the code does what it does"),
+    ("Add error handling", "Add error handling for the operations that can fail"),
+    ("Write a unit test", "Keep this code and add a unit test for it after it, in the language's usual test style"),
+    ("Document", "Add documentation comments in the language's convention"),
+];
+
+/// The instruction of the preset titled `title`, or `title` itself (a client's own words).
+fn preset_instruction(title: &str) -> String {
+    EDIT_PRESETS.iter().find(|(t, _)| *t == title).map_or(title, |(_, i)| i).to_owned()
+}
 
 /// Parses the command name once and runs it; an unknown name is InvalidParams naming the ones
 /// Baton runs.
@@ -35,16 +49,19 @@ pub(crate) async fn handle(state: &State, params: ExecuteCommandParams) -> Resul
             let args: ext::EditArgs = arg(arguments)?;
             let instruction = match args.instruction.filter(|i| !i.trim().is_empty()) {
                 Some(i) => i,
-                None => ask(state, "Baton: how should the model edit the selection?", PRESETS)
+                None => ask(state, "Baton: how should the model edit the selection?", &EDIT_PRESETS.map(|(t, _)| t))
                     .await
+                    .map(|title| preset_instruction(&title))
                     .ok_or_else(|| invalid_params("baton.edit needs an instruction (argument `instruction`)"))?,
             };
-            super::model_edit::run(state, &args.uri, args.range, instruction).await.map(Some)
+            let result = super::model_edit::run(state, &args.uri, args.range, instruction).await.map(Some);
+            say_errors(state, result).await
         }
         Command::Fix => {
             let args: ext::FixArgs = arg(arguments)?;
             let instruction = fix_instruction(&args.diagnostic);
-            super::model_edit::run(state, &args.uri, args.diagnostic.range, instruction).await.map(Some)
+            let result = super::model_edit::run(state, &args.uri, args.diagnostic.range, instruction).await.map(Some);
+            say_errors(state, result).await
         }
         Command::TaskStart
         | Command::TaskList
@@ -57,6 +74,17 @@ pub(crate) async fn handle(state: &State, params: ExecuteCommandParams) -> Resul
         | Command::PrRequestChanges
         | Command::PrDiscard => super::task_commands::handle(state, command, arguments).await.map(Some),
     }
+}
+
+/// Shows a failed model edit's error (the model is down, the document changed) with
+/// `window/showMessage` to clients that cannot prompt (Helix 25.01 only logs a command's error).
+async fn say_errors(state: &State, result: Result<Option<LspAny>>) -> Result<Option<LspAny>> {
+    if let Err(e) = &result
+        && !state.features().message_requests
+    {
+        state.client.show_message(MessageType::Error, format!("Baton: {}", e.message)).await;
+    }
+    result
 }
 
 /// The instruction for fixing a diagnostic, for a model edit or an agent.

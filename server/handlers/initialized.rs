@@ -8,13 +8,16 @@ use std::sync::Arc;
 use tower_lsp_server::gen_lsp_types::MessageType;
 
 use crate::lsp::session::State;
-use crate::lsp::{status, tasks};
+use crate::lsp::{config_watch, status, tasks};
 
 pub(crate) async fn handle(state: &Arc<State>) {
     if !state.begin_session() {
         tracing::warn!("initialized received again; ignored (the session is already running)");
         return;
     }
+    // First: it reads the settings files as they are now, before anything tells the client
+    // that the server is ready (an edit after that is seen).
+    config_watch::spawn(state.clone());
     status::spawn_status_reporter(state.clone());
     tasks::spawn_task_reporter(state.clone());
     for m in state.take_pending_messages() {

@@ -45,7 +45,7 @@ pub(crate) async fn handle(state: &State, command: Command, arguments: &[Value])
         Command::TaskShow => {
             with_id(state, command, arguments, |o, a| async move {
                 let d = o.show(a.id).map_err(orch_error)?;
-                serde_json::to_value(d).map_err(|e| internal(e.to_string()))
+                serde_json::to_value(tasks::show_result(&d)).map_err(|e| internal(e.to_string()))
             })
             .await
         }
@@ -65,13 +65,7 @@ pub(crate) async fn handle(state: &State, command: Command, arguments: &[Value])
         }
         Command::PrReview => review(state, task_id_args(state, command, arguments).await).await,
         Command::PrApply => apply(state, task_id_args(state, command, arguments).await).await,
-        Command::PrMerge => {
-            with_id(state, command, arguments, |o, a| async move {
-                let m = o.merge(a.id).await.map_err(orch_error)?;
-                Ok(json!({ "commit": m.commit, "signedOffBy": m.signed_off_by }))
-            })
-            .await
-        }
+        Command::PrMerge => merge(state, task_id_args(state, command, arguments).await).await,
         Command::PrRequestChanges => request_changes(state, task_id_args(state, command, arguments).await).await,
         Command::PrDiscard => {
             with_id(state, command, arguments, |o, a| async move {
@@ -146,16 +140,10 @@ async fn task_id_args(state: &State, command: Command, arguments: &[Value]) -> R
     Ok(ext::TaskIdArgs { id, feedback: None })
 }
 
-/// Whether `command` can act on a task in `state` (for picking one when none is named).
+/// Whether `command` can act on a task in `state` (for picking one when none is named): the
+/// task actions' one rule ([`tasks::allows`]).
 fn applies(command: Command, state: TaskState) -> bool {
-    match command {
-        Command::PrReview | Command::PrApply | Command::PrMerge | Command::PrRequestChanges => {
-            state == TaskState::Ready
-        }
-        Command::TaskApprovePlan => state == TaskState::AwaitingPlanApproval,
-        Command::TaskResume => matches!(state, TaskState::Failed | TaskState::Interrupted),
-        _ => !state.is_final(),
-    }
+    ext::TaskActionId::ALL.into_iter().any(|a| a.command() == command && tasks::allows(state, a))
 }
 
 /// How a task is named in a choice or a message: `#3 Add a retry (ready)`.
@@ -297,6 +285,81 @@ async fn review(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
         .await
         .unwrap_or(false);
     Ok(json!({ "uri": uri, "shown": shown }))
+}
+
+/// Merges a pull request. A client that cannot prompt (Helix 25.01) neither reloads files that
+/// changed on disk nor shows a command's result: it is told, and each open buffer that showed
+/// a merged file as it was on disk gets the merged text (`workspace/applyEdit`; the buffer then
+/// matches the file).
+async fn merge(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
+    let args = args?;
+    let orchestrator = state.orchestrator()?;
+    let tell = !state.features().message_requests;
+    let before = if tell { open_files_on_disk(state, &orchestrator, args.id) } else { Vec::new() };
+    let m = orchestrator.merge(args.id).await.map_err(orch_error)?;
+    if tell {
+        let refreshed = refresh_buffers(state, args.id, &before).await;
+        let buffers = match refreshed {
+            0 => String::new(),
+            1 => "; the open buffer now shows the merged file".to_owned(),
+            n => format!("; the {n} open buffers now show the merged files"),
+        };
+        let commit: String = m.commit.chars().take(12).collect();
+        let message =
+            format!("Baton: merged PR #{} as {commit} (Signed-off-by: {}){buffers}", args.id, m.signed_off_by);
+        state.client.show_message(MessageType::Info, message).await;
+    }
+    Ok(json!({ "commit": m.commit, "signedOffBy": m.signed_off_by }))
+}
+
+/// The open documents among task `id`'s changed files whose text is the file's on disk: (URI,
+/// path, that text).
+fn open_files_on_disk(
+    state: &State,
+    orchestrator: &Orchestrator,
+    id: TaskId,
+) -> Vec<(String, std::path::PathBuf, String)> {
+    let Ok(details) = orchestrator.show(id) else { return Vec::new() };
+    let Some(pr) = details.pull_request else { return Vec::new() };
+    let mut out = Vec::new();
+    for f in &pr.files {
+        let path = details.task.repo_root.join(&f.path);
+        let Ok(uri) = convert::file_uri(&path) else { continue };
+        let Some((_, doc)) = state.snapshot(&uri) else { continue };
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && doc.rope == text.as_str()
+        {
+            out.push((uri, path, text));
+        }
+    }
+    out
+}
+
+/// Sends the merged text of `files` (from [`open_files_on_disk`]) to the buffers still showing
+/// the text from before; returns how many were updated.
+async fn refresh_buffers(state: &State, id: TaskId, files: &[(String, std::path::PathBuf, String)]) -> usize {
+    let mut builder = WorkspaceEditBuilder::new(&state.features());
+    let mut count = 0;
+    for (uri, path, old) in files {
+        let Some((_, doc)) = state.snapshot(uri) else { continue };
+        let Ok(new) = std::fs::read_to_string(path) else { continue };
+        if doc.rope != old.as_str() || new == *old {
+            continue;
+        }
+        let edits = convert::text_edits(&doc, 0, edit::minimal_edits(old, &new), state.encoding());
+        builder.edit(uri, Some(doc.version), edits);
+        count += 1;
+    }
+    if count == 0 {
+        return 0;
+    }
+    match workspace_edit::send(&state.client, format!("Baton: PR #{id} merged"), builder.finish()).await {
+        Ok(r) if r.applied => count,
+        other => {
+            tracing::info!(?other, "the editor did not take the merged text");
+            0
+        }
+    }
 }
 
 async fn request_changes(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {

@@ -231,6 +231,177 @@ pub(crate) struct TaskSummary {
     /// For ready tasks: `pass`, `fail` or `none`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) checks: Option<CheckResult>,
+    /// What the user can do with the task in its state, in the order to offer them. Editors
+    /// offer exactly these (they keep no rules of their own).
+    #[serde(default)]
+    pub(crate) actions: Vec<TaskAction>,
+    /// The task rendered as text (header, plan, pull request, sign-offs; lines end with `\n`),
+    /// for editors to show as is.
+    #[serde(default)]
+    pub(crate) details: String,
+}
+
+/// Which action a [`TaskAction`] is: a stable id editors may key on (`:Baton merge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum TaskActionId {
+    Review,
+    Apply,
+    Merge,
+    RequestChanges,
+    ApprovePlan,
+    Resume,
+    Show,
+    Discard,
+}
+
+impl TaskActionId {
+    /// Every action, in the order editors offer them.
+    pub(crate) const ALL: [TaskActionId; 8] = [
+        Self::Review,
+        Self::Apply,
+        Self::Merge,
+        Self::RequestChanges,
+        Self::ApprovePlan,
+        Self::Resume,
+        Self::Show,
+        Self::Discard,
+    ];
+
+    /// The command that runs it (argument `{ "id": task id }`).
+    pub(crate) fn command(self) -> Command {
+        match self {
+            Self::Review => Command::PrReview,
+            Self::Apply => Command::PrApply,
+            Self::Merge => Command::PrMerge,
+            Self::RequestChanges => Command::PrRequestChanges,
+            Self::ApprovePlan => Command::TaskApprovePlan,
+            Self::Resume => Command::TaskResume,
+            Self::Show => Command::TaskShow,
+            Self::Discard => Command::PrDiscard,
+        }
+    }
+}
+
+/// One thing the user can do with a task: `{ "id": "merge", "title": "Merge into the current
+/// branch", "command": "baton.pr.merge" }`. The command takes `{ "id": task id }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TaskAction {
+    pub(crate) id: TaskActionId,
+    pub(crate) title: String,
+    pub(crate) command: Command,
+}
+
+/// Result of [`Command::TaskShow`]: the task, its log, pull request and sign-offs, camelCase,
+/// with `details` rendered with the prompt, check output and log.
+///
+/// Deprecated, kept while the VS Code extension reads them: `pull_request` (the snake_case row),
+/// `log[].time_ms`, `signoffs[].when_ms` and `signoffs[].head_commit`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TaskShowResult {
+    pub(crate) task: TaskInfo,
+    pub(crate) log: Vec<LogEntry>,
+    pub(crate) pull_request: Option<PullRequestInfo>,
+    pub(crate) signoffs: Vec<SignoffInfo>,
+    /// The whole task as text (lines end with `\n`).
+    pub(crate) details: String,
+    /// Deprecated: the database row, snake_case (read `pullRequest`).
+    #[serde(rename = "pull_request")]
+    pub(crate) legacy_pull_request: Option<serde_json::Value>,
+}
+
+/// The task in [`TaskShowResult`]: its summary (with `actions` and brief `details`) and the rest
+/// of what is recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TaskInfo {
+    #[serde(flatten)]
+    pub(crate) summary: TaskSummary,
+    pub(crate) prompt: String,
+    /// The repository's top-level directory.
+    pub(crate) repository: String,
+    pub(crate) worktree: Option<String>,
+    pub(crate) base_commit: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub(crate) created_ms: i64,
+    /// Milliseconds since the Unix epoch.
+    pub(crate) updated_ms: i64,
+    /// The agent's closing summary.
+    pub(crate) summary_text: Option<String>,
+    /// Deprecated alias of `summaryText` (VS Code reads it).
+    #[serde(rename = "summary")]
+    pub(crate) legacy_summary: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) tokens: u64,
+    pub(crate) plan: Option<String>,
+    pub(crate) plan_approved: bool,
+}
+
+/// One log line: `{ "timeMs": number, "line": string }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LogEntry {
+    /// Milliseconds since the Unix epoch.
+    pub(crate) time_ms: i64,
+    pub(crate) line: String,
+    /// Deprecated alias of `timeMs`.
+    #[serde(rename = "time_ms")]
+    pub(crate) legacy_time_ms: i64,
+}
+
+/// A task's pull request, camelCase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PullRequestInfo {
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) base_commit: String,
+    pub(crate) head_commit: String,
+    pub(crate) branch: String,
+    /// `+12 -3 in 2 files`.
+    pub(crate) diff_stat: String,
+    pub(crate) files_changed: u32,
+    pub(crate) insertions: u32,
+    pub(crate) deletions: u32,
+    pub(crate) files: Vec<ChangedFileInfo>,
+    pub(crate) check_command: Option<String>,
+    pub(crate) check: CheckResult,
+    /// The last 4 KB of the check command's output.
+    pub(crate) check_output: String,
+    pub(crate) tokens: u64,
+    pub(crate) github_url: Option<String>,
+}
+
+/// A file a pull request changes and the lines it puts there (1-based, inclusive `[first, last]`
+/// in the pull request's version; a deletion gives the line it follows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ChangedFileInfo {
+    /// Relative to the repository, `/`-separated.
+    pub(crate) path: String,
+    pub(crate) lines: Vec<[u32; 2]>,
+}
+
+/// A human sign-off on a pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SignoffInfo {
+    /// `Name <email>`.
+    pub(crate) who: String,
+    /// Milliseconds since the Unix epoch.
+    pub(crate) when_ms: i64,
+    /// `merged` or `applied`.
+    pub(crate) action: String,
+    pub(crate) head_commit: String,
+    pub(crate) checks: CheckResult,
+    /// Deprecated alias of `whenMs`.
+    #[serde(rename = "when_ms")]
+    pub(crate) legacy_when_ms: i64,
+    /// Deprecated alias of `headCommit`.
+    #[serde(rename = "head_commit")]
+    pub(crate) legacy_head_commit: String,
 }
 
 /// Params of `baton/tasks`.
@@ -406,6 +577,7 @@ mod tests {
             "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],
             "statusStates": StatusState::ALL,
             "taskStates": TaskState::ALL,
+            "taskActions": TaskActionId::ALL.map(|a| json!({ "id": a, "command": a.command() })),
             "settings": flatten("", &settings),
         });
         description.sort_all_objects();

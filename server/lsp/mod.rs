@@ -8,6 +8,7 @@
 //! modules here never use `handlers` or `server` and use each other without cycles; `transport`
 //! uses nothing of the crate; `convert`, `error`, `ext` and `health` use only the layers below.
 
+pub(crate) mod config_watch;
 pub(crate) mod convert;
 pub(crate) mod documents;
 pub(crate) mod error;

@@ -45,6 +45,8 @@ pub(crate) struct ClientFeatures {
     pub(crate) change_annotations: bool,
     /// `workspace.workspaceEdit.documentChanges`.
     pub(crate) document_changes: bool,
+    /// `workspace.didChangeWatchedFiles.dynamicRegistration`: the client watches files for us.
+    pub(crate) watched_files_registration: bool,
 }
 
 impl ClientFeatures {
@@ -65,6 +67,12 @@ impl ClientFeatures {
             work_done_progress: window.and_then(|w| w.work_done_progress).unwrap_or(false),
             change_annotations: workspace_edit.is_some_and(|e| e.change_annotation_support.is_some()),
             document_changes: workspace_edit.and_then(|e| e.document_changes).unwrap_or(false),
+            watched_files_registration: caps
+                .workspace
+                .as_ref()
+                .and_then(|w| w.did_change_watched_files.as_ref())
+                .and_then(|d| d.dynamic_registration)
+                .unwrap_or(false),
         }
     }
 }
@@ -273,7 +281,7 @@ mod tests {
                 "documentChanges": true,
                 "resourceOperations": ["create", "rename", "delete"],
                 "changeAnnotationSupport": {},
-            } },
+            }, "didChangeWatchedFiles": { "dynamicRegistration": true } },
             "experimental": { "baton": { "status": true, "tasks": true } },
         }));
         assert_eq!(
@@ -287,6 +295,7 @@ mod tests {
                 work_done_progress: true,
                 change_annotations: true,
                 document_changes: true,
+                watched_files_registration: true,
             }
         );
         // Creating without deleting is not enough to carry a pull request's files.

@@ -11,9 +11,15 @@ use tokio::sync::mpsc;
 use tower_lsp_server::gen_lsp_types::ProgressToken;
 use tower_lsp_server::{NotCancellable, OngoingProgress, Unbounded};
 
-use crate::lsp::ext::{self, TaskSummary, TasksParams};
+use crate::lsp::ext::{
+    self, ChangedFileInfo, LogEntry, PullRequestInfo, SignoffInfo, TaskAction, TaskActionId, TaskInfo, TaskShowResult,
+    TaskSummary, TasksParams,
+};
 use crate::lsp::session::State;
-use crate::orchestrator::{CheckResult, Counts, DiffStat, Orchestrator, Task, TaskEvent, TaskId, TaskState};
+use crate::orchestrator::render::Detail;
+use crate::orchestrator::{
+    CheckResult, Counts, DiffStat, Orchestrator, Task, TaskDetails, TaskEvent, TaskId, TaskState,
+};
 
 /// How often the database is re-read for changes made by other servers (another editor on the
 /// same repository), in milliseconds.
@@ -34,10 +40,66 @@ pub(crate) fn title(prompt: &str) -> String {
     crate::orchestrator::task::title(prompt)
 }
 
+/// The actions a task in `state` allows, in the order editors offer them: the one place these
+/// rules live (editors show what the server sends).
+pub(crate) fn actions(state: TaskState) -> Vec<TaskAction> {
+    TaskActionId::ALL
+        .into_iter()
+        .filter(|a| allows(state, *a))
+        .map(|id| TaskAction { id, title: action_title(id).to_owned(), command: id.command() })
+        .collect()
+}
+
+/// Whether a task in `state` allows `action` (the orchestrator refuses the others).
+pub(crate) fn allows(state: TaskState, action: TaskActionId) -> bool {
+    match action {
+        TaskActionId::Show => true,
+        TaskActionId::Review | TaskActionId::Apply | TaskActionId::Merge | TaskActionId::RequestChanges => {
+            state == TaskState::Ready
+        }
+        TaskActionId::ApprovePlan => state == TaskState::AwaitingPlanApproval,
+        TaskActionId::Resume => matches!(state, TaskState::Failed | TaskState::Interrupted),
+        TaskActionId::Discard => !state.is_final(),
+    }
+}
+
+/// How editors title an action.
+fn action_title(action: TaskActionId) -> &'static str {
+    match action {
+        TaskActionId::Review => "Review (open the diff)",
+        TaskActionId::Apply => "Apply to working tree",
+        TaskActionId::Merge => "Merge into the current branch",
+        TaskActionId::RequestChanges => "Request changes…",
+        TaskActionId::ApprovePlan => "Approve plan",
+        TaskActionId::Resume => "Resume",
+        TaskActionId::Show => "Show details",
+        TaskActionId::Discard => "Discard",
+    }
+}
+
 /// One task as `baton/tasks` and `baton.task.list` show it; `message` is the latest step when
-/// known (falls back to the error or the plan's first line).
+/// known (falls back to the error or the plan's first line). A pull request or sign-offs that
+/// cannot be read are left out (logged).
 pub(crate) fn summary(orchestrator: &Orchestrator, task: &Task, message: Option<&str>) -> TaskSummary {
-    let pr = if task.state == TaskState::Ready { orchestrator.pull_request(task.id).ok().flatten() } else { None };
+    let pr = orchestrator.pull_request(task.id).unwrap_or_else(|e| {
+        tracing::warn!(task = task.id, "cannot read the pull request: {e}");
+        None
+    });
+    let signoffs = match &pr {
+        Some(_) => orchestrator.signoffs(task.id).unwrap_or_else(|e| {
+            tracing::warn!(task = task.id, "cannot read the sign-offs: {e}");
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    let details = TaskDetails { task: task.clone(), log: Vec::new(), pull_request: pr, signoffs };
+    summary_of(&details, message)
+}
+
+/// [`summary`] of what is already read.
+fn summary_of(d: &TaskDetails, message: Option<&str>) -> TaskSummary {
+    let task = &d.task;
+    let pr = d.pull_request.as_ref().filter(|_| task.state == TaskState::Ready);
     let fallback = match task.state {
         TaskState::Failed => task.error.as_deref().and_then(|e| e.lines().next()),
         TaskState::AwaitingPlanApproval => task.plan.as_deref().and_then(|p| p.lines().next()),
@@ -50,8 +112,77 @@ pub(crate) fn summary(orchestrator: &Orchestrator, task: &Task, message: Option<
         agent: task.agent.clone(),
         branch: task.branch.clone(),
         message: message.or(fallback).map(str::to_owned),
-        diff_stat: pr.as_ref().map(|p| diff_stat(&p.stat)),
-        checks: pr.as_ref().map(|p| p.check),
+        diff_stat: pr.map(|p| diff_stat(&p.stat)),
+        checks: pr.map(|p| p.check),
+        actions: actions(task.state),
+        details: d.render(Detail::Brief),
+    }
+}
+
+/// `baton.task.show`'s answer for `d`.
+pub(crate) fn show_result(d: &TaskDetails) -> TaskShowResult {
+    let t = &d.task;
+    let pull_request = d.pull_request.as_ref().map(|p| PullRequestInfo {
+        title: p.title.clone(),
+        description: p.description.clone(),
+        base_commit: p.base_commit.clone(),
+        head_commit: p.head_commit.clone(),
+        branch: p.branch.clone(),
+        diff_stat: diff_stat(&p.stat),
+        files_changed: p.stat.files_changed,
+        insertions: p.stat.insertions,
+        deletions: p.stat.deletions,
+        files: p
+            .files
+            .iter()
+            .map(|f| ChangedFileInfo {
+                path: f.path.clone(),
+                lines: f.ranges.iter().map(|r| [r.new_start, r.new_start + r.new_count.max(1) - 1]).collect(),
+            })
+            .collect(),
+        check_command: p.check_command.clone(),
+        check: p.check,
+        check_output: p.check_output.clone(),
+        tokens: p.tokens,
+        github_url: p.github_url.clone(),
+    });
+    TaskShowResult {
+        task: TaskInfo {
+            summary: summary_of(d, None),
+            prompt: t.prompt.clone(),
+            repository: t.repo_root.display().to_string(),
+            worktree: t.worktree.as_ref().map(|w| w.display().to_string()),
+            base_commit: t.base_commit.clone(),
+            created_ms: t.created_ms,
+            updated_ms: t.updated_ms,
+            summary_text: t.summary.clone(),
+            legacy_summary: t.summary.clone(),
+            error: t.error.clone(),
+            tokens: t.tokens,
+            plan: t.plan.clone(),
+            plan_approved: t.plan_approved,
+        },
+        log: d
+            .log
+            .iter()
+            .map(|l| LogEntry { time_ms: l.time_ms, line: l.line.clone(), legacy_time_ms: l.time_ms })
+            .collect(),
+        pull_request,
+        signoffs: d
+            .signoffs
+            .iter()
+            .map(|s| SignoffInfo {
+                who: s.who.clone(),
+                when_ms: s.when_ms,
+                action: s.action.as_str().to_owned(),
+                head_commit: s.head_commit.clone(),
+                checks: s.checks,
+                legacy_when_ms: s.when_ms,
+                legacy_head_commit: s.head_commit.clone(),
+            })
+            .collect(),
+        details: d.render(Detail::Full),
+        legacy_pull_request: d.pull_request.as_ref().and_then(|p| serde_json::to_value(p).ok()),
     }
 }
 

@@ -11,6 +11,7 @@ pub(crate) mod git;
 mod pipeline;
 pub(crate) mod pr;
 mod recovery;
+pub(crate) mod render;
 pub(crate) mod review;
 pub(crate) mod store;
 pub(crate) mod task;
@@ -373,6 +374,13 @@ impl Orchestrator {
             pull_request: s.pull_request(id)?,
             signoffs: s.signoffs(id)?,
         })
+    }
+
+    /// Task `id`'s sign-offs, oldest first.
+    ///
+    /// Errors: database errors.
+    pub(crate) fn signoffs(&self, id: TaskId) -> Result<Vec<Signoff>, OrchestratorError> {
+        Ok(self.inner.store.signoffs(id)?)
     }
 
     /// Task `id`'s pull request, if it has one.

@@ -266,10 +266,11 @@ impl Job<'_> {
         let (check, check_output) = self.checks(task, prepared).await?;
         let (stat, files) = pr::changed_files(&wt, &prepared.base, &head).await?;
         let notes = pr::notes_text(&files);
-        let description = match (outcome.summary.trim().is_empty(), notes.is_empty()) {
-            (_, true) => outcome.summary.clone(),
+        let summary = pr::clean_message(&outcome.summary, &[prepared.path.as_path(), task.repo_root.as_path()]);
+        let description = match (summary.is_empty(), notes.is_empty()) {
+            (_, true) => summary,
             (true, false) => notes,
-            (false, false) => format!("{}\n\n{notes}", outcome.summary.trim_end()),
+            (false, false) => format!("{summary}\n\n{notes}"),
         };
         let mut record = PullRequest {
             task_id: id,

@@ -443,8 +443,152 @@ pub(crate) async fn publish_github(
     value.get("html_url").and_then(|u| u.as_str()).map(str::to_owned).context("GitHub's answer has no html_url")
 }
 
+/// Most lines of the agent's message a merge commit's body keeps.
+const MESSAGE_MAX_LINES: usize = 40;
+/// Most characters per line of the agent's message in a merge commit's body.
+const MESSAGE_MAX_LINE_CHARS: usize = 200;
+
+/// An agent's message cleaned for people and history: paths under the task's `worktree` (or
+/// the user's repository, `roots`) shown relative to the repository, terminal escapes and
+/// control characters (but tabs) dropped, trailing blanks and runs of blank lines folded.
+pub(crate) fn clean_message(text: &str, roots: &[&Path]) -> String {
+    let mut text = text.to_owned();
+    for root in roots {
+        let root = root.to_string_lossy();
+        let root = root.trim_end_matches('/');
+        if root.is_empty() {
+            continue;
+        }
+        // `<root>/a/b` becomes `a/b` and `<root>` alone `.`, but `<root>x` (another directory) stays.
+        let Ok(pattern) = regex::Regex::new(&format!(r"{}(?:/|([^\w.-]|$))", regex::escape(root))) else { continue };
+        text = pattern
+            .replace_all(&text, |c: &regex::Captures<'_>| match c.get(0).map(|m| m.as_str().ends_with('/')) {
+                Some(true) => String::new(),
+                _ => format!(".{}", c.get(1).map_or("", |m| m.as_str())),
+            })
+            .into_owned();
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for line in strip_escapes(&text).lines() {
+        let line: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
+        let line = line.trim_end();
+        if line.is_empty() && lines.last().is_none_or(|l| l.is_empty()) {
+            continue;
+        }
+        lines.push(line.to_owned());
+    }
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines.join("\n")
+}
+
+/// The merge commit's message: the pull request's title, the agent's message (`description`,
+/// through [`clean_message`] with `roots`, at most [`MESSAGE_MAX_LINES`] lines of
+/// [`MESSAGE_MAX_LINE_CHARS`] characters) and the trailers (`Baton-Task`, `Baton-Checks`,
+/// `Signed-off-by`).
+pub(crate) fn merge_message(
+    id: i64,
+    title: &str,
+    description: &str,
+    roots: &[&Path],
+    checks: CheckResult,
+    who: &str,
+) -> String {
+    let cleaned = clean_message(description, roots);
+    let mut lines: Vec<String> = cleaned
+        .lines()
+        .map(|line| {
+            let mut kept: String = line.chars().take(MESSAGE_MAX_LINE_CHARS).collect();
+            if kept.len() < line.len() {
+                kept.push('…');
+            }
+            kept
+        })
+        .collect();
+    if lines.len() > MESSAGE_MAX_LINES {
+        let more = lines.len() - MESSAGE_MAX_LINES;
+        lines.truncate(MESSAGE_MAX_LINES);
+        lines.push(format!("[{more} more lines in the task's log]"));
+    }
+    let mut message = format!("Merge task {id}: {title}\n\n");
+    if !lines.is_empty() {
+        message.push_str(&lines.join("\n"));
+        message.push_str("\n\n");
+    }
+    message.push_str(&format!("Baton-Task: {id}\nBaton-Checks: {}\nSigned-off-by: {who}\n", checks.trailer()));
+    message
+}
+
+/// `text` without ANSI escape sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL|ESC \\`, and
+/// two-character escapes).
+fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_merge_message_keeps_the_summary_without_worktree_paths_escapes_or_noise() {
+        let raw = "\u{1b}[32mEdited /data/worktrees/r/1-x/src/lib.rs\u{1b}[0m and /home/u/repo/README.md\r\n\n\n\nDone in /data/worktrees/r/1-x\u{7}\n\u{1b}]0;title\u{7}ok\n\n";
+        let roots = [Path::new("/data/worktrees/r/1-x"), Path::new("/home/u/repo/")];
+        let raw = format!("{raw}Kept /home/u/repository/x and /data/worktrees/r/1-xy\n");
+        let message = merge_message(3, "Add x", &raw, &roots, CheckResult::Fail, "Ada <ada@example.com>");
+        expect_test::expect![[r#"
+            Merge task 3: Add x
+
+            Edited src/lib.rs and README.md
+
+            Done in .
+            ok
+
+            Kept /home/u/repository/x and /data/worktrees/r/1-xy
+
+            Baton-Task: 3
+            Baton-Checks: FAIL
+            Signed-off-by: Ada <ada@example.com>
+        "#]]
+        .assert_eq(&message);
+    }
+
+    #[test]
+    fn a_long_agent_message_is_cut_and_an_empty_one_leaves_no_blank_body() {
+        let long: String = (0..100).map(|i| format!("{i} {}\n", "x".repeat(300))).collect();
+        let message = merge_message(1, "T", &long, &[], CheckResult::None, "A <a@b>");
+        let body: Vec<&str> = message.lines().collect();
+        assert_eq!(body.len(), 2 + MESSAGE_MAX_LINES + 1 + 4, "{message}");
+        assert!(body[2].chars().count() == MESSAGE_MAX_LINE_CHARS + 1 && body[2].ends_with('…'));
+        assert_eq!(body[2 + MESSAGE_MAX_LINES], "[60 more lines in the task's log]");
+        let empty = merge_message(1, "T", " \n\u{1b}[0m\n", &[], CheckResult::Pass, "A <a@b>");
+        assert_eq!(empty, "Merge task 1: T\n\nBaton-Task: 1\nBaton-Checks: pass\nSigned-off-by: A <a@b>\n");
+    }
+
     use super::*;
 
     #[test]

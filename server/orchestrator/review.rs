@@ -321,13 +321,8 @@ impl Orchestrator {
             return Err(OrchestratorError::Conflicts(conflicts));
         }
         let who = format!("{name} <{email}>");
-        let mut message = format!("Merge task {id}: {}\n\n", pr.title);
-        if !pr.description.trim().is_empty() {
-            message.push_str(pr.description.trim());
-            message.push_str("\n\n");
-        }
-        let checks = pr.check.trailer();
-        message.push_str(&format!("Baton-Task: {id}\nBaton-Checks: {checks}\nSigned-off-by: {who}\n"));
+        let roots: Vec<&Path> = task.worktree.iter().map(PathBuf::as_path).chain([task.repo_root.as_path()]).collect();
+        let message = super::pr::merge_message(id, &pr.title, &pr.description, &roots, pr.check, &who);
         let merged = repo
             .bytes(&["merge", "--no-ff", "--no-edit", "--no-stat", "--no-verify", "-m", &message, &pr.head_commit])
             .await;

@@ -272,15 +272,6 @@ impl CheckResult {
             other => other.as_str(),
         }
     }
-
-    /// `Pass`, `Fail` or `None`: as `baton task` prints it.
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            CheckResult::Pass => "Pass",
-            CheckResult::Fail => "Fail",
-            CheckResult::None => "None",
-        }
-    }
 }
 
 /// A local pull request: the task branch's work, ready for review.
@@ -322,14 +313,6 @@ impl SignoffAction {
     /// The action named `s`; anything but `applied` is a merge (the records before there were two).
     pub(crate) fn parse(s: &str) -> Self {
         if s == SignoffAction::Applied.as_str() { SignoffAction::Applied } else { SignoffAction::Merged }
-    }
-
-    /// `Merged` or `Applied`: as `baton task` prints it.
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            SignoffAction::Merged => "Merged",
-            SignoffAction::Applied => "Applied",
-        }
     }
 }
 

@@ -549,9 +549,9 @@ async fn the_built_in_agent_completes_the_task_through_baton_task_start() {
         .expect("run baton");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("\nstate: ready\n"), "{stdout}");
+    assert!(stdout.contains("\nstate: ready "), "{stdout}");
     assert!(
-        stdout.ends_with(&format!("\n\n{}\n", plan.final_message)),
+        stdout.ends_with(&format!("\nDescription:\n{}\n", plan.final_message)),
         "the description is the final message: {stdout}"
     );
     let branch = stdout.lines().find_map(|l| l.strip_prefix("branch: ")).expect("a branch");

@@ -72,4 +72,28 @@ T.test(':Baton edit on a line range sends the instruction and edits', function()
   wait_rewritten()
 end)
 
+T.test(":Baton fix offers fix with the model for another source's diagnostic and runs it", function()
+  vim.cmd('silent undo')
+  T.eq(original, vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), 'buffer before the fix')
+  local ns = vim.api.nvim_create_namespace('some_linter')
+  vim.diagnostic.set(ns, bufnr, {
+    { lnum = 1, col = 4, end_col = 16, message = 'parameters named a and b', source = 'lint', severity = 2 },
+  })
+  vim.api.nvim_win_set_cursor(0, { 2, 0 })
+  local seen = stub_ui('Baton: fix with the model')
+  vim.cmd('1,2Baton fix')
+  T.wait(5000, function()
+    return #seen.titles > 0
+  end, 'the :Baton fix menu')
+  T.truthy(
+    vim.tbl_contains(seen.titles, 'Baton: fix with the model: parameters named a and b'),
+    'the fix in ' .. vim.inspect(seen.titles)
+  )
+  -- The scripted model answers every edit with the same two lines; the fix rewrites line 2.
+  T.wait(15000, function()
+    return vim.api.nvim_buf_get_lines(bufnr, 1, 2, false)[1] == 'def add(x, y):'
+  end, 'the model edit of the fix on line 2')
+  T.eq(original[1], vim.api.nvim_buf_get_lines(bufnr, 0, 1, false)[1], 'line 1 untouched')
+end)
+
 T.run()

@@ -86,4 +86,18 @@ T.test('a multi-line suggestion: first line inline, the rest as virt_lines; <Tab
   T.eq(want, vim.api.nvim_buf_get_lines(bufnr, 1, 1 + #want, false), 'buffer after accept')
 end)
 
+T.test('accept line takes a multi-line suggestion one line at a time', function()
+  local want = vim.split(multi, '\n', { plain = true })
+  T.feed('<Esc>')
+  vim.api.nvim_buf_set_lines(bufnr, 1, 1 + #want, false, { '    ' })
+  vim.api.nvim_win_set_cursor(0, { 2, 4 })
+  T.feed('A')
+  T.wait(15000, function()
+    return T.ghost_marks(bufnr)[1]
+  end, 'the ghost extmark')
+  T.feed('<Cmd>lua require("baton.ghost").accept_line()<CR>')
+  T.eq({ '    ' .. want[1], '' }, vim.api.nvim_buf_get_lines(bufnr, 1, 3, false), 'the first line and its break')
+  T.eq(table.concat(vim.list_slice(want, 2), '\n'), require('baton.ghost').text(bufnr), 'the other lines still shown')
+end)
+
 T.run()

@@ -60,11 +60,16 @@ T.test('orchestrator names match protocol.json: baton/tasks, task and PR command
     T.eq(true, vim.tbl_get(baton.capabilities(), unpack(vim.split(cap, '.', { plain = true }))), cap .. ' declared')
   end
   T.eq(true, vim.tbl_get(baton.capabilities(), 'window', 'workDoneProgress'), 'window.workDoneProgress declared')
-  for _, a in ipairs(cmds.actions) do
-    for st in pairs(a.states or {}) do
-      T.truthy(vim.tbl_contains(protocol.taskStates, st), ('state %s of action %s in protocol.json'):format(st, a.name))
-    end
-  end
+  -- The subcommands are the server's task actions, same ids, same commands, same order.
+  T.eq(
+    vim.tbl_map(function(a)
+      return { id = a.id, command = a.command }
+    end, protocol.taskActions),
+    vim.tbl_map(function(a)
+      return { id = a.name, command = a.command }
+    end, cmds.actions),
+    'task actions match protocol.json taskActions'
+  )
 end)
 
 T.test('the statusline shows task counts from baton/tasks', function()
@@ -115,6 +120,29 @@ T.test('settings documented in doc/baton.txt exist in protocol.json', function()
     end
   end
   T.truthy(checked >= 10, ('found %d documented settings'):format(checked))
+end)
+
+T.test('the task menu offers exactly the actions the server sends, in its order', function()
+  local cmds = require('baton.commands')
+  local titles
+  local select = vim.ui.select
+  vim.ui.select = function(items, opts)
+    titles = vim.tbl_map(opts.format_item, items)
+  end
+  -- A ready task the server allows only two things for: no client rule adds the others.
+  cmds.task_menu({} --[[@as vim.lsp.Client]], {
+    id = 7,
+    state = 'ready',
+    title = 't',
+    agent = 'a',
+    actions = {
+      { id = 'discard', title = 'Throw it away', command = 'baton.pr.discard' },
+      { id = 'show', title = 'Show details', command = 'baton.task.show' },
+      { id = 'unknown-to-this-client', title = 'Later', command = 'baton.later' },
+    },
+  })
+  vim.ui.select = select
+  T.eq({ 'Throw it away', 'Show details' }, titles, "the server's actions, titles as sent")
 end)
 
 T.run()

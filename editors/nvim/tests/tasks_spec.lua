@@ -189,7 +189,7 @@ T.test(':Baton tasks offers the applied pull request; Show details opens a scrat
     'Task #1: Greet with hello',
     'state: ready',
     'Pull request: ',
-    'lib.rs (lines 2-2)',
+    'lib.rs (lines 2)',
     'Greeting changed to hello',
     'applied by Test User <test@example.com>',
     'applied to the working tree by Test User <test@example.com>',
@@ -211,11 +211,14 @@ T.test(':Baton discard closes the applied pull request; :Baton tasks all offers 
   end, 'the discarded pull request to leave the statusline')
   T.eq(original, vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), 'lib.rs untouched by the discard')
   picks = { '#1 discarded', 'Show details' }
+  local selects = #ui.selects
   vim.cmd('Baton tasks all')
+  -- The task buffer opened earlier follows the task, so it may say `discarded` already: wait
+  -- for the picker's two menus too.
   local buf = T.wait(5000, function()
     local b = vim.fn.bufnr('baton://task/1')
     local shown = b ~= -1 and table.concat(vim.api.nvim_buf_get_lines(b, 0, -1, false), '\n') or ''
-    return shown:find('state: discarded', 1, true) and b
+    return #ui.selects >= selects + 2 and shown:find('state: discarded', 1, true) and vim.fn.bufwinid(b) ~= -1 and b
   end, 'the baton://task/1 buffer showing the discarded task')
   T.eq({ 'Show details' }, ui.selects[#ui.selects].titles, 'actions offered for a finished task')
   T.eq('nofile', vim.bo[buf].buftype, 'scratch buffer')
@@ -263,25 +266,44 @@ T.test(':Baton delegate asks for the prompt and starts a task that becomes ready
   T.truthy(began, '$/progress begin for baton/task/2 (LspProgress)')
 end)
 
-T.test(':Baton review opens the diff (window/showDocument)', function()
+T.test(":Baton review opens the diff view in a new tab; the user's window keeps its buffer", function()
+  local tabs, win = #vim.api.nvim_list_tabpages(), vim.api.nvim_get_current_win()
   vim.cmd('Baton review 2')
   T.wait(5000, function()
-    return T.find(msgs, 'reviewing PR #2')
+    return T.find(msgs, 'PR #2, file 1 of 1: lib.rs')
   end, 'the review message')
-  local diff = vim.api.nvim_get_current_buf()
-  T.truthy(
-    vim.api.nvim_buf_get_name(diff):match('task%-2%.diff$'),
-    'the diff is the current buffer: ' .. vim.api.nvim_buf_get_name(diff)
-  )
-  T.eq(1, #vim.fn.win_findbuf(diff), 'one window shows the diff')
-  local text = table.concat(vim.api.nvim_buf_get_lines(diff, 0, -1, false), '\n')
-  T.truthy(text:find('+    println!("hola");', 1, true), 'the change in the diff:\n' .. text)
-  vim.cmd('bwipeout ' .. diff)
-  vim.api.nvim_set_current_buf(bufnr)
+  T.eq(tabs + 1, #vim.api.nvim_list_tabpages(), 'a new tab')
+  T.eq(bufnr, vim.api.nvim_win_get_buf(win), "the user's window still shows lib.rs")
+  local wins = vim.api.nvim_tabpage_list_wins(0)
+  T.eq(2, #wins, 'two windows in the review tab')
+  local head = vim.api.nvim_win_get_buf(wins[2])
+  T.eq(bufnr, vim.api.nvim_win_get_buf(wins[1]), 'the working file on the left')
+  T.truthy(vim.api.nvim_buf_get_name(head):match('baton://pr/2/lib%.rs$'), vim.api.nvim_buf_get_name(head))
+  T.eq('nofile', vim.bo[head].buftype, 'the head version is a scratch buffer')
+  T.eq(false, vim.bo[head].modifiable, 'read-only')
+  local text = table.concat(vim.api.nvim_buf_get_lines(head, 0, -1, false), '\n')
+  T.truthy(text:find('println!("hola");', 1, true), "the pull request's line:\n" .. text)
+  T.eq(true, vim.wo[wins[1]].diff and vim.wo[wins[2]].diff, 'both windows in diff mode')
+  T.feed('q')
+  T.eq(tabs, #vim.api.nvim_list_tabpages(), 'q closes the review tab')
+  T.eq(win, vim.api.nvim_get_current_win(), "back in the user's window")
+  T.eq(false, vim.wo[win].diff, 'no diff mode left behind')
 end)
 
 T.test(':Baton request-changes asks for feedback; the agent runs again and the PR is ready again', function()
   answer = 'Greet with salut'
+  -- The details buffer opened before follows the task (live log).
+  picks = {}
+  vim.cmd('Baton show 2')
+  local details = T.wait(5000, function()
+    local b = vim.fn.bufnr('baton://task/2')
+    return b ~= -1 and b
+  end, 'the baton://task/2 buffer')
+  local function details_text()
+    return table.concat(vim.api.nvim_buf_get_lines(details, 0, -1, false), '\n')
+  end
+  local _, readies = details_text():gsub('%[ready%] ready for review', '')
+  vim.cmd('close')
   local events = #task_events
   vim.cmd('Baton request-changes 2')
   T.truthy(ui.inputs[#ui.inputs].prompt:find('PR #2', 1, true), 'feedback prompt: ' .. ui.inputs[#ui.inputs].prompt)
@@ -295,6 +317,10 @@ T.test(':Baton request-changes asks for feedback; the agent runs again and the P
     end
   end, 'task #2 to leave the ready state')
   wait_ready(2)
+  T.wait(5000, function()
+    local _, now = details_text():gsub('%[ready%] ready for review', '')
+    return now > readies and details_text():find('Greet with salut', 1, true)
+  end, 'the details buffer to show the new run without asking again')
 end)
 
 T.test(':Baton merge merges the pull request with a sign-off and reloads the buffer', function()

@@ -4,13 +4,12 @@
 -- `baton.task.start` ask with vim.ui.input first, `baton.pr.*` show their result or error.
 -- Every request here is asynchronous: nothing waits on the server.
 
----An action on a task: one `baton.task.*` / `baton.pr.*` server command with `{ id }`.
+---A `:Baton` subcommand for a task action: the action's id (protocol.json `taskActions`) and its
+---server command with `{ id }`. Which tasks allow it is the server's answer (`task.actions`).
 ---@class (exact) baton.TaskAction
----@field name string the `:Baton` subcommand
+---@field name string the `:Baton` subcommand, the action's id
 ---@field command string the server command
----@field label string what the picker shows
----@field states? table<string, true> task states it applies to (nil: every state that is not final)
----@field all? true applies in every state, final ones too
+---@field verb string how messages name it
 
 ---The `baton/health` result (server/handlers/health.rs).
 ---@class baton.Health
@@ -226,6 +225,50 @@ function sub.edit(cmd)
   }, bufnr)
 end
 
+---The diagnostics of every source (other servers, linters) on lines `first`..`last` (1-based)
+---of `bufnr`, as LSP diagnostics. Neovim 0.11 sends each server only its own diagnostics in a
+---code action request, and Baton publishes none: this is how its "fix with the model" sees them.
+---@param bufnr integer
+---@param first integer
+---@param last integer
+---@return lsp.Diagnostic[]
+function M.diagnostics_for_lines(bufnr, first, last)
+  local found = {}
+  for lnum = first - 1, last - 1 do
+    vim.list_extend(found, vim.diagnostic.get(bufnr, { lnum = lnum }))
+  end
+  return vim.lsp.diagnostic.from(found)
+end
+
+---`:[range]Baton fix`: Baton's code actions for the cursor line (or [range]) with the diagnostics
+---every source put there, so "Baton: fix with the model: …" is offered for them.
+function sub.fix(cmd)
+  local bufnr = api.nvim_get_current_buf()
+  local client = need_client(bufnr)
+  if not client then
+    return
+  end
+  local row = api.nvim_win_get_cursor(0)[1]
+  local first = math.floor(cmd.range == 0 and row or cmd.line1)
+  local last = math.floor(cmd.range == 0 and row or cmd.line2)
+  local diagnostics = M.diagnostics_for_lines(bufnr, first, last)
+  if #diagnostics == 0 then
+    notify(('Baton: no diagnostics on line %s'):format(first == last and first or (first .. '-' .. last)))
+    return
+  end
+  local last_text = api.nvim_buf_get_lines(bufnr, last - 1, last, false)[1] or ''
+  vim.lsp.buf.code_action({
+    context = { diagnostics = diagnostics, only = { 'quickfix' } },
+    range = { start = { first, 0 }, ['end'] = { last, math.max(#last_text - 1, 0) } },
+    -- Only Baton's actions (Neovim 0.11 passes the action alone, not its client).
+    filter = function(action)
+      local c = action.command
+      local name = type(c) == 'table' and c.command or c
+      return type(name) == 'string' and vim.startswith(name, 'baton.')
+    end,
+  })
+end
+
 function sub.log()
   local file = baton().options.log_file
   if not file then
@@ -251,30 +294,17 @@ end
 -- Baton's code actions carry (client-side handlers, so results and errors are shown and
 -- prompts go through vim.ui.input instead of the server's showMessageRequest presets).
 
--- `applied` only in databases of servers from before Apply kept the pull request open.
-local FINAL = { merged = true, applied = true, discarded = true }
-
----The actions on a task, in the order the picker offers them.
+---The task actions as `:Baton` subcommands, in the order of protocol.json's `taskActions`.
 ---@type baton.TaskAction[]
 M.actions = {
-  { name = 'review', command = 'baton.pr.review', label = 'Review (open the diff)', states = { ready = true } },
-  { name = 'apply', command = 'baton.pr.apply', label = 'Apply to working tree', states = { ready = true } },
-  { name = 'merge', command = 'baton.pr.merge', label = 'Merge into the current branch', states = { ready = true } },
-  {
-    name = 'request-changes',
-    command = 'baton.pr.requestChanges',
-    label = 'Request changes…',
-    states = { ready = true },
-  },
-  {
-    name = 'approve-plan',
-    command = 'baton.task.approvePlan',
-    label = 'Approve plan',
-    states = { awaiting_plan_approval = true },
-  },
-  { name = 'resume', command = 'baton.task.resume', label = 'Resume', states = { failed = true, interrupted = true } },
-  { name = 'show', command = 'baton.task.show', label = 'Show details', all = true },
-  { name = 'discard', command = 'baton.pr.discard', label = 'Discard' },
+  { name = 'review', command = 'baton.pr.review', verb = 'review' },
+  { name = 'apply', command = 'baton.pr.apply', verb = 'apply' },
+  { name = 'merge', command = 'baton.pr.merge', verb = 'merge' },
+  { name = 'request-changes', command = 'baton.pr.requestChanges', verb = 'request changes to' },
+  { name = 'approve-plan', command = 'baton.task.approvePlan', verb = 'approve the plan of' },
+  { name = 'resume', command = 'baton.task.resume', verb = 'resume' },
+  { name = 'show', command = 'baton.task.show', verb = 'show' },
+  { name = 'discard', command = 'baton.pr.discard', verb = 'discard' },
 }
 ---@type table<string, baton.TaskAction>, table<string, baton.TaskAction>
 local action_by_name, action_by_command = {}, {}
@@ -284,18 +314,29 @@ for _, a in ipairs(M.actions) do
 end
 M.action_by_name = action_by_name
 
----Whether `action` applies to a task in `state`.
----@param action baton.TaskAction
----@param state string
+---Whether the server says `task` allows the action `id`.
+---@param task baton.TaskSummary
+---@param id string
 ---@return boolean
-function M.action_applies(action, state)
-  if action.all then
-    return true
+function M.task_allows(task, id)
+  for _, a in ipairs(type(task.actions) == 'table' and task.actions or {}) do
+    if a.id == id then
+      return true
+    end
   end
-  if FINAL[state] then
-    return false
+  return false
+end
+
+---Whether `task` is still open: the server offers more than showing it.
+---@param task baton.TaskSummary
+---@return boolean
+local function is_open(task)
+  for _, a in ipairs(type(task.actions) == 'table' and task.actions or {}) do
+    if a.id ~= 'show' then
+      return true
+    end
   end
-  return action.states == nil or action.states[state] == true
+  return false
 end
 
 ---One line for a task: `#3 ready  Add fn added  (+1 -0 in 1 file, checks pass)`.
@@ -365,127 +406,94 @@ function M.pick_task(client, bufnr, prompt, filter, on_pick, none_message)
   end)
 end
 
----Writes `baton.task.show`'s result ({ task, log, pull_request, signoffs }) as lines.
+---The lines of `baton.task.show`'s result: the server's rendered `details`, as is.
 ---@param d table<string, any>
 ---@return string[]
 function M.format_task_details(d)
-  local t = d.task or {}
-  local lines = {}
-  local function add(s)
-    for _, l in ipairs(vim.split(tostring(s), '\n', { plain = true })) do
-      lines[#lines + 1] = l
-    end
+  if type(d.details) == 'string' then
+    return vim.split(d.details:gsub('\n$', ''), '\n', { plain = true })
   end
-  local function when(ms)
-    return type(ms) == 'number' and os.date('%Y-%m-%d %H:%M:%S', math.floor(ms / 1000)) or '?'
-  end
-  add(('Task #%s: %s'):format(tostring(t.id), vim.split(t.prompt or '', '\n')[1] or ''))
-  add(('state: %s   agent: %s'):format(t.state or '?', t.agent or '?'))
-  if t.branch then
-    add('branch: ' .. t.branch)
-  end
-  if t.worktree then
-    add('worktree: ' .. t.worktree)
-  end
-  if t.repo_root then
-    add('repository: ' .. t.repo_root)
-  end
-  add(
-    ('created: %s   updated: %s   tokens: %s'):format(when(t.created_ms), when(t.updated_ms), tostring(t.tokens or 0))
-  )
-  if t.error and t.error ~= vim.NIL then
-    add('error: ' .. t.error)
-  end
-  if (t.prompt or ''):find('\n') then
-    add('')
-    add('Prompt:')
-    add(t.prompt)
-  end
-  if t.plan and t.plan ~= vim.NIL then
-    add('')
-    add(
-      ('Plan (%s):'):format(
-        t.plan_approved and 'approved' or 'awaiting approval: :Baton approve-plan ' .. tostring(t.id)
-      )
-    )
-    add(t.plan)
-  end
-  local pr = d.pull_request
-  if type(pr) == 'table' then
-    local st = pr.stat or {}
-    add('')
-    add('Pull request: ' .. (pr.title or ''))
-    add(
-      ('  +%s -%s in %s file(s); checks: %s%s'):format(
-        tostring(st.insertions or 0),
-        tostring(st.deletions or 0),
-        tostring(st.files_changed or 0),
-        tostring(pr.check or 'none'),
-        (type(pr.check_command) == 'string') and (' (' .. pr.check_command .. ')') or ''
-      )
-    )
-    add(
-      ('  branch %s, base %s, head %s'):format(
-        pr.branch or '?',
-        (pr.base_commit or '?'):sub(1, 12),
-        (pr.head_commit or '?'):sub(1, 12)
-      )
-    )
-    for _, f in ipairs(pr.files or {}) do
-      local ranges = {}
-      for _, r in ipairs(f.ranges or {}) do
-        ranges[#ranges + 1] = ('%d-%d'):format(r.new_start, r.new_start + math.max(r.new_count, 1) - 1)
-      end
-      add(('  %s (lines %s)'):format(f.path, table.concat(ranges, ', ')))
-    end
-    if type(pr.github_url) == 'string' then
-      add('  GitHub: ' .. pr.github_url)
-    end
-    if pr.description and pr.description ~= '' then
-      add('')
-      add('Description:')
-      add(pr.description)
-    end
-    if pr.check_output and pr.check_output ~= '' then
-      add('')
-      add('Check output:')
-      add(pr.check_output)
-    end
-  end
-  if type(d.signoffs) == 'table' and #d.signoffs > 0 then
-    add('')
-    add('Sign-offs:')
-    for _, s in ipairs(d.signoffs) do
-      add(
-        ('  %s by %s at %s (head %s, checks %s)'):format(
-          s.action or '?',
-          s.who or '?',
-          when(s.when_ms),
-          (s.head_commit or '?'):sub(1, 12),
-          tostring(s.checks or 'none')
-        )
-      )
-    end
-  end
-  if type(d.log) == 'table' and #d.log > 0 then
-    add('')
-    add('Log:')
-    for _, l in ipairs(d.log) do
-      add(
-        ('  %s  %s'):format(
-          type(l.time_ms) == 'number' and os.date('%H:%M:%S', math.floor(l.time_ms / 1000)) or '',
-          l.line or ''
-        )
-      )
-    end
-  end
-  return lines
+  -- A server from before `details`: its raw answer.
+  return vim.split(vim.inspect(d), '\n', { plain = true })
 end
 
----Shows task details in a scratch buffer `baton://task/<id>` (`q` closes it).
+---Task detail buffers that follow their task: buffer → { client_id, id, pending, again }.
+---@type table<integer, { client_id: integer, id: integer, pending: boolean, again: boolean }>
+local live = {}
+
+---Writes `details` into the task buffer `buf`; windows whose cursor was on the last line follow
+---the end (like `tail -f`).
+---@param buf integer
+---@param details table<string, any>
+local function fill_task_buffer(buf, details)
+  local last = api.nvim_buf_line_count(buf)
+  local following = {}
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    following[win] = api.nvim_win_get_cursor(win)[1] >= last
+  end
+  vim.bo[buf].modifiable = true
+  api.nvim_buf_set_lines(buf, 0, -1, false, M.format_task_details(details))
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].modified = false
+  local count = api.nvim_buf_line_count(buf)
+  for win, follow in pairs(following) do
+    if follow and api.nvim_win_is_valid(win) then
+      api.nvim_win_set_cursor(win, { count, 0 })
+    end
+  end
+end
+
+---Fetches task details again for the live buffer `buf` (one request in flight per buffer).
+---@param buf integer
+local function refresh(buf)
+  local l = live[buf]
+  if not l then
+    return
+  end
+  if not api.nvim_buf_is_valid(buf) then
+    live[buf] = nil
+    return
+  end
+  if l.pending then
+    l.again = true
+    return
+  end
+  local client = vim.lsp.get_client_by_id(l.client_id)
+  if not client then
+    return
+  end
+  l.pending = true
+  M.execute(client, baton().CMD_TASK_SHOW, { { id = l.id } }, nil, function(result)
+    l.pending = false
+    if api.nvim_buf_is_valid(buf) and type(result) == 'table' then
+      fill_task_buffer(buf, result)
+    end
+    if l.again then
+      l.again = false
+      refresh(buf)
+    end
+  end)
+end
+
+-- Every baton/tasks notification (a state change or a step of a running task) refreshes the
+-- open task buffers.
+api.nvim_create_autocmd('User', {
+  group = api.nvim_create_augroup('baton.task_buffers', { clear = true }),
+  pattern = 'BatonTasks',
+  callback = function()
+    for buf in pairs(live) do
+      refresh(buf)
+    end
+  end,
+})
+
+---Shows task details in a scratch buffer `baton://task/<id>` (`q` closes it). With `client`,
+---the buffer follows the task: each `baton/tasks` notification fetches the details again, so a
+---running task's log grows in it.
 ---@param details table<string, any> `baton.task.show`'s result
+---@param client? vim.lsp.Client
 ---@return integer bufnr
-function M.show_task_buffer(details)
+function M.show_task_buffer(details, client)
   local id = details.task and details.task.id or '?'
   local name = 'baton://task/' .. tostring(id)
   local buf = vim.fn.bufnr(name)
@@ -493,12 +501,19 @@ function M.show_task_buffer(details)
     buf = api.nvim_create_buf(true, true)
     api.nvim_buf_set_name(buf, name)
   end
-  vim.bo[buf].modifiable = true
-  api.nvim_buf_set_lines(buf, 0, -1, false, M.format_task_details(details))
-  vim.bo[buf].modifiable = false
-  vim.bo[buf].modified = false
+  fill_task_buffer(buf, details)
   vim.bo[buf].filetype = 'batontask'
   vim.keymap.set('n', 'q', '<Cmd>close<CR>', { buffer = buf, desc = 'Baton: close the task details' })
+  if client and type(id) == 'number' then
+    live[buf] = { client_id = client.id, id = math.floor(id), pending = false, again = false }
+    api.nvim_create_autocmd('BufWipeout', {
+      buffer = buf,
+      once = true,
+      callback = function()
+        live[buf] = nil
+      end,
+    })
+  end
   local win = vim.fn.bufwinid(buf)
   if win ~= -1 then
     api.nvim_set_current_win(win)
@@ -533,19 +548,18 @@ function M.run_action(client, name, id, bufnr, extra)
     end)
     return
   end
+  if name == 'review' then
+    -- Neovim's own diff view in a new tab, not the server's `.diff` (whose showDocument would
+    -- replace the current window's buffer).
+    M.execute(client, baton().CMD_TASK_SHOW, { arg }, bufnr, function(result)
+      M.last_review = require('baton.review').show(type(result) == 'table' and result or {})
+    end)
+    return
+  end
   M.execute(client, action.command, { arg }, bufnr, function(result)
     result = type(result) == 'table' and result or {}
     if name == 'show' then
-      M.show_task_buffer(result)
-    elseif name == 'review' then
-      -- The server opens the diff with window/showDocument; open it here if that did not happen.
-      if type(result.uri) == 'string' then
-        local fname = vim.uri_to_fname(result.uri)
-        if vim.fn.bufloaded(fname) == 0 then
-          vim.cmd('split ' .. vim.fn.fnameescape(fname))
-        end
-        notify(('Baton: reviewing PR #%s: %s'):format(tostring(id), vim.fn.fnamemodify(fname, ':~')))
-      end
+      M.show_task_buffer(result, client)
     elseif name == 'apply' then
       notify(
         ('Baton: applied PR #%s to the working tree (not saved yet; u undoes it); it stays open until you merge or discard it'):format(
@@ -574,23 +588,23 @@ function M.run_action(client, name, id, bufnr, extra)
   end)
 end
 
----Offers the actions that apply to `task` (vim.ui.select), then runs the chosen one.
+---Offers the actions the server says `task` allows (vim.ui.select), then runs the chosen one.
 ---@param client vim.lsp.Client
 ---@param task baton.TaskSummary
 ---@param bufnr? integer
 function M.task_menu(client, task, bufnr)
   local actions = vim.tbl_filter(function(a)
-    return M.action_applies(a, task.state)
-  end, M.actions)
+    return type(a) == 'table' and action_by_name[a.id] ~= nil
+  end, type(task.actions) == 'table' and task.actions or {})
   vim.ui.select(actions, {
     prompt = 'Baton: ' .. M.task_label(task),
     kind = 'baton_task_action',
     format_item = function(a)
-      return a.label
+      return a.title
     end,
   }, function(a)
     if a then
-      M.run_action(client, a.name, task.id, bufnr)
+      M.run_action(client, a.id, task.id, bufnr)
     end
   end)
 end
@@ -625,11 +639,11 @@ local function task_subcommand(name)
       )
       return
     end
-    M.pick_task(client, bufnr, ('Baton: %s which task?'):format(action.label:gsub('…$', ''):lower()), function(t)
-      return M.action_applies(action, t.state)
+    M.pick_task(client, bufnr, ('Baton: %s which task?'):format(action.verb), function(t)
+      return M.task_allows(t, name)
     end, function(t)
       M.run_action(client, name, t.id, bufnr)
-    end, ('Baton: no task to %s'):format(action.label:gsub('…$', ''):lower()))
+    end, ('Baton: no task to %s'):format(action.verb))
   end
 end
 
@@ -642,7 +656,7 @@ function sub.tasks(cmd)
   end
   local all = cmd.fargs[2] == 'all'
   M.pick_task(client, bufnr, 'Baton: tasks', function(t)
-    return all or not FINAL[t.state]
+    return all or is_open(t)
   end, function(t)
     M.task_menu(client, t, bufnr)
   end, all and 'Baton: no tasks' or 'Baton: no open tasks (:Baton tasks all lists finished ones)')
@@ -800,7 +814,7 @@ function M.complete(arglead, line)
   elseif action_by_name[name] then
     local t = baton().tasks_details() or {}
     for _, task in ipairs(t.tasks or {}) do
-      if M.action_applies(action_by_name[name], task.state) then
+      if M.task_allows(task, name) then
         candidates[#candidates + 1] = tostring(task.id)
       end
     end

@@ -1,6 +1,6 @@
 -- baton.ghost: ghost text (inline suggestions) and its insert-mode keymaps. On Neovim 0.11 it
 -- owns the whole loop: debounced `textDocument/inlineCompletion` requests (cancelling the
--- previous one), the extmarks in its own namespace, accept / accept word / cycle / dismiss, and
+-- previous one), the extmarks in its own namespace, accept / accept word / accept line / cycle / dismiss, and
 -- running the item's `baton.accepted` command. On 0.12+ it hands over to the built-in
 -- `vim.lsp.inline_completion` and only maps the keys.
 
@@ -319,22 +319,26 @@ function M.accept(bufnr)
   return true
 end
 
----Inserts the next word of the suggestion and keeps showing the rest. Returns false when none
----is shown.
+---Inserts the part of the shown suggestion that `take(rest)` picks and keeps showing the rest
+---(runs the accept command once all of it is in). Returns false when none is shown.
 ---@param bufnr? integer default: the current buffer
+---@param take fun(rest: string): string
 ---@return boolean
-function M.accept_word(bufnr)
+local function accept_piece(bufnr, take)
   bufnr = bufnr or api.nvim_get_current_buf()
   local s = shown[bufnr]
   if not s then
     return false
   end
   local rest = s.text:sub(s.consumed + 1)
-  local word = rest:match('^\n') or rest:match('^[ \t]*[%w_]+') or rest:match('^[ \t]*[^%w_%s]+') or rest
+  local piece = take(rest)
+  if piece == '' then
+    piece = rest
+  end
   cancel_pending(bufnr)
   clear_marks(bufnr)
-  local row, col = insert_at_cursor(bufnr, s, word)
-  s.consumed = s.consumed + #word
+  local row, col = insert_at_cursor(bufnr, s, piece)
+  s.consumed = s.consumed + #piece
   s.row, s.col = row, col
   s.tick = api.nvim_buf_get_changedtick(bufnr)
   if s.consumed >= #s.text then
@@ -344,6 +348,27 @@ function M.accept_word(bufnr)
     render(bufnr)
   end
   return true
+end
+
+---Inserts the next word of the suggestion and keeps showing the rest. Returns false when none
+---is shown.
+---@param bufnr? integer default: the current buffer
+---@return boolean
+function M.accept_word(bufnr)
+  return accept_piece(bufnr, function(rest)
+    return rest:match('^\n') or rest:match('^[ \t]*[%w_]+') or rest:match('^[ \t]*[^%w_%s]+') or rest
+  end)
+end
+
+---Inserts the rest of the suggestion's current line with its line break (copilot.lua's
+---accept_line; at a line break, the break and the next line) and keeps showing the rest.
+---Returns false when none is shown.
+---@param bufnr? integer default: the current buffer
+---@return boolean
+function M.accept_line(bufnr)
+  return accept_piece(bufnr, function(rest)
+    return rest:match('^\n?[^\n]*\n?') or rest
+  end)
 end
 
 ---Shows the next (`delta` = 1) or previous (-1) item. Requests one when nothing is shown
@@ -439,6 +464,12 @@ M.actions = {
       return false
     end
     return M.accept_word()
+  end,
+  accept_line = function()
+    if M.builtin_available() then
+      return false
+    end
+    return M.accept_line()
   end,
   next = function()
     if M.builtin_available() then

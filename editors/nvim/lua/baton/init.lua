@@ -15,6 +15,7 @@
 ---@class (exact) baton.KeymapsConfig
 ---@field accept string|false
 ---@field accept_word string|false
+---@field accept_line string|false
 ---@field next string|false
 ---@field prev string|false
 ---@field dismiss string|false
@@ -38,7 +39,7 @@
 ---@field filetypes? string[]
 ---@field root_markers? string[]
 ---@field ghost? { enabled?: boolean, debounce_ms?: integer }
----@field keymaps? { accept?: string|false, accept_word?: string|false, next?: string|false, prev?: string|false, dismiss?: string|false, trigger?: string|false }|false
+---@field keymaps? { accept?: string|false, accept_word?: string|false, accept_line?: string|false, next?: string|false, prev?: string|false, dismiss?: string|false, trigger?: string|false }|false
 
 ---Params of `baton/status` (server/lsp/ext.rs `StatusParams`).
 ---@class baton.StatusParams
@@ -57,6 +58,14 @@
 ---@field message? string
 ---@field diffStat? string
 ---@field checks? string
+---@field actions? baton.TaskActionItem[] what the task's state allows (the server decides)
+---@field details? string the task rendered as text by the server
+
+---One action the server says a task allows (server/lsp/ext.rs `TaskAction`).
+---@class baton.TaskActionItem
+---@field id string `review`, `merge`, ... (protocol.json `taskActions`)
+---@field title string
+---@field command string
 
 ---Params of `baton/tasks` (server/lsp/ext.rs `TasksParams`).
 ---@class baton.TasksParams
@@ -149,6 +158,7 @@ M.defaults = {
   keymaps = {
     accept = '<M-l>',
     accept_word = '<M-w>',
+    accept_line = '<M-L>',
     next = '<M-]>',
     prev = '<M-[>',
     dismiss = '<C-]>',
@@ -457,7 +467,7 @@ local function validate(o)
     return type(v) == 'table' or v == false
   end, 'a table or false')
   if o.keymaps then
-    for _, name in ipairs({ 'accept', 'accept_word', 'next', 'prev', 'dismiss', 'trigger' }) do
+    for _, name in ipairs({ 'accept', 'accept_word', 'accept_line', 'next', 'prev', 'dismiss', 'trigger' }) do
       vim.validate('keymaps.' .. name, o.keymaps[name], string_or_false, 'a key (lhs) or false')
     end
   end
@@ -473,6 +483,18 @@ function M.setup(opts)
   M.options = options
   if M.options.log_file then
     pcall(vim.fn.mkdir, vim.fn.fnamemodify(M.options.log_file, ':h'), 'p')
+  end
+  local program = M.options.cmd[1]
+  if type(program) == 'string' and vim.fn.executable(program) == 0 then
+    -- Neovim would only log the failed start: say it where the user looks.
+    vim.notify(
+      (
+        'Baton: the server `%s` is not found or not executable, so Baton stays off. Install it with '
+        .. '`cargo install --path .` in the Baton repository (puts it in ~/.cargo/bin), or set '
+        .. "setup({ cmd = { '/path/to/baton' } }). :checkhealth baton says more."
+      ):format(program),
+      vim.log.levels.ERROR
+    )
   end
   require('baton.commands').setup()
   require('baton.ghost').setup(M.options)
