@@ -103,4 +103,15 @@ T.test('accept line (<M-L>) on a one-line suggestion inserts all of it', functio
   T.feed('<Esc>')
 end)
 
+T.test('accept replaces the auto-closed quote the suggestion covers: no doubled closer', function()
+  vim.api.nvim_buf_set_lines(bufnr, 1, 2, false, { '    x = ""' })
+  vim.api.nvim_win_set_cursor(0, { 2, 8 })
+  T.feed('a')
+  wait_ghost()
+  T.eq(reply .. '"', ghost.text(bufnr), 'the suggestion ends with the quote it replaces')
+  T.feed('<M-l>')
+  T.eq({ '    x = "' .. reply .. '"' }, vim.api.nvim_buf_get_lines(bufnr, 1, 2, false), 'one closing quote')
+  T.feed('<Esc>')
+end)
+
 T.run()

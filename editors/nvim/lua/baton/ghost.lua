@@ -14,6 +14,7 @@
 ---@field tick integer the buffer's changedtick when it was shown
 ---@field consumed integer bytes of `text` already inserted (accept word)
 ---@field text string what accept inserts
+---@field tail integer bytes after the cursor the last piece replaces (auto-closed brackets)
 
 ---A `textDocument/inlineCompletion` request in flight.
 ---@class (private) baton.ghost.Pending
@@ -110,6 +111,22 @@ local function remaining(bufnr, item, row, col, encoding)
   return text
 end
 
+---How many bytes after the cursor `item` replaces: its range may end past the cursor on the
+---same line (the server covers auto-closed brackets and quotes that the text ends with).
+---@param bufnr integer
+---@param item lsp.InlineCompletionItem
+---@param row integer 0-based
+---@param col integer byte column
+---@param encoding baton.Encoding
+---@return integer
+local function tail_bytes(bufnr, item, row, col, encoding)
+  local r = item.range
+  if not r or r['end'].line ~= row then
+    return 0
+  end
+  return math.max(0, byte_col(bufnr, row, r['end'].character, encoding) - col)
+end
+
 local function clear_marks(bufnr)
   if api.nvim_buf_is_valid(bufnr) then
     api.nvim_buf_clear_namespace(bufnr, M.ns, 0, -1)
@@ -185,6 +202,7 @@ local function show(bufnr, client, items, row, col)
     tick = api.nvim_buf_get_changedtick(bufnr),
     consumed = 0,
     text = text,
+    tail = tail_bytes(bufnr, item, row, col, client.offset_encoding),
   }
   render(bufnr)
   if shown[bufnr] then
@@ -286,9 +304,12 @@ function M.text(bufnr)
   return s and s.text:sub(s.consumed + 1) or nil
 end
 
-local function insert_at_cursor(bufnr, s, piece)
+---Inserts `piece` at the suggestion's cursor, replacing the `tail` bytes after it.
+local function insert_at_cursor(bufnr, s, piece, tail)
   local lines = vim.split(piece, '\n', { plain = true })
-  api.nvim_buf_set_text(bufnr, s.row, s.col, s.row, s.col, lines)
+  local line = api.nvim_buf_get_lines(bufnr, s.row, s.row + 1, false)[1] or ''
+  local stop = math.min(#line, s.col + (tail or 0))
+  api.nvim_buf_set_text(bufnr, s.row, s.col, s.row, stop, lines)
   local row = s.row + #lines - 1
   local col = #lines == 1 and s.col + #lines[1] or #lines[#lines]
   api.nvim_win_set_cursor(0, { row + 1, col })
@@ -314,7 +335,7 @@ function M.accept(bufnr)
   end
   local piece = s.text:sub(s.consumed + 1)
   M.dismiss(bufnr)
-  insert_at_cursor(bufnr, s, piece)
+  insert_at_cursor(bufnr, s, piece, s.tail)
   run_accept_command(bufnr, s)
   return true
 end
@@ -337,7 +358,9 @@ local function accept_piece(bufnr, take)
   end
   cancel_pending(bufnr)
   clear_marks(bufnr)
-  local row, col = insert_at_cursor(bufnr, s, piece)
+  -- The replaced tail goes with the last piece: until then the closers stay after the cursor.
+  local last = s.consumed + #piece >= #s.text
+  local row, col = insert_at_cursor(bufnr, s, piece, last and s.tail or 0)
   s.consumed = s.consumed + #piece
   s.row, s.col = row, col
   s.tick = api.nvim_buf_get_changedtick(bufnr)
@@ -392,6 +415,7 @@ function M.cycle(delta, bufnr)
   local encoding = client and client.offset_encoding or 'utf-16'
   ---@cast encoding baton.Encoding
   s.text = remaining(bufnr, item, s.row, s.col, encoding)
+  s.tail = tail_bytes(bufnr, item, s.row, s.col, encoding)
   s.consumed = 0
   render(bufnr)
   return true
