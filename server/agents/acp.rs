@@ -64,7 +64,8 @@ const MAX_READ_BYTES: u64 = 10 << 20;
 
 /// Runs one ACP prompt turn: spawns `profile.command` in the task's confinement (the sandbox
 /// unless the profile opts out; cwd = the worktree, piped stdio, its own process group; see
-/// [`super::cli::spawn`]), then `initialize` (fs read/write offered, no terminal),
+/// [`super::cli::spawn`]), then `initialize` (fs read/write offered unless `client_fs = false`; terminal only with
+/// `client_terminal`),
 /// `session/new` (cwd = the absolute worktree, no MCP servers) and `session/prompt` with the task
 /// prompt (the profile's system prompt prepended). Agent message chunks become the summary; tool
 /// calls become [`AgentEvent::Step`]s, plans [`AgentEvent::Plan`], usage [`AgentEvent::Usage`].
@@ -282,8 +283,10 @@ impl Run {
 
     async fn turn(&self, cx: &ConnectionTo<Agent>) -> Result<AgentOutcome, AgentError> {
         let capabilities = ClientCapabilities::new()
-            .fs(FileSystemCapabilities::new().read_text_file(true).write_text_file(true))
-            .terminal(false);
+            .fs(FileSystemCapabilities::new()
+                .read_text_file(self.ctx.profile.client_fs)
+                .write_text_file(self.ctx.profile.client_fs))
+            .terminal(self.ctx.profile.client_terminal);
         let init = self
             .call(
                 cx,
@@ -492,8 +495,14 @@ impl Run {
         RequestPermissionResponse::new(outcome)
     }
 
+    /// With `client_fs = false` the capability was not offered: its methods are not found.
+    fn fs_offered(&self) -> Result<(), acp::Error> {
+        if self.ctx.profile.client_fs { Ok(()) } else { Err(acp::Error::method_not_found()) }
+    }
+
     /// Serves `fs/read_text_file` inside the worktree (at most [`MAX_READ_BYTES`]).
     async fn read(&self, request: ReadTextFileRequest) -> Result<ReadTextFileResponse, acp::Error> {
+        self.fs_offered()?;
         let path = self.resolve(&request.path)?;
         let cannot =
             |e: io::Error| acp::Error::new(ErrorCode::INTERNAL_ERROR, format!("cannot read {}: {e}", path.display()));
@@ -519,6 +528,7 @@ impl Run {
     /// Serves `fs/write_text_file` inside the worktree (creating missing directories), never
     /// inside its `.git`.
     async fn write(&self, request: WriteTextFileRequest) -> Result<WriteTextFileResponse, acp::Error> {
+        self.fs_offered()?;
         let path = self.resolve(&request.path)?;
         if path
             .strip_prefix(&self.root)

@@ -235,3 +235,19 @@ async fn terminals_are_declined_and_stray_output_is_logged() {
     let expected = AgentEvent::Log("agent output: booting the terminal, not JSON".to_owned());
     assert!(events.contains(&expected), "{events:?}");
 }
+
+#[tokio::test]
+async fn without_client_fs_the_capability_is_not_offered_nor_served() {
+    let Some(mut s) = setup("Write some notes.", PermissionPolicy::Allow) else {
+        return;
+    };
+    s.ctx.profile.client_fs = false;
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    // The agent's fs/write_text_file and fs/read_text_file get "method not found": nothing written.
+    assert_eq!(outcome.summary, "Hello chose allow-once; inside ok=False; outside refused=True; read back=False");
+    assert!(!s.worktree.join("notes.txt").exists());
+    let caps = &agent_record(&s.worktree)["init"]["clientCapabilities"];
+    assert_eq!(caps["fs"]["readTextFile"], false);
+    assert_eq!(caps["fs"]["writeTextFile"], false);
+    assert_eq!(caps["terminal"], false);
+}

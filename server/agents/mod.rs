@@ -19,6 +19,7 @@ use crate::providers::{ProviderConfig, ProviderError};
 pub(crate) mod acp;
 pub(crate) mod builtin;
 pub(crate) mod cli;
+pub(crate) mod presets;
 pub(crate) mod run;
 pub(crate) mod sandbox;
 #[cfg(test)]
@@ -153,6 +154,28 @@ pub(crate) struct AgentProfile {
     /// Variables holding this agent's secrets, such as its API key: passed into its sandbox like
     /// `pass_env`, and their values are redacted from the built-in agent's tool output.
     pub(crate) secret_env: Vec<String>,
+    /// For `acp`: offer the ACP `fs/read_text_file` and `fs/write_text_file` capability (Baton
+    /// serves both inside the worktree). `false` for agents whose own file tools work better,
+    /// such as Gemini CLI, whose `write_file` takes any `fs/read_text_file` error for a failure.
+    pub(crate) client_fs: bool,
+    /// For `acp`: offer the ACP `terminal/*` capability. Baton serves no terminals yet (every
+    /// `terminal/*` request is declined), so leave it `false`: agents then run commands
+    /// themselves, inside the sandbox.
+    pub(crate) client_terminal: bool,
+    /// Point a preset's agent at a local OpenAI-compatible model server: the preset's own
+    /// variables and flags for it (README "Agent presets") are added with these values.
+    /// Ignored for a profile that is not a preset, or a preset without a way to do it.
+    pub(crate) local_model: Option<LocalModel>,
+}
+
+/// A local model server for a preset's agent (`local_model` in an agent profile).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LocalModel {
+    /// The server's address without `/v1`, such as `http://127.0.0.1:8080`.
+    pub(crate) base_url: String,
+    /// The model name the agent asks for.
+    pub(crate) model: String,
 }
 
 impl AgentProfile {
@@ -185,6 +208,9 @@ impl Default for AgentProfile {
             read_only_paths: Vec::new(),
             pass_env: Vec::new(),
             secret_env: Vec::new(),
+            client_fs: true,
+            client_terminal: false,
+            local_model: None,
         }
     }
 }
