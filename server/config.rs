@@ -33,7 +33,9 @@ pub struct Settings {
     /// Background agents: worktrees, checks and pull requests.
     pub(crate) orchestrator: OrchestratorSettings,
     /// Agent profiles for background tasks (`[[agents]]` in baton.toml); a profile named
-    /// `builtin` is always available.
+    /// `builtin` is always available, and so is every built-in preset (`claude`, `codex`,
+    /// `gemini`, `qwen`, ...: README "Agent presets"). A profile named like a preset is merged
+    /// over it key by key.
     pub(crate) agents: Vec<AgentProfile>,
     /// Files whose contents never reach a model.
     pub(crate) secrets: SecretSettings,

@@ -38,7 +38,8 @@ impl Server {
     pub fn service() -> (LspService<Server>, tower_lsp_server::ClientSocket) {
         let builder = LspService::build(|client| Server { state: Arc::new(State::new(client)) })
             .custom_method(ext::DID_SHOW_COMPLETION, Server::did_show_completion)
-            .custom_method(ext::HEALTH, Server::health);
+            .custom_method(ext::HEALTH, Server::health)
+            .custom_method(ext::AGENTS, Server::agents);
         #[cfg(debug_assertions)]
         let builder = builder
             .custom_method(DEBUG_PANIC, Server::debug_panic)
@@ -64,6 +65,10 @@ impl Server {
 
     async fn health(&self) -> Result<Value> {
         Ok(handlers::health::handle(&self.state).await)
+    }
+
+    async fn agents(&self) -> Result<Value> {
+        Ok(handlers::agents::handle(&self.state).await)
     }
 }
 

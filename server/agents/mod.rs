@@ -19,6 +19,7 @@ use crate::providers::{ProviderConfig, ProviderError};
 pub(crate) mod acp;
 pub(crate) mod builtin;
 pub(crate) mod cli;
+pub(crate) mod inventory;
 pub(crate) mod presets;
 pub(crate) mod run;
 pub(crate) mod sandbox;

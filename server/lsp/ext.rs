@@ -21,6 +21,12 @@ pub(crate) const DID_SHOW_COMPLETION: &str = "baton/didShowCompletion";
 /// `unknown` — reachability, encoding, counters). Answered within 2 s: a check still running
 /// then goes on in the background (`checking: true`) and `baton/status` reports its result.
 pub(crate) const HEALTH: &str = "baton/health";
+/// Client → server request `baton/agents` (no params): every agent profile, the built-in
+/// presets included, with whether its command is installed (path, `--version`), whether its
+/// runtime fits and whether it is ready where that is knowable
+/// ([`crate::agents::inventory::AgentReport`], camelCase). Takes up to 10 s (the `--version`
+/// runs, concurrently).
+pub(crate) const AGENTS: &str = "baton/agents";
 
 /// Server → client notification `baton/tasks`: task counts and a one-line summary of each
 /// task that is not finished, for status bars ([`TasksParams`]). Sent on every change to
@@ -341,7 +347,7 @@ mod tests {
                 "serverToClient": [STATUS, TASKS],
                 "clientToServer": [DID_SHOW_COMPLETION],
             },
-            "requests": { "clientToServer": [HEALTH] },
+            "requests": { "clientToServer": [HEALTH, AGENTS] },
             "commands": Command::ALL,
             "clientCapability": "experimental.baton.status",
             "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],

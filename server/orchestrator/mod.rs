@@ -440,17 +440,21 @@ impl Orchestrator {
     }
 }
 
+/// The configured profiles with the built-in agent's first unless one is named `builtin`.
+pub(crate) fn with_builtin(mut profiles: Vec<AgentProfile>) -> Vec<AgentProfile> {
+    if !profiles.iter().any(|p| p.name == "builtin") {
+        profiles.insert(0, AgentProfile::default());
+    }
+    profiles
+}
+
 impl Inner {
     fn config(&self) -> Config {
         self.config.read().clone()
     }
 
     fn profiles(&self) -> Vec<AgentProfile> {
-        let mut profiles = self.config().profiles;
-        if !profiles.iter().any(|p| p.name == "builtin") {
-            profiles.insert(0, AgentProfile::default());
-        }
-        profiles
+        with_builtin(self.config().profiles)
     }
 
     fn profile(&self, name: &str) -> Result<AgentProfile, OrchestratorError> {

@@ -4,6 +4,7 @@
 mod support;
 
 mod agent_model;
+mod agents;
 mod cli;
 mod completion;
 mod confinement;
