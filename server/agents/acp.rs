@@ -235,6 +235,8 @@ struct TurnState {
     tokens: u64,
     /// Tool call titles by tool call id, for status updates that omit the title.
     titles: HashMap<String, String>,
+    /// What the agent's `authMethods` say (names and descriptions), for a login refusal.
+    auth_hint: String,
 }
 
 impl Run {
@@ -302,6 +304,7 @@ impl Run {
                 ProtocolVersion::V1
             )));
         }
+        self.state().auth_hint = auth_hint(&init.auth_methods);
         let session = self.call(cx, NewSessionRequest::new(self.root.clone()).mcp_servers(Vec::new())).await?;
         self.state().session_id = Some(session.session_id.clone());
         let prompt = match &self.ctx.profile.system_prompt {
@@ -354,6 +357,15 @@ impl Run {
             Ok(response) => Ok(response),
             Err(e) if acp::is_incoming_transport_closed(&e) || acp::is_connection_terminated(&e) => {
                 Err(self.crashed().await)
+            }
+            Err(e) if is_auth_required(&e) => {
+                let mut hint = self.state().auth_hint.clone();
+                if hint.is_empty() {
+                    hint = super::presets::find(&self.ctx.profile.name)
+                        .and_then(|p| p.info.auth_hint.clone())
+                        .unwrap_or_else(|| format!("{} (the agent named no way to log in)", e.message));
+                }
+                Err(AgentError::NeedsLogin { hint })
             }
             Err(e) => Err(AgentError::Protocol(format!("the agent answered {method} with an error: {e}"))),
         }
@@ -591,3 +603,31 @@ fn codec_error(e: LinesCodecError) -> io::Error {
 #[cfg(test)]
 #[path = "acp_tests.rs"]
 mod tests;
+
+/// ACP's `auth_required` (-32000), or an agent that says so in words with another code.
+fn is_auth_required(e: &acp::Error) -> bool {
+    e.code == ErrorCode::AUTH_REQUIRED || e.message.to_lowercase().contains("authentication required")
+}
+
+/// The agent's `authMethods` as one line: "Log in with Copilot CLI: Run `copilot login` in the
+/// terminal". Read as JSON so every method type (agent, terminal, env var) gives its words.
+fn auth_hint(methods: &[agent_client_protocol::v1::schema::AuthMethod]) -> String {
+    let methods = serde_json::to_value(methods).unwrap_or_default();
+    let words: Vec<String> = methods
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| {
+            let name = m.get("name").and_then(serde_json::Value::as_str).unwrap_or_default().trim();
+            let description = m.get("description").and_then(serde_json::Value::as_str).unwrap_or_default().trim();
+            match (name.is_empty(), description.is_empty()) {
+                (true, true) => None,
+                (false, true) => Some(name.to_owned()),
+                (true, false) => Some(description.to_owned()),
+                (false, false) => Some(format!("{name}: {description}")),
+            }
+        })
+        .collect();
+    words.join("; ")
+}

@@ -257,6 +257,19 @@ pub(crate) enum StopReason {
     Cancelled,
 }
 
+impl StopReason {
+    /// The ACP name (`end_turn`, `max_tokens`, ...).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            StopReason::EndTurn => "end_turn",
+            StopReason::MaxTokens => "max_tokens",
+            StopReason::MaxSteps => "max_steps",
+            StopReason::Refusal => "refusal",
+            StopReason::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// The result of a finished run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AgentOutcome {
@@ -276,6 +289,10 @@ pub(crate) enum AgentError {
     Crashed { status: String, stderr_tail: String },
     #[error("the agent broke its protocol: {0}")]
     Protocol(String),
+    /// The agent refused to work without a login (ACP `auth_required` on `session/new` or
+    /// `session/prompt`); `hint` is what its `authMethods` say, else the preset's hint.
+    #[error("the agent needs a login: {hint}")]
+    NeedsLogin { hint: String },
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error("the agent ran past its time limit of {ms} ms and was stopped")]

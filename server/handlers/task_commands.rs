@@ -153,7 +153,7 @@ fn applies(command: Command, state: TaskState) -> bool {
             state == TaskState::Ready
         }
         Command::TaskApprovePlan => state == TaskState::AwaitingPlanApproval,
-        Command::TaskResume => matches!(state, TaskState::Failed | TaskState::Interrupted),
+        Command::TaskResume => matches!(state, TaskState::Failed | TaskState::Interrupted | TaskState::NeedsLogin),
         _ => !state.is_final(),
     }
 }

@@ -395,7 +395,7 @@ mod tests {
     #[test]
     fn task_states_and_check_results_keep_their_wire_names() {
         let states = serde_json::to_value(TaskState::ALL).unwrap_or_default();
-        expect_test::expect![[r#"["queued","preparing","running","awaiting_plan_approval","checking","ready","merged","applied","discarded","failed","interrupted"]"#]]
+        expect_test::expect![[r#"["queued","preparing","running","awaiting_plan_approval","checking","ready","merged","applied","discarded","failed","interrupted","needs_login"]"#]]
             .assert_eq(&states.to_string());
         for state in TaskState::ALL {
             assert_eq!(serde_json::to_value(state).ok(), Some(json!(state.as_str())));

@@ -39,7 +39,7 @@ pub(crate) fn title(prompt: &str) -> String {
 pub(crate) fn summary(orchestrator: &Orchestrator, task: &Task, message: Option<&str>) -> TaskSummary {
     let pr = if task.state == TaskState::Ready { orchestrator.pull_request(task.id).ok().flatten() } else { None };
     let fallback = match task.state {
-        TaskState::Failed => task.error.as_deref().and_then(|e| e.lines().next()),
+        TaskState::Failed | TaskState::NeedsLogin => task.error.as_deref().and_then(|e| e.lines().next()),
         TaskState::AwaitingPlanApproval => task.plan.as_deref().and_then(|p| p.lines().next()),
         _ => None,
     };

@@ -234,13 +234,15 @@ async fn a_crashing_agent_fails_the_task_with_its_stderr_tail() {
 }
 
 #[tokio::test]
-async fn an_agent_that_makes_no_change_fails() {
+async fn an_agent_that_makes_no_change_fails_naming_its_last_message_and_stop_reason() {
     let f = fixture();
-    let orch = f.open(vec![f.agent("script", "echo nothing to do\n")], None);
+    let orch =
+        f.open(vec![f.agent("script", "echo looking around\necho 'I was not allowed to write hello.txt'\n")], None);
     let mut rx = orch.subscribe();
     let id = orch.start_task(&f.repo, "Do it", serde_json::Value::Null, Some("script")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
-    assert_eq!(task.error.as_deref(), Some("the agent made no changes"));
+    expect_test::expect![[r#"the agent made no changes (it stopped with end_turn; its last message: "I was not allowed to write hello.txt")"#]]
+        .assert_eq(task.error.as_deref().unwrap_or(""));
 }
 
 #[tokio::test]

@@ -115,3 +115,56 @@ async fn baton_agents_request_answers_the_editor_with_the_sessions_profiles() {
     assert_eq!(by_name(&reports, "builtin")["source"], "builtin");
     client.shutdown().await;
 }
+
+/// An ACP agent without a login (the test agent with `ACP_TEST_AUTH=1` answers `session/new`
+/// with `auth_required` after advertising Copilot's auth method): the task ends `needs_login`
+/// with the agent's own hint, in `baton/tasks` and in `baton task list`, and can be resumed.
+#[allow(clippy::print_stderr)]
+#[tokio::test]
+async fn an_acp_agent_that_needs_a_login_ends_needs_login_with_its_own_hint() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: python3 is not installed; the ACP test agent needs it");
+        return;
+    }
+    let agent = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/acp_agent.py");
+    let toml = format!(
+        "[[agents]]\nname = \"locked\"\nkind = \"acp\"\ncommand = [\"python3\", \"{}\"]\nread_only_paths = [\"{}\"]\n\
+         env = {{ ACP_TEST_AUTH = \"1\" }}\n",
+        agent.display(),
+        agent.parent().map(|p| p.display().to_string()).unwrap_or_default()
+    );
+    let repo = crate::tasks::repo(&[], &toml);
+    let client = repo.client(crate::tasks::no_model()).await;
+    let started = crate::tasks::command(
+        &client,
+        "baton.task.start",
+        json!({ "prompt": "Write notes", "uri": repo.uri("lib.rs"), "agent": "locked" }),
+    )
+    .await;
+    let id = started["result"]["id"].as_i64().unwrap_or_else(|| panic!("{started}"));
+    let tasks = crate::tasks::wait_state(&client, id, "needs_login").await;
+    let summary = tasks["tasks"].as_array().and_then(|t| t.iter().find(|t| t["id"] == id)).cloned().expect("task");
+    assert_eq!(
+        summary["message"], "the agent needs a login: Log in with Copilot CLI: Run `copilot login` in the terminal",
+        "{tasks}"
+    );
+    let details = crate::tasks::show(&client, id).await;
+    assert_eq!(details["task"]["state"], "needs_login", "{details}");
+    assert!(!repo.root.join("notes.txt").exists());
+
+    // The shell sees the same state.
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["task", "list"])
+        .current_dir(&repo.root)
+        .env("BATON_DATA_DIR", &repo.data)
+        .env("BATON_CONFIG", "/nonexistent/baton-config.toml")
+        .output()
+        .expect("baton task list");
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(list.lines().any(|l| l.contains("needs_login") && l.contains("locked")), "{list}");
+
+    // Once logged in, the task can run again.
+    let resumed = crate::tasks::command(&client, "baton.task.resume", json!({ "id": id })).await;
+    assert_eq!(resumed["result"]["state"], "queued", "{resumed}");
+    client.shutdown().await;
+}
