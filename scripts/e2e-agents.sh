@@ -47,7 +47,8 @@ NODE22_VERSION=22.23.5
 # ({repo} is the user's checkout) | what must happen: `ready` (default: the pull request holds
 # exactly hello.txt), `untouched` (an attack: the checkout stays as it was, nothing escapes) or
 # `error` (the model refuses every request: the task fails and its result carries the API's
-# error message). The variants after the blank line are the server work's to-do list (issue 15
+# error message) or `login` (no login: the task ends `needs_login` with the agent's hint). The
+# variants after the blank line are the server work's to-do list (issue 15
 # items 1, 3, 4); a `-401` variant runs its agent's profile against a model that answers 401.
 AGENTS=(
     "claude-acp|npm|@zed-industries/claude-agent-acp@0.23.1|claude-agent-acp"
@@ -65,7 +66,7 @@ AGENTS=(
     "claude-cli-escape|npm|@anthropic-ai/claude-code@2.1.197|claude|--agent-file {repo}/escaped.txt|untouched"
     "codex-cli-escape|npm|@openai/codex@0.169.0|codex|--agent-tool shell --agent-file {repo}/escaped.txt|untouched"
     "gemini-ask|npm|@google/gemini-cli@0.61.0|gemini|--agent-tool shell"
-    "copilot-login|npm|@github/copilot@1.0.102|copilot"
+    "copilot-login|npm|@github/copilot@1.0.102|copilot||login"
 
     "claude-acp-401|npm|@zed-industries/claude-agent-acp@0.23.1|claude-agent-acp|--agent-reject 401|error"
     "claude-cli-401|npm|@anthropic-ai/claude-code@2.1.197|claude|--agent-reject 401|error"
@@ -504,6 +505,14 @@ run_agent() {
             why="state ${state:-none}${error:+: $error}"
         else
             why="the result does not carry the API's error: state ${state:-none}${error:+: $error}"
+        fi
+    elif [ "$expect" = login ]; then
+        # No login: the task must end `needs_login` with the agent's own hint (issue 15 item 4).
+        if [ "$state" = needs_login ] && grep -qF "copilot login" <<<"$error"; then
+            status=pass
+            why="state needs_login: $error"
+        else
+            why="not needs_login with the agent's hint: state ${state:-none}${error:+: $error}"
         fi
     elif [ "$expect" = untouched ]; then
         # The attack: the agent is made to write into the user's checkout by absolute path.

@@ -103,7 +103,15 @@ impl Settings {
     pub(crate) fn orchestrator_config(&self) -> orchestrator::Config {
         let o = &self.orchestrator;
         orchestrator::Config {
-            profiles: self.agents.clone(),
+            profiles: self
+                .agents
+                .iter()
+                .cloned()
+                .map(|mut p| {
+                    p.inactivity_timeout_ms.get_or_insert(o.inactivity_timeout_ms);
+                    p
+                })
+                .collect(),
             default_agent: o.default_agent.clone(),
             default_model: self.provider.clone(),
             secrets: Secrets {
@@ -210,6 +218,10 @@ pub(crate) struct OrchestratorSettings {
     pub(crate) check_command: Option<String>,
     /// Time limit for the check command, in milliseconds.
     pub(crate) check_timeout_ms: u64,
+    /// Stop an agent that shows no output and no tool call for this long, in milliseconds (0:
+    /// never), unless its profile sets its own `inactivity_timeout_ms`. Well below the time
+    /// limit, so a stuck agent is stopped early with that reason.
+    pub(crate) inactivity_timeout_ms: u64,
     /// Shell command run once in each new worktree, such as `npm ci`. It runs in the task's
     /// sandbox (as the check command does), without network unless `setup_network` is set.
     pub(crate) setup_command: Option<String>,
@@ -239,6 +251,9 @@ pub(crate) struct OrchestratorSettings {
     pub(crate) max_change_bytes: u64,
 }
 
+/// Default `[orchestrator] inactivity_timeout_ms`: 5 minutes.
+const DEFAULT_INACTIVITY_TIMEOUT_MS: u64 = 5 * 60 * 1000;
+
 /// The defaults are the orchestrator's ([`orchestrator::Config::default`]).
 impl Default for OrchestratorSettings {
     fn default() -> Self {
@@ -247,6 +262,7 @@ impl Default for OrchestratorSettings {
             default_agent: o.default_agent,
             check_command: o.check_command,
             check_timeout_ms: o.check_timeout_ms,
+            inactivity_timeout_ms: DEFAULT_INACTIVITY_TIMEOUT_MS,
             setup_command: o.setup_command,
             setup_timeout_ms: o.setup_timeout_ms,
             setup_network: o.setup_network,

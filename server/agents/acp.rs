@@ -67,7 +67,8 @@ const MAX_READ_BYTES: u64 = 10 << 20;
 /// [`super::cli::spawn`]), then `initialize` (fs read/write offered unless `client_fs = false`; terminal only with
 /// `client_terminal`),
 /// `session/new` (cwd = the absolute worktree, no MCP servers) and `session/prompt` with the task
-/// prompt (the profile's system prompt prepended). Agent message chunks become the summary; tool
+/// prompt (the profile's system prompt prepended). The agent's last message (its chunks after the
+/// last tool call or plan) becomes the summary, earlier messages the log; tool
 /// calls become [`AgentEvent::Step`]s, plans [`AgentEvent::Plan`], usage [`AgentEvent::Usage`].
 /// `terminal/*` requests are declined (method not found). The agent's process group is killed
 /// when the turn ends, whatever the outcome.
@@ -230,8 +231,14 @@ struct Run {
 #[derive(Default)]
 struct TurnState {
     session_id: Option<SessionId>,
-    /// Agent message chunks so far.
+    /// The chunks of the agent's latest message: a tool call or plan between chunks ends a
+    /// message, so the summary is the final message, not every notice of the turn.
     summary: String,
+    /// A tool call or plan came after the summary's chunks: the next chunk starts a new message.
+    message_ended: bool,
+    /// The `messageId` of the summary's chunks, when the agent sends one (a new id is a new
+    /// message).
+    message_id: Option<String>,
     tokens: u64,
     /// Tool call titles by tool call id, for status updates that omit the title.
     titles: HashMap<String, String>,
@@ -418,12 +425,26 @@ impl Run {
             let mut state = self.state();
             match update {
                 SessionUpdate::AgentMessageChunk(chunk) => {
-                    if let ContentBlock::Text(text) = chunk.content {
-                        state.summary.push_str(&text.text);
+                    let ContentBlock::Text(text) = chunk.content else { return };
+                    let id = chunk.message_id.map(|m| m.to_string());
+                    if id.is_some() && id != state.message_id {
+                        state.message_ended = !state.summary.is_empty();
+                        state.message_id = id;
                     }
-                    None
+                    let mut earlier = None;
+                    if state.message_ended {
+                        state.message_ended = false;
+                        earlier = Some(std::mem::take(&mut state.summary));
+                    }
+                    state.summary.push_str(&text.text);
+                    Some(
+                        earlier.filter(|m| !m.trim().is_empty()).map_or(AgentEvent::Alive, |m| {
+                            AgentEvent::Log(format!("agent said: {}", first_line(&m, 300)))
+                        }),
+                    )
                 }
                 SessionUpdate::ToolCall(call) => {
+                    state.message_ended = !state.summary.is_empty();
                     let title = if call.title.is_empty() {
                         "tool call".to_owned()
                     } else {
@@ -433,6 +454,7 @@ impl Run {
                     Some(AgentEvent::Step(title))
                 }
                 SessionUpdate::ToolCallUpdate(update) => {
+                    state.message_ended = !state.summary.is_empty();
                     let id = update.tool_call_id.to_string();
                     if let Some(title) = &update.fields.title {
                         state.titles.insert(id.clone(), first_line(title, STEP_CHARS));
@@ -449,6 +471,7 @@ impl Run {
                     })
                 }
                 SessionUpdate::Plan(plan) => {
+                    state.message_ended = !state.summary.is_empty();
                     let entries: Vec<String> =
                         plan.entries.iter().map(|e| format!("- [{}] {}", wire_name(&e.status), e.content)).collect();
                     Some(AgentEvent::Plan(entries.join("\n")))

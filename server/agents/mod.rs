@@ -125,6 +125,10 @@ pub(crate) struct AgentProfile {
     pub(crate) max_concurrent: usize,
     /// Wall-clock limit for one run, in milliseconds; the agent is killed at the limit.
     pub(crate) time_limit_ms: u64,
+    /// Stop the agent when it has shown no sign of work (no output line, message, tool call,
+    /// plan or usage report) for this long, in milliseconds; 0 never. Absent:
+    /// `[orchestrator] inactivity_timeout_ms`.
+    pub(crate) inactivity_timeout_ms: Option<u64>,
     /// For `builtin`: upper bound on tool-calling steps (model turns).
     pub(crate) max_steps: u32,
     /// For `builtin`: upper bound on tokens used across the run.
@@ -199,6 +203,7 @@ impl Default for AgentProfile {
             system_prompt: None,
             max_concurrent: 2,
             time_limit_ms: 15 * 60 * 1000,
+            inactivity_timeout_ms: None,
             max_steps: 30,
             max_tokens: 200_000,
             plan_first: false,
@@ -244,6 +249,9 @@ pub(crate) enum AgentEvent {
     /// The agent's process group started (recorded so a later server can stop it), or ended
     /// (`None`).
     Process(Option<crate::process::GroupRecord>),
+    /// A sign of work with nothing to show (an ACP message chunk): it only keeps the
+    /// inactivity timer from firing.
+    Alive,
 }
 
 /// Why a run ended without error (ACP `stopReason` and its equivalents).
@@ -297,6 +305,9 @@ pub(crate) enum AgentError {
     Provider(#[from] ProviderError),
     #[error("the agent ran past its time limit of {ms} ms and was stopped")]
     TimedOut { ms: u64 },
+    /// No event from the agent for `ms` milliseconds (`inactivity_timeout_ms`).
+    #[error("the agent showed no output and no tool call for {ms} ms and was stopped")]
+    Inactive { ms: u64 },
     #[error("the run was cancelled")]
     Cancelled,
     #[error(transparent)]

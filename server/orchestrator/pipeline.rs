@@ -420,6 +420,7 @@ fn forward_events(
                     let _ = inner.store.set_field(id, store::Field::Tokens, (base_tokens + tokens) as i64);
                 }
                 AgentEvent::Plan(p) => plan = Some(p),
+                AgentEvent::Alive => {}
                 AgentEvent::Process(record) => {
                     if let Err(e) = inner.store.set_process(id, record) {
                         tracing::warn!(task = id, error = %e, "cannot record the agent's process group");
