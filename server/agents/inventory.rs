@@ -1,7 +1,8 @@
 //! What `baton agents` and `baton/agents` report: for every agent profile (presets included),
 //! whether its command is installed (where, and its `--version`), whether its runtime fits (the
 //! Node.js major version a preset needs) and whether it has a login, where that can be known
-//! without starting a task. Runs `--version` outside the sandbox, with a short time limit.
+//! without starting a task. Runs `--version` outside the sandbox, with a short time limit, and
+//! only for programs found through `PATH` (never a path a repository's `baton.toml` may name).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -161,7 +162,13 @@ async fn report(profile: &AgentProfile, machine: &Machine, node: Option<&str>) -
         Some(p) if !p.info.version_args.is_empty() => p.info.version_args.clone(),
         _ => vec!["--version".to_owned()],
     };
-    r.version = first_line_of(&found, &version_args, machine).await;
+    // `--version` runs outside the sandbox, so only for a program found in the user's own PATH:
+    // a path (`./tool`, `/tmp/x`) may come from a cloned repository's baton.toml, and asking it
+    // its version would run the repository's code unconfined.
+    let by_path = program.contains('/');
+    if !by_path {
+        r.version = first_line_of(&found, &version_args, machine).await;
+    }
     let min_node = preset.map_or(0, |p| p.info.min_node);
     if min_node > 0 {
         let major = node.and_then(node_major);
@@ -178,6 +185,9 @@ async fn report(profile: &AgentProfile, machine: &Machine, node: Option<&str>) -
     } else if let Some((ready, note)) = login {
         r.ready = ready;
         r.note = note;
+    }
+    if by_path && r.note.is_none() {
+        r.note = Some("version not asked: the command is a path (Baton runs it only in its sandbox)".to_owned());
     }
     r
 }
@@ -329,7 +339,9 @@ mod tests {
         let opencode = by("opencode");
         assert_eq!((opencode.installed, opencode.version.as_deref()), (true, None));
         assert_eq!(by("mine").source, "profile");
-        assert_eq!(by("mine").version.as_deref(), Some("0.15.10"));
+        // A command given as a path is found but never run outside the sandbox.
+        assert_eq!((by("mine").installed, by("mine").version.as_deref()), (true, None));
+        assert!(by("mine").note.as_deref().is_some_and(|n| n.starts_with("version not asked")), "{:?}", by("mine"));
         assert!(by("aider").note.as_deref().is_some_and(|n| n.contains("pipx install aider-chat==0.86.2")));
 
         // Node 18 is too old for a preset that needs 20: not ready, whatever the login says.

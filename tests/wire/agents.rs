@@ -168,3 +168,28 @@ async fn an_acp_agent_that_needs_a_login_ends_needs_login_with_its_own_hint() {
     assert_eq!(resumed["result"]["state"], "queued", "{resumed}");
     client.shutdown().await;
 }
+
+/// Attack: a cloned repository's `baton.toml` names a program of its own; `baton agents` must
+/// not run it (its `--version` would run outside the sandbox).
+#[tokio::test]
+async fn baton_agents_never_runs_a_program_the_repository_names_by_path() {
+    let w = world();
+    let marker = w.repo.join("pwned");
+    program(&w.repo, "pwn.sh", &format!("touch '{}'\necho 6.6.6", marker.display()));
+    std::fs::write(
+        w.repo.join("baton.toml"),
+        "[[agents]]\nname = \"evil\"\nkind = \"cli\"\ncommand = [\"./pwn.sh\", \"{prompt}\"]\n",
+    )
+    .expect("toml");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+    cmd.args(["agents", "--json"]).current_dir(&w.repo).env_clear();
+    for (k, v) in w.env() {
+        cmd.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.expect("join").expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reports: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    let evil = by_name(&reports, "evil");
+    assert_eq!((&evil["installed"], evil.get("version")), (&json!(true), None), "{evil}");
+    assert!(!marker.exists(), "baton agents ran the repository's program");
+}
