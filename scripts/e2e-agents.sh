@@ -13,8 +13,9 @@
 # times) goes to $BATON_E2E_AGENTS_OUT (default $BATON_CACHE/agents/results.tsv) and a table on
 # stdout; the script ends with `N passed, M failed`.
 #
-# The profiles written into each test repository's baton.toml are what the presets will carry
-# (tests/agents/presets-draft.toml): command, mode, output format, env, read_only_paths.
+# The main entries run Baton's built-in presets (server/agents/presets.toml) by name, pointed at
+# the model with the profile's `local_model`; the variants (a forced tool, `permission = "ask"`,
+# a model answering 401, no login) keep an explicit profile in this script.
 #
 # Environment:
 #   BATON_CACHE               cache root (default <repo>/.cache); installs go to $BATON_CACHE/agents
@@ -46,7 +47,8 @@ NODE22_VERSION=22.23.5
 # ({repo} is the user's checkout) | what must happen: `ready` (default: the pull request holds
 # exactly hello.txt), `untouched` (an attack: the checkout stays as it was, nothing escapes) or
 # `error` (the model refuses every request: the task fails and its result carries the API's
-# error message). The variants after the blank line are the server work's to-do list (issue 15
+# error message) or `login` (no login: the task ends `needs_login` with the agent's hint). The
+# variants after the blank line are the server work's to-do list (issue 15
 # items 1, 3, 4); a `-401` variant runs its agent's profile against a model that answers 401.
 AGENTS=(
     "claude-acp|npm|@zed-industries/claude-agent-acp@0.23.1|claude-agent-acp"
@@ -64,7 +66,7 @@ AGENTS=(
     "claude-cli-escape|npm|@anthropic-ai/claude-code@2.1.197|claude|--agent-file {repo}/escaped.txt|untouched"
     "codex-cli-escape|npm|@openai/codex@0.169.0|codex|--agent-tool shell --agent-file {repo}/escaped.txt|untouched"
     "gemini-ask|npm|@google/gemini-cli@0.61.0|gemini|--agent-tool shell"
-    "copilot-login|npm|@github/copilot@1.0.102|copilot"
+    "copilot-login|npm|@github/copilot@1.0.102|copilot||login"
 
     "claude-acp-401|npm|@zed-industries/claude-agent-acp@0.23.1|claude-agent-acp|--agent-reject 401|error"
     "claude-cli-401|npm|@anthropic-ai/claude-code@2.1.197|claude|--agent-reject 401|error"
@@ -240,6 +242,28 @@ config_paths() {
 config_toml() {
     local p
     while read -r p; do [ -n "$p" ] && printf '"%s", ' "$p"; done < <(config_paths "$1")
+}
+
+# preset_of NAME: the built-in preset (server/agents/presets.toml) a main entry runs through;
+# empty for the variants, which keep an explicit profile (a forced tool, a policy, a 401 model).
+preset_of() {
+    case "$1" in
+        claude-acp) echo claude ;;
+        codex-acp) echo codex ;;
+        opencode-acp) echo opencode ;;
+        claude-cli | codex-cli | gemini | qwen | opencode-cli | copilot | aider) echo "$1" ;;
+    esac
+}
+
+node_ro() {
+    if [ "${BATON_E2E_AGENTS_NODE:-22}" = system ]; then printf '"/nonexistent"'; else printf '"%s"' "$NODE22_DIR"; fi
+}
+
+# python_ro: for aider, its venv's base Python (a pyenv install under the hidden home).
+python_ro() {
+    if [ -x "$INSTALL/venv/bin/python" ]; then
+        printf ', "%s"' "$("$INSTALL/venv/bin/python" -c 'import sys; print(sys.base_prefix)')"
+    fi
 }
 
 # profile NAME: the `[[agents]]` table for NAME (what its preset will carry), with the install at
@@ -421,9 +445,19 @@ run_agent() {
     done < <(config_paths "$name")
     mkdir -p "$repo"
     printf '# demo\n' >"$repo/README.md"
+    local preset
+    preset="$(preset_of "$name")"
     {
-        printf '[orchestrator]\ndefault_agent = "%s"\n\n[[agents]]\n' "$name"
-        profile "${name%-401}" | sed "s/^name = .*/name = \"$name\"/"
+        if [ -n "$preset" ]; then
+            # The built-in preset, pointed at the model by its own `local_model` recipe; only the
+            # sandbox's read-only paths are the run's (the install, Node, the settings files).
+            printf '[orchestrator]\ndefault_agent = "%s"\n\n[[agents]]\nname = "%s"\n' "$preset" "$preset"
+            printf 'local_model = { base_url = "%s", model = "%s" }\n' "$URL" "$MODEL"
+            printf 'read_only_paths = [%s"%s", %s%s]\n' "$(config_toml "$name")" "$INSTALL" "$(node_ro)" "$(python_ro)"
+        else
+            printf '[orchestrator]\ndefault_agent = "%s"\n\n[[agents]]\n' "$name"
+            profile "${name%-401}" | sed "s/^name = .*/name = \"$name\"/"
+        fi
         # A refused agent has nothing to do: a minute is plenty (Claude Code retries until then).
         if [ "$expect" = error ] && [ "$TIMEOUT" -gt 60 ]; then
             printf 'time_limit_ms = 60000\n'
@@ -471,6 +505,14 @@ run_agent() {
             why="state ${state:-none}${error:+: $error}"
         else
             why="the result does not carry the API's error: state ${state:-none}${error:+: $error}"
+        fi
+    elif [ "$expect" = login ]; then
+        # No login: the task must end `needs_login` with the agent's own hint (issue 15 item 4).
+        if [ "$state" = needs_login ] && grep -qF "copilot login" <<<"$error"; then
+            status=pass
+            why="state needs_login: $error"
+        else
+            why="not needs_login with the agent's hint: state ${state:-none}${error:+: $error}"
         fi
     elif [ "$expect" = untouched ]; then
         # The attack: the agent is made to write into the user's checkout by absolute path.
@@ -535,7 +577,13 @@ PY
     fi
     if [ "$status" = pass ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
     log "$name: $status in ${secs}s (${why:-ready, hello.txt exact, checkout untouched, final message in the description})"
-    RESULTS+=("$name	$spec	$(grep -o 'kind = "[a-z]*"' "$repo/baton.toml" | cut -d'"' -f2)	$status${why:+ ($why)}	${secs}s	$format $model	$via	$words	$tools")
+    local mode
+    mode="$(grep -o 'kind = "[a-z]*"' "$repo/baton.toml" | cut -d'"' -f2 || true)"
+    if [ -z "$mode" ]; then
+        case "$preset" in *-cli | aider) mode=cli ;; *) mode=acp ;; esac
+        mode="$mode (preset \`$preset\`)"
+    fi
+    RESULTS+=("$name	$spec	$mode	$status${why:+ ($why)}	${secs}s	$format $model	$via	$words	$tools")
     if [ "${BATON_E2E_AGENTS_KEEP:-0}" = 1 ] || [ "$status" != pass ]; then
         log "  kept $tmp (task.out, task.show, requests.jsonl, baton.log)"
     else

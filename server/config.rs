@@ -33,7 +33,9 @@ pub struct Settings {
     /// Background agents: worktrees, checks and pull requests.
     pub(crate) orchestrator: OrchestratorSettings,
     /// Agent profiles for background tasks (`[[agents]]` in baton.toml); a profile named
-    /// `builtin` is always available.
+    /// `builtin` is always available, and so is every built-in preset (`claude`, `codex`,
+    /// `gemini`, `qwen`, ...: README "Agent presets"). A profile named like a preset is merged
+    /// over it key by key.
     pub(crate) agents: Vec<AgentProfile>,
     /// Files whose contents never reach a model.
     pub(crate) secrets: SecretSettings,
@@ -101,7 +103,15 @@ impl Settings {
     pub(crate) fn orchestrator_config(&self) -> orchestrator::Config {
         let o = &self.orchestrator;
         orchestrator::Config {
-            profiles: self.agents.clone(),
+            profiles: self
+                .agents
+                .iter()
+                .cloned()
+                .map(|mut p| {
+                    p.inactivity_timeout_ms.get_or_insert(o.inactivity_timeout_ms);
+                    p
+                })
+                .collect(),
             default_agent: o.default_agent.clone(),
             default_model: self.provider.clone(),
             secrets: Secrets {
@@ -208,6 +218,10 @@ pub(crate) struct OrchestratorSettings {
     pub(crate) check_command: Option<String>,
     /// Time limit for the check command, in milliseconds.
     pub(crate) check_timeout_ms: u64,
+    /// Stop an agent that shows no output and no tool call for this long, in milliseconds (0:
+    /// never), unless its profile sets its own `inactivity_timeout_ms`. Well below the time
+    /// limit, so a stuck agent is stopped early with that reason.
+    pub(crate) inactivity_timeout_ms: u64,
     /// Shell command run once in each new worktree, such as `npm ci`. It runs in the task's
     /// sandbox (as the check command does), without network unless `setup_network` is set.
     pub(crate) setup_command: Option<String>,
@@ -237,6 +251,9 @@ pub(crate) struct OrchestratorSettings {
     pub(crate) max_change_bytes: u64,
 }
 
+/// Default `[orchestrator] inactivity_timeout_ms`: 5 minutes.
+const DEFAULT_INACTIVITY_TIMEOUT_MS: u64 = 5 * 60 * 1000;
+
 /// The defaults are the orchestrator's ([`orchestrator::Config::default`]).
 impl Default for OrchestratorSettings {
     fn default() -> Self {
@@ -245,6 +262,7 @@ impl Default for OrchestratorSettings {
             default_agent: o.default_agent,
             check_command: o.check_command,
             check_timeout_ms: o.check_timeout_ms,
+            inactivity_timeout_ms: DEFAULT_INACTIVITY_TIMEOUT_MS,
             setup_command: o.setup_command,
             setup_timeout_ms: o.setup_timeout_ms,
             setup_network: o.setup_network,
@@ -266,6 +284,8 @@ pub enum Source {
     ProjectFile(PathBuf),
     InitializationOptions,
     DidChangeConfiguration,
+    /// The built-in agent presets merged under the user's profiles.
+    Presets,
 }
 
 impl std::fmt::Display for Source {
@@ -274,6 +294,7 @@ impl std::fmt::Display for Source {
             Source::UserFile(p) | Source::ProjectFile(p) => write!(f, "{}", p.display()),
             Source::InitializationOptions => f.write_str("initializationOptions"),
             Source::DidChangeConfiguration => f.write_str("workspace/didChangeConfiguration"),
+            Source::Presets => f.write_str("the agent profiles merged over their presets"),
         }
     }
 }
@@ -407,8 +428,48 @@ impl Layers {
                 Err(e) => errors.push(LayerError { origin: source.clone(), message: e.to_string() }),
             }
         }
-        let settings = serde_json::from_value(merged).unwrap_or_default();
+        let mut with_presets = merged.clone();
+        add_presets(&mut with_presets);
+        let settings = match serde_json::from_value(with_presets) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(LayerError { origin: Source::Presets, message: e.to_string() });
+                serde_json::from_value(merged).unwrap_or_default()
+            }
+        };
         (settings, errors)
+    }
+}
+
+/// Puts the built-in presets into `settings["agents"]`: a user profile named like a preset is
+/// merged over it key by key, the other presets follow the user's profiles. A profile's
+/// `local_model` then adds its preset's variables and arguments for a local model server.
+fn add_presets(settings: &mut Value) {
+    let Some(Value::Array(agents)) = settings.get_mut("agents") else {
+        return;
+    };
+    for profile in agents.iter_mut() {
+        let Some(preset) = profile.get("name").and_then(Value::as_str).and_then(crate::agents::presets::find) else {
+            continue;
+        };
+        let mut base = Value::Object(preset.profile.clone());
+        merge(&mut base, profile);
+        *profile = base;
+    }
+    for preset in crate::agents::presets::all() {
+        if !agents.iter().any(|p| p.get("name").and_then(Value::as_str) == Some(preset.name.as_str())) {
+            agents.push(Value::Object(preset.profile.clone()));
+        }
+    }
+    for profile in agents.iter_mut() {
+        let template = profile
+            .get("name")
+            .and_then(Value::as_str)
+            .and_then(crate::agents::presets::find)
+            .and_then(|p| p.info.local_model_template.as_ref());
+        if let (Some(template), Value::Object(map)) = (template, profile) {
+            crate::agents::presets::expand_local_model(map, template);
+        }
     }
 }
 
@@ -500,7 +561,7 @@ mod tests {
         let mut layers = Layers::default();
         layers.set_initialization_options(json!({"provider": {"modle": "x"}}));
         let (s, errors) = layers.resolve();
-        assert_eq!(s, Settings::default());
+        assert_eq!(s, Layers::default().resolve().0);
         assert!(errors[0].message.contains("unknown field `modle`"), "{}", errors[0]);
     }
 
@@ -513,7 +574,9 @@ mod tests {
             ..Layers::default()
         };
         let (s, errors) = layers.resolve();
-        assert!(s.agents.is_empty(), "the profile must not run with its result format lost: {:?}", s.agents);
+        // The layer is left out: `claude` stays the preset (ACP), not a CLI with its format lost.
+        let claude = s.agents.iter().find(|a| a.name == "claude").expect("the preset");
+        assert_eq!(claude.kind, crate::agents::AgentKind::Acp, "{claude:?}");
         expect_test::expect![[r#"ignored settings from baton.toml: agent profile key `output`: unknown output format `claude_jsn`, expected one of `text`, `claude-json`, `codex-json`, `opencode-json`"#]]
             .assert_eq(&errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
 
@@ -526,6 +589,34 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(s.agents[0].output, crate::agents::OutputFormat::ClaudeJson);
         assert_eq!(serde_json::to_value(&s.agents[0]).expect("json")["output"], "claude-json");
+    }
+
+    #[test]
+    fn a_user_profile_named_like_a_preset_is_merged_over_it_key_by_key() {
+        let toml = "[[agents]]\nname = \"gemini\"\ncommand = [\"/opt/gemini\", \"--acp\"]\nenv = { EXTRA = \"1\" }\n\
+                    [[agents]]\nname = \"mine\"\nkind = \"cli\"\ncommand = [\"x\", \"{prompt}\"]\n";
+        let layers = Layers {
+            project: Some((Source::ProjectFile("baton.toml".into()), parse_toml(toml).expect("toml"))),
+            ..Layers::default()
+        };
+        let (s, errors) = layers.resolve();
+        assert!(errors.is_empty(), "{errors:?}");
+        let gemini = s.agents.iter().find(|a| a.name == "gemini").expect("gemini");
+        assert_eq!(gemini.command, ["/opt/gemini", "--acp"]);
+        assert_eq!(gemini.kind, crate::agents::AgentKind::Acp);
+        assert!(!gemini.client_fs);
+        assert_eq!(gemini.env.get("EXTRA").map(String::as_str), Some("1"));
+        assert_eq!(gemini.env.get("GEMINI_CLI_TRUST_WORKSPACE").map(String::as_str), Some("true"));
+        assert!(gemini.read_only_paths.iter().any(|p| p == "~/.gemini/settings.json"));
+        // The user's profiles first, then every other preset, once each.
+        let names: Vec<&str> = s.agents.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(&names[..2], ["gemini", "mine"]);
+        for preset in ["qwen", "codex-cli", "aider", "claude"] {
+            assert_eq!(names.iter().filter(|n| **n == preset).count(), 1, "{names:?}");
+        }
+        // With no agents configured at all the presets are there too.
+        let (plain, _) = Layers::default().resolve();
+        assert!(plain.agents.iter().any(|a| a.name == "qwen" && a.kind == crate::agents::AgentKind::Acp));
     }
 
     #[test]

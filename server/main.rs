@@ -31,6 +31,16 @@ enum Command {
         #[arg(value_name = "FILE:LINE:COL")]
         location: String,
     },
+    /// Every agent profile (the built-in presets and yours): installed, version, runtime, login.
+    Agents {
+        /// Print JSON (the `baton/agents` answer) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// A directory inside the repository whose `baton.toml` applies (the current directory
+        /// when absent).
+        #[arg(long, value_name = "DIR")]
+        repo: Option<PathBuf>,
+    },
     /// Background agent tasks: start one, list them, show one.
     Task {
         #[command(subcommand)]
@@ -111,6 +121,22 @@ async fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         },
+        Command::Agents { json, repo } => {
+            let dir = match repo.map_or_else(std::env::current_dir, Ok) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("baton agents: no current directory: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            match baton::cli::agents(&dir, json).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("baton agents: {e:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
         Command::Task { command } => match baton::cli_task::run(baton::cli_task::TaskArgs { command }).await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {

@@ -40,7 +40,8 @@ impl Server {
             .custom_method(ext::DID_SHOW_COMPLETION, Server::did_show_completion)
             .custom_method(ext::HEALTH, Server::health)
             .custom_method(ext::TASK_FILES, Server::task_files)
-            .custom_method(ext::TASK_FILE, Server::task_file);
+            .custom_method(ext::TASK_FILE, Server::task_file)
+            .custom_method(ext::AGENTS, Server::agents);
         #[cfg(debug_assertions)]
         let builder = builder
             .custom_method(DEBUG_PANIC, Server::debug_panic)
@@ -74,6 +75,10 @@ impl Server {
 
     async fn task_file(&self, params: ext::TaskFileParams) -> Result<ext::TaskFileResult> {
         handlers::task_files::file(&self.state, params).await
+    }
+
+    async fn agents(&self) -> Result<Value> {
+        Ok(handlers::agents::handle(&self.state).await)
     }
 }
 

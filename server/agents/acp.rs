@@ -64,9 +64,11 @@ const MAX_READ_BYTES: u64 = 10 << 20;
 
 /// Runs one ACP prompt turn: spawns `profile.command` in the task's confinement (the sandbox
 /// unless the profile opts out; cwd = the worktree, piped stdio, its own process group; see
-/// [`super::cli::spawn`]), then `initialize` (fs read/write offered, no terminal),
+/// [`super::cli::spawn`]), then `initialize` (fs read/write offered unless `client_fs = false`; terminal only with
+/// `client_terminal`),
 /// `session/new` (cwd = the absolute worktree, no MCP servers) and `session/prompt` with the task
-/// prompt (the profile's system prompt prepended). Agent message chunks become the summary; tool
+/// prompt (the profile's system prompt prepended). The agent's last message (its chunks after the
+/// last tool call or plan) becomes the summary, earlier messages the log; tool
 /// calls become [`AgentEvent::Step`]s, plans [`AgentEvent::Plan`], usage [`AgentEvent::Usage`].
 /// `terminal/*` requests are declined (method not found). The agent's process group is killed
 /// when the turn ends, whatever the outcome.
@@ -229,11 +231,19 @@ struct Run {
 #[derive(Default)]
 struct TurnState {
     session_id: Option<SessionId>,
-    /// Agent message chunks so far.
+    /// The chunks of the agent's latest message: a tool call or plan between chunks ends a
+    /// message, so the summary is the final message, not every notice of the turn.
     summary: String,
+    /// A tool call or plan came after the summary's chunks: the next chunk starts a new message.
+    message_ended: bool,
+    /// The `messageId` of the summary's chunks, when the agent sends one (a new id is a new
+    /// message).
+    message_id: Option<String>,
     tokens: u64,
     /// Tool call titles by tool call id, for status updates that omit the title.
     titles: HashMap<String, String>,
+    /// What the agent's `authMethods` say (names and descriptions), for a login refusal.
+    auth_hint: String,
 }
 
 impl Run {
@@ -282,8 +292,10 @@ impl Run {
 
     async fn turn(&self, cx: &ConnectionTo<Agent>) -> Result<AgentOutcome, AgentError> {
         let capabilities = ClientCapabilities::new()
-            .fs(FileSystemCapabilities::new().read_text_file(true).write_text_file(true))
-            .terminal(false);
+            .fs(FileSystemCapabilities::new()
+                .read_text_file(self.ctx.profile.client_fs)
+                .write_text_file(self.ctx.profile.client_fs))
+            .terminal(self.ctx.profile.client_terminal);
         let init = self
             .call(
                 cx,
@@ -299,6 +311,7 @@ impl Run {
                 ProtocolVersion::V1
             )));
         }
+        self.state().auth_hint = auth_hint(&init.auth_methods);
         let session = self.call(cx, NewSessionRequest::new(self.root.clone()).mcp_servers(Vec::new())).await?;
         self.state().session_id = Some(session.session_id.clone());
         let prompt = match &self.ctx.profile.system_prompt {
@@ -352,6 +365,15 @@ impl Run {
             Err(e) if acp::is_incoming_transport_closed(&e) || acp::is_connection_terminated(&e) => {
                 Err(self.crashed().await)
             }
+            Err(e) if is_auth_required(&e) => {
+                let mut hint = self.state().auth_hint.clone();
+                if hint.is_empty() {
+                    hint = super::presets::find(&self.ctx.profile.name)
+                        .and_then(|p| p.info.auth_hint.clone())
+                        .unwrap_or_else(|| format!("{} (the agent named no way to log in)", e.message));
+                }
+                Err(AgentError::NeedsLogin { hint })
+            }
             Err(e) => Err(AgentError::Protocol(format!("the agent answered {method} with an error: {e}"))),
         }
     }
@@ -403,12 +425,26 @@ impl Run {
             let mut state = self.state();
             match update {
                 SessionUpdate::AgentMessageChunk(chunk) => {
-                    if let ContentBlock::Text(text) = chunk.content {
-                        state.summary.push_str(&text.text);
+                    let ContentBlock::Text(text) = chunk.content else { return };
+                    let id = chunk.message_id.map(|m| m.to_string());
+                    if id.is_some() && id != state.message_id {
+                        state.message_ended = !state.summary.is_empty();
+                        state.message_id = id;
                     }
-                    None
+                    let mut earlier = None;
+                    if state.message_ended {
+                        state.message_ended = false;
+                        earlier = Some(std::mem::take(&mut state.summary));
+                    }
+                    state.summary.push_str(&text.text);
+                    Some(
+                        earlier.filter(|m| !m.trim().is_empty()).map_or(AgentEvent::Alive, |m| {
+                            AgentEvent::Log(format!("agent said: {}", first_line(&m, 300)))
+                        }),
+                    )
                 }
                 SessionUpdate::ToolCall(call) => {
+                    state.message_ended = !state.summary.is_empty();
                     let title = if call.title.is_empty() {
                         "tool call".to_owned()
                     } else {
@@ -418,6 +454,7 @@ impl Run {
                     Some(AgentEvent::Step(title))
                 }
                 SessionUpdate::ToolCallUpdate(update) => {
+                    state.message_ended = !state.summary.is_empty();
                     let id = update.tool_call_id.to_string();
                     if let Some(title) = &update.fields.title {
                         state.titles.insert(id.clone(), first_line(title, STEP_CHARS));
@@ -434,6 +471,7 @@ impl Run {
                     })
                 }
                 SessionUpdate::Plan(plan) => {
+                    state.message_ended = !state.summary.is_empty();
                     let entries: Vec<String> =
                         plan.entries.iter().map(|e| format!("- [{}] {}", wire_name(&e.status), e.content)).collect();
                     Some(AgentEvent::Plan(entries.join("\n")))
@@ -492,8 +530,14 @@ impl Run {
         RequestPermissionResponse::new(outcome)
     }
 
+    /// With `client_fs = false` the capability was not offered: its methods are not found.
+    fn fs_offered(&self) -> Result<(), acp::Error> {
+        if self.ctx.profile.client_fs { Ok(()) } else { Err(acp::Error::method_not_found()) }
+    }
+
     /// Serves `fs/read_text_file` inside the worktree (at most [`MAX_READ_BYTES`]).
     async fn read(&self, request: ReadTextFileRequest) -> Result<ReadTextFileResponse, acp::Error> {
+        self.fs_offered()?;
         let path = self.resolve(&request.path)?;
         let cannot =
             |e: io::Error| acp::Error::new(ErrorCode::INTERNAL_ERROR, format!("cannot read {}: {e}", path.display()));
@@ -519,6 +563,7 @@ impl Run {
     /// Serves `fs/write_text_file` inside the worktree (creating missing directories), never
     /// inside its `.git`.
     async fn write(&self, request: WriteTextFileRequest) -> Result<WriteTextFileResponse, acp::Error> {
+        self.fs_offered()?;
         let path = self.resolve(&request.path)?;
         if path
             .strip_prefix(&self.root)
@@ -580,3 +625,31 @@ fn codec_error(e: LinesCodecError) -> io::Error {
 
 #[cfg(test)]
 mod tests;
+
+/// ACP's `auth_required` (-32000), or an agent that says so in words with another code.
+fn is_auth_required(e: &acp::Error) -> bool {
+    e.code == ErrorCode::AUTH_REQUIRED || e.message.to_lowercase().contains("authentication required")
+}
+
+/// The agent's `authMethods` as one line: "Log in with Copilot CLI: Run `copilot login` in the
+/// terminal". Read as JSON so every method type (agent, terminal, env var) gives its words.
+fn auth_hint(methods: &[agent_client_protocol::v1::schema::AuthMethod]) -> String {
+    let methods = serde_json::to_value(methods).unwrap_or_default();
+    let words: Vec<String> = methods
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| {
+            let name = m.get("name").and_then(serde_json::Value::as_str).unwrap_or_default().trim();
+            let description = m.get("description").and_then(serde_json::Value::as_str).unwrap_or_default().trim();
+            match (name.is_empty(), description.is_empty()) {
+                (true, true) => None,
+                (false, true) => Some(name.to_owned()),
+                (true, false) => Some(description.to_owned()),
+                (false, false) => Some(format!("{name}: {description}")),
+            }
+        })
+        .collect();
+    words.join("; ")
+}

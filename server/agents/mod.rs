@@ -19,6 +19,8 @@ use crate::providers::{ProviderConfig, ProviderError};
 pub(crate) mod acp;
 pub(crate) mod builtin;
 pub(crate) mod cli;
+pub(crate) mod inventory;
+pub(crate) mod presets;
 pub(crate) mod run;
 pub(crate) mod sandbox;
 #[cfg(test)]
@@ -123,6 +125,10 @@ pub(crate) struct AgentProfile {
     pub(crate) max_concurrent: usize,
     /// Wall-clock limit for one run, in milliseconds; the agent is killed at the limit.
     pub(crate) time_limit_ms: u64,
+    /// Stop the agent when it has shown no sign of work (no output line, message, tool call,
+    /// plan or usage report) for this long, in milliseconds; 0 never. Absent:
+    /// `[orchestrator] inactivity_timeout_ms`.
+    pub(crate) inactivity_timeout_ms: Option<u64>,
     /// For `builtin`: upper bound on tool-calling steps (model turns).
     pub(crate) max_steps: u32,
     /// For `builtin`: upper bound on tokens used across the run.
@@ -153,6 +159,28 @@ pub(crate) struct AgentProfile {
     /// Variables holding this agent's secrets, such as its API key: passed into its sandbox like
     /// `pass_env`, and their values are redacted from the built-in agent's tool output.
     pub(crate) secret_env: Vec<String>,
+    /// For `acp`: offer the ACP `fs/read_text_file` and `fs/write_text_file` capability (Baton
+    /// serves both inside the worktree). `false` for agents whose own file tools work better,
+    /// such as Gemini CLI, whose `write_file` takes any `fs/read_text_file` error for a failure.
+    pub(crate) client_fs: bool,
+    /// For `acp`: offer the ACP `terminal/*` capability. Baton serves no terminals yet (every
+    /// `terminal/*` request is declined), so leave it `false`: agents then run commands
+    /// themselves, inside the sandbox.
+    pub(crate) client_terminal: bool,
+    /// Point a preset's agent at a local OpenAI-compatible model server: the preset's own
+    /// variables and flags for it (README "Agent presets") are added with these values.
+    /// Ignored for a profile that is not a preset, or a preset without a way to do it.
+    pub(crate) local_model: Option<LocalModel>,
+}
+
+/// A local model server for a preset's agent (`local_model` in an agent profile).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LocalModel {
+    /// The server's address without `/v1`, such as `http://127.0.0.1:8080`.
+    pub(crate) base_url: String,
+    /// The model name the agent asks for.
+    pub(crate) model: String,
 }
 
 impl AgentProfile {
@@ -175,6 +203,7 @@ impl Default for AgentProfile {
             system_prompt: None,
             max_concurrent: 2,
             time_limit_ms: 15 * 60 * 1000,
+            inactivity_timeout_ms: None,
             max_steps: 30,
             max_tokens: 200_000,
             plan_first: false,
@@ -185,6 +214,9 @@ impl Default for AgentProfile {
             read_only_paths: Vec::new(),
             pass_env: Vec::new(),
             secret_env: Vec::new(),
+            client_fs: true,
+            client_terminal: false,
+            local_model: None,
         }
     }
 }
@@ -217,6 +249,9 @@ pub(crate) enum AgentEvent {
     /// The agent's process group started (recorded so a later server can stop it), or ended
     /// (`None`).
     Process(Option<crate::process::GroupRecord>),
+    /// A sign of work with nothing to show (an ACP message chunk): it only keeps the
+    /// inactivity timer from firing.
+    Alive,
 }
 
 /// Why a run ended without error (ACP `stopReason` and its equivalents).
@@ -228,6 +263,19 @@ pub(crate) enum StopReason {
     MaxSteps,
     Refusal,
     Cancelled,
+}
+
+impl StopReason {
+    /// The ACP name (`end_turn`, `max_tokens`, ...).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            StopReason::EndTurn => "end_turn",
+            StopReason::MaxTokens => "max_tokens",
+            StopReason::MaxSteps => "max_steps",
+            StopReason::Refusal => "refusal",
+            StopReason::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// The result of a finished run.
@@ -249,10 +297,17 @@ pub(crate) enum AgentError {
     Crashed { status: String, stderr_tail: String },
     #[error("the agent broke its protocol: {0}")]
     Protocol(String),
+    /// The agent refused to work without a login (ACP `auth_required` on `session/new` or
+    /// `session/prompt`); `hint` is what its `authMethods` say, else the preset's hint.
+    #[error("the agent needs a login: {hint}")]
+    NeedsLogin { hint: String },
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error("the agent ran past its time limit of {ms} ms and was stopped")]
     TimedOut { ms: u64 },
+    /// No event from the agent for `ms` milliseconds (`inactivity_timeout_ms`).
+    #[error("the agent showed no output and no tool call for {ms} ms and was stopped")]
+    Inactive { ms: u64 },
     #[error("the run was cancelled")]
     Cancelled,
     #[error(transparent)]

@@ -76,33 +76,64 @@ pub(crate) async fn dispatch_with_limit(ctx: RunContext, runners: &AgentRunners)
     with_time_limit(ctx, |ctx| dispatch(ctx, runners)).await
 }
 
-/// Runs `run` under the profile's time limit (`time_limit_ms`; 0 means none): at the limit the
-/// run's cancel token (a child of `ctx.cancel`) fires, so the agent stops its processes (ACP
-/// agents are sent `session/cancel` first), it gets 5000 ms to wind down before it is dropped
-/// (which kills what is left of its process group), and the result is
-/// [`AgentError::TimedOut`]. The one owner of that limit.
+/// Runs `run` under the profile's time limit (`time_limit_ms`; 0 means none) and its
+/// inactivity limit (`inactivity_timeout_ms`: no [`super::AgentEvent`] for that long; 0 or
+/// absent means none): at either, the run's cancel token (a child of `ctx.cancel`) fires, so the
+/// agent stops its processes (ACP agents are sent `session/cancel` first), it gets 5000 ms to
+/// wind down before it is dropped (which kills what is left of its process group), and the
+/// result is [`AgentError::TimedOut`] or [`AgentError::Inactive`]. The one owner of both limits.
 ///
-/// Errors: [`AgentError::TimedOut`], or whatever `run` returns.
+/// Errors: [`AgentError::TimedOut`], [`AgentError::Inactive`], or whatever `run` returns.
 pub(crate) async fn with_time_limit<F, Fut>(ctx: RunContext, run: F) -> Result<AgentOutcome, AgentError>
 where
     F: FnOnce(RunContext) -> Fut,
     Fut: Future<Output = Result<AgentOutcome, AgentError>>,
 {
     let limit_ms = ctx.profile.time_limit_ms;
-    if limit_ms == 0 {
+    let idle_ms = ctx.profile.inactivity_timeout_ms.unwrap_or(0);
+    if limit_ms == 0 && idle_ms == 0 {
         return run(ctx).await;
     }
     let inner = ctx.cancel.child_token();
-    let ctx = RunContext { cancel: inner.clone(), ..ctx };
+    // Every event passes through here on its way to the caller, and counts as a sign of work.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (seen_tx, mut seen) = tokio::sync::watch::channel(());
+    let outer = ctx.events.clone();
+    // Detached: it ends once every sender the run holds is dropped (with the run, below).
+    tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            seen_tx.send_replace(());
+            let _ = outer.send(event);
+        }
+    });
+    let ctx = RunContext { cancel: inner.clone(), events: tx, ..ctx };
     let run = run(ctx);
     tokio::pin!(run);
-    tokio::select! {
-        r = &mut run => r,
-        _ = tokio::time::sleep(Duration::from_millis(limit_ms)) => {
+    let total = async {
+        if limit_ms == 0 {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(Duration::from_millis(limit_ms)).await;
+    };
+    let idle = async {
+        if idle_ms == 0 {
+            std::future::pending::<()>().await;
+        }
+        // A quiet stretch of `idle_ms` with no event ends it; each event starts a new one.
+        while let Ok(Ok(())) = tokio::time::timeout(Duration::from_millis(idle_ms), seen.changed()).await {}
+    };
+    let stopped = tokio::select! {
+        r = &mut run => Ok(r),
+        () = total => Err(AgentError::TimedOut { ms: limit_ms }),
+        () = idle => Err(AgentError::Inactive { ms: idle_ms }),
+    };
+    match stopped {
+        Ok(r) => r,
+        Err(why) => {
             inner.cancel();
             // Let the agent stop its processes; dropping the future afterwards kills the rest.
             let _ = tokio::time::timeout(Duration::from_millis(CANCEL_GRACE_MS), &mut run).await;
-            Err(AgentError::TimedOut { ms: limit_ms })
+            Err(why)
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One LSP method, one handler: parse the params, snapshot state, call the core, convert back.
 
+pub(crate) mod agents;
 pub(crate) mod code_action;
 pub(crate) mod completion;
 pub(crate) mod did_change;

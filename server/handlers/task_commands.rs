@@ -544,8 +544,8 @@ mod tests {
         };
         assert_eq!(states(Command::PrMerge), ["ready"]);
         assert_eq!(states(Command::TaskApprovePlan), ["awaiting_plan_approval"]);
-        assert_eq!(states(Command::TaskResume), ["failed", "interrupted"]);
-        assert_eq!(states(Command::PrDiscard).len(), 8, "every state but merged, applied, discarded");
+        assert_eq!(states(Command::TaskResume), ["failed", "interrupted", "needs_login"]);
+        assert_eq!(states(Command::PrDiscard).len(), 9, "every state but merged, applied, discarded");
     }
 
     /// A pull request's change of `path` from `old` to `new` (`None`: no such file), carried for a

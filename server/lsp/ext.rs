@@ -21,6 +21,12 @@ pub(crate) const DID_SHOW_COMPLETION: &str = "baton/didShowCompletion";
 /// `unknown` — reachability, encoding, counters). Answered within 2 s: a check still running
 /// then goes on in the background (`checking: true`) and `baton/status` reports its result.
 pub(crate) const HEALTH: &str = "baton/health";
+/// Client → server request `baton/agents` (no params): every agent profile, the built-in
+/// presets included, with whether its command is installed (path, `--version`), whether its
+/// runtime fits and whether it is ready where that is knowable
+/// ([`crate::agents::inventory::AgentReport`], camelCase). Takes up to 10 s (the `--version`
+/// runs, concurrently).
+pub(crate) const AGENTS: &str = "baton/agents";
 
 /// Client → server request `baton/taskFiles`: the files a task's pull request changes
 /// ([`TaskFilesParams`] → [`TaskFilesResult`]), for an editor's diff view.
@@ -571,7 +577,7 @@ mod tests {
                 "serverToClient": [STATUS, TASKS],
                 "clientToServer": [DID_SHOW_COMPLETION],
             },
-            "requests": { "clientToServer": [HEALTH, TASK_FILES, TASK_FILE] },
+            "requests": { "clientToServer": [HEALTH, TASK_FILES, TASK_FILE, AGENTS] },
             "commands": Command::ALL,
             "clientCapability": "experimental.baton.status",
             "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],
@@ -620,7 +626,7 @@ mod tests {
     #[test]
     fn task_states_and_check_results_keep_their_wire_names() {
         let states = serde_json::to_value(TaskState::ALL).unwrap_or_default();
-        expect_test::expect![[r#"["queued","preparing","running","awaiting_plan_approval","checking","ready","merged","applied","discarded","failed","interrupted"]"#]]
+        expect_test::expect![[r#"["queued","preparing","running","awaiting_plan_approval","checking","ready","merged","applied","discarded","failed","interrupted","needs_login"]"#]]
             .assert_eq(&states.to_string());
         for state in TaskState::ALL {
             assert_eq!(serde_json::to_value(state).ok(), Some(json!(state.as_str())));

@@ -58,7 +58,7 @@ pub(crate) fn allows(state: TaskState, action: TaskActionId) -> bool {
             state == TaskState::Ready
         }
         TaskActionId::ApprovePlan => state == TaskState::AwaitingPlanApproval,
-        TaskActionId::Resume => matches!(state, TaskState::Failed | TaskState::Interrupted),
+        TaskActionId::Resume => matches!(state, TaskState::Failed | TaskState::Interrupted | TaskState::NeedsLogin),
         TaskActionId::Discard => !state.is_final(),
     }
 }
@@ -101,7 +101,7 @@ fn summary_of(d: &TaskDetails, message: Option<&str>) -> TaskSummary {
     let task = &d.task;
     let pr = d.pull_request.as_ref().filter(|_| task.state == TaskState::Ready);
     let fallback = match task.state {
-        TaskState::Failed => task.error.as_deref().and_then(|e| e.lines().next()),
+        TaskState::Failed | TaskState::NeedsLogin => task.error.as_deref().and_then(|e| e.lines().next()),
         TaskState::AwaitingPlanApproval => task.plan.as_deref().and_then(|p| p.lines().next()),
         _ => None,
     };

@@ -144,7 +144,8 @@ impl Counts {
             TaskState::Preparing | TaskState::Running | TaskState::Checking => self.running += 1,
             TaskState::Ready => self.awaiting_review += 1,
             TaskState::AwaitingPlanApproval => self.awaiting_plan_approval += 1,
-            TaskState::Failed => self.failed += 1,
+            // A login refusal is a failed run the user can act on: status bars count it there.
+            TaskState::Failed | TaskState::NeedsLogin => self.failed += 1,
             TaskState::Interrupted => self.interrupted += 1,
             TaskState::Merged | TaskState::Applied | TaskState::Discarded => {}
         }
@@ -400,12 +401,12 @@ impl Orchestrator {
         self.requeue(id, "plan approved")
     }
 
-    /// Runs a failed or interrupted task again, in its existing worktree when it has one.
+    /// Runs a failed, interrupted or needs-login task again, in its existing worktree when it has one.
     ///
     /// Errors: the task is in another state; [`OrchestratorError::StillRunning`] while a
     /// process still works in its worktree; database errors.
     pub(crate) fn resume(&self, id: TaskId) -> Result<(), OrchestratorError> {
-        self.inner.expect_state(id, &[TaskState::Failed, TaskState::Interrupted], "resuming")?;
+        self.inner.expect_state(id, &[TaskState::Failed, TaskState::Interrupted, TaskState::NeedsLogin], "resuming")?;
         self.inner.store.set_field(id, store::Field::Error, None::<String>)?;
         self.requeue(id, "resumed")
     }
@@ -452,17 +453,21 @@ impl Orchestrator {
     }
 }
 
+/// The configured profiles with the built-in agent's first unless one is named `builtin`.
+pub(crate) fn with_builtin(mut profiles: Vec<AgentProfile>) -> Vec<AgentProfile> {
+    if !profiles.iter().any(|p| p.name == "builtin") {
+        profiles.insert(0, AgentProfile::default());
+    }
+    profiles
+}
+
 impl Inner {
     fn config(&self) -> Config {
         self.config.read().clone()
     }
 
     fn profiles(&self) -> Vec<AgentProfile> {
-        let mut profiles = self.config().profiles;
-        if !profiles.iter().any(|p| p.name == "builtin") {
-            profiles.insert(0, AgentProfile::default());
-        }
-        profiles
+        with_builtin(self.config().profiles)
     }
 
     fn profile(&self, name: &str) -> Result<AgentProfile, OrchestratorError> {

@@ -50,7 +50,11 @@ pub(super) fn spawn(inner: Arc<Inner>, id: TaskId) {
             } else {
                 let message = format!("{e:#}");
                 tracing::info!(task = id, error = %message, "task failed");
-                inner.fail(id, message).await;
+                let state = match e.downcast_ref::<AgentError>() {
+                    Some(AgentError::NeedsLogin { .. }) => TaskState::NeedsLogin,
+                    _ => TaskState::Failed,
+                };
+                inner.fail_as(id, message, state).await;
             }
         }
         inner.running.lock().remove(&id);
@@ -261,7 +265,13 @@ impl Job<'_> {
         let head = wt.line(&["rev-parse", "--verify", "HEAD^{commit}"]).await?;
         if head == prepared.base {
             // Documented choice: a task whose branch has no change is a failure, not an empty PR.
-            anyhow::bail!("the agent made no changes");
+            // The agent's own last words and stop reason say why (a refused permission, an API
+            // error it reported as text, a question it asked).
+            let said = crate::text::first_line(outcome.summary.lines().last().unwrap_or_default(), 300);
+            anyhow::bail!(
+                "the agent made no changes (it stopped with {}; its last message: {said:?})",
+                outcome.stop_reason.as_str()
+            );
         }
         let (check, check_output) = self.checks(task, prepared).await?;
         let (stat, files) = pr::changed_files(&wt, &prepared.base, &head).await?;
@@ -411,6 +421,7 @@ fn forward_events(
                     let _ = inner.store.set_field(id, store::Field::Tokens, (base_tokens + tokens) as i64);
                 }
                 AgentEvent::Plan(p) => plan = Some(p),
+                AgentEvent::Alive => {}
                 AgentEvent::Process(record) => {
                     if let Err(e) = inner.store.set_process(id, record) {
                         tracing::warn!(task = id, error = %e, "cannot record the agent's process group");

@@ -70,19 +70,21 @@ impl Inner {
         task
     }
 
-    /// Writes the task's failure: its error, then the `failed` state (logged and broadcast).
-    fn record_failure(&self, id: TaskId, message: &str) -> Result<(), StoreError> {
+    /// Writes the task's failure: its error, then `state` (`failed`, or `needs_login`; logged
+    /// and broadcast).
+    fn record_failure(&self, id: TaskId, message: &str, state: TaskState) -> Result<(), StoreError> {
         self.store.set_field(id, store::Field::Error, message.to_owned())?;
-        self.transition(id, TaskState::Failed, message.to_owned())
+        self.transition(id, state, message.to_owned())
     }
 
-    /// Marks the task failed, retrying a few times when the database cannot be written (a full
-    /// disk). If it still cannot, the user is told at once (the event carries the failure) and
+    /// Marks the task failed (`state`: `failed`, or `needs_login` for an agent that refused to
+    /// work without a login), retrying a few times when the database cannot be written (a full
+    /// disk). If it still cannot (it then shows as `failed`), the user is told at once (the event carries the failure) and
     /// the recovery poll keeps trying, so the task never stays in a working state.
-    pub(super) async fn fail(&self, id: TaskId, message: String) {
+    pub(super) async fn fail_as(&self, id: TaskId, message: String, state: TaskState) {
         let mut last = None;
         for attempt in 0..RECORD_ATTEMPTS {
-            match self.record_failure(id, &message) {
+            match self.record_failure(id, &message, state) {
                 Ok(()) => return,
                 Err(StoreError::IllegalTransition { .. } | StoreError::NoTask(_)) => return,
                 Err(e) => last = Some(e),
@@ -118,7 +120,7 @@ impl Inner {
         }
         let unrecorded: Vec<(TaskId, String)> = self.unrecorded.lock().clone().into_iter().collect();
         for (id, message) in unrecorded {
-            match self.record_failure(id, &message) {
+            match self.record_failure(id, &message, TaskState::Failed) {
                 Ok(()) | Err(StoreError::IllegalTransition { .. } | StoreError::NoTask(_)) => {
                     self.unrecorded.lock().remove(&id);
                 }
@@ -135,7 +137,7 @@ impl Inner {
                 && !self.unrecorded.lock().contains_key(&task.id);
             if stranded {
                 let message = "the task stopped without recording its result".to_owned();
-                if self.record_failure(task.id, &message).is_err() {
+                if self.record_failure(task.id, &message, TaskState::Failed).is_err() {
                     self.unrecorded.lock().insert(task.id, message);
                 }
             }

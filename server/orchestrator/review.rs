@@ -354,7 +354,7 @@ impl Orchestrator {
     pub(crate) fn request_changes(&self, id: TaskId, feedback: &str) -> Result<(), OrchestratorError> {
         let task = self.inner.expect_state(
             id,
-            &[TaskState::Ready, TaskState::Failed, TaskState::Interrupted],
+            &[TaskState::Ready, TaskState::Failed, TaskState::Interrupted, TaskState::NeedsLogin],
             "requesting changes",
         )?;
         let prompt = format!("{}\n\nReview feedback on your previous work (address it):\n{feedback}", task.prompt);

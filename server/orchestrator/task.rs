@@ -46,11 +46,14 @@ pub enum TaskState {
     Failed,
     /// The server running it stopped mid-way; worktree and branch are kept.
     Interrupted,
+    /// The agent refused to work without a login; the task's error carries the agent's own
+    /// hint (Copilot: "run `copilot login`"). Resumable once the user has logged in.
+    NeedsLogin,
 }
 
 impl TaskState {
     /// Every state, in lifecycle order.
-    pub(crate) const ALL: [TaskState; 11] = [
+    pub(crate) const ALL: [TaskState; 12] = [
         TaskState::Queued,
         TaskState::Preparing,
         TaskState::Running,
@@ -62,6 +65,7 @@ impl TaskState {
         TaskState::Discarded,
         TaskState::Failed,
         TaskState::Interrupted,
+        TaskState::NeedsLogin,
     ];
 
     /// The state's name as stored and shown (`awaiting_plan_approval`).
@@ -78,6 +82,7 @@ impl TaskState {
             TaskState::Discarded => "discarded",
             TaskState::Failed => "failed",
             TaskState::Interrupted => "interrupted",
+            TaskState::NeedsLogin => "needs_login",
         }
     }
 
@@ -126,13 +131,13 @@ pub(crate) fn transition_allowed(from: TaskState, to: TaskState) -> bool {
     match from {
         Queued => matches!(to, Preparing | Failed | Discarded | Interrupted),
         Preparing => matches!(to, Running | Failed | Discarded | Interrupted),
-        Running => matches!(to, Checking | AwaitingPlanApproval | Failed | Discarded | Interrupted),
+        Running => matches!(to, Checking | AwaitingPlanApproval | Failed | NeedsLogin | Discarded | Interrupted),
         AwaitingPlanApproval => matches!(to, Queued | Discarded),
         Checking => matches!(to, Ready | Failed | Discarded | Interrupted),
         // Ready → queued: the reviewer requested changes.
         Ready => matches!(to, Merged | Applied | Discarded | Queued | Failed),
         // Failed and interrupted tasks can be retried (re-queued) or thrown away.
-        Failed | Interrupted => matches!(to, Queued | Discarded),
+        Failed | Interrupted | NeedsLogin => matches!(to, Queued | Discarded),
         Merged | Applied | Discarded => false,
     }
 }

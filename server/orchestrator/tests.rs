@@ -234,13 +234,15 @@ async fn a_crashing_agent_fails_the_task_with_its_stderr_tail() {
 }
 
 #[tokio::test]
-async fn an_agent_that_makes_no_change_fails() {
+async fn an_agent_that_makes_no_change_fails_naming_its_last_message_and_stop_reason() {
     let f = fixture();
-    let orch = f.open(vec![f.agent("script", "echo nothing to do\n")], None);
+    let orch =
+        f.open(vec![f.agent("script", "echo looking around\necho 'I was not allowed to write hello.txt'\n")], None);
     let mut rx = orch.subscribe();
     let id = orch.start_task(&f.repo, "Do it", serde_json::Value::Null, Some("script")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
-    assert_eq!(task.error.as_deref(), Some("the agent made no changes"));
+    expect_test::expect![[r#"the agent made no changes (it stopped with end_turn; its last message: "I was not allowed to write hello.txt")"#]]
+        .assert_eq(task.error.as_deref().unwrap_or(""));
 }
 
 #[tokio::test]
@@ -281,6 +283,28 @@ async fn assert_gone(pids: &[u32]) {
         assert!(std::time::Instant::now() < deadline, "still running: {left:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn a_silent_agent_is_stopped_at_its_inactivity_limit_and_a_busy_one_is_not() {
+    let f = fixture();
+    let mut quiet = f.agent("quiet", "echo thinking\nsleep 1000 &\nwait\n");
+    quiet.inactivity_timeout_ms = Some(2_000);
+    // Busy for longer than the inactivity limit, with output more often than it.
+    let mut busy = f
+        .agent("busy", "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo step $i; sleep 0.25; done\necho done > out.txt\n");
+    busy.inactivity_timeout_ms = Some(2_000);
+    let orch = f.open(vec![quiet, busy], None);
+    let mut rx = orch.subscribe();
+    let id = orch.start_task(&f.repo, "Think", serde_json::Value::Null, Some("quiet")).await.expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
+    expect_test::expect!["the agent showed no output and no tool call for 2000 ms and was stopped"]
+        .assert_eq(task.error.as_deref().unwrap_or(""));
+    let left = crate::process::residents_after_exit(&task.worktree.expect("worktree")).await;
+    assert!(left.is_empty(), "the agent's processes still run: {left:?}");
+    let id = orch.start_task(&f.repo, "Work", serde_json::Value::Null, Some("busy")).await.expect("start");
+    let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
+    assert_eq!(task.error, None);
 }
 
 #[tokio::test]

@@ -602,13 +602,13 @@ async fn a_rejecting_model_answers_each_format_with_its_own_error_body() {
     assert_eq!(listing.status(), 200);
 }
 
-/// `tests/agents/presets-draft.toml` stays well-formed data for the server to embed, and every
+/// The server's built-in presets (`server/agents/presets.toml`) are well-formed, and every
 /// verified preset pins the same package and version that scripts/e2e-agents.sh installs and
-/// runs (so the draft cannot drift from what was tried).
+/// runs (so the presets cannot drift from what was tried).
 #[test]
-fn the_presets_draft_is_well_formed_and_pins_what_the_harness_runs() {
+fn the_presets_are_well_formed_and_pin_what_the_harness_runs() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let draft = std::fs::read_to_string(root.join("tests/agents/presets-draft.toml")).expect("the draft");
+    let draft = std::fs::read_to_string(root.join("server/agents/presets.toml")).expect("the presets");
     let harness = std::fs::read_to_string(root.join("scripts/e2e-agents.sh")).expect("the harness");
     let presets: toml::Table = toml::from_str(&draft).expect("the draft is TOML");
     assert!(presets.len() >= 12, "every agent of issue 15 has a preset");
@@ -623,8 +623,10 @@ fn the_presets_draft_is_well_formed_and_pins_what_the_harness_runs() {
                 .map(|v| v.as_str().unwrap_or_else(|| panic!("{name}.{key} holds strings")).to_owned())
                 .collect()
         };
-        let args = strings("args");
-        assert!(!s("command").is_empty() && !s("command").contains(' '), "{name}: a program name");
+        let command = strings("command");
+        let program = command.first().cloned().unwrap_or_default();
+        let args = &command[1.min(command.len())..];
+        assert!(!program.is_empty() && !program.contains(' '), "{name}: a program name");
         match s("kind") {
             "cli" => {
                 assert!(["text", "claude-json", "codex-json", "opencode-json"].contains(&s("output")), "{name}");
@@ -648,8 +650,8 @@ fn the_presets_draft_is_well_formed_and_pins_what_the_harness_runs() {
         assert!(preset.get("env").and_then(toml::Value::as_table).is_some(), "{name}.env");
         assert!(preset.get("min_node").and_then(toml::Value::as_integer).is_some(), "{name}.min_node");
         assert!(!s("auth_hint").is_empty());
-        if let Some(local) = preset.get("local_model") {
-            let env = local.get("env").and_then(toml::Value::as_table).expect("local_model.env");
+        if let Some(local) = preset.get("local_model_template") {
+            let env = local.get("env").and_then(toml::Value::as_table).expect("local_model_template.env");
             let text = format!("{env}{:?}", local.get("args"));
             assert!(text.contains("{base_url}"), "{name}: the local model's address is substituted");
         }

@@ -2,6 +2,7 @@
 //! 127.0.0.1 that speaks each provider's real wire format.
 
 mod agent_model;
+mod agents;
 mod cli;
 mod closing_tail;
 mod completion;

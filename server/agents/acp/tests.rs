@@ -80,7 +80,8 @@ async fn a_turn_writes_inside_the_worktree_only_and_reports_progress() {
     };
     let outcome = run(s.ctx.clone()).await.expect("run");
     assert_eq!(outcome.stop_reason, StopReason::EndTurn);
-    assert_eq!(outcome.summary, "Hello chose allow-once; inside ok=True; outside refused=True; read back=True");
+    // "Hello " came before the plan and the tool call: the final message is what follows them.
+    assert_eq!(outcome.summary, "chose allow-once; inside ok=True; outside refused=True; read back=True");
     assert_eq!(outcome.tokens, 12);
     assert_eq!(std::fs::read_to_string(s.worktree.join("notes.txt")).expect("notes"), "written by acp");
     assert_eq!(entries(&s.root), ["wt"]);
@@ -101,6 +102,8 @@ async fn a_turn_writes_inside_the_worktree_only_and_reports_progress() {
     ] {
         assert!(events.contains(&expected), "{expected:?} missing from {events:?}");
     }
+    // The earlier message is kept in the log, not lost.
+    assert!(events.iter().any(|e| matches!(e, AgentEvent::Log(l) if l.starts_with("agent said: Hello"))), "{events:?}");
 }
 
 #[tokio::test]
@@ -109,7 +112,7 @@ async fn reject_policy_rejects() {
         return;
     };
     let outcome = run(s.ctx.clone()).await.expect("run");
-    assert_eq!(outcome.summary, "Hello permission denied (reject-once)");
+    assert_eq!(outcome.summary, "permission denied (reject-once)");
     assert!(!s.worktree.join("notes.txt").exists());
 }
 
@@ -234,4 +237,31 @@ async fn terminals_are_declined_and_stray_output_is_logged() {
     let events = drain(&mut s.events);
     let expected = AgentEvent::Log("agent output: booting the terminal, not JSON".to_owned());
     assert!(events.contains(&expected), "{events:?}");
+}
+
+#[tokio::test]
+async fn without_client_fs_the_capability_is_not_offered_nor_served() {
+    let Some(mut s) = setup("Write some notes.", PermissionPolicy::Allow) else {
+        return;
+    };
+    s.ctx.profile.client_fs = false;
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    // The agent's fs/write_text_file and fs/read_text_file get "method not found": nothing written.
+    assert_eq!(outcome.summary, "chose allow-once; inside ok=False; outside refused=True; read back=False");
+    assert!(!s.worktree.join("notes.txt").exists());
+    let caps = &agent_record(&s.worktree)["init"]["clientCapabilities"];
+    assert_eq!(caps["fs"]["readTextFile"], false);
+    assert_eq!(caps["fs"]["writeTextFile"], false);
+    assert_eq!(caps["terminal"], false);
+}
+
+#[tokio::test]
+async fn the_summary_is_the_last_message_by_message_id() {
+    let Some(mut s) = setup("notice", PermissionPolicy::Allow) else {
+        return;
+    };
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.summary, "The answer. Done.");
+    let events = drain(&mut s.events);
+    assert!(events.contains(&AgentEvent::Log("agent said: Info: a notice".to_owned())), "{events:?}");
 }
