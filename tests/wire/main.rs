@@ -11,6 +11,7 @@ mod edits;
 mod encodings;
 mod faults;
 mod lifecycle;
+mod nes;
 mod ordering;
 mod syntax;
 mod task_git;

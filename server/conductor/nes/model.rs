@@ -104,6 +104,8 @@ pub(crate) fn prompt(
     config: &NesConfig,
 ) -> GenerateRequest {
     let blocks = edit_blocks(rope, history);
+    // Qwen's repository format names files by their path in the repository, without a root.
+    let path = path.trim_start_matches('/');
     let (prompt, stop) = match family {
         Family::Qwen => {
             let mut p = format!("<|file_sep|>{path}.diff\n");

@@ -1,0 +1,262 @@
+//! Next edit suggestions over the wire (`textDocument/copilotInlineEdit`): the captured messages
+//! of the public clients (tests/nes/fixtures: copilot-lsp and sidekick.nvim recorded from real
+//! Neovim, copilot.el and the Copilot README built from their sources) replayed as they were
+//! sent; stale versions; model predictions from the scripted model, superseded requests.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::client::{Client, frame};
+use crate::support::model_server::{ModelServer, Reply};
+use crate::support::openai_options;
+
+const METHOD: &str = "textDocument/copilotInlineEdit";
+
+fn fixture(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nes/fixtures").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("read fixture")).expect("fixture is JSON")
+}
+
+/// `a` with `b`'s keys merged in, recursively.
+fn merged(mut a: Value, b: &Value) -> Value {
+    if let (Some(a), Some(b)) = (a.as_object_mut(), b.as_object()) {
+        for (k, v) in b {
+            let slot = a.entry(k.clone()).or_insert(Value::Null);
+            *slot = if slot.is_object() && v.is_object() { merged(slot.take(), v) } else { v.clone() };
+        }
+    }
+    a
+}
+
+/// Replays one fixture: its `initialize` capabilities and options (the model pointed at the
+/// scripted server, model predictions off so the answer is the structural one), then its
+/// messages in order, requests with the ids they were recorded with. Checks the answer to the
+/// NES request against the fixture's and that every follow-up is taken.
+async fn replay(name: &str) {
+    let fx = fixture(name);
+    let messages = fx["messages"].as_array().expect("messages");
+    let init = messages.iter().find(|m| m["method"] == "initialize").expect("initialize");
+    let model = ModelServer::start().await;
+    let options = merged(
+        init["params"]["initializationOptions"].clone(),
+        &merged(openai_options(&model.base_url()), &json!({ "nes": { "model_predictions": false } })),
+    );
+    let client = Client::start(init["params"]["capabilities"].clone(), options).await;
+    // Neovim offers UTF-8 first; with NES on, UTF-16 is chosen (copilot-lsp sends it anyway).
+    assert_eq!(client.initialize_result["capabilities"]["positionEncoding"], "utf-16", "{name}");
+    let mut answered = false;
+    let mut requests = 0;
+    for m in messages {
+        let method = m["method"].as_str().expect("method");
+        if method == "initialize" || method == "initialized" {
+            continue;
+        }
+        // The message as recorded, ids included (`synthesized` marks sync messages the fixture
+        // built, not a JSON-RPC member).
+        let mut m = m.clone();
+        if let Some(o) = m.as_object_mut() {
+            o.remove("synthesized");
+        }
+        client.send_raw(&frame(&serde_json::to_vec(&m).expect("serialize"))).await;
+        let Some(id) = m.get("id") else { continue };
+        let resp = client.stray(requests).await;
+        requests += 1;
+        assert_eq!(resp["id"], *id, "{name}: answers in order, ids as recorded");
+        if method == METHOD {
+            answered = true;
+            let got = &resp["result"]["edits"];
+            let want = &fx["response"]["result"]["edits"];
+            assert_eq!(got.as_array().map(Vec::len), Some(1), "{name}: {resp}");
+            for key in ["text", "range", "textDocument"] {
+                assert_eq!(got[0][key], want[0][key], "{name}: {key} in {resp}");
+            }
+            assert_eq!(got[0]["command"]["command"], "baton.nes.accept");
+            let arg = got[0]["command"]["arguments"][0].as_str().unwrap_or_default();
+            assert!(arg.starts_with("structural:"), "{name}: {arg}");
+        } else {
+            assert_eq!(resp["result"], Value::Null, "{name}: {method} answered {resp}");
+            assert!(resp.get("error").is_none(), "{name}: {resp}");
+        }
+    }
+    assert!(answered, "{name}: the fixture has a NES request");
+    // Still up after the follow-ups (copilot.el's accept is a notification): the next request
+    // is answered, and with the suggestion taken there is nothing more to predict.
+    let request = messages.iter().find(|m| m["method"] == METHOD).expect("request");
+    let uri = request["params"]["textDocument"]["uri"].clone();
+    let version = messages
+        .iter()
+        .filter(|m| m["method"] == "textDocument/didChange")
+        .filter_map(|m| m["params"]["textDocument"]["version"].as_i64())
+        .max()
+        .expect("a change");
+    let again = client
+        .request(
+            METHOD,
+            json!({ "textDocument": { "uri": uri, "version": version }, "position": { "line": 2, "character": 16 } }),
+        )
+        .await;
+    let at = messages.iter().position(|m| m["method"] == METHOD).unwrap_or(0);
+    let taken = messages[at..].iter().any(|m| m["method"] == "textDocument/didChange");
+    let left = again["result"]["edits"].as_array().map(Vec::len);
+    assert_eq!(left, Some(if taken { 0 } else { 1 }), "{name}: {again}");
+    // The accept, as a request (sidekick, the README) or a notification (copilot.el), reached
+    // the command.
+    if messages.iter().any(|m| m["method"] == "workspace/executeCommand") {
+        let log = client.log();
+        assert!(log.contains("next edit accepted"), "{name}: {log}");
+    }
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn copilot_lsp_as_recorded_from_neovim_gets_the_rename_follow_up() {
+    replay("nvim-copilot-lsp.json").await;
+}
+
+#[tokio::test]
+async fn sidekick_as_recorded_from_neovim_gets_the_rename_follow_up_and_its_accept_is_answered() {
+    replay("nvim-sidekick.json").await;
+}
+
+#[tokio::test]
+async fn copilot_el_gets_the_rename_follow_up_and_its_accept_notification_is_taken() {
+    replay("emacs-copilot-el.json").await;
+}
+
+#[tokio::test]
+async fn the_copilot_readme_request_gets_the_rename_follow_up() {
+    replay("readme-copilot-language-server.json").await;
+}
+
+const URI: &str = "file:///p/nes.py";
+const TEXT: &str = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))\n";
+
+async fn client_with(model: &ModelServer, nes: Value) -> Client {
+    let options = merged(openai_options(&model.base_url()), &json!({ "nes": nes }));
+    let caps = json!({ "general": { "positionEncodings": ["utf-8", "utf-16"] } });
+    Client::start(caps, options).await
+}
+
+fn params(version: i32, line: u32, character: u32) -> Value {
+    json!({ "textDocument": { "uri": URI, "version": version }, "position": { "line": line, "character": character } })
+}
+
+#[tokio::test]
+async fn a_stale_version_an_unknown_document_and_nes_off_answer_no_edits() {
+    let model = ModelServer::start().await;
+    let client = client_with(&model, json!({ "model_predictions": false })).await;
+    client.open(URI, "python", TEXT).await;
+    client.change(URI, 2, (0, 9), (0, 14), "w").await;
+    let stale = client.request(METHOD, params(1, 0, 10)).await;
+    assert_eq!(stale["result"], json!({ "edits": [] }), "{stale}");
+    let unknown = client
+        .request(METHOD, json!({ "textDocument": { "uri": "file:///p/other.py", "version": 2 }, "position": { "line": 0, "character": 0 } }))
+        .await;
+    assert_eq!(unknown["result"], json!({ "edits": [] }), "{unknown}");
+    let current = client.request(METHOD, params(2, 0, 10)).await;
+    assert_eq!(current["result"]["edits"][0]["text"], "w", "{current}");
+    // Malformed params are an error, not a crash.
+    let bad = client.request(METHOD, json!({ "textDocument": { "uri": URI } })).await;
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    client.shutdown().await;
+
+    let off = client_with(&model, json!({ "enabled": false })).await;
+    assert_eq!(
+        off.initialize_result["capabilities"]["positionEncoding"], "utf-8",
+        "NES off: the client's first choice"
+    );
+    off.open(URI, "python", TEXT).await;
+    off.change(URI, 2, (0, 9), (0, 14), "w").await;
+    let resp = off.request(METHOD, params(2, 0, 10)).await;
+    assert_eq!(resp["result"], json!({ "edits": [] }), "{resp}");
+    assert!(model.requests().iter().all(|r| !r.path.ends_with("completions")), "no model call for NES");
+    off.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_parameter_added_is_passed_at_the_call_and_accepting_it_is_taken() {
+    let model = ModelServer::start().await;
+    let client = client_with(&model, json!({ "model_predictions": false })).await;
+    client.open(URI, "python", TEXT).await;
+    client.change(URI, 2, (0, 22), (0, 22), ", depth").await;
+    let resp = client.request(METHOD, params(2, 0, 29)).await;
+    let edit = &resp["result"]["edits"][0];
+    assert_eq!(edit["text"], ", depth", "{resp}");
+    assert_eq!(
+        edit["range"],
+        json!({ "start": { "line": 4, "character": 15 }, "end": { "line": 4, "character": 15 } })
+    );
+    let accept = client.request("workspace/executeCommand", edit["command"].clone()).await;
+    assert_eq!(accept["result"], Value::Null, "{accept}");
+    let bad = client
+        .request("workspace/executeCommand", json!({ "command": "baton.nes.accept", "arguments": ["nothing"] }))
+        .await;
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    client.shutdown().await;
+}
+
+/// The window the model sees is the whole (short) document; it answers it rewritten.
+#[tokio::test]
+async fn the_models_rewritten_window_becomes_edits_after_the_structural_ones() {
+    let model = ModelServer::start().await;
+    let rewritten = "def area(w, height):\n    return w * height\n\n\nprint(area(2, 3))  # six\n";
+    model.set_default(Reply::text(rewritten));
+    let client = client_with(&model, json!({ "debounce_ms": 0 })).await;
+    client.open(URI, "python", TEXT).await;
+    client.change(URI, 2, (0, 9), (0, 14), "w").await;
+    let resp = client.request(METHOD, params(2, 0, 10)).await;
+    let edits = resp["result"]["edits"].as_array().cloned().unwrap_or_default();
+    let shown: Vec<(String, String)> = edits
+        .iter()
+        .map(|e| {
+            (
+                e["command"]["arguments"][0].as_str().unwrap_or("").split(':').next().unwrap_or("").to_owned(),
+                e["text"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    // The structural rename first; the model's same edit overlaps it and is dropped; its comment
+    // stays.
+    assert_eq!(
+        shown,
+        vec![("structural".to_owned(), "w".to_owned()), ("model".to_owned(), "  # six".to_owned())],
+        "{resp}"
+    );
+    assert_eq!(
+        edits[1]["range"],
+        json!({ "start": { "line": 4, "character": 17 }, "end": { "line": 4, "character": 17 } })
+    );
+    let req = model.requests().into_iter().find(|r| r.path == "/v1/completions").expect("a completion request");
+    let prompt = req.body["prompt"].as_str().unwrap_or_default().to_owned();
+    assert!(prompt.contains("original:\ndef area(width, height):\nupdated:\ndef area(w, height):\n"), "{prompt}");
+    assert!(prompt.ends_with("<|file_sep|>updated/p/nes.py\n"), "{prompt}");
+    // Asked again on the same text: the answer comes from the cache.
+    let again = client.request(METHOD, params(2, 0, 10)).await;
+    assert_eq!(again["result"]["edits"].as_array().map(Vec::len), Some(2), "{again}");
+    let asked = model.requests().into_iter().filter(|r| r.path == "/v1/completions").count();
+    assert_eq!(asked, 1, "the second answer came from the cache");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_newer_request_supersedes_one_waiting_on_the_model_and_a_failing_model_answers_empty() {
+    let model = ModelServer::start().await;
+    model.set_default(Reply::Hang);
+    let client = client_with(&model, json!({ "debounce_ms": 0 })).await;
+    client.open(URI, "python", "x = 1\n").await;
+    client.change(URI, 2, (0, 4), (0, 5), "2").await;
+    let (_, first) = client.send_request(METHOD, params(2, 0, 5)).await;
+    model.wait_for_requests(1, Duration::from_secs(20)).await;
+    model.set_default(Reply::status(500, "boom"));
+    let second = client
+        .request(
+            METHOD,
+            json!({ "textDocument": { "uri": URI, "version": 2 }, "position": { "line": 0, "character": 4 } }),
+        )
+        .await;
+    let first = tokio::time::timeout(Duration::from_secs(20), first).await.expect("first answered").expect("answer");
+    assert_eq!(first["result"], json!({ "edits": [] }), "superseded: {first}");
+    assert_eq!(second["result"], json!({ "edits": [] }), "model failed: {second}");
+    client.shutdown().await;
+}
