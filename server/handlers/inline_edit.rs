@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 
 use tower_lsp_server::jsonrpc::Result;
 
+use crate::conductor::DocSnapshot;
 use crate::conductor::nes::{self, ModelRequest, Prediction, Source};
 use crate::lsp::convert;
 use crate::lsp::documents::{self, TREE_WAIT};
@@ -75,13 +76,26 @@ pub(crate) async fn handle(state: &Arc<State>, params: InlineEditParams) -> Resu
     Ok(InlineEditResult { edits })
 }
 
-fn to_wire(state: &State, uri: &str, doc: &Document, p: &Prediction) -> InlineEdit {
+/// The structural predictions for `uri` after its newest edit, computed on the blocking pool
+/// (they may parse the text before the edit).
+pub(crate) async fn structural(state: &State, uri: &str, snapshot: &DocSnapshot, cursor: usize) -> Vec<Prediction> {
+    let Some(last) = state.conductor.nes.history(uri).last().cloned() else { return Vec::new() };
+    let snap = snapshot.clone();
+    tokio::task::spawn_blocking(move || nes::structural_predictions(&snap, &last, cursor)).await.unwrap_or_default()
+}
+
+/// The accept command of a prediction, with a fresh `<source>:<id>`.
+pub(crate) fn accept_command(state: &State, p: &Prediction) -> tower_lsp_server::gen_lsp_types::Command {
     let id = format!("{}:{}", p.source.as_str(), state.conductor.nes.next_id());
+    ext::Command::NesAccept.invocation("Accept next edit".to_owned(), &id)
+}
+
+fn to_wire(state: &State, uri: &str, doc: &Document, p: &Prediction) -> InlineEdit {
     InlineEdit {
         text: p.text.clone(),
         range: convert::range(doc, p.range.clone(), state.encoding()),
         text_document: VersionedDocument { uri: uri.to_owned(), version: doc.version },
-        command: ext::Command::NesAccept.invocation("Accept next edit".to_owned(), &id),
+        command: accept_command(state, p),
     }
 }
 

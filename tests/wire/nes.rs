@@ -260,3 +260,34 @@ async fn a_newer_request_supersedes_one_waiting_on_the_model_and_a_failing_model
     assert_eq!(second["result"], json!({ "edits": [] }), "model failed: {second}");
     client.shutdown().await;
 }
+
+/// Helix has no next edit request: the first structural prediction is a code action.
+#[tokio::test]
+async fn a_helix_like_client_gets_the_next_edit_as_a_code_action() {
+    let model = ModelServer::start().await;
+    let options = merged(openai_options(&model.base_url()), &json!({ "nes": { "model_predictions": false } }));
+    let client = Client::start(crate::support::client::plain_capabilities(), options).await;
+    client.open(URI, "python", TEXT).await;
+    let ask = |line: u32| json!({ "textDocument": { "uri": URI }, "range": crate::support::client::range((line, 0), (line, 0)), "context": { "diagnostics": [] } });
+    let before = client.request("textDocument/codeAction", ask(0)).await;
+    let titles = |r: &Value| -> Vec<String> {
+        r["result"].as_array().into_iter().flatten().filter_map(|a| a["title"].as_str().map(str::to_owned)).collect()
+    };
+    assert!(!titles(&before).iter().any(|t| t.contains("next edit")), "no edit yet: {before}");
+    client.change(URI, 2, (0, 9), (0, 14), "w").await;
+    let resp = client.request("textDocument/codeAction", ask(0)).await;
+    let action = resp["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["title"] == "Baton: next edit at line 2")
+        .unwrap_or_else(|| panic!("{resp}"));
+    let edits = &action["edit"]["changes"][URI];
+    assert_eq!(
+        *edits,
+        json!([{ "range": { "start": { "line": 1, "character": 11 }, "end": { "line": 1, "character": 16 } }, "newText": "w" }]),
+        "{action}"
+    );
+    assert_eq!(action["command"]["command"], "baton.nes.accept");
+    client.shutdown().await;
+}
