@@ -199,7 +199,7 @@ impl Conductor {
                 let debounce = std::time::Duration::from_millis(config.debounce_ms);
                 let asked = self.run_current(ticket, debounce, async {
                     let _in_flight = on_model_call();
-                    model::ask(provider, generate).await
+                    model::ask(provider, generate, &window).await
                 });
                 let Some(raw) = asked.await else { return Ok(None) };
                 let raw = raw?;

@@ -113,7 +113,7 @@ pub(crate) fn prompt(
                 p.push_str(&format!("original:\n{original}updated:\n{updated}"));
             }
             p.push_str(&format!("<|file_sep|>current/{path}\n{}<|file_sep|>updated/{path}\n", window.text));
-            (Prompt::Raw { prompt: p }, ["<|file_sep|>", "<|endoftext|>", "<|im_end|>"].map(String::from).to_vec())
+            (Prompt::Raw { prompt: p }, STOPS.map(String::from).to_vec())
         }
         Family::Chat => {
             let mut c = format!("Recent edits in {path}, oldest first:\n");
@@ -131,29 +131,51 @@ pub(crate) fn prompt(
     GenerateRequest { prompt, max_tokens: config.max_tokens, temperature: 0.0, stop }
 }
 
-/// Asks the model; the raw answer. Bounded: the provider ends the stream at `max_tokens` worth
-/// of text. Errors: the provider's.
-pub(crate) async fn ask(provider: &Provider, request: GenerateRequest) -> Result<String, ProviderError> {
+/// Lines the model may write past the window's own before its answer is cut (an inserted line
+/// or two is a prediction; more is a model that ran on).
+const EXTRA_LINES: usize = 3;
+
+/// Asks the model for `window` rewritten; the raw answer. Bounded: the provider ends the stream
+/// at `max_tokens` worth of text, and the stream is dropped (closing the connection, so the
+/// model stops) once the answer has [`EXTRA_LINES`] more lines than the window or reached a
+/// stop marker. Errors: the provider's.
+pub(crate) async fn ask(
+    provider: &Provider,
+    request: GenerateRequest,
+    window: &Window,
+) -> Result<String, ProviderError> {
+    let max_lines = window.text.lines().count() + EXTRA_LINES;
     let mut stream = provider.generate(request).await?;
     let mut raw = String::new();
     while let Some(delta) = stream.next().await {
         raw.push_str(&delta?);
+        if raw.matches('\n').count() > max_lines || STOPS.iter().any(|m| raw.contains(m)) {
+            break;
+        }
     }
     Ok(raw)
 }
 
+/// Where a raw answer in Qwen's repository format ends.
+const STOPS: [&str; 3] = ["<|file_sep|>", "<|endoftext|>", "<|im_end|>"];
+
 /// The rewritten window in the model's answer: cut at a stop marker, a fence's body for chat
-/// models. `None` when there is none.
+/// models, at most the window's line count when it ran on. `None` when there is none.
 pub(crate) fn rewritten(family: Family, raw: &str, window: &Window) -> Option<String> {
     let mut text = match family {
         Family::Qwen => {
-            let cut = ["<|file_sep|>", "<|endoftext|>", "<|im_end|>"].iter().filter_map(|m| raw.find(m)).min();
+            let cut = STOPS.iter().filter_map(|m| raw.find(m)).min();
             raw[..cut.unwrap_or(raw.len())].to_owned()
         }
         Family::Chat => crate::conductor::edit::extract_code(raw).to_owned(),
     };
     if text.trim().is_empty() {
         return None;
+    }
+    // An answer cut for running on ([`ask`]): its lines past the window's count are not kept.
+    let lines = window.text.lines().count();
+    if text.lines().count() > lines + EXTRA_LINES {
+        text = text.split_inclusive('\n').take(lines).collect();
     }
     if window.text.ends_with('\n') && !text.ends_with('\n') {
         text.push('\n');

@@ -54,7 +54,12 @@ pub(crate) fn predict(
     cursor: usize,
 ) -> Vec<Prediction> {
     let mut out = rename(rope, tree, last, cursor);
-    out.extend(signature(language, rope, tree, last));
+    // A parameter's rename is seen by both: the first finding of a range is kept.
+    for p in signature(language, rope, tree, last) {
+        if !out.iter().any(|q| q.range == p.range) {
+            out.push(p);
+        }
+    }
     out
 }
 
@@ -306,6 +311,8 @@ fn signature(language: &'static Language, rope: &Rope, tree: &Tree, last: &Histo
         Change::Added(k, new[k].clone())
     } else if old.len() == new.len() + 1 && old[k + 1..] == new[k..] {
         Change::Removed(k)
+    } else if new.len() == old.len() && k < new.len() && new[k + 1..] == old[k + 1..] {
+        return renamed_parameter(rope, tree, f_new, &name, &old[k], &new[k]);
     } else {
         return Vec::new();
     };
@@ -365,6 +372,62 @@ fn signature(language: &'static Language, rope: &Rope, tree: &Tree, last: &Histo
     out
 }
 
+/// A parameter renamed along with more of the signature (its type, another parameter): its
+/// uses in the function's body in document order, the keyword arguments naming it at the
+/// function's calls (Python), then the function's documentation.
+fn renamed_parameter(rope: &Rope, tree: &Tree, f: Node<'_>, name: &str, old: &str, new: &str) -> Vec<Prediction> {
+    if !is_identifier(old) || !is_identifier(new) {
+        return Vec::new();
+    }
+    let params = f.child_by_field_name("parameters").or_else(|| f.child_by_field_name("parameter"));
+    let in_params =
+        |n: Node<'_>| params.is_some_and(|p| p.start_byte() <= n.start_byte() && n.end_byte() <= p.end_byte());
+    let mut uses = Vec::new();
+    let mut stack = vec![f];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "identifier" && !is_member(n) && !is_keyword_name(n) && !in_params(n) && text_of(rope, n) == old
+        {
+            uses.push(n.byte_range());
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    uses.sort_by_key(|r| r.start);
+    // `f(old=...)` at the calls of this function.
+    let mut stack = vec![tree.root_node()];
+    let mut keywords = Vec::new();
+    while let Some(n) = stack.pop() {
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+        if n.kind() != "keyword_argument" {
+            continue;
+        }
+        let call = n.parent().and_then(|l| l.parent()).filter(|c| CALLS.contains(&c.kind()));
+        let calls_it = call.and_then(|c| callee_name(rope, c)).is_some_and(|(callee, _)| callee == name);
+        if let Some(k) = n.child_by_field_name("name").filter(|k| calls_it && text_of(rope, *k) == old) {
+            keywords.push(k.byte_range());
+        }
+    }
+    keywords.sort_by_key(|r| r.start);
+    let mut docs = Vec::new();
+    for doc in docs_of(f) {
+        let base = doc.start_byte();
+        let text = text_of(rope, doc);
+        for (at, _) in text.match_indices(old) {
+            let before = text[..at].chars().next_back();
+            let after = text[at + old.len()..].chars().next();
+            if !before.is_some_and(is_ident_char) && !after.is_some_and(is_ident_char) {
+                docs.push(base + at..base + at + old.len());
+            }
+        }
+    }
+    uses.into_iter()
+        .chain(keywords)
+        .chain(docs)
+        .map(|b| Prediction { range: chars(rope, b), text: new.to_owned(), source: Source::Structural })
+        .collect()
+}
+
 enum Change {
     /// A parameter was inserted at this index, with this name.
     Added(usize, String),
@@ -418,7 +481,8 @@ mod tests {
             expect![[r#"
                 2: "count" -> "total"
                 3: "count" -> "total"
-                1: "count" -> "total""#]],
+                1: "count" -> "total"
+                8: "count" -> "total""#]],
         );
     }
 
@@ -484,6 +548,19 @@ mod tests {
             "fn f(ctx: &C, verbose: bool) {}\nfn main() { f(&c, true); }\n",
             "fn f(ctx: &C$0) {}\nfn main() { f(&c, true); }\n",
             expect![[r#"1: ", true" -> """#]],
+        );
+    }
+
+    #[test]
+    fn a_parameter_renamed_with_its_type_is_renamed_in_the_body_keywords_and_docs() {
+        check(
+            "python",
+            "def f(count: int, x):\n    \"\"\"count: how many.\"\"\"\n    return count + x\n\nf(count=1, x=2)\ng(count=1)\n",
+            "def f(total: float$0, x):\n    \"\"\"count: how many.\"\"\"\n    return count + x\n\nf(count=1, x=2)\ng(count=1)\n",
+            expect![[r#"
+                2: "count" -> "total"
+                4: "count" -> "total"
+                1: "count" -> "total""#]],
         );
     }
 
