@@ -50,8 +50,10 @@ pub(crate) async fn handle(state: &Arc<State>, params: InlineEditParams) -> Resu
     };
     // A secret file (`.env`, a key) never reaches a model.
     let secret = crate::secrets::is_secret_path(&convert::display_path(&uri), &settings.secrets.patterns);
+    // The model is asked only when the structure predicts nothing: a structural prediction is
+    // instant and usually right, and a local model takes seconds to rewrite a window.
     let mut model = Vec::new();
-    if config.model_predictions && !secret && last.is_some() {
+    if config.model_predictions && !secret && last.is_some() && structural.is_empty() {
         let provider = state.provider();
         let request =
             ModelRequest { ticket: &ticket, doc: &snapshot, history: &history, cursor, config, provider: &provider };

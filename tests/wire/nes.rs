@@ -196,46 +196,47 @@ async fn a_parameter_added_is_passed_at_the_call_and_accepting_it_is_taken() {
     client.shutdown().await;
 }
 
-/// The window the model sees is the whole (short) document; it answers it rewritten.
+/// The window the model sees is the whole (short) document; it answers it rewritten. The model
+/// is asked only when no structural prediction is found.
 #[tokio::test]
-async fn the_models_rewritten_window_becomes_edits_after_the_structural_ones() {
+async fn the_model_is_asked_when_the_structure_predicts_nothing_and_its_window_becomes_edits() {
     let model = ModelServer::start().await;
-    let rewritten = "def area(w, height):\n    return w * height\n\n\nprint(area(2, 3))  # six\n";
+    let rewritten = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))  # six\n";
     model.set_default(Reply::text(rewritten));
     let client = client_with(&model, json!({ "debounce_ms": 0 })).await;
+    let completions = || model.requests().into_iter().filter(|r| r.path == "/v1/completions").collect::<Vec<_>>();
     client.open(URI, "python", TEXT).await;
+    // A rename: structural, no model call.
     client.change(URI, 2, (0, 9), (0, 14), "w").await;
     let resp = client.request(METHOD, params(2, 0, 10)).await;
+    let arg = resp["result"]["edits"][0]["command"]["arguments"][0].as_str().unwrap_or_default().to_owned();
+    assert!(arg.starts_with("structural:"), "{resp}");
+    assert!(completions().is_empty(), "no model call when the structure predicts");
+    // Undone, then a change the structure says nothing about: the model's rewrite.
+    client.change(URI, 3, (0, 9), (0, 10), "width").await;
+    client.change(URI, 4, (3, 0), (3, 0), "# area\n").await;
+    let text_now = "def area(width, height):\n    return width * height\n\n# area\n\nprint(area(2, 3))\n";
+    let rewritten = text_now.replace("print(area(2, 3))", "print(area(2, 3))  # six");
+    model.set_default(Reply::text(rewritten));
+    let resp = client.request(METHOD, params(4, 4, 0)).await;
     let edits = resp["result"]["edits"].as_array().cloned().unwrap_or_default();
-    let shown: Vec<(String, String)> = edits
-        .iter()
-        .map(|e| {
-            (
-                e["command"]["arguments"][0].as_str().unwrap_or("").split(':').next().unwrap_or("").to_owned(),
-                e["text"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
-    // The structural rename first; the model's same edit overlaps it and is dropped; its comment
-    // stays.
+    assert_eq!(edits.len(), 1, "{resp}");
+    assert_eq!(edits[0]["text"], "  # six");
     assert_eq!(
-        shown,
-        vec![("structural".to_owned(), "w".to_owned()), ("model".to_owned(), "  # six".to_owned())],
-        "{resp}"
+        edits[0]["range"],
+        json!({ "start": { "line": 5, "character": 17 }, "end": { "line": 5, "character": 17 } })
     );
-    assert_eq!(
-        edits[1]["range"],
-        json!({ "start": { "line": 4, "character": 17 }, "end": { "line": 4, "character": 17 } })
-    );
-    let req = model.requests().into_iter().find(|r| r.path == "/v1/completions").expect("a completion request");
-    let prompt = req.body["prompt"].as_str().unwrap_or_default().to_owned();
-    assert!(prompt.contains("original:\ndef area(width, height):\nupdated:\ndef area(w, height):\n"), "{prompt}");
+    let arg = edits[0]["command"]["arguments"][0].as_str().unwrap_or_default();
+    assert!(arg.starts_with("model:"), "{resp}");
+    let asked = completions();
+    assert_eq!(asked.len(), 1);
+    let prompt = asked[0].body["prompt"].as_str().unwrap_or_default().to_owned();
+    assert!(prompt.contains("original:\n\nupdated:\n# area\n"), "{prompt}");
     assert!(prompt.ends_with("<|file_sep|>updated/p/nes.py\n"), "{prompt}");
     // Asked again on the same text: the answer comes from the cache.
-    let again = client.request(METHOD, params(2, 0, 10)).await;
-    assert_eq!(again["result"]["edits"].as_array().map(Vec::len), Some(2), "{again}");
-    let asked = model.requests().into_iter().filter(|r| r.path == "/v1/completions").count();
-    assert_eq!(asked, 1, "the second answer came from the cache");
+    let again = client.request(METHOD, params(4, 4, 0)).await;
+    assert_eq!(again["result"]["edits"].as_array().map(Vec::len), Some(1), "{again}");
+    assert_eq!(completions().len(), 1, "the second answer came from the cache");
     client.shutdown().await;
 }
 

@@ -216,7 +216,7 @@ impl Conductor {
     }
 }
 
-/// Structural predictions first, then the model's that overlap none of them (nor touch the
+/// Structural predictions first (the handler asks the model only when there are none), then the model's that overlap none of them (nor touch the
 /// user's own newest edit, `protect`), at most [`MAX_PREDICTIONS`]: each valid alone, none
 /// overlapping (sidekick.nvim applies all of them at once).
 pub(crate) fn merge(
