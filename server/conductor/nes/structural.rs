@@ -318,12 +318,89 @@ fn signature(language: &'static Language, rope: &Rope, tree: &Tree, last: &Histo
     };
     let self_first = matches!(old.first().map(String::as_str), Some("self" | "cls"));
     let mut out = Vec::new();
+    for site in call_sites(rope, tree, &name) {
+        let args = &site.args;
+        // A Python method called through its receiver passes `self` implicitly.
+        let skip = usize::from(site.receiver && self_first && language.info.name == "python");
+        if site.named || args.len() + skip != old.len() {
+            continue;
+        }
+        let edit = match &change {
+            Change::Added(k, param) => {
+                let Some(k) = k.checked_sub(skip) else { continue };
+                if args.is_empty() {
+                    (site.open..site.open, param.clone())
+                } else if k < args.len() {
+                    let at = args[k].start;
+                    (at..at, format!("{param}, "))
+                } else {
+                    let at = args[args.len() - 1].end;
+                    (at..at, format!(", {param}"))
+                }
+            }
+            Change::Removed(k) => {
+                let Some(k) = k.checked_sub(skip) else { continue };
+                let range = if args.len() == 1 {
+                    args[0].clone()
+                } else if k + 1 == args.len() {
+                    args[k - 1].end..args[k].end
+                } else {
+                    args[k].start..args[k + 1].start
+                };
+                (range, String::new())
+            }
+        };
+        out.push(Prediction { range: chars(rope, edit.0), text: edit.1, source: Source::Structural });
+    }
+    out
+}
+
+/// One call of a function, in bytes: its arguments' ranges, where an argument goes in an empty
+/// list (after the `(`), whether it is called through a receiver, and whether an argument is
+/// named or spread (then positions do not map to parameters).
+struct CallSite {
+    args: Vec<Range<usize>>,
+    open: usize,
+    receiver: bool,
+    named: bool,
+}
+
+/// The calls of `name` in the tree, in document order: call expressions, and in Rust the
+/// `name(...)` inside a macro's token tree (`format!("{}", name(x))`), whose arguments are the
+/// tokens between top-level commas.
+fn call_sites(rope: &Rope, tree: &Tree, name: &str) -> Vec<CallSite> {
+    let mut out = Vec::new();
     let mut stack = vec![tree.root_node()];
     while let Some(n) = stack.pop() {
         let mut c = n.walk();
-        // Pushed in reverse, popped in document order.
         let children: Vec<Node<'_>> = n.children(&mut c).collect();
-        stack.extend(children.into_iter().rev());
+        // Pushed in reverse, popped in document order.
+        stack.extend(children.iter().rev().copied());
+        if n.kind() == "token_tree" {
+            for (i, w) in children.windows(2).enumerate() {
+                let (callee, list) = (w[0], w[1]);
+                if callee.kind() != "identifier" || list.kind() != "token_tree" || text_of(rope, callee) != name {
+                    continue;
+                }
+                let Some(open) = list.child(0).filter(|o| o.kind() == "(") else { continue };
+                let receiver = i > 0 && children[i - 1].kind() == ".";
+                let mut args = Vec::new();
+                let mut current: Option<Range<usize>> = None;
+                let mut lc = list.walk();
+                let inner: Vec<Node<'_>> = list.children(&mut lc).collect();
+                for t in inner.iter().skip(1).take(inner.len().saturating_sub(2)) {
+                    if t.kind() == "," {
+                        args.extend(current.take());
+                    } else {
+                        let r = current.get_or_insert(t.start_byte()..t.end_byte());
+                        r.end = t.end_byte();
+                    }
+                }
+                args.extend(current);
+                out.push(CallSite { args, open: open.end_byte(), receiver, named: false });
+            }
+            continue;
+        }
         if !CALLS.contains(&n.kind()) {
             continue;
         }
@@ -333,41 +410,13 @@ fn signature(language: &'static Language, rope: &Rope, tree: &Tree, last: &Histo
             continue;
         }
         let args = named_children(list);
-        if args.iter().any(|a| NAMED_ARGUMENTS.contains(&a.kind())) {
-            continue;
-        }
-        // A Python method called through its receiver passes `self` implicitly.
-        let skip = usize::from(receiver && self_first && language.info.name == "python");
-        if args.len() + skip != old.len() {
-            continue;
-        }
-        let edit = match &change {
-            Change::Added(k, param) => {
-                let Some(k) = k.checked_sub(skip) else { continue };
-                if args.is_empty() {
-                    let at = list.start_byte() + 1;
-                    (at..at, param.clone())
-                } else if k < args.len() {
-                    let at = args[k].start_byte();
-                    (at..at, format!("{param}, "))
-                } else {
-                    let at = args[args.len() - 1].end_byte();
-                    (at..at, format!(", {param}"))
-                }
-            }
-            Change::Removed(k) => {
-                let Some(k) = k.checked_sub(skip) else { continue };
-                let range = if args.len() == 1 {
-                    args[0].byte_range()
-                } else if k + 1 == args.len() {
-                    args[k - 1].end_byte()..args[k].end_byte()
-                } else {
-                    args[k].start_byte()..args[k + 1].start_byte()
-                };
-                (range, String::new())
-            }
-        };
-        out.push(Prediction { range: chars(rope, edit.0), text: edit.1, source: Source::Structural });
+        let named = args.iter().any(|a| NAMED_ARGUMENTS.contains(&a.kind()));
+        out.push(CallSite {
+            args: args.iter().map(|a| a.byte_range()).collect(),
+            open: list.start_byte() + 1,
+            receiver,
+            named,
+        });
     }
     out
 }
@@ -542,6 +591,12 @@ mod tests {
             expect![[r#"
                 2: "2, " -> ""
                 3: "g(2), " -> """#]],
+        );
+        check(
+            "rust",
+            "fn f(a: u8) {}\nfn main() { println!(\"{}\", f(g(1, 2))); }\n",
+            "fn f(a: u8, b: u8$0) {}\nfn main() { println!(\"{}\", f(g(1, 2))); }\n",
+            expect![[r#"1: "" -> ", b""#]],
         );
         check(
             "rust",
