@@ -105,6 +105,7 @@ impl Settings {
         NesConfig {
             enabled: n.enabled,
             model_predictions: n.model_predictions,
+            structural_predictions: n.structural_predictions,
             window_lines: n.window_lines,
             max_tokens: n.max_tokens,
             debounce_ms: n.debounce_ms,
@@ -219,9 +220,11 @@ pub(crate) struct NesSettings {
     /// copilot-lsp, sidekick.nvim and copilot.el send). When on, UTF-16 positions are preferred
     /// in `initialize`, because copilot-lsp sends them whatever was negotiated.
     pub(crate) enabled: bool,
-    /// Ask the model for predictions too; off, only the structural ones (renames, parameters
-    /// added or removed: no model needed) are offered.
+    /// Ask the model for predictions too (when the structural ones find nothing); off, only the
+    /// structural ones (renames, parameters added or removed: no model needed) are offered.
     pub(crate) model_predictions: bool,
+    /// Offer the structural predictions; off, only the model's (for comparing the two).
+    pub(crate) structural_predictions: bool,
     /// Lines around the cursor the model may rewrite.
     pub(crate) window_lines: u32,
     /// Upper bound on the model's answer to a next edit request, in tokens.
@@ -238,6 +241,7 @@ impl Default for NesSettings {
         Self {
             enabled: n.enabled,
             model_predictions: n.model_predictions,
+            structural_predictions: n.structural_predictions,
             window_lines: n.window_lines,
             max_tokens: n.max_tokens,
             debounce_ms: n.debounce_ms,

@@ -118,7 +118,9 @@ async fn next_edit(
     }
     let encoding = state.encoding();
     let cursor = doc.char_at(convert::pos(range.start), encoding);
-    let first = super::inline_edit::structural(state, uri, snapshot, cursor).await.into_iter().next()?;
+    let history = super::inline_edit::history_at(state, uri, doc.version)?;
+    let last = history.last()?;
+    let first = super::inline_edit::structural(snapshot, last, cursor).await.into_iter().next()?;
     let edit_range = convert::range(doc, first.range.clone(), encoding);
     let mut edit = WorkspaceEditBuilder::new(&state.features());
     edit.edit(uri, Some(doc.version), vec![TextEdit { range: edit_range, new_text: first.text.clone() }]);

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use tower_lsp_server::jsonrpc::Result;
 
 use crate::conductor::DocSnapshot;
-use crate::conductor::nes::{self, ModelRequest, Prediction, Source};
+use crate::conductor::nes::{self, History, HistoryEdit, ModelRequest, Prediction, Source};
 use crate::lsp::convert;
 use crate::lsp::documents::{self, TREE_WAIT};
 use crate::lsp::ext::{self, InlineEdit, InlineEditParams, InlineEditResult, VersionedDocument};
@@ -37,16 +37,11 @@ pub(crate) async fn handle(state: &Arc<State>, params: InlineEditParams) -> Resu
     }
     let encoding = state.encoding();
     let cursor = doc.char_at(convert::pos(params.position), encoding);
-    let history = state.conductor.nes.history(&uri);
+    let Some(history) = history_at(state, &uri, version) else { return Ok(InlineEditResult::default()) };
     let last = history.last().cloned();
-    let structural = match last.clone() {
-        Some(last) => {
-            let snap = snapshot.clone();
-            tokio::task::spawn_blocking(move || nes::structural_predictions(&snap, &last, cursor))
-                .await
-                .unwrap_or_default()
-        }
-        None => Vec::new(),
+    let structural = match &last {
+        Some(last) if config.structural_predictions => structural(&snapshot, last, cursor).await,
+        _ => Vec::new(),
     };
     // A secret file (`.env`, a key) never reaches a model.
     let secret = crate::secrets::is_secret_path(&convert::display_path(&uri), &settings.secrets.patterns);
@@ -78,11 +73,17 @@ pub(crate) async fn handle(state: &Arc<State>, params: InlineEditParams) -> Resu
     Ok(InlineEditResult { edits })
 }
 
-/// The structural predictions for `uri` after its newest edit, computed on the blocking pool
-/// (they may parse the text before the edit).
-pub(crate) async fn structural(state: &State, uri: &str, snapshot: &DocSnapshot, cursor: usize) -> Vec<Prediction> {
-    let Some(last) = state.conductor.nes.history(uri).last().cloned() else { return Vec::new() };
-    let snap = snapshot.clone();
+/// The edit history of `uri` while its text is still at `version` (read under the document's
+/// lock, which `didChange` holds while it records and applies a change, so the two agree).
+pub(crate) fn history_at(state: &State, uri: &str, version: i32) -> Option<History> {
+    let open = state.docs.get(uri)?;
+    (open.doc.version == version).then(|| state.conductor.nes.history(uri))
+}
+
+/// The structural predictions on `snapshot` after its newest edit `last`, computed on the
+/// blocking pool (they may parse the text before the edit).
+pub(crate) async fn structural(snapshot: &DocSnapshot, last: &HistoryEdit, cursor: usize) -> Vec<Prediction> {
+    let (snap, last) = (snapshot.clone(), last.clone());
     tokio::task::spawn_blocking(move || nes::structural_predictions(&snap, &last, cursor)).await.unwrap_or_default()
 }
 

@@ -309,6 +309,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, help="write one JSON line per case here")
     ap.add_argument("--structural-only", action="store_true",
                     help="ask Baton for structural predictions only (nes.model_predictions = false)")
+    ap.add_argument("--model-only", action="store_true",
+                    help="ask Baton for model predictions only (nes.structural_predictions = false)")
     args = ap.parse_args()
 
     cases = [json.loads(line) for line in args.dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -323,6 +325,8 @@ def main() -> int:
                                      "model": args.model, "timeout_ms": int(args.timeout * 1000)}}
     if args.structural_only:
         init_options["nes"] = {"model_predictions": False}
+    if args.model_only:
+        init_options["nes"] = {"structural_predictions": False}
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-nes-") as tmp:

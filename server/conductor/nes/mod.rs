@@ -64,6 +64,8 @@ pub(crate) struct NesConfig {
     pub(crate) enabled: bool,
     /// Ask the model too (structural predictions need none).
     pub(crate) model_predictions: bool,
+    /// Offer the structural predictions.
+    pub(crate) structural_predictions: bool,
     /// Lines of the window the model rewrites (centred on the cursor).
     pub(crate) window_lines: u32,
     /// Upper bound on the model's answer, in tokens.
@@ -75,7 +77,14 @@ pub(crate) struct NesConfig {
 
 impl Default for NesConfig {
     fn default() -> Self {
-        Self { enabled: true, model_predictions: true, window_lines: 21, max_tokens: 512, debounce_ms: 50 }
+        Self {
+            enabled: true,
+            model_predictions: true,
+            structural_predictions: true,
+            window_lines: 21,
+            max_tokens: 512,
+            debounce_ms: 50,
+        }
     }
 }
 
