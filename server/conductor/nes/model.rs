@@ -164,7 +164,10 @@ const STOPS: [&str; 3] = ["<|file_sep|>", "<|endoftext|>", "<|im_end|>"];
 pub(crate) fn rewritten(family: Family, raw: &str, window: &Window) -> Option<String> {
     let mut text = match family {
         Family::Qwen => {
-            let cut = STOPS.iter().filter_map(|m| raw.find(m)).min();
+            // A small model may go on in the prompt's own edit-block format: its markers end the
+            // window too.
+            let markers = STOPS.iter().chain(&["\noriginal:\n", "\nupdated:\n"]).filter_map(|m| raw.find(m));
+            let cut = markers.min().map(|at| if raw[at..].starts_with('\n') { at + 1 } else { at });
             raw[..cut.unwrap_or(raw.len())].to_owned()
         }
         Family::Chat => crate::conductor::edit::extract_code(raw).to_owned(),
@@ -276,5 +279,6 @@ mod tests {
         assert_eq!(rewritten(Family::Qwen, "b<|file_sep|>junk", &w).as_deref(), Some("b\n"));
         assert_eq!(rewritten(Family::Chat, "Sure:\n```py\nb\n```", &w).as_deref(), Some("b\n"));
         assert_eq!(rewritten(Family::Qwen, "  \n", &w), None);
+        assert_eq!(rewritten(Family::Qwen, "b\nupdated:\nc\n", &w).as_deref(), Some("b\n"));
     }
 }
