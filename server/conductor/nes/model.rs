@@ -164,9 +164,9 @@ const STOPS: [&str; 3] = ["<|file_sep|>", "<|endoftext|>", "<|im_end|>"];
 pub(crate) fn rewritten(family: Family, raw: &str, window: &Window) -> Option<String> {
     let mut text = match family {
         Family::Qwen => {
-            // A small model may go on in the prompt's own edit-block format: its markers end the
-            // window too.
-            let markers = STOPS.iter().chain(&["\noriginal:\n", "\nupdated:\n"]).filter_map(|m| raw.find(m));
+            // A small model may go on in the prompt's own edit-block format, or close a fence and
+            // explain (Qwen2.5-Coder-0.5B-Instruct does): those end the window too.
+            let markers = STOPS.iter().chain(&["\noriginal:\n", "\nupdated:\n", "\n```"]).filter_map(|m| raw.find(m));
             let cut = markers.min().map(|at| if raw[at..].starts_with('\n') { at + 1 } else { at });
             raw[..cut.unwrap_or(raw.len())].to_owned()
         }
@@ -280,5 +280,6 @@ mod tests {
         assert_eq!(rewritten(Family::Chat, "Sure:\n```py\nb\n```", &w).as_deref(), Some("b\n"));
         assert_eq!(rewritten(Family::Qwen, "  \n", &w), None);
         assert_eq!(rewritten(Family::Qwen, "b\nupdated:\nc\n", &w).as_deref(), Some("b\n"));
+        assert_eq!(rewritten(Family::Qwen, "b\n```\n\nThis code defines", &w).as_deref(), Some("b\n"));
     }
 }
