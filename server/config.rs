@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::agents::AgentProfile;
+use crate::conductor::nes::NesConfig;
 use crate::conductor::{CompletionConfig, EditConfig, FimTemplate};
 use crate::orchestrator::{self, GithubConfig};
 use crate::providers::ProviderConfig;
@@ -30,6 +31,8 @@ pub struct Settings {
     pub(crate) provider: ProviderConfig,
     pub(crate) completion: CompletionSettings,
     pub(crate) edit: EditSettings,
+    /// Next edit suggestions (`textDocument/copilotInlineEdit`).
+    pub(crate) nes: NesSettings,
     /// Background agents: worktrees, checks and pull requests.
     pub(crate) orchestrator: OrchestratorSettings,
     /// Agent profiles for background tasks (`[[agents]]` in baton.toml); a profile named
@@ -96,6 +99,19 @@ impl Settings {
     /// What model edits read.
     pub(crate) fn edit_config(&self) -> EditConfig {
         EditConfig { max_tokens: self.edit.max_tokens, temperature: self.edit.temperature }
+    }
+
+    /// What next edit suggestions read.
+    pub(crate) fn nes_config(&self) -> NesConfig {
+        let n = &self.nes;
+        NesConfig {
+            enabled: n.enabled,
+            model_predictions: n.model_predictions,
+            structural_predictions: n.structural_predictions,
+            window_lines: n.window_lines,
+            max_tokens: n.max_tokens,
+            debounce_ms: n.debounce_ms,
+        }
     }
 
     /// What the orchestrator reads. The values of the secret variables
@@ -203,6 +219,43 @@ impl Default for EditSettings {
     fn default() -> Self {
         let e = EditConfig::default();
         Self { max_tokens: e.max_tokens, temperature: e.temperature, context_lines: 30 }
+    }
+}
+
+/// Next edit suggestion settings: the edit the user will make next, anywhere in the document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct NesSettings {
+    /// Answer `textDocument/copilotInlineEdit` (Copilot's next edit suggestion request, which
+    /// copilot-lsp, sidekick.nvim and copilot.el send). When on, UTF-16 positions are preferred
+    /// in `initialize`, because copilot-lsp sends them whatever was negotiated.
+    pub(crate) enabled: bool,
+    /// Ask the model for predictions too (when the structural ones find nothing); off, only the
+    /// structural ones (renames, parameters added or removed: no model needed) are offered.
+    pub(crate) model_predictions: bool,
+    /// Offer the structural predictions; off, only the model's (for comparing the two).
+    pub(crate) structural_predictions: bool,
+    /// Lines around the cursor the model may rewrite.
+    pub(crate) window_lines: u32,
+    /// Upper bound on the model's answer to a next edit request, in tokens.
+    pub(crate) max_tokens: u32,
+    /// Wait after the request before asking the model, in milliseconds; a newer request for the
+    /// same document supersedes a waiting one.
+    pub(crate) debounce_ms: u64,
+}
+
+/// The defaults are the conductor's ([`NesConfig::default`]).
+impl Default for NesSettings {
+    fn default() -> Self {
+        let n = NesConfig::default();
+        Self {
+            enabled: n.enabled,
+            model_predictions: n.model_predictions,
+            structural_predictions: n.structural_predictions,
+            window_lines: n.window_lines,
+            max_tokens: n.max_tokens,
+            debounce_ms: n.debounce_ms,
+        }
     }
 }
 
@@ -474,12 +527,31 @@ fn add_presets(settings: &mut Value) {
 }
 
 fn unwrap_section(value: Value) -> Value {
-    match value {
+    let value = match value {
         Value::Object(mut map) if map.len() == 1 && map.contains_key("baton") => {
             map.remove("baton").unwrap_or(Value::Null)
         }
         other => other,
+    };
+    copilot_aliases(value)
+}
+
+/// What Copilot's clients send in Copilot's words (tests/nes/PROTOCOL.md): copilot-lsp's
+/// `nextEditSuggestions.enabled` is `nes.enabled` (Baton's own key wins when both are given);
+/// copilot.el's `editorInfo` and `editorPluginInfo` are not settings and are dropped quietly.
+fn copilot_aliases(value: Value) -> Value {
+    let Value::Object(mut map) = value else { return value };
+    map.remove("editorInfo");
+    map.remove("editorPluginInfo");
+    if let Some(nes) = map.remove("nextEditSuggestions")
+        && let Some(enabled) = nes.get("enabled").and_then(Value::as_bool)
+    {
+        let section = map.entry("nes").or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(section) = section {
+            section.entry("enabled").or_insert(Value::Bool(enabled));
+        }
     }
+    Value::Object(map)
 }
 
 fn read_toml(source: Source, path: &Path) -> Option<Result<Value, LayerError>> {
@@ -543,10 +615,25 @@ mod tests {
     }
 
     #[test]
+    fn copilot_clients_settings_are_understood_not_refused() {
+        let mut layers = Layers::default();
+        layers.set_initialization_options(json!({"editorInfo": {"name": "Emacs"}, "editorPluginInfo": {}}));
+        let (s, errors) = layers.resolve();
+        assert!(errors.is_empty() && s.nes.enabled, "{errors:?}");
+        layers.set_did_change_configuration(json!({"nextEditSuggestions": {"enabled": false}}));
+        let (s, errors) = layers.resolve();
+        assert!(errors.is_empty() && !s.nes.enabled, "{errors:?}");
+        layers
+            .set_did_change_configuration(json!({"nextEditSuggestions": {"enabled": false}, "nes": {"enabled": true}}));
+        assert!(layers.resolve().0.nes.enabled, "Baton's own key wins");
+    }
+
+    #[test]
     fn the_cores_configs_are_the_settings_translated() {
         let s = Settings::default();
         assert_eq!(s.completion_config(), CompletionConfig::default());
         assert_eq!(s.edit_config(), EditConfig::default());
+        assert_eq!(s.nes_config(), NesConfig::default());
         let (o, core) = (s.orchestrator_config(), orchestrator::Config::default());
         assert_eq!(
             (o.default_agent, o.read_only_paths, o.github),

@@ -41,7 +41,10 @@ impl Server {
             .custom_method(ext::HEALTH, Server::health)
             .custom_method(ext::TASK_FILES, Server::task_files)
             .custom_method(ext::TASK_FILE, Server::task_file)
-            .custom_method(ext::AGENTS, Server::agents);
+            .custom_method(ext::AGENTS, Server::agents)
+            .custom_method(ext::COPILOT_INLINE_EDIT, Server::inline_edit)
+            .custom_method(ext::DID_SHOW_INLINE_EDIT, Server::did_show_inline_edit)
+            .custom_method(ext::DID_FOCUS, Server::did_focus);
         #[cfg(debug_assertions)]
         let builder = builder
             .custom_method(DEBUG_PANIC, Server::debug_panic)
@@ -64,6 +67,16 @@ impl Server {
     async fn did_show_completion(&self, params: ext::DidShowParams) {
         tracing::debug!(uri = %params.uri, length = params.length, "suggestion shown");
     }
+
+    async fn inline_edit(&self, params: ext::InlineEditParams) -> Result<ext::InlineEditResult> {
+        handlers::inline_edit::handle(&self.state, params).await
+    }
+
+    async fn did_show_inline_edit(&self, params: ext::DidShowInlineEditParams) {
+        handlers::inline_edit::shown(&self.state, params);
+    }
+
+    async fn did_focus(&self, _: Value) {}
 
     async fn health(&self) -> Result<Value> {
         Ok(handlers::health::handle(&self.state).await)

@@ -92,6 +92,13 @@ pub struct Conductor {
     latest: DashMap<String, (u64, Arc<Notify>)>,
     next: AtomicU64,
     pub(crate) counters: Counters,
+    /// Next edit suggestions: edit histories and counters.
+    pub(crate) nes: super::nes::Nes,
+}
+
+/// The key of a document's next edit requests among the completion requests' (no URI has a NUL).
+fn nes_key(doc: &str) -> String {
+    format!("\0nes\0{doc}")
 }
 
 /// Longest suggestion kept, in lines, whatever the model sends.
@@ -106,6 +113,10 @@ impl Conductor {
     /// Forgets a closed document.
     pub(crate) fn forget(&self, doc: &str) {
         self.typing.remove(doc);
+        self.nes.forget(doc);
+        if let Some((_, (_, notify))) = self.latest.remove(&nes_key(doc)) {
+            notify.notify_waiters();
+        }
         if let Some((_, (_, notify))) = self.latest.remove(doc) {
             notify.notify_waiters();
         }
@@ -120,6 +131,12 @@ impl Conductor {
             old.notify_waiters();
         }
         Ticket { doc: doc.to_owned(), generation, notify }
+    }
+
+    /// Starts a next edit request for `doc`, superseding an earlier one (not an inline completion
+    /// request: the two run side by side).
+    pub(crate) fn begin_nes(&self, doc: &str) -> Ticket {
+        self.begin(&nes_key(doc))
     }
 
     /// True while no newer request for the ticket's document has begun.
@@ -138,6 +155,29 @@ impl Conductor {
         tokio::select! {
             _ = tokio::time::sleep(d) => self.is_current(ticket),
             _ = notified => false,
+        }
+    }
+
+    /// Waits `debounce`, then runs `work` until it finishes or a newer request for the ticket's
+    /// key begins (then `None`, and `work` is dropped: a model stream closes its connection).
+    pub(crate) async fn run_current<F: std::future::Future>(
+        &self,
+        ticket: &Ticket,
+        debounce: Duration,
+        work: F,
+    ) -> Option<F::Output> {
+        if !self.wait(ticket, debounce).await {
+            return None;
+        }
+        let notified = ticket.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if !self.is_current(ticket) {
+            return None;
+        }
+        tokio::select! {
+            out = work => Some(out),
+            _ = notified => None,
         }
     }
 

@@ -9,9 +9,11 @@ use serde::Serialize;
 use serde_json::Value;
 use tower_lsp_server::gen_lsp_types::*;
 
+use crate::conductor::DocSnapshot;
 use crate::lsp::documents;
 use crate::lsp::ext::{self, EditArgs, FixArgs, TaskIdArgs, TaskStartArgs};
 use crate::lsp::session::State;
+use crate::lsp::workspace_edit::WorkspaceEditBuilder;
 use crate::lsp::{convert, tasks};
 use crate::orchestrator::{CheckResult, DiffStat, LineRange, Orchestrator, PullRequest, Task, TaskId, TaskState};
 use crate::syntax::Syntax;
@@ -64,6 +66,10 @@ pub(crate) async fn handle(state: &State, params: CodeActionParams) -> Option<Ve
         }
     }
 
+    if let Some(a) = next_edit(state, &uri, &snapshot, &doc, range).await {
+        actions.push(a);
+    }
+
     if delegating {
         let delegate = CodeActionKind::from(KIND_DELEGATE.to_owned());
         let start = |args: &TaskStartArgs, title: String, d: Option<&Diagnostic>| {
@@ -103,6 +109,36 @@ pub(crate) async fn handle(state: &State, params: CodeActionParams) -> Option<Ve
         actions.retain(|a| a.kind.as_ref().is_some_and(|k| only.iter().any(|o| kind_matches(o, k))));
     }
     Some(actions.into_iter().map(Into::into).collect())
+}
+
+/// "Baton: next edit at line N": the first structural next edit suggestion after the document's
+/// newest edit (no model: listing never waits on one), as an edit with the accept command. For
+/// clients without `textDocument/copilotInlineEdit` (Helix).
+async fn next_edit(
+    state: &State,
+    uri: &str,
+    snapshot: &DocSnapshot,
+    doc: &Document,
+    range: Range,
+) -> Option<CodeAction> {
+    if !state.settings().nes.enabled {
+        return None;
+    }
+    let encoding = state.encoding();
+    let cursor = doc.char_at(convert::pos(range.start), encoding);
+    let history = super::inline_edit::history_at(state, uri, doc.version)?;
+    let last = history.last()?;
+    let first = super::inline_edit::structural(snapshot, last, cursor).await.into_iter().next()?;
+    let edit_range = convert::range(doc, first.range.clone(), encoding);
+    let mut edit = WorkspaceEditBuilder::new(&state.features());
+    edit.edit(uri, Some(doc.version), vec![TextEdit { range: edit_range, new_text: first.text.clone() }]);
+    Some(CodeAction {
+        title: format!("Baton: next edit at line {}", edit_range.start.line + 1),
+        kind: Some(CodeActionKind::RefactorRewrite),
+        edit: Some(edit.finish()),
+        command: Some(super::inline_edit::accept_command(state, &first)),
+        ..Default::default()
+    })
 }
 
 /// The lines a range touches that `doc` has (a range ending at column 0 of a line includes it:

@@ -25,6 +25,8 @@ pub(crate) fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
             }
             TextDocumentContentChangeEvent::TextDocumentContentChangeWholeDocument(w) => (None, w.text),
         };
+        let chars = range.map(|(a, b)| open.doc.char_at(a, encoding)..open.doc.char_at(b, encoding));
+        state.conductor.nes.record(uri, &open.doc.rope, chars, &text, params.text_document.version);
         open.apply_change(range, &text, encoding);
     }
     open.doc.version = params.text_document.version;

@@ -45,6 +45,18 @@ pub(crate) async fn handle(state: &State, params: ExecuteCommandParams) -> Resul
             tracing::info!(uri = %args.uri, length = args.length, "suggestion accepted");
             Ok(None)
         }
+        Command::NesAccept | Command::NesDismiss => {
+            let id: String = arg(arguments)?;
+            let source = super::inline_edit::source_of(&id)
+                .ok_or_else(|| invalid_params(format!("{command} takes `<source>:<id>`, got {id:?}")))?;
+            if command == Command::NesAccept {
+                state.conductor.nes.accepted(source);
+                tracing::info!(id, "next edit accepted");
+            } else {
+                tracing::info!(id, "next edit dismissed");
+            }
+            Ok(None)
+        }
         Command::Edit => {
             let args: ext::EditArgs = arg(arguments)?;
             let instruction = match args.instruction.filter(|i| !i.trim().is_empty()) {

@@ -23,11 +23,8 @@ pub(crate) fn handle(state: &State, params: InitializeParams) -> InitializeResul
         .into_iter()
         .map(String::from)
         .collect();
-    let encoding = Encoding::negotiate(offered.iter().map(String::as_str));
-    *state.encoding.write() = encoding;
     let features = ClientFeatures::from_capabilities(caps);
-    tracing::info!(?features, encoding = encoding.as_str(), "client initialized");
-    *state.features.write() = features;
+    *state.features.write() = features.clone();
 
     let mut messages = Vec::new();
     let root = match workspace_root(&params) {
@@ -46,6 +43,9 @@ pub(crate) fn handle(state: &State, params: InitializeParams) -> InitializeResul
     // Files that could not be read are not layers, so resolve() does not see them: report here.
     messages.extend(errors.iter().map(ToString::to_string));
     messages.extend(state.reload_settings(None));
+    let encoding = negotiate(&offered, state.settings().nes.enabled);
+    *state.encoding.write() = encoding;
+    tracing::info!(?features, encoding = encoding.as_str(), "client initialized");
     // Orchestrator mode needs only the database; a failure leaves conductor mode working.
     let opened = Orchestrator::open_default(state.settings().orchestrator_config(), AgentRunners::standard())
         .map(|o| {
@@ -65,6 +65,16 @@ pub(crate) fn handle(state: &State, params: InitializeParams) -> InitializeResul
         capabilities: capabilities(encoding),
         server_info: Some(ServerInfo { name: "baton".to_owned(), version: Some(env!("CARGO_PKG_VERSION").to_owned()) }),
     }
+}
+
+/// The client's first offered encoding Baton supports; UTF-16 when NES is on and the client
+/// offers it, because copilot-lsp sends next edit positions in UTF-16 whatever was negotiated
+/// (tests/nes/PROTOCOL.md, "Position encodings").
+fn negotiate(offered: &[String], nes: bool) -> Encoding {
+    if nes && offered.iter().any(|e| e == "utf-16") {
+        return Encoding::Utf16;
+    }
+    Encoding::negotiate(offered.iter().map(String::as_str))
 }
 
 /// The first workspace folder, else the deprecated `rootUri`; `None` when the client names

@@ -13,6 +13,7 @@ pub(crate) mod health;
 pub(crate) mod initialize;
 pub(crate) mod initialized;
 pub(crate) mod inline_completion;
+pub(crate) mod inline_edit;
 pub(crate) mod model_edit;
 pub(crate) mod suggest;
 pub(crate) mod task_commands;

@@ -74,7 +74,9 @@ pub(crate) async fn handle(state: &State, command: Command, arguments: &[Value])
             })
             .await
         }
-        Command::Edit | Command::Fix | Command::Accepted => Err(internal(format!("{command} is not a task command"))),
+        Command::Edit | Command::Fix | Command::Accepted | Command::NesAccept | Command::NesDismiss => {
+            Err(internal(format!("{command} is not a task command")))
+        }
     };
     if let Err(e) = &result
         && !state.features().message_requests

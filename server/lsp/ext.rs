@@ -36,6 +36,19 @@ pub(crate) const TASK_FILES: &str = "baton/taskFiles";
 /// not change is refused (InvalidParams).
 pub(crate) const TASK_FILE: &str = "baton/taskFile";
 
+/// Client → server request `textDocument/copilotInlineEdit`: next edit suggestions, as
+/// GitHub's Copilot language server defines the request and copilot-lsp, sidekick.nvim and
+/// copilot.el send it (tests/nes/PROTOCOL.md). Params [`InlineEditParams`], result
+/// [`InlineEditResult`]; a request for a version the document has moved on from, or with NES
+/// off, is answered `{"edits": []}`.
+pub(crate) const COPILOT_INLINE_EDIT: &str = "textDocument/copilotInlineEdit";
+/// Client → server notification `textDocument/didShowInlineEdit` `{"item": {"command"}}`: a next
+/// edit suggestion was shown ([`DidShowInlineEditParams`]).
+pub(crate) const DID_SHOW_INLINE_EDIT: &str = "textDocument/didShowInlineEdit";
+/// Client → server notification `textDocument/didFocus` `{"textDocument": {"uri"}}` (Copilot's;
+/// copilot-lsp and sidekick.nvim send it): accepted and ignored.
+pub(crate) const DID_FOCUS: &str = "textDocument/didFocus";
+
 /// Server → client notification `baton/tasks`: task counts and a one-line summary of each
 /// task that is not finished, for status bars ([`TasksParams`]). Sent on every change to
 /// clients that declare `capabilities.experimental.baton.tasks = true`.
@@ -57,6 +70,15 @@ pub(crate) enum Command {
     /// `command`; [`AcceptedArgs`]).
     #[serde(rename = "baton.accepted")]
     Accepted,
+    /// Run by the client when the user accepts a next edit suggestion (the edit's `command`).
+    /// One string argument, `<source>:<id>` (`structural:3`, `model:4`). Also accepted as a
+    /// notification (copilot.el sends it without an id).
+    #[serde(rename = "baton.nes.accept")]
+    NesAccept,
+    /// Run by Baton's own clients when the user dismisses a next edit suggestion (same argument
+    /// as [`Command::NesAccept`]); the public clients send nothing.
+    #[serde(rename = "baton.nes.dismiss")]
+    NesDismiss,
     /// Delegate a task to a background agent ([`TaskStartArgs`]). Without a prompt the server
     /// offers a few with `window/showMessageRequest`. Returns `{ "id": number }` as soon as the
     /// task is queued.
@@ -102,10 +124,12 @@ pub(crate) enum Command {
 
 impl Command {
     /// Every command the server executes, in the order `executeCommandProvider` lists them.
-    pub(crate) const ALL: [Command; 13] = [
+    pub(crate) const ALL: [Command; 15] = [
         Self::Edit,
         Self::Fix,
         Self::Accepted,
+        Self::NesAccept,
+        Self::NesDismiss,
         Self::TaskStart,
         Self::TaskList,
         Self::TaskShow,
@@ -124,6 +148,8 @@ impl Command {
             Self::Edit => "baton.edit",
             Self::Fix => "baton.fix",
             Self::Accepted => "baton.accepted",
+            Self::NesAccept => "baton.nes.accept",
+            Self::NesDismiss => "baton.nes.dismiss",
             Self::TaskStart => "baton.task.start",
             Self::TaskList => "baton.task.list",
             Self::TaskShow => "baton.task.show",
@@ -214,6 +240,48 @@ pub(crate) struct DidShowParams {
     /// Length of the shown text, in UTF-16 code units.
     #[serde(default)]
     pub(crate) length: u32,
+}
+
+/// The document of a next edit request or edit: `{ "uri", "version" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct VersionedDocument {
+    pub(crate) uri: String,
+    pub(crate) version: i32,
+}
+
+/// Params of [`COPILOT_INLINE_EDIT`]: `{ "textDocument": { "uri", "version" }, "position" }`
+/// (UTF-16 from copilot-lsp and copilot.el; the negotiated encoding, UTF-16 while NES is on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InlineEditParams {
+    pub(crate) text_document: VersionedDocument,
+    pub(crate) position: tower_lsp_server::gen_lsp_types::Position,
+}
+
+/// Result of [`COPILOT_INLINE_EDIT`]: alternatives, best first, none overlapping and each valid
+/// alone (copilot-lsp and copilot.el show the first; sidekick.nvim applies all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub(crate) struct InlineEditResult {
+    pub(crate) edits: Vec<InlineEdit>,
+}
+
+/// One next edit: replace `range` of `textDocument` (at its `version`) with `text`; `command`
+/// is [`Command::NesAccept`] with `<source>:<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InlineEdit {
+    pub(crate) text: String,
+    pub(crate) range: Range,
+    pub(crate) text_document: VersionedDocument,
+    pub(crate) command: tower_lsp_server::gen_lsp_types::Command,
+}
+
+/// Params of [`DID_SHOW_INLINE_EDIT`]: `{ "item": { "command"?, ... } }`; anything else in `item`
+/// (a whole edit) is tolerated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct DidShowInlineEditParams {
+    #[serde(default)]
+    pub(crate) item: serde_json::Value,
 }
 
 /// One task, as `baton/tasks` and `baton.task.list` show it.
@@ -575,9 +643,9 @@ mod tests {
         let mut description = json!({
             "notifications": {
                 "serverToClient": [STATUS, TASKS],
-                "clientToServer": [DID_SHOW_COMPLETION],
+                "clientToServer": [DID_SHOW_COMPLETION, DID_SHOW_INLINE_EDIT, DID_FOCUS],
             },
-            "requests": { "clientToServer": [HEALTH, TASK_FILES, TASK_FILE, AGENTS] },
+            "requests": { "clientToServer": [HEALTH, TASK_FILES, TASK_FILE, AGENTS, COPILOT_INLINE_EDIT] },
             "commands": Command::ALL,
             "clientCapability": "experimental.baton.status",
             "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],

@@ -790,6 +790,31 @@ where
     async fn call(&mut self, request: Request) -> Answer {
         let method = request.method().to_owned();
         let id = request.id().cloned();
+        // copilot.el sends `workspace/executeCommand` as a notification (tests/nes/PROTOCOL.md),
+        // which tower-lsp-server would drop: run it as a request and answer nothing.
+        let (request, silent) = if id.is_none() && method == EXECUTE_COMMAND {
+            let (method, _, params) = request.into_parts();
+            let mut b = Request::build(method).id(Id::String("baton:notification".to_owned()));
+            if let Some(p) = params {
+                b = b.params(p);
+            }
+            (b.finish(), true)
+        } else {
+            (request, false)
+        };
+        if silent {
+            let answer = self.call_service(request, method).await;
+            return async move {
+                answer.await;
+                None
+            }
+            .boxed();
+        }
+        self.call_service(request, method).await
+    }
+
+    async fn call_service(&mut self, request: Request, method: String) -> Answer {
+        let id = request.id().cloned();
         if let Some(id) = id.clone()
             && method.starts_with("$/")
         {
@@ -832,6 +857,9 @@ where
         .boxed()
     }
 }
+
+/// The LSP method a client may also send as a notification (copilot.el).
+const EXECUTE_COMMAND: &str = "workspace/executeCommand";
 
 /// Serves an `LspService` (and its `ClientSocket`) over `input` and `output` until `exit` or
 /// the end of input, with up to `concurrency` handlers in flight. Never ends on a malformed

@@ -27,7 +27,7 @@ at once). A server that does not implement the method (MethodNotFound, -32601) i
 
 Standard library only. Examples:
 
-    python3 tests/nes/bench_nes.py --server "target/debug/baton"
+    python3 tests/nes/bench_nes.py --server "target/debug/baton" --structural-only
     python3 tests/nes/bench_nes.py --server "python3 tests/nes/stub_server.py --mode rename"
     python3 tests/nes/bench_nes.py --server target/debug/baton --model-url http://127.0.0.1:8080
 """
@@ -307,6 +307,10 @@ def main() -> int:
     ap.add_argument("--delay-ms", type=int, default=0,
                     help="wait this long after edit A before asking (the clients debounce 100-500 ms)")
     ap.add_argument("--out", type=Path, help="write one JSON line per case here")
+    ap.add_argument("--structural-only", action="store_true",
+                    help="ask Baton for structural predictions only (nes.model_predictions = false)")
+    ap.add_argument("--model-only", action="store_true",
+                    help="ask Baton for model predictions only (nes.structural_predictions = false)")
     args = ap.parse_args()
 
     cases = [json.loads(line) for line in args.dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -319,6 +323,10 @@ def main() -> int:
     if args.model_url:
         init_options = {"provider": {"kind": "openai", "base_url": args.model_url.rstrip("/") + "/v1",
                                      "model": args.model, "timeout_ms": int(args.timeout * 1000)}}
+    if args.structural_only:
+        init_options["nes"] = {"model_predictions": False}
+    if args.model_only:
+        init_options["nes"] = {"structural_predictions": False}
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-nes-") as tmp:

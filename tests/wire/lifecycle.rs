@@ -21,6 +21,8 @@ async fn initialize_declares_capabilities_and_shutdown_exits_cleanly() {
             "baton.edit",
             "baton.fix",
             "baton.accepted",
+            "baton.nes.accept",
+            "baton.nes.dismiss",
             "baton.task.start",
             "baton.task.list",
             "baton.task.show",
@@ -40,11 +42,19 @@ async fn initialize_declares_capabilities_and_shutdown_exits_cleanly() {
 #[tokio::test]
 async fn the_clients_preferred_encoding_is_negotiated() {
     let model = ModelServer::start().await;
-    for (offered, expected) in
-        [(json!(["utf-8", "utf-16"]), "utf-8"), (json!(["utf-32"]), "utf-32"), (json!(["latin-1"]), "utf-16")]
-    {
+    // With next edit suggestions on (the default) UTF-16 wins when offered: copilot-lsp sends
+    // its positions in UTF-16 whatever was negotiated.
+    for (offered, nes, expected) in [
+        (json!(["utf-8", "utf-16"]), false, "utf-8"),
+        (json!(["utf-8", "utf-16"]), true, "utf-16"),
+        (json!(["utf-8", "utf-32"]), true, "utf-8"),
+        (json!(["utf-32"]), true, "utf-32"),
+        (json!(["latin-1"]), true, "utf-16"),
+    ] {
         let caps = json!({ "general": { "positionEncodings": offered } });
-        let client = Client::start(baton!(), caps, openai_options(&model.base_url())).await;
+        let mut options = openai_options(&model.base_url());
+        options["nes"] = json!({ "enabled": nes });
+        let client = Client::start(baton!(), caps, options).await;
         assert_eq!(client.initialize_result["capabilities"]["positionEncoding"], expected);
         client.shutdown().await;
     }

@@ -12,6 +12,7 @@ mod edits;
 mod encodings;
 mod faults;
 mod lifecycle;
+mod nes;
 mod ordering;
 mod prompt_free;
 mod syntax;

@@ -30,6 +30,7 @@
 ---@field root_markers string[] Files or directories that mark a project root.
 ---@field ghost baton.GhostConfig
 ---@field keymaps baton.KeymapsConfig|false false: no keymaps.
+---@field nes baton.NesConfig Next edit suggestions (lua/baton/nes.lua).
 
 ---What `setup()` accepts: any part of |baton.Config|; lists replace the defaults, tables merge.
 ---@class (exact) baton.Options
@@ -40,6 +41,7 @@
 ---@field root_markers? string[]
 ---@field ghost? { enabled?: boolean, debounce_ms?: integer }
 ---@field keymaps? { accept?: string|false, accept_word?: string|false, accept_line?: string|false, next?: string|false, prev?: string|false, dismiss?: string|false, trigger?: string|false }|false
+---@field nes? { enabled?: boolean, debounce_ms?: integer, accept?: string|false, dismiss?: string|false }
 
 ---Params of `baton/status` (server/lsp/ext.rs `StatusParams`).
 ---@class baton.StatusParams
@@ -164,6 +166,8 @@ M.defaults = {
     dismiss = '<C-]>',
     trigger = '<M-\\>',
   },
+  -- Next edit suggestions: Normal-mode keys to jump to / accept the suggested edit and dismiss it.
+  nes = { enabled = true, debounce_ms = 100, accept = '<Tab>', dismiss = '<Esc>' },
 }
 
 ---The options in force (the defaults until `setup()`).
@@ -498,6 +502,7 @@ function M.setup(opts)
   end
   require('baton.commands').setup()
   require('baton.ghost').setup(M.options)
+  require('baton.nes').setup(M.options.nes)
   vim.api.nvim_create_autocmd('LspProgress', {
     group = vim.api.nvim_create_augroup('baton.progress', { clear = true }),
     callback = on_progress,
