@@ -8,6 +8,7 @@
 #   BATON_CACHE              where heavy installs are cached (default <repo>/.cache)
 #   BATON_SKIP_EDITORS=1     run only the Rust tests
 #   BATON_SKIP_REAL_MODEL=1  skip the real-model run (it builds llama.cpp on first use: ~10 min)
+#                            and the quality report after it (scripts/bench-quality.sh, a subset)
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -68,6 +69,14 @@ if [ "${BATON_SKIP_REAL_MODEL:-0}" != 1 ]; then
     }
     run_step real-model real_model
     scripts/local-model.sh stop >/dev/null 2>&1 || true
+    # A report, not a gate: the quality benchmark on a small fixed subset (10 HumanEval tasks,
+    # single-line, cursor at the end of the indentation) on the model prepared above, with the
+    # debug binary cargo test built. Low numbers never fail it; a broken harness does.
+    quality_report() {
+        scripts/bench-quality.sh --baton "${CARGO_TARGET_DIR:-$REPO/target}/debug/baton" --tasks 10 \
+            --kinds single --placements indent --out "$LOGS/bench-quality" && echo "1 passed, 0 failed"
+    }
+    run_step quality-report quality_report
 fi
 
 if [ ${#steps_failed[@]} -gt 0 ]; then
