@@ -20,6 +20,9 @@
 #   --resume           keep OUT/results.jsonl and skip the requests it already has
 #   --model-url URL    use this running llama-server instead of starting one
 #   --report-only      print the table of OUT/results.jsonl again
+#   --compare RESULTS  Baton in OUT/results.jsonl against Baton in RESULTS (another run's
+#                      results.jsonl, or tests/bench/quality/before.jsonl.gz): per placement,
+#                      the requests each build passes alone, with a sign test
 #
 # Environment:
 #   BATON_CACHE          cache root (default <repo>/.cache): the model (local-model.sh) and the
@@ -42,6 +45,7 @@ BATON_BIN=""
 MODEL_URL=""
 OUT="$TARGET/bench-quality"
 REPORT_ONLY=0
+COMPARE=""
 pass=()
 args=("$@")
 while [ $# -gt 0 ]; do
@@ -50,6 +54,7 @@ while [ $# -gt 0 ]; do
         --model-url) MODEL_URL="${2:?--model-url needs a URL}"; shift 2 ;;
         --out) OUT="${2:?--out needs a folder}"; shift 2 ;;
         --report-only) REPORT_ONLY=1; shift ;;
+        --compare) COMPARE="${2:?--compare needs a results file}"; shift 2 ;;
         --tasks | --multi-tasks | --xfile-holes | --kinds | --placements)
             [ $# -ge 2 ] || die "$1 needs a value"
             pass+=("$1" "$2"); shift 2 ;;
@@ -60,6 +65,9 @@ while [ $# -gt 0 ]; do
 done
 COMMAND="scripts/bench-quality.sh${args[*]:+ ${args[*]}}"
 
+if [ -n "$COMPARE" ]; then
+    exec python3 "$DRIVER" --compare "$COMPARE" --out "$OUT"
+fi
 if [ "$REPORT_ONLY" = 1 ]; then
     exec python3 "$DRIVER" --report-only --out "$OUT" --command "$COMMAND"
 fi

@@ -649,6 +649,15 @@ def raw_first_line(r: dict) -> str:
     return raw.split("\n")[0]
 
 
+def kept_raw_whole(r: dict) -> bool:
+    """Baton's suggestion is the raw answer with only blank lines and whitespace trimmed: no
+    post-processing cut fired."""
+    raw = r["raw"]["text"]
+    if not r["line_before"].strip():
+        raw = raw.lstrip("\r\n")
+    return bool(r["baton"]["text"].strip()) and r["baton"]["text"].rstrip() == raw.rstrip()
+
+
 def categorize(r: dict) -> str:
     """Why Baton's suggestion failed, one primary category (see RESULTS.md)."""
     b = r["baton"]
@@ -749,8 +758,11 @@ def report(results: list[dict], command: str, meta: dict) -> str:
                 if not d:
                     continue
                 total = sum(a for a, _ in d.values())
-                out.append(f"  {kind} {pl}: {total} failures: " + "; ".join(
-                    f"{c} {a} [{l}]" for c, (a, l) in sorted(d.items(), key=lambda kv: -kv[1][0])))
+                whole = sum(1 for r in he if r["kind"] == kind and r["placement"] == pl
+                            and not r["scores"]["baton"]["pass"] and kept_raw_whole(r))
+                out.append(f"  {kind} {pl}: {total} failures ({whole} of them the raw answer kept whole, "
+                           "no cut fired): " + "; ".join(
+                               f"{c} {a} [{l}]" for c, (a, l) in sorted(d.items(), key=lambda kv: -kv[1][0])))
     src = {}
     for r in results:
         src[r["prompt_source"]] = src.get(r["prompt_source"], 0) + 1
@@ -769,6 +781,38 @@ def report(results: list[dict], command: str, meta: dict) -> str:
         out.append(f"Model errors reported by Baton: {errors}")
     out.append("")
     out.append(f"command: {command}")
+    return "\n".join(out)
+
+
+def load_results(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def compare(old: list[dict], new: list[dict], old_name: str, new_name: str) -> str:
+    """Baton's scores in two runs, on the requests both have: pass@1 (or the normalized match
+    for cross-file), with the requests that changed."""
+    by_id = {r["id"]: r for r in old}
+    both = [(by_id[r["id"]], r) for r in new if r["id"] in by_id]
+    ok = lambda r: r["scores"]["baton"].get("pass", r["scores"]["baton"].get("norm"))
+    out = [f"Baton: {old_name} (old) -> {new_name} (new), {len(both)} requests in both",
+           f"{'kind':<7} {'placement':<9} {'condition':<10} {'n':>4}  {'old':>6}  {'new':>6}  new lost / won"]
+    groups: dict = {}
+    for o, n in both:
+        groups.setdefault((n["kind"], n["placement"], n["condition"]), []).append((o, n))
+    changed = []
+    for key in sorted(groups, key=lambda k: (KINDS.index(k[0]), PLACEMENTS.index(k[1]), k[2])):
+        g = groups[key]
+        lost = sum(ok(o) and not ok(n) for o, n in g)
+        won = sum(ok(n) and not ok(o) for o, n in g)
+        out.append(f"{key[0]:<7} {key[1]:<9} {key[2]:<10} {len(g):>4}  {pct(sum(ok(o) for o, _ in g), len(g))}  "
+                   f"{pct(sum(ok(n) for _, n in g), len(g))}  {lost} / {won}, p = {sign_test(lost, won):.2g}")
+        changed += [("lost" if ok(o) else "won", n["id"], o["baton"]["text"], n["baton"]["text"])
+                    for o, n in g if bool(ok(o)) != bool(ok(n))]
+    if changed:
+        out.append("")
+        out += [f"{what:<4} {rid}: {old_t[:70]!r} -> {new_t[:70]!r}" for what, rid, old_t, new_t in changed]
     return "\n".join(out)
 
 
@@ -801,6 +845,8 @@ def main() -> int:
     ap.add_argument("--out", default="bench-quality-out", help="folder for results.jsonl and summary.txt")
     ap.add_argument("--resume", action="store_true", help="keep OUT/results.jsonl and skip what it has")
     ap.add_argument("--report-only", action="store_true", help="print the table of OUT/results.jsonl")
+    ap.add_argument("--compare", metavar="RESULTS",
+                    help="compare Baton in OUT/results.jsonl with Baton in RESULTS (.jsonl or .jsonl.gz)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds to wait for one suggestion")
     ap.add_argument("--allow-unsandboxed", action="store_true")
     ap.add_argument("--command", help="the command line to print with the table")
@@ -813,9 +859,12 @@ def main() -> int:
     command = args.command or " ".join(sys.argv)
     meta = json.loads(args.meta)
 
-    if args.report_only:
-        results = [json.loads(l) for l in results_path.read_text().splitlines() if l.strip()]
-        print(report(results, command, meta))
+    if args.report_only or args.compare:
+        results = load_results(results_path)
+        if args.compare:
+            print(compare(load_results(Path(args.compare)), results, args.compare, str(results_path)))
+        else:
+            print(report(results, command, meta))
         return 0
     if not args.baton:
         ap.error("--baton is required")
