@@ -62,7 +62,8 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$TMP/project/.git" "$TMP/xdg-config" "$TMP/xdg-data" "$TMP/xdg-state"
-SRC="server/handlers/did_close.rs"
+# A frozen copy of an old handler: the live source changes, the cut line must not.
+SRC="tests/fixtures/e2e/did_close.rs"
 cp "$REPO/$SRC" "$TMP/project/did_close.rs"
 RESULTS="$TMP/results"
 : >"$RESULTS"

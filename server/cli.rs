@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::conductor::{Conductor, DocSnapshot, Outcome};
+use crate::conductor::{CompletionRequest, Conductor, DocSnapshot, Outcome};
 use crate::config::Layers;
 use crate::providers::Provider;
 use crate::syntax::{Syntax, language_for};
@@ -15,14 +15,14 @@ use crate::text::{Encoding, Pos, position};
 
 /// A place in a file: 1-based line and column, the column counted in characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub path: PathBuf,
-    pub line: u32,
-    pub column: u32,
+pub(crate) struct Location {
+    pub(crate) path: PathBuf,
+    pub(crate) line: u32,
+    pub(crate) column: u32,
 }
 
 /// Parses `FILE:LINE:COL` (1-based). The file name itself may contain colons.
-pub fn parse_location(s: &str) -> anyhow::Result<Location> {
+pub(crate) fn parse_location(s: &str) -> anyhow::Result<Location> {
     let mut parts = s.rsplitn(3, ':');
     let (col, line, path) = (parts.next(), parts.next(), parts.next());
     let (Some(col), Some(line), Some(path)) = (col, line, path) else {
@@ -70,7 +70,16 @@ pub async fn complete(location: &str) -> anyhow::Result<()> {
     let conductor = Conductor::default();
     let ticket = conductor.begin(&doc.key);
     let started = Instant::now();
-    let outcome = conductor.complete(|| (), &ticket, &doc, cursor, &[], &settings, &provider, None).await?;
+    let request = CompletionRequest {
+        ticket: &ticket,
+        doc: &doc,
+        cursor,
+        others: &[],
+        config: settings.completion_config(),
+        provider: &provider,
+        debounce: None,
+    };
+    let outcome = conductor.complete(request, || ()).await?;
     let ms = started.elapsed().as_millis();
     match outcome {
         Outcome::Suggestion(s) => {

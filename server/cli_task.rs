@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use crate::config::Layers;
+use crate::orchestrator::task::title;
 use crate::orchestrator::{AgentRunners, Orchestrator, TaskDetails};
 
 /// `baton task` subcommands.
@@ -48,10 +49,6 @@ fn out(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
-}
-
 /// Runs a `baton task` command. Errors name what went wrong (not a repository, unknown agent,
 /// no data directory).
 pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
@@ -65,7 +62,7 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
     for e in errors.iter().chain(&more) {
         tracing::warn!("{e}");
     }
-    let orch = Orchestrator::open_default(settings, AgentRunners::standard())?;
+    let orch = Orchestrator::open_default(settings.orchestrator_config(), AgentRunners::standard())?;
     match args.command {
         TaskCommand::Start { prompt, agent, .. } => {
             let mut events = orch.subscribe();
@@ -99,7 +96,7 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
                     t.id,
                     t.state.as_str(),
                     t.agent,
-                    first_line(&t.prompt)
+                    title(&t.prompt)
                 ));
             }
             out(&text)?;
@@ -118,9 +115,9 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
 }
 
 /// A task as text: state, branch, worktree, pull request summary (and the log with `log`).
-pub fn render(d: &TaskDetails, log: bool) -> String {
+pub(crate) fn render(d: &TaskDetails, log: bool) -> String {
     let t = &d.task;
-    let mut s = format!("task {}: {}\nstate: {}\nagent: {}\n", t.id, first_line(&t.prompt), t.state, t.agent);
+    let mut s = format!("task {}: {}\nstate: {}\nagent: {}\n", t.id, title(&t.prompt), t.state, t.agent);
     if let Some(b) = &t.branch {
         s.push_str(&format!("branch: {b}\n"));
     }
@@ -135,8 +132,13 @@ pub fn render(d: &TaskDetails, log: bool) -> String {
     }
     if let Some(pr) = &d.pull_request {
         s.push_str(&format!(
-            "pull request: {}\n  {} file(s) changed, +{} -{}; checks: {:?}; tokens: {}\n",
-            pr.title, pr.stat.files_changed, pr.stat.insertions, pr.stat.deletions, pr.check, pr.tokens
+            "pull request: {}\n  {} file(s) changed, +{} -{}; checks: {}; tokens: {}\n",
+            pr.title,
+            pr.stat.files_changed,
+            pr.stat.insertions,
+            pr.stat.deletions,
+            pr.check.label(),
+            pr.tokens
         ));
         for f in &pr.files {
             let ranges: Vec<String> =
@@ -151,7 +153,7 @@ pub fn render(d: &TaskDetails, log: bool) -> String {
         }
     }
     for so in &d.signoffs {
-        s.push_str(&format!("signed off ({:?}) by {} at {}\n", so.action, so.who, so.head_commit));
+        s.push_str(&format!("signed off ({}) by {} at {}\n", so.action.label(), so.who, so.head_commit));
     }
     if log && !d.log.is_empty() {
         s.push_str("\nlog:\n");

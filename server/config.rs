@@ -4,13 +4,22 @@
 //!
 //! A layer that does not parse or names an unknown setting is skipped with a message; the
 //! others still apply, so a typo never takes the server down.
+//!
+//! This module sits above the cores (rust-analyzer's way): it owns the settings tree as the user
+//! writes it, and translates it into the small plain configs each core reads
+//! ([`Settings::completion_config`], [`Settings::edit_config`], [`Settings::orchestrator_config`]).
+//! No core imports it.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::agents::AgentProfile;
+use crate::conductor::{CompletionConfig, EditConfig, FimTemplate};
+use crate::orchestrator::{self, GithubConfig};
 use crate::providers::ProviderConfig;
+use crate::secrets::{Redactor, Secrets};
 
 /// Every setting Baton reads. Field docs are the settings' documentation: the editors' copies
 /// are checked against `editors/protocol.json`, which is generated from this type.
@@ -18,28 +27,28 @@ use crate::providers::ProviderConfig;
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// The model endpoint used for completions and edits.
-    pub provider: ProviderConfig,
-    pub completion: CompletionSettings,
-    pub edit: EditSettings,
+    pub(crate) provider: ProviderConfig,
+    pub(crate) completion: CompletionSettings,
+    pub(crate) edit: EditSettings,
     /// Background agents: worktrees, checks and pull requests.
-    pub orchestrator: OrchestratorSettings,
+    pub(crate) orchestrator: OrchestratorSettings,
     /// Agent profiles for background tasks (`[[agents]]` in baton.toml); a profile named
     /// `builtin` is always available.
-    pub agents: Vec<crate::agents::AgentProfile>,
+    pub(crate) agents: Vec<AgentProfile>,
     /// Files whose contents never reach a model.
-    pub secrets: SecretSettings,
+    pub(crate) secrets: SecretSettings,
 }
 
 /// What is kept out of model prompts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct SecretSettings {
+pub(crate) struct SecretSettings {
     /// Glob patterns of secret files, matched against the file name (or, for a pattern with a
     /// `/`, the end of its path). Such files are never excerpted into a completion or edit
     /// prompt or a task's prompt; with the cursor in one, no model is asked; the built-in agent's
     /// `read_file` and `search` skip them. Values of every `api_key_env`, `github_token_env` and
     /// agent `secret_env` variable are also redacted from the built-in agent's tool output.
-    pub patterns: Vec<String>,
+    pub(crate) patterns: Vec<String>,
 }
 
 impl Default for SecretSettings {
@@ -52,7 +61,7 @@ impl Settings {
     /// The names of every environment variable the settings say holds a secret: the providers'
     /// `api_key_env` (conductor and agent profiles), `github_token_env`, and each profile's
     /// `secret_env`. Sorted, without duplicates.
-    pub fn secret_env_names(&self) -> Vec<String> {
+    pub(crate) fn secret_env_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.provider.api_key_env.iter().cloned().collect();
         names.extend(self.orchestrator.github_token_env.iter().cloned());
         for profile in &self.agents {
@@ -64,71 +73,105 @@ impl Settings {
         names.dedup();
         names
     }
-}
 
-/// Which prompt format carries fill-in-the-middle requests to the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum FimTemplate {
-    /// Chosen from the model name (qwen, starcoder, codellama, deepseek); the provider's native
-    /// fill-in-the-middle fields for Ollama and llama.cpp; a chat prompt otherwise.
-    #[default]
-    Auto,
-    Qwen,
-    Starcoder,
-    Codellama,
-    Deepseek,
-    /// The provider's own prefix/suffix fields (Ollama `suffix`, llama.cpp `/infill`).
-    Native,
-    /// A chat prompt asking for the missing code (for chat-only models such as Anthropic's).
-    Chat,
+    /// What inline completion reads.
+    pub(crate) fn completion_config(&self) -> CompletionConfig {
+        let c = &self.completion;
+        CompletionConfig {
+            debounce_ms: c.debounce_ms,
+            max_debounce_ms: c.max_debounce_ms,
+            adaptive_debounce: c.adaptive_debounce,
+            fim_template: c.fim_template,
+            context_tokens: c.context_tokens,
+            max_tokens: c.max_tokens,
+            temperature: c.temperature,
+            multiline: c.multiline,
+            other_documents: c.other_documents,
+            cache_size: c.cache_size,
+        }
+    }
+
+    /// What model edits read.
+    pub(crate) fn edit_config(&self) -> EditConfig {
+        EditConfig { max_tokens: self.edit.max_tokens, temperature: self.edit.temperature }
+    }
+
+    /// What the orchestrator reads. The values of the secret variables
+    /// ([`Settings::secret_env_names`]) are read from the environment here, for redaction.
+    pub(crate) fn orchestrator_config(&self) -> orchestrator::Config {
+        let o = &self.orchestrator;
+        orchestrator::Config {
+            profiles: self.agents.clone(),
+            default_agent: o.default_agent.clone(),
+            default_model: self.provider.clone(),
+            secrets: Secrets {
+                patterns: self.secrets.patterns.clone(),
+                redactor: Redactor::from_env(self.secret_env_names().iter().map(String::as_str)),
+            },
+            check_command: o.check_command.clone(),
+            check_timeout_ms: o.check_timeout_ms,
+            setup_command: o.setup_command.clone(),
+            setup_timeout_ms: o.setup_timeout_ms,
+            setup_network: o.setup_network,
+            read_only_paths: o.read_only_paths.clone(),
+            github: GithubConfig {
+                token_env: o.github_token_env.clone(),
+                remote: o.github_remote.clone(),
+                api_url: o.github_api_url.clone(),
+                draft: o.github_draft,
+            },
+            limits: orchestrator::pr::Limits { file_bytes: o.max_file_bytes, change_bytes: o.max_change_bytes },
+        }
+    }
 }
 
 /// Inline completion settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct CompletionSettings {
+pub(crate) struct CompletionSettings {
     /// Offer inline suggestions at all.
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// Shortest wait after the last keystroke before asking the model, in milliseconds.
-    pub debounce_ms: u64,
+    pub(crate) debounce_ms: u64,
     /// Longest wait when the debounce adapts to slow typing, in milliseconds.
-    pub max_debounce_ms: u64,
+    pub(crate) max_debounce_ms: u64,
     /// Stretch the debounce to 1.3 × the recent gap between keystrokes (between `debounce_ms`
     /// and `max_debounce_ms`).
-    pub adaptive_debounce: bool,
+    pub(crate) adaptive_debounce: bool,
     /// Which prompt format carries fill-in-the-middle requests to the model. `auto` picks one
     /// from the model name (and the native fields for Ollama and llama.cpp, a chat prompt
     /// otherwise).
-    pub fim_template: FimTemplate,
+    pub(crate) fim_template: FimTemplate,
     /// Prompt budget, in tokens (estimated at 4 bytes a token), for prefix, suffix and context.
-    pub context_tokens: u32,
+    pub(crate) context_tokens: u32,
     /// Upper bound on a suggestion's length, in tokens.
-    pub max_tokens: u32,
+    pub(crate) max_tokens: u32,
     /// Sampling temperature for suggestions.
-    pub temperature: f64,
+    pub(crate) temperature: f64,
     /// Allow suggestions longer than the rest of the current line.
-    pub multiline: bool,
+    pub(crate) multiline: bool,
     /// Add excerpts of other open documents of the same language to the prompt.
-    pub other_documents: bool,
+    pub(crate) other_documents: bool,
     /// Suggestions kept for reuse (typing through a suggestion costs no model call).
-    pub cache_size: usize,
+    pub(crate) cache_size: usize,
 }
 
+/// The defaults are the conductor's ([`CompletionConfig::default`]).
 impl Default for CompletionSettings {
     fn default() -> Self {
+        let c = CompletionConfig::default();
         Self {
             enabled: true,
-            debounce_ms: 75,
-            max_debounce_ms: 300,
-            adaptive_debounce: true,
-            fim_template: FimTemplate::Auto,
-            context_tokens: 1536,
-            max_tokens: 64,
-            temperature: 0.1,
-            multiline: true,
-            other_documents: true,
-            cache_size: 64,
+            debounce_ms: c.debounce_ms,
+            max_debounce_ms: c.max_debounce_ms,
+            adaptive_debounce: c.adaptive_debounce,
+            fim_template: c.fim_template,
+            context_tokens: c.context_tokens,
+            max_tokens: c.max_tokens,
+            temperature: c.temperature,
+            multiline: c.multiline,
+            other_documents: c.other_documents,
+            cache_size: c.cache_size,
         }
     }
 }
@@ -136,80 +179,82 @@ impl Default for CompletionSettings {
 /// Model edit settings (edit selection, fix diagnostic).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct EditSettings {
+pub(crate) struct EditSettings {
     /// Upper bound on the model's answer to an edit, in tokens.
-    pub max_tokens: u32,
+    pub(crate) max_tokens: u32,
     /// Sampling temperature for edits.
-    pub temperature: f64,
+    pub(crate) temperature: f64,
     /// Lines of surrounding code shown to the model above and below the edited range.
-    pub context_lines: u32,
+    pub(crate) context_lines: u32,
 }
 
+/// The model's limits are the conductor's defaults ([`EditConfig::default`]).
 impl Default for EditSettings {
     fn default() -> Self {
-        Self { max_tokens: 1024, temperature: 0.1, context_lines: 30 }
+        let e = EditConfig::default();
+        Self { max_tokens: e.max_tokens, temperature: e.temperature, context_lines: 30 }
     }
 }
 
 /// Orchestrator mode settings (background agents in their own worktrees).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct OrchestratorSettings {
+pub(crate) struct OrchestratorSettings {
     /// The agent profile a task runs with when it names none.
-    pub default_agent: String,
+    pub(crate) default_agent: String,
     /// Shell command (`sh -c`) run in the task's worktree after the agent finishes, such as
     /// `cargo test`; pass or fail and the output tail are recorded on the pull request. It runs
     /// the agent's code, so it runs in the task's sandbox, without network.
-    pub check_command: Option<String>,
+    pub(crate) check_command: Option<String>,
     /// Time limit for the check command, in milliseconds.
-    pub check_timeout_ms: u64,
+    pub(crate) check_timeout_ms: u64,
     /// Shell command run once in each new worktree, such as `npm ci`. It runs in the task's
     /// sandbox (as the check command does), without network unless `setup_network` is set.
-    pub setup_command: Option<String>,
+    pub(crate) setup_command: Option<String>,
     /// Time limit for the setup command, in milliseconds.
-    pub setup_timeout_ms: u64,
+    pub(crate) setup_timeout_ms: u64,
     /// Give the setup command the network (to download dependencies). The check command and
     /// the built-in agent's commands never have it.
-    pub setup_network: bool,
+    pub(crate) setup_network: bool,
     /// Paths bound read-only into every sandbox (agents, setup and checks), typically toolchains
     /// under the home folder, which the sandbox otherwise replaces with an empty one. `~/`
     /// means the home folder. Paths on the deny list (`~/.ssh`, `~/.aws`, ...) are never bound.
-    pub read_only_paths: Vec<String>,
+    pub(crate) read_only_paths: Vec<String>,
     /// Name of the environment variable holding a GitHub token. When set (and the variable is),
     /// finished tasks are pushed and opened as GitHub pull requests. The token is never logged.
-    pub github_token_env: Option<String>,
+    pub(crate) github_token_env: Option<String>,
     /// The git remote task branches are pushed to.
-    pub github_remote: String,
+    pub(crate) github_remote: String,
     /// GitHub's API root.
-    pub github_api_url: String,
+    pub(crate) github_api_url: String,
     /// Open GitHub pull requests as drafts.
-    pub github_draft: bool,
+    pub(crate) github_draft: bool,
     /// Largest file an agent's change may add or modify, in bytes; a larger one fails the task
     /// before anything is written into the repository.
-    pub max_file_bytes: u64,
+    pub(crate) max_file_bytes: u64,
     /// Largest sum of the sizes of the files an agent's change adds or modifies, in bytes; a
     /// larger change fails the task before anything is written into the repository.
-    pub max_change_bytes: u64,
+    pub(crate) max_change_bytes: u64,
 }
 
+/// The defaults are the orchestrator's ([`orchestrator::Config::default`]).
 impl Default for OrchestratorSettings {
     fn default() -> Self {
+        let o = orchestrator::Config::default();
         Self {
-            default_agent: "builtin".to_owned(),
-            check_command: None,
-            check_timeout_ms: 10 * 60 * 1000,
-            setup_command: None,
-            setup_timeout_ms: 10 * 60 * 1000,
-            setup_network: false,
-            read_only_paths: ["~/.cargo", "~/.rustup", "~/.npm", "~/.nvm", "~/.pyenv", "~/.local/bin"]
-                .map(str::to_owned)
-                .to_vec(),
-            github_token_env: None,
-            github_remote: "origin".to_owned(),
-            github_api_url: "https://api.github.com".to_owned(),
-            github_draft: true,
-            max_file_bytes: 10_000_000,
-            max_change_bytes: 100_000_000,
+            default_agent: o.default_agent,
+            check_command: o.check_command,
+            check_timeout_ms: o.check_timeout_ms,
+            setup_command: o.setup_command,
+            setup_timeout_ms: o.setup_timeout_ms,
+            setup_network: o.setup_network,
+            read_only_paths: o.read_only_paths,
+            github_token_env: o.github.token_env,
+            github_remote: o.github.remote,
+            github_api_url: o.github.api_url,
+            github_draft: o.github.draft,
+            max_file_bytes: o.limits.file_bytes,
+            max_change_bytes: o.limits.change_bytes,
         }
     }
 }
@@ -236,9 +281,9 @@ impl std::fmt::Display for Source {
 /// A layer that was skipped, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("ignored settings from {origin}: {message}")]
-pub struct LayerError {
-    pub origin: Source,
-    pub message: String,
+pub(crate) struct LayerError {
+    pub(crate) origin: Source,
+    pub(crate) message: String,
 }
 
 /// The settings layers in force; [`Layers::resolve`] merges them.
@@ -252,7 +297,7 @@ pub struct Layers {
 
 /// The user config file: `$XDG_CONFIG_HOME/baton/config.toml` (or the platform's equivalent),
 /// overridable with `BATON_CONFIG`.
-pub fn user_config_path() -> Option<PathBuf> {
+pub(crate) fn user_config_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("BATON_CONFIG") {
         return Some(PathBuf::from(p));
     }
@@ -261,14 +306,14 @@ pub fn user_config_path() -> Option<PathBuf> {
 }
 
 /// The nearest `baton.toml` in `dir` or its ancestors.
-pub fn find_project_config(dir: &Path) -> Option<PathBuf> {
+pub(crate) fn find_project_config(dir: &Path) -> Option<PathBuf> {
     dir.ancestors().map(|d| d.join("baton.toml")).find(|p| p.is_file())
 }
 
 impl Layers {
     /// Reads the user's file and the project's `baton.toml` (when a root is known). Missing files
     /// are not errors; unreadable or invalid ones are returned as [`LayerError`]s.
-    pub fn load_files(project_root: Option<&Path>) -> (Self, Vec<LayerError>) {
+    pub(crate) fn load_files(project_root: Option<&Path>) -> (Self, Vec<LayerError>) {
         let mut layers = Layers::default();
         let mut errors = Vec::new();
         if let Some(path) = user_config_path()
@@ -291,7 +336,7 @@ impl Layers {
     }
 
     /// Sets the `initializationOptions` layer (a JSON object shaped like [`Settings`]).
-    pub fn set_initialization_options(&mut self, value: Value) {
+    pub(crate) fn set_initialization_options(&mut self, value: Value) {
         self.init = Some((Source::InitializationOptions, unwrap_section(value)));
     }
 
@@ -299,14 +344,14 @@ impl Layers {
     /// one nested under a `baton` key (as VS Code sends its sections). It replaces the
     /// `initializationOptions` layer too: both are the editor's whole view of its settings, so a
     /// setting the user removed in the editor falls back to the files and defaults.
-    pub fn set_did_change_configuration(&mut self, value: Value) {
+    pub(crate) fn set_did_change_configuration(&mut self, value: Value) {
         self.init = None;
         self.change = Some((Source::DidChangeConfiguration, unwrap_section(value)));
     }
 
     /// Merges the layers over the defaults. A layer that fails to apply is left out and
     /// reported; the result always holds valid settings.
-    pub fn resolve(&self) -> (Settings, Vec<LayerError>) {
+    pub(crate) fn resolve(&self) -> (Settings, Vec<LayerError>) {
         let mut merged = match serde_json::to_value(Settings::default()) {
             Ok(v) => v,
             Err(_) => return (Settings::default(), Vec::new()),
@@ -347,7 +392,7 @@ fn read_toml(source: Source, path: &Path) -> Option<Result<Value, LayerError>> {
 }
 
 /// Parses a TOML settings file into the JSON shape the layers merge.
-pub fn parse_toml(text: &str) -> Result<Value, String> {
+pub(crate) fn parse_toml(text: &str) -> Result<Value, String> {
     let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
     serde_json::to_value(table).map_err(|e| e.to_string())
 }
@@ -398,12 +443,50 @@ mod tests {
     }
 
     #[test]
+    fn the_cores_configs_are_the_settings_translated() {
+        let s = Settings::default();
+        assert_eq!(s.completion_config(), CompletionConfig::default());
+        assert_eq!(s.edit_config(), EditConfig::default());
+        let (o, core) = (s.orchestrator_config(), orchestrator::Config::default());
+        assert_eq!(
+            (o.default_agent, o.read_only_paths, o.github),
+            (core.default_agent, core.read_only_paths, core.github)
+        );
+        assert_eq!((o.limits, o.secrets.patterns), (core.limits, core.secrets.patterns));
+        assert_eq!((o.check_timeout_ms, o.setup_timeout_ms), (core.check_timeout_ms, core.setup_timeout_ms));
+    }
+
+    #[test]
     fn unknown_settings_are_named() {
         let mut layers = Layers::default();
         layers.set_initialization_options(json!({"provider": {"modle": "x"}}));
         let (s, errors) = layers.resolve();
         assert_eq!(s, Settings::default());
         assert!(errors[0].message.contains("unknown field `modle`"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn a_typo_in_an_agent_output_format_fails_the_layer_naming_the_key() {
+        let toml = "[[agents]]\nname = \"claude\"\nkind = \"cli\"\ncommand = [\"claude\", \"-p\", \"{prompt}\"]\n\
+                    output = \"claude_jsn\"\n";
+        let layers = Layers {
+            project: Some((Source::ProjectFile("baton.toml".into()), parse_toml(toml).expect("toml"))),
+            ..Layers::default()
+        };
+        let (s, errors) = layers.resolve();
+        assert!(s.agents.is_empty(), "the profile must not run with its result format lost: {:?}", s.agents);
+        expect_test::expect![[r#"ignored settings from baton.toml: agent profile key `output`: unknown output format `claude_jsn`, expected one of `text`, `claude-json`, `codex-json`, `opencode-json`"#]]
+            .assert_eq(&errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+
+        let fixed = toml.replace("claude_jsn", "claude-json");
+        let layers = Layers {
+            project: Some((Source::ProjectFile("baton.toml".into()), parse_toml(&fixed).expect("toml"))),
+            ..Layers::default()
+        };
+        let (s, errors) = layers.resolve();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(s.agents[0].output, crate::agents::OutputFormat::ClaudeJson);
+        assert_eq!(serde_json::to_value(&s.agents[0]).expect("json")["output"], "claude-json");
     }
 
     #[test]

@@ -4,18 +4,19 @@
 //! → conductor core (`conductor`) → providers, syntax and text (`providers`, `syntax`, `text`).
 //! Only the LSP layer knows LSP types and JSON-RPC.
 
-pub mod agents;
+pub(crate) mod agents;
 pub mod cli;
 pub mod cli_task;
-pub mod conductor;
-pub mod config;
-pub mod documents;
-pub mod handlers;
+pub(crate) mod conductor;
+pub(crate) mod config;
+mod handlers;
 pub mod lsp;
-pub mod orchestrator;
-pub mod process;
-pub mod providers;
-pub mod secrets;
+pub(crate) mod orchestrator;
+pub(crate) mod process;
+pub(crate) mod providers;
+pub(crate) mod secrets;
 pub mod server;
 pub mod syntax;
+#[cfg(test)]
+mod test_support;
 pub mod text;

@@ -19,27 +19,27 @@ use tokio_util::sync::CancellationToken;
 /// the group id) and the leader's start time, so a later process reusing the pid is never taken
 /// for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct GroupRecord {
-    pub pgid: u32,
+pub(crate) struct GroupRecord {
+    pub(crate) pgid: u32,
     /// Clock ticks since boot (`/proc/<pid>/stat` field 22).
-    pub start_time: u64,
+    pub(crate) start_time: u64,
 }
 
 impl GroupRecord {
     /// The record of the group led by `pid` (a child spawned with `process_group(0)`), or `None`
     /// when it has already gone or `/proc` is not available.
-    pub fn of(pid: u32) -> Option<Self> {
+    pub(crate) fn of(pid: u32) -> Option<Self> {
         Some(GroupRecord { pgid: pid, start_time: start_time(pid)? })
     }
 
     /// Whether the leader still runs and is the process recorded (same start time).
-    pub fn is_alive(&self) -> bool {
+    pub(crate) fn is_alive(&self) -> bool {
         start_time(self.pgid) == Some(self.start_time) && !is_zombie(self.pgid)
     }
 
     /// Kills the group (SIGKILL) if its leader is still the recorded process. Returns whether a
     /// signal was sent.
-    pub fn kill_if_alive(&self) -> bool {
+    pub(crate) fn kill_if_alive(&self) -> bool {
         if !self.is_alive() {
             return false;
         }
@@ -49,7 +49,7 @@ impl GroupRecord {
 }
 
 /// Sends SIGKILL to process group `pgid`. Group ids 0 and 1 (our own group, init's) are refused.
-pub fn kill_group(pgid: u32) {
+pub(crate) fn kill_group(pgid: u32) {
     if pgid <= 1 {
         return;
     }
@@ -60,19 +60,19 @@ pub fn kill_group(pgid: u32) {
 
 /// Kills a child's whole process group (SIGKILL) when dropped or on [`ProcessGroup::kill`].
 #[derive(Debug)]
-pub struct ProcessGroup {
+pub(crate) struct ProcessGroup {
     pgid: Option<u32>,
 }
 
 impl ProcessGroup {
     /// Guards the group led by `pid` (a child spawned with `process_group(0)`); `None` (a child
     /// that already exited) guards nothing.
-    pub fn new(pid: Option<u32>) -> Self {
+    pub(crate) fn new(pid: Option<u32>) -> Self {
         Self { pgid: pid }
     }
 
     /// Sends SIGKILL to the group (once; later calls do nothing).
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(pgid) = self.pgid.take() {
             kill_group(pgid);
         }
@@ -87,7 +87,7 @@ impl Drop for ProcessGroup {
 
 /// The start time of process `pid` in clock ticks since boot, or `None` when there is no such
 /// process (or no `/proc`).
-pub fn start_time(pid: u32) -> Option<u64> {
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces or parentheses.
     let (_, rest) = stat.rsplit_once(')')?;
@@ -105,7 +105,7 @@ fn is_zombie(pid: u32) -> bool {
 
 /// Whether process `pid` runs and, when `start` is given, is the process that started then.
 /// Where `/proc` is missing, a pid that can be signalled counts as alive.
-pub fn pid_alive(pid: u32, start: Option<u64>) -> bool {
+pub(crate) fn pid_alive(pid: u32, start: Option<u64>) -> bool {
     if Path::new("/proc/self/stat").exists() {
         return match start_time(pid) {
             None => false,
@@ -117,11 +117,11 @@ pub fn pid_alive(pid: u32, start: Option<u64>) -> bool {
 
 /// A process whose working directory is inside a folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resident {
-    pub pid: u32,
+pub(crate) struct Resident {
+    pub(crate) pid: u32,
     /// Its command name (`/proc/<pid>/comm`).
-    pub name: String,
-    pub cwd: PathBuf,
+    pub(crate) name: String,
+    pub(crate) cwd: PathBuf,
 }
 
 impl std::fmt::Display for Resident {
@@ -132,7 +132,7 @@ impl std::fmt::Display for Resident {
 
 /// The processes (other than zombies) whose working directory is `dir` or inside it. Empty
 /// where `/proc` is not available. Processes Baton may not inspect (other users') are skipped.
-pub fn residents(dir: &Path) -> Vec<Resident> {
+pub(crate) fn residents(dir: &Path) -> Vec<Resident> {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -155,49 +155,72 @@ pub fn residents(dir: &Path) -> Vec<Resident> {
     found
 }
 
-/// Reads `reader` to its end, keeping only the last `cap` bytes. Returns the kept bytes as
-/// (lossy) UTF-8 and whether anything was dropped. Read errors end the reading.
-pub async fn read_tail<R: AsyncRead + Unpin>(mut reader: R, cap: usize) -> (String, bool) {
-    let mut kept: Vec<u8> = Vec::new();
-    let mut cut = false;
+/// The last bytes of a stream, kept as it is read: at most `cap` bytes, whatever the stream's
+/// length.
+#[derive(Debug)]
+pub(crate) struct Tail {
+    kept: Vec<u8>,
+    cap: usize,
+    cut: bool,
+}
+
+impl Tail {
+    /// Keeps at most `cap` bytes.
+    pub(crate) fn new(cap: usize) -> Self {
+        Self { kept: Vec::new(), cap, cut: false }
+    }
+
+    /// Adds what was read next.
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        self.kept.extend_from_slice(bytes);
+        if self.kept.len() > self.cap {
+            let excess = self.kept.len() - self.cap;
+            self.kept.drain(..excess);
+            self.cut = true;
+        }
+    }
+
+    /// The kept bytes as (lossy) UTF-8, and whether anything was dropped. A cut that split a
+    /// character drops its leftover continuation bytes.
+    pub(crate) fn finish(mut self) -> (String, bool) {
+        if self.cut {
+            let skip = self.kept.iter().take(3).take_while(|b| (**b & 0b1100_0000) == 0b1000_0000).count();
+            self.kept.drain(..skip);
+        }
+        (String::from_utf8_lossy(&self.kept).into_owned(), self.cut)
+    }
+}
+
+/// Reads `reader` to its end, keeping only the last `cap` bytes ([`Tail`]). Returns the kept
+/// bytes as (lossy) UTF-8 and whether anything was dropped. Read errors end the reading.
+pub(crate) async fn read_tail<R: AsyncRead + Unpin>(mut reader: R, cap: usize) -> (String, bool) {
+    let mut tail = Tail::new(cap);
     let mut buffer = [0u8; 8192];
     loop {
         match reader.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => {
-                kept.extend_from_slice(&buffer[..n]);
-                if kept.len() > cap {
-                    let excess = kept.len() - cap;
-                    kept.drain(..excess);
-                    cut = true;
-                }
-            }
+            Ok(n) => tail.push(&buffer[..n]),
         }
     }
-    // The cut may have split a character: drop its leftover continuation bytes.
-    if cut {
-        let skip = kept.iter().take(3).take_while(|b| (**b & 0b1100_0000) == 0b1000_0000).count();
-        kept.drain(..skip);
-    }
-    (String::from_utf8_lossy(&kept).into_owned(), cut)
+    tail.finish()
 }
 
 /// How a command run by [`run_with_limit`] ended.
 #[derive(Debug)]
-pub struct CommandOutput {
+pub(crate) struct CommandOutput {
     /// The exit code; `None` when killed by a signal.
-    pub code: Option<i32>,
+    pub(crate) code: Option<i32>,
     /// The end of stdout (at most the `tail_bytes` given).
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// The end of stderr.
-    pub stderr: String,
+    pub(crate) stderr: String,
     /// Stopped at its time limit.
-    pub timed_out: bool,
+    pub(crate) timed_out: bool,
 }
 
 /// Why [`run_with_limit`] produced no [`CommandOutput`].
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub(crate) enum RunError {
     #[error("cannot start {program}: {reason}")]
     Spawn { program: String, reason: String },
     #[error("cancelled")]
@@ -213,7 +236,7 @@ const READ_GRACE_MS: u64 = 2_000;
 /// bytes. Cancelling `cancel` kills the group and returns [`RunError::Cancelled`].
 ///
 /// Errors: [`RunError::Spawn`] when the program cannot start.
-pub async fn run_with_limit(
+pub(crate) async fn run_with_limit(
     mut command: Command,
     limit_ms: u64,
     tail_bytes: usize,

@@ -6,17 +6,17 @@ use std::path::Path;
 
 /// The default secret file patterns (`[secrets] patterns`): matched against a file's name, and
 /// against its path relative to the repository when a pattern holds a `/`.
-pub const DEFAULT_PATTERNS: &[&str] = &[".env*", "*.pem", "id_*", "*.key", "credentials*"];
+pub(crate) const DEFAULT_PATTERNS: &[&str] = &[".env*", "*.pem", "id_*", "*.key", "credentials*"];
 
 /// Shortest value that is redacted, in bytes: shorter values ("1", "true", "local") are not
 /// secrets, and hiding them would garble ordinary output.
-pub const MIN_SECRET_LEN: usize = 8;
+pub(crate) const MIN_SECRET_LEN: usize = 8;
 
 /// Whether `path` (a file path, a URI's path or a name) matches one of `patterns`: glob
 /// patterns over the file name (`*` within a name), or over the whole path when the pattern
 /// holds a `/` (`config/*.json`, matched against the path's end). Invalid patterns match
 /// nothing.
-pub fn is_secret_path(path: &str, patterns: &[String]) -> bool {
+pub(crate) fn is_secret_path(path: &str, patterns: &[String]) -> bool {
     let path = path.trim_end_matches('/');
     let name = Path::new(path).file_name().and_then(|n| n.to_str()).unwrap_or(path);
     let options = glob::MatchOptions { case_sensitive: true, require_literal_separator: true, ..Default::default() };
@@ -38,10 +38,10 @@ pub fn is_secret_path(path: &str, patterns: &[String]) -> bool {
 
 /// What is kept from a model: secret file patterns and known secret values.
 #[derive(Debug, Clone)]
-pub struct Secrets {
+pub(crate) struct Secrets {
     /// Secret file patterns (see [`is_secret_path`]).
-    pub patterns: Vec<String>,
-    pub redactor: Redactor,
+    pub(crate) patterns: Vec<String>,
+    pub(crate) redactor: Redactor,
 }
 
 impl Default for Secrets {
@@ -52,14 +52,14 @@ impl Default for Secrets {
 
 impl Secrets {
     /// Whether `path` is a secret file by these patterns.
-    pub fn is_secret_path(&self, path: &str) -> bool {
+    pub(crate) fn is_secret_path(&self, path: &str) -> bool {
         is_secret_path(path, &self.patterns)
     }
 }
 
 /// Replaces known secret values in text with `[redacted NAME]`.
 #[derive(Clone, Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     /// (name, value), longest values first so a key containing another is replaced whole.
     secrets: Vec<(String, String)>,
 }
@@ -74,7 +74,7 @@ impl std::fmt::Debug for Redactor {
 impl Redactor {
     /// A redactor for `(name, value)` pairs; values shorter than [`MIN_SECRET_LEN`] bytes are
     /// ignored, duplicates kept once.
-    pub fn new(secrets: impl IntoIterator<Item = (String, String)>) -> Self {
+    pub(crate) fn new(secrets: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut secrets: Vec<(String, String)> =
             secrets.into_iter().filter(|(_, v)| v.trim().len() >= MIN_SECRET_LEN).collect();
         secrets.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
@@ -84,17 +84,12 @@ impl Redactor {
 
     /// A redactor for the values of the environment variables `names` (unset or empty ones are
     /// skipped).
-    pub fn from_env<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(crate) fn from_env<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         Self::new(names.into_iter().filter_map(|name| std::env::var(name).ok().map(|value| (name.to_owned(), value))))
     }
 
-    /// Whether there is nothing to redact.
-    pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
-    }
-
     /// `text` with every known value (also its trimmed form) replaced by `[redacted NAME]`.
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for (name, value) in &self.secrets {
             for needle in [value.as_str(), value.trim()] {

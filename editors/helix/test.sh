@@ -4,8 +4,9 @@
 # Part 1 (conductor mode): completion menu, accept, edit and fix code actions.
 # Part 2 (orchestrator mode): pull requests made beforehand from the shell (`baton task start`
 # with a scripted CLI agent, sharing BATON_DATA_DIR with the editor's server) show their actions
-# in `space a` on the changed lines; Apply changes the buffer, Merge makes a signed-off merge
-# commit; a TODO comment's delegate action starts a task that becomes ready.
+# in `space a` on the changed lines; Apply changes the buffer and keeps the pull request open
+# (Discard closes it), Merge makes a signed-off merge commit; a TODO comment's delegate action
+# starts a task that becomes ready.
 #
 #   editors/helix/test.sh            # BATON_CACHE (default <repo>/.cache) keeps the hx download
 #   CARGO_TARGET_DIR=... editors/helix/test.sh     # binaries are taken from $CARGO_TARGET_DIR/debug
@@ -358,6 +359,14 @@ if wait_for 5 screen_has 'Baton PR #1 .*Apply to working tree'; then
     else
         fail "picking Apply puts PR #1's change in the buffer" "$(dump; grep -v tree-sitter "$W/cache/helix/helix.log" | tail -3)"
     fi
+    # Applying keeps the pull request open (issue 10): still ready, the apply recorded.
+    show1() { (cd "$W/repo" && "$BIN/baton" task show 1 2>/dev/null); }
+    if wait_for 5 bash -c "cd '$W/repo' && '$BIN/baton' task show 1 2>/dev/null | grep -qF 'applied to the working tree by Test User'" \
+        && show1 | grep -qx 'state: ready' && show1 | grep -qF 'signed off (Applied) by Test User <test@example.com>'; then
+        pass "PR #1 stays open after Apply (ready, the apply signed off and logged)"
+    else
+        fail "PR #1 stays open after Apply" "$(show1)"
+    fi
 else
     fail "space a on the changed line 2 lists PR #1's actions" "$(dump)"
 fi
@@ -399,12 +408,30 @@ else
     fail "space a on a TODO comment lists Baton's delegate action" "$(dump)"
 fi
 
+# Line 2 again: the applied PR #1 is still offered (the buffer keeps its unsaved change);
+# Discard closes it, and leaves the buffer and the disk alone.
+keys Escape
+keys 2gg
+wait_for 5 screen_has ' 2:1 *$' || true
+keys Space
+keys a
+if wait_for 5 screen_has 'Baton PR #1 .*Discard' && pick_action "${P1}Discard"; then
+    if wait_for 10 bash -c "'$BIN/baton' task list 2>/dev/null | grep -qE '^ +1 +discarded '" \
+        && screen_has '^ +2 .*return "hola"' && grep -q 'return "hi"' "$W/repo/greet.py"; then
+        pass "the applied PR #1 is still offered on line 2, and Discard closes it (buffer and disk untouched)"
+    else
+        fail "Discard closes the applied PR #1" "$("$BIN/baton" task list 2>&1; dump; grep -v tree-sitter "$W/cache/helix/helix.log" | tail -3)"
+    fi
+else
+    fail "space a on line 2 still lists the applied PR #1's Discard" "$(dump)"
+fi
+
 # The guide's way to see tasks in Helix: `:sh baton task list` (the same data directory).
 keys Escape
 keys :
 type_text 'sh baton task list'
 keys Enter
-if wait_for 5 screen_has '^ .* 3 +ready +scripted +Greet with salut' && screen_has '2 +merged' && screen_has '1 +applied'; then
+if wait_for 5 screen_has '^ .* 3 +ready +scripted +Greet with salut' && screen_has '2 +merged' && screen_has '1 +discarded'; then
     pass ":sh baton task list shows the tasks in a popup"
 else
     fail ":sh baton task list shows the tasks in a popup" "$(dump)"

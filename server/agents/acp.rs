@@ -24,7 +24,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use agent_client_protocol::schema::ProtocolVersion;
@@ -38,6 +38,7 @@ use agent_client_protocol::v1::schema::{
 };
 use agent_client_protocol::{self as acp, Agent, Client, ErrorCode, JsonRpcRequest, Lines};
 use futures::{SinkExt, StreamExt};
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
@@ -45,6 +46,7 @@ use tokio_util::sync::CancellationToken;
 use super::tools::resolve_in;
 use super::{AgentError, AgentEvent, AgentOutcome, PermissionPolicy, RunContext, StopReason};
 use crate::process::read_tail;
+use crate::text::first_line;
 
 /// Longest JSON-RPC line accepted from an agent, in bytes.
 const MAX_LINE_BYTES: usize = 16 << 20;
@@ -55,6 +57,8 @@ const EXIT_DRAIN: Duration = Duration::from_millis(500);
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// Bytes of the agent's stderr kept for crash reports.
 const STDERR_TAIL_BYTES: usize = 4_000;
+/// Longest step (a tool call's title), in characters.
+const STEP_CHARS: usize = 120;
 /// Largest file served to `fs/read_text_file`, in bytes.
 const MAX_READ_BYTES: u64 = 10 << 20;
 
@@ -71,18 +75,19 @@ const MAX_READ_BYTES: u64 = 10 << 20;
 /// sandbox is required but cannot run; [`AgentError::Crashed`] (with
 /// the end of its stderr) when the agent exits or closes stdout before answering the prompt;
 /// [`AgentError::Protocol`] when it answers a request with an error or malformed result;
-/// [`AgentError::TimedOut`] past `profile.time_limit_ms` and [`AgentError::Cancelled`] when
-/// `ctx.cancel` fires (both send `session/cancel` first).
-pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
+/// [`AgentError::Cancelled`] when `ctx.cancel` fires (`session/cancel` is sent first). The
+/// profile's time limit is kept by the caller ([`super::run::with_time_limit`]).
+pub(crate) async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     let profile = &ctx.profile;
     let command_line = profile.command.join(" ");
     if profile.command.is_empty() {
         return Err(AgentError::Spawn { command: command_line, reason: "the profile has no command".to_owned() });
     }
-    let root =
-        ctx.task.worktree.canonicalize().map_err(|e| {
-            AgentError::Other(format!("the worktree {} is not usable: {e}", ctx.task.worktree.display()))
-        })?;
+    let root = ctx
+        .task
+        .worktree
+        .canonicalize()
+        .map_err(|error| AgentError::Worktree { path: ctx.task.worktree.clone(), error })?;
     let (mut child, mut group) = super::cli::spawn(&ctx, &profile.command, Stdio::piped()).await?;
     let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
@@ -164,7 +169,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         .connect_with(Lines::new(outgoing, incoming), {
             let run = run.clone();
             async move |cx: ConnectionTo<Agent>| {
-                let _ = done_tx.send(run.turn_within_limits(&cx).await);
+                let _ = done_tx.send(run.turn_until_cancelled(&cx).await);
                 Ok(())
             }
         });
@@ -233,24 +238,21 @@ struct TurnState {
 
 impl Run {
     fn state(&self) -> MutexGuard<'_, TurnState> {
-        self.turn.lock().unwrap_or_else(PoisonError::into_inner)
+        self.turn.lock()
     }
 
     fn event(&self, event: AgentEvent) {
         let _ = self.ctx.events.send(event);
     }
 
-    /// The turn, ended by the profile's time limit or the run's cancellation (which send
-    /// `session/cancel` when a session exists).
-    async fn turn_within_limits(&self, cx: &ConnectionTo<Agent>) -> Result<AgentOutcome, AgentError> {
-        let ms = self.ctx.profile.time_limit_ms;
+    /// The turn, ended by the run's cancellation (the time limit cancels it too:
+    /// [`super::run::with_time_limit`]), which sends `session/cancel` when a session exists.
+    async fn turn_until_cancelled(&self, cx: &ConnectionTo<Agent>) -> Result<AgentOutcome, AgentError> {
         let result = tokio::select! {
-            outcome = tokio::time::timeout(Duration::from_millis(ms), self.turn_until_exit(cx)) => {
-                outcome.unwrap_or(Err(AgentError::TimedOut { ms }))
-            }
+            outcome = self.turn_until_exit(cx) => outcome,
             () = self.ctx.cancel.cancelled() => Err(AgentError::Cancelled),
         };
-        if matches!(result, Err(AgentError::TimedOut { .. } | AgentError::Cancelled)) {
+        if matches!(result, Err(AgentError::Cancelled)) {
             let session_id = self.state().session_id.clone();
             if let Some(session_id) = session_id
                 && let Err(e) = cx.send_notification(CancelNotification::new(session_id))
@@ -407,14 +409,18 @@ impl Run {
                     None
                 }
                 SessionUpdate::ToolCall(call) => {
-                    let title = if call.title.is_empty() { "tool call".to_owned() } else { one_line(&call.title) };
+                    let title = if call.title.is_empty() {
+                        "tool call".to_owned()
+                    } else {
+                        first_line(&call.title, STEP_CHARS)
+                    };
                     state.titles.insert(call.tool_call_id.to_string(), title.clone());
                     Some(AgentEvent::Step(title))
                 }
                 SessionUpdate::ToolCallUpdate(update) => {
                     let id = update.tool_call_id.to_string();
                     if let Some(title) = &update.fields.title {
-                        state.titles.insert(id.clone(), one_line(title));
+                        state.titles.insert(id.clone(), first_line(title, STEP_CHARS));
                     }
                     let title = state.titles.get(&id).cloned().unwrap_or_else(|| "tool call".to_owned());
                     update.fields.status.map(|status| {
@@ -570,11 +576,6 @@ fn codec_error(e: LinesCodecError) -> io::Error {
         LinesCodecError::Io(e) => e,
         other => io::Error::new(io::ErrorKind::InvalidData, other),
     }
-}
-
-fn one_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    line.chars().take(120).collect()
 }
 
 #[cfg(test)]

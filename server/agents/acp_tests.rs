@@ -5,12 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use serde_json::Value;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::*;
-use crate::agents::{AgentKind, AgentProfile, AgentTask, Asker, NoUser};
-use crate::providers::ProviderConfig;
+use crate::agents::testing::{drain, run_context};
+use crate::agents::{AgentKind, AgentProfile, Asker};
 
 /// The real Python interpreter (not a version-manager shim), or `None` to skip.
 fn python() -> Option<String> {
@@ -42,44 +41,21 @@ fn setup(prompt: &str, permission: PermissionPolicy) -> Option<Setup> {
     let root = dir.path().canonicalize().expect("canonical");
     let worktree = root.join("wt");
     std::fs::create_dir_all(&worktree).expect("worktree");
-    let (tx, events) = unbounded_channel();
-    // The interpreter may live under the home folder (pyenv), which the sandbox hides.
-    let mut confinement = crate::agents::Confinement::new(&worktree);
-    let real = PathBuf::from(&python).canonicalize().unwrap_or_else(|_| PathBuf::from(&python));
-    confinement.read_only_paths.extend(real.parent().and_then(Path::parent).map(|p| p.display().to_string()));
-    confinement.read_only_paths.extend(script.parent().map(|p| p.display().to_string()));
-    let ctx = RunContext {
-        task: AgentTask {
-            id: 7,
-            prompt: prompt.to_owned(),
-            worktree: worktree.clone(),
-            branch: "baton/task-7".to_owned(),
-            planning: false,
-        },
-        profile: AgentProfile {
-            name: "acp-test".to_owned(),
-            kind: AgentKind::Acp,
-            command: vec![python, script.display().to_string()],
-            permission,
-            time_limit_ms: 20_000,
-            ..AgentProfile::default()
-        },
-        default_model: ProviderConfig::default(),
-        events: tx,
-        cancel: CancellationToken::new(),
-        asker: Arc::new(NoUser),
-        confinement,
-        secrets: Default::default(),
+    let profile = AgentProfile {
+        name: "acp-test".to_owned(),
+        kind: AgentKind::Acp,
+        command: vec![python.clone(), script.display().to_string()],
+        permission,
+        time_limit_ms: 20_000,
+        ..AgentProfile::default()
     };
+    let (mut ctx, events) = run_context(&worktree, prompt, profile);
+    // The interpreter may live under the home folder (pyenv), which the sandbox hides.
+    let real = PathBuf::from(&python).canonicalize().unwrap_or_else(|_| PathBuf::from(&python));
+    let bound = &mut ctx.confinement.read_only_paths;
+    bound.extend(real.parent().and_then(Path::parent).map(|p| p.display().to_string()));
+    bound.extend(script.parent().map(|p| p.display().to_string()));
     Some(Setup { _dir: dir, root, worktree, ctx, events })
-}
-
-fn drain(events: &mut UnboundedReceiver<AgentEvent>) -> Vec<AgentEvent> {
-    let mut all = Vec::new();
-    while let Ok(event) = events.try_recv() {
-        all.push(event);
-    }
-    all
 }
 
 fn agent_record(worktree: &std::path::Path) -> Value {
@@ -193,7 +169,7 @@ async fn a_hanging_agent_times_out_and_is_killed() {
         return;
     };
     s.ctx.profile.time_limit_ms = 500;
-    let error = run(s.ctx.clone()).await.expect_err("timeout");
+    let error = crate::agents::run::with_time_limit(s.ctx.clone(), run).await.expect_err("timeout");
     assert!(matches!(error, AgentError::TimedOut { ms: 500 }), "{error}");
     assert!(agent_record(&s.worktree)["pid"].is_u64(), "the agent started");
     // Its pid is the sandbox's own; from here, nothing may still work in the worktree.

@@ -2,15 +2,16 @@
 //! worktree with the tools of [`super::tools`], bounded by steps, tokens, wall-clock time and
 //! cancellation.
 
-use std::time::Duration;
-
 use super::sandbox::Mode;
-use super::tools::{self, FINISH, Workspace};
+use super::tools::{self, ToolName, Workspace};
 use super::{AgentError, AgentEvent, AgentOutcome, RunContext, StopReason};
 use crate::providers::{Provider, ToolChatRequest, ToolMessage};
 
 /// Smallest request time limit for one model turn on the conductor's model, in milliseconds.
 const MIN_TURN_TIMEOUT_MS: u64 = 300_000;
+
+/// Longest line of a failed tool's output in the task log, in characters.
+const LOG_CHARS: usize = 300;
 
 /// Tokens the model may generate per turn.
 const TURN_MAX_TOKENS: u32 = 4_096;
@@ -37,25 +38,18 @@ Do not write code yet; answer with the plan only.";
 /// Commands run in `ctx.confinement` without network; tool output reaches the model with the
 /// values of `ctx.secrets` redacted.
 ///
-/// Errors: [`AgentError::TimedOut`] past `profile.time_limit_ms`, [`AgentError::Cancelled`] when
-/// `ctx.cancel` fires (running commands are killed), [`AgentError::Provider`] when the model
+/// The profile's time limit is kept by the caller ([`super::run::with_time_limit`]).
+///
+/// Errors: [`AgentError::Cancelled`] when `ctx.cancel` fires (running commands are killed), [`AgentError::Provider`] when the model
 /// request fails, [`AgentError::Sandbox`] when the sandbox is required but cannot run,
-/// [`AgentError::Other`] when the worktree is unusable.
-pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
+/// [`AgentError::Worktree`] when the worktree is unusable.
+pub(crate) async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     if ctx.task.planning {
-        let (summary, tokens) = bounded(&ctx, plan_turn(&ctx)).await?;
+        let (summary, tokens) = cancellable(&ctx, plan_turn(&ctx)).await?;
         return Ok(AgentOutcome { summary, stop_reason: StopReason::EndTurn, tokens });
     }
     let mode = ctx.confinement.mode().await?;
-    bounded(&ctx, run_loop(&ctx, mode)).await
-}
-
-/// Asks the model for a plan (no tools offered) and returns it; also emits [`AgentEvent::Plan`].
-/// Used when the profile has `plan_first`; the caller decides whether to [`run`] afterwards.
-///
-/// Errors: as [`run`] (time limit, cancel, provider failures).
-pub async fn plan(ctx: RunContext) -> Result<String, AgentError> {
-    bounded(&ctx, plan_turn(&ctx)).await.map(|(plan, _)| plan)
+    cancellable(&ctx, run_loop(&ctx, mode)).await
 }
 
 /// One model turn without tools that proposes a plan: the plan and the tokens it used.
@@ -77,13 +71,11 @@ async fn plan_turn(ctx: &RunContext) -> Result<(String, u64), AgentError> {
     Ok((plan, tokens))
 }
 
-/// Races `work` against the profile's time limit and the cancel token.
-async fn bounded<T>(ctx: &RunContext, work: impl Future<Output = Result<T, AgentError>>) -> Result<T, AgentError> {
-    let ms = ctx.profile.time_limit_ms;
+/// Races `work` against the cancel token (which the time limit fires too:
+/// [`super::run::with_time_limit`]).
+async fn cancellable<T>(ctx: &RunContext, work: impl Future<Output = Result<T, AgentError>>) -> Result<T, AgentError> {
     tokio::select! {
-        outcome = tokio::time::timeout(Duration::from_millis(ms), work) => {
-            outcome.unwrap_or(Err(AgentError::TimedOut { ms }))
-        }
+        outcome = work => outcome,
         () = ctx.cancel.cancelled() => Err(AgentError::Cancelled),
     }
 }
@@ -118,8 +110,7 @@ async fn run_loop(ctx: &RunContext, mode: Mode) -> Result<AgentOutcome, AgentErr
         // A step: it reaches the progress report and the task log.
         let _ = ctx.events.send(AgentEvent::Step(note.to_owned()));
     }
-    let workspace = Workspace::new(&ctx.confinement, mode, ctx.secrets.clone(), ctx.cancel.clone())
-        .map_err(|e| AgentError::Other(format!("{e:#}")))?;
+    let workspace = Workspace::new(&ctx.confinement, mode, ctx.secrets.clone(), ctx.cancel.clone())?;
     let profile = &ctx.profile;
     let specs = tools::specs();
     let mut messages = vec![ToolMessage::User(ctx.task.prompt.clone())];
@@ -162,7 +153,8 @@ async fn run_loop(ctx: &RunContext, mode: Mode) -> Result<AgentOutcome, AgentErr
         messages.push(ToolMessage::Assistant { text: answer.text.clone(), tool_calls: answer.tool_calls.clone() });
         for call in &answer.tool_calls {
             let _ = ctx.events.send(AgentEvent::Step(Workspace::describe(call)));
-            if call.name == FINISH {
+            let tool = ToolName::parse(&call.name);
+            if tool == Some(ToolName::Finish) {
                 let summary = call
                     .arguments
                     .get("summary")
@@ -171,13 +163,10 @@ async fn run_loop(ctx: &RunContext, mode: Mode) -> Result<AgentOutcome, AgentErr
                 return Ok(AgentOutcome { summary, stop_reason: StopReason::EndTurn, tokens });
             }
             let output = workspace.execute(call).await;
-            changed |= !output.is_error && matches!(call.name.as_str(), "write_file" | "edit_file" | "run_command");
+            changed |= !output.is_error && tool.is_some_and(ToolName::changes_files);
             if output.is_error {
-                let _ = ctx.events.send(AgentEvent::Log(format!(
-                    "{} failed: {}",
-                    call.name,
-                    output.content.lines().next().unwrap_or_default()
-                )));
+                let first = crate::text::first_line(&output.content, LOG_CHARS);
+                let _ = ctx.events.send(AgentEvent::Log(format!("{} failed: {first}", call.name)));
             }
             messages.push(ToolMessage::ToolResult {
                 call_id: call.id.clone(),

@@ -2,16 +2,15 @@
 //! temporary worktrees.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::*;
+use crate::agents::AgentProfile;
 use crate::agents::sandbox::{Mode, availability};
-use crate::agents::{AgentProfile, AgentTask, NoUser};
+use crate::agents::testing::{drain, run_context, steps};
 use crate::providers::{ProviderConfig, ProviderKind};
 
 use crate::providers::tests::model_server::{ModelServer, Reply};
@@ -40,49 +39,17 @@ fn setup_in(kind: ProviderKind, server: &ModelServer, parent: PathBuf) -> Setup 
         ProviderKind::Openai | ProviderKind::Anthropic => format!("{}/v1", server.base_url()),
         ProviderKind::Ollama | ProviderKind::Llamacpp => server.base_url(),
     };
-    let (tx, events) = unbounded_channel();
-    let ctx = RunContext {
-        task: AgentTask {
-            id: 1,
-            prompt: "Do the task.".to_owned(),
-            worktree: worktree.clone(),
-            branch: "baton/task-1".to_owned(),
-            planning: false,
-        },
-        profile: AgentProfile { time_limit_ms: 20_000, ..AgentProfile::default() },
-        default_model: ProviderConfig {
-            kind,
-            base_url,
-            model: "test-model".to_owned(),
-            timeout_ms: 10_000,
-            max_retries: 0,
-            ..ProviderConfig::default()
-        },
-        events: tx,
-        cancel: CancellationToken::new(),
-        asker: Arc::new(NoUser),
-        confinement: crate::agents::Confinement::new(&worktree),
-        secrets: Default::default(),
+    let profile = AgentProfile { time_limit_ms: 20_000, ..AgentProfile::default() };
+    let (mut ctx, events) = run_context(&worktree, "Do the task.", profile);
+    ctx.default_model = ProviderConfig {
+        kind,
+        base_url,
+        model: "test-model".to_owned(),
+        timeout_ms: 10_000,
+        max_retries: 0,
+        ..ProviderConfig::default()
     };
     Setup { _root: dir, root, worktree, ctx, events }
-}
-
-fn drain(events: &mut UnboundedReceiver<AgentEvent>) -> Vec<AgentEvent> {
-    let mut all = Vec::new();
-    while let Ok(event) = events.try_recv() {
-        all.push(event);
-    }
-    all
-}
-
-fn steps(events: &[AgentEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Step(s) => Some(s.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The tool results the agent sent back in request `body`, in any of the wire formats.
@@ -185,6 +152,51 @@ async fn paths_outside_the_worktree_are_refused() {
 }
 
 #[tokio::test]
+async fn listing_and_search_see_the_project_as_git_does_and_skip_build_output() {
+    let server = ModelServer::start().await;
+    server.push(Reply::ToolCalls(vec![
+        ("list_files".to_owned(), json!({"recursive": true})),
+        ("search".to_owned(), json!({"pattern": "needle"})),
+        ("list_files".to_owned(), json!({"path": "target"})),
+    ]));
+    // Nothing changed: the agent is nudged once, then its answer ends the run.
+    server.push(Reply::text("Looked."));
+    server.push(Reply::text("Looked."));
+    let s = setup(ProviderKind::Openai, &server);
+    // A git worktree has a `.git` file; the .gitignore applies inside a repository only.
+    std::fs::write(s.worktree.join(".git"), "gitdir: /nowhere\n").expect("dotgit");
+    std::fs::write(s.worktree.join(".gitignore"), "ignored.txt\nbuild/\n").expect("gitignore");
+    for (path, text) in [
+        ("src/a.rs", "// needle\n"),
+        (".github/ci.yml", "needle: 1\n"),
+        ("ignored.txt", "needle\n"),
+        ("build/b.rs", "needle\n"),
+        ("target/debug/x.rs", "needle\n"),
+        ("node_modules/m/index.js", "needle\n"),
+        ("sub/.git/config", "needle\n"),
+    ] {
+        let file = s.worktree.join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, text).expect("write");
+    }
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert_eq!(outcome.summary, "Looked.");
+    let results = tool_results(&server.requests()[1].body);
+    expect_test::expect![[r#"
+        .git
+        .github/
+        .github/ci.yml
+        .gitignore
+        src/
+        src/a.rs
+        sub/"#]]
+    .assert_eq(&results[0]);
+    assert_eq!(results[1], ".github/ci.yml:1: needle: 1\nsrc/a.rs:1: // needle");
+    // Asked for by name, a skipped folder is still listed.
+    assert_eq!(results[2], "target/debug/");
+}
+
+#[tokio::test]
 async fn max_steps_and_max_tokens_stop_the_loop() {
     let server = ModelServer::start().await;
     server.set_default(Reply::tool_call("list_files", json!({})));
@@ -224,7 +236,7 @@ async fn a_hanging_model_times_out() {
     server.push(Reply::Hang);
     let mut s = setup(ProviderKind::Openai, &server);
     s.ctx.profile.time_limit_ms = 300;
-    let error = run(s.ctx.clone()).await.expect_err("timeout");
+    let error = crate::agents::run::with_time_limit(s.ctx.clone(), run).await.expect_err("timeout");
     assert!(matches!(error, AgentError::TimedOut { ms: 300 }), "{error}");
 }
 
@@ -254,7 +266,8 @@ async fn plan_asks_without_tools() {
     let server = ModelServer::start().await;
     server.push(Reply::text("1. Read\n2. Edit"));
     let mut s = setup(ProviderKind::Anthropic, &server);
-    let plan = plan(s.ctx.clone()).await.expect("plan");
+    s.ctx.task.planning = true;
+    let plan = run(s.ctx.clone()).await.expect("plan").summary;
     assert_eq!(plan, "1. Read\n2. Edit");
     assert!(drain(&mut s.events).contains(&AgentEvent::Plan(plan)));
     assert!(server.requests()[0].body.get("tools").is_none());
@@ -306,7 +319,7 @@ async fn unsandboxed_commands_run_and_the_user_is_told() {
     server.push(Reply::tool_call("run_command", json!({"argv": ["sh", "-c", "echo plain > p.txt"]})));
     server.push(Reply::text("Ran."));
     let mut s = setup(ProviderKind::Openai, &server);
-    let outcome = bounded(&s.ctx, run_loop(&s.ctx, Mode::Unsandboxed)).await.expect("run");
+    let outcome = cancellable(&s.ctx, run_loop(&s.ctx, Mode::Unsandboxed)).await.expect("run");
     assert_eq!(outcome.summary, "Ran.");
     assert_eq!(std::fs::read_to_string(s.worktree.join("p.txt")).expect("p"), "plain\n");
     let events = drain(&mut s.events);

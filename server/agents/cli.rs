@@ -10,8 +10,9 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 
-use super::{AgentError, AgentEvent, AgentOutcome, RunContext, StopReason};
+use super::{AgentError, AgentEvent, AgentOutcome, OutputFormat, RunContext, StopReason};
 use crate::process::{GroupRecord, ProcessGroup, read_tail};
+use crate::text::first_line;
 
 /// How many trailing stdout lines make the summary of a `text` agent.
 const SUMMARY_LINES: usize = 20;
@@ -19,12 +20,12 @@ const SUMMARY_LINES: usize = 20;
 const STDERR_TAIL_BYTES: usize = 4096;
 /// How long a JSON agent may take to exit after its end-of-turn event, in milliseconds.
 const EXIT_GRACE_MS: u64 = 2_000;
-/// Longest step message, in characters.
+/// Longest step message, in characters (with its `…` when cut).
 const STEP_CHARS: usize = 120;
 
 /// The command line from the profile's template: `{prompt}` in any argument becomes the prompt
 /// (with the profile's system prompt in front). No shell is involved.
-pub fn command_line(ctx: &RunContext) -> Vec<String> {
+pub(crate) fn command_line(ctx: &RunContext) -> Vec<String> {
     let prompt = match &ctx.profile.system_prompt {
         Some(sp) if !sp.is_empty() => format!("{sp}\n\n{}", ctx.task.prompt),
         _ => ctx.task.prompt.clone(),
@@ -51,114 +52,119 @@ fn u(v: &Value, key: &str) -> u64 {
     v.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
-/// Reads one stdout line of an agent speaking `format`.
-fn parse_line(format: &str, line: &str) -> Parsed {
+/// Reads one stdout line of an agent speaking `format` (one of the JSON formats).
+fn parse_line(format: OutputFormat, line: &str) -> Parsed {
     let mut p = Parsed::default();
     let Ok(v) = serde_json::from_str::<Value>(line) else {
         return p;
     };
     let ty = v.get("type").and_then(Value::as_str).unwrap_or("");
     match format {
-        "claude-json" => match ty {
-            "assistant" => {
-                let content = v.pointer("/message/content");
-                if let Some(text) = content.and_then(text_of_content) {
-                    p.step = Some(text.clone());
-                    p.message = Some(text);
-                } else if let Some(tool) =
-                    content.and_then(Value::as_array).and_then(|a| a.iter().find_map(|c| c.get("name")?.as_str()))
-                {
-                    p.step = Some(format!("using {tool}"));
-                }
-            }
-            "result" => {
-                if let Some(usage) = v.get("usage") {
-                    p.tokens = Some(u(usage, "input_tokens") + u(usage, "output_tokens"));
-                }
-                let text = v.get("result").and_then(Value::as_str).map(str::to_owned);
-                let is_error = v.get("is_error").and_then(Value::as_bool).unwrap_or(false);
-                p.end = Some(if is_error {
-                    Err(text.unwrap_or_else(|| "the agent reported an error".to_owned()))
-                } else {
-                    Ok(text)
-                });
-                if let Some(cost) = v.get("total_cost_usd").and_then(Value::as_f64) {
-                    p.step = Some(format!("finished (cost ${cost:.4})"));
-                }
-            }
-            _ => {}
-        },
-        "codex-json" => match ty {
-            "item.completed" | "item.started" => {
-                let item = v.get("item").unwrap_or(&Value::Null);
-                let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
-                match kind {
-                    "agent_message" => {
-                        if let Some(t) = item.get("text").and_then(Value::as_str) {
-                            p.step = Some(t.to_owned());
-                            p.message = Some(t.to_owned());
-                        }
-                    }
-                    "command_execution" => {
-                        if let Some(c) = item.get("command").and_then(Value::as_str) {
-                            p.step = Some(format!("running {c}"));
-                        }
-                    }
-                    "file_change" => p.step = Some("editing files".to_owned()),
-                    _ => {}
-                }
-            }
-            "turn.completed" => {
-                if let Some(usage) = v.get("usage") {
-                    p.tokens = Some(u(usage, "input_tokens") + u(usage, "output_tokens"));
-                }
-                p.end = Some(Ok(None));
-            }
-            "turn.failed" | "error" => {
-                let msg = v
-                    .pointer("/error/message")
-                    .or_else(|| v.get("message"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("the agent reported an error");
-                p.end = Some(Err(msg.to_owned()));
-            }
-            _ => {}
-        },
-        "opencode-json" => match ty {
-            "text" => {
-                if let Some(t) = v.pointer("/part/text").and_then(Value::as_str) {
-                    p.step = Some(t.to_owned());
-                    p.message = Some(t.to_owned());
-                }
-            }
-            "tool_use" => {
-                if let Some(t) = v.pointer("/part/tool").and_then(Value::as_str) {
-                    p.step = Some(format!("using {t}"));
-                }
-            }
-            "step_finish" => {
-                if let Some(t) = v.pointer("/part/tokens") {
-                    p.tokens = Some(u(t, "input") + u(t, "output"));
-                }
-            }
-            "error" => {
-                let msg = v.pointer("/error/data/message").or_else(|| v.pointer("/error/message"));
-                p.end = Some(Err(msg.and_then(Value::as_str).unwrap_or("the agent reported an error").to_owned()));
-            }
-            _ => {}
-        },
-        _ => {}
+        OutputFormat::ClaudeJson => claude_event(ty, &v, &mut p),
+        OutputFormat::CodexJson => codex_event(ty, &v, &mut p),
+        OutputFormat::OpencodeJson => opencode_event(ty, &v, &mut p),
+        OutputFormat::Text => {}
     }
     p
 }
 
-fn short(s: &str) -> String {
-    let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    if line.chars().count() > STEP_CHARS {
-        let cut: String = line.chars().take(STEP_CHARS).collect();
-        format!("{cut}…")
-    } else {
-        line.to_owned()
+/// An event of Claude Code's `stream-json` output.
+fn claude_event(ty: &str, v: &Value, p: &mut Parsed) {
+    match ty {
+        "assistant" => {
+            let content = v.pointer("/message/content");
+            if let Some(text) = content.and_then(text_of_content) {
+                p.step = Some(text.clone());
+                p.message = Some(text);
+            } else if let Some(tool) =
+                content.and_then(Value::as_array).and_then(|a| a.iter().find_map(|c| c.get("name")?.as_str()))
+            {
+                p.step = Some(format!("using {tool}"));
+            }
+        }
+        "result" => {
+            if let Some(usage) = v.get("usage") {
+                p.tokens = Some(u(usage, "input_tokens") + u(usage, "output_tokens"));
+            }
+            let text = v.get("result").and_then(Value::as_str).map(str::to_owned);
+            let is_error = v.get("is_error").and_then(Value::as_bool).unwrap_or(false);
+            p.end = Some(if is_error {
+                Err(text.unwrap_or_else(|| "the agent reported an error".to_owned()))
+            } else {
+                Ok(text)
+            });
+            if let Some(cost) = v.get("total_cost_usd").and_then(Value::as_f64) {
+                p.step = Some(format!("finished (cost ${cost:.4})"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An event of `codex exec --json`.
+fn codex_event(ty: &str, v: &Value, p: &mut Parsed) {
+    match ty {
+        "item.completed" | "item.started" => {
+            let item = v.get("item").unwrap_or(&Value::Null);
+            let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
+            match kind {
+                "agent_message" => {
+                    if let Some(t) = item.get("text").and_then(Value::as_str) {
+                        p.step = Some(t.to_owned());
+                        p.message = Some(t.to_owned());
+                    }
+                }
+                "command_execution" => {
+                    if let Some(c) = item.get("command").and_then(Value::as_str) {
+                        p.step = Some(format!("running {c}"));
+                    }
+                }
+                "file_change" => p.step = Some("editing files".to_owned()),
+                _ => {}
+            }
+        }
+        "turn.completed" => {
+            if let Some(usage) = v.get("usage") {
+                p.tokens = Some(u(usage, "input_tokens") + u(usage, "output_tokens"));
+            }
+            p.end = Some(Ok(None));
+        }
+        "turn.failed" | "error" => {
+            let msg = v
+                .pointer("/error/message")
+                .or_else(|| v.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or("the agent reported an error");
+            p.end = Some(Err(msg.to_owned()));
+        }
+        _ => {}
+    }
+}
+
+/// An event of `opencode run --format json`.
+fn opencode_event(ty: &str, v: &Value, p: &mut Parsed) {
+    match ty {
+        "text" => {
+            if let Some(t) = v.pointer("/part/text").and_then(Value::as_str) {
+                p.step = Some(t.to_owned());
+                p.message = Some(t.to_owned());
+            }
+        }
+        "tool_use" => {
+            if let Some(t) = v.pointer("/part/tool").and_then(Value::as_str) {
+                p.step = Some(format!("using {t}"));
+            }
+        }
+        "step_finish" => {
+            if let Some(t) = v.pointer("/part/tokens") {
+                p.tokens = Some(u(t, "input") + u(t, "output"));
+            }
+        }
+        "error" => {
+            let msg = v.pointer("/error/data/message").or_else(|| v.pointer("/error/message"));
+            p.end = Some(Err(msg.and_then(Value::as_str).unwrap_or("the agent reported an error").to_owned()));
+        }
+        _ => {}
     }
 }
 
@@ -215,8 +221,9 @@ pub(crate) async fn spawn(
 ///
 /// Errors: [`AgentError::Spawn`] (empty template, missing program), [`AgentError::Sandbox`],
 /// [`AgentError::Crashed`] (non-zero exit, with the stderr tail), [`AgentError::Cancelled`],
-/// [`AgentError::Other`] (the agent reported an error in its JSON stream).
-pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
+/// [`AgentError::Reported`] (the agent reported an error in its JSON stream),
+/// [`AgentError::Wait`].
+pub(crate) async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     let argv = command_line(&ctx);
     let Some(program) = argv.first() else {
         return Err(AgentError::Spawn {
@@ -227,12 +234,13 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
     let (mut child, mut group) = spawn(&ctx, &argv, Stdio::null()).await?;
     tracing::debug!(agent = %ctx.profile.name, program = %program, "agent CLI started");
 
-    let stdout = child.stdout.take().ok_or_else(|| AgentError::Other("no stdout pipe".to_owned()))?;
-    let stderr = child.stderr.take().ok_or_else(|| AgentError::Other("no stderr pipe".to_owned()))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(AgentError::Spawn { command: program.clone(), reason: "its output could not be piped".to_owned() });
+    };
     let stderr_task = tokio::spawn(async move { read_tail(stderr, STDERR_TAIL_BYTES).await.0 });
 
-    let format = ctx.profile.output.as_str();
-    let json = format != "text";
+    let format = ctx.profile.output;
+    let json = format != OutputFormat::Text;
     let mut lines = BufReader::new(stdout).lines();
     let mut last_lines: VecDeque<String> = VecDeque::new();
     let mut last_message: Option<String> = None;
@@ -249,7 +257,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
                 return Err(AgentError::Cancelled);
             }
             st = child.wait(), if exited.is_none() => {
-                exited = Some(st.map_err(|e| AgentError::Other(format!("waiting for the agent: {e}")))?);
+                exited = Some(st.map_err(AgentError::Wait)?);
                 // Children it left behind in its group go with it; their output is still read.
                 group.kill();
                 continue;
@@ -268,7 +276,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
             let _ = ctx.events.send(AgentEvent::Log(line.clone()));
             let p = parse_line(format, &line);
             if let Some(s) = p.step {
-                let _ = ctx.events.send(AgentEvent::Step(short(&s)));
+                let _ = ctx.events.send(AgentEvent::Step(first_line(&s, STEP_CHARS)));
             }
             if let Some(m) = p.message {
                 last_message = Some(m);
@@ -284,7 +292,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         } else {
             // A step is also logged (by the orchestrator): log the line itself only when the
             // step had to shorten it.
-            let step = short(&line);
+            let step = first_line(&line, STEP_CHARS);
             if step != line.trim() {
                 let _ = ctx.events.send(AgentEvent::Log(line.clone()));
             }
@@ -322,7 +330,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         };
         // Children the agent left behind go with its group.
         group.kill();
-        Some(st.map_err(|e| AgentError::Other(format!("waiting for the agent: {e}")))?)
+        Some(st.map_err(AgentError::Wait)?)
     };
     let stderr_tail = tokio::time::timeout(Duration::from_millis(EXIT_GRACE_MS), stderr_task)
         .await
@@ -331,7 +339,7 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
         .unwrap_or_default();
 
     match end {
-        Some(Err(message)) => Err(AgentError::Other(message)),
+        Some(Err(message)) => Err(AgentError::Reported(message)),
         Some(Ok(text)) => Ok(AgentOutcome {
             summary: text.or(last_message).unwrap_or_default().trim().to_owned(),
             stop_reason: StopReason::EndTurn,
@@ -343,8 +351,8 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
             {
                 return Err(AgentError::Crashed { status: st.to_string(), stderr_tail: stderr_tail.trim().to_owned() });
             }
-            if json && last_message.is_none() && format != "opencode-json" {
-                tracing::debug!(format, "agent exited without its end-of-turn event");
+            if json && last_message.is_none() && format != OutputFormat::OpencodeJson {
+                tracing::debug!(format = format.as_str(), "agent exited without its end-of-turn event");
             }
             let summary = match last_message {
                 Some(m) => m,
@@ -358,39 +366,26 @@ pub async fn run(ctx: RunContext) -> Result<AgentOutcome, AgentError> {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::sync::Arc;
 
     use tokio::sync::mpsc;
-    use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::agents::{AgentKind, AgentProfile, AgentTask, NoUser};
+    use crate::agents::testing::run_context;
+    use crate::agents::{AgentKind, AgentProfile};
 
-    fn ctx(dir: &Path, command: Vec<String>, output: &str) -> (RunContext, mpsc::UnboundedReceiver<AgentEvent>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let ctx = RunContext {
-            task: AgentTask {
-                id: 1,
-                prompt: "do it".to_owned(),
-                worktree: dir.to_path_buf(),
-                branch: "b".to_owned(),
-                planning: false,
-            },
-            profile: AgentProfile {
-                name: "script".to_owned(),
-                kind: AgentKind::Cli,
-                command,
-                output: output.to_owned(),
-                ..AgentProfile::default()
-            },
-            default_model: Default::default(),
-            events: tx,
-            cancel: CancellationToken::new(),
-            asker: Arc::new(NoUser),
-            confinement: crate::agents::Confinement::new(dir),
-            secrets: Default::default(),
+    fn ctx(
+        dir: &Path,
+        command: Vec<String>,
+        output: OutputFormat,
+    ) -> (RunContext, mpsc::UnboundedReceiver<AgentEvent>) {
+        let profile = AgentProfile {
+            name: "script".to_owned(),
+            kind: AgentKind::Cli,
+            command,
+            output,
+            ..AgentProfile::default()
         };
-        (ctx, rx)
+        run_context(dir, "do it", profile)
     }
 
     fn sh(script: &str) -> Vec<String> {
@@ -400,7 +395,7 @@ mod tests {
     #[tokio::test]
     async fn text_agent_summary_is_its_last_lines_and_prompt_is_an_argument() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (ctx, mut rx) = ctx(dir.path(), sh("echo \"got: $1\"; echo done > out.txt; echo bye"), "text");
+        let (ctx, mut rx) = ctx(dir.path(), sh("echo \"got: $1\"; echo done > out.txt; echo bye"), OutputFormat::Text);
         let out = run(ctx).await.expect("run");
         assert_eq!(out.summary, "got: do it\nbye");
         assert!(dir.path().join("out.txt").exists());
@@ -422,7 +417,7 @@ mod tests {
 echo '{"type":"assistant","message":{"content":[{"type":"text","text":"Working on it"}]}}'
 echo '{"type":"result","subtype":"success","is_error":false,"result":"Added the function","usage":{"input_tokens":100,"output_tokens":20},"total_cost_usd":0.01}'
 sleep 30"#;
-        let (ctx, mut rx) = ctx(dir.path(), sh(script), "claude-json");
+        let (ctx, mut rx) = ctx(dir.path(), sh(script), OutputFormat::ClaudeJson);
         let out = tokio::time::timeout(Duration::from_secs(10), run(ctx)).await.expect("in time").expect("run");
         assert_eq!(out.summary, "Added the function");
         assert_eq!(out.tokens, 120);
@@ -440,7 +435,7 @@ sleep 30"#;
         let dir = tempfile::tempdir().expect("tempdir");
         let script = r#"echo '{"type":"item.completed","item":{"type":"agent_message","text":"Fixed it"}}'
 echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
-        let (ctx, _rx) = ctx(dir.path(), sh(script), "codex-json");
+        let (ctx, _rx) = ctx(dir.path(), sh(script), OutputFormat::CodexJson);
         let out = run(ctx).await.expect("run");
         assert_eq!((out.summary.as_str(), out.tokens), ("Fixed it", 10));
     }
@@ -448,7 +443,7 @@ echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
     #[tokio::test]
     async fn non_zero_exit_is_a_crash_with_the_stderr_tail() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (ctx, _rx) = ctx(dir.path(), sh("echo working; echo 'model not found' >&2; exit 3"), "text");
+        let (ctx, _rx) = ctx(dir.path(), sh("echo working; echo 'model not found' >&2; exit 3"), OutputFormat::Text);
         let err = run(ctx).await.expect_err("crash");
         expect_test::expect!["the agent exited with exit status: 3 before finishing: model not found"]
             .assert_eq(&err.to_string());
@@ -457,7 +452,7 @@ echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
     #[tokio::test]
     async fn missing_program_is_a_spawn_error() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (ctx, _rx) = ctx(dir.path(), vec!["/nonexistent/agent".to_owned()], "text");
+        let (ctx, _rx) = ctx(dir.path(), vec!["/nonexistent/agent".to_owned()], OutputFormat::Text);
         assert!(matches!(run(ctx).await, Err(AgentError::Spawn { .. })));
     }
 
@@ -468,7 +463,7 @@ echo '{"type":"turn.completed","usage":{"input_tokens":7,"output_tokens":3}}'"#;
         // `setsid` puts the child outside the agent's process group, as a daemon would be. Only an
         // unsandboxed agent can do that: a sandboxed one's processes all die with its sandbox.
         let script = format!("echo working\nsetsid sleep 30 &\necho $! > {}\necho finished\n", pid_file.display());
-        let (mut ctx, _rx) = ctx(dir.path(), sh(&script), "text");
+        let (mut ctx, _rx) = ctx(dir.path(), sh(&script), OutputFormat::Text);
         ctx.confinement.sandbox = false;
         let out = tokio::time::timeout(Duration::from_secs(20), run(ctx)).await.expect("ends at exit").expect("run");
         assert_eq!(out.summary, "working\nfinished");

@@ -16,18 +16,21 @@ use tokio_util::sync::CancellationToken;
 
 use crate::providers::{ProviderConfig, ProviderError};
 
-pub mod acp;
-pub mod builtin;
-pub mod cli;
-pub mod sandbox;
+pub(crate) mod acp;
+pub(crate) mod builtin;
+pub(crate) mod cli;
+pub(crate) mod run;
+pub(crate) mod sandbox;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod tools;
 
-pub use sandbox::Confinement;
+pub(crate) use sandbox::Confinement;
 
 /// How an agent is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
-pub enum AgentKind {
+pub(crate) enum AgentKind {
     /// Baton's own tool-calling loop over a model.
     #[default]
     Builtin,
@@ -37,10 +40,57 @@ pub enum AgentKind {
     Cli,
 }
 
+/// How a `cli` agent's stdout is read (`output` in an agent profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum OutputFormat {
+    /// Plain text: the process exit ends the turn; its last lines are the summary.
+    #[default]
+    Text,
+    /// Claude Code's `--output-format stream-json` events.
+    ClaudeJson,
+    /// `codex exec --json` events.
+    CodexJson,
+    /// `opencode run --format json` events.
+    OpencodeJson,
+}
+
+impl OutputFormat {
+    /// Every format.
+    pub(crate) const ALL: [OutputFormat; 4] =
+        [OutputFormat::Text, OutputFormat::ClaudeJson, OutputFormat::CodexJson, OutputFormat::OpencodeJson];
+
+    /// The name in the settings: `text`, `claude-json`, `codex-json`, `opencode-json`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Text => "text",
+            OutputFormat::ClaudeJson => "claude-json",
+            OutputFormat::CodexJson => "codex-json",
+            OutputFormat::OpencodeJson => "opencode-json",
+        }
+    }
+}
+
+/// An unknown name is an error naming the `output` key and the formats there are (serde's own
+/// message for an unknown variant names neither the key nor, inside `[[agents]]`, the place), so
+/// a typo fails the settings layer instead of silently losing the agent's result.
+impl<'de> Deserialize<'de> for OutputFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::ALL.into_iter().find(|f| f.as_str() == name).ok_or_else(|| {
+            let known: Vec<String> = Self::ALL.iter().map(|f| format!("`{}`", f.as_str())).collect();
+            serde::de::Error::custom(format!(
+                "agent profile key `output`: unknown output format `{name}`, expected one of {}",
+                known.join(", ")
+            ))
+        })
+    }
+}
+
 /// What the agent may do when it asks permission (ACP `session/request_permission`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
-pub enum PermissionPolicy {
+pub(crate) enum PermissionPolicy {
     /// Allow once, every time (the worktree is the agent's own sandbox).
     #[default]
     Allow,
@@ -53,62 +103,62 @@ pub enum PermissionPolicy {
 /// A named agent profile from the config (`[[agents]]` in baton.toml).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct AgentProfile {
+pub(crate) struct AgentProfile {
     /// The name users pick it by ("builtin", "tests", "docs", "review", ...).
-    pub name: String,
-    pub kind: AgentKind,
+    pub(crate) name: String,
+    pub(crate) kind: AgentKind,
     /// For `acp` and `cli`: the command and its arguments. For `cli`, `{prompt}` in an argument
     /// is replaced by the task's prompt (no shell is involved).
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// Extra environment for `acp` and `cli` agents.
-    pub env: std::collections::BTreeMap<String, String>,
+    pub(crate) env: std::collections::BTreeMap<String, String>,
     /// For `cli`: how to read its stdout: `text` (process exit ends the turn) or `claude-json`,
     /// `codex-json`, `opencode-json` (the agent's JSON event stream).
-    pub output: String,
+    pub(crate) output: OutputFormat,
     /// For `builtin`: the model (defaults to the conductor's provider when absent).
-    pub model: Option<ProviderConfig>,
+    pub(crate) model: Option<ProviderConfig>,
     /// Extra system prompt (the built-in agent's, or prepended to the task for others).
-    pub system_prompt: Option<String>,
+    pub(crate) system_prompt: Option<String>,
     /// How many tasks of this profile run at once; the rest wait in a queue.
-    pub max_concurrent: usize,
+    pub(crate) max_concurrent: usize,
     /// Wall-clock limit for one run, in milliseconds; the agent is killed at the limit.
-    pub time_limit_ms: u64,
+    pub(crate) time_limit_ms: u64,
     /// For `builtin`: upper bound on tool-calling steps (model turns).
-    pub max_steps: u32,
+    pub(crate) max_steps: u32,
     /// For `builtin`: upper bound on tokens used across the run.
-    pub max_tokens: u64,
+    pub(crate) max_tokens: u64,
     /// Propose a plan first; work starts only after the user approves it.
-    pub plan_first: bool,
-    pub permission: PermissionPolicy,
+    pub(crate) plan_first: bool,
+    pub(crate) permission: PermissionPolicy,
     /// Git pathspec patterns left out of the task's commit: files the agent keeps for itself,
     /// such as aider's history and tag cache (`[".aider*"]`). Git's default wildcards apply:
     /// `*` also matches `/`, so a pattern covers files inside matching folders.
-    pub exclude: Vec<String>,
+    pub(crate) exclude: Vec<String>,
     /// Run the agent, and the task's setup and check commands, in the bubblewrap sandbox (see
     /// README "What an agent can see"). `false` runs them as Baton runs: its environment, the
     /// whole file system, the network. Where bubblewrap cannot run, tasks of a sandboxed
     /// profile fail with the reason instead of running unsandboxed.
-    pub sandbox: bool,
+    pub(crate) sandbox: bool,
     /// Give the agent process the host's network. Absent: on for `cli` and `acp` agents (they
     /// call their model API themselves: hosted, or a model server on this machine, which only the
     /// host network reaches), off for `builtin` (Baton makes its model calls; its commands never
     /// get the network). Set `false` for an agent that needs no network.
-    pub network: Option<bool>,
+    pub(crate) network: Option<bool>,
     /// Paths bound read-only into this agent's sandbox (`~/` is the home folder), added to
     /// `orchestrator.read_only_paths`: the agent's own configuration, such as `~/.claude`.
-    pub read_only_paths: Vec<String>,
+    pub(crate) read_only_paths: Vec<String>,
     /// Variables passed from Baton's environment into the sandbox (which otherwise keeps only
     /// PATH, HOME, LANG, LC_ALL, LC_CTYPE, TERM, USER, LOGNAME and TZ).
-    pub pass_env: Vec<String>,
+    pub(crate) pass_env: Vec<String>,
     /// Variables holding this agent's secrets, such as its API key: passed into its sandbox like
     /// `pass_env`, and their values are redacted from the built-in agent's tool output.
-    pub secret_env: Vec<String>,
+    pub(crate) secret_env: Vec<String>,
 }
 
 impl AgentProfile {
     /// Whether the agent process gets the host's network: `network`, else on for `cli` and
     /// `acp` agents and off for `builtin`.
-    pub fn network_enabled(&self) -> bool {
+    pub(crate) fn network_enabled(&self) -> bool {
         self.network.unwrap_or(self.kind != AgentKind::Builtin)
     }
 }
@@ -120,7 +170,7 @@ impl Default for AgentProfile {
             kind: AgentKind::Builtin,
             command: Vec::new(),
             env: Default::default(),
-            output: "text".to_owned(),
+            output: OutputFormat::Text,
             model: None,
             system_prompt: None,
             max_concurrent: 2,
@@ -141,21 +191,21 @@ impl Default for AgentProfile {
 
 /// The task an agent works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentTask {
-    pub id: i64,
+pub(crate) struct AgentTask {
+    pub(crate) id: i64,
     /// The full prompt, with the editor context (file, selection, diagnostic) already folded in.
-    pub prompt: String,
+    pub(crate) prompt: String,
     /// Absolute path of the task's worktree: the agent's working directory and its only
     /// writable place.
-    pub worktree: PathBuf,
-    pub branch: String,
+    pub(crate) worktree: PathBuf,
+    pub(crate) branch: String,
     /// Plan-first: this run only proposes a plan (the prompt asks for one); no file may change.
-    pub planning: bool,
+    pub(crate) planning: bool,
 }
 
 /// Progress from a running agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentEvent {
+pub(crate) enum AgentEvent {
     /// The agent's latest step, one line (for `$/progress` reports and the status bar).
     Step(String),
     /// A line for the task log.
@@ -172,7 +222,7 @@ pub enum AgentEvent {
 /// Why a run ended without error (ACP `stopReason` and its equivalents).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StopReason {
+pub(crate) enum StopReason {
     EndTurn,
     MaxTokens,
     MaxSteps,
@@ -182,17 +232,17 @@ pub enum StopReason {
 
 /// The result of a finished run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentOutcome {
+pub(crate) struct AgentOutcome {
     /// The agent's summary of what it did (becomes the pull request description).
-    pub summary: String,
-    pub stop_reason: StopReason,
+    pub(crate) summary: String,
+    pub(crate) stop_reason: StopReason,
     /// Tokens used by the run, when the agent reports them.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
 }
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
-pub enum AgentError {
+pub(crate) enum AgentError {
     #[error("could not start the agent {command:?}: {reason}")]
     Spawn { command: String, reason: String },
     #[error("the agent exited with {status} before finishing: {stderr_tail}")]
@@ -207,19 +257,27 @@ pub enum AgentError {
     Cancelled,
     #[error(transparent)]
     Sandbox(#[from] sandbox::Unavailable),
+    /// The agent reported that it failed (an error event in its output).
     #[error("{0}")]
-    Other(String),
+    Reported(String),
+    #[error("the worktree {} is not usable: {error}", .path.display())]
+    Worktree { path: PathBuf, error: std::io::Error },
+    #[error("waiting for the agent: {0}")]
+    Wait(std::io::Error),
+    /// This build (or test) registered no runner for the profile's kind.
+    #[error("no runner for {kind} agents is available in this build (agent profile {profile:?})")]
+    NoRunner { kind: &'static str, profile: String },
 }
 
 /// Asks the user a question with fixed answers; `None` when they dismiss it or no editor is
 /// attached.
-pub trait Asker: Send + Sync {
+pub(crate) trait Asker: Send + Sync {
     fn ask(&self, question: String, options: Vec<String>) -> BoxFuture<'static, Option<String>>;
 }
 
 /// An [`Asker`] for runs with no user attached (the shell): every question is dismissed.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct NoUser;
+pub(crate) struct NoUser;
 
 impl Asker for NoUser {
     fn ask(&self, _question: String, _options: Vec<String>) -> BoxFuture<'static, Option<String>> {
@@ -229,19 +287,19 @@ impl Asker for NoUser {
 
 /// Everything a run needs.
 #[derive(Clone)]
-pub struct RunContext {
-    pub task: AgentTask,
-    pub profile: AgentProfile,
+pub(crate) struct RunContext {
+    pub(crate) task: AgentTask,
+    pub(crate) profile: AgentProfile,
     /// The conductor's provider config, for built-in agents whose profile names no model.
-    pub default_model: ProviderConfig,
-    pub events: UnboundedSender<AgentEvent>,
+    pub(crate) default_model: ProviderConfig,
+    pub(crate) events: UnboundedSender<AgentEvent>,
     /// Cancelled when the user discards the task or the server shuts down.
-    pub cancel: CancellationToken,
-    pub asker: Arc<dyn Asker>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) asker: Arc<dyn Asker>,
     /// Where and how the agent's processes run.
-    pub confinement: Confinement,
+    pub(crate) confinement: Confinement,
     /// Secret file patterns and the values to redact from what a model reads.
-    pub secrets: crate::secrets::Secrets,
+    pub(crate) secrets: crate::secrets::Secrets,
 }
 
 impl std::fmt::Debug for RunContext {

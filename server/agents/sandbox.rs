@@ -22,13 +22,12 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::process::Command;
 
 /// Home-relative paths the sandbox never shows, even inside a configured read-only path.
-pub const DENY_LIST: &[&str] = &[
+pub(crate) const DENY_LIST: &[&str] = &[
     ".ssh",
     ".aws",
     ".gnupg",
@@ -62,7 +61,8 @@ const SYSTEM_DIRS: &[&str] =
 const PRIVATE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/run"];
 
 /// Variables kept from Baton's environment in the sandbox; everything else is cleared.
-pub const ENV_ALLOWLIST: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "USER", "LOGNAME", "TZ"];
+pub(crate) const ENV_ALLOWLIST: &[&str] =
+    &["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "USER", "LOGNAME", "TZ"];
 
 /// Folders under `/run` bound back into the sandbox's empty `/run`: name resolution needs them
 /// where `/etc/resolv.conf` points there.
@@ -75,7 +75,7 @@ const SUPERVISOR: &str = "trap 'kill -KILL 0' TERM HUP; exec 3<&0; \"$@\" <&3 3<
 
 /// How processes are started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Under bubblewrap with the sandbox profile.
     Bwrap,
     /// Directly, under the supervisor (the profile says `sandbox = false`).
@@ -88,16 +88,16 @@ pub enum Mode {
     "the sandbox cannot run here: {reason}. Install bubblewrap (`apt-get install bubblewrap`) and \
      allow user namespaces, or set `sandbox = false` in the agent profile to run it unsandboxed"
 )]
-pub struct Unavailable {
-    pub reason: String,
+pub(crate) struct Unavailable {
+    pub(crate) reason: String,
 }
 
 /// Whether bubblewrap runs here with the flags the sandbox uses: `Ok`, or why not (bwrap
 /// missing, user namespaces off). Checked once per process while it works; while it does not,
 /// checked again at most every 10 s (the user may install it meanwhile).
-pub async fn availability() -> Result<(), Unavailable> {
-    static LAST: Mutex<Option<(std::time::Instant, Result<(), String>)>> = Mutex::new(None);
-    let cached = LAST.lock().unwrap_or_else(|p| p.into_inner()).clone();
+pub(crate) async fn availability() -> Result<(), Unavailable> {
+    static LAST: parking_lot::Mutex<Option<(std::time::Instant, Result<(), String>)>> = parking_lot::Mutex::new(None);
+    let cached = LAST.lock().clone();
     if let Some((at, result)) = cached
         && (result.is_ok() || at.elapsed() < Duration::from_secs(10))
     {
@@ -107,7 +107,7 @@ pub async fn availability() -> Result<(), Unavailable> {
     if let Err(reason) = &result {
         tracing::warn!(reason, "bubblewrap cannot run: sandboxed agents are refused");
     }
-    *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), result.clone()));
+    *LAST.lock() = Some((std::time::Instant::now(), result.clone()));
     result.map_err(|reason| Unavailable { reason })
 }
 
@@ -143,31 +143,32 @@ async fn probe() -> Result<(), String> {
 /// Where and how one task's processes run: plain data the orchestrator fills from the settings,
 /// the agent profile and the task.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Confinement {
+pub(crate) struct Confinement {
     /// Run under bubblewrap (the profile's `sandbox`, default true).
-    pub sandbox: bool,
+    pub(crate) sandbox: bool,
     /// The task's worktree: the working directory and the only writable place.
-    pub worktree: PathBuf,
+    pub(crate) worktree: PathBuf,
     /// The user's checkout: hidden (read-only) in the sandbox, except its git directory.
-    pub repo_root: Option<PathBuf>,
+    pub(crate) repo_root: Option<PathBuf>,
     /// Baton's data directory: hidden (read-only) in the sandbox, except the worktree.
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// Paths bound read-only into the sandbox (`~/` is the home folder), as configured.
-    pub read_only_paths: Vec<String>,
+    pub(crate) read_only_paths: Vec<String>,
     /// Whether the agent process gets the host's network (its model API). The built-in agent's
     /// commands and the checks never do.
-    pub network: bool,
+    pub(crate) network: bool,
     /// Variables set for the agent process (the profile's `env`).
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     /// Variables passed from Baton's environment into the sandbox (the profile's `pass_env` and
     /// `secret_env`).
-    pub pass_env: Vec<String>,
+    pub(crate) pass_env: Vec<String>,
 }
 
 impl Confinement {
     /// A sandboxed confinement of `worktree` alone: nothing else hidden specially, no network,
-    /// no extra environment.
-    pub fn new(worktree: &Path) -> Self {
+    /// no extra environment (for tests; the orchestrator fills every field).
+    #[cfg(test)]
+    pub(crate) fn new(worktree: &Path) -> Self {
         Self {
             sandbox: true,
             worktree: worktree.to_path_buf(),
@@ -182,7 +183,7 @@ impl Confinement {
 
     /// The same confinement for commands that are not the agent (setup, checks): no network,
     /// and none of the profile's environment (the agent's API key stays with the agent).
-    pub fn for_commands(&self) -> Self {
+    pub(crate) fn for_commands(&self) -> Self {
         Self { network: false, env: BTreeMap::new(), pass_env: Vec::new(), ..self.clone() }
     }
 
@@ -190,7 +191,7 @@ impl Confinement {
     /// works, [`Mode::Unsandboxed`] when the profile opted out.
     ///
     /// Errors: [`Unavailable`] when sandboxed and bubblewrap cannot run.
-    pub async fn mode(&self) -> Result<Mode, Unavailable> {
+    pub(crate) async fn mode(&self) -> Result<Mode, Unavailable> {
         if !self.sandbox {
             return Ok(Mode::Unsandboxed);
         }
@@ -201,7 +202,7 @@ impl Confinement {
     /// `network`. Stdin is null (set another before spawning if needed), stdout and stderr are
     /// piped, the child leads its own process group and is killed when dropped. `None` for an
     /// empty `argv`.
-    pub fn command(&self, mode: Mode, argv: &[String], network: bool) -> Option<Command> {
+    pub(crate) fn command(&self, mode: Mode, argv: &[String], network: bool) -> Option<Command> {
         let (program, args) = argv.split_first()?;
         let mut command = match mode {
             Mode::Bwrap => {
@@ -247,7 +248,7 @@ impl Confinement {
     ///
     /// Errors: a message saying the program is not installed, or which hidden folder holds it
     /// and which setting binds it back.
-    pub fn locate(&self, mode: Mode, program: &str) -> Result<PathBuf, String> {
+    pub(crate) fn locate(&self, mode: Mode, program: &str) -> Result<PathBuf, String> {
         let found = if program.contains('/') {
             let path = self.worktree.join(program);
             path.is_file().then_some(path)

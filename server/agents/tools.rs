@@ -9,6 +9,7 @@ use anyhow::{Context as _, anyhow, bail};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use super::AgentError;
 use super::sandbox::{Confinement, Mode};
 use crate::providers::{ToolCall, ToolSpec};
 use crate::secrets::Secrets;
@@ -17,6 +18,8 @@ use crate::secrets::Secrets;
 const MAX_READ_BYTES: usize = 100_000;
 /// Largest file `read_file` and `edit_file` open at all, in bytes.
 const MAX_OPEN_BYTES: u64 = 20_000_000;
+/// Longest step shown for a call, in characters.
+const STEP_CHARS: usize = 120;
 /// Most entries `list_files` returns.
 const MAX_LIST_ENTRIES: usize = 500;
 /// Most matching lines `search` returns.
@@ -25,60 +28,111 @@ const MAX_SEARCH_RESULTS: usize = 100;
 const MAX_SEARCH_FILE_BYTES: u64 = 1_000_000;
 /// Last bytes of each of stdout and stderr `run_command` returns.
 const COMMAND_TAIL_BYTES: usize = 8_000;
+/// Most files `search` looks at.
+const MAX_SEARCH_FILES: usize = 50_000;
+/// Folders `list_files` and `search` never enter, ignored or not: git's own, and build and
+/// dependency output that can hold more files than the project itself.
+const SKIPPED_DIRS: [&str; 3] = [".git", "target", "node_modules"];
 /// Default and largest `run_command` time limit, in milliseconds.
 const DEFAULT_COMMAND_MS: u64 = 120_000;
 const MAX_COMMAND_MS: u64 = 600_000;
 
-/// The name of the tool that ends the run.
-pub(crate) const FINISH: &str = "finish";
+/// The built-in agent's tools, by the names the model calls them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToolName {
+    ListFiles,
+    ReadFile,
+    Search,
+    WriteFile,
+    EditFile,
+    RunCommand,
+    /// Ends the run with a summary.
+    Finish,
+}
+
+impl ToolName {
+    /// Every tool, in the order they are offered.
+    pub(crate) const ALL: [ToolName; 7] = [
+        ToolName::ListFiles,
+        ToolName::ReadFile,
+        ToolName::Search,
+        ToolName::WriteFile,
+        ToolName::EditFile,
+        ToolName::RunCommand,
+        ToolName::Finish,
+    ];
+
+    /// The name the model sees and calls.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ToolName::ListFiles => "list_files",
+            ToolName::ReadFile => "read_file",
+            ToolName::Search => "search",
+            ToolName::WriteFile => "write_file",
+            ToolName::EditFile => "edit_file",
+            ToolName::RunCommand => "run_command",
+            ToolName::Finish => "finish",
+        }
+    }
+
+    /// The tool a model's call names, if there is one.
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// Whether a successful call changes the worktree (a command may).
+    pub(crate) fn changes_files(self) -> bool {
+        matches!(self, ToolName::WriteFile | ToolName::EditFile | ToolName::RunCommand)
+    }
+}
 
 /// The tool definitions offered to the model.
 pub(crate) fn specs() -> Vec<ToolSpec> {
-    let spec = |name: &str, description: &str, parameters: Value| ToolSpec {
-        name: name.to_owned(),
+    let spec = |name: ToolName, description: &str, parameters: Value| ToolSpec {
+        name: name.as_str().to_owned(),
         description: description.to_owned(),
         parameters,
     };
     let path = json!({"type": "string", "description": "Path relative to the repository root"});
     vec![
         spec(
-            "list_files",
+            ToolName::ListFiles,
             "List files and directories (directories end with /).",
             json!({"type": "object", "properties": {"path": path, "recursive": {"type": "boolean"}}}),
         ),
         spec(
-            "read_file",
+            ToolName::ReadFile,
             "Read a text file, optionally only lines start_line..=end_line (1-based).",
             json!({"type": "object", "properties": {"path": path, "start_line": {"type": "integer"},
                 "end_line": {"type": "integer"}}, "required": ["path"]}),
         ),
         spec(
-            "search",
+            ToolName::Search,
             "Search files for a regular expression; returns path:line: text for each match.",
             json!({"type": "object", "properties": {"pattern": {"type": "string"}, "path": path},
                 "required": ["pattern"]}),
         ),
         spec(
-            "write_file",
+            ToolName::WriteFile,
             "Create or overwrite a file with the given content.",
             json!({"type": "object", "properties": {"path": path, "content": {"type": "string"}},
                 "required": ["path", "content"]}),
         ),
         spec(
-            "edit_file",
+            ToolName::EditFile,
             "Replace old_string with new_string in a file; old_string must occur exactly once.",
             json!({"type": "object", "properties": {"path": path, "old_string": {"type": "string"},
                 "new_string": {"type": "string"}}, "required": ["path", "old_string", "new_string"]}),
         ),
         spec(
-            "run_command",
+            ToolName::RunCommand,
             "Run a shell command in the repository root (no network). Returns the exit code and the end of its output.",
             json!({"type": "object", "properties": {"command": {"type": "string", "description": "Run with sh -c"},
                 "argv": {"type": "array", "items": {"type": "string"}, "description": "Run directly instead of command"},
                 "timeout_ms": {"type": "integer"}}}),
         ),
         spec(
-            FINISH,
+            ToolName::Finish,
             "Finish the task with a summary of what was done.",
             json!({"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}),
         ),
@@ -107,43 +161,38 @@ impl Workspace {
     /// The tools over `confinement.worktree`; commands start under `mode`, and what the tools
     /// return is kept clear of `secrets` (secret files are not read, known values are redacted).
     ///
-    /// Errors when the worktree does not exist.
+    /// Errors: [`AgentError::Worktree`] when the worktree does not exist.
     pub(crate) fn new(
         confinement: &Confinement,
         mode: Mode,
         secrets: Secrets,
         cancel: CancellationToken,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, AgentError> {
         let worktree = &confinement.worktree;
         let root =
-            worktree.canonicalize().with_context(|| format!("the worktree {} is not usable", worktree.display()))?;
+            worktree.canonicalize().map_err(|error| AgentError::Worktree { path: worktree.to_path_buf(), error })?;
         Ok(Self { root, confinement: confinement.clone(), mode, secrets, cancel })
     }
 
     /// The one-line step shown for a call, e.g. `edit_file src/lib.rs`.
     pub(crate) fn describe(call: &ToolCall) -> String {
         let arg = |key: &str| call.arguments.get(key).and_then(Value::as_str);
-        let detail = match call.name.as_str() {
-            "run_command" => arg("command").map(str::to_owned).or_else(|| {
+        let detail = match ToolName::parse(&call.name) {
+            Some(ToolName::RunCommand) => arg("command").map(str::to_owned).or_else(|| {
                 call.arguments
                     .get("argv")
                     .and_then(Value::as_array)
                     .map(|argv| argv.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
             }),
-            "search" => arg("pattern").map(str::to_owned),
-            FINISH => None,
+            Some(ToolName::Search) => arg("pattern").map(str::to_owned),
+            Some(ToolName::Finish) => None,
             _ => arg("path").map(str::to_owned),
         };
         let line = match detail {
             Some(detail) => format!("{} {detail}", call.name),
             None => call.name.clone(),
         };
-        let line = line.lines().next().unwrap_or_default();
-        let mut short: String = line.chars().take(120).collect();
-        if short.len() < line.len() {
-            short.push('…');
-        }
-        short
+        crate::text::first_line(&line, STEP_CHARS)
     }
 
     /// Executes one call; failures come back as `is_error` outputs for the model.
@@ -161,21 +210,25 @@ impl Workspace {
 
     async fn dispatch(&self, call: &ToolCall) -> anyhow::Result<String> {
         let args = &call.arguments;
-        match call.name.as_str() {
-            "list_files" => {
+        let Some(tool) = ToolName::parse(&call.name) else {
+            let names: Vec<&str> = ToolName::ALL.iter().map(|t| t.as_str()).collect();
+            bail!("there is no tool named {:?}; the tools are {}", call.name, names.join(", "));
+        };
+        match tool {
+            ToolName::ListFiles => {
                 let path = self.resolve(opt_str(args, "path").unwrap_or("."))?;
                 let recursive = args.get("recursive").and_then(Value::as_bool).unwrap_or(false);
                 let root = self.root.clone();
                 blocking(move || list_files(&root, &path, recursive)).await
             }
-            "read_file" => {
+            ToolName::ReadFile => {
                 let path = self.resolve(str_arg(args, "path")?)?;
                 self.refuse_secret(&path)?;
                 let start = args.get("start_line").and_then(Value::as_u64);
                 let end = args.get("end_line").and_then(Value::as_u64);
                 read_file(&path, start, end).await
             }
-            "search" => {
+            ToolName::Search => {
                 let pattern = regex::Regex::new(str_arg(args, "pattern")?)
                     .context("the pattern is not a valid regular expression")?;
                 let path = self.resolve(opt_str(args, "path").unwrap_or("."))?;
@@ -184,7 +237,7 @@ impl Workspace {
                 let secrets = self.secrets.clone();
                 blocking(move || search(&root, &path, &pattern, &secrets)).await
             }
-            "write_file" => {
+            ToolName::WriteFile => {
                 let path = self.resolve_writable(str_arg(args, "path")?)?;
                 let content = str_arg(args, "content")?;
                 if let Some(parent) = path.parent() {
@@ -193,19 +246,15 @@ impl Workspace {
                 tokio::fs::write(&path, content).await?;
                 Ok(format!("wrote {} bytes to {}", content.len(), self.relative(&path)))
             }
-            "edit_file" => {
+            ToolName::EditFile => {
                 let path = self.resolve_writable(str_arg(args, "path")?)?;
                 let old = str_arg(args, "old_string")?;
                 let new = str_arg(args, "new_string")?;
                 edit_file(&path, old, new).await?;
                 Ok(format!("edited {}", self.relative(&path)))
             }
-            "run_command" => self.run(args).await,
-            FINISH => Ok("finished".to_owned()),
-            other => bail!(
-                "there is no tool named {other:?}; the tools are list_files, read_file, search, \
-                 write_file, edit_file, run_command, finish"
-            ),
+            ToolName::RunCommand => self.run(args).await,
+            ToolName::Finish => Ok("finished".to_owned()),
         }
     }
 
@@ -331,35 +380,44 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Sen
     tokio::task::spawn_blocking(f).await.map_err(|e| anyhow!("the tool failed: {e}"))?
 }
 
+/// The files and folders under `path` as git sees the project: `.gitignore`d ones left out (in
+/// a git repository, as the worktree is), [`SKIPPED_DIRS`] never entered, links not followed,
+/// hidden files kept; sorted by name, depth first. `max_depth` 1 lists `path`'s own entries.
+fn walk(path: &Path, max_depth: Option<usize>) -> impl Iterator<Item = ignore::DirEntry> {
+    ignore::WalkBuilder::new(path)
+        .hidden(false)
+        // `.ignore` files are ripgrep's, and the user's global excludes are not the project's.
+        .ignore(false)
+        .git_global(false)
+        .follow_links(false)
+        .max_depth(max_depth)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(|e| !(e.depth() > 0 && is_dir(e) && SKIPPED_DIRS.iter().any(|d| e.file_name() == *d)))
+        .build()
+        .filter_map(Result::ok)
+        .filter(|e| e.depth() > 0)
+}
+
+fn is_dir(entry: &ignore::DirEntry) -> bool {
+    entry.file_type().is_some_and(|t| t.is_dir())
+}
+
 fn list_files(root: &Path, path: &Path, recursive: bool) -> anyhow::Result<String> {
     if !path.is_dir() {
         bail!("{} is not a directory", path.display());
     }
     let mut entries = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
     let mut truncated = false;
-    'walk: while let Some(dir) = stack.pop() {
-        let mut children: Vec<_> = std::fs::read_dir(&dir)?.filter_map(Result::ok).collect();
-        children.sort_by_key(|e| e.file_name());
-        for child in children {
-            if child.file_name() == ".git" {
-                continue;
-            }
-            if entries.len() >= MAX_LIST_ENTRIES {
-                truncated = true;
-                break 'walk;
-            }
-            let child_path = child.path();
-            let rel = child_path.strip_prefix(root).unwrap_or(&child_path);
-            let is_dir = child.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir {
-                entries.push(format!("{}/", rel.display()));
-                if recursive {
-                    stack.push(child_path);
-                }
-            } else {
-                entries.push(rel.display().to_string());
-            }
+    for entry in walk(path, if recursive { None } else { Some(1) }) {
+        if entries.len() >= MAX_LIST_ENTRIES {
+            truncated = true;
+            break;
+        }
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        if is_dir(&entry) {
+            entries.push(format!("{}/", rel.display()));
+        } else {
+            entries.push(rel.display().to_string());
         }
     }
     entries.sort();
@@ -404,29 +462,19 @@ async fn read_file(path: &Path, start: Option<u64>, end: Option<u64>) -> anyhow:
 
 fn search(root: &Path, path: &Path, pattern: &regex::Regex, secrets: &Secrets) -> anyhow::Result<String> {
     let mut results = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
-    let mut visited = 0usize;
-    while let Some(current) = stack.pop() {
+    // A file given as the path is searched alone (the walk yields nothing below a file).
+    let files: Box<dyn Iterator<Item = PathBuf>> = if path.is_dir() {
+        Box::new(
+            walk(path, None).filter(|e| e.file_type().is_some_and(|t| t.is_file())).map(ignore::DirEntry::into_path),
+        )
+    } else {
+        Box::new(std::iter::once(path.to_path_buf()))
+    };
+    for current in files.take(MAX_SEARCH_FILES) {
         let Ok(meta) = std::fs::symlink_metadata(&current) else {
             continue;
         };
-        if meta.is_dir() {
-            if current.file_name().is_some_and(|n| n == ".git") {
-                continue;
-            }
-            if let Ok(children) = std::fs::read_dir(&current) {
-                let mut children: Vec<_> = children.filter_map(Result::ok).map(|e| e.path()).collect();
-                children.sort();
-                stack.extend(children.into_iter().rev());
-            }
-            continue;
-        }
-        visited += 1;
-        if !meta.is_file()
-            || meta.len() > MAX_SEARCH_FILE_BYTES
-            || visited > 50_000
-            || secrets.is_secret_path(&current.to_string_lossy())
-        {
+        if !meta.is_file() || meta.len() > MAX_SEARCH_FILE_BYTES || secrets.is_secret_path(&current.to_string_lossy()) {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(&current) else {

@@ -22,7 +22,7 @@ struct Entry {
 
 /// A small most-recent-first cache of suggestions.
 #[derive(Debug, Default)]
-pub struct Cache {
+pub(crate) struct Cache {
     entries: VecDeque<Entry>,
 }
 
@@ -36,7 +36,7 @@ fn after(rope: &Rope, cursor: usize) -> String {
 
 impl Cache {
     /// Remembers `text` as the suggestion for `doc` at `cursor` (a char index into `rope`).
-    pub fn insert(&mut self, doc: &str, rope: &Rope, cursor: usize, text: &str, capacity: usize) {
+    pub(crate) fn insert(&mut self, doc: &str, rope: &Rope, cursor: usize, text: &str, capacity: usize) {
         let cursor = cursor.min(rope.len_chars());
         self.entries.retain(|e| !(e.doc == doc && e.cursor == cursor));
         self.entries.push_front(Entry {
@@ -51,7 +51,7 @@ impl Cache {
 
     /// The rest of a cached suggestion that the text typed since it was made agrees with, if any
     /// (never empty).
-    pub fn lookup(&self, doc: &str, rope: &Rope, cursor: usize) -> Option<String> {
+    pub(crate) fn lookup(&self, doc: &str, rope: &Rope, cursor: usize) -> Option<String> {
         let cursor = cursor.min(rope.len_chars());
         self.entries.iter().find_map(|e| {
             if e.doc != doc || cursor < e.cursor {

@@ -3,14 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use crate::config::CompletionSettings;
+use super::CompletionConfig;
 
 /// Gaps longer than this are pauses, not typing, and reset the average.
 const PAUSE: Duration = Duration::from_millis(1500);
 
 /// Keystroke timing for one document.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Typing {
+pub(crate) struct Typing {
     last_change: Option<Instant>,
     /// Exponentially weighted mean gap between changes, in milliseconds.
     mean_gap_ms: Option<f64>,
@@ -18,7 +18,7 @@ pub struct Typing {
 
 impl Typing {
     /// Records a document change at `now`.
-    pub fn record(&mut self, now: Instant) {
+    pub(crate) fn record(&mut self, now: Instant) {
         if let Some(last) = self.last_change {
             let gap = now.saturating_duration_since(last);
             if gap > PAUSE {
@@ -36,7 +36,7 @@ impl Typing {
 
     /// How long to wait before asking the model: `debounce_ms`, stretched to 1.3 × the mean gap
     /// between keystrokes when adaptive, never beyond `max_debounce_ms`.
-    pub fn debounce(&self, settings: &CompletionSettings) -> Duration {
+    pub(crate) fn debounce(&self, settings: &CompletionConfig) -> Duration {
         let base = settings.debounce_ms as f64;
         let ms = match (settings.adaptive_debounce, self.mean_gap_ms) {
             (true, Some(gap)) => (gap * 1.3).clamp(base, settings.max_debounce_ms.max(settings.debounce_ms) as f64),
@@ -52,7 +52,7 @@ mod tests {
 
     #[test]
     fn debounce_stretches_with_the_typing_gap_within_bounds() {
-        let s = CompletionSettings::default();
+        let s = CompletionConfig::default();
         let t0 = Instant::now();
         let mut t = Typing::default();
         assert_eq!(t.debounce(&s), Duration::from_millis(75), "no history: the base");
@@ -66,7 +66,7 @@ mod tests {
             t.record(t0 + Duration::from_secs(60) + Duration::from_millis(900 * i));
         }
         assert_eq!(t.debounce(&s), Duration::from_millis(300), "slow typing is capped");
-        let fixed = CompletionSettings { adaptive_debounce: false, ..s };
+        let fixed = CompletionConfig { adaptive_debounce: false, ..s };
         assert_eq!(t.debounce(&fixed), Duration::from_millis(75));
     }
 }

@@ -4,30 +4,30 @@
 use futures::StreamExt;
 use similar::{DiffOp, TextDiff};
 
-use crate::config::EditSettings;
+use super::EditConfig;
 use crate::providers::{ChatMessage, GenerateRequest, Prompt, Provider, ProviderError, Role};
 
 /// What to rewrite and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EditRequest {
-    pub language: String,
-    pub path: String,
+pub(crate) struct EditRequest {
+    pub(crate) language: String,
+    pub(crate) path: String,
     /// Lines above the range, for context only.
-    pub before: String,
+    pub(crate) before: String,
     /// The text to rewrite.
-    pub target: String,
+    pub(crate) target: String,
     /// Lines below the range, for context only.
-    pub after: String,
-    pub instruction: String,
+    pub(crate) after: String,
+    pub(crate) instruction: String,
 }
 
 /// The system prompt for edits.
-pub const EDIT_SYSTEM: &str = "You edit code. You are given a file excerpt with the part to change \
+pub(crate) const EDIT_SYSTEM: &str = "You edit code. You are given a file excerpt with the part to change \
      between <EDIT> and </EDIT>, and an instruction. Reply with only the new code that replaces the \
      part between the markers, in one fenced code block, with the same indentation style.";
 
 /// The chat request for an edit.
-pub fn prompt(req: &EditRequest, settings: &EditSettings) -> GenerateRequest {
+pub(crate) fn prompt(req: &EditRequest, config: &EditConfig) -> GenerateRequest {
     let content = format!(
         "File: {path}\n```{lang}\n{before}<EDIT>\n{target}</EDIT>\n{after}```\n\nInstruction: {instruction}",
         path = req.path,
@@ -42,15 +42,15 @@ pub fn prompt(req: &EditRequest, settings: &EditSettings) -> GenerateRequest {
             system: Some(EDIT_SYSTEM.to_owned()),
             messages: vec![ChatMessage { role: Role::User, content }],
         },
-        max_tokens: settings.max_tokens,
-        temperature: settings.temperature as f32,
+        max_tokens: config.max_tokens,
+        temperature: config.temperature as f32,
         stop: Vec::new(),
     }
 }
 
 /// Why an edit failed.
 #[derive(Debug, thiserror::Error)]
-pub enum EditError {
+pub(crate) enum EditError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error("the model answered without code")]
@@ -59,8 +59,8 @@ pub enum EditError {
 
 /// Asks the model for the replacement of `req.target`. Returns the new text, with the target's
 /// trailing newline kept as it was.
-pub async fn run(provider: &Provider, req: &EditRequest, settings: &EditSettings) -> Result<String, EditError> {
-    let mut stream = provider.generate(prompt(req, settings)).await?;
+pub(crate) async fn run(provider: &Provider, req: &EditRequest, config: &EditConfig) -> Result<String, EditError> {
+    let mut stream = provider.generate(prompt(req, config)).await?;
     let mut raw = String::new();
     while let Some(delta) = stream.next().await {
         raw.push_str(&delta?);
@@ -76,7 +76,7 @@ pub async fn run(provider: &Provider, req: &EditRequest, settings: &EditSettings
 }
 
 /// The body of the first fenced block, or the whole answer without markers when it has none.
-pub fn extract_code(raw: &str) -> &str {
+pub(crate) fn extract_code(raw: &str) -> &str {
     let raw = raw.trim_matches(|c| c == '\n' || c == '\r');
     let Some(open) = raw.find("```") else {
         return raw.trim_start_matches("<EDIT>").trim_end_matches("</EDIT>");
@@ -90,15 +90,15 @@ pub fn extract_code(raw: &str) -> &str {
 
 /// One replacement, in byte offsets into the old text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Replacement {
-    pub start: usize,
-    pub end: usize,
-    pub text: String,
+pub(crate) struct Replacement {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) text: String,
 }
 
 /// Line-level edits that turn `old` into `new`, smallest first-to-last (via `similar`'s
 /// Myers diff), so the editor shows and undoes only what changed.
-pub fn minimal_edits(old: &str, new: &str) -> Vec<Replacement> {
+pub(crate) fn minimal_edits(old: &str, new: &str) -> Vec<Replacement> {
     let diff = TextDiff::from_lines(old, new);
     let old_lines: Vec<&str> = diff.old_slices().to_vec();
     let new_lines: Vec<&str> = diff.new_slices().to_vec();

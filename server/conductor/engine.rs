@@ -2,15 +2,14 @@
 //! and the parse-quality check, in that order.
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use futures::StreamExt;
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
-use crate::config::Settings;
 use crate::providers::{GenerateRequest, Provider, ProviderError};
 use crate::syntax;
 use crate::text::position::line_len_chars;
@@ -19,20 +18,20 @@ use super::cache::Cache;
 use super::debounce::Typing;
 use super::fim;
 use super::postprocess::{self, Surroundings};
-use super::{DocSnapshot, Excerpt};
+use super::{CompletionConfig, DocSnapshot, Excerpt};
 
 /// A suggestion to insert at the cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Suggestion {
+pub(crate) struct Suggestion {
     /// Text to insert at the cursor.
-    pub text: String,
+    pub(crate) text: String,
     /// True when it came from the cache (no model call).
-    pub cached: bool,
+    pub(crate) cached: bool,
 }
 
 /// How a completion request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Suggestion(Suggestion),
     /// A newer request for the same document replaced this one.
     Superseded,
@@ -42,14 +41,30 @@ pub enum Outcome {
 
 /// Why a completion failed.
 #[derive(Debug, thiserror::Error)]
-pub enum CompletionError {
+pub(crate) enum CompletionError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
 }
 
+/// One inline completion request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CompletionRequest<'a> {
+    /// From [`Conductor::begin`] for this document.
+    pub(crate) ticket: &'a Ticket,
+    pub(crate) doc: &'a DocSnapshot,
+    /// The cursor, a char index into `doc.rope` (clamped to its length).
+    pub(crate) cursor: usize,
+    /// Other open documents offered as context.
+    pub(crate) others: &'a [Excerpt],
+    pub(crate) config: CompletionConfig,
+    pub(crate) provider: &'a Provider,
+    /// How long to wait first ([`Conductor::debounce`]); `None` for explicitly invoked requests.
+    pub(crate) debounce: Option<Duration>,
+}
+
 /// A request's place in its document's sequence of completion requests.
 #[derive(Debug, Clone)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     doc: String,
     generation: u64,
     notify: Arc<Notify>,
@@ -57,12 +72,12 @@ pub struct Ticket {
 
 /// Counters for status and benchmarks.
 #[derive(Debug, Default)]
-pub struct Counters {
-    pub requests: AtomicU64,
-    pub model_calls: AtomicU64,
-    pub cache_hits: AtomicU64,
-    pub superseded: AtomicU64,
-    pub discarded_parse: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) model_calls: AtomicU64,
+    pub(crate) cache_hits: AtomicU64,
+    pub(crate) superseded: AtomicU64,
+    pub(crate) discarded_parse: AtomicU64,
 }
 
 /// Conductor-mode state shared by all requests: the cache, keystroke timing and the latest
@@ -73,7 +88,7 @@ pub struct Conductor {
     typing: DashMap<String, Typing>,
     latest: DashMap<String, (u64, Arc<Notify>)>,
     next: AtomicU64,
-    pub counters: Counters,
+    pub(crate) counters: Counters,
 }
 
 /// Longest suggestion kept, in lines, whatever the model sends.
@@ -81,12 +96,12 @@ const MAX_LINES: usize = 16;
 
 impl Conductor {
     /// Records a change to `doc` (called from `didChange`, before any await).
-    pub fn note_change(&self, doc: &str) {
+    pub(crate) fn note_change(&self, doc: &str) {
         self.typing.entry(doc.to_owned()).or_default().record(Instant::now());
     }
 
     /// Forgets a closed document.
-    pub fn forget(&self, doc: &str) {
+    pub(crate) fn forget(&self, doc: &str) {
         self.typing.remove(doc);
         if let Some((_, (_, notify))) = self.latest.remove(doc) {
             notify.notify_waiters();
@@ -94,7 +109,7 @@ impl Conductor {
     }
 
     /// Starts a request for `doc`, superseding (and waking) any earlier one.
-    pub fn begin(&self, doc: &str) -> Ticket {
+    pub(crate) fn begin(&self, doc: &str) -> Ticket {
         let generation = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let notify = Arc::new(Notify::new());
         let previous = self.latest.insert(doc.to_owned(), (generation, notify.clone()));
@@ -105,7 +120,7 @@ impl Conductor {
     }
 
     /// True while no newer request for the ticket's document has begun.
-    pub fn is_current(&self, ticket: &Ticket) -> bool {
+    pub(crate) fn is_current(&self, ticket: &Ticket) -> bool {
         self.latest.get(&ticket.doc).is_some_and(|e| e.0 == ticket.generation)
     }
 
@@ -124,30 +139,23 @@ impl Conductor {
     }
 
     /// The debounce for `doc` now.
-    pub fn debounce(&self, doc: &str, settings: &Settings) -> Duration {
-        self.typing
-            .get(doc)
-            .map(|t| t.debounce(&settings.completion))
-            .unwrap_or(Duration::from_millis(settings.completion.debounce_ms))
+    pub(crate) fn debounce(&self, doc: &str, config: &CompletionConfig) -> Duration {
+        self.typing.get(doc).map(|t| t.debounce(config)).unwrap_or(Duration::from_millis(config.debounce_ms))
     }
 
-    /// Computes a suggestion at `cursor` (a char index into `doc.rope`). `on_model_call` runs
-    /// when (and only when) the model is asked; what it returns lives until the answer is in.
+    /// Computes a suggestion for `request`. `on_model_call` runs when (and only when) the model
+    /// is asked; what it returns lives until the answer is in.
     ///
-    /// `debounce` is skipped for explicitly invoked requests. The request ends early, answered
-    /// [`Outcome::Superseded`], as soon as a newer one for the same document begins.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn complete<G>(
+    /// The request ends early, answered [`Outcome::Superseded`], as soon as a newer one for the
+    /// same document begins.
+    ///
+    /// Errors: [`CompletionError::Provider`] when the model request fails.
+    pub(crate) async fn complete<G>(
         &self,
+        request: CompletionRequest<'_>,
         on_model_call: impl FnOnce() -> G,
-        ticket: &Ticket,
-        doc: &DocSnapshot,
-        cursor: usize,
-        others: &[Excerpt],
-        settings: &Settings,
-        provider: &Provider,
-        debounce: Option<Duration>,
     ) -> Result<Outcome, CompletionError> {
+        let CompletionRequest { ticket, doc, cursor, others, config, provider, debounce } = request;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let cursor = cursor.min(doc.rope.len_chars());
         let cached = self.lock_cache().lookup(&doc.key, &doc.rope, cursor);
@@ -163,10 +171,10 @@ impl Conductor {
         }
 
         let t_prepare = Instant::now();
-        let request = prepare(doc, cursor, others, settings, provider);
+        let request = prepare(doc, cursor, others, &config, provider);
         let prepare_us = t_prepare.elapsed().as_micros();
         let surroundings_owned = surroundings(doc, cursor);
-        let multiline = settings.completion.multiline;
+        let multiline = config.multiline;
         self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
         let notified = ticket.notify.notified();
         tokio::pin!(notified);
@@ -223,14 +231,14 @@ impl Conductor {
             self.counters.discarded_parse.fetch_add(1, Ordering::Relaxed);
             return Ok(Outcome::Nothing("the suggestion made the parse worse"));
         };
-        self.lock_cache().insert(&doc.key, &doc.rope, cursor, &text, settings.completion.cache_size);
+        self.lock_cache().insert(&doc.key, &doc.rope, cursor, &text, config.cache_size);
         Ok(Outcome::Suggestion(Suggestion { text, cached: false }))
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
-        // A panic while holding the cache cannot leave it inconsistent (every method is one
-        // VecDeque update), so a poisoned lock is still usable.
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock_cache(&self) -> MutexGuard<'_, Cache> {
+        // Not poisoned by a panic (parking_lot): every cache method is one VecDeque update, so
+        // the cache stays consistent.
+        self.cache.lock()
     }
 
     /// Keeps the suggestion if inserting it does not add parse errors near the cursor; else tries
@@ -304,14 +312,13 @@ fn surroundings(doc: &DocSnapshot, cursor: usize) -> (String, String) {
 }
 
 /// Builds the model request for a suggestion at `cursor`.
-pub fn prepare(
+pub(crate) fn prepare(
     doc: &DocSnapshot,
     cursor: usize,
     others: &[Excerpt],
-    settings: &Settings,
+    c: &CompletionConfig,
     provider: &Provider,
 ) -> GenerateRequest {
-    let c = &settings.completion;
     let language = language_of(doc);
     let comment = language.map_or("//", |l| l.info.line_comment.as_str());
     let others = if c.other_documents { others } else { &[] };

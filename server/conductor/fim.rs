@@ -1,13 +1,14 @@
 //! Fill-in-the-middle prompts: the prefix and suffix windows around the cursor inside a token
 //! budget, context from tree-sitter and other open documents, and each model family's template.
 
-use crate::config::FimTemplate;
+use serde::{Deserialize, Serialize};
+
 use crate::providers::{ChatMessage, Prompt, ProviderKind, Role};
 
 use super::{DocSnapshot, Excerpt};
 
 /// Estimated bytes per token, for budgeting prompts without a tokenizer.
-pub const BYTES_PER_TOKEN: usize = 4;
+pub(crate) const BYTES_PER_TOKEN: usize = 4;
 
 /// Imports are looked for in the file's first this many bytes (where every supported language
 /// puts them), so prompt building costs the same on a 10,000-line file as on a small one.
@@ -15,26 +16,26 @@ const IMPORTS_HEAD: usize = 32 * 1024;
 
 /// The parts of a fill-in-the-middle prompt before a template wraps them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FimParts {
+pub(crate) struct FimParts {
     /// Context placed before the prefix: other documents' excerpts, then this document's imports
     /// and enclosing scope headers that fall outside the prefix window.
-    pub context: String,
+    pub(crate) context: String,
     /// Text before the cursor (starting at a line start).
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// Text after the cursor (ending at a line end).
-    pub suffix: String,
+    pub(crate) suffix: String,
 }
 
 impl FimParts {
     /// Context and prefix as one string, as the model sees it.
-    pub fn full_prefix(&self) -> String {
+    pub(crate) fn full_prefix(&self) -> String {
         format!("{}{}", self.context, self.prefix)
     }
 }
 
 /// Cuts the windows around `cursor` (a char index) within `budget_tokens`: 60% for the prefix,
 /// 20% for the suffix, 20% for context (what context leaves unused goes to the prefix).
-pub fn build_parts(
+pub(crate) fn build_parts(
     doc: &DocSnapshot,
     cursor: usize,
     others: &[Excerpt],
@@ -136,7 +137,7 @@ fn truncate_lines(text: &str, max: usize) -> &str {
 
 /// A concrete template: what `Auto` resolves to for a provider and model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Template {
+pub(crate) enum Template {
     Qwen,
     Starcoder,
     Codellama,
@@ -145,8 +146,26 @@ pub enum Template {
     Chat,
 }
 
+/// Which prompt format carries fill-in-the-middle requests to the model (`completion.fim_template`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum FimTemplate {
+    /// Chosen from the model name (qwen, starcoder, codellama, deepseek); the provider's native
+    /// fill-in-the-middle fields for Ollama and llama.cpp; a chat prompt otherwise.
+    #[default]
+    Auto,
+    Qwen,
+    Starcoder,
+    Codellama,
+    Deepseek,
+    /// The provider's own prefix/suffix fields (Ollama `suffix`, llama.cpp `/infill`).
+    Native,
+    /// A chat prompt asking for the missing code (for chat-only models such as Anthropic's).
+    Chat,
+}
+
 /// Resolves the configured template for a provider kind and model name.
-pub fn resolve(template: FimTemplate, kind: ProviderKind, model: &str) -> Template {
+pub(crate) fn resolve(template: FimTemplate, kind: ProviderKind, model: &str) -> Template {
     match template {
         FimTemplate::Qwen => Template::Qwen,
         FimTemplate::Starcoder => Template::Starcoder,
@@ -170,11 +189,11 @@ pub fn resolve(template: FimTemplate, kind: ProviderKind, model: &str) -> Templa
 }
 
 /// The system prompt for chat-based fill-in-the-middle.
-pub const CHAT_SYSTEM: &str = "You complete code. Reply with only the code that belongs at <CURSOR>, \
+pub(crate) const CHAT_SYSTEM: &str = "You complete code. Reply with only the code that belongs at <CURSOR>, \
      with no explanation and no repetition of the surrounding code.";
 
 /// Wraps the parts in a template. Returns the prompt and the stop sequences that end the middle.
-pub fn render(template: Template, parts: &FimParts, language: &str) -> (Prompt, Vec<String>) {
+pub(crate) fn render(template: Template, parts: &FimParts, language: &str) -> (Prompt, Vec<String>) {
     let p = parts.full_prefix();
     let s = &parts.suffix;
     let raw =
@@ -251,11 +270,11 @@ mod tests {
     #[test]
     fn other_documents_come_first_with_their_paths() {
         let (doc, cursor) = fixture("fn main() { $0 }\n", "rust");
-        let others = [Excerpt { path: "src/util.rs".into(), text: "pub fn helper() -> u32 { 7 }\n".into() }];
+        let others = [Excerpt { path: "src/util.rs".into(), text: "pub(crate) fn helper() -> u32 { 7 }\n".into() }];
         let parts = build_parts(&doc, cursor, &others, 256, "//");
         expect![[r#"
             // Path: src/util.rs
-            pub fn helper() -> u32 { 7 }
+            pub(crate) fn helper() -> u32 { 7 }
             // Path: src/lib.rs
         "#]]
         .assert_eq(&parts.context);

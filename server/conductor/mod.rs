@@ -3,34 +3,90 @@
 //!
 //! Plain data in, plain data out: nothing here knows LSP; positions are rope char indices.
 
-pub mod cache;
-pub mod debounce;
-pub mod edit;
-pub mod engine;
-pub mod fim;
-pub mod postprocess;
+pub(crate) mod cache;
+pub(crate) mod debounce;
+pub(crate) mod edit;
+pub(crate) mod engine;
+pub(crate) mod fim;
+pub(crate) mod postprocess;
 
 use ropey::Rope;
 
 use crate::syntax::Syntax;
 
-pub use engine::{CompletionError, Conductor, Outcome, Suggestion, Ticket};
+pub(crate) use engine::{CompletionError, CompletionRequest, Conductor, Outcome};
+pub(crate) use fim::FimTemplate;
 
 /// A document as the conductor sees it: an immutable snapshot (cloning a rope or a tree is cheap).
 #[derive(Debug, Clone)]
 pub struct DocSnapshot {
     /// A key that identifies the document (its URI in the server, its path in the CLI).
-    pub key: String,
+    pub(crate) key: String,
     /// A path or URI to show the model, for context.
-    pub path: String,
-    pub rope: Rope,
-    pub syntax: Option<Syntax>,
-    pub language_id: String,
+    pub(crate) path: String,
+    pub(crate) rope: Rope,
+    pub(crate) syntax: Option<Syntax>,
+    pub(crate) language_id: String,
 }
 
 /// An excerpt of another open document, offered to the model as context.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Excerpt {
-    pub path: String,
-    pub text: String,
+pub(crate) struct Excerpt {
+    pub(crate) path: String,
+    pub(crate) text: String,
+}
+
+/// What inline completion reads from the settings (`completion.*`; `config.rs` translates them).
+/// The defaults are the settings' defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CompletionConfig {
+    /// Shortest wait after the last keystroke before asking the model, in milliseconds.
+    pub(crate) debounce_ms: u64,
+    /// Longest wait when the debounce adapts to slow typing, in milliseconds.
+    pub(crate) max_debounce_ms: u64,
+    /// Stretch the debounce to 1.3 × the recent gap between keystrokes.
+    pub(crate) adaptive_debounce: bool,
+    pub(crate) fim_template: FimTemplate,
+    /// Prompt budget, in tokens (4 bytes a token), for prefix, suffix and context.
+    pub(crate) context_tokens: u32,
+    /// Upper bound on a suggestion's length, in tokens.
+    pub(crate) max_tokens: u32,
+    pub(crate) temperature: f64,
+    /// Allow suggestions longer than the rest of the current line.
+    pub(crate) multiline: bool,
+    /// Add excerpts of other open documents of the same language to the prompt.
+    pub(crate) other_documents: bool,
+    /// Suggestions kept for reuse.
+    pub(crate) cache_size: usize,
+}
+
+impl Default for CompletionConfig {
+    fn default() -> Self {
+        Self {
+            debounce_ms: 75,
+            max_debounce_ms: 300,
+            adaptive_debounce: true,
+            fim_template: FimTemplate::Auto,
+            context_tokens: 1536,
+            max_tokens: 64,
+            temperature: 0.1,
+            multiline: true,
+            other_documents: true,
+            cache_size: 64,
+        }
+    }
+}
+
+/// What model edits read from the settings (`edit.*`). The defaults are the settings' defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct EditConfig {
+    /// Upper bound on the model's answer, in tokens.
+    pub(crate) max_tokens: u32,
+    pub(crate) temperature: f64,
+}
+
+impl Default for EditConfig {
+    fn default() -> Self {
+        Self { max_tokens: 1024, temperature: 0.1 }
+    }
 }

@@ -4,19 +4,19 @@
 
 /// What post-processing needs to know about the cursor's surroundings.
 #[derive(Debug, Clone, Copy)]
-pub struct Surroundings<'a> {
+pub(crate) struct Surroundings<'a> {
     /// Text of the cursor's line before the cursor.
-    pub line_before: &'a str,
+    pub(crate) line_before: &'a str,
     /// Text after the cursor (at least to the end of its line; a few lines more help).
-    pub after: &'a str,
+    pub(crate) after: &'a str,
     /// Blocks are delimited by indentation (Python) rather than brackets.
-    pub indent_blocks: bool,
+    pub(crate) indent_blocks: bool,
     /// Suggestions may span several lines.
-    pub multiline: bool,
+    pub(crate) multiline: bool,
 }
 
 /// Turns the model's raw text into a suggestion, or `None` when nothing useful is left.
-pub fn clean(raw: &str, s: Surroundings<'_>) -> Option<String> {
+pub(crate) fn clean(raw: &str, s: Surroundings<'_>) -> Option<String> {
     let mut text = strip_fences(raw).to_owned();
     if let Some(i) = text.find("<|").or_else(|| text.find("<fim_")).or_else(|| text.find("<｜")) {
         text.truncate(i);
@@ -163,7 +163,7 @@ fn drop_overlap_with_rest_of_line(text: &str, rest_of_line: &str) -> String {
 
 /// True once the complete lines of a streaming answer already reach a cut point, so the rest of
 /// the stream can be dropped without changing the result.
-pub fn is_finished(raw: &str, s: Surroundings<'_>) -> bool {
+pub(crate) fn is_finished(raw: &str, s: Surroundings<'_>) -> bool {
     let Some(last_newline) = raw.rfind('\n') else { return false };
     let complete = &raw[..last_newline];
     if complete.trim().is_empty() {

@@ -1,96 +1,94 @@
-//! `textDocument/codeAction`: offer model edits, delegation to a background agent, and the
-//! human actions on ready pull requests where their changes land. Listing never waits on a
-//! model: the work happens when the user picks one (`workspace/executeCommand`).
+//! `textDocument/codeAction`: offer model edits, delegation to a background agent (of a
+//! selection, a diagnostic, or a TODO or FIXME in a comment), and the human actions on ready pull
+//! requests where their changes land. Listing never waits on a model: the work happens when the
+//! user picks one (`workspace/executeCommand`).
 
-use std::path::PathBuf;
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tower_lsp_server::gen_lsp_types::*;
 
-use crate::lsp::{ext, tasks};
-use crate::orchestrator::{LineRange, Orchestrator, PullRequest, Task, TaskState};
-use crate::server::{State, display_path};
+use crate::lsp::documents;
+use crate::lsp::ext::{self, EditArgs, FixArgs, TaskIdArgs, TaskStartArgs};
+use crate::lsp::session::State;
+use crate::lsp::{convert, tasks};
+use crate::orchestrator::{CheckResult, DiffStat, LineRange, Orchestrator, PullRequest, Task, TaskId, TaskState};
+use crate::syntax::Syntax;
+use crate::text::{Document, first_line};
 
 /// Code action kind of the actions on a pull request.
-pub const KIND_PR: &str = "refactor.baton.pr";
+pub(crate) const KIND_PR: &str = "refactor.baton.pr";
 /// Code action kind of "delegate to a background agent".
-pub const KIND_DELEGATE: &str = "refactor.baton.delegate";
+const KIND_DELEGATE: &str = "refactor.baton.delegate";
 
 /// Words that mark a comment as a task for later.
 const TODO_MARKERS: &[&str] = &["TODO", "FIXME"];
 
-pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeActionResponse>> {
+/// Longest diagnostic message, TODO or plan in a title, in chars (with the ellipsis).
+const TITLE_CHARS: usize = 60;
+
+/// How long listing waits for the tree of the document's current text, when its parse is under
+/// way: TODOs are found in the tree's comments. A typical reparse takes a millisecond; a parse
+/// runs at most `syntax::PARSE_BUDGET`. Code actions are asked for by the user (or on a cursor
+/// move), not on every keystroke, so the wait is longer than a completion's.
+const ACTION_TREE_WAIT: Duration = Duration::from_millis(1000);
+
+pub(crate) async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeActionResponse>> {
     let uri = params.text_document.uri.as_ref().to_owned();
-    let Some((_, doc)) = state.snapshot(&uri) else {
+    let delegating = state.orchestrator().is_ok();
+    let wait = if delegating { ACTION_TREE_WAIT } else { Duration::ZERO };
+    let Some((snapshot, doc)) = documents::snapshot_with_tree(&state.docs, &uri, wait).await else {
         return Some(vec![]);
     };
+    let range = params.range;
     let mut actions: Vec<CodeAction> = Vec::new();
     for d in &params.context.diagnostics {
-        let message = first_line(message_text(&d.message), 60);
-        actions.push(action(
-            format!("Baton: fix with the model: {message}"),
-            CodeActionKind::QuickFix,
-            ext::CMD_FIX,
-            json!({ "uri": uri, "diagnostic": d }),
-            Some(d),
-        ));
+        let message = first_line(convert::message_text(&d.message), TITLE_CHARS);
+        let args = FixArgs { uri: uri.clone(), diagnostic: d.clone() };
+        let title = format!("Baton: fix with the model: {message}");
+        actions.push(action(title, CodeActionKind::QuickFix, ext::Command::Fix, &args, Some(d)));
     }
-    let selection = params.range.start != params.range.end;
+    let selection = range.start != range.end;
     if selection {
-        actions.push(action(
-            "Baton: edit selection with instruction…".to_owned(),
-            CodeActionKind::RefactorRewrite,
-            ext::CMD_EDIT,
-            json!({ "uri": uri, "range": params.range }),
-            None,
-        ));
+        let args = EditArgs { uri: uri.clone(), range, instruction: None };
+        let title = "Baton: edit selection with instruction…".to_owned();
+        actions.push(action(title, CodeActionKind::RefactorRewrite, ext::Command::Edit, &args, None));
     }
 
-    if state.orchestrator().is_ok() {
+    if delegating {
         let delegate = CodeActionKind::from(KIND_DELEGATE.to_owned());
+        let start = |args: &TaskStartArgs, title: String, d: Option<&Diagnostic>| {
+            action(title, delegate.clone(), ext::Command::TaskStart, args, d)
+        };
         // Without a prompt the server asks for one; a client that cannot answer (Helix 25.01,
         // whose selection is never empty) would only get an error.
         let can_ask = state.features().message_requests;
         if selection && can_ask {
-            actions.push(action(
-                "Baton: delegate to a background agent…".to_owned(),
-                delegate.clone(),
-                ext::CMD_TASK_START,
-                json!({ "uri": uri, "range": params.range }),
-                None,
-            ));
+            let args = TaskStartArgs { uri: Some(uri.clone()), range: Some(range), ..Default::default() };
+            actions.push(start(&args, "Baton: delegate to a background agent…".to_owned(), None));
         }
         for d in &params.context.diagnostics {
-            let message = first_line(message_text(&d.message), 60);
-            actions.push(action(
-                format!("Baton: delegate to a background agent: fix “{message}”"),
-                delegate.clone(),
-                ext::CMD_TASK_START,
-                json!({ "uri": uri, "diagnostic": d }),
-                Some(d),
-            ));
+            let message = first_line(convert::message_text(&d.message), TITLE_CHARS);
+            let args = TaskStartArgs { uri: Some(uri.clone()), diagnostic: Some(d.clone()), ..Default::default() };
+            actions.push(start(&args, format!("Baton: delegate to a background agent: fix “{message}”"), Some(d)));
         }
-        let last = (params.range.end.line as usize).min(doc.rope.len_lines().saturating_sub(1));
-        for line in (params.range.start.line as usize)..=last.max(params.range.start.line as usize) {
-            if line >= doc.rope.len_lines() {
-                break;
-            }
-            let text = doc.rope.line(line).to_string();
-            if let Some(todo) = todo_text(&text) {
-                let range = Range {
-                    start: Position { line: line as u32, character: 0 },
-                    end: Position { line: line as u32 + 1, character: 0 },
-                };
-                actions.push(action(
-                    format!("Baton: delegate to a background agent: “{}”", first_line(&todo, 60)),
-                    delegate.clone(),
-                    ext::CMD_TASK_START,
-                    json!({ "uri": uri, "range": range, "prompt": todo }),
-                    None,
-                ));
-            }
+        for todo in todos(&doc, snapshot.syntax.as_ref(), lines_of(range, &doc)) {
+            let line = u32::try_from(todo.line).unwrap_or(u32::MAX);
+            let whole_line = Range {
+                start: Position { line, character: 0 },
+                end: Position { line: line.saturating_add(1), character: 0 },
+            };
+            let title = format!("Baton: delegate to a background agent: “{}”", first_line(&todo.text, TITLE_CHARS));
+            let args = TaskStartArgs {
+                uri: Some(uri.clone()),
+                range: Some(whole_line),
+                prompt: Some(todo.text),
+                ..Default::default()
+            };
+            actions.push(start(&args, title, None));
         }
-        actions.extend(pull_request_actions(state, &uri, params.range, can_ask).await);
+        actions.extend(pull_request_actions(state, &uri, range, can_ask).await);
     }
 
     if let Some(only) = params.context.only.as_ref().filter(|o| !o.is_empty()) {
@@ -99,37 +97,88 @@ pub async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeA
     Some(actions.into_iter().map(Into::into).collect())
 }
 
+/// The lines a range touches that `doc` has (a range ending at column 0 of a line includes it:
+/// the cursor is there). Empty when the range starts past the end.
+fn lines_of(range: Range, doc: &Document) -> std::ops::Range<usize> {
+    let lines = doc.rope.len_lines();
+    let first = (range.start.line as usize).min(lines);
+    let last = (range.end.line as usize).min(lines.saturating_sub(1)).max(first);
+    first..(last + 1).min(lines)
+}
+
+/// A TODO or FIXME in a comment: its line and the text after the marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Todo {
+    line: usize,
+    text: String,
+}
+
+/// The first TODO or FIXME of each of `lines` that stands as a word inside a comment of the
+/// document's tree. Without a tree of its current text (none yet within the wait, a language
+/// Baton does not parse, a document over the syntax limits) there are none: the text alone cannot
+/// tell a comment from a string or `price * TODO_COUNT`.
+fn todos(doc: &Document, syntax: Option<&Syntax>, lines: std::ops::Range<usize>) -> Vec<Todo> {
+    let Some(syntax) = syntax else { return vec![] };
+    let rope = &doc.rope;
+    let mut out = Vec::new();
+    for line in lines {
+        let text = rope.line(line).to_string();
+        let line_start = rope.line_to_byte(line);
+        let mut marks: Vec<(usize, &str)> =
+            TODO_MARKERS.iter().flat_map(|m| text.match_indices(m)).filter(|(at, m)| is_word(&text, *at, m)).collect();
+        marks.sort_unstable();
+        let found = marks.into_iter().find_map(|(at, marker)| {
+            let comment = syntax.comment_at(rope, line_start + at)?;
+            // The rest of this line inside the comment: a block comment may end on it or go on.
+            let end = comment.bytes.end.saturating_sub(line_start).min(text.len());
+            let after = text.get(at + marker.len()..end)?;
+            Some(todo_text(after, &text))
+        });
+        if let Some(text) = found {
+            out.push(Todo { line, text });
+        }
+    }
+    out
+}
+
+/// Whether `word` at byte `at` of `line` stands alone: no letter, digit or `_` touches it.
+fn is_word(line: &str, at: usize, word: &str) -> bool {
+    let joins = |c: char| c.is_alphanumeric() || c == '_';
+    !line[..at].ends_with(joins) && !line[at + word.len()..].starts_with(joins)
+}
+
+/// A TODO's prompt: what follows its marker (`TODO(ada): x`, `TODO: x`, `FIXME x */` give `x`),
+/// or the whole line when nothing does.
+fn todo_text(after: &str, line: &str) -> String {
+    let text = after.trim_start_matches(['(', ')', ':', ' ']).trim_end_matches(['*', '/', ' ', '\n', '\r']).trim();
+    let text = text.split_once("):").map_or(text, |(_, t)| t.trim());
+    if text.is_empty() { line.trim().to_owned() } else { text.to_owned() }
+}
+
 /// The actions on every ready pull request that changes this document at `range`, and
 /// "Approve plan" for plan-first tasks started from it.
 async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: bool) -> Vec<CodeAction> {
     let Ok(orchestrator) = state.orchestrator() else { return vec![] };
     let Ok(all) = orchestrator.unfinished() else { return vec![] };
-    let path = PathBuf::from(display_path(uri));
-    // The repository root is canonical (git resolves symlinks); the client's path may not be.
-    let path = std::fs::canonicalize(&path).unwrap_or(path);
+    // The repository root is canonical (git resolves symlinks); the client's path may not be. A
+    // document that is not a file (`untitled:`) is in no pull request.
+    let path = convert::file_path(uri).ok().map(|p| std::fs::canonicalize(&p).unwrap_or(p));
     let kind = CodeActionKind::from(KIND_PR.to_owned());
     let mut out = Vec::new();
     let mut hits: Vec<(Task, PullRequest)> = Vec::new();
     for task in all {
         if task.state == TaskState::AwaitingPlanApproval && task.context.get("uri").and_then(Value::as_str) == Some(uri)
         {
-            out.push(action(
-                format!(
-                    "Baton task #{}: Approve plan: {}",
-                    task.id,
-                    first_line(task.plan.as_deref().unwrap_or(""), 60)
-                ),
-                kind.clone(),
-                ext::CMD_TASK_APPROVE_PLAN,
-                json!({ "id": task.id }),
-                None,
-            ));
+            let plan = first_line(task.plan.as_deref().unwrap_or(""), TITLE_CHARS);
+            let title = format!("Baton task #{}: Approve plan: {plan}", task.id);
+            let args = TaskIdArgs { id: task.id, feedback: None };
+            out.push(action(title, kind.clone(), ext::Command::TaskApprovePlan, &args, None));
             continue;
         }
         if task.state != TaskState::Ready {
             continue;
         }
-        let Ok(rel) = path.strip_prefix(&task.repo_root) else { continue };
+        let Some(rel) = path.as_ref().and_then(|p| p.strip_prefix(&task.repo_root).ok()) else { continue };
         let rel = rel.to_string_lossy().replace('\\', "/");
         let Ok(Some(pr)) = orchestrator.pull_request(task.id) else { continue };
         let touches = pr.files.iter().any(|f| f.path == rel && f.ranges.iter().any(|r| lines_meet(r, range)));
@@ -142,44 +191,71 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: b
     }
     let overlaps = orchestrator.conflicts_between_ready().unwrap_or_default();
     for (task, pr) in hits {
-        let checks = tasks::check_name(pr.check);
-        // Links out of the tree, binary files and executable bits are named where the user decides.
-        let notes = crate::orchestrator::pr::notes_short(&pr.files).map(|n| format!("; {n}")).unwrap_or_default();
-        let prefix =
-            format!("Baton PR #{} (+{} -{}, checks {checks}{notes})", task.id, pr.stat.insertions, pr.stat.deletions);
-        let others: Vec<String> = overlaps
-            .iter()
-            .filter_map(|o| match (o.first == task.id, o.second == task.id) {
-                (true, _) => Some(o.second),
-                (_, true) => Some(o.first),
-                _ => None,
-            })
-            .map(|id| format!("#{id}"))
-            .collect();
-        let suffix = if others.is_empty() { String::new() } else { format!(" — overlaps PR {}", others.join(", ")) };
         let (branch, conflicts) = merge_outlook(state, &orchestrator, &task).await;
-        let merge_note = if conflicts.is_empty() {
-            String::new()
-        } else {
-            format!(" — would conflict in {}", conflicts.join(", "))
+        let outlook = PrOutlook {
+            id: task.id,
+            stat: pr.stat,
+            check: pr.check,
+            // Links out of the tree, binary files and executable bits are named where the user decides.
+            notes: crate::orchestrator::pr::notes_short(&pr.files),
+            overlaps: overlaps
+                .iter()
+                .filter_map(|o| match (o.first == task.id, o.second == task.id) {
+                    (true, _) => Some(o.second),
+                    (_, true) => Some(o.first),
+                    _ => None,
+                })
+                .collect(),
+            branch,
+            conflicts,
         };
-        let id = json!({ "id": task.id });
-        let entries: [(String, &str); 5] = [
-            (format!("{prefix}: Review{suffix}"), ext::CMD_PR_REVIEW),
-            (format!("{prefix}: Apply to working tree{suffix}"), ext::CMD_PR_APPLY),
-            (format!("{prefix}: Merge into {branch}{merge_note}{suffix}"), ext::CMD_PR_MERGE),
-            (format!("{prefix}: Request changes…{suffix}"), ext::CMD_PR_REQUEST_CHANGES),
-            (format!("{prefix}: Discard{suffix}"), ext::CMD_PR_DISCARD),
-        ];
-        for (title, command) in entries {
-            // Request changes needs feedback, which only a client that can answer a question gives.
-            if command == ext::CMD_PR_REQUEST_CHANGES && !can_ask {
-                continue;
-            }
-            out.push(action(title, kind.clone(), command, id.clone(), None));
+        let args = TaskIdArgs { id: task.id, feedback: None };
+        for (title, command) in pr_entries(&outlook, can_ask) {
+            out.push(action(title, kind.clone(), command, &args, None));
         }
     }
     out
+}
+
+/// What the titles of a ready pull request's actions say.
+#[derive(Debug, Clone)]
+struct PrOutlook {
+    id: TaskId,
+    stat: DiffStat,
+    check: CheckResult,
+    /// `pr::notes_short`: links out of the tree, binary files, executable bits.
+    notes: Option<String>,
+    /// Other ready pull requests that change the same files.
+    overlaps: Vec<TaskId>,
+    /// The user's current branch, which Merge merges into.
+    branch: String,
+    /// Files a merge would conflict in.
+    conflicts: Vec<String>,
+}
+
+/// The titles and commands of the actions on a ready pull request. Request changes needs
+/// feedback, which only a client that can answer a question gives.
+fn pr_entries(o: &PrOutlook, can_ask: bool) -> Vec<(String, ext::Command)> {
+    let checks = tasks::check_word(o.check);
+    let notes = o.notes.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
+    let prefix = format!("Baton PR #{} (+{} -{}, checks {checks}{notes})", o.id, o.stat.insertions, o.stat.deletions);
+    let others: Vec<String> = o.overlaps.iter().map(|id| format!("#{id}")).collect();
+    let suffix = if others.is_empty() { String::new() } else { format!(" — overlaps PR {}", others.join(", ")) };
+    let merge_note = if o.conflicts.is_empty() {
+        String::new()
+    } else {
+        format!(" — would conflict in {}", o.conflicts.join(", "))
+    };
+    let branch = &o.branch;
+    let mut entries = vec![
+        (format!("{prefix}: Review{suffix}"), ext::Command::PrReview),
+        (format!("{prefix}: Apply to working tree{suffix}"), ext::Command::PrApply),
+        (format!("{prefix}: Merge into {branch}{merge_note}{suffix}"), ext::Command::PrMerge),
+        (format!("{prefix}: Request changes…{suffix}"), ext::Command::PrRequestChanges),
+        (format!("{prefix}: Discard{suffix}"), ext::Command::PrDiscard),
+    ];
+    entries.retain(|(_, command)| can_ask || *command != ext::Command::PrRequestChanges);
+    entries
 }
 
 /// Whether the task was delegated from this document and its pull request changes no line of
@@ -223,25 +299,6 @@ fn lines_meet(r: &LineRange, range: Range) -> bool {
     range.start.line <= last && range.end.line >= first
 }
 
-/// The text after a TODO or FIXME marker in a comment on `line`, if any.
-fn todo_text(line: &str) -> Option<String> {
-    for marker in TODO_MARKERS {
-        let Some(at) = line.find(marker) else { continue };
-        let before = &line[..at];
-        let in_comment = ["//", "#", "/*", "--", ";", "*"].iter().any(|c| before.contains(c));
-        let after = &line[at + marker.len()..];
-        let boundary =
-            !before.ends_with(|c: char| c.is_alphanumeric()) && !after.starts_with(|c: char| c.is_alphanumeric());
-        if in_comment && boundary {
-            let text =
-                after.trim_start_matches(['(', ')', ':', ' ']).trim_end_matches(['*', '/', ' ', '\n', '\r']).trim();
-            let text = text.split_once("):").map_or(text, |(_, t)| t.trim());
-            return Some(if text.is_empty() { line.trim().to_owned() } else { text.to_owned() });
-        }
-    }
-    None
-}
-
 fn kind_matches(only: &CodeActionKind, kind: &CodeActionKind) -> bool {
     let (o, k) = (only.as_str(), kind.as_str());
     k == o || k.starts_with(&format!("{o}."))
@@ -250,51 +307,123 @@ fn kind_matches(only: &CodeActionKind, kind: &CodeActionKind) -> bool {
 fn action(
     title: String,
     kind: CodeActionKind,
-    command: &str,
-    argument: Value,
+    command: ext::Command,
+    argument: &impl Serialize,
     diagnostic: Option<&Diagnostic>,
 ) -> CodeAction {
     CodeAction {
         title: title.clone(),
         kind: Some(kind),
         diagnostics: diagnostic.map(|d| vec![d.clone()]),
-        command: Some(Command { title, command: command.to_owned(), arguments: Some(vec![argument]), tooltip: None }),
+        command: Some(command.invocation(title, argument)),
         ..Default::default()
-    }
-}
-
-fn message_text(m: &Message) -> &str {
-    match m {
-        Message::String(s) => s,
-        Message::MarkupContent(m) => &m.value,
-    }
-}
-
-fn first_line(s: &str, max: usize) -> String {
-    let line = s.lines().next().unwrap_or("");
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    } else {
-        line.to_owned()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use expect_test::{Expect, expect};
+
     use super::*;
+    use crate::syntax::language_for;
+    use crate::test_support::Fixture;
+
+    /// The TODOs found on the lines of the fixture's cursor or selection, in `language`, with a
+    /// tree of the text or `without_tree`.
+    fn check_todos(language: &str, fixture: &str, expect: Expect) {
+        let f = Fixture::parse(fixture);
+        let doc = Document::new(&f.text, 1, language);
+        let syntax = language_for(language, "").and_then(|l| Syntax::parse(l, &doc.rope));
+        let ((l0, c0), (l1, c1)) = f.line_cols();
+        let range = Range { start: Position { line: l0, character: c0 }, end: Position { line: l1, character: c1 } };
+        let found = todos(&doc, syntax.as_ref(), lines_of(range, &doc));
+        let shown: Vec<String> = found.iter().map(|t| format!("{}: {}", t.line, t.text)).collect();
+        expect.assert_eq(&shown.join("\n"));
+    }
 
     #[test]
     fn todo_comments_are_found_in_each_comment_style() {
-        let cases = [
-            ("    // TODO: handle the empty case\n", Some("handle the empty case")),
-            ("# FIXME(ada): retry on timeout\n", Some("retry on timeout")),
-            ("/* TODO add tests */\n", Some("add tests")),
-            ("let todo = TODOS;\n", None),
-            ("let s = \"TODO\";\n", None),
-        ];
-        for (line, want) in cases {
-            assert_eq!(todo_text(line).as_deref(), want, "{line:?}");
-        }
+        check_todos("rust", "fn f() {\n    // TODO: handle the$0 empty case\n}\n", expect!["1: handle the empty case"]);
+        check_todos("python", "$0# FIXME(ada): retry on timeout\n", expect!["0: retry on timeout"]);
+        check_todos("javascript", "/* TODO add tests */$0\n", expect!["0: add tests"]);
+        check_todos("go", "func f() {} // TODO$0\n", expect!["0: func f() {} // TODO"]);
+        // A block comment that goes on past the line gives the rest of the line.
+        check_todos("typescript", "/*\n * TODO: split this$0\n * later\n */\n", expect!["1: split this"]);
+    }
+
+    #[test]
+    fn todo_outside_a_comment_offers_nothing() {
+        check_todos("rust", "let todo = TODOS;$0\n", expect![""]);
+        check_todos("rust", "let s = \"TODO\";$0\n", expect![""]);
+        check_todos("rust", "let total = price * TODO_COUNT;$0 // sum\n", expect![""]);
+        check_todos("python", "total = price * TODO_COUNT  # TODOS and FIXMEs$0\n", expect![""]);
+        // A marker in a string comes before the one in the comment: the comment's is taken.
+        check_todos("rust", "f(\"TODO\"); // FIXME: quote$0\n", expect!["0: quote"]);
+    }
+
+    #[test]
+    fn each_line_of_a_selection_offers_its_first_todo() {
+        check_todos(
+            "rust",
+            "$0// TODO: one FIXME: not this\nfn f() {}\n// FIXME two\n$0// TODO: past the selection\n",
+            expect![[r#"
+                0: one FIXME: not this
+                2: two
+                3: past the selection"#]],
+        );
+    }
+
+    /// Without a tree of the text (a language Baton does not parse, a document over the syntax
+    /// limits, a parse not finished within the wait) no TODO is offered: the text alone cannot
+    /// tell a comment from `price * TODO_COUNT`.
+    #[test]
+    fn without_a_tree_no_todo_is_offered() {
+        check_todos("plaintext", "// TODO: looks like a comment$0\n", expect![""]);
+        let over_limit = format!("// TODO: long$0\n// {}\n", "x".repeat(crate::syntax::MAX_LINE_BYTES));
+        check_todos("rust", &over_limit, expect![""]);
+    }
+
+    #[test]
+    fn a_range_past_the_end_has_no_lines() {
+        let doc = Document::new("a\nb", 1, "rust");
+        let at =
+            |line| Range { start: Position { line, character: 0 }, end: Position { line: line + 5, character: 0 } };
+        assert_eq!(lines_of(at(0), &doc), 0..2);
+        assert_eq!(lines_of(at(1), &doc), 1..2);
+        assert!(lines_of(at(2), &doc).is_empty());
+    }
+
+    #[test]
+    fn pull_request_titles_say_what_the_user_decides_on() {
+        let mut outlook = PrOutlook {
+            id: 7,
+            stat: DiffStat { files_changed: 2, insertions: 12, deletions: 3 },
+            check: CheckResult::Fail,
+            notes: None,
+            overlaps: vec![],
+            branch: "main".to_owned(),
+            conflicts: vec![],
+        };
+        let show = |o: &PrOutlook, can_ask| {
+            pr_entries(o, can_ask).iter().map(|(t, c)| format!("{c}  {t}")).collect::<Vec<_>>().join("\n")
+        };
+        expect![[r#"
+            baton.pr.review  Baton PR #7 (+12 -3, checks fail): Review
+            baton.pr.apply  Baton PR #7 (+12 -3, checks fail): Apply to working tree
+            baton.pr.merge  Baton PR #7 (+12 -3, checks fail): Merge into main
+            baton.pr.requestChanges  Baton PR #7 (+12 -3, checks fail): Request changes…
+            baton.pr.discard  Baton PR #7 (+12 -3, checks fail): Discard"#]]
+        .assert_eq(&show(&outlook, true));
+        outlook.notes = Some("binary: logo.png".to_owned());
+        outlook.overlaps = vec![3, 9];
+        outlook.conflicts = vec!["lib.rs".to_owned()];
+        outlook.check = CheckResult::None;
+        expect![[r#"
+            baton.pr.review  Baton PR #7 (+12 -3, checks none; binary: logo.png): Review — overlaps PR #3, #9
+            baton.pr.apply  Baton PR #7 (+12 -3, checks none; binary: logo.png): Apply to working tree — overlaps PR #3, #9
+            baton.pr.merge  Baton PR #7 (+12 -3, checks none; binary: logo.png): Merge into main — would conflict in lib.rs — overlaps PR #3, #9
+            baton.pr.discard  Baton PR #7 (+12 -3, checks none; binary: logo.png): Discard — overlaps PR #3, #9"#]]
+        .assert_eq(&show(&outlook, false));
     }
 
     #[test]

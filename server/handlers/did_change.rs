@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use tower_lsp_server::gen_lsp_types::{DidChangeTextDocumentParams, TextDocumentContentChangeEvent};
 
-use crate::documents;
 use crate::lsp::convert;
-use crate::server::State;
+use crate::lsp::documents;
+use crate::lsp::session::State;
 
-pub fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
+pub(crate) fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
     let uri = params.text_document.text_document_identifier.uri.as_ref();
     let encoding = state.encoding();
     let Some(mut open) = state.docs.get_mut(uri) else {

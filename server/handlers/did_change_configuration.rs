@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use tower_lsp_server::gen_lsp_types::{DidChangeConfigurationParams, MessageType};
 
-use crate::server::State;
+use crate::lsp::session::State;
 
-pub async fn handle(state: &Arc<State>, params: DidChangeConfigurationParams) {
-    state.layers.write().unwrap_or_else(|e| e.into_inner()).set_did_change_configuration(params.settings);
+pub(crate) async fn handle(state: &Arc<State>, params: DidChangeConfigurationParams) {
+    state.layers.write().set_did_change_configuration(params.settings);
     let messages = state.reload_settings(Some(&crate::config::Source::DidChangeConfiguration));
     for m in messages {
         state.client.show_message(MessageType::Warning, format!("Baton: {m}")).await;
     }
-    super::initialized::check_provider(state).await;
+    crate::lsp::status::check_provider(state).await;
 }

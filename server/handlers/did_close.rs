@@ -3,10 +3,10 @@
 
 use tower_lsp_server::gen_lsp_types::DidCloseTextDocumentParams;
 
-use crate::documents;
-use crate::server::State;
+use crate::lsp::documents;
+use crate::lsp::session::State;
 
-pub fn handle(state: &State, params: DidCloseTextDocumentParams) {
+pub(crate) fn handle(state: &State, params: DidCloseTextDocumentParams) {
     let uri = params.text_document.uri.as_ref();
     documents::close(state, uri);
     state.conductor.forget(uri);

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use tower_lsp_server::gen_lsp_types::DidOpenTextDocumentParams;
 
-use crate::documents::{self, OpenDocument};
-use crate::server::State;
+use crate::lsp::documents::{self, OpenDocument};
+use crate::lsp::session::State;
 use crate::text::Document;
 
-pub fn handle(state: &Arc<State>, params: DidOpenTextDocumentParams) {
+pub(crate) fn handle(state: &Arc<State>, params: DidOpenTextDocumentParams) {
     let item = params.text_document;
     let uri = item.uri.as_ref().to_owned();
     let doc = Document::new(&item.text, item.version, item.language_id);

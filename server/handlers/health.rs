@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::server::{Health, State};
+use crate::lsp::health::Health;
+use crate::lsp::session::State;
 
 /// How long `baton/health` waits for a fresh check of the model server before answering with
 /// the last known state, in milliseconds (a hung server would otherwise hold the answer for the
@@ -20,8 +21,8 @@ const FRESH_WAIT_MS: u64 = 2_000;
 /// accepted a connection at the last check: `ok`, `slow` or `error`), `message`, `checking` (a
 /// check was still running when this answer was sent), `positionEncoding`, `documents`,
 /// `counters`.
-pub async fn handle(state: &Arc<State>) -> Value {
-    let check = super::initialized::check_provider(state);
+pub(crate) async fn handle(state: &Arc<State>) -> Value {
+    let check = crate::lsp::status::check_provider(state);
     let checking = tokio::time::timeout(Duration::from_millis(FRESH_WAIT_MS), check).await.is_err();
     let provider = state.provider();
     let c = &state.conductor.counters;

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use tower_lsp_server::gen_lsp_types::*;
 
 use crate::config::Layers;
-use crate::lsp::ext;
+use crate::lsp::convert;
+use crate::lsp::ext::Command;
+use crate::lsp::session::{ClientFeatures, EditorAsker, State};
 use crate::orchestrator::{AgentRunners, Orchestrator};
-use crate::server::{ClientFeatures, EditorAsker, State, display_path};
 use crate::text::Encoding;
 
-pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
+pub(crate) fn handle(state: &State, params: InitializeParams) -> InitializeResult {
     let caps = &params.capabilities;
     let offered: Vec<String> = caps
         .general
@@ -23,57 +24,30 @@ pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
         .map(String::from)
         .collect();
     let encoding = Encoding::negotiate(offered.iter().map(String::as_str));
-    *state.encoding.write().unwrap_or_else(|e| e.into_inner()) = encoding;
-
-    let experimental = caps.experimental.clone().unwrap_or_default();
-    let features = ClientFeatures {
-        inline_completion: caps.text_document.as_ref().is_some_and(|t| t.inline_completion.is_some()),
-        status_notification: experimental.pointer("/baton/status").and_then(|v| v.as_bool()).unwrap_or(false),
-        tasks_notification: experimental.pointer("/baton/tasks").and_then(|v| v.as_bool()).unwrap_or(false),
-        show_document: caps.window.as_ref().and_then(|w| w.show_document.as_ref()).is_some_and(|d| d.support),
-        message_requests: caps.window.as_ref().is_some_and(|w| w.show_message.is_some()),
-        create_delete_files: caps
-            .workspace
-            .as_ref()
-            .and_then(|w| w.workspace_edit.as_ref())
-            .and_then(|e| e.resource_operations.as_ref())
-            .is_some_and(|ops| {
-                ops.contains(&ResourceOperationKind::Create) && ops.contains(&ResourceOperationKind::Delete)
-            }),
-        work_done_progress: caps.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false),
-        change_annotations: caps
-            .workspace
-            .as_ref()
-            .and_then(|w| w.workspace_edit.as_ref())
-            .is_some_and(|e| e.change_annotation_support.is_some()),
-        document_changes: caps
-            .workspace
-            .as_ref()
-            .and_then(|w| w.workspace_edit.as_ref())
-            .and_then(|e| e.document_changes)
-            .unwrap_or(false),
-    };
+    *state.encoding.write() = encoding;
+    let features = ClientFeatures::from_capabilities(caps);
     tracing::info!(?features, encoding = encoding.as_str(), "client initialized");
-    *state.features.write().unwrap_or_else(|e| e.into_inner()) = features;
+    *state.features.write() = features;
 
-    let root = match &params.workspace_folders_initialize_params.workspace_folders {
-        Some(WorkspaceFolders::WorkspaceFolderList(folders)) => folders.first(),
-        _ => None,
-    }
-    .map(|f| PathBuf::from(display_path(f.uri.as_ref())));
-    #[allow(deprecated)]
-    let root = root.or_else(|| params.root_uri.as_ref().map(|u| PathBuf::from(display_path(u.as_ref()))));
+    let mut messages = Vec::new();
+    let root = match workspace_root(&params) {
+        Ok(root) => root,
+        Err(e) => {
+            messages.push(format!("the workspace folder is not used: {e}"));
+            None
+        }
+    };
     let (mut layers, errors) = Layers::load_files(root.as_deref());
     if let Some(options) = params.initialization_options.clone() {
         layers.set_initialization_options(options);
     }
-    *state.root.write().unwrap_or_else(|e| e.into_inner()) = root;
-    *state.layers.write().unwrap_or_else(|e| e.into_inner()) = layers;
+    *state.root.write() = root;
+    *state.layers.write() = layers;
     // Files that could not be read are not layers, so resolve() does not see them: report here.
-    let mut messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    messages.extend(errors.iter().map(ToString::to_string));
     messages.extend(state.reload_settings(None));
     // Orchestrator mode needs only the database; a failure leaves conductor mode working.
-    let opened = Orchestrator::open_default(state.settings().as_ref().clone(), AgentRunners::standard())
+    let opened = Orchestrator::open_default(state.settings().orchestrator_config(), AgentRunners::standard())
         .map(|o| {
             o.set_asker(Arc::new(EditorAsker(state.client.clone())));
             Arc::new(o)
@@ -88,42 +62,60 @@ pub fn handle(state: &State, params: InitializeParams) -> InitializeResult {
     state.pending_messages(messages);
 
     InitializeResult {
-        capabilities: ServerCapabilities {
-            position_encoding: Some(match encoding {
-                Encoding::Utf8 => PositionEncodingKind::UTF8,
-                Encoding::Utf16 => PositionEncodingKind::UTF16,
-                Encoding::Utf32 => PositionEncodingKind::UTF32,
-            }),
-            text_document_sync: Some(
-                TextDocumentSyncOptions {
-                    open_close: Some(true),
-                    change: Some(TextDocumentSyncKind::Incremental),
-                    ..Default::default()
-                }
-                .into(),
-            ),
-            inline_completion_provider: Some(InlineCompletionOptions::default().into()),
-            completion_provider: Some(CompletionOptions {
-                trigger_characters: Some([".", "(", "=", " "].map(String::from).to_vec()),
-                ..Default::default()
-            }),
-            code_action_provider: Some(
-                CodeActionOptions {
-                    code_action_kinds: Some(vec![
-                        CodeActionKind::QuickFix,
-                        CodeActionKind::RefactorRewrite,
-                        CodeActionKind::from(crate::handlers::code_action::KIND_PR.to_owned()),
-                    ]),
-                    ..Default::default()
-                }
-                .into(),
-            ),
-            execute_command_provider: Some(ExecuteCommandOptions {
-                commands: ext::COMMANDS.iter().map(|c| (*c).to_owned()).collect(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+        capabilities: capabilities(encoding),
         server_info: Some(ServerInfo { name: "baton".to_owned(), version: Some(env!("CARGO_PKG_VERSION").to_owned()) }),
+    }
+}
+
+/// The first workspace folder, else the deprecated `rootUri`; `None` when the client names
+/// neither. Errors: the URI names no local file path (`convert::file_path`).
+fn workspace_root(params: &InitializeParams) -> Result<Option<PathBuf>, convert::UriError> {
+    let folder = match &params.workspace_folders_initialize_params.workspace_folders {
+        Some(WorkspaceFolders::WorkspaceFolderList(folders)) => folders.first().map(|f| f.uri.as_ref()),
+        _ => None,
+    };
+    #[allow(deprecated)]
+    let uri = folder.or_else(|| params.root_uri.as_ref().map(AsRef::as_ref));
+    uri.map(convert::file_path).transpose()
+}
+
+/// What Baton declares: the negotiated encoding, incremental sync, inline completion and the
+/// completion fallback, code actions and its commands.
+fn capabilities(encoding: Encoding) -> ServerCapabilities {
+    ServerCapabilities {
+        position_encoding: Some(match encoding {
+            Encoding::Utf8 => PositionEncodingKind::UTF8,
+            Encoding::Utf16 => PositionEncodingKind::UTF16,
+            Encoding::Utf32 => PositionEncodingKind::UTF32,
+        }),
+        text_document_sync: Some(
+            TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(TextDocumentSyncKind::Incremental),
+                ..Default::default()
+            }
+            .into(),
+        ),
+        inline_completion_provider: Some(InlineCompletionOptions::default().into()),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some([".", "(", "=", " "].map(String::from).to_vec()),
+            ..Default::default()
+        }),
+        code_action_provider: Some(
+            CodeActionOptions {
+                code_action_kinds: Some(vec![
+                    CodeActionKind::QuickFix,
+                    CodeActionKind::RefactorRewrite,
+                    CodeActionKind::from(super::code_action::KIND_PR.to_owned()),
+                ]),
+                ..Default::default()
+            }
+            .into(),
+        ),
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: Command::ALL.map(|c| c.name().to_owned()).to_vec(),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }

@@ -1,15 +1,16 @@
 //! One LSP method, one handler: parse the params, snapshot state, call the core, convert back.
 
-pub mod code_action;
-pub mod completion;
-pub mod did_change;
-pub mod did_change_configuration;
-pub mod did_close;
-pub mod did_open;
-pub mod execute_command;
-pub mod health;
-pub mod initialize;
-pub mod initialized;
-pub mod inline_completion;
-pub mod suggest;
-pub mod task_commands;
+pub(crate) mod code_action;
+pub(crate) mod completion;
+pub(crate) mod did_change;
+pub(crate) mod did_change_configuration;
+pub(crate) mod did_close;
+pub(crate) mod did_open;
+pub(crate) mod execute_command;
+pub(crate) mod health;
+pub(crate) mod initialize;
+pub(crate) mod initialized;
+pub(crate) mod inline_completion;
+pub(crate) mod model_edit;
+pub(crate) mod suggest;
+pub(crate) mod task_commands;

@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
-use crate::conductor::{Excerpt, Outcome};
-use crate::lsp::convert;
-use crate::server::State;
+use crate::conductor::{CompletionRequest, Excerpt, Outcome};
+use crate::lsp::session::State;
+use crate::lsp::{convert, ext};
 use crate::text::{Document, Pos};
 
 /// Other open documents offered as context, at most this many...
@@ -14,30 +14,30 @@ const OTHER_DOCS: usize = 3;
 const OTHER_DOC_LINES: usize = 60;
 
 /// A suggestion ready to convert into the client's shape.
-pub struct Suggested {
-    pub text: String,
+pub(crate) struct Suggested {
+    pub(crate) text: String,
     /// Cursor as a char index into `doc`.
-    pub cursor: usize,
+    pub(crate) cursor: usize,
     /// The document the suggestion was computed on.
-    pub doc: Document,
+    pub(crate) doc: Document,
 }
 
 /// Computes a suggestion at `position` in `uri`. `None` when there is nothing to suggest, the
 /// request was superseded, or the model failed (the status reports why).
-pub async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> Option<Suggested> {
+pub(crate) async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> Option<Suggested> {
     let started = Instant::now();
     let settings = state.settings();
     if !settings.completion.enabled {
         return None;
     }
     // A secret file (`.env`, a key) never reaches a model, not even as the current document.
-    if crate::secrets::is_secret_path(&crate::server::display_path(uri), &settings.secrets.patterns) {
+    if crate::secrets::is_secret_path(&crate::lsp::convert::display_path(uri), &settings.secrets.patterns) {
         tracing::debug!(uri, "no suggestion in a secret file");
         return None;
     }
     let ticket = state.conductor.begin(uri);
     let Some((snapshot, doc)) =
-        crate::documents::snapshot_with_tree(&state.docs, uri, crate::documents::TREE_WAIT).await
+        crate::lsp::documents::snapshot_with_tree(&state.docs, uri, crate::lsp::documents::TREE_WAIT).await
     else {
         tracing::debug!(uri, "completion for a document that is not open");
         return None;
@@ -46,11 +46,18 @@ pub async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> 
     let cursor = doc.char_at(position, encoding);
     let others = other_documents(state, uri, &doc.language_id, &settings.secrets.patterns);
     let provider = state.provider();
-    let debounce = (!invoked).then(|| state.conductor.debounce(uri, &settings));
-    let result = state
-        .conductor
-        .complete(|| state.busy(), &ticket, &snapshot, cursor, &others, &settings, &provider, debounce)
-        .await;
+    let config = settings.completion_config();
+    let debounce = (!invoked).then(|| state.conductor.debounce(uri, &config));
+    let request = CompletionRequest {
+        ticket: &ticket,
+        doc: &snapshot,
+        cursor,
+        others: &others,
+        config,
+        provider: &provider,
+        debounce,
+    };
+    let result = state.conductor.complete(request, || state.busy()).await;
     let elapsed_ms = started.elapsed().as_millis();
     match result {
         Ok(Outcome::Suggestion(s)) => {
@@ -87,19 +94,26 @@ fn other_documents(state: &State, uri: &str, language_id: &str, patterns: &[Stri
         }
         if entry.key() == uri
             || entry.doc.language_id != language_id
-            || crate::secrets::is_secret_path(&crate::server::display_path(entry.key()), patterns)
+            || crate::secrets::is_secret_path(&crate::lsp::convert::display_path(entry.key()), patterns)
         {
             continue;
         }
         let rope = &entry.doc.rope;
         let end_line = OTHER_DOC_LINES.min(rope.len_lines());
         let text = rope.slice(..rope.line_to_char(end_line)).to_string();
-        out.push(Excerpt { path: crate::server::display_path(entry.key()), text });
+        out.push(Excerpt { path: crate::lsp::convert::display_path(entry.key()), text });
     }
     out
 }
 
 /// The client range from `cursor` to `cursor` in the document's encoding.
-pub fn cursor_range(s: &Suggested, encoding: crate::text::Encoding) -> tower_lsp_server::gen_lsp_types::Range {
+pub(crate) fn cursor_range(s: &Suggested, encoding: crate::text::Encoding) -> tower_lsp_server::gen_lsp_types::Range {
     convert::range(&s.doc, s.cursor..s.cursor, encoding)
+}
+
+/// The command the client runs when the user accepts `text` as a suggestion in `uri`.
+pub(super) fn accepted_command(uri: &str, text: &str) -> tower_lsp_server::gen_lsp_types::Command {
+    let length = u32::try_from(crate::text::Encoding::Utf16.len_of(text)).unwrap_or(u32::MAX);
+    ext::Command::Accepted
+        .invocation("Baton: suggestion accepted".to_owned(), &ext::AcceptedArgs { uri: uri.to_owned(), length })
 }

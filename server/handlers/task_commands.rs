@@ -2,18 +2,20 @@
 //! read tasks, and the human actions on a pull request. Applying goes through
 //! `workspace/applyEdit` (undoable in the editor); every refusal is an LSP error naming why.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 
-use super::execute_command::{internal, invalid_params, invalid_request};
+use super::execute_command::arg;
 use crate::conductor::edit;
-use crate::lsp::{convert, ext, tasks};
-use crate::orchestrator::{Orchestrator, OrchestratorError, TaskState, review::FileChange};
-use crate::server::{State, display_path};
+use crate::lsp::error::{internal, invalid_params, invalid_request};
+use crate::lsp::ext::{self, Command};
+use crate::lsp::session::State;
+use crate::lsp::workspace_edit::{self, NoResourceOperations, WorkspaceEditBuilder};
+use crate::lsp::{convert, tasks};
+use crate::orchestrator::{Orchestrator, OrchestratorError, Task, TaskId, TaskState, review::FileChange};
 use crate::text::Document;
 
 /// Prompts offered when `baton.task.start` arrives without one.
@@ -24,55 +26,61 @@ const FEEDBACK_PRESETS: &[&str] =
 /// Most lines of a selection folded into a task's prompt.
 const MAX_CONTEXT_LINES: usize = 200;
 
-/// Runs one task command; `None` when `command` is not one.
-pub async fn handle(state: &State, command: &str, arguments: &[Value]) -> Option<Result<Option<Value>>> {
+/// Runs one of the `baton.task.*` and `baton.pr.*` commands.
+pub(crate) async fn handle(state: &State, command: Command, arguments: &[Value]) -> Result<Value> {
     let result = match command {
         // No argument at all (Helix's `:lsp-workspace-command`) still works: the server asks.
-        ext::CMD_TASK_START if arguments.is_empty() => start(state, ext::TaskStartArgs::default()).await,
-        ext::CMD_TASK_START => match super::execute_command::arg(arguments) {
+        Command::TaskStart if arguments.is_empty() => start(state, ext::TaskStartArgs::default()).await,
+        Command::TaskStart => match arg(arguments) {
             Ok(args) => start(state, args).await,
             Err(e) => Err(e),
         },
-        ext::CMD_TASK_LIST => list(state, arguments.first()).await,
-        ext::CMD_TASK_SHOW => {
+        Command::TaskList => match arguments.first().filter(|a| !a.is_null()) {
+            Some(_) => match arg(arguments) {
+                Ok(args) => list(state, args).await,
+                Err(e) => Err(e),
+            },
+            None => list(state, ext::TaskListArgs::default()).await,
+        },
+        Command::TaskShow => {
             with_id(state, command, arguments, |o, a| async move {
                 let d = o.show(a.id).map_err(orch_error)?;
                 serde_json::to_value(d).map_err(|e| internal(e.to_string()))
             })
             .await
         }
-        ext::CMD_TASK_APPROVE_PLAN => {
+        Command::TaskApprovePlan => {
             with_id(state, command, arguments, |o, a| async move {
                 o.approve_plan(a.id).map_err(orch_error)?;
-                Ok(json!({ "id": a.id, "state": "queued" }))
+                moved(a.id, TaskState::Queued)
             })
             .await
         }
-        ext::CMD_TASK_RESUME => {
+        Command::TaskResume => {
             with_id(state, command, arguments, |o, a| async move {
                 o.resume(a.id).map_err(orch_error)?;
-                Ok(json!({ "id": a.id, "state": "queued" }))
+                moved(a.id, TaskState::Queued)
             })
             .await
         }
-        ext::CMD_PR_REVIEW => review(state, task_id_args(state, command, arguments).await).await,
-        ext::CMD_PR_APPLY => apply(state, task_id_args(state, command, arguments).await).await,
-        ext::CMD_PR_MERGE => {
+        Command::PrReview => review(state, task_id_args(state, command, arguments).await).await,
+        Command::PrApply => apply(state, task_id_args(state, command, arguments).await).await,
+        Command::PrMerge => {
             with_id(state, command, arguments, |o, a| async move {
                 let m = o.merge(a.id).await.map_err(orch_error)?;
                 Ok(json!({ "commit": m.commit, "signedOffBy": m.signed_off_by }))
             })
             .await
         }
-        ext::CMD_PR_REQUEST_CHANGES => request_changes(state, task_id_args(state, command, arguments).await).await,
-        ext::CMD_PR_DISCARD => {
+        Command::PrRequestChanges => request_changes(state, task_id_args(state, command, arguments).await).await,
+        Command::PrDiscard => {
             with_id(state, command, arguments, |o, a| async move {
                 o.discard(a.id).await.map_err(orch_error)?;
-                Ok(json!({ "id": a.id, "state": "discarded" }))
+                moved(a.id, TaskState::Discarded)
             })
             .await
         }
-        _ => return None,
+        Command::Edit | Command::Fix | Command::Accepted => Err(internal(format!("{command} is not a task command"))),
     };
     if let Err(e) = &result
         && !state.features().message_requests
@@ -80,10 +88,15 @@ pub async fn handle(state: &State, command: &str, arguments: &[Value]) -> Option
         // Such clients (Helix 25.01) only log a command's error: say it where the user looks.
         state.client.show_message(MessageType::Error, format!("Baton: {}", e.message)).await;
     }
-    Some(result.map(Some))
+    result
 }
 
-async fn with_id<F, Fut>(state: &State, command: &str, arguments: &[Value], f: F) -> Result<Value>
+/// The answer of a command that moved task `id` to `state`.
+fn moved(id: TaskId, state: TaskState) -> Result<Value> {
+    serde_json::to_value(ext::TaskStateResult { id, state }).map_err(|e| internal(e.to_string()))
+}
+
+async fn with_id<F, Fut>(state: &State, command: Command, arguments: &[Value], f: F) -> Result<Value>
 where
     F: FnOnce(std::sync::Arc<Orchestrator>, ext::TaskIdArgs) -> Fut,
     Fut: std::future::Future<Output = Result<Value>>,
@@ -96,60 +109,74 @@ where
 /// user picks one of the workspace's tasks the command applies to with
 /// `window/showMessageRequest`; a client that cannot answer one gets the only such task, or an
 /// error naming them. `baton.pr.discard` always needs an explicit id from such a client.
-async fn task_id_args(state: &State, command: &str, arguments: &[Value]) -> Result<ext::TaskIdArgs> {
+async fn task_id_args(state: &State, command: Command, arguments: &[Value]) -> Result<ext::TaskIdArgs> {
     if !arguments.is_empty() {
-        return super::execute_command::arg(arguments);
+        return arg(arguments);
     }
     let orchestrator = state.orchestrator()?;
     let repo = tasks::workspace_repo(state).await;
-    let applies = |t: TaskState| match command {
-        ext::CMD_PR_REVIEW | ext::CMD_PR_APPLY | ext::CMD_PR_MERGE | ext::CMD_PR_REQUEST_CHANGES => {
-            t == TaskState::Ready
-        }
-        ext::CMD_TASK_APPROVE_PLAN => t == TaskState::AwaitingPlanApproval,
-        ext::CMD_TASK_RESUME => matches!(t, TaskState::Failed | TaskState::Interrupted),
-        _ => !t.is_final(),
-    };
     let candidates: Vec<_> = orchestrator
         .unfinished()
         .map_err(orch_error)?
         .into_iter()
         .rev()
-        .filter(|t| applies(t.state) && repo.as_ref().is_none_or(|r| *r == t.repo_root))
+        .filter(|t| applies(command, t.state) && repo.as_ref().is_none_or(|r| *r == t.repo_root))
         .collect();
-    let label = |t: &crate::orchestrator::Task| format!("#{} {} ({})", t.id, tasks::title(&t.prompt), t.state);
     if candidates.is_empty() {
         return Err(invalid_params(format!("there is no task {command} applies to")));
     }
     if !state.features().message_requests {
         if let [only] = candidates.as_slice()
-            && command != ext::CMD_PR_DISCARD
+            && command != Command::PrDiscard
         {
             return Ok(ext::TaskIdArgs { id: only.id, feedback: None });
         }
-        let names: Vec<String> = candidates.iter().map(label).collect();
+        let names: Vec<String> = candidates.iter().map(task_label).collect();
         return Err(invalid_params(format!(
             "{command} needs a task id (argument `id`); candidates: {}. Or use the code actions on the changed lines.",
             names.join(", ")
         )));
     }
-    let choices: Vec<String> = candidates.iter().take(8).map(label).collect();
+    let choices: Vec<String> = candidates.iter().take(8).map(task_label).collect();
     let presets: Vec<&str> = choices.iter().map(String::as_str).collect();
     let picked = ask(state, "Baton: which task?", &presets)
         .await
         .ok_or_else(|| invalid_params("this command needs a task (argument `id`)"))?;
-    let id = picked
-        .strip_prefix('#')
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| invalid_params(format!("not a task: {picked}")))?;
+    let id = picked_task(&picked).ok_or_else(|| invalid_params(format!("not a task: {picked}")))?;
     Ok(ext::TaskIdArgs { id, feedback: None })
+}
+
+/// Whether `command` can act on a task in `state` (for picking one when none is named).
+fn applies(command: Command, state: TaskState) -> bool {
+    match command {
+        Command::PrReview | Command::PrApply | Command::PrMerge | Command::PrRequestChanges => {
+            state == TaskState::Ready
+        }
+        Command::TaskApprovePlan => state == TaskState::AwaitingPlanApproval,
+        Command::TaskResume => matches!(state, TaskState::Failed | TaskState::Interrupted),
+        _ => !state.is_final(),
+    }
+}
+
+/// How a task is named in a choice or a message: `#3 Add a retry (ready)`.
+fn task_label(task: &Task) -> String {
+    format!("#{} {} ({})", task.id, tasks::title(&task.prompt), task.state)
+}
+
+/// The id in a choice made from [`task_label`]s.
+fn picked_task(label: &str) -> Option<TaskId> {
+    label.strip_prefix('#')?.split(' ').next()?.parse().ok()
 }
 
 async fn start(state: &State, args: ext::TaskStartArgs) -> Result<Value> {
     let orchestrator = state.orchestrator()?;
-    let file = args.uri.as_deref().map(|u| PathBuf::from(display_path(u)));
-    let root = state.root.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let file = args
+        .uri
+        .as_deref()
+        .map(convert::file_path)
+        .transpose()
+        .map_err(|e| invalid_params(format!("baton.task.start needs a file: {e}")))?;
+    let root = state.root();
     let dir =
         file.as_deref().and_then(Path::parent).map(Path::to_path_buf).or(root).ok_or_else(|| {
             invalid_params("baton.task.start needs a `uri` or a workspace folder to find the repository")
@@ -159,11 +186,7 @@ async fn start(state: &State, args: ext::TaskStartArgs) -> Result<Value> {
     let instruction = match args.prompt.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         Some(p) => p.to_owned(),
         None => match &args.diagnostic {
-            Some(d) => format!(
-                "Fix this problem reported by {}: {}",
-                d.source.as_deref().unwrap_or("the compiler"),
-                message_text(&d.message)
-            ),
+            Some(d) => super::execute_command::fix_instruction(d),
             None => ask(state, "Baton: what should the background agent do?", TASK_PRESETS)
                 .await
                 .ok_or_else(|| invalid_params("baton.task.start needs a prompt (argument `prompt`)"))?,
@@ -175,8 +198,8 @@ async fn start(state: &State, args: ext::TaskStartArgs) -> Result<Value> {
     Ok(json!({ "id": id }))
 }
 
-/// The instruction followed by where it applies: the file relative to the repository, the
-/// selected lines and their text, the diagnostic. The agent's worktree has the same layout.
+/// The instruction followed by where it applies (see [`task_prompt`]). The text of a secret file
+/// never goes into a prompt: the agent gets its path and lines only.
 fn with_editor_context(
     state: &State,
     instruction: &str,
@@ -184,21 +207,34 @@ fn with_editor_context(
     file: Option<&Path>,
     repo: &Path,
 ) -> String {
-    let mut prompt = instruction.to_owned();
-    let Some(file) = file else { return prompt };
+    let Some(file) = file else { return instruction.to_owned() };
     let rel = file.strip_prefix(repo).unwrap_or(file).display().to_string();
-    let range = args.range.or(args.diagnostic.as_ref().map(|d| d.range));
-    let doc = args.uri.as_deref().and_then(|u| state.snapshot(u)).map(|(_, d)| d);
-    // A secret file's text never goes into a prompt: the agent gets its path and lines only.
     let secret = crate::secrets::is_secret_path(&rel, &state.settings().secrets.patterns);
-    match (range, doc.filter(|_| !secret)) {
+    let doc = args.uri.as_deref().filter(|_| !secret).and_then(|u| state.snapshot(u)).map(|(_, d)| d);
+    let range = args.range.or(args.diagnostic.as_ref().map(|d| d.range));
+    task_prompt(instruction, &rel, range, doc.as_ref(), args.diagnostic.as_ref())
+}
+
+/// The instruction followed by where it applies: the file `rel` (relative to the repository; the
+/// agent's worktree has the same layout), the lines of `range` and their text from `doc` (at most
+/// [`MAX_CONTEXT_LINES`]; a range ending at column 0 of a later line stops before that line), and
+/// the diagnostic.
+fn task_prompt(
+    instruction: &str,
+    rel: &str,
+    range: Option<Range>,
+    doc: Option<&Document>,
+    diagnostic: Option<&Diagnostic>,
+) -> String {
+    let mut prompt = instruction.to_owned();
+    match (range, doc) {
         (Some(r), Some(doc)) => {
-            // An end at column 0 of a later line (a whole-line range) stops before that line.
             let end_line = if r.end.character == 0 && r.end.line > r.start.line { r.end.line - 1 } else { r.end.line };
             let (first, last) = (r.start.line as usize, (end_line as usize).max(r.start.line as usize));
-            let last_line = last.min(first + MAX_CONTEXT_LINES).min(doc.rope.len_lines().saturating_sub(1));
-            let start = doc.rope.line_to_char(first.min(doc.rope.len_lines()));
-            let end = doc.rope.line_to_char((last_line + 1).min(doc.rope.len_lines()));
+            let lines = doc.rope.len_lines();
+            let last_line = last.min(first + MAX_CONTEXT_LINES).min(lines.saturating_sub(1));
+            let start = doc.rope.line_to_char(first.min(lines));
+            let end = doc.rope.line_to_char((last_line + 1).min(lines));
             let text = doc.rope.slice(start..end.max(start)).to_string();
             prompt.push_str(&format!(
                 "\n\nThis is about {rel}, lines {}-{}:\n```{}\n{}\n```",
@@ -213,21 +249,20 @@ fn with_editor_context(
         }
         (None, _) => prompt.push_str(&format!("\n\nThis is about {rel}.")),
     }
-    if let Some(d) = &args.diagnostic {
+    if let Some(d) = diagnostic {
         prompt.push_str(&format!(
             "\nDiagnostic ({}): {}",
             d.source.as_deref().unwrap_or("compiler"),
-            message_text(&d.message)
+            convert::message_text(&d.message)
         ));
     }
     prompt
 }
 
 /// The tasks of the workspace's repository, or of every repository with `{"all": true}`.
-async fn list(state: &State, argument: Option<&Value>) -> Result<Value> {
+async fn list(state: &State, args: ext::TaskListArgs) -> Result<Value> {
     let orchestrator = state.orchestrator()?;
-    let all = argument.and_then(|a| a.get("all")).and_then(Value::as_bool).unwrap_or(false);
-    let repo = if all { None } else { tasks::workspace_repo(state).await };
+    let repo = if args.all { None } else { tasks::workspace_repo(state).await };
     let tasks = orchestrator.list().map_err(orch_error)?;
     let summaries: Vec<ext::TaskSummary> = tasks
         .iter()
@@ -248,7 +283,7 @@ async fn review(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
         tokio::fs::write(&path, diff).await
     };
     written.await.map_err(|e| internal(format!("cannot write the review file {}: {e}", path.display())))?;
-    let uri = file_uri(&path)?;
+    let uri = convert::file_uri(&path).map_err(|e| internal(e.to_string()))?;
     // Sent even to clients that do not declare showDocument (Helix 25.01 handles it anyway);
     // an error just means it was not shown.
     let shown = state
@@ -274,7 +309,7 @@ async fn request_changes(state: &State, args: Result<ext::TaskIdArgs>) -> Result
             .ok_or_else(|| invalid_params("baton.pr.requestChanges needs feedback (argument `feedback`)"))?,
     };
     orchestrator.request_changes(args.id, &feedback).map_err(orch_error)?;
-    Ok(json!({ "id": args.id, "state": "queued" }))
+    moved(args.id, TaskState::Queued)
 }
 
 async fn apply(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
@@ -283,13 +318,7 @@ async fn apply(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
     let changes = orchestrator.apply(args.id).await.map_err(orch_error)?;
     let edit = workspace_edit(state, &changes)?;
     let label = format!("Baton: apply PR #{}", args.id);
-    let applied = state
-        .client
-        .send_request::<ApplyWorkspaceEditRequest>(ApplyWorkspaceEditParams {
-            label: Some(label),
-            edit,
-            metadata: None,
-        })
+    let applied = workspace_edit::send(&state.client, label, edit)
         .await
         .map_err(|e| invalid_request(format!("the editor did not apply the pull request: {}", e.message)))?;
     if !applied.applied {
@@ -305,14 +334,12 @@ async fn apply(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
 /// where the editor has them (refused when the buffer differs from the file on disk, so unsaved
 /// work is never overwritten); new and deleted files need resource operations.
 fn workspace_edit(state: &State, changes: &[FileChange]) -> Result<WorkspaceEdit> {
-    let features = state.features();
     let encoding = state.encoding();
-    let mut document_changes: Vec<DocumentChange> = Vec::new();
-    let mut plain: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+    let mut builder = WorkspaceEditBuilder::new(&state.features());
     for change in changes {
         let uri = exact_file_uri(&change.path)?;
-        let shown = display_path(&uri);
-        match (&change.old_content, &change.new_content) {
+        let shown = change.path.display();
+        let carried = match (&change.old_content, &change.new_content) {
             (Some(old), Some(new)) => {
                 let open = state.snapshot(&uri).map(|(_, d)| d);
                 if let Some(doc) = &open
@@ -322,105 +349,42 @@ fn workspace_edit(state: &State, changes: &[FileChange]) -> Result<WorkspaceEdit
                         "refusing to apply: {shown} has unsaved changes in the editor (save or revert them, or merge instead)"
                     )));
                 }
-                let doc = open.clone().unwrap_or_else(|| Document::new(old, 0, ""));
-                let edits: Vec<TextEdit> = edit::minimal_edits(old, new)
-                    .into_iter()
-                    .map(|r| {
-                        let a = doc.rope.byte_to_char(r.start);
-                        let b = doc.rope.byte_to_char(r.end);
-                        TextEdit { range: convert::range(&doc, a..b, encoding), new_text: r.text }
-                    })
-                    .collect();
-                if features.document_changes {
-                    document_changes.push(
-                        TextDocumentEdit {
-                            text_document: OptionalVersionedTextDocumentIdentifier {
-                                version: open.map(|d| d.version),
-                                text_document_identifier: TextDocumentIdentifier { uri: Uri::from(uri.as_str()) },
-                            },
-                            edits: edits.into_iter().map(Into::into).collect(),
-                        }
-                        .into(),
-                    );
-                } else {
-                    plain.insert(Uri::from(uri.as_str()), edits);
-                }
+                let version = open.as_ref().map(|d| d.version);
+                let doc = open.unwrap_or_else(|| Document::new(old, 0, ""));
+                builder.edit(&uri, version, convert::text_edits(&doc, 0, edit::minimal_edits(old, new), encoding));
+                Ok(())
             }
-            (None, Some(new)) => {
-                need_resource_operations(features.document_changes && features.create_delete_files, &shown)?;
-                document_changes
-                    .push(CreateFile { uri: Uri::from(uri.as_str()), options: None, annotation_id: None }.into());
-                document_changes.push(
-                    TextDocumentEdit {
-                        text_document: OptionalVersionedTextDocumentIdentifier {
-                            version: None,
-                            text_document_identifier: TextDocumentIdentifier { uri: Uri::from(uri.as_str()) },
-                        },
-                        edits: vec![TextEdit { range: Range::default(), new_text: new.clone() }.into()],
-                    }
-                    .into(),
-                );
-            }
-            (Some(_), None) => {
-                need_resource_operations(features.document_changes && features.create_delete_files, &shown)?;
-                document_changes
-                    .push(DeleteFile { uri: Uri::from(uri.as_str()), options: None, annotation_id: None }.into());
-            }
-            (None, None) => {}
-        }
+            (None, Some(new)) => builder.create(&uri, new.clone()),
+            (Some(_), None) => builder.delete(&uri),
+            (None, None) => Ok(()),
+        };
+        carried.map_err(|NoResourceOperations| {
+            invalid_request(format!(
+                "refusing to apply: the pull request creates or deletes {shown}, which this editor cannot do through workspace/applyEdit; merge it instead"
+            ))
+        })?;
     }
-    Ok(if features.document_changes {
-        WorkspaceEdit { document_changes: Some(document_changes), ..Default::default() }
-    } else {
-        WorkspaceEdit { changes: Some(plain), ..Default::default() }
+    Ok(builder.finish())
+}
+
+/// The URI of a pull request's file, or an error naming the file: applying an edit to another
+/// file than the pull request's would be worse than none.
+fn exact_file_uri(path: &Path) -> Result<String> {
+    convert::file_uri(path).map_err(|e| match e {
+        convert::UriError::NotExact { .. } => invalid_request(format!(
+            "refusing to apply: no file URI names {} exactly; nothing was applied (merge instead)",
+            path.display()
+        )),
+        other => internal(other.to_string()),
     })
 }
 
-fn need_resource_operations(supported: bool, path: &str) -> Result<()> {
-    if supported {
-        Ok(())
-    } else {
-        Err(invalid_request(format!(
-            "refusing to apply: the pull request creates or deletes {path}, which this editor cannot do through workspace/applyEdit; merge it instead"
-        )))
-    }
-}
-
-/// A `file://` URI that names exactly `path` (it reads back as the same path), or an error naming
-/// the file: applying an edit to another file than the pull request's would be worse than none.
-fn exact_file_uri(path: &Path) -> Result<String> {
-    let uri = file_uri(path)?;
-    let back = url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok());
-    if back.as_deref() != Some(path) {
-        return Err(invalid_request(format!(
-            "refusing to apply: no file URI names {} exactly; nothing was applied (merge instead)",
-            path.display()
-        )));
-    }
-    Ok(uri)
-}
-
-/// A `file://` URI for an absolute path, percent-encoded as the `url` crate does it.
-pub fn file_uri(path: &Path) -> Result<String> {
-    url::Url::from_file_path(path)
-        .map(String::from)
-        .map_err(|()| internal(format!("{} is not an absolute path", path.display())))
-}
-
+/// Asks the user when the client can answer; `None` otherwise (Helix 25.01 shows no choices).
 async fn ask(state: &State, question: &str, presets: &[&str]) -> Option<String> {
     if !state.features().message_requests {
         return None;
     }
-    let actions =
-        presets.iter().map(|t| MessageActionItem { title: (*t).to_owned(), properties: HashMap::new() }).collect();
-    state.client.show_message_request(MessageType::Info, question, Some(actions)).await.ok().flatten().map(|a| a.title)
-}
-
-fn message_text(m: &Message) -> &str {
-    match m {
-        Message::String(s) => s,
-        Message::MarkupContent(m) => &m.value,
-    }
+    super::execute_command::ask(state, question, presets).await
 }
 
 /// An orchestrator refusal or failure as an LSP error: refusals (wrong state, dirty tree,
@@ -439,4 +403,81 @@ fn orch_error(e: OrchestratorError) -> Error {
         _ => ErrorCode::InternalError,
     };
     Error { code, message: e.to_string().into(), data: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use super::*;
+    use crate::test_support::Fixture;
+
+    /// The prompt for the fixture's selection in `lib.rs`, with the document's text or without.
+    fn check(fixture: &str, with_text: bool, diagnostic: Option<&str>, expect: Expect) {
+        let f = Fixture::parse(fixture);
+        let doc = Document::new(&f.text, 1, "rust");
+        let ((l0, c0), (l1, c1)) = f.line_cols();
+        let range = Range { start: Position { line: l0, character: c0 }, end: Position { line: l1, character: c1 } };
+        let diagnostic = diagnostic.map(|m| Diagnostic {
+            range,
+            message: Message::String(m.to_owned()),
+            source: Some("rustc".to_owned()),
+            ..Default::default()
+        });
+        let prompt =
+            task_prompt("Add a test", "src/lib.rs", Some(range), with_text.then_some(&doc), diagnostic.as_ref());
+        expect.assert_eq(&prompt);
+    }
+
+    #[test]
+    fn a_selection_of_whole_lines_stops_before_the_line_it_ends_at() {
+        check(
+            "fn a() {}\n$0fn b() {\n    1\n}\n$0fn c() {}\n",
+            true,
+            None,
+            expect![[r#"
+                Add a test
+
+                This is about src/lib.rs, lines 2-4:
+                ```rust
+                fn b() {
+                    1
+                }
+                ```"#]],
+        );
+    }
+
+    #[test]
+    fn a_secret_file_gives_its_lines_but_not_its_text() {
+        check(
+            "KEY=$0x$0\n",
+            false,
+            Some("unused"),
+            expect![[r#"
+                Add a test
+
+                This is about src/lib.rs, lines 1-1.
+                Diagnostic (rustc): unused"#]],
+        );
+    }
+
+    #[test]
+    fn a_picked_label_names_its_task_and_each_command_its_states() {
+        assert_eq!(picked_task("#12 Add a retry (ready)"), Some(12));
+        assert_eq!(picked_task("12 Add a retry"), None);
+        assert_eq!(picked_task("#x (ready)"), None);
+        let states = |c: Command| {
+            TaskState::ALL.into_iter().filter(|s| applies(c, *s)).map(TaskState::as_str).collect::<Vec<_>>()
+        };
+        assert_eq!(states(Command::PrMerge), ["ready"]);
+        assert_eq!(states(Command::TaskApprovePlan), ["awaiting_plan_approval"]);
+        assert_eq!(states(Command::TaskResume), ["failed", "interrupted"]);
+        assert_eq!(states(Command::PrDiscard).len(), 8, "every state but merged, applied, discarded");
+    }
+
+    #[test]
+    fn without_a_range_the_file_alone() {
+        let prompt = task_prompt("Document it", "README.md", None, None, None);
+        assert_eq!(prompt, "Document it\n\nThis is about README.md.");
+    }
 }

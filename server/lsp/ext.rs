@@ -3,95 +3,156 @@
 //! sync) and the editors' tests check their copies against that file.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use tower_lsp_server::gen_lsp_types::{LspNotificationMethod, MessageDirection, Notification};
+use tower_lsp_server::gen_lsp_types::{Diagnostic, LspNotificationMethod, MessageDirection, Notification, Range};
 
-use crate::config::Settings;
-use crate::orchestrator::TaskState;
+use crate::orchestrator::{CheckResult, TaskId, TaskState};
 
 #[cfg(test)]
 mod vscode_settings;
 
 /// Server → client notification `baton/status`, sent only to clients that declare
 /// `capabilities.experimental.baton.status = true` in `initialize`.
-pub const STATUS: &str = "baton/status";
+pub(crate) const STATUS: &str = "baton/status";
 /// Client → server notification `baton/didShowCompletion`: a suggestion was shown
 /// (params: [`DidShowParams`]).
-pub const DID_SHOW_COMPLETION: &str = "baton/didShowCompletion";
+pub(crate) const DID_SHOW_COMPLETION: &str = "baton/didShowCompletion";
 /// Client → server request `baton/health`: a snapshot for editors' health checks (result:
 /// version, provider, model, the model server's state — `ok`, `slow`, `unreachable`, `error` or
 /// `unknown` — reachability, encoding, counters). Answered within 2 s: a check still running
 /// then goes on in the background (`checking: true`) and `baton/status` reports its result.
-pub const HEALTH: &str = "baton/health";
-
-/// `workspace/executeCommand` command: rewrite a range following an instruction.
-/// Arguments: `[{ "uri": string, "range": Range, "instruction"?: string }]`. Without an
-/// instruction the server offers a few with `window/showMessageRequest`.
-pub const CMD_EDIT: &str = "baton.edit";
-/// Command: fix a diagnostic with the model. Arguments: `[{ "uri": string, "diagnostic": Diagnostic }]`.
-pub const CMD_FIX: &str = "baton.fix";
-/// Command run by the client when the user accepts a suggestion (the inline completion item's
-/// `command`). Arguments: `[{ "uri": string, "length": number (UTF-16 code units) }]`.
-pub const CMD_ACCEPTED: &str = "baton.accepted";
+pub(crate) const HEALTH: &str = "baton/health";
 
 /// Server → client notification `baton/tasks`: task counts and a one-line summary of each
 /// task that is not finished, for status bars ([`TasksParams`]). Sent on every change to
 /// clients that declare `capabilities.experimental.baton.tasks = true`.
-pub const TASKS: &str = "baton/tasks";
+pub(crate) const TASKS: &str = "baton/tasks";
 
-/// Command: delegate a task to a background agent. Arguments:
-/// `[{ "prompt"?: string, "uri"?: string, "range"?: Range, "diagnostic"?: Diagnostic,
-/// "agent"?: string }]`. Without a prompt the server offers a few with
-/// `window/showMessageRequest`. Returns `{ "id": number }` as soon as the task is queued.
-pub const CMD_TASK_START: &str = "baton.task.start";
-/// Command: the tasks of the workspace's repository, oldest first; `[{ "all": true }]` lists
-/// every repository's. Returns `[TaskSummary]`.
-pub const CMD_TASK_LIST: &str = "baton.task.list";
-/// Command: one task with its log, pull request and sign-offs. Arguments: `[{ "id": number }]`.
-pub const CMD_TASK_SHOW: &str = "baton.task.show";
-/// Command: approve the plan of a plan-first task; the agent then does the work.
-/// Arguments: `[{ "id": number }]`.
-pub const CMD_TASK_APPROVE_PLAN: &str = "baton.task.approvePlan";
-/// Command: run a failed or interrupted task again in its worktree. Arguments: `[{ "id": number }]`.
-pub const CMD_TASK_RESUME: &str = "baton.task.resume";
-/// Command: open a pull request's diff in the editor (`window/showDocument` of a `.diff` file).
-/// Arguments: `[{ "id": number }]`. Returns `{ "uri": string }`.
-pub const CMD_PR_REVIEW: &str = "baton.pr.review";
-/// Command: apply a ready pull request to the working tree with `workspace/applyEdit`
-/// (undoable); refused when a file changed since the task started. Arguments: `[{ "id": number }]`.
-pub const CMD_PR_APPLY: &str = "baton.pr.apply";
-/// Command: merge a ready pull request into the current branch with a sign-off; refused on a
-/// dirty tree or a predicted conflict. Arguments: `[{ "id": number }]`.
-/// Returns `{ "commit": string, "signedOffBy": string }`.
-pub const CMD_PR_MERGE: &str = "baton.pr.merge";
-/// Command: send the agent a follow-up prompt in the same worktree. Arguments:
-/// `[{ "id": number, "feedback"?: string }]`; without feedback the server offers a few.
-pub const CMD_PR_REQUEST_CHANGES: &str = "baton.pr.requestChanges";
-/// Command: discard a task: stop its agent, remove its worktree and branch.
-/// Arguments: `[{ "id": number }]`.
-pub const CMD_PR_DISCARD: &str = "baton.pr.discard";
+/// A `workspace/executeCommand` command, by its wire name (`baton.edit`, `baton.task.start`,
+/// ...): parsed once in `handlers::execute_command`, used by name everywhere else. Each command
+/// takes one object argument (its `...Args` struct; unknown fields are refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) enum Command {
+    /// Rewrite a range following an instruction ([`EditArgs`]). Without an instruction the
+    /// server offers a few with `window/showMessageRequest`.
+    #[serde(rename = "baton.edit")]
+    Edit,
+    /// Fix a diagnostic with the model ([`FixArgs`]).
+    #[serde(rename = "baton.fix")]
+    Fix,
+    /// Run by the client when the user accepts a suggestion (the inline completion item's
+    /// `command`; [`AcceptedArgs`]).
+    #[serde(rename = "baton.accepted")]
+    Accepted,
+    /// Delegate a task to a background agent ([`TaskStartArgs`]). Without a prompt the server
+    /// offers a few with `window/showMessageRequest`. Returns `{ "id": number }` as soon as the
+    /// task is queued.
+    #[serde(rename = "baton.task.start")]
+    TaskStart,
+    /// The tasks of the workspace's repository, oldest first; `{ "all": true }` lists every
+    /// repository's ([`TaskListArgs`]). Returns `[TaskSummary]`.
+    #[serde(rename = "baton.task.list")]
+    TaskList,
+    /// One task with its log, pull request and sign-offs ([`TaskIdArgs`]).
+    #[serde(rename = "baton.task.show")]
+    TaskShow,
+    /// Approve the plan of a plan-first task; the agent then does the work ([`TaskIdArgs`];
+    /// returns [`TaskStateResult`]).
+    #[serde(rename = "baton.task.approvePlan")]
+    TaskApprovePlan,
+    /// Run a failed or interrupted task again in its worktree ([`TaskIdArgs`]; returns
+    /// [`TaskStateResult`]).
+    #[serde(rename = "baton.task.resume")]
+    TaskResume,
+    /// Open a pull request's diff in the editor (`window/showDocument` of a `.diff` file;
+    /// [`TaskIdArgs`]). Returns `{ "uri": string, "shown": boolean }`.
+    #[serde(rename = "baton.pr.review")]
+    PrReview,
+    /// Apply a ready pull request to the working tree with `workspace/applyEdit` (undoable);
+    /// refused when a file changed since the task started ([`TaskIdArgs`]).
+    #[serde(rename = "baton.pr.apply")]
+    PrApply,
+    /// Merge a ready pull request into the current branch with a sign-off; refused on a dirty
+    /// tree or a predicted conflict ([`TaskIdArgs`]). Returns `{ "commit": string,
+    /// "signedOffBy": string }`.
+    #[serde(rename = "baton.pr.merge")]
+    PrMerge,
+    /// Send the agent a follow-up prompt in the same worktree ([`TaskIdArgs`] with `feedback`;
+    /// without feedback the server offers a few; returns [`TaskStateResult`]).
+    #[serde(rename = "baton.pr.requestChanges")]
+    PrRequestChanges,
+    /// Discard a task: stop its agent, remove its worktree and branch ([`TaskIdArgs`]; returns
+    /// [`TaskStateResult`]).
+    #[serde(rename = "baton.pr.discard")]
+    PrDiscard,
+}
 
-/// Every command the server executes.
-pub const COMMANDS: &[&str] = &[
-    CMD_EDIT,
-    CMD_FIX,
-    CMD_ACCEPTED,
-    CMD_TASK_START,
-    CMD_TASK_LIST,
-    CMD_TASK_SHOW,
-    CMD_TASK_APPROVE_PLAN,
-    CMD_TASK_RESUME,
-    CMD_PR_REVIEW,
-    CMD_PR_APPLY,
-    CMD_PR_MERGE,
-    CMD_PR_REQUEST_CHANGES,
-    CMD_PR_DISCARD,
-];
+impl Command {
+    /// Every command the server executes, in the order `executeCommandProvider` lists them.
+    pub(crate) const ALL: [Command; 13] = [
+        Self::Edit,
+        Self::Fix,
+        Self::Accepted,
+        Self::TaskStart,
+        Self::TaskList,
+        Self::TaskShow,
+        Self::TaskApprovePlan,
+        Self::TaskResume,
+        Self::PrReview,
+        Self::PrApply,
+        Self::PrMerge,
+        Self::PrRequestChanges,
+        Self::PrDiscard,
+    ];
+
+    /// The wire name (`baton.pr.merge`), as serde writes it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Edit => "baton.edit",
+            Self::Fix => "baton.fix",
+            Self::Accepted => "baton.accepted",
+            Self::TaskStart => "baton.task.start",
+            Self::TaskList => "baton.task.list",
+            Self::TaskShow => "baton.task.show",
+            Self::TaskApprovePlan => "baton.task.approvePlan",
+            Self::TaskResume => "baton.task.resume",
+            Self::PrReview => "baton.pr.review",
+            Self::PrApply => "baton.pr.apply",
+            Self::PrMerge => "baton.pr.merge",
+            Self::PrRequestChanges => "baton.pr.requestChanges",
+            Self::PrDiscard => "baton.pr.discard",
+        }
+    }
+
+    /// The LSP command that runs this one with `argument`, shown as `title`.
+    pub(crate) fn invocation(
+        self,
+        title: String,
+        argument: &impl Serialize,
+    ) -> tower_lsp_server::gen_lsp_types::Command {
+        tower_lsp_server::gen_lsp_types::Command {
+            title,
+            command: self.name().to_owned(),
+            arguments: Some(vec![serde_json::to_value(argument).unwrap_or_default()]),
+            tooltip: None,
+        }
+    }
+
+    /// The command named `name` (exactly, case included), if the server has one.
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The states a status bar shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum StatusState {
+pub(crate) enum StatusState {
     /// Ready; no model request in flight.
     Idle,
     /// At least one model request in flight.
@@ -108,22 +169,23 @@ pub enum StatusState {
 
 impl StatusState {
     /// Every state, in declaration order.
-    pub const ALL: [StatusState; 5] = [Self::Idle, Self::Working, Self::Error, Self::Slow, Self::Unreachable];
+    #[cfg(test)]
+    pub(crate) const ALL: [StatusState; 5] = [Self::Idle, Self::Working, Self::Error, Self::Slow, Self::Unreachable];
 }
 
 /// Params of `baton/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusParams {
-    pub state: StatusState,
+pub(crate) struct StatusParams {
+    pub(crate) state: StatusState,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
     /// Provider kind (`openai`, `anthropic`, `ollama`, `llamacpp`).
-    pub provider: String,
-    pub model: String,
+    pub(crate) provider: String,
+    pub(crate) model: String,
 }
 
 /// The `baton/status` notification type.
-pub enum Status {}
+pub(crate) enum Status {}
 
 impl Notification for Status {
     type Params = StatusParams;
@@ -133,54 +195,54 @@ impl Notification for Status {
 
 /// Params of `baton/didShowCompletion`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DidShowParams {
-    pub uri: String,
+pub(crate) struct DidShowParams {
+    pub(crate) uri: String,
     /// Length of the shown text, in UTF-16 code units.
     #[serde(default)]
-    pub length: u32,
+    pub(crate) length: u32,
 }
 
 /// One task, as `baton/tasks` and `baton.task.list` show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TaskSummary {
-    pub id: i64,
+pub(crate) struct TaskSummary {
+    pub(crate) id: TaskId,
     /// The first line of the prompt, shortened.
-    pub title: String,
-    /// A [`TaskState`] name (`ready`, `awaiting_plan_approval`, ...).
-    pub state: String,
-    pub agent: String,
+    pub(crate) title: String,
+    /// `ready`, `awaiting_plan_approval`, ... (the names in `protocol.json`'s `taskStates`).
+    pub(crate) state: TaskState,
+    pub(crate) agent: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub branch: Option<String>,
+    pub(crate) branch: Option<String>,
     /// The latest step or error, one line.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
     /// For ready tasks: `+12 -3 in 2 files`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub diff_stat: Option<String>,
+    pub(crate) diff_stat: Option<String>,
     /// For ready tasks: `pass`, `fail` or `none`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub checks: Option<String>,
+    pub(crate) checks: Option<CheckResult>,
 }
 
 /// Params of `baton/tasks`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TasksParams {
-    pub queued: usize,
+pub(crate) struct TasksParams {
+    pub(crate) queued: usize,
     /// Preparing, running or checking.
-    pub running: usize,
+    pub(crate) running: usize,
     /// Ready pull requests.
-    pub awaiting_review: usize,
-    pub awaiting_plan_approval: usize,
-    pub failed: usize,
-    pub interrupted: usize,
+    pub(crate) awaiting_review: usize,
+    pub(crate) awaiting_plan_approval: usize,
+    pub(crate) failed: usize,
+    pub(crate) interrupted: usize,
     /// Tasks not yet merged, applied or discarded, oldest first.
-    pub tasks: Vec<TaskSummary>,
+    pub(crate) tasks: Vec<TaskSummary>,
 }
 
 /// The `baton/tasks` notification type.
-pub enum Tasks {}
+pub(crate) enum Tasks {}
 
 impl Notification for Tasks {
     type Params = TasksParams;
@@ -188,102 +250,166 @@ impl Notification for Tasks {
     const MESSAGE_DIRECTION: MessageDirection = MessageDirection::ServerToClient;
 }
 
-/// Arguments of [`CMD_TASK_START`].
+/// Arguments of [`Command::TaskStart`]: `{ "prompt"?: string, "uri"?: string, "range"?: Range,
+/// "diagnostic"?: Diagnostic, "agent"?: string }`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct TaskStartArgs {
-    #[serde(default)]
-    pub prompt: Option<String>,
-    #[serde(default)]
-    pub uri: Option<String>,
-    #[serde(default)]
-    pub range: Option<tower_lsp_server::gen_lsp_types::Range>,
-    #[serde(default)]
-    pub diagnostic: Option<tower_lsp_server::gen_lsp_types::Diagnostic>,
-    #[serde(default)]
-    pub agent: Option<String>,
+#[serde(deny_unknown_fields)]
+pub(crate) struct TaskStartArgs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) range: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) diagnostic: Option<Diagnostic>,
+    /// An agent profile's name; the default agent when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) agent: Option<String>,
 }
 
-/// Arguments of the commands that name one task ([`CMD_TASK_SHOW`], the `baton.pr.*` ones).
+/// Arguments of [`Command::TaskList`]: `{ "all"?: boolean }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TaskListArgs {
+    /// Every repository's tasks, not only the workspace's.
+    #[serde(default)]
+    pub(crate) all: bool,
+}
+
+/// Arguments of the commands that name one task ([`Command::TaskShow`], the `baton.pr.*` ones):
+/// `{ "id": number, "feedback"?: string }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskIdArgs {
-    pub id: i64,
-    /// For [`CMD_PR_REQUEST_CHANGES`]: the follow-up prompt.
-    #[serde(default)]
-    pub feedback: Option<String>,
+#[serde(deny_unknown_fields)]
+pub(crate) struct TaskIdArgs {
+    pub(crate) id: TaskId,
+    /// For [`Command::PrRequestChanges`]: the follow-up prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) feedback: Option<String>,
 }
 
-/// Arguments of [`CMD_EDIT`].
+/// What the commands that move a task answer: its id and the state it is in now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TaskStateResult {
+    pub(crate) id: TaskId,
+    pub(crate) state: TaskState,
+}
+
+/// Arguments of [`Command::Edit`]: `{ "uri": string, "range": Range, "instruction"?: string }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EditArgs {
-    pub uri: String,
-    pub range: tower_lsp_server::gen_lsp_types::Range,
-    #[serde(default)]
-    pub instruction: Option<String>,
+#[serde(deny_unknown_fields)]
+pub(crate) struct EditArgs {
+    pub(crate) uri: String,
+    pub(crate) range: Range,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) instruction: Option<String>,
 }
 
-/// Arguments of [`CMD_FIX`].
+/// Arguments of [`Command::Fix`]: `{ "uri": string, "diagnostic": Diagnostic }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FixArgs {
-    pub uri: String,
-    pub diagnostic: tower_lsp_server::gen_lsp_types::Diagnostic,
+#[serde(deny_unknown_fields)]
+pub(crate) struct FixArgs {
+    pub(crate) uri: String,
+    pub(crate) diagnostic: Diagnostic,
 }
 
-/// Arguments of [`CMD_ACCEPTED`].
+/// Arguments of [`Command::Accepted`]: `{ "uri": string, "length": number }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AcceptedArgs {
-    pub uri: String,
+#[serde(deny_unknown_fields)]
+pub(crate) struct AcceptedArgs {
+    pub(crate) uri: String,
+    /// The accepted text's length, in UTF-16 code units.
     #[serde(default)]
-    pub length: u32,
-}
-
-/// The machine-readable description of the protocol extensions and settings, written to
-/// `editors/protocol.json`. Object keys are sorted, so the file does not depend on whether
-/// serde_json preserves insertion order (the `agent-client-protocol` crate turns that on for the
-/// whole build).
-pub fn protocol_description() -> Value {
-    let settings = serde_json::to_value(Settings::default()).unwrap_or(Value::Null);
-    let mut description = json!({
-        "notifications": {
-            "serverToClient": [STATUS, TASKS],
-            "clientToServer": [DID_SHOW_COMPLETION],
-        },
-        "requests": { "clientToServer": [HEALTH] },
-        "commands": COMMANDS,
-        "clientCapability": "experimental.baton.status",
-        "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],
-        "statusStates": StatusState::ALL,
-        "taskStates": TaskState::ALL.map(TaskState::as_str),
-        "settings": flatten("", &settings),
-    });
-    description.sort_all_objects();
-    description
-}
-
-/// Settings as dotted keys with their defaults (`completion.debounce_ms` → 75).
-fn flatten(prefix: &str, v: &Value) -> Value {
-    let mut out = serde_json::Map::new();
-    fn walk(prefix: &str, v: &Value, out: &mut serde_json::Map<String, Value>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                    walk(&key, v, out);
-                }
-            }
-            other => {
-                out.insert(prefix.to_owned(), other.clone());
-            }
-        }
-    }
-    walk(prefix, v, &mut out);
-    Value::Object(out)
+    pub(crate) length: u32,
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::config::Settings;
+
+    /// The machine-readable description of the protocol extensions and settings, written to
+    /// `editors/protocol.json`. Object keys are sorted, so the file does not depend on whether
+    /// serde_json preserves insertion order (the `agent-client-protocol` crate turns that on for the
+    /// whole build).
+    fn protocol_description() -> Value {
+        let settings = serde_json::to_value(Settings::default()).unwrap_or(Value::Null);
+        let mut description = json!({
+            "notifications": {
+                "serverToClient": [STATUS, TASKS],
+                "clientToServer": [DID_SHOW_COMPLETION],
+            },
+            "requests": { "clientToServer": [HEALTH] },
+            "commands": Command::ALL,
+            "clientCapability": "experimental.baton.status",
+            "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],
+            "statusStates": StatusState::ALL,
+            "taskStates": TaskState::ALL,
+            "settings": flatten("", &settings),
+        });
+        description.sort_all_objects();
+        description
+    }
+
+    /// Settings as dotted keys with their defaults (`completion.debounce_ms` → 75).
+    fn flatten(prefix: &str, v: &Value) -> Value {
+        let mut out = serde_json::Map::new();
+        fn walk(prefix: &str, v: &Value, out: &mut serde_json::Map<String, Value>) {
+            match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                        walk(&key, v, out);
+                    }
+                }
+                other => {
+                    out.insert(prefix.to_owned(), other.clone());
+                }
+            }
+        }
+        walk(prefix, v, &mut out);
+        Value::Object(out)
+    }
+
+    /// Names are the wire's: serde's and [`Command::name`] agree, and every variant is listed.
+    #[test]
+    fn commands_parse_from_their_wire_names_only() {
+        for command in Command::ALL {
+            assert_eq!(serde_json::to_value(command).ok(), Some(json!(command.name())));
+            assert_eq!(Command::parse(command.name()), Some(command));
+        }
+        assert_eq!(Command::parse("baton.pr.Merge"), None);
+        assert_eq!(Command::parse("baton.pr.merge "), None);
+    }
+
+    /// Task states and check results on the wire are the core's enums, serialized as the names
+    /// the editors match on; a rename in the core would change the wire, so it fails here.
+    #[test]
+    fn task_states_and_check_results_keep_their_wire_names() {
+        let states = serde_json::to_value(TaskState::ALL).unwrap_or_default();
+        expect_test::expect![[r#"["queued","preparing","running","awaiting_plan_approval","checking","ready","merged","applied","discarded","failed","interrupted"]"#]]
+            .assert_eq(&states.to_string());
+        for state in TaskState::ALL {
+            assert_eq!(serde_json::to_value(state).ok(), Some(json!(state.as_str())));
+        }
+        let checks =
+            serde_json::to_value([CheckResult::Pass, CheckResult::Fail, CheckResult::None]).unwrap_or_default();
+        assert_eq!(checks, json!(["pass", "fail", "none"]));
+    }
+
+    #[test]
+    fn argument_structs_refuse_unknown_fields() {
+        let refused = serde_json::from_value::<TaskIdArgs>(json!({ "id": 1, "feedbak": "typo" }));
+        assert!(refused.is_err_and(|e| e.to_string().starts_with("unknown field `feedbak`")));
+        let args: TaskStartArgs = serde_json::from_value(json!({ "prompt": "p" })).expect("args");
+        assert_eq!(serde_json::to_value(args).ok(), Some(json!({ "prompt": "p" })), "absent stays absent");
+    }
+
     #[test]
     fn editors_protocol_json_is_generated_from_the_server() {
-        let text = serde_json::to_string_pretty(&super::protocol_description()).unwrap_or_default() + "\n";
+        let text = serde_json::to_string_pretty(&protocol_description()).unwrap_or_default() + "\n";
         expect_test::expect_file!["../../editors/protocol.json"].assert_eq(&text);
     }
 

@@ -12,8 +12,8 @@ use tower_lsp_server::gen_lsp_types::ProgressToken;
 use tower_lsp_server::{NotCancellable, OngoingProgress, Unbounded};
 
 use crate::lsp::ext::{self, TaskSummary, TasksParams};
-use crate::orchestrator::{Counts, Orchestrator, Task, TaskEvent, TaskId, TaskState};
-use crate::server::State;
+use crate::lsp::session::State;
+use crate::orchestrator::{CheckResult, Counts, DiffStat, Orchestrator, Task, TaskEvent, TaskId, TaskState};
 
 /// How often the database is re-read for changes made by other servers (another editor on the
 /// same repository), in milliseconds.
@@ -22,27 +22,21 @@ const POLL_MS: u64 = 2000;
 const CREATE_TIMEOUT_MS: u64 = 5000;
 /// Shortest time between two `baton/tasks` notifications, in milliseconds.
 const MIN_GAP_MS: u64 = 250;
-/// Longest title in a summary, in chars.
-const TITLE_CHARS: usize = 72;
 
 /// The work done progress token of task `id`.
-pub fn progress_token(id: TaskId) -> ProgressToken {
+pub(crate) fn progress_token(id: TaskId) -> ProgressToken {
     ProgressToken::String(format!("baton/task/{id}"))
 }
 
-/// The first line of a prompt, shortened to [`TITLE_CHARS`].
-pub fn title(prompt: &str) -> String {
-    let line = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    if line.chars().count() > TITLE_CHARS {
-        format!("{}…", line.chars().take(TITLE_CHARS - 1).collect::<String>())
-    } else {
-        line.to_owned()
-    }
+/// A task's title: the first non-blank line of its prompt, shortened
+/// ([`crate::orchestrator::task::title`], the one title rule).
+pub(crate) fn title(prompt: &str) -> String {
+    crate::orchestrator::task::title(prompt)
 }
 
 /// One task as `baton/tasks` and `baton.task.list` show it; `message` is the latest step when
 /// known (falls back to the error or the plan's first line).
-pub fn summary(orchestrator: &Orchestrator, task: &Task, message: Option<&str>) -> TaskSummary {
+pub(crate) fn summary(orchestrator: &Orchestrator, task: &Task, message: Option<&str>) -> TaskSummary {
     let pr = if task.state == TaskState::Ready { orchestrator.pull_request(task.id).ok().flatten() } else { None };
     let fallback = match task.state {
         TaskState::Failed => task.error.as_deref().and_then(|e| e.lines().next()),
@@ -52,28 +46,25 @@ pub fn summary(orchestrator: &Orchestrator, task: &Task, message: Option<&str>) 
     TaskSummary {
         id: task.id,
         title: title(&task.prompt),
-        state: task.state.as_str().to_owned(),
+        state: task.state,
         agent: task.agent.clone(),
         branch: task.branch.clone(),
         message: message.or(fallback).map(str::to_owned),
         diff_stat: pr.as_ref().map(|p| diff_stat(&p.stat)),
-        checks: pr.as_ref().map(|p| check_name(p.check).to_owned()),
+        checks: pr.as_ref().map(|p| p.check),
     }
 }
 
 /// `+12 -3 in 2 files`.
-pub fn diff_stat(stat: &crate::orchestrator::DiffStat) -> String {
+pub(crate) fn diff_stat(stat: &DiffStat) -> String {
     let files = if stat.files_changed == 1 { "file" } else { "files" };
     format!("+{} -{} in {} {files}", stat.insertions, stat.deletions, stat.files_changed)
 }
 
-/// `pass`, `fail` or `none`.
-pub fn check_name(check: crate::orchestrator::CheckResult) -> &'static str {
-    match check {
-        crate::orchestrator::CheckResult::Pass => "pass",
-        crate::orchestrator::CheckResult::Fail => "fail",
-        crate::orchestrator::CheckResult::None => "none",
-    }
+/// How titles name a check result: `pass`, `fail` or `none` (no check command), in the core's
+/// words ([`CheckResult::as_str`]).
+pub(crate) fn check_word(check: CheckResult) -> &'static str {
+    check.as_str()
 }
 
 /// The unfinished tasks of `repo` (all repositories when `None`) as `baton/tasks` params.
@@ -82,7 +73,7 @@ pub fn check_name(check: crate::orchestrator::CheckResult) -> &'static str {
 /// `pin` overrides one task's state with the one its event announced: the database may already
 /// be further along (a fast agent goes queued → running → ready in milliseconds), and each
 /// state a task passes through is shown once.
-pub fn tasks_params(
+pub(crate) fn tasks_params(
     orchestrator: &Orchestrator,
     repo: Option<&PathBuf>,
     messages: &HashMap<TaskId, String>,
@@ -113,8 +104,8 @@ pub fn tasks_params(
 }
 
 /// The git repository holding the workspace root, when there is one.
-pub async fn workspace_repo(state: &State) -> Option<PathBuf> {
-    let root = state.root.read().unwrap_or_else(|e| e.into_inner()).clone()?;
+pub(crate) async fn workspace_repo(state: &State) -> Option<PathBuf> {
+    let root = state.root()?;
     Orchestrator::repo_root(&root).await.ok()
 }
 
@@ -124,7 +115,7 @@ pub async fn workspace_repo(state: &State) -> Option<PathBuf> {
 /// `window.workDoneProgress`). Task events wake it; a slow poll catches changes other servers
 /// make. Progress runs in one small task per task, so a client slow to create a progress token
 /// never holds up the status bar or other tasks.
-pub fn spawn_task_reporter(state: Arc<State>) {
+pub(crate) fn spawn_task_reporter(state: Arc<State>) {
     let Ok(orchestrator) = state.orchestrator() else { return };
     tokio::spawn(async move {
         let repo = workspace_repo(&state).await;

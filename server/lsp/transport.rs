@@ -6,9 +6,9 @@
 //! MethodNotFound answer of `$/` requests, and has no `catch_unwind`. This module replaces it and
 //! drives the same `LspService` and `ClientSocket`:
 //!
-//! - [`Framer`] cuts the input into bodies by their `Content-Length` header and, after anything
+//! - `Framer` cuts the input into bodies by their `Content-Length` header and, after anything
 //!   that is not a frame, resynchronises on the next `Content-Length:` header.
-//! - [`classify`] judges a body by JSON-RPC 2.0 (§4–6): a request, a notification, a response to
+//! - `classify` judges a body by JSON-RPC 2.0 (§4–6): a request, a notification, a response to
 //!   one of the server's requests, a batch, or the error to answer (Parse error, Invalid Request).
 //!   Lone UTF-16 surrogate escapes (`"\ud800"`) become U+FFFD instead of failing the body.
 //! - [`serve`] dispatches in arrival order with tower-lsp's concurrency model (one task, up to
@@ -36,7 +36,7 @@ use tower_service::Service;
 /// The largest body accepted, in bytes (128 MiB). A larger `Content-Length` is answered with a
 /// Parse error and its bytes are skipped, so a broken length cannot make the server allocate
 /// without bound.
-pub const MAX_BODY: usize = 128 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 128 * 1024 * 1024;
 
 /// The longest header block accepted, in bytes. Real clients send one or two short lines.
 const MAX_HEADER: usize = 8 * 1024;
@@ -56,7 +56,7 @@ const TASK_QUEUE: usize = 100;
 
 /// Why bytes of the input were not a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FrameError {
+pub(crate) enum FrameError {
     /// Bytes that are not `Name: value` header lines (garbage before a frame).
     NotAHeader,
     /// A header block longer than 8 KiB.
@@ -84,9 +84,9 @@ impl fmt::Display for FrameError {
     }
 }
 
-/// What [`Framer::next`] found.
+/// What [`Framer::next_event`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FrameEvent {
+pub(crate) enum FrameEvent {
     /// A body, exactly as long as its `Content-Length`.
     Body(Vec<u8>),
     /// A body cut short: the next frame's `Content-Length` header began inside the declared
@@ -115,7 +115,7 @@ enum Phase {
 /// skipped up to the next `Content-Length:` header. Memory is bounded by the largest frame
 /// ([`MAX_BODY`] plus [`MAX_HEADER`]) plus one read.
 #[derive(Debug)]
-pub struct Framer {
+pub(crate) struct Framer {
     buf: Vec<u8>,
     /// Where unread bytes start in `buf`.
     pos: usize,
@@ -130,12 +130,13 @@ impl Default for Framer {
 
 impl Framer {
     /// Appends bytes read from the input.
-    pub fn push(&mut self, data: &[u8]) {
+    pub(crate) fn push(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
     }
 
     /// Bytes held and not yet consumed.
-    pub fn buffered(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> usize {
         self.buf.len() - self.pos
     }
 
@@ -151,7 +152,7 @@ impl Framer {
     }
 
     /// The next event, or `None` when more input is needed.
-    pub fn next_event(&mut self) -> Option<FrameEvent> {
+    pub(crate) fn next_event(&mut self) -> Option<FrameEvent> {
         loop {
             match self.phase {
                 Phase::Header => {
@@ -216,7 +217,7 @@ impl Framer {
     }
 
     /// Called once at the end of input: reports a message left unfinished, and forgets it.
-    pub fn finish(&mut self) -> Option<FrameEvent> {
+    pub(crate) fn finish(&mut self) -> Option<FrameEvent> {
         let rest = &self.buf[self.pos..];
         let event = match self.phase {
             Phase::Header if rest.iter().all(u8::is_ascii_whitespace) => None,
@@ -349,7 +350,7 @@ enum Scan {
     Clear,
 }
 
-/// Looks for a raw header line (`Content-Length:` [spaces] digits [spaces] `\r\n` or `\n`)
+/// Looks for a raw header line (`Content-Length:`, spaces, digits, spaces, `\r\n` or `\n`)
 /// starting in `body[from..len]`. Valid JSON never holds one: the name can only sit inside a
 /// string, and a raw line break cannot. So a body that holds one ran into the next frame.
 fn find_header_line(body: &[u8], from: usize, len: usize) -> Scan {
@@ -386,7 +387,7 @@ fn find_header_line(body: &[u8], from: usize, len: usize) -> Scan {
 
 /// A body judged by JSON-RPC 2.0.
 #[derive(Debug)]
-pub enum Incoming {
+pub(crate) enum Incoming {
     /// A valid request (with an id) or notification (without).
     Request(Request),
     /// The client's answer to one of the server's requests.
@@ -402,7 +403,7 @@ pub enum Incoming {
 /// Judges one body. Not JSON (including invalid UTF-8 and nesting deeper than 128): Parse
 /// error with id null. JSON but not a request, notification or response: Invalid Request with
 /// the id when it is an integer or a string. Lone surrogate escapes are replaced with U+FFFD.
-pub fn classify(body: &[u8]) -> Incoming {
+pub(crate) fn classify(body: &[u8]) -> Incoming {
     match parse_json(body) {
         Ok(value) => classify_value(value, true),
         Err(message) => Incoming::Invalid(error_response(Id::Null, ErrorCode::ParseError, message)),
@@ -440,7 +441,7 @@ fn hex4(b: &[u8], at: usize) -> Option<u32> {
 /// JSON strings only. `None` when there was nothing to replace. JavaScript strings are UTF-16
 /// and `JSON.stringify` emits a lone half of a split emoji as such an escape; serde_json
 /// rejects it, and one half-character should not cost the whole message.
-pub fn replace_lone_surrogates(body: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn replace_lone_surrogates(body: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(body.len());
     let mut changed = false;
     let mut in_string = false;
@@ -604,7 +605,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// The InternalError (-32603) a panicking request handler answers.
-pub fn panic_error(method: &str, payload: &(dyn std::any::Any + Send)) -> Error {
+pub(crate) fn panic_error(method: &str, payload: &(dyn std::any::Any + Send)) -> Error {
     let message = panic_message(payload);
     tracing::error!(method, "the handler panicked: {message}");
     Error {

@@ -60,6 +60,11 @@ const FIXED: &[(&str, &str)] = &[
     ("worktree.useRelativePaths", "false"),
 ];
 
+/// How much of `git checkout`'s stderr is kept for its error message, in bytes.
+const CHECKOUT_TAIL_BYTES: usize = 2048;
+/// Longest progress line read from `git checkout`, in bytes.
+const PROGRESS_LINE_BYTES: usize = 256;
+
 /// Settings that keep git off the network (all commands but [`Git::for_push`]).
 const OFFLINE: &[(&str, &str)] = &[("protocol.allow", "never"), ("core.sshCommand", "false")];
 
@@ -79,6 +84,25 @@ pub(crate) enum GitError {
     Spawn { args: String, reason: String },
     #[error("git {args} failed ({status}): {stderr}")]
     Failed { args: String, status: String, stderr: String },
+    /// Git answered in a form Baton cannot read.
+    #[error("cannot read the output of git {args}")]
+    Malformed { args: String },
+    /// An object the repository should have is missing.
+    #[error("git has no object {0}")]
+    MissingObject(String),
+    /// The user's git identity (`user.name`, `user.email`) is not configured.
+    #[error("git {key} is not set")]
+    NoIdentity { key: &'static str },
+    /// No admin directory of the repository names the worktree.
+    #[error("git has no record of the worktree {}", .0.display())]
+    UnknownWorktree(PathBuf),
+    /// A file Baton keeps for git (the identity file) or git's own records could not be read or
+    /// written.
+    #[error("{what}: {error}")]
+    File { what: String, error: std::io::Error },
+    /// What git wrote for a new worktree is not what `git worktree add` writes.
+    #[error("the new worktree {} is not as git makes one: {why}", .worktree.display())]
+    NewWorktree { worktree: PathBuf, why: String },
 }
 
 /// Where a command runs.
@@ -287,15 +311,7 @@ impl Git {
     ///
     /// Errors: as [`Git::output`], or [`GitError::Failed`] with git's stderr.
     pub(crate) async fn bytes<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<Vec<u8>, GitError> {
-        let out = self.output(args).await?;
-        if !out.status.success() {
-            return Err(GitError::Failed {
-                args: shown(args),
-                status: out.status.to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
-        }
-        Ok(out.stdout)
+        stdout_of(args, self.output(args).await?)
     }
 
     /// Runs `git <args>`; returns stdout as (lossy) text.
@@ -332,14 +348,58 @@ impl Git {
         });
         let out = child.wait_with_output().await.map_err(spawn_err)?;
         let _ = writer.await;
-        if !out.status.success() {
+        stdout_of(args, out)
+    }
+
+    /// `git checkout --progress --force HEAD` (filling a `--no-checkout` worktree), turning git's
+    /// `Updating files: 45% (450/1000)` lines into `step`s every 10 percent. Git prints them
+    /// only when the checkout takes more than about two seconds.
+    ///
+    /// Errors: as [`Git::command`]; [`GitError::Failed`] with the last 2048 bytes of git's stderr.
+    pub(crate) async fn checkout_with_progress(&self, step: &(dyn Fn(String) + Send + Sync)) -> Result<(), GitError> {
+        use tokio::io::AsyncReadExt;
+        let args = ["checkout", "--progress", "--force", "HEAD"];
+        let spawn_error = |e: std::io::Error| GitError::Spawn { args: shown(&args), reason: e.to_string() };
+        let mut child = self.command(&args).await?.stdout(Stdio::null()).spawn().map_err(spawn_error)?;
+        let mut stderr = child.stderr.take().ok_or_else(|| spawn_error(std::io::Error::other("no stderr pipe")))?;
+        let mut tail = crate::process::Tail::new(CHECKOUT_TAIL_BYTES);
+        let mut line = Vec::new();
+        let mut last_percent = 0u32;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stderr.read(&mut buf).await.map_err(spawn_error)?;
+            if n == 0 {
+                break;
+            }
+            tail.push(&buf[..n]);
+            for &b in &buf[..n] {
+                if b != b'\r' && b != b'\n' {
+                    // Progress lines are short; anything longer is not one.
+                    if line.len() < PROGRESS_LINE_BYTES {
+                        line.push(b);
+                    }
+                    continue;
+                }
+                let text = String::from_utf8_lossy(&line).into_owned();
+                line.clear();
+                if let Some(p) = progress_percent(&text)
+                    && p >= last_percent + 10
+                {
+                    last_percent = p;
+                    step(format!("checking out files: {}", text.trim().trim_start_matches("Updating files:").trim()));
+                }
+            }
+        }
+        let status = child.wait().await.map_err(spawn_error)?;
+        if !status.success() {
+            let (stderr, _) = tail.finish();
             return Err(GitError::Failed {
-                args: shown(args),
-                status: out.status.to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                args: shown(&args),
+                status: status.to_string(),
+                stderr: stderr.trim().to_owned(),
             });
         }
-        Ok(out.stdout)
+        Ok(())
     }
 
     /// The contents of `oids` (blobs), in order, read with one `git cat-file --batch`; `None` for
@@ -356,12 +416,31 @@ impl Git {
             input.push(b'\n');
         }
         let out = self.with_input(&["cat-file", "--batch"], input).await?;
-        parse_batch(&out, oids.len()).ok_or_else(|| GitError::Failed {
-            args: "cat-file --batch".to_owned(),
-            status: "exit status: 0".to_owned(),
-            stderr: "unexpected answer".to_owned(),
-        })
+        parse_batch(&out, oids.len()).ok_or_else(|| GitError::Malformed { args: "cat-file --batch".to_owned() })
     }
+}
+
+/// The admin directory named by the `.git` file git just wrote in the new worktree `path`
+/// (before any agent ran there), checked to be an absolute directory whose `gitdir` file points
+/// back at the worktree.
+///
+/// Errors: [`GitError::NewWorktree`] naming what is off.
+pub(crate) fn new_worktree_git_dir(path: &Path) -> Result<PathBuf, GitError> {
+    let off = |why: String| GitError::NewWorktree { worktree: path.to_path_buf(), why };
+    let dotgit = std::fs::read(path.join(".git")).map_err(|e| off(format!("cannot read its .git: {e}")))?;
+    let line = dotgit.strip_suffix(b"\n").unwrap_or(&dotgit);
+    let dir = line.strip_prefix(b"gitdir: ").ok_or_else(|| off("its .git is not a gitdir file".to_owned()))?;
+    let dir = path_from_bytes(dir);
+    if !dir.is_absolute() {
+        return Err(off("its .git names a relative gitdir".to_owned()));
+    }
+    let back =
+        std::fs::read(dir.join("gitdir")).map_err(|e| off(format!("cannot read {}/gitdir: {e}", dir.display())))?;
+    let back = path_from_bytes(back.strip_suffix(b"\n").unwrap_or(&back));
+    if back != path.join(".git") {
+        return Err(off(format!("{} does not point back at it", dir.display())));
+    }
+    Ok(dir)
 }
 
 /// What `git worktree add` writes into `<worktree>/.git`.
@@ -370,6 +449,38 @@ pub(crate) fn dotgit_content(git_dir: &Path) -> Vec<u8> {
     expected.extend_from_slice(git_dir.as_os_str().as_bytes());
     expected.push(b'\n');
     expected
+}
+
+/// The percentage of a git progress line (`Updating files:  45% (450/1000)`).
+fn progress_percent(line: &str) -> Option<u32> {
+    let (before, _) = line.split_once('%')?;
+    before.rsplit(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// Plain git for reading what runs nothing (its version, the user's own config): every `GIT_*`
+/// variable of Baton's environment removed but `keep`, stdin closed, stderr dropped, killed on
+/// drop.
+fn reader(keep: &[&str]) -> Command {
+    let mut cmd = Command::new("git");
+    for (k, _) in std::env::vars_os() {
+        if k.as_bytes().starts_with(b"GIT_") && !keep.iter().any(|x| k == *x) {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+    cmd
+}
+
+/// The stdout of a finished `git <args>`, or [`GitError::Failed`] with its stderr.
+fn stdout_of<S: AsRef<OsStr>>(args: &[S], out: Output) -> Result<Vec<u8>, GitError> {
+    if !out.status.success() {
+        return Err(GitError::Failed {
+            args: shown(args),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(out.stdout)
 }
 
 fn shown<S: AsRef<OsStr>>(args: &[S]) -> String {
@@ -381,15 +492,7 @@ async fn check_version() -> Result<(), GitError> {
     static VERSION: OnceCell<Result<(), String>> = OnceCell::const_new();
     let result = VERSION
         .get_or_init(|| async {
-            let out = Command::new("git")
-                .arg("--version")
-                .env("LC_ALL", "C")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .output()
-                .await;
+            let out = reader(&[]).arg("--version").env("LC_ALL", "C").output().await;
             let text = match out {
                 Ok(o) => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
                 Err(e) => return Err(format!("no git ({e})")),
@@ -449,19 +552,9 @@ fn driver_overrides(list: &[u8]) -> Vec<(String, String)> {
 /// Every value of `key` in the user's global config (`git config --global`), read with
 /// Baton's environment; empty when there is none.
 async fn user_global(key: &str) -> Vec<String> {
-    let mut cmd = Command::new("git");
-    for (k, _) in std::env::vars_os() {
-        if k.as_bytes().starts_with(b"GIT_") && k != "GIT_CONFIG_GLOBAL" {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
+    let out = reader(&["GIT_CONFIG_GLOBAL"])
         .args(["config", "--global", "-z", "--get-all", key])
         .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .output()
         .await;
     match out {
@@ -502,14 +595,14 @@ pub(crate) fn path_from_bytes(bytes: &[u8]) -> PathBuf {
 /// One entry of `git diff-tree -r -z --raw --no-renames`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawEntry {
-    pub old_mode: u32,
-    pub new_mode: u32,
-    pub old_oid: String,
-    pub new_oid: String,
+    pub(crate) old_mode: u32,
+    pub(crate) new_mode: u32,
+    pub(crate) old_oid: String,
+    pub(crate) new_oid: String,
     /// `A`, `D`, `M`, `T`.
-    pub status: u8,
+    pub(crate) status: u8,
     /// The path as git stores it (bytes: may not be UTF-8).
-    pub path: Vec<u8>,
+    pub(crate) path: Vec<u8>,
 }
 
 /// Mode of a regular file, an executable, a symbolic link and a gitlink (submodule).
@@ -554,8 +647,8 @@ pub(crate) fn parse_raw_z(out: &[u8]) -> Option<Vec<RawEntry>> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StatusEntry {
     /// The two status letters (`XY`): `??` untracked, ` M` modified, `D ` deleted...
-    pub xy: [u8; 2],
-    pub path: Vec<u8>,
+    pub(crate) xy: [u8; 2],
+    pub(crate) path: Vec<u8>,
 }
 
 /// Parses `git status --porcelain=v1 -z` output.
@@ -603,29 +696,19 @@ pub(crate) async fn repo_root(dir: &Path) -> Result<PathBuf, GitError> {
 /// global and repository config, includes followed; reading runs nothing).
 ///
 /// Errors: `user.name` or `user.email` is not set.
-pub(crate) async fn user_identity(repo: &Path) -> anyhow::Result<(String, String)> {
-    use anyhow::Context;
+pub(crate) async fn user_identity(repo: &Path) -> Result<(String, String), GitError> {
     let get = |key: &'static str| async move {
-        let mut cmd = Command::new("git");
-        for (k, _) in std::env::vars_os() {
-            let keep = ["GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"];
-            if k.as_bytes().starts_with(b"GIT_") && !keep.iter().any(|x| k == *x) {
-                cmd.env_remove(k);
-            }
-        }
-        let out = cmd
+        let out = reader(&["GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"])
             .args(["config", "--get", key])
             .current_dir(repo)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
             .output()
             .await
-            .context("cannot run git config")?;
+            .map_err(|e| GitError::Spawn { args: format!("config --get {key}"), reason: e.to_string() })?;
         let value = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        anyhow::ensure!(out.status.success() && !value.is_empty(), "git {key} is not set");
-        Ok::<String, anyhow::Error>(value)
+        if !out.status.success() || value.is_empty() {
+            return Err(GitError::NoIdentity { key });
+        }
+        Ok(value)
     };
     Ok((get("user.name").await?, get("user.email").await?))
 }
@@ -638,8 +721,7 @@ pub(crate) async fn identity_file(
     data_dir: &Path,
     repo: &Path,
     key: &str,
-) -> anyhow::Result<(PathBuf, String, String)> {
-    use anyhow::Context;
+) -> Result<(PathBuf, String, String), GitError> {
     let (name, email) = user_identity(repo).await?;
     let quote = |s: &str| {
         let mut q = String::from("\"");
@@ -663,10 +745,11 @@ pub(crate) async fn identity_file(
     let dir = data_dir.join("git");
     let path = dir.join(format!("{key}.gitconfig"));
     if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let file = |what: String| move |error| GitError::File { what, error };
+        std::fs::create_dir_all(&dir).map_err(file(format!("cannot create {}", dir.display())))?;
         let tmp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, &content).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&tmp, &content).map_err(file(format!("cannot write {}", tmp.display())))?;
+        std::fs::rename(&tmp, &path).map_err(file(format!("cannot write {}", path.display())))?;
     }
     Ok((path, name, email))
 }
@@ -676,11 +759,13 @@ pub(crate) async fn identity_file(
 /// For tasks recorded before Baton kept the admin directory in its database.
 ///
 /// Errors: git failures, no admin directory names the worktree.
-pub(crate) async fn find_git_dir(repo_root: &Path, work_tree: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) async fn find_git_dir(repo_root: &Path, work_tree: &Path) -> Result<PathBuf, GitError> {
     let common = Git::repo(repo_root).bytes(&["rev-parse", "--path-format=absolute", "--git-common-dir"]).await?;
     let common = path_from_bytes(common.strip_suffix(b"\n").unwrap_or(&common));
     let want = work_tree.join(".git");
-    let entries = std::fs::read_dir(common.join("worktrees"))?;
+    let admin = common.join("worktrees");
+    let entries = std::fs::read_dir(&admin)
+        .map_err(|error| GitError::File { what: format!("cannot read {}", admin.display()), error })?;
     for entry in entries.flatten() {
         let Ok(gitdir) = std::fs::read(entry.path().join("gitdir")) else { continue };
         let gitdir = gitdir.strip_suffix(b"\n").unwrap_or(&gitdir);
@@ -688,7 +773,7 @@ pub(crate) async fn find_git_dir(repo_root: &Path, work_tree: &Path) -> anyhow::
             return Ok(entry.path());
         }
     }
-    anyhow::bail!("git has no record of the worktree {}", work_tree.display())
+    Err(GitError::UnknownWorktree(work_tree.to_path_buf()))
 }
 
 #[cfg(test)]

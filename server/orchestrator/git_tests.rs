@@ -3,9 +3,9 @@
 //! through [`Git`] (it does not).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::*;
+use crate::test_support::{git, git_output, git_repo};
 
 /// A repository with one commit, a task worktree made by `git worktree add`, and a marker path
 /// the planted commands touch.
@@ -17,29 +17,12 @@ struct Setup {
     marker: PathBuf,
 }
 
-fn plain_git(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("git").args(args).current_dir(dir).output().expect("git runs")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = plain_git(dir, args);
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn setup() -> Setup {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().canonicalize().expect("canonical");
-    let repo = root.join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    ok(&repo, &["init", "-q", "-b", "main"]);
-    ok(&repo, &["config", "user.name", "Ada"]);
-    ok(&repo, &["config", "user.email", "ada@example.com"]);
-    std::fs::write(repo.join("a.txt"), "one\ntwo\n").expect("write");
-    ok(&repo, &["add", "-A"]);
-    ok(&repo, &["commit", "-q", "-m", "initial"]);
+    let repo = git_repo(&root.join("repo"), "Ada", &[("a.txt", "one\ntwo\n")]);
     let worktree = root.join("wt");
-    ok(&repo, &["worktree", "add", "-q", "-b", "task", worktree.to_str().expect("utf-8"), "HEAD"]);
+    git(&repo, &["worktree", "add", "-q", "-b", "task", worktree.to_str().expect("utf-8"), "HEAD"]);
     let git_dir = repo.join(".git/worktrees/wt");
     assert_eq!(std::fs::read(worktree.join(".git")).expect("dotgit"), dotgit_content(&git_dir));
     let marker = root.join("MARKER");
@@ -80,10 +63,10 @@ async fn a_replaced_dot_git_is_refused_before_git_reads_it() {
     let s = setup();
     // The agent swaps the worktree's .git for a repository of its own with an fsmonitor command.
     std::fs::remove_file(s.worktree.join(".git")).expect("rm");
-    ok(&s.worktree, &["init", "-q"]);
-    ok(&s.worktree, &["config", "core.fsmonitor", &s.touch()]);
+    git(&s.worktree, &["init", "-q"]);
+    git(&s.worktree, &["config", "core.fsmonitor", &s.touch()]);
     std::fs::write(s.worktree.join("b.txt"), "x").expect("write");
-    let _ = plain_git(&s.worktree, &["status"]);
+    let _ = git_output(&s.worktree, &["status"]);
     assert!(s.fired(), "control: plain git runs the planted fsmonitor");
     s.reset();
 
@@ -107,19 +90,19 @@ async fn a_replaced_dot_git_is_refused_before_git_reads_it() {
 #[tokio::test]
 async fn fsmonitor_from_any_config_file_never_runs() {
     let s = setup();
-    ok(&s.repo, &["config", "core.fsmonitor", &s.touch()]);
+    git(&s.repo, &["config", "core.fsmonitor", &s.touch()]);
     std::fs::write(s.worktree.join("a.txt"), "changed\n").expect("write");
-    let _ = plain_git(&s.worktree, &["status"]);
+    let _ = git_output(&s.worktree, &["status"]);
     assert!(s.fired(), "control");
     s.reset();
     s.baton_commit().await;
     assert!(!s.fired());
     // Through an include, and through the worktree's own config file.
-    ok(&s.repo, &["config", "--unset", "core.fsmonitor"]);
+    git(&s.repo, &["config", "--unset", "core.fsmonitor"]);
     let inc = s.repo.join("included.config");
     std::fs::write(&inc, format!("[core]\n\tfsmonitor = {}\n", s.touch())).expect("write");
-    ok(&s.repo, &["config", "include.path", inc.to_str().expect("utf-8")]);
-    ok(&s.repo, &["config", "extensions.worktreeConfig", "true"]);
+    git(&s.repo, &["config", "include.path", inc.to_str().expect("utf-8")]);
+    git(&s.repo, &["config", "extensions.worktreeConfig", "true"]);
     std::fs::write(s.git_dir.join("config.worktree"), format!("[core]\n\tfsmonitor = {}\n", s.touch())).expect("write");
     std::fs::write(s.worktree.join("a.txt"), "changed again\n").expect("write");
     s.baton_commit().await;
@@ -154,19 +137,19 @@ async fn hooks_never_run_from_the_hooks_folder_or_a_hooks_path() {
     // A relative hooks path (husky style) resolves inside the worktree, where the agent writes.
     plant(&s.worktree.join(".husky"));
     std::fs::write(s.worktree.join("a.txt"), "changed\n").expect("write");
-    let _ = plain_git(&s.worktree, &["commit", "-qam", "control"]);
+    let _ = git_output(&s.worktree, &["commit", "-qam", "control"]);
     assert!(s.fired(), "control");
     s.reset();
     std::fs::write(s.worktree.join("a.txt"), "changed twice\n").expect("write");
     s.baton_commit().await;
-    ok(&s.repo, &["config", "core.hooksPath", ".husky"]);
+    git(&s.repo, &["config", "core.hooksPath", ".husky"]);
     std::fs::write(s.worktree.join("a.txt"), "changed thrice\n").expect("write");
     s.baton_commit().await;
     let repo = Git::repo(&s.repo).with_attr_source("HEAD");
     repo.bytes(&["merge", "--no-ff", "--no-edit", "--no-stat", "-m", "merge", "task"]).await.expect("merge");
     repo.bytes(&["branch", "-f", "other", "HEAD"]).await.expect("branch");
     assert!(!s.fired());
-    assert!(ok(&s.repo, &["log", "-1", "--format=%s"]).starts_with("merge"));
+    assert!(git(&s.repo, &["log", "-1", "--format=%s"]).starts_with("merge"));
 }
 
 #[tokio::test]
@@ -183,7 +166,7 @@ async fn filters_diff_and_merge_drivers_named_by_gitattributes_never_run() {
         ("diff.external", t.clone()),
         ("merge.evil.driver", format!("{t}; false")),
     ] {
-        ok(&s.repo, &["config", key, &value]);
+        git(&s.repo, &["config", key, &value]);
     }
     // The agent's .gitattributes, and the user's info/attributes (which no attribute source hides).
     let attrs = "* filter=evil diff=evil merge=evil\n*.p filter=proc\n";
@@ -192,10 +175,10 @@ async fn filters_diff_and_merge_drivers_named_by_gitattributes_never_run() {
     std::fs::write(s.repo.join(".git/info/attributes"), attrs).expect("write");
     std::fs::write(s.worktree.join("a.txt"), "one\ntwo\nagent\n").expect("write");
     std::fs::write(s.worktree.join("x.p"), "p\n").expect("write");
-    let _ = plain_git(&s.worktree, &["add", "-A"]);
+    let _ = git_output(&s.worktree, &["add", "-A"]);
     assert!(s.fired(), "control");
     s.reset();
-    ok(&s.worktree, &["reset", "-q"]);
+    git(&s.worktree, &["reset", "-q"]);
     s.reset();
 
     s.baton_commit().await;
@@ -203,7 +186,7 @@ async fn filters_diff_and_merge_drivers_named_by_gitattributes_never_run() {
     // A conflicting change on the user's branch: merge-tree and merge meet the merge driver.
     std::fs::write(s.repo.join("a.txt"), "one\ntwo\nuser\n").expect("write");
     let _ =
-        plain_git(&s.repo, &["-c", "filter.evil.clean=cat", "-c", "filter.evil.smudge=cat", "commit", "-qam", "user"]);
+        git_output(&s.repo, &["-c", "filter.evil.clean=cat", "-c", "filter.evil.smudge=cat", "commit", "-qam", "user"]);
     s.reset();
     let repo = Git::repo(&s.repo).with_attr_source("HEAD");
     let predicted =
@@ -218,9 +201,9 @@ async fn filters_diff_and_merge_drivers_named_by_gitattributes_never_run() {
 #[tokio::test]
 async fn ssh_commands_and_the_network_are_never_reached() {
     let s = setup();
-    ok(&s.repo, &["remote", "add", "origin", "ssh://example.invalid/x.git"]);
-    ok(&s.repo, &["config", "core.sshCommand", &s.touch()]);
-    let _ = plain_git(&s.worktree, &["fetch", "-q", "origin"]);
+    git(&s.repo, &["remote", "add", "origin", "ssh://example.invalid/x.git"]);
+    git(&s.repo, &["config", "core.sshCommand", &s.touch()]);
+    let _ = git_output(&s.worktree, &["fetch", "-q", "origin"]);
     assert!(s.fired(), "control");
     s.reset();
     let out = s.wt().output(&["fetch", "-q", "origin"]).await.expect("runs");
@@ -241,7 +224,7 @@ async fn aliases_pagers_editors_and_embedded_bare_repositories_run_nothing() {
         ("sequence.editor", t.clone()),
         ("trailer.evil.command", t.clone()),
     ] {
-        ok(&s.repo, &["config", key, &value]);
+        git(&s.repo, &["config", key, &value]);
     }
     s.wt().bytes(&["status"]).await.expect("status");
     std::fs::write(s.worktree.join("a.txt"), "changed\n").expect("write");
@@ -251,8 +234,8 @@ async fn aliases_pagers_editors_and_embedded_bare_repositories_run_nothing() {
     assert!(!s.fired());
     // A bare repository an agent left inside a tree is never discovered as a repository.
     let bare = s.worktree.join("evil.git");
-    ok(&s.worktree, &["init", "-q", "--bare", bare.to_str().expect("utf-8")]);
-    ok(&bare, &["config", "core.fsmonitor", &t]);
+    git(&s.worktree, &["init", "-q", "--bare", bare.to_str().expect("utf-8")]);
+    git(&bare, &["config", "core.fsmonitor", &t]);
     let err = Git::repo(&bare).bytes(&["status"]).await.expect_err("refused");
     assert!(err.to_string().contains("bare"), "{err}");
     assert!(!s.fired());
@@ -303,20 +286,27 @@ fn z_formats_parse_exact_names() {
 async fn a_push_runs_only_what_the_users_global_config_names() {
     let s = setup();
     let remote = s.repo.parent().expect("parent").join("remote.git");
-    ok(&s.repo, &["init", "-q", "--bare", remote.to_str().expect("utf-8")]);
-    ok(&s.repo, &["remote", "add", "origin", remote.to_str().expect("utf-8")]);
-    ok(&s.repo, &["remote", "add", "viassh", "ssh://127.0.0.1:9/x.git"]);
+    git(&s.repo, &["init", "-q", "--bare", remote.to_str().expect("utf-8")]);
+    git(&s.repo, &["remote", "add", "origin", remote.to_str().expect("utf-8")]);
+    git(&s.repo, &["remote", "add", "viassh", "ssh://127.0.0.1:9/x.git"]);
     // What an agent able to write the repository's config would plant.
-    ok(&s.repo, &["config", "remote.origin.receivepack", &format!("{}; git-receive-pack", s.touch())]);
-    ok(&s.repo, &["config", "core.sshCommand", &s.touch()]);
-    ok(&s.repo, &["config", "credential.helper", &format!("!{}", s.touch())]);
-    let _ = plain_git(&s.worktree, &["push", "-q", "origin", "task"]);
+    git(&s.repo, &["config", "remote.origin.receivepack", &format!("{}; git-receive-pack", s.touch())]);
+    git(&s.repo, &["config", "core.sshCommand", &s.touch()]);
+    git(&s.repo, &["config", "credential.helper", &format!("!{}", s.touch())]);
+    let _ = git_output(&s.worktree, &["push", "-q", "origin", "task"]);
     assert!(s.fired(), "control");
     s.reset();
 
     let push = s.wt().for_push();
     push.bytes(&["push", "-q", "origin", "task:refs/heads/task"]).await.expect("push to the local remote");
-    assert_eq!(ok(&remote, &["rev-parse", "task"]), ok(&s.repo, &["rev-parse", "task"]));
+    assert_eq!(git(&remote, &["rev-parse", "task"]), git(&s.repo, &["rev-parse", "task"]));
     let _ = push.output(&["push", "-q", "viassh", "task"]).await;
     assert!(!s.fired());
+}
+
+#[test]
+fn git_progress_percentages_parse() {
+    assert_eq!(progress_percent("Updating files:  45% (450/1000)"), Some(45));
+    assert_eq!(progress_percent("Updating files: 100% (1000/1000), done."), Some(100));
+    assert_eq!(progress_percent("warning: something"), None);
 }

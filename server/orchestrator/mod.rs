@@ -8,73 +8,136 @@
 //! LSP layer turns [`TaskEvent`]s into progress reports.
 
 pub(crate) mod git;
-pub mod pr;
-pub mod review;
-pub mod run;
-pub mod store;
+mod pipeline;
+pub(crate) mod pr;
+mod recovery;
+pub(crate) mod review;
+pub(crate) mod store;
+pub(crate) mod task;
 #[cfg(test)]
 mod tests;
-pub mod worktree;
+pub(crate) mod worktree;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use anyhow::{Context, anyhow};
+use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
-use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
-use crate::agents::sandbox::{self, Confinement, Mode};
-use crate::agents::{AgentError, AgentEvent, AgentProfile, AgentTask, Asker, NoUser, RunContext};
-use crate::config::Settings;
-use crate::secrets::{Redactor, Secrets};
+use crate::agents::{AgentProfile, Asker, NoUser};
+use crate::providers::ProviderConfig;
+use crate::secrets::Secrets;
 
-pub use run::{AgentRunner, AgentRunners};
+pub(crate) use crate::agents::run::AgentRunners;
 use store::Store;
-pub use store::{
-    ChangedFile, CheckResult, DiffStat, LineRange, LogLine, PullRequest, Signoff, SignoffAction, StoreError, Task,
-    TaskId, TaskState,
-};
+pub(crate) use store::StoreError;
+pub(crate) use task::{CheckResult, DiffStat, LineRange, LogLine, PullRequest, Signoff, Task, TaskId, TaskState};
 
 /// How many task events the channel buffers for slow subscribers.
 const EVENT_BUFFER: usize = 1024;
 /// How often a running task's state is re-read to notice a discard by another server, in
 /// milliseconds.
 const DISCARD_POLL_MS: u64 = 1000;
-/// How often the database is checked for tasks nobody runs any more (their server died, or
-/// their end could not be recorded), in milliseconds.
-const RECOVERY_POLL_MS: u64 = 2000;
-/// How many times a task's failure is written before it is left to the recovery poll.
-const RECORD_ATTEMPTS: u32 = 3;
+
+/// What the orchestrator reads from the settings (`[orchestrator]`, `[[agents]]`, the provider
+/// and `[secrets]`; `config.rs` translates them). The defaults are the settings' defaults.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// The configured agent profiles; a `builtin` profile is added unless one has that name.
+    pub(crate) profiles: Vec<AgentProfile>,
+    /// The profile a task runs with when it names none.
+    pub(crate) default_agent: String,
+    /// The conductor's model, for built-in agents whose profile names none.
+    pub(crate) default_model: ProviderConfig,
+    /// Secret file patterns, and the secret values (read from the environment) redacted from
+    /// what the built-in agent's model reads.
+    pub(crate) secrets: Secrets,
+    /// Run in the worktree after the agent (`sh -c`); its result is recorded on the pull request.
+    pub(crate) check_command: Option<String>,
+    /// In milliseconds.
+    pub(crate) check_timeout_ms: u64,
+    /// Run once in each new worktree (`sh -c`).
+    pub(crate) setup_command: Option<String>,
+    /// In milliseconds.
+    pub(crate) setup_timeout_ms: u64,
+    /// Whether the setup command gets the network.
+    pub(crate) setup_network: bool,
+    /// Bound read-only into every sandbox (`~/` is the home folder).
+    pub(crate) read_only_paths: Vec<String>,
+    pub(crate) github: GithubConfig,
+    /// Size limits on an agent's change.
+    pub(crate) limits: pr::Limits,
+}
+
+/// Where finished tasks are published on GitHub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GithubConfig {
+    /// The environment variable holding the token; nothing is published without it.
+    pub(crate) token_env: Option<String>,
+    /// The git remote task branches are pushed to.
+    pub(crate) remote: String,
+    /// GitHub's API root.
+    pub(crate) api_url: String,
+    /// Open pull requests as drafts.
+    pub(crate) draft: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            profiles: Vec::new(),
+            default_agent: "builtin".to_owned(),
+            default_model: ProviderConfig::default(),
+            secrets: Secrets::default(),
+            check_command: None,
+            check_timeout_ms: 10 * 60 * 1000,
+            setup_command: None,
+            setup_timeout_ms: 10 * 60 * 1000,
+            setup_network: false,
+            read_only_paths: ["~/.cargo", "~/.rustup", "~/.npm", "~/.nvm", "~/.pyenv", "~/.local/bin"]
+                .map(str::to_owned)
+                .to_vec(),
+            github: GithubConfig {
+                token_env: None,
+                remote: "origin".to_owned(),
+                api_url: "https://api.github.com".to_owned(),
+                draft: true,
+            },
+            limits: pr::Limits { file_bytes: 10_000_000, change_bytes: 100_000_000 },
+        }
+    }
+}
 
 /// A task changed state or reported a step: the LSP layer's source for `$/progress`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TaskEvent {
-    pub task_id: TaskId,
+pub(crate) struct TaskEvent {
+    pub(crate) task_id: TaskId,
     /// The task's state after the event.
-    pub state: TaskState,
+    pub(crate) state: TaskState,
     /// One line: what happened (`checking out files`, the agent's latest step, an error).
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// How many tasks are in each group of states (for the status bar).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct Counts {
-    pub queued: usize,
+pub(crate) struct Counts {
+    pub(crate) queued: usize,
     /// Preparing, running or checking.
-    pub running: usize,
+    pub(crate) running: usize,
     /// Ready for review.
-    pub awaiting_review: usize,
-    pub awaiting_plan_approval: usize,
-    pub failed: usize,
-    pub interrupted: usize,
+    pub(crate) awaiting_review: usize,
+    pub(crate) awaiting_plan_approval: usize,
+    pub(crate) failed: usize,
+    pub(crate) interrupted: usize,
 }
 
 impl Counts {
     /// Counts one task in `state` (finished states count nowhere).
-    pub fn add(&mut self, state: TaskState) {
+    pub(crate) fn add(&mut self, state: TaskState) {
         match state {
             TaskState::Queued => self.queued += 1,
             TaskState::Preparing | TaskState::Running | TaskState::Checking => self.running += 1,
@@ -89,22 +152,22 @@ impl Counts {
 
 /// Everything known about one task.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TaskDetails {
-    pub task: Task,
-    pub log: Vec<LogLine>,
-    pub pull_request: Option<PullRequest>,
-    pub signoffs: Vec<Signoff>,
+pub(crate) struct TaskDetails {
+    pub(crate) task: Task,
+    pub(crate) log: Vec<LogLine>,
+    pub(crate) pull_request: Option<PullRequest>,
+    pub(crate) signoffs: Vec<Signoff>,
 }
 
 /// Errors of the orchestrator's operations.
 #[derive(Debug, thiserror::Error)]
-pub enum OrchestratorError {
+pub(crate) enum OrchestratorError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("there is no agent profile named {name:?} (known: {known})")]
     UnknownAgent { name: String, known: String },
     #[error("task {id} is {state}; {action} needs a task that is {needed}")]
-    WrongState { id: TaskId, state: TaskState, action: &'static str, needed: &'static str },
+    WrongState { id: TaskId, state: TaskState, action: &'static str, needed: String },
     #[error("task {0} has no pull request yet")]
     NoPullRequest(TaskId),
     #[error("refusing to merge: the working tree has uncommitted changes in {}", .0.join(", "))]
@@ -119,8 +182,14 @@ pub enum OrchestratorError {
         "pull request #{0} is already applied to the working tree (undo it to apply again, or merge or discard it)"
     )]
     AlreadyApplied(TaskId),
-    #[error("{0:#}")]
-    Git(anyhow::Error),
+    #[error(transparent)]
+    Git(#[from] git::GitError),
+    #[error(transparent)]
+    Worktree(#[from] worktree::WorktreeError),
+    #[error("cannot find a data directory; set BATON_DATA_DIR")]
+    NoDataDir,
+    #[error("cannot read {}: {error}", .path.display())]
+    File { path: PathBuf, error: std::io::Error },
     #[error(
         "refusing to run task {id} again: {} still running in its worktree {}; stop {} first",
         .residents.join(", "),
@@ -130,53 +199,10 @@ pub enum OrchestratorError {
     StillRunning { id: TaskId, worktree: PathBuf, residents: Vec<String> },
 }
 
-impl From<git::GitError> for OrchestratorError {
-    fn from(e: git::GitError) -> Self {
-        OrchestratorError::Git(e.into())
-    }
-}
-
-impl From<worktree::WorktreeError> for OrchestratorError {
-    fn from(e: worktree::WorktreeError) -> Self {
-        match e {
-            worktree::WorktreeError::Git(e) => OrchestratorError::Git(e),
-        }
-    }
-}
-
-/// Owners (`<pid>:<n>`) of the orchestrators alive in this process.
-fn live_owners() -> &'static Mutex<HashSet<String>> {
-    static LIVE: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    LIVE.get_or_init(Default::default)
-}
-
-/// Whether the orchestrator that wrote `owner` is still running: in this process, one that has
-/// not been dropped; in another, the process with that pid and start time (a later process that
-/// reuses the pid is not it).
-fn owner_alive(owner: &str) -> bool {
-    let Some((pid, start)) = store::parse_owner(owner) else {
-        return false;
-    };
-    if pid == std::process::id() {
-        return live_owners().lock().unwrap_or_else(|p| p.into_inner()).contains(owner);
-    }
-    crate::process::pid_alive(pid, start)
-}
-
-/// Stops what a dead server left running for `task`: its recorded process group, if that is
-/// still the recorded process (same start time).
-fn stop_orphan(task: &Task) {
-    if let Some(record) = task.process
-        && record.kill_if_alive()
-    {
-        tracing::info!(task = task.id, pgid = record.pgid, "killed the agent a stopped server left running");
-    }
-}
-
 pub(crate) struct Inner {
     store: Store,
     data_dir: PathBuf,
-    settings: RwLock<Settings>,
+    config: RwLock<Config>,
     runners: AgentRunners,
     asker: RwLock<Arc<dyn Asker>>,
     events: broadcast::Sender<TaskEvent>,
@@ -205,13 +231,9 @@ impl std::fmt::Debug for Orchestrator {
 
 impl Drop for Orchestrator {
     fn drop(&mut self) {
-        live_owners().lock().unwrap_or_else(|p| p.into_inner()).remove(&self.inner.owner);
+        recovery::forget_owner(&self.inner.owner);
         self.inner.shutdown.cancel();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Orchestrator {
@@ -220,21 +242,21 @@ impl Orchestrator {
     /// preparing, running or checking are marked `interrupted`.
     ///
     /// Errors: the database cannot be opened or migrated.
-    pub fn open(data_dir: &Path, settings: Settings, runners: AgentRunners) -> Result<Self, OrchestratorError> {
+    pub(crate) fn open(data_dir: &Path, config: Config, runners: AgentRunners) -> Result<Self, OrchestratorError> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let store = Store::open(&worktree::db_path(data_dir))?;
         let owner = store::owner_string(std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let interrupted = store.interrupt_orphans(owner_alive, stop_orphan)?;
+        let interrupted = store.interrupt_orphans(recovery::owner_alive, recovery::stop_orphan)?;
         for task in &interrupted {
             let _ = store.append_log(task.id, "interrupted: the server running this task stopped");
             tracing::info!(task = task.id, "task interrupted by an earlier server's exit");
         }
-        live_owners().lock().unwrap_or_else(|p| p.into_inner()).insert(owner.clone());
+        recovery::register_owner(&owner);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let inner = Arc::new(Inner {
             store,
             data_dir: data_dir.to_path_buf(),
-            settings: RwLock::new(settings),
+            config: RwLock::new(config),
             runners,
             asker: RwLock::new(Arc::new(NoUser)),
             events,
@@ -244,7 +266,7 @@ impl Orchestrator {
             owner,
             shutdown: CancellationToken::new(),
         });
-        spawn_recovery(&inner);
+        recovery::spawn(&inner);
         Ok(Orchestrator { inner })
     }
 
@@ -252,36 +274,29 @@ impl Orchestrator {
     /// platform's data directory + `/baton`).
     ///
     /// Errors: no data directory can be found, or as [`Orchestrator::open`].
-    pub fn open_default(settings: Settings, runners: AgentRunners) -> Result<Self, OrchestratorError> {
-        let dir = worktree::default_data_dir()
-            .ok_or_else(|| OrchestratorError::Git(anyhow!("cannot find a data directory; set BATON_DATA_DIR")))?;
-        Self::open(&dir, settings, runners)
+    pub(crate) fn open_default(config: Config, runners: AgentRunners) -> Result<Self, OrchestratorError> {
+        let dir = worktree::default_data_dir().ok_or(OrchestratorError::NoDataDir)?;
+        Self::open(&dir, config, runners)
     }
 
-    /// Replaces the settings (new tasks and new runs use them).
-    pub fn set_settings(&self, settings: Settings) {
-        *self.inner.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
+    /// Replaces the configuration (new tasks and new runs use it).
+    pub(crate) fn set_config(&self, config: Config) {
+        *self.inner.config.write() = config;
     }
 
     /// Sets who answers agents' questions (the editor); by default nobody ([`NoUser`]).
-    pub fn set_asker(&self, asker: Arc<dyn Asker>) {
-        *self.inner.asker.write().unwrap_or_else(|p| p.into_inner()) = asker;
+    pub(crate) fn set_asker(&self, asker: Arc<dyn Asker>) {
+        *self.inner.asker.write() = asker;
     }
 
     /// The data directory.
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         &self.inner.data_dir
     }
 
     /// Task events: every state change and agent step of the tasks this orchestrator runs.
-    pub fn subscribe(&self) -> broadcast::Receiver<TaskEvent> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<TaskEvent> {
         self.inner.events.subscribe()
-    }
-
-    /// The configured agent profiles, with the default `builtin` profile unless one is configured
-    /// under that name.
-    pub fn profiles(&self) -> Vec<AgentProfile> {
-        self.inner.profiles()
     }
 
     /// Records a task and starts its pipeline in the background; returns at once with its id.
@@ -289,7 +304,7 @@ impl Orchestrator {
     /// default when `None`); `context` is the editor context as JSON, stored with the task.
     ///
     /// Errors: `repo` is not in a git repository, unknown agent profile, database errors.
-    pub async fn start_task(
+    pub(crate) async fn start_task(
         &self,
         repo: &Path,
         prompt: &str,
@@ -299,28 +314,28 @@ impl Orchestrator {
         let root = git::repo_root(repo).await?;
         let agent = match agent {
             Some(a) => a.to_owned(),
-            None => self.inner.settings().orchestrator.default_agent.clone(),
+            None => self.inner.config().default_agent,
         };
         self.inner.profile(&agent)?;
         let id = self.inner.store.insert_task(&root, prompt, &context, &agent, &self.inner.owner)?;
         tracing::info!(task = id, agent = %agent, "task queued");
         tracing::trace!(task = id, prompt, "task prompt");
         self.inner.emit(id, TaskState::Queued, format!("queued for agent {agent}"));
-        spawn_pipeline(self.inner.clone(), id);
+        pipeline::spawn(self.inner.clone(), id);
         Ok(id)
     }
 
     /// The top-level directory of the git repository holding `dir`.
     ///
     /// Errors: `dir` is not in a git repository, or git cannot run.
-    pub async fn repo_root(dir: &Path) -> Result<PathBuf, OrchestratorError> {
+    pub(crate) async fn repo_root(dir: &Path) -> Result<PathBuf, OrchestratorError> {
         Ok(git::repo_root(dir).await?)
     }
 
     /// The repository's current branch (`HEAD` when detached) and its commit.
     ///
     /// Errors: git failures (no commit yet, not a repository).
-    pub async fn head(repo: &Path) -> Result<(String, String), OrchestratorError> {
+    pub(crate) async fn head(repo: &Path) -> Result<(String, String), OrchestratorError> {
         let out = git::Git::repo(repo).text(&["rev-parse", "--abbrev-ref", "HEAD", "HEAD"]).await?;
         let mut lines = out.lines();
         let branch = lines.next().unwrap_or("HEAD").trim().to_owned();
@@ -331,7 +346,7 @@ impl Orchestrator {
     /// Every task, oldest first.
     ///
     /// Errors: database errors.
-    pub fn list(&self) -> Result<Vec<Task>, OrchestratorError> {
+    pub(crate) fn list(&self) -> Result<Vec<Task>, OrchestratorError> {
         Ok(self.inner.store.tasks()?.into_iter().map(|t| self.inner.overlay(t)).collect())
     }
 
@@ -339,14 +354,14 @@ impl Orchestrator {
     /// once many tasks are done).
     ///
     /// Errors: database errors.
-    pub fn unfinished(&self) -> Result<Vec<Task>, OrchestratorError> {
+    pub(crate) fn unfinished(&self) -> Result<Vec<Task>, OrchestratorError> {
         Ok(self.inner.store.unfinished_tasks()?.into_iter().map(|t| self.inner.overlay(t)).collect())
     }
 
     /// Task `id` with its log, pull request and sign-offs.
     ///
     /// Errors: no such task, database errors.
-    pub fn show(&self, id: TaskId) -> Result<TaskDetails, OrchestratorError> {
+    pub(crate) fn show(&self, id: TaskId) -> Result<TaskDetails, OrchestratorError> {
         let s = &self.inner.store;
         Ok(TaskDetails {
             task: self.inner.overlay(s.task(id)?),
@@ -359,32 +374,16 @@ impl Orchestrator {
     /// Task `id`'s pull request, if it has one.
     ///
     /// Errors: database errors.
-    pub fn pull_request(&self, id: TaskId) -> Result<Option<PullRequest>, OrchestratorError> {
+    pub(crate) fn pull_request(&self, id: TaskId) -> Result<Option<PullRequest>, OrchestratorError> {
         Ok(self.inner.store.pull_request(id)?)
-    }
-
-    /// How many tasks are queued, running, awaiting review or plan approval, failed, interrupted.
-    ///
-    /// Errors: database errors.
-    pub fn counts(&self) -> Result<Counts, OrchestratorError> {
-        let mut c = Counts::default();
-        for t in self.unfinished()? {
-            c.add(t.state);
-        }
-        Ok(c)
     }
 
     /// Plan-first: approves the plan of a task in `awaiting_plan_approval`; the agent then does
     /// the work (the task is queued again).
     ///
     /// Errors: the task is in another state, database errors.
-    pub fn approve_plan(&self, id: TaskId) -> Result<(), OrchestratorError> {
-        self.inner.expect_state(
-            id,
-            &[TaskState::AwaitingPlanApproval],
-            "approving a plan",
-            "awaiting_plan_approval",
-        )?;
+    pub(crate) fn approve_plan(&self, id: TaskId) -> Result<(), OrchestratorError> {
+        self.inner.expect_state(id, &[TaskState::AwaitingPlanApproval], "approving a plan")?;
         self.inner.store.set_field(id, store::Field::PlanApproved, 1)?;
         self.requeue(id, "plan approved")
     }
@@ -393,13 +392,8 @@ impl Orchestrator {
     ///
     /// Errors: the task is in another state; [`OrchestratorError::StillRunning`] while a
     /// process still works in its worktree; database errors.
-    pub fn resume(&self, id: TaskId) -> Result<(), OrchestratorError> {
-        self.inner.expect_state(
-            id,
-            &[TaskState::Failed, TaskState::Interrupted],
-            "resuming",
-            "failed or interrupted",
-        )?;
+    pub(crate) fn resume(&self, id: TaskId) -> Result<(), OrchestratorError> {
+        self.inner.expect_state(id, &[TaskState::Failed, TaskState::Interrupted], "resuming")?;
         self.inner.store.set_field(id, store::Field::Error, None::<String>)?;
         self.requeue(id, "resumed")
     }
@@ -419,7 +413,7 @@ impl Orchestrator {
         }
         self.inner.store.set_field(id, store::Field::Owner, self.inner.owner.clone())?;
         self.inner.transition(id, TaskState::Queued, why.to_owned())?;
-        spawn_pipeline(self.inner.clone(), id);
+        pipeline::spawn(self.inner.clone(), id);
         Ok(())
     }
 
@@ -429,7 +423,7 @@ impl Orchestrator {
     /// a worktree another server is still creating is never collected.
     ///
     /// Errors: a folder cannot be removed, database errors.
-    pub async fn gc(&self) -> Result<Vec<PathBuf>, OrchestratorError> {
+    pub(crate) async fn gc(&self) -> Result<Vec<PathBuf>, OrchestratorError> {
         let live: Vec<Task> = self.inner.store.tasks()?.into_iter().filter(|t| !t.state.is_final()).collect();
         let paths: Vec<PathBuf> = live.iter().filter_map(|t| t.worktree.clone()).collect();
         let ids: HashSet<TaskId> = live.iter().map(|t| t.id).collect();
@@ -442,17 +436,17 @@ impl Orchestrator {
                 .is_some_and(|id| ids.contains(&id));
             named_for_live || paths.iter().any(|p| p == path)
         };
-        worktree::gc(&self.inner.data_dir, &keep).await.map_err(OrchestratorError::Git)
+        Ok(worktree::gc(&self.inner.data_dir, &keep).await?)
     }
 }
 
 impl Inner {
-    fn settings(&self) -> Settings {
-        self.settings.read().unwrap_or_else(|p| p.into_inner()).clone()
+    fn config(&self) -> Config {
+        self.config.read().clone()
     }
 
     fn profiles(&self) -> Vec<AgentProfile> {
-        let mut profiles = self.settings().agents;
+        let mut profiles = self.config().profiles;
         if !profiles.iter().any(|p| p.name == "builtin") {
             profiles.insert(0, AgentProfile::default());
         }
@@ -468,7 +462,8 @@ impl Inner {
     }
 
     fn slot(&self, profile: &AgentProfile) -> Arc<Semaphore> {
-        lock(&self.slots)
+        self.slots
+            .lock()
             .entry(profile.name.clone())
             .or_insert_with(|| Arc::new(Semaphore::new(profile.max_concurrent.max(1))))
             .clone()
@@ -489,99 +484,11 @@ impl Inner {
         Ok(())
     }
 
-    /// `task` as this server knows it: a failure it could not write yet shows as `failed`, its
-    /// error saying it is not saved.
-    fn overlay(&self, mut task: Task) -> Task {
-        if task.state.is_working()
-            && let Some(message) = lock(&self.unrecorded).get(&task.id)
-        {
-            task.state = TaskState::Failed;
-            task.error = Some(format!("{message} (not saved yet; Baton keeps trying)"));
-        }
-        task
-    }
-
-    /// Writes the task's failure: its error, then the `failed` state (logged and broadcast).
-    fn record_failure(&self, id: TaskId, message: &str) -> Result<(), StoreError> {
-        self.store.set_field(id, store::Field::Error, message.to_owned())?;
-        self.transition(id, TaskState::Failed, message.to_owned())
-    }
-
-    /// Marks the task failed, retrying a few times when the database cannot be written (a full
-    /// disk). If it still cannot, the user is told at once (the event carries the failure) and
-    /// the recovery poll keeps trying, so the task never stays in a working state.
-    async fn fail(&self, id: TaskId, message: String) {
-        let mut last = None;
-        for attempt in 0..RECORD_ATTEMPTS {
-            match self.record_failure(id, &message) {
-                Ok(()) => return,
-                Err(StoreError::IllegalTransition { .. } | StoreError::NoTask(_)) => return,
-                Err(e) => last = Some(e),
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt + 1))).await;
-        }
-        let why = last.map(|e| e.to_string()).unwrap_or_default();
-        tracing::error!(task = id, error = %why, "cannot record the task's failure; retrying at each poll");
-        lock(&self.unrecorded).insert(id, message.clone());
-        let _ = self.events.send(TaskEvent {
-            task_id: id,
-            state: TaskState::Failed,
-            message: format!("{message} (not saved yet: {}; Baton keeps trying)", disk_words(&why)),
-        });
-    }
-
-    /// One recovery pass: tasks of servers that died become `interrupted` (after their recorded
-    /// process groups are killed), failures that could not be written are written, and this
-    /// server's tasks in a working state that no pipeline runs any more become `failed`.
-    fn recover(&self) {
-        match self.store.interrupt_orphans(owner_alive, stop_orphan) {
-            Ok(tasks) => {
-                for task in tasks {
-                    tracing::info!(task = task.id, "task interrupted: its server stopped");
-                    self.emit(
-                        task.id,
-                        TaskState::Interrupted,
-                        "interrupted: the server running this task stopped".into(),
-                    );
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "recovery cannot read the tasks"),
-        }
-        let unrecorded: Vec<(TaskId, String)> = lock(&self.unrecorded).clone().into_iter().collect();
-        for (id, message) in unrecorded {
-            match self.record_failure(id, &message) {
-                Ok(()) | Err(StoreError::IllegalTransition { .. } | StoreError::NoTask(_)) => {
-                    lock(&self.unrecorded).remove(&id);
-                }
-                Err(e) => tracing::debug!(task = id, error = %e, "the task's failure still cannot be recorded"),
-            }
-        }
-        let Ok(tasks) = self.store.unfinished_tasks() else { return };
-        let now = store::now_ms();
-        for task in tasks {
-            let stranded = task.owner == self.owner
-                && task.state.is_working()
-                && now - task.updated_ms > RECOVERY_POLL_MS as i64
-                && !lock(&self.running).contains_key(&task.id)
-                && !lock(&self.unrecorded).contains_key(&task.id);
-            if stranded {
-                let message = "the task stopped without recording its result".to_owned();
-                if self.record_failure(task.id, &message).is_err() {
-                    lock(&self.unrecorded).insert(task.id, message);
-                }
-            }
-        }
-    }
-
-    fn expect_state(
-        &self,
-        id: TaskId,
-        allowed: &[TaskState],
-        action: &'static str,
-        needed: &'static str,
-    ) -> Result<Task, OrchestratorError> {
+    /// Task `id`, if it is in one of the `allowed` states; else why `action` cannot happen.
+    fn expect_state(&self, id: TaskId, allowed: &[TaskState], action: &'static str) -> Result<Task, OrchestratorError> {
         let task = self.store.task(id)?;
         if !allowed.contains(&task.state) {
+            let needed = TaskState::either(allowed);
             return Err(OrchestratorError::WrongState { id, state: task.state, action, needed });
         }
         Ok(task)
@@ -589,351 +496,10 @@ impl Inner {
 
     /// Cancels the task's pipeline if this orchestrator runs it, and waits for it to stop.
     async fn cancel_and_wait(&self, id: TaskId) {
-        let entry = lock(&self.running).get(&id).cloned();
+        let entry = self.running.lock().get(&id).cloned();
         if let Some((cancel, done)) = entry {
             cancel.cancel();
             done.cancelled().await;
         }
     }
-}
-
-/// Runs [`Inner::recover`] every [`RECOVERY_POLL_MS`] while the orchestrator lives (when
-/// opened inside a tokio runtime).
-fn spawn_recovery(inner: &Arc<Inner>) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-    let weak = Arc::downgrade(inner);
-    let shutdown = inner.shutdown.clone();
-    runtime.spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(RECOVERY_POLL_MS));
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = shutdown.cancelled() => break,
-            }
-            let Some(inner) = weak.upgrade() else { break };
-            inner.recover();
-        }
-    });
-}
-
-/// A database error in the user's words: a full disk says so.
-fn disk_words(error: &str) -> String {
-    if error.contains("full") || error.contains("No space left") {
-        format!("disk full ({error})")
-    } else {
-        error.to_owned()
-    }
-}
-
-/// Why a pipeline stopped early without a failure of its own.
-#[derive(Debug, thiserror::Error)]
-#[error("cancelled")]
-struct Stopped;
-
-fn spawn_pipeline(inner: Arc<Inner>, id: TaskId) {
-    let cancel = inner.shutdown.child_token();
-    let done = CancellationToken::new();
-    lock(&inner.running).insert(id, (cancel.clone(), done.clone()));
-    tokio::spawn(async move {
-        let result = pipeline(&inner, id, &cancel).await;
-        // Another server may have taken the task over (resumed it) meanwhile: leave it alone. A
-        // task that cannot even be read is still ours to fail.
-        let still_ours = inner.store.task(id).map(|t| t.owner == inner.owner).unwrap_or(true);
-        if let Err(e) = result
-            && still_ours
-        {
-            if inner.shutdown.is_cancelled() {
-                if inner.transition(id, TaskState::Interrupted, "the server stopped".to_owned()).is_err() {
-                    tracing::debug!(task = id, "task already left its working state");
-                }
-            } else if cancel.is_cancelled() || e.is::<Stopped>() {
-                tracing::debug!(task = id, "task pipeline cancelled");
-            } else {
-                let message = format!("{e:#}");
-                tracing::info!(task = id, error = %message, "task failed");
-                inner.fail(id, message).await;
-            }
-        }
-        lock(&inner.running).remove(&id);
-        done.cancel();
-    });
-}
-
-/// The confinement of `profile`'s processes working in `worktree` for a task on `repo_root`:
-/// sandboxed unless the profile opts out, the user's checkout and Baton's data directory
-/// hidden, the configured read-only paths bound, the profile's environment and network.
-fn confinement(
-    inner: &Inner,
-    settings: &Settings,
-    profile: &AgentProfile,
-    repo_root: &Path,
-    worktree: &Path,
-) -> Confinement {
-    let mut read_only_paths = settings.orchestrator.read_only_paths.clone();
-    read_only_paths.extend(profile.read_only_paths.iter().cloned());
-    let mut pass_env = profile.pass_env.clone();
-    pass_env.extend(profile.secret_env.iter().cloned());
-    Confinement {
-        sandbox: profile.sandbox,
-        worktree: worktree.to_path_buf(),
-        repo_root: Some(repo_root.to_path_buf()),
-        data_dir: Some(inner.data_dir.clone()),
-        read_only_paths,
-        network: profile.network_enabled(),
-        env: profile.env.clone(),
-        pass_env,
-    }
-}
-
-async fn pipeline(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) -> anyhow::Result<()> {
-    let task = inner.store.task(id)?;
-    let profile = inner.profile(&task.agent)?;
-    let settings = inner.settings();
-
-    // Queued: wait for a slot of the profile.
-    let slot = inner.slot(&profile);
-    if slot.available_permits() == 0 {
-        inner.emit(id, TaskState::Queued, format!("waiting for a free {} slot", profile.name));
-    }
-    let permit = tokio::select! {
-        p = slot.acquire_owned() => p.context("the agent queue was closed")?,
-        _ = cancel.cancelled() => return Err(Stopped.into()),
-    };
-
-    // Preparing: the sandbox, then the worktree (kept from an earlier run when it still exists).
-    inner.transition(id, TaskState::Preparing, "preparing the worktree".to_owned())?;
-    let mode = if profile.sandbox {
-        sandbox::availability().await.map_err(|e| anyhow!("{e} (agent profile {:?})", profile.name))?;
-        Mode::Bwrap
-    } else {
-        inner.emit(
-            id,
-            TaskState::Preparing,
-            "running without a sandbox: the agent profile sets sandbox = false".into(),
-        );
-        Mode::Unsandboxed
-    };
-    let task = inner.store.task(id)?;
-    let (worktree_path, branch, base, git_dir) = match (&task.worktree, &task.branch, &task.base_commit) {
-        (Some(w), Some(b), Some(base)) if w.exists() => {
-            let git_dir = match &task.git_dir {
-                Some(d) => d.clone(),
-                None => {
-                    // Recorded before Baton kept it: found from the repository's side, never from
-                    // the worktree's `.git`.
-                    let d = git::find_git_dir(&task.repo_root, w).await?;
-                    inner.store.set_git_dir(id, &d)?;
-                    d
-                }
-            };
-            (w.clone(), b.clone(), base.clone(), git_dir)
-        }
-        (Some(_), Some(b), Some(base)) => {
-            // Resumed after its worktree folder went away: the branch holds the work.
-            let step_inner = inner.clone();
-            let step = move |m: String| step_inner.emit(id, TaskState::Preparing, m);
-            let (path, git_dir) = worktree::reattach(&inner.data_dir, &task.repo_root, b, &step).await?;
-            inner.store.set_worktree(id, b, &path, base)?;
-            inner.store.set_git_dir(id, &git_dir)?;
-            (path, b.clone(), base.clone(), git_dir)
-        }
-        _ => {
-            let step_inner = inner.clone();
-            let step = move |m: String| step_inner.emit(id, TaskState::Preparing, m);
-            let wt = worktree::create(&inner.data_dir, &task.repo_root, id, &task.prompt, &step).await?;
-            inner.store.set_worktree(id, &wt.branch, &wt.path, &wt.base_commit)?;
-            inner.store.set_git_dir(id, &wt.git_dir)?;
-            if let Some(setup) = settings.orchestrator.setup_command.as_deref().filter(|s| !s.trim().is_empty()) {
-                inner.emit(id, TaskState::Preparing, format!("running setup: {setup}"));
-                let confinement = confinement(inner, &settings, &profile, &task.repo_root, &wt.path).for_commands();
-                let network = settings.orchestrator.setup_network;
-                let limit = settings.orchestrator.setup_timeout_ms;
-                worktree::run_setup(&confinement, mode, setup, limit, network, cancel).await?;
-            }
-            (wt.path, wt.branch, wt.base_commit, wt.git_dir)
-        }
-    };
-    if cancel.is_cancelled() {
-        return Err(Stopped.into());
-    }
-
-    // Running.
-    let planning = profile.plan_first && !task.plan_approved;
-    let prompt = if planning {
-        format!("{}\n\nDo not change any file yet. Propose a short, numbered plan for this task and stop.", task.prompt)
-    } else if let Some(plan) = task.plan.as_deref().filter(|_| task.plan_approved) {
-        format!("{}\n\nFollow this approved plan:\n{plan}", task.prompt)
-    } else {
-        task.prompt.clone()
-    };
-    inner.transition(
-        id,
-        TaskState::Running,
-        if planning { format!("{} is planning", profile.name) } else { format!("{} is working", profile.name) },
-    )?;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let fwd_inner = inner.clone();
-    let base_tokens = task.tokens;
-    let forwarder = tokio::spawn(async move {
-        let mut plan = None;
-        while let Some(ev) = rx.recv().await {
-            match ev {
-                AgentEvent::Log(line) => {
-                    let _ = fwd_inner.store.append_log(id, &line);
-                }
-                AgentEvent::Step(step) => {
-                    // The log keeps every step: it is the trail a reviewer reads afterwards.
-                    let _ = fwd_inner.store.append_log(id, &format!("[running] {step}"));
-                    let _ = fwd_inner.events.send(TaskEvent { task_id: id, state: TaskState::Running, message: step });
-                }
-                AgentEvent::Usage { tokens } => {
-                    let _ = fwd_inner.store.set_field(id, store::Field::Tokens, (base_tokens + tokens) as i64);
-                }
-                AgentEvent::Plan(p) => plan = Some(p),
-                AgentEvent::Process(record) => {
-                    if let Err(e) = fwd_inner.store.set_process(id, record) {
-                        tracing::warn!(task = id, error = %e, "cannot record the agent's process group");
-                    }
-                }
-            }
-        }
-        plan
-    });
-    let ctx = RunContext {
-        task: AgentTask { id, prompt, worktree: worktree_path.clone(), branch: branch.clone(), planning },
-        profile: profile.clone(),
-        default_model: settings.provider.clone(),
-        events: tx,
-        cancel: cancel.clone(),
-        asker: inner.asker.read().unwrap_or_else(|p| p.into_inner()).clone(),
-        confinement: confinement(inner, &settings, &profile, &task.repo_root, &worktree_path),
-        secrets: Secrets {
-            patterns: settings.secrets.patterns.clone(),
-            redactor: Redactor::from_env(settings.secret_env_names().iter().map(String::as_str)),
-        },
-    };
-    // Another server (another editor on this repository) may discard the task meanwhile.
-    let watcher = {
-        let (inner, cancel) = (inner.clone(), cancel.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_millis(DISCARD_POLL_MS));
-            loop {
-                tick.tick().await;
-                if inner.store.task(id).is_ok_and(|t| t.state == TaskState::Discarded) {
-                    cancel.cancel();
-                    break;
-                }
-            }
-        })
-    };
-    let outcome = run::dispatch_with_limit(ctx, &inner.runners).await;
-    watcher.abort();
-    let plan = forwarder.await.unwrap_or(None);
-    // The agent's processes are gone (killed with their group when the run ended).
-    if let Err(e) = inner.store.set_process(id, None) {
-        tracing::warn!(task = id, error = %e, "cannot clear the agent's process group");
-    }
-    drop(permit);
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(AgentError::Cancelled) => return Err(Stopped.into()),
-        Err(e) => return Err(anyhow!(e)),
-    };
-    let tokens = base_tokens + outcome.tokens;
-    inner.store.set_field(id, store::Field::Tokens, tokens as i64)?;
-
-    if planning {
-        let plan = plan.unwrap_or_else(|| outcome.summary.clone());
-        inner.store.set_field(id, store::Field::Plan, plan.clone())?;
-        let first = plan.lines().next().unwrap_or("").to_owned();
-        inner.transition(id, TaskState::AwaitingPlanApproval, format!("plan ready for approval: {first}"))?;
-        return Ok(());
-    }
-
-    // Checking: commit, checks, pull request.
-    inner.store.set_field(id, store::Field::Summary, outcome.summary.clone())?;
-    inner.transition(id, TaskState::Checking, "committing the agent's work".to_owned())?;
-    let title = pr::title(&task.prompt);
-    // Git addresses the worktree explicitly and checks its `.git`; `.gitattributes` come from
-    // the base commit (see `git.rs`).
-    let (identity, _, email) =
-        git::identity_file(&inner.data_dir, &task.repo_root, &worktree::repo_key(&task.repo_root)).await?;
-    let wt = git::Git::worktree(&git_dir, &worktree_path).with_global(&identity).with_attr_source(&base);
-    let limits = pr::Limits {
-        file_bytes: settings.orchestrator.max_file_bytes,
-        change_bytes: settings.orchestrator.max_change_bytes,
-    };
-    pr::commit(&wt, &profile.name, &title, &outcome.summary, &profile.exclude, limits, &email)
-        .await
-        .context("the agent's work was not committed")?;
-    let head = wt.line(&["rev-parse", "--verify", "HEAD^{commit}"]).await?;
-    if head == base {
-        // Documented choice: a task whose branch has no change is a failure, not an empty PR.
-        anyhow::bail!("the agent made no changes");
-    }
-    let (check, check_output) = match settings.orchestrator.check_command.as_deref().filter(|c| !c.trim().is_empty()) {
-        Some(cmd) => {
-            inner.emit(id, TaskState::Checking, format!("running checks: {cmd}"));
-            let confinement = confinement(inner, &settings, &profile, &task.repo_root, &worktree_path).for_commands();
-            let limit = settings.orchestrator.check_timeout_ms;
-            pr::run_checks(&confinement, mode, cmd, limit, cancel).await.ok_or(Stopped)?
-        }
-        None => (CheckResult::None, String::new()),
-    };
-    let (stat, files) = pr::changed_files(&wt, &base, &head).await?;
-    let notes = pr::notes_text(&files);
-    let description = match (outcome.summary.trim().is_empty(), notes.is_empty()) {
-        (_, true) => outcome.summary.clone(),
-        (true, false) => notes,
-        (false, false) => format!("{}\n\n{notes}", outcome.summary.trim_end()),
-    };
-    let mut record = PullRequest {
-        task_id: id,
-        title: title.clone(),
-        description,
-        base_commit: base.clone(),
-        head_commit: head,
-        branch: branch.clone(),
-        stat,
-        files,
-        check_command: settings.orchestrator.check_command.clone(),
-        check,
-        check_output,
-        tokens,
-        github_url: None,
-    };
-    if let Some(env) = settings.orchestrator.github_token_env.as_deref()
-        && let Ok(token) = std::env::var(env)
-    {
-        let target = pr::GithubTarget {
-            api_url: settings.orchestrator.github_api_url.clone(),
-            remote: settings.orchestrator.github_remote.clone(),
-            token,
-            draft: settings.orchestrator.github_draft,
-        };
-        let base_branch = git::Git::repo(&task.repo_root).line(&["rev-parse", "--abbrev-ref", "HEAD"]).await?;
-        match pr::publish_github(&wt, &target, &branch, base_branch.trim(), &title, &outcome.summary).await {
-            Ok(url) => {
-                inner.emit(id, TaskState::Checking, format!("opened {url}"));
-                record.github_url = Some(url);
-            }
-            Err(e) => inner.emit(id, TaskState::Checking, format!("could not open a GitHub pull request: {e:#}")),
-        }
-    }
-    inner.store.put_pull_request(&record)?;
-    let checks = match record.check {
-        CheckResult::Pass => "checks pass",
-        CheckResult::Fail => "checks FAIL",
-        CheckResult::None => "no checks",
-    };
-    inner.transition(
-        id,
-        TaskState::Ready,
-        format!(
-            "ready for review: {} file(s), +{} -{}, {checks}",
-            record.stat.files_changed, record.stat.insertions, record.stat.deletions
-        ),
-    )?;
-    Ok(())
 }

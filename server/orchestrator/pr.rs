@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use super::git::{self, Git, MODE_EXEC, MODE_FILE, MODE_SYMLINK, RawEntry};
-use super::store::{ChangedFile, CheckResult, DiffStat, FileNote, LineRange};
+use super::task::{ChangedFile, CheckResult, DiffStat, FileNote, LineRange};
 use crate::agents::Confinement;
 use crate::agents::sandbox::Mode;
 
@@ -18,9 +18,9 @@ pub(crate) const CHECK_TAIL_BYTES: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Limits {
     /// Largest single file.
-    pub file_bytes: u64,
+    pub(crate) file_bytes: u64,
     /// Largest sum of the sizes of the files the change adds or modifies.
-    pub change_bytes: u64,
+    pub(crate) change_bytes: u64,
 }
 
 /// Stages everything in the worktree except the `exclude` pathspec patterns and commits it on the
@@ -120,14 +120,12 @@ fn check_sizes(worktree: &Path, entries: &[git::StatusEntry], limits: Limits) ->
     Ok(())
 }
 
-/// A pull request title from a prompt: its first line, at most 72 characters.
+/// A pull request title from a prompt: the task's title ([`super::task::title`]), `Task` when
+/// the prompt is blank.
 pub(crate) fn title(prompt: &str) -> String {
-    let line = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("Task").trim();
-    if line.chars().count() > 72 {
-        let cut: String = line.chars().take(71).collect();
-        format!("{cut}…")
-    } else {
-        line.to_owned()
+    match super::task::title(prompt) {
+        t if t.is_empty() => "Task".to_owned(),
+        t => t,
     }
 }
 
@@ -265,7 +263,7 @@ pub(crate) fn notes_text(files: &[ChangedFile]) -> String {
 
 /// The notes in a few words for a code action title (`outside link: l; binary: a.png, b.png +1;
 /// exec bit: run.sh`); `None` when there is none.
-pub fn notes_short(files: &[ChangedFile]) -> Option<String> {
+pub(crate) fn notes_short(files: &[ChangedFile]) -> Option<String> {
     let mut groups: [(&str, Vec<&str>); 3] = [("outside link", vec![]), ("binary", vec![]), ("exec bit", vec![])];
     for f in files {
         for note in &f.notes {
@@ -399,12 +397,12 @@ pub(crate) fn owner_repo(url: &str) -> Option<(String, String)> {
 #[derive(Debug, Clone)]
 pub(crate) struct GithubTarget {
     /// API root, `https://api.github.com` normally.
-    pub api_url: String,
+    pub(crate) api_url: String,
     /// The git remote to push the task branch to.
-    pub remote: String,
+    pub(crate) remote: String,
     /// The token (read from the environment variable the config names; never logged).
-    pub token: String,
-    pub draft: bool,
+    pub(crate) token: String,
+    pub(crate) draft: bool,
 }
 
 /// Pushes the task branch to the remote and opens a pull request against `base_branch`
@@ -552,11 +550,9 @@ diff --git \"a/we\\nird\" \"b/we\\nird\"\ndeleted file mode 100644\n--- \"a/we\\
         use axum::http::{HeaderMap, StatusCode};
         use axum::routing::post;
 
+        use crate::test_support::git;
+
         let tmp = tempfile::tempdir().expect("tempdir");
-        let git = |dir: &Path, args: &[&str]| {
-            let out = std::process::Command::new("git").args(args).current_dir(dir).output().expect("git");
-            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        };
         let remote = tmp.path().join("acme/widget.git");
         std::fs::create_dir_all(&remote).expect("mkdir");
         git(&remote, &["init", "-q", "--bare"]);

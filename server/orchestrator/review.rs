@@ -7,43 +7,40 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::git::user_identity;
-use super::git::{self, Git, MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_SYMLINK, is_null_oid};
+use super::git::{self, Git, GitError, MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_SYMLINK, is_null_oid};
 use super::pr::ranges_overlap;
-use super::store::{CheckResult, PullRequest, Signoff, SignoffAction, Task, TaskId, TaskState, now_ms};
+use super::store::now_ms;
+use super::task::{PullRequest, Signoff, SignoffAction, Task, TaskId, TaskState};
 use super::worktree;
-use super::{Orchestrator, OrchestratorError, spawn_pipeline, store};
+use super::{Orchestrator, OrchestratorError, pipeline, store};
 
 /// One file of a pull request as it should be after applying it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FileChange {
+pub(crate) struct FileChange {
     /// Absolute path in the user's tree (always UTF-8: [`Orchestrator::apply`] refuses others).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The file's current content (equal to the base commit's); `None` when the file is new.
-    pub old_content: Option<String>,
+    pub(crate) old_content: Option<String>,
     /// The content after applying; `None` when the pull request deletes the file.
-    pub new_content: Option<String>,
+    pub(crate) new_content: Option<String>,
 }
 
 /// Two ready pull requests that change overlapping lines of the same files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Overlap {
-    pub first: TaskId,
-    pub second: TaskId,
+pub(crate) struct Overlap {
+    pub(crate) first: TaskId,
+    pub(crate) second: TaskId,
     /// Paths relative to the repository root.
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
 }
 
 /// The result of a merge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Merged {
+pub(crate) struct Merged {
     /// The merge commit on the user's branch.
-    pub commit: String,
+    pub(crate) commit: String,
     /// Who signed it off (`Name <email>`).
-    pub signed_off_by: String,
-}
-
-fn git_err(e: impl Into<anyhow::Error>) -> OrchestratorError {
-    OrchestratorError::Git(e.into())
+    pub(crate) signed_off_by: String,
 }
 
 /// A repository path as bytes, shown on one line: control characters and bytes that are not
@@ -73,7 +70,7 @@ fn user_repo(task: &Task) -> Git {
 
 impl Orchestrator {
     fn ready_pr(&self, id: TaskId, action: &'static str) -> Result<(Task, PullRequest), OrchestratorError> {
-        let task = self.inner.expect_state(id, &[TaskState::Ready], action, "ready")?;
+        let task = self.inner.expect_state(id, &[TaskState::Ready], action)?;
         let pr = self.inner.store.pull_request(id)?.ok_or(OrchestratorError::NoPullRequest(id))?;
         Ok((task, pr))
     }
@@ -81,13 +78,13 @@ impl Orchestrator {
     /// The pull request's full unified diff (base commit to head commit), for review.
     ///
     /// Errors: no pull request, git failures.
-    pub async fn diff(&self, id: TaskId) -> Result<String, OrchestratorError> {
+    pub(crate) async fn diff(&self, id: TaskId) -> Result<String, OrchestratorError> {
         let task = self.inner.store.task(id)?;
         let pr = self.inner.store.pull_request(id)?.ok_or(OrchestratorError::NoPullRequest(id))?;
         user_repo(&task)
             .text(&["diff", "--no-color", "--no-ext-diff", "--no-textconv", &pr.base_commit, &pr.head_commit])
             .await
-            .map_err(git_err)
+            .map_err(OrchestratorError::from)
     }
 
     /// The edits that apply a ready pull request to the user's files: every changed file's
@@ -101,15 +98,15 @@ impl Orchestrator {
     /// [`OrchestratorError::AlreadyApplied`] when every file already has the pull request's
     /// content; [`OrchestratorError::Diverged`] naming the first file the user changed since the
     /// base commit; the task is not ready; git failures.
-    pub async fn apply(&self, id: TaskId) -> Result<Vec<FileChange>, OrchestratorError> {
+    pub(crate) async fn apply(&self, id: TaskId) -> Result<Vec<FileChange>, OrchestratorError> {
         let (task, pr) = self.ready_pr(id, "applying")?;
         let repo = user_repo(&task);
         let raw = repo
             .bytes(&["diff-tree", "-r", "-z", "--raw", "--no-renames", "--no-abbrev", &pr.base_commit, &pr.head_commit])
             .await
-            .map_err(git_err)?;
+            .map_err(OrchestratorError::from)?;
         let entries =
-            git::parse_raw_z(&raw).ok_or_else(|| git_err(anyhow::anyhow!("cannot read git diff-tree's file list")))?;
+            git::parse_raw_z(&raw).ok_or_else(|| GitError::Malformed { args: "diff-tree -r -z --raw".to_owned() })?;
         let refuse =
             |path: &[u8], why: &str| OrchestratorError::CannotApply { path: show_path(path), why: why.to_owned() };
         let mut oids = Vec::new();
@@ -140,12 +137,16 @@ impl Orchestrator {
             oids.push(e.new_oid.clone());
         }
         let wanted: Vec<String> = oids.iter().filter(|o| !is_null_oid(o)).cloned().collect();
-        let mut blobs = repo.blobs(&wanted).await.map_err(git_err)?.into_iter();
+        let mut blobs = repo.blobs(&wanted).await.map_err(OrchestratorError::from)?.into_iter();
         let mut next = |oid: &str| {
             if is_null_oid(oid) {
                 Ok(None)
             } else {
-                blobs.next().flatten().map(Some).ok_or_else(|| git_err(anyhow::anyhow!("git has no object {oid}")))
+                blobs
+                    .next()
+                    .flatten()
+                    .map(Some)
+                    .ok_or_else(|| OrchestratorError::from(GitError::MissingObject(oid.to_owned())))
             }
         };
         let mut changes = Vec::new();
@@ -185,7 +186,7 @@ impl Orchestrator {
     /// may still merge or discard it, or apply it again after undoing the edit.
     ///
     /// Errors: the task is not ready, no git identity, database failures.
-    pub async fn mark_applied(&self, id: TaskId) -> Result<(), OrchestratorError> {
+    pub(crate) async fn mark_applied(&self, id: TaskId) -> Result<(), OrchestratorError> {
         let (task, pr) = self.ready_pr(id, "applying")?;
         let who = identity(&task).await?;
         self.inner.store.add_signoff(&Signoff {
@@ -209,11 +210,11 @@ impl Orchestrator {
     /// Errors (the user's files are untouched): [`OrchestratorError::DirtyTree`] naming the
     /// modified tracked files, [`OrchestratorError::Conflicts`] naming the files `git merge-tree`
     /// predicts conflicts in, the task is not ready, no git identity, git failures.
-    pub async fn merge(&self, id: TaskId) -> Result<Merged, OrchestratorError> {
+    pub(crate) async fn merge(&self, id: TaskId) -> Result<Merged, OrchestratorError> {
         let (task, pr) = self.ready_pr(id, "merging")?;
         let key = worktree::repo_key(&task.repo_root);
         let (global, name, email) =
-            git::identity_file(&self.inner.data_dir, &task.repo_root, &key).await.map_err(git_err)?;
+            git::identity_file(&self.inner.data_dir, &task.repo_root, &key).await.map_err(OrchestratorError::from)?;
         let repo = user_repo(&task).with_global(&global);
         let status = repo
             .bytes(&[
@@ -225,7 +226,7 @@ impl Orchestrator {
                 "--ignore-submodules=all",
             ])
             .await
-            .map_err(git_err)?;
+            .map_err(OrchestratorError::from)?;
         let dirty: Vec<String> = git::parse_status_z(&status).iter().map(|e| show_path(&e.path)).collect();
         if !dirty.is_empty() {
             return Err(OrchestratorError::DirtyTree(dirty));
@@ -240,11 +241,7 @@ impl Orchestrator {
             message.push_str(pr.description.trim());
             message.push_str("\n\n");
         }
-        let checks = match pr.check {
-            CheckResult::Pass => "pass",
-            CheckResult::Fail => "FAIL",
-            CheckResult::None => "none",
-        };
+        let checks = pr.check.trailer();
         message.push_str(&format!("Baton-Task: {id}\nBaton-Checks: {checks}\nSigned-off-by: {who}\n"));
         let merged = repo
             .bytes(&["merge", "--no-ff", "--no-edit", "--no-stat", "--no-verify", "-m", &message, &pr.head_commit])
@@ -252,9 +249,9 @@ impl Orchestrator {
         if let Err(e) = merged {
             // Leave the tree as it was.
             let _ = repo.bytes(&["merge", "--abort"]).await;
-            return Err(git_err(e));
+            return Err(e.into());
         }
-        let commit = repo.line(&["rev-parse", "HEAD"]).await.map_err(git_err)?;
+        let commit = repo.line(&["rev-parse", "HEAD"]).await.map_err(OrchestratorError::from)?;
         self.inner.store.add_signoff(&Signoff {
             task_id: id,
             who: who.clone(),
@@ -274,19 +271,18 @@ impl Orchestrator {
     /// queued again and runs in the same worktree, on top of its earlier commit.
     ///
     /// Errors: the task is in another state, database errors.
-    pub fn request_changes(&self, id: TaskId, feedback: &str) -> Result<(), OrchestratorError> {
+    pub(crate) fn request_changes(&self, id: TaskId, feedback: &str) -> Result<(), OrchestratorError> {
         let task = self.inner.expect_state(
             id,
             &[TaskState::Ready, TaskState::Failed, TaskState::Interrupted],
             "requesting changes",
-            "ready, failed or interrupted",
         )?;
         let prompt = format!("{}\n\nReview feedback on your previous work (address it):\n{feedback}", task.prompt);
         self.inner.store.set_field(id, store::Field::Prompt, prompt)?;
         self.inner.store.set_field(id, store::Field::Error, None::<String>)?;
         self.inner.store.set_field(id, store::Field::Owner, self.inner.owner.clone())?;
         self.inner.transition(id, TaskState::Queued, "changes requested".to_owned())?;
-        spawn_pipeline(self.inner.clone(), id);
+        pipeline::spawn(self.inner.clone(), id);
         Ok(())
     }
 
@@ -294,14 +290,14 @@ impl Orchestrator {
     /// branch, state `discarded`.
     ///
     /// Errors: the task is already merged, applied or discarded; git or database failures.
-    pub async fn discard(&self, id: TaskId) -> Result<(), OrchestratorError> {
+    pub(crate) async fn discard(&self, id: TaskId) -> Result<(), OrchestratorError> {
         let task = self.inner.store.task(id)?;
         if task.state.is_final() {
             return Err(OrchestratorError::WrongState {
                 id,
                 state: task.state,
                 action: "discarding",
-                needed: "not merged, applied or discarded",
+                needed: format!("not {}", TaskState::either(&TaskState::finals())),
             });
         }
         self.inner.transition(id, TaskState::Discarded, "discarded".to_owned())?;
@@ -319,7 +315,7 @@ impl Orchestrator {
     /// base side) overlap in the same file: merging one will likely conflict with the other.
     ///
     /// Errors: database errors.
-    pub fn conflicts_between_ready(&self) -> Result<Vec<Overlap>, OrchestratorError> {
+    pub(crate) fn conflicts_between_ready(&self) -> Result<Vec<Overlap>, OrchestratorError> {
         let store = &self.inner.store;
         let mut ready = Vec::new();
         for t in store.tasks()?.into_iter().filter(|t| t.state == TaskState::Ready) {
@@ -356,7 +352,7 @@ impl Orchestrator {
     /// (`git merge-tree --write-tree`; nothing is written to the user's tree).
     ///
     /// Errors: no pull request, git failures.
-    pub async fn predict_conflicts(&self, id: TaskId) -> Result<Vec<String>, OrchestratorError> {
+    pub(crate) async fn predict_conflicts(&self, id: TaskId) -> Result<Vec<String>, OrchestratorError> {
         let task = self.inner.store.task(id)?;
         let pr = self.inner.store.pull_request(id)?.ok_or(OrchestratorError::NoPullRequest(id))?;
         merge_tree_conflicts(&user_repo(&task), &pr.head_commit).await
@@ -364,7 +360,7 @@ impl Orchestrator {
 }
 
 async fn identity(task: &Task) -> Result<String, OrchestratorError> {
-    let (name, email) = user_identity(&task.repo_root).await.map_err(git_err)?;
+    let (name, email) = user_identity(&task.repo_root).await.map_err(OrchestratorError::from)?;
     Ok(format!("{name} <{email}>"))
 }
 
@@ -373,14 +369,16 @@ async fn merge_tree_conflicts(repo: &Git, head: &str) -> Result<Vec<String>, Orc
     let out = repo
         .output(&["merge-tree", "--write-tree", "-z", "--name-only", "--no-messages", "HEAD", head])
         .await
-        .map_err(git_err)?;
+        .map_err(OrchestratorError::from)?;
     match out.status.code() {
         Some(0) => Ok(Vec::new()),
         Some(1) => Ok(git::parse_merge_tree_z(&out.stdout).iter().map(|p| show_path(p)).collect()),
-        _ => Err(OrchestratorError::Git(anyhow::anyhow!(
-            "git merge-tree failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))),
+        _ => Err(GitError::Failed {
+            args: "merge-tree".to_owned(),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        }
+        .into()),
     }
 }
 
@@ -390,12 +388,12 @@ async fn merge_tree_conflicts(repo: &Git, head: &str) -> Result<Vec<String>, Orc
 async fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, OrchestratorError> {
     match tokio::fs::symlink_metadata(path).await {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(git_err(anyhow::anyhow!("cannot read {}: {e}", path.display()))),
+        Err(error) => return Err(OrchestratorError::File { path: path.to_path_buf(), error }),
         Ok(m) if !m.is_file() => return Ok(Some(b"\0not a regular file".to_vec())),
         Ok(_) => {}
     }
     match tokio::fs::read(path).await {
         Ok(b) => Ok(Some(b)),
-        Err(e) => Err(git_err(anyhow::anyhow!("cannot read {}: {e}", path.display()))),
+        Err(error) => Err(OrchestratorError::File { path: path.to_path_buf(), error }),
     }
 }

@@ -3,123 +3,22 @@
 //! two editors on the same repository can use it at once).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
+use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use serde::{Deserialize, Serialize};
 
+use super::task::{
+    CheckResult, DiffStat, LogLine, PullRequest, Signoff, SignoffAction, Task, TaskId, TaskState, transition_allowed,
+};
 use crate::process::GroupRecord;
-
-/// A task's id (the `tasks.id` primary key).
-pub type TaskId = i64;
 
 /// How long a statement waits for another server's write lock, in milliseconds.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
-/// Where a task is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskState {
-    /// Waiting for a slot of its agent profile.
-    Queued,
-    /// Its worktree is being created (checkout, `.worktreeinclude`, setup command).
-    Preparing,
-    /// The agent is working.
-    Running,
-    /// Plan-first: the agent proposed a plan; work starts when the user approves it.
-    AwaitingPlanApproval,
-    /// The agent finished; its work is being committed and the checks run.
-    Checking,
-    /// A local pull request is ready for review.
-    Ready,
-    /// Merged into the user's branch.
-    Merged,
-    /// Applied to the user's files as edits.
-    Applied,
-    /// Thrown away by the user (worktree and branch removed).
-    Discarded,
-    /// The agent, the worktree or the commit failed (see the task's error).
-    Failed,
-    /// The server running it stopped mid-way; worktree and branch are kept.
-    Interrupted,
-}
-
-impl TaskState {
-    /// Every state, in lifecycle order.
-    pub const ALL: [TaskState; 11] = [
-        TaskState::Queued,
-        TaskState::Preparing,
-        TaskState::Running,
-        TaskState::AwaitingPlanApproval,
-        TaskState::Checking,
-        TaskState::Ready,
-        TaskState::Merged,
-        TaskState::Applied,
-        TaskState::Discarded,
-        TaskState::Failed,
-        TaskState::Interrupted,
-    ];
-
-    /// The state's name as stored and shown (`awaiting_plan_approval`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskState::Queued => "queued",
-            TaskState::Preparing => "preparing",
-            TaskState::Running => "running",
-            TaskState::AwaitingPlanApproval => "awaiting_plan_approval",
-            TaskState::Checking => "checking",
-            TaskState::Ready => "ready",
-            TaskState::Merged => "merged",
-            TaskState::Applied => "applied",
-            TaskState::Discarded => "discarded",
-            TaskState::Failed => "failed",
-            TaskState::Interrupted => "interrupted",
-        }
-    }
-
-    /// The state named `s`, if any.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// A server is working on the task (a process may be running for it).
-    pub fn is_working(self) -> bool {
-        matches!(self, TaskState::Queued | TaskState::Preparing | TaskState::Running | TaskState::Checking)
-    }
-
-    /// Nothing more happens to the task.
-    pub fn is_final(self) -> bool {
-        matches!(self, TaskState::Merged | TaskState::Applied | TaskState::Discarded)
-    }
-}
-
-impl std::fmt::Display for TaskState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Whether a task may go from `from` to `to`: the one place the lifecycle is enforced.
-pub fn transition_allowed(from: TaskState, to: TaskState) -> bool {
-    use TaskState::*;
-    match from {
-        Queued => matches!(to, Preparing | Failed | Discarded | Interrupted),
-        Preparing => matches!(to, Running | Failed | Discarded | Interrupted),
-        Running => matches!(to, Checking | AwaitingPlanApproval | Failed | Discarded | Interrupted),
-        AwaitingPlanApproval => matches!(to, Queued | Discarded),
-        Checking => matches!(to, Ready | Failed | Discarded | Interrupted),
-        // Ready → queued: the reviewer requested changes.
-        Ready => matches!(to, Merged | Applied | Discarded | Queued | Failed),
-        // Failed and interrupted tasks can be retried (re-queued) or thrown away.
-        Failed | Interrupted => matches!(to, Queued | Discarded),
-        Merged | Applied | Discarded => false,
-    }
-}
-
 /// Errors of the task store.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("cannot open the task database {path}: {reason}")]
     Open { path: String, reason: String },
     #[error("task database error: {0}")]
@@ -130,164 +29,6 @@ pub enum StoreError {
     IllegalTransition { id: TaskId, from: TaskState, to: TaskState },
     #[error("task {id} has a corrupt record: {reason}")]
     Corrupt { id: TaskId, reason: String },
-}
-
-/// One delegated task.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Task {
-    pub id: TaskId,
-    /// The repository's top-level directory (the user's tree).
-    pub repo_root: PathBuf,
-    pub prompt: String,
-    /// Editor context as the LSP layer sent it (file, selection, diagnostic), as JSON.
-    pub context: serde_json::Value,
-    /// The agent profile's name.
-    pub agent: String,
-    pub state: TaskState,
-    pub branch: Option<String>,
-    pub worktree: Option<PathBuf>,
-    /// The commit the task's branch started from.
-    pub base_commit: Option<String>,
-    /// Creation time, milliseconds since the Unix epoch.
-    pub created_ms: i64,
-    /// Last change, milliseconds since the Unix epoch.
-    pub updated_ms: i64,
-    pub summary: Option<String>,
-    pub error: Option<String>,
-    /// Tokens used by the task's runs, when the agent reports them.
-    pub tokens: u64,
-    /// Plan-first: the proposed plan.
-    pub plan: Option<String>,
-    pub plan_approved: bool,
-    /// Which server instance works on it (`<pid>:<instance>:<start time>`; older servers wrote
-    /// `<pid>:<instance>`).
-    pub owner: String,
-    /// Git's admin directory for the worktree (`<repo>/.git/worktrees/<name>`), recorded when the
-    /// worktree was created: git commands on the worktree name it instead of reading the
-    /// worktree's `.git`.
-    pub git_dir: Option<PathBuf>,
-    /// The agent's process group while it runs (recorded so a later server can stop it).
-    pub process: Option<GroupRecord>,
-}
-
-/// A timestamped task log line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LogLine {
-    /// Milliseconds since the Unix epoch.
-    pub time_ms: i64,
-    pub line: String,
-}
-
-/// `git diff --shortstat` of a pull request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct DiffStat {
-    pub files_changed: u32,
-    pub insertions: u32,
-    pub deletions: u32,
-}
-
-/// One hunk of a diff: the lines it replaces in the base (`old_*`) and the lines it puts in
-/// their place (`new_*`); 1-based line numbers, a count of 0 means an insertion (old) or a
-/// deletion (new) after that line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LineRange {
-    pub old_start: u32,
-    pub old_count: u32,
-    pub new_start: u32,
-    pub new_count: u32,
-}
-
-/// A file a pull request changes, with its changed line ranges.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ChangedFile {
-    /// Path relative to the repository root (lossy UTF-8 for names that are not).
-    pub path: String,
-    pub ranges: Vec<LineRange>,
-    /// What a reviewer must be told about this file (empty for an ordinary text change).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<FileNote>,
-}
-
-/// Something about a changed file that its line diff does not show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum FileNote {
-    /// A symbolic link whose target (absolute, or climbing out with `..`, or into `.git`) is
-    /// outside the repository's tree.
-    SymlinkOutside { target: String },
-    /// Binary content (a NUL byte, or not UTF-8 text).
-    Binary,
-    /// The executable bit was set (`true`, including a new executable file) or cleared.
-    Executable { set: bool },
-}
-
-/// Outcome of the project's check command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckResult {
-    Pass,
-    Fail,
-    /// No check command is configured.
-    None,
-}
-
-impl CheckResult {
-    fn as_str(self) -> &'static str {
-        match self {
-            CheckResult::Pass => "pass",
-            CheckResult::Fail => "fail",
-            CheckResult::None => "none",
-        }
-    }
-    fn parse(s: &str) -> Self {
-        match s {
-            "pass" => CheckResult::Pass,
-            "fail" => CheckResult::Fail,
-            _ => CheckResult::None,
-        }
-    }
-}
-
-/// A local pull request: the task branch's work, ready for review.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PullRequest {
-    pub task_id: TaskId,
-    pub title: String,
-    pub description: String,
-    pub base_commit: String,
-    pub head_commit: String,
-    pub branch: String,
-    pub stat: DiffStat,
-    pub files: Vec<ChangedFile>,
-    pub check_command: Option<String>,
-    pub check: CheckResult,
-    /// The last 4 KB of the check command's output.
-    pub check_output: String,
-    pub tokens: u64,
-    pub github_url: Option<String>,
-}
-
-/// What a human did with a pull request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignoffAction {
-    Merged,
-    Applied,
-}
-
-/// A human's sign-off on a pull request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Signoff {
-    pub task_id: TaskId,
-    /// `Name <email>` from the user's git identity.
-    pub who: String,
-    /// Milliseconds since the Unix epoch.
-    pub when_ms: i64,
-    pub action: SignoffAction,
-    /// The pull request's head commit that was signed off.
-    pub head_commit: String,
-    /// The checks' result at that head.
-    pub checks: CheckResult,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -442,7 +183,7 @@ impl Store {
     /// busy timeout of 5000 ms, and brings its schema up to date.
     ///
     /// Errors: the directory or file cannot be created or is not a database.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
         let open_err = |reason: String| StoreError::Open { path: path.display().to_string(), reason };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
@@ -457,13 +198,14 @@ impl Store {
         Ok(Store { conn: Mutex::new(conn) })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves the connection usable: take it back.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // parking_lot's lock is not poisoned: a panic while holding it leaves the connection
+        // usable (every statement is its own transaction).
+        self.conn.lock()
     }
 
     /// Records a new task in `queued`; returns its id.
-    pub fn insert_task(
+    pub(crate) fn insert_task(
         &self,
         repo_root: &Path,
         prompt: &str,
@@ -475,14 +217,22 @@ impl Store {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO tasks (repo_root, prompt, context, agent, state, created_ms, updated_ms, owner) \
-             VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5, ?6)",
-            params![repo_root.to_string_lossy(), prompt, context.to_string(), agent, now, owner],
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+            params![
+                repo_root.to_string_lossy(),
+                prompt,
+                context.to_string(),
+                agent,
+                TaskState::Queued.as_str(),
+                now,
+                owner
+            ],
         )?;
         Ok(conn.last_insert_rowid())
     }
 
     /// The task `id`. Errors: [`StoreError::NoTask`].
-    pub fn task(&self, id: TaskId) -> Result<Task, StoreError> {
+    pub(crate) fn task(&self, id: TaskId) -> Result<Task, StoreError> {
         let conn = self.conn();
         let row = conn
             .query_row(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"), [id], task_from_row)
@@ -491,7 +241,7 @@ impl Store {
     }
 
     /// Every task, oldest first.
-    pub fn tasks(&self) -> Result<Vec<Task>, StoreError> {
+    pub(crate) fn tasks(&self) -> Result<Vec<Task>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY id"))?;
         let rows = stmt.query_map([], task_from_row)?.collect::<Result<Vec<_>, _>>()?;
@@ -499,10 +249,13 @@ impl Store {
     }
 
     /// The tasks not yet merged, applied or discarded, oldest first.
-    pub fn unfinished_tasks(&self) -> Result<Vec<Task>, StoreError> {
+    pub(crate) fn unfinished_tasks(&self) -> Result<Vec<Task>, StoreError> {
         let conn = self.conn();
+        // The names are the enum's own ([`TaskState::as_str`]): no user text reaches the SQL.
+        let finals: Vec<String> = TaskState::finals().into_iter().map(|s| format!("'{}'", s.as_str())).collect();
         let mut stmt = conn.prepare(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE state NOT IN ('merged', 'applied', 'discarded') ORDER BY id"
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE state NOT IN ({}) ORDER BY id",
+            finals.join(", ")
         ))?;
         let rows = stmt.query_map([], task_from_row)?.collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(finish_task).collect()
@@ -511,7 +264,7 @@ impl Store {
     /// Moves task `id` to `to` (checked by [`transition_allowed`]) and returns the state it was in.
     ///
     /// Errors: [`StoreError::NoTask`], [`StoreError::IllegalTransition`].
-    pub fn set_state(&self, id: TaskId, to: TaskState) -> Result<TaskState, StoreError> {
+    pub(crate) fn set_state(&self, id: TaskId, to: TaskState) -> Result<TaskState, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let from: Option<String> =
@@ -540,7 +293,13 @@ impl Store {
     }
 
     /// Records where task `id` works: its branch, worktree and base commit.
-    pub fn set_worktree(&self, id: TaskId, branch: &str, worktree: &Path, base_commit: &str) -> Result<(), StoreError> {
+    pub(crate) fn set_worktree(
+        &self,
+        id: TaskId,
+        branch: &str,
+        worktree: &Path,
+        base_commit: &str,
+    ) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE tasks SET branch = ?1, worktree = ?2, base_commit = ?3, updated_ms = ?4 WHERE id = ?5",
             params![branch, worktree.to_string_lossy(), base_commit, now_ms(), id],
@@ -549,7 +308,7 @@ impl Store {
     }
 
     /// Records task `id`'s worktree admin directory (see [`Task::git_dir`]).
-    pub fn set_git_dir(&self, id: TaskId, git_dir: &Path) -> Result<(), StoreError> {
+    pub(crate) fn set_git_dir(&self, id: TaskId, git_dir: &Path) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE tasks SET git_dir = ?1, updated_ms = ?2 WHERE id = ?3",
             params![git_dir.to_string_lossy(), now_ms(), id],
@@ -571,7 +330,7 @@ impl Store {
     }
 
     /// Appends a line to task `id`'s log.
-    pub fn append_log(&self, id: TaskId, line: &str) -> Result<(), StoreError> {
+    pub(crate) fn append_log(&self, id: TaskId, line: &str) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO task_log (task_id, time_ms, line) VALUES (?1, ?2, ?3)",
             params![id, now_ms(), line],
@@ -580,7 +339,7 @@ impl Store {
     }
 
     /// Task `id`'s log, oldest first.
-    pub fn log(&self, id: TaskId) -> Result<Vec<LogLine>, StoreError> {
+    pub(crate) fn log(&self, id: TaskId) -> Result<Vec<LogLine>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT time_ms, line FROM task_log WHERE task_id = ?1 ORDER BY rowid")?;
         let rows = stmt.query_map([id], |r| Ok(LogLine { time_ms: r.get(0)?, line: r.get(1)? }))?;
@@ -588,7 +347,7 @@ impl Store {
     }
 
     /// Records (or replaces) task `pr.task_id`'s pull request.
-    pub fn put_pull_request(&self, pr: &PullRequest) -> Result<(), StoreError> {
+    pub(crate) fn put_pull_request(&self, pr: &PullRequest) -> Result<(), StoreError> {
         let files = serde_json::to_string(&pr.files).unwrap_or_else(|_| "[]".to_owned());
         self.conn().execute(
             "INSERT OR REPLACE INTO pull_requests (task_id, title, description, base_commit, head_commit, branch, \
@@ -616,7 +375,7 @@ impl Store {
     }
 
     /// Task `id`'s pull request, if it has one.
-    pub fn pull_request(&self, id: TaskId) -> Result<Option<PullRequest>, StoreError> {
+    pub(crate) fn pull_request(&self, id: TaskId) -> Result<Option<PullRequest>, StoreError> {
         let conn = self.conn();
         let pr = conn
             .query_row(
@@ -649,11 +408,8 @@ impl Store {
     }
 
     /// Records a sign-off.
-    pub fn add_signoff(&self, s: &Signoff) -> Result<(), StoreError> {
-        let action = match s.action {
-            SignoffAction::Merged => "merged",
-            SignoffAction::Applied => "applied",
-        };
+    pub(crate) fn add_signoff(&self, s: &Signoff) -> Result<(), StoreError> {
+        let action = s.action.as_str();
         self.conn().execute(
             "INSERT INTO signoffs (task_id, who, when_ms, action, head_commit, checks) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![s.task_id, s.who, s.when_ms, action, s.head_commit, s.checks.as_str()],
@@ -662,7 +418,7 @@ impl Store {
     }
 
     /// Task `id`'s sign-offs, oldest first.
-    pub fn signoffs(&self, id: TaskId) -> Result<Vec<Signoff>, StoreError> {
+    pub(crate) fn signoffs(&self, id: TaskId) -> Result<Vec<Signoff>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT task_id, who, when_ms, action, head_commit, checks FROM signoffs WHERE task_id = ?1 ORDER BY id",
@@ -674,7 +430,7 @@ impl Store {
                 task_id: r.get(0)?,
                 who: r.get(1)?,
                 when_ms: r.get(2)?,
-                action: if action == "applied" { SignoffAction::Applied } else { SignoffAction::Merged },
+                action: SignoffAction::parse(&action),
                 head_commit: r.get(4)?,
                 checks: CheckResult::parse(&checks),
             })
@@ -685,7 +441,7 @@ impl Store {
     /// Marks `interrupted` every task that a server was working on (queued, preparing, running,
     /// checking) whose owner is no longer alive according to `owner_alive`, calling `stop` on
     /// each first (to stop what the dead server left running). Returns the tasks, as they were.
-    pub fn interrupt_orphans(
+    pub(crate) fn interrupt_orphans(
         &self,
         owner_alive: impl Fn(&str) -> bool,
         stop: impl Fn(&Task),

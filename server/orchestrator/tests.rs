@@ -2,13 +2,14 @@
 //! no sleeps in the tests themselves (they wait on task events with a timeout).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use tokio::sync::broadcast::Receiver;
 
 use super::*;
 use crate::agents::{AgentKind, AgentProfile};
+use crate::orchestrator::task::SignoffAction;
+use crate::test_support::{git, git_repo};
 
 const LIB: &str = "fn one() {}\nfn two() {}\nfn three() {}\n";
 
@@ -18,25 +19,9 @@ struct Fixture {
     data: PathBuf,
 }
 
-fn sh_git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").args(args).current_dir(dir).output().expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let repo = tmp.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    sh_git(&repo, &["init", "-q", "-b", "main"]);
-    sh_git(&repo, &["config", "user.name", "Ada Lovelace"]);
-    sh_git(&repo, &["config", "user.email", "ada@example.com"]);
-    sh_git(&repo, &["config", "commit.gpgsign", "false"]);
-    std::fs::write(repo.join("lib.rs"), LIB).expect("write");
-    std::fs::write(repo.join("README.md"), "# demo\n").expect("write");
-    sh_git(&repo, &["add", "-A"]);
-    sh_git(&repo, &["commit", "-q", "-m", "initial"]);
-    let repo = repo.canonicalize().expect("canonical");
+    let repo = git_repo(&tmp.path().join("repo"), "Ada Lovelace", &[("lib.rs", LIB), ("README.md", "# demo\n")]);
     let data = tmp.path().join("data");
     Fixture { tmp, repo, data }
 }
@@ -58,9 +43,8 @@ impl Fixture {
     }
 
     fn open(&self, agents: Vec<AgentProfile>, check: Option<&str>) -> Orchestrator {
-        let mut settings = Settings { agents, ..Settings::default() };
-        settings.orchestrator.check_command = check.map(str::to_owned);
-        Orchestrator::open(&self.data, settings, AgentRunners::default()).expect("open orchestrator")
+        let config = Config { profiles: agents, check_command: check.map(str::to_owned), ..Config::default() };
+        Orchestrator::open(&self.data, config, AgentRunners::default()).expect("open orchestrator")
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -91,6 +75,15 @@ async fn wait_for(orch: &Orchestrator, rx: &mut Receiver<TaskEvent>, id: TaskId,
     tokio::time::timeout(Duration::from_secs(60), wait).await.expect("task reached the state in time")
 }
 
+/// How many tasks are in each group of states, as the status bar counts them.
+fn counts(orch: &Orchestrator) -> Counts {
+    let mut c = Counts::default();
+    for t in orch.unfinished().expect("unfinished") {
+        c.add(t.state);
+    }
+    c
+}
+
 const APPEND: &str = "printf 'fn added() {}\\n' >> lib.rs\necho \"Added fn added\"\n";
 
 #[tokio::test]
@@ -112,15 +105,15 @@ async fn agent_work_becomes_a_ready_pr_and_merging_it_signs_off() {
         DiffStat { files_changed: 1, insertions: 1, deletions: 0 } [ChangedFile { path: "lib.rs", ranges: [LineRange { old_start: 3, old_count: 0, new_start: 4, new_count: 1 }], notes: [] }] Pass "checks-ok\n""#]]
     .assert_eq(&format!("{:?} {:?} {:?} {:?}", pr.stat, pr.files, pr.check, pr.check_output));
     assert_eq!(
-        sh_git(&worktree, &["log", "-1", "--format=%an <%ae> / %cn"]).trim(),
+        git(&worktree, &["log", "-1", "--format=%an <%ae> / %cn"]).trim(),
         "Baton agent script <ada@example.com> / Ada Lovelace"
     );
     assert!(orch.diff(id).await.expect("diff").contains("+fn added() {}"));
-    assert_eq!(orch.counts().expect("counts").awaiting_review, 1);
+    assert_eq!(counts(&orch).awaiting_review, 1);
 
     let merged = orch.merge(id).await.expect("merge");
     assert_eq!(merged.signed_off_by, "Ada Lovelace <ada@example.com>");
-    let message = sh_git(&f.repo, &["log", "-1", "--format=%B"]);
+    let message = git(&f.repo, &["log", "-1", "--format=%B"]);
     assert!(message.contains("Signed-off-by: Ada Lovelace <ada@example.com>"), "{message}");
     assert!(f.read("lib.rs").ends_with("fn added() {}\n"));
     let details = orch.show(id).expect("show");
@@ -158,18 +151,18 @@ async fn merge_is_refused_on_a_dirty_tree_and_on_a_predicted_conflict_leaving_fi
         .assert_eq(&err.to_string());
     assert_eq!(f.read("README.md"), "# mine\n");
     assert_eq!(f.read("lib.rs"), LIB);
-    sh_git(&f.repo, &["checkout", "README.md"]);
+    git(&f.repo, &["checkout", "README.md"]);
 
     let user_lib = LIB.replace("fn one() {}", "fn one() { user() }");
     std::fs::write(f.repo.join("lib.rs"), &user_lib).expect("write");
-    sh_git(&f.repo, &["commit", "-qam", "user change"]);
-    let head = sh_git(&f.repo, &["rev-parse", "HEAD"]);
+    git(&f.repo, &["commit", "-qam", "user change"]);
+    let head = git(&f.repo, &["rev-parse", "HEAD"]);
     assert_eq!(orch.predict_conflicts(id).await.expect("predict"), ["lib.rs"]);
     let err = orch.merge(id).await.expect_err("conflict");
     expect_test::expect!["refusing to merge: it would conflict in lib.rs"].assert_eq(&err.to_string());
     assert_eq!(f.read("lib.rs"), user_lib);
-    assert_eq!(sh_git(&f.repo, &["rev-parse", "HEAD"]), head);
-    assert_eq!(sh_git(&f.repo, &["status", "--porcelain"]), "");
+    assert_eq!(git(&f.repo, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&f.repo, &["status", "--porcelain"]), "");
     assert_eq!(orch.show(id).expect("show").task.state, TaskState::Ready);
 }
 
@@ -223,7 +216,7 @@ async fn discard_removes_worktree_and_branch() {
     assert!(worktree.exists());
     orch.discard(id).await.expect("discard");
     assert!(!worktree.exists());
-    assert_eq!(sh_git(&f.repo, &["branch", "--list", &branch]), "");
+    assert_eq!(git(&f.repo, &["branch", "--list", &branch]), "");
     assert_eq!(orch.show(id).expect("show").task.state, TaskState::Discarded);
     assert!(orch.discard(id).await.is_err(), "discarding twice is refused");
 }
@@ -237,7 +230,7 @@ async fn a_crashing_agent_fails_the_task_with_its_stderr_tail() {
     let task = wait_for(&orch, &mut rx, id, TaskState::Failed).await;
     expect_test::expect!["the agent exited with exit status: 2 before finishing: error: model not found"]
         .assert_eq(task.error.as_deref().unwrap_or(""));
-    assert_eq!(orch.counts().expect("counts").failed, 1);
+    assert_eq!(counts(&orch).failed, 1);
 }
 
 #[tokio::test]
@@ -328,7 +321,7 @@ async fn a_restarted_server_marks_running_tasks_interrupted_and_keeps_their_work
     assert!(worktree.join("lib.rs").exists(), "worktree kept");
     let branch = task.branch.expect("branch");
     // `+`: checked out in another worktree.
-    assert_eq!(sh_git(&f.repo, &["branch", "--list", &branch]).trim(), format!("+ {branch}"));
+    assert_eq!(git(&f.repo, &["branch", "--list", &branch]).trim(), format!("+ {branch}"));
 
     // Resuming runs it again in the same worktree.
     let mut rx = orch.subscribe();
@@ -349,7 +342,7 @@ async fn two_servers_share_the_database_without_interrupting_each_other() {
     // A third server starting now must not take the running task for an orphan.
     let c = f.open(vec![], None);
     assert_eq!(c.show(id).expect("show").task.state, TaskState::Running);
-    assert_eq!(b.counts().expect("counts").running, 1);
+    assert_eq!(counts(&b).running, 1);
     std::fs::write(f.path("go-shared"), "").expect("write");
     wait_for(&a, &mut rx, id, TaskState::Ready).await;
     let seen = b.list().expect("list");
@@ -363,13 +356,16 @@ async fn worktreeinclude_copies_ignored_files_and_setup_runs_in_the_worktree() {
     let f = fixture();
     std::fs::write(f.repo.join(".gitignore"), ".env\n").expect("write");
     std::fs::write(f.repo.join(".worktreeinclude"), "# secrets for the dev server\n.env\n").expect("write");
-    sh_git(&f.repo, &["add", "-A"]);
-    sh_git(&f.repo, &["commit", "-qm", "ignore .env"]);
+    git(&f.repo, &["add", "-A"]);
+    git(&f.repo, &["commit", "-qm", "ignore .env"]);
     std::fs::write(f.repo.join(".env"), "SECRET=1\n").expect("write");
     // The setup leaves its working directory for the agent, which checks it is its own.
     let agent = "grep -q SECRET=1 .env || exit 9\n[ \"$(cat .setup-ran)\" = \"$(pwd)\" ] || exit 8\nrm .setup-ran\n";
-    let mut settings = Settings { agents: vec![f.agent("script", &format!("{agent}{APPEND}"))], ..Settings::default() };
-    settings.orchestrator.setup_command = Some("pwd > .setup-ran".to_owned());
+    let settings = Config {
+        profiles: vec![f.agent("script", &format!("{agent}{APPEND}"))],
+        setup_command: Some("pwd > .setup-ran".to_owned()),
+        ..Config::default()
+    };
     let orch = Orchestrator::open(&f.data, settings, AgentRunners::default()).expect("open");
     let mut rx = orch.subscribe();
     let id = orch.start_task(&f.repo, "Use the env", serde_json::Value::Null, Some("script")).await.expect("start");
@@ -401,7 +397,7 @@ async fn a_concurrency_cap_of_one_runs_tasks_one_after_the_other_and_overlaps_ar
     .expect("one task runs");
     let (now, next) = if running == first { (first, second) } else { (second, first) };
     assert_eq!(orch.show(next).expect("show").task.state, TaskState::Queued);
-    let counts = orch.counts().expect("counts");
+    let counts = counts(&orch);
     assert_eq!((counts.running, counts.queued), (1, 1));
     let name = |id| if id == first { "go-first" } else { "go-second" };
     std::fs::write(f.path(name(now)), "").expect("write");
@@ -423,7 +419,7 @@ async fn gc_removes_orphan_worktrees_only() {
     let id = orch.start_task(&f.repo, "Add a function", serde_json::Value::Null, Some("script")).await.expect("start");
     let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
     let orphan = worktree::worktrees_dir(&f.data, &task.repo_root).join("99-orphan");
-    sh_git(&f.repo, &["worktree", "add", "-q", "-b", "baton/99-orphan", &orphan.to_string_lossy()]);
+    git(&f.repo, &["worktree", "add", "-q", "-b", "baton/99-orphan", &orphan.to_string_lossy()]);
     // A live task's folder whose path is not recorded yet (another server still creating it).
     let creating = worktree::worktrees_dir(&f.data, &task.repo_root).join(format!("{id}-being-created"));
     std::fs::create_dir_all(&creating).expect("mkdir");
@@ -432,7 +428,7 @@ async fn gc_removes_orphan_worktrees_only() {
     assert!(creating.exists(), "a folder named for a live task stays");
     assert!(!orphan.exists());
     assert!(task.worktree.expect("worktree").exists(), "a live task's worktree stays");
-    assert!(!sh_git(&f.repo, &["worktree", "list"]).contains("99-orphan"));
+    assert!(!git(&f.repo, &["worktree", "list"]).contains("99-orphan"));
 }
 
 #[tokio::test]
@@ -462,7 +458,7 @@ async fn request_changes_runs_the_agent_again_on_the_same_branch() {
     let before = orch.show(id).expect("show").pull_request.expect("pr");
     // The worktree folder went away meanwhile: the run re-creates it from the branch.
     let worktree = orch.show(id).expect("show").task.worktree.expect("worktree");
-    sh_git(&f.repo, &["worktree", "remove", "--force", &worktree.to_string_lossy()]);
+    git(&f.repo, &["worktree", "remove", "--force", &worktree.to_string_lossy()]);
     orch.request_changes(id, "add another one").expect("request changes");
     let task = wait_for(&orch, &mut rx, id, TaskState::Ready).await;
     assert!(task.prompt.ends_with("add another one"));
@@ -514,10 +510,10 @@ async fn a_change_above_the_total_limit_fails_naming_its_size_and_writes_no_obje
     let f = fixture();
     let agent =
         f.agent("two", "head -c 600 /dev/zero | tr '\\0' a > a.txt\nhead -c 700 /dev/zero | tr '\\0' b > b.txt\n");
-    let mut settings = Settings { agents: vec![agent], ..Settings::default() };
-    settings.orchestrator.max_change_bytes = 1000;
+    let mut settings = Config { profiles: vec![agent], ..Config::default() };
+    settings.limits.change_bytes = 1000;
     let orch = Orchestrator::open(&f.data, settings, AgentRunners::default()).expect("open");
-    let objects = || sh_git(&f.repo, &["count-objects", "-v"]);
+    let objects = || git(&f.repo, &["count-objects", "-v"]);
     let before = objects();
     let mut rx = orch.subscribe();
     let id = orch.start_task(&f.repo, "Two files", serde_json::Value::Null, Some("two")).await.expect("start");

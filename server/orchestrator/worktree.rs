@@ -1,32 +1,48 @@
-//! Task worktrees: one git branch and worktree per task, outside the user's tree, created and
-//! removed through the git CLI (serialized per repository), plus the data directory layout,
-//! `.worktreeinclude` copying, the setup command and garbage collection of orphans.
+//! Task worktrees' lifecycle: one git branch and worktree per task, outside the user's tree,
+//! created, re-created and removed (serialized per repository; the git commands themselves are
+//! `git.rs`'s), the data directory layout, `.worktreeinclude` copying, the setup command and
+//! garbage collection of orphans.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
-use anyhow::{Context, bail};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use parking_lot::Mutex;
 
-use super::git::{Git, GitError};
+use super::git::{self, Git, GitError};
+use crate::process::RunError;
 
-/// Errors creating or removing a worktree.
+/// How much of the setup command's output is kept for its error message, in bytes.
+const SETUP_TAIL_BYTES: usize = 4096;
+
+/// Errors creating, setting up or removing a worktree.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WorktreeError {
-    #[error("{0:#}")]
-    Git(#[from] anyhow::Error),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("the repository has no commit yet: {0}")]
+    NoCommit(GitError),
+    /// A folder or file of the data directory, the user's tree (`.worktreeinclude`) or the
+    /// worktree could not be read, written or removed.
+    #[error("{what}: {error}")]
+    File { what: String, error: std::io::Error },
+    #[error("setup command {command:?}: {error}")]
+    SetupNotRun { command: String, error: RunError },
+    #[error("setup command {command:?} was stopped after {ms} ms: {output}")]
+    SetupTimedOut { command: String, ms: u64, output: String },
+    #[error("setup command {command:?} failed: {output}")]
+    SetupFailed { command: String, output: String },
 }
 
-impl From<GitError> for WorktreeError {
-    fn from(e: GitError) -> Self {
-        WorktreeError::Git(e.into())
-    }
+/// Maps an I/O error to [`WorktreeError::File`] saying what was being done.
+fn file(what: String) -> impl FnOnce(std::io::Error) -> WorktreeError {
+    move |error| WorktreeError::File { what, error }
 }
 
 /// Baton's data directory: `$BATON_DATA_DIR`, else the platform's data directory + `/baton`.
-pub fn default_data_dir() -> Option<PathBuf> {
+pub(crate) fn default_data_dir() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("BATON_DATA_DIR") {
         return Some(PathBuf::from(p));
     }
@@ -35,7 +51,7 @@ pub fn default_data_dir() -> Option<PathBuf> {
 }
 
 /// The task database inside a data directory.
-pub fn db_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join("baton.db")
 }
 
@@ -80,20 +96,20 @@ pub(crate) fn worktrees_dir(data_dir: &Path, repo_root: &Path) -> PathBuf {
 /// One lock per repository for `git worktree add/remove` (git takes repository-wide locks).
 fn repo_lock(repo_root: &Path) -> Arc<tokio::sync::Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
-    let mut map = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut map = LOCKS.get_or_init(Default::default).lock();
     map.entry(repo_root.to_path_buf()).or_default().clone()
 }
 
 /// A created worktree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Worktree {
-    pub branch: String,
-    pub path: PathBuf,
+    pub(crate) branch: String,
+    pub(crate) path: PathBuf,
     /// The commit the branch starts at (the repository's HEAD when created).
-    pub base_commit: String,
+    pub(crate) base_commit: String,
     /// Git's admin directory for the worktree (`<repo>/.git/worktrees/<name>`): every later git
     /// command on the worktree names it explicitly.
-    pub git_dir: PathBuf,
+    pub(crate) git_dir: PathBuf,
 }
 
 /// Creates branch `baton/<id>-<slug>` at the repository's HEAD and its worktree under the data
@@ -113,10 +129,9 @@ pub(crate) async fn create(
     let branch = format!("baton/{name}");
     let path = worktrees_dir(data_dir, repo_root).join(&name);
     let repo = Git::repo(repo_root);
-    let base_commit =
-        repo.line(&["rev-parse", "--verify", "HEAD^{commit}"]).await.context("the repository has no commit yet")?;
+    let base_commit = repo.line(&["rev-parse", "--verify", "HEAD^{commit}"]).await.map_err(WorktreeError::NoCommit)?;
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(file(format!("cannot create {}", parent.display())))?;
     }
     {
         let lock = repo_lock(repo_root);
@@ -134,10 +149,10 @@ pub(crate) async fn create(
         args.push(base_commit.as_ref());
         repo.bytes(&args).await?;
     }
-    let git_dir = admin_dir(&path)?;
+    let git_dir = git::new_worktree_git_dir(&path)?;
     let wt = Git::worktree(&git_dir, &path).with_attr_source(&base_commit);
     step("checking out files".to_owned());
-    checkout_with_progress(&wt, step).await?;
+    wt.checkout_with_progress(step).await?;
     let count = wt.bytes(&["ls-files", "-z"]).await.map(|s| s.iter().filter(|&&b| b == 0).count()).unwrap_or(0);
     step(format!("checked out {count} files"));
     let copied = copy_includes(repo_root, &path).await?;
@@ -145,67 +160,6 @@ pub(crate) async fn create(
         step(format!("copied {} file(s) from .worktreeinclude", copied.len()));
     }
     Ok(Worktree { branch, path, base_commit, git_dir })
-}
-
-/// The admin directory named by the `.git` file git just wrote in a new worktree (before any
-/// agent ran there), checked to be an absolute `.../worktrees/<name>` directory whose `gitdir`
-/// file points back at the worktree.
-fn admin_dir(path: &Path) -> anyhow::Result<PathBuf> {
-    let dotgit = std::fs::read(path.join(".git")).with_context(|| format!("cannot read {}/.git", path.display()))?;
-    let line = dotgit.strip_suffix(b"\n").unwrap_or(&dotgit);
-    let dir = line.strip_prefix(b"gitdir: ").context("the new worktree's .git is not a gitdir file")?;
-    let dir = super::git::path_from_bytes(dir);
-    anyhow::ensure!(dir.is_absolute(), "git wrote a relative gitdir in {}/.git", path.display());
-    let back = std::fs::read(dir.join("gitdir")).with_context(|| format!("cannot read {}/gitdir", dir.display()))?;
-    let back = super::git::path_from_bytes(back.strip_suffix(b"\n").unwrap_or(&back));
-    anyhow::ensure!(back == path.join(".git"), "{} does not point back at {}", dir.display(), path.display());
-    Ok(dir)
-}
-
-/// Fills a `--no-checkout` worktree (`git checkout --progress --force HEAD`), turning git's
-/// `Updating files: 45% (450/1000)` lines into steps every 10 percent. Git prints them only
-/// when the checkout takes more than about two seconds.
-async fn checkout_with_progress(wt: &Git, step: &(dyn Fn(String) + Send + Sync)) -> anyhow::Result<()> {
-    use tokio::io::AsyncReadExt;
-    let args = ["checkout", "--progress", "--force", "HEAD"];
-    let mut child = wt.command(&args).await?.stdout(Stdio::null()).spawn().context("cannot run git checkout")?;
-    let mut stderr = child.stderr.take().context("no stderr pipe")?;
-    let mut all = Vec::new();
-    let mut pending = Vec::new();
-    let mut last_percent = 0u32;
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stderr.read(&mut buf).await.context("reading git checkout's progress")?;
-        if n == 0 {
-            break;
-        }
-        all.extend_from_slice(&buf[..n]);
-        for &b in &buf[..n] {
-            if b == b'\r' || b == b'\n' {
-                let line = String::from_utf8_lossy(&pending).into_owned();
-                pending.clear();
-                if let Some(p) = parse_progress(&line)
-                    && p >= last_percent + 10
-                {
-                    last_percent = p;
-                    step(format!("checking out files: {}", line.trim().trim_start_matches("Updating files:").trim()));
-                }
-            } else {
-                pending.push(b);
-            }
-        }
-    }
-    let status = child.wait().await.context("waiting for git checkout")?;
-    if !status.success() {
-        bail!("git {} failed ({status}): {}", args.join(" "), tail(&all, 2048).trim());
-    }
-    Ok(())
-}
-
-/// The percentage of a git progress line (`Updating files:  45% (450/1000)`).
-fn parse_progress(line: &str) -> Option<u32> {
-    let (before, _) = line.split_once('%')?;
-    before.rsplit(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 /// Re-creates the worktree of an existing task branch (for a resumed task whose worktree folder
@@ -222,7 +176,7 @@ pub(crate) async fn reattach(
     let name = branch.strip_prefix("baton/").unwrap_or(branch);
     let path = worktrees_dir(data_dir, repo_root).join(name);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(file(format!("cannot create {}", parent.display())))?;
     }
     {
         let lock = repo_lock(repo_root);
@@ -237,74 +191,88 @@ pub(crate) async fn reattach(
             ["worktree".as_ref(), "add".as_ref(), "--quiet".as_ref(), path.as_os_str(), branch.as_ref()];
         repo.bytes(&args).await?;
     }
-    let git_dir = admin_dir(&path)?;
+    let git_dir = git::new_worktree_git_dir(&path)?;
     copy_includes(repo_root, &path).await?;
     Ok((path, git_dir))
 }
 
-/// Copies the files `.worktreeinclude` names (one per line: relative paths or glob patterns;
-/// `#` comments; a pattern without `/` matches at any depth, like `.gitignore`) from the user's
-/// tree into the worktree, keeping existing worktree files. Returns the copied relative paths.
-pub(crate) async fn copy_includes(repo_root: &Path, worktree: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let list = match tokio::fs::read_to_string(repo_root.join(".worktreeinclude")).await {
+/// Copies the files `.worktreeinclude` names from the user's tree into the worktree, keeping
+/// existing worktree files. The file has `.gitignore`'s syntax and meaning (matched by the
+/// `ignore` crate): `#` comments, `!` re-includes, a pattern without a `/` matches at any depth,
+/// a leading `/` anchors it at the repository root, a trailing `/` matches only directories, and
+/// a matched directory is copied whole. `.git` is never entered and symbolic links in the user's
+/// tree are not followed. Returns the copied relative paths.
+///
+/// Errors: `.worktreeinclude` or a folder of the user's tree cannot be read, a copy fails.
+pub(crate) async fn copy_includes(repo_root: &Path, worktree: &Path) -> Result<Vec<PathBuf>, WorktreeError> {
+    let list_path = repo_root.join(".worktreeinclude");
+    let list = match tokio::fs::read_to_string(&list_path).await {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).context("cannot read .worktreeinclude"),
+        Err(e) => return Err(file("cannot read .worktreeinclude".to_owned())(e)),
     };
-    let mut copied = Vec::new();
+    let mut builder = GitignoreBuilder::new(repo_root);
     for line in list.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-            continue;
-        }
-        let pattern = line.trim_start_matches('/').trim_end_matches('/');
-        if pattern.split('/').any(|c| c == "..") {
-            tracing::warn!(pattern, ".worktreeinclude: skipping a pattern that leaves the repository");
-            continue;
-        }
-        let is_glob = pattern.contains(['*', '?', '[']);
-        let sources: Vec<PathBuf> = if is_glob {
-            let anchored =
-                if line.trim_end_matches('/').contains('/') { pattern.to_owned() } else { format!("**/{pattern}") };
-            let full = repo_root.join(&anchored);
-            match glob::glob(&full.to_string_lossy()) {
-                Ok(paths) => paths.filter_map(Result::ok).collect(),
-                Err(e) => {
-                    tracing::warn!(pattern, error = %e, ".worktreeinclude: bad pattern");
-                    continue;
-                }
-            }
-        } else {
-            vec![repo_root.join(pattern)]
-        };
-        for src in sources {
-            let Ok(rel) = src.strip_prefix(repo_root) else {
-                continue;
-            };
-            if rel.components().next().is_some_and(|c| c.as_os_str() == ".git") {
-                continue;
-            }
-            let rel = rel.to_path_buf();
-            if copy_path(&src, worktree, &rel)? {
-                copied.push(rel);
-            }
+        if let Err(e) = builder.add_line(Some(list_path.clone()), line) {
+            tracing::warn!(pattern = line, error = %e, ".worktreeinclude: bad pattern");
         }
     }
-    Ok(copied)
+    let include =
+        builder.build().map_err(|e| file("cannot read .worktreeinclude".to_owned())(std::io::Error::other(e)))?;
+    if include.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (root, worktree) = (repo_root.to_path_buf(), worktree.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let mut copied = Vec::new();
+        copy_matches(&include, &root, Path::new(""), &worktree, &mut copied)?;
+        Ok(copied)
+    })
+    .await
+    .map_err(|e| file("copying .worktreeinclude files stopped".to_owned())(std::io::Error::other(e)))?
+}
+
+/// Walks `dir` (`rel` in the user's tree, sorted by name), copying what `include` matches.
+fn copy_matches(
+    include: &Gitignore,
+    dir: &Path,
+    rel: &Path,
+    worktree: &Path,
+    copied: &mut Vec<PathBuf>,
+) -> Result<(), WorktreeError> {
+    let read = std::fs::read_dir(dir).map_err(file(format!("cannot read {}", dir.display())))?;
+    let mut entries: Vec<std::fs::DirEntry> = read.filter_map(Result::ok).collect();
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        // The entry's own type: a link is neither a file nor a directory here.
+        let Ok(kind) = entry.file_type() else { continue };
+        if entry.file_name() == ".git" || kind.is_symlink() {
+            continue;
+        }
+        let rel = rel.join(entry.file_name());
+        if include.matched(&rel, kind.is_dir()).is_ignore() {
+            if copy_path(&entry.path(), worktree, &rel)? {
+                copied.push(rel);
+            }
+        } else if kind.is_dir() {
+            copy_matches(include, &entry.path(), &rel, worktree, copied)?;
+        }
+    }
+    Ok(())
 }
 
 /// Copies a file or a directory tree from `src` to `worktree/rel`; returns whether anything was
 /// copied. Never writes through a symbolic link: the worktree may hold links an agent committed
 /// (a resumed task's worktree is checked out from its branch), so a link anywhere on the way
 /// skips the file, and files are created new (`O_EXCL`, which also refuses a final link).
-fn copy_path(src: &Path, worktree: &Path, rel: &Path) -> anyhow::Result<bool> {
+fn copy_path(src: &Path, worktree: &Path, rel: &Path) -> Result<bool, WorktreeError> {
     let Ok(meta) = std::fs::symlink_metadata(src) else {
         return Ok(false);
     };
     if meta.is_dir() {
         let mut any = false;
-        for entry in std::fs::read_dir(src).with_context(|| format!("cannot read {}", src.display()))? {
-            let entry = entry?;
+        for entry in std::fs::read_dir(src).map_err(file(format!("cannot read {}", src.display())))? {
+            let entry = entry.map_err(file(format!("cannot read {}", src.display())))?;
             any |= copy_path(&entry.path(), worktree, &rel.join(entry.file_name()))?;
         }
         return Ok(any);
@@ -327,39 +295,28 @@ fn copy_path(src: &Path, worktree: &Path, rel: &Path) -> anyhow::Result<bool> {
         }
     }
     if let Some(parent) = dst.parent() {
-        std::fs::create_dir_all(parent)?;
+        std::fs::create_dir_all(parent).map_err(file(format!("cannot create {}", parent.display())))?;
     }
-    let mut from = std::fs::File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
+    let mut from = std::fs::File::open(src).map_err(file(format!("cannot read {}", src.display())))?;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     // `create_new` (O_CREAT | O_EXCL) also refuses a symbolic link in the last component.
     let mut to =
         match std::fs::OpenOptions::new().write(true).create_new(true).mode(meta.permissions().mode()).open(&dst) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dst.display())),
+            Err(e) => return Err(file(format!("cannot create {}", dst.display()))(e)),
         };
-    std::io::copy(&mut from, &mut to).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+    std::io::copy(&mut from, &mut to).map_err(file(format!("cannot copy {} to {}", src.display(), dst.display())))?;
     Ok(true)
-}
-
-/// The last `n` bytes of `bytes` as text (cut on a character boundary).
-pub(crate) fn tail(bytes: &[u8], n: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    if text.len() <= n {
-        return text.into_owned();
-    }
-    let mut start = text.len() - n;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    text[start..].to_owned()
 }
 
 /// Runs the configured setup command (`sh -c`) in a new worktree, confined like the agent
 /// (with the host network only when `network`), with a time limit in milliseconds after which
 /// its whole process group is killed.
 ///
-/// Errors carry the command's output tail; cancelling `cancel` is an error too.
+/// Errors carry the command's output tail: [`WorktreeError::SetupFailed`],
+/// [`WorktreeError::SetupTimedOut`]; [`WorktreeError::SetupNotRun`] when it cannot start or
+/// `cancel` fires.
 pub(crate) async fn run_setup(
     confinement: &crate::agents::Confinement,
     mode: crate::agents::sandbox::Mode,
@@ -367,17 +324,19 @@ pub(crate) async fn run_setup(
     limit_ms: u64,
     network: bool,
     cancel: &tokio_util::sync::CancellationToken,
-) -> anyhow::Result<()> {
+) -> Result<(), WorktreeError> {
     let argv = ["sh".to_owned(), "-c".to_owned(), format!("exec 2>&1; {command}")];
-    let child = confinement.command(mode, &argv, network).context("empty setup command")?;
-    let out = crate::process::run_with_limit(child, limit_ms, 4096, cancel)
-        .await
-        .with_context(|| format!("setup command {command:?}"))?;
+    let not_run = |error| WorktreeError::SetupNotRun { command: command.to_owned(), error };
+    let child = confinement
+        .command(mode, &argv, network)
+        .ok_or_else(|| not_run(RunError::Spawn { program: "sh".to_owned(), reason: "empty command".to_owned() }))?;
+    let out = crate::process::run_with_limit(child, limit_ms, SETUP_TAIL_BYTES, cancel).await.map_err(not_run)?;
+    let output = out.stdout.trim().to_owned();
     if out.timed_out {
-        bail!("setup command {command:?} was stopped after {limit_ms} ms: {}", out.stdout.trim());
+        return Err(WorktreeError::SetupTimedOut { command: command.to_owned(), ms: limit_ms, output });
     }
     if out.code != Some(0) {
-        bail!("setup command {command:?} failed: {}", out.stdout.trim());
+        return Err(WorktreeError::SetupFailed { command: command.to_owned(), output });
     }
     Ok(())
 }
@@ -393,7 +352,7 @@ pub(crate) async fn remove(repo_root: &Path, path: &Path, branch: Option<&str>) 
             ["worktree".as_ref(), "remove".as_ref(), "--force".as_ref(), "--force".as_ref(), path.as_os_str()];
         if let Err(e) = repo.bytes(&args).await {
             tracing::warn!(error = %e, "git worktree remove failed; deleting the folder");
-            std::fs::remove_dir_all(path).with_context(|| format!("cannot remove {}", path.display()))?;
+            std::fs::remove_dir_all(path).map_err(file(format!("cannot remove {}", path.display())))?;
         }
     }
     repo.bytes(&["worktree", "prune"]).await?;
@@ -410,7 +369,10 @@ pub(crate) async fn remove(repo_root: &Path, path: &Path, branch: Option<&str>) 
 /// Removes worktree folders under `data_dir/worktrees` that are not in `referenced`, then runs
 /// `git worktree prune` in their repositories (found from each worktree's `.git` file).
 /// Returns the removed paths.
-pub(crate) async fn gc(data_dir: &Path, keep: &(dyn Fn(&Path) -> bool + Send + Sync)) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) async fn gc(
+    data_dir: &Path,
+    keep: &(dyn Fn(&Path) -> bool + Send + Sync),
+) -> Result<Vec<PathBuf>, WorktreeError> {
     let root = data_dir.join("worktrees");
     let mut removed = Vec::new();
     let Ok(repos) = std::fs::read_dir(&root) else {
@@ -436,7 +398,7 @@ pub(crate) async fn gc(data_dir: &Path, keep: &(dyn Fn(&Path) -> bool + Send + S
                     .then(|| dotgit.parent().map(Path::to_path_buf))
                     .flatten()
             });
-            std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+            std::fs::remove_dir_all(&path).map_err(file(format!("cannot remove {}", path.display())))?;
             if let Some(repo) = main_repo
                 && repo.exists()
             {
@@ -485,10 +447,37 @@ mod tests {
         assert!(std::fs::read_dir(&outside).expect("outside").next().is_none(), "nothing written outside");
     }
 
-    #[test]
-    fn git_progress_percentages_parse() {
-        assert_eq!(parse_progress("Updating files:  45% (450/1000)"), Some(45));
-        assert_eq!(parse_progress("Updating files: 100% (1000/1000), done."), Some(100));
-        assert_eq!(parse_progress("warning: something"), None);
+    #[tokio::test]
+    async fn worktreeinclude_has_gitignore_semantics() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (repo, wt) = (tmp.path().join("repo"), tmp.path().join("wt"));
+        for d in
+            [&repo, &wt, &repo.join("app/config"), &repo.join("secrets/deep"), &repo.join(".git"), &repo.join("sub")]
+        {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        let list =
+            "# comments and blank lines are ignored\n\n*.local\n!keep.local\n/top.env\nsecrets/\napp/config/*.json\n";
+        std::fs::write(repo.join(".worktreeinclude"), list).expect("write");
+        for f in [
+            "a.local",
+            "sub/b.local",
+            "keep.local",
+            "top.env",
+            "sub/top.env",
+            "secrets/deep/key",
+            "app/config/dev.json",
+            "app/dev.json",
+            ".git/x.local",
+        ] {
+            std::fs::write(repo.join(f), f).expect("write");
+        }
+        let copied = copy_includes(&repo, &wt).await.expect("copy");
+        let copied: Vec<String> = copied.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(copied, ["a.local", "app/config/dev.json", "secrets", "sub/b.local", "top.env"]);
+        assert_eq!(std::fs::read_to_string(wt.join("secrets/deep/key")).expect("whole folder"), "secrets/deep/key");
+        for absent in ["keep.local", "sub/top.env", "app/dev.json", ".git"] {
+            assert!(!wt.join(absent).exists(), "{absent} was copied");
+        }
     }
 }

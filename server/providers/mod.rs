@@ -27,9 +27,7 @@ mod stream;
 pub(crate) mod tests;
 mod tools;
 
-pub use self::tools::{
-    TokenUsage, ToolCall, ToolChatRequest, ToolChatResponse, ToolMessage, ToolSpec, parse_text_tool_calls,
-};
+pub(crate) use self::tools::{ToolCall, ToolChatRequest, ToolMessage, ToolSpec};
 
 /// Which wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -55,26 +53,26 @@ pub enum ProviderKind {
 #[serde(default, rename_all = "snake_case", deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Wire format.
-    pub kind: ProviderKind,
+    pub(crate) kind: ProviderKind,
     /// Base URL, e.g. `http://127.0.0.1:8080/v1` for an OpenAI-compatible server,
     /// `https://api.anthropic.com/v1`, `http://127.0.0.1:11434` for Ollama,
     /// `http://127.0.0.1:8080` for llama.cpp.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// Model name sent in the request (`model` field).
-    pub model: String,
+    pub(crate) model: String,
     /// Name of the environment variable that holds the API key, if the provider needs one.
     /// The key itself never appears in config, logs or errors.
-    pub api_key_env: Option<String>,
+    pub(crate) api_key_env: Option<String>,
     /// Time limit for one whole request attempt, in milliseconds (connect, headers and the full
     /// stream); each retry gets its own. Timeouts are not retried.
-    pub timeout_ms: u64,
+    pub(crate) timeout_ms: u64,
     /// Time limit for establishing the connection, in milliseconds.
-    pub connect_timeout_ms: u64,
+    pub(crate) connect_timeout_ms: u64,
     /// How many times a request that failed with HTTP 429, 5xx or a connection error is retried
     /// (with exponential backoff starting at `retry_base_ms`). 0 disables retries.
-    pub max_retries: u32,
+    pub(crate) max_retries: u32,
     /// First backoff delay, in milliseconds.
-    pub retry_base_ms: u64,
+    pub(crate) retry_base_ms: u64,
 }
 
 impl Default for ProviderConfig {
@@ -95,16 +93,16 @@ impl Default for ProviderConfig {
 /// Who speaks a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub(crate) enum Role {
     User,
     Assistant,
 }
 
 /// One turn of a chat conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    pub role: Role,
-    pub content: String,
+pub(crate) struct ChatMessage {
+    pub(crate) role: Role,
+    pub(crate) content: String,
 }
 
 /// What to ask the model, in one of three shapes. Which shapes a provider accepts:
@@ -116,7 +114,7 @@ pub struct ChatMessage {
 /// | ollama    | `/api/generate` with `suffix`   | `/api/generate` `raw:true` | `/api/chat`                 |
 /// | llamacpp  | `/infill`                       | `/completion`              | `/v1/chat/completions`      |
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prompt {
+pub(crate) enum Prompt {
     /// Fill-in-the-middle through the provider's own prefix/suffix fields.
     Fim { prefix: String, suffix: String },
     /// A ready-made prompt string (for example already wrapped in a model family's FIM tokens).
@@ -127,18 +125,18 @@ pub enum Prompt {
 
 /// One generation request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GenerateRequest {
-    pub prompt: Prompt,
+pub(crate) struct GenerateRequest {
+    pub(crate) prompt: Prompt,
     /// Upper bound on generated tokens.
-    pub max_tokens: u32,
-    pub temperature: f32,
+    pub(crate) max_tokens: u32,
+    pub(crate) temperature: f32,
     /// Stop sequences sent to the model (the provider may also cut at them itself).
-    pub stop: Vec<String>,
+    pub(crate) stop: Vec<String>,
 }
 
 /// A stream of generated text deltas, in order. Ends when the model is done; yields an error and
 /// ends when the connection fails or the stream is malformed.
-pub type TextStream = Pin<Box<dyn Stream<Item = Result<String, ProviderError>> + Send>>;
+pub(crate) type TextStream = Pin<Box<dyn Stream<Item = Result<String, ProviderError>> + Send>>;
 
 /// Why a model request failed. Messages never contain an API key.
 #[derive(Debug, thiserror::Error)]
@@ -200,7 +198,7 @@ impl Provider {
     ///
     /// Errors: [`ProviderError::MissingKey`] when `api_key_env` names an unset (or empty)
     /// variable, [`ProviderError::Config`] when `base_url` is not an http(s) URL.
-    pub fn new(config: ProviderConfig) -> Result<Self, ProviderError> {
+    pub(crate) fn new(config: ProviderConfig) -> Result<Self, ProviderError> {
         let key = match &config.api_key_env {
             None => None,
             Some(env) => match std::env::var(env) {
@@ -224,7 +222,7 @@ impl Provider {
     }
 
     /// The configuration this provider was built from.
-    pub fn config(&self) -> &ProviderConfig {
+    pub(crate) fn config(&self) -> &ProviderConfig {
         &self.config
     }
 
@@ -235,7 +233,7 @@ impl Provider {
     ///
     /// Errors: [`ProviderError::Unsupported`] for a prompt shape the kind does not accept (see
     /// [`Prompt`]), and the transport errors of [`ProviderError`].
-    pub async fn generate(&self, request: GenerateRequest) -> Result<TextStream, ProviderError> {
+    pub(crate) async fn generate(&self, request: GenerateRequest) -> Result<TextStream, ProviderError> {
         tracing::trace!(kind = ?self.config.kind, prompt = ?request.prompt, "generate");
         match self.config.kind {
             ProviderKind::Openai => openai::generate(self, request).await,
@@ -248,7 +246,7 @@ impl Provider {
     /// A cheap reachability check (no tokens generated, no retries): `GET {base_url}/models` for
     /// OpenAI-compatible and Anthropic, `GET /api/tags` for Ollama, `GET /health` for llama.cpp.
     /// Any HTTP answer below 500 counts as reachable.
-    pub async fn health(&self) -> Result<(), ProviderError> {
+    pub(crate) async fn health(&self) -> Result<(), ProviderError> {
         let (path, headers) = match self.config.kind {
             ProviderKind::Openai => ("/models", self.bearer()?),
             ProviderKind::Anthropic => ("/models", anthropic::headers(self)?),

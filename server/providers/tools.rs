@@ -12,30 +12,30 @@ use super::{Provider, ProviderError, ProviderKind, anthropic, wire_f32};
 
 /// A tool the model may call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolSpec {
+pub(crate) struct ToolSpec {
     /// The name the model calls it by (`[a-zA-Z0-9_-]`, as every wire format requires).
-    pub name: String,
+    pub(crate) name: String,
     /// What the tool does, for the model.
-    pub description: String,
+    pub(crate) description: String,
     /// JSON Schema of the arguments object.
-    pub parameters: Value,
+    pub(crate) parameters: Value,
 }
 
 /// One tool call the model asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCall {
+pub(crate) struct ToolCall {
     /// The provider's call id (generated when the model gave none); tool results refer to it.
-    pub id: String,
+    pub(crate) id: String,
     /// The tool's name as the model wrote it (may name no offered tool).
-    pub name: String,
+    pub(crate) name: String,
     /// The arguments, normally a JSON object. A string when the model sent arguments that are not
     /// valid JSON (the tool then reports the error back to the model).
-    pub arguments: Value,
+    pub(crate) arguments: Value,
 }
 
 /// One message of a tool-calling conversation (the system prompt travels separately).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ToolMessage {
+pub(crate) enum ToolMessage {
     /// The user's text.
     User(String),
     /// A model turn: its text and the tool calls it made.
@@ -52,44 +52,44 @@ pub enum ToolMessage {
 
 /// One request of a tool-calling loop.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ToolChatRequest {
+pub(crate) struct ToolChatRequest {
     /// The system prompt (OpenAI/Ollama: a first `system` message; Anthropic: `system`).
-    pub system: Option<String>,
+    pub(crate) system: Option<String>,
     /// The conversation, oldest first.
-    pub messages: Vec<ToolMessage>,
+    pub(crate) messages: Vec<ToolMessage>,
     /// Empty: a plain chat (no tools offered, no JSON-in-text parsing).
-    pub tools: Vec<ToolSpec>,
+    pub(crate) tools: Vec<ToolSpec>,
     /// Upper bound on generated tokens for this turn.
-    pub max_tokens: u32,
+    pub(crate) max_tokens: u32,
     /// Sampling temperature.
-    pub temperature: f32,
+    pub(crate) temperature: f32,
 }
 
 /// Tokens one request used, as the server reported them (0 when it did not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct TokenUsage {
+pub(crate) struct TokenUsage {
     /// Prompt tokens (OpenAI `prompt_tokens`, Anthropic `input_tokens`, Ollama `prompt_eval_count`).
-    pub input_tokens: u64,
+    pub(crate) input_tokens: u64,
     /// Generated tokens (`completion_tokens`, `output_tokens`, `eval_count`).
-    pub output_tokens: u64,
+    pub(crate) output_tokens: u64,
 }
 
 impl TokenUsage {
     /// Input plus output tokens.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.input_tokens + self.output_tokens
     }
 }
 
 /// The model's answer to one [`ToolChatRequest`].
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ToolChatResponse {
+pub(crate) struct ToolChatResponse {
     /// The assistant's text (with any tool call written as JSON text removed).
-    pub text: String,
+    pub(crate) text: String,
     /// Structured tool calls, or calls recovered from JSON in the text; empty when the model
     /// answered without calling a tool.
-    pub tool_calls: Vec<ToolCall>,
-    pub usage: TokenUsage,
+    pub(crate) tool_calls: Vec<ToolCall>,
+    pub(crate) usage: TokenUsage,
 }
 
 impl Provider {
@@ -104,7 +104,7 @@ impl Provider {
     ///
     /// Errors: the transport errors of [`ProviderError`]; [`ProviderError::Malformed`] when the
     /// body is not the wire format's JSON; [`ProviderError::Remote`] for an `{"error": ...}` body.
-    pub async fn chat_with_tools(&self, request: ToolChatRequest) -> Result<ToolChatResponse, ProviderError> {
+    pub(crate) async fn chat_with_tools(&self, request: ToolChatRequest) -> Result<ToolChatResponse, ProviderError> {
         tracing::trace!(kind = ?self.config.kind, messages = ?request.messages, "chat with tools");
         let (url, body, headers) = match self.config.kind {
             ProviderKind::Openai => {
@@ -400,7 +400,7 @@ fn str_of(value: &Value, pointer: &str) -> String {
 /// name is one of `tools`. Returns the text with the recognised calls removed (trimmed) and the
 /// calls with ids `text_call_0`, `text_call_1`, ... Never fails: text that holds no call comes
 /// back unchanged with no calls.
-pub fn parse_text_tool_calls(text: &str, tools: &[&str]) -> (String, Vec<ToolCall>) {
+pub(crate) fn parse_text_tool_calls(text: &str, tools: &[&str]) -> (String, Vec<ToolCall>) {
     let mut calls = Vec::new();
     let mut rest = String::new();
     let mut cursor = 0;

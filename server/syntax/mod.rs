@@ -3,7 +3,7 @@
 //!
 //! No I/O: languages and queries are embedded from `grammars/` at build time. Every parse has a
 //! time budget and every document a size limit ([`limits`]); the server runs document parses on
-//! its blocking pool (`server/documents.rs`), never on the transport.
+//! its blocking pool (`server/lsp/documents.rs`), never on the transport.
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -38,6 +38,14 @@ pub struct Language {
     grammar: tree_sitter::Language,
     imports: Query,
     scopes: Query,
+    comments: Query,
+}
+
+/// The query sources of a language (`grammars/queries/<dir>/*.scm`).
+struct QuerySources {
+    imports: &'static str,
+    scopes: &'static str,
+    comments: &'static str,
 }
 
 impl std::fmt::Debug for Language {
@@ -51,17 +59,18 @@ struct LanguagesFile {
     language: Vec<LanguageInfo>,
 }
 
-/// The grammar and the two query sources for a `languages.toml` entry.
-fn grammar_for(name: &str) -> Option<(tree_sitter::Language, &'static str, &'static str)> {
+/// The grammar and the query sources for a `languages.toml` entry.
+fn grammar_for(name: &str) -> Option<(tree_sitter::Language, QuerySources)> {
     macro_rules! q {
         ($dir:literal) => {
-            (
-                include_str!(concat!("../../grammars/queries/", $dir, "/imports.scm")),
-                include_str!(concat!("../../grammars/queries/", $dir, "/scopes.scm")),
-            )
+            QuerySources {
+                imports: include_str!(concat!("../../grammars/queries/", $dir, "/imports.scm")),
+                scopes: include_str!(concat!("../../grammars/queries/", $dir, "/scopes.scm")),
+                comments: include_str!(concat!("../../grammars/queries/", $dir, "/comments.scm")),
+            }
         };
     }
-    let (lang, (imports, scopes)) = match name {
+    let (lang, queries) = match name {
         "rust" => (tree_sitter_rust::LANGUAGE.into(), q!("rust")),
         "python" => (tree_sitter_python::LANGUAGE.into(), q!("python")),
         "go" => (tree_sitter_go::LANGUAGE.into(), q!("go")),
@@ -70,7 +79,7 @@ fn grammar_for(name: &str) -> Option<(tree_sitter::Language, &'static str, &'sta
         "tsx" => (tree_sitter_typescript::LANGUAGE_TSX.into(), q!("typescript")),
         _ => return None,
     };
-    Some((lang, imports, scopes))
+    Some((lang, queries))
 }
 
 /// Every language in `grammars/languages.toml` whose grammar and queries load. An entry that
@@ -99,11 +108,17 @@ pub fn languages() -> &'static [Language] {
 }
 
 fn load(info: LanguageInfo) -> Result<Language, String> {
-    let (grammar, imports, scopes) =
+    let (grammar, sources) =
         grammar_for(&info.name).ok_or_else(|| format!("no grammar crate for language {}", info.name))?;
     let query =
         |src: &str, what: &str| Query::new(&grammar, src).map_err(|e| format!("{} {what} query: {e}", info.name));
-    Ok(Language { imports: query(imports, "imports")?, scopes: query(scopes, "scopes")?, grammar, info })
+    Ok(Language {
+        imports: query(sources.imports, "imports")?,
+        scopes: query(sources.scopes, "scopes")?,
+        comments: query(sources.comments, "comments")?,
+        grammar,
+        info,
+    })
 }
 
 /// The grammar for a document, from its LSP language id and its URI or path.
@@ -132,7 +147,7 @@ fn extension(path: &str) -> Option<&str> {
 }
 
 /// A parse tree and its language. Where the server hands one out, it was parsed from exactly the
-/// text it comes with (`server/documents.rs`).
+/// text it comes with (`server/lsp/documents.rs`).
 #[derive(Debug, Clone)]
 pub struct Syntax {
     pub language: &'static Language,
@@ -142,7 +157,7 @@ pub struct Syntax {
 impl Syntax {
     /// Parses `rope` from scratch within the document limits and [`PARSE_BUDGET`]. `None` when the
     /// text is over a limit, the parse ran over its budget, or tree-sitter refused the grammar
-    /// (for the CLI and tests; the server parses through `server/documents.rs`).
+    /// (for the CLI and tests; the server parses through `server/lsp/documents.rs`).
     pub fn parse(language: &'static Language, rope: &Rope) -> Option<Self> {
         check_limits(rope).ok()?;
         let tree = parse_within(language, rope, None, PARSE_BUDGET, &AtomicBool::new(false)).ok()?;
@@ -166,6 +181,19 @@ impl Syntax {
         scopes
     }
 
+    /// The comment that contains `byte` (a node the language's `comments.scm` captures, from its
+    /// first byte up to, not including, its end), if one does. Only nodes on the path to `byte`
+    /// are visited.
+    pub fn comment_at(&self, rope: &Rope, byte: usize) -> Option<Comment> {
+        let bytes = captures(&self.language.comments, self.tree.root_node(), rope, byte..byte + 1)
+            .into_iter()
+            .find(|r| r.start <= byte && byte < r.end)?;
+        let end = bytes.end.min(rope.len_bytes());
+        let start = bytes.start.min(end);
+        let text = rope.get_byte_slice(start..end)?.to_string();
+        Some(Comment { bytes, text })
+    }
+
     /// Byte range of the top-level node that contains `byte`, if one does.
     pub fn top_level_range(&self, byte: usize) -> Option<Range<usize>> {
         let root = self.tree.root_node();
@@ -183,6 +211,14 @@ impl Syntax {
         let top = root.children(&mut cursor).find(|n| n.start_byte() <= byte && byte <= n.end_byte());
         count_errors(top.unwrap_or(root))
     }
+}
+
+/// A comment in a tree ([`Syntax::comment_at`]): its byte range in the text and the text, markers
+/// included (`// TODO: x`, `/* ... */`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub bytes: Range<usize>,
+    pub text: String,
 }
 
 /// Parses `rope` as `language`, reusing `old` (edited to match `rope`), within [`CHECK_BUDGET`]:

@@ -117,3 +117,50 @@ fn size_limits_count_bytes_and_lines_as_lsp_breaks_them() {
     let lang = language_for("rust", "").expect("rust");
     assert!(Syntax::parse(lang, &Rope::from_str(&big)).is_none(), "Syntax::parse keeps the limits");
 }
+
+/// A sample with a line comment, a block comment (where the language has one), a string and an
+/// identifier that all hold `TODO`, per language.
+fn commented(name: &str) -> &'static str {
+    match name {
+        "rust" => "// TODO: a\nfn f() { let s = \"TODO\"; /* TODO b */ let n = price * TODO_COUNT; }\n",
+        "python" => "# TODO: a\ndef f():\n    s = \"TODO\"  # TODO b\n    n = price * TODO_COUNT\n",
+        "go" => "// TODO: a\nfunc f() { s := \"TODO\" /* TODO b */; n := price * TODO_COUNT }\n",
+        "javascript" | "typescript" | "tsx" => {
+            "// TODO: a\nfunction f() { const s = \"TODO\"; /* TODO b */ const n = price * TODO_COUNT; }\n"
+        }
+        other => panic!("no sample for {other}"),
+    }
+}
+
+#[test]
+fn comments_are_found_in_each_language_and_strings_and_names_are_not_comments() {
+    for lang in languages() {
+        let text = commented(&lang.info.name);
+        let rope = Rope::from_str(text);
+        let syntax = Syntax::parse(lang, &rope).expect("parses");
+        let found: Vec<Option<String>> =
+            text.match_indices("TODO").map(|(at, _)| syntax.comment_at(&rope, at).map(|c| c.text)).collect();
+        let name = &lang.info.name;
+        assert_eq!(found.len(), 4, "{name}");
+        assert_eq!(found[0].as_deref(), Some(text.lines().next().unwrap_or_default()), "{name}: line comment");
+        assert_eq!(found[1], None, "{name}: a string is not a comment");
+        let second = found[2].as_deref().unwrap_or_default();
+        assert!(second.contains("TODO b") && second.len() < 15, "{name}: second comment {second:?}");
+        assert_eq!(found[3], None, "{name}: `price * TODO_COUNT` is not a comment");
+    }
+}
+
+#[test]
+fn a_comment_contains_its_first_byte_not_its_end() {
+    let lang = language_for("rust", "").expect("rust");
+    let text = "let a = 1; /* x */ let b = 2;";
+    let rope = Rope::from_str(text);
+    let syntax = Syntax::parse(lang, &rope).expect("parses");
+    let start = text.find("/*").unwrap_or_default();
+    let end = text.find("*/").unwrap_or_default() + 2;
+    let comment = syntax.comment_at(&rope, start).expect("at its first byte");
+    assert_eq!((comment.bytes, comment.text.as_str()), (start..end, "/* x */"));
+    assert_eq!(syntax.comment_at(&rope, end), None, "just after it");
+    assert_eq!(syntax.comment_at(&rope, start - 1), None, "just before it");
+    assert_eq!(syntax.comment_at(&rope, text.len() + 10), None, "past the end of the text");
+}

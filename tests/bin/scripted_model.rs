@@ -5,16 +5,28 @@
 //! Options: `--port N` (default 0: any free port), `--reply TEXT` (the default reply, text
 //! streamed in each provider's wire format; `\n` escapes allowed), `--delay-ms N` (wait before
 //! answering), `--requests-log FILE` (each request received, one JSON object a line).
+//!
+//! `--agent` serves the scripted *agent* model instead (`agent_model.rs`): every agent makes one
+//! tool call, found from the tool schemas it offers, that writes `--agent-file PATH` (default
+//! `hello.txt`) with `--agent-content TEXT` (default `hello from baton\n`), then ends with
+//! `--agent-message TEXT`. `--agent-tool auto|write|edit|shell` forces a kind of tool,
+//! `--agent-after finish|hang|STATUS` says what follows the tool call, `--agent-reject STATUS`
+//! refuses every generation request (with the format's error body), `--agent-models A,B` names
+//! the listed models. Its request log has the wire format, model, tools offered and the answer.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[path = "../wire/support/agent_model.rs"]
+mod agent_model;
 #[path = "../wire/support/model_server.rs"]
 mod model_server;
 
 use std::io::Write;
 use std::time::Duration;
 
+use agent_model::{AfterTool, AgentModel, AgentPlan, ToolPreference};
 use model_server::{ModelServer, Reply};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() {
@@ -22,6 +34,7 @@ async fn main() {
     let mut reply = String::from("baton_suggestion()");
     let mut delay_ms = 0u64;
     let mut log: Option<String> = None;
+    let mut agent: Option<AgentPlan> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| fail(&format!("{a} needs a value")));
@@ -30,8 +43,38 @@ async fn main() {
             "--reply" => reply = value().replace("\\n", "\n"),
             "--delay-ms" => delay_ms = value().parse().unwrap_or_else(|_| fail("--delay-ms takes a number")),
             "--requests-log" => log = Some(value()),
+            "--agent" => {
+                agent.get_or_insert_with(AgentPlan::default);
+            }
+            "--agent-file" => agent.get_or_insert_with(AgentPlan::default).path = value(),
+            "--agent-content" => agent.get_or_insert_with(AgentPlan::default).content = value().replace("\\n", "\n"),
+            "--agent-message" => agent.get_or_insert_with(AgentPlan::default).final_message = value(),
+            "--agent-tool" => {
+                agent.get_or_insert_with(AgentPlan::default).prefer = ToolPreference::parse(&value())
+                    .unwrap_or_else(|| fail("--agent-tool takes auto, write, edit or shell"))
+            }
+            "--agent-after" => {
+                agent.get_or_insert_with(AgentPlan::default).after_tool = match value().as_str() {
+                    "finish" => AfterTool::Finish,
+                    "hang" => AfterTool::Hang,
+                    code => AfterTool::Status(
+                        code.parse().unwrap_or_else(|_| fail("--agent-after takes finish, hang or a status")),
+                        r#"{"error":{"message":"scripted failure"}}"#.to_owned(),
+                    ),
+                }
+            }
+            "--agent-reject" => {
+                agent.get_or_insert_with(AgentPlan::default).reject =
+                    Some(value().parse().unwrap_or_else(|_| fail("--agent-reject takes an HTTP status")))
+            }
+            "--agent-models" => {
+                agent.get_or_insert_with(AgentPlan::default).models = value().split(',').map(str::to_owned).collect()
+            }
             other => fail(&format!("unknown option {other}")),
         }
+    }
+    if let Some(plan) = agent {
+        return serve_agent(port, plan, log).await;
     }
     let server = ModelServer::start_on(port).await;
     server.set_default(Reply::text(reply));
@@ -50,6 +93,29 @@ async fn main() {
         {
             for r in &requests[seen..] {
                 let line = serde_json::json!({ "method": r.method, "path": r.path, "body": r.body });
+                let _ = writeln!(f, "{line}");
+            }
+        }
+        seen = requests.len();
+    }
+}
+
+/// The scripted agent model until killed, mirroring its requests into `log`.
+async fn serve_agent(port: u16, plan: AgentPlan, log: Option<String>) {
+    let model = AgentModel::start_on(port, plan).await;
+    println!("{}", model.base_url());
+    let _ = std::io::stdout().flush();
+    let mut seen = 0usize;
+    loop {
+        // Polling, as above: only mirrors requests into a file for scripts.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let requests = model.requests();
+        if let Some(path) = &log
+            && requests.len() > seen
+            && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path)
+        {
+            for r in &requests[seen..] {
+                let line: Value = r.to_json();
                 let _ = writeln!(f, "{line}");
             }
         }

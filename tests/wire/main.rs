@@ -3,6 +3,7 @@
 
 mod support;
 
+mod agent_model;
 mod cli;
 mod completion;
 mod confinement;

@@ -2,9 +2,9 @@
 -- repository with a scripted CLI agent profile (a shell script that rewrites line 2 of lib.rs);
 -- a ready pull request made from the shell (`baton task start`, sharing BATON_DATA_DIR with the
 -- editor's server) shows in the statusline and as code actions on the changed line; Apply
--- changes the buffer; `:Baton delegate` starts a task that becomes ready; `:Baton review`,
--- `request-changes`, `merge`, `discard`, `tasks` / `show`, the delegate code action and
--- `:checkhealth baton`.
+-- changes the buffer and keeps the pull request open (until `:Baton discard`); `:Baton
+-- delegate` starts a task that becomes ready; `:Baton review`, `request-changes`, `merge`,
+-- `discard`, `tasks` / `show`, the delegate code action and `:checkhealth baton`.
 local T = require('helpers')
 local baton = require('baton')
 
@@ -123,7 +123,7 @@ T.test('a ready pull request made from the shell shows in the statusline', funct
   T.eq(1, baton.tasks_details(bufnr).awaitingReview, 'awaitingReview count')
 end)
 
-T.test('code actions on the changed line include the PR actions; Apply changes the buffer', function()
+T.test('code actions on the changed line include the PR actions; Apply changes the buffer, keeps the PR', function()
   vim.api.nvim_win_set_cursor(0, { 2, 4 })
   local before = #ui.selects
   picks = { 'Apply to working tree' }
@@ -140,33 +140,84 @@ T.test('code actions on the changed line include the PR actions; Apply changes t
     return line2() == '    println!("hello");'
   end, 'the buffer to show the pull request applied (workspace/applyEdit)')
   T.eq(original[2], vim.split(T.read(repo .. '/lib.rs'), '\n')[2], 'lib.rs on disk (not written yet)')
+  -- Applying keeps the pull request open (issue 10): still ready and counted, the apply
+  -- recorded, and the user told it stays open.
+  local applied = T.wait(5000, function()
+    return T.find(msgs, 'applied PR #1')
+  end, 'the apply message')
+  T.truthy(applied:find('stays open', 1, true), 'the apply message says the pull request stays open: ' .. applied)
   T.wait(5000, function()
-    return baton.status(bufnr) == 'Baton: idle'
-  end, 'the applied pull request to leave the statusline')
+    local t = task(1)
+    return t and t.state == 'ready' and (t.message or ''):find('applied to the working tree', 1, true)
+  end, 'baton/tasks to carry task #1 ready, applied to the working tree')
+  T.eq('Baton: idle · 1 to review', baton.status(bufnr), 'statusline: the applied pull request is still to review')
   vim.cmd('silent undo')
   T.eq(original, vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), 'buffer after undo')
   T.eq(false, vim.bo[bufnr].modified, 'buffer unmodified after undo')
+  -- Undone, the pull request can be applied again: its actions are still offered.
+  before = #ui.selects
+  picks = {}
+  vim.lsp.buf.code_action()
+  T.wait(5000, function()
+    return #ui.selects > before
+  end, 'the code action menu after undo')
+  titles = ui.selects[#ui.selects].titles
+  T.truthy(
+    vim.tbl_contains(titles, prefix .. 'Apply to working tree'),
+    ('Apply offered again after undo: %s'):format(vim.inspect(titles))
+  )
 end)
 
-T.test(':Baton tasks all offers a finished task; Show details opens a scratch buffer', function()
-  picks = { '#1 applied', 'Show details' }
-  vim.cmd('Baton tasks all')
+T.test(':Baton tasks offers the applied pull request; Show details opens a scratch buffer', function()
+  picks = { '#1 ready', 'Show details' }
+  vim.cmd('Baton tasks')
   local buf = T.wait(5000, function()
     local b = vim.fn.bufnr('baton://task/1')
     return b ~= -1 and b
   end, 'the baton://task/1 buffer')
   local menu = ui.selects[#ui.selects].titles
-  T.eq({ 'Show details' }, menu, 'actions offered for an applied task')
+  T.eq({
+    'Review (open the diff)',
+    'Apply to working tree',
+    'Merge into the current branch',
+    'Request changes…',
+    'Show details',
+    'Discard',
+  }, menu, 'actions offered for an applied, still open pull request')
   local text = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n')
   for _, want in ipairs({
     'Task #1: Greet with hello',
-    'state: applied',
+    'state: ready',
     'Pull request: ',
     'lib.rs (lines 2-2)',
     'Greeting changed to hello',
+    'applied by Test User <test@example.com>',
+    'applied to the working tree by Test User <test@example.com>',
   }) do
     T.truthy(text:find(want, 1, true), ('%q in the task buffer:\n%s'):format(want, text))
   end
+  T.eq('nofile', vim.bo[buf].buftype, 'scratch buffer')
+  vim.cmd('close')
+  T.eq(bufnr, vim.api.nvim_get_current_buf(), 'back in lib.rs')
+end)
+
+T.test(':Baton discard closes the applied pull request; :Baton tasks all offers the finished task', function()
+  vim.cmd('Baton discard 1')
+  T.wait(10000, function()
+    return T.find(msgs, 'discarded task #1')
+  end, 'the discard message')
+  T.wait(5000, function()
+    return baton.status(bufnr) == 'Baton: idle'
+  end, 'the discarded pull request to leave the statusline')
+  T.eq(original, vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), 'lib.rs untouched by the discard')
+  picks = { '#1 discarded', 'Show details' }
+  vim.cmd('Baton tasks all')
+  local buf = T.wait(5000, function()
+    local b = vim.fn.bufnr('baton://task/1')
+    local shown = b ~= -1 and table.concat(vim.api.nvim_buf_get_lines(b, 0, -1, false), '\n') or ''
+    return shown:find('state: discarded', 1, true) and b
+  end, 'the baton://task/1 buffer showing the discarded task')
+  T.eq({ 'Show details' }, ui.selects[#ui.selects].titles, 'actions offered for a finished task')
   T.eq('nofile', vim.bo[buf].buftype, 'scratch buffer')
   vim.cmd('close')
   T.eq(bufnr, vim.api.nvim_get_current_buf(), 'back in lib.rs')

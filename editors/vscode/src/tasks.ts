@@ -2,7 +2,8 @@
 // No `vscode` import: unit-tested under plain Node.
 import { CMD, StatusParams, TaskSummary, TasksParams } from './protocol';
 
-/** States after which a task needs nothing more from the user. */
+/** States after which a task needs nothing more from the user (`applied` only in databases of
+ * servers from before Apply kept the pull request open). */
 export const FINISHED_STATES: readonly string[] = ['merged', 'applied', 'discarded'];
 /** States in which an agent is (or will be) working on the task. */
 export const WORKING_STATES: readonly string[] = ['queued', 'preparing', 'running', 'checking'];
@@ -96,7 +97,7 @@ export function resultMessage(command: string, id: number, result: unknown): str
   const r = (result ?? {}) as { files?: number; commit?: string; signedOffBy?: string };
   switch (command) {
     case CMD.prApply:
-      return `Baton: applied PR #${id} to the working tree (${r.files ?? '?'} file(s)); undo with Edit › Undo.`;
+      return `Baton: applied PR #${id} to the working tree (${r.files ?? '?'} file(s)); undo with Edit › Undo. It stays open until you merge or discard it.`;
     case CMD.prMerge:
       return `Baton: merged PR #${id} as ${String(r.commit ?? '').slice(0, 10)}${r.signedOffBy ? `, signed off by ${r.signedOffBy}` : ''}.`;
     case CMD.prDiscard:

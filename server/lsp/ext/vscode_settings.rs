@@ -2,7 +2,8 @@
 //! from the server's settings, as rust-analyzer generates its own: keys and defaults from
 //! `Settings::default()`, types from the fields' Rust types, descriptions from the fields' doc
 //! comments. The doc comments are read from the source with `syn`, wherever the settings types
-//! live (`config.rs`, `providers/`), so no settings type needs a derive or a copy of its docs.
+//! live (`config.rs`, `providers/`, `agents/`, `conductor/fim.rs`), so no settings type needs a
+//! derive or a copy of its docs.
 //! Test-only: the test in `ext.rs` compares the result with the file and rewrites it under
 //! `UPDATE_EXPECT=1`.
 

@@ -1,6 +1,8 @@
-//! Test support: an LSP client over the real binary and a scripted model server.
+//! Test support: an LSP client over the real binary, a scripted model server and a scripted
+//! agent model.
 #![allow(dead_code)]
 
+pub mod agent_model;
 pub mod client;
 pub mod model_server;
 

@@ -251,6 +251,7 @@ end
 -- Baton's code actions carry (client-side handlers, so results and errors are shown and
 -- prompts go through vim.ui.input instead of the server's showMessageRequest presets).
 
+-- `applied` only in databases of servers from before Apply kept the pull request open.
 local FINAL = { merged = true, applied = true, discarded = true }
 
 ---The actions on a task, in the order the picker offers them.
@@ -546,7 +547,11 @@ function M.run_action(client, name, id, bufnr, extra)
         notify(('Baton: reviewing PR #%s: %s'):format(tostring(id), vim.fn.fnamemodify(fname, ':~')))
       end
     elseif name == 'apply' then
-      notify(('Baton: applied PR #%s to the working tree (not saved yet; u undoes it)'):format(tostring(id)))
+      notify(
+        ('Baton: applied PR #%s to the working tree (not saved yet; u undoes it); it stays open until you merge or discard it'):format(
+          tostring(id)
+        )
+      )
     elseif name == 'merge' then
       -- The merge changed files on disk: reload the buffers that show them.
       pcall(vim.cmd.checktime)

@@ -338,7 +338,7 @@ async function run(page, repo, serverLog, userData, requestsLog) {
     await page.keyboard.press('Escape');
   });
 
-  await check(page, 'Ctrl+. offers the pull request and "Apply to working tree" changes the file', async () => {
+  await check(page, 'Ctrl+. offers the pull request and "Apply to working tree" changes the file; the pull request stays open', async () => {
     await openFile(page, 'lib.rs');
     await page.keyboard.press('Control+Home');
     await page.keyboard.press('ArrowDown');
@@ -360,12 +360,20 @@ async function run(page, repo, serverLog, userData, requestsLog) {
     }, 20000, 500);
     await apply.click();
     await waitFor('the PR\'s change in the editor', async () => (await viewText(page)).includes('"hello, world"'), 10000);
+    await waitFor('the apply message saying the pull request stays open', async () => {
+      const toasts = await page.locator('.notification-list-item-message').allInnerTexts();
+      return toasts.some((t) => t.includes('applied PR #1') && t.includes('stays open'));
+    }, 10000);
     await page.keyboard.press('Control+S');
     await waitFor('the change on disk after saving', () => fs.readFileSync(path.join(repo, 'lib.rs'), 'utf8').includes('"hello, world"'), 10000);
-    await waitFor('the status bar to drop the applied pull request', async () => {
-      const s = await statusText(page);
-      return s.includes('Baton:') && !s.includes('to review');
-    }, 15000);
+    // Applying keeps the pull request open (issue 10): still ready and counted, the apply recorded.
+    const shown = await waitFor('`baton task show 1` to record the apply', () => {
+      const out = execFileSync(BATON_BIN, ['task', 'show', '1'], { cwd: repo, env: childEnv }).toString();
+      return out.includes('signed off (Applied) by Baton Test <test@baton.invalid>') && out;
+    }, 10000);
+    if (!/^state: ready$/m.test(shown)) throw new Error(`the applied pull request is not ready any more:\n${shown}`);
+    const status = await statusText(page);
+    if (!status.includes('1 to review')) throw new Error(`the status bar no longer counts the applied pull request: ${JSON.stringify(status)}`);
   });
 
   await check(page, 'Baton: Delegate a Task… starts a task whose pull request the status bar then counts', async () => {
@@ -374,9 +382,10 @@ async function run(page, repo, serverLog, userData, requestsLog) {
     await waitFor('the prompt input box', async () => (await page.locator('.quick-input-widget').innerText()).includes('What should the agent do'), 10000);
     await input.fill('Add fn added');
     await page.keyboard.press('Enter');
-    const text = await waitFor('"1 to review" for the new task', async () => {
+    // The applied pull request #1 is still open: the new one makes two.
+    const text = await waitFor('"2 to review" with the new task', async () => {
       const s = await statusText(page);
-      return s.includes('1 to review') && s;
+      return s.includes('2 to review') && s;
     }, 30000);
     log(`status bar: ${text}`);
     const tasks = execFileSync(BATON_BIN, ['task', 'list'], { cwd: repo, env: childEnv }).toString();

@@ -31,7 +31,7 @@ test('each state offers the actions that apply to it', () => {
 
 test('results and task details read well', () => {
   assert.equal(resultMessage('baton.pr.merge', 4, { commit: '0123456789abcdef', signedOffBy: 'A <a@b>' }), 'Baton: merged PR #4 as 0123456789, signed off by A <a@b>.');
-  assert.match(resultMessage('baton.pr.apply', 4, { applied: true, files: 2 }), /applied PR #4 .*2 file/);
+  assert.match(resultMessage('baton.pr.apply', 4, { applied: true, files: 2 }), /applied PR #4 .*2 file.*stays open until you merge or discard it/);
   assert.equal(resultMessage('baton.pr.review', 4, {}), undefined);
   const md = taskDetailsMarkdown({
     task: { id: 7, prompt: 'Add fn added\nmore', state: 'ready', agent: 'scripted', branch: 'baton/task-7', summary: 'Added fn added' },

@@ -50,8 +50,8 @@ impl DocumentStore for DashMap<String, OpenDocument> {
 
 /// An open document: its text as the client last described it, and its syntax.
 #[derive(Debug)]
-pub struct OpenDocument {
-    pub doc: Document,
+pub(crate) struct OpenDocument {
+    pub(crate) doc: Document,
     parse: ParseState,
 }
 
@@ -121,7 +121,7 @@ enum Next {
 impl OpenDocument {
     /// A document just opened. `uri` and the document's language id choose the grammar
     /// ([`syntax::language_for`]); call [`open`] to store it and start its first parse.
-    pub fn new(doc: Document, uri: &str) -> Self {
+    pub(crate) fn new(doc: Document, uri: &str) -> Self {
         static EPOCHS: AtomicU64 = AtomicU64::new(1);
         let language = syntax::language_for(&doc.language_id, uri);
         let parse = ParseState {
@@ -143,28 +143,29 @@ impl OpenDocument {
 
     /// Replaces the text between two positions (or all of it) and edits the tree to match; the
     /// reparse is [`changed`]'s job. Never blocks: no parsing here.
-    pub fn apply_change(&mut self, range: Option<(Pos, Pos)>, text: &str, encoding: Encoding) {
+    pub(crate) fn apply_change(&mut self, range: Option<(Pos, Pos)>, text: &str, encoding: Encoding) {
         let whole = range.is_none();
         let edit = self.doc.apply_change(range, text, encoding);
         self.parse.edit(&edit, whole);
     }
 
     /// The grammar chosen at open, if any.
-    pub fn language(&self) -> Option<&'static Language> {
+    #[cfg(test)]
+    pub(crate) fn language(&self) -> Option<&'static Language> {
         self.parse.language
     }
 
     /// The tree of exactly the current text, when one is ready.
-    pub fn syntax(&self) -> Option<Syntax> {
+    pub(crate) fn syntax(&self) -> Option<Syntax> {
         self.parse.syntax()
     }
 
     /// A snapshot for the conductor (cheap: ropes and trees are shared), with the tree only when
     /// it matches the text.
-    pub fn snapshot(&self, uri: &str) -> (DocSnapshot, Document) {
+    pub(crate) fn snapshot(&self, uri: &str) -> (DocSnapshot, Document) {
         let snap = DocSnapshot {
             key: uri.to_owned(),
-            path: crate::server::display_path(uri),
+            path: super::convert::display_path(uri),
             rope: self.doc.rope.clone(),
             syntax: self.syntax(),
             language_id: self.doc.language_id.clone(),
