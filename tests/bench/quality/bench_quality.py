@@ -415,6 +415,9 @@ class Baton:
             "BATON_CONFIG": str(config),
             "BATON_DATA_DIR": str(work / "data"),
         }
+        # Post-processing rules switched off for an ablation run (server/conductor/postprocess.rs).
+        if os.environ.get("BATON_POSTPROCESS_OFF"):
+            self.env["BATON_POSTPROCESS_OFF"] = os.environ["BATON_POSTPROCESS_OFF"]
         self.init_options = {
             "provider": {"kind": "openai", "base_url": model_url.rstrip("/") + "/v1", "model": MODEL_ALIAS,
                          "timeout_ms": 300000},
@@ -820,6 +823,30 @@ def compare(old: list[dict], new: list[dict], old_name: str, new_name: str) -> s
 # Main
 # ------------------------------------------------------------------------------------------------
 
+def ablation(runs: list[tuple[str, list[dict]]]) -> str:
+    """HumanEval pass@1 per kind x placement for several runs of the same requests (one per
+    post-processing variant): Baton's row per run, and the raw baselines of the first run."""
+    cols = [(k, pl) for k in ("single", "multi") for pl in PLACEMENTS
+            if any(r["kind"] == k and r["placement"] == pl for _, rs in runs for r in rs)]
+    head = f"{'variant':<28}" + " ".join(f"{k[0] + '-' + pl:<13}" for k, pl in cols)
+    out = ["HumanEval pass@1 (n holes) per kind (s = single, m = multi) and placement", head,
+           "-" * len(head)]
+
+    def row(name: str, rs: list[dict], variant: str) -> str:
+        cells = []
+        for k, pl in cols:
+            sel = [r for r in rs if r["kind"] == k and r["placement"] == pl]
+            ok = sum(1 for r in sel if r["scores"][variant].get("pass"))
+            cells.append(f"{100 * ok / len(sel):5.1f}% ({len(sel)})" if sel else "   -")
+        return f"{name:<28}" + " ".join(f"{c:<13}" for c in cells)
+
+    first = runs[0][1]
+    out.append(row("raw as is", first, "raw"))
+    out.append(row("raw first line", first, "raw_line"))
+    out.extend(row(name, rs, "baton") for name, rs in runs)
+    return "\n".join(out)
+
+
 def parse_list(value: str, allowed: tuple) -> list[str]:
     items = [v.strip() for v in value.split(",") if v.strip()]
     bad = [v for v in items if v not in allowed]
@@ -847,20 +874,31 @@ def main() -> int:
     ap.add_argument("--report-only", action="store_true", help="print the table of OUT/results.jsonl")
     ap.add_argument("--compare", metavar="RESULTS",
                     help="compare Baton in OUT/results.jsonl with Baton in RESULTS (.jsonl or .jsonl.gz)")
+    ap.add_argument("--ablation", nargs="+", metavar="NAME=RESULTS",
+                    help="print pass@1 per kind and placement of several runs side by side")
     ap.add_argument("--timeout", type=float, default=600, help="seconds to wait for one suggestion")
     ap.add_argument("--allow-unsandboxed", action="store_true")
     ap.add_argument("--command", help="the command line to print with the table")
     ap.add_argument("--meta", default="{}", help="JSON object printed above the table")
     args = ap.parse_args()
 
+    if args.ablation:
+        runs = []
+        for spec in args.ablation:
+            name, _, path = spec.partition("=")
+            runs.append((name, [r for r in load_results(Path(path)) if r["kind"] != "xfile"]))
+        print(ablation(runs))
+        return 0
     out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not out_dir.is_file():
+        out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / "results.jsonl"
     command = args.command or " ".join(sys.argv)
     meta = json.loads(args.meta)
 
     if args.report_only or args.compare:
-        results = load_results(results_path)
+        # --out may name a results file itself (tests/bench/quality/before.jsonl.gz).
+        results = load_results(Path(args.out) if Path(args.out).is_file() else results_path)
         if args.compare:
             print(compare(load_results(Path(args.compare)), results, args.compare, str(results_path)))
         else:
