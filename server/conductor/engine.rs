@@ -395,8 +395,8 @@ mod tests {
             let (d, cur) = fixture(&format!("{body}{line}{tail}"));
             assert_eq!(c.keep_if_parse_not_worse(&d, cur, text.to_owned()).as_deref(), Some(text), "{line:?}");
         }
-        // A line that breaks the parse is still refused.
-        let (d, cur) = fixture(&format!("{body}    $0{tail}"));
-        assert_eq!(c.keep_if_parse_not_worse(&d, cur, "except KeyError:(".to_owned()), None);
+        // A line that breaks a clean parse is still refused.
+        let (d, cur) = fixture("def f(x):\n    $0\n    return x\n");
+        assert_eq!(c.keep_if_parse_not_worse(&d, cur, "y = (]".to_owned()), None);
     }
 }
