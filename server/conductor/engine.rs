@@ -333,11 +333,16 @@ fn surroundings(doc: &DocSnapshot, cursor: usize) -> Around {
     let line = rope.char_to_line(cursor);
     let line_start = rope.line_to_char(line);
     let line_before = rope.slice(line_start..cursor).to_string();
+    // Only its indentation and its end are read: a minified line is not copied whole.
     let prev_line = (line.saturating_sub(50)..line)
         .rev()
-        .map(|l| rope.line(l).to_string())
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim_end_matches(['\n', '\r']).to_owned())
+        .map(|l| rope.line(l))
+        .find(|l| l.chars().any(|c| !c.is_whitespace()))
+        .map(|l| {
+            let n = l.len_chars();
+            let text = if n > 400 { format!("{}{}", l.slice(..200), l.slice(n - 200..)) } else { l.to_string() };
+            text.trim_end_matches(['\n', '\r']).to_owned()
+        })
         .unwrap_or_default();
     let last = (line + 8).min(rope.len_lines().saturating_sub(1));
     let end = rope.line_to_char(last) + line_len_chars(rope.line(last));
@@ -398,5 +403,17 @@ mod tests {
         // A line that breaks a clean parse is still refused.
         let (d, cur) = fixture("def f(x):\n    $0\n    return x\n");
         assert_eq!(c.keep_if_parse_not_worse(&d, cur, "y = (]".to_owned()), None);
+    }
+
+    #[test]
+    fn surroundings_read_the_previous_code_line_without_copying_a_long_one() {
+        let long = format!("    if {}:", "x and ".repeat(1000));
+        let (d, cur) = fixture(&format!("def f(x):\n{long}\n\n$0\n    return 1\n"));
+        let a = surroundings(&d, cur);
+        assert_eq!((a.line_before.as_str(), a.after.as_str()), ("", "\n    return 1\n"));
+        assert!(a.prev_line.len() <= 400, "{}", a.prev_line.len());
+        assert!(a.prev_line.starts_with("    if x and") && a.prev_line.ends_with("x and :"), "{}", a.prev_line);
+        let (d, cur) = fixture("$0x = 1\n");
+        assert_eq!(surroundings(&d, cur).prev_line, "");
     }
 }
