@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Every test Baton has, from a fresh machine: the Rust unit and wire tests (cargo test), the
-# editors' end-to-end tests in real Neovim, Helix and VS Code (each script installs its editor
-# into the cache), and the end-to-end run on a real local model. Ends with one line
+# Every test Baton has, from a fresh machine: the gates (rustfmt, clippy over the workspace, the
+# NES harness's Python tests), the Rust unit and wire tests (cargo test), the editors' end-to-end
+# tests in real Neovim, Helix and VS Code (each script installs its editor into the cache and
+# starts with its own gates), and the end-to-end run on a real local model. Ends with one line
 # `total: N passed, M failed` and exits non-zero when anything failed.
 #
 # Environment:
@@ -46,12 +47,47 @@ run_step() {
     printf '[test.sh] %s: exit %s, %s passed, %s failed, %ss\n' "$name" "$rc" "$p" "$f" "$((SECONDS - start))" >&2
 }
 
+# gate COMMAND...: a check that prints no counts of its own, counted as one test: its last line
+# says whether it passed, and its exit status is the command's.
+gate() {
+    if "$@"; then
+        echo "1 passed, 0 failed"
+    else
+        local rc=$?
+        echo "0 passed, 1 failed"
+        return "$rc"
+    fi
+}
+
+# py_unittest ARGS...: `python3 -m unittest ARGS`, its `Ran N tests` and `FAILED (failures=F,
+# errors=E)` lines turned into a last line `N-F-E passed, F+E failed`.
+py_unittest() {
+    local out="$LOGS/unittest.out" rc
+    PYTHONDONTWRITEBYTECODE=1 python3 -m unittest "$@" >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    local ran bad
+    ran="$(sed -nE 's/^Ran ([0-9]+) tests? .*/\1/p' "$out" | tail -n1)"
+    bad="$(sed -nE 's/^FAILED \((.*)\)$/\1/p' "$out" | grep -oE '(failures|errors)=[0-9]+' \
+        | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }')"
+    [ -z "$bad" ] && bad=0
+    if [ -z "$ran" ]; then ran=0; [ "$rc" -ne 0 ] && bad=1; fi
+    echo "$((ran - bad < 0 ? 0 : ran - bad)) passed, $bad failed"
+    return "$rc"
+}
+
 # bubblewrap: the built-in agent's commands run in it, and its sandbox tests need it.
 if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     log "installing bubblewrap"
     { apt-get update -qq && apt-get install -y -qq bubblewrap; } >"$LOGS/apt-bubblewrap.log" 2>&1 \
         || echo "[test.sh] could not install bubblewrap; sandbox tests will say they skipped" >&2
 fi
+
+# Gates, before the tests (issue 11): formatting, lints over the whole workspace (the server and
+# tests/support, its default members), and the NES benchmark harness's own tests (no network).
+run_step rustfmt gate cargo fmt --all --check
+run_step clippy gate cargo clippy --workspace --all-targets --locked -- -D warnings
+run_step nes-python py_unittest discover -s tests/nes -p 'test_*.py'
 
 run_step rust cargo test --all-targets --locked
 

@@ -1,8 +1,9 @@
 //! Baton: a language server that brings AI coding assistance to any LSP editor.
 //!
-//! Layers, outermost first (see ARCHITECTURE.md): transport and LSP (`server`, `handlers`, `lsp`)
-//! → conductor core (`conductor`) → providers, syntax and text (`providers`, `syntax`, `text`).
-//! Only the LSP layer knows LSP types and JSON-RPC.
+//! Layers, outermost first (ARCHITECTURE.md's layer table, which `tidy.rs` checks the imports
+//! against): `server` (dispatch) → `handlers` → `lsp` → `cli`, `cli_task` → `config` →
+//! `conductor`, `orchestrator` → `agents` → `process` → `providers` → `syntax` → `text` →
+//! `secrets`. Only `server`, `handlers` and `lsp` know LSP types and JSON-RPC.
 
 pub(crate) mod agents;
 pub mod cli;
@@ -17,6 +18,6 @@ pub(crate) mod providers;
 pub(crate) mod secrets;
 pub mod server;
 pub mod syntax;
-#[cfg(test)]
-mod test_support;
 pub mod text;
+#[cfg(test)]
+mod tidy;

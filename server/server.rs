@@ -38,7 +38,9 @@ impl Server {
     pub fn service() -> (LspService<Server>, tower_lsp_server::ClientSocket) {
         let builder = LspService::build(|client| Server { state: Arc::new(State::new(client)) })
             .custom_method(ext::DID_SHOW_COMPLETION, Server::did_show_completion)
-            .custom_method(ext::HEALTH, Server::health);
+            .custom_method(ext::HEALTH, Server::health)
+            .custom_method(ext::TASK_FILES, Server::task_files)
+            .custom_method(ext::TASK_FILE, Server::task_file);
         #[cfg(debug_assertions)]
         let builder = builder
             .custom_method(DEBUG_PANIC, Server::debug_panic)
@@ -64,6 +66,14 @@ impl Server {
 
     async fn health(&self) -> Result<Value> {
         Ok(handlers::health::handle(&self.state).await)
+    }
+
+    async fn task_files(&self, params: ext::TaskFilesParams) -> Result<ext::TaskFilesResult> {
+        handlers::task_files::files(&self.state, params).await
+    }
+
+    async fn task_file(&self, params: ext::TaskFileParams) -> Result<ext::TaskFileResult> {
+        handlers::task_files::file(&self.state, params).await
     }
 }
 

@@ -579,5 +579,4 @@ fn codec_error(e: LinesCodecError) -> io::Error {
 }
 
 #[cfg(test)]
-#[path = "acp_tests.rs"]
 mod tests;

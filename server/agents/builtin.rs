@@ -199,5 +199,4 @@ fn stopped_summary(last_text: &str, limit: &str) -> String {
 }
 
 #[cfg(test)]
-#[path = "builtin_tests.rs"]
 mod tests;

@@ -23,8 +23,11 @@ use super::{CompletionConfig, DocSnapshot, Excerpt};
 /// A suggestion to insert at the cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Suggestion {
-    /// Text to insert at the cursor.
+    /// Text to insert at the cursor, replacing the next `replace` chars.
     pub(crate) text: String,
+    /// Chars after the cursor the text replaces: the closing brackets and quotes that are all
+    /// the rest of the cursor's line holds (`postprocess::closing_tail`), else 0.
+    pub(crate) replace: usize,
     /// True when it came from the cache (no model call).
     pub(crate) cached: bool,
 }
@@ -158,10 +161,15 @@ impl Conductor {
         let CompletionRequest { ticket, doc, cursor, others, config, provider, debounce } = request;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let cursor = cursor.min(doc.rope.len_chars());
+        let surroundings_owned = surroundings(doc, cursor);
+        let tail = closing_tail(&surroundings_owned.after).map(str::to_owned);
+        let replace = tail.as_deref().map_or(0, |t| t.chars().count());
+        // The cache holds merged text, and only answers while the text after the cursor (so
+        // the tail) is unchanged.
         let cached = self.lock_cache().lookup(&doc.key, &doc.rope, cursor);
         if let Some(text) = cached {
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Outcome::Suggestion(Suggestion { text, cached: true }));
+            return Ok(Outcome::Suggestion(Suggestion { text, replace, cached: true }));
         }
         if let Some(d) = debounce
             && !self.wait(ticket, d).await
@@ -173,7 +181,6 @@ impl Conductor {
         let t_prepare = Instant::now();
         let request = prepare(doc, cursor, others, &config, provider);
         let prepare_us = t_prepare.elapsed().as_micros();
-        let surroundings_owned = surroundings(doc, cursor);
         let multiline = config.multiline;
         self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
         let notified = ticket.notify.notified();
@@ -184,10 +191,13 @@ impl Conductor {
         }
         let _in_flight = on_model_call();
         let indent_blocks = language_of(doc).is_some_and(|l| l.info.indent_blocks);
+        // A tail of closers is replaced by the suggestion: cleaning sees the text after it, so a
+        // multi-line suggestion may follow an auto-closed `)`.
+        let after = &surroundings_owned.after[tail.as_deref().map_or(0, str::len)..];
         let s = Surroundings {
             line_before: &surroundings_owned.line_before,
             prev_line: &surroundings_owned.prev_line,
-            after: &surroundings_owned.after,
+            after,
             indent_blocks,
             multiline,
             rules: *postprocess_rules(),
@@ -224,7 +234,7 @@ impl Conductor {
         };
         let clean_us = t_clean.elapsed().as_micros();
         let t_parse = Instant::now();
-        let kept = self.keep_if_parse_not_worse(doc, cursor, text);
+        let kept = self.keep_if_parse_not_worse(doc, cursor, text, tail.as_deref());
         tracing::debug!(
             prepare_us,
             model_ms,
@@ -238,7 +248,7 @@ impl Conductor {
             return Ok(Outcome::Nothing("the suggestion made the parse worse"));
         };
         self.lock_cache().insert(&doc.key, &doc.rope, cursor, &text, config.cache_size);
-        Ok(Outcome::Suggestion(Suggestion { text, cached: false }))
+        Ok(Outcome::Suggestion(Suggestion { text, replace, cached: false }))
     }
 
     fn lock_cache(&self) -> MutexGuard<'_, Cache> {
@@ -251,8 +261,21 @@ impl Conductor {
     /// its first line alone; else drops it. Without a tree of the snapshot's text (not parsed yet,
     /// over a limit or budget, no grammar) there is nothing to compare with: kept. Each parse here
     /// stops at `syntax::CHECK_BUDGET`, and a parse that does not finish judges nothing (kept).
-    fn keep_if_parse_not_worse(&self, doc: &DocSnapshot, cursor: usize, text: String) -> Option<String> {
-        let Some(syntax) = &doc.syntax else { return Some(text) };
+    /// With a closing `tail` after the cursor, each candidate is merged with it
+    /// (`postprocess::merge_closing_tail`) and replaces it; the kept text is the merged one.
+    fn keep_if_parse_not_worse(
+        &self,
+        doc: &DocSnapshot,
+        cursor: usize,
+        text: String,
+        tail: Option<&str>,
+    ) -> Option<String> {
+        let merge = |candidate: &str| match tail {
+            Some(t) => postprocess::merge_closing_tail(candidate, t),
+            None => candidate.to_owned(),
+        };
+        let tail_bytes = tail.map_or(0, str::len);
+        let Some(syntax) = &doc.syntax else { return Some(merge(&text)) };
         let cursor_byte = doc.rope.char_to_byte(cursor);
         // Inside a top-level item (the usual case), parse that item alone with and without the
         // suggestion: its cost follows the item's size, not the file's (a reparse of a
@@ -262,23 +285,27 @@ impl Conductor {
         let region = item.as_ref().and_then(|r| doc.rope.get_byte_slice(r.clone())).map(|s| s.to_string());
         if let (Some(item), Some(region)) = (item, region)
             && region.is_char_boundary(cursor_byte - item.start)
+            && region.is_char_boundary((cursor_byte - item.start + tail_bytes).min(region.len()))
         {
             let at = cursor_byte - item.start;
+            let resume = (at + tail_bytes).min(region.len());
             let before = syntax::errors_in(syntax.language, &region);
             let errors_with = |candidate: &str| {
-                syntax::errors_in(syntax.language, &format!("{}{candidate}{}", &region[..at], &region[at..]))
+                syntax::errors_in(syntax.language, &format!("{}{candidate}{}", &region[..at], &region[resume..]))
             };
-            let not_worse = |candidate: &str| match (before, errors_with(candidate)) {
+            let not_worse = |candidate: &str| match (before, errors_with(&merge(candidate))) {
                 (Some(b), Some(a)) => a <= b,
                 _ => true,
             };
-            return keep_first_not_worse(text, not_worse);
+            return keep_first_not_worse(text, not_worse).map(|t| merge(&t));
         }
         let before = syntax.errors_near(cursor_byte);
+        let tail_chars = tail.map_or(0, |t| t.chars().count());
         let errors_with = |candidate: &str| {
             let mut d = crate::text::Document { rope: doc.rope.clone(), version: 0, language_id: String::new() };
             let pos = d.pos_at(cursor, crate::text::Encoding::Utf32);
-            let edit = d.apply_change(Some((pos, pos)), candidate, crate::text::Encoding::Utf32);
+            let end = d.pos_at((cursor + tail_chars).min(d.rope.len_chars()), crate::text::Encoding::Utf32);
+            let edit = d.apply_change(Some((pos, end)), &merge(candidate), crate::text::Encoding::Utf32);
             let mut tree = syntax.tree.clone();
             syntax::edit_tree(&mut tree, &edit);
             let new = syntax::parse_text(syntax.language, &d.rope, Some(&tree))?;
@@ -286,6 +313,7 @@ impl Conductor {
             Some(probe.errors_near(cursor_byte))
         };
         keep_first_not_worse(text, |candidate| errors_with(candidate).is_none_or(|after| after <= before))
+            .map(|t| merge(&t))
     }
 }
 
@@ -303,6 +331,12 @@ fn keep_first_not_worse(text: String, not_worse: impl Fn(&str) -> bool) -> Optio
     }
     let first = text.lines().next().unwrap_or("").to_owned();
     (first != text && !first.trim().is_empty() && not_worse(&first)).then_some(first)
+}
+
+/// The closing tail (`postprocess::closing_tail`) of the cursor's line in `after`, the text from
+/// the cursor on.
+fn closing_tail(after: &str) -> Option<&str> {
+    postprocess::closing_tail(after.split('\n').next().unwrap_or(""))
 }
 
 /// The post-processing rules in force: all, unless the environment variable
@@ -361,7 +395,15 @@ pub(crate) fn prepare(
     let language = language_of(doc);
     let comment = language.map_or("//", |l| l.info.line_comment.as_str());
     let others = if c.other_documents { others } else { &[] };
-    let parts = fim::build_parts(doc, cursor, others, c.context_tokens, comment);
+    let mut parts = fim::build_parts(doc, cursor, others, c.context_tokens, comment);
+    // A tail of closers after the cursor is the suggestion's to replace: the model sees the
+    // suffix without it, so it can write past the auto-closed `)` (a signature and its body).
+    let after = surroundings(doc, cursor).after;
+    if let Some(tail) = closing_tail(&after)
+        && let Some(rest) = parts.suffix.strip_prefix(tail)
+    {
+        parts.suffix = rest.to_owned();
+    }
     let template = fim::resolve(c.fim_template, provider.config().kind, &provider.config().model);
     let language = language.map_or(doc.language_id.as_str(), |l| l.info.name.as_str());
     let (prompt, stop) = fim::render(template, &parts, language);
@@ -398,11 +440,11 @@ mod tests {
             ("    $0", "except:"),
         ] {
             let (d, cur) = fixture(&format!("{body}{line}{tail}"));
-            assert_eq!(c.keep_if_parse_not_worse(&d, cur, text.to_owned()).as_deref(), Some(text), "{line:?}");
+            assert_eq!(c.keep_if_parse_not_worse(&d, cur, text.to_owned(), None).as_deref(), Some(text), "{line:?}");
         }
         // A line that breaks a clean parse is still refused.
         let (d, cur) = fixture("def f(x):\n    $0\n    return x\n");
-        assert_eq!(c.keep_if_parse_not_worse(&d, cur, "y = (]".to_owned()), None);
+        assert_eq!(c.keep_if_parse_not_worse(&d, cur, "y = (]".to_owned(), None), None);
     }
 
     #[test]

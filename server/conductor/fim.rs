@@ -238,15 +238,15 @@ pub(crate) fn render(template: Template, parts: &FimParts, language: &str) -> (P
 mod tests {
     use super::*;
     use crate::syntax::{Syntax, language_for};
+    use baton_test_support::Fixture;
     use expect_test::expect;
     use ropey::Rope;
 
     /// A document from a fixture whose cursor is marked `$0`.
     fn fixture(text: &str, lang: &str) -> (DocSnapshot, usize) {
-        let cursor_byte = text.find("$0").expect("cursor marker");
-        let clean = text.replacen("$0", "", 1);
-        let rope = Rope::from_str(&clean);
-        let cursor = rope.byte_to_char(cursor_byte);
+        let fixture = Fixture::parse(text);
+        let rope = Rope::from_str(&fixture.text);
+        let cursor = rope.byte_to_char(fixture.cursor());
         let syntax = language_for(lang, "").and_then(|l| Syntax::parse(l, &rope));
         (DocSnapshot { key: "k".into(), path: "src/lib.rs".into(), rope, syntax, language_id: lang.into() }, cursor)
     }

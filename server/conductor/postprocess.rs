@@ -202,19 +202,32 @@ fn cut_at_dedent(text: &str, block: usize) -> String {
     out
 }
 
-/// Several lines are kept only when they complete the cursor's block: the next non-blank line
-/// after the cursor's is indented less than `block`, closes a bracket, or there is none.
-/// Otherwise the code after the cursor goes on (a sibling statement, or the body of the block the
-/// cursor's line opens), and extra lines were the model re-inventing it: the first line alone.
-/// (Keeping the lines up to one that resembles the next sibling helped multi-line holes but lost
-/// single-line ones, below the raw first line at `mid`: tests/bench/quality/RESULTS.md.)
+/// Several lines are kept only when they complete a block: the cursor's (the next non-blank line
+/// after the cursor's is indented less than `block`, closes a bracket, or there is none), or the
+/// one the suggestion's first line opens (it ends with `:` or `{` and the code after the cursor
+/// has no body for it: its body lines are kept). Otherwise the code after the cursor goes on (a
+/// sibling statement, or the body of the block the cursor's line opens), and extra lines were
+/// the model re-inventing it: the first line alone. (Keeping the lines up to one that resembles
+/// the next sibling helped multi-line holes but lost single-line ones, below the raw first line
+/// at `mid`: tests/bench/quality/RESULTS.md.)
 fn keep_lines_that_complete(text: &str, after: &str, block: usize) -> String {
-    match after.lines().skip(1).find(|l| !l.trim().is_empty()) {
-        Some(next) if indent_of(next) >= block && !next.trim_start().starts_with([')', ']', '}']) => {
-            first_line(text).to_owned()
-        }
-        _ => text.to_owned(),
+    let Some(next) = after.lines().skip(1).find(|l| !l.trim().is_empty()) else { return text.to_owned() };
+    if indent_of(next) < block || next.trim_start().starts_with([')', ']', '}']) {
+        return text.to_owned();
     }
+    let first = first_line(text);
+    let opens = first.trim_end().ends_with(':') || first.trim_end().ends_with('{');
+    if !opens || indent_of(next) > block {
+        return first.to_owned();
+    }
+    let mut out = first.to_owned();
+    for line in text[first.len()..].split_inclusive('\n') {
+        if !line.trim().is_empty() && indent_of(line) <= block {
+            break;
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// The suggestion up to the end of its first non-blank line.
@@ -276,6 +289,60 @@ fn drop_overlap_with_rest_of_line(text: &str, rest_of_line: &str) -> String {
     }
 }
 
+/// The rest of the cursor's line (`rest_of_line`, without its line break) when it holds only
+/// closing brackets and quotes, and whitespace, as an editor's auto-closing leaves it
+/// (`def f(self, key|)`). A suggestion replaces that tail (LSP 3.18
+/// `InlineCompletionItem.range`), so a body can follow the closer instead of being cut to one
+/// line before it.
+pub(crate) fn closing_tail(rest_of_line: &str) -> Option<&str> {
+    let rest = rest_of_line.trim_end_matches(['\n', '\r']);
+    let closers_only = rest.chars().all(|c| c.is_whitespace() || matches!(c, ')' | ']' | '}' | '"' | '\'' | '`'));
+    (closers_only && !rest.trim().is_empty()).then_some(rest)
+}
+
+/// The suggestion `text` as the replacement of the closing `tail` (from [`closing_tail`]): the
+/// tail's closers that `text` writes itself, in order (a closer of something opened before the
+/// cursor, or a quote outside the suggestion's own strings), are taken from the suggestion; the
+/// rest of the tail is appended, so no closer the user had is lost (`: str` before `)` gives
+/// `: str)`; `) -> bool:` and a body give themselves).
+pub(crate) fn merge_closing_tail(text: &str, tail: &str) -> String {
+    let closers: Vec<(usize, char)> = tail.char_indices().filter(|(_, c)| !c.is_whitespace()).collect();
+    let mut taken = 0;
+    let mut stack: Vec<char> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        let Some(&(_, want)) = closers.get(taken) else { break };
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q || c == '\n' {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' if c == want && stack.is_empty() => taken += 1,
+            '"' | '\'' | '`' => quote = Some(c),
+            '(' | '[' | '{' => stack.push(c),
+            ')' | ']' | '}' => {
+                if stack.last().and_then(|o| closer_of(*o)) == Some(c) {
+                    stack.pop();
+                } else if c == want && stack.is_empty() {
+                    taken += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    match closers.get(taken) {
+        Some(&(at, _)) => format!("{text}{}", &tail[at..]),
+        None => text.to_owned(),
+    }
+}
+
 /// True once the complete lines of a streaming answer already reach a cut point, so the rest of
 /// the stream can be dropped without changing the result.
 pub(crate) fn is_finished(raw: &str, s: Surroundings<'_>) -> bool {
@@ -291,13 +358,13 @@ pub(crate) fn is_finished(raw: &str, s: Surroundings<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_test_support::Fixture;
     use expect_test::{Expect, expect};
 
     /// Fixture: the document with `$0` at the cursor, then the model's raw middle.
     fn check(doc: &str, raw: &str, indent_blocks: bool, expected: Expect) {
-        let at = doc.find("$0").expect("cursor marker");
-        let before = &doc[..at];
-        let after = &doc[at + 2..];
+        let doc = Fixture::parse(doc);
+        let (before, after) = doc.text.split_at(doc.cursor());
         let line_before = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
         let prev_line = before[..before.len() - line_before.len()].lines().rev().find(|l| !l.trim().is_empty());
         let s = Surroundings {
@@ -452,6 +519,14 @@ mod tests {
             true,
             expect![[r#"Some("b = a + 1")"#]],
         );
+        // The first line opens a block the code after the cursor has no body for: its body stays
+        // (the engine hands over the text after an auto-closed tail, here `)`).
+        check(
+            "class A:\n    def get(self, key$0\n    def put(self):\n        pass\n",
+            ") -> int:\n        return self.d[key]\n    def put(self):\n",
+            true,
+            expect![[r#"Some(") -> int:\n        return self.d[key]")"#]],
+        );
         // Switched off, the lines stay (up to the dedent).
         let s = Surroundings {
             line_before: "    ",
@@ -494,6 +569,29 @@ mod tests {
             clean("    return y\nprint(f(2))\n", Surroundings { rules: Rules::default(), ..s }).as_deref(),
             Some("    return y")
         );
+    }
+
+    #[test]
+    fn a_tail_of_closers_is_found_and_anything_else_is_not() {
+        assert_eq!(closing_tail(")"), Some(")"));
+        assert_eq!(closing_tail("\")]  \r\n"), Some("\")]  "));
+        assert_eq!(closing_tail(");"), None, "a semicolon is not a closer");
+        assert_eq!(closing_tail("   "), None);
+        assert_eq!(closing_tail(""), None);
+        assert_eq!(closing_tail(") + x"), None);
+    }
+
+    #[test]
+    fn merged_suggestions_keep_every_closer_once() {
+        // The model wrote past the auto-closed paren: its own closer replaces it.
+        assert_eq!(merge_closing_tail(") -> bool:\n    return True", ")"), ") -> bool:\n    return True");
+        // The model stayed inside: the closer follows.
+        assert_eq!(merge_closing_tail(": str", ")"), ": str)");
+        // Brackets and strings of its own are not the tail's.
+        assert_eq!(merge_closing_tail("g(x), \")\"", ")"), "g(x), \")\")");
+        assert_eq!(merge_closing_tail("a]\nfoo()", "])"), "a]\nfoo())");
+        assert_eq!(merge_closing_tail("world\")\nprint(1)", "\")"), "world\")\nprint(1)");
+        assert_eq!(merge_closing_tail("x", ") "), "x) ");
     }
 
     #[test]

@@ -326,7 +326,7 @@ mod tests {
 
     use super::*;
     use crate::syntax::language_for;
-    use crate::test_support::Fixture;
+    use baton_test_support::Fixture;
 
     /// The TODOs found on the lines of the fixture's cursor or selection, in `language`, with a
     /// tree of the text or `without_tree`.

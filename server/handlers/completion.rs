@@ -22,7 +22,7 @@ pub(crate) async fn handle(state: &State, params: CompletionParams) -> Result<Op
     let invoked = params.context.as_ref().is_some_and(|c| c.trigger_kind == CompletionTriggerKind::Invoked);
     let items = match super::suggest::suggest(state, &uri, convert::pos(tdp.position), invoked).await {
         Some(s) => {
-            let mut item = completion_item(&s.doc, s.cursor, &s.text, state.encoding());
+            let mut item = completion_item(&s.doc, s.cursor, s.replace, &s.text, state.encoding());
             item.command = Some(super::suggest::accepted_command(&uri, &s.text));
             vec![item]
         }
@@ -33,8 +33,9 @@ pub(crate) async fn handle(state: &State, params: CompletionParams) -> Result<Op
 
 /// The completion item for suggestion `text` at char `cursor` of `doc`: it replaces the word
 /// before the cursor with that word and the suggestion, so the word the editor filters by is a
-/// prefix of the item's text.
-fn completion_item(doc: &Document, cursor: usize, text: &str, encoding: Encoding) -> CompletionItem {
+/// prefix of the item's text. It also replaces the `replace` chars after the cursor (a tail of
+/// closers the suggestion ends with).
+fn completion_item(doc: &Document, cursor: usize, replace: usize, text: &str, encoding: Encoding) -> CompletionItem {
     let word_start = word_start(doc, cursor);
     let word: String = doc.rope.slice(word_start..cursor).to_string();
     let new_text = format!("{word}{text}");
@@ -50,7 +51,13 @@ fn completion_item(doc: &Document, cursor: usize, text: &str, encoding: Encoding
         filter_text: Some(new_text.clone()),
         preselect: Some(true),
         insert_text_format: Some(InsertTextFormat::PlainText),
-        text_edit: Some(TextEdit { range: convert::range(doc, word_start..cursor, encoding), new_text }.into()),
+        text_edit: Some(
+            TextEdit {
+                range: convert::range(doc, word_start..(cursor + replace).min(doc.rope.len_chars()), encoding),
+                new_text,
+            }
+            .into(),
+        ),
         ..Default::default()
     }
 }
@@ -75,7 +82,7 @@ mod tests {
     use expect_test::{Expect, expect};
 
     use super::*;
-    use crate::test_support::Fixture;
+    use baton_test_support::Fixture;
 
     /// The item for suggestion `text` at the fixture's cursor, in UTF-16: the range it replaces,
     /// its label and the text it inserts.
@@ -83,7 +90,7 @@ mod tests {
         let f = Fixture::parse(fixture);
         let doc = Document::new(&f.text, 1, "rust");
         let cursor = doc.rope.byte_to_char(f.cursor());
-        let item = completion_item(&doc, cursor, text, Encoding::Utf16);
+        let item = completion_item(&doc, cursor, 0, text, Encoding::Utf16);
         let Some(CompletionItemTextEdit::TextEdit(edit)) = item.text_edit else { panic!("a plain text edit") };
         let (s, e) = (edit.range.start, edit.range.end);
         expect.assert_eq(&format!(
@@ -122,7 +129,7 @@ mod tests {
     fn a_long_or_multi_line_suggestion_is_labelled_by_its_first_line_cut_short() {
         let doc = Document::new("    ", 1, "rust");
         let long = format!("\n{}\nmore();\n", "x".repeat(80));
-        let item = completion_item(&doc, 4, &long, Encoding::Utf16);
+        let item = completion_item(&doc, 4, 0, &long, Encoding::Utf16);
         assert_eq!(item.label, format!("{}…", "x".repeat(LABEL_CHARS - 1)));
         assert_eq!(item.filter_text.as_deref(), Some(long.as_str()), "the whole suggestion is inserted");
     }

@@ -18,7 +18,7 @@ pub(crate) async fn handle(state: &State, params: InlineCompletionParams) -> Res
     let item = InlineCompletionItem {
         insert_text: s.text.clone().into(),
         filter_text: None,
-        range: Some(super::suggest::cursor_range(&s, encoding)),
+        range: Some(super::suggest::replaced_range(&s, encoding)),
         command: Some(super::suggest::accepted_command(&uri, &s.text)),
     };
     Ok(Some(InlineCompletionList { items: vec![item] }.into()))

@@ -14,3 +14,4 @@ pub(crate) mod inline_completion;
 pub(crate) mod model_edit;
 pub(crate) mod suggest;
 pub(crate) mod task_commands;
+pub(crate) mod task_files;

@@ -108,7 +108,7 @@ pub(super) async fn run(state: &State, uri: &str, range: Range, instruction: Str
     let text_edits = convert::text_edits(&doc, rope.char_to_byte(span.target.start), replacements, encoding);
     let label = format!("Baton: {instruction}");
     let mut builder =
-        WorkspaceEditBuilder::new(&state.features()).confirm(label.clone(), provider.config().model.clone());
+        WorkspaceEditBuilder::new(&state.features()).labelled(label.clone(), provider.config().model.clone());
     builder.edit(uri, Some(doc.version), text_edits);
     let applied = workspace_edit::send(&state.client, label, builder.finish())
         .await
@@ -131,7 +131,7 @@ mod tests {
     use expect_test::{Expect, expect};
 
     use super::*;
-    use crate::test_support::Fixture;
+    use baton_test_support::Fixture;
 
     /// The span of the fixture's selection (or cursor) with `context` lines, as text.
     fn check(fixture: &str, context: usize, expect: Expect) {

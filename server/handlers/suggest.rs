@@ -18,6 +18,8 @@ pub(crate) struct Suggested {
     pub(crate) text: String,
     /// Cursor as a char index into `doc`.
     pub(crate) cursor: usize,
+    /// Chars after the cursor the text replaces (a tail of closing brackets and quotes).
+    pub(crate) replace: usize,
     /// The document the suggestion was computed on.
     pub(crate) doc: Document,
 }
@@ -65,7 +67,7 @@ pub(crate) async fn suggest(state: &State, uri: &str, position: Pos, invoked: bo
                 state.observe(Ok(()));
             }
             tracing::debug!(uri, elapsed_ms, cached = s.cached, len = s.text.len(), "suggestion");
-            Some(Suggested { text: s.text, cursor, doc })
+            Some(Suggested { text: s.text, cursor, replace: s.replace, doc })
         }
         Ok(Outcome::Superseded) => {
             tracing::trace!(uri, elapsed_ms, "superseded");
@@ -106,9 +108,12 @@ fn other_documents(state: &State, uri: &str, language_id: &str, patterns: &[Stri
     out
 }
 
-/// The client range from `cursor` to `cursor` in the document's encoding.
-pub(crate) fn cursor_range(s: &Suggested, encoding: crate::text::Encoding) -> tower_lsp_server::gen_lsp_types::Range {
-    convert::range(&s.doc, s.cursor..s.cursor, encoding)
+/// The client range the suggestion replaces, in the document's encoding: from the cursor over the
+/// closing tail it replaces (LSP 3.18 lets an inline completion's range cover text after the
+/// cursor on its line), else empty at the cursor.
+pub(crate) fn replaced_range(s: &Suggested, encoding: crate::text::Encoding) -> tower_lsp_server::gen_lsp_types::Range {
+    let end = (s.cursor + s.replace).min(s.doc.rope.len_chars());
+    convert::range(&s.doc, s.cursor..end, encoding)
 }
 
 /// The command the client runs when the user accepts `text` as a suggestion in `uri`.

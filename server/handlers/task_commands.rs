@@ -12,11 +12,11 @@ use super::execute_command::arg;
 use crate::conductor::edit;
 use crate::lsp::error::{internal, invalid_params, invalid_request};
 use crate::lsp::ext::{self, Command};
-use crate::lsp::session::State;
+use crate::lsp::session::{ClientFeatures, State};
 use crate::lsp::workspace_edit::{self, NoResourceOperations, WorkspaceEditBuilder};
 use crate::lsp::{convert, tasks};
 use crate::orchestrator::{Orchestrator, OrchestratorError, Task, TaskId, TaskState, review::FileChange};
-use crate::text::Document;
+use crate::text::{Document, Encoding};
 
 /// Prompts offered when `baton.task.start` arrives without one.
 const TASK_PRESETS: &[&str] = &["Write tests for this", "Fix the bugs in this", "Refactor this", "Document this"];
@@ -329,19 +329,29 @@ async fn apply(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
     Ok(json!({ "applied": true, "files": changes.len() }))
 }
 
-/// The edits that turn each file's current text into the pull request's, one entry per file and
-/// never fewer: a file that cannot be carried fails the whole edit. Open documents are edited
-/// where the editor has them (refused when the buffer differs from the file on disk, so unsaved
-/// work is never overwritten); new and deleted files need resource operations.
+/// [`pull_request_edit`] for this session's client and open documents.
 fn workspace_edit(state: &State, changes: &[FileChange]) -> Result<WorkspaceEdit> {
-    let encoding = state.encoding();
-    let mut builder = WorkspaceEditBuilder::new(&state.features());
+    pull_request_edit(&state.features(), state.encoding(), |uri| state.snapshot(uri).map(|(_, d)| d), changes)
+}
+
+/// The edits that turn each file's current text into the pull request's, one entry per file and
+/// never fewer: a file that cannot be carried fails the whole edit. Open documents (`open`: the
+/// editor's document at a URI) are edited where the editor has them (refused when the buffer
+/// differs from the file on disk, so unsaved work is never overwritten); new and deleted files
+/// need resource operations. Positions are in `encoding`. Errors: InvalidRequest naming the file.
+fn pull_request_edit(
+    features: &ClientFeatures,
+    encoding: Encoding,
+    open: impl Fn(&str) -> Option<Document>,
+    changes: &[FileChange],
+) -> Result<WorkspaceEdit> {
+    let mut builder = WorkspaceEditBuilder::new(features);
     for change in changes {
         let uri = exact_file_uri(&change.path)?;
         let shown = change.path.display();
         let carried = match (&change.old_content, &change.new_content) {
             (Some(old), Some(new)) => {
-                let open = state.snapshot(&uri).map(|(_, d)| d);
+                let open = open(&uri);
                 if let Some(doc) = &open
                     && doc.rope != old.as_str()
                 {
@@ -410,7 +420,7 @@ mod tests {
     use expect_test::{Expect, expect};
 
     use super::*;
-    use crate::test_support::Fixture;
+    use baton_test_support::Fixture;
 
     /// The prompt for the fixture's selection in `lib.rs`, with the document's text or without.
     fn check(fixture: &str, with_text: bool, diagnostic: Option<&str>, expect: Expect) {
@@ -473,6 +483,70 @@ mod tests {
         assert_eq!(states(Command::TaskApprovePlan), ["awaiting_plan_approval"]);
         assert_eq!(states(Command::TaskResume), ["failed", "interrupted"]);
         assert_eq!(states(Command::PrDiscard).len(), 8, "every state but merged, applied, discarded");
+    }
+
+    /// A pull request's change of `path` from `old` to `new` (`None`: no such file), carried for a
+    /// client with `features` in `encoding`, `open` being the editor's text of the file if open.
+    fn carry(
+        features: ClientFeatures,
+        encoding: Encoding,
+        open: Option<&str>,
+        changes: &[(&str, Option<&str>, Option<&str>)],
+    ) -> String {
+        let changes: Vec<FileChange> = changes
+            .iter()
+            .map(|(path, old, new)| FileChange {
+                path: path.into(),
+                old_content: old.map(str::to_owned),
+                new_content: new.map(str::to_owned),
+            })
+            .collect();
+        let open = |uri: &str| open.filter(|_| uri == "file:///p/lib.rs").map(|text| Document::new(text, 7, "rust"));
+        match pull_request_edit(&features, encoding, open, &changes) {
+            Ok(edit) => {
+                let mut edit = serde_json::to_value(edit).unwrap_or_default();
+                edit.sort_all_objects();
+                serde_json::to_string(&edit).unwrap_or_default()
+            }
+            Err(e) => format!("{:?}: {}", e.code, e.message),
+        }
+    }
+
+    fn features(document_changes: bool, create_delete_files: bool) -> ClientFeatures {
+        ClientFeatures { document_changes, create_delete_files, ..Default::default() }
+    }
+
+    #[test]
+    fn a_changed_file_becomes_its_minimal_edits_in_the_negotiated_encoding() {
+        let old = "fn a() {}\nlet s = \"😀\";";
+        let change = [("/p/lib.rs", Some(old), Some("fn a() {}\nlet s = \"😀!\";"))];
+        // Closed: no version. Edits are whole lines; the last has no line break, so its end is a
+        // column: 13 UTF-16 code units (the emoji is two), 15 bytes (it is four).
+        expect![[r#"{"documentChanges":[{"edits":[{"newText":"let s = \"😀!\";","range":{"end":{"character":13,"line":1},"start":{"character":0,"line":1}}}],"textDocument":{"uri":"file:///p/lib.rs","version":null}}]}"#]]
+        .assert_eq(&carry(features(true, true), Encoding::Utf16, None, &change));
+        // Open with the same text: the editor's version; columns in bytes for a UTF-8 client.
+        expect![[r#"{"documentChanges":[{"edits":[{"newText":"let s = \"😀!\";","range":{"end":{"character":15,"line":1},"start":{"character":0,"line":1}}}],"textDocument":{"uri":"file:///p/lib.rs","version":7}}]}"#]]
+        .assert_eq(&carry(features(true, true), Encoding::Utf8, Some(old), &change));
+        // Without documentChanges: the changes map.
+        expect![[r#"{"changes":{"file:///p/lib.rs":[{"newText":"let s = \"😀!\";","range":{"end":{"character":13,"line":1},"start":{"character":0,"line":1}}}]}}"#]]
+        .assert_eq(&carry(features(false, false), Encoding::Utf16, None, &change));
+    }
+
+    #[test]
+    fn unsaved_work_and_files_the_client_cannot_create_refuse_the_whole_edit() {
+        let change = [("/p/lib.rs", Some("fn a() {}\n"), Some("fn a() { 1 }\n"))];
+        expect!["InvalidRequest: refusing to apply: /p/lib.rs has unsaved changes in the editor (save or revert them, or merge instead)"]
+            .assert_eq(&carry(features(true, true), Encoding::Utf16, Some("fn a() { 2 }\n"), &change));
+        let new_and_changed = [("/p/new.rs", None, Some("fn new() {}\n")), change[0]];
+        expect!["InvalidRequest: refusing to apply: the pull request creates or deletes /p/new.rs, which this editor cannot do through workspace/applyEdit; merge it instead"]
+            .assert_eq(&carry(features(true, false), Encoding::Utf16, None, &new_and_changed));
+        expect![[r#"{"documentChanges":[{"kind":"create","uri":"file:///p/new.rs"},{"edits":[{"newText":"fn new() {}\n","range":{"end":{"character":0,"line":0},"start":{"character":0,"line":0}}}],"textDocument":{"uri":"file:///p/new.rs","version":null}},{"kind":"delete","uri":"file:///p/old.rs"}]}"#]]
+        .assert_eq(&carry(
+            features(true, true),
+            Encoding::Utf16,
+            None,
+            &[("/p/new.rs", None, Some("fn new() {}\n")), ("/p/old.rs", Some("x\n"), None)],
+        ));
     }
 
     #[test]

@@ -22,6 +22,14 @@ pub(crate) const DID_SHOW_COMPLETION: &str = "baton/didShowCompletion";
 /// then goes on in the background (`checking: true`) and `baton/status` reports its result.
 pub(crate) const HEALTH: &str = "baton/health";
 
+/// Client → server request `baton/taskFiles`: the files a task's pull request changes
+/// ([`TaskFilesParams`] → [`TaskFilesResult`]), for an editor's diff view.
+pub(crate) const TASK_FILES: &str = "baton/taskFiles";
+/// Client → server request `baton/taskFile`: the text of one changed file on the pull request's
+/// base or head commit ([`TaskFileParams`] → [`TaskFileResult`]); a path the pull request does
+/// not change is refused (InvalidParams).
+pub(crate) const TASK_FILE: &str = "baton/taskFile";
+
 /// Server → client notification `baton/tasks`: task counts and a one-line summary of each
 /// task that is not finished, for status bars ([`TasksParams`]). Sent on every change to
 /// clients that declare `capabilities.experimental.baton.tasks = true`.
@@ -250,6 +258,57 @@ impl Notification for Tasks {
     const MESSAGE_DIRECTION: MessageDirection = MessageDirection::ServerToClient;
 }
 
+/// Params of `baton/taskFiles`: `{ "taskId": number }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct TaskFilesParams {
+    pub(crate) task_id: TaskId,
+}
+
+/// One changed file of `baton/taskFiles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TaskFileEntry {
+    /// The path in the repository, `/`-separated.
+    pub(crate) path: String,
+    /// `added`, `deleted` or `modified`.
+    pub(crate) status: String,
+}
+
+/// Result of `baton/taskFiles`: `{ "files": [{ "path", "status" }] }`, in git's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TaskFilesResult {
+    pub(crate) files: Vec<TaskFileEntry>,
+}
+
+/// Which commit of a pull request `baton/taskFile` reads: the merge base it started from, or
+/// its head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TaskFileSide {
+    Base,
+    Head,
+}
+
+/// Params of `baton/taskFile`: `{ "taskId": number, "path": string, "side": "base" | "head" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct TaskFileParams {
+    pub(crate) task_id: TaskId,
+    /// A path `baton/taskFiles` listed.
+    pub(crate) path: String,
+    pub(crate) side: TaskFileSide,
+}
+
+/// Result of `baton/taskFile`: `{ "text": string | null }`, null where the file does not exist
+/// on that side (the pull request adds or deletes it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TaskFileResult {
+    pub(crate) text: Option<String>,
+}
+
 /// Arguments of [`Command::TaskStart`]: `{ "prompt"?: string, "uri"?: string, "range"?: Range,
 /// "diagnostic"?: Diagnostic, "agent"?: string }`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -341,7 +400,7 @@ mod tests {
                 "serverToClient": [STATUS, TASKS],
                 "clientToServer": [DID_SHOW_COMPLETION],
             },
-            "requests": { "clientToServer": [HEALTH] },
+            "requests": { "clientToServer": [HEALTH, TASK_FILES, TASK_FILE] },
             "commands": Command::ALL,
             "clientCapability": "experimental.baton.status",
             "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],

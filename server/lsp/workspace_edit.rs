@@ -1,7 +1,9 @@
 //! The one builder of the `WorkspaceEdit`s Baton sends with `workspace/applyEdit` (model edits,
 //! applied pull requests). It follows what the client declared: `documentChanges` (versioned
-//! document edits, file creation and deletion) or the plain `changes` map, and change annotations
-//! that ask the user to confirm where the client supports them (LSP 3.17 §WorkspaceEdit).
+//! document edits, file creation and deletion) or the plain `changes` map, and a change annotation
+//! that labels the change where the client supports them (LSP 3.17 §WorkspaceEdit). The annotation
+//! never sets `needsConfirmation`: VS Code answers that with a Refactor Preview whose changes
+//! start unticked, so Apply did nothing (issue 12); the change arrives as one undoable edit.
 
 use std::collections::HashMap;
 
@@ -47,12 +49,13 @@ impl WorkspaceEditBuilder {
         }
     }
 
-    /// Asks the user to confirm every change, labelled `label` and described by `description`,
-    /// where the client supports change annotations (with `documentChanges`); nothing otherwise.
-    pub(crate) fn confirm(mut self, label: String, description: String) -> Self {
+    /// Labels every change `label`, described by `description` (shown where the client lists
+    /// changes), where the client supports change annotations (with `documentChanges`); nothing
+    /// otherwise. Never asks for confirmation (see the module docs).
+    pub(crate) fn labelled(mut self, label: String, description: String) -> Self {
         if self.annotations {
             self.annotation =
-                Some(ChangeAnnotation { label, needs_confirmation: Some(true), description: Some(description) });
+                Some(ChangeAnnotation { label, needs_confirmation: None, description: Some(description) });
         }
         self
     }
@@ -157,7 +160,7 @@ mod tests {
 
     /// A model edit and a pull request's three kinds of file change, for a client with `features`.
     fn check(features: ClientFeatures, expect: Expect) {
-        let mut builder = WorkspaceEditBuilder::new(&features).confirm("Baton: simplify".into(), "qwen".into());
+        let mut builder = WorkspaceEditBuilder::new(&features).labelled("Baton: simplify".into(), "qwen".into());
         builder.edit("file:///p/a.rs", Some(3), vec![edit_at(1, "x\n")]);
         let created = builder.create("file:///p/new.rs", "fn new() {}\n".into());
         let deleted = builder.delete("file:///p/old.rs");
@@ -178,8 +181,7 @@ mod tests {
                   "changeAnnotations": {
                     "baton": {
                       "description": "qwen",
-                      "label": "Baton: simplify",
-                      "needsConfirmation": true
+                      "label": "Baton: simplify"
                     }
                   },
                   "documentChanges": [

@@ -777,5 +777,4 @@ pub(crate) async fn find_git_dir(repo_root: &Path, work_tree: &Path) -> Result<P
 }
 
 #[cfg(test)]
-#[path = "git_tests.rs"]
 mod tests;

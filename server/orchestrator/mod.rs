@@ -182,6 +182,10 @@ pub(crate) enum OrchestratorError {
         "pull request #{0} is already applied to the working tree (undo it to apply again, or merge or discard it)"
     )]
     AlreadyApplied(TaskId),
+    #[error("the pull request of task {id} does not change {path}")]
+    NotInDiff { id: TaskId, path: String },
+    #[error("{path} is not text on that side of the pull request ({why})")]
+    NotText { path: String, why: &'static str },
     #[error(transparent)]
     Git(#[from] git::GitError),
     #[error(transparent)]

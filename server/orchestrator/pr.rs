@@ -550,16 +550,13 @@ diff --git \"a/we\\nird\" \"b/we\\nird\"\ndeleted file mode 100644\n--- \"a/we\\
         use axum::http::{HeaderMap, StatusCode};
         use axum::routing::post;
 
-        use crate::test_support::git;
+        use baton_test_support::git::{git, git_repo};
 
         let tmp = tempfile::tempdir().expect("tempdir");
         let remote = tmp.path().join("acme/widget.git");
         std::fs::create_dir_all(&remote).expect("mkdir");
         git(&remote, &["init", "-q", "--bare"]);
-        let repo = tmp.path().join("repo");
-        std::fs::create_dir_all(&repo).expect("mkdir");
-        git(&repo, &["init", "-q", "-b", "main"]);
-        git(&repo, &["-c", "user.name=A", "-c", "user.email=a@x", "commit", "-q", "--allow-empty", "-m", "x"]);
+        let repo = git_repo(&tmp.path().join("repo"), "A", &[]);
         git(&repo, &["branch", "baton/1-x"]);
         git(&repo, &["remote", "add", "origin", &remote.to_string_lossy()]);
 

@@ -68,6 +68,91 @@ fn user_repo(task: &Task) -> Git {
     Git::repo(&task.repo_root).with_attr_source("HEAD")
 }
 
+/// A side of a pull request: its base commit or its head commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Base,
+    Head,
+}
+
+/// One file a pull request changes, for an editor's diff view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChangedFile {
+    /// The path in the repository (`/`-separated, UTF-8; others are shown escaped, see
+    /// [`show_path`], and cannot be opened).
+    pub(crate) path: String,
+    /// The file exists in the base commit (false: the pull request adds it).
+    pub(crate) in_base: bool,
+    /// The file exists in the head commit (false: the pull request deletes it).
+    pub(crate) in_head: bool,
+}
+
+impl Orchestrator {
+    /// The pull request of `id` as `git diff-tree -r -z --raw --no-renames` lists it (exact
+    /// names, object ids of both sides), with the user's repository.
+    async fn diff_entries(&self, id: TaskId) -> Result<(Git, Vec<git::RawEntry>), OrchestratorError> {
+        let task = self.inner.store.task(id)?;
+        let pr = self.inner.store.pull_request(id)?.ok_or(OrchestratorError::NoPullRequest(id))?;
+        let repo = user_repo(&task);
+        let raw = repo
+            .bytes(&["diff-tree", "-r", "-z", "--raw", "--no-renames", "--no-abbrev", &pr.base_commit, &pr.head_commit])
+            .await?;
+        let entries =
+            git::parse_raw_z(&raw).ok_or_else(|| GitError::Malformed { args: "diff-tree -r -z --raw".to_owned() })?;
+        Ok((repo, entries))
+    }
+
+    /// The files the pull request of `id` changes, in git's order.
+    ///
+    /// Errors: no task, no pull request, git failures.
+    pub(crate) async fn changed_files(&self, id: TaskId) -> Result<Vec<ChangedFile>, OrchestratorError> {
+        let (_, entries) = self.diff_entries(id).await?;
+        Ok(entries
+            .iter()
+            .map(|e| ChangedFile {
+                path: show_path(&e.path),
+                in_base: !is_null_oid(&e.old_oid),
+                in_head: !is_null_oid(&e.new_oid),
+            })
+            .collect())
+    }
+
+    /// The text of `path` on `side` of the pull request of `id`, `None` where the file does not
+    /// exist on that side (added or deleted). Only a file the pull request changes can be read:
+    /// the content is found by the object id `git diff-tree` gives for that exact path and read
+    /// with `git cat-file`, so no path or revision the client sends reaches git's command line.
+    ///
+    /// Errors: [`OrchestratorError::NotInDiff`] for any other path (`..`, an unchanged file, an
+    /// absolute path); [`OrchestratorError::NotText`] for a submodule, a link or content that is
+    /// not UTF-8; no task, no pull request, git failures.
+    pub(crate) async fn file_text(
+        &self,
+        id: TaskId,
+        path: &str,
+        side: Side,
+    ) -> Result<Option<String>, OrchestratorError> {
+        let (repo, entries) = self.diff_entries(id).await?;
+        let entry = entries
+            .iter()
+            .find(|e| e.path == path.as_bytes())
+            .ok_or_else(|| OrchestratorError::NotInDiff { id, path: path.to_owned() })?;
+        let (mode, oid) = match side {
+            Side::Base => (entry.old_mode, &entry.old_oid),
+            Side::Head => (entry.new_mode, &entry.new_oid),
+        };
+        if is_null_oid(oid) {
+            return Ok(None);
+        }
+        let not_text = |why| OrchestratorError::NotText { path: path.to_owned(), why };
+        if mode != MODE_FILE && mode != MODE_EXEC {
+            return Err(not_text(if mode == MODE_GITLINK { "a submodule" } else { "a symbolic link" }));
+        }
+        let blob = repo.blobs(std::slice::from_ref(oid)).await?.into_iter().next().flatten();
+        let blob = blob.ok_or(GitError::Malformed { args: "cat-file --batch".to_owned() })?;
+        String::from_utf8(blob).map(Some).map_err(|_| not_text("not UTF-8"))
+    }
+}
+
 impl Orchestrator {
     fn ready_pr(&self, id: TaskId, action: &'static str) -> Result<(Task, PullRequest), OrchestratorError> {
         let task = self.inner.expect_state(id, &[TaskState::Ready], action)?;

@@ -9,7 +9,7 @@ use tokio::sync::broadcast::Receiver;
 use super::*;
 use crate::agents::{AgentKind, AgentProfile};
 use crate::orchestrator::task::SignoffAction;
-use crate::test_support::{git, git_repo};
+use baton_test_support::git::{git, git_repo};
 
 const LIB: &str = "fn one() {}\nfn two() {}\nfn three() {}\n";
 

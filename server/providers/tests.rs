@@ -8,10 +8,7 @@ use futures::StreamExt;
 
 use super::*;
 
-#[path = "../../tests/wire/support/model_server.rs"]
-pub(crate) mod model_server;
-
-use model_server::{ModelServer, RecordedRequest, Reply};
+use baton_test_support::model_server::{ModelServer, RecordedRequest, Reply};
 
 /// A key value that must never show up in errors or Debug output.
 const KEY: &str = "sk-test-k3y-that-must-not-leak";

@@ -492,5 +492,4 @@ fn calls_in(snippet: &str, tools: &[&str]) -> Vec<ToolCall> {
 }
 
 #[cfg(test)]
-#[path = "tools_tests.rs"]
 mod tests;

@@ -9,17 +9,12 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-#[path = "../wire/support/model_server.rs"]
-mod model_server;
-
-#[path = "../wire/support/client.rs"]
-#[allow(dead_code)]
-mod client;
-
 use std::time::{Duration, Instant};
 
-use client::{Client, inline_params, rich_capabilities};
-use model_server::{ModelServer, Reply};
+use baton_test_support::baton;
+use baton_test_support::client::{Client, TIMEOUT, inline_params, rich_capabilities};
+use baton_test_support::documents::large_rust_file;
+use baton_test_support::model_server::{ModelServer, Reply};
 use serde_json::json;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -37,20 +32,11 @@ fn options(base: &str, debounce_ms: u64) -> serde_json::Value {
 async fn server_time_on_a_large_file() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("value + 1"));
-    let client = Client::start(rich_capabilities(), options(&model.base_url(), 0)).await;
-    let mut text = String::from("use std::collections::HashMap;\n\n");
-    let mut n = 0;
-    while text.lines().count() < 10_000 {
-        text.push_str(&format!(
-            "/// Adds {n}.\npub fn add_{n}(map: &mut HashMap<String, i64>, value: i64) -> i64 {{\n    let entry = map.entry(\"k{n}\".to_owned()).or_insert(0);\n    *entry += value;\n    \n}}\n\n"
-        ));
-        n += 1;
-    }
+    let client = Client::start(baton!(), rich_capabilities(), options(&model.base_url(), 0)).await;
+    let (text, targets) = large_rust_file();
     let lines = text.lines().count();
     let uri = "file:///bench/large.rs";
     client.open(uri, "rust", &text).await;
-    // Empty body lines (`    `) inside the functions: line index 6 + 7k.
-    let targets: Vec<u32> = (0..n).map(|k| 6 + 7 * k as u32).filter(|l| (*l as usize) < lines).collect();
     let http = reqwest::Client::new();
     let mut model_rtt = Vec::new();
     for _ in 0..50 {
@@ -114,7 +100,7 @@ async fn model_calls_over_a_typing_trace(debounce_ms: u64) -> (usize, usize, u64
     let model = ModelServer::start().await;
     model.set_default(Reply::text("total += item.price * item.quantity;"));
     model.set_delay_ms(80);
-    let client = Client::start(rich_capabilities(), options(&model.base_url(), debounce_ms)).await;
+    let client = Client::start(baton!(), rich_capabilities(), options(&model.base_url(), debounce_ms)).await;
     let uri = "file:///bench/trace.rs";
     client.open(uri, "rust", "fn sum(items: &[Item], limit: i64) -> i64 {\n    let mut total = 0;\n    \n}\n").await;
     let (mut line, mut col) = (2u32, 4u32);
@@ -133,7 +119,7 @@ async fn model_calls_over_a_typing_trace(debounce_ms: u64) -> (usize, usize, u64
             .push(client.send_request("textDocument/inlineCompletion", inline_params(uri, line, col, false)).await.1);
     }
     for rx in pending {
-        let _ = tokio::time::timeout(client::TIMEOUT, rx).await;
+        let _ = tokio::time::timeout(TIMEOUT, rx).await;
     }
     let calls = model.requests().iter().filter(|r| r.path == "/v1/completions").count();
     let health = client.request("baton/health", json!(null)).await;

@@ -17,17 +17,16 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-#[path = "../wire/support/model_server.rs"]
-mod model_server;
-
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use model_server::{ModelServer, Reply};
+use baton_test_support::baton;
+use baton_test_support::client::{frame, read_message};
+use baton_test_support::model_server::{ModelServer, Reply};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::oneshot;
 
@@ -50,7 +49,7 @@ struct Lsp {
 
 impl Lsp {
     async fn start(base_url: &str, log_level: &str) -> Lsp {
-        let bin = std::env::var("BATON_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_baton").to_owned());
+        let bin = std::env::var("BATON_BENCH_BIN").unwrap_or_else(|_| baton!().to_string_lossy().into_owned());
         let wrap = std::env::var("BATON_BENCH_WRAP").unwrap_or_default();
         let mut words: Vec<String> = wrap.split_whitespace().map(str::to_owned).collect();
         words.push(bin);
@@ -106,9 +105,7 @@ impl Lsp {
     }
 
     async fn send(&mut self, msg: &Value) {
-        let body = serde_json::to_vec(msg).expect("serialize");
-        let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-        frame.extend_from_slice(&body);
+        let frame = frame(&serde_json::to_vec(msg).expect("serialize"));
         self.stdin.write_all(&frame).await.expect("write to baton");
     }
 
@@ -140,26 +137,6 @@ impl Lsp {
         });
         self.notify("textDocument/didChange", params).await;
     }
-}
-
-async fn read_message<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Value> {
-    let mut length = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await.ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some(v) = line.strip_prefix("Content-Length:") {
-            length = v.trim().parse::<usize>().ok();
-        }
-    }
-    let mut body = vec![0u8; length?];
-    reader.read_exact(&mut body).await.ok()?;
-    serde_json::from_slice(&body).ok()
 }
 
 /// `VmRSS` and `VmHWM` of a process, in KiB.

@@ -23,20 +23,16 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-#[path = "../wire/support/model_server.rs"]
-mod model_server;
-
-#[path = "../wire/support/client.rs"]
-#[allow(dead_code)]
-mod client;
-
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use client::{Client, inline_params, rich_capabilities};
-use model_server::{ModelServer, Reply};
+use baton_test_support::baton;
+use baton_test_support::client::{Client, inline_params, items_text, rich_capabilities};
+use baton_test_support::documents::large_rust_file;
+use baton_test_support::git::{git, git_init};
+use baton_test_support::model_server::{ModelServer, Reply};
 use serde_json::{Value, json};
 
 /// Files in the repository of part (a).
@@ -76,26 +72,11 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run git {args:?} (is git installed?): {e}"));
-    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A new repository at `root` (branch `main`, identity set) whose one commit holds `files`,
 /// written with `git fast-import` (no working tree checkout). Returns the time it took.
 fn fast_import_repo(root: &Path, files: impl Iterator<Item = (String, String)>) -> Duration {
     let start = Instant::now();
-    std::fs::create_dir_all(root).expect("mkdir repo");
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["config", "user.name", "Bench"]);
-    git(root, &["config", "user.email", "bench@example.com"]);
-    git(root, &["config", "commit.gpgsign", "false"]);
+    git_init(root, "Bench");
     git(root, &["config", "gc.auto", "0"]);
     let mut child = Command::new("git")
         .args(["fast-import", "--quiet"])
@@ -135,22 +116,6 @@ fn source_files(count: usize) -> impl Iterator<Item = (String, String)> {
         );
         (path, content)
     })
-}
-
-/// The 10,000-line file of the inline completion benchmark, and the lines of its empty
-/// function bodies (where completions are requested).
-fn large_file() -> (String, Vec<u32>) {
-    let mut text = String::from("use std::collections::HashMap;\n\n");
-    let mut n = 0;
-    while text.lines().count() < 10_000 {
-        text.push_str(&format!(
-            "/// Adds {n}.\npub fn add_{n}(map: &mut HashMap<String, i64>, value: i64) -> i64 {{\n    let entry = map.entry(\"k{n}\".to_owned()).or_insert(0);\n    *entry += value;\n    \n}}\n\n"
-        ));
-        n += 1;
-    }
-    let lines = text.lines().count();
-    let targets = (0..n).map(|k| 6 + 7 * k as u32).filter(|l| (*l as usize) < lines).collect();
-    (text, targets)
 }
 
 async fn execute(client: &Client, command: &str, argument: Value, limit: Duration) -> Value {
@@ -256,7 +221,8 @@ async fn dispatch_on_a_large_repository(rounds: usize) {
     let data = base.join("data");
     let data_s = data.to_string_lossy().into_owned();
     let options = json!({ "provider": { "base_url": "http://127.0.0.1:9/v1", "max_retries": 0 } });
-    let client = Client::start_with(rich_capabilities(), options, &[("BATON_DATA_DIR", &data_s)], Some(&root)).await;
+    let client =
+        Client::start_with(baton!(), rich_capabilities(), options, &[("BATON_DATA_DIR", &data_s)], Some(&root)).await;
 
     let methods = [Method::Baton, Method::GitFull, Method::GitNoCheckout];
     let (mut baton, mut full, mut bare) = (Vec::new(), Vec::new(), Vec::new());
@@ -439,7 +405,7 @@ async fn completion_round_trips(client: &Client, uri: &str, targets: &[u32], ver
         let resp = client.request("textDocument/inlineCompletion", inline_params(uri, line, 5, true)).await;
         times.push(ms(t.elapsed()));
         assert!(resp.get("error").is_none(), "{resp}");
-        assert!(!client::items_text(&resp).is_empty(), "the scripted model's suggestion came back: {resp}");
+        assert!(!items_text(&resp).is_empty(), "the scripted model's suggestion came back: {resp}");
         *version += 1;
         client.change(uri, *version, (line, 4), (line, 5), "").await;
     }
@@ -472,7 +438,7 @@ async fn completion_while_agents_run() {
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().canonicalize().expect("canonical tempdir").join("repo");
-    let (text, targets) = large_file();
+    let (text, targets) = large_rust_file();
     let files = source_files(SMALL_REPO_FILES).chain([("src/large.rs".to_owned(), text.clone())]);
     let took = fast_import_repo(&root, files);
     git(&root, &["checkout", "-q", "-f", "main"]);
@@ -500,7 +466,8 @@ async fn completion_while_agents_run() {
         "provider": { "kind": "openai", "base_url": format!("{}/v1", completion_model.base_url()), "model": "qwen2.5-coder", "max_retries": 0 },
         "completion": { "debounce_ms": 0, "max_debounce_ms": 300 },
     });
-    let client = Client::start_with(rich_capabilities(), options, &[("BATON_DATA_DIR", &data_s)], Some(&root)).await;
+    let client =
+        Client::start_with(baton!(), rich_capabilities(), options, &[("BATON_DATA_DIR", &data_s)], Some(&root)).await;
     let uri = format!("file://{}", root.join("src/large.rs").display());
     client.open(&uri, "rust", &text).await;
     let mut version = 1;
@@ -611,7 +578,7 @@ async fn main() {
     println!(
         "orchestrator benchmark: {} CPU(s), baton {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        PathBuf::from(env!("CARGO_BIN_EXE_baton")).display()
+        baton!().display()
     );
     // (b) first: (a) ends by deleting its checkouts (100,000 files each), which slows the disk.
     if only.is_empty() || only.contains(&"b") {

@@ -17,20 +17,15 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-#[path = "../wire/support/model_server.rs"]
-mod model_server;
-
-#[path = "../wire/support/client.rs"]
-#[allow(dead_code)]
-mod client;
-
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use baton::syntax;
-use client::{Client, inline_params, rich_capabilities};
-use model_server::{ModelServer, Reply};
+use baton_test_support::baton;
+use baton_test_support::client::{Client, inline_params, rich_capabilities};
+use baton_test_support::documents::unterminated_string;
+use baton_test_support::model_server::{ModelServer, Reply};
 use ropey::Rope;
 use serde_json::json;
 
@@ -41,23 +36,6 @@ fn median(samples: &[f64]) -> f64 {
     let mut s = samples.to_vec();
     s.sort_by(f64::total_cmp);
     if s.is_empty() { f64::NAN } else { s[s.len() / 2] }
-}
-
-/// A Rust file of about `bytes` whose string is never closed, its words on one line or in lines
-/// of about 70 bytes. Prose inside an unterminated string is tree-sitter-rust's worst case found
-/// (issue 10: 3.7 s per keystroke at 100 KB, growing quadratically).
-fn unterminated_string(bytes: usize, newlines: bool) -> String {
-    let words = ["lorem ", "ipsum ", "dolor ", "sit ", "amet, ", "consectetur "];
-    let mut s = String::from("fn main() { let s = \"");
-    let mut i = 0;
-    while s.len() < bytes {
-        s.push_str(words[i % words.len()]);
-        i += 1;
-        if newlines && i % 12 == 0 {
-            s.push('\n');
-        }
-    }
-    s
 }
 
 /// About `bytes` of ordinary Rust: small documented functions.
@@ -156,7 +134,7 @@ async fn waits(program: &Path, scenario: &Scenario) -> Option<Waits> {
         "provider": { "kind": "openai", "base_url": format!("{}/v1", model.base_url()), "model": "qwen2.5-coder", "max_retries": 0 },
         "completion": { "debounce_ms": 0, "max_debounce_ms": 0 },
     });
-    let client = Client::start_program(program, rich_capabilities(), options, &[], None).await;
+    let client = Client::start_with(program, rich_capabilities(), options, &[], None).await;
     let small = "file:///bench/small.rs";
     client.open(small, "rust", "fn main() {\n    let x = \n}\n").await;
     // Warm: the small document is parsed and the model connection is open.
@@ -202,7 +180,7 @@ fn show(label: &str, w: &Option<Waits>) {
 }
 
 async fn wait_part() {
-    let this = PathBuf::from(env!("CARGO_BIN_EXE_baton"));
+    let this = baton!().to_path_buf();
     let baseline = std::env::var_os("BATON_BASELINE_BIN").map(PathBuf::from);
     println!("(a) how long a request on a small document waits while another document is opened, then edited");
     println!("    (one inline completion on the small document after the didOpen and after each keystroke;");

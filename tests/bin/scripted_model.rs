@@ -16,16 +16,11 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-#[path = "../wire/support/agent_model.rs"]
-mod agent_model;
-#[path = "../wire/support/model_server.rs"]
-mod model_server;
-
 use std::io::Write;
 use std::time::Duration;
 
-use agent_model::{AfterTool, AgentModel, AgentPlan, ToolPreference};
-use model_server::{ModelServer, Reply};
+use baton_test_support::agent_model::{AfterTool, AgentModel, AgentPlan, ToolPreference};
+use baton_test_support::model_server::{ModelServer, Reply};
 use serde_json::Value;
 
 #[tokio::main]

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::agent_model::{
+use baton_test_support::agent_model::{
     AfterTool, AgentModel, AgentPlan, Answer, ToolPreference, WireFormat, rejection_message,
 };
+use baton_test_support::baton;
 
 const CWD: &str = "/tmp/baton-data/worktrees/repo/1-hello";
 
@@ -537,8 +538,8 @@ async fn the_built_in_agent_completes_the_task_through_baton_task_start() {
         model.base_url()
     );
     let repo = crate::tasks::repo(&[], &toml);
-    let head = crate::tasks::git(&repo.root, &["rev-parse", "HEAD"]);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+    let head = baton_test_support::git::git(&repo.root, &["rev-parse", "HEAD"]);
+    let out = tokio::process::Command::new(baton!())
         .args(["task", "start", "Create hello.txt"])
         .env("BATON_CONFIG", repo.tmp.path().join("no-user-config.toml"))
         .env("BATON_DATA_DIR", &repo.data)
@@ -554,11 +555,15 @@ async fn the_built_in_agent_completes_the_task_through_baton_task_start() {
         "the description is the final message: {stdout}"
     );
     let branch = stdout.lines().find_map(|l| l.strip_prefix("branch: ")).expect("a branch");
-    let changed = crate::tasks::git(&repo.root, &["diff", "--name-only", &format!("main...{branch}")]);
+    let changed = baton_test_support::git::git(&repo.root, &["diff", "--name-only", &format!("main...{branch}")]);
     assert_eq!(changed, "hello.txt\n");
-    assert_eq!(crate::tasks::git(&repo.root, &["show", &format!("{branch}:hello.txt")]), plan.content);
-    assert_eq!(crate::tasks::git(&repo.root, &["status", "--porcelain", "--ignored"]), "", "the checkout is untouched");
-    assert_eq!(crate::tasks::git(&repo.root, &["rev-parse", "HEAD"]), head);
+    assert_eq!(baton_test_support::git::git(&repo.root, &["show", &format!("{branch}:hello.txt")]), plan.content);
+    assert_eq!(
+        baton_test_support::git::git(&repo.root, &["status", "--porcelain", "--ignored"]),
+        "",
+        "the checkout is untouched"
+    );
+    assert_eq!(baton_test_support::git::git(&repo.root, &["rev-parse", "HEAD"]), head);
     let calls: Vec<String> = model
         .requests()
         .iter()

@@ -2,10 +2,11 @@
 
 use std::process::Command;
 
-use crate::support::model_server::{ModelServer, Reply};
+use baton_test_support::baton;
+use baton_test_support::model_server::{ModelServer, Reply};
 
 fn baton() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
+    let mut c = Command::new(baton!());
     c.env("BATON_CONFIG", "/nonexistent/baton-config.toml");
     c
 }

@@ -4,9 +4,10 @@
 use expect_test::expect;
 use serde_json::{Value, json};
 
-use crate::support::client::{Client, plain_capabilities, rich_capabilities};
-use crate::support::model_server::{ModelServer, Reply};
-use crate::support::{cursor, openai_options};
+use baton_test_support::baton;
+use baton_test_support::client::{Client, plain_capabilities, rich_capabilities};
+use baton_test_support::model_server::{ModelServer, Reply};
+use baton_test_support::{cursor, openai_options};
 
 const URI: &str = "file:///work/project/src/lib.rs";
 
@@ -16,15 +17,15 @@ const FIXTURE: &str = "use std::collections::HashMap;\n\nfn add(a: i32, b: i32) 
 async fn inline_completion_sends_a_qwen_fim_prompt_and_returns_the_middle() {
     let model = ModelServer::start().await;
     model.push(Reply::text("a + b\n}\n\nfn other() {}"));
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     let (text, line, col) = cursor(FIXTURE);
     client.open(URI, "rust", &text).await;
     let resp = client
-        .request("textDocument/inlineCompletion", crate::support::client::inline_params(URI, line, col, true))
+        .request("textDocument/inlineCompletion", baton_test_support::client::inline_params(URI, line, col, true))
         .await;
     let item = &resp["result"]["items"][0];
     assert_eq!(item["insertText"], "a + b", "cut before the closer the suffix already has");
-    assert_eq!(item["range"], crate::support::client::range((line, col), (line, col)));
+    assert_eq!(item["range"], baton_test_support::client::range((line, col), (line, col)));
     assert_eq!(item["command"]["command"], "baton.accepted");
     let req = model.requests().into_iter().find(|r| r.path == "/v1/completions").expect("a FIM request");
     expect![[r#"
@@ -44,7 +45,7 @@ async fn inline_completion_sends_a_qwen_fim_prompt_and_returns_the_middle() {
 async fn clients_with_inline_completion_get_no_duplicate_menu_items() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("a + b"));
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     let (text, line, col) = cursor(FIXTURE);
     client.open(URI, "rust", &text).await;
     let resp = client
@@ -61,7 +62,7 @@ async fn clients_with_inline_completion_get_no_duplicate_menu_items() {
 async fn clients_without_inline_completion_get_an_item_that_replaces_the_word() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("ute_total(items)"));
-    let client = Client::start(plain_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), plain_capabilities(), openai_options(&model.base_url())).await;
     let (text, line, col) = cursor("fn main() {\n    let t = comp$0;\n}\n");
     client.open(URI, "rust", &text).await;
     let resp = client
@@ -73,7 +74,7 @@ async fn clients_without_inline_completion_get_an_item_that_replaces_the_word() 
     assert_eq!(resp["result"]["isIncomplete"], true);
     let item = &resp["result"]["items"][0];
     assert_eq!(item["textEdit"]["newText"], "compute_total(items)");
-    assert_eq!(item["textEdit"]["range"], crate::support::client::range((1, 12), (1, 16)), "replaces `comp`");
+    assert_eq!(item["textEdit"]["range"], baton_test_support::client::range((1, 12), (1, 16)), "replaces `comp`");
     assert_eq!(item["filterText"], "compute_total(items)");
     assert_eq!(item["labelDetails"]["description"], "Baton");
 }
@@ -94,7 +95,7 @@ async fn every_provider_kind_serves_inline_completion_over_its_wire_format() {
             "provider": { "kind": kind, "base_url": format!("{}{suffix}", model.base_url()), "model": "m", "max_retries": 0 },
             "completion": { "debounce_ms": 10 },
         });
-        let client = Client::start(rich_capabilities(), options).await;
+        let client = Client::start(baton!(), rich_capabilities(), options).await;
         let (text, line, col) = cursor(FIXTURE);
         client.open(URI, "rust", &text).await;
         let items = client.inline(URI, line, col, true).await;
@@ -109,7 +110,7 @@ async fn every_provider_kind_serves_inline_completion_over_its_wire_format() {
 async fn typing_through_a_suggestion_costs_no_model_call() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("compute(a, b)"));
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     let (text, line, col) = cursor(FIXTURE);
     client.open(URI, "rust", &text).await;
     assert_eq!(client.inline(URI, line, col, false).await, vec!["compute(a, b)".to_owned()]);
@@ -132,7 +133,7 @@ async fn superseded_requests_are_all_answered_and_only_the_last_reaches_the_mode
     model.set_default(Reply::text("a - b"));
     let mut options = openai_options(&model.base_url());
     options["completion"] = json!({ "debounce_ms": 300, "max_debounce_ms": 300 });
-    let client = Client::start(rich_capabilities(), options).await;
+    let client = Client::start(baton!(), rich_capabilities(), options).await;
     let (text, line, col) = cursor(FIXTURE);
     client.open(URI, "rust", &text).await;
     let mut receivers = Vec::new();
@@ -141,7 +142,7 @@ async fn superseded_requests_are_all_answered_and_only_the_last_reaches_the_mode
             client
                 .send_request(
                     "textDocument/inlineCompletion",
-                    crate::support::client::inline_params(URI, line, col, false),
+                    baton_test_support::client::inline_params(URI, line, col, false),
                 )
                 .await
                 .1,
@@ -150,8 +151,8 @@ async fn superseded_requests_are_all_answered_and_only_the_last_reaches_the_mode
     let mut answers = Vec::new();
     for rx in receivers {
         let resp =
-            tokio::time::timeout(crate::support::client::TIMEOUT, rx).await.expect("answered").expect("response");
-        answers.push(crate::support::client::items_text(&resp));
+            tokio::time::timeout(baton_test_support::client::TIMEOUT, rx).await.expect("answered").expect("response");
+        answers.push(baton_test_support::client::items_text(&resp));
     }
     assert_eq!(answers[..4], vec![Vec::<String>::new(); 4], "superseded ones answer empty");
     assert_eq!(answers[4], vec!["a - b".to_owned()]);
@@ -162,7 +163,7 @@ async fn superseded_requests_are_all_answered_and_only_the_last_reaches_the_mode
 async fn a_suggestion_that_breaks_the_parse_is_dropped() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("let x = [1, 2;"));
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     let (text, line, col) = cursor(FIXTURE);
     client.open(URI, "rust", &text).await;
     assert_eq!(client.inline(URI, line, col, true).await, Vec::<String>::new());
@@ -174,7 +175,7 @@ async fn a_suggestion_that_breaks_the_parse_is_dropped() {
 async fn other_open_documents_are_offered_as_context() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("helper()"));
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     client.open("file:///work/project/src/util.rs", "rust", "pub fn helper() -> i32 { 7 }\n").await;
     client.open("file:///work/project/notes.md", "markdown", "# not code\n").await;
     let (text, line, col) = cursor(FIXTURE);

@@ -14,18 +14,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::client::{Client, TIMEOUT, rich_capabilities};
-use crate::support::model_server::{ModelServer, Reply};
+use baton_test_support::baton;
+use baton_test_support::client::{Client, TIMEOUT, rich_capabilities};
+use baton_test_support::git::{git, git_repo};
+use baton_test_support::model_server::{ModelServer, Reply};
 
 const LIB: &str = "fn one() {}\n";
 const FAKE_KEY: &str = "sk-fake-provider-0123456789abcdef";
 const FAKE_SSH_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-KEY-MATERIAL-42\n";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").args(args).current_dir(dir).output().expect("run git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Skips (with a message) where bubblewrap cannot run.
 #[allow(clippy::print_stderr, reason = "a skipped test says why")]
@@ -62,14 +58,7 @@ fn world() -> World {
     }
     std::fs::write(home.join(".ssh/id_rsa"), FAKE_SSH_KEY).expect("key");
     std::fs::write(other.join(".env"), "OTHER_TOKEN=OTHER-REPO-SECRET\n").expect("other .env");
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["config", "user.name", "Ada Lovelace"]);
-    git(&repo, &["config", "user.email", "ada@example.com"]);
-    git(&repo, &["config", "commit.gpgsign", "false"]);
-    std::fs::write(repo.join("lib.rs"), LIB).expect("write");
-    std::fs::write(repo.join(".gitignore"), ".env\n").expect("write");
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "initial"]);
+    let repo = git_repo(&repo, "Ada Lovelace", &[("lib.rs", LIB), (".gitignore", ".env\n")]);
     std::fs::write(repo.join(".env"), "USER_TOKEN=USER-CHECKOUT-SECRET\n").expect("user .env");
     World { _tmp: tmp, root, home, repo, other, data, bin }
 }
@@ -104,7 +93,7 @@ impl World {
             ("PWD", repo.as_str()),
         ];
         env.extend_from_slice(extra_env);
-        Client::start_with(rich_capabilities(), no_model(), &env, Some(&self.repo)).await
+        Client::start_with(baton!(), rich_capabilities(), no_model(), &env, Some(&self.repo)).await
     }
 }
 
@@ -409,7 +398,7 @@ async fn a_key_a_command_prints_is_redacted_before_the_model_reads_it() {
     });
     let (home, data) = (w.home.display().to_string(), w.data.display().to_string());
     let env = [("HOME", home.as_str()), ("BATON_DATA_DIR", data.as_str()), ("FAKE_PROVIDER_KEY", FAKE_KEY)];
-    let client = Client::start_with(rich_capabilities(), options, &env, Some(&w.repo)).await;
+    let client = Client::start_with(baton!(), rich_capabilities(), options, &env, Some(&w.repo)).await;
     let id = start(&client, "Print the key", "builtin").await;
     let task = wait_state(&client, id, "ready").await;
     assert_eq!(task["state"], "ready");
@@ -429,7 +418,8 @@ async fn a_key_a_command_prints_is_redacted_before_the_model_reads_it() {
 async fn a_secret_file_open_in_the_editor_never_reaches_a_completion_prompt() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("done"));
-    let client = Client::start(rich_capabilities(), crate::support::openai_options(&model.base_url())).await;
+    let client =
+        Client::start(baton!(), rich_capabilities(), baton_test_support::openai_options(&model.base_url())).await;
     let (env, notes, other) = ("file:///w/.env", "file:///w/notes.txt", "file:///w/todo.txt");
     client.open(env, "plaintext", "API_TOKEN=ENV-FILE-SECRET-99\n").await;
     client.open(other, "plaintext", "OTHER-DOCUMENT-CONTEXT\n").await;
@@ -448,7 +438,7 @@ async fn a_secret_file_open_in_the_editor_never_reaches_a_completion_prompt() {
     let edit = command(
         &client,
         "baton.edit",
-        json!({ "uri": env, "range": crate::support::client::range((0, 0), (1, 0)), "instruction": "x" }),
+        json!({ "uri": env, "range": baton_test_support::client::range((0, 0), (1, 0)), "instruction": "x" }),
     )
     .await;
     assert!(edit["error"]["message"].as_str().unwrap_or_default().contains("secret file patterns"), "{edit}");
@@ -511,7 +501,7 @@ async fn a_failure_that_cannot_be_written_to_a_full_disk_ends_failed_once_there_
     let wrapper: Vec<String> = ["unshare", "-rm", "sh", "-c", &mount].map(str::to_owned).to_vec();
     let (home, data, repo) = (w.home.display().to_string(), w.data.display().to_string(), w.repo.display().to_string());
     let env = [("HOME", home.as_str()), ("BATON_DATA_DIR", data.as_str()), ("PWD", repo.as_str())];
-    let client = Client::start_wrapped(&wrapper, rich_capabilities(), no_model(), &env, Some(&w.repo)).await;
+    let client = Client::start_wrapped(&wrapper, baton!(), rich_capabilities(), no_model(), &env, Some(&w.repo)).await;
     let id = start(&client, "Fill the disk", "filler").await;
 
     // Told at once, although the database cannot take the failure yet.
@@ -563,7 +553,7 @@ async fn baton_complete_refuses_a_secret_file_without_asking_a_model() {
     std::fs::write(&file, "-----BEGIN PRIVATE KEY-----\nPEM-SECRET\n").expect("write");
     let location = format!("{}:2:3", file.display());
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_baton"))
+        Command::new(baton!())
             .env("BATON_CONFIG", "/nonexistent/baton-config.toml")
             .args(["complete", &location])
             .output()

@@ -4,9 +4,10 @@
 
 use serde_json::{Value, json};
 
-use crate::support::client::{Client, plain_capabilities, range, rich_capabilities};
-use crate::support::model_server::{ModelServer, Reply};
-use crate::support::openai_options;
+use baton_test_support::baton;
+use baton_test_support::client::{Client, plain_capabilities, range, rich_capabilities};
+use baton_test_support::model_server::{ModelServer, Reply};
+use baton_test_support::openai_options;
 
 const URI: &str = "file:///p/src/math.rs";
 const TEXT: &str = "// math\nfn add(a: i32, b: i32) -> i32 {\n    a - b\n}\n\nfn main() {}\n";
@@ -20,7 +21,7 @@ fn diagnostic() -> Value {
 async fn code_actions_are_listed_without_waiting_on_a_hanging_model() {
     let model = ModelServer::start().await;
     model.set_default(Reply::Hang);
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     client.open(URI, "rust", TEXT).await;
     let resp = client
         .request(
@@ -45,10 +46,10 @@ async fn code_actions_are_listed_without_waiting_on_a_hanging_model() {
 }
 
 #[tokio::test]
-async fn edit_selection_applies_minimal_annotated_edits_with_progress() {
+async fn edit_selection_applies_minimal_labelled_edits_without_confirmation_with_progress() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text(FIXED));
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     client.open(URI, "rust", TEXT).await;
     let resp = client
         .request(
@@ -65,7 +66,9 @@ async fn edit_selection_applies_minimal_annotated_edits_with_progress() {
         json!([{ "range": range((2, 0), (3, 0)), "newText": "    a + b\n", "annotationId": "baton" }]),
         "only the changed line"
     );
-    assert_eq!(edit["changeAnnotations"]["baton"]["needsConfirmation"], true);
+    // A label, never a confirmation: VS Code would open a Refactor Preview with the change unticked.
+    assert_eq!(edit["changeAnnotations"]["baton"]["label"], "Baton: make add add");
+    assert!(edit["changeAnnotations"]["baton"].get("needsConfirmation").is_none(), "{edit}");
     assert_eq!(apply["params"]["label"], "Baton: make add add");
     client.wait_for("window/workDoneProgress/create", |_| true).await;
     client.wait_for("$/progress", |p| p["value"]["kind"] == "begin").await;
@@ -80,7 +83,7 @@ async fn edit_selection_applies_minimal_annotated_edits_with_progress() {
 async fn fix_diagnostic_uses_its_message_and_plain_clients_get_a_changes_map() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text(FIXED));
-    let client = Client::start(plain_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), plain_capabilities(), openai_options(&model.base_url())).await;
     client.open(URI, "rust", TEXT).await;
     let resp = client
         .request(
@@ -101,7 +104,7 @@ async fn fix_diagnostic_uses_its_message_and_plain_clients_get_a_changes_map() {
 async fn an_edit_without_instruction_asks_and_a_rejected_edit_is_reported() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text(FIXED));
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     client.open(URI, "rust", TEXT).await;
     let args = json!({ "command": "baton.edit", "arguments": [{ "uri": URI, "range": range((1, 0), (3, 1)) }] });
     // Nobody answers: a clear error, no model call.
@@ -121,7 +124,7 @@ async fn an_edit_without_instruction_asks_and_a_rejected_edit_is_reported() {
 async fn a_failing_model_makes_the_command_fail_with_its_reason() {
     let model = ModelServer::start().await;
     model.set_default(Reply::status(400, "context too long"));
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     client.open(URI, "rust", TEXT).await;
     let resp = client
         .request(

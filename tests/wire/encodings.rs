@@ -3,9 +3,10 @@
 
 use serde_json::json;
 
-use crate::support::client::{Client, inline_params};
-use crate::support::model_server::{ModelServer, Reply};
-use crate::support::openai_options;
+use baton_test_support::baton;
+use baton_test_support::client::{Client, inline_params};
+use baton_test_support::model_server::{ModelServer, Reply};
+use baton_test_support::openai_options;
 
 const URI: &str = "file:///p/enc.rs";
 const TEXT: &str = "fn f() {\r\n    let s = \"😀中\";\r\n    \r\n}\r\n";
@@ -16,7 +17,7 @@ async fn prompt_after_insert(encoding: &str, col_after_cjk: u32) -> String {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("1"));
     let caps = json!({ "general": { "positionEncodings": [encoding] }, "textDocument": { "inlineCompletion": {} } });
-    let client = Client::start(caps, openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), caps, openai_options(&model.base_url())).await;
     assert_eq!(client.initialize_result["capabilities"]["positionEncoding"], encoding);
     client.open(URI, "rust", TEXT).await;
     client.change(URI, 2, (1, col_after_cjk), (1, col_after_cjk), "X").await;
@@ -40,7 +41,7 @@ async fn positions_inside_a_surrogate_pair_or_past_the_end_clamp() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("1"));
     let caps = json!({ "textDocument": { "inlineCompletion": {} } });
-    let client = Client::start(caps, openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), caps, openai_options(&model.base_url())).await;
     client.open(URI, "rust", TEXT).await;
     // Character 14 is between the two halves of 😀: the insert goes before the emoji.
     client.change(URI, 2, (1, 14), (1, 14), "A").await;

@@ -4,9 +4,10 @@
 
 use serde_json::{Value, json};
 
-use crate::support::client::{Client, rich_capabilities};
-use crate::support::model_server::{ModelServer, Reply};
-use crate::support::{cursor, openai_options};
+use baton_test_support::baton;
+use baton_test_support::client::{Client, rich_capabilities};
+use baton_test_support::model_server::{ModelServer, Reply};
+use baton_test_support::{cursor, openai_options};
 
 const URI: &str = "file:///p/src/lib.rs";
 
@@ -24,7 +25,7 @@ async fn setup_with(timeout_ms: u64, completion: Value) -> (ModelServer, Client,
     if let (Some(target), Some(extra)) = (options["completion"].as_object_mut(), completion.as_object()) {
         target.extend(extra.clone());
     }
-    let client = Client::start(rich_capabilities(), options).await;
+    let client = Client::start(baton!(), rich_capabilities(), options).await;
     client.wait_for("baton/status", |p| p["state"] == "idle").await;
     let (text, line, col) = cursor("fn f() -> i32 {\n    $0\n}\n");
     client.open(URI, "rust", &text).await;
@@ -121,8 +122,8 @@ async fn health_answers_with_what_it_knows_while_a_check_hangs() {
     model.push_for("/v1/models", Reply::Hang);
     let mut options = openai_options(&model.base_url());
     options["provider"]["timeout_ms"] = json!(60_000);
-    let client = Client::start(rich_capabilities(), options).await;
-    model.wait_for_requests(1, crate::support::client::TIMEOUT).await;
+    let client = Client::start(baton!(), rich_capabilities(), options).await;
+    model.wait_for_requests(1, baton_test_support::client::TIMEOUT).await;
     // Answered long before the hung check could end (the client gives up after 20 s).
     let health = client.request("baton/health", json!(null)).await;
     let result = &health["result"];
@@ -138,7 +139,7 @@ async fn health_reports_slow_for_a_model_that_accepts_but_does_not_answer() {
     model.push_for("/v1/models", Reply::Hang);
     let mut options = openai_options(&model.base_url());
     options["provider"]["timeout_ms"] = json!(300);
-    let client = Client::start(rich_capabilities(), options).await;
+    let client = Client::start(baton!(), rich_capabilities(), options).await;
     client.wait_for("baton/status", |p| p["state"] == "slow").await;
     model.push_for("/v1/models", Reply::Hang);
     let health = client.request("baton/health", json!(null)).await;
@@ -153,7 +154,7 @@ async fn status_recovers_when_the_model_comes_back_without_any_request() {
         l.local_addr().expect("addr").port()
     };
     let options = json!({ "provider": { "base_url": format!("http://127.0.0.1:{port}/v1"), "max_retries": 0 } });
-    let client = Client::start(rich_capabilities(), options).await;
+    let client = Client::start(baton!(), rich_capabilities(), options).await;
     let s = client.wait_for("baton/status", |p| p["state"] == "unreachable").await;
     assert!(s["params"]["message"].as_str().unwrap_or_default().contains("Start a model server"), "{s}");
     let seen = client.inbox().len();

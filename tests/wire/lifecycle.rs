@@ -2,14 +2,15 @@
 
 use serde_json::json;
 
-use crate::support::client::{Client, plain_capabilities, rich_capabilities};
-use crate::support::model_server::ModelServer;
-use crate::support::openai_options;
+use baton_test_support::baton;
+use baton_test_support::client::{Client, plain_capabilities, rich_capabilities};
+use baton_test_support::model_server::ModelServer;
+use baton_test_support::openai_options;
 
 #[tokio::test]
 async fn initialize_declares_capabilities_and_shutdown_exits_cleanly() {
     let model = ModelServer::start().await;
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     let caps = &client.initialize_result["capabilities"];
     assert_eq!(caps["positionEncoding"], "utf-16");
     assert_eq!(caps["textDocumentSync"]["change"], 2, "incremental sync");
@@ -43,7 +44,7 @@ async fn the_clients_preferred_encoding_is_negotiated() {
         [(json!(["utf-8", "utf-16"]), "utf-8"), (json!(["utf-32"]), "utf-32"), (json!(["latin-1"]), "utf-16")]
     {
         let caps = json!({ "general": { "positionEncodings": offered } });
-        let client = Client::start(caps, openai_options(&model.base_url())).await;
+        let client = Client::start(baton!(), caps, openai_options(&model.base_url())).await;
         assert_eq!(client.initialize_result["capabilities"]["positionEncoding"], expected);
         client.shutdown().await;
     }
@@ -52,12 +53,12 @@ async fn the_clients_preferred_encoding_is_negotiated() {
 #[tokio::test]
 async fn status_is_sent_only_to_clients_that_ask_and_says_idle_when_the_model_answers() {
     let model = ModelServer::start().await;
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     let status = client.wait_for("baton/status", |p| p["state"] == "idle").await;
     assert_eq!(status["params"]["model"], "qwen2.5-coder-test");
     assert_eq!(status["params"]["provider"], "openai");
 
-    let plain = Client::start(plain_capabilities(), openai_options(&model.base_url())).await;
+    let plain = Client::start(baton!(), plain_capabilities(), openai_options(&model.base_url())).await;
     // The health request runs the same reachability check; once it has answered, any status
     // notification would have been sent before its response.
     let health = plain.request("baton/health", json!(null)).await;
@@ -73,7 +74,7 @@ async fn nothing_listening_at_the_default_url_says_so_and_how_to_configure() {
         l.local_addr().expect("addr").port()
     };
     let options = json!({ "provider": { "base_url": format!("http://127.0.0.1:{port}/v1"), "max_retries": 0 } });
-    let client = Client::start(rich_capabilities(), options).await;
+    let client = Client::start(baton!(), rich_capabilities(), options).await;
     let status = client.wait_for("baton/status", |p| p["state"] == "unreachable").await;
     let message = status["params"]["message"].as_str().unwrap_or_default();
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
@@ -86,7 +87,8 @@ async fn bad_settings_are_reported_and_the_rest_still_apply() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("baton.toml"), "[completion]\ndebounce_ms = \"soon\"\n").expect("write");
     let client =
-        Client::start_with(rich_capabilities(), openai_options(&model.base_url()), &[], Some(dir.path())).await;
+        Client::start_with(baton!(), rich_capabilities(), openai_options(&model.base_url()), &[], Some(dir.path()))
+            .await;
     let warning = client
         .wait_for("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("baton.toml")))
         .await;

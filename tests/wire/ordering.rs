@@ -3,9 +3,10 @@
 
 use serde_json::json;
 
-use crate::support::client::{Client, TIMEOUT, inline_params, rich_capabilities};
-use crate::support::model_server::{ModelServer, Reply};
-use crate::support::openai_options;
+use baton_test_support::baton;
+use baton_test_support::client::{Client, TIMEOUT, inline_params, rich_capabilities};
+use baton_test_support::model_server::{ModelServer, Reply};
+use baton_test_support::openai_options;
 
 #[tokio::test]
 async fn many_changes_with_slow_completions_in_flight_stay_in_order() {
@@ -13,7 +14,7 @@ async fn many_changes_with_slow_completions_in_flight_stay_in_order() {
     model.set_default(Reply::Hang);
     let mut options = openai_options(&model.base_url());
     options["provider"]["timeout_ms"] = json!(120_000);
-    let client = Client::start(rich_capabilities(), options).await;
+    let client = Client::start(baton!(), rich_capabilities(), options).await;
 
     // Eight completions that hang at the model, one per document so none supersedes another:
     // more than tower-lsp's default concurrency of 4.

@@ -4,28 +4,14 @@
 
 use serde_json::{Value, json};
 
-use crate::support::client::{Client, rich_capabilities};
-use crate::support::model_server::{ModelServer, Reply};
-use crate::support::openai_options;
+use baton_test_support::baton;
+use baton_test_support::client::{Client, rich_capabilities};
+use baton_test_support::documents::unterminated_string;
+use baton_test_support::model_server::{ModelServer, Reply};
+use baton_test_support::openai_options;
 
 const SMALL: &str = "file:///p/small.rs";
 const SLOW: &str = "file:///p/slow.rs";
-
-/// A Rust file of about `bytes` whose string is never closed, prose on one line or in lines of
-/// ~70 bytes: tree-sitter-rust needs seconds for it, growing quadratically (issue 10).
-fn unterminated_string(bytes: usize, newlines: bool) -> String {
-    let words = ["lorem ", "ipsum ", "dolor ", "sit ", "amet, ", "consectetur "];
-    let mut s = String::from("fn main() { let s = \"");
-    let mut i = 0;
-    while s.len() < bytes {
-        s.push_str(words[i % words.len()]);
-        i += 1;
-        if newlines && i % 12 == 0 {
-            s.push('\n');
-        }
-    }
-    s
-}
 
 /// The (line, UTF-16 column) just past the end of `text`.
 fn end_of(text: &str) -> (u32, u32) {
@@ -75,6 +61,7 @@ async fn another_documents_request_is_answered_while_a_slow_parse_runs() {
     model.set_default(Reply::text("42"));
     // A budget long enough that the slow document's parse outlasts everything below.
     let client = Client::start_with(
+        baton!(),
         rich_capabilities(),
         openai_options(&model.base_url()),
         &[("BATON_SYNTAX_BUDGET_MS", "600000")],
@@ -106,7 +93,7 @@ async fn another_documents_request_is_answered_while_a_slow_parse_runs() {
 async fn keystrokes_in_the_issues_100_kb_document_do_not_delay_other_documents() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("42"));
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     client.open(SMALL, "rust", "fn main() {\n    let x = \n}\n").await;
     // Issue 10's document: one line, 100 KB, a string never closed (seconds per keystroke when
     // parsed on the transport). All its keystrokes go first, then the other document's request.
@@ -126,7 +113,7 @@ async fn keystrokes_in_the_issues_100_kb_document_do_not_delay_other_documents()
 async fn documents_without_a_tree_still_get_suggestions_on_plain_text() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("total += 1"));
-    let client = Client::start(rich_capabilities(), small_window_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), small_window_options(&model.base_url())).await;
     let (text, line, col) = long_function("fn tally(items: &[i32]) -> i32 {", "let value_");
     // Over the line limit (a long comment line): no tree, so no scope header in the prompt, but a
     // suggestion all the same.
@@ -156,7 +143,7 @@ async fn documents_without_a_tree_still_get_suggestions_on_plain_text() {
 async fn a_document_without_a_tree_keeps_its_languages_comment_syntax() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("pass"));
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     client.open("file:///p/util.py", "python", "def helper():\n    return 7\n").await;
     // Over the line limit: no tree, but still Python: excerpts are headed with `#`, not `//`.
     let text = format!("# {}\ndef main():\n    ", "x".repeat(40 * 1024));
@@ -171,6 +158,7 @@ async fn the_tree_always_belongs_to_the_newest_text() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("done()"));
     let client = Client::start_with(
+        baton!(),
         rich_capabilities(),
         small_window_options(&model.base_url()),
         &[("BATON_SYNTAX_BUDGET_MS", "600000")],
@@ -214,7 +202,7 @@ async fn the_tree_always_belongs_to_the_newest_text() {
 async fn the_language_id_chooses_the_grammar_over_the_extension() {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("next();"));
-    let client = Client::start(rich_capabilities(), small_window_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), small_window_options(&model.base_url())).await;
     // JavaScript in a file named .rs, opened as JavaScript: parsed as JavaScript (its function's
     // header comes from the tree).
     let (js, line, col) = long_function("function beta(items) {", "let step_");

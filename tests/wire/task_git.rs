@@ -8,8 +8,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::support::client::{Client, rich_capabilities};
-use crate::tasks::{Repo, code_actions, command, git, no_model, repo, show, titles, wait_state};
+use crate::tasks::{Repo, code_actions, command, no_model, repo, show, titles, wait_state};
+use baton_test_support::baton;
+use baton_test_support::client::{Client, rich_capabilities};
+use baton_test_support::git::git;
 
 /// Every object in the repository's store (loose and packed), from `git count-objects -v`.
 fn object_count(repo: &Path) -> u64 {
@@ -105,7 +107,7 @@ async fn drivers_named_by_an_agents_gitattributes_and_its_ssh_command_never_run(
     let repo = repo(&[("drivers", &agent, "")], toml);
     let data = repo.data.to_string_lossy().into_owned();
     let env = [("BATON_DATA_DIR", data.as_str()), ("BATON_TEST_GITHUB_TOKEN", "t0ken")];
-    let client = Client::start_with(rich_capabilities(), no_model(), &env, Some(&repo.root)).await;
+    let client = Client::start_with(baton!(), rich_capabilities(), no_model(), &env, Some(&repo.root)).await;
     let uri = repo.uri("lib.rs");
     client.open(&uri, "rust", crate::tasks::LIB).await;
     let id = start(&client, &repo, "Change one").await;

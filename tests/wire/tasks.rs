@@ -4,14 +4,16 @@
 //! repositories in temporary directories; agents are shell scripts, the ACP test agent, and the
 //! built-in agent driven by the scripted model server.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::support::client::{Client, rich_capabilities};
-use crate::support::model_server::{ModelServer, Reply};
-use crate::support::openai_options;
+use baton_test_support::baton;
+use baton_test_support::client::{Client, rich_capabilities};
+use baton_test_support::git::{git, git_repo};
+use baton_test_support::model_server::{ModelServer, Reply};
+use baton_test_support::openai_options;
 
 pub(crate) const LIB: &str = "fn one() {}\n// TODO: add a function two\nfn three() {}\n";
 
@@ -22,23 +24,9 @@ pub(crate) struct Repo {
     pub(crate) data: PathBuf,
 }
 
-pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").args(args).current_dir(dir).output().expect("run git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// `agents`: (name, shell script body, extra TOML lines of the profile). `$1` is the prompt.
 pub(crate) fn repo(agents: &[(&str, &str, &str)], extra_toml: &str) -> Repo {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let root = tmp.path().join("repo");
-    std::fs::create_dir_all(&root).expect("mkdir");
-    let root = root.canonicalize().expect("canonical");
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["config", "user.name", "Ada Lovelace"]);
-    git(&root, &["config", "user.email", "ada@example.com"]);
-    git(&root, &["config", "commit.gpgsign", "false"]);
-    std::fs::write(root.join("lib.rs"), LIB).expect("write");
     let mut toml = String::new();
     for (name, body, extra) in agents {
         let script = tmp.path().join(format!("{name}.sh"));
@@ -57,9 +45,7 @@ pub(crate) fn repo(agents: &[(&str, &str, &str)], extra_toml: &str) -> Repo {
         ));
     }
     toml.push_str(extra_toml);
-    std::fs::write(root.join("baton.toml"), toml).expect("toml");
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "initial"]);
+    let root = git_repo(&tmp.path().join("repo"), "Ada Lovelace", &[("lib.rs", LIB), ("baton.toml", &toml)]);
     let data = tmp.path().join("data");
     Repo { tmp, root, data }
 }
@@ -71,7 +57,7 @@ impl Repo {
 
     pub(crate) async fn client(&self, options: Value) -> Client {
         let data = self.data.to_string_lossy().into_owned();
-        Client::start_with(rich_capabilities(), options, &[("BATON_DATA_DIR", &data)], Some(&self.root)).await
+        Client::start_with(baton!(), rich_capabilities(), options, &[("BATON_DATA_DIR", &data)], Some(&self.root)).await
     }
 
     pub(crate) fn read(&self, file: &str) -> String {
@@ -413,7 +399,7 @@ async fn overlapping_pull_requests_say_so_and_review_opens_the_diff_in_another_e
     // Another repository's task in the same database is listed only with `all`.
     let other = self::repo(&[("scripted", EDIT_TODO, "")], "[orchestrator]\ndefault_agent = \"scripted\"\n");
     let data = repo.data.to_string_lossy().into_owned();
-    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+    let out = Command::new(baton!())
         .args(["task", "start", "Elsewhere"])
         .env("BATON_DATA_DIR", &data)
         .env("BATON_CONFIG", repo.tmp.path().join("none.toml"))
@@ -489,7 +475,7 @@ async fn a_plan_first_task_waits_for_approval_and_requested_changes_run_the_agen
 fn the_shell_starts_lists_shows_and_collects_tasks_in_the_database_editors_share() {
     let repo = repo(&[("scripted", EDIT_TODO, "")], "[orchestrator]\ndefault_agent = \"scripted\"\n");
     let baton = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        let out = Command::new(baton!())
             .args(args)
             .env("BATON_CONFIG", repo.tmp.path().join("no-user-config.toml"))
             .env("BATON_DATA_DIR", &repo.data)
@@ -545,7 +531,8 @@ async fn a_client_that_cannot_answer_questions_gets_messages_and_the_only_candid
     let data = repo.data.to_string_lossy().into_owned();
     // Like Helix 25.01: no showMessage, showDocument or baton capabilities.
     let client = Client::start_with(
-        crate::support::client::plain_capabilities(),
+        baton!(),
+        baton_test_support::client::plain_capabilities(),
         no_model(),
         &[("BATON_DATA_DIR", &data)],
         Some(&repo.root),

@@ -8,15 +8,16 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
 
-use crate::support::client::{Client, frame, range, rich_capabilities};
-use crate::support::model_server::ModelServer;
-use crate::support::openai_options;
+use baton_test_support::baton;
+use baton_test_support::client::{Client, frame, range, rich_capabilities};
+use baton_test_support::model_server::ModelServer;
+use baton_test_support::openai_options;
 
 const PROBE_URI: &str = "file:///probe/never-opened.rs";
 
 async fn start() -> (ModelServer, Client) {
     let model = ModelServer::start().await;
-    let client = Client::start(rich_capabilities(), openai_options(&model.base_url())).await;
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     (model, client)
 }
 
@@ -187,6 +188,7 @@ async fn a_panicking_handler_answers_internal_error_and_the_session_goes_on() {
 async fn a_panic_in_initialize_answers_an_error_and_does_not_stall_the_session() {
     let model = ModelServer::start().await;
     let client = Client::start_with(
+        baton!(),
         rich_capabilities(),
         openai_options(&model.base_url()),
         &[("BATON_DEBUG_PANIC_IN_INITIALIZE", "1")],
@@ -412,7 +414,7 @@ fn case() -> impl Strategy<Value = Vec<u8>> {
 async fn fuzzed_frames_and_messages_never_take_the_server_down() {
     let cases: u32 = std::env::var("BATON_FUZZ_WIRE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(150);
     let (model, mut client) = start().await;
-    model.set_default(crate::support::model_server::Reply::text("x"));
+    model.set_default(baton_test_support::model_server::Reply::text("x"));
     // Generated up front on a thread with room for proptest's recursive strategies.
     let inputs = std::thread::Builder::new()
         .stack_size(64 << 20)

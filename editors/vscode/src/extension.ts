@@ -1,6 +1,8 @@
 // The Baton extension: starts the `baton` language server through vscode-languageclient (which
 // brings inline completion, code actions, commands, progress and applyEdit), drives a status
 // bar item from `baton/status` and `baton/tasks`, and adds commands for tasks and pull requests.
+import * as readline from 'node:readline';
+
 import * as vscode from 'vscode';
 import {
   ClientCapabilities,
@@ -17,6 +19,8 @@ import {
 } from 'vscode-languageclient/node';
 
 import { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, HealthResult, STATUS, StatusParams, TASKS, TaskSummary, TasksParams } from './protocol';
+import { LogLevel, serverLogLine } from './logs';
+import { PR_SCHEME, PullRequestFiles, TASK_SCHEME, TaskDocuments, reviewPullRequest, taskUri } from './review';
 import { resolveServerPath } from './serverPath';
 import { PackageJson, serverSettingKeys, serverSettings } from './settings';
 import {
@@ -43,6 +47,55 @@ class BatonCapabilities implements StaticFeature {
   clear(): void {}
 }
 
+/** Instructions offered for a model edit; anything typed instead is the instruction. */
+const EDIT_PRESETS = ['Fix bugs', 'Simplify', 'Add comments', 'Add error handling', 'Write a unit test', 'Document'];
+
+/**
+ * Asks how to edit the selection: an input that takes focus (so typing never replaces the
+ * selected code) and accepts free text, with the presets as picks. Undefined when cancelled.
+ */
+function askInstruction(): Promise<string | undefined> {
+  const input = vscode.window.createQuickPick();
+  input.title = 'Baton: edit selection';
+  input.placeholder = 'How should the model change the selected code? Type an instruction or pick one';
+  input.ignoreFocusOut = true;
+  const presets: vscode.QuickPickItem[] = EDIT_PRESETS.map((label) => ({ label }));
+  input.items = presets;
+  input.onDidChangeValue((v) => {
+    input.items = v.trim() ? [{ label: v, description: 'your instruction', alwaysShow: true }, ...presets] : presets;
+  });
+  return new Promise((resolve) => {
+    input.onDidAccept(() => {
+      const picked = (input.selectedItems[0]?.label ?? input.value).trim();
+      resolve(picked || undefined);
+      input.hide();
+    });
+    input.onDidHide(() => {
+      resolve(undefined);
+      input.dispose();
+    });
+    input.show();
+  });
+}
+
+/**
+ * Opens the `baton.serverPath` setting where it applies: it is machine-overridable, so in a
+ * remote window (code-server, SSH, WSL, containers) the Remote settings of the machine the
+ * server runs on, else the user settings.
+ */
+async function openServerPathSetting(): Promise<void> {
+  if (vscode.env.remoteName || vscode.env.uiKind === vscode.UIKind.Web) {
+    try {
+      // Takes an options object (a plain string is ignored), unlike openSettings.
+      await vscode.commands.executeCommand('workbench.action.openRemoteSettings', { query: 'baton.serverPath' });
+      return;
+    } catch {
+      // No remote: the user settings below.
+    }
+  }
+  await vscode.commands.executeCommand('workbench.action.openSettings', 'baton.serverPath');
+}
+
 class Baton {
   private client: LanguageClient | undefined;
   private status: StatusParams | undefined;
@@ -52,6 +105,7 @@ class Baton {
   private readonly output: vscode.LogOutputChannel;
   private readonly trace: vscode.LogOutputChannel;
   private readonly settingKeys: string[];
+  private readonly taskDocuments: TaskDocuments;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.output = vscode.window.createOutputChannel('Baton', { log: true });
@@ -59,7 +113,15 @@ class Baton {
     this.item = vscode.window.createStatusBarItem('baton.status', vscode.StatusBarAlignment.Right, 100);
     this.item.name = 'Baton';
     this.settingKeys = serverSettingKeys(context.extension.packageJSON as PackageJson);
-    context.subscriptions.push(this.output, this.trace, this.item);
+    this.taskDocuments = new TaskDocuments(async (id) => taskDetailsMarkdown(await this.command(CMD.taskShow, { id })));
+    context.subscriptions.push(
+      this.output,
+      this.trace,
+      this.item,
+      this.taskDocuments,
+      vscode.workspace.registerTextDocumentContentProvider(TASK_SCHEME, this.taskDocuments),
+      vscode.workspace.registerTextDocumentContentProvider(PR_SCHEME, new PullRequestFiles((method, params) => this.request(method, params))),
+    );
     this.render();
     this.item.show();
   }
@@ -79,7 +141,7 @@ class Baton {
       this.render();
       this.output.appendLine(resolved.message);
       void vscode.window.showErrorMessage(resolved.message, 'Open Settings', 'Show Logs').then((pick) => {
-        if (pick === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'baton.serverPath');
+        if (pick === 'Open Settings') void openServerPathSetting();
         if (pick === 'Show Logs') this.output.show();
       });
       return;
@@ -91,6 +153,18 @@ class Baton {
       outputChannel: this.output,
       traceOutputChannel: this.trace,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
+      // The server logs with tracing on stderr: each line at its own level, not all as errors.
+      stdioOptions: {
+        stdout: (input, channel) => readline.createInterface({ input, crlfDelay: Infinity }).on('line', (l) => channel.info(l)),
+        stderr: (input, channel) => {
+          let previous: LogLevel = 'info';
+          readline.createInterface({ input, crlfDelay: Infinity }).on('line', (line) => {
+            const { level, text } = serverLogLine(line, previous);
+            previous = level;
+            channel[level](text);
+          });
+        },
+      },
       initializationOptions: () => this.currentSettings(),
       initializationFailedHandler: (error) => {
         this.notRunning = `Baton: the server failed to initialize: ${error instanceof Error ? error.message : String(error)}`;
@@ -103,6 +177,19 @@ class Baton {
         // show the server's refusals and results instead of leaving them in the log.
         executeCommand: async (command, args, next) => {
           try {
+            // Review opens VS Code's diff editor, not the server's `.diff` file.
+            if (command === CMD.prReview) {
+              const id = (args?.[0] as { id?: number } | undefined)?.id;
+              if (typeof id === 'number') return await this.review(id);
+            }
+            // "Edit selection with instruction…": ask here, in an input box, rather than let
+            // the server offer presets in a message that leaves the focus in the editor.
+            const editArg = args?.[0] as { instruction?: string } | undefined;
+            if (command === CMD.edit && editArg && !editArg.instruction?.trim()) {
+              const instruction = await askInstruction();
+              if (!instruction) return undefined;
+              args = [{ ...editArg, instruction }, ...(args.slice(1) as unknown[])];
+            }
             const result: unknown = await next(command, args);
             this.showResult(command, args?.[0], result);
             return result;
@@ -122,6 +209,7 @@ class Baton {
     client.onNotification(TASKS, (params: TasksParams) => {
       this.tasks = params;
       this.render();
+      this.taskDocuments.refresh();
     });
     client.onDidChangeState((e) => {
       if (e.newState === State.Stopped) {
@@ -195,6 +283,17 @@ class Baton {
     return this.client;
   }
 
+  /** Sends a request to the running server. */
+  async request<R>(method: string, params: object): Promise<R> {
+    return this.running().sendRequest<R>(method, params);
+  }
+
+  /** Reviews task `id`'s pull request in the diff editor. */
+  async review(id: number): Promise<void> {
+    const task = this.tasks?.tasks.find((t) => t.id === id);
+    await reviewPullRequest((method, params) => this.request(method, params), id, task?.title ?? `task #${id}`);
+  }
+
   /** Runs a server command with one object argument; errors come back as readable messages. */
   async command<T = unknown>(command: string, arg?: object): Promise<T> {
     const client = this.running();
@@ -206,14 +305,6 @@ class Baton {
     if (id === undefined) return;
     const message = resultMessage(command, id, result);
     if (message) void vscode.window.showInformationMessage(message);
-    if (command === CMD.prReview) void this.openReview(result);
-  }
-
-  private async openReview(result: unknown): Promise<void> {
-    const r = result as { uri?: string; shown?: boolean } | undefined;
-    if (r?.uri && r.shown === false) {
-      await vscode.window.showTextDocument(vscode.Uri.parse(r.uri), { preview: true });
-    }
   }
 
   /** Runs a task action (from a picker or a command), asking for feedback or confirmation. */
@@ -235,9 +326,13 @@ class Baton {
       if (ok !== verb) return;
     }
     if (action.command === CMD.taskShow) {
-      const details = await this.command(CMD.taskShow, { id: task.id });
-      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: taskDetailsMarkdown(details) });
+      // A read-only virtual document (it follows the task), never a dirty untitled one.
+      const doc = await vscode.workspace.openTextDocument(taskUri(task.id));
       await vscode.window.showTextDocument(doc, { preview: true });
+      return;
+    }
+    if (action.command === CMD.prReview) {
+      await this.review(task.id);
       return;
     }
     const result = await this.command(action.command, arg);
@@ -346,13 +441,8 @@ class Baton {
   async editSelection(): Promise<void> {
     const editor = vscode.window.activeTextEditor;
     if (!editor) throw new Error('open a file and select the code to edit');
-    const instruction = await vscode.window.showInputBox({
-      title: 'Baton: edit selection',
-      prompt: 'How should the model change the selected code?',
-      placeHolder: 'e.g. Add error handling',
-      ignoreFocusOut: true,
-    });
-    if (!instruction?.trim()) return;
+    const instruction = await askInstruction();
+    if (!instruction) return;
     const client = this.running();
     const selection = editor.selection.isEmpty ? editor.document.lineAt(editor.selection.active.line).range : editor.selection;
     const arg = {

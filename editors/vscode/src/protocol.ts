@@ -7,6 +7,10 @@ export const STATUS = 'baton/status';
 export const TASKS = 'baton/tasks';
 /** Client → server request: version, provider, reachability, counters. */
 export const HEALTH = 'baton/health';
+/** Client → server request: the files a task's pull request changes ({@link TaskFilesResult}). */
+export const TASK_FILES = 'baton/taskFiles';
+/** Client → server request: one changed file's text on the base or head side ({@link TaskFileResult}). */
+export const TASK_FILE = 'baton/taskFile';
 
 /** `workspace/executeCommand` commands the extension sends itself (one object argument). */
 export const CMD = {
@@ -73,4 +77,15 @@ export interface TasksParams {
   failed: number;
   interrupted: number;
   tasks: TaskSummary[];
+}
+
+/** Result of `baton/taskFiles` (params `{ taskId }`). */
+export interface TaskFilesResult {
+  files: { path: string; status: 'added' | 'deleted' | 'modified' }[];
+}
+
+/** Result of `baton/taskFile` (params `{ taskId, path, side: 'base' | 'head' }`); null where the
+ * file does not exist on that side. */
+export interface TaskFileResult {
+  text: string | null;
 }

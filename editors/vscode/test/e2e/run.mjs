@@ -107,7 +107,7 @@ for (const d of [repo, dataDir, xdgConfig, xdgData]) fs.mkdirSync(d, { recursive
 const agent = path.join(tmp, 'agent.sh');
 fs.writeFileSync(
   agent,
-  `case "$1" in\n*added*) printf 'pub fn added() {}\\n' >> lib.rs; echo "Added fn added" ;;\n*) sed -i 's/"hello"/"hello, world"/' lib.rs; echo "Greet the whole world" ;;\nesac\n`,
+  `case "$1" in\n*added*) printf 'pub fn added() {}\\n' >> lib.rs; printf 'pub fn more() {}\\n' > added.rs; echo "Added fn added" ;;\n*) sed -i 's/"hello"/"hello, world"/' lib.rs; echo "Greet the whole world" ;;\nesac\n`,
 );
 fs.writeFileSync(
   path.join(repo, 'baton.toml'),
@@ -116,6 +116,10 @@ fs.writeFileSync(
 fs.writeFileSync(path.join(repo, 'lib.rs'), 'pub fn greet() -> &\'static str {\n    "hello"\n}\n');
 const MAIN_RS = 'fn main() {\n    println!("{}", add(1, 2));\n}\n\nfn add(a: i32, b: i32) -> i32 {\n    ';
 fs.writeFileSync(path.join(repo, 'main.rs'), MAIN_RS);
+const EDIT_RS = 'fn triple(x: i32) -> i32 {\n    x * 3\n}\n';
+fs.writeFileSync(path.join(repo, 'edit.rs'), EDIT_RS);
+// Ends inside a class body at the method's indentation: the test types the signature.
+fs.writeFileSync(path.join(repo, 'store.py'), 'class Store:\n    data = {}\n\n    ');
 git(repo, 'init', '-q', '-b', 'main');
 git(repo, 'config', 'user.name', 'Baton Test');
 git(repo, 'config', 'user.email', 'test@baton.invalid');
@@ -141,6 +145,13 @@ async function main() {
     model.once('exit', (code) => reject(new Error(`scripted model exited (${code})`)));
   });
   log(`scripted model at ${modelUrl}`);
+  // A second model whose suggestion is a method's signature end and body, for the auto-closed
+  // bracket check (the settings are switched to it there).
+  const bodyModel = start(MODEL_BIN, ['--reply', ') -> bool:\\n        return key in self.data']);
+  const bodyModelUrl = await new Promise((resolve, reject) => {
+    readline.createInterface({ input: bodyModel.stdout }).once('line', resolve);
+    bodyModel.once('exit', (code) => reject(new Error(`second scripted model exited (${code})`)));
+  });
 
   // --- A ready pull request, made from the shell with the same data directory ------------------
   const t0 = Date.now();
@@ -163,40 +174,39 @@ async function main() {
   // serverPath, and it runs the real binary.
   const serverLog = path.join(tmp, 'baton.log');
   const wrapper = path.join(tmp, 'baton-wrapper.sh');
-  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(BATON_BIN)} --log-file ${JSON.stringify(serverLog)} "$@"\n`, { mode: 0o755 });
+  // stderr goes both to the file and on to the extension (its output channel labels the levels);
+  // stdout stays the LSP stream.
   fs.writeFileSync(
-    path.join(userData, 'User', 'settings.json'),
-    JSON.stringify(
-      {
-        'security.workspace.trust.enabled': false,
-        'workbench.startupEditor': 'none',
-        'remote.autoForwardPorts': false,
-        'telemetry.telemetryLevel': 'off',
-        'extensions.autoUpdate': false,
-        'extensions.autoCheckUpdates': false,
-        'update.mode': 'none',
-        'workbench.tips.enabled': false,
-        'editor.quickSuggestions': { other: false, comments: false, strings: false },
-        'editor.suggestOnTriggerCharacters': false,
-        'editor.wordBasedSuggestions': 'off',
-        'editor.inlineSuggest.enabled': true,
-        'files.autoSave': 'off',
-        'editor.autoClosingQuotes': 'never',
-        'editor.autoClosingBrackets': 'never',
-        'editor.formatOnSave': false,
-        'workbench.secondarySideBar.defaultVisibility': 'hidden',
-        'chat.disableAIFeatures': true,
-        'workbench.editor.useModal': 'off',
-        // Baton's settings, as a user would set them: they reach the server as
-        // initializationOptions (nothing else tells it where the model is).
-        'baton.provider.base_url': `${modelUrl}/v1`,
-        'baton.provider.max_retries': 0,
-        'baton.completion.debounce_ms': 10,
-      },
-      null,
-      2,
-    ),
+    wrapper,
+    `#!/bin/sh\n{ ${JSON.stringify(BATON_BIN)} "$@" 2>&1 1>&3 3>&- | tee -a ${JSON.stringify(serverLog)} >&2; } 3>&1\n`,
+    { mode: 0o755 },
   );
+  // The editor's defaults otherwise: auto-closing brackets and quotes stay on, as a user has them.
+  const userSettings = {
+    'security.workspace.trust.enabled': false,
+    'workbench.startupEditor': 'none',
+    'remote.autoForwardPorts': false,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoUpdate': false,
+    'extensions.autoCheckUpdates': false,
+    'update.mode': 'none',
+    'workbench.tips.enabled': false,
+    'editor.quickSuggestions': { other: false, comments: false, strings: false },
+    'editor.suggestOnTriggerCharacters': false,
+    'editor.wordBasedSuggestions': 'off',
+    'editor.inlineSuggest.enabled': true,
+    'files.autoSave': 'off',
+    'editor.formatOnSave': false,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    'chat.disableAIFeatures': true,
+    'workbench.editor.useModal': 'off',
+    // Baton's settings, as a user would set them: they reach the server as
+    // initializationOptions (nothing else tells it where the model is).
+    'baton.provider.base_url': `${modelUrl}/v1`,
+    'baton.provider.max_retries': 0,
+    'baton.completion.debounce_ms': 10,
+  };
+  fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
   // baton.serverPath is machine-scoped: code-server is a remote window, whose machine settings
   // live apart from the user's.
   fs.writeFileSync(path.join(userData, 'Machine', 'settings.json'), JSON.stringify({ 'baton.serverPath': wrapper }, null, 2));
@@ -222,7 +232,7 @@ async function main() {
     await page.goto(`${base}/?folder=${encodeURIComponent(repo)}`);
     await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
     log('workbench loaded');
-    await run(page, repo, serverLog, userData, requestsLog);
+    await run(page, repo, serverLog, userData, requestsLog, { userSettings, bodyModelUrl });
   } finally {
     await browser.close().catch(() => undefined);
   }
@@ -254,6 +264,43 @@ async function runCommand(page, title) {
   await page.keyboard.press('Enter');
 }
 
+/** The rows of the open quick pick, as text. */
+const quickRows = (page) => page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+
+/** Picks the quick pick row whose text includes `text`. */
+async function pickRow(page, text, timeoutMs = 10000) {
+  const rows = quickRows(page);
+  const row = await waitFor(`the quick pick row "${text}"`, async () => {
+    const titles = await rows.allInnerTexts();
+    const i = titles.findIndex((t) => t.replace(/\u00a0/g, ' ').includes(text));
+    return i >= 0 && rows.nth(i);
+  }, timeoutMs);
+  await row.click();
+}
+
+/** Opens the code actions at the cursor (Ctrl+.) and clicks the one whose title matches `re`. */
+async function pickCodeAction(page, re) {
+  const rows = page.locator('.action-widget .monaco-list-row');
+  const row = await waitFor(`a code action matching ${re}`, async () => {
+    if ((await rows.count()) === 0) {
+      await page.keyboard.press('Control+.');
+      await rows.first().waitFor({ state: 'visible', timeout: 3000 });
+    }
+    const titles = (await rows.allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' '));
+    const i = titles.findIndex((t) => re.test(t));
+    if (i < 0) {
+      log(`code actions: ${JSON.stringify(titles)}`);
+      await page.keyboard.press('Escape');
+      return false;
+    }
+    return rows.nth(i);
+  }, 20000, 500);
+  await row.click();
+}
+
+const chatRequests = (requestsLog) =>
+  fs.readFileSync(requestsLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.path === '/v1/chat/completions');
+
 async function check(page, name, fn) {
   const t = Date.now();
   try {
@@ -270,7 +317,7 @@ async function check(page, name, fn) {
   }
 }
 
-async function run(page, repo, serverLog, userData, requestsLog) {
+async function run(page, repo, serverLog, userData, requestsLog, { userSettings, bodyModelUrl }) {
   await check(page, 'status bar shows the server state and the ready pull request', async () => {
     const text = await waitFor('a Baton status with "1 to review"', async () => {
       const s = await statusText(page);
@@ -376,6 +423,60 @@ async function run(page, repo, serverLog, userData, requestsLog) {
     if (!status.includes('1 to review')) throw new Error(`the status bar no longer counts the applied pull request: ${JSON.stringify(status)}`);
   });
 
+  await check(page, 'Baton: Show Task opens the task as a read-only document, not a dirty untitled one', async () => {
+    await runCommand(page, 'Baton: Show Task');
+    await pickRow(page, '#1 Greet the whole world');
+    await waitFor('the task document', async () => (await page.locator('.tabs-container .tab.active').innerText()).includes('Baton task 1'), 10000);
+    await waitFor('the task details', async () => (await viewText(page)).includes('# Baton task #1'), 10000);
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.type('typed', { delay: 10 });
+    if ((await viewText(page)).includes('typed')) throw new Error('the task document took the typing: it is not read-only');
+    const dirty = await page.locator('.tabs-container .tab.active.dirty').count();
+    if (dirty !== 0) throw new Error('the task document is dirty');
+    await page.keyboard.press('Control+W');
+  });
+
+  await check(page, 'edit selection with instruction: the input box takes the typing, the edit applies at once and one undo reverts it', async () => {
+    await openFile(page, 'edit.rs');
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Shift+Home');
+    const before = chatRequests(requestsLog).length;
+    await pickCodeAction(page, /edit selection with instruction/);
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 10000 });
+    const focused = await page.evaluate("document.activeElement?.closest('.quick-input-widget') != null");
+    if (!focused) throw new Error('the focus is not in the instruction input');
+    await page.keyboard.type('Make it add', { delay: 10 });
+    if (!(await viewText(page)).includes('x * 3')) throw new Error('typing the instruction changed the selected code');
+    await page.keyboard.press('Enter');
+    // Applied without a Refactor Preview: the buffer changes by itself.
+    await waitFor('the model edit in the buffer', async () => {
+      const t = await viewText(page);
+      return t.includes('a + b') && !t.includes('x * 3');
+    }, 20000);
+    const sent = chatRequests(requestsLog).slice(before);
+    if (!sent.some((r) => JSON.stringify(r.body).includes('Make it add'))) throw new Error('the instruction did not reach the model');
+    await page.keyboard.press('Control+Z');
+    await waitFor('one undo to restore the code', async () => {
+      const t = await viewText(page);
+      return t.includes('x * 3') && !t.includes('a + b');
+    }, 5000);
+    // Cancelling asks nothing of the model and changes nothing.
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Shift+Home');
+    const beforeCancel = chatRequests(requestsLog).length;
+    await pickCodeAction(page, /edit selection with instruction/);
+    await input.waitFor({ state: 'visible', timeout: 10000 });
+    await page.keyboard.press('Escape');
+    await input.waitFor({ state: 'hidden', timeout: 10000 });
+    if (!(await viewText(page)).includes('x * 3')) throw new Error('cancelling changed the code');
+    if (chatRequests(requestsLog).length !== beforeCancel) throw new Error('cancelling still asked the model');
+  });
+
   await check(page, 'Baton: Delegate a Task… starts a task whose pull request the status bar then counts', async () => {
     await runCommand(page, 'Baton: Delegate a Task to a Background Agent');
     const input = page.locator('.quick-input-widget input');
@@ -390,6 +491,89 @@ async function run(page, repo, serverLog, userData, requestsLog) {
     log(`status bar: ${text}`);
     const tasks = execFileSync(BATON_BIN, ['task', 'list'], { cwd: repo, env: childEnv }).toString();
     if (!/\bready\s+scripted\s+Add fn added/.test(tasks)) throw new Error(`baton task list does not show the delegated task as ready:\n${tasks}`);
+  });
+
+  await check(page, 'Review Pull Request opens VS Code\'s diff editor on base and head, file by file', async () => {
+    await runCommand(page, 'Baton: Review Pull Request');
+    await pickRow(page, '#2 Add fn added');
+    // Two files: all of them, or one at a time.
+    await waitFor('the changed files', async () => {
+      const t = (await quickRows(page).allInnerTexts()).join('|');
+      return t.includes('All 2 files') && t.includes('added.rs') && t.includes('lib.rs');
+    }, 10000);
+    await pickRow(page, 'lib.rs');
+    const diff = page.locator('.monaco-diff-editor').first();
+    await diff.waitFor({ state: 'visible', timeout: 10000 });
+    const side = (which) => diff.locator(`.editor.${which} .view-line`).allInnerTexts().then((t) => t.join('\n').replace(/\u00a0/g, ' '));
+    await waitFor('base and head in the diff editor', async () => {
+      const [base, head] = [await side('original'), await side('modified')];
+      return base.includes('"hello"') && !base.includes('pub fn added') && head.includes('pub fn added');
+    }, 10000);
+    const tab = await page.locator('.tabs-container .tab.active').innerText();
+    if (!tab.includes('lib.rs (Baton PR #2)')) throw new Error(`diff tab is ${JSON.stringify(tab)}`);
+    await page.keyboard.press('Control+W');
+  });
+
+  await check(page, 'a multi-line suggestion follows an auto-closed bracket (auto-closing on)', async () => {
+    // Point Baton at the second model, as a user edits settings.json.
+    await runCommand(page, 'Preferences: Open User Settings (JSON)');
+    await waitFor('the settings.json editor', async () => (await viewText(page)).includes('"baton.provider.base_url"'), 10000);
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(JSON.stringify({ ...userSettings, 'baton.provider.base_url': `${bodyModelUrl}/v1` }, null, 2));
+    await page.keyboard.press('Control+S');
+    const settingsFile = path.join(userData, 'User', 'settings.json');
+    await waitFor('settings.json saved with the second model', () => fs.readFileSync(settingsFile, 'utf8').includes(bodyModelUrl), 10000);
+    await openFile(page, 'store.py');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('def has(self, key', { delay: 30 });
+    await waitFor('the auto-closed bracket', async () => (await viewText(page)).includes('def has(self, key)'), 5000);
+    await waitFor('the multi-line ghost text', async () => {
+      // One span per token: joined as rendered.
+      const t = (await page.locator('[class*="ghost-text"]').allInnerTexts()).join('').replace(/\u00a0/g, ' ');
+      return t.includes('-> bool:') && t.includes('return key in self.data') && t;
+    }, 20000).catch(async (e) => {
+      const html = await page.locator('.editor-group-container.active .monaco-editor .lines-content').first().innerHTML().catch((x) => String(x));
+      fs.writeFileSync(path.join(tmp, 'ghost.html'), html);
+      throw e;
+    });
+    await page.keyboard.press('Tab');
+    await waitFor('the signature and body in the buffer', async () => {
+      const t = await viewText(page);
+      return t.includes('    def has(self, key) -> bool:\n        return key in self.data') && t;
+    }, 5000);
+    const text = await viewText(page);
+    if (text.includes(':)') || text.includes('data)')) throw new Error(`a stray closer is left: ${JSON.stringify(text)}`);
+  });
+
+  await check(page, 'server log lines carry their own level in the Baton output channel', async () => {
+    await runCommand(page, 'Baton: Show Logs');
+    const lines = page.locator('.panel .view-line');
+    const text = await waitFor('[info] lines in the Baton channel', async () => {
+      const t = (await lines.allInnerTexts()).map((l) => l.replace(/\u00a0/g, ' '));
+      return t.some((l) => l.includes('[info]')) && t;
+    }, 10000);
+    const errors = text.filter((l) => l.includes('[error]'));
+    if (errors.length) throw new Error(`lines labelled [error]: ${JSON.stringify(errors)}`);
+  });
+
+  await check(page, '"Open Settings" for a missing server opens baton.serverPath in the Remote settings code-server keeps it in', async () => {
+    await runCommand(page, 'Preferences: Open Remote Settings (JSON)');
+    await waitFor('the remote settings.json editor', async () => (await viewText(page)).includes('"baton.serverPath"'), 10000);
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(JSON.stringify({ 'baton.serverPath': '/nonexistent/baton' }, null, 2));
+    await page.keyboard.press('Control+S');
+    const button = page.locator('.notification-list-item', { hasText: 'was not found' }).locator('a.monaco-button', { hasText: 'Open Settings' });
+    await button.first().waitFor({ state: 'visible', timeout: 20000 });
+    await button.first().click();
+    const editor = page.locator('.settings-editor');
+    await editor.waitFor({ state: 'visible', timeout: 10000 });
+    await waitFor('the Remote tab with baton.serverPath', async () => {
+      const tab = (await editor.locator('.settings-tabs-widget .action-item .checked, .settings-tabs-widget .action-label.checked').allInnerTexts()).join('|');
+      const rows = (await editor.locator('.setting-item-contents').allInnerTexts()).join('|');
+      return /Remote/i.test(tab) && rows.includes('Server Path') && { tab };
+    }, 10000);
   });
 }
 

@@ -8,7 +8,7 @@ const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const protocol = JSON.parse(fs.readFileSync(path.join(root, '..', 'protocol.json'), 'utf8'));
-const { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, STATUS, TASKS } = require('../../out/protocol.js');
+const { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, STATUS, TASKS, TASK_FILE, TASK_FILES } = require('../../out/protocol.js');
 const { CLIENT_SETTINGS, serverSettingKeys } = require('../../out/settings.js');
 const { taskActions } = require('../../out/tasks.js');
 
@@ -47,7 +47,7 @@ test('every server command the extension sends is one the server executes', () =
 test('notification and request names and client capabilities match protocol.json', () => {
   assert.ok(protocol.notifications.serverToClient.includes(STATUS));
   assert.ok(protocol.notifications.serverToClient.includes(TASKS));
-  assert.ok(protocol.requests.clientToServer.includes(HEALTH));
+  for (const m of [HEALTH, TASK_FILES, TASK_FILE]) assert.ok(protocol.requests.clientToServer.includes(m), m);
   const declared = Object.entries(EXPERIMENTAL_CAPABILITIES.baton).filter(([, v]) => v === true).map(([k]) => `experimental.baton.${k}`);
   assert.deepEqual(declared.sort(), [...protocol.clientCapabilities].sort());
 });

@@ -3,7 +3,7 @@
 //! lets tests wait on notifications without sleeping.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,55 +67,34 @@ pub fn plain_capabilities() -> Value {
 }
 
 impl Client {
-    /// Starts `baton` and runs `initialize`/`initialized` with these capabilities and
-    /// initialization options. `envs` are added to the server's environment.
-    pub async fn start(capabilities: Value, options: Value) -> Client {
-        Self::start_with(capabilities, options, &[], None).await
+    /// Starts `program` (the binary under test: [`baton!`](crate::baton)) and runs
+    /// `initialize`/`initialized` with these capabilities and initialization options.
+    pub async fn start(program: &Path, capabilities: Value, options: Value) -> Client {
+        Self::start_with(program, capabilities, options, &[], None).await
     }
 
+    /// [`Client::start`] with `envs` added to the server's environment and `root` as the
+    /// workspace's `rootUri`. `program` may be another build (a benchmark compares with one).
     pub async fn start_with(
+        program: &Path,
         capabilities: Value,
         options: Value,
         envs: &[(&str, &str)],
-        root: Option<&std::path::Path>,
+        root: Option<&Path>,
     ) -> Client {
-        let program = std::path::Path::new(env!("CARGO_BIN_EXE_baton"));
-        Self::start_program(program, capabilities, options, envs, root).await
+        Self::start_wrapped(&[], program, capabilities, options, envs, root).await
     }
 
-    /// Like [`Client::start_with`], running `program` instead of this build's `baton` (a
-    /// benchmark compares with another build).
-    pub async fn start_program(
-        program: &std::path::Path,
-        capabilities: Value,
-        options: Value,
-        envs: &[(&str, &str)],
-        root: Option<&std::path::Path>,
-    ) -> Client {
-        Self::spawn(&[], program, capabilities, options, envs, root).await
-    }
-
-    /// [`Client::start_with`] with `baton` started through `wrapper` (a program and its
+    /// [`Client::start_with`] with `program` started through `wrapper` (a program and its
     /// arguments, such as `unshare ... sh -c '...; exec "$0" "$@"'`), which must end by
     /// executing the command line it is given.
     pub async fn start_wrapped(
         wrapper: &[String],
+        program: &Path,
         capabilities: Value,
         options: Value,
         envs: &[(&str, &str)],
-        root: Option<&std::path::Path>,
-    ) -> Client {
-        let program = std::path::Path::new(env!("CARGO_BIN_EXE_baton"));
-        Self::spawn(wrapper, program, capabilities, options, envs, root).await
-    }
-
-    async fn spawn(
-        wrapper: &[String],
-        program: &std::path::Path,
-        capabilities: Value,
-        options: Value,
-        envs: &[(&str, &str)],
-        root: Option<&std::path::Path>,
+        root: Option<&Path>,
     ) -> Client {
         let log_dir = tempfile::tempdir().expect("tempdir");
         let log_file = log_dir.path().join("baton.log");
@@ -427,7 +406,9 @@ async fn write_bytes(stdin: &mut Option<ChildStdin>, bytes: &[u8]) {
     }
 }
 
-async fn read_message<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Value> {
+/// Reads one LSP frame's JSON body from `reader`; `None` at the end of input or on a frame that
+/// is not `Content-Length`-framed JSON.
+pub async fn read_message<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Value> {
     let mut length = None;
     loop {
         let mut line = String::new();

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::providers::{Provider, ProviderConfig, ProviderKind};
 
-use crate::providers::tests::model_server::{ModelServer, Reply};
+use baton_test_support::model_server::{ModelServer, Reply};
 
 const WAIT: Duration = Duration::from_secs(5);
 const KINDS: [ProviderKind; 4] =

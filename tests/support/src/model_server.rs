@@ -2,8 +2,7 @@
 //! Ollama and llama.cpp routes in their real wire formats (SSE with `event:` lines for Anthropic,
 //! NDJSON for Ollama), plays back scripted [`Reply`]s FIFO, and records every request.
 //!
-//! Self-contained on purpose: include it with `#[path = ".../model_server.rs"] mod model_server;`.
-#![allow(dead_code)]
+//! Used by the wire tests, the benchmarks, the providers' unit tests and `scripted_model`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -469,6 +468,31 @@ fn ollama(mut fields: Value, done: bool) -> Value {
     fields
 }
 
+/// A request's body as JSON: `null` when empty, a string when it is not JSON.
+pub(crate) fn request_body(body: &[u8]) -> Value {
+    if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    }
+}
+
+/// A request's headers by lower-case name; repeated ones joined with `, `.
+pub(crate) fn request_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    let mut recorded = BTreeMap::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        recorded
+            .entry(name.as_str().to_owned())
+            .and_modify(|v: &mut String| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    recorded
+}
+
 /// Splits text into chunks of up to 3 characters.
 fn chunks(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
@@ -484,22 +508,8 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_owned();
     let route = Route::of(&path);
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
-    };
-    let mut recorded = BTreeMap::new();
-    for (name, value) in &headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        recorded
-            .entry(name.as_str().to_owned())
-            .and_modify(|v: &mut String| {
-                v.push_str(", ");
-                v.push_str(&value);
-            })
-            .or_insert(value);
-    }
+    let body = request_body(&body);
+    let recorded = request_headers(&headers);
     let streaming = body.get("stream").and_then(Value::as_bool) != Some(false);
     let (reply, delay_ms, seq) = {
         let mut script = shared.state.lock().unwrap_or_else(PoisonError::into_inner);

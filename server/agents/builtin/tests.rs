@@ -13,7 +13,7 @@ use crate::agents::sandbox::{Mode, availability};
 use crate::agents::testing::{drain, run_context, steps};
 use crate::providers::{ProviderConfig, ProviderKind};
 
-use crate::providers::tests::model_server::{ModelServer, Reply};
+use baton_test_support::model_server::{ModelServer, Reply};
 
 const WAIT: Duration = Duration::from_secs(10);
 

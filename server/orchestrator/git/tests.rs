@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::test_support::{git, git_output, git_repo};
+use baton_test_support::git::{git, git_output, git_repo};
 
 /// A repository with one commit, a task worktree made by `git worktree add`, and a marker path
 /// the planted commands touch.

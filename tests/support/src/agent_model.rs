@@ -15,9 +15,7 @@
 //! `/v1beta/models`), Anthropic `count_tokens`, Gemini `countTokens`, `/health`.
 //!
 //! Every request is recorded ([`AgentRequest`]: wire format, model, tools offered, streaming,
-//! what was answered). Self-contained like `model_server.rs`: include it with
-//! `#[path = ".../agent_model.rs"] mod agent_model;`.
-#![allow(dead_code)]
+//! what was answered). Used by the wire tests and `scripted_model --agent`.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -34,6 +32,8 @@ use futures::stream;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use crate::model_server::{request_body, request_headers};
 
 /// Which kind of tool the agent is made to call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -837,22 +837,8 @@ async fn handle(
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or("").to_owned();
     let size = body.len();
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
-    };
-    let mut recorded = BTreeMap::new();
-    for (name, value) in &headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        recorded
-            .entry(name.as_str().to_owned())
-            .and_modify(|v: &mut String| {
-                v.push_str(", ");
-                v.push_str(&value);
-            })
-            .or_insert(value);
-    }
+    let body = request_body(&body);
+    let recorded = request_headers(&headers);
     let kind = kind_of(&method, &path);
     let plan = &shared.plan;
     let format = match kind {
