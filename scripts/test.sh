@@ -11,6 +11,7 @@
 #   BATON_SKIP_EDITORS=1     skip the editors' tests
 #   BATON_SKIP_AGENTS=1      skip the agents' end-to-end step (Qwen Code ACP, Codex exec)
 #   BATON_SKIP_REAL_MODEL=1  skip the real-model run (it builds llama.cpp on first use: ~10 min)
+#                            and the quality report after it (scripts/bench-quality.sh, a subset)
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -133,6 +134,15 @@ if [ "${BATON_SKIP_REAL_MODEL:-0}" != 1 ]; then
     }
     run_step real-model real_model
     scripts/local-model.sh stop >/dev/null 2>&1 || true
+    # A report, not a gate: the quality benchmark on a small fixed subset (6 HumanEval tasks,
+    # single-line, all three cursor placements: 18 requests, 2-3 minutes) on the model
+    # prepared above (its own llama-server, stopped after), with the debug binary cargo test
+    # built. Low numbers never fail it; a broken harness does.
+    quality_report() {
+        scripts/bench-quality.sh --baton "${CARGO_TARGET_DIR:-$REPO/target}/debug/baton" --tasks 6 \
+            --kinds single --out "$LOGS/bench-quality" && echo "1 passed, 0 failed"
+    }
+    run_step quality-report quality_report
 fi
 
 if [ ${#steps_failed[@]} -gt 0 ]; then

@@ -202,7 +202,7 @@ impl Conductor {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let cursor = cursor.min(doc.rope.len_chars());
         let surroundings_owned = surroundings(doc, cursor);
-        let tail = closing_tail(&surroundings_owned.1).map(str::to_owned);
+        let tail = closing_tail(&surroundings_owned.after).map(str::to_owned);
         let replace = tail.as_deref().map_or(0, |t| t.chars().count());
         // The cache holds merged text, and only answers while the text after the cursor (so
         // the tail) is unchanged.
@@ -233,8 +233,15 @@ impl Conductor {
         let indent_blocks = language_of(doc).is_some_and(|l| l.info.indent_blocks);
         // A tail of closers is replaced by the suggestion: cleaning sees the text after it, so a
         // multi-line suggestion may follow an auto-closed `)`.
-        let after = &surroundings_owned.1[tail.as_deref().map_or(0, str::len)..];
-        let s = Surroundings { line_before: &surroundings_owned.0, after, indent_blocks, multiline };
+        let after = &surroundings_owned.after[tail.as_deref().map_or(0, str::len)..];
+        let s = Surroundings {
+            line_before: &surroundings_owned.line_before,
+            prev_line: &surroundings_owned.prev_line,
+            after,
+            indent_blocks,
+            multiline,
+            rules: *postprocess_rules(),
+        };
         let collect = async {
             let mut stream = provider.generate(request).await?;
             // Bounded: the provider ends the stream at `max_tokens` worth of text
@@ -372,16 +379,49 @@ fn closing_tail(after: &str) -> Option<&str> {
     postprocess::closing_tail(after.split('\n').next().unwrap_or(""))
 }
 
-/// The text of the cursor's line before the cursor, and up to ~8 lines after the cursor.
-fn surroundings(doc: &DocSnapshot, cursor: usize) -> (String, String) {
+/// The post-processing rules in force: all, unless the environment variable
+/// `BATON_POSTPROCESS_OFF` names some to switch off (comma-separated; a benchmark ablation
+/// switch, tests/bench/quality/RESULTS.md, not a user setting). Read once.
+fn postprocess_rules() -> &'static postprocess::Rules {
+    static RULES: std::sync::OnceLock<postprocess::Rules> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| {
+        std::env::var("BATON_POSTPROCESS_OFF")
+            .map_or_else(|_| postprocess::Rules::default(), |off| postprocess::Rules::without(&off))
+    })
+}
+
+/// The cursor's neighbourhood as post-processing reads it.
+struct Around {
+    /// The cursor's line before the cursor.
+    line_before: String,
+    /// The nearest non-blank line above the cursor's line (at most 50 lines up), or `""`.
+    prev_line: String,
+    /// From the cursor to the end of the line ~8 lines down.
+    after: String,
+}
+
+/// The text of the cursor's line before the cursor, the nearest non-blank line above it, and up
+/// to ~8 lines after the cursor.
+fn surroundings(doc: &DocSnapshot, cursor: usize) -> Around {
     let rope = &doc.rope;
     let line = rope.char_to_line(cursor);
     let line_start = rope.line_to_char(line);
-    let before = rope.slice(line_start..cursor).to_string();
+    let line_before = rope.slice(line_start..cursor).to_string();
+    // Only its indentation and its end are read: a minified line is not copied whole.
+    let prev_line = (line.saturating_sub(50)..line)
+        .rev()
+        .map(|l| rope.line(l))
+        .find(|l| l.chars().any(|c| !c.is_whitespace()))
+        .map(|l| {
+            let n = l.len_chars();
+            let text = if n > 400 { format!("{}{}", l.slice(..200), l.slice(n - 200..)) } else { l.to_string() };
+            text.trim_end_matches(['\n', '\r']).to_owned()
+        })
+        .unwrap_or_default();
     let last = (line + 8).min(rope.len_lines().saturating_sub(1));
     let end = rope.line_to_char(last) + line_len_chars(rope.line(last));
     let after = rope.slice(cursor..end.max(cursor)).to_string();
-    (before, after)
+    Around { line_before, prev_line, after }
 }
 
 /// Builds the model request for a suggestion at `cursor`.
@@ -398,7 +438,7 @@ pub(crate) fn prepare(
     let mut parts = fim::build_parts(doc, cursor, others, c.context_tokens, comment);
     // A tail of closers after the cursor is the suggestion's to replace: the model sees the
     // suffix without it, so it can write past the auto-closed `)` (a signature and its body).
-    let (_, after) = surroundings(doc, cursor);
+    let after = surroundings(doc, cursor).after;
     if let Some(tail) = closing_tail(&after)
         && let Some(rest) = parts.suffix.strip_prefix(tail)
     {
@@ -408,4 +448,54 @@ pub(crate) fn prepare(
     let language = language.map_or(doc.language_id.as_str(), |l| l.info.name.as_str());
     let (prompt, stop) = fim::render(template, &parts, language);
     GenerateRequest { prompt, max_tokens: c.max_tokens, temperature: c.temperature as f32, stop }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::{Syntax, language_for};
+    use ropey::Rope;
+
+    /// A Python document from a fixture whose cursor is marked `$0`.
+    fn fixture(text: &str) -> (DocSnapshot, usize) {
+        let cursor_byte = text.find("$0").expect("cursor marker");
+        let clean = text.replacen("$0", "", 1);
+        let rope = Rope::from_str(&clean);
+        let cursor = rope.byte_to_char(cursor_byte);
+        let syntax = language_for("python", "").and_then(|l| Syntax::parse(l, &rope));
+        (DocSnapshot { key: "k".into(), path: "a.py".into(), rope, syntax, language_id: "python".into() }, cursor)
+    }
+
+    /// Issue 13: `except KeyError:` where the document had `except:` came back empty ("the
+    /// suggestion made the parse worse"). A valid line keeps its place at every cursor placement.
+    #[test]
+    fn the_parse_check_keeps_a_valid_line() {
+        let c = Conductor::default();
+        let body = "def f(d, k):\n    try:\n        return d[k]\n";
+        let tail = "\n        return None\n\n\ndef g():\n    pass\n";
+        for (line, text) in [
+            ("    $0", "except KeyError:"),
+            ("$0", "    except KeyError:"),
+            ("    exc$0", "ept KeyError:"),
+            ("    $0", "except:"),
+        ] {
+            let (d, cur) = fixture(&format!("{body}{line}{tail}"));
+            assert_eq!(c.keep_if_parse_not_worse(&d, cur, text.to_owned(), None).as_deref(), Some(text), "{line:?}");
+        }
+        // A line that breaks a clean parse is still refused.
+        let (d, cur) = fixture("def f(x):\n    $0\n    return x\n");
+        assert_eq!(c.keep_if_parse_not_worse(&d, cur, "y = (]".to_owned(), None), None);
+    }
+
+    #[test]
+    fn surroundings_read_the_previous_code_line_without_copying_a_long_one() {
+        let long = format!("    if {}:", "x and ".repeat(1000));
+        let (d, cur) = fixture(&format!("def f(x):\n{long}\n\n$0\n    return 1\n"));
+        let a = surroundings(&d, cur);
+        assert_eq!((a.line_before.as_str(), a.after.as_str()), ("", "\n    return 1\n"));
+        assert!(a.prev_line.len() <= 400, "{}", a.prev_line.len());
+        assert!(a.prev_line.starts_with("    if x and") && a.prev_line.ends_with("x and :"), "{}", a.prev_line);
+        let (d, cur) = fixture("$0x = 1\n");
+        assert_eq!(surroundings(&d, cur).prev_line, "");
+    }
 }
