@@ -437,7 +437,10 @@ pub(crate) fn new_worktree_git_dir(path: &Path) -> Result<PathBuf, GitError> {
     let back =
         std::fs::read(dir.join("gitdir")).map_err(|e| off(format!("cannot read {}/gitdir: {e}", dir.display())))?;
     let back = path_from_bytes(back.strip_suffix(b"\n").unwrap_or(&back));
-    if back != path.join(".git") {
+    // git writes real paths; the worktree may have been named through a symbolic link (a home or
+    // data folder behind a link, macOS's /tmp), so both sides are compared resolved.
+    let same = |a: &Path, b: &Path| a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    if !same(&back, &path.join(".git")) {
         return Err(off(format!("{} does not point back at it", dir.display())));
     }
     Ok(dir)

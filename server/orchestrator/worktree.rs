@@ -133,6 +133,9 @@ pub(crate) async fn create(
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(file(format!("cannot create {}", parent.display())))?;
     }
+    // The resolved path: git records real paths, and processes' working directories in /proc are
+    // real paths, so a data folder behind a symbolic link must not make them disagree.
+    let path = resolved(path);
     {
         let lock = repo_lock(repo_root);
         let _guard = lock.lock().await;
@@ -162,6 +165,14 @@ pub(crate) async fn create(
     Ok(Worktree { branch, path, base_commit, git_dir })
 }
 
+/// `path` with its (existing) parent folder resolved through symbolic links; as given when that fails.
+fn resolved(path: PathBuf) -> PathBuf {
+    match (path.parent().map(Path::canonicalize), path.file_name()) {
+        (Some(Ok(parent)), Some(name)) => parent.join(name),
+        _ => path,
+    }
+}
+
 /// Re-creates the worktree of an existing task branch (for a resumed task whose worktree folder
 /// was removed), checking out the branch as it is. Returns the worktree path and its admin
 /// directory.
@@ -178,6 +189,9 @@ pub(crate) async fn reattach(
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(file(format!("cannot create {}", parent.display())))?;
     }
+    // The resolved path: git records real paths, and processes' working directories in /proc are
+    // real paths, so a data folder behind a symbolic link must not make them disagree.
+    let path = resolved(path);
     {
         let lock = repo_lock(repo_root);
         let _guard = lock.lock().await;

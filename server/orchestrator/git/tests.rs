@@ -58,6 +58,24 @@ impl Setup {
     }
 }
 
+#[test]
+fn a_worktree_named_through_a_symbolic_link_is_accepted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let real = tmp.path().canonicalize().expect("canonical").join("real");
+    std::fs::create_dir(&real).expect("mkdir");
+    let link = real.with_file_name("link");
+    std::os::unix::fs::symlink(&real, &link).expect("link");
+    let repo = git_repo(&link.join("repo"), "Ada", &[("a.txt", "one\n")]);
+    let worktree = link.join("wt");
+    git(&repo, &["worktree", "add", "-q", "-b", "task", worktree.to_str().expect("utf-8"), "HEAD"]);
+    let dir = new_worktree_git_dir(&worktree).expect("git's real paths match the linked name");
+    assert_eq!(dir.canonicalize().expect("dir"), real.join("repo/.git/worktrees/wt"));
+    // A gitdir file naming another worktree is still refused.
+    std::fs::write(dir.join("gitdir"), format!("{}\n", real.join("other/.git").display())).expect("write");
+    let err = new_worktree_git_dir(&worktree).expect_err("refused");
+    assert!(err.to_string().contains("does not point back"), "{err}");
+}
+
 #[tokio::test]
 async fn a_replaced_dot_git_is_refused_before_git_reads_it() {
     let s = setup();
