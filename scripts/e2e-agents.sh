@@ -387,7 +387,9 @@ TOML
 
 # Last non-empty line of a text, shortened, tabs and newlines flattened (for the results table).
 last_words() {
-    grep -v '^[[:space:]]*$' | tail -n 1 | tr '\t' ' ' | cut -c1-200
+    # No words is an answer, not a failure: under `set -e -o pipefail` grep finding nothing would
+    # end the whole run silently.
+    { grep -v '^[[:space:]]*$' || true; } | tail -n 1 | tr '\t' ' ' | cut -c1-200
 }
 
 RESULTS=()
@@ -486,13 +488,14 @@ run_agent() {
         wait "$model_pid" 2>/dev/null || true
     fi
 
-    state="$(sed -n 's/^state: //p' "$tmp/task.out" | head -n1)"
+    # `state: ready   agent: qwen`: the state is the first word.
+    state="$(sed -n 's/^state: \([^ ]*\).*/\1/p' "$tmp/task.out" | head -n1)"
     local error branch
     error="$(sed -n 's/^error: //p' "$tmp/task.out" | head -n1)"
     branch="$(sed -n 's/^branch: //p' "$tmp/task.out" | head -n1)"
-    # The description: what follows the pull request's file list, up to the sign-offs.
+    # The description: the `Description:` section, up to the next section.
     local description
-    description="$(awk '/^pull request: /{pr=1} pr && /^$/{d=1; next} d' "$tmp/task.out")"
+    description="$(awk '/^Description:$/{d=1; next} d && /^(Check output|Sign-offs|Log):$/{exit} d' "$tmp/task.out")"
     if [ -n "$description" ]; then words="$(printf '%s\n' "$description" | last_words)"; else words="$(printf '%s\n' "$error" | last_words)"; fi
     [ -n "$words" ] || words="$(last_words <"$tmp/task.err")"
 
