@@ -220,21 +220,23 @@ async fn an_editor_connecting_later_sees_the_question_and_rejects_it() {
 }
 
 /// Nobody answers: at `orchestrator.permission_timeout_ms` the request is rejected, the agent
-/// goes on without it, and the task's result says the request went unanswered.
+/// goes on without it, and the task's result says the request went unanswered. The wait is
+/// longer than the inactivity limit, which must not stop an agent waiting for the user.
 #[tokio::test]
 async fn an_unanswered_permission_request_is_rejected_at_the_timeout_and_the_result_says_so() {
     if python_missing() {
         return;
     }
-    let repo = repo("permission_timeout_ms = 1500\n");
+    let repo = repo("permission_timeout_ms = 4000\ninactivity_timeout_ms = 1500\n");
     let start = Start::spawn(&repo, "Write some notes");
     let (out, progress) = start.finish().await;
     assert!(progress.contains("[needs_input]"), "{progress}");
     assert!(out.contains("state: failed"), "{out}\n{progress}");
     assert!(
-        out.contains("the agent's permission request got no answer within 1500 ms and was rejected"),
+        out.contains("the agent's permission request got no answer within 4000 ms and was rejected"),
         "{out}\n{progress}"
     );
+    assert!(!out.contains("no output and no tool call"), "{out}");
     assert!(out.contains("the agent made no changes"), "{out}");
 }
 
@@ -257,4 +259,40 @@ async fn a_failed_prompt_turn_is_reported_with_the_agents_message_and_data() {
          reached for model m1\",\"retry\":false} (its last message: \"Calling the model\")"
     );
     assert!(!out.contains("broke its protocol"), "{out}");
+}
+
+/// An editor that can ask (`window/showMessageRequest`) is asked at once by the server running
+/// the task; its choice goes to the agent, and the task still showed `needs_input` meanwhile.
+#[tokio::test]
+async fn the_attached_editor_is_asked_and_its_choice_reaches_the_agent() {
+    if python_missing() {
+        return;
+    }
+    let repo = repo("");
+    let client = repo.client(crate::tasks::no_model()).await;
+    *client.message_answer.lock().expect("answer") = Some("Allow once".to_owned());
+    let started = crate::tasks::command(
+        &client,
+        "baton.task.start",
+        json!({ "prompt": "Write some notes", "uri": repo.uri("lib.rs") }),
+    )
+    .await;
+    let id = started["result"]["id"].as_i64().unwrap_or_else(|| panic!("{started}"));
+    crate::tasks::wait_state(&client, id, "ready").await;
+    let asked = client.wait_for("window/showMessageRequest", |_| true).await;
+    let message = asked["params"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("asks permission: Write notes.txt"), "{asked}");
+    let titles: Vec<&str> = asked["params"]["actions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|a| a["title"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(titles, ["Allow once", "Always allow", "Reject"]);
+    let details = crate::tasks::show(&client, id).await;
+    let log = details["log"].as_array().cloned().unwrap_or_default();
+    let lines: Vec<&str> = log.iter().filter_map(|l| l["line"].as_str()).collect();
+    assert!(lines.iter().any(|l| l.starts_with("[needs_input]")), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.contains("answered in the editor: Allow once")), "{lines:#?}");
+    let branch = details["task"]["branch"].as_str().expect("branch").to_owned();
+    assert_eq!(branch_file(&repo.root, &branch, "notes.txt"), "written by acp");
+    client.shutdown().await;
 }
