@@ -299,11 +299,14 @@ impl Job<'_> {
         let (stat, files) = pr::changed_files(&wt, &prepared.base, &head).await?;
         let notes = pr::notes_text(&files);
         let summary = pr::clean_message(&outcome.summary, &[prepared.path.as_path(), task.repo_root.as_path()]);
-        let description = match (summary.is_empty(), notes.is_empty()) {
-            (_, true) => summary,
-            (true, false) => notes,
-            (false, false) => format!("{summary}\n\n{notes}"),
-        };
+        // A permission request rejected for want of an answer shapes what the agent did: the
+        // reviewer is told.
+        let asked: Vec<String> = self.notes.lock().iter().map(|n| format!("Note: {n}.")).collect();
+        let description = [summary, notes, asked.join("\n")]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n\n");
         let mut record = PullRequest {
             task_id: id,
             title: title.clone(),

@@ -26,10 +26,15 @@ fn python_missing() -> bool {
 /// "ask"` (the record it keeps of its session left out of the commit, so a refused write is a
 /// task without changes), plus `extra` TOML.
 fn repo(extra: &str) -> crate::tasks::Repo {
+    repo_with("exclude = [\".acp-agent.json\"]\n", extra)
+}
+
+/// [`repo`] with `profile` TOML lines for the agent instead of its `exclude`.
+fn repo_with(profile: &str, extra: &str) -> crate::tasks::Repo {
     let agent = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/acp_agent.py");
     let toml = format!(
         "[[agents]]\nname = \"asking\"\nkind = \"acp\"\ncommand = [\"python3\", \"{}\"]\nread_only_paths = [\"{}\"]\n\
-         permission = \"ask\"\ntime_limit_ms = 120000\nexclude = [\".acp-agent.json\"]\n\n[orchestrator]\ndefault_agent = \"asking\"\n{extra}",
+         permission = \"ask\"\ntime_limit_ms = 120000\n{profile}\n[orchestrator]\ndefault_agent = \"asking\"\n{extra}",
         agent.display(),
         agent.parent().map(|p| p.display().to_string()).unwrap_or_default()
     );
@@ -238,6 +243,25 @@ async fn an_unanswered_permission_request_is_rejected_at_the_timeout_and_the_res
     );
     assert!(!out.contains("no output and no tool call"), "{out}");
     assert!(out.contains("the agent made no changes"), "{out}");
+}
+
+/// The agent goes on after the timeout's refusal and still changes something (here the record
+/// of its session): the pull request's description tells the reviewer the request went
+/// unanswered.
+#[tokio::test]
+async fn a_ready_pull_request_says_that_a_permission_request_went_unanswered() {
+    if python_missing() {
+        return;
+    }
+    let repo = repo_with("", "permission_timeout_ms = 1000\n");
+    let (out, progress) = Start::spawn(&repo, "Write some notes").finish().await;
+    assert!(out.contains("state: ready"), "{out}\n{progress}");
+    assert!(
+        out.contains(
+            "Note: the agent's permission request got no answer within 1000 ms and was rejected (Agent asking"
+        ),
+        "{out}"
+    );
 }
 
 /// An agent whose prompt turn fails with a JSON-RPC error carrying data (its model API's
