@@ -1,4 +1,4 @@
-//! `baton task start|list|show|gc`: the orchestrator from the shell. `start` runs the task's
+//! `baton task start|list|show|answer|gc`: the orchestrator from the shell. `start` runs the task's
 //! pipeline in this process and waits for it, with progress on stderr and the result on stdout.
 
 use std::io::Write;
@@ -36,6 +36,14 @@ pub enum TaskCommand {
     Show {
         /// The task's id.
         id: i64,
+    },
+    /// Answer the question of a task in needs_input (an agent's permission request): `allow` or
+    /// `reject`. The server running the task picks the answer up within a second.
+    Answer {
+        /// The task's id.
+        id: i64,
+        /// `allow` or `reject`.
+        answer: String,
     },
     /// Remove worktrees that no live task uses (left by crashes or deleted tasks).
     Gc,
@@ -107,6 +115,10 @@ pub async fn run(args: TaskArgs) -> anyhow::Result<()> {
             out(&list_table(&tasks))?;
         }
         TaskCommand::Show { id } => out(&orch.show(id)?.render(Detail::Full))?,
+        TaskCommand::Answer { id, answer } => {
+            let answer = orch.answer(id, &answer)?;
+            out(&format!("task {id}: answered {}; the agent goes on\n", answer.as_str()))?;
+        }
         TaskCommand::Gc => {
             let removed = orch.gc().await?;
             let mut text = format!("removed {} orphan worktree(s)\n", removed.len());

@@ -136,6 +136,7 @@ impl Settings {
             },
             check_command: o.check_command.clone(),
             check_timeout_ms: o.check_timeout_ms,
+            permission_timeout_ms: o.permission_timeout_ms,
             setup_command: o.setup_command.clone(),
             setup_timeout_ms: o.setup_timeout_ms,
             setup_network: o.setup_network,
@@ -275,6 +276,10 @@ pub(crate) struct OrchestratorSettings {
     /// never), unless its profile sets its own `inactivity_timeout_ms`. Well below the time
     /// limit, so a stuck agent is stopped early with that reason.
     pub(crate) inactivity_timeout_ms: u64,
+    /// How long a task waits in `needs_input` for an answer to an agent's permission request
+    /// (`permission = "ask"`), in milliseconds; then the request is rejected and the task's
+    /// result says so. 0: wait until the agent's time limit.
+    pub(crate) permission_timeout_ms: u64,
     /// Shell command run once in each new worktree, such as `npm ci`. It runs in the task's
     /// sandbox (as the check command does), without network unless `setup_network` is set.
     pub(crate) setup_command: Option<String>,
@@ -316,6 +321,7 @@ impl Default for OrchestratorSettings {
             check_command: o.check_command,
             check_timeout_ms: o.check_timeout_ms,
             inactivity_timeout_ms: DEFAULT_INACTIVITY_TIMEOUT_MS,
+            permission_timeout_ms: o.permission_timeout_ms,
             setup_command: o.setup_command,
             setup_timeout_ms: o.setup_timeout_ms,
             setup_network: o.setup_network,

@@ -44,7 +44,7 @@ use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 
 use super::tools::resolve_in;
-use super::{AgentError, AgentEvent, AgentOutcome, PermissionPolicy, RunContext, StopReason};
+use super::{AgentError, AgentEvent, AgentOutcome, AskOption, PermissionPolicy, RunContext, StopReason};
 use crate::process::read_tail;
 use crate::text::first_line;
 
@@ -59,6 +59,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 const STDERR_TAIL_BYTES: usize = 4_000;
 /// Longest step (a tool call's title), in characters.
 const STEP_CHARS: usize = 120;
+/// How often a run waiting for the user's answer tells the inactivity limit it is alive.
+const ALIVE_WHILE_ASKING: Duration = Duration::from_secs(1);
 /// Largest file served to `fs/read_text_file`, in bytes.
 const MAX_READ_BYTES: u64 = 10 << 20;
 
@@ -374,7 +376,16 @@ impl Run {
                 }
                 Err(AgentError::NeedsLogin { hint })
             }
-            Err(e) => Err(AgentError::Protocol(format!("the agent answered {method} with an error: {e}"))),
+            // The prompt turn failing is the agent's own failure (its model API refused, a tool
+            // broke), not a protocol error: say what it said, on one line.
+            Err(e) if method == "session/prompt" => {
+                let last = first_line(self.state().summary.trim(), 300);
+                let last = if last.is_empty() { String::new() } else { format!(" (its last message: {last:?})") };
+                Err(AgentError::Reported(format!("the agent's turn failed: {}{last}", error_words(&e))))
+            }
+            Err(e) => {
+                Err(AgentError::Protocol(format!("the agent answered {method} with an error: {}", error_words(&e))))
+            }
         }
     }
 
@@ -508,10 +519,26 @@ impl Run {
             PermissionPolicy::Allow => of_kind(&[PermissionOptionKind::AllowOnce, PermissionOptionKind::AllowAlways]),
             PermissionPolicy::Reject => reject(),
             PermissionPolicy::Ask => {
-                let names: Vec<String> = options.iter().map(|o| o.name.clone()).collect();
+                let choices: Vec<AskOption> = options
+                    .iter()
+                    .map(|o| AskOption {
+                        name: o.name.clone(),
+                        allow: matches!(o.kind, PermissionOptionKind::AllowOnce | PermissionOptionKind::AllowAlways),
+                    })
+                    .collect();
                 let question =
                     format!("Agent {} (task {}) asks permission: {title}", self.ctx.profile.name, self.ctx.task.id);
-                match self.ctx.asker.ask(question, names).await {
+                let mut asked = pin!(self.ctx.asker.ask(question, choices));
+                // Waiting for the user is not the agent idling: the inactivity limit must not
+                // stop it meanwhile (the overall time limit still holds).
+                let mut alive = tokio::time::interval(ALIVE_WHILE_ASKING);
+                let answer = loop {
+                    tokio::select! {
+                        answer = &mut asked => break answer,
+                        _ = alive.tick() => self.event(AgentEvent::Alive),
+                    }
+                };
+                match answer {
                     Some(answer) => options.iter().find(|o| o.name == answer).or_else(reject),
                     None => reject(),
                 }
@@ -625,6 +652,30 @@ fn codec_error(e: LinesCodecError) -> io::Error {
 
 #[cfg(test)]
 mod tests;
+
+/// Longest error `data` kept in a task's error, in characters.
+const ERROR_DATA_CHARS: usize = 1_000;
+
+/// A JSON-RPC error on one line: its message and code, then its `data` (a string as is, else
+/// compact JSON, at most [`ERROR_DATA_CHARS`] characters; the crate's own `Display` prints data
+/// pretty, over many lines, which a one-line error cuts at its first `{`).
+fn error_words(e: &acp::Error) -> String {
+    let code = i32::from(e.code);
+    let message = if e.message.trim().is_empty() { "an error".to_owned() } else { e.message.trim().to_owned() };
+    let data = match &e.data {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.split_whitespace().collect::<Vec<_>>().join(" "),
+        Some(other) => other.to_string(),
+    };
+    if data.is_empty() {
+        return format!("{message} ({code})");
+    }
+    let mut data: String = data.chars().take(ERROR_DATA_CHARS).collect();
+    if data.chars().count() == ERROR_DATA_CHARS {
+        data.push('…');
+    }
+    format!("{message} ({code}): {data}")
+}
 
 /// ACP's `auth_required` (-32000), or an agent that says so in words with another code.
 fn is_auth_required(e: &acp::Error) -> bool {

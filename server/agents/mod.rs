@@ -98,7 +98,9 @@ pub(crate) enum PermissionPolicy {
     Allow,
     /// Reject every request.
     Reject,
-    /// Ask the user (`window/showMessageRequest` in the editor).
+    /// Ask the user: the task waits in `needs_input` until an editor (its
+    /// `window/showMessageRequest`, or the task's `answer` action) or `baton task answer`
+    /// answers, or `orchestrator.permission_timeout_ms` passes (then it is rejected).
     Ask,
 }
 
@@ -324,10 +326,19 @@ pub(crate) enum AgentError {
     NoRunner { kind: &'static str, profile: String },
 }
 
-/// Asks the user a question with fixed answers; `None` when they dismiss it or no editor is
-/// attached.
+/// One answer an agent's question takes (an ACP permission option).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AskOption {
+    /// What the user is shown ("Allow once").
+    pub(crate) name: String,
+    /// Whether choosing it allows what the agent asks (ACP `allow_once`/`allow_always`).
+    pub(crate) allow: bool,
+}
+
+/// Asks the user a question with fixed answers; returns the chosen option's name, `None` when
+/// nobody answers (dismissed, no editor attached, no answer in time).
 pub(crate) trait Asker: Send + Sync {
-    fn ask(&self, question: String, options: Vec<String>) -> BoxFuture<'static, Option<String>>;
+    fn ask(&self, question: String, options: Vec<AskOption>) -> BoxFuture<'static, Option<String>>;
 }
 
 /// An [`Asker`] for runs with no user attached (the shell): every question is dismissed.
@@ -335,7 +346,7 @@ pub(crate) trait Asker: Send + Sync {
 pub(crate) struct NoUser;
 
 impl Asker for NoUser {
-    fn ask(&self, _question: String, _options: Vec<String>) -> BoxFuture<'static, Option<String>> {
+    fn ask(&self, _question: String, _options: Vec<AskOption>) -> BoxFuture<'static, Option<String>> {
         Box::pin(async { None })
     }
 }

@@ -215,7 +215,7 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: b
         {
             let plan = first_line(task.plan.as_deref().unwrap_or(""), TITLE_CHARS);
             let title = format!("Baton task #{}: Approve plan: {plan}", task.id);
-            let args = TaskIdArgs { id: task.id, feedback: None };
+            let args = TaskIdArgs { id: task.id, feedback: None, answer: None };
             out.push(action(title, kind.clone(), ext::Command::TaskApprovePlan, &args, None));
             continue;
         }
@@ -253,7 +253,7 @@ async fn pull_request_actions(state: &State, uri: &str, range: Range, can_ask: b
             branch,
             conflicts,
         };
-        let args = TaskIdArgs { id: task.id, feedback: None };
+        let args = TaskIdArgs { id: task.id, feedback: None, answer: None };
         for (title, command) in pr_entries(&outlook, can_ask) {
             out.push(action(title, kind.clone(), command, &args, None));
         }

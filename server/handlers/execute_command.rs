@@ -80,6 +80,7 @@ pub(crate) async fn handle(state: &State, params: ExecuteCommandParams) -> Resul
         | Command::TaskShow
         | Command::TaskApprovePlan
         | Command::TaskResume
+        | Command::TaskAnswer
         | Command::PrReview
         | Command::PrApply
         | Command::PrMerge
@@ -131,7 +132,10 @@ mod tests {
     fn a_misspelt_or_missing_argument_is_invalid_params_naming_it() {
         let error = arg::<ext::TaskIdArgs>(&[json!({ "id": 3, "feedbak": "smaller" })]).expect_err("typo");
         assert_eq!(error.code, ErrorCode::InvalidParams);
-        assert_eq!(error.message, "bad command argument: unknown field `feedbak`, expected `id` or `feedback`");
+        assert_eq!(
+            error.message,
+            "bad command argument: unknown field `feedbak`, expected one of `id`, `feedback`, `answer`"
+        );
         let error = arg::<ext::EditArgs>(&[]).expect_err("missing");
         assert_eq!((error.code, error.message.as_ref()), (ErrorCode::InvalidParams, "missing command argument"));
         let args = arg::<ext::TaskIdArgs>(&[json!({ "id": 3, "feedback": "smaller" })]).expect("valid");

@@ -49,7 +49,11 @@ pub(crate) fn handle(state: &State, params: InitializeParams) -> InitializeResul
     // Orchestrator mode needs only the database; a failure leaves conductor mode working.
     let opened = Orchestrator::open_default(state.settings().orchestrator_config(), AgentRunners::standard())
         .map(|o| {
-            o.set_asker(Arc::new(EditorAsker(state.client.clone())));
+            // An editor that cannot show a question leaves it to the task's `answer` action
+            // and `baton task answer` (the task waits in needs_input).
+            if features.message_requests {
+                o.set_asker(Arc::new(EditorAsker(state.client.clone())));
+            }
             Arc::new(o)
         })
         .map_err(|e| e.to_string());

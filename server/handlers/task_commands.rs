@@ -63,6 +63,10 @@ pub(crate) async fn handle(state: &State, command: Command, arguments: &[Value])
             })
             .await
         }
+        Command::TaskAnswer => {
+            let args = task_id_args(state, command, arguments).await;
+            answer(state, args).await
+        }
         Command::PrReview => review(state, task_id_args(state, command, arguments).await).await,
         Command::PrApply => apply(state, task_id_args(state, command, arguments).await).await,
         Command::PrMerge => merge(state, task_id_args(state, command, arguments).await).await,
@@ -125,7 +129,7 @@ async fn task_id_args(state: &State, command: Command, arguments: &[Value]) -> R
         if let [only] = candidates.as_slice()
             && command != Command::PrDiscard
         {
-            return Ok(ext::TaskIdArgs { id: only.id, feedback: None });
+            return Ok(ext::TaskIdArgs { id: only.id, feedback: None, answer: None });
         }
         let names: Vec<String> = candidates.iter().map(task_label).collect();
         return Err(invalid_params(format!(
@@ -139,7 +143,7 @@ async fn task_id_args(state: &State, command: Command, arguments: &[Value]) -> R
         .await
         .ok_or_else(|| invalid_params("this command needs a task (argument `id`)"))?;
     let id = picked_task(&picked).ok_or_else(|| invalid_params(format!("not a task: {picked}")))?;
-    Ok(ext::TaskIdArgs { id, feedback: None })
+    Ok(ext::TaskIdArgs { id, feedback: None, answer: None })
 }
 
 /// Whether `command` can act on a task in `state` (for picking one when none is named): the
@@ -455,6 +459,33 @@ fn exact_file_uri(path: &Path) -> Result<String> {
 }
 
 /// Asks the user when the client can answer; `None` otherwise (Helix 25.01 shows no choices).
+/// `baton.task.answer`: records `allow` or `reject` for a task in `needs_input`; without an
+/// `answer` the user picks one with `window/showMessageRequest` (showing the agent's question).
+async fn answer(state: &State, args: Result<ext::TaskIdArgs>) -> Result<Value> {
+    let args = args?;
+    let orchestrator = state.orchestrator()?;
+    let answer = match args.answer {
+        Some(a) => a,
+        None => {
+            let task = orchestrator.show(args.id).map_err(orch_error)?.task;
+            if task.state != TaskState::NeedsInput {
+                return Err(orch_error(OrchestratorError::WrongState {
+                    id: args.id,
+                    state: task.state,
+                    action: "answering",
+                    needed: TaskState::NeedsInput.as_str().to_owned(),
+                }));
+            }
+            let question = task.question.unwrap_or_else(|| "the agent asks permission".to_owned());
+            ask(state, &format!("Baton: {question}"), &["allow", "reject"]).await.ok_or_else(|| {
+                invalid_params("baton.task.answer needs an answer (argument `answer`: \"allow\" or \"reject\")")
+            })?
+        }
+    };
+    orchestrator.answer(args.id, &answer).map_err(orch_error)?;
+    moved(args.id, TaskState::NeedsInput)
+}
+
 async fn ask(state: &State, question: &str, presets: &[&str]) -> Option<String> {
     if !state.features().message_requests {
         return None;
@@ -475,6 +506,7 @@ fn orch_error(e: OrchestratorError) -> Error {
         | OrchestratorError::Diverged { .. }
         | OrchestratorError::CannotApply { .. }
         | OrchestratorError::AlreadyApplied(_) => ErrorCode::InvalidRequest,
+        OrchestratorError::BadAnswer(_) => ErrorCode::InvalidParams,
         _ => ErrorCode::InternalError,
     };
     Error { code, message: e.to_string().into(), data: None }
@@ -547,7 +579,8 @@ mod tests {
         assert_eq!(states(Command::PrMerge), ["ready"]);
         assert_eq!(states(Command::TaskApprovePlan), ["awaiting_plan_approval"]);
         assert_eq!(states(Command::TaskResume), ["failed", "interrupted", "needs_login"]);
-        assert_eq!(states(Command::PrDiscard).len(), 9, "every state but merged, applied, discarded");
+        assert_eq!(states(Command::TaskAnswer), ["needs_input"]);
+        assert_eq!(states(Command::PrDiscard).len(), 10, "every state but merged, applied, discarded");
     }
 
     /// A pull request's change of `path` from `old` to `new` (`None`: no such file), carried for a

@@ -99,6 +99,12 @@ pub(crate) enum Command {
     /// [`TaskStateResult`]).
     #[serde(rename = "baton.task.resume")]
     TaskResume,
+    /// Answer the question of a task in `needs_input` (an agent's permission request;
+    /// [`TaskIdArgs`] with `answer`: `allow` or `reject`; without it the server asks with
+    /// `window/showMessageRequest`). Returns [`TaskStateResult`] (`needs_input` until the
+    /// server running the agent picks the answer up, within a second).
+    #[serde(rename = "baton.task.answer")]
+    TaskAnswer,
     /// Open a pull request's diff in the editor (`window/showDocument` of a `.diff` file;
     /// [`TaskIdArgs`]). Returns `{ "uri": string, "shown": boolean }`.
     #[serde(rename = "baton.pr.review")]
@@ -124,7 +130,7 @@ pub(crate) enum Command {
 
 impl Command {
     /// Every command the server executes, in the order `executeCommandProvider` lists them.
-    pub(crate) const ALL: [Command; 15] = [
+    pub(crate) const ALL: [Command; 16] = [
         Self::Edit,
         Self::Fix,
         Self::Accepted,
@@ -135,6 +141,7 @@ impl Command {
         Self::TaskShow,
         Self::TaskApprovePlan,
         Self::TaskResume,
+        Self::TaskAnswer,
         Self::PrReview,
         Self::PrApply,
         Self::PrMerge,
@@ -155,6 +162,7 @@ impl Command {
             Self::TaskShow => "baton.task.show",
             Self::TaskApprovePlan => "baton.task.approvePlan",
             Self::TaskResume => "baton.task.resume",
+            Self::TaskAnswer => "baton.task.answer",
             Self::PrReview => "baton.pr.review",
             Self::PrApply => "baton.pr.apply",
             Self::PrMerge => "baton.pr.merge",
@@ -324,6 +332,7 @@ pub(crate) enum TaskActionId {
     Merge,
     RequestChanges,
     ApprovePlan,
+    Answer,
     Resume,
     Show,
     Discard,
@@ -331,12 +340,13 @@ pub(crate) enum TaskActionId {
 
 impl TaskActionId {
     /// Every action, in the order editors offer them.
-    pub(crate) const ALL: [TaskActionId; 8] = [
+    pub(crate) const ALL: [TaskActionId; 9] = [
         Self::Review,
         Self::Apply,
         Self::Merge,
         Self::RequestChanges,
         Self::ApprovePlan,
+        Self::Answer,
         Self::Resume,
         Self::Show,
         Self::Discard,
@@ -350,6 +360,7 @@ impl TaskActionId {
             Self::Merge => Command::PrMerge,
             Self::RequestChanges => Command::PrRequestChanges,
             Self::ApprovePlan => Command::TaskApprovePlan,
+            Self::Answer => Command::TaskAnswer,
             Self::Resume => Command::TaskResume,
             Self::Show => Command::TaskShow,
             Self::Discard => Command::PrDiscard,
@@ -582,7 +593,7 @@ pub(crate) struct TaskListArgs {
 }
 
 /// Arguments of the commands that name one task ([`Command::TaskShow`], the `baton.pr.*` ones):
-/// `{ "id": number, "feedback"?: string }`.
+/// `{ "id": number, "feedback"?: string, "answer"?: "allow" | "reject" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TaskIdArgs {
@@ -590,6 +601,9 @@ pub(crate) struct TaskIdArgs {
     /// For [`Command::PrRequestChanges`]: the follow-up prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) feedback: Option<String>,
+    /// For [`Command::TaskAnswer`]: `allow` or `reject`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) answer: Option<String>,
 }
 
 /// What the commands that move a task answer: its id and the state it is in now.
@@ -694,7 +708,7 @@ mod tests {
     #[test]
     fn task_states_and_check_results_keep_their_wire_names() {
         let states = serde_json::to_value(TaskState::ALL).unwrap_or_default();
-        expect_test::expect![[r#"["queued","preparing","running","awaiting_plan_approval","checking","ready","merged","applied","discarded","failed","interrupted","needs_login"]"#]]
+        expect_test::expect![[r#"["queued","preparing","running","awaiting_plan_approval","checking","ready","merged","applied","discarded","failed","interrupted","needs_login","needs_input"]"#]]
             .assert_eq(&states.to_string());
         for state in TaskState::ALL {
             assert_eq!(serde_json::to_value(state).ok(), Some(json!(state.as_str())));

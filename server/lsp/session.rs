@@ -249,11 +249,17 @@ fn keyless_default_provider() -> Provider {
 pub(crate) struct EditorAsker(pub(crate) Client);
 
 impl Asker for EditorAsker {
-    fn ask(&self, question: String, options: Vec<String>) -> futures::future::BoxFuture<'static, Option<String>> {
+    fn ask(
+        &self,
+        question: String,
+        options: Vec<crate::agents::AskOption>,
+    ) -> futures::future::BoxFuture<'static, Option<String>> {
         let client = self.0.clone();
         Box::pin(async move {
-            let actions =
-                options.into_iter().map(|title| MessageActionItem { title, properties: Default::default() }).collect();
+            let actions = options
+                .into_iter()
+                .map(|o| MessageActionItem { title: o.name, properties: Default::default() })
+                .collect();
             client
                 .show_message_request(MessageType::Info, format!("Baton agent: {question}"), Some(actions))
                 .await

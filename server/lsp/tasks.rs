@@ -58,6 +58,7 @@ pub(crate) fn allows(state: TaskState, action: TaskActionId) -> bool {
             state == TaskState::Ready
         }
         TaskActionId::ApprovePlan => state == TaskState::AwaitingPlanApproval,
+        TaskActionId::Answer => state == TaskState::NeedsInput,
         TaskActionId::Resume => matches!(state, TaskState::Failed | TaskState::Interrupted | TaskState::NeedsLogin),
         TaskActionId::Discard => !state.is_final(),
     }
@@ -71,6 +72,7 @@ fn action_title(action: TaskActionId) -> &'static str {
         TaskActionId::Merge => "Merge into the current branch",
         TaskActionId::RequestChanges => "Request changes…",
         TaskActionId::ApprovePlan => "Approve plan",
+        TaskActionId::Answer => "Answer the agent (allow or reject)…",
         TaskActionId::Resume => "Resume",
         TaskActionId::Show => "Show details",
         TaskActionId::Discard => "Discard",
@@ -103,6 +105,7 @@ fn summary_of(d: &TaskDetails, message: Option<&str>) -> TaskSummary {
     let fallback = match task.state {
         TaskState::Failed | TaskState::NeedsLogin => task.error.as_deref().and_then(|e| e.lines().next()),
         TaskState::AwaitingPlanApproval => task.plan.as_deref().and_then(|p| p.lines().next()),
+        TaskState::NeedsInput => task.question.as_deref(),
         _ => None,
     };
     TaskSummary {

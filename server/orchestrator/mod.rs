@@ -10,6 +10,7 @@
 pub(crate) mod git;
 mod pipeline;
 pub(crate) mod pr;
+pub(crate) mod question;
 mod recovery;
 pub(crate) mod render;
 pub(crate) mod review;
@@ -61,6 +62,9 @@ pub(crate) struct Config {
     pub(crate) check_command: Option<String>,
     /// In milliseconds.
     pub(crate) check_timeout_ms: u64,
+    /// How long a permission request waits for an answer (`needs_input`), in milliseconds;
+    /// then it is rejected. 0: no limit of its own (the agent's time limit still holds).
+    pub(crate) permission_timeout_ms: u64,
     /// Run once in each new worktree (`sh -c`).
     pub(crate) setup_command: Option<String>,
     /// In milliseconds.
@@ -96,6 +100,7 @@ impl Default for Config {
             secrets: Secrets::default(),
             check_command: None,
             check_timeout_ms: 10 * 60 * 1000,
+            permission_timeout_ms: 10 * 60 * 1000,
             setup_command: None,
             setup_timeout_ms: 10 * 60 * 1000,
             setup_network: false,
@@ -141,7 +146,10 @@ impl Counts {
     pub(crate) fn add(&mut self, state: TaskState) {
         match state {
             TaskState::Queued => self.queued += 1,
-            TaskState::Preparing | TaskState::Running | TaskState::Checking => self.running += 1,
+            // A task waiting for an answer still has its agent running.
+            TaskState::Preparing | TaskState::Running | TaskState::NeedsInput | TaskState::Checking => {
+                self.running += 1
+            }
             TaskState::Ready => self.awaiting_review += 1,
             TaskState::AwaitingPlanApproval => self.awaiting_plan_approval += 1,
             // A login refusal is a failed run the user can act on: status bars count it there.
@@ -170,6 +178,8 @@ pub(crate) enum OrchestratorError {
     UnknownAgent { name: String, known: String },
     #[error("task {id} is {state}; {action} needs a task that is {needed}")]
     WrongState { id: TaskId, state: TaskState, action: &'static str, needed: String },
+    #[error("{0:?} is not an answer; answer allow or reject")]
+    BadAnswer(String),
     #[error("task {0} has no pull request yet")]
     NoPullRequest(TaskId),
     #[error("refusing to merge: the working tree has uncommitted changes in {}", .0.join(", "))]
@@ -399,6 +409,29 @@ impl Orchestrator {
         self.inner.expect_state(id, &[TaskState::AwaitingPlanApproval], "approving a plan")?;
         self.inner.store.set_field(id, store::Field::PlanApproved, 1)?;
         self.requeue(id, "plan approved")
+    }
+
+    /// Answers the question of a task in `needs_input` (`allow` or `reject`, any case). The
+    /// answer goes through the database: the server running the agent (this one or another)
+    /// picks it up within a second ([`question`]).
+    ///
+    /// Errors: [`OrchestratorError::BadAnswer`]; the task is in another state or already
+    /// answered; no such task; database errors. Nothing changes on an error.
+    pub(crate) fn answer(&self, id: TaskId, answer: &str) -> Result<question::Answer, OrchestratorError> {
+        let parsed = question::Answer::parse(answer).ok_or_else(|| OrchestratorError::BadAnswer(answer.to_owned()))?;
+        self.inner.expect_state(id, &[TaskState::NeedsInput], "answering")?;
+        if !self.inner.store.put_answer(id, parsed.as_str())? {
+            // Answered (or moved on) between the two reads.
+            let state = self.inner.store.task(id)?.state;
+            return Err(OrchestratorError::WrongState {
+                id,
+                state,
+                action: "answering",
+                needed: "needs_input with no answer yet".to_owned(),
+            });
+        }
+        let _ = self.inner.store.append_log(id, &format!("answer recorded: {}", parsed.as_str()));
+        Ok(parsed)
     }
 
     /// Runs a failed, interrupted or needs-login task again, in its existing worktree when it has one.

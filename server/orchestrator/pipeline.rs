@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::git::{self, Git};
+use super::question::TaskAsker;
 use super::task::{CheckResult, PullRequest, Task, TaskId, TaskState};
 use super::{Config, DISCARD_POLL_MS, Inner, TaskEvent, pr, store, worktree};
 use crate::agents::sandbox::{self, Confinement, Mode};
@@ -70,6 +71,9 @@ struct Job<'a> {
     /// The configuration when the run started (a change applies to the next run).
     config: Config,
     profile: AgentProfile,
+    /// What the run's questions left that the task's result must say (a permission request
+    /// rejected for want of an answer).
+    notes: Arc<parking_lot::Mutex<Vec<String>>>,
 }
 
 /// A worktree ready for the agent.
@@ -86,22 +90,34 @@ struct Prepared {
 
 async fn run(inner: &Arc<Inner>, id: TaskId, cancel: &CancellationToken) -> anyhow::Result<()> {
     let task = inner.store.task(id)?;
-    let job = Job { inner, id, cancel, config: inner.config(), profile: inner.profile(&task.agent)? };
-    let permit = job.queued().await?;
-    let (task, prepared) = job.preparing().await?;
-    let planning = job.profile.plan_first && !task.plan_approved;
-    let (outcome, plan) = job.running(&task, &prepared, planning).await?;
-    drop(permit);
-    let tokens = task.tokens + outcome.tokens;
-    inner.store.set_field(id, store::Field::Tokens, tokens as i64)?;
-    if planning {
-        return job.awaiting_plan_approval(plan.unwrap_or_else(|| outcome.summary.clone()));
+    let job =
+        Job { inner, id, cancel, config: inner.config(), profile: inner.profile(&task.agent)?, notes: Arc::default() };
+    let result = job.stages().await;
+    let notes = job.notes.lock().join("; ");
+    match result {
+        Err(e) if !notes.is_empty() && !e.is::<Stopped>() => Err(e.context(notes)),
+        other => other,
     }
-    let record = job.checking(&task, &prepared, &outcome, tokens).await?;
-    job.ready(&record)
 }
 
 impl Job<'_> {
+    /// Every state of one run, from the queue to the pull request (or the plan).
+    async fn stages(&self) -> anyhow::Result<()> {
+        let (job, inner, id) = (self, self.inner, self.id);
+        let permit = job.queued().await?;
+        let (task, prepared) = job.preparing().await?;
+        let planning = job.profile.plan_first && !task.plan_approved;
+        let (outcome, plan) = job.running(&task, &prepared, planning).await?;
+        drop(permit);
+        let tokens = task.tokens + outcome.tokens;
+        inner.store.set_field(id, store::Field::Tokens, tokens as i64)?;
+        if planning {
+            return job.awaiting_plan_approval(plan.unwrap_or_else(|| outcome.summary.clone()));
+        }
+        let record = job.checking(&task, &prepared, &outcome, tokens).await?;
+        job.ready(&record)
+    }
+
     fn emit(&self, state: TaskState, message: String) {
         self.inner.emit(self.id, state, message);
     }
@@ -211,7 +227,13 @@ impl Job<'_> {
             default_model: self.config.default_model.clone(),
             events: tx,
             cancel: self.cancel.clone(),
-            asker: inner.asker.read().clone(),
+            asker: Arc::new(TaskAsker {
+                inner: inner.clone(),
+                id,
+                editor: inner.asker.read().clone(),
+                timeout_ms: self.config.permission_timeout_ms,
+                notes: self.notes.clone(),
+            }),
             confinement: self.confinement(&task.repo_root, &prepared.path),
             secrets: self.config.secrets.clone(),
         };
@@ -277,11 +299,14 @@ impl Job<'_> {
         let (stat, files) = pr::changed_files(&wt, &prepared.base, &head).await?;
         let notes = pr::notes_text(&files);
         let summary = pr::clean_message(&outcome.summary, &[prepared.path.as_path(), task.repo_root.as_path()]);
-        let description = match (summary.is_empty(), notes.is_empty()) {
-            (_, true) => summary,
-            (true, false) => notes,
-            (false, false) => format!("{summary}\n\n{notes}"),
-        };
+        // A permission request rejected for want of an answer shapes what the agent did: the
+        // reviewer is told.
+        let asked: Vec<String> = self.notes.lock().iter().map(|n| format!("Note: {n}.")).collect();
+        let description = [summary, notes, asked.join("\n")]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n\n");
         let mut record = PullRequest {
             task_id: id,
             title: title.clone(),

@@ -84,6 +84,9 @@ impl TaskDetails {
         if let Some(e) = &t.error {
             s.push_str(&format!("error: {e}\n"));
         }
+        if let Some(q) = t.question.as_ref().filter(|_| t.state == super::TaskState::NeedsInput) {
+            s.push_str(&format!("question: {q}\n"));
+        }
         if detail == Detail::Full && t.prompt.trim().contains('\n') {
             s.push_str(&format!("\nPrompt:\n{}\n", t.prompt.trim_end()));
         }

@@ -100,8 +100,15 @@ ALTER TABLE tasks ADD COLUMN process_group INTEGER;
 ALTER TABLE tasks ADD COLUMN process_start INTEGER;
 ";
 
+/// Version 4: the question a task in `needs_input` waits on, and its answer once given (by any
+/// server or `baton task answer`; the server running the agent reads it).
+const SCHEMA_V4_QUESTION: &str = "
+ALTER TABLE tasks ADD COLUMN question TEXT;
+ALTER TABLE tasks ADD COLUMN answer TEXT;
+";
+
 /// Migrations in order: `MIGRATIONS[n]` takes the schema from `user_version` n to n + 1.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2_GIT_DIR, SCHEMA_V3_PROCESS];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2_GIT_DIR, SCHEMA_V3_PROCESS, SCHEMA_V4_QUESTION];
 
 /// Columns [`Store::set_field`] may write.
 #[derive(Debug, Clone, Copy)]
@@ -137,7 +144,7 @@ pub(crate) struct Store {
 
 const TASK_COLUMNS: &str = "id, repo_root, prompt, context, agent, state, branch, worktree, base_commit, \
      created_ms, updated_ms, summary, error, tokens, plan, plan_approved, owner, git_dir, process_group, \
-     process_start";
+     process_start, question";
 
 fn task_from_row(row: &Row<'_>) -> rusqlite::Result<(Task, String)> {
     let context: String = row.get(3)?;
@@ -168,6 +175,7 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<(Task, String)> {
             }),
             _ => None,
         },
+        question: row.get(20)?,
     };
     Ok((task, state))
 }
@@ -438,6 +446,37 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// Records the question task `id` waits on (`None` clears it), forgetting any earlier answer.
+    ///
+    /// Errors: [`StoreError::NoTask`].
+    pub(crate) fn set_question(&self, id: TaskId, question: Option<&str>) -> Result<(), StoreError> {
+        let n = self.conn().execute(
+            "UPDATE tasks SET question = ?1, answer = NULL, updated_ms = ?2 WHERE id = ?3",
+            params![question, now_ms(), id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NoTask(id));
+        }
+        Ok(())
+    }
+
+    /// Records `answer` for task `id` if it is in `needs_input` with no answer yet (one
+    /// statement, so two answers at once cannot both count). Returns whether it was recorded.
+    pub(crate) fn put_answer(&self, id: TaskId, answer: &str) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE tasks SET answer = ?1 WHERE id = ?2 AND state = ?3 AND answer IS NULL AND question IS NOT NULL",
+            params![answer, id, TaskState::NeedsInput.as_str()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// The answer recorded for task `id`'s question, if any.
+    pub(crate) fn answer(&self, id: TaskId) -> Result<Option<String>, StoreError> {
+        let row: Option<Option<String>> =
+            self.conn().query_row("SELECT answer FROM tasks WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        row.ok_or(StoreError::NoTask(id))
+    }
+
     /// Marks `interrupted` every task that a server was working on (queued, preparing, running,
     /// checking) whose owner is no longer alive according to `owner_alive`, calling `stop` on
     /// each first (to stop what the dead server left running). Returns the tasks, as they were.
@@ -512,5 +551,28 @@ mod tests {
         drop(store);
         let store = Store::open(&dir.path().join("baton.db")).expect("reopen");
         assert_eq!(store.task(id).expect("task").state, TaskState::Preparing);
+    }
+
+    /// An answer counts only for a task waiting in `needs_input` with a question, once; a new
+    /// question forgets the old answer.
+    #[test]
+    fn an_answer_is_recorded_once_and_only_for_a_waiting_task() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("baton.db")).expect("open");
+        let id = store.insert_task(Path::new("/repo"), "p", &serde_json::Value::Null, "acp", "x").expect("insert");
+        for to in [TaskState::Preparing, TaskState::Running] {
+            store.set_state(id, to).expect("state");
+        }
+        assert!(!store.put_answer(id, "allow").expect("put"), "running: nothing to answer");
+        store.set_question(id, Some("may I?")).expect("question");
+        store.set_state(id, TaskState::NeedsInput).expect("needs input");
+        assert_eq!(store.task(id).expect("task").question.as_deref(), Some("may I?"));
+        assert!(store.put_answer(id, "allow").expect("put"));
+        assert!(!store.put_answer(id, "reject").expect("put"), "a second answer does not count");
+        assert_eq!(store.answer(id).expect("answer").as_deref(), Some("allow"));
+        store.set_question(id, Some("again?")).expect("question");
+        assert_eq!(store.answer(id).expect("answer"), None);
+        assert!(!store.put_answer(id + 1, "allow").expect("put"), "no such task");
+        assert!(matches!(store.answer(id + 1), Err(StoreError::NoTask(_))));
     }
 }

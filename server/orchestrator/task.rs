@@ -49,11 +49,16 @@ pub enum TaskState {
     /// The agent refused to work without a login; the task's error carries the agent's own
     /// hint (Copilot: "run `copilot login`"). Resumable once the user has logged in.
     NeedsLogin,
+    /// The agent asked a question nobody attached could answer (an ACP permission request with
+    /// `permission = "ask"`); the agent waits. The task's `question` says what it asks; `baton
+    /// task answer` or an editor's `answer` action answers it, else it is rejected at
+    /// `orchestrator.permission_timeout_ms`.
+    NeedsInput,
 }
 
 impl TaskState {
     /// Every state, in lifecycle order.
-    pub(crate) const ALL: [TaskState; 12] = [
+    pub(crate) const ALL: [TaskState; 13] = [
         TaskState::Queued,
         TaskState::Preparing,
         TaskState::Running,
@@ -66,6 +71,7 @@ impl TaskState {
         TaskState::Failed,
         TaskState::Interrupted,
         TaskState::NeedsLogin,
+        TaskState::NeedsInput,
     ];
 
     /// The state's name as stored and shown (`awaiting_plan_approval`).
@@ -83,6 +89,7 @@ impl TaskState {
             TaskState::Failed => "failed",
             TaskState::Interrupted => "interrupted",
             TaskState::NeedsLogin => "needs_login",
+            TaskState::NeedsInput => "needs_input",
         }
     }
 
@@ -108,9 +115,13 @@ impl TaskState {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
-    /// A server is working on the task (a process may be running for it).
+    /// A server is working on the task (a process may be running for it; in `needs_input` the
+    /// agent runs, waiting for the answer).
     pub(crate) fn is_working(self) -> bool {
-        matches!(self, TaskState::Queued | TaskState::Preparing | TaskState::Running | TaskState::Checking)
+        matches!(
+            self,
+            TaskState::Queued | TaskState::Preparing | TaskState::Running | TaskState::NeedsInput | TaskState::Checking
+        )
     }
 
     /// Nothing more happens to the task.
@@ -131,7 +142,11 @@ pub(crate) fn transition_allowed(from: TaskState, to: TaskState) -> bool {
     match from {
         Queued => matches!(to, Preparing | Failed | Discarded | Interrupted),
         Preparing => matches!(to, Running | Failed | Discarded | Interrupted),
-        Running => matches!(to, Checking | AwaitingPlanApproval | Failed | NeedsLogin | Discarded | Interrupted),
+        Running => {
+            matches!(to, Checking | AwaitingPlanApproval | Failed | NeedsLogin | NeedsInput | Discarded | Interrupted)
+        }
+        // Answered (or timed out) → running again; the run may also end while it waits.
+        NeedsInput => matches!(to, Running | Failed | NeedsLogin | Discarded | Interrupted),
         AwaitingPlanApproval => matches!(to, Queued | Discarded),
         Checking => matches!(to, Ready | Failed | Discarded | Interrupted),
         // Ready → queued: the reviewer requested changes.
@@ -178,6 +193,9 @@ pub struct Task {
     pub(crate) git_dir: Option<PathBuf>,
     /// The agent's process group while it runs (recorded so a later server can stop it).
     pub(crate) process: Option<GroupRecord>,
+    /// In `needs_input`: the agent's question with the answers it takes (`… asks permission:
+    /// Write notes.txt (answer allow: Allow once, or reject: Reject)`).
+    pub(crate) question: Option<String>,
 }
 
 /// A timestamped task log line.

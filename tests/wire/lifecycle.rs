@@ -28,6 +28,7 @@ async fn initialize_declares_capabilities_and_shutdown_exits_cleanly() {
             "baton.task.show",
             "baton.task.approvePlan",
             "baton.task.resume",
+            "baton.task.answer",
             "baton.pr.review",
             "baton.pr.apply",
             "baton.pr.merge",

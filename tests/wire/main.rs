@@ -3,6 +3,7 @@
 
 mod agent_model;
 mod agents;
+mod answers;
 mod cli;
 mod closing_tail;
 mod completion;

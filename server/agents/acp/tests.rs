@@ -9,7 +9,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::*;
 use crate::agents::testing::{drain, run_context};
-use crate::agents::{AgentKind, AgentProfile, Asker};
+use crate::agents::{AgentKind, AgentProfile, AskOption, Asker};
 
 /// The real Python interpreter (not a version-manager shim), or `None` to skip.
 fn python() -> Option<String> {
@@ -123,8 +123,10 @@ struct Answering {
 }
 
 impl Asker for Answering {
-    fn ask(&self, question: String, options: Vec<String>) -> BoxFuture<'static, Option<String>> {
-        self.asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((question, options));
+    fn ask(&self, question: String, options: Vec<AskOption>) -> BoxFuture<'static, Option<String>> {
+        assert_eq!(options.iter().map(|o| o.allow).collect::<Vec<_>>(), [true, true, false]);
+        let names = options.into_iter().map(|o| o.name).collect();
+        self.asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((question, names));
         let answer = self.answer.clone();
         Box::pin(async move { answer })
     }

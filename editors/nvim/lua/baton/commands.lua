@@ -302,6 +302,7 @@ M.actions = {
   { name = 'merge', command = 'baton.pr.merge', verb = 'merge' },
   { name = 'request-changes', command = 'baton.pr.requestChanges', verb = 'request changes to' },
   { name = 'approve-plan', command = 'baton.task.approvePlan', verb = 'approve the plan of' },
+  { name = 'answer', command = 'baton.task.answer', verb = 'answer the agent of' },
   { name = 'resume', command = 'baton.task.resume', verb = 'resume' },
   { name = 'show', command = 'baton.task.show', verb = 'show' },
   { name = 'discard', command = 'baton.pr.discard', verb = 'discard' },
@@ -548,6 +549,16 @@ function M.run_action(client, name, id, bufnr, extra)
     end)
     return
   end
+  if name == 'answer' and arg.answer ~= 'allow' and arg.answer ~= 'reject' then
+    -- The agent's question is the task's message (baton/tasks); the server takes allow|reject.
+    local prompt = ('Baton: answer the agent of task #%s'):format(tostring(id))
+    vim.ui.select({ 'allow', 'reject' }, { prompt = prompt }, function(choice)
+      if choice then
+        M.run_action(client, name, id, bufnr, { answer = choice })
+      end
+    end)
+    return
+  end
   if name == 'review' then
     -- Neovim's own diff view in a new tab, not the server's `.diff` (whose showDocument would
     -- replace the current window's buffer).
@@ -584,6 +595,8 @@ function M.run_action(client, name, id, bufnr, extra)
       notify(('Baton: approved the plan of task #%s'):format(tostring(id)))
     elseif name == 'resume' then
       notify(('Baton: resumed task #%s'):format(tostring(id)))
+    elseif name == 'answer' then
+      notify(('Baton: answered the agent of task #%s (%s)'):format(tostring(id), tostring(arg.answer)))
     end
   end)
 end
@@ -635,7 +648,9 @@ local function task_subcommand(name)
         name,
         id,
         bufnr,
-        name == 'request-changes' and cmd.fargs[3] and { feedback = table.concat(cmd.fargs, ' ', 3) } or nil
+        name == 'request-changes' and cmd.fargs[3] and { feedback = table.concat(cmd.fargs, ' ', 3) }
+          or name == 'answer' and cmd.fargs[3] and { answer = cmd.fargs[3] }
+          or nil
       )
       return
     end
