@@ -272,14 +272,13 @@ async function runCommand(page, title) {
 /** The rows of the open quick pick, as text. */
 const quickRows = (page) => page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
 
-/** Picks the quick pick row whose text includes `text`. */
+/** Picks the quick pick row whose text includes `text` (spaces may render as no-break spaces).
+ * The locator is resolved when clicking, so a list that re-renders meanwhile is not clicked
+ * by a stale index. */
 async function pickRow(page, text, timeoutMs = 10000) {
-  const rows = quickRows(page);
-  const row = await waitFor(`the quick pick row "${text}"`, async () => {
-    const titles = await rows.allInnerTexts();
-    const i = titles.findIndex((t) => t.replace(/\u00a0/g, ' ').includes(text));
-    return i >= 0 && rows.nth(i);
-  }, timeoutMs);
+  const pattern = new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '[ \u00a0]'));
+  const row = quickRows(page).filter({ hasText: pattern }).first();
+  await row.waitFor({ state: 'visible', timeout: timeoutMs });
   await row.click();
 }
 
