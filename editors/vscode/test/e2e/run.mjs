@@ -420,7 +420,7 @@ async function run(page, repo, serverLog, userData, requestsLog, { userSettings,
     // Applying keeps the pull request open (issue 10): still ready and counted, the apply recorded.
     const shown = await waitFor('`baton task show 1` to record the apply', () => {
       const out = execFileSync(BATON_BIN, ['task', 'show', '1'], { cwd: repo, env: childEnv }).toString();
-      return out.includes('applied by Baton Test <test@baton.invalid>') && out;
+      return /^ {2}applied by Baton Test <test@baton\.invalid> at /m.test(out) && out;
     }, 10000);
     if (!/^state: ready\b/m.test(shown)) throw new Error(`the applied pull request is not ready any more:\n${shown}`);
     const status = await statusText(page);
@@ -494,7 +494,7 @@ async function run(page, repo, serverLog, userData, requestsLog, { userSettings,
     }, 30000);
     log(`status bar: ${text}`);
     const tasks = execFileSync(BATON_BIN, ['task', 'list'], { cwd: repo, env: childEnv }).toString();
-    if (!/\bready\s+scripted\s.*Add fn added/.test(tasks)) throw new Error(`baton task list does not show the delegated task as ready:\n${tasks}`);
+    if (!/\bready\s+scripted\s+\S.*\s+Add fn added$/m.test(tasks)) throw new Error(`baton task list does not show the delegated task as ready:\n${tasks}`);
   });
 
   await check(page, 'Review Pull Request opens VS Code\'s diff editor on base and head, file by file', async () => {
