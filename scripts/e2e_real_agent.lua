@@ -50,15 +50,15 @@ T.test('a real task from dispatch to a merged pull request', function()
   for _, l in ipairs(details.log) do
     out('REPORT log: ' .. l.line:gsub('\n', ' '):sub(1, 200))
   end
-  out('REPORT agent summary: ' .. tostring(task.summary):gsub('\n', ' '):sub(1, 400))
+  out('REPORT agent summary: ' .. tostring(task.summaryText):gsub('\n', ' '):sub(1, 400))
   out('REPORT statusline: ' .. require('baton').status())
   if task.state ~= 'ready' then
     out('REPORT error: ' .. tostring(task.error))
     T.truthy(task.state == 'failed', 'a clear end state (ready or failed), got ' .. task.state)
     return
   end
-  local pr = details.pull_request
-  out(('REPORT pull request: %s; +%d -%d in %d files; checks %s'):format(pr.title, pr.stat.insertions, pr.stat.deletions, pr.stat.files_changed, pr.check))
+  local pr = details.pullRequest
+  out(('REPORT pull request: %s; +%d -%d in %d files; checks %s'):format(pr.title, pr.insertions, pr.deletions, pr.filesChanged, pr.check))
   out('REPORT description: ' .. (pr.description or ''):gsub('\n', ' '):sub(1, 300))
   -- Open a changed file that exists in the user's tree and put the cursor on a changed line.
   local target
@@ -71,7 +71,8 @@ T.test('a real task from dispatch to a merged pull request', function()
   -- A pull request that only adds files shows its actions in the file it was delegated from.
   local b2 = target and T.open(env.repo .. '/' .. target.path) or bufnr
   vim.api.nvim_set_current_buf(b2)
-  local line = target and math.max(target.ranges[1].old_start, 1) or 1
+  -- The first hunk's first line: nothing before it changed, so the same line in the user's file.
+  local line = target and #target.lines > 0 and math.max(target.lines[1][1], 1) or 1
   line = math.min(line, vim.api.nvim_buf_line_count(b2))
   vim.api.nvim_win_set_cursor(0, { line, 0 })
   out(('REPORT code actions asked in %s at line %d'):format(vim.fn.fnamemodify(vim.api.nvim_buf_get_name(b2), ':t'), line))

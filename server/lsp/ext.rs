@@ -380,9 +380,6 @@ pub(crate) struct TaskAction {
 
 /// Result of [`Command::TaskShow`]: the task, its log, pull request and sign-offs, camelCase,
 /// with `details` rendered with the prompt, check output and log.
-///
-/// Deprecated, kept while the VS Code extension reads them: `pull_request` (the snake_case row),
-/// `log[].time_ms`, `signoffs[].when_ms` and `signoffs[].head_commit`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TaskShowResult {
@@ -392,9 +389,6 @@ pub(crate) struct TaskShowResult {
     pub(crate) signoffs: Vec<SignoffInfo>,
     /// The whole task as text (lines end with `\n`).
     pub(crate) details: String,
-    /// Deprecated: the database row, snake_case (read `pullRequest`).
-    #[serde(rename = "pull_request")]
-    pub(crate) legacy_pull_request: Option<serde_json::Value>,
 }
 
 /// The task in [`TaskShowResult`]: its summary (with `actions` and brief `details`) and the rest
@@ -415,9 +409,6 @@ pub(crate) struct TaskInfo {
     pub(crate) updated_ms: i64,
     /// The agent's closing summary.
     pub(crate) summary_text: Option<String>,
-    /// Deprecated alias of `summaryText` (VS Code reads it).
-    #[serde(rename = "summary")]
-    pub(crate) legacy_summary: Option<String>,
     pub(crate) error: Option<String>,
     pub(crate) tokens: u64,
     pub(crate) plan: Option<String>,
@@ -431,9 +422,6 @@ pub(crate) struct LogEntry {
     /// Milliseconds since the Unix epoch.
     pub(crate) time_ms: i64,
     pub(crate) line: String,
-    /// Deprecated alias of `timeMs`.
-    #[serde(rename = "time_ms")]
-    pub(crate) legacy_time_ms: i64,
 }
 
 /// A task's pull request, camelCase.
@@ -481,12 +469,6 @@ pub(crate) struct SignoffInfo {
     pub(crate) action: String,
     pub(crate) head_commit: String,
     pub(crate) checks: CheckResult,
-    /// Deprecated alias of `whenMs`.
-    #[serde(rename = "when_ms")]
-    pub(crate) legacy_when_ms: i64,
-    /// Deprecated alias of `headCommit`.
-    #[serde(rename = "head_commit")]
-    pub(crate) legacy_head_commit: String,
 }
 
 /// Params of `baton/tasks`.

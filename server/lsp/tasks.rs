@@ -159,17 +159,12 @@ pub(crate) fn show_result(d: &TaskDetails) -> TaskShowResult {
             created_ms: t.created_ms,
             updated_ms: t.updated_ms,
             summary_text: t.summary.clone(),
-            legacy_summary: t.summary.clone(),
             error: t.error.clone(),
             tokens: t.tokens,
             plan: t.plan.clone(),
             plan_approved: t.plan_approved,
         },
-        log: d
-            .log
-            .iter()
-            .map(|l| LogEntry { time_ms: l.time_ms, line: l.line.clone(), legacy_time_ms: l.time_ms })
-            .collect(),
+        log: d.log.iter().map(|l| LogEntry { time_ms: l.time_ms, line: l.line.clone() }).collect(),
         pull_request,
         signoffs: d
             .signoffs
@@ -180,12 +175,9 @@ pub(crate) fn show_result(d: &TaskDetails) -> TaskShowResult {
                 action: s.action.as_str().to_owned(),
                 head_commit: s.head_commit.clone(),
                 checks: s.checks,
-                legacy_when_ms: s.when_ms,
-                legacy_head_commit: s.head_commit.clone(),
             })
             .collect(),
         details: d.render(Detail::Full),
-        legacy_pull_request: d.pull_request.as_ref().and_then(|p| serde_json::to_value(p).ok()),
     }
 }
 

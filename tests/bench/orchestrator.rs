@@ -158,7 +158,7 @@ async fn fifo_opened(reader: tokio::task::JoinHandle<Instant>, path: &Path, limi
 fn log_at(log: &[Value], needle: &str, t0_ms: i64) -> Option<f64> {
     log.iter()
         .find(|l| l["line"].as_str().is_some_and(|s| s.contains(needle)))
-        .and_then(|l| l["time_ms"].as_i64())
+        .and_then(|l| l["timeMs"].as_i64())
         .map(|t| (t - t0_ms) as f64)
 }
 

@@ -275,13 +275,13 @@ echo probed
     assert_eq!(section(report, "net"), ["lo"], "{report}");
     // `PWD` names the worktree, so a tool trusting it writes there, not in the user's checkout.
     assert_eq!(section(report, "pwd"), [worktree.as_str()], "{report}");
-    let files = details["pull_request"]["files"].as_array().expect("files").clone();
+    let files = details["pullRequest"]["files"].as_array().expect("files").clone();
     assert!(files.iter().any(|f| f["path"] == "pwd-proof.txt"), "{files:?}");
     assert!(!w.repo.join("pwd-proof.txt").exists(), "the agent wrote into the user's checkout");
 
     // Setup and checks run the agent's code: confined the same way, without the network.
     assert!(!w.repo.join("setup-pwned.txt").exists() && !w.repo.join("check-pwned.txt").exists());
-    let check_output = details["pull_request"]["check_output"].as_str().expect("check output");
+    let check_output = details["pullRequest"]["checkOutput"].as_str().expect("check output");
     assert_eq!(section(&format!("\n{check_output}"), "net"), ["lo"], "{check_output}");
     assert!(check_output.contains("check-write-refused"), "{check_output}");
     assert!(!check_output.contains(FAKE_KEY), "{check_output}");
@@ -354,7 +354,7 @@ async fn an_unsandboxed_agent_dies_with_the_server_and_resume_waits_for_what_esc
     assert!(resumed.get("error").is_none(), "{resumed}");
     wait_state(&client, id, "ready").await;
     // Unsandboxed, `PWD` is what keeps a tool that trusts it out of the user's checkout.
-    let files = show(&client, id).await["pull_request"]["files"].clone();
+    let files = show(&client, id).await["pullRequest"]["files"].clone();
     assert_eq!(files[0]["path"], "pwd-proof.txt", "{files}");
     assert!(!w.repo.join("pwd-proof.txt").exists(), "the agent wrote into the user's checkout");
 }

@@ -153,7 +153,7 @@ async fn links_out_of_the_tree_binary_files_and_executable_bits_are_named_and_no
     client.open(&uri, "rust", crate::tasks::LIB).await;
     let id = start(&client, &repo, "Shapes").await;
     wait_state(&client, id, "ready").await;
-    let description = show(&client, id).await["pull_request"]["description"].as_str().unwrap_or_default().to_owned();
+    let description = show(&client, id).await["pullRequest"]["description"].as_str().unwrap_or_default().to_owned();
     expect_test::expect![[r#"
         shapes
 
@@ -230,7 +230,7 @@ async fn a_pull_request_with_eleven_oddly_named_files_applies_every_file_twice_t
     let client = repo.client(no_model()).await;
     let id = start(&client, &repo, "Touch odd names").await;
     wait_state(&client, id, "ready").await;
-    let files = show(&client, id).await["pull_request"]["files"].clone();
+    let files = show(&client, id).await["pullRequest"]["files"].clone();
     let mut paths: Vec<String> =
         files.as_array().into_iter().flatten().filter_map(|f| f["path"].as_str().map(str::to_owned)).collect();
     paths.sort();

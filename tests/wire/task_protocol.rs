@@ -62,14 +62,8 @@ async fn each_task_carries_its_actions_and_details_and_the_merge_message_is_clea
 
     let shown = show(&client, id).await;
     let mut snake = Vec::new();
-    snake_keys(&shown, "", &["pull_request"], &mut snake);
-    snake.sort();
-    snake.dedup();
-    assert_eq!(
-        snake,
-        [".log[].time_ms", ".pull_request"],
-        "only the deprecated keys VS Code still reads are snake_case: {shown:#}"
-    );
+    snake_keys(&shown, "", &[], &mut snake);
+    assert_eq!(snake, Vec::<String>::new(), "no key is snake_case: {shown:#}");
     assert_eq!(shown["task"]["state"], "ready");
     assert_eq!(shown["task"]["repository"], repo.root.display().to_string());
     assert!(shown["task"]["createdMs"].as_i64().is_some_and(|ms| ms > 0), "{shown:#}");
@@ -77,7 +71,7 @@ async fn each_task_carries_its_actions_and_details_and_the_merge_message_is_clea
     assert_eq!(shown["pullRequest"]["files"][0], json!({ "path": "lib.rs", "lines": [[2, 2]] }));
     assert_eq!(shown["pullRequest"]["diffStat"], "+1 -1 in 1 file");
     assert_eq!(shown["pullRequest"]["description"], "Edited lib.rs", "the agent's message, clean");
-    assert_eq!(shown["pull_request"]["stat"]["insertions"], 1, "the deprecated row stays for VS Code");
+    assert_eq!(shown["pullRequest"]["insertions"], 1);
     assert!(shown["log"][0]["timeMs"].as_i64().is_some(), "{shown:#}");
     let full = shown["details"].as_str().expect("details");
     assert!(full.contains("\nLog:\n") && full.contains("  [queued] queued for agent noisy\n"), "{full}");

@@ -252,8 +252,8 @@ async fn the_built_in_agent_writes_a_new_file_which_apply_creates() {
     assert!(offered.contains(&format!("Baton PR #{id} (+1 -0, checks none): Apply to working tree")), "{offered:#?}");
     let details = show(&client, id).await;
     assert_eq!(details["task"]["agent"], "builtin");
-    assert_eq!(details["pull_request"]["description"], "Wrote two.rs.");
-    assert_eq!(details["pull_request"]["files"][0]["path"], "two.rs");
+    assert_eq!(details["pullRequest"]["description"], "Wrote two.rs.");
+    assert_eq!(details["pullRequest"]["files"][0]["path"], "two.rs");
 
     let applied = command(&client, "baton.pr.apply", json!({ "id": id })).await;
     assert_eq!(applied["result"]["applied"], true, "{applied}");
@@ -306,7 +306,7 @@ async fn an_acp_agent_works_in_the_worktree_and_its_updates_become_progress() {
     assert!(reports.len() >= 3, "progress reports from the agent's session/update: {reports:?}");
     let details = show(&client, id).await;
     let files: Vec<&str> =
-        details["pull_request"]["files"].as_array().into_iter().flatten().filter_map(|f| f["path"].as_str()).collect();
+        details["pullRequest"]["files"].as_array().into_iter().flatten().filter_map(|f| f["path"].as_str()).collect();
     assert!(files.contains(&"notes.txt"), "{files:?}");
     assert!(!repo.root.join("notes.txt").exists(), "the agent never writes the user's tree");
 }
@@ -380,7 +380,7 @@ async fn a_server_killed_mid_task_leaves_it_interrupted_with_its_worktree_and_re
     let resumed = command(&client, "baton.task.resume", json!({ "id": id })).await;
     assert!(resumed.get("error").is_none(), "{resumed}");
     wait_state(&client, id, "ready").await;
-    assert_eq!(show(&client, id).await["pull_request"]["stat"]["insertions"], 1);
+    assert_eq!(show(&client, id).await["pullRequest"]["insertions"], 1);
 }
 
 #[tokio::test]
@@ -465,7 +465,7 @@ async fn a_plan_first_task_waits_for_approval_and_requested_changes_run_the_agen
         })
         .await;
     let details = show(&client, id).await;
-    assert_eq!(details["pull_request"]["description"], "Marked reviewed");
+    assert_eq!(details["pullRequest"]["description"], "Marked reviewed");
     let branch = details["task"]["branch"].as_str().expect("branch");
     let commits = git(&repo.root, &["rev-list", "--count", &format!("main..{branch}")]);
     assert_eq!(commits.trim(), "2", "the follow-up is a second commit on the same branch");

@@ -18,21 +18,13 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 
-import { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, HealthResult, STATUS, StatusParams, TASKS, TaskSummary, TasksParams } from './protocol';
+import { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, HealthResult, STATUS, StatusParams, TASKS, TaskAction, TaskSummary, TasksParams } from './protocol';
 import { LogLevel, serverLogLine } from './logs';
+import { NextEdits } from './nes';
 import { PR_SCHEME, PullRequestFiles, TASK_SCHEME, TaskDocuments, reviewPullRequest, taskUri } from './review';
 import { resolveServerPath } from './serverPath';
 import { PackageJson, serverSettingKeys, serverSettings } from './settings';
-import {
-  FINISHED_STATES,
-  TaskAction,
-  resultMessage,
-  statusText,
-  statusTooltip,
-  taskActions,
-  taskDescription,
-  taskDetailsMarkdown,
-} from './tasks';
+import { FINISHED_STATES, actionFor, presentAction, resultMessage, statusText, statusTooltip, taskDescription, taskDetailsText } from './tasks';
 
 /** Declares `experimental.baton.status` and `experimental.baton.tasks` in `initialize`. */
 class BatonCapabilities implements StaticFeature {
@@ -106,6 +98,7 @@ class Baton {
   private readonly trace: vscode.LogOutputChannel;
   private readonly settingKeys: string[];
   private readonly taskDocuments: TaskDocuments;
+  readonly nextEdits: NextEdits;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.output = vscode.window.createOutputChannel('Baton', { log: true });
@@ -113,12 +106,14 @@ class Baton {
     this.item = vscode.window.createStatusBarItem('baton.status', vscode.StatusBarAlignment.Right, 100);
     this.item.name = 'Baton';
     this.settingKeys = serverSettingKeys(context.extension.packageJSON as PackageJson);
-    this.taskDocuments = new TaskDocuments(async (id) => taskDetailsMarkdown(await this.command(CMD.taskShow, { id })));
+    this.nextEdits = new NextEdits(() => this.client);
+    this.taskDocuments = new TaskDocuments(async (id) => taskDetailsText(await this.command(CMD.taskShow, { id })));
     context.subscriptions.push(
       this.output,
       this.trace,
       this.item,
       this.taskDocuments,
+      this.nextEdits,
       vscode.workspace.registerTextDocumentContentProvider(TASK_SCHEME, this.taskDocuments),
       vscode.workspace.registerTextDocumentContentProvider(PR_SCHEME, new PullRequestFiles((method, params) => this.request(method, params))),
     );
@@ -307,10 +302,19 @@ class Baton {
     if (message) void vscode.window.showInformationMessage(message);
   }
 
-  /** Runs a task action (from a picker or a command), asking for feedback or confirmation. */
+  /** Opens task `id`'s details: a read-only virtual document (it follows the task), never a
+   * dirty untitled one. */
+  async showTask(id: number): Promise<void> {
+    const doc = await vscode.workspace.openTextDocument(taskUri(id));
+    await vscode.window.showTextDocument(doc, { preview: true });
+  }
+
+  /** Runs a task action the server offered (from a picker or a command), asking for feedback
+   * or confirmation where it needs them. */
   async runAction(task: TaskSummary, action: TaskAction): Promise<void> {
+    const how = presentAction(action);
     let arg: { id: number; feedback?: string } = { id: task.id };
-    if (action.feedback) {
+    if (how.feedback) {
       const feedback = await vscode.window.showInputBox({
         title: `Baton: request changes on PR #${task.id}`,
         prompt: `What should the agent change in “${task.title}”?`,
@@ -320,15 +324,13 @@ class Baton {
       if (!feedback?.trim()) return;
       arg = { id: task.id, feedback };
     }
-    if (action.confirm) {
-      const verb = action.command === CMD.prMerge ? 'Merge' : 'Discard';
+    if (how.confirm) {
+      const verb = action.title.split(' ')[0] || 'Run';
       const ok = await vscode.window.showWarningMessage(`${verb} Baton task #${task.id} “${task.title}”?`, { modal: true }, verb);
       if (ok !== verb) return;
     }
     if (action.command === CMD.taskShow) {
-      // A read-only virtual document (it follows the task), never a dirty untitled one.
-      const doc = await vscode.workspace.openTextDocument(taskUri(task.id));
-      await vscode.window.showTextDocument(doc, { preview: true });
+      await this.showTask(task.id);
       return;
     }
     if (action.command === CMD.prReview) {
@@ -353,9 +355,10 @@ class Baton {
     return [...open, ...done];
   }
 
-  /** Picks a task; `states` limits the choice. Undefined when cancelled or none fits. */
-  async pickTask(title: string, states?: string[], empty = 'Baton: no task fits.'): Promise<TaskSummary | undefined> {
-    const tasks = (await this.listTasks()).filter((t) => !states || states.includes(t.state));
+  /** Picks a task; `command` limits the choice to tasks whose actions (as the server sent them)
+   * include it. Undefined when cancelled or none fits. */
+  async pickTask(title: string, command?: string, empty = 'Baton: no task fits.'): Promise<TaskSummary | undefined> {
+    const tasks = (await this.listTasks()).filter((t) => !command || actionFor(t, command));
     if (tasks.length === 0) {
       void vscode.window.showInformationMessage(empty);
       return undefined;
@@ -396,23 +399,23 @@ class Baton {
   }
 
   async pickAction(task: TaskSummary): Promise<void> {
-    const actions = taskActions(task);
+    const actions = task.actions ?? [];
     const picked = await vscode.window.showQuickPick(
-      actions.map((a) => ({ label: a.label, action: a })),
+      actions.map((a) => ({ label: presentAction(a).label, action: a })),
       { title: `Baton task #${task.id}: ${task.title} (${task.state.replace(/_/g, ' ')})` },
     );
     if (picked) await this.runAction(task, picked.action);
   }
 
   /** A task by `{id}` (or a number) when a caller gives one; otherwise a picker. */
-  async taskArg(arg: unknown, title: string, states: string[] | undefined, empty: string): Promise<TaskSummary | undefined> {
+  async taskArg(arg: unknown, title: string, command: string | undefined, empty: string): Promise<TaskSummary | undefined> {
     const id = typeof arg === 'number' ? arg : (arg as { id?: number } | undefined)?.id;
     if (typeof id === 'number') {
       const found = (await this.command<TaskSummary[]>(CMD.taskList)).find((t) => t.id === id);
       if (!found) throw new Error(`there is no task #${id}`);
       return found;
     }
-    return this.pickTask(title, states, empty);
+    return this.pickTask(title, command, empty);
   }
 
   async delegate(): Promise<void> {
@@ -499,10 +502,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         }
       }),
     );
-  const onTask = (name: string, command: string, states: string[], title: string, empty: string) =>
+  const onTask = (name: string, command: string, title: string, empty: string) =>
     register(name, async (arg) => {
-      const task = await b.taskArg(arg, title, states, empty);
-      const action = task && taskActions(task).find((a) => a.command === command);
+      const task = await b.taskArg(arg, title, command, empty);
+      const action = task && actionFor(task, command);
       if (task && action) await b.runAction(task, action);
       else if (task) throw new Error(`task #${task.id} is ${task.state.replace(/_/g, ' ')}; that action does not apply`);
     });
@@ -511,25 +514,26 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   register('baton.listTasks', () => b.showTasks());
   register('baton.showTask', async (arg) => {
     const task = await b.taskArg(arg, 'Baton: show which task?', undefined, 'Baton: no tasks yet.');
-    if (task) await b.runAction(task, { label: 'Show', command: CMD.taskShow });
+    if (task) await b.showTask(task.id);
   });
-  onTask('baton.reviewPullRequest', CMD.prReview, ['ready'], 'Baton: review which pull request?', noPr);
-  onTask('baton.applyPullRequest', CMD.prApply, ['ready'], 'Baton: apply which pull request to the working tree?', noPr);
-  onTask('baton.mergePullRequest', CMD.prMerge, ['ready'], 'Baton: merge which pull request?', noPr);
-  onTask('baton.requestChanges', CMD.prRequestChanges, ['ready'], 'Baton: request changes on which pull request?', noPr);
+  onTask('baton.reviewPullRequest', CMD.prReview, 'Baton: review which pull request?', noPr);
+  onTask('baton.applyPullRequest', CMD.prApply, 'Baton: apply which pull request to the working tree?', noPr);
+  onTask('baton.mergePullRequest', CMD.prMerge, 'Baton: merge which pull request?', noPr);
+  onTask('baton.requestChanges', CMD.prRequestChanges, 'Baton: request changes on which pull request?', noPr);
   onTask(
     'baton.discardPullRequest',
     CMD.prDiscard,
-    ['ready', 'queued', 'preparing', 'running', 'checking', 'awaiting_plan_approval', 'failed', 'interrupted'],
     'Baton: discard which task?',
     'Baton: there is no task to discard.',
   );
-  onTask('baton.approvePlan', CMD.taskApprovePlan, ['awaiting_plan_approval'], 'Baton: approve which plan?', 'Baton: no plan awaits approval.');
-  onTask('baton.resumeTask', CMD.taskResume, ['failed', 'interrupted'], 'Baton: resume which task?', 'Baton: no task failed or was interrupted.');
+  onTask('baton.approvePlan', CMD.taskApprovePlan, 'Baton: approve which plan?', 'Baton: no plan awaits approval.');
+  onTask('baton.resumeTask', CMD.taskResume, 'Baton: resume which task?', 'Baton: no task can be resumed.');
   register('baton.editSelection', () => b.editSelection());
   register('baton.showLogs', () => b.showLogs());
   register('baton.restartServer', () => b.restart());
   register('baton.showHealth', () => b.health());
+  register('baton.acceptNextEdit', () => b.nextEdits.acceptOrJump());
+  register('baton.dismissNextEdit', () => b.nextEdits.dismiss());
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => b.configurationChanged(e)));
   await b.start();
 }

@@ -12,6 +12,28 @@ export const TASK_FILES = 'baton/taskFiles';
 /** Client → server request: one changed file's text on the base or head side ({@link TaskFileResult}). */
 export const TASK_FILE = 'baton/taskFile';
 
+/** Client → server request: next edit suggestions (GitHub Copilot's method), {@link InlineEditResult}. */
+export const INLINE_EDIT = 'textDocument/copilotInlineEdit';
+/** Client → server notification: a next edit is shown, `{ item: { command } }`. */
+export const DID_SHOW_INLINE_EDIT = 'textDocument/didShowInlineEdit';
+/** Server command: the user dismissed a next edit (its accept command's one string argument). */
+export const NES_DISMISS = 'baton.nes.dismiss';
+
+/** One next edit: replace `range` (UTF-16, of `textDocument.version`) with `text`, then run
+ * `command` (`baton.nes.accept` with one string). */
+export interface InlineEdit {
+  text: string;
+  range: { start: { line: number; character: number }; end: { line: number; character: number } };
+  textDocument?: { uri: string; version: number };
+  command?: { title: string; command: string; arguments?: unknown[] };
+}
+
+/** Result of {@link INLINE_EDIT} (params `{ textDocument: { uri, version }, position }`);
+ * several edits are alternatives, the first the best. */
+export interface InlineEditResult {
+  edits: InlineEdit[];
+}
+
 /** `workspace/executeCommand` commands the extension sends itself (one object argument). */
 export const CMD = {
   edit: 'baton.edit',
@@ -56,6 +78,14 @@ export interface StatusParams {
   model: string;
 }
 
+/** One thing the user can do with a task (ids in protocol.json's `taskActions`); `command`
+ * takes `{ id: task id }`. */
+export interface TaskAction {
+  id: string;
+  title: string;
+  command: string;
+}
+
 /** One task as `baton/tasks` and `baton.task.list` give it. */
 export interface TaskSummary {
   id: number;
@@ -66,6 +96,20 @@ export interface TaskSummary {
   message?: string;
   diffStat?: string;
   checks?: string;
+  /** What its state allows, in the order to offer them: the extension offers exactly these. */
+  actions?: TaskAction[];
+  /** The task rendered as text (lines end with `\n`). */
+  details?: string;
+}
+
+/** Result of `baton.task.show` (`{ id }`), as far as the extension reads it. */
+export interface TaskShowResult {
+  task: TaskSummary & { prompt?: string; summaryText?: string | null };
+  log: { timeMs: number; line: string }[];
+  pullRequest: { title: string; diffStat: string; files: { path: string; lines: [number, number][] }[] } | null;
+  signoffs: { who: string; whenMs: number; action: string; headCommit: string; checks: string }[];
+  /** The whole task as text, with the prompt, check output and log (lines end with `\n`). */
+  details: string;
 }
 
 /** Params of `baton/tasks`. */

@@ -6,7 +6,7 @@ import { TASK_FILE, TASK_FILES, TaskFileResult, TaskFilesResult } from './protoc
 
 /** Scheme of a pull request file's side: `baton-pr:/<path>?task=<id>&side=base|head`. */
 export const PR_SCHEME = 'baton-pr';
-/** Scheme of a task's details: `baton-task:/Baton task <id>.md`. */
+/** Scheme of a task's details: `baton-task:/Baton task <id>.txt` (the server's rendered details, plain text). */
 export const TASK_SCHEME = 'baton-task';
 
 /** Sends a request to the running server. */
@@ -31,10 +31,10 @@ export class PullRequestFiles implements vscode.TextDocumentContentProvider {
 
 /** The document of task `id`'s details. */
 export function taskUri(id: number): vscode.Uri {
-  return vscode.Uri.from({ scheme: TASK_SCHEME, path: `/Baton task ${id}.md` });
+  return vscode.Uri.from({ scheme: TASK_SCHEME, path: `/Baton task ${id}.txt` });
 }
 
-/** Serves `baton-task:` documents (Markdown from `render`); `refresh` re-reads the open ones. */
+/** Serves `baton-task:` documents (text from `render`); `refresh` re-reads the open ones. */
 export class TaskDocuments implements vscode.TextDocumentContentProvider {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
@@ -42,7 +42,7 @@ export class TaskDocuments implements vscode.TextDocumentContentProvider {
   constructor(private readonly render: (id: number) => Promise<string>) {}
 
   provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
-    const id = Number(/(\d+)\.md$/.exec(uri.path)?.[1]);
+    const id = Number(/(\d+)\.txt$/.exec(uri.path)?.[1]);
     return this.render(id);
   }
 

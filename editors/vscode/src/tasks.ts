@@ -1,12 +1,10 @@
 // What the status bar and the task pickers show, from `baton/status` and `baton/tasks`.
 // No `vscode` import: unit-tested under plain Node.
-import { CMD, StatusParams, TaskSummary, TasksParams } from './protocol';
+import { CMD, StatusParams, TaskAction, TaskShowResult, TaskSummary, TasksParams } from './protocol';
 
 /** States after which a task needs nothing more from the user (`applied` only in databases of
  * servers from before Apply kept the pull request open). */
 export const FINISHED_STATES: readonly string[] = ['merged', 'applied', 'discarded'];
-/** States in which an agent is (or will be) working on the task. */
-export const WORKING_STATES: readonly string[] = ['queued', 'preparing', 'running', 'checking'];
 
 const ICONS: Record<StatusParams['state'], string> = {
   idle: '$(sparkle)',
@@ -58,38 +56,39 @@ export function taskDescription(t: TaskSummary): string {
   return parts.join(' · ');
 }
 
-/** An action on a task: the server command it runs, and whether it asks for feedback first. */
-export interface TaskAction {
+/** An action the server offers, as a picker shows it: its icon, and whether it asks for
+ * feedback or a confirmation first (how to present it; which actions apply is the server's). */
+export interface ActionPresentation {
   label: string;
-  command: string;
-  feedback?: boolean;
+  feedback: boolean;
   /** Ask before running (it cannot be undone from the editor). */
-  confirm?: boolean;
+  confirm: boolean;
 }
 
-const SHOW: TaskAction = { label: '$(info) Show', command: CMD.taskShow };
-const DISCARD: TaskAction = { label: '$(trash) Discard', command: CMD.prDiscard, confirm: true };
+const ICON_OF: Record<string, string> = {
+  review: '$(diff)',
+  apply: '$(check)',
+  merge: '$(git-merge)',
+  'request-changes': '$(comment)',
+  'approve-plan': '$(check)',
+  resume: '$(debug-restart)',
+  show: '$(info)',
+  discard: '$(trash)',
+};
 
-/** The actions that make sense for a task in its current state, most useful first. */
-export function taskActions(t: TaskSummary): TaskAction[] {
-  switch (t.state) {
-    case 'ready':
-      return [
-        { label: '$(diff) Review', command: CMD.prReview },
-        { label: '$(check) Apply to working tree', command: CMD.prApply },
-        { label: '$(git-merge) Merge into the current branch', command: CMD.prMerge, confirm: true },
-        { label: '$(comment) Request changes…', command: CMD.prRequestChanges, feedback: true },
-        DISCARD,
-        SHOW,
-      ];
-    case 'awaiting_plan_approval':
-      return [{ label: '$(check) Approve plan', command: CMD.taskApprovePlan }, SHOW, DISCARD];
-    case 'failed':
-    case 'interrupted':
-      return [{ label: '$(debug-restart) Resume', command: CMD.taskResume }, SHOW, DISCARD];
-    default:
-      return FINISHED_STATES.includes(t.state) ? [SHOW] : [SHOW, DISCARD];
-  }
+/** How to present `action` (an id this version does not know still shows, without an icon). */
+export function presentAction(action: TaskAction): ActionPresentation {
+  const icon = ICON_OF[action.id];
+  return {
+    label: icon ? `${icon} ${action.title}` : action.title,
+    feedback: action.id === 'request-changes',
+    confirm: action.id === 'merge' || action.id === 'discard',
+  };
+}
+
+/** The action of `task` that runs `command`, if its state allows it (the server says). */
+export function actionFor(task: TaskSummary, command: string): TaskAction | undefined {
+  return task.actions?.find((a) => a.command === command);
 }
 
 /** The message shown after a server command on a task succeeded. */
@@ -113,59 +112,8 @@ export function resultMessage(command: string, id: number, result: unknown): str
   }
 }
 
-/** `baton.task.show`'s result, as far as the details document shows it (fields may be missing). */
-interface TaskDetails {
-  task?: {
-    id?: number;
-    prompt?: string;
-    state?: string;
-    agent?: string;
-    branch?: string | null;
-    worktree?: string | null;
-    error?: string | null;
-    summary?: string | null;
-    plan?: string | null;
-  };
-  log?: { time_ms: number; line: string }[];
-  pull_request?: {
-    title?: string;
-    stat?: { files_changed?: number; insertions?: number; deletions?: number };
-    check?: string;
-    check_command?: string | null;
-    files?: { path: string }[];
-    description?: string | null;
-  } | null;
-  signoffs?: { who: string; when_ms: number; action: string; head_commit: string }[];
-}
-
-/** `baton.task.show`'s result as Markdown for a read-only document. */
-export function taskDetailsMarkdown(details: unknown): string {
-  const d = (details ?? {}) as TaskDetails;
-  const t = d.task ?? {};
-  const out: string[] = [];
-  const title = String(t.prompt ?? '').split('\n').find((l) => l.trim()) ?? '';
-  out.push(`# Baton task #${t.id}: ${title}`, '');
-  out.push(`- State: ${t.state}`, `- Agent: ${t.agent}`);
-  if (t.branch) out.push(`- Branch: ${t.branch}`);
-  if (t.worktree) out.push(`- Worktree: ${t.worktree}`);
-  if (t.error) out.push(`- Error: ${t.error}`);
-  if (t.summary) out.push('', '## Summary', '', String(t.summary));
-  if (t.plan) out.push('', '## Plan', '', String(t.plan));
-  const pr = d.pull_request;
-  if (pr) {
-    const stat = pr.stat ?? {};
-    out.push('', `## Pull request: ${pr.title}`, '');
-    out.push(`- ${stat.files_changed ?? 0} file(s), +${stat.insertions ?? 0} -${stat.deletions ?? 0}`);
-    out.push(`- Checks: ${pr.check}${pr.check_command ? ` (\`${pr.check_command}\`)` : ''}`);
-    for (const f of pr.files ?? []) out.push(`- ${f.path}`);
-    if (pr.description) out.push('', String(pr.description));
-  }
-  for (const s of d.signoffs ?? []) out.push('', `Signed off (${s.action}) by ${s.who} at ${new Date(s.when_ms).toISOString()}`);
-  out.push('', '## Prompt', '', '```', String(t.prompt ?? ''), '```');
-  if (d.log?.length) {
-    out.push('', '## Log', '', '```');
-    for (const l of d.log) out.push(`${new Date(l.time_ms).toISOString()} ${l.line}`);
-    out.push('```');
-  }
-  return out.join('\n') + '\n';
+/** The text of a task's read-only document: the server's rendered `details` of `baton.task.show`. */
+export function taskDetailsText(shown: unknown): string {
+  const details = (shown as Partial<TaskShowResult> | null | undefined)?.details;
+  return typeof details === 'string' ? details : 'Baton: the server sent no details for this task.\n';
 }

@@ -120,6 +120,9 @@ const EDIT_RS = 'fn triple(x: i32) -> i32 {\n    x * 3\n}\n';
 fs.writeFileSync(path.join(repo, 'edit.rs'), EDIT_RS);
 // Ends inside a class body at the method's indentation: the test types the signature.
 fs.writeFileSync(path.join(repo, 'store.py'), 'class Store:\n    data = {}\n\n    ');
+// A parameter used twice in the body: renaming it predicts both uses (structurally, no model).
+const RENAME_PY = 'def scale(value, factor):\n    return value * factor + value\n';
+fs.writeFileSync(path.join(repo, 'rename.py'), RENAME_PY);
 git(repo, 'init', '-q', '-b', 'main');
 git(repo, 'config', 'user.name', 'Baton Test');
 git(repo, 'config', 'user.email', 'test@baton.invalid');
@@ -205,6 +208,8 @@ async function main() {
     'baton.provider.base_url': `${modelUrl}/v1`,
     'baton.provider.max_retries': 0,
     'baton.completion.debounce_ms': 10,
+    // Next edits from the structure only: the scripted model's one reply is no rewrite.
+    'baton.nes.model_predictions': false,
   };
   fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
   // baton.serverPath is machine-scoped: code-server is a remote window, whose machine settings
@@ -267,14 +272,13 @@ async function runCommand(page, title) {
 /** The rows of the open quick pick, as text. */
 const quickRows = (page) => page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
 
-/** Picks the quick pick row whose text includes `text`. */
+/** Picks the quick pick row whose text includes `text` (spaces may render as no-break spaces).
+ * The locator is resolved when clicking, so a list that re-renders meanwhile is not clicked
+ * by a stale index. */
 async function pickRow(page, text, timeoutMs = 10000) {
-  const rows = quickRows(page);
-  const row = await waitFor(`the quick pick row "${text}"`, async () => {
-    const titles = await rows.allInnerTexts();
-    const i = titles.findIndex((t) => t.replace(/\u00a0/g, ' ').includes(text));
-    return i >= 0 && rows.nth(i);
-  }, timeoutMs);
+  const pattern = new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '[ \u00a0]'));
+  const row = quickRows(page).filter({ hasText: pattern }).first();
+  await row.waitFor({ state: 'visible', timeout: timeoutMs });
   await row.click();
 }
 
@@ -427,7 +431,7 @@ async function run(page, repo, serverLog, userData, requestsLog, { userSettings,
     await runCommand(page, 'Baton: Show Task');
     await pickRow(page, '#1 Greet the whole world');
     await waitFor('the task document', async () => (await page.locator('.tabs-container .tab.active').innerText()).includes('Baton task 1'), 10000);
-    await waitFor('the task details', async () => (await viewText(page)).includes('# Baton task #1'), 10000);
+    await waitFor('the task details', async () => (await viewText(page)).includes('Task #1: '), 10000);
     await page.locator('.monaco-editor .view-lines').first().click();
     await page.keyboard.type('typed', { delay: 10 });
     if ((await viewText(page)).includes('typed')) throw new Error('the task document took the typing: it is not read-only');
@@ -544,6 +548,58 @@ async function run(page, repo, serverLog, userData, requestsLog, { userSettings,
     }, 5000);
     const text = await viewText(page);
     if (text.includes(':)') || text.includes('data)')) throw new Error(`a stray closer is left: ${JSON.stringify(text)}`);
+  });
+
+  await check(page, 'next edit: rename a parameter with the keyboard, Tab jumps to each predicted use and Tab applies it; Escape dismisses', async () => {
+    // Only next edits this time: inline completion off, as a user sets it.
+    await runCommand(page, 'Preferences: Open User Settings (JSON)');
+    await waitFor('the settings.json editor', async () => (await viewText(page)).includes('"baton.provider.base_url"'), 10000);
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(JSON.stringify({ ...userSettings, 'baton.provider.base_url': `${bodyModelUrl}/v1`, 'baton.completion.enabled': false }, null, 2));
+    await page.keyboard.press('Control+S');
+    const settingsFile = path.join(userData, 'User', 'settings.json');
+    await waitFor('settings.json saved with completion off', () => fs.readFileSync(settingsFile, 'utf8').includes('"baton.completion.enabled": false'), 10000);
+    await openFile(page, 'rename.py');
+    // The struck-through text of the shown next edit (the decoration's computed style).
+    const struck = () =>
+      page.evaluate(() =>
+        [...globalThis.document.querySelectorAll('.editor-group-container.active .monaco-editor .view-lines span')]
+          .filter((e) => e.children.length === 0 && globalThis.getComputedStyle(e).textDecorationLine.includes('line-through'))
+          .map((e) => e.textContent),
+      );
+    await page.keyboard.press('Control+Home');
+    for (let i = 0; i < 'def scale(va'.length; i++) await page.keyboard.press('ArrowRight');
+    // Ctrl+D selects the word at the cursor; typing replaces it.
+    await page.keyboard.press('Control+D');
+    await page.keyboard.type('amount', { delay: 30 });
+    for (let n = 1; n <= 2; n++) {
+      await waitFor(`next edit ${n} shown, "value" struck`, async () => (await struck()).join('') === 'value', 15000);
+      await page.keyboard.press('Tab'); // to the edit
+      await page.keyboard.press('Tab'); // apply it
+      await waitFor(`next edit ${n} applied`, async () => (await viewText(page)).split('amount').length - 1 === n + 1, 5000);
+    }
+    await waitFor('no next edit left', async () => (await struck()).length === 0, 5000);
+    await waitFor('both accepts in the server log', () => fs.readFileSync(serverLog, 'utf8').split('next edit accepted').length - 1 === 2, 5000);
+    const renamed = 'def scale(amount, factor):\n    return amount * factor + amount';
+    if (!(await viewText(page)).includes(renamed)) throw new Error(`not renamed: ${JSON.stringify(await viewText(page))}`);
+    await page.keyboard.press('Control+S');
+    await waitFor('the renamed file on disk', () => fs.readFileSync(path.join(repo, 'rename.py'), 'utf8') === `${renamed}\n`, 5000);
+
+    // Escape dismisses; Tab then keeps its meaning (indents).
+    await page.keyboard.press('Control+Home');
+    for (let i = 0; i < 'def scale(amount, fa'.length; i++) await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Control+D');
+    await page.keyboard.type('k', { delay: 30 });
+    await waitFor('the next edit for "factor"', async () => (await struck()).join('') === 'factor', 15000);
+    await page.keyboard.press('Escape');
+    await waitFor('the next edit dismissed', async () => (await struck()).length === 0, 5000);
+    await waitFor('the dismissal in the server log', () => fs.readFileSync(serverLog, 'utf8').includes('next edit dismissed'), 5000);
+    await page.keyboard.press('Tab');
+    await waitFor('Tab indents as usual', async () => /def scale\(amount, k\s+\):/.test(await viewText(page)), 5000);
+    if (!(await viewText(page)).includes('amount * factor')) throw new Error('the dismissed edit was applied');
+    await runCommand(page, 'File: Revert File');
+    await waitFor('the file reverted', async () => (await viewText(page)).includes(renamed), 5000);
   });
 
   await check(page, 'server log lines carry their own level in the Baton output channel', async () => {

@@ -8,9 +8,9 @@ const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const protocol = JSON.parse(fs.readFileSync(path.join(root, '..', 'protocol.json'), 'utf8'));
-const { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, STATUS, TASKS, TASK_FILE, TASK_FILES } = require('../../out/protocol.js');
+const { CMD, DID_SHOW_INLINE_EDIT, EXPERIMENTAL_CAPABILITIES, HEALTH, INLINE_EDIT, NES_DISMISS, STATUS, TASKS, TASK_FILE, TASK_FILES } = require('../../out/protocol.js');
 const { CLIENT_SETTINGS, serverSettingKeys } = require('../../out/settings.js');
-const { taskActions } = require('../../out/tasks.js');
+const { presentAction } = require('../../out/tasks.js');
 
 const props = pkg.contributes.configuration.properties;
 
@@ -37,19 +37,42 @@ test('client-only settings are the only other contributed settings', () => {
 
 test('every server command the extension sends is one the server executes', () => {
   for (const name of Object.values(CMD)) assert.ok(protocol.commands.includes(name), `${name} is not in protocol.json`);
-  for (const state of protocol.taskStates) {
-    for (const a of taskActions({ id: 1, title: 't', state, agent: 'a' })) {
-      assert.ok(protocol.commands.includes(a.command), `${a.command} (action for ${state}) is not in protocol.json`);
-    }
+});
+
+test('every task action the server may offer is one the extension presents (it keeps no rules of which apply)', () => {
+  assert.ok(protocol.taskActions.length >= 8);
+  for (const { id, command } of protocol.taskActions) {
+    assert.ok(protocol.commands.includes(command), `${command} (action ${id}) is not in protocol.json`);
+    const shown = presentAction({ id, title: 'T', command });
+    assert.match(shown.label, /^\$\([a-z-]+\) T$/, `action ${id} has no icon`);
+  }
+  const source = fs.readFileSync(path.join(root, 'src', 'tasks.ts'), 'utf8') + fs.readFileSync(path.join(root, 'src', 'extension.ts'), 'utf8');
+  for (const state of protocol.taskStates.filter((s) => s.includes('_'))) {
+    assert.ok(!source.includes(`'${state}'`), `the extension names the state ${state}: which actions apply is the server's to say`);
   }
 });
 
 test('notification and request names and client capabilities match protocol.json', () => {
   assert.ok(protocol.notifications.serverToClient.includes(STATUS));
   assert.ok(protocol.notifications.serverToClient.includes(TASKS));
-  for (const m of [HEALTH, TASK_FILES, TASK_FILE]) assert.ok(protocol.requests.clientToServer.includes(m), m);
+  for (const m of [HEALTH, TASK_FILES, TASK_FILE, INLINE_EDIT]) assert.ok(protocol.requests.clientToServer.includes(m), m);
+  assert.ok(protocol.notifications.clientToServer.includes(DID_SHOW_INLINE_EDIT));
+  assert.ok(protocol.commands.includes(NES_DISMISS));
   const declared = Object.entries(EXPERIMENTAL_CAPABILITIES.baton).filter(([, v]) => v === true).map(([k]) => `experimental.baton.${k}`);
   assert.deepEqual(declared.sort(), [...protocol.clientCapabilities].sort());
+});
+
+test('Tab and Escape for next edits apply only while one is shown, never over a suggestion', () => {
+  const keys = pkg.contributes.keybindings;
+  for (const [key, command] of [['tab', 'baton.acceptNextEdit'], ['escape', 'baton.dismissNextEdit']]) {
+    const k = keys.find((b) => b.key === key);
+    assert.equal(k.command, command);
+    for (const clause of ['editorTextFocus', 'baton.nextEditVisible', '!inlineSuggestionVisible', '!suggestWidgetVisible']) {
+      assert.ok(k.when.split(' && ').includes(clause), `${key}: ${clause} missing from ${k.when}`);
+    }
+  }
+  const source = fs.readFileSync(path.join(root, 'src', 'nes.ts'), 'utf8');
+  assert.ok(source.includes("VISIBLE_KEY = 'baton.nextEditVisible'"));
 });
 
 test("the extension's own commands do not collide with server commands (vscode-languageclient registers those)", () => {
