@@ -71,6 +71,7 @@ const ICON_OF: Record<string, string> = {
   merge: '$(git-merge)',
   'request-changes': '$(comment)',
   'approve-plan': '$(check)',
+  answer: '$(question)',
   resume: '$(debug-restart)',
   show: '$(info)',
   discard: '$(trash)',
