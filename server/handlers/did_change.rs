@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tower_lsp_server::gen_lsp_types::{DidChangeTextDocumentParams, TextDocumentContentChangeEvent};
 
+use crate::conductor::nes::Touched;
 use crate::lsp::convert;
 use crate::lsp::documents;
 use crate::lsp::session::State;
@@ -18,6 +19,10 @@ pub(crate) fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
         return;
     };
     let open = &mut *open;
+    // The notification is one user action (VS Code sends a rename as several changes): the
+    // history gets one edit, from the text before all of them to the text after.
+    let before = open.doc.rope.clone();
+    let mut touched = Some(Touched::default());
     for change in params.content_changes {
         let (range, text) = match change {
             TextDocumentContentChangeEvent::TextDocumentContentChangePartial(p) => {
@@ -25,10 +30,16 @@ pub(crate) fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
             }
             TextDocumentContentChangeEvent::TextDocumentContentChangeWholeDocument(w) => (None, w.text),
         };
-        let chars = range.map(|(a, b)| open.doc.char_at(a, encoding)..open.doc.char_at(b, encoding));
-        state.conductor.nes.record(uri, &open.doc.rope, chars, &text, params.text_document.version);
+        match (range, &mut touched) {
+            (Some((a, b)), Some(t)) => {
+                t.add(open.doc.char_at(a, encoding), open.doc.char_at(b, encoding), text.chars().count());
+            }
+            (None, _) => touched = None,
+            (Some(_), None) => {}
+        }
         open.apply_change(range, &text, encoding);
     }
+    state.conductor.nes.record(uri, &before, &open.doc.rope, touched.as_ref(), params.text_document.version);
     open.doc.version = params.text_document.version;
     documents::changed(state, uri, open);
     state.conductor.note_change(uri);

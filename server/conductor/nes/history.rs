@@ -36,6 +36,37 @@ impl HistoryEdit {
     }
 }
 
+/// The chars one `didChange` notification touched, gathered change by change as they are
+/// applied, so its content changes can be recorded as the one user action they are (VS Code
+/// sends a workspace edit, e.g. a rename, as several changes in one notification).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Touched {
+    /// The union of the changes' ranges as a char range of the text after the changes seen so
+    /// far: outside it, that text equals the text before the notification.
+    span: Option<(usize, usize)>,
+    /// Chars added (negative: removed) by the changes seen so far.
+    delta: isize,
+    /// Changes seen so far.
+    changes: usize,
+}
+
+impl Touched {
+    /// Adds one change, in the order applied: `start..end` the replaced char range of the text
+    /// as the previous changes left it (ordered, clamped), `inserted` the new text's length in
+    /// chars.
+    pub(crate) fn add(&mut self, start: usize, end: usize, inserted: usize) {
+        let (start, end) = (start.min(end), start.max(end));
+        let delta = inserted as isize - (end - start) as isize;
+        self.span = Some(match self.span {
+            None => (start, start + inserted),
+            // Chars at or after `end` move by `delta`; the union's end is at or after `end`.
+            Some((lo, hi)) => (lo.min(start), (hi.max(end) as isize + delta).max(0) as usize),
+        });
+        self.delta += delta;
+        self.changes += 1;
+    }
+}
+
 /// The recent edits of one document, oldest first. Plain data: no I/O, no LSP types.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct History {
@@ -56,6 +87,38 @@ impl History {
     /// Forgets everything (the document was replaced whole).
     pub(crate) fn clear(&mut self) {
         self.edits.clear();
+    }
+
+    /// Records one notification's changes as one change: `before` and `after` the text before
+    /// and after all of them, `touched` what they touched. One change is recorded as sent. Several
+    /// are recorded as the span they touched with its common prefix and suffix trimmed: a split
+    /// edit (a minimal diff, as VS Code sends a rename) records the same as the one change it
+    /// stands for. The work is linear in the span, not in the document.
+    ///
+    /// A lone change is not trimmed: typing `t` over a selected `count` trimmed would be `coun`
+    /// deleted, which leaves the cursor after the edit's new text and breaks the burst.
+    pub(crate) fn record_action(&mut self, before: &Rope, after: &Rope, touched: &Touched, version: i32, now: Instant) {
+        let Some((lo, hi)) = touched.span else { return };
+        let hi = hi.min(after.len_chars());
+        let old_hi = (hi as isize - touched.delta).clamp(0, before.len_chars() as isize) as usize;
+        let lo = lo.min(hi).min(old_hi);
+        let (old_len, new_len) = (old_hi - lo, hi - lo);
+        if touched.changes == 1 {
+            let text = after.slice(lo..hi).to_string();
+            self.record(before, lo, old_hi, &text, version, now);
+            return;
+        }
+        let prefix =
+            before.chars_at(lo).zip(after.chars_at(lo)).take(old_len.min(new_len)).take_while(|(a, b)| a == b).count();
+        let suffix = before
+            .chars_at(old_hi)
+            .reversed()
+            .zip(after.chars_at(hi).reversed())
+            .take(old_len.min(new_len) - prefix)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let text = after.slice(lo + prefix..hi - suffix).to_string();
+        self.record(before, lo + prefix, old_hi - suffix, &text, version, now);
     }
 
     /// Records one change: `rope` is the text before it, `start..end` the replaced char range
@@ -138,6 +201,74 @@ mod tests {
 
     fn shown(h: &History) -> Vec<(usize, &str, &str)> {
         h.edits().map(|e| (e.start, e.old.as_str(), e.new.as_str())).collect()
+    }
+
+    /// Applies `(start, end, text)` changes of one notification in order and records them as one
+    /// action, as the `didChange` handler does (ranges clamped and ordered like `Document`'s).
+    fn act(h: &mut History, rope: &mut Rope, changes: &[(usize, usize, &str)], version: i32, now: Instant) {
+        let before = rope.clone();
+        let mut touched = Touched::default();
+        for &(s, e, t) in changes {
+            let (s, e) = (s.min(rope.len_chars()), e.min(rope.len_chars()));
+            let (s, e) = (s.min(e), s.max(e));
+            touched.add(s, e, t.chars().count());
+            rope.remove(s..e);
+            rope.insert(s, t);
+        }
+        h.record_action(&before, rope, &touched, version, now);
+    }
+
+    fn one_action(text: &str, changes: &[(usize, usize, &str)]) -> (History, String) {
+        let (mut h, mut rope) = (History::default(), Rope::from_str(text));
+        act(&mut h, &mut rope, changes, 2, Instant::now());
+        (h, rope.to_string())
+    }
+
+    #[test]
+    fn a_rename_sent_as_one_change_or_as_three_is_the_same_edit() {
+        let text = "def scale(value, factor):\n    return value * factor\n";
+        let renamed = "def scale(amount, factor):\n    return value * factor\n";
+        let (one, after) = one_action(text, &[(10, 15, "amount")]);
+        assert_eq!(after, renamed);
+        assert_eq!(shown(&one), vec![(10, "value", "amount")]);
+        // VS Code's split of a workspace edit: a minimal char diff, last range first.
+        let (three, after) = one_action(text, &[(14, 15, "nt"), (12, 13, "mo"), (10, 11, "")]);
+        assert_eq!(after, renamed);
+        assert_eq!(shown(&three), shown(&one));
+        // The same split first to last: each range already shifted by the ones before it.
+        let (forward, after) = one_action(text, &[(10, 11, ""), (11, 12, "mo"), (14, 15, "nt")]);
+        assert_eq!(after, renamed);
+        assert_eq!(shown(&forward), shown(&one));
+        // Without the merge the history would end on a lone deletion of `v`.
+        let (apart, _) = replay(text, &[(14, 15, "nt"), (12, 13, "mo"), (10, 11, "")], Duration::ZERO);
+        assert_ne!(shown(&apart), shown(&one));
+    }
+
+    #[test]
+    fn an_action_spans_its_changes_trimmed_and_joins_the_burst_before_it() {
+        // Changes far apart, one before another, non-ASCII: one edit from the first changed
+        // char to the last, in chars.
+        let (h, after) = one_action("é1 ab cd ef", &[(9, 11, "EF"), (0, 1, "ÉÉ"), (4, 5, "A")]);
+        assert_eq!(after, "ÉÉ1 Ab cd EF");
+        assert_eq!(shown(&h), vec![(0, "é1 ab cd ef", "ÉÉ1 Ab cd EF")]);
+        // Changes that undo each other record nothing; so does an empty notification.
+        let (h, after) = one_action("abc", &[(1, 1, "xy"), (1, 3, "")]);
+        assert_eq!(after, "abc");
+        assert!(h.last().is_none());
+        let (h, _) = one_action("abc", &[]);
+        assert!(h.last().is_none());
+        // Ranges out of the text are clamped, not a panic.
+        let (h, after) = one_action("abc", &[(99, 2, "Z"), (usize::MAX, usize::MAX, "!")]);
+        assert_eq!(after, "abZ!");
+        assert_eq!(shown(&h), vec![(2, "c", "Z!")]);
+        // A typed letter, then a split action adjoining it within the burst: one edit.
+        let (mut h, mut rope) = (History::default(), Rope::from_str("f(count)"));
+        let t0 = Instant::now();
+        act(&mut h, &mut rope, &[(2, 7, "t")], 2, t0);
+        act(&mut h, &mut rope, &[(3, 3, "al"), (3, 3, "ot")], 3, t0 + Duration::from_millis(50));
+        assert_eq!(rope.to_string(), "f(total)");
+        assert_eq!(shown(&h), vec![(2, "count", "total")]);
+        assert_eq!(h.last().map(|e| e.version), Some(3));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use ropey::Rope;
 
-pub(crate) use history::{History, HistoryEdit};
+pub(crate) use history::{History, HistoryEdit, Touched};
 
 use super::{Conductor, DocSnapshot};
 use crate::providers::{Provider, ProviderError};
@@ -112,12 +112,13 @@ pub(crate) struct NesCounters {
 }
 
 impl Nes {
-    /// Records one change of `doc` before it is applied: `rope` the text before, `range` the
-    /// replaced chars (`None`: the whole text was replaced, which clears the history).
-    pub(crate) fn record(&self, doc: &str, rope: &Rope, range: Option<Range<usize>>, text: &str, version: i32) {
+    /// Records one `didChange` notification of `doc` as one edit: `before` and `after` the text
+    /// before and after its changes, `touched` what they touched (`None`: one of them replaced
+    /// the whole text, which clears the history).
+    pub(crate) fn record(&self, doc: &str, before: &Rope, after: &Rope, touched: Option<&Touched>, version: i32) {
         let mut h = self.histories.entry(doc.to_owned()).or_default();
-        match range {
-            Some(r) => h.record(rope, r.start, r.end, text, version, Instant::now()),
+        match touched {
+            Some(t) => h.record_action(before, after, t, version, Instant::now()),
             None => h.clear(),
         }
     }
