@@ -43,7 +43,29 @@ async fn replay(name: &str) {
         init["params"]["initializationOptions"].clone(),
         &merged(openai_options(&model.base_url()), &json!({ "nes": { "model_predictions": false } })),
     );
-    let client = Client::start(baton!(), init["params"]["capabilities"].clone(), options).await;
+    // The same settings as the user's config file too: copilot.el and copilot-lsp send a
+    // `workspace/didChangeConfiguration` that replaces the editor's layer (initialization
+    // options included), and what is left must not be Baton's default model URL, where a model
+    // may really be listening on a developer's machine.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[provider]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"qwen2.5-coder-test\"\n\n[nes]\nmodel_predictions = false\n",
+            model.base_url()
+        ),
+    )
+    .expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    let client = Client::start_with(
+        baton!(),
+        init["params"]["capabilities"].clone(),
+        options,
+        &[("BATON_CONFIG", &config)],
+        None,
+    )
+    .await;
     // Neovim offers UTF-8 first; with NES on, UTF-16 is chosen (copilot-lsp sends it anyway).
     assert_eq!(client.initialize_result["capabilities"]["positionEncoding"], "utf-16", "{name}");
     let mut answered = false;
