@@ -16,6 +16,7 @@ mod lifecycle;
 mod nes;
 mod ordering;
 mod prompt_free;
+mod suggestions;
 mod syntax;
 mod task_files;
 mod task_git;
