@@ -93,6 +93,7 @@ impl Settings {
             multiline: c.multiline,
             other_documents: c.other_documents,
             cache_size: c.cache_size,
+            suggestions: c.suggestions,
         }
     }
 
@@ -181,6 +182,11 @@ pub(crate) struct CompletionSettings {
     pub(crate) other_documents: bool,
     /// Suggestions kept for reuse (typing through a suggestion costs no model call).
     pub(crate) cache_size: usize,
+    /// Most suggestions to offer when you ask for them (cycling with `Alt+]` / `<M-]>`, or
+    /// invoking inline completion): the usual one plus up to this many minus one alternatives,
+    /// each from its own model call at a higher temperature, duplicates dropped. Suggestions
+    /// shown while typing stay one model call. 1 turns alternatives off; at most 10.
+    pub(crate) suggestions: usize,
 }
 
 /// The defaults are the conductor's ([`CompletionConfig::default`]).
@@ -199,6 +205,7 @@ impl Default for CompletionSettings {
             multiline: c.multiline,
             other_documents: c.other_documents,
             cache_size: c.cache_size,
+            suggestions: c.suggestions,
         }
     }
 }

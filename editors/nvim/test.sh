@@ -110,10 +110,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_model NAME REPLY: starts a scripted model, sets ${NAME}_URL.
+# start_model NAME REPLY [OPTIONS...]: starts a scripted model, sets ${NAME}_URL.
 start_model() {
     local name="$1" reply="$2" out="$TMP/$1.out"
-    "$MODEL_BIN" --reply "$reply" --requests-log "$TMP/$1.requests" >"$out" 2>"$TMP/$1.err" &
+    shift 2
+    "$MODEL_BIN" --reply "$reply" --requests-log "$TMP/$name.requests" "$@" >"$out" 2>"$TMP/$name.err" &
     PIDS+=("$!")
     local url=""
     for _ in $(seq 1 200); do
@@ -121,7 +122,7 @@ start_model() {
         [ -n "$url" ] && break
         sleep 0.05
     done
-    [ -n "$url" ] || die "scripted model $name did not print its URL ($(cat "$TMP/$1.err"))"
+    [ -n "$url" ] || die "scripted model $name did not print its URL ($(cat "$TMP/$name.err"))"
     printf -v "${name}_URL" '%s' "$url"
 }
 
@@ -131,6 +132,8 @@ MULTI_REPLY=$'total = a + b\n    return total'
 start_model CODE "$CODE_REPLY"
 start_model MULTI "$MULTI_REPLY"
 start_model EDIT "$EDIT_REPLY"
+# Inline completion's alternatives are asked at temperatures 0.6 and 0.8: each gets its own text.
+start_model ALTS "$CODE_REPLY" --reply-at '0.6=return b + a' --reply-at '0.8=return sum((a, b))'
 
 # --- Specs -------------------------------------------------------------------------------------
 if [ -n "${BATON_SPECS:-}" ]; then
@@ -148,7 +151,7 @@ for spec in "${SPECS[@]}"; do
     mkdir -p "$TMP/$name/xdg-config" "$TMP/$name/xdg-data" "$TMP/$name/xdg-state"
     set +e
     env BATON_BIN="$BATON_BIN" BATON_CODE_URL="$CODE_URL" BATON_EDIT_URL="$EDIT_URL" \
-        BATON_CODE_REPLY="$CODE_REPLY" \
+        BATON_CODE_REPLY="$CODE_REPLY" BATON_ALTS_URL="$ALTS_URL" \
         BATON_MULTI_URL="$MULTI_URL" BATON_MULTI_REPLY="$MULTI_REPLY" BATON_SPEC="$spec" BATON_TEST_RESULTS="$results" BATON_TEST_TMP="$TMP/$name" \
         XDG_CONFIG_HOME="$TMP/$name/xdg-config" XDG_DATA_HOME="$TMP/$name/xdg-data" \
         XDG_STATE_HOME="$TMP/$name/xdg-state" \

@@ -198,12 +198,10 @@ impl Conductor {
         request: CompletionRequest<'_>,
         on_model_call: impl FnOnce() -> G,
     ) -> Result<Outcome, CompletionError> {
-        let CompletionRequest { ticket, doc, cursor, others, config, provider, debounce } = request;
+        let CompletionRequest { ticket, doc, cursor, config, debounce, .. } = request;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let cursor = cursor.min(doc.rope.len_chars());
-        let surroundings_owned = surroundings(doc, cursor);
-        let tail = closing_tail(&surroundings_owned.after).map(str::to_owned);
-        let replace = tail.as_deref().map_or(0, |t| t.chars().count());
+        let replace = closing_tail(&surroundings(doc, cursor).after).map_or(0, |t| t.chars().count());
         // The cache holds merged text, and only answers while the text after the cursor (so
         // the tail) is unchanged.
         let cached = self.lock_cache().lookup(&doc.key, &doc.rope, cursor);
@@ -218,11 +216,6 @@ impl Conductor {
             return Ok(Outcome::Superseded);
         }
 
-        let t_prepare = Instant::now();
-        let request = prepare(doc, cursor, others, &config, provider);
-        let prepare_us = t_prepare.elapsed().as_micros();
-        let multiline = config.multiline;
-        self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
         let notified = ticket.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
@@ -230,6 +223,86 @@ impl Conductor {
             return Ok(Outcome::Superseded);
         }
         let _in_flight = on_model_call();
+        let text = match self.ask(request, config.temperature, notified).await? {
+            Asked::Text(text) => text,
+            Asked::Superseded => return Ok(Outcome::Superseded),
+            Asked::Nothing(why) => return Ok(Outcome::Nothing(why)),
+        };
+        self.lock_cache().insert(&doc.key, &doc.rope, cursor, &text, config.cache_size);
+        Ok(Outcome::Suggestion(Suggestion { text, replace, cached: false }))
+    }
+
+    /// Up to `count` more suggestions for `request` besides `first` (its [`Outcome::Suggestion`]
+    /// text), for a user who asked for alternatives: one model call each, side by side, at
+    /// [`alternative_temperature`]s above the configured one, each cleaned and parse-checked as in
+    /// [`Conductor::complete`]. Texts equal to `first` or to an earlier one (ignoring trailing
+    /// whitespace) and empty ones are dropped; none is cached. Empty when a newer request for the
+    /// document begins (the calls are dropped, closing their connections). A failed call only
+    /// loses its own alternative (logged). `on_model_call` runs once, before the calls.
+    pub(crate) async fn alternatives<G>(
+        &self,
+        request: CompletionRequest<'_>,
+        first: &str,
+        count: usize,
+        on_model_call: impl FnOnce() -> G,
+    ) -> Vec<String> {
+        if count == 0 || !self.is_current(request.ticket) {
+            return Vec::new();
+        }
+        let _in_flight = on_model_call();
+        let calls = (0..count).map(|i| async move {
+            let notified = request.ticket.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.is_current(request.ticket) {
+                return None;
+            }
+            match self.ask(request, alternative_temperature(request.config.temperature, i), notified).await {
+                Ok(Asked::Text(text)) => Some(text),
+                Ok(Asked::Superseded) => None,
+                Ok(Asked::Nothing(why)) => {
+                    tracing::debug!(why, "no alternative");
+                    None
+                }
+                Err(e) => {
+                    tracing::debug!("alternative failed: {e}");
+                    None
+                }
+            }
+        });
+        let answers = futures::future::join_all(calls).await;
+        if !self.is_current(request.ticket) {
+            return Vec::new();
+        }
+        let mut kept: Vec<String> = Vec::new();
+        for text in answers.into_iter().flatten() {
+            let same = |other: &str| other.trim_end() == text.trim_end();
+            if !text.trim().is_empty() && !same(first) && !kept.iter().any(|k| same(k)) {
+                kept.push(text);
+            }
+        }
+        kept
+    }
+
+    /// One model call for `request` at `temperature`: the answer streamed until it is finished,
+    /// cleaned, and kept only if it does not make the parse worse (merged with a closing tail
+    /// after the cursor). Ends [`Asked::Superseded`] when `notified` fires (a newer request).
+    ///
+    /// Errors: the provider's, when the model request fails.
+    async fn ask(
+        &self,
+        request: CompletionRequest<'_>,
+        temperature: f64,
+        notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+    ) -> Result<Asked, ProviderError> {
+        let CompletionRequest { doc, cursor, others, config, provider, .. } = request;
+        let cursor = cursor.min(doc.rope.len_chars());
+        let surroundings_owned = surroundings(doc, cursor);
+        let tail = closing_tail(&surroundings_owned.after).map(str::to_owned);
+        let t_prepare = Instant::now();
+        let request = prepare(doc, cursor, others, &CompletionConfig { temperature, ..config }, provider);
+        let prepare_us = t_prepare.elapsed().as_micros();
+        self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
         let indent_blocks = language_of(doc).is_some_and(|l| l.info.indent_blocks);
         // A tail of closers is replaced by the suggestion: cleaning sees the text after it, so a
         // multi-line suggestion may follow an auto-closed `)`.
@@ -239,7 +312,7 @@ impl Conductor {
             prev_line: &surroundings_owned.prev_line,
             after,
             indent_blocks,
-            multiline,
+            multiline: config.multiline,
             rules: *postprocess_rules(),
         };
         let collect = async {
@@ -263,14 +336,14 @@ impl Conductor {
             r = collect => r?,
             _ = notified => {
                 self.counters.superseded.fetch_add(1, Ordering::Relaxed);
-                return Ok(Outcome::Superseded);
+                return Ok(Asked::Superseded);
             }
         };
         let model_ms = t_model.elapsed().as_millis();
         let t_clean = Instant::now();
         tracing::trace!(%raw, "raw middle");
         let Some(text) = postprocess::clean(&raw, s) else {
-            return Ok(Outcome::Nothing("the model's answer was empty after cleaning"));
+            return Ok(Asked::Nothing("the model's answer was empty after cleaning"));
         };
         let clean_us = t_clean.elapsed().as_micros();
         let t_parse = Instant::now();
@@ -281,14 +354,16 @@ impl Conductor {
             clean_us,
             parse_check_us = t_parse.elapsed().as_micros(),
             raw_len = raw.len(),
+            temperature,
             "completion phases"
         );
-        let Some(text) = kept else {
-            self.counters.discarded_parse.fetch_add(1, Ordering::Relaxed);
-            return Ok(Outcome::Nothing("the suggestion made the parse worse"));
-        };
-        self.lock_cache().insert(&doc.key, &doc.rope, cursor, &text, config.cache_size);
-        Ok(Outcome::Suggestion(Suggestion { text, replace, cached: false }))
+        match kept {
+            Some(text) => Ok(Asked::Text(text)),
+            None => {
+                self.counters.discarded_parse.fetch_add(1, Ordering::Relaxed);
+                Ok(Asked::Nothing("the suggestion made the parse worse"))
+            }
+        }
     }
 
     fn lock_cache(&self) -> MutexGuard<'_, Cache> {
@@ -355,6 +430,25 @@ impl Conductor {
         keep_first_not_worse(text, |candidate| errors_with(candidate).is_none_or(|after| after <= before))
             .map(|t| merge(&t))
     }
+}
+
+/// How one model call ended ([`Conductor::ask`]).
+enum Asked {
+    /// The cleaned, parse-checked text (merged with a closing tail).
+    Text(String),
+    Superseded,
+    Nothing(&'static str),
+}
+
+/// Most suggestions one request returns, the first included (`completion.suggestions` is capped
+/// here).
+pub(crate) const MAX_SUGGESTIONS: usize = 10;
+
+/// The sampling temperature of the `i`th alternative (0-based): 0.6, 0.8, then 1.0 for the rest,
+/// or the configured `base` when that is higher. Higher than a suggestion's usual 0.1, so the
+/// same prompt gives a different answer.
+pub(crate) fn alternative_temperature(base: f64, i: usize) -> f64 {
+    (0.6 + 0.2 * i as f64).min(1.0).max(base)
 }
 
 /// The document's language: its tree's, or when it has no tree (yet, or at all) the one its

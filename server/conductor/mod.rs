@@ -59,6 +59,9 @@ pub(crate) struct CompletionConfig {
     pub(crate) other_documents: bool,
     /// Suggestions kept for reuse.
     pub(crate) cache_size: usize,
+    /// Most suggestions for an invoked request, the first included (alternatives:
+    /// [`Conductor::alternatives`]); 0 and 1 mean one.
+    pub(crate) suggestions: usize,
 }
 
 impl Default for CompletionConfig {
@@ -74,6 +77,7 @@ impl Default for CompletionConfig {
             multiline: true,
             other_documents: true,
             cache_size: 64,
+            suggestions: 3,
         }
     }
 }

@@ -20,14 +20,17 @@ pub(crate) async fn handle(state: &State, params: CompletionParams) -> Result<Op
     let tdp = params.text_document_position_params;
     let uri = tdp.text_document.uri.as_ref().to_owned();
     let invoked = params.context.as_ref().is_some_and(|c| c.trigger_kind == CompletionTriggerKind::Invoked);
-    let items = match super::suggest::suggest(state, &uri, convert::pos(tdp.position), invoked).await {
-        Some(s) => {
-            let mut item = completion_item(&s.doc, s.cursor, s.replace, &s.text, state.encoding());
-            item.command = Some(super::suggest::accepted_command(&uri, &s.text));
-            vec![item]
-        }
-        None => vec![],
-    };
+    let items =
+        match super::suggest::suggest(state, &uri, convert::pos(tdp.position), invoked, super::suggest::Several::One)
+            .await
+        {
+            Some(s) => {
+                let mut item = completion_item(&s.doc, s.cursor, s.replace, &s.text, state.encoding());
+                item.command = Some(super::suggest::accepted_command(&uri, &s.text));
+                vec![item]
+            }
+            None => vec![],
+        };
     Ok(Some(CompletionList { is_incomplete: true, items, ..Default::default() }.into()))
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use crate::conductor::engine::MAX_SUGGESTIONS;
 use crate::conductor::{CompletionRequest, Excerpt, Outcome};
 use crate::lsp::session::State;
 use crate::lsp::{convert, ext};
@@ -22,11 +23,32 @@ pub(crate) struct Suggested {
     pub(crate) replace: usize,
     /// The document the suggestion was computed on.
     pub(crate) doc: Document,
+    /// Other suggestions at the same cursor, replacing the same `replace` chars, when asked for
+    /// ([`Several::Alternatives`]); never equal to `text` or to each other.
+    pub(crate) alternatives: Vec<String>,
 }
 
-/// Computes a suggestion at `position` in `uri`. `None` when there is nothing to suggest, the
-/// request was superseded, or the model failed (the status reports why).
-pub(crate) async fn suggest(state: &State, uri: &str, position: Pos, invoked: bool) -> Option<Suggested> {
+/// How many suggestions a request wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Several {
+    /// The usual one.
+    One,
+    /// When the request was invoked (the user asked), up to `completion.suggestions`.
+    Alternatives,
+}
+
+/// Computes a suggestion at `position` in `uri`, and with [`Several::Alternatives`] on an
+/// `invoked` request up to `completion.suggestions - 1` alternatives
+/// ([`crate::conductor::Conductor::alternatives`]; automatic requests make one model call at
+/// most). `None` when there is nothing to suggest, the request was superseded, or the model
+/// failed (the status reports why).
+pub(crate) async fn suggest(
+    state: &State,
+    uri: &str,
+    position: Pos,
+    invoked: bool,
+    several: Several,
+) -> Option<Suggested> {
     let started = Instant::now();
     let settings = state.settings();
     if !settings.completion.enabled {
@@ -67,7 +89,15 @@ pub(crate) async fn suggest(state: &State, uri: &str, position: Pos, invoked: bo
                 state.observe(Ok(()));
             }
             tracing::debug!(uri, elapsed_ms, cached = s.cached, len = s.text.len(), "suggestion");
-            Some(Suggested { text: s.text, cursor, replace: s.replace, doc })
+            let more = config.suggestions.clamp(1, MAX_SUGGESTIONS) - 1;
+            let alternatives = if invoked && several == Several::Alternatives && more > 0 {
+                let found = state.conductor.alternatives(request, &s.text, more, || state.busy()).await;
+                tracing::debug!(uri, asked = more, found = found.len(), "alternatives");
+                found
+            } else {
+                Vec::new()
+            };
+            Some(Suggested { text: s.text, cursor, replace: s.replace, doc, alternatives })
         }
         Ok(Outcome::Superseded) => {
             tracing::trace!(uri, elapsed_ms, "superseded");

@@ -4,7 +4,9 @@
 //!
 //! Options: `--port N` (default 0: any free port), `--reply TEXT` (the default reply, text
 //! streamed in each provider's wire format; `\n` escapes allowed), `--delay-ms N` (wait before
-//! answering), `--requests-log FILE` (each request received, one JSON object a line).
+//! answering), `--requests-log FILE` (each request received, one JSON object a line),
+//! `--reply-at TEMPERATURE=TEXT` (the reply to requests at that sampling temperature instead,
+//! repeatable: inline completion's alternatives ask at 0.6 and 0.8).
 //!
 //! `--agent` serves the scripted *agent* model instead (`agent_model.rs`): every agent makes one
 //! tool call, found from the tool schemas it offers, that writes `--agent-file PATH` (default
@@ -28,6 +30,7 @@ async fn main() {
     let mut port: u16 = 0;
     let mut reply = String::from("baton_suggestion()");
     let mut delay_ms = 0u64;
+    let mut replies_at: Vec<(f64, String)> = Vec::new();
     let mut log: Option<String> = None;
     let mut agent: Option<AgentPlan> = None;
     let mut args = std::env::args().skip(1);
@@ -36,6 +39,12 @@ async fn main() {
         match a.as_str() {
             "--port" => port = value().parse().unwrap_or_else(|_| fail("--port takes a number")),
             "--reply" => reply = value().replace("\\n", "\n"),
+            "--reply-at" => {
+                let v = value();
+                let (t, text) = v.split_once('=').unwrap_or_else(|| fail("--reply-at takes TEMPERATURE=TEXT"));
+                let t = t.parse().unwrap_or_else(|_| fail("--reply-at takes a number before `=`"));
+                replies_at.push((t, text.replace("\\n", "\n")));
+            }
             "--delay-ms" => delay_ms = value().parse().unwrap_or_else(|_| fail("--delay-ms takes a number")),
             "--requests-log" => log = Some(value()),
             "--agent" => {
@@ -73,6 +82,9 @@ async fn main() {
     }
     let server = ModelServer::start_on(port).await;
     server.set_default(Reply::text(reply));
+    for (t, text) in replies_at {
+        server.set_default_at(t, Reply::text(text));
+    }
     server.set_delay_ms(delay_ms);
     println!("{}", server.base_url());
     let _ = std::io::stdout().flush();

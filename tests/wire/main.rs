@@ -17,6 +17,7 @@ mod nes;
 mod nes_coalesce;
 mod ordering;
 mod prompt_free;
+mod suggestions;
 mod syntax;
 mod task_files;
 mod task_git;

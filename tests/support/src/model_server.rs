@@ -122,21 +122,29 @@ struct Script {
     queue: VecDeque<Reply>,
     routes: HashMap<String, VecDeque<Reply>>,
     default: Reply,
+    /// Defaults by the request's `temperature` ([`ModelServer::set_default_at`]).
+    by_temperature: Vec<(f64, Reply)>,
     delay_ms: u64,
     requests: Vec<RecordedRequest>,
 }
 
 impl Script {
     /// The next reply for `path`: its own queue first, then (for generation routes) the global
-    /// queue, then the default.
-    fn next(&mut self, path: &str, generation: bool) -> Option<Reply> {
+    /// queue, then the default for the request's `temperature`, then the default.
+    fn next(&mut self, path: &str, generation: bool, temperature: Option<f64>) -> Option<Reply> {
         if let Some(reply) = self.routes.get_mut(path).and_then(VecDeque::pop_front) {
             return Some(reply);
         }
         if !generation {
             return None;
         }
-        Some(self.queue.pop_front().unwrap_or_else(|| self.default.clone()))
+        if let Some(reply) = self.queue.pop_front() {
+            return Some(reply);
+        }
+        let hot = temperature
+            .and_then(|t| self.by_temperature.iter().find(|(at, _)| (at - t).abs() < 1e-3))
+            .map(|(_, reply)| reply.clone());
+        Some(hot.unwrap_or_else(|| self.default.clone()))
     }
 }
 
@@ -157,6 +165,7 @@ impl ModelServer {
                 queue: VecDeque::new(),
                 routes: HashMap::new(),
                 default: Reply::text(""),
+                by_temperature: Vec::new(),
                 delay_ms: 0,
                 requests: Vec::new(),
             }),
@@ -191,6 +200,15 @@ impl ModelServer {
     /// The reply for generation requests when no scripted reply is queued.
     pub fn set_default(&self, reply: Reply) {
         self.script().default = reply;
+    }
+
+    /// The reply for generation requests whose body's `temperature` is `temperature` (within
+    /// 0.001) when no scripted reply is queued; replaces an earlier one for it. Lets one server
+    /// answer a request and its hotter retries (inline completion's alternatives) differently.
+    pub fn set_default_at(&self, temperature: f64, reply: Reply) {
+        let mut script = self.script();
+        script.by_temperature.retain(|(at, _)| (at - temperature).abs() >= 1e-3);
+        script.by_temperature.push((temperature, reply));
     }
 
     /// A fixed delay before answering every request, in milliseconds (models model latency).
@@ -511,6 +529,8 @@ async fn handle(
     let body = request_body(&body);
     let recorded = request_headers(&headers);
     let streaming = body.get("stream").and_then(Value::as_bool) != Some(false);
+    // OpenAI, Anthropic and llama.cpp put it at the top; Ollama under `options`.
+    let temperature = body.get("temperature").or_else(|| body.pointer("/options/temperature")).and_then(Value::as_f64);
     let (reply, delay_ms, seq) = {
         let mut script = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
         script.requests.push(RecordedRequest {
@@ -519,7 +539,7 @@ async fn handle(
             body,
             headers: recorded,
         });
-        (script.next(&path, route.generates()), script.delay_ms, script.requests.len())
+        (script.next(&path, route.generates(), temperature), script.delay_ms, script.requests.len())
     };
     shared.count.send_modify(|c| *c += 1);
     if delay_ms > 0 {

@@ -190,13 +190,14 @@ local function render(bufnr)
   end
 end
 
-local function show(bufnr, client, items, row, col)
-  local item = items[1]
+local function show(bufnr, client, items, row, col, index)
+  index = math.max(1, math.min(index or 1, #items))
+  local item = items[index]
   local text = remaining(bufnr, item, row, col, client.offset_encoding)
   shown[bufnr] = {
     client_id = client.id,
     items = items,
-    index = 1,
+    index = index,
     row = row,
     col = col,
     tick = api.nvim_buf_get_changedtick(bufnr),
@@ -214,9 +215,11 @@ local function show(bufnr, client, items, row, col)
 end
 
 ---Sends `textDocument/inlineCompletion` at the cursor now (triggerKind 1 = invoked, 2 = automatic).
+---An invoked request gets the server's alternatives too (`completion.suggestions`).
 ---@param bufnr? integer default: the current buffer
 ---@param invoked? boolean true when the user asked for it
-function M.request(bufnr, invoked)
+---@param step? integer show the item this many places after the first (-1: the last), not the first
+function M.request(bufnr, invoked, step)
   bufnr = bufnr or api.nvim_get_current_buf()
   if api.nvim_get_current_buf() ~= bufnr then
     return
@@ -257,7 +260,7 @@ function M.request(bufnr, invoked)
     if not vim.startswith(api.nvim_get_mode().mode, 'i') then
       return
     end
-    show(bufnr, client, items, row, col)
+    show(bufnr, client, items, row, col, step and (step % #items) + 1 or 1)
     if shown[bufnr] then
       M.last = { bufnr = bufnr, ms = (vim.uv.hrtime() - started) / 1e6, text = shown[bufnr].text, row = row, col = col }
       pcall(api.nvim_exec_autocmds, 'User', { pattern = 'BatonGhostShown', modeline = false, data = M.last })
@@ -395,7 +398,8 @@ function M.accept_line(bufnr)
 end
 
 ---Shows the next (`delta` = 1) or previous (-1) item. Requests one when nothing is shown
----(and returns false then).
+---(and returns false then); when only one is shown, asks for alternatives (an invoked request)
+---and shows the next of them.
 ---@param delta integer
 ---@param bufnr? integer default: the current buffer
 ---@return boolean
@@ -407,6 +411,9 @@ function M.cycle(delta, bufnr)
     return false
   end
   if #s.items < 2 then
+    if s.consumed == 0 then
+      M.request(bufnr, true, delta)
+    end
     return true
   end
   s.index = (s.index - 1 + delta) % #s.items + 1
