@@ -467,11 +467,16 @@ impl Layers {
     }
 
     /// Sets the `workspace/didChangeConfiguration` layer. Accepts the settings object itself or
-    /// one nested under a `baton` key (as VS Code sends its sections). It replaces the
-    /// `initializationOptions` layer too: both are the editor's whole view of its settings, so a
-    /// setting the user removed in the editor falls back to the files and defaults.
+    /// one nested under a `baton` key. Under a `baton` key (as Baton's VS Code and Neovim clients
+    /// send their section) it is the editor's whole view of Baton's settings and replaces the
+    /// `initializationOptions` layer too, so a setting the user removed in the editor falls back
+    /// to the files and defaults. Any other object (Copilot's clients send their own settings,
+    /// copilot.el even `{}`) is laid over the initialization options without dropping them.
     pub(crate) fn set_did_change_configuration(&mut self, value: Value) {
-        self.init = None;
+        let whole_view = matches!(&value, Value::Object(map) if map.len() == 1 && map.contains_key("baton"));
+        if whole_view {
+            self.init = None;
+        }
         self.change = Some((Source::DidChangeConfiguration, unwrap_section(value)));
     }
 
@@ -639,6 +644,21 @@ mod tests {
         layers
             .set_did_change_configuration(json!({"nextEditSuggestions": {"enabled": false}, "nes": {"enabled": true}}));
         assert!(layers.resolve().0.nes.enabled, "Baton's own key wins");
+    }
+
+    #[test]
+    fn a_copilot_clients_settings_keep_the_initialization_options() {
+        let mut layers = Layers::default();
+        layers.set_initialization_options(json!({"provider": {"model": "from-init"}, "nes": {"enabled": false}}));
+        // copilot.el's `{}` and copilot-lsp's own settings say nothing of Baton's provider.
+        layers.set_did_change_configuration(json!({}));
+        assert_eq!(layers.resolve().0.provider.model, "from-init");
+        layers.set_did_change_configuration(json!({"nextEditSuggestions": {"enabled": true}}));
+        let (s, _) = layers.resolve();
+        assert_eq!((s.provider.model.as_str(), s.nes.enabled), ("from-init", true));
+        // Baton's own section is the editor's whole view: what it leaves out falls back.
+        layers.set_did_change_configuration(json!({"baton": {"nes": {"enabled": true}}}));
+        assert_eq!(layers.resolve().0.provider.model, Settings::default().provider.model);
     }
 
     #[test]
