@@ -201,7 +201,7 @@ impl Conductor {
         let CompletionRequest { ticket, doc, cursor, config, debounce, .. } = request;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let cursor = cursor.min(doc.rope.len_chars());
-        let replace = closing_tail(&surroundings(doc, cursor).after).map_or(0, |t| t.chars().count());
+        let replace = tail_at(doc, cursor).map_or(0, |t| t.chars().count());
         // The cache holds merged text, and only answers while the text after the cursor (so
         // the tail) is unchanged.
         let cached = self.lock_cache().lookup(&doc.key, &doc.rope, cursor);
@@ -298,9 +298,10 @@ impl Conductor {
         let CompletionRequest { doc, cursor, others, config, provider, .. } = request;
         let cursor = cursor.min(doc.rope.len_chars());
         let surroundings_owned = surroundings(doc, cursor);
-        let tail = closing_tail(&surroundings_owned.after).map(str::to_owned);
+        let tail = tail_at(doc, cursor);
         let t_prepare = Instant::now();
-        let request = prepare(doc, cursor, others, &CompletionConfig { temperature, ..config }, provider);
+        let config = CompletionConfig { temperature, ..config };
+        let request = prepare(doc, cursor, others, &config, provider, tail.as_deref());
         let prepare_us = t_prepare.elapsed().as_micros();
         self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
         let indent_blocks = language_of(doc).is_some_and(|l| l.info.indent_blocks);
@@ -467,10 +468,35 @@ fn keep_first_not_worse(text: String, not_worse: impl Fn(&str) -> bool) -> Optio
     (first != text && !first.trim().is_empty() && not_worse(&first)).then_some(first)
 }
 
-/// The closing tail (`postprocess::closing_tail`) of the cursor's line in `after`, the text from
-/// the cursor on.
-fn closing_tail(after: &str) -> Option<&str> {
-    postprocess::closing_tail(after.split('\n').next().unwrap_or(""))
+/// The closing tail (`postprocess::closing_tail`) of the cursor's line: read from the rope, at
+/// most [`TAIL_MAX_CHARS`] + 1 characters, so a long (minified) line costs nothing per request.
+fn tail_at(doc: &DocSnapshot, cursor: usize) -> Option<String> {
+    let rest: String = doc.rope.get_chars_at(cursor)?.take_while(|&c| c != '\n').take(TAIL_MAX_CHARS + 1).collect();
+    if rest.chars().count() > TAIL_MAX_CHARS {
+        return None;
+    }
+    postprocess::closing_tail(&rest).map(str::to_owned)
+}
+
+/// Longest tail of closers a suggestion replaces, in characters.
+const TAIL_MAX_CHARS: usize = 256;
+
+/// How much of a long line [`surroundings`] keeps from each end, in characters: post-processing
+/// reads a line's indentation and its end, never its middle.
+const LINE_KEEP_CHARS: usize = 200;
+
+/// Most characters after the cursor [`surroundings`] copies (the ~8 lines post-processing reads).
+const AFTER_MAX_CHARS: usize = 4096;
+
+/// `line` as is, or its first and last [`LINE_KEEP_CHARS`] characters when it is longer than
+/// twice that.
+fn head_and_tail(line: ropey::RopeSlice<'_>) -> String {
+    let n = line.len_chars();
+    if n > 2 * LINE_KEEP_CHARS {
+        format!("{}{}", line.slice(..LINE_KEEP_CHARS), line.slice(n - LINE_KEEP_CHARS..))
+    } else {
+        line.to_string()
+    }
 }
 
 /// The post-processing rules in force: all, unless the environment variable
@@ -500,21 +526,17 @@ fn surroundings(doc: &DocSnapshot, cursor: usize) -> Around {
     let rope = &doc.rope;
     let line = rope.char_to_line(cursor);
     let line_start = rope.line_to_char(line);
-    let line_before = rope.slice(line_start..cursor).to_string();
-    // Only its indentation and its end are read: a minified line is not copied whole.
+    // Lines are read for their indentation and their ends: a minified line is not copied whole.
+    let line_before = head_and_tail(rope.slice(line_start..cursor));
     let prev_line = (line.saturating_sub(50)..line)
         .rev()
         .map(|l| rope.line(l))
         .find(|l| l.chars().any(|c| !c.is_whitespace()))
-        .map(|l| {
-            let n = l.len_chars();
-            let text = if n > 400 { format!("{}{}", l.slice(..200), l.slice(n - 200..)) } else { l.to_string() };
-            text.trim_end_matches(['\n', '\r']).to_owned()
-        })
+        .map(|l| head_and_tail(l).trim_end_matches(['\n', '\r']).to_owned())
         .unwrap_or_default();
     let last = (line + 8).min(rope.len_lines().saturating_sub(1));
     let end = rope.line_to_char(last) + line_len_chars(rope.line(last));
-    let after = rope.slice(cursor..end.max(cursor)).to_string();
+    let after = rope.slice(cursor..end.clamp(cursor, cursor + AFTER_MAX_CHARS)).to_string();
     Around { line_before, prev_line, after }
 }
 
@@ -525,6 +547,7 @@ pub(crate) fn prepare(
     others: &[Excerpt],
     c: &CompletionConfig,
     provider: &Provider,
+    tail: Option<&str>,
 ) -> GenerateRequest {
     let language = language_of(doc);
     let comment = language.map_or("//", |l| l.info.line_comment.as_str());
@@ -532,8 +555,7 @@ pub(crate) fn prepare(
     let mut parts = fim::build_parts(doc, cursor, others, c.context_tokens, comment);
     // A tail of closers after the cursor is the suggestion's to replace: the model sees the
     // suffix without it, so it can write past the auto-closed `)` (a signature and its body).
-    let after = surroundings(doc, cursor).after;
-    if let Some(tail) = closing_tail(&after)
+    if let Some(tail) = tail
         && let Some(rest) = parts.suffix.strip_prefix(tail)
     {
         parts.suffix = rest.to_owned();
@@ -591,5 +613,20 @@ mod tests {
         assert!(a.prev_line.starts_with("    if x and") && a.prev_line.ends_with("x and :"), "{}", a.prev_line);
         let (d, cur) = fixture("$0x = 1\n");
         assert_eq!(surroundings(&d, cur).prev_line, "");
+    }
+
+    #[test]
+    fn a_minified_line_is_never_copied_whole_per_request() {
+        let code = "a=1;".repeat(250_000);
+        let (d, cur) = fixture(&format!("    {}$0{}\n", &code[..500_000], &code[500_000..]));
+        let a = surroundings(&d, cur);
+        assert!(a.line_before.starts_with("    a=1;") && a.line_before.ends_with("a=1;"), "{}", a.line_before);
+        assert!(a.line_before.len() <= 2 * LINE_KEEP_CHARS, "{}", a.line_before.len());
+        assert!(a.after.len() <= AFTER_MAX_CHARS && a.after.starts_with("a=1;"), "{}", a.after.len());
+        assert_eq!(tail_at(&d, cur), None);
+        let (d, cur) = fixture("def f(self, key$0)  \n    pass\n");
+        assert_eq!(tail_at(&d, cur).as_deref(), Some(")  "));
+        let (d, cur) = fixture(&format!("x = f($0{}\n", ")".repeat(TAIL_MAX_CHARS + 1)));
+        assert_eq!(tail_at(&d, cur), None, "a tail longer than the limit is not one");
     }
 }
