@@ -30,11 +30,12 @@ use std::time::Duration;
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
-    CancelNotification, ClientCapabilities, ContentBlock, FileSystemCapabilities, Implementation, InitializeRequest,
-    NewSessionRequest, PermissionOptionKind, PromptRequest, ReadTextFileRequest, ReadTextFileResponse,
-    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse, SelectedPermissionOutcome,
-    SessionId, SessionNotification, SessionUpdate, StopReason as AcpStopReason, TextContent, ToolCallStatus, Usage,
-    WriteTextFileRequest, WriteTextFileResponse,
+    AuthMethod, AuthMethodId, AuthenticateRequest, CancelNotification, ClientCapabilities, ContentBlock,
+    FileSystemCapabilities, Implementation, InitializeRequest, NewSessionRequest, NewSessionResponse,
+    PermissionOptionKind, PromptRequest, ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome,
+    RequestPermissionRequest, RequestPermissionResponse, SelectedPermissionOutcome, SessionId, SessionNotification,
+    SessionUpdate, StopReason as AcpStopReason, TextContent, ToolCallStatus, Usage, WriteTextFileRequest,
+    WriteTextFileResponse,
 };
 use agent_client_protocol::{self as acp, Agent, Client, ErrorCode, JsonRpcRequest, Lines};
 use futures::{SinkExt, StreamExt};
@@ -314,7 +315,7 @@ impl Run {
             )));
         }
         self.state().auth_hint = auth_hint(&init.auth_methods);
-        let session = self.call(cx, NewSessionRequest::new(self.root.clone()).mcp_servers(Vec::new())).await?;
+        let session = self.new_session(cx, &init.auth_methods).await?;
         self.state().session_id = Some(session.session_id.clone());
         let prompt = match &self.ctx.profile.system_prompt {
             Some(system) if !system.trim().is_empty() => {
@@ -352,6 +353,51 @@ impl Run {
             },
             stop_reason,
             tokens: state.tokens,
+        })
+    }
+
+    /// `session/new`. When the agent answers `auth_required` and one of its `authMethods` can
+    /// run without a person ([`auth_method_to_try`]), one `authenticate` with it, then
+    /// `session/new` again.
+    ///
+    /// Errors: as [`Self::call`]; [`AgentError::NeedsLogin`] names the method tried and why it
+    /// did not help.
+    async fn new_session(
+        &self,
+        cx: &ConnectionTo<Agent>,
+        methods: &[AuthMethod],
+    ) -> Result<NewSessionResponse, AgentError> {
+        let request = || NewSessionRequest::new(self.root.clone()).mcp_servers(Vec::new());
+        let hint = match self.call(cx, request()).await {
+            Err(AgentError::NeedsLogin { hint }) => hint,
+            other => return other,
+        };
+        let confinement = &self.ctx.confinement;
+        let id = match auth_method_to_try(methods, self.ctx.profile.auth_method.as_deref(), |name| {
+            confinement.has_variable(name)
+        }) {
+            Ok(Some(id)) => id,
+            Ok(None) => return Err(AgentError::NeedsLogin { hint }),
+            Err(why) => return Err(AgentError::NeedsLogin { hint: format!("{hint} ({why})") }),
+        };
+        self.event(AgentEvent::Log(format!("the agent needs a login: authenticating with its `{id}` method")));
+        match cx.send_request(AuthenticateRequest::new(id.clone())).block_task().await {
+            Ok(_) => {}
+            Err(e) if acp::is_incoming_transport_closed(&e) || acp::is_connection_terminated(&e) => {
+                return Err(self.crashed().await);
+            }
+            Err(e) => {
+                let words = error_words(&e);
+                return Err(AgentError::NeedsLogin {
+                    hint: format!("{hint} (authenticating with `{id}` failed: {words})"),
+                });
+            }
+        }
+        self.call(cx, request()).await.map_err(|e| match e {
+            AgentError::NeedsLogin { hint } => {
+                AgentError::NeedsLogin { hint: format!("{hint} (authenticating with `{id}` did not help)") }
+            }
+            other => other,
         })
     }
 
@@ -680,6 +726,50 @@ fn error_words(e: &acp::Error) -> String {
 /// ACP's `auth_required` (-32000), or an agent that says so in words with another code.
 fn is_auth_required(e: &acp::Error) -> bool {
     e.code == ErrorCode::AUTH_REQUIRED || e.message.to_lowercase().contains("authentication required")
+}
+
+/// The auth method Baton passes to `authenticate` after an `auth_required` (ACP "Initialization"
+/// and `authenticate`): the profile's `auth_method` when the agent offers it, else the first
+/// method the agent runs itself whose id, name or description names an environment variable
+/// (`GEMINI_API_KEY`: capitals and digits with an underscore) that `has_variable` says the agent's
+/// process has. `terminal` methods are never passed (the spec forbids it; a person runs them).
+///
+/// Errors: the words for the user when the configured method is not offered or is a terminal
+/// login.
+fn auth_method_to_try(
+    methods: &[AuthMethod],
+    configured: Option<&str>,
+    has_variable: impl Fn(&str) -> bool,
+) -> Result<Option<AuthMethodId>, String> {
+    if let Some(configured) = configured {
+        return match methods.iter().find(|m| &*m.id().0 == configured) {
+            Some(AuthMethod::Agent(m)) => Ok(Some(m.id.clone())),
+            Some(_) => {
+                Err(format!("`auth_method = \"{configured}\"` is a terminal login, which only a person can run"))
+            }
+            None => {
+                let offered: Vec<String> = methods.iter().map(|m| format!("`{}`", m.id())).collect();
+                let offered = if offered.is_empty() { "none".to_owned() } else { offered.join(", ") };
+                Err(format!("`auth_method = \"{configured}\"` is not one the agent offers; it offers {offered}"))
+            }
+        };
+    }
+    Ok(methods.iter().find_map(|m| match m {
+        AuthMethod::Agent(agent) => {
+            let words = [&*agent.id.0, &agent.name, agent.description.as_deref().unwrap_or_default()];
+            words.iter().flat_map(|w| variable_names(w)).any(|name| has_variable(name)).then(|| agent.id.clone())
+        }
+        _ => None,
+    }))
+}
+
+/// Words in `text` shaped like environment variable names: capitals and digits with at least
+/// one underscore inside (`OPENAI_API_KEY`, not `API` or `CLI`).
+fn variable_names(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')).filter(|w| {
+        let inner = w.trim_matches('_');
+        inner.len() == w.len() && inner.contains('_') && inner.starts_with(|c: char| c.is_ascii_uppercase())
+    })
 }
 
 /// The agent's `authMethods` as one line: "Log in with Copilot CLI: Run `copilot login` in the

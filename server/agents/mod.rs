@@ -169,6 +169,13 @@ pub(crate) struct AgentProfile {
     /// `terminal/*` request is declined), so leave it `false`: agents then run commands
     /// themselves, inside the sandbox.
     pub(crate) client_terminal: bool,
+    /// For `acp`: the ACP auth method (an `id` from the agent's `authMethods`) Baton passes to
+    /// `authenticate` when the agent answers `session/new` with `auth_required`, such as Gemini
+    /// CLI's `gemini-api-key` (which reads `GEMINI_API_KEY`). Absent: Baton picks the first
+    /// advertised method the agent runs itself (not a `terminal` one) whose id, name or
+    /// description names an environment variable the agent's process has. Either way Baton
+    /// authenticates at most once per run and never opens a browser or a terminal login itself.
+    pub(crate) auth_method: Option<String>,
     /// Point a preset's agent at a local OpenAI-compatible model server: the preset's own
     /// variables and flags for it (README "Agent presets") are added with these values.
     /// Ignored for a profile that is not a preset, or a preset without a way to do it.
@@ -218,6 +225,7 @@ impl Default for AgentProfile {
             secret_env: Vec::new(),
             client_fs: true,
             client_terminal: false,
+            auth_method: None,
             local_model: None,
         }
     }

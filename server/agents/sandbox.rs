@@ -274,6 +274,17 @@ impl Confinement {
         ))
     }
 
+    /// Whether the agent process gets the environment variable `name` with a non-empty value:
+    /// from the profile's `env`, else (sandboxed) from Baton's environment when it is
+    /// allowlisted or passed, or (unsandboxed) from Baton's environment.
+    pub(crate) fn has_variable(&self, name: &str) -> bool {
+        if let Some(value) = self.env.get(name) {
+            return !value.is_empty();
+        }
+        let reaches = !self.sandbox || ENV_ALLOWLIST.contains(&name) || self.pass_env.iter().any(|p| p == name);
+        reaches && std::env::var_os(name).is_some_and(|v| !v.is_empty())
+    }
+
     /// `PWD`, `OLDPWD` and `INIT_CWD`, all naming the worktree: tools that trust them over the
     /// real working directory must work in the worktree, not where Baton was started.
     fn directory_env(&self) -> Vec<(String, String)> {

@@ -194,3 +194,38 @@ async fn baton_agents_never_runs_a_program_the_repository_names_by_path() {
     assert_eq!((&evil["installed"], evil.get("version")), (&json!(true), None), "{evil}");
     assert!(!marker.exists(), "baton agents ran the repository's program");
 }
+
+/// The same kind of agent, with an API-key login it can run itself (`auth_method` in
+/// baton.toml, the key in the profile's `env`): Baton authenticates with it and the task ends
+/// `ready` with the agent's file in its pull request.
+#[allow(clippy::print_stderr)]
+#[tokio::test]
+async fn an_acp_agent_with_an_api_key_login_is_authenticated_and_the_task_runs() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: python3 is not installed; the ACP test agent needs it");
+        return;
+    }
+    let agent = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/acp_agent.py");
+    let toml = format!(
+        "[[agents]]\nname = \"keyed\"\nkind = \"acp\"\ncommand = [\"python3\", \"{}\"]\nread_only_paths = [\"{}\"]\n\
+         auth_method = \"test-api-key\"\nexclude = [\".acp-*\"]\n\
+         env = {{ ACP_TEST_AUTH = \"key\", ACP_TEST_KEY = \"k-1\" }}\n",
+        agent.display(),
+        agent.parent().map(|p| p.display().to_string()).unwrap_or_default()
+    );
+    let repo = crate::tasks::repo(&[], &toml);
+    let client = repo.client(crate::tasks::no_model()).await;
+    let started = crate::tasks::command(
+        &client,
+        "baton.task.start",
+        json!({ "prompt": "Write notes", "uri": repo.uri("lib.rs"), "agent": "keyed" }),
+    )
+    .await;
+    let id = started["result"]["id"].as_i64().unwrap_or_else(|| panic!("{started}"));
+    let tasks = crate::tasks::wait_state(&client, id, "ready").await;
+    let details = crate::tasks::show(&client, id).await;
+    let files = details.to_string();
+    assert!(files.contains("notes.txt"), "{tasks}\n{details}");
+    assert!(!repo.root.join("notes.txt").exists());
+    client.shutdown().await;
+}

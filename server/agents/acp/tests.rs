@@ -267,3 +267,80 @@ async fn the_summary_is_the_last_message_by_message_id() {
     let events = drain(&mut s.events);
     assert!(events.contains(&AgentEvent::Log("agent said: Info: a notice".to_owned())), "{events:?}");
 }
+
+fn auth_log(worktree: &Path) -> Vec<String> {
+    std::fs::read_to_string(worktree.join(".acp-auth.log")).unwrap_or_default().lines().map(str::to_owned).collect()
+}
+
+/// The agent advertises a terminal login and an API-key method naming `ACP_TEST_KEY`; with the
+/// key in its environment Baton authenticates with the key method (never the terminal one, whose
+/// words name the same variable) and the turn goes on.
+#[tokio::test]
+async fn an_api_key_login_the_agent_can_run_itself_is_offered_and_the_turn_goes_on() {
+    let Some(mut s) = setup("Write some notes.", PermissionPolicy::Allow) else {
+        return;
+    };
+    s.ctx.confinement.env.insert("ACP_TEST_AUTH".to_owned(), "key".to_owned());
+    s.ctx.confinement.env.insert("ACP_TEST_KEY".to_owned(), "k-123".to_owned());
+    let outcome = run(s.ctx.clone()).await.expect("run");
+    assert!(outcome.summary.contains("inside ok=True"), "{}", outcome.summary);
+    assert_eq!(auth_log(&s.worktree), ["test-api-key"]);
+    let logs: Vec<String> = drain(&mut s.events)
+        .into_iter()
+        .filter_map(|e| match e {
+            AgentEvent::Log(l) => Some(l),
+            _ => None,
+        })
+        .collect();
+    assert!(logs.iter().any(|l| l.contains("authenticating with its `test-api-key` method")), "{logs:?}");
+}
+
+/// Without the key nothing names a variable the agent has: no `authenticate`, `needs login`
+/// with the agent's own words.
+#[tokio::test]
+async fn without_the_key_no_login_is_attempted_and_the_hint_is_the_agents() {
+    let Some(mut s) = setup("Write some notes.", PermissionPolicy::Allow) else {
+        return;
+    };
+    s.ctx.confinement.env.insert("ACP_TEST_AUTH".to_owned(), "key".to_owned());
+    let err = run(s.ctx.clone()).await.expect_err("needs a login");
+    let AgentError::NeedsLogin { hint } = err else { panic!("{err:?}") };
+    assert!(hint.contains("Requires setting the `ACP_TEST_KEY` environment variable"), "{hint}");
+    assert!(auth_log(&s.worktree).is_empty());
+}
+
+/// A configured method is tried once; the agent's refusal is in the hint. A configured terminal
+/// login or a method the agent does not offer is never sent.
+#[tokio::test]
+async fn a_configured_auth_method_is_tried_once_and_its_failure_is_named() {
+    let Some(mut s) = setup("Write some notes.", PermissionPolicy::Allow) else {
+        return;
+    };
+    s.ctx.confinement.env.insert("ACP_TEST_AUTH".to_owned(), "key".to_owned());
+    s.ctx.profile.auth_method = Some("copilot-login".to_owned());
+    let err = run(s.ctx.clone()).await.expect_err("needs a login");
+    let AgentError::NeedsLogin { hint } = err else { panic!("{err:?}") };
+    assert!(
+        hint.ends_with("(authenticating with `copilot-login` failed: login failed: no credentials (-32000))"),
+        "{hint}"
+    );
+    assert_eq!(auth_log(&s.worktree), ["copilot-login"]);
+
+    for (configured, words) in [
+        ("tui-login", "is a terminal login, which only a person can run"),
+        ("browser", "is not one the agent offers; it offers `tui-login`, `test-api-key`, `copilot-login`"),
+    ] {
+        std::fs::remove_file(s.worktree.join(".acp-auth.log")).ok();
+        s.ctx.profile.auth_method = Some(configured.to_owned());
+        let err = run(s.ctx.clone()).await.expect_err("needs a login");
+        let AgentError::NeedsLogin { hint } = err else { panic!("{err:?}") };
+        assert!(hint.contains(words), "{hint}");
+        assert!(auth_log(&s.worktree).is_empty(), "{configured}");
+    }
+}
+
+#[test]
+fn variable_names_are_capitals_with_an_underscore() {
+    let text = "Requires `OPENAI_API_KEY` or CODEX_API_KEY; see the CLI API docs, _X_, A_, 9_X and GEMINI2_KEY.";
+    assert_eq!(variable_names(text).collect::<Vec<_>>(), ["OPENAI_API_KEY", "CODEX_API_KEY", "GEMINI2_KEY"]);
+}
