@@ -757,7 +757,7 @@ fn auth_method_to_try(
     Ok(methods.iter().find_map(|m| match m {
         AuthMethod::Agent(agent) => {
             let words = [&*agent.id.0, &agent.name, agent.description.as_deref().unwrap_or_default()];
-            words.iter().flat_map(|w| variable_names(w)).any(|name| has_variable(name)).then(|| agent.id.clone())
+            words.iter().flat_map(|w| variable_names(w)).any(&has_variable).then(|| agent.id.clone())
         }
         _ => None,
     }))
