@@ -10,6 +10,8 @@
 # Environment:
 #   BATON_CACHE            cache root (default: <repo>/.cache); files go under $BATON_CACHE/local-model
 #   BATON_MODEL_THREADS    llama-server threads (default 1; use 1 when other work shares the cores)
+#   BATON_MODEL_CTX        context size in tokens (default 8192; agent CLIs' first prompts need
+#                          ~18-22k: use 32768 for them)
 #   BATON_MODEL_JOBS       parallel build jobs (default 2)
 set -euo pipefail
 
@@ -227,11 +229,11 @@ cmd_start() {
     fi
     mkdir -p "$CACHE"
     local threads="${BATON_MODEL_THREADS:-1}"
-    log "starting llama-server on 127.0.0.1:$port (threads $threads, log $LOG_FILE)"
+    log "starting llama-server on 127.0.0.1:$port (threads $threads, context ${BATON_MODEL_CTX:-8192}, log $LOG_FILE)"
     # A background job of a non-interactive shell is not a process-group leader, so setsid
     # makes the server the leader of a new session and group whose id is its pid.
     setsid "$BIN" -m "$MODEL" --host 127.0.0.1 --port "$port" \
-        -c 8192 -np 1 -t "$threads" --alias "$MODEL_ALIAS" --no-webui --jinja \
+        -c "${BATON_MODEL_CTX:-8192}" -np 1 -t "$threads" --alias "$MODEL_ALIAS" --no-webui --jinja \
         >"$LOG_FILE" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$PID_FILE"
