@@ -466,6 +466,11 @@ run_agent() {
         else
             printf 'time_limit_ms = %s\n' "$((TIMEOUT * 1000))"
         fi
+        # A real local model may think for minutes before its first token (a long first prompt,
+        # one thread): only the time limit applies.
+        if [ -n "$REAL_URL" ]; then
+            printf 'inactivity_timeout_ms = %s\n' "$((TIMEOUT * 1000))"
+        fi
     } >"$repo/baton.toml"
     git -C "$repo" init -q -b main
     git -C "$repo" add -A
