@@ -42,6 +42,7 @@ impl Server {
             .custom_method(ext::TASK_FILES, Server::task_files)
             .custom_method(ext::TASK_FILE, Server::task_file)
             .custom_method(ext::AGENTS, Server::agents)
+            .custom_method(ext::COMPLETION_PANEL, Server::completion_panel)
             .custom_method(ext::COPILOT_INLINE_EDIT, Server::inline_edit)
             .custom_method(ext::DID_SHOW_INLINE_EDIT, Server::did_show_inline_edit)
             .custom_method(ext::DID_FOCUS, Server::did_focus);
@@ -88,6 +89,10 @@ impl Server {
 
     async fn task_file(&self, params: ext::TaskFileParams) -> Result<ext::TaskFileResult> {
         handlers::task_files::file(&self.state, params).await
+    }
+
+    async fn completion_panel(&self, params: ext::CompletionPanelParams) -> Result<ext::CompletionPanelResult> {
+        handlers::completion_panel::handle(&self.state, params).await
     }
 
     async fn agents(&self) -> Result<Value> {

@@ -3,6 +3,7 @@
 pub(crate) mod agents;
 pub(crate) mod code_action;
 pub(crate) mod completion;
+pub(crate) mod completion_panel;
 pub(crate) mod did_change;
 pub(crate) mod did_change_configuration;
 pub(crate) mod did_change_watched_files;

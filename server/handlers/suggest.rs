@@ -118,7 +118,7 @@ pub(crate) async fn suggest(
 
 /// Excerpts of up to [`OTHER_DOCS`] other open documents of `language_id`, never of a file
 /// matching the secret `patterns`.
-fn other_documents(state: &State, uri: &str, language_id: &str, patterns: &[String]) -> Vec<Excerpt> {
+pub(super) fn other_documents(state: &State, uri: &str, language_id: &str, patterns: &[String]) -> Vec<Excerpt> {
     let mut out = Vec::new();
     for entry in state.docs.iter() {
         if out.len() >= OTHER_DOCS {

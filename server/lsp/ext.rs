@@ -35,6 +35,15 @@ pub(crate) const TASK_FILES: &str = "baton/taskFiles";
 /// base or head commit ([`TaskFileParams`] → [`TaskFileResult`]); a path the pull request does
 /// not change is refused (InvalidParams).
 pub(crate) const TASK_FILE: &str = "baton/taskFile";
+/// Client → server request `baton/completionPanel`: up to 10 suggestions at a position, for a
+/// panel the client renders (`:Baton panel`, VS Code's "Baton: Open Completions Panel")
+/// ([`CompletionPanelParams`] → [`CompletionPanelResult`]). Reports work done progress while the
+/// model works (with the request's `workDoneToken`, else one the server creates when the client
+/// supports it). Errors: ContentModified when the document is not at the `version` asked for or
+/// changes while the model works, RequestCancelled when a newer panel request for the document
+/// replaces this one, InternalError naming the model's failure, InvalidParams for a document
+/// that is not open, InvalidRequest when inline completion is off or the file is secret.
+pub(crate) const COMPLETION_PANEL: &str = "baton/completionPanel";
 
 /// Client → server request `textDocument/copilotInlineEdit`: next edit suggestions, as
 /// GitHub's Copilot language server defines the request and copilot-lsp, sidekick.nvim and
@@ -496,6 +505,54 @@ impl Notification for Tasks {
     const MESSAGE_DIRECTION: MessageDirection = MessageDirection::ServerToClient;
 }
 
+/// The document of a [`COMPLETION_PANEL`] request: `{ "uri", "version"? }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PanelDocument {
+    pub(crate) uri: String,
+    /// The version the client sees; the request is refused (ContentModified) when the server's
+    /// copy is at another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) version: Option<i32>,
+}
+
+/// Params of [`COMPLETION_PANEL`]: `{ "textDocument": { "uri", "version"? }, "position",
+/// "count"?: number, "workDoneToken"? }`. The position is in the negotiated encoding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct CompletionPanelParams {
+    pub(crate) text_document: PanelDocument,
+    pub(crate) position: tower_lsp_server::gen_lsp_types::Position,
+    /// How many suggestions to ask for, 1 to 10 (more is capped at 10, 0 counts as 1); 10 when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) count: Option<u32>,
+    /// A client-created progress token (LSP `WorkDoneProgressParams`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) work_done_token: Option<tower_lsp_server::gen_lsp_types::ProgressToken>,
+}
+
+/// Result of [`COMPLETION_PANEL`]: `{ "version", "items": [{ "insertText", "range" }] }`, the
+/// usual suggestion first, then the others in the order they were asked for; no two alike
+/// (ignoring trailing whitespace). Empty when the model has nothing to suggest there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CompletionPanelResult {
+    /// The document version the items apply to.
+    pub(crate) version: i32,
+    pub(crate) items: Vec<PanelItem>,
+}
+
+/// One suggestion of [`CompletionPanelResult`]: replace `range` (the cursor, or from the cursor
+/// over the closing brackets and quotes that are all the rest of its line; negotiated encoding)
+/// with `insertText` (plain text, no snippet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PanelItem {
+    pub(crate) insert_text: String,
+    pub(crate) range: Range,
+}
+
 /// Params of `baton/taskFiles`: `{ "taskId": number }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -641,7 +698,9 @@ mod tests {
                 "serverToClient": [STATUS, TASKS],
                 "clientToServer": [DID_SHOW_COMPLETION, DID_SHOW_INLINE_EDIT, DID_FOCUS],
             },
-            "requests": { "clientToServer": [HEALTH, TASK_FILES, TASK_FILE, AGENTS, COPILOT_INLINE_EDIT] },
+            "requests": {
+                "clientToServer": [HEALTH, TASK_FILES, TASK_FILE, AGENTS, COPILOT_INLINE_EDIT, COMPLETION_PANEL]
+            },
             "commands": Command::ALL,
             "clientCapability": "experimental.baton.status",
             "clientCapabilities": ["experimental.baton.status", "experimental.baton.tasks"],

@@ -16,6 +16,7 @@ mod lifecycle;
 mod nes;
 mod nes_coalesce;
 mod ordering;
+mod panel;
 mod prompt_free;
 mod suggestions;
 mod syntax;

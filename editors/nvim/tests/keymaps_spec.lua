@@ -15,7 +15,7 @@ T.test('setup() with no options: defaults', function()
   T.eq({ '.git', 'baton.toml' }, cfg.root_markers, 'root markers')
   T.truthy(vim.tbl_get(cfg.capabilities, 'textDocument', 'inlineCompletion'), 'inlineCompletion capability')
   T.eq(true, vim.tbl_get(cfg.capabilities, 'experimental', 'baton', 'status'), 'status capability')
-  for _, lhs in ipairs({ '<M-l>', '<M-w>', '<M-]>', '<M-[>', '<C-]>' }) do
+  for _, lhs in ipairs({ '<M-l>', '<M-w>', '<M-]>', '<M-[>', '<C-]>', '<M-CR>' }) do
     T.truthy(vim.fn.maparg(lhs, 'i') ~= '', lhs .. ' mapped in insert mode')
   end
   T.eq('', require('baton').status(), 'statusline string without a client')

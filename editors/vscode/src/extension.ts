@@ -21,6 +21,7 @@ import {
 import { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, HealthResult, STATUS, StatusParams, TASKS, TaskAction, TaskSummary, TasksParams } from './protocol';
 import { LogLevel, serverLogLine } from './logs';
 import { NextEdits } from './nes';
+import { openCompletionsPanel } from './panel';
 import { PR_SCHEME, PullRequestFiles, TASK_SCHEME, TaskDocuments, reviewPullRequest, taskUri } from './review';
 import { resolveServerPath } from './serverPath';
 import { PackageJson, serverSettingKeys, serverSettings } from './settings';
@@ -477,6 +478,10 @@ class Baton {
   showLogs(): void {
     this.output.show();
   }
+
+  async completionPanel(): Promise<void> {
+    await openCompletionsPanel(this.running());
+  }
 }
 
 function errorMessage(e: unknown): string {
@@ -529,6 +534,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   onTask('baton.approvePlan', CMD.taskApprovePlan, 'Baton: approve which plan?', 'Baton: no plan awaits approval.');
   onTask('baton.resumeTask', CMD.taskResume, 'Baton: resume which task?', 'Baton: no task can be resumed.');
   register('baton.editSelection', () => b.editSelection());
+  register('baton.completionPanel', () => b.completionPanel());
   register('baton.showLogs', () => b.showLogs());
   register('baton.restartServer', () => b.restart());
   register('baton.showHealth', () => b.health());

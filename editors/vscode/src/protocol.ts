@@ -12,6 +12,32 @@ export const TASK_FILES = 'baton/taskFiles';
 /** Client → server request: one changed file's text on the base or head side ({@link TaskFileResult}). */
 export const TASK_FILE = 'baton/taskFile';
 
+/** Client → server request: up to 10 suggestions at a position for the completions panel
+ * ({@link CompletionPanelParams} → {@link CompletionPanelResult}). */
+export const COMPLETION_PANEL = 'baton/completionPanel';
+
+/** Params of {@link COMPLETION_PANEL}; the position in UTF-16 (what vscode-languageclient
+ * negotiates). The server refuses a `version` its copy is not at (ContentModified). */
+export interface CompletionPanelParams {
+  textDocument: { uri: string; version?: number };
+  position: { line: number; character: number };
+  /** 1 to 10; 10 when absent. */
+  count?: number;
+}
+
+/** One suggestion of the panel: replace `range` with `insertText` (plain text). */
+export interface PanelItem {
+  insertText: string;
+  range: { start: { line: number; character: number }; end: { line: number; character: number } };
+}
+
+/** Result of {@link COMPLETION_PANEL}: the items for document `version`, the usual one first,
+ * no two alike. */
+export interface CompletionPanelResult {
+  version: number;
+  items: PanelItem[];
+}
+
 /** Client → server request: next edit suggestions (GitHub Copilot's method), {@link InlineEditResult}. */
 export const INLINE_EDIT = 'textDocument/copilotInlineEdit';
 /** Client → server notification: a next edit is shown, `{ item: { command } }`. */

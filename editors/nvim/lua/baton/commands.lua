@@ -1,5 +1,5 @@
--- baton.commands: the `:Baton` user command and its subcommands (status, health, edit, log,
--- restart; delegate, tasks and the task / pull request actions of orchestrator mode), plus the
+-- baton.commands: the `:Baton` user command and its subcommands (status, health, edit, panel,
+-- log, restart; delegate, tasks and the task / pull request actions of orchestrator mode), plus the
 -- client-side handlers for the commands that code actions carry: `baton.edit` and
 -- `baton.task.start` ask with vim.ui.input first, `baton.pr.*` show their result or error.
 -- Every request here is asynchronous: nothing waits on the server.
@@ -286,6 +286,16 @@ end
 
 function sub.restart()
   baton().restart()
+end
+
+---`:Baton panel [count]`: up to `count` (default 10) suggestions at the cursor in a split.
+function sub.panel(cmd)
+  local count = cmd.fargs[2] and tonumber(cmd.fargs[2]) --[[@as integer?]]
+  if cmd.fargs[2] and not count then
+    notify('Baton: `:Baton panel [count]` takes a number from 1 to 10', vim.log.levels.ERROR)
+    return
+  end
+  require('baton.panel').open(count)
 end
 
 -- Tasks and pull requests (orchestrator mode) -------------------------------------------------
@@ -849,7 +859,7 @@ function M.setup()
   api.nvim_create_user_command('Baton', M.run, {
     nargs = '*',
     range = true,
-    desc = 'Baton: status, health, edit, log, restart, delegate, tasks, review, apply, merge…',
+    desc = 'Baton: status, health, edit, panel, log, restart, delegate, tasks, review, apply, merge…',
     complete = M.complete,
   })
 end

@@ -531,6 +531,10 @@ M.actions = {
     M.request(nil, true)
     return true
   end,
+  panel = function()
+    require('baton.panel').open()
+    return true
+  end,
 }
 
 local function map(name, lhs)

@@ -20,6 +20,7 @@
 ---@field prev string|false
 ---@field dismiss string|false
 ---@field trigger string|false
+---@field panel string|false Opens the suggestions panel (lua/baton/panel.lua).
 
 ---The options in force after `setup()`: the defaults merged with the user's.
 ---@class (exact) baton.Config
@@ -40,7 +41,7 @@
 ---@field filetypes? string[]
 ---@field root_markers? string[]
 ---@field ghost? { enabled?: boolean, debounce_ms?: integer }
----@field keymaps? { accept?: string|false, accept_word?: string|false, accept_line?: string|false, next?: string|false, prev?: string|false, dismiss?: string|false, trigger?: string|false }|false
+---@field keymaps? { accept?: string|false, accept_word?: string|false, accept_line?: string|false, next?: string|false, prev?: string|false, dismiss?: string|false, trigger?: string|false, panel?: string|false }|false
 ---@field nes? { enabled?: boolean, debounce_ms?: integer, accept?: string|false, dismiss?: string|false }
 
 ---Params of `baton/status` (server/lsp/ext.rs `StatusParams`).
@@ -91,6 +92,7 @@ M.NAME = 'baton'
 M.STATUS_METHOD = 'baton/status'
 M.HEALTH_METHOD = 'baton/health'
 M.DID_SHOW_METHOD = 'baton/didShowCompletion'
+M.PANEL_METHOD = 'baton/completionPanel'
 M.CMD_EDIT = 'baton.edit'
 M.CMD_FIX = 'baton.fix'
 M.CMD_ACCEPTED = 'baton.accepted'
@@ -165,6 +167,8 @@ M.defaults = {
     prev = '<M-[>',
     dismiss = '<C-]>',
     trigger = '<M-\\>',
+    -- Up to 10 suggestions in a split (`:Baton panel`); <CR> there accepts one.
+    panel = '<M-CR>',
   },
   -- Next edit suggestions: Normal-mode keys to jump to / accept the suggested edit and dismiss it.
   nes = { enabled = true, debounce_ms = 100, accept = '<Tab>', dismiss = '<Esc>' },
@@ -471,7 +475,7 @@ local function validate(o)
     return type(v) == 'table' or v == false
   end, 'a table or false')
   if o.keymaps then
-    for _, name in ipairs({ 'accept', 'accept_word', 'accept_line', 'next', 'prev', 'dismiss', 'trigger' }) do
+    for _, name in ipairs({ 'accept', 'accept_word', 'accept_line', 'next', 'prev', 'dismiss', 'trigger', 'panel' }) do
       vim.validate('keymaps.' .. name, o.keymaps[name], string_or_false, 'a key (lhs) or false')
     end
   end
@@ -502,6 +506,7 @@ function M.setup(opts)
   end
   require('baton.commands').setup()
   require('baton.ghost').setup(M.options)
+  require('baton.panel').setup()
   require('baton.nes').setup(M.options.nes)
   vim.api.nvim_create_autocmd('LspProgress', {
     group = vim.api.nvim_create_augroup('baton.progress', { clear = true }),

@@ -5,7 +5,9 @@
 //
 // Environment (test.sh sets them): BATON_BIN, MODEL_BIN, VSIX, CODE_SERVER (its bin script),
 // PLAYWRIGHT_CORE (the playwright-core package dir), CHROMIUM (default /usr/bin/chromium),
-// BATON_E2E_KEEP=1 keeps the temp dir (screenshots, logs) for a look afterwards.
+// BATON_E2E_KEEP=1 keeps the temp dir (screenshots, logs) for a look afterwards;
+// BATON_E2E_ONLY=REGEX runs only the checks whose names match (setup always runs; later checks
+// may rely on what earlier ones did).
 import { spawn, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -142,7 +144,9 @@ async function main() {
   const REPLY = 'a + b';
   const requestsLog = path.join(tmp, 'model-requests.jsonl');
   fs.writeFileSync(requestsLog, '');
-  const model = start(MODEL_BIN, ['--reply', REPLY, '--requests-log', requestsLog]);
+  // Alternatives (Alt+], the completions panel) are asked at hotter temperatures: each of the
+  // first two gets its own text, so the suggestions differ.
+  const model = start(MODEL_BIN, ['--reply', REPLY, '--reply-at', `0.6=${ALT_REPLIES[0]}`, '--reply-at', `0.8=${ALT_REPLIES[1]}`, '--requests-log', requestsLog]);
   const modelUrl = await new Promise((resolve, reject) => {
     readline.createInterface({ input: model.stdout }).once('line', resolve);
     model.once('exit', (code) => reject(new Error(`scripted model exited (${code})`)));
@@ -243,6 +247,9 @@ async function main() {
   }
 }
 
+/** The scripted model's answers at the alternatives' temperatures 0.6 and 0.8. */
+const ALT_REPLIES = ['b + a', 'a.wrapping_add(b)'];
+
 const statusText = (page) => page.locator('.statusbar-item').allInnerTexts().then((t) => t.map((s) => s.replace(/\u00a0/g, ' ')).find((s) => s.includes('Baton:')) ?? '');
 const viewText = (page) => page.locator('.view-line').allInnerTexts().then((t) => t.map((s) => s.replace(/\u00a0/g, ' ')).join('\n'));
 
@@ -305,7 +312,10 @@ async function pickCodeAction(page, re) {
 const chatRequests = (requestsLog) =>
   fs.readFileSync(requestsLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.path === '/v1/chat/completions');
 
+const only = process.env.BATON_E2E_ONLY ? new RegExp(process.env.BATON_E2E_ONLY) : undefined;
+
 async function check(page, name, fn) {
+  if (only && !only.test(name)) return;
   const t = Date.now();
   try {
     await fn();
@@ -320,6 +330,9 @@ async function check(page, name, fn) {
     process.env.BATON_E2E_KEEP = '1';
   }
 }
+
+/** The main model's usual suggestion, as ghost text shows it. */
+const REPLY_SHOWN = 'a + b';
 
 async function run(page, repo, serverLog, userData, requestsLog, { userSettings, bodyModelUrl }) {
   await check(page, 'status bar shows the server state and the ready pull request', async () => {
@@ -342,6 +355,51 @@ async function run(page, repo, serverLog, userData, requestsLog, { userSettings,
     await page.keyboard.press('Tab');
     await waitFor('the accepted suggestion in the line', async () => (await viewText(page)).includes('let sum = a + b'), 5000);
     await waitFor('baton.accepted in the server log', () => fs.readFileSync(serverLog, 'utf8').includes('suggestion accepted'), 5000);
+  });
+
+  const ghostText = async () => (await page.locator('.ghost-text-decoration').allInnerTexts()).join('').replace(/\u00a0/g, ' ');
+
+  await check(page, 'Alt+] shows the next suggestion: the second of the server\'s alternatives, and Tab accepts it', async () => {
+    await openFile(page, 'main.rs');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('let e = ', { delay: 20 });
+    await waitFor('the usual suggestion as ghost text', async () => (await ghostText()) === REPLY_SHOWN, 20000);
+    await page.keyboard.press('Alt+BracketRight');
+    const next = await waitFor('another suggestion after Alt+]', async () => {
+      const t = await ghostText();
+      return t !== '' && t !== REPLY_SHOWN && t;
+    }, 20000);
+    if (next !== ALT_REPLIES[0]) throw new Error(`Alt+] shows ${JSON.stringify(next)}, expected the second suggestion ${JSON.stringify(ALT_REPLIES[0])}`);
+    await page.keyboard.press('Tab');
+    await waitFor('the second suggestion in the line', async () => (await viewText(page)).includes(`let e = ${ALT_REPLIES[0]}`), 5000);
+  });
+
+  await check(page, 'Baton: Open Completions Panel lists the suggestions; picking the second inserts it as one undoable edit', async () => {
+    await openFile(page, 'main.rs');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('let f = ', { delay: 20 });
+    await page.keyboard.press('Escape');
+    await runCommand(page, 'Baton: Open Completions Panel');
+    const rows = await waitFor('three suggestions in the panel', async () => {
+      const t = (await quickRows(page).allInnerTexts()).map((r) => r.replace(/\u00a0/g, ' '));
+      return t.length === 3 && t.every((r, i) => r.includes(`Suggestion ${i + 1}/3`)) && t;
+    }, 20000);
+    const expected = [REPLY_SHOWN, ...ALT_REPLIES];
+    rows.forEach((r, i) => {
+      if (!r.includes(expected[i])) throw new Error(`row ${i + 1} is ${JSON.stringify(r)}, expected ${JSON.stringify(expected[i])}`);
+    });
+    await pickRow(page, 'Suggestion 2/3');
+    await waitFor('the second suggestion in the line', async () => (await viewText(page)).includes(`let f = ${ALT_REPLIES[0]}`), 10000);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+Z');
+    await waitFor('one undo to take it out', async () => {
+      const t = await viewText(page);
+      return t.includes('let f =') && !t.includes(`let f = ${ALT_REPLIES[0]}`);
+    }, 5000);
   });
 
   await check(page, 'a changed setting reaches the server (workspace/didChangeConfiguration)', async () => {
