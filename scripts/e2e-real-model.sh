@@ -58,7 +58,7 @@ fi
 NVIM="$("$REPO/editors/nvim/install-nvim.sh")"
 TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 log "building baton (cargo, target $TARGET)"
-(cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet --bin baton >&2)
+(cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet --bin baton --example scripted_model >&2)
 BATON_BIN="$TARGET/debug/baton"
 
 # --- The real file ---------------------------------------------------------------------------------

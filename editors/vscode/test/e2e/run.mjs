@@ -667,6 +667,8 @@ const insertedTexts = (page) =>
 async function runRealModel(page, repo, serverLog) {
   await check(page, 'next edit from the real model: append .strip() to one assignment, Tab Tab applies the predicted one on each following line', async () => {
     await openFile(page, 'contact.py');
+    // The server starts with the first Python file: its text must be the one before the edit.
+    await waitFor('the server running', async () => /Baton: (idle|working)/.test(await statusText(page)), 60000);
     await page.keyboard.press('Control+Home');
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('ArrowDown');
