@@ -274,23 +274,18 @@ pub(crate) async fn ask(provider: &Provider, request: GenerateRequest) -> Result
     Ok(raw)
 }
 
-/// The prediction for line `line` of `rope` (its text `candidate`) from the model's `answer`,
+/// The predictions for line `line` of `rope` (its text `candidate`) from the model's `answer`,
 /// when the answer changes the line as the user's edit changed theirs: it removes some word the
 /// edit removed (or none when the edit removed none), inserts some token the edit inserted (or
 /// none when it inserted none), and removes or inserts no more distinct tokens than the edit
-/// did. Narrowed to the chars that differ.
-pub(crate) fn prediction(
-    rope: &Rope,
-    line: usize,
-    candidate: &str,
-    answer: &str,
-    edit: &LineEdit,
-) -> Option<Prediction> {
+/// did. One prediction per run of changed tokens (a name renamed twice on the line is two
+/// edits, each valid alone), each narrowed to the chars that differ; empty when the answer is
+/// not kept.
+pub(crate) fn predictions(rope: &Rope, line: usize, candidate: &str, answer: &str, edit: &LineEdit) -> Vec<Prediction> {
     let answer = answer.split(['\n', '\r']).next().unwrap_or("");
-    // Only the `+` line's text: a model that wrote another diff marker ran on.
     let answer = answer.trim_end();
     if answer.trim().is_empty() || answer == candidate.trim_end() || answer == edit.after {
-        return None;
+        return Vec::new();
     }
     let (removed, inserted) = token_change(candidate, answer);
     let like = |mine: &BTreeSet<String>, theirs: &BTreeSet<String>| {
@@ -301,16 +296,63 @@ pub(crate) fn prediction(
         }
     };
     if !like(&edit.removed, &removed) || !like(&edit.inserted, &inserted) {
-        return None;
+        return Vec::new();
     }
-    let prefix = candidate.chars().zip(answer.chars()).take_while(|(a, b)| a == b).count();
-    let (c_rest, a_rest): (Vec<char>, Vec<char>) =
-        (candidate.chars().skip(prefix).collect(), answer.chars().skip(prefix).collect());
-    let suffix = c_rest.iter().rev().zip(a_rest.iter().rev()).take_while(|(a, b)| a == b).count();
-    let start = rope.line_to_char(line) + prefix;
-    let end = start + c_rest.len() - suffix;
-    let text: String = a_rest[..a_rest.len() - suffix].iter().collect();
-    Some(Prediction { range: start..end, text, source: Source::Model })
+    let (old, new) = (pieces(candidate), pieces(answer));
+    let line_start = rope.line_to_char(line);
+    let chars = |ps: &[String]| ps.iter().map(|p| p.chars().count()).sum::<usize>();
+    let mut out = Vec::new();
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &old, &new) {
+        let (o, n) = match op {
+            similar::DiffOp::Equal { .. } => continue,
+            similar::DiffOp::Delete { old_index, old_len, new_index } => {
+                (old_index..old_index + old_len, new_index..new_index)
+            }
+            similar::DiffOp::Insert { old_index, new_index, new_len } => {
+                (old_index..old_index, new_index..new_index + new_len)
+            }
+            similar::DiffOp::Replace { old_index, old_len, new_index, new_len } => {
+                (old_index..old_index + old_len, new_index..new_index + new_len)
+            }
+        };
+        let before: String = old[o.clone()].concat();
+        let after: String = new[n].concat();
+        // Narrowed: `value` -> `value_value` inserts `_value`.
+        let prefix = before.chars().zip(after.chars()).take_while(|(a, b)| a == b).count();
+        let (b_rest, a_rest): (Vec<char>, Vec<char>) =
+            (before.chars().skip(prefix).collect(), after.chars().skip(prefix).collect());
+        let suffix = b_rest.iter().rev().zip(a_rest.iter().rev()).take_while(|(a, b)| a == b).count();
+        let start = line_start + chars(&old[..o.start]) + prefix;
+        let end = start + b_rest.len() - suffix;
+        let text: String = a_rest[..a_rest.len() - suffix].iter().collect();
+        if start == end && text.is_empty() {
+            continue;
+        }
+        out.push(Prediction { range: start..end, text, source: Source::Model });
+    }
+    out
+}
+
+/// A line cut into words, runs of whitespace and single other chars, which concatenate back to
+/// the line (what the answer's changes are split along).
+fn pieces(line: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let class = |c: char| {
+        if c.is_alphanumeric() || c == '_' {
+            0
+        } else if c.is_whitespace() {
+            1
+        } else {
+            2
+        }
+    };
+    for c in line.chars() {
+        match out.last_mut() {
+            Some(last) if class(c) != 2 && last.chars().next().is_some_and(|l| class(l) == class(c)) => last.push(c),
+            _ => out.push(c.to_string()),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -418,20 +460,48 @@ mod tests {
 
     fn check_answer(answer: &str, want: Expect) {
         let (rope, e) = edit_on("def area($0w, height):\n    return width * height\n", "width", "w");
-        let got = prediction(&rope, 1, "    return width * height", answer, &e)
-            .map(|p| format!("{:?} -> {:?}", rope.slice(p.range).to_string(), p.text));
+        let got: Vec<String> = predictions(&rope, 1, "    return width * height", answer, &e)
+            .into_iter()
+            .map(|p| {
+                format!(
+                    "{}..{} {:?} -> {:?}",
+                    p.range.start,
+                    p.range.end,
+                    rope.slice(p.range.clone()).to_string(),
+                    p.text
+                )
+            })
+            .collect();
         want.assert_eq(&format!("{got:?}"));
     }
 
     #[test]
     fn answers_are_kept_only_when_they_change_the_line_like_the_edit() {
-        check_answer("    return w * height", expect![[r#"Some("\"idth\" -> \"\"")"#]]);
-        check_answer("    return w * height\n-more", expect![[r#"Some("\"idth\" -> \"\"")"#]]);
+        check_answer("    return w * height", expect![[r#"["33..37 \"idth\" -> \"\""]"#]]);
+        check_answer("    return w * height\n-more", expect![[r#"["33..37 \"idth\" -> \"\""]"#]]);
         // Renamed more than the user did, unchanged, the user's own line, another change, prose.
-        check_answer("    return w * h", expect!["None"]);
-        check_answer("    return width * height", expect!["None"]);
-        check_answer("def area(w, height):", expect!["None"]);
-        check_answer("    return width + height", expect!["None"]);
-        check_answer("", expect!["None"]);
+        check_answer("    return w * h", expect!["[]"]);
+        check_answer("    return width * height", expect!["[]"]);
+        check_answer("def area(w, height):", expect!["[]"]);
+        check_answer("    return width + height", expect!["[]"]);
+        check_answer("", expect!["[]"]);
+    }
+
+    #[test]
+    fn a_name_renamed_twice_on_a_line_is_two_edits() {
+        let (rope, e) = edit_on("def area($0w):\n    return width * width\n", "width", "w");
+        let got: Vec<String> = predictions(&rope, 1, "    return width * width", "    return w * w", &e)
+            .into_iter()
+            .map(|p| {
+                format!(
+                    "{}..{} {:?} -> {:?}",
+                    p.range.start,
+                    p.range.end,
+                    rope.slice(p.range.clone()).to_string(),
+                    p.text
+                )
+            })
+            .collect();
+        expect![[r#"["25..29 \"idth\" -> \"\"", "33..37 \"idth\" -> \"\""]"#]].assert_eq(&format!("{got:?}"));
     }
 }

@@ -283,7 +283,9 @@ impl Conductor {
         }
         let predictions = asks
             .iter()
-            .filter_map(|(line, text, _, _, raw)| analogy::prediction(&doc.rope, *line, text, raw.as_deref()?, &edit))
+            .flat_map(|(line, text, _, _, raw)| {
+                raw.as_deref().map(|raw| analogy::predictions(&doc.rope, *line, text, raw, &edit)).unwrap_or_default()
+            })
             .collect();
         Ok(Some(predictions))
     }
