@@ -128,9 +128,11 @@ if [ "${BATON_SKIP_EDITORS:-0}" != 1 ]; then
 fi
 
 if [ "${BATON_SKIP_REAL_MODEL:-0}" != 1 ]; then
+    # e2e-real-model.sh: ghost text in Neovim, next edits the model predicts in Neovim and in
+    # VS Code (code-server, installed by the vscode step above); then a real agent.
     real_model() {
         scripts/local-model.sh prepare && scripts/e2e-real-model.sh && scripts/e2e-real-agent.sh \
-            && echo "2 passed, 0 failed"
+            && echo "4 passed, 0 failed"
     }
     run_step real-model real_model
     scripts/local-model.sh stop >/dev/null 2>&1 || true

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::agents::AgentProfile;
-use crate::conductor::nes::NesConfig;
+use crate::conductor::nes::{ModelPrompt, NesConfig};
 use crate::conductor::{CompletionConfig, EditConfig, FimTemplate};
 use crate::orchestrator::{self, GithubConfig};
 use crate::providers::ProviderConfig;
@@ -112,6 +112,7 @@ impl Settings {
             window_lines: n.window_lines,
             max_tokens: n.max_tokens,
             debounce_ms: n.debounce_ms,
+            model_prompt: n.model_prompt,
         }
     }
 
@@ -250,6 +251,11 @@ pub(crate) struct NesSettings {
     /// Wait after the request before asking the model, in milliseconds; a newer request for the
     /// same document supersedes a waiting one.
     pub(crate) debounce_ms: u64,
+    /// How the model predicts: `analogy` (the lines like the one the user just edited, each
+    /// rewritten by a one-line completion; small local models manage it), `window` (the lines
+    /// around the cursor rewritten; needs a larger model) or `auto` (`analogy` for a Qwen on a
+    /// completion endpoint, `window` otherwise).
+    pub(crate) model_prompt: ModelPrompt,
 }
 
 /// The defaults are the conductor's ([`NesConfig::default`]).
@@ -263,6 +269,7 @@ impl Default for NesSettings {
             window_lines: n.window_lines,
             max_tokens: n.max_tokens,
             debounce_ms: n.debounce_ms,
+            model_prompt: n.model_prompt,
         }
     }
 }

@@ -15,6 +15,8 @@
 #   CARGO_TARGET_DIR   respected when set (binaries are taken from there)
 #   BATON_NO_BUILD=1   skip cargo build (use the binaries already in the target dir)
 #   BATON_E2E_KEEP=1   keep the end-to-end run's temp dir (logs, screenshots)
+#   BATON_E2E_MODEL_URL  a real model's server (scripts/e2e-real-model.sh sets it): the end-to-end
+#                      run is then the real-model check only (next edits the model predicts)
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -134,7 +136,7 @@ failed=$((failed + ${f:-1}))
 
 log "end-to-end in code-server $CODE_SERVER_VERSION + $("$CHROMIUM" --version 2>/dev/null | head -n1)"
 E2E_OUT="$(BATON_BIN="$BATON_BIN" MODEL_BIN="$MODEL_BIN" VSIX="$VSIX" CODE_SERVER="$CODE_SERVER" \
-    PLAYWRIGHT_CORE="$PLAYWRIGHT_CORE" CHROMIUM="$CHROMIUM" timeout 300 node test/e2e/run.mjs)"
+    PLAYWRIGHT_CORE="$PLAYWRIGHT_CORE" CHROMIUM="$CHROMIUM" timeout "$([ -n "${BATON_E2E_MODEL_URL:-}" ] && echo 600 || echo 300)" node test/e2e/run.mjs)"
 e2e_rc=$?
 echo "$E2E_OUT" | grep -vE '^[0-9]+ passed, [0-9]+ failed$' >&2
 line="$(echo "$E2E_OUT" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n1)"

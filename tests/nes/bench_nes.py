@@ -30,6 +30,8 @@ Standard library only. Examples:
     python3 tests/nes/bench_nes.py --server "target/debug/baton" --structural-only
     python3 tests/nes/bench_nes.py --server "python3 tests/nes/stub_server.py --mode rename"
     python3 tests/nes/bench_nes.py --server target/debug/baton --model-url http://127.0.0.1:8080
+    python3 tests/nes/bench_nes.py --server target/debug/baton --model-url http://127.0.0.1:8080 \
+        --model-only --model-prompt window
 """
 
 from __future__ import annotations
@@ -311,6 +313,8 @@ def main() -> int:
                     help="ask Baton for structural predictions only (nes.model_predictions = false)")
     ap.add_argument("--model-only", action="store_true",
                     help="ask Baton for model predictions only (nes.structural_predictions = false)")
+    ap.add_argument("--model-prompt", choices=("auto", "analogy", "window"),
+                    help="how Baton asks the model (nes.model_prompt)")
     args = ap.parse_args()
 
     cases = [json.loads(line) for line in args.dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -327,6 +331,8 @@ def main() -> int:
         init_options["nes"] = {"model_predictions": False}
     if args.model_only:
         init_options["nes"] = {"structural_predictions": False}
+    if args.model_prompt:
+        init_options.setdefault("nes", {})["model_prompt"] = args.model_prompt
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-nes-") as tmp:

@@ -14,6 +14,7 @@ mod encodings;
 mod faults;
 mod lifecycle;
 mod nes;
+mod nes_analogy;
 mod nes_coalesce;
 mod ordering;
 mod panel;

@@ -226,7 +226,8 @@ async fn the_model_is_asked_when_the_structure_predicts_nothing_and_its_window_b
     let model = ModelServer::start().await;
     let rewritten = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))  # six\n";
     model.set_default(Reply::text(rewritten));
-    let client = client_with(&model, json!({ "debounce_ms": 0 })).await;
+    // The window rewrite (a Qwen model gets the analogy prompt by default: tests/wire/nes_analogy.rs).
+    let client = client_with(&model, json!({ "debounce_ms": 0, "model_prompt": "window" })).await;
     let completions = || model.requests().into_iter().filter(|r| r.path == "/v1/completions").collect::<Vec<_>>();
     client.open(URI, "python", TEXT).await;
     // A rename: structural, no model call.
@@ -267,7 +268,7 @@ async fn the_model_is_asked_when_the_structure_predicts_nothing_and_its_window_b
 async fn a_newer_request_supersedes_one_waiting_on_the_model_and_a_failing_model_answers_empty() {
     let model = ModelServer::start().await;
     model.set_default(Reply::Hang);
-    let client = client_with(&model, json!({ "debounce_ms": 0 })).await;
+    let client = client_with(&model, json!({ "debounce_ms": 0, "model_prompt": "window" })).await;
     client.open(URI, "python", "x = 1\n").await;
     client.change(URI, 2, (0, 4), (0, 5), "2").await;
     let (_, first) = client.send_request(METHOD, params(2, 0, 5)).await;

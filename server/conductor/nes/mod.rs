@@ -1,8 +1,10 @@
 //! Next edit suggestions (NES): after the user changes a document, the edit they will make next,
 //! anywhere in it. Owns the per-document edit history, the structural predictor (no model), the
-//! model predictor (a window rewritten), and how the two are merged. Plain data: char indices
+//! model predictors (lines rewritten by analogy with the user's edit, or a window rewritten), and
+//! how they are merged. Plain data: char indices
 //! into ropes, no LSP.
 
+pub(crate) mod analogy;
 pub(crate) mod history;
 pub(crate) mod model;
 pub(crate) mod structural;
@@ -73,6 +75,23 @@ pub(crate) struct NesConfig {
     /// Wait after the last change before asking the model, in milliseconds (a newer request
     /// supersedes a waiting one).
     pub(crate) debounce_ms: u64,
+    /// How the model is asked.
+    pub(crate) model_prompt: ModelPrompt,
+}
+
+/// How the model predicts (`nes.model_prompt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ModelPrompt {
+    /// `analogy` where the provider takes raw completion prompts and the model is a Qwen (small
+    /// local code models), `window` otherwise.
+    #[default]
+    Auto,
+    /// Lines like the user's edited one, each rewritten as the user rewrote theirs
+    /// ([`analogy`]); a raw completion prompt (not for Anthropic, which then gets `window`).
+    Analogy,
+    /// The window of lines around the cursor rewritten ([`model`]).
+    Window,
 }
 
 impl Default for NesConfig {
@@ -84,6 +103,7 @@ impl Default for NesConfig {
             window_lines: 21,
             max_tokens: 512,
             debounce_ms: 50,
+            model_prompt: ModelPrompt::Auto,
         }
     }
 }
@@ -178,7 +198,8 @@ pub(crate) struct ModelRequest<'a> {
 }
 
 impl Conductor {
-    /// The model's predictions for `request`: its window rewritten, diffed. `Ok(None)` when a
+    /// The model's predictions for `request`, as `nes.model_prompt` picks: lines rewritten by
+    /// analogy with the user's edit, or its window rewritten, diffed. `Ok(None)` when a
     /// newer next edit request for the document superseded this one (during the debounce or the
     /// model call, which is then dropped); answers are cached by prompt. `on_model_call` runs
     /// when (and only when) the model is asked; what it returns lives until the answer is in.
@@ -189,21 +210,23 @@ impl Conductor {
         request: ModelRequest<'_>,
         on_model_call: impl FnOnce() -> G,
     ) -> Result<Option<Vec<Prediction>>, ProviderError> {
+        let family = model::Family::of(request.provider.config().kind, &request.provider.config().model);
+        let analogy = match request.config.model_prompt {
+            ModelPrompt::Window => false,
+            ModelPrompt::Analogy => request.provider.config().kind != crate::providers::ProviderKind::Anthropic,
+            ModelPrompt::Auto => family == model::Family::Qwen,
+        };
+        if analogy {
+            return self.predict_by_analogy(request, family, on_model_call).await;
+        }
         let ModelRequest { ticket, doc, history, cursor, config, provider } = request;
         let window = model::window(&doc.rope, cursor, config.window_lines);
-        let family = model::Family::of(provider.config().kind, &provider.config().model);
         let language = syntax::language_for(&doc.language_id, &doc.path)
             .map_or(doc.language_id.as_str(), |l| l.info.name.as_str());
         let edits: Vec<HistoryEdit> = history.edits().cloned().collect();
         let generate = model::prompt(family, &doc.path, language, &doc.rope, &edits, &window, &config);
-        let key = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            format!("{:?}", generate.prompt).hash(&mut h);
-            h.finish()
-        };
-        let cached = self.nes.cache.lock().iter().rev().find(|(k, _)| *k == key).map(|(_, raw)| raw.clone());
-        let raw = match cached {
+        let key = prompt_key(&generate);
+        let raw = match self.nes.cached(key) {
             Some(raw) => raw,
             None => {
                 let debounce = std::time::Duration::from_millis(config.debounce_ms);
@@ -213,16 +236,83 @@ impl Conductor {
                 });
                 let Some(raw) = asked.await else { return Ok(None) };
                 let raw = raw?;
-                let mut cache = self.nes.cache.lock();
-                cache.push_back((key, raw.clone()));
-                while cache.len() > CACHE_SIZE {
-                    cache.pop_front();
-                }
+                self.nes.remember(key, &raw);
                 raw
             }
         };
         let Some(new) = model::rewritten(family, &raw, &window) else { return Ok(Some(Vec::new())) };
         Ok(Some(model::predictions(&window, &new)))
+    }
+
+    /// [`Conductor::predict_model`] by analogy ([`analogy`]): the user's newest edit as a line
+    /// edit, its candidate lines within half the window of it, one model call per candidate
+    /// not cached yet (all of them under one debounce and supersede), the answers that change
+    /// their line like the user's edit, nearest candidate first.
+    async fn predict_by_analogy<G>(
+        &self,
+        request: ModelRequest<'_>,
+        family: model::Family,
+        on_model_call: impl FnOnce() -> G,
+    ) -> Result<Option<Vec<Prediction>>, ProviderError> {
+        let ModelRequest { ticket, doc, history, config, provider, .. } = request;
+        let Some(edit) = history.last().and_then(|last| analogy::line_edit(&doc.rope, last)) else {
+            return Ok(Some(Vec::new()));
+        };
+        let radius = (config.window_lines as usize).div_ceil(2);
+        let mut asks = Vec::new();
+        for line in analogy::candidates(&doc.rope, &edit, radius) {
+            let Some(text) = analogy::line_text(&doc.rope, line) else { continue };
+            let generate = analogy::prompt(family, &doc.path, &edit, &text, config.max_tokens);
+            let key = prompt_key(&generate);
+            let cached = self.nes.cached(key);
+            asks.push((line, text, generate, key, cached));
+        }
+        if asks.iter().any(|a| a.4.is_none()) {
+            let debounce = std::time::Duration::from_millis(config.debounce_ms);
+            let asked = self.run_current(ticket, debounce, async {
+                let _in_flight = on_model_call();
+                for ask in asks.iter_mut().filter(|a| a.4.is_none()) {
+                    let raw = analogy::ask(provider, ask.2.clone()).await?;
+                    self.nes.remember(ask.3, &raw);
+                    ask.4 = Some(raw);
+                }
+                Ok::<_, ProviderError>(())
+            });
+            let Some(done) = asked.await else { return Ok(None) };
+            done?;
+        }
+        let predictions = asks
+            .iter()
+            .flat_map(|(line, text, _, _, raw)| {
+                raw.as_deref().map(|raw| analogy::predictions(&doc.rope, *line, text, raw, &edit)).unwrap_or_default()
+            })
+            .collect();
+        Ok(Some(predictions))
+    }
+}
+
+/// The cache key of a model request: a hash of its prompt.
+fn prompt_key(request: &crate::providers::GenerateRequest) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{:?}", request.prompt).hash(&mut h);
+    h.finish()
+}
+
+impl Nes {
+    /// The model's cached answer to the prompt hashed to `key`.
+    fn cached(&self, key: u64) -> Option<String> {
+        self.cache.lock().iter().rev().find(|(k, _)| *k == key).map(|(_, raw)| raw.clone())
+    }
+
+    /// Caches the model's answer `raw` to the prompt hashed to `key` (the oldest of
+    /// [`CACHE_SIZE`] goes).
+    fn remember(&self, key: u64, raw: &str) {
+        let mut cache = self.cache.lock();
+        cache.push_back((key, raw.to_owned()));
+        while cache.len() > CACHE_SIZE {
+            cache.pop_front();
+        }
     }
 }
 

@@ -29,6 +29,7 @@
 ---@field scol integer start byte column
 ---@field erow integer 0-based end row
 ---@field ecol integer end byte column
+---@field landed? integer byte column the cursor landed on when jumping there (clamped to the line)
 
 local M = {}
 
@@ -218,8 +219,11 @@ function M.accept(bufnr)
     return false
   end
   local cur = api.nvim_win_get_cursor(0) --[[@as [integer, integer] ]]
-  if cur[1] - 1 ~= s.srow or cur[2] ~= s.scol then
+  -- Normal mode cannot put the cursor past a line's last char: an edit that appends to a line
+  -- is reached where the jump landed.
+  if cur[1] - 1 ~= s.srow or (cur[2] ~= s.scol and cur[2] ~= s.landed) then
     api.nvim_win_set_cursor(0, { s.srow + 1, s.scol } --[[@as integer[] ]])
+    s.landed = api.nvim_win_get_cursor(0)[2]
     return true
   end
   M.clear(bufnr)

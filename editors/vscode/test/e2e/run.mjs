@@ -8,6 +8,8 @@
 // BATON_E2E_KEEP=1 keeps the temp dir (screenshots, logs) for a look afterwards;
 // BATON_E2E_ONLY=REGEX runs only the checks whose names match (setup always runs; later checks
 // may rely on what earlier ones did).
+// BATON_E2E_MODEL_URL (a real model's server, e.g. llama-server on 127.0.0.1; scripts/
+// e2e-real-model.sh sets it) runs the real-model check instead: next edits the model predicts.
 import { spawn, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -26,6 +28,8 @@ const MODEL_BIN = env('MODEL_BIN');
 const VSIX = env('VSIX');
 const CODE_SERVER = env('CODE_SERVER');
 const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
+const REAL_MODEL_URL = process.env.BATON_E2E_MODEL_URL;
+const REAL_MODEL = process.env.BATON_E2E_MODEL ?? 'qwen2.5-coder-0.5b';
 const { chromium } = createRequire(import.meta.url)(env('PLAYWRIGHT_CORE'));
 
 const started = Date.now();
@@ -125,6 +129,9 @@ fs.writeFileSync(path.join(repo, 'store.py'), 'class Store:\n    data = {}\n\n  
 // A parameter used twice in the body: renaming it predicts both uses (structurally, no model).
 const RENAME_PY = 'def scale(value, factor):\n    return value * factor + value\n';
 fs.writeFileSync(path.join(repo, 'rename.py'), RENAME_PY);
+// An edit no structural prediction follows (a call appended to one assignment): the real model's.
+const CONTACT_PY = 'class Contact:\n    def __init__(self, name, email, city):\n        self.name = name\n        self.email = email\n        self.city = city\n';
+fs.writeFileSync(path.join(repo, 'contact.py'), CONTACT_PY);
 git(repo, 'init', '-q', '-b', 'main');
 git(repo, 'config', 'user.name', 'Baton Test');
 git(repo, 'config', 'user.email', 'test@baton.invalid');
@@ -215,6 +222,18 @@ async function main() {
     // Next edits from the structure only: the scripted model's one reply is no rewrite.
     'baton.nes.model_predictions': false,
   };
+  if (REAL_MODEL_URL) {
+    // The real model's next edits only: no structural ones, no inline completion sharing its slot.
+    Object.assign(userSettings, {
+      'baton.provider.base_url': `${REAL_MODEL_URL}/v1`,
+      'baton.provider.model': REAL_MODEL,
+      'baton.provider.timeout_ms': 120000,
+      'baton.completion.enabled': false,
+      'baton.nes.model_predictions': true,
+      'baton.nes.structural_predictions': false,
+      'baton.nes.model_prompt': 'analogy',
+    });
+  }
   fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
   // baton.serverPath is machine-scoped: code-server is a remote window, whose machine settings
   // live apart from the user's.
@@ -241,7 +260,8 @@ async function main() {
     await page.goto(`${base}/?folder=${encodeURIComponent(repo)}`);
     await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
     log('workbench loaded');
-    await run(page, repo, serverLog, userData, requestsLog, { userSettings, bodyModelUrl });
+    if (REAL_MODEL_URL) await runRealModel(page, repo, serverLog);
+    else await run(page, repo, serverLog, userData, requestsLog, { userSettings, bodyModelUrl });
   } finally {
     await browser.close().catch(() => undefined);
   }
@@ -688,6 +708,44 @@ async function run(page, repo, serverLog, userData, requestsLog, { userSettings,
       const rows = (await editor.locator('.setting-item-contents').allInnerTexts()).join('|');
       return /Remote/i.test(tab) && rows.includes('Server Path') && { tab };
     }, 10000);
+  });
+}
+
+/** Text the shown next edit inserts (its `after` decoration's content), per rendered span. */
+const insertedTexts = (page) =>
+  page.evaluate(() =>
+    [...globalThis.document.querySelectorAll('.editor-group-container.active .monaco-editor .view-lines span')]
+      .flatMap((e) => [globalThis.getComputedStyle(e, '::after').content, /\bced-/.test(e.className) ? e.textContent : ''])
+      .filter((c) => c && c !== 'none' && c !== 'normal')
+      .map((c) => c.replace(/^"|"$/g, '')),
+  );
+
+/** The real model's check: an edit typed with the keyboard, the model's next edit on the next
+ * line by analogy, Tab Tab, chained to the last line; each accept is a `model:` one. */
+async function runRealModel(page, repo, serverLog) {
+  await check(page, 'next edit from the real model: append .strip() to one assignment, Tab Tab applies the predicted one on each following line', async () => {
+    await openFile(page, 'contact.py');
+    // The server starts with the first Python file: its text must be the one before the edit.
+    await waitFor('the server running', async () => /Baton: (idle|working)/.test(await statusText(page)), 60000);
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('End');
+    const t0 = Date.now();
+    await page.keyboard.type('.strip()', { delay: 30 });
+    const accepted = () => (fs.readFileSync(serverLog, 'utf8').match(/next edit accepted.*model:\d+|model:\d+.*next edit accepted/g) ?? []).length;
+    const expected = ['        self.name = name.strip()', '        self.email = email.strip()', '        self.city = city.strip()'];
+    for (let n = 1; n <= 2; n++) {
+      await waitFor(`the model's next edit ${n} shown (".strip()" inserted)`, async () => (await insertedTexts(page)).includes('.strip()'), 120000, 250);
+      log(`model next edit ${n} shown after ${Date.now() - t0} ms`);
+      await page.keyboard.press('Tab'); // to the edit
+      await page.keyboard.press('Tab'); // apply it
+      await waitFor(`next edit ${n} applied`, async () => (await viewText(page)).includes(expected.slice(0, n + 1).join('\n')), 10000);
+      await waitFor(`accept ${n} of a model: suggestion in the server log`, () => accepted() === n, 10000);
+    }
+    await page.keyboard.press('Control+S');
+    const done = `class Contact:\n    def __init__(self, name, email, city):\n${expected.join('\n')}\n`;
+    await waitFor('the edited file on disk', () => fs.readFileSync(path.join(repo, 'contact.py'), 'utf8') === done, 10000);
   });
 }
 
