@@ -16,7 +16,7 @@
 #   --json FILE      also write the raw numbers as JSON
 #
 # Installs (once, skipped when present) into $BATON_CACHE/bench-perf (BATON_CACHE defaults to
-# <repo>/.cache): lsp-ai 0.7.0 from crates.io (`cargo install --locked`, default features; ~15 min
+# <repo>/.cache): lsp-ai 0.7.0 from crates.io (`cargo install --locked`, default features; ~35 min
 # on 2 busy cores) and tabby-agent 1.5.0 from npm (seconds). Needs cargo, node >= 18 and npm.
 set -euo pipefail
 

@@ -657,6 +657,8 @@ def report(results: dict, command: str, meta: dict) -> str:
         ("model calls started / completed", lambda r: f"{r['trace']['started']} / {r['trace']['completed']}"),
         ("suggestions shown (answers for the newest version)", lambda r: str(r["trace"]["shown"])),
         ("stale answers", lambda r: str(r["trace"]["stale"])),
+        ("requests answered at all (errors included)",
+         lambda r: f"{r['trace']['answered']} / {r['trace']['requests']}"),
         ("pauses answered", lambda r: f"{4 - r['trace']['unanswered']} / 4"),
         ("pause-to-suggestion p50 / p90 (ms)",
          lambda r: f"{fmt(percentile(r['trace']['latencies_ms'], 50), 0)} / "
