@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -686,13 +685,16 @@ def report(results: dict, command: str, meta: dict) -> str:
         "Trace: 81 keystrokes, 4 pauses of 2.5 s, model 150 ms; each keystroke a didChange and an "
         "automatic request, the previous one cancelled. Overhead: 300 requests after one-character "
         "changes, model 0 ms, response time minus model time.",
-        "Requests: baton textDocument/inlineCompletion (triggerKind Automatic); tabby-agent 1.5.0 and "
-        "lsp-ai 0.7.0 textDocument/completion (triggerKind Invoked), the only completion request their "
-        "language servers register (tabby-agent answers inlineCompletion with -32601).",
-        "Overhead runs switch debounce off (baton completion.debounce_ms = max_debounce_ms = 0; "
-        "tabby-agent completion.debounce fixed 0) and raise lsp-ai's max_requests_per_second to 100 "
-        "(the trace keeps its default of 1).",
     ]
+    requests = {"baton": "baton textDocument/inlineCompletion (triggerKind Automatic)",
+                "tabby-agent": "tabby-agent textDocument/completion (its 1.5.0 language server has no "
+                               "inline completion: -32601)",
+                "lsp-ai": "lsp-ai textDocument/completion (its only completion request)"}
+    overhead = {"baton": "baton completion.debounce_ms = max_debounce_ms = 0",
+                "tabby-agent": "tabby-agent completion.debounce fixed 0",
+                "lsp-ai": "lsp-ai max_requests_per_second 100 (the trace keeps its default of 1)"}
+    notes.append("Requests: " + "; ".join(requests[n] for n in names) + ".")
+    notes.append("Overhead runs without debounce: " + "; ".join(overhead[n] for n in names) + ".")
     for n in names:
         t = results[n]["trace"]
         extra = []
