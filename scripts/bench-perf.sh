@@ -14,6 +14,7 @@
 #                    installs, for CI and quick runs)
 #   --baton PATH     the binary to measure (default: cargo build --release; target/release/baton)
 #   --json FILE      also write the raw numbers as JSON
+#   --trace-delay-ms N  the scripted model's delay in the typing trace (default 150; overhead: 0)
 #
 # Installs (once, skipped when present) into $BATON_CACHE/bench-perf (BATON_CACHE defaults to
 # <repo>/.cache): lsp-ai 0.7.0 from crates.io (`cargo install --locked`, default features; ~35 min
@@ -34,12 +35,14 @@ die() { log "error: $*"; exit 1; }
 SERVERS="baton,tabby-agent,lsp-ai"
 BATON_BIN=""
 JSON_OUT=""
+TRACE_DELAY=150
 args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
         --servers) SERVERS="${2:?--servers needs a list}"; shift 2 ;;
         --baton) BATON_BIN="${2:?--baton needs a path}"; shift 2 ;;
         --json) JSON_OUT="${2:?--json needs a file}"; shift 2 ;;
+        --trace-delay-ms) TRACE_DELAY="${2:?--trace-delay-ms needs a number}"; shift 2 ;;
         -h | --help) sed -n '2,/^set /p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -89,4 +92,4 @@ meta="$(printf '{"commit": "%s", "machine": "%s"}' "$commit" "$machine")"
 extra=()
 [ -z "$JSON_OUT" ] || extra+=(--out "$JSON_OUT")
 python3 "$DRIVER" --servers "$SERVERS" --baton "$BATON_BIN" --tabby-agent "$TABBY_AGENT_JS" \
-    --lsp-ai "$LSP_AI_BIN" --command "$COMMAND" --meta "$meta" "${extra[@]}"
+    --lsp-ai "$LSP_AI_BIN" --trace-delay-ms "$TRACE_DELAY" --command "$COMMAND" --meta "$meta" "${extra[@]}"

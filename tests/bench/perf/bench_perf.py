@@ -467,11 +467,11 @@ def change(uri: str, version: int, line: int, ch: int, text: str) -> dict:
                                 "text": text}]}
 
 
-def run_trace(kind: ServerKind, model: ScriptedModel, trace: dict) -> dict:
+def run_trace(kind: ServerKind, model: ScriptedModel, trace: dict, trace_delay_ms: float) -> dict:
     initial = trace["initial"]
     lines = initial.split("\n")
     model.target = trace["target"]
-    model.delay_ms = TRACE_DELAY_MS
+    model.delay_ms = trace_delay_ms
     model.stats.reset()
     lsp = start(kind, model, "trace", "trace")
     try:
@@ -682,7 +682,7 @@ def report(results: dict, command: str, meta: dict) -> str:
         "",
         f"{meta['date']}, commit {meta['commit']}, {meta['machine']}.",
         "Versions: " + "; ".join(f"{n}: {results[n]['version'] or '?'}" for n in names) + ".",
-        "Trace: 81 keystrokes, 4 pauses of 2.5 s, model 150 ms; each keystroke a didChange and an "
+        f"Trace: 81 keystrokes, 4 pauses of 2.5 s, model {meta.get('trace_delay_ms', TRACE_DELAY_MS):.0f} ms; each keystroke a didChange and an "
         "automatic request, the previous one cancelled. Overhead: 300 requests after one-character "
         "changes, model 0 ms, response time minus model time.",
     ]
@@ -720,6 +720,8 @@ def main() -> int:
     ap.add_argument("--command", default="")
     ap.add_argument("--meta", default="{}")
     ap.add_argument("--out", default="")
+    ap.add_argument("--trace-delay-ms", type=float, default=TRACE_DELAY_MS,
+                    help="the model's delay in the typing trace (the overhead runs use 0)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = ap.parse_args()
     names = [s.strip() for s in args.servers.split(",") if s.strip()]
@@ -735,6 +737,7 @@ def main() -> int:
     meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": "?",
             "machine": f"{os.cpu_count()} cores"}
     meta.update(json.loads(args.meta))
+    meta["trace_delay_ms"] = args.trace_delay_ms
     work_root = Path(tempfile.mkdtemp(prefix="bench-perf-"))
     model = ScriptedModel().start()
     results: dict = {}
@@ -748,7 +751,7 @@ def main() -> int:
             kind = KINDS[n](binaries[n], work)
             r: dict = {"version": kind.version()}
             log(f"{n}: typing trace")
-            r["trace"] = run_trace(kind, model, trace)
+            r["trace"] = run_trace(kind, model, trace, args.trace_delay_ms)
             log(f"{n}: overhead on the 10,000-line module, didChange cost")
             r["module"] = run_overhead(kind, model, "module", module_text, module_cursor, True)
             log(f"{n}: overhead on the 10,000-line one-class file")
