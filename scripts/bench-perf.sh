@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Performance benchmark side by side (issue 13): Baton, tabby-agent 1.5.0 and lsp-ai 0.7.0 over
+# stdio against one scripted model (tests/bench/perf/scripted_model.py), replaying the same typing
+# trace (81 keystrokes, 4 pauses, 150 ms model) and the same overhead runs (300 requests on a
+# 10,000-line module and on a 10,000-line one-class file, 0 ms model). Prints one table: model
+# calls started and completed, stale answers, pause-to-suggestion p50/p90, server overhead p50/p99,
+# didChange cost, memory with 100 open files; then the command. A benchmark, not a test: not in
+# scripts/test.sh. Driver: tests/bench/perf/bench_perf.py. Results: tests/bench/perf/RESULTS.md.
+#
+#   scripts/bench-perf.sh [OPTIONS]
+#
+# Options:
+#   --servers LIST   baton,tabby-agent,lsp-ai (default all three; `--servers baton` needs no
+#                    installs, for CI and quick runs)
+#   --baton PATH     the binary to measure (default: cargo build --release; target/release/baton)
+#   --json FILE      also write the raw numbers as JSON
+#   --trace-delay-ms N  the scripted model's delay in the typing trace (default 150; overhead: 0)
+#
+# Installs (once, skipped when present) into $BATON_CACHE/bench-perf (BATON_CACHE defaults to
+# <repo>/.cache): lsp-ai 0.7.0 from crates.io (`cargo install --locked`, default features; ~35 min
+# on 2 busy cores) and tabby-agent 1.5.0 from npm (seconds). Needs cargo, node >= 18 and npm.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export BATON_CACHE="${BATON_CACHE:-$REPO/.cache}"
+CACHE="$BATON_CACHE/bench-perf"
+TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
+DRIVER="$REPO/tests/bench/perf/bench_perf.py"
+LSP_AI_VERSION=0.7.0
+TABBY_AGENT_VERSION=1.5.0
+
+log() { printf '[bench-perf] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+SERVERS="baton,tabby-agent,lsp-ai"
+BATON_BIN=""
+JSON_OUT=""
+TRACE_DELAY=150
+args=("$@")
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --servers) SERVERS="${2:?--servers needs a list}"; shift 2 ;;
+        --baton) BATON_BIN="${2:?--baton needs a path}"; shift 2 ;;
+        --json) JSON_OUT="${2:?--json needs a file}"; shift 2 ;;
+        --trace-delay-ms) TRACE_DELAY="${2:?--trace-delay-ms needs a number}"; shift 2 ;;
+        -h | --help) sed -n '2,/^set /p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+COMMAND="scripts/bench-perf.sh${args[*]:+ ${args[*]}}"
+wants() { case ",$SERVERS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+# --- The peers, into the cache ------------------------------------------------------------------
+LSP_AI_BIN="$CACHE/lsp-ai/bin/lsp-ai"
+TABBY_AGENT_JS="$CACHE/npm/node_modules/tabby-agent/dist/cli.js"
+if wants lsp-ai; then
+    if [ ! -x "$LSP_AI_BIN" ] || ! "$LSP_AI_BIN" --version 2>/dev/null | grep -q "$LSP_AI_VERSION"; then
+        command -v cargo >/dev/null || die "cargo is needed to install lsp-ai"
+        log "installing lsp-ai $LSP_AI_VERSION from crates.io into $CACHE/lsp-ai (cargo install; slow the first time)"
+        start=$(date +%s)
+        cargo install lsp-ai --version "$LSP_AI_VERSION" --locked --root "$CACHE/lsp-ai" >&2
+        log "lsp-ai installed in $(( $(date +%s) - start )) s"
+    fi
+fi
+if wants tabby-agent; then
+    if [ ! -f "$TABBY_AGENT_JS" ] || ! grep -q "\"version\": \"$TABBY_AGENT_VERSION\"" \
+        "$CACHE/npm/node_modules/tabby-agent/package.json" 2>/dev/null; then
+        command -v npm >/dev/null || die "npm is needed to install tabby-agent"
+        log "installing tabby-agent $TABBY_AGENT_VERSION from npm into $CACHE/npm"
+        start=$(date +%s)
+        mkdir -p "$CACHE/npm"
+        npm install --prefix "$CACHE/npm" --no-audit --no-fund --ignore-scripts \
+            "tabby-agent@$TABBY_AGENT_VERSION" >&2
+        log "tabby-agent installed in $(( $(date +%s) - start )) s"
+    fi
+    command -v node >/dev/null || die "node is needed to run tabby-agent"
+fi
+
+# --- Baton --------------------------------------------------------------------------------------
+if [ -z "$BATON_BIN" ]; then
+    log "building baton (cargo build --release)"
+    (cd "$REPO" && cargo build --quiet --release --locked --bin baton >&2)
+    BATON_BIN="$TARGET/release/baton"
+fi
+[ -x "$BATON_BIN" ] || die "no baton binary at $BATON_BIN"
+
+commit="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if ! git -C "$REPO" diff --quiet HEAD -- server 2>/dev/null; then commit="$commit+dirty"; fi
+machine="$(nproc) cores, $(uname -m), load $(cut -d' ' -f1-3 /proc/loadavg)"
+meta="$(printf '{"commit": "%s", "machine": "%s"}' "$commit" "$machine")"
+
+extra=()
+[ -z "$JSON_OUT" ] || extra+=(--out "$JSON_OUT")
+python3 "$DRIVER" --servers "$SERVERS" --baton "$BATON_BIN" --tabby-agent "$TABBY_AGENT_JS" \
+    --lsp-ai "$LSP_AI_BIN" --trace-delay-ms "$TRACE_DELAY" --command "$COMMAND" --meta "$meta" "${extra[@]}"

@@ -1,0 +1,775 @@
+"""Performance benchmark side by side (issue 13, item 6): Baton, tabby-agent and lsp-ai over
+stdio against one scripted model (scripted_model.py), printing one table.
+
+Runs, each in a fresh server process:
+- trace: the typing trace of trace.json (81 keystrokes, 4 pauses), model delay 150 ms. Each
+  keystroke is a `didChange` and an automatic completion request (`textDocument/inlineCompletion`,
+  triggerKind Automatic; `textDocument/completion` for lsp-ai, which has no inline completion);
+  the previous request still pending is cancelled (`$/cancelRequest`), as VS Code does.
+- overhead: 300 requests, each after a one-character `didChange`, at the end of a line in the
+  middle of a 10,000-line module (1,000 functions) and of a 10,000-line file that is one class;
+  model delay 0, debounce switched off where a server has a setting for it. Overhead = response
+  time minus the model's time for the calls made while the request was open.
+- didChange cost: CPU time of all the server's threads (/proc/PID/task/*/schedstat) for 200
+  one-character changes to the 10,000-line module, 20 ms apart, no requests, background work
+  (reparsing) included, idle CPU over the same span subtracted; microseconds per change.
+- memory: RSS (/proc/PID/status VmRSS) after opening 100 Python files of 300 lines and one
+  completion request in the last.
+
+Standard library only. `bench-perf.sh` installs the peers and calls this; `--servers baton` runs
+Baton alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from scripted_model import ScriptedModel  # noqa: E402
+
+TRACE_DELAY_MS = 150.0
+OVERHEAD_REQUESTS = 300
+OVERHEAD_WARMUP = 10
+OVERHEAD_GAP_S = 0.05
+OVERHEAD_ANSWER = "zz_bench(a, b)"
+# Typed in the overhead runs, never containing the answer's first character, so no server can
+# serve a request from a suggestion the user is typing through.
+OVERHEAD_TYPED = "v = a * b + 1\n"
+DIDCHANGE_COUNT = 200
+DIDCHANGE_GAP_S = 0.02
+MEMORY_FILES = 100
+MEMORY_LINES = 300
+REQUEST_CANCELLED = -32800
+
+
+def log(msg: str) -> None:
+    print(f"[bench-perf] {msg}", file=sys.stderr, flush=True)
+
+
+class HarnessError(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------------------------
+# LSP over stdio
+# ------------------------------------------------------------------------------------------------
+
+class Lsp:
+    """One server process. Responses are recorded with their arrival time (`time.monotonic()`);
+    requests from the server are answered at once so it never waits on us."""
+
+    def __init__(self, argv: list[str], env: dict, stderr_path: Path, cwd: Path):
+        self._stderr = open(stderr_path, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, env=env, cwd=str(cwd),
+                                     start_new_session=True)
+        self._next = 0
+        self.responses: dict = {}
+        self.arrivals: dict = {}
+        self._cv = threading.Condition()
+        self._write_lock = threading.Lock()
+        self._closed = False
+        self._reader = threading.Thread(target=self._read_loop, daemon=True)
+        self._reader.start()
+
+    def _read_loop(self) -> None:
+        out = self.proc.stdout
+        try:
+            while True:
+                length = None
+                while True:
+                    line = out.readline()
+                    if not line:
+                        raise EOFError
+                    line = line.strip()
+                    if not line:
+                        break
+                    k, _, v = line.decode("ascii", "replace").partition(":")
+                    if k.strip().lower() == "content-length":
+                        length = int(v.strip())
+                if length is None:
+                    raise HarnessError("a frame without Content-Length")
+                body = out.read(length)
+                now = time.monotonic()
+                if len(body) < length:
+                    raise EOFError
+                msg = json.loads(body)
+                if "method" in msg and "id" in msg:
+                    result = None
+                    if msg["method"] == "workspace/configuration":
+                        items = (msg.get("params") or {}).get("items") or []
+                        result = [None] * len(items)
+                    self._send({"jsonrpc": "2.0", "id": msg["id"], "result": result})
+                elif "id" in msg and "method" not in msg:
+                    with self._cv:
+                        self.responses[msg["id"]] = msg
+                        self.arrivals[msg["id"]] = now
+                        self._cv.notify_all()
+        except (EOFError, ValueError, HarnessError, OSError):
+            pass
+        finally:
+            with self._cv:
+                self._closed = True
+                self._cv.notify_all()
+
+    def _send(self, msg: dict) -> None:
+        data = json.dumps(msg).encode()
+        with self._write_lock:
+            self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(data) + data)
+            self.proc.stdin.flush()
+
+    def notify(self, method: str, params) -> None:
+        self._send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def send_request(self, method: str, params) -> tuple[int, float]:
+        """Sends a request; returns its id and the time it was written."""
+        self._next += 1
+        rid = self._next
+        self._send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
+        return rid, time.monotonic()
+
+    def wait(self, rid: int, timeout: float) -> tuple[dict, float]:
+        """The response to `rid` and its arrival time."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while rid not in self.responses:
+                left = deadline - time.monotonic()
+                if self._closed:
+                    raise HarnessError(f"the server closed its output (exit {self.proc.poll()})")
+                if left <= 0:
+                    raise HarnessError(f"no answer to request {rid} within {timeout:.0f} s")
+                self._cv.wait(left)
+            return self.responses[rid], self.arrivals[rid]
+
+    def request(self, method: str, params, timeout: float):
+        rid, _ = self.send_request(method, params)
+        msg, _ = self.wait(rid, timeout)
+        if "error" in msg:
+            raise HarnessError(f"{method} answered an error: {msg['error']}")
+        return msg.get("result")
+
+    def close(self) -> None:
+        try:
+            self.request("shutdown", None, 10)
+            self.notify("exit", None)
+            self.proc.wait(timeout=10)
+        except (HarnessError, OSError, subprocess.TimeoutExpired):
+            pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self._stderr.close()
+
+
+def suggestion_text(result) -> str:
+    """The first suggestion's text in an inline completion or completion result ('' for none)."""
+    if isinstance(result, dict):
+        items = result.get("items") or []
+    elif isinstance(result, list):
+        items = result
+    else:
+        items = []
+    for it in items:
+        if not isinstance(it, dict):
+            continue
+        ins = it.get("insertText")
+        if isinstance(ins, dict):
+            ins = ins.get("value")
+        if not ins and isinstance(it.get("textEdit"), dict):
+            ins = it["textEdit"].get("newText")
+        if not ins:
+            ins = it.get("label")
+        if isinstance(ins, str) and ins:
+            return ins
+    return ""
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time of every thread of `pid`, in nanoseconds (first field of schedstat)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for t in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+# ------------------------------------------------------------------------------------------------
+# The servers
+# ------------------------------------------------------------------------------------------------
+
+class ServerKind:
+    """How to start and talk to one server. `mode` is "trace" or "overhead" (the overhead runs
+    switch debounce off where the server has a setting)."""
+
+    name = ""
+    method = "textDocument/inlineCompletion"
+
+    def __init__(self, binary: str, work: Path):
+        self.binary = binary
+        self.work = work
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self, model_url: str, mode: str) -> dict:
+        home = self.work / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+                "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
+                "XDG_DATA_HOME": str(home / ".local" / "share"), "LANG": "C.UTF-8"}
+
+    def init_options(self, model_url: str, mode: str):
+        return None
+
+    def capabilities(self) -> dict:
+        return {"general": {"positionEncodings": ["utf-16"]},
+                "textDocument": {"inlineCompletion": {"dynamicRegistration": False},
+                                 "completion": {"completionItem": {"snippetSupport": False}},
+                                 "synchronization": {"didSave": False}},
+                "workspace": {"configuration": False}}
+
+    def params(self, uri: str, line: int, character: int) -> dict:
+        return {"textDocument": {"uri": uri}, "position": {"line": line, "character": character},
+                "context": {"triggerKind": 2}}
+
+    def version(self) -> str:
+        return ""
+
+
+class Baton(ServerKind):
+    name = "baton"
+
+    def argv(self) -> list[str]:
+        return [self.binary, "--log-file", str(self.work / "baton.log"), "--log-level", "baton=info"]
+
+    def env(self, model_url: str, mode: str) -> dict:
+        e = super().env(model_url, mode)
+        cfg = self.work / "config.toml"
+        cfg.write_text("")
+        e["BATON_CONFIG"] = str(cfg)
+        e["BATON_DATA_DIR"] = str(self.work / "data")
+        return e
+
+    def init_options(self, model_url: str, mode: str):
+        completion: dict = {"temperature": 0.0}
+        if mode == "overhead":
+            completion.update({"debounce_ms": 0, "max_debounce_ms": 0})
+        return {"provider": {"kind": "openai", "base_url": model_url + "/v1", "model": "qwen2.5-coder"},
+                "completion": completion}
+
+    def version(self) -> str:
+        try:
+            return subprocess.run([self.binary, "--version"], capture_output=True, text=True,
+                                  timeout=30).stdout.strip()
+        except OSError:
+            return ""
+
+
+class TabbyAgent(ServerKind):
+    """tabby-agent 1.5.0: reads its settings from ~/.tabby-client/agent/config.toml (HOME is a
+    folder of the run), talks to a Tabby server (`/v1/health`, `/v1/completions` with
+    `segments`), which the scripted model is."""
+
+    name = "tabby-agent"
+    # 1.5.0's language server registers `completionProvider` only: `textDocument/inlineCompletion`
+    # answers -32601 "Unhandled method". Its completion handler always builds a non-manual request
+    # (debounced), whatever the trigger kind.
+    method = "textDocument/completion"
+
+    def params(self, uri: str, line: int, character: int) -> dict:
+        return {"textDocument": {"uri": uri}, "position": {"line": line, "character": character},
+                "context": {"triggerKind": 1}}
+
+    def argv(self) -> list[str]:
+        return ["node", self.binary, "--lsp", "--stdio"]
+
+    def env(self, model_url: str, mode: str) -> dict:
+        e = super().env(model_url, mode)
+        d = Path(e["HOME"]) / ".tabby-client" / "agent"
+        d.mkdir(parents=True, exist_ok=True)
+        text = (f'[server]\nendpoint = "{model_url}"\ntoken = "bench"\n\n'
+                "[anonymousUsageTracking]\ndisable = true\n")
+        if mode == "overhead":
+            text += '\n[completion.debounce]\nmode = "fixed"\ninterval = 0\n'
+        (d / "config.toml").write_text(text)
+        return e
+
+    def version(self) -> str:
+        try:
+            pkg = Path(self.binary).resolve().parent.parent / "package.json"
+            return "tabby-agent " + json.loads(pkg.read_text())["version"]
+        except (OSError, ValueError, KeyError):
+            return "tabby-agent"
+
+
+class LspAi(ServerKind):
+    """lsp-ai 0.7.0: `textDocument/completion` only (no inline completion), settings in
+    `initializationOptions`: an `open_ai` model on the scripted model's `/v1/completions` with
+    Qwen's FIM markers, the `file_store` memory backend. Its rate limit
+    (`max_requests_per_second`, default 1) is kept for the trace, raised to 100 for the overhead
+    runs (requests there are ~50 ms apart)."""
+
+    name = "lsp-ai"
+    method = "textDocument/completion"
+
+    def argv(self) -> list[str]:
+        return [self.binary]
+
+    def init_options(self, model_url: str, mode: str):
+        model = {"type": "open_ai", "completions_endpoint": model_url + "/v1/completions",
+                 "model": "qwen2.5-coder", "auth_token": "bench"}
+        if mode == "overhead":
+            model["max_requests_per_second"] = 100
+        return {"memory": {"file_store": {}},
+                "models": {"model1": model},
+                "completion": {"model": "model1", "parameters": {
+                    "max_context": 2048, "max_tokens": 64,
+                    "fim": {"start": "<|fim_prefix|>", "middle": "<|fim_suffix|>", "end": "<|fim_middle|>"}}}}
+
+    def params(self, uri: str, line: int, character: int) -> dict:
+        return {"textDocument": {"uri": uri}, "position": {"line": line, "character": character},
+                "context": {"triggerKind": 1}}
+
+    def version(self) -> str:
+        try:
+            return subprocess.run([self.binary, "--version"], capture_output=True, text=True,
+                                  timeout=30).stdout.strip()
+        except OSError:
+            return ""
+
+
+KINDS = {"baton": Baton, "tabby-agent": TabbyAgent, "lsp-ai": LspAi}
+
+
+def start(kind: ServerKind, model: ScriptedModel, mode: str, tag: str) -> Lsp:
+    root = kind.work / "root"
+    root.mkdir(parents=True, exist_ok=True)
+    lsp = Lsp(kind.argv(), kind.env(model.url, mode), kind.work / f"{tag}.stderr", root)
+    params = {"processId": os.getpid(), "rootUri": root.as_uri(),
+              "workspaceFolders": [{"uri": root.as_uri(), "name": "root"}],
+              "capabilities": kind.capabilities(),
+              "clientInfo": {"name": "bench-perf", "version": "1"}}
+    opts = kind.init_options(model.url, mode)
+    if opts is not None:
+        params["initializationOptions"] = opts
+    lsp.request("initialize", params, 60)
+    lsp.notify("initialized", {})
+    return lsp
+
+
+# ------------------------------------------------------------------------------------------------
+# Metrics (pure; tests/nes/test_bench_perf.py covers them)
+# ------------------------------------------------------------------------------------------------
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100) of `values`; None when empty."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(1, -(-len(s) * p // 100))
+    return s[int(min(k, len(s))) - 1]
+
+
+def trace_metrics(sent: list[tuple[float, int]], answers: list[tuple[float, int, bool]],
+                  pauses: list[int], next_key_at: dict[int, float]) -> dict:
+    """The trace's numbers from what the client saw.
+
+    `sent`: (time, document version) of each keystroke in order, version i+1 for keystroke i+1
+    (the document opens at version 0). `answers`: (arrival time, the version the request was made
+    at, non-empty) of each response. `pauses`: the versions after which the user pauses.
+    `next_key_at`: for a pause version, when the next keystroke was sent (absent: the trace ended).
+
+    - stale: non-empty answers whose version is older than the newest version sent when they
+      arrive (a suggestion for text the user has already changed).
+    - shown: non-empty answers for the newest version.
+    - latencies: per pause, from the keystroke to the first non-empty answer for its version
+      arriving before the next keystroke; a pause without one is `unanswered`.
+    """
+    versions = sorted(sent)
+
+    def newest(at: float) -> int:
+        v = 0
+        for t, ver in versions:
+            if t <= at:
+                v = max(v, ver)
+            else:
+                break
+        return v
+
+    stale = shown = 0
+    for at, ver, nonempty in answers:
+        if not nonempty:
+            continue
+        if ver < newest(at):
+            stale += 1
+        else:
+            shown += 1
+    sent_at = {ver: t for t, ver in sent}
+    latencies, unanswered = [], 0
+    for p in pauses:
+        t0 = sent_at[p]
+        until = next_key_at.get(p, float("inf"))
+        hits = [at for at, ver, ne in answers if ne and ver == p and at <= until]
+        if hits:
+            latencies.append((min(hits) - t0) * 1000.0)
+        else:
+            unanswered += 1
+    return {"stale": stale, "shown": shown, "latencies_ms": latencies, "unanswered": unanswered}
+
+
+# ------------------------------------------------------------------------------------------------
+# The runs
+# ------------------------------------------------------------------------------------------------
+
+def apply_insert(lines: list[str], line: int, ch: int, text: str) -> tuple[int, int]:
+    """Inserts `text` (ASCII) at (line, ch) of `lines`; returns the cursor after it."""
+    cur = lines[line]
+    parts = (cur[:ch] + text + cur[ch:]).split("\n")
+    lines[line:line + 1] = parts
+    if len(parts) == 1:
+        return line, ch + len(text)
+    return line + len(parts) - 1, len(parts[-1]) - len(cur[ch:])
+
+
+def change(uri: str, version: int, line: int, ch: int, text: str) -> dict:
+    return {"textDocument": {"uri": uri, "version": version},
+            "contentChanges": [{"range": {"start": {"line": line, "character": ch},
+                                          "end": {"line": line, "character": ch}},
+                                "text": text}]}
+
+
+def run_trace(kind: ServerKind, model: ScriptedModel, trace: dict, trace_delay_ms: float) -> dict:
+    initial = trace["initial"]
+    lines = initial.split("\n")
+    model.target = trace["target"]
+    model.delay_ms = trace_delay_ms
+    model.stats.reset()
+    lsp = start(kind, model, "trace", "trace")
+    try:
+        uri = (kind.work / "root" / trace["uri_name"]).as_uri()
+        lsp.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": trace["language_id"], "version": 0, "text": initial}})
+        time.sleep(0.5)  # let the server settle after opening, as an editor's user would
+        model.stats.reset()
+        ln, ch = trace["cursor"]["line"], trace["cursor"]["character"]
+        sent: list[tuple[float, int]] = []
+        reqs: dict[int, int] = {}
+        pending = None
+        pauses = []
+        next_key_at: dict[int, float] = {}
+        t_next = time.monotonic()
+        for i, k in enumerate(trace["keys"], 1):
+            t_next += k["gap_ms"] / 1000.0
+            delay = t_next - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if k["gap_ms"] >= 1000 and i > 1:
+                pauses.append(i - 1)
+                next_key_at[i - 1] = time.monotonic()
+            if pending is not None and pending not in lsp.responses:
+                lsp.notify("$/cancelRequest", {"id": pending})
+            lsp.notify("textDocument/didChange", change(uri, i, ln, ch, k["text"]))
+            sent.append((time.monotonic(), i))
+            ln, ch = apply_insert(lines, ln, ch, k["text"])
+            pending, _ = lsp.send_request(kind.method, kind.params(uri, ln, ch))
+            reqs[pending] = i
+        pauses.append(len(trace["keys"]))
+        time.sleep(trace["final_pause_ms"] / 1000.0)
+        with lsp._cv:
+            answers = [(lsp.arrivals[rid], reqs[rid], bool(suggestion_text(msg.get("result"))))
+                       for rid, msg in lsp.responses.items() if rid in reqs]
+            codes = [msg["error"].get("code") for rid, msg in lsp.responses.items()
+                     if rid in reqs and isinstance(msg.get("error"), dict)]
+            errors = sum(1 for c in codes if c != REQUEST_CANCELLED)
+            cancelled = sum(1 for c in codes if c == REQUEST_CANCELLED)
+        calls = model.stats.snapshot()
+    finally:
+        lsp.close()
+    m = trace_metrics(sent, answers, pauses, next_key_at)
+    m.update({"started": len(calls), "completed": sum(1 for c in calls if c["done"]),
+              "errors": errors, "cancelled": cancelled, "requests": len(reqs), "answered": len(answers)})
+    return m
+
+
+def module_file(n_lines: int) -> tuple[str, tuple[int, int]]:
+    """A module of top-level functions, `n_lines` long, and the cursor: the end of an empty,
+    indented line in the body of the middle function."""
+    out = ["import math", ""]
+    i = 0
+    cursor = None
+    while len(out) < n_lines - 10:
+        out += [f"def func_{i}(a, b):", f'    """Function {i}."""', f"    x = a * {i} + b",
+                "    y = math.sqrt(abs(x))", "    if x > y:", "        return x - y", "    "]
+        if cursor is None and len(out) > n_lines // 2:
+            cursor = (len(out) - 1, 4)
+        out += ["    return x + y", "", ""]
+        i += 1
+    while len(out) < n_lines:
+        out.append("")
+    return "\n".join(out) + "\n", cursor
+
+
+def class_file(n_lines: int) -> tuple[str, tuple[int, int]]:
+    """A file that is one class, `n_lines` long, and the cursor in its middle method's body."""
+    out = ["import math", "", "", "class Big:", '    """One class."""', ""]
+    i = 0
+    cursor = None
+    while len(out) < n_lines - 10:
+        out += [f"    def method_{i}(self, a, b):", f"        x = a * {i} + b",
+                "        y = math.sqrt(abs(x))", "        if x > y:", "            return x - y",
+                "        "]
+        if cursor is None and len(out) > n_lines // 2:
+            cursor = (len(out) - 1, 8)
+        out += ["        return x + y", ""]
+        i += 1
+    while len(out) < n_lines:
+        out.append("")
+    return "\n".join(out) + "\n", cursor
+
+
+def run_overhead(kind: ServerKind, model: ScriptedModel, name: str, text: str,
+                 cursor: tuple[int, int], with_didchange: bool) -> dict:
+    model.target = ""
+    model.fixed = OVERHEAD_ANSWER
+    model.delay_ms = 0.0
+    lsp = start(kind, model, "overhead", f"overhead-{name}")
+    try:
+        uri = (kind.work / "root" / f"{name}.py").as_uri()
+        lsp.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 0, "text": text}})
+        lines = text.split("\n")
+        ln, ch = cursor
+        indent = " " * ch
+        version = 0
+        samples, calls_made, nonempty, errors = [], 0, 0, 0
+        typed = 0
+        for i in range(OVERHEAD_WARMUP + OVERHEAD_REQUESTS):
+            c = OVERHEAD_TYPED[typed % len(OVERHEAD_TYPED)]
+            typed += 1
+            ins = c + indent if c == "\n" else c
+            version += 1
+            before = len(model.stats.calls)
+            lsp.notify("textDocument/didChange", change(uri, version, ln, ch, ins))
+            ln, ch = apply_insert(lines, ln, ch, ins)
+            rid, t0 = lsp.send_request(kind.method, kind.params(uri, ln, ch))
+            msg, t1 = lsp.wait(rid, 30)
+            calls = model.stats.snapshot()[before:]
+            model_s = sum((c2["end"] or t1) - c2["start"] for c2 in calls)
+            if i >= OVERHEAD_WARMUP:
+                samples.append((t1 - t0 - model_s) * 1000.0)
+                calls_made += len(calls)
+                nonempty += bool(suggestion_text(msg.get("result")))
+                errors += "error" in msg
+            time.sleep(OVERHEAD_GAP_S)
+        out = {"p50": percentile(samples, 50), "p99": percentile(samples, 99),
+               "calls": calls_made, "nonempty": nonempty, "errors": errors, "n": len(samples)}
+        if with_didchange:
+            out["didchange_us"] = didchange_cost(lsp, uri, lines, (ln, ch), version)
+    finally:
+        lsp.close()
+    model.fixed = "value = 1"
+    return out
+
+
+def didchange_cost(lsp: Lsp, uri: str, lines: list[str], cursor: tuple[int, int], version: int) -> float:
+    pid = lsp.proc.pid
+    time.sleep(1.0)
+    span = DIDCHANGE_COUNT * DIDCHANGE_GAP_S + 1.0
+    c0, t0 = cpu_ns(pid), time.monotonic()
+    time.sleep(span)
+    idle_rate = (cpu_ns(pid) - c0) / (time.monotonic() - t0)
+    ln, ch = cursor
+    c1, t1 = cpu_ns(pid), time.monotonic()
+    for i in range(DIDCHANGE_COUNT):
+        version += 1
+        lsp.notify("textDocument/didChange", change(uri, version, ln, ch, "w"))
+        ch += 1
+        time.sleep(DIDCHANGE_GAP_S)
+    time.sleep(1.0)
+    busy = cpu_ns(pid) - c1 - idle_rate * (time.monotonic() - t1)
+    return max(0.0, busy) / DIDCHANGE_COUNT / 1000.0
+
+
+def run_memory(kind: ServerKind, model: ScriptedModel) -> float:
+    model.target = ""
+    model.delay_ms = 0.0
+    lsp = start(kind, model, "trace", "memory")
+    try:
+        last = None
+        for f in range(MEMORY_FILES):
+            body = [f"def f{f}_{i}(a):" if i % 3 == 0 else (f"    b = a + {i}" if i % 3 == 1 else "    return b")
+                    for i in range(MEMORY_LINES)]
+            uri = (kind.work / "root" / f"mod_{f:03}.py").as_uri()
+            lsp.notify("textDocument/didOpen", {"textDocument": {
+                "uri": uri, "languageId": "python", "version": 0, "text": "\n".join(body) + "\n"}})
+            last = uri
+        rid, _ = lsp.send_request(kind.method, kind.params(last, MEMORY_LINES - 1, 12))
+        lsp.wait(rid, 30)
+        time.sleep(1.0)
+        return rss_mib(lsp.proc.pid)
+    finally:
+        lsp.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# Report
+# ------------------------------------------------------------------------------------------------
+
+def fmt(v, digits: int = 1) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.{digits}f}"
+
+
+def report(results: dict, command: str, meta: dict) -> str:
+    names = list(results)
+    rows = [
+        ("model calls started / completed", lambda r: f"{r['trace']['started']} / {r['trace']['completed']}"),
+        ("suggestions shown (answers for the newest version)", lambda r: str(r["trace"]["shown"])),
+        ("stale answers", lambda r: str(r["trace"]["stale"])),
+        ("requests answered at all (errors included)",
+         lambda r: f"{r['trace']['answered']} / {r['trace']['requests']}"),
+        ("pauses answered", lambda r: f"{4 - r['trace']['unanswered']} / 4"),
+        ("pause-to-suggestion p50 / p90 (ms)",
+         lambda r: f"{fmt(percentile(r['trace']['latencies_ms'], 50), 0)} / "
+                   f"{fmt(percentile(r['trace']['latencies_ms'], 90), 0)}"),
+        ("overhead, 10,000-line module p50 / p99 (ms)",
+         lambda r: f"{fmt(r['module']['p50'], 2)} / {fmt(r['module']['p99'], 2)}"),
+        ("overhead, 10,000-line one-class file p50 / p99 (ms)",
+         lambda r: f"{fmt(r['class']['p50'], 2)} / {fmt(r['class']['p99'], 2)}"),
+        ("  model calls in the 300 overhead requests (module / class)",
+         lambda r: f"{r['module']['calls']} / {r['class']['calls']}"),
+        ("didChange cost, 10,000-line module (µs CPU)", lambda r: fmt(r["module"].get("didchange_us"), 0)),
+        ("memory, 100 open files of 300 lines (MiB RSS)", lambda r: fmt(r["memory"], 1)),
+    ]
+    w0 = max(len(r[0]) for r in rows)
+    cells = [[f(results[n]) for n in names] for _, f in rows]
+    ws = [max(len(n), *(len(c[i]) for c in cells)) for i, n in enumerate(names)]
+    out = [f"| {'':<{w0}} | " + " | ".join(f"{n:>{ws[i]}}" for i, n in enumerate(names)) + " |",
+           f"|{'-' * (w0 + 2)}|" + "|".join("-" * (w + 1) + ":" for w in ws) + "|"]
+    for (label, _), c in zip(rows, cells):
+        out.append(f"| {label:<{w0}} | " + " | ".join(f"{v:>{ws[i]}}" for i, v in enumerate(c)) + " |")
+    notes = [
+        "",
+        f"{meta['date']}, commit {meta['commit']}, {meta['machine']}.",
+        "Versions: " + "; ".join(f"{n}: {results[n]['version'] or '?'}" for n in names) + ".",
+        f"Trace: 81 keystrokes, 4 pauses of 2.5 s, model {meta.get('trace_delay_ms', TRACE_DELAY_MS):.0f} ms; each keystroke a didChange and an "
+        "automatic request, the previous one cancelled. Overhead: 300 requests after one-character "
+        "changes, model 0 ms, response time minus model time.",
+    ]
+    requests = {"baton": "baton textDocument/inlineCompletion (triggerKind Automatic)",
+                "tabby-agent": "tabby-agent textDocument/completion (its 1.5.0 language server has no "
+                               "inline completion: -32601)",
+                "lsp-ai": "lsp-ai textDocument/completion (its only completion request)"}
+    overhead = {"baton": "baton completion.debounce_ms = max_debounce_ms = 0",
+                "tabby-agent": "tabby-agent completion.debounce fixed 0",
+                "lsp-ai": "lsp-ai max_requests_per_second 100 (the trace keeps its default of 1)"}
+    notes.append("Requests: " + "; ".join(requests[n] for n in names) + ".")
+    notes.append("Overhead runs without debounce: " + "; ".join(overhead[n] for n in names) + ".")
+    for n in names:
+        t = results[n]["trace"]
+        extra = []
+        if t["errors"]:
+            extra.append(f"{t['errors']} error responses in the trace")
+        for f in ("module", "class"):
+            if results[n][f]["errors"]:
+                extra.append(f"{results[n][f]['errors']} error responses in the {f} overhead run")
+            if results[n][f]["nonempty"] == 0:
+                extra.append(f"no suggestion in the {f} overhead run")
+        if extra:
+            notes.append(f"{n}: " + "; ".join(extra) + ".")
+    notes += ["", f"command: {command}"]
+    return "\n".join(out + notes)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="Baton, tabby-agent and lsp-ai side by side on one scripted model.")
+    ap.add_argument("--servers", default="baton,tabby-agent,lsp-ai")
+    ap.add_argument("--baton", required=True)
+    ap.add_argument("--tabby-agent", default="")
+    ap.add_argument("--lsp-ai", default="")
+    ap.add_argument("--command", default="")
+    ap.add_argument("--meta", default="{}")
+    ap.add_argument("--out", default="")
+    ap.add_argument("--trace-delay-ms", type=float, default=TRACE_DELAY_MS,
+                    help="the model's delay in the typing trace (the overhead runs use 0)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    args = ap.parse_args()
+    names = [s.strip() for s in args.servers.split(",") if s.strip()]
+    for n in names:
+        if n not in KINDS:
+            log(f"unknown server {n!r} (baton, tabby-agent, lsp-ai)")
+            return 2
+    binaries = {n: str(Path(b).resolve()) if b else ""
+                for n, b in (("baton", args.baton), ("tabby-agent", args.tabby_agent), ("lsp-ai", args.lsp_ai))}
+    trace = json.loads((HERE / "trace.json").read_text())
+    module_text, module_cursor = module_file(10_000)
+    class_text, class_cursor = class_file(10_000)
+    meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": "?",
+            "machine": f"{os.cpu_count()} cores"}
+    meta.update(json.loads(args.meta))
+    meta["trace_delay_ms"] = args.trace_delay_ms
+    work_root = Path(tempfile.mkdtemp(prefix="bench-perf-"))
+    model = ScriptedModel().start()
+    results: dict = {}
+    try:
+        for n in names:
+            if not binaries[n]:
+                log(f"no binary for {n}")
+                return 2
+            work = work_root / n
+            work.mkdir()
+            kind = KINDS[n](binaries[n], work)
+            r: dict = {"version": kind.version()}
+            log(f"{n}: typing trace")
+            r["trace"] = run_trace(kind, model, trace, args.trace_delay_ms)
+            log(f"{n}: overhead on the 10,000-line module, didChange cost")
+            r["module"] = run_overhead(kind, model, "module", module_text, module_cursor, True)
+            log(f"{n}: overhead on the 10,000-line one-class file")
+            r["class"] = run_overhead(kind, model, "oneclass", class_text, class_cursor, False)
+            log(f"{n}: memory with {MEMORY_FILES} open files")
+            r["memory"] = run_memory(kind, model)
+            results[n] = r
+    finally:
+        model.stop()
+        if args.keep:
+            log(f"work folder kept: {work_root}")
+        else:
+            shutil.rmtree(work_root, ignore_errors=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1))
+    print(report(results, args.command, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""The scripted model of the performance benchmark (issue 13): one HTTP server on 127.0.0.1 that
+speaks every wire format the three language servers use, answers the same text after the same
+configurable delay, and counts the calls it started and completed.
+
+Wire formats:
+- OpenAI-compatible `POST /v1/completions`, streamed (`"stream": true`, server-sent events, as
+  Baton asks) or as one JSON body (lsp-ai); `GET /v1/models` (Baton's reachability check).
+- Tabby's `POST /v1/completions` (a body with `segments`), `GET|POST /v1/health`,
+  `GET /v1beta/server_setting` (answering that client-side telemetry is off) and `POST /v1/events`
+  (tabby-agent).
+
+The answer: a function of the document text before the cursor only, so every server gets the same
+text for the same document. With a `target` (the text the typing trace ends with), the rest of
+the target's line after the cursor (or its next line, at the end of a line), as a model that
+guesses right would; otherwise, or when the prefix is not in the target, `fixed`.
+
+Timing: each response is built in full and written with one `sendall` on a socket with
+`TCP_NODELAY`: otherwise Nagle's algorithm and the client's delayed ACK can stall a response on a
+kept-alive connection by ~40 ms, more than the servers' own work being measured. While it waits
+out the delay it watches the socket, so a call the client abandons (closes the connection) is
+counted as cancelled, not completed. Standard library only.
+
+Standalone: `python3 scripted_model.py --delay-ms 150` prints its URL and serves until killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import select
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FIM_PREFIX = "<|fim_prefix|>"
+FIM_SUFFIX = "<|fim_suffix|>"
+FIM_MIDDLE = "<|fim_middle|>"
+
+
+def prefix_of(body: dict) -> str | None:
+    """The document text before the cursor in a request body of any of the formats: Tabby's
+    `segments.prefix`, or the part of an OpenAI `prompt` between the Qwen FIM markers (after the
+    last file separator when the prompt carries other files first), or the prompt itself."""
+    segments = body.get("segments")
+    if isinstance(segments, dict):
+        p = segments.get("prefix")
+        return p if isinstance(p, str) else None
+    prompt = body.get("prompt")
+    if isinstance(prompt, list):
+        prompt = prompt[0] if prompt and isinstance(prompt[0], str) else None
+    if not isinstance(prompt, str):
+        return None
+    if FIM_PREFIX in prompt:
+        prompt = prompt.rsplit(FIM_PREFIX, 1)[1]
+        prompt = prompt.split(FIM_SUFFIX, 1)[0]
+    return prompt
+
+
+def continuation(target: str, prefix: str, fixed: str) -> str:
+    """The rest of `target`'s line after the end of `prefix` (the next line, newline first, when
+    the cursor is at the end of a line), when the last 120 characters of `prefix` occur in
+    `target`; else `fixed`."""
+    tail = prefix[-120:]
+    if not tail:
+        return fixed
+    at = target.rfind(tail)
+    if at < 0:
+        return fixed
+    rest = target[at + len(tail):]
+    line, nl, after = rest.partition("\n")
+    if line.strip():
+        return line
+    if nl:
+        nxt = after.split("\n", 1)[0]
+        if nxt.strip():
+            return "\n" + nxt
+    return fixed
+
+
+class Stats:
+    """What the model saw, under a lock: one record per completion call (`start`, `end` in
+    `time.monotonic()` seconds, `done` when the whole answer was written to an open connection,
+    `kind`, `prefix_len`)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: list[dict] = []
+        self.other: dict[str, int] = {}
+
+    def snapshot(self) -> list[dict]:
+        with self.lock:
+            return [dict(c) for c in self.calls]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.other.clear()
+
+
+class ScriptedModel:
+    """The server. `delay_ms`, `target` and `fixed` may be changed between runs (attributes)."""
+
+    def __init__(self, delay_ms: float = 0.0, target: str = "", fixed: str = "value = 1",
+                 port: int = 0) -> None:
+        self.delay_ms = delay_ms
+        self.target = target
+        self.fixed = fixed
+        self.stats = Stats()
+        model = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                super().setup()
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def _send(self, status: int, ctype: str, payload: bytes) -> bool:
+                head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
+                        f"Content-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n"
+                        f"Connection: keep-alive\r\n\r\n").encode()
+                try:
+                    self.request.sendall(head + payload)
+                    return True
+                except OSError:
+                    self.close_connection = True
+                    return False
+
+            def _json(self, obj, status: int = 200) -> bool:
+                return self._send(status, "application/json", json.dumps(obj).encode())
+
+            def _count(self, what: str) -> None:
+                with model.stats.lock:
+                    model.stats.other[what] = model.stats.other.get(what, 0) + 1
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path in ("/v1/models", "/models"):
+                    self._json({"object": "list", "data": [{"id": "qwen2.5-coder", "object": "model"}]})
+                elif path == "/v1/health":
+                    self._json(health())
+                elif path == "/v1beta/server_setting":
+                    self._json({"disable_client_side_telemetry": True})
+                else:
+                    self._count("GET " + path)
+                    self._json({"error": "not found"}, 404)
+
+            def do_POST(self) -> None:
+                path = self.path.split("?", 1)[0]
+                try:
+                    n = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    n = 0
+                raw = self.rfile.read(n) if n > 0 else b""
+                if path == "/v1/health":
+                    self._json(health())
+                    return
+                if path == "/v1/events":
+                    self._send(200, "text/plain", b"")
+                    return
+                if path not in ("/v1/completions", "/completions"):
+                    self._count("POST " + path)
+                    self._json({"error": "not found"}, 404)
+                    return
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    self._json({"error": "bad json"}, 400)
+                    return
+                self._complete(body)
+
+            def _complete(self, body: dict) -> None:
+                start = time.monotonic()
+                tabby = "segments" in body
+                stream = bool(body.get("stream")) and not tabby
+                kind = "tabby" if tabby else ("openai-sse" if stream else "openai-json")
+                prefix = prefix_of(body) or ""
+                text = continuation(model.target, prefix, model.fixed) if model.target else model.fixed
+                rec = {"start": start, "end": None, "done": False, "kind": kind,
+                       "prefix_len": len(prefix)}
+                with model.stats.lock:
+                    model.stats.calls.append(rec)
+                # Wait out the delay watching the socket: the client closing it cancels the call.
+                deadline = start + model.delay_ms / 1000.0
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    r, _, _ = select.select([self.request], [], [], left)
+                    if r:
+                        try:
+                            peek = self.request.recv(1, socket.MSG_PEEK)
+                        except OSError:
+                            peek = b""
+                        if not peek:
+                            self.close_connection = True
+                            with model.stats.lock:
+                                rec["end"] = time.monotonic()
+                            return
+                        break  # pipelined data: answer now
+                if tabby:
+                    payload = json.dumps({"id": "cmpl-bench", "choices": [{"index": 0, "text": text}]})
+                    ok = self._send(200, "application/json", payload.encode())
+                elif stream:
+                    chunk = {"id": "cmpl-bench", "object": "text_completion", "model": "qwen2.5-coder",
+                             "choices": [{"index": 0, "text": text, "finish_reason": None}]}
+                    last = {"id": "cmpl-bench", "object": "text_completion", "model": "qwen2.5-coder",
+                            "choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}
+                    payload = (f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(last)}\n\n"
+                               "data: [DONE]\n\n").encode()
+                    ok = self._send(200, "text/event-stream", payload)
+                else:
+                    payload = json.dumps({
+                        "id": "cmpl-bench", "object": "text_completion", "model": "qwen2.5-coder",
+                        "choices": [{"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                    ok = self._send(200, "application/json", payload.encode())
+                with model.stats.lock:
+                    rec["end"] = time.monotonic()
+                    rec["done"] = ok
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.httpd = Server(("127.0.0.1", port), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> "ScriptedModel":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def health() -> dict:
+    """Tabby's `/v1/health` shape: tabby-agent treats the server as connected when `model` and
+    `device` are present."""
+    return {"model": "qwen2.5-coder", "device": "cpu", "arch": "x86_64", "cpu_info": "bench",
+            "cpu_count": 2, "cuda_devices": [],
+            "version": {"build_date": "", "build_timestamp": "", "git_sha": "", "git_describe": "bench"}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--delay-ms", type=float, default=150.0)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--fixed", default="value = 1")
+    args = ap.parse_args()
+    m = ScriptedModel(args.delay_ms, fixed=args.fixed, port=args.port).start()
+    print(m.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        m.stop()
+
+
+if __name__ == "__main__":
+    main()

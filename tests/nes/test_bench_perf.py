@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Tests of the performance benchmark's arithmetic and scripted model (tests/bench/perf): what
+counts as a stale answer, which answer ends a pause, what the model answers, and that a call the
+client abandons counts as cancelled. Here so the gate `python3 -m unittest discover -s tests/nes`
+runs them. Standard library only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import sys
+import time
+import unittest
+from pathlib import Path
+
+PERF = Path(__file__).resolve().parent.parent / "bench" / "perf"
+sys.path.insert(0, str(PERF))
+import bench_perf as bp  # noqa: E402
+import scripted_model as sm  # noqa: E402
+
+
+class TraceMetrics(unittest.TestCase):
+    def test_an_answer_for_an_older_version_is_stale_and_does_not_end_a_pause(self):
+        # Keystrokes 1..3 at t = 0, 0.1, 0.2; the user pauses after 3 (the trace ends).
+        sent = [(0.0, 1), (0.1, 2), (0.2, 3)]
+        answers = [
+            (0.15, 1, True),   # version 1 answered after version 2 was typed: stale
+            (0.25, 2, False),  # empty: neither stale nor shown
+            (0.45, 3, True),   # the pause's answer, 250 ms after its keystroke
+            (0.50, 3, True),   # a second one for the same version: shown, latency unchanged
+        ]
+        m = bp.trace_metrics(sent, answers, pauses=[3], next_key_at={})
+        self.assertEqual(m["stale"], 1)
+        self.assertEqual(m["shown"], 2)
+        self.assertEqual(m["unanswered"], 0)
+        self.assertEqual(len(m["latencies_ms"]), 1)
+        self.assertAlmostEqual(m["latencies_ms"][0], 250.0, places=6)
+
+    def test_a_pause_answered_only_after_the_user_typed_again_is_unanswered(self):
+        sent = [(0.0, 1), (2.0, 2)]
+        answers = [(2.1, 1, True)]  # arrives after keystroke 2: too late, and stale
+        m = bp.trace_metrics(sent, answers, pauses=[1], next_key_at={1: 2.0})
+        self.assertEqual(m["unanswered"], 1)
+        self.assertEqual(m["latencies_ms"], [])
+        self.assertEqual(m["stale"], 1)
+
+    def test_percentile_is_nearest_rank(self):
+        self.assertIsNone(bp.percentile([], 50))
+        self.assertEqual(bp.percentile([3.0, 1.0, 2.0, 4.0], 50), 2.0)
+        self.assertEqual(bp.percentile([3.0, 1.0, 2.0, 4.0], 90), 4.0)
+        self.assertEqual(bp.percentile(list(range(1, 101)), 99), 99)
+
+    def test_apply_insert_moves_the_cursor_over_new_lines(self):
+        lines = ["def f():", "    ", "    return x"]
+        self.assertEqual(bp.apply_insert(lines, 1, 4, "x = 1"), (1, 9))
+        self.assertEqual(bp.apply_insert(lines, 1, 9, "\n    "), (2, 4))
+        self.assertEqual(lines, ["def f():", "    x = 1", "    ", "    return x"])
+
+
+class ScriptedModel(unittest.TestCase):
+    def test_the_answer_is_the_rest_of_the_targets_line_from_any_wire_format(self):
+        target = "def f(a):\n    total = a + 1\n    return total\n"
+        prefix = "def f(a):\n    total = a"
+        self.assertEqual(sm.continuation(target, prefix, "FIXED"), " + 1")
+        self.assertEqual(sm.continuation(target, "def f(a):\n    total = a + 1", "FIXED"),
+                         "\n    return total")
+        self.assertEqual(sm.continuation(target, "unrelated", "FIXED"), "FIXED")
+        fim = f"{sm.FIM_PREFIX}<|file_sep|>x.py\n{sm.FIM_PREFIX}{prefix}{sm.FIM_SUFFIX}\n{sm.FIM_MIDDLE}"
+        self.assertEqual(sm.prefix_of({"prompt": fim}), prefix)
+        self.assertEqual(sm.prefix_of({"segments": {"prefix": prefix, "suffix": ""}}), prefix)
+
+    def test_completed_and_cancelled_calls_are_counted_over_real_http(self):
+        m = sm.ScriptedModel(delay_ms=300, target="x = compute(1)\n").start()
+        try:
+            host, port = m.url.rsplit("/", 1)[1].split(":")
+            c = http.client.HTTPConnection(host, int(port), timeout=5)
+            c.request("POST", "/v1/completions", json.dumps({"prompt": "x = comp", "stream": True}),
+                      {"Content-Type": "application/json"})
+            body = c.getresponse().read().decode()
+            self.assertIn('"text": "ute(1)"', body)
+            self.assertTrue(body.endswith("data: [DONE]\n\n"))
+            # Tabby's format on the same kept-alive connection.
+            c.request("POST", "/v1/completions", json.dumps({"segments": {"prefix": "x = ", "suffix": ""}}),
+                      {"Content-Type": "application/json"})
+            self.assertEqual(json.loads(c.getresponse().read())["choices"][0]["text"], "compute(1)")
+            c.close()
+            # A client that gives up during the delay.
+            s = socket.create_connection((host, int(port)))
+            payload = json.dumps({"prompt": "x = "}).encode()
+            s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
+            deadline = time.monotonic() + 5
+            while len(m.stats.snapshot()) < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            s.close()
+            while any(c["end"] is None for c in m.stats.snapshot()) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            calls = m.stats.snapshot()
+            self.assertEqual([c["kind"] for c in calls], ["openai-sse", "tabby", "openai-json"])
+            self.assertEqual([c["done"] for c in calls], [True, True, False])
+            self.assertLess(calls[2]["end"] - calls[2]["start"], 0.29, "cancelled before the delay ran out")
+        finally:
+            m.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
