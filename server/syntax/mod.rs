@@ -38,7 +38,24 @@ pub struct Language {
     grammar: tree_sitter::Language,
     imports: Query,
     scopes: Query,
+    /// The node kinds `scopes` captures, when it is only a list of `(kind) @scope` patterns (as
+    /// every `scopes.scm` is): then scopes are found on the path to a byte, without a query
+    /// cursor, which visits every sibling on the way (thousands in a large module or class).
+    scope_kinds: Option<Vec<String>>,
     comments: Query,
+}
+
+/// The kinds of a query made only of `(kind) @scope` lines (and comments), else `None`.
+fn single_kind_patterns(source: &str) -> Option<Vec<String>> {
+    let mut kinds = Vec::new();
+    for line in source.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with(';')) {
+        let kind = line.strip_prefix('(')?.strip_suffix("@scope")?.trim_end().strip_suffix(')')?;
+        if kind.is_empty() || !kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        kinds.push(kind.to_owned());
+    }
+    Some(kinds)
 }
 
 /// The query sources of a language (`grammars/queries/<dir>/*.scm`).
@@ -115,6 +132,7 @@ fn load(info: LanguageInfo) -> Result<Language, String> {
     Ok(Language {
         imports: query(sources.imports, "imports")?,
         scopes: query(sources.scopes, "scopes")?,
+        scope_kinds: single_kind_patterns(sources.scopes),
         comments: query(sources.comments, "comments")?,
         grammar,
         info,
@@ -173,11 +191,24 @@ impl Syntax {
     /// Byte ranges of the scopes that contain `byte`, innermost first. Only nodes on the path
     /// to `byte` are visited.
     pub fn enclosing_scopes(&self, rope: &Rope, byte: usize) -> Vec<Range<usize>> {
-        let mut scopes: Vec<_> = captures(&self.language.scopes, self.tree.root_node(), rope, byte..byte + 1)
-            .into_iter()
-            .filter(|r| r.start < byte && byte < r.end)
-            .collect();
-        scopes.sort_by_key(|r| r.end - r.start);
+        self.scopes_at(rope, byte).into_iter().filter(|n| n.start_byte() < byte).map(|n| n.byte_range()).collect()
+    }
+
+    /// The scope nodes that hold `byte` (start <= byte < end), innermost first.
+    fn scopes_at(&self, rope: &Rope, byte: usize) -> Vec<Node<'_>> {
+        let Some(kinds) = &self.language.scope_kinds else {
+            let mut scopes: Vec<Node<'_>> =
+                captures_nodes(&self.language.scopes, self.tree.root_node(), rope, byte..byte + 1)
+                    .into_iter()
+                    .filter(|n| n.start_byte() <= byte && byte < n.end_byte())
+                    .collect();
+            scopes.sort_by_key(|n| n.end_byte() - n.start_byte());
+            scopes.dedup_by_key(|n| n.byte_range());
+            return scopes;
+        };
+        let mut scopes = path_to(self.tree.root_node(), byte);
+        scopes.retain(|n| kinds.iter().any(|k| k == n.kind()));
+        scopes.reverse();
         scopes
     }
 
@@ -199,10 +230,28 @@ impl Syntax {
     /// so a clean region costs almost nothing.
     pub fn errors_near(&self, byte: usize) -> usize {
         let root = self.tree.root_node();
-        let mut cursor = root.walk();
-        let top = root.children(&mut cursor).find(|n| n.start_byte() <= byte && byte <= n.end_byte());
+        // The first top-level node with start <= byte <= end (`first_child_for_byte` skips whole
+        // runs of nodes that end before it, where iterating the children visits each).
+        let top = root
+            .first_child_for_byte(byte.saturating_sub(1))
+            .filter(|n| n.start_byte() <= byte && byte <= n.end_byte());
         count_errors(top.unwrap_or(root))
     }
+}
+
+/// The nodes from the top-level one down to the innermost one that hold `byte` (start <= byte <
+/// end), outermost first. Each step skips the children that end before `byte` whole.
+fn path_to(root: Node<'_>, byte: usize) -> Vec<Node<'_>> {
+    let mut cursor = root.walk();
+    let mut path = Vec::new();
+    while cursor.goto_first_child_for_byte(byte).is_some() {
+        let node = cursor.node();
+        if node.start_byte() > byte {
+            break;
+        }
+        path.push(node);
+    }
+    path
 }
 
 /// A comment in a tree ([`Syntax::comment_at`]): its byte range in the text and the text, markers
@@ -237,6 +286,8 @@ pub struct InsertionCheck<'a> {
     region: Option<Region>,
     /// Errors around the place now.
     before: usize,
+    /// How long one candidate's parse may run ([`CHECK_BUDGET`]).
+    budget: std::time::Duration,
 }
 
 /// Largest scope the parse check parses on its own, in bytes.
@@ -271,11 +322,11 @@ impl Region {
     }
 }
 
-/// Error and missing nodes in `text` parsed alone, within [`CHECK_BUDGET`] (`None` past it).
-fn errors_alone(language: &Language, text: &str) -> Option<usize> {
+/// Error and missing nodes in `text` parsed alone, within `budget` (`None` past it).
+fn errors_alone(language: &Language, text: &str, budget: std::time::Duration) -> Option<usize> {
     let bytes = text.as_bytes();
     let read = |byte: usize| -> &[u8] { bytes.get(byte..).unwrap_or(&[]) };
-    let tree = limits::parse_input(&language.grammar, read, None, CHECK_BUDGET, &AtomicBool::new(false)).ok()?;
+    let tree = limits::parse_input(&language.grammar, read, None, budget, &AtomicBool::new(false)).ok()?;
     Some(count_errors(tree.root_node()))
 }
 
@@ -293,9 +344,9 @@ impl<'a> InsertionCheck<'a> {
             return None;
         }
         if let Some((region, before)) = Self::region(syntax, rope, at, end) {
-            return Some(Self { syntax, rope, at, end, region: Some(region), before });
+            return Some(Self { syntax, rope, at, end, region: Some(region), before, budget: CHECK_BUDGET });
         }
-        Some(Self { syntax, rope, at, end, region: None, before: syntax.errors_near(at) })
+        Some(Self { syntax, rope, at, end, region: None, before: syntax.errors_near(at), budget: CHECK_BUDGET })
     }
 
     /// The region around `at..end` that parses alone, and its errors now.
@@ -304,14 +355,8 @@ impl<'a> InsertionCheck<'a> {
         let back = rope.bytes_at(at).reversed().take(CODE_BEFORE_MAX_BYTES).position(|b| !b.is_ascii_whitespace());
         let code = back.map(|i| at - 1 - i);
         let code = code?;
-        let root = syntax.tree.root_node();
-        let top = root.first_child_for_byte(code).filter(|n| n.start_byte() <= code)?;
-        let mut scopes: Vec<Node<'_>> = captures_nodes(&syntax.language.scopes, top, rope, code..code + 1)
-            .into_iter()
-            .filter(|n| n.start_byte() <= code && code < n.end_byte())
-            .collect();
-        scopes.sort_by_key(|n| n.end_byte() - n.start_byte());
-        scopes.dedup_by_key(|n| n.byte_range());
+        let top = syntax.tree.root_node().first_child_for_byte(code).filter(|n| n.start_byte() <= code)?;
+        let mut scopes = syntax.scopes_at(rope, code);
         if scopes.last().is_none_or(|n| n.id() != top.id()) {
             scopes.push(top);
         }
@@ -327,8 +372,11 @@ impl<'a> InsertionCheck<'a> {
             } else {
                 Region { bytes, indent: String::new() }
             };
-            let before =
-                errors_alone(syntax.language, &region.text(rope, at, end, &rope.byte_slice(at..end).to_string())?)?;
+            let before = errors_alone(
+                syntax.language,
+                &region.text(rope, at, end, &rope.byte_slice(at..end).to_string())?,
+                CHECK_BUDGET,
+            )?;
             // A scope that parses cleanly in the text but not alone (a JavaScript method, a
             // closure) is judged in the next scope out.
             if before > 0 && !node.has_error() && node.id() != top.id() {
@@ -345,6 +393,13 @@ impl<'a> InsertionCheck<'a> {
         self.region.as_ref().map(|r| r.bytes.clone())
     }
 
+    /// The same check with another budget per candidate parse (tests on a loaded machine, where a
+    /// debug build's whole-text reparse may pass [`CHECK_BUDGET`]).
+    pub fn with_budget(mut self, budget: std::time::Duration) -> Self {
+        self.budget = budget;
+        self
+    }
+
     /// Errors around the place now (the baseline the candidates are judged against).
     pub fn before(&self) -> usize {
         self.before
@@ -354,7 +409,11 @@ impl<'a> InsertionCheck<'a> {
     /// [`CHECK_BUDGET`] (or the text is over [`MAX_DOCUMENT_BYTES`] with it): cannot tell.
     pub fn errors_with(&self, candidate: &str) -> Option<usize> {
         if let Some(region) = &self.region {
-            return errors_alone(self.syntax.language, &region.text(self.rope, self.at, self.end, candidate)?);
+            return errors_alone(
+                self.syntax.language,
+                &region.text(self.rope, self.at, self.end, candidate)?,
+                self.budget,
+            );
         }
         let (at, end, len) = (self.at, self.end, self.rope.len_bytes());
         let new_len = len - (end - at) + candidate.len();
@@ -397,14 +456,9 @@ impl<'a> InsertionCheck<'a> {
                 &chunk.as_bytes()[old - start..]
             }
         };
-        let tree = limits::parse_input(
-            &self.syntax.language.grammar,
-            read,
-            Some(&tree),
-            CHECK_BUDGET,
-            &AtomicBool::new(false),
-        )
-        .ok()?;
+        let tree =
+            limits::parse_input(&self.syntax.language.grammar, read, Some(&tree), self.budget, &AtomicBool::new(false))
+                .ok()?;
         Some(Syntax { language: self.syntax.language, tree }.errors_near(at))
     }
 
