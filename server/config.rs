@@ -164,8 +164,8 @@ pub(crate) struct CompletionSettings {
     pub(crate) debounce_ms: u64,
     /// Longest wait when the debounce adapts to slow typing, in milliseconds.
     pub(crate) max_debounce_ms: u64,
-    /// Stretch the debounce to 1.3 × the recent gap between keystrokes (between `debounce_ms`
-    /// and `max_debounce_ms`).
+    /// Adapt the debounce to your typing (between `debounce_ms` and `max_debounce_ms`): wait
+    /// past the pauses between keystrokes that usually end before the model could answer.
     pub(crate) adaptive_debounce: bool,
     /// Which prompt format carries fill-in-the-middle requests to the model. `auto` picks one
     /// from the model name (and the native fields for Ollama and llama.cpp, a chat prompt

@@ -1,48 +1,78 @@
-//! Debounce that adapts to typing speed: wait a little longer than the user's recent gap between
-//! keystrokes, so a fast typist does not trigger a model call between two keys.
+//! Debounce that adapts to typing: ask the model when the user is likely to wait for the answer,
+//! not in a gap between two keys. A call started in a gap that ends before the answer is in is
+//! cancelled mid-answer (issue 13: 9 of 14 calls on the typing trace), and a local model may
+//! still spend its prompt processing on it.
+//!
+//! The rule: from the last [`WINDOW`] gaps between keystrokes, wait the shortest time after which
+//! few of the gaps that went on that long ended while a model call would still be answering
+//! ([`WASTE_SHARE`]). A fast typist's gaps are all short, so the wait is just past them; gaps that
+//! recur a little longer (the pause before a line break) are waited out once seen; a slow typist
+//! whose every gap outlasts a model call is answered after the base wait.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::CompletionConfig;
 
-/// Gaps longer than this are pauses, not typing, and reset the average.
-const PAUSE: Duration = Duration::from_millis(1500);
+/// Gaps between keystrokes remembered per document.
+const WINDOW: usize = 64;
+
+/// Longest gap stored as is, in milliseconds: anything longer is a pause, however long.
+const GAP_CAP_MS: u32 = 60_000;
+
+/// Largest share of the remembered gaps longer than the wait that may end while the model
+/// answers (a call started then is cancelled mid-answer).
+const WASTE_SHARE: f64 = 0.25;
+
+/// A wait just past a remembered gap waits this much longer than it, so that a gap a little
+/// longer than one already seen does not end during the call.
+const MARGIN: f64 = 1.1;
+
+/// How long a model call takes before one has been timed, in milliseconds.
+pub(crate) const DEFAULT_MODEL_MS: f64 = 150.0;
 
 /// Keystroke timing for one document.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Typing {
     last_change: Option<Instant>,
-    /// Exponentially weighted mean gap between changes, in milliseconds.
-    mean_gap_ms: Option<f64>,
+    /// The latest gaps between changes, oldest first, in milliseconds.
+    gaps: VecDeque<u32>,
 }
 
 impl Typing {
     /// Records a document change at `now`.
     pub(crate) fn record(&mut self, now: Instant) {
         if let Some(last) = self.last_change {
-            let gap = now.saturating_duration_since(last);
-            if gap > PAUSE {
-                self.mean_gap_ms = None;
-            } else {
-                let g = gap.as_secs_f64() * 1000.0;
-                self.mean_gap_ms = Some(match self.mean_gap_ms {
-                    Some(m) => 0.7 * m + 0.3 * g,
-                    None => g,
-                });
+            let ms = now.saturating_duration_since(last).as_millis();
+            if self.gaps.len() == WINDOW {
+                self.gaps.pop_front();
             }
+            self.gaps.push_back(u32::try_from(ms).unwrap_or(u32::MAX).min(GAP_CAP_MS));
         }
         self.last_change = Some(now);
     }
 
-    /// How long to wait before asking the model: `debounce_ms`, stretched to 1.3 × the mean gap
-    /// between keystrokes when adaptive, never beyond `max_debounce_ms`.
-    pub(crate) fn debounce(&self, settings: &CompletionConfig) -> Duration {
+    /// How long to wait before asking the model, when a call takes about `model_ms`
+    /// milliseconds: `debounce_ms` without history or when not adaptive; else the shortest wait
+    /// (`debounce_ms`, or [`MARGIN`] × a remembered gap) after which at most [`WASTE_SHARE`] of
+    /// the remembered gaps that lasted longer ended within `model_ms` more, never beyond
+    /// `max_debounce_ms`.
+    pub(crate) fn debounce(&self, settings: &CompletionConfig, model_ms: f64) -> Duration {
         let base = settings.debounce_ms as f64;
-        let ms = match (settings.adaptive_debounce, self.mean_gap_ms) {
-            (true, Some(gap)) => (gap * 1.3).clamp(base, settings.max_debounce_ms.max(settings.debounce_ms) as f64),
-            _ => base,
+        let max = settings.max_debounce_ms.max(settings.debounce_ms) as f64;
+        if !settings.adaptive_debounce || self.gaps.is_empty() {
+            return Duration::from_millis(settings.debounce_ms);
+        }
+        let mut waits: Vec<f64> = self.gaps.iter().map(|&g| f64::from(g) * MARGIN).filter(|&w| w > base).collect();
+        waits.push(base);
+        waits.sort_by(f64::total_cmp);
+        let waste = |wait: f64| {
+            let longer = self.gaps.iter().filter(|&&g| f64::from(g) > wait).count();
+            let cut = self.gaps.iter().filter(|&&g| f64::from(g) > wait && f64::from(g) <= wait + model_ms).count();
+            if longer == 0 { 0.0 } else { cut as f64 / longer as f64 }
         };
-        Duration::from_millis(ms as u64)
+        let wait = waits.into_iter().find(|&w| w >= max || waste(w) <= WASTE_SHARE).unwrap_or(max).min(max);
+        Duration::from_millis(wait as u64)
     }
 }
 
@@ -50,23 +80,55 @@ impl Typing {
 mod tests {
     use super::*;
 
-    #[test]
-    fn debounce_stretches_with_the_typing_gap_within_bounds() {
-        let s = CompletionConfig::default();
-        let t0 = Instant::now();
+    /// The debounce after changes with these gaps (ms), for a model that takes `model_ms`.
+    fn after(gaps: &[u64], settings: &CompletionConfig, model_ms: f64) -> u128 {
         let mut t = Typing::default();
-        assert_eq!(t.debounce(&s), Duration::from_millis(75), "no history: the base");
-        for i in 0..10 {
-            t.record(t0 + Duration::from_millis(150 * i));
+        let mut now = Instant::now();
+        t.record(now);
+        for g in gaps {
+            now += Duration::from_millis(*g);
+            t.record(now);
         }
-        assert_eq!(t.debounce(&s).as_millis(), 195, "150 ms gaps: 1.3 × 150");
-        t.record(t0 + Duration::from_secs(60));
-        assert_eq!(t.debounce(&s), Duration::from_millis(75), "a pause resets");
-        for i in 1..10 {
-            t.record(t0 + Duration::from_secs(60) + Duration::from_millis(900 * i));
-        }
-        assert_eq!(t.debounce(&s), Duration::from_millis(300), "slow typing is capped");
+        t.debounce(settings, model_ms).as_millis()
+    }
+
+    #[test]
+    fn the_wait_is_just_past_the_typing_gaps_and_past_the_longer_gaps_seen_before_a_key() {
+        let s = CompletionConfig::default();
+        assert_eq!(Typing::default().debounce(&s, 80.0), Duration::from_millis(75), "no history: the base");
+        // Fast typing, gaps up to 120 ms: wait just past the longest.
+        let typing = [60, 90, 120, 80, 100, 70];
+        assert_eq!(after(&typing, &s, 80.0), 132);
+        // A 200 ms gap before a line break, then a key: seen once, it is waited out...
+        let line = [&typing[..], &[200], &typing[..], &[600]].concat();
+        assert_eq!(after(&[&line[..], &typing[..]].concat(), &s, 80.0), 220);
+        // ...unless the gaps that long mostly outlast a model call anyway (a long pause each
+        // time): then even a wait that the longest typing gap sometimes outlasts is worth it.
+        let pauses = [&typing[..], &[200], &[600, 600, 600, 600]].concat();
+        assert_eq!(after(&pauses, &s, 80.0), 110);
+    }
+
+    #[test]
+    fn slow_typing_is_answered_after_the_base_and_the_wait_is_capped() {
+        let s = CompletionConfig::default();
+        // Every gap outlasts the base wait and a model call: each call is answered in time.
+        assert_eq!(after(&[900; 10], &s, 80.0), 75);
+        // Every gap ends during a slow model's call: wait as long as allowed.
+        assert_eq!(after(&[900; 10], &s, 2000.0), 300);
         let fixed = CompletionConfig { adaptive_debounce: false, ..s };
-        assert_eq!(t.debounce(&fixed), Duration::from_millis(75));
+        assert_eq!(after(&[150; 10], &fixed, 80.0), 75);
+        let raised = CompletionConfig { debounce_ms: 400, max_debounce_ms: 100, ..s };
+        assert_eq!(after(&[150; 10], &raised, 80.0), 400, "a maximum below the base is the base");
+    }
+
+    #[test]
+    fn only_the_latest_gaps_count() {
+        let s = CompletionConfig::default();
+        // Long-gone 200 ms gaps, then a window of fast typing: the wait follows the typing.
+        let old = [200u64; 20];
+        let recent = [100u64; WINDOW];
+        assert_eq!(after(&[&old[..], &recent[..]].concat(), &s, 80.0), 110);
+        // A gap of hours is stored capped, not overflowed.
+        assert_eq!(after(&[u64::from(u32::MAX) + 5, 100], &s, 80.0), 110);
     }
 }

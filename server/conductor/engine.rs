@@ -91,6 +91,9 @@ pub struct Conductor {
     typing: DashMap<String, Typing>,
     latest: DashMap<String, (u64, Arc<Notify>)>,
     next: AtomicU64,
+    /// Exponentially weighted mean time of the model calls answered so far, in milliseconds
+    /// (`f64` bits; 0: none yet), for the debounce.
+    model_ms: AtomicU64,
     pub(crate) counters: Counters,
     /// Next edit suggestions: edit histories and counters.
     pub(crate) nes: super::nes::Nes,
@@ -181,9 +184,23 @@ impl Conductor {
         }
     }
 
-    /// The debounce for `doc` now.
+    /// The debounce for `doc` now: from its keystroke gaps and the time model calls take
+    /// ([`Typing::debounce`]).
     pub(crate) fn debounce(&self, doc: &str, config: &CompletionConfig) -> Duration {
-        self.typing.get(doc).map(|t| t.debounce(config)).unwrap_or(Duration::from_millis(config.debounce_ms))
+        let model_ms = match f64::from_bits(self.model_ms.load(Ordering::Relaxed)) {
+            ms if ms > 0.0 => ms,
+            _ => super::debounce::DEFAULT_MODEL_MS,
+        };
+        self.typing.get(doc).map(|t| t.debounce(config, model_ms)).unwrap_or(Duration::from_millis(config.debounce_ms))
+    }
+
+    /// Folds the time of an answered model call into the mean the debounce reads.
+    fn observe_model_time(&self, elapsed: Duration) {
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        // A lost race between two answers loses one sample: harmless for a mean.
+        let old = f64::from_bits(self.model_ms.load(Ordering::Relaxed));
+        let new = if old > 0.0 { 0.8 * old + 0.2 * ms } else { ms };
+        self.model_ms.store(new.to_bits(), Ordering::Relaxed);
     }
 
     /// Computes a suggestion for `request`. `on_model_call` runs when (and only when) the model
@@ -340,7 +357,9 @@ impl Conductor {
                 return Ok(Asked::Superseded);
             }
         };
-        let model_ms = t_model.elapsed().as_millis();
+        let model_time = t_model.elapsed();
+        self.observe_model_time(model_time);
+        let model_ms = model_time.as_millis();
         let t_clean = Instant::now();
         tracing::trace!(%raw, "raw middle");
         let Some(text) = postprocess::clean(&raw, s) else {
@@ -373,11 +392,13 @@ impl Conductor {
         self.cache.lock()
     }
 
-    /// Keeps the suggestion if inserting it does not add parse errors near the cursor; else tries
-    /// its first line alone; else drops it. Without a tree of the snapshot's text (not parsed yet,
-    /// over a limit or budget, no grammar) there is nothing to compare with: kept. Each parse here
-    /// stops at `syntax::CHECK_BUDGET`, and a parse that does not finish judges nothing (kept).
-    /// With a closing `tail` after the cursor, each candidate is merged with it
+    /// Keeps the suggestion if inserting it does not add parse errors around the cursor; else
+    /// tries its first line alone; else drops it. Without a tree of the snapshot's text (not
+    /// parsed yet, over a limit or budget, no grammar) there is nothing to compare with: kept.
+    /// [`syntax::InsertionCheck`] judges: it parses the innermost function or class around the
+    /// cursor alone, so the check costs the same in a small module and in a 10,000-line class; a
+    /// parse that does not finish within `syntax::CHECK_BUDGET` judges nothing (kept). With a
+    /// closing `tail` after the cursor, each candidate is merged with it
     /// (`postprocess::merge_closing_tail`) and replaces it; the kept text is the merged one.
     fn keep_if_parse_not_worse(
         &self,
@@ -390,46 +411,12 @@ impl Conductor {
             Some(t) => postprocess::merge_closing_tail(candidate, t),
             None => candidate.to_owned(),
         };
-        let tail_bytes = tail.map_or(0, str::len);
-        let Some(syntax) = &doc.syntax else { return Some(merge(&text)) };
-        let cursor_byte = doc.rope.char_to_byte(cursor);
-        // Inside a top-level item (the usual case), parse that item alone with and without the
-        // suggestion: its cost follows the item's size, not the file's (a reparse of a
-        // 10,000-line file took ~11 ms here, the item alone well under one).
-        let item =
-            syntax.top_level_range(cursor_byte).filter(|r| r.end <= doc.rope.len_bytes() && r.start <= cursor_byte);
-        let region = item.as_ref().and_then(|r| doc.rope.get_byte_slice(r.clone())).map(|s| s.to_string());
-        if let (Some(item), Some(region)) = (item, region)
-            && region.is_char_boundary(cursor_byte - item.start)
-            && region.is_char_boundary((cursor_byte - item.start + tail_bytes).min(region.len()))
-        {
-            let at = cursor_byte - item.start;
-            let resume = (at + tail_bytes).min(region.len());
-            let before = syntax::errors_in(syntax.language, &region);
-            let errors_with = |candidate: &str| {
-                syntax::errors_in(syntax.language, &format!("{}{candidate}{}", &region[..at], &region[resume..]))
-            };
-            let not_worse = |candidate: &str| match (before, errors_with(&merge(candidate))) {
-                (Some(b), Some(a)) => a <= b,
-                _ => true,
-            };
-            return keep_first_not_worse(text, not_worse).map(|t| merge(&t));
-        }
-        let before = syntax.errors_near(cursor_byte);
-        let tail_chars = tail.map_or(0, |t| t.chars().count());
-        let errors_with = |candidate: &str| {
-            let mut d = crate::text::Document { rope: doc.rope.clone(), version: 0, language_id: String::new() };
-            let pos = d.pos_at(cursor, crate::text::Encoding::Utf32);
-            let end = d.pos_at((cursor + tail_chars).min(d.rope.len_chars()), crate::text::Encoding::Utf32);
-            let edit = d.apply_change(Some((pos, end)), &merge(candidate), crate::text::Encoding::Utf32);
-            let mut tree = syntax.tree.clone();
-            syntax::edit_tree(&mut tree, &edit);
-            let new = syntax::parse_text(syntax.language, &d.rope, Some(&tree))?;
-            let probe = syntax::Syntax { language: syntax.language, tree: new };
-            Some(probe.errors_near(cursor_byte))
-        };
-        keep_first_not_worse(text, |candidate| errors_with(candidate).is_none_or(|after| after <= before))
-            .map(|t| merge(&t))
+        let check = doc.syntax.as_ref().and_then(|syntax| {
+            let cursor_byte = doc.rope.try_char_to_byte(cursor).ok()?;
+            syntax::InsertionCheck::new(syntax, &doc.rope, cursor_byte, tail.map_or(0, str::len))
+        });
+        let Some(check) = check else { return Some(merge(&text)) };
+        keep_first_not_worse(text, |candidate| check.not_worse(&merge(candidate))).map(|t| merge(&t))
     }
 }
 

@@ -45,7 +45,7 @@ pub(crate) struct CompletionConfig {
     pub(crate) debounce_ms: u64,
     /// Longest wait when the debounce adapts to slow typing, in milliseconds.
     pub(crate) max_debounce_ms: u64,
-    /// Stretch the debounce to 1.3 × the recent gap between keystrokes.
+    /// Adapt the debounce to the recent gaps between keystrokes (`debounce::Typing`).
     pub(crate) adaptive_debounce: bool,
     pub(crate) fim_template: FimTemplate,
     /// Prompt budget, in tokens (4 bytes a token), for prefix, suffix and context.

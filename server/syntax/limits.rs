@@ -32,7 +32,8 @@ pub const MAX_LINE_BYTES: usize = 32 * 1024;
 pub const PARSE_BUDGET: Duration = Duration::from_millis(1000);
 
 /// How long one parse of the completion's parse check may run (inside a request): the check
-/// parses one top-level item, normally well under a millisecond.
+/// reparses the document's tree incrementally around one insertion, normally well under a
+/// millisecond (`InsertionCheck`).
 pub const CHECK_BUDGET: Duration = Duration::from_millis(20);
 
 /// Why a text has no tree.
@@ -100,17 +101,30 @@ pub(super) fn parse_rope(
     budget: Duration,
     cancel: &AtomicBool,
 ) -> Result<Tree, ParseError> {
-    // A new parser each time: an abandoned parse leaves no half-done state behind to resume.
-    let mut parser = Parser::new();
-    parser.set_language(grammar).map_err(|_| ParseError::Refused)?;
     let len = rope.len_bytes();
-    let mut read = |byte: usize, _: Point| -> &[u8] {
+    let read = |byte: usize| -> &[u8] {
         if byte >= len {
             return &[];
         }
         let (chunk, start, _, _) = rope.chunk_at_byte(byte);
         &chunk.as_bytes()[byte - start..]
     };
+    parse_input(grammar, read, old, budget, cancel)
+}
+
+/// Parses the text `read` gives (the bytes from an offset on, empty at the end), reusing `old`,
+/// within `budget` or until `cancel` is set: the one loop every parse goes through.
+pub(super) fn parse_input<'t>(
+    grammar: &tree_sitter::Language,
+    mut read: impl FnMut(usize) -> &'t [u8],
+    old: Option<&Tree>,
+    budget: Duration,
+    cancel: &AtomicBool,
+) -> Result<Tree, ParseError> {
+    // A new parser each time: an abandoned parse leaves no half-done state behind to resume.
+    let mut parser = Parser::new();
+    parser.set_language(grammar).map_err(|_| ParseError::Refused)?;
+    let mut read = |byte: usize, _: Point| read(byte);
     let started = Instant::now();
     let mut cancelled = false;
     let mut progress = |_: &ParseState| {

@@ -19,6 +19,14 @@ fn sample(name: &str) -> &'static str {
 fn every_configured_language_loads_with_its_queries() {
     let names: Vec<_> = languages().iter().map(|l| l.info.name.as_str()).collect();
     assert_eq!(names, ["rust", "python", "go", "javascript", "typescript", "tsx"]);
+    // Every scopes.scm is a list of kinds, so scopes are found on the path to the cursor, not by
+    // a query cursor that visits every sibling on the way.
+    assert!(languages().iter().all(|l| l.scope_kinds.as_ref().is_some_and(|k| !k.is_empty())));
+    assert_eq!(
+        single_kind_patterns("; c\n(function_item) @scope\n\n(mod_item)  @scope\n"),
+        Some(vec!["function_item".to_owned(), "mod_item".to_owned()])
+    );
+    assert_eq!(single_kind_patterns("(call function: (identifier) @scope)"), None);
 }
 
 #[test]
@@ -97,7 +105,10 @@ fn a_parse_over_its_budget_is_abandoned_and_a_cancelled_one_stops() {
     let r = parse_within(lang, &rope, None, Duration::from_secs(600), &AtomicBool::new(true));
     assert_eq!(r.err(), Some(ParseError::Cancelled));
     // The candidate checks have their own small budget, and say "cannot tell" (None) past it.
-    assert_eq!(errors_in(lang, &unterminated_string(200_000)), None);
+    let rope = Rope::from_str("fn main() {}\n");
+    let syntax = Syntax::parse(lang, &rope).expect("parses");
+    let check = InsertionCheck::new(&syntax, &rope, 0, 0).expect("a place in the text");
+    assert_eq!(check.errors_with(&unterminated_string(200_000)), None);
 }
 
 #[test]
@@ -163,4 +174,127 @@ fn a_comment_contains_its_first_byte_not_its_end() {
     assert_eq!(syntax.comment_at(&rope, end), None, "just after it");
     assert_eq!(syntax.comment_at(&rope, start - 1), None, "just before it");
     assert_eq!(syntax.comment_at(&rope, text.len() + 10), None, "past the end of the text");
+}
+
+/// The parse check at a fixture's `$0` (replacing `replaced` bytes after it): the lines of the
+/// region parsed alone (or "incremental"), then each candidate's errors before and after.
+/// Without a region, every incremental answer is checked against a parse of the whole candidate
+/// text from scratch.
+fn insertion(lang: &str, fixture: &str, replaced: usize, candidates: &[&str]) -> String {
+    let lang = language_for(lang, "").expect("grammar");
+    let f = baton_test_support::Fixture::parse(fixture);
+    let at = f.cursor();
+    let rope = Rope::from_str(&f.text);
+    let syntax = Syntax::parse(lang, &rope).expect("parses");
+    // A debug build on a loaded machine may pass the 20 ms budget: the verdicts are under test.
+    let check = InsertionCheck::new(&syntax, &rope, at, replaced)
+        .expect("a place in the text")
+        .with_budget(std::time::Duration::from_secs(10));
+    let mut out = match check.region_bytes() {
+        Some(r) => format!("region: lines {}..={}\n", rope.byte_to_line(r.start) + 1, rope.byte_to_line(r.end) + 1),
+        None => "region: incremental\n".to_owned(),
+    };
+    for c in candidates {
+        let after = check.errors_with(c).expect("within budget");
+        if check.region_bytes().is_none() {
+            let whole = format!("{}{c}{}", &f.text[..at], &f.text[at + replaced..]);
+            let fresh = Syntax::parse(lang, &Rope::from_str(&whole)).expect("parses").errors_near(at);
+            assert_eq!(after, fresh, "incremental and fresh parses disagree on {c:?}");
+        }
+        let verdict = if check.not_worse(c) { "kept" } else { "worse" };
+        match check.region_bytes() {
+            Some(_) => out.push_str(&format!("{c:?}: {} -> {after} {verdict}\n", check.before())),
+            // Error recovery over a whole text may count the same mistake as one or two nodes
+            // from one parse to the next: the verdict is what the check keeps.
+            None => out.push_str(&format!("{c:?}: {verdict}\n")),
+        }
+    }
+    out
+}
+
+#[test]
+fn the_parse_check_judges_insertions_in_the_scope_around_them() {
+    let class = "class Store:\n    def get(self, d, k):\n        try:\n            return d[k]\n        $0\n            return None\n\n    def put(self, d, k, v):\n        d[k] = v\n";
+    expect_test::expect![[r#"
+        region: lines 1..=9
+        "except KeyError:": 4 -> 0 kept
+        "except:": 4 -> 0 kept
+        "y = (]": 4 -> 5 worse
+        "except KeyError:\n            pass": 4 -> 0 kept
+    "#]]
+    .assert_eq(&insertion(
+        "python",
+        class,
+        0,
+        &["except KeyError:", "except:", "y = (]", "except KeyError:\n            pass"],
+    ));
+    // A clean method is parsed alone, dedented: not the class around it.
+    let clean = "class Store:\n    def get(self, d, k):\n        v = d[k]\n        $0\n\n    def put(self, d, k, v):\n        d[k] = v\n";
+    expect_test::expect![[r#"
+        region: lines 2..=4
+        "return v": 0 -> 0 kept
+        "return (v": 0 -> 1 worse
+        "\n    def has(self, d, k):\n        return k in d": 0 -> 0 kept
+    "#]]
+    .assert_eq(&insertion(
+        "python",
+        clean,
+        0,
+        &["return v", "return (v", "\n    def has(self, d, k):\n        return k in d"],
+    ));
+    // Rust, mid-line, a closing tail replaced, a multi-byte character before the cursor.
+    expect_test::expect![[r#"
+        region: lines 1..=1
+        "a, b)": 0 -> 0 kept
+        "a, b": 0 -> 1 worse
+        "a, 😀)": 0 -> 1 worse
+    "#]]
+    .assert_eq(&insertion("rust", "fn f() { let s = \"é\"; g($0); }\nfn h() {}\n", 1, &["a, b)", "a, b", "a, 😀)"]));
+}
+
+#[test]
+fn the_parse_check_works_at_the_ends_of_the_text_and_refuses_a_split_character() {
+    expect_test::expect![[r#"
+        region: incremental
+        "fn g() {}\n": kept
+        "fn g( {\n": worse
+    "#]]
+    .assert_eq(&insertion("rust", "$0fn f() {}\n", 0, &["fn g() {}\n", "fn g( {\n"]));
+    expect_test::expect![[r#"
+        region: lines 1..=2
+        "fn g() {}": 0 -> 0 kept
+        "fn g(": 0 -> 1 worse
+    "#]]
+    .assert_eq(&insertion("rust", "fn f() {}\n$0", 0, &["fn g() {}", "fn g("]));
+    let lang = language_for("rust", "").expect("rust");
+    let rope = Rope::from_str("let s = \"é\";\n");
+    let syntax = Syntax::parse(lang, &rope).expect("parses");
+    assert!(InsertionCheck::new(&syntax, &rope, 10, 0).is_none(), "inside `é`");
+    assert!(InsertionCheck::new(&syntax, &rope, 9, 1).is_none(), "replacing half of `é`");
+    assert!(InsertionCheck::new(&syntax, &rope, 14, 1).is_none(), "past the end");
+    assert!(InsertionCheck::new(&syntax, &rope, 14, 0).is_some(), "at the end");
+}
+
+#[test]
+fn the_parse_check_reparses_incrementally_inside_a_scope_too_large_to_parse_alone() {
+    let body = "        total += 1\n".repeat(REGION_MAX_BYTES / 19 + 1);
+    let fixture =
+        format!("class Big:\n    def run(self):\n        total = 0\n{body}        $0\n        return total\n");
+    expect_test::expect![[r#"
+        region: incremental
+        "return total": kept
+        "return (]": worse
+    "#]]
+    .assert_eq(&insertion("python", &fixture, 0, &["return total", "return (]"]));
+}
+
+#[test]
+fn a_scope_that_does_not_parse_alone_is_judged_in_the_scope_around_it() {
+    // A JavaScript method parses only inside its class: the class is the region.
+    expect_test::expect![[r#"
+        region: lines 1..=5
+        "return 1;": 0 -> 0 kept
+        "return (];": 0 -> 1 worse
+    "#]]
+    .assert_eq(&insertion("javascript", "class A {\n  get(x) {\n    $0\n  }\n}\n", 0, &["return 1;", "return (];"]));
 }

@@ -1,5 +1,10 @@
 //! Benchmark (not a test): `cargo bench --bench memory [-- edits=N every=K rate=R report=N grow=1
-//! lines=N log=LEVEL]`.
+//! lines=N log=LEVEL]`, or `cargo bench --bench memory -- files=N [lines=N]`.
+//!
+//! With `files=N`: the server's resident set size after opening N Rust files of `lines` lines
+//! (default 300) and letting their first parses finish (RSS steady for a second), then after an
+//! inline completion in each: issue 13's "100 open files" comparison (lsp-ai 17.7 MiB,
+//! tabby-agent 82 MiB).
 //!
 //! Memory under sustained typing: the real `baton` binary over stdio, one open Rust document
 //! (`lines`, default 1,000), tens of thousands of one-character `didChange`s (a line typed key by key, then a
@@ -195,6 +200,10 @@ async fn main() {
     model.set_default(Reply::text("value + 1"));
     let mut lsp = Lsp::start(&model.base_url(), &log_level).await;
     let pid = lsp.pid();
+    let files = arg("files", 0);
+    if files > 0 {
+        return many_files(lsp, pid, files, arg("lines", 300)).await;
+    }
     let text = document(arg("lines", 1_000));
     lsp.notify(
         "textDocument/didOpen",
@@ -281,6 +290,68 @@ async fn main() {
         rss as f64 / 1024.0,
         hwm as f64 / 1024.0,
         health["result"]["counters"]
+    );
+    let _ = lsp.request("shutdown", json!(null)).await;
+    lsp.notify("exit", json!(null)).await;
+    let _ = tokio::time::timeout(TIMEOUT, lsp.child.wait()).await;
+}
+
+/// VmRSS once it has not changed by more than 64 KiB for a second (at most 20 s), in KiB.
+async fn settled_rss(pid: u32) -> u64 {
+    let started = Instant::now();
+    let mut last = rss_kib(pid).0;
+    let mut steady_since = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = rss_kib(pid).0;
+        if now.abs_diff(last) > 64 {
+            steady_since = Instant::now();
+        }
+        last = now;
+        if steady_since.elapsed() >= Duration::from_secs(1) {
+            break;
+        }
+    }
+    last
+}
+
+/// `files=N`: RSS with N open documents of `lines` lines, parsed, then after a completion in each.
+async fn many_files(mut lsp: Lsp, pid: u32, files: usize, lines: usize) {
+    let (rss0, _) = rss_kib(pid);
+    let text = document(lines);
+    for f in 0..files {
+        let params = json!({ "textDocument": {
+            "uri": format!("file:///bench/many/f{f}.rs"), "languageId": "rust", "version": 1, "text": text,
+        } });
+        lsp.notify("textDocument/didOpen", params).await;
+    }
+    let health = lsp.request("baton/health", json!(null)).await;
+    let opened = settled_rss(pid).await;
+    for f in 0..files {
+        let params = json!({
+            "textDocument": { "uri": format!("file:///bench/many/f{f}.rs") },
+            "position": { "line": 6, "character": 4 },
+            "context": { "triggerKind": 1 },
+        });
+        let answer = lsp.request("textDocument/inlineCompletion", params).await;
+        assert!(answer.get("error").is_none(), "{answer}");
+    }
+    let completed = settled_rss(pid).await;
+    let (_, hwm) = rss_kib(pid);
+    let mib = |k: u64| k as f64 / 1024.0;
+    println!(
+        "memory with {files} open files of {} lines ({} bytes each), MALLOC_ARENA_MAX={}:",
+        text.lines().count(),
+        text.len(),
+        std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "unset".to_owned())
+    );
+    println!(
+        "    VmRSS before opening {:.1} MiB; opened and parsed {:.1} MiB (documents: {}); after a completion in each {:.1} MiB; VmHWM {:.1} MiB",
+        mib(rss0),
+        mib(opened),
+        health["result"]["documents"],
+        mib(completed),
+        mib(hwm)
     );
     let _ = lsp.request("shutdown", json!(null)).await;
     lsp.notify("exit", json!(null)).await;

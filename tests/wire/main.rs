@@ -26,3 +26,4 @@ mod task_git;
 mod task_protocol;
 mod tasks;
 mod transport;
+mod typing_calls;

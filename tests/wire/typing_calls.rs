@@ -1,0 +1,70 @@
+//! Calls that count (issue 13, item 5): typing with an automatic inline completion request after
+//! every keystroke, as VS Code sends them, starts a model call where the user waits, not in the
+//! longer gaps between words that a key ends before the answer is in.
+//!
+//! The gaps are real time (the debounce learns them from `didChange` arrival), so the test keeps
+//! them far apart: keys 20 ms apart, 150 ms between words, 900 ms pauses, a model that takes
+//! 250 ms. A wait learned from the gaps lies between 165 ms (past the word gaps) and the pause.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use baton_test_support::client::{Client, TIMEOUT, inline_params, items_text, rich_capabilities};
+use baton_test_support::model_server::{ModelServer, Reply};
+use baton_test_support::{baton, openai_options};
+
+const URI: &str = "file:///work/project/src/typing.rs";
+const FIM: &str = "/v1/completions";
+
+#[tokio::test]
+async fn typing_with_gaps_between_words_starts_calls_where_the_user_waits() {
+    let model = ModelServer::start().await;
+    // Never what is typed next: no suggestion is typed through, every answer needs a call.
+    model.set_default(Reply::text("zzz();"));
+    model.set_delay_ms(250);
+    let mut options = openai_options(&model.base_url());
+    options["completion"] = json!({ "debounce_ms": 50, "max_debounce_ms": 1000 });
+    let client = Client::start(baton!(), rich_capabilities(), options).await;
+    client.open(URI, "rust", "fn f() {\n    \n}\n").await;
+
+    let (line, mut col) = (1u32, 4u32);
+    let mut version = 1;
+    let mut answers = Vec::new();
+    let rounds = 4;
+    for round in 0..rounds {
+        for word in 0..3 {
+            for (i, key) in "abcd".chars().enumerate() {
+                let gap = match (i, word) {
+                    (0, 0) if round > 0 => 900,
+                    (0, 0) => 20,
+                    (0, _) => 150,
+                    _ => 20,
+                };
+                tokio::time::sleep(Duration::from_millis(gap)).await;
+                version += 1;
+                client.change(URI, version, (line, col), (line, col), &key.to_string()).await;
+                col += 1;
+                let rx =
+                    client.send_request("textDocument/inlineCompletion", inline_params(URI, line, col, false)).await.1;
+                answers.push(tokio::spawn(async move { tokio::time::timeout(TIMEOUT, rx).await }));
+            }
+        }
+    }
+    let mut shown = Vec::new();
+    for a in answers {
+        let resp = a.await.expect("task").expect("answered in time").expect("response");
+        shown.push(!items_text(&resp).is_empty());
+    }
+    // Pauses: before each round after the first, and after the last key.
+    let pauses = rounds;
+    let pause_answers: Vec<bool> = shown.chunks(12).map(|round| round[11]).collect();
+    assert_eq!(pause_answers, vec![true; rounds], "every pause gets its suggestion");
+    let shown = shown.iter().filter(|s| **s).count();
+    let calls = model.requests().iter().filter(|r| r.path == FIM).count();
+    // Issue 13's bound. An adaptive wait that fires in the gaps between words (1.3 × the mean
+    // gap did) has each of the 12 word gaps end a call mid-answer: 16 calls for 4 suggestions.
+    assert!(calls <= shown + pauses, "{calls} model calls started for {shown} suggestions shown and {pauses} pauses");
+    let health = client.request("baton/health", json!(null)).await;
+    assert_eq!(health["result"]["counters"]["cacheHits"], 0, "{health}");
+}
