@@ -66,6 +66,8 @@ struct Window {
 struct Definition {
     name: String,
     line: usize,
+    /// The first line of the class (or impl) the definition is in.
+    header: Option<String>,
     text: String,
 }
 
@@ -179,23 +181,21 @@ impl ContextCache {
         let mut used = 0;
 
         // Definitions: the names nearest the cursor first.
-        let mut defs_text: Vec<(usize, String)> = Vec::new(); // (source index, text)
-        let mut seen = HashSet::new();
+        let mut defs: Vec<(usize, &Definition)> = Vec::new(); // (source index, definition)
         'names: for name in &query.names {
             for (i, d) in indexed.iter().enumerate() {
                 for def in d.definitions.iter().filter(|def| &def.name == name) {
-                    if d.hidden.contains(&def.line) || !seen.insert((i, def.line)) {
+                    if d.hidden.contains(&def.line) || defs.iter().any(|(j, e)| *j == i && e.line == def.line) {
                         continue;
                     }
-                    let cost = def.text.len() + 1 + header_cost(&d.path);
+                    // Counted as if each came with its own path and class header lines.
+                    let header = def.header.as_ref().map_or(0, |h| h.len() + 1);
+                    let cost = def.text.len() + 1 + header + header_cost(&d.path);
                     if used + cost > budget / 2 {
                         break 'names;
                     }
-                    used += def.text.len() + 1;
-                    if !defs_text.iter().any(|(j, _)| *j == i) {
-                        used += header_cost(&d.path);
-                    }
-                    defs_text.push((i, def.text.clone()));
+                    used += cost;
+                    defs.push((i, def));
                 }
             }
         }
@@ -232,17 +232,29 @@ impl ContextCache {
             let d = &indexed[i];
             excerpts.push(Excerpt { path: d.path.clone(), text: window_text(d, start, end) });
         }
-        let mut by_source: Vec<(usize, String)> = Vec::new();
-        for (i, text) in defs_text {
-            match by_source.iter_mut().find(|(j, _)| *j == i) {
-                Some((_, t)) => {
-                    t.push_str(&text);
-                    t.push('\n');
+        // Definitions last, nearest the cursor's document: per document in source order, the
+        // methods of one class under one header.
+        let mut sources: Vec<usize> = defs.iter().map(|(i, _)| *i).collect();
+        sources.dedup();
+        sources.sort_unstable();
+        sources.dedup();
+        for i in sources {
+            let mut mine: Vec<&Definition> = defs.iter().filter(|(j, _)| *j == i).map(|(_, d)| *d).collect();
+            mine.sort_by_key(|d| d.line);
+            let mut text = String::new();
+            let mut last_header = None;
+            for d in mine {
+                if d.header.is_some() && d.header != last_header {
+                    text.push_str(d.header.as_deref().unwrap_or_default());
+                    text.push('\n');
                 }
-                None => by_source.push((i, format!("{text}\n"))),
+                // After a class's own definition, its methods need no header again.
+                last_header = d.header.clone().or_else(|| {
+                    d.text.lines().find(|l| !l.trim_start().starts_with(['#', '/', '@'])).map(str::to_owned)
+                });
+                text.push_str(&d.text);
+                text.push('\n');
             }
-        }
-        for (i, text) in by_source {
             excerpts.push(Excerpt { path: indexed[i].path.clone(), text });
         }
         Gathered { excerpts }
@@ -452,9 +464,10 @@ fn collect_definitions(node: Node<'_>, rope: &Rope, header: Option<&str>, depth:
             && let Some(name) = def.child_by_field_name("name")
         {
             let name = node_text(rope, name);
-            let text = definition_text(def, child, rope, header);
+            let text = definition_text(def, child, rope);
             if !name.is_empty() && !text.is_empty() {
-                out.push(Definition { name, line: def.start_position().row, text });
+                let header = header.map(str::to_owned);
+                out.push(Definition { name, line: def.start_position().row, header, text });
             }
         }
         if depth == 0
@@ -468,9 +481,9 @@ fn collect_definitions(node: Node<'_>, rope: &Rope, header: Option<&str>, depth:
     }
 }
 
-/// The text shown for a definition: the comment right above it (first line), its class's
-/// header, its signature (up to its body), and a Python docstring's first line.
-fn definition_text(def: Node<'_>, outer: Node<'_>, rope: &Rope, header: Option<&str>) -> String {
+/// The text shown for a definition: the comment right above it (first line), its signature (up
+/// to its body), and a Python docstring's first line.
+fn definition_text(def: Node<'_>, outer: Node<'_>, rope: &Rope) -> String {
     let start = outer.start_byte();
     let body = def.child_by_field_name("body");
     let sig_end = match body {
@@ -490,9 +503,6 @@ fn definition_text(def: Node<'_>, outer: Node<'_>, rope: &Rope, header: Option<&
         text.push_str(&indent);
         text.push_str(&comment);
         text.push('\n');
-    }
-    if let Some(h) = header {
-        text.insert_str(0, &format!("{h}\n"));
     }
     text.push_str(&signature.join("\n"));
     if let Some(body) = body

@@ -164,13 +164,12 @@ def unused_helper():
         "from .utils import canonicalize_name\n\ndef f(v):\n    x = Version(v)\n    name = canonicalize_name(x.public)\n    $0\n",
         expect![[r##"
             # Path: pkg/utils.py
-            class Version(_BaseVersion):
-                @property
-                def public(self) -> str:
             def canonicalize_name(name: str, *, validate: bool = False) -> str:
                 """Normalize a project name."""
             class Version(_BaseVersion):
                 """A parsed version."""
+                @property
+                def public(self) -> str:
         "##]],
     );
 }
