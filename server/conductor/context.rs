@@ -354,7 +354,7 @@ impl Query {
             let limit = rope.len_bytes().min(32 * 1024);
             for r in syntax.imports(rope, limit) {
                 let end = r.end.min(rope.len_bytes());
-                let text = rope.byte_slice(r.start.min(end)..end).to_string();
+                let text = rope.get_byte_slice(r.start.min(end)..end).map(|s| s.to_string()).unwrap_or_default();
                 for w in identifiers(&text) {
                     if !is_keyword(w) && seen.insert(w.to_owned()) {
                         names.push(w.to_owned());
@@ -491,10 +491,15 @@ fn definition_text(def: Node<'_>, outer: Node<'_>, rope: &Rope) -> String {
         Some(b) => b.start_byte(),
         None => def.end_byte(),
     };
+    // The tree belongs to this text; were it not, a bad range gives no definition, not a panic.
+    let start = start.min(rope.len_bytes());
     let sig_end = sig_end.clamp(start, rope.len_bytes());
-    let mut signature = rope.byte_slice(start..sig_end).to_string();
+    let Some(signature) = rope.get_byte_slice(start..sig_end) else {
+        return String::new();
+    };
+    let mut signature = signature.to_string();
     // Signatures start at a line start: indent the first line as the source does.
-    let row = outer.start_position().row;
+    let row = outer.start_position().row.min(rope.len_lines().saturating_sub(1));
     let indent: String = rope.line(row).chars().take_while(|c| *c == ' ' || *c == '\t').collect();
     signature.insert_str(0, &indent);
     let signature: Vec<&str> = signature.trim_end().lines().take(MAX_SIGNATURE_LINES).collect();
@@ -558,7 +563,7 @@ fn python_docstring(body: Node<'_>, rope: &Rope) -> Option<String> {
 
 fn node_text(rope: &Rope, node: Node<'_>) -> String {
     let end = node.end_byte().min(rope.len_bytes());
-    rope.byte_slice(node.start_byte().min(end)..end).to_string()
+    rope.get_byte_slice(node.start_byte().min(end)..end).map(|s| s.to_string()).unwrap_or_default()
 }
 
 /// Identifier tokens of `text`: runs of letters, digits and `_` that do not start with a digit.
