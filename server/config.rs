@@ -92,6 +92,7 @@ impl Settings {
             temperature: c.temperature,
             multiline: c.multiline,
             other_documents: c.other_documents,
+            cross_file_tokens: c.cross_file_tokens,
             cache_size: c.cache_size,
             suggestions: c.suggestions,
         }
@@ -179,8 +180,15 @@ pub(crate) struct CompletionSettings {
     pub(crate) temperature: f64,
     /// Allow suggestions longer than the rest of the current line.
     pub(crate) multiline: bool,
-    /// Add excerpts of other open documents of the same language to the prompt.
+    /// Add context from other open (and recently edited) documents of the same language to the
+    /// prompt: their windows most similar to the code before the cursor, and the signatures of
+    /// names used near the cursor that they define. Files matching `secrets.patterns` are never
+    /// read, nor lines that assign a literal to a secret-sounding name.
     pub(crate) other_documents: bool,
+    /// Budget of the context from other documents (`other_documents`), in tokens (estimated at
+    /// 4 bytes a token), on top of `context_tokens`: definitions take up to half, the most
+    /// similar 20-line windows the rest. 0 turns that context off.
+    pub(crate) cross_file_tokens: u32,
     /// Suggestions kept for reuse (typing through a suggestion costs no model call).
     pub(crate) cache_size: usize,
     /// Most suggestions to offer when you ask for them (cycling with `Alt+]` / `<M-]>`, or
@@ -205,6 +213,7 @@ impl Default for CompletionSettings {
             temperature: c.temperature,
             multiline: c.multiline,
             other_documents: c.other_documents,
+            cross_file_tokens: c.cross_file_tokens,
             cache_size: c.cache_size,
             suggestions: c.suggestions,
         }

@@ -97,6 +97,8 @@ pub struct Conductor {
     pub(crate) counters: Counters,
     /// Next edit suggestions: edit histories and counters.
     pub(crate) nes: super::nes::Nes,
+    /// Indexes of other documents for cross-file context.
+    pub(crate) context: super::context::ContextCache,
 }
 
 /// The key of a document's next edit requests among the completion requests' (no URI has a NUL).
@@ -111,12 +113,14 @@ impl Conductor {
     /// Records a change to `doc` (called from `didChange`, before any await).
     pub(crate) fn note_change(&self, doc: &str) {
         self.typing.entry(doc.to_owned()).or_default().record(Instant::now());
+        self.context.touch(doc);
     }
 
     /// Forgets a closed document.
     pub(crate) fn forget(&self, doc: &str) {
         self.typing.remove(doc);
         self.nes.forget(doc);
+        self.context.forget(doc);
         if let Some((_, (_, notify))) = self.latest.remove(&nes_key(doc)) {
             notify.notify_waiters();
         }
@@ -539,7 +543,7 @@ pub(crate) fn prepare(
     let language = language_of(doc);
     let comment = language.map_or("//", |l| l.info.line_comment.as_str());
     let others = if c.other_documents { others } else { &[] };
-    let mut parts = fim::build_parts(doc, cursor, others, c.context_tokens, comment);
+    let mut parts = fim::build_parts(doc, cursor, others, c.context_tokens, c.cross_file_tokens, comment);
     // A tail of closers after the cursor is the suggestion's to replace: the model sees the
     // suffix without it, so it can write past the auto-closed `)` (a signature and its body).
     if let Some(tail) = tail

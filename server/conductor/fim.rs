@@ -34,12 +34,16 @@ impl FimParts {
 }
 
 /// Cuts the windows around `cursor` (a char index) within `budget_tokens`: 60% for the prefix,
-/// 20% for the suffix, 20% for context (what context leaves unused goes to the prefix).
+/// 20% for the suffix, 20% for this document's imports and scope headers (what they leave
+/// unused goes to the prefix). `others` (cross-file context, [`super::context`]) come on top,
+/// within `others_tokens`, each under a `Path:` comment line; the document's own path follows
+/// them. Without `others` the prompt is the same whatever `others_tokens` is.
 pub(crate) fn build_parts(
     doc: &DocSnapshot,
     cursor: usize,
     others: &[Excerpt],
     budget_tokens: u32,
+    others_tokens: u32,
     comment: &str,
 ) -> FimParts {
     let rope = &doc.rope;
@@ -86,9 +90,10 @@ pub(crate) fn build_parts(
             context.push_str(&local);
         }
     }
+    let others_budget = others_tokens as usize * BYTES_PER_TOKEN;
     let mut others_text = String::new();
     for e in others {
-        let room = context_budget.saturating_sub(context.len() + others_text.len());
+        let room = others_budget.saturating_sub(others_text.len());
         let header = format!("{comment} Path: {}\n", e.path);
         if room <= header.len() + 16 {
             break;
@@ -256,7 +261,7 @@ mod tests {
         let filler: String = (0..40).map(|i| format!("    let v{i} = {i};\n")).collect();
         let (doc, cursor) =
             fixture(&format!("use std::io;\n\nfn main() {{\n{filler}    let total = $0;\n}}\n"), "rust");
-        let parts = build_parts(&doc, cursor, &[], 64, "//");
+        let parts = build_parts(&doc, cursor, &[], 64, 0, "//");
         expect![[r#"
             use std::io;
             fn main() {
@@ -271,7 +276,7 @@ mod tests {
     fn other_documents_come_first_with_their_paths() {
         let (doc, cursor) = fixture("fn main() { $0 }\n", "rust");
         let others = [Excerpt { path: "src/util.rs".into(), text: "pub(crate) fn helper() -> u32 { 7 }\n".into() }];
-        let parts = build_parts(&doc, cursor, &others, 256, "//");
+        let parts = build_parts(&doc, cursor, &others, 256, 64, "//");
         expect![[r#"
             // Path: src/util.rs
             pub(crate) fn helper() -> u32 { 7 }

@@ -4,6 +4,7 @@
 //! Plain data in, plain data out: nothing here knows LSP; positions are rope char indices.
 
 pub(crate) mod cache;
+pub(crate) mod context;
 pub(crate) mod debounce;
 pub(crate) mod edit;
 pub(crate) mod engine;
@@ -57,6 +58,8 @@ pub(crate) struct CompletionConfig {
     pub(crate) multiline: bool,
     /// Add excerpts of other open documents of the same language to the prompt.
     pub(crate) other_documents: bool,
+    /// Budget of that cross-file context, in tokens (4 bytes a token), on top of `context_tokens`.
+    pub(crate) cross_file_tokens: u32,
     /// Suggestions kept for reuse.
     pub(crate) cache_size: usize,
     /// Most suggestions for an invoked request, the first included (alternatives:
@@ -76,6 +79,7 @@ impl Default for CompletionConfig {
             temperature: 0.1,
             multiline: true,
             other_documents: true,
+            cross_file_tokens: 1024,
             cache_size: 64,
             suggestions: 3,
         }

@@ -68,7 +68,7 @@ pub(crate) async fn handle(state: &State, params: CompletionPanelParams) -> Resu
     }
     let encoding = state.encoding();
     let cursor = doc.char_at(convert::pos(params.position), encoding);
-    let others = super::suggest::other_documents(state, &uri, &doc.language_id, &settings.secrets.patterns);
+    let others = super::suggest::other_documents(state, &snapshot, cursor, &settings);
     let provider = state.provider();
     let request = CompletionRequest {
         ticket: &ticket,

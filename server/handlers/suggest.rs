@@ -3,16 +3,12 @@
 
 use std::time::Instant;
 
+use crate::conductor::context::Source;
 use crate::conductor::engine::MAX_SUGGESTIONS;
-use crate::conductor::{CompletionRequest, Excerpt, Outcome};
+use crate::conductor::{CompletionRequest, DocSnapshot, Excerpt, Outcome};
 use crate::lsp::session::State;
 use crate::lsp::{convert, ext};
 use crate::text::{Document, Pos};
-
-/// Other open documents offered as context, at most this many...
-const OTHER_DOCS: usize = 3;
-/// ...and this many lines of each.
-const OTHER_DOC_LINES: usize = 60;
 
 /// A suggestion ready to convert into the client's shape.
 pub(crate) struct Suggested {
@@ -68,7 +64,7 @@ pub(crate) async fn suggest(
     };
     let encoding = state.encoding();
     let cursor = doc.char_at(position, encoding);
-    let others = other_documents(state, uri, &doc.language_id, &settings.secrets.patterns);
+    let others = other_documents(state, &snapshot, cursor, &settings);
     let provider = state.provider();
     let config = settings.completion_config();
     let debounce = (!invoked).then(|| state.conductor.debounce(uri, &config));
@@ -116,26 +112,43 @@ pub(crate) async fn suggest(
     }
 }
 
-/// Excerpts of up to [`OTHER_DOCS`] other open documents of `language_id`, never of a file
-/// matching the secret `patterns`.
-pub(super) fn other_documents(state: &State, uri: &str, language_id: &str, patterns: &[String]) -> Vec<Excerpt> {
-    let mut out = Vec::new();
+/// Cross-file context for a suggestion at `cursor` in `doc` ([`crate::conductor::context`]):
+/// snippets and definitions from the other open documents of its language and the recently
+/// edited closed ones, within `completion.cross_file_tokens`. Never from a file matching the
+/// secret patterns, nor their lines that assign a literal to a secret-sounding name.
+pub(super) fn other_documents(
+    state: &State,
+    doc: &DocSnapshot,
+    cursor: usize,
+    settings: &crate::config::Settings,
+) -> Vec<Excerpt> {
+    let c = &settings.completion;
+    if !c.other_documents || c.cross_file_tokens == 0 {
+        return Vec::new();
+    }
+    let patterns = &settings.secrets.patterns;
+    let secret = |key: &str| crate::secrets::is_secret_path(&crate::lsp::convert::display_path(key), patterns);
+    let mut sources = Vec::new();
     for entry in state.docs.iter() {
-        if out.len() >= OTHER_DOCS {
-            break;
-        }
-        if entry.key() == uri
-            || entry.doc.language_id != language_id
-            || crate::secrets::is_secret_path(&crate::lsp::convert::display_path(entry.key()), patterns)
-        {
+        if entry.key() == &doc.key || entry.doc.language_id != doc.language_id || secret(entry.key()) {
             continue;
         }
-        let rope = &entry.doc.rope;
-        let end_line = OTHER_DOC_LINES.min(rope.len_lines());
-        let text = rope.slice(..rope.line_to_char(end_line)).to_string();
-        out.push(Excerpt { path: crate::lsp::convert::display_path(entry.key()), text });
+        sources.push(Source {
+            key: entry.key().clone(),
+            path: crate::lsp::convert::display_path(entry.key()),
+            version: entry.doc.version,
+            language_id: entry.doc.language_id.clone(),
+            rope: entry.doc.rope.clone(),
+            syntax: entry.syntax(),
+        });
     }
-    out
+    for s in state.conductor.context.recent_closed(&doc.language_id) {
+        if s.key != doc.key && !secret(&s.key) && !state.docs.contains_key(&s.key) {
+            sources.push(s);
+        }
+    }
+    let budget = c.cross_file_tokens as usize * crate::conductor::fim::BYTES_PER_TOKEN;
+    state.conductor.context.gather(doc, cursor, sources, budget).excerpts
 }
 
 /// The client range the suggestion replaces, in the document's encoding: from the cursor over the

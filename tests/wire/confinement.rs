@@ -421,8 +421,9 @@ async fn a_secret_file_open_in_the_editor_never_reaches_a_completion_prompt() {
     let client =
         Client::start(baton!(), rich_capabilities(), baton_test_support::openai_options(&model.base_url())).await;
     let (env, notes, other) = ("file:///w/.env", "file:///w/notes.txt", "file:///w/todo.txt");
-    client.open(env, "plaintext", "API_TOKEN=ENV-FILE-SECRET-99\n").await;
-    client.open(other, "plaintext", "OTHER-DOCUMENT-CONTEXT\n").await;
+    client.open(env, "plaintext", "Remember API_TOKEN=ENV-FILE-SECRET-99\n").await;
+    // Context is ranked by similarity to the text before the cursor: share a word with it.
+    client.open(other, "plaintext", "Remember OTHER-DOCUMENT-CONTEXT\n").await;
     client.open(notes, "plaintext", "Remember to \n").await;
     let items = client.inline(notes, 0, 12, true).await;
     assert_eq!(items, ["done"]);

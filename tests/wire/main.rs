@@ -9,6 +9,7 @@ mod closing_tail;
 mod completion;
 mod config_reload;
 mod confinement;
+mod context;
 mod edits;
 mod encodings;
 mod faults;

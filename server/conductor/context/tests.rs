@@ -1,0 +1,236 @@
+use super::*;
+use crate::syntax::{Syntax, language_for};
+use baton_test_support::Fixture;
+use expect_test::{Expect, expect};
+
+/// The document with the cursor, from a fixture marked `$0`.
+fn current(text: &str, lang: &str) -> (DocSnapshot, usize) {
+    let fixture = Fixture::parse(text);
+    let rope = Rope::from_str(&fixture.text);
+    let cursor = rope.byte_to_char(fixture.cursor());
+    let syntax = language_for(lang, "").and_then(|l| Syntax::parse(l, &rope));
+    (DocSnapshot { key: "file:///cur".into(), path: "cur".into(), rope, syntax, language_id: lang.into() }, cursor)
+}
+
+fn source(path: &str, text: &str, lang: &str) -> Source {
+    let rope = Rope::from_str(text);
+    let syntax = language_for(lang, path).and_then(|l| Syntax::parse(l, &rope));
+    Source { key: format!("file:///{path}"), path: path.into(), version: 1, language_id: lang.into(), rope, syntax }
+}
+
+/// The excerpts as the prompt shows them (`# Path:` headers).
+fn render(g: &Gathered) -> String {
+    g.excerpts.iter().map(|e| format!("# Path: {}\n{}", e.path, e.text)).collect()
+}
+
+fn cost(g: &Gathered) -> usize {
+    g.excerpts.iter().map(|e| e.text.len() + header_cost(&e.path)).sum()
+}
+
+/// 60 lines of module header (imports, constants) unlike the code at the cursor.
+fn header_lines() -> String {
+    let mut s = String::from("import os\nimport sys\n\n");
+    for i in 0..57 {
+        s.push_str(&format!("CONSTANT_{i} = {i}\n"));
+    }
+    s
+}
+
+const SIMILAR: &str = "\
+def load_rows(path):
+    rows = []
+    with open(path) as handle:
+        for record in csv.reader(handle):
+            rows.append(normalize_record(record))
+    return rows
+";
+
+#[test]
+fn the_most_similar_window_wins_over_the_first_lines() {
+    let other = format!("{}\n\n{SIMILAR}", header_lines());
+    let (doc, cursor) = current(
+        "import csv\n\ndef read_table(path):\n    rows = []\n    with open(path) as handle:\n        for record in csv.reader(handle):\n            $0\n",
+        "python",
+    );
+    let g = ContextCache::default().gather(&doc, cursor, vec![source("util.py", &other, "python")], 300);
+    let shown = render(&g);
+    assert!(shown.contains("rows.append(normalize_record(record))"), "{shown}");
+    assert!(!shown.contains("import sys") && !shown.contains("CONSTANT_0 "), "{shown}");
+    expect![[r#"
+        # Path: util.py
+        def load_rows(path):
+            rows = []
+            with open(path) as handle:
+                for record in csv.reader(handle):
+                    rows.append(normalize_record(record))
+            return rows
+    "#]]
+    .assert_eq(&shown);
+}
+
+#[test]
+fn snippets_stay_within_the_budget() {
+    let mut other = String::new();
+    for i in 0..40 {
+        other.push_str(&format!("def load_{i}(path):\n    rows = read(path)\n    return rows\n\n"));
+    }
+    let (doc, cursor) = current("def load(path):\n    rows = read(path)\n    $0\n", "python");
+    let cache = ContextCache::default();
+    for budget in [0, 10, 100, 400, 1000, 4000] {
+        let g = cache.gather(&doc, cursor, vec![source("a.py", &other, "python")], budget);
+        assert!(cost(&g) <= budget, "budget {budget}: cost {}", cost(&g));
+        if budget >= 1000 {
+            assert!(g.excerpts.len() >= 2, "a large budget holds several snippets");
+        }
+    }
+    assert_eq!(cache.gather(&doc, cursor, vec![source("a.py", &other, "python")], 0), Gathered::default());
+}
+
+#[test]
+fn a_secret_in_another_document_never_appears() {
+    // settings.py is not a secret file by name; its key sits next to code like the cursor's.
+    let other = "\
+SECRET_KEY = \"django-insecure-0123456789abcdef\"
+DATABASE_PASSWORD: str = 'hunter2hunter2'
+api_token = `tok_live_abcdefgh`
+
+def connect(settings):
+    return open_connection(settings.host, settings.port)
+";
+    let (doc, cursor) = current("def reconnect(settings):\n    return open_connection(settings.host, $0)\n", "python");
+    let g = ContextCache::default().gather(&doc, cursor, vec![source("settings.py", other, "python")], 4000);
+    let shown = render(&g);
+    assert!(shown.contains("open_connection(settings.host, settings.port)"), "{shown}");
+    for secret in ["django-insecure", "hunter2", "tok_live"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
+
+#[test]
+fn secret_looking_lines() {
+    for line in ["SECRET_KEY = \"0123456789\"", "  \"api_key\": \"sk-0123456789\",", "password='abcdefghij'"] {
+        assert!(looks_secret(line), "{line}");
+    }
+    for line in
+        ["token = get_token()", "password = \"short\"", "SECRET_KEY = os.environ['KEY']", "x = \"a long string\""]
+    {
+        assert!(!looks_secret(line), "{line}");
+    }
+}
+
+fn check_definitions(other: &str, lang: &str, path: &str, current_text: &str, expect: Expect) {
+    let (doc, cursor) = current(current_text, lang);
+    let s = source(path, other, lang);
+    assert!(s.syntax.is_some(), "the fixture parses");
+    // A budget for definitions only: snippets would not fit after them.
+    let g = ContextCache::default().gather(&doc, cursor, vec![s], 900);
+    let defs: Vec<&Excerpt> = g.excerpts.iter().filter(|e| !e.text.contains("    body_line")).collect();
+    expect.assert_eq(&defs.iter().map(|e| format!("# Path: {}\n{}", e.path, e.text)).collect::<String>());
+}
+
+#[test]
+fn definitions_of_names_used_before_the_cursor() {
+    let other = "\
+import re
+
+
+def canonicalize_name(name: str, *, validate: bool = False) -> str:
+    \"\"\"Normalize a project name.
+
+    More text that is not shown.
+    \"\"\"
+    body_line = 1
+    return name
+
+
+class Version(_BaseVersion):
+    \"\"\"A parsed version.\"\"\"
+
+    def __init__(self, version: str) -> None:
+        body_line = 1
+
+    @property
+    def public(self) -> str:
+        body_line = 2
+
+
+def unused_helper():
+    body_line = 3
+";
+    check_definitions(
+        other,
+        "python",
+        "pkg/utils.py",
+        "from .utils import canonicalize_name\n\ndef f(v):\n    x = Version(v)\n    name = canonicalize_name(x.public)\n    $0\n",
+        expect![[r##"
+            # Path: pkg/utils.py
+            def canonicalize_name(name: str, *, validate: bool = False) -> str:
+                """Normalize a project name."""
+            class Version(_BaseVersion):
+                """A parsed version."""
+                @property
+                def public(self) -> str:
+        "##]],
+    );
+}
+
+#[test]
+fn definitions_in_rust_carry_their_doc_comment() {
+    let other = "\
+/// Parses a header line.
+/// Second line.
+pub fn parse_header(line: &str) -> Option<Header> {
+    body_line();
+    None
+}
+
+impl Header {
+    /// The header's name.
+    pub fn name(&self) -> &str {
+        body_line();
+    }
+}
+";
+    check_definitions(
+        other,
+        "rust",
+        "src/header.rs",
+        "fn f(l: &str) {\n    let h = parse_header(l)?;\n    $0\n}\n",
+        expect![[r#"
+            # Path: src/header.rs
+            /// Parses a header line.
+            pub fn parse_header(line: &str) -> Option<Header>
+        "#]],
+    );
+}
+
+#[test]
+fn each_version_is_indexed_once_and_closed_edited_documents_stay() {
+    let cache = ContextCache::default();
+    let (doc, cursor) = current("def load(path):\n    rows = read(path)\n    $0\n", "python");
+    let s = source("a.py", "def load_all(path):\n    rows = read(path)\n", "python");
+    cache.gather(&doc, cursor, vec![s.clone()], 1000);
+    let first = Arc::clone(&cache.lock().docs["file:///a.py"]);
+    cache.gather(&doc, cursor, vec![s.clone()], 1000);
+    assert!(Arc::ptr_eq(&first, &cache.lock().docs["file:///a.py"]), "same version: the index is reused");
+    let mut changed = source("a.py", "def load_all(path):\n    rows = read(path)\n    return rows\n", "python");
+    changed.version = 2;
+    cache.gather(&doc, cursor, vec![changed], 1000);
+    assert!(!Arc::ptr_eq(&first, &cache.lock().docs["file:///a.py"]), "a new version is indexed again");
+
+    // Closed without an edit: gone. Closed after an edit: kept, for its language only.
+    cache.forget("file:///a.py");
+    assert!(cache.recent_closed("python").is_empty());
+    cache.gather(&doc, cursor, vec![s], 1000);
+    cache.touch("file:///a.py");
+    cache.forget("file:///a.py");
+    assert_eq!(cache.recent_closed("python").len(), 1);
+    assert!(cache.recent_closed("rust").is_empty());
+}
+
+#[test]
+fn jaccard_of_sorted_sets() {
+    assert_eq!(jaccard(&[1, 2, 3], &[2, 3, 4]), 0.5);
+    assert_eq!(jaccard(&[], &[]), 0.0);
+    assert_eq!(identifiers("a.b_c(1x, _d9) é"), vec!["a", "b_c", "x", "_d9", "é"]);
+}
