@@ -148,6 +148,17 @@ tx() { tmux -L "$SOCK" "$@"; }
 screen() { tx capture-pane -p -t hx; }
 screen_has() { screen | grep -Eq -- "$1"; }
 keys() { tx send-keys -t hx "$@"; }
+# Moves to line N, column 1, and waits for the status line to say so: on a loaded machine a count
+# typed while Helix still handles an earlier key or message can be lost, so it is sent again.
+goto_line() {
+    local n=$1 _
+    for _ in 1 2 3; do
+        keys "${n}gg"
+        wait_for 5 screen_has " ${n}:1 *\$" && return 0
+        keys Escape
+    done
+    return 1
+}
 type_text() { tx send-keys -t hx -l "$1"; }
 dump() { screen >"$W/screen.txt"; cp "$W/cache/helix/helix.log" "$W/helix.log" 2>/dev/null; screen; }
 
@@ -160,8 +171,7 @@ fi
 
 # Insert at the end of line 6 and type the start of a word: Helix asks for completions by itself
 # after two characters (completion-trigger-len); Ctrl-x asks explicitly if it has not.
-keys 6gg
-wait_for 5 screen_has ' 6:1 *$' || true
+goto_line 6 || true
 keys A
 wait_for 5 screen_has '^ INS ' || { fail "insert mode" "$(dump)"; finish; }
 type_text 'co'
@@ -331,8 +341,7 @@ else
 fi
 
 # Line 2: PR #1's actions, with its diff stat and check result in each title.
-keys 2gg
-wait_for 5 screen_has ' 2:1 *$' || true
+goto_line 2 || true
 keys Space
 keys a
 P1='Baton PR #1 (+1 -1, checks none): '
@@ -370,8 +379,7 @@ fi
 # Line 6: PR #2 -> Merge into main: a merge commit with the user's sign-off; the file on disk
 # changes (the buffer keeps PR #1's unsaved change; Helix does not reload by itself).
 keys Escape
-keys 6gg
-wait_for 5 screen_has ' 6:1 *$' || true
+goto_line 6 || true
 keys Space
 keys a
 P2='Baton PR #2 (+1 -1, checks none): '
@@ -394,8 +402,7 @@ fi
 # The TODO comment on line 9: its delegate action carries the TODO as the prompt (Helix cannot
 # prompt), so the task starts and becomes ready (seen from the shell: Helix has no task view).
 keys Escape
-keys 9gg
-wait_for 5 screen_has ' 9:1 *$' || true
+goto_line 9 || true
 keys Space
 keys a
 DELEGATE='Baton: delegate to a background agent: “Greet with salut on line 6”'
@@ -412,8 +419,7 @@ fi
 # Line 2 again: the applied PR #1 is still offered (the buffer keeps its unsaved change);
 # Discard closes it, and leaves the buffer and the disk alone.
 keys Escape
-keys 2gg
-wait_for 5 screen_has ' 2:1 *$' || true
+goto_line 2 || true
 keys Space
 keys a
 if wait_for 5 screen_has 'Baton PR #1 .*Discard' && pick_action "${P1}Discard"; then
