@@ -183,9 +183,26 @@ impl Syntax {
     }
 
     /// Byte ranges of the import-like declarations that start before byte `limit`, in order.
-    /// Only that part of the tree is searched, so the cost follows `limit`, not the file size.
+    /// Only the top-level nodes that start before `limit` are searched, so the cost follows
+    /// `limit`, not the file size (a query cursor over the root, even limited to `0..limit`,
+    /// steps through every top-level node after it: thousands in a large module).
     pub fn imports(&self, rope: &Rope, limit: usize) -> Vec<Range<usize>> {
-        captures(&self.language.imports, self.tree.root_node(), rope, 0..limit)
+        let mut out = Vec::new();
+        let mut cursor = self.tree.root_node().walk();
+        if !cursor.goto_first_child() {
+            return out;
+        }
+        loop {
+            let node = cursor.node();
+            if node.start_byte() >= limit {
+                break;
+            }
+            out.extend(captures(&self.language.imports, node, rope, 0..limit));
+            if !cursor.goto_next_sibling() {
+                break;
+            }
+        }
+        out
     }
 
     /// Byte ranges of the scopes that contain `byte`, innermost first. Only nodes on the path
