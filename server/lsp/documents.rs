@@ -22,6 +22,7 @@ use tokio::sync::{Semaphore, watch};
 use tree_sitter::Tree;
 
 use crate::conductor::DocSnapshot;
+use crate::syntax::limits::LimitsDelta;
 use crate::syntax::{self, Language, ParseError, Syntax};
 use crate::text::{Document, Edit, Encoding, Pos};
 
@@ -78,6 +79,9 @@ struct ParseState {
     last_error: Option<ParseError>,
     /// The revision of the last finished attempt (0: none yet), for requests that wait for a tree.
     tried_tx: watch::Sender<u64>,
+    /// What changed since the text last passed the size limits, so the next parse rescans only
+    /// those lines, not the whole document, for [`syntax::MAX_LINE_BYTES`].
+    limits: LimitsDelta,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +114,8 @@ struct Job {
     revision: u64,
     budget: Duration,
     cancel: Arc<AtomicBool>,
+    /// What changed since the text last passed the size limits.
+    limits: LimitsDelta,
 }
 
 enum Next {
@@ -137,6 +143,7 @@ impl OpenDocument {
             retry_at: None,
             last_error: None,
             tried_tx: watch::Sender::new(0),
+            limits: LimitsDelta::Unknown,
         };
         Self { doc, parse }
     }
@@ -180,6 +187,7 @@ impl ParseState {
     fn edit(&mut self, edit: &Edit, whole: bool) {
         self.revision += 1;
         if whole {
+            self.limits = LimitsDelta::Unknown;
             self.tree = None;
             self.parsed = None;
             if let Some(f) = &mut self.in_flight {
@@ -189,6 +197,7 @@ impl ParseState {
             }
             return;
         }
+        self.limits.edit(edit.start_byte, edit.old_end_byte, edit.new_end_byte);
         if let Some(tree) = &mut self.tree {
             syntax::edit_tree(tree, edit);
         }
@@ -247,11 +256,17 @@ impl ParseState {
             revision: self.revision,
             budget,
             cancel,
+            // Assumes this job's check passes; `finish` forgets it when it did not.
+            limits: std::mem::replace(&mut self.limits, LimitsDelta::Passed(None)),
         })
     }
 
     /// Installs a finished parse of `revision`. Returns what happened, for the log.
     fn finish(&mut self, uri: &str, revision: u64, result: Result<Tree, ParseError>, now: Instant) -> &'static str {
+        if matches!(result, Err(ParseError::TooLarge { .. } | ParseError::LineTooLong { .. } | ParseError::Refused)) {
+            // The check failed, or may not have run: the next one scans the whole text.
+            self.limits = LimitsDelta::Unknown;
+        }
         let Some(in_flight) = self.in_flight.take_if(|f| f.revision == revision) else {
             return "dropped: not the parse in flight";
         };
@@ -324,7 +339,7 @@ impl ParseState {
 
 impl Job {
     fn run(self) -> Result<Tree, ParseError> {
-        syntax::check_limits(&self.rope)?;
+        syntax::limits::check_limits_since(&self.rope, &self.limits)?;
         syntax::parse_within(self.language, &self.rope, self.old.as_ref(), self.budget, &self.cancel)
     }
 }

@@ -129,6 +129,36 @@ fn documents_over_a_limit_or_without_a_grammar_get_no_tree() {
 }
 
 #[test]
+fn a_line_grown_past_the_limit_by_small_edits_is_caught_though_only_changed_lines_are_rescanned() {
+    let half = "x".repeat(syntax::MAX_LINE_BYTES / 2 - 4);
+    let mut open = rust_doc(&format!("// {half}\nfn main() {{}}\n"));
+    let parse = |open: &mut OpenDocument| {
+        let j = job(open, syntax::PARSE_BUDGET).expect("parse");
+        assert!(j.limits != LimitsDelta::Unknown || open.parse.parsed.is_none(), "a passed check is built on");
+        let r = j.revision;
+        open.parse.finish("u", r, j.run(), Instant::now())
+    };
+    assert_eq!(parse(&mut open), "installed");
+    // Edits on line 0, each followed by a parse: the line passes the limit on the second.
+    insert(&mut open, 0, 3, &half);
+    assert_eq!(parse(&mut open), "installed");
+    insert(&mut open, 0, 3, "y".repeat(9).as_str());
+    assert_eq!(parse(&mut open), "skipped: over a size limit");
+    assert!(open.syntax().is_none());
+    assert_eq!(open.parse.limits, LimitsDelta::Unknown, "the next check scans the whole text");
+    // Splitting the line brings the tree back.
+    insert(&mut open, 0, 3 + half.len() as u32, "\n// ");
+    assert_eq!(parse(&mut open), "installed");
+    assert_eq!(open.syntax().expect("tree").tree.root_node().to_sexp(), fresh_sexp(&open));
+    // Joining two lines (deleting the break) into one over the limit is caught too.
+    let half = "x".repeat(syntax::MAX_LINE_BYTES / 2);
+    let mut open = rust_doc(&format!("// {half}\n// {half}\nfn main() {{}}\n"));
+    assert_eq!(parse(&mut open), "installed");
+    open.apply_change(Some((Pos::new(0, half.len() as u32 + 3), Pos::new(1, 0))), "", Encoding::Utf16);
+    assert_eq!(parse(&mut open), "skipped: over a size limit");
+}
+
+#[test]
 fn too_many_edits_during_one_parse_drop_its_result_instead_of_growing() {
     let mut open = rust_doc(RUST);
     let first = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
