@@ -12,6 +12,7 @@
 //! - A parse over budget is abandoned; the next attempt waits a backoff (1 s, doubling to 30 s) and
 //!   a change to the text. Documents over the size limits are not parsed at all.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -82,6 +83,11 @@ struct ParseState {
     /// What changed since the text last passed the size limits, so the next parse rescans only
     /// those lines, not the whole document, for [`syntax::MAX_LINE_BYTES`].
     limits: LimitsDelta,
+    /// The imports of the current text up to [`syntax::IMPORTS_HEAD_BYTES`] ([`Syntax::imports_head`]),
+    /// when known: found by a parse, kept across changes that touch neither that head nor an
+    /// import (an import's node does not depend on the text after it), so completion requests do
+    /// not search the tree for them on every version.
+    imports: Option<Arc<Vec<Range<usize>>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +122,8 @@ struct Job {
     cancel: Arc<AtomicBool>,
     /// What changed since the text last passed the size limits.
     limits: LimitsDelta,
+    /// Search the new tree for the imports ([`ParseState::imports`] is not known).
+    imports: bool,
 }
 
 enum Next {
@@ -144,6 +152,7 @@ impl OpenDocument {
             last_error: None,
             tried_tx: watch::Sender::new(0),
             limits: LimitsDelta::Unknown,
+            imports: None,
         };
         Self { doc, parse }
     }
@@ -188,6 +197,7 @@ impl ParseState {
         self.revision += 1;
         if whole {
             self.limits = LimitsDelta::Unknown;
+            self.imports = None;
             self.tree = None;
             self.parsed = None;
             if let Some(f) = &mut self.in_flight {
@@ -198,6 +208,9 @@ impl ParseState {
             return;
         }
         self.limits.edit(edit.start_byte, edit.old_end_byte, edit.new_end_byte);
+        if self.imports.as_ref().is_some_and(|i| !imports_survive(i, edit)) {
+            self.imports = None;
+        }
         if let Some(tree) = &mut self.tree {
             syntax::edit_tree(tree, edit);
         }
@@ -215,7 +228,11 @@ impl ParseState {
 
     fn syntax(&self) -> Option<Syntax> {
         let (language, tree) = (self.language?, self.tree.as_ref()?);
-        (self.parsed == Some(self.revision)).then(|| Syntax { language, tree: tree.clone() })
+        (self.parsed == Some(self.revision)).then(|| Syntax {
+            language,
+            tree: tree.clone(),
+            imports_head: self.imports.clone(),
+        })
     }
 
     /// Marks a worker as needed; true when the caller must start one (none is running).
@@ -258,11 +275,12 @@ impl ParseState {
             cancel,
             // Assumes this job's check passes; `finish` forgets it when it did not.
             limits: std::mem::replace(&mut self.limits, LimitsDelta::Passed(None)),
+            imports: self.imports.is_none(),
         })
     }
 
     /// Installs a finished parse of `revision`. Returns what happened, for the log.
-    fn finish(&mut self, uri: &str, revision: u64, result: Result<Tree, ParseError>, now: Instant) -> &'static str {
+    fn finish(&mut self, uri: &str, revision: u64, result: Result<Parsed, ParseError>, now: Instant) -> &'static str {
         if matches!(result, Err(ParseError::TooLarge { .. } | ParseError::LineTooLong { .. } | ParseError::Refused)) {
             // The check failed, or may not have run: the next one scans the whole text.
             self.limits = LimitsDelta::Unknown;
@@ -273,7 +291,7 @@ impl ParseState {
         self.tried = Some(revision);
         self.tried_tx.send_replace(revision);
         match result {
-            Ok(mut tree) => {
+            Ok(Parsed { mut tree, imports }) => {
                 self.failures = 0;
                 self.retry_at = None;
                 if self.last_error.take().is_some() {
@@ -285,8 +303,15 @@ impl ParseState {
                 if self.parsed.is_some_and(|p| p > revision) {
                     return "dropped: a newer tree is in place";
                 }
+                let mut imports = imports;
                 for e in &in_flight.edits {
                     syntax::edit_tree(&mut tree, e);
+                    if imports.as_ref().is_some_and(|i| !imports_survive(i, e)) {
+                        imports = None;
+                    }
+                }
+                if self.imports.is_none() {
+                    self.imports = imports;
                 }
                 self.tree = Some(tree);
                 self.parsed = Some(revision);
@@ -298,6 +323,7 @@ impl ParseState {
                         // Over a limit: no tree to keep up, and no retry until the text changes.
                         self.tree = None;
                         self.parsed = None;
+                        self.imports = None;
                         "skipped: over a size limit"
                     }
                     ParseError::Cancelled => return "cancelled",
@@ -337,11 +363,31 @@ impl ParseState {
     }
 }
 
+/// A finished parse: the tree, and the imports when the job was asked to find them.
+#[derive(Clone)]
+struct Parsed {
+    tree: Tree,
+    imports: Option<Arc<Vec<Range<usize>>>>,
+}
+
 impl Job {
-    fn run(self) -> Result<Tree, ParseError> {
+    fn run(self) -> Result<Parsed, ParseError> {
         syntax::limits::check_limits_since(&self.rope, &self.limits)?;
-        syntax::parse_within(self.language, &self.rope, self.old.as_ref(), self.budget, &self.cancel)
+        let tree = syntax::parse_within(self.language, &self.rope, self.old.as_ref(), self.budget, &self.cancel)?;
+        if !self.imports {
+            return Ok(Parsed { tree, imports: None });
+        }
+        let syntax = Syntax { language: self.language, tree, imports_head: None };
+        let imports = Some(syntax.search_imports_head(&self.rope));
+        Ok(Parsed { tree: syntax.tree, imports })
     }
+}
+
+/// Whether imports found before `edit` still hold after it: it changed nothing in the first
+/// [`syntax::IMPORTS_HEAD_BYTES`] nor in (or right after) an import, so their nodes and bytes
+/// are the same.
+fn imports_survive(imports: &[Range<usize>], edit: &Edit) -> bool {
+    edit.start_byte > syntax::IMPORTS_HEAD_BYTES && imports.iter().all(|r| r.end < edit.start_byte)
 }
 
 /// The budget of a document parse: [`syntax::PARSE_BUDGET`], or `BATON_SYNTAX_BUDGET_MS` when set

@@ -159,6 +159,56 @@ fn a_line_grown_past_the_limit_by_small_edits_is_caught_though_only_changed_line
 }
 
 #[test]
+fn imports_are_searched_once_and_kept_across_versions_until_a_change_touches_the_head() {
+    // Imports, then more than the head of code after them, so a change can fall past the head.
+    let mut text = String::from("use std::fmt;\nuse std::io;\n\n");
+    while text.len() <= syntax::IMPORTS_HEAD_BYTES + 1000 {
+        text.push_str("fn f() -> i32 {\n    1\n}\n");
+    }
+    let lines = text.lines().count() as u32;
+    let mut open = rust_doc(&text);
+    let fresh = |open: &OpenDocument| {
+        let s = Syntax::parse(open.language().expect("rust"), &open.doc.rope).expect("parses");
+        s.imports(&open.doc.rope, syntax::IMPORTS_HEAD_BYTES)
+    };
+    let parse = |open: &mut OpenDocument| {
+        let j = job(open, syntax::PARSE_BUDGET).expect("parse");
+        let (r, searched) = (j.revision, j.imports);
+        assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
+        searched
+    };
+    assert!(parse(&mut open), "the first parse searches for the imports");
+    let kept = open.syntax().and_then(|s| s.imports_head).expect("imports kept beside the tree");
+    assert_eq!(*kept, fresh(&open));
+    assert_eq!(kept.len(), 2);
+    // A change past the head: the next version keeps them, and its parse does not search again.
+    insert(&mut open, lines - 2, 4, "2");
+    assert!(!parse(&mut open), "not searched again");
+    let syntax = open.syntax().expect("tree");
+    assert!(syntax.imports_head.as_ref().is_some_and(|i| Arc::ptr_eq(i, &kept)));
+    assert_eq!(syntax.imports(&open.doc.rope, 10), fresh(&open)[..1]);
+    // A change in the head (a new import): forgotten at once, searched again by the next parse.
+    insert(&mut open, 2, 0, "use std::env;\n");
+    assert!(open.parse.imports.is_none(), "a new version in the head drops them");
+    assert!(parse(&mut open));
+    let imports = open.syntax().and_then(|s| s.imports_head).expect("searched again");
+    assert_eq!(imports.len(), 3);
+    assert_eq!(*imports, fresh(&open));
+    // A change during the parse that searches them, in the head: its result is not kept.
+    insert(&mut open, 0, 0, "x");
+    let j = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    assert!(j.imports);
+    insert(&mut open, 0, 0, "use a;\n");
+    let r = j.revision;
+    assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
+    assert!(open.parse.imports.is_none(), "a result older than a change in the head is dropped");
+    // Replacing the whole text drops them.
+    assert!(parse(&mut open));
+    open.apply_change(None, "use b;\n", Encoding::Utf16);
+    assert!(open.parse.imports.is_none());
+}
+
+#[test]
 fn too_many_edits_during_one_parse_drop_its_result_instead_of_growing() {
     let mut open = rust_doc(RUST);
     let first = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
