@@ -8,7 +8,8 @@
 //!   is newer than the tree in place, and after the edits that arrived while it ran are applied to
 //!   it, so it never undoes a change and never lands out of order.
 //! - A snapshot carries a tree only when it was parsed from exactly the snapshot's text; otherwise
-//!   the conductor works on plain text.
+//!   the conductor works on plain text. Except an inline completion's ([`snapshot_following`]):
+//!   the earlier tree edited to follow the text, marked inexact, rather than a wait per keystroke.
 //! - A parse over budget is abandoned; the next attempt waits a backoff (1 s, doubling to 30 s) and
 //!   a change to the text. Documents over the size limits are not parsed at all.
 
@@ -232,6 +233,20 @@ impl ParseState {
             language,
             tree: tree.clone(),
             imports_head: self.imports.clone(),
+            exact: true,
+        })
+    }
+
+    /// The latest tree edited to follow the text ([`Syntax::exact`] false unless it is the tree
+    /// of this very text), when there is one.
+    fn following(&self) -> Option<Syntax> {
+        let (language, tree) = (self.language?, self.tree.as_ref()?);
+        self.parsed?;
+        Some(Syntax {
+            language,
+            tree: tree.clone(),
+            imports_head: self.imports.clone(),
+            exact: self.parsed == Some(self.revision),
         })
     }
 
@@ -377,7 +392,7 @@ impl Job {
         if !self.imports {
             return Ok(Parsed { tree, imports: None });
         }
-        let syntax = Syntax { language: self.language, tree, imports_head: None };
+        let syntax = Syntax { language: self.language, tree, imports_head: None, exact: true };
         let imports = Some(syntax.search_imports_head(&self.rope));
         Ok(Parsed { tree: syntax.tree, imports })
     }
@@ -471,6 +486,29 @@ pub(crate) async fn snapshot_with_tree(
         }
     }
     Some((snap, doc))
+}
+
+/// A snapshot of `uri` for an inline completion: like [`snapshot_with_tree`], but when the tree
+/// of this very text is still being parsed and an earlier one (edited to follow the changes since)
+/// is at hand, that one at once ([`Syntax::exact`] false), instead of waiting for the reparse of a
+/// document's every version: the completion uses the tree to find scopes and imports, and judges
+/// a parse only on the text itself (`syntax::InsertionCheck`).
+pub(crate) async fn snapshot_following(
+    docs: &DashMap<String, OpenDocument>,
+    uri: &str,
+    wait: Duration,
+) -> Option<(DocSnapshot, Document)> {
+    {
+        let open = docs.get(uri)?;
+        let (mut snap, doc) = open.snapshot(uri);
+        if snap.syntax.is_none()
+            && let Some(syntax) = open.parse.following()
+        {
+            snap.syntax = Some(syntax);
+            return Some((snap, doc));
+        }
+    }
+    snapshot_with_tree(docs, uri, wait).await
 }
 
 /// Parses `uri` until its tree matches its text, the document closes or is reopened, or a parse

@@ -178,6 +178,11 @@ pub struct Syntax {
     /// version of the text (its changes since touched neither that head nor an import): then
     /// requests do not search the tree again.
     pub imports_head: Option<Arc<Vec<Range<usize>>>>,
+    /// False when `tree` is the tree of an earlier version of the text, edited (`Tree::edit`) by
+    /// every change since: its positions follow the text, so it finds scopes, but its nodes may
+    /// not match the text, so it never judges a parse ([`InsertionCheck`] then parses only a
+    /// region of the text, or tells nothing).
+    pub exact: bool,
 }
 
 impl Syntax {
@@ -187,7 +192,7 @@ impl Syntax {
     pub fn parse(language: &'static Language, rope: &Rope) -> Option<Self> {
         check_limits(rope).ok()?;
         let tree = parse_within(language, rope, None, PARSE_BUDGET, &AtomicBool::new(false)).ok()?;
-        Some(Self { language, tree, imports_head: None })
+        Some(Self { language, tree, imports_head: None, exact: true })
     }
 
     /// Byte ranges of the import-like declarations that start before byte `limit`, in order.
@@ -387,6 +392,10 @@ impl<'a> InsertionCheck<'a> {
         if let Some((region, before)) = Self::region(syntax, rope, at, end) {
             return Some(Self { syntax, rope, at, end, region: Some(region), before, budget: CHECK_BUDGET });
         }
+        if !syntax.exact {
+            // The whole-text check reparses the tree: only the tree of this very text will do.
+            return None;
+        }
         Some(Self { syntax, rope, at, end, region: None, before: syntax.errors_near(at), budget: CHECK_BUDGET })
     }
 
@@ -500,7 +509,7 @@ impl<'a> InsertionCheck<'a> {
         let tree =
             limits::parse_input(&self.syntax.language.grammar, read, Some(&tree), self.budget, &AtomicBool::new(false))
                 .ok()?;
-        Some(Syntax { language: self.syntax.language, tree, imports_head: None }.errors_near(at))
+        Some(Syntax { language: self.syntax.language, tree, imports_head: None, exact: true }.errors_near(at))
     }
 
     /// True when `candidate` does not add errors near the place, or when that cannot be told.

@@ -372,6 +372,29 @@ fn the_parse_check_reparses_incrementally_inside_a_scope_too_large_to_parse_alon
 }
 
 #[test]
+fn a_tree_of_an_earlier_version_finds_the_region_but_never_judges_the_whole_text() {
+    let python = languages().iter().find(|l| l.info.name == "python").expect("python");
+    // A small method: its region is parsed from the text, whatever the tree's version.
+    let text = "class A:\n    def run(self):\n        x = 1\n        \n";
+    let rope = Rope::from_str(text);
+    let at = text.len() - 1;
+    let mut syntax = Syntax::parse(python, &rope).expect("parses");
+    syntax.exact = false;
+    let check = InsertionCheck::new(&syntax, &rope, at, 0).expect("a region");
+    assert!(check.region_bytes().is_some());
+    assert!(check.not_worse("return x"));
+    assert!(!check.not_worse("return (]"));
+    // A scope too large to parse alone: only the tree of this very text may judge it.
+    let body = "        total += 1\n".repeat(REGION_MAX_BYTES / 19 + 1);
+    let text = format!("class Big:\n    def run(self):\n        total = 0\n{body}        \n");
+    let rope = Rope::from_str(&text);
+    let mut syntax = Syntax::parse(python, &rope).expect("parses");
+    assert!(InsertionCheck::new(&syntax, &rope, text.len() - 1, 0).is_some_and(|c| c.region_bytes().is_none()));
+    syntax.exact = false;
+    assert!(InsertionCheck::new(&syntax, &rope, text.len() - 1, 0).is_none());
+}
+
+#[test]
 fn a_scope_that_does_not_parse_alone_is_judged_in_the_scope_around_it() {
     // A JavaScript method parses only inside its class: the class is the region.
     expect_test::expect![[r#"

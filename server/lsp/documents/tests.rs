@@ -208,6 +208,41 @@ fn imports_are_searched_once_and_kept_across_versions_until_a_change_touches_the
     assert!(open.parse.imports.is_none());
 }
 
+#[tokio::test]
+async fn a_completion_snapshot_takes_the_edited_earlier_tree_instead_of_waiting_for_the_reparse() {
+    let store: DashMap<String, OpenDocument> = DashMap::new();
+    let uri = "file:///p/lib.rs";
+    let mut open = rust_doc(RUST);
+    // No tree yet: nothing to take.
+    assert!(open.parse.following().is_none());
+    let j = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    let r = j.revision;
+    assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
+    insert(&mut open, 3, 9, " * 2");
+    // A parse of the new text is under way (and never finishes here).
+    let pending = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    assert!(open.parse.pending().is_some());
+    store.insert(uri.to_owned(), open);
+    let wait = Duration::from_secs(60);
+    let (snap, _) = tokio::time::timeout(Duration::from_secs(10), snapshot_following(&store, uri, wait))
+        .await
+        .expect("no wait for the reparse")
+        .expect("open");
+    let syntax = snap.syntax.expect("the earlier tree, edited");
+    assert!(!syntax.exact);
+    // Its positions follow the text: the scope around the edit is the function, edit included.
+    let body = snap.rope.to_string().find("a + b * 2").expect("edited body");
+    let scope = syntax.enclosing_scopes(&snap.rope, body);
+    assert!(scope.first().is_some_and(|r| snap.rope.byte_slice(r.clone()).to_string().starts_with("fn add")));
+    assert!(scope.first().is_some_and(|r| snap.rope.byte_slice(r.clone()).to_string().contains("a + b * 2")));
+    // Once the reparse is in, the tree is this text's own.
+    let r = pending.revision;
+    let finished = store.get_mut(uri).map(|mut o| o.parse.finish("u", r, pending.run(), Instant::now()));
+    assert_eq!(finished, Some("installed"));
+    let (snap, _) = snapshot_following(&store, uri, wait).await.expect("open");
+    assert!(snap.syntax.expect("tree").exact);
+}
+
 #[test]
 fn too_many_edits_during_one_parse_drop_its_result_instead_of_growing() {
     let mut open = rust_doc(RUST);
