@@ -4,15 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::providers::{ChatMessage, Prompt, ProviderKind, Role};
+use crate::syntax::IMPORTS_HEAD_BYTES as IMPORTS_HEAD;
 
 use super::{DocSnapshot, Excerpt};
 
 /// Estimated bytes per token, for budgeting prompts without a tokenizer.
 pub(crate) const BYTES_PER_TOKEN: usize = 4;
-
-/// Imports are looked for in the file's first this many bytes (where every supported language
-/// puts them), so prompt building costs the same on a 10,000-line file as on a small one.
-const IMPORTS_HEAD: usize = 32 * 1024;
 
 /// The parts of a fill-in-the-middle prompt before a template wraps them.
 #[derive(Debug, Clone, PartialEq, Eq)]

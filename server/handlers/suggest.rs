@@ -57,7 +57,7 @@ pub(crate) async fn suggest(
     }
     let ticket = state.conductor.begin(uri);
     let Some((snapshot, doc)) =
-        crate::lsp::documents::snapshot_with_tree(&state.docs, uri, crate::lsp::documents::TREE_WAIT).await
+        crate::lsp::documents::snapshot_following(&state.docs, uri, crate::lsp::documents::TREE_WAIT).await
     else {
         tracing::debug!(uri, "completion for a document that is not open");
         return None;

@@ -8,10 +8,12 @@
 //!   is newer than the tree in place, and after the edits that arrived while it ran are applied to
 //!   it, so it never undoes a change and never lands out of order.
 //! - A snapshot carries a tree only when it was parsed from exactly the snapshot's text; otherwise
-//!   the conductor works on plain text.
+//!   the conductor works on plain text. Except an inline completion's ([`snapshot_following`]):
+//!   the earlier tree edited to follow the text, marked inexact, rather than a wait per keystroke.
 //! - A parse over budget is abandoned; the next attempt waits a backoff (1 s, doubling to 30 s) and
 //!   a change to the text. Documents over the size limits are not parsed at all.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -22,6 +24,7 @@ use tokio::sync::{Semaphore, watch};
 use tree_sitter::Tree;
 
 use crate::conductor::DocSnapshot;
+use crate::syntax::limits::LimitsDelta;
 use crate::syntax::{self, Language, ParseError, Syntax};
 use crate::text::{Document, Edit, Encoding, Pos};
 
@@ -78,6 +81,14 @@ struct ParseState {
     last_error: Option<ParseError>,
     /// The revision of the last finished attempt (0: none yet), for requests that wait for a tree.
     tried_tx: watch::Sender<u64>,
+    /// What changed since the text last passed the size limits, so the next parse rescans only
+    /// those lines, not the whole document, for [`syntax::MAX_LINE_BYTES`].
+    limits: LimitsDelta,
+    /// The imports of the current text up to [`syntax::IMPORTS_HEAD_BYTES`] ([`Syntax::imports_head`]),
+    /// when known: found by a parse, kept across changes that touch neither that head nor an
+    /// import (an import's node does not depend on the text after it), so completion requests do
+    /// not search the tree for them on every version.
+    imports: Option<Arc<Vec<Range<usize>>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +121,10 @@ struct Job {
     revision: u64,
     budget: Duration,
     cancel: Arc<AtomicBool>,
+    /// What changed since the text last passed the size limits.
+    limits: LimitsDelta,
+    /// Search the new tree for the imports ([`ParseState::imports`] is not known).
+    imports: bool,
 }
 
 enum Next {
@@ -137,6 +152,8 @@ impl OpenDocument {
             retry_at: None,
             last_error: None,
             tried_tx: watch::Sender::new(0),
+            limits: LimitsDelta::Unknown,
+            imports: None,
         };
         Self { doc, parse }
     }
@@ -180,6 +197,8 @@ impl ParseState {
     fn edit(&mut self, edit: &Edit, whole: bool) {
         self.revision += 1;
         if whole {
+            self.limits = LimitsDelta::Unknown;
+            self.imports = None;
             self.tree = None;
             self.parsed = None;
             if let Some(f) = &mut self.in_flight {
@@ -188,6 +207,10 @@ impl ParseState {
                 f.edits = Vec::new();
             }
             return;
+        }
+        self.limits.edit(edit.start_byte, edit.old_end_byte, edit.new_end_byte);
+        if self.imports.as_ref().is_some_and(|i| !imports_survive(i, edit)) {
+            self.imports = None;
         }
         if let Some(tree) = &mut self.tree {
             syntax::edit_tree(tree, edit);
@@ -206,7 +229,25 @@ impl ParseState {
 
     fn syntax(&self) -> Option<Syntax> {
         let (language, tree) = (self.language?, self.tree.as_ref()?);
-        (self.parsed == Some(self.revision)).then(|| Syntax { language, tree: tree.clone() })
+        (self.parsed == Some(self.revision)).then(|| Syntax {
+            language,
+            tree: tree.clone(),
+            imports_head: self.imports.clone(),
+            exact: true,
+        })
+    }
+
+    /// The latest tree edited to follow the text ([`Syntax::exact`] false unless it is the tree
+    /// of this very text), when there is one.
+    fn following(&self) -> Option<Syntax> {
+        let (language, tree) = (self.language?, self.tree.as_ref()?);
+        self.parsed?;
+        Some(Syntax {
+            language,
+            tree: tree.clone(),
+            imports_head: self.imports.clone(),
+            exact: self.parsed == Some(self.revision),
+        })
     }
 
     /// Marks a worker as needed; true when the caller must start one (none is running).
@@ -247,18 +288,25 @@ impl ParseState {
             revision: self.revision,
             budget,
             cancel,
+            // Assumes this job's check passes; `finish` forgets it when it did not.
+            limits: std::mem::replace(&mut self.limits, LimitsDelta::Passed(None)),
+            imports: self.imports.is_none(),
         })
     }
 
     /// Installs a finished parse of `revision`. Returns what happened, for the log.
-    fn finish(&mut self, uri: &str, revision: u64, result: Result<Tree, ParseError>, now: Instant) -> &'static str {
+    fn finish(&mut self, uri: &str, revision: u64, result: Result<Parsed, ParseError>, now: Instant) -> &'static str {
+        if matches!(result, Err(ParseError::TooLarge { .. } | ParseError::LineTooLong { .. } | ParseError::Refused)) {
+            // The check failed, or may not have run: the next one scans the whole text.
+            self.limits = LimitsDelta::Unknown;
+        }
         let Some(in_flight) = self.in_flight.take_if(|f| f.revision == revision) else {
             return "dropped: not the parse in flight";
         };
         self.tried = Some(revision);
         self.tried_tx.send_replace(revision);
         match result {
-            Ok(mut tree) => {
+            Ok(Parsed { mut tree, imports }) => {
                 self.failures = 0;
                 self.retry_at = None;
                 if self.last_error.take().is_some() {
@@ -270,8 +318,15 @@ impl ParseState {
                 if self.parsed.is_some_and(|p| p > revision) {
                     return "dropped: a newer tree is in place";
                 }
+                let mut imports = imports;
                 for e in &in_flight.edits {
                     syntax::edit_tree(&mut tree, e);
+                    if imports.as_ref().is_some_and(|i| !imports_survive(i, e)) {
+                        imports = None;
+                    }
+                }
+                if self.imports.is_none() {
+                    self.imports = imports;
                 }
                 self.tree = Some(tree);
                 self.parsed = Some(revision);
@@ -283,6 +338,7 @@ impl ParseState {
                         // Over a limit: no tree to keep up, and no retry until the text changes.
                         self.tree = None;
                         self.parsed = None;
+                        self.imports = None;
                         "skipped: over a size limit"
                     }
                     ParseError::Cancelled => return "cancelled",
@@ -322,11 +378,31 @@ impl ParseState {
     }
 }
 
+/// A finished parse: the tree, and the imports when the job was asked to find them.
+#[derive(Clone)]
+struct Parsed {
+    tree: Tree,
+    imports: Option<Arc<Vec<Range<usize>>>>,
+}
+
 impl Job {
-    fn run(self) -> Result<Tree, ParseError> {
-        syntax::check_limits(&self.rope)?;
-        syntax::parse_within(self.language, &self.rope, self.old.as_ref(), self.budget, &self.cancel)
+    fn run(self) -> Result<Parsed, ParseError> {
+        syntax::limits::check_limits_since(&self.rope, &self.limits)?;
+        let tree = syntax::parse_within(self.language, &self.rope, self.old.as_ref(), self.budget, &self.cancel)?;
+        if !self.imports {
+            return Ok(Parsed { tree, imports: None });
+        }
+        let syntax = Syntax { language: self.language, tree, imports_head: None, exact: true };
+        let imports = Some(syntax.search_imports_head(&self.rope));
+        Ok(Parsed { tree: syntax.tree, imports })
     }
+}
+
+/// Whether imports found before `edit` still hold after it: it changed nothing in the first
+/// [`syntax::IMPORTS_HEAD_BYTES`] nor in (or right after) an import, so their nodes and bytes
+/// are the same.
+fn imports_survive(imports: &[Range<usize>], edit: &Edit) -> bool {
+    edit.start_byte > syntax::IMPORTS_HEAD_BYTES && imports.iter().all(|r| r.end < edit.start_byte)
 }
 
 /// The budget of a document parse: [`syntax::PARSE_BUDGET`], or `BATON_SYNTAX_BUDGET_MS` when set
@@ -410,6 +486,29 @@ pub(crate) async fn snapshot_with_tree(
         }
     }
     Some((snap, doc))
+}
+
+/// A snapshot of `uri` for an inline completion: like [`snapshot_with_tree`], but when the tree
+/// of this very text is still being parsed and an earlier one (edited to follow the changes since)
+/// is at hand, that one at once ([`Syntax::exact`] false), instead of waiting for the reparse of a
+/// document's every version: the completion uses the tree to find scopes and imports, and judges
+/// a parse only on the text itself (`syntax::InsertionCheck`).
+pub(crate) async fn snapshot_following(
+    docs: &DashMap<String, OpenDocument>,
+    uri: &str,
+    wait: Duration,
+) -> Option<(DocSnapshot, Document)> {
+    {
+        let open = docs.get(uri)?;
+        let (mut snap, doc) = open.snapshot(uri);
+        if snap.syntax.is_none()
+            && let Some(syntax) = open.parse.following()
+        {
+            snap.syntax = Some(syntax);
+            return Some((snap, doc));
+        }
+    }
+    snapshot_with_tree(docs, uri, wait).await
 }
 
 /// Parses `uri` until its tree matches its text, the document closes or is reopened, or a parse

@@ -83,6 +83,81 @@ pub fn check_limits(rope: &Rope) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// Which part of a text changed since it last passed [`check_limits`]: what
+/// [`check_limits_since`] must scan again. Follows the changes in order ([`LimitsDelta::edit`]);
+/// `Unknown` until a check passes, and after a change that replaced the whole text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LimitsDelta {
+    /// No passed check to build on: the next check scans the whole text.
+    #[default]
+    Unknown,
+    /// The text passed a check; the bytes (of the current text) changed since, if any.
+    Passed(Option<std::ops::Range<usize>>),
+}
+
+impl LimitsDelta {
+    /// Follows one change (`crate::text::Edit`'s bytes, in the text before and after it).
+    pub fn edit(&mut self, start: usize, old_end: usize, new_end: usize) {
+        let Self::Passed(dirty) = self else { return };
+        // A byte of the old text, where it is in the new one (inside the replaced bytes: their
+        // new start or end).
+        let map = |b: usize, end: bool| {
+            if b < start {
+                b
+            } else if b >= old_end {
+                b - old_end + new_end
+            } else if end {
+                new_end
+            } else {
+                start
+            }
+        };
+        *dirty = Some(match dirty.take() {
+            Some(r) => map(r.start, false).min(start)..map(r.end, true).max(new_end),
+            None => start..new_end,
+        });
+    }
+}
+
+/// [`check_limits`], scanning again only the lines that hold the bytes `delta` says changed since
+/// the text last passed (the whole text when `delta` is [`LimitsDelta::Unknown`], or when a line
+/// there is over the limit: then the answer, and its line number, are [`check_limits`]'s).
+///
+/// Errors: those of [`check_limits`].
+pub fn check_limits_since(rope: &Rope, delta: &LimitsDelta) -> Result<(), ParseError> {
+    check_size(rope)?;
+    let dirty = match delta {
+        LimitsDelta::Unknown => return check_limits(rope),
+        LimitsDelta::Passed(None) => return Ok(()),
+        LimitsDelta::Passed(Some(r)) => r,
+    };
+    let len = rope.len_bytes();
+    let (start, end) = (dirty.start.min(len), dirty.end.min(len));
+    // Back to the start of the line that holds `start`: past a line break, or the text's start.
+    let back = rope.bytes_at(start).reversed().take(MAX_LINE_BYTES + 1).position(|b| b == b'\n' || b == b'\r');
+    let from = match back {
+        Some(i) => start - i,
+        None if start <= MAX_LINE_BYTES => 0,
+        None => return check_limits(rope),
+    };
+    // Forward to the end of the line that holds `end`, counting each line's bytes.
+    let mut run = 0usize;
+    for (i, b) in rope.bytes_at(from).enumerate() {
+        if b == b'\n' || b == b'\r' {
+            if from + i >= end {
+                return Ok(());
+            }
+            run = 0;
+        } else {
+            run += 1;
+            if run > MAX_LINE_BYTES {
+                return check_limits(rope);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks [`MAX_DOCUMENT_BYTES`] alone (constant time).
 ///
 /// Errors: [`ParseError::TooLarge`].

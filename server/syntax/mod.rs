@@ -6,8 +6,8 @@
 //! its blocking pool (`server/lsp/documents.rs`), never on the transport.
 
 use std::ops::Range;
-use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 
 use ropey::Rope;
 use serde::Deserialize;
@@ -164,12 +164,25 @@ fn extension(path: &str) -> Option<&str> {
     name.rsplit_once('.').map(|(_, ext)| ext).filter(|e| !e.is_empty())
 }
 
+/// Imports are looked for in a file's first this many bytes (where every supported language puts
+/// them), so prompt building costs the same on a 10,000-line file as on a small one.
+pub const IMPORTS_HEAD_BYTES: usize = 32 * 1024;
+
 /// A parse tree and its language. Where the server hands one out, it was parsed from exactly the
 /// text it comes with (`server/lsp/documents.rs`).
 #[derive(Debug, Clone)]
 pub struct Syntax {
     pub language: &'static Language,
     pub tree: Tree,
+    /// [`Syntax::imports`] up to [`IMPORTS_HEAD_BYTES`], when the server kept them from an earlier
+    /// version of the text (its changes since touched neither that head nor an import): then
+    /// requests do not search the tree again.
+    pub imports_head: Option<Arc<Vec<Range<usize>>>>,
+    /// False when `tree` is the tree of an earlier version of the text, edited (`Tree::edit`) by
+    /// every change since: its positions follow the text, so it finds scopes, but its nodes may
+    /// not match the text, so it never judges a parse ([`InsertionCheck`] then parses only a
+    /// region of the text, or tells nothing).
+    pub exact: bool,
 }
 
 impl Syntax {
@@ -179,13 +192,46 @@ impl Syntax {
     pub fn parse(language: &'static Language, rope: &Rope) -> Option<Self> {
         check_limits(rope).ok()?;
         let tree = parse_within(language, rope, None, PARSE_BUDGET, &AtomicBool::new(false)).ok()?;
-        Some(Self { language, tree })
+        Some(Self { language, tree, imports_head: None, exact: true })
     }
 
     /// Byte ranges of the import-like declarations that start before byte `limit`, in order.
-    /// Only that part of the tree is searched, so the cost follows `limit`, not the file size.
+    /// Only the top-level nodes that start before `limit` are searched, so the cost follows
+    /// `limit`, not the file size (a query cursor over the root, even limited to `0..limit`,
+    /// steps through every top-level node after it: thousands in a large module).
     pub fn imports(&self, rope: &Rope, limit: usize) -> Vec<Range<usize>> {
-        captures(&self.language.imports, self.tree.root_node(), rope, 0..limit)
+        if let Some(head) = &self.imports_head
+            && limit <= IMPORTS_HEAD_BYTES
+        {
+            // A capture intersects `0..limit` exactly when it starts before `limit`.
+            return head.iter().filter(|r| r.start < limit).cloned().collect();
+        }
+        self.search_imports(rope, limit)
+    }
+
+    /// [`Syntax::imports`] searched in the tree.
+    fn search_imports(&self, rope: &Rope, limit: usize) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut cursor = self.tree.root_node().walk();
+        if !cursor.goto_first_child() {
+            return out;
+        }
+        loop {
+            let node = cursor.node();
+            if node.start_byte() >= limit {
+                break;
+            }
+            out.extend(captures(&self.language.imports, node, rope, 0..limit));
+            if !cursor.goto_next_sibling() {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The imports up to [`IMPORTS_HEAD_BYTES`], searched in the tree (for [`Syntax::imports_head`]).
+    pub fn search_imports_head(&self, rope: &Rope) -> Arc<Vec<Range<usize>>> {
+        Arc::new(self.search_imports(rope, IMPORTS_HEAD_BYTES))
     }
 
     /// Byte ranges of the scopes that contain `byte`, innermost first. Only nodes on the path
@@ -346,6 +392,10 @@ impl<'a> InsertionCheck<'a> {
         if let Some((region, before)) = Self::region(syntax, rope, at, end) {
             return Some(Self { syntax, rope, at, end, region: Some(region), before, budget: CHECK_BUDGET });
         }
+        if !syntax.exact {
+            // The whole-text check reparses the tree: only the tree of this very text will do.
+            return None;
+        }
         Some(Self { syntax, rope, at, end, region: None, before: syntax.errors_near(at), budget: CHECK_BUDGET })
     }
 
@@ -459,7 +509,7 @@ impl<'a> InsertionCheck<'a> {
         let tree =
             limits::parse_input(&self.syntax.language.grammar, read, Some(&tree), self.budget, &AtomicBool::new(false))
                 .ok()?;
-        Some(Syntax { language: self.syntax.language, tree }.errors_near(at))
+        Some(Syntax { language: self.syntax.language, tree, imports_head: None, exact: true }.errors_near(at))
     }
 
     /// True when `candidate` does not add errors near the place, or when that cannot be told.

@@ -46,6 +46,89 @@ fn imports_and_enclosing_scope_are_found_in_each_language() {
 }
 
 #[test]
+fn imports_walk_only_top_level_nodes_yet_find_what_a_query_over_the_root_finds() {
+    // Nested imports (inside a function, a `try`, a module) count too, as they did when the
+    // query ran over the whole root.
+    let cases = [
+        (
+            "python",
+            "import os\ntry:\n    import json\nexcept ImportError:\n    json = None\n\ndef f():\n    from sys import argv\n    return argv\n\nimport re\n",
+        ),
+        ("rust", "use a::b;\nmod m {\n    use c::d;\n}\nfn f() {\n    use e::f;\n}\nextern crate g;\nuse h;\n"),
+        ("go", "package main\n\nimport \"fmt\"\n\nfunc f() {}\n"),
+    ];
+    for (name, text) in cases {
+        let lang = languages().iter().find(|l| l.info.name == name).expect("language");
+        let rope = Rope::from_str(text);
+        let syntax = Syntax::parse(lang, &rope).expect("parses");
+        // (A query cursor's byte range 0..0 means no range at all: nothing starts before byte 0.)
+        assert_eq!(syntax.imports(&rope, 0), Vec::<Range<usize>>::new());
+        for limit in 1..=text.len() + 1 {
+            let by_query = captures(&lang.imports, syntax.tree.root_node(), &rope, 0..limit);
+            assert_eq!(syntax.imports(&rope, limit), by_query, "{name} up to {limit}");
+        }
+        assert!(syntax.imports(&rope, text.len()).len() >= 2, "{name}");
+    }
+}
+
+#[test]
+fn the_limits_check_since_the_last_pass_agrees_with_the_full_check_on_random_edits() {
+    // Lines near the limit, edited at random (insertions of text and of each kind of line
+    // break, deletions across breaks), checked now and then as the server does: the rescan of
+    // the changed lines alone gives the full scan's answer every time.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let near = MAX_LINE_BYTES - 8;
+    let initial = Rope::from_str(&format!(
+        "{}\n{}\r\n{}\r{}",
+        "a".repeat(near),
+        "b".repeat(near),
+        "c".repeat(near),
+        "d".repeat(50)
+    ));
+    let mut delta = limits::LimitsDelta::Unknown;
+    let (mut passed, mut caught) = (0, 0);
+    let mut rope = initial.clone();
+    for round in 0..600 {
+        // Lines near the limit again now and then (edits soon split them short).
+        if round % 20 == 0 {
+            rope = initial.clone();
+            delta = limits::LimitsDelta::Unknown;
+        }
+        let len = rope.len_bytes();
+        // Half the edits at a line's end, where deletions join lines.
+        let start = if next(2) == 0 {
+            next(len + 1)
+        } else {
+            rope.line_to_byte(next(rope.len_lines())).saturating_sub(next(3))
+        };
+        let old_end = (start + [0, 0, 1, 3, 40][next(5)]).min(len);
+        let texts = ["\n", "\r", "\r\n", "x", "yyyyyyyyyy", "yyyyyyyyyyyyyyyyyyyy", "z", "yyy", "", ""];
+        let text = texts[if next(5) == 0 { next(3) } else { 3 + next(7) }];
+        rope.remove(rope.byte_to_char(start)..rope.byte_to_char(old_end));
+        rope.insert(rope.byte_to_char(start), text);
+        delta.edit(start, old_end, start + text.len());
+        if round % 2 == 0 {
+            let full = check_limits(&rope);
+            assert_eq!(limits::check_limits_since(&rope, &delta), full, "round {round}");
+            match (&delta, full.is_ok()) {
+                (_, true) => passed += 1,
+                // A line went over the limit since a passed check: the rescan had to see it.
+                (limits::LimitsDelta::Passed(_), false) => caught += 1,
+                (limits::LimitsDelta::Unknown, false) => {}
+            }
+            delta = if full.is_ok() { limits::LimitsDelta::Passed(None) } else { limits::LimitsDelta::Unknown };
+        }
+    }
+    assert!(passed > 10 && caught > 10, "both answers were exercised: {passed} passed, {caught} caught");
+}
+
+#[test]
 fn language_id_chooses_the_grammar_and_the_extension_only_when_the_id_is_empty() {
     let name = |id: &str, path: &str| language_for(id, path).map(|l| l.info.name.as_str());
     assert_eq!(name("rust", "x"), Some("rust"));
@@ -286,6 +369,29 @@ fn the_parse_check_reparses_incrementally_inside_a_scope_too_large_to_parse_alon
         "return (]": worse
     "#]]
     .assert_eq(&insertion("python", &fixture, 0, &["return total", "return (]"]));
+}
+
+#[test]
+fn a_tree_of_an_earlier_version_finds_the_region_but_never_judges_the_whole_text() {
+    let python = languages().iter().find(|l| l.info.name == "python").expect("python");
+    // A small method: its region is parsed from the text, whatever the tree's version.
+    let text = "class A:\n    def run(self):\n        x = 1\n        \n";
+    let rope = Rope::from_str(text);
+    let at = text.len() - 1;
+    let mut syntax = Syntax::parse(python, &rope).expect("parses");
+    syntax.exact = false;
+    let check = InsertionCheck::new(&syntax, &rope, at, 0).expect("a region");
+    assert!(check.region_bytes().is_some());
+    assert!(check.not_worse("return x"));
+    assert!(!check.not_worse("return (]"));
+    // A scope too large to parse alone: only the tree of this very text may judge it.
+    let body = "        total += 1\n".repeat(REGION_MAX_BYTES / 19 + 1);
+    let text = format!("class Big:\n    def run(self):\n        total = 0\n{body}        \n");
+    let rope = Rope::from_str(&text);
+    let mut syntax = Syntax::parse(python, &rope).expect("parses");
+    assert!(InsertionCheck::new(&syntax, &rope, text.len() - 1, 0).is_some_and(|c| c.region_bytes().is_none()));
+    syntax.exact = false;
+    assert!(InsertionCheck::new(&syntax, &rope, text.len() - 1, 0).is_none());
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //!
 //! (a) The server's own time per inline completion on a 10,000-line Rust module and on a
 //!     10,000-line Python file that is one class: the real `baton` binary over stdio, each request
-//!     preceded by a one-character `didChange` (so every request reparses incrementally and
-//!     misses the cache), against a scripted model that answers at once. The scripted model's own
+//!     preceded by a one-character `didChange` (so every request misses the cache and a reparse
+//!     runs beside it), against a scripted model that answers at once. The scripted model's own
 //!     round trip is measured separately and subtracted; p50 and p99 of the overhead.
 //! (b) Model calls over a replayed typing trace (keystrokes with human gaps; an automatic inline
 //!     completion request after each, as VS Code sends them), against the scripted model.

@@ -129,6 +129,121 @@ fn documents_over_a_limit_or_without_a_grammar_get_no_tree() {
 }
 
 #[test]
+fn a_line_grown_past_the_limit_by_small_edits_is_caught_though_only_changed_lines_are_rescanned() {
+    let half = "x".repeat(syntax::MAX_LINE_BYTES / 2 - 4);
+    let mut open = rust_doc(&format!("// {half}\nfn main() {{}}\n"));
+    let parse = |open: &mut OpenDocument| {
+        let j = job(open, syntax::PARSE_BUDGET).expect("parse");
+        assert!(j.limits != LimitsDelta::Unknown || open.parse.parsed.is_none(), "a passed check is built on");
+        let r = j.revision;
+        open.parse.finish("u", r, j.run(), Instant::now())
+    };
+    assert_eq!(parse(&mut open), "installed");
+    // Edits on line 0, each followed by a parse: the line passes the limit on the second.
+    insert(&mut open, 0, 3, &half);
+    assert_eq!(parse(&mut open), "installed");
+    insert(&mut open, 0, 3, "y".repeat(9).as_str());
+    assert_eq!(parse(&mut open), "skipped: over a size limit");
+    assert!(open.syntax().is_none());
+    assert_eq!(open.parse.limits, LimitsDelta::Unknown, "the next check scans the whole text");
+    // Splitting the line brings the tree back.
+    insert(&mut open, 0, 3 + half.len() as u32, "\n// ");
+    assert_eq!(parse(&mut open), "installed");
+    assert_eq!(open.syntax().expect("tree").tree.root_node().to_sexp(), fresh_sexp(&open));
+    // Joining two lines (deleting the break) into one over the limit is caught too.
+    let half = "x".repeat(syntax::MAX_LINE_BYTES / 2);
+    let mut open = rust_doc(&format!("// {half}\n// {half}\nfn main() {{}}\n"));
+    assert_eq!(parse(&mut open), "installed");
+    open.apply_change(Some((Pos::new(0, half.len() as u32 + 3), Pos::new(1, 0))), "", Encoding::Utf16);
+    assert_eq!(parse(&mut open), "skipped: over a size limit");
+}
+
+#[test]
+fn imports_are_searched_once_and_kept_across_versions_until_a_change_touches_the_head() {
+    // Imports, then more than the head of code after them, so a change can fall past the head.
+    let mut text = String::from("use std::fmt;\nuse std::io;\n\n");
+    while text.len() <= syntax::IMPORTS_HEAD_BYTES + 1000 {
+        text.push_str("fn f() -> i32 {\n    1\n}\n");
+    }
+    let lines = text.lines().count() as u32;
+    let mut open = rust_doc(&text);
+    let fresh = |open: &OpenDocument| {
+        let s = Syntax::parse(open.language().expect("rust"), &open.doc.rope).expect("parses");
+        s.imports(&open.doc.rope, syntax::IMPORTS_HEAD_BYTES)
+    };
+    let parse = |open: &mut OpenDocument| {
+        let j = job(open, syntax::PARSE_BUDGET).expect("parse");
+        let (r, searched) = (j.revision, j.imports);
+        assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
+        searched
+    };
+    assert!(parse(&mut open), "the first parse searches for the imports");
+    let kept = open.syntax().and_then(|s| s.imports_head).expect("imports kept beside the tree");
+    assert_eq!(*kept, fresh(&open));
+    assert_eq!(kept.len(), 2);
+    // A change past the head: the next version keeps them, and its parse does not search again.
+    insert(&mut open, lines - 2, 4, "2");
+    assert!(!parse(&mut open), "not searched again");
+    let syntax = open.syntax().expect("tree");
+    assert!(syntax.imports_head.as_ref().is_some_and(|i| Arc::ptr_eq(i, &kept)));
+    assert_eq!(syntax.imports(&open.doc.rope, 10), fresh(&open)[..1]);
+    // A change in the head (a new import): forgotten at once, searched again by the next parse.
+    insert(&mut open, 2, 0, "use std::env;\n");
+    assert!(open.parse.imports.is_none(), "a new version in the head drops them");
+    assert!(parse(&mut open));
+    let imports = open.syntax().and_then(|s| s.imports_head).expect("searched again");
+    assert_eq!(imports.len(), 3);
+    assert_eq!(*imports, fresh(&open));
+    // A change during the parse that searches them, in the head: its result is not kept.
+    insert(&mut open, 0, 0, "x");
+    let j = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    assert!(j.imports);
+    insert(&mut open, 0, 0, "use a;\n");
+    let r = j.revision;
+    assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
+    assert!(open.parse.imports.is_none(), "a result older than a change in the head is dropped");
+    // Replacing the whole text drops them.
+    assert!(parse(&mut open));
+    open.apply_change(None, "use b;\n", Encoding::Utf16);
+    assert!(open.parse.imports.is_none());
+}
+
+#[tokio::test]
+async fn a_completion_snapshot_takes_the_edited_earlier_tree_instead_of_waiting_for_the_reparse() {
+    let store: DashMap<String, OpenDocument> = DashMap::new();
+    let uri = "file:///p/lib.rs";
+    let mut open = rust_doc(RUST);
+    // No tree yet: nothing to take.
+    assert!(open.parse.following().is_none());
+    let j = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    let r = j.revision;
+    assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
+    insert(&mut open, 3, 9, " * 2");
+    // A parse of the new text is under way (and never finishes here).
+    let pending = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
+    assert!(open.parse.pending().is_some());
+    store.insert(uri.to_owned(), open);
+    let wait = Duration::from_secs(60);
+    let (snap, _) = tokio::time::timeout(Duration::from_secs(10), snapshot_following(&store, uri, wait))
+        .await
+        .expect("no wait for the reparse")
+        .expect("open");
+    let syntax = snap.syntax.expect("the earlier tree, edited");
+    assert!(!syntax.exact);
+    // Its positions follow the text: the scope around the edit is the function, edit included.
+    let body = snap.rope.to_string().find("a + b * 2").expect("edited body");
+    let scope = syntax.enclosing_scopes(&snap.rope, body);
+    assert!(scope.first().is_some_and(|r| snap.rope.byte_slice(r.clone()).to_string().starts_with("fn add")));
+    assert!(scope.first().is_some_and(|r| snap.rope.byte_slice(r.clone()).to_string().contains("a + b * 2")));
+    // Once the reparse is in, the tree is this text's own.
+    let r = pending.revision;
+    let finished = store.get_mut(uri).map(|mut o| o.parse.finish("u", r, pending.run(), Instant::now()));
+    assert_eq!(finished, Some("installed"));
+    let (snap, _) = snapshot_following(&store, uri, wait).await.expect("open");
+    assert!(snap.syntax.expect("tree").exact);
+}
+
+#[test]
 fn too_many_edits_during_one_parse_drop_its_result_instead_of_growing() {
     let mut open = rust_doc(RUST);
     let first = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
