@@ -210,7 +210,7 @@ fn imports_are_searched_once_and_kept_across_versions_until_a_change_touches_the
 
 #[tokio::test]
 async fn a_completion_snapshot_takes_the_edited_earlier_tree_instead_of_waiting_for_the_reparse() {
-    let store: DashMap<String, OpenDocument> = DashMap::new();
+    let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
     let uri = "file:///p/lib.rs";
     let mut open = rust_doc(RUST);
     // No tree yet: nothing to take.
@@ -263,7 +263,7 @@ fn too_many_edits_during_one_parse_drop_its_result_instead_of_growing() {
 }
 
 /// Waits (bounded) until `uri` has a tree of its current text.
-async fn parsed(store: &DashMap<String, OpenDocument>, uri: &str) -> Syntax {
+async fn parsed(store: &Arc<DashMap<String, OpenDocument>>, uri: &str) -> Syntax {
     let (snap, _) = snapshot_with_tree(store, uri, Duration::from_secs(20)).await.expect("open");
     snap.syntax.expect("a tree of the current text")
 }
@@ -272,7 +272,7 @@ async fn parsed(store: &DashMap<String, OpenDocument>, uri: &str) -> Syntax {
 async fn the_worker_follows_a_burst_of_changes_to_a_tree_of_the_last_text() {
     let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
     let uri = "file:///p/lib.rs";
-    open(&store, uri.to_owned(), rust_doc(RUST));
+    open(&*store, uri.to_owned(), rust_doc(RUST));
     for i in 0..200u32 {
         let mut entry = store.get_mut(uri).expect("open");
         insert(&mut entry, 3, 9, if i % 7 == 0 { " * (y - 1)" } else { " + x" });
@@ -287,12 +287,61 @@ async fn the_worker_follows_a_burst_of_changes_to_a_tree_of_the_last_text() {
 async fn a_reopened_document_never_gets_the_tree_of_its_earlier_opening() {
     let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
     let uri = "file:///p/lib.rs";
-    open(&store, uri.to_owned(), rust_doc(RUST));
+    open(&*store, uri.to_owned(), rust_doc(RUST));
     let epoch = store.get(uri).expect("open").parse.epoch;
-    open(&store, uri.to_owned(), rust_doc("struct Reopened;\n"));
+    open(&*store, uri.to_owned(), rust_doc("struct Reopened;\n"));
     let tree = parsed(&store, uri).await;
     assert!(tree.tree.root_node().to_sexp().contains("struct_item"), "{}", tree.tree.root_node().to_sexp());
     assert_ne!(store.get(uri).expect("open").parse.epoch, epoch);
     close(&*store, uri);
     assert!(snapshot_with_tree(&store, uri, Duration::from_secs(1)).await.is_none());
+}
+
+#[tokio::test]
+async fn a_document_is_parsed_when_first_asked_about_not_when_it_opens() {
+    let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
+    let uri = "file:///p/lib.rs";
+    open(&*store, uri.to_owned(), rust_doc(RUST));
+    {
+        let entry = store.get(uri).expect("open");
+        assert_eq!(entry.parse.worker, Worker::Idle, "no parse at open");
+        assert!(entry.parse.tree.is_none());
+    }
+    // A request waits for the parse it starts.
+    let tree = parsed(&store, uri).await;
+    assert_eq!(tree.tree.root_node().to_sexp(), fresh_sexp(&store.get(uri).expect("open")));
+}
+
+#[tokio::test]
+async fn only_the_most_recently_used_documents_keep_a_tree_and_the_others_parse_again_when_asked() {
+    let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
+    let uri = |i: usize| format!("file:///p/m{i}.rs");
+    for i in 0..MAX_TREES + 3 {
+        open(&*store, uri(i), rust_doc(RUST));
+        parsed(&store, &uri(i)).await;
+    }
+    let with_trees = || {
+        let mut v: Vec<String> = store.iter().filter(|e| e.parse.tree.is_some()).map(|e| e.key().clone()).collect();
+        v.sort();
+        v
+    };
+    // The first three, least recently used, dropped theirs.
+    let mut expected: Vec<String> = (3..MAX_TREES + 3).map(uri).collect();
+    expected.sort();
+    assert_eq!(with_trees(), expected);
+    // A change to a dropped one parses it again from scratch, and drops the next oldest.
+    {
+        let mut entry = store.get_mut(&uri(0)).expect("open");
+        insert(&mut entry, 3, 9, " * 2");
+        changed(&store, &uri(0), &mut entry);
+    }
+    let tree = parsed(&store, &uri(0)).await;
+    assert_eq!(tree.tree.root_node().to_sexp(), fresh_sexp(&store.get(&uri(0)).expect("open")));
+    assert!(with_trees().contains(&uri(0)));
+    assert!(!with_trees().contains(&uri(3)), "the least recently used one gave its tree up");
+    assert_eq!(with_trees().len(), MAX_TREES);
+    // A request about a dropped one parses it again too.
+    let tree = parsed(&store, &uri(1)).await;
+    assert!(tree.tree.root_node().to_sexp().contains("function_item"));
+    assert_eq!(with_trees().len(), MAX_TREES);
 }
