@@ -2,8 +2,12 @@ use super::*;
 
 const RUST: &str = "use std::fmt;\n\nfn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n";
 
+/// A Rust document whose reparses start at once (no [`REPARSE_DELAY`]), for tests that step the
+/// worker by hand.
 fn rust_doc(text: &str) -> OpenDocument {
-    OpenDocument::new(Document::new(text, 1, "rust"), "file:///p/lib.rs")
+    let mut open = OpenDocument::new(Document::new(text, 1, "rust"), "file:///p/lib.rs");
+    open.parse.delays = (Duration::ZERO, Duration::ZERO);
+    open
 }
 
 fn fresh_sexp(open: &OpenDocument) -> String {
@@ -15,7 +19,7 @@ fn fresh_sexp(open: &OpenDocument) -> String {
 fn job(open: &mut OpenDocument, budget: Duration) -> Option<Job> {
     match open.parse.next(&open.doc.rope, budget, Instant::now()) {
         Next::Parse(job) => Some(job),
-        Next::Done | Next::Wait(_) => None,
+        Next::Done | Next::Wait(_) | Next::Debounce(_) => None,
     }
 }
 
@@ -344,4 +348,31 @@ async fn only_the_most_recently_used_documents_keep_a_tree_and_the_others_parse_
     let tree = parsed(&store, &uri(1)).await;
     assert!(tree.tree.root_node().to_sexp().contains("function_item"));
     assert_eq!(with_trees().len(), MAX_TREES);
+}
+
+#[tokio::test]
+async fn a_burst_of_changes_is_reparsed_once_after_it_and_a_request_waits_for_that_parse() {
+    let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
+    let uri = "file:///p/lib.rs";
+    let mut doc = rust_doc(RUST);
+    // Long enough that the checks below run well inside it on a loaded machine.
+    doc.parse.delays = (Duration::from_secs(1), Duration::from_secs(3));
+    open(&*store, uri.to_owned(), doc);
+    parsed(&store, uri).await;
+    let first_parse = store.get(uri).expect("open").parse.tried;
+    for _ in 0..5 {
+        let mut entry = store.get_mut(uri).expect("open");
+        insert(&mut entry, 3, 9, " + x");
+        changed(&store, uri, &mut entry);
+    }
+    {
+        let entry = store.get(uri).expect("open");
+        assert!(entry.parse.in_flight.is_none(), "no reparse during the burst");
+        assert_eq!(entry.parse.tried, first_parse);
+        assert!(entry.parse.pending().is_some(), "a request would wait for the reparse");
+    }
+    let tree = parsed(&store, uri).await;
+    let entry = store.get(uri).expect("open");
+    assert_eq!(tree.tree.root_node().to_sexp(), fresh_sexp(&entry));
+    assert!(entry.doc.rope.to_string().contains("a + b + x + x + x + x + x"));
 }
