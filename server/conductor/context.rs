@@ -374,8 +374,31 @@ fn line_head(line: ropey::RopeSlice<'_>) -> String {
     line.byte_slice(..line.char_to_byte(line.byte_to_char(bytes))).to_string()
 }
 
+/// Largest document parsed here for its definitions when it comes without a tree (its tree was
+/// dropped, or never made: documents are parsed when first changed or asked about), and the
+/// time that parse may take. Once per document version; the tree is dropped after.
+const UNPARSED_MAX_BYTES: usize = 256 * 1024;
+const UNPARSED_BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// A tree of `s`'s text parsed here, for a document that came without one: `None` when it has no
+/// grammar, is larger than [`UNPARSED_MAX_BYTES`] or over a limit, or the parse runs over
+/// [`UNPARSED_BUDGET`].
+fn parse_unparsed(s: &Source) -> Option<Syntax> {
+    if s.rope.len_bytes() > UNPARSED_MAX_BYTES {
+        return None;
+    }
+    let language = crate::syntax::language_for(&s.language_id, &s.key)?;
+    crate::syntax::check_limits(&s.rope).ok()?;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let tree = crate::syntax::parse_within(language, &s.rope, None, UNPARSED_BUDGET, &cancel).ok()?;
+    Some(Syntax { language, tree, imports_head: None, exact: true })
+}
+
 /// Builds the index of one document version.
-fn index(s: Source) -> Indexed {
+fn index(mut s: Source) -> Indexed {
+    if s.syntax.is_none() {
+        s.syntax = parse_unparsed(&s);
+    }
     let rope = s.rope;
     let lines = rope.len_lines().min(MAX_WINDOWS * WINDOW_STEP);
     let mut per_line: Vec<Vec<u64>> = Vec::with_capacity(lines);

@@ -3,6 +3,8 @@
 //! requests where their changes land. Listing never waits on a model: the work happens when the
 //! user picks one (`workspace/executeCommand`).
 
+use std::sync::Arc;
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -36,11 +38,11 @@ const TITLE_CHARS: usize = 60;
 /// move), not on every keystroke, so the wait is longer than a completion's.
 const ACTION_TREE_WAIT: Duration = Duration::from_millis(1000);
 
-pub(crate) async fn handle(state: &State, params: CodeActionParams) -> Option<Vec<CodeActionResponse>> {
+pub(crate) async fn handle(state: &Arc<State>, params: CodeActionParams) -> Option<Vec<CodeActionResponse>> {
     let uri = params.text_document.uri.as_ref().to_owned();
     let delegating = state.orchestrator().is_ok();
     let wait = if delegating { ACTION_TREE_WAIT } else { Duration::ZERO };
-    let Some((snapshot, doc)) = documents::snapshot_with_tree(&state.docs, &uri, wait).await else {
+    let Some((snapshot, doc)) = documents::snapshot_with_tree(state, &uri, wait).await else {
         return Some(vec![]);
     };
     let range = params.range;

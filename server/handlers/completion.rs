@@ -2,6 +2,8 @@
 //! the suggestion as one completion item whose `textEdit` replaces the word before the cursor,
 //! so the editor's own filtering by that word keeps it in the menu.
 
+use std::sync::Arc;
+
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 
@@ -12,7 +14,7 @@ use crate::text::{Document, Encoding, first_line};
 /// Longest label, in chars (with its ellipsis); the documentation shows the whole suggestion.
 const LABEL_CHARS: usize = 60;
 
-pub(crate) async fn handle(state: &State, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+pub(crate) async fn handle(state: &Arc<State>, params: CompletionParams) -> Result<Option<CompletionResponse>> {
     if state.features().inline_completion {
         // The client shows suggestions as ghost text; a menu entry would show them twice.
         return Ok(None);

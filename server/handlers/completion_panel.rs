@@ -5,6 +5,8 @@
 //! each other, a newer panel request for the same document does. Unlike ghost text, the user
 //! asked and waits, so a failing model, a stale document or a replaced request answer an error.
 
+use std::sync::Arc;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tower_lsp_server::gen_lsp_types::ProgressToken;
@@ -40,7 +42,7 @@ fn content_modified(message: impl Into<String>) -> Error {
     Error { code: ErrorCode::ContentModified, message: message.into().into(), data: None }
 }
 
-pub(crate) async fn handle(state: &State, params: CompletionPanelParams) -> Result<CompletionPanelResult> {
+pub(crate) async fn handle(state: &Arc<State>, params: CompletionPanelParams) -> Result<CompletionPanelResult> {
     let uri = params.text_document.uri;
     let settings = state.settings();
     if !settings.completion.enabled {
@@ -55,7 +57,7 @@ pub(crate) async fn handle(state: &State, params: CompletionPanelParams) -> Resu
     }
     let count = wanted(params.count);
     let ticket = state.conductor.begin(&panel_key(&uri));
-    let Some((snapshot, doc)) = documents::snapshot_with_tree(&state.docs, &uri, TREE_WAIT).await else {
+    let Some((snapshot, doc)) = documents::snapshot_with_tree(state, &uri, TREE_WAIT).await else {
         return Err(invalid_params(format!("{uri} is not open")));
     };
     if let Some(asked) = params.text_document.version

@@ -14,5 +14,5 @@ pub(crate) fn handle(state: &Arc<State>, params: DidOpenTextDocumentParams) {
     let uri = item.uri.as_ref().to_owned();
     let doc = Document::new(&item.text, item.version, item.language_id);
     let open = OpenDocument::new(doc, &uri);
-    documents::open(state, uri, open);
+    documents::open(state.as_ref(), uri, open);
 }

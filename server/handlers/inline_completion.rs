@@ -3,13 +3,18 @@
 //! request (the user asked, e.g. by cycling) gets up to `completion.suggestions` items, the usual
 //! suggestion first, for the client to cycle through.
 
+use std::sync::Arc;
+
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 
 use crate::lsp::convert;
 use crate::lsp::session::State;
 
-pub(crate) async fn handle(state: &State, params: InlineCompletionParams) -> Result<Option<InlineCompletionResponse>> {
+pub(crate) async fn handle(
+    state: &Arc<State>,
+    params: InlineCompletionParams,
+) -> Result<Option<InlineCompletionResponse>> {
     let tdp = params.text_document_position_params;
     let uri = tdp.text_document.uri.as_ref().to_owned();
     let invoked = params.context.trigger_kind == InlineCompletionTriggerKind::Invoked;

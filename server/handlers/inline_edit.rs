@@ -27,7 +27,7 @@ pub(crate) async fn handle(state: &Arc<State>, params: InlineEditParams) -> Resu
     let version = params.text_document.version;
     state.conductor.nes.counters.requests.fetch_add(1, Ordering::Relaxed);
     let ticket = state.conductor.begin_nes(&uri);
-    let Some((snapshot, doc)) = documents::snapshot_with_tree(&state.docs, &uri, TREE_WAIT).await else {
+    let Some((snapshot, doc)) = documents::snapshot_with_tree(state, &uri, TREE_WAIT).await else {
         tracing::debug!(uri, "next edit request for a document that is not open");
         return Ok(InlineEditResult::default());
     };

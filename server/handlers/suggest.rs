@@ -1,6 +1,7 @@
 //! The path shared by `textDocument/inlineCompletion` and the `textDocument/completion`
 //! fallback: snapshot the document, run the conductor, record the outcome for the status bar.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::conductor::context::Source;
@@ -39,7 +40,7 @@ pub(crate) enum Several {
 /// most). `None` when there is nothing to suggest, the request was superseded, or the model
 /// failed (the status reports why).
 pub(crate) async fn suggest(
-    state: &State,
+    state: &Arc<State>,
     uri: &str,
     position: Pos,
     invoked: bool,
@@ -57,7 +58,7 @@ pub(crate) async fn suggest(
     }
     let ticket = state.conductor.begin(uri);
     let Some((snapshot, doc)) =
-        crate::lsp::documents::snapshot_following(&state.docs, uri, crate::lsp::documents::TREE_WAIT).await
+        crate::lsp::documents::snapshot_following(state, uri, crate::lsp::documents::TREE_WAIT).await
     else {
         tracing::debug!(uri, "completion for a document that is not open");
         return None;

@@ -4,6 +4,9 @@
 //! The rules this file keeps (ARCHITECTURE.md, rule 8):
 //! - `didOpen`/`didChange` change the text and edit the tree's positions (`Tree::edit`, cheap)
 //!   synchronously; the parse follows in a worker task, one per document at a time.
+//! - A document is parsed when it is first changed or asked about, not when it opens (editors
+//!   open many files nobody edits), and at most [`MAX_TREES`] documents, the most recently used,
+//!   keep a tree; the others drop theirs and parse again when next changed or asked about.
 //! - A parse result is installed only into the opening it was started for (`epoch`), only if it
 //!   is newer than the tree in place, and after the edits that arrived while it ran are applied to
 //!   it, so it never undoes a change and never lands out of order.
@@ -31,6 +34,20 @@ use crate::text::{Document, Edit, Encoding, Pos};
 /// How long a completion waits for the tree of the text it was asked on, when that parse is under
 /// way: a typical reparse takes a millisecond, a 2 MB file's ~120 ms (README "Syntax").
 pub(crate) const TREE_WAIT: Duration = Duration::from_millis(200);
+
+/// Documents that keep a syntax tree at once, the most recently changed or asked about. A tree
+/// costs about 0.8 KB a line (230 KB for a 300-line Python file, measured with heaptrack), the
+/// most of a document's memory, and an editor may hold hundreds of files open (issue 13: memory
+/// with 100 open files). A document without one parses again when next changed or asked about.
+pub(crate) const MAX_TREES: usize = 8;
+
+/// How long a reparse waits after the latest change, so a burst of typing is parsed once and the
+/// completion request that follows each key does not share the cores with a reparse of the whole
+/// document (issue 13: a one-character change to a 10,000-line module costs ~5 ms of parsing;
+/// the inline completion uses the earlier tree, edited, meanwhile). Never longer than
+/// [`REPARSE_MAX_DELAY`] after the first change not yet parsed. The first parse does not wait.
+pub(crate) const REPARSE_DELAY: Duration = Duration::from_millis(30);
+pub(crate) const REPARSE_MAX_DELAY: Duration = Duration::from_millis(150);
 
 /// Edits kept for a parse in flight; past this many its result is dropped (the next parse starts
 /// from scratch) rather than keeping an unbounded list.
@@ -84,6 +101,13 @@ struct ParseState {
     /// What changed since the text last passed the size limits, so the next parse rescans only
     /// those lines, not the whole document, for [`syntax::MAX_LINE_BYTES`].
     limits: LimitsDelta,
+    /// When the document was last opened, changed or asked about ([`tick`]), for [`MAX_TREES`].
+    used: AtomicU64,
+    /// The latest change, and the first one since the last parse took the text ([`REPARSE_DELAY`]).
+    changed_at: Option<Instant>,
+    unparsed_since: Option<Instant>,
+    /// [`REPARSE_DELAY`] and [`REPARSE_MAX_DELAY`] (zero in the unit tests that step by hand).
+    delays: (Duration, Duration),
     /// The imports of the current text up to [`syntax::IMPORTS_HEAD_BYTES`] ([`Syntax::imports_head`]),
     /// when known: found by a parse, kept across changes that touch neither that head nor an
     /// import (an import's node does not depend on the text after it), so completion requests do
@@ -129,7 +153,10 @@ struct Job {
 
 enum Next {
     Done,
+    /// A backoff after a parse over budget: requests do not wait for it.
     Wait(Instant),
+    /// A burst of changes may go on ([`REPARSE_DELAY`]): requests wait for the parse after it.
+    Debounce(Instant),
     Parse(Job),
 }
 
@@ -153,6 +180,10 @@ impl OpenDocument {
             last_error: None,
             tried_tx: watch::Sender::new(0),
             limits: LimitsDelta::Unknown,
+            used: AtomicU64::new(tick()),
+            changed_at: None,
+            unparsed_since: None,
+            delays: (REPARSE_DELAY, REPARSE_MAX_DELAY),
             imports: None,
         };
         Self { doc, parse }
@@ -196,6 +227,10 @@ impl ParseState {
     /// then, and a parse in flight is stopped).
     fn edit(&mut self, edit: &Edit, whole: bool) {
         self.revision += 1;
+        *self.used.get_mut() = tick();
+        let now = Instant::now();
+        self.changed_at = Some(now);
+        self.unparsed_since.get_or_insert(now);
         if whole {
             self.limits = LimitsDelta::Unknown;
             self.imports = None;
@@ -250,6 +285,21 @@ impl ParseState {
         })
     }
 
+    /// Drops the tree of a document nobody is using ([`MAX_TREES`]), unless a parse is under way
+    /// or waiting; the next change or request parses it again from scratch. True when dropped.
+    fn evict(&mut self) -> bool {
+        if self.tree.is_none() || self.worker != Worker::Idle || self.in_flight.is_some() {
+            return false;
+        }
+        self.tree = None;
+        self.parsed = None;
+        self.imports = None;
+        self.tried = None;
+        // Requests that wait for the next parse wait for a revision above this.
+        self.tried_tx.send_replace(0);
+        true
+    }
+
     /// Marks a worker as needed; true when the caller must start one (none is running).
     fn wants_worker(&mut self) -> bool {
         let wanted = self.language.is_some() && self.worker == Worker::Idle && self.tried != Some(self.revision);
@@ -277,6 +327,16 @@ impl ParseState {
             return Next::Wait(at);
         }
         self.worker = Worker::Running;
+        if self.tree.is_some()
+            && let (Some(last), Some(first)) = (self.changed_at, self.unparsed_since)
+        {
+            let (delay, max_delay) = self.delays;
+            let due = (last + delay).min(first + max_delay);
+            if due > now {
+                return Next::Debounce(due);
+            }
+        }
+        self.unparsed_since = None;
         let cancel = Arc::new(AtomicBool::new(false));
         self.in_flight =
             Some(InFlight { revision: self.revision, edits: Vec::new(), overflowed: false, cancel: cancel.clone() });
@@ -436,15 +496,51 @@ fn retry_slot() -> &'static Semaphore {
     &SLOT
 }
 
-/// Stores a document just opened (replacing and cancelling an earlier opening of `uri`) and
-/// starts its first parse in the background.
-pub(crate) fn open<S: DocumentStore>(store: &Arc<S>, uri: String, mut open: OpenDocument) {
-    let spawn = open.parse.wants_worker().then_some(open.parse.epoch);
-    if let Some(previous) = store.documents().insert(uri.clone(), open) {
+/// Stores a document just opened (replacing and cancelling an earlier opening of `uri`). Its
+/// first parse waits for its first change or request ([`wanted`]).
+pub(crate) fn open<S: DocumentStore>(store: &S, uri: String, open: OpenDocument) {
+    if let Some(previous) = store.documents().insert(uri, open) {
         previous.parse.stop();
     }
+}
+
+/// A request is about `uri`: marks it used and starts its parse if it has no tree of its text and
+/// none is under way (never parsed, or its tree dropped for [`MAX_TREES`]).
+pub(crate) fn wanted<S: DocumentStore>(store: &Arc<S>, uri: &str) {
+    let spawn = {
+        let Some(mut open) = store.documents().get_mut(uri) else { return };
+        *open.parse.used.get_mut() = tick();
+        open.parse.wants_worker().then_some(open.parse.epoch)
+    };
     if let Some(epoch) = spawn {
-        tokio::spawn(work(store.clone(), uri, epoch));
+        tokio::spawn(work(store.clone(), uri.to_owned(), epoch));
+    }
+}
+
+/// A stamp for [`ParseState::used`]: larger is more recent.
+fn tick() -> u64 {
+    static CLOCK: AtomicU64 = AtomicU64::new(1);
+    CLOCK.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Drops the trees of the least recently used documents beyond [`MAX_TREES`], never `keep`'s.
+/// Called without any document's guard held (it takes each in turn).
+fn evict_cold<S: DocumentStore>(store: &S, keep: &str) {
+    let mut with_trees: Vec<(u64, String)> = store
+        .documents()
+        .iter()
+        .filter(|e| e.parse.tree.is_some() && e.key() != keep)
+        .map(|e| (e.parse.used.load(Ordering::Relaxed), e.key().clone()))
+        .collect();
+    // `keep` holds one of the MAX_TREES places.
+    let Some(excess) = (with_trees.len() + 1).checked_sub(MAX_TREES).filter(|n| *n > 0) else { return };
+    with_trees.sort_unstable();
+    for (_, uri) in with_trees.into_iter().take(excess) {
+        if let Some(mut open) = store.documents().get_mut(&uri)
+            && open.parse.evict()
+        {
+            tracing::debug!(uri, "syntax: tree dropped (least recently used)");
+        }
     }
 }
 
@@ -464,11 +560,13 @@ pub(crate) fn close<S: DocumentStore>(store: &S, uri: &str) {
 
 /// A snapshot of `uri` as it is now (see [`OpenDocument::snapshot`]). When the tree of this very
 /// text is being parsed, waits up to `wait` for it; the text is never newer than at the call.
-pub(crate) async fn snapshot_with_tree(
-    docs: &DashMap<String, OpenDocument>,
+pub(crate) async fn snapshot_with_tree<S: DocumentStore>(
+    store: &Arc<S>,
     uri: &str,
     wait: Duration,
 ) -> Option<(DocSnapshot, Document)> {
+    wanted(store, uri);
+    let docs = store.documents();
     let (mut snap, doc, pending) = {
         let open = docs.get(uri)?;
         let (snap, doc) = open.snapshot(uri);
@@ -493,13 +591,14 @@ pub(crate) async fn snapshot_with_tree(
 /// is at hand, that one at once ([`Syntax::exact`] false), instead of waiting for the reparse of a
 /// document's every version: the completion uses the tree to find scopes and imports, and judges
 /// a parse only on the text itself (`syntax::InsertionCheck`).
-pub(crate) async fn snapshot_following(
-    docs: &DashMap<String, OpenDocument>,
+pub(crate) async fn snapshot_following<S: DocumentStore>(
+    store: &Arc<S>,
     uri: &str,
     wait: Duration,
 ) -> Option<(DocSnapshot, Document)> {
+    wanted(store, uri);
     {
-        let open = docs.get(uri)?;
+        let open = store.documents().get(uri)?;
         let (mut snap, doc) = open.snapshot(uri);
         if snap.syntax.is_none()
             && let Some(syntax) = open.parse.following()
@@ -508,7 +607,7 @@ pub(crate) async fn snapshot_following(
             return Some((snap, doc));
         }
     }
-    snapshot_with_tree(docs, uri, wait).await
+    snapshot_with_tree(store, uri, wait).await
 }
 
 /// Parses `uri` until its tree matches its text, the document closes or is reopened, or a parse
@@ -525,7 +624,7 @@ async fn work<S: DocumentStore>(store: Arc<S>, uri: String, epoch: u64) {
         };
         let job = match next {
             Next::Done => return,
-            Next::Wait(at) => {
+            Next::Wait(at) | Next::Debounce(at) => {
                 tokio::time::sleep_until(at.into()).await;
                 continue;
             }
@@ -550,9 +649,14 @@ async fn work<S: DocumentStore>(store: Arc<S>, uri: String, epoch: u64) {
             tracing::debug!(uri, revision, bytes, ms, outcome = "dropped: reopened", "parse finished");
             return;
         }
+        let had_tree = open.parse.tree.is_some();
         let outcome = open.parse.finish(&uri, revision, result, Instant::now());
+        let gained_tree = !had_tree && open.parse.tree.is_some();
         drop(open);
         tracing::debug!(uri, revision, bytes, ms, outcome, "parse finished");
+        if gained_tree {
+            evict_cold(&*store, &uri);
+        }
     }
 }
 

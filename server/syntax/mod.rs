@@ -32,17 +32,50 @@ pub struct LanguageInfo {
     pub query_dir: String,
 }
 
-/// A language Baton can parse: its metadata, grammar and compiled queries.
+/// A language Baton can parse: its metadata, grammar and queries (compiled on first use).
 pub struct Language {
     pub info: LanguageInfo,
     grammar: tree_sitter::Language,
-    imports: Query,
-    scopes: Query,
+    sources: QuerySources,
+    /// Compiled on first use, `None` when a query does not compile (logged once). Compiling
+    /// analyses the grammar's whole parse table (about 3 MB, briefly, for the six grammars),
+    /// which a session editing one language should not pay for all of them, nor keep in its
+    /// resident memory (issue 13).
+    queries: OnceLock<Option<Queries>>,
     /// The node kinds `scopes` captures, when it is only a list of `(kind) @scope` patterns (as
     /// every `scopes.scm` is): then scopes are found on the path to a byte, without a query
     /// cursor, which visits every sibling on the way (thousands in a large module or class).
     scope_kinds: Option<Vec<String>>,
+}
+
+/// A language's compiled queries.
+struct Queries {
+    imports: Query,
+    scopes: Query,
     comments: Query,
+}
+
+impl Language {
+    /// The compiled queries, compiling them on the first call; `None` when one does not compile
+    /// (a build-time mistake the tests catch; the language then finds no imports, scopes or
+    /// comments).
+    fn queries(&self) -> Option<&Queries> {
+        self.queries
+            .get_or_init(|| {
+                let query = |src: &str, what: &str| {
+                    Query::new(&self.grammar, src).map_err(|e| format!("{} {what} query: {e}", self.info.name))
+                };
+                let compiled = (|| {
+                    Ok::<_, String>(Queries {
+                        imports: query(self.sources.imports, "imports")?,
+                        scopes: query(self.sources.scopes, "scopes")?,
+                        comments: query(self.sources.comments, "comments")?,
+                    })
+                })();
+                compiled.map_err(|e| tracing::error!("{e}")).ok()
+            })
+            .as_ref()
+    }
 }
 
 /// The kinds of a query made only of `(kind) @scope` lines (and comments), else `None`.
@@ -127,16 +160,7 @@ pub fn languages() -> &'static [Language] {
 fn load(info: LanguageInfo) -> Result<Language, String> {
     let (grammar, sources) =
         grammar_for(&info.name).ok_or_else(|| format!("no grammar crate for language {}", info.name))?;
-    let query =
-        |src: &str, what: &str| Query::new(&grammar, src).map_err(|e| format!("{} {what} query: {e}", info.name));
-    Ok(Language {
-        imports: query(sources.imports, "imports")?,
-        scopes: query(sources.scopes, "scopes")?,
-        scope_kinds: single_kind_patterns(sources.scopes),
-        comments: query(sources.comments, "comments")?,
-        grammar,
-        info,
-    })
+    Ok(Language { scope_kinds: single_kind_patterns(sources.scopes), sources, queries: OnceLock::new(), grammar, info })
 }
 
 /// The grammar for a document, from its LSP language id and its URI or path.
@@ -212,6 +236,7 @@ impl Syntax {
     /// [`Syntax::imports`] searched in the tree.
     fn search_imports(&self, rope: &Rope, limit: usize) -> Vec<Range<usize>> {
         let mut out = Vec::new();
+        let Some(queries) = self.language.queries() else { return out };
         let mut cursor = self.tree.root_node().walk();
         if !cursor.goto_first_child() {
             return out;
@@ -221,7 +246,7 @@ impl Syntax {
             if node.start_byte() >= limit {
                 break;
             }
-            out.extend(captures(&self.language.imports, node, rope, 0..limit));
+            out.extend(captures(&queries.imports, node, rope, 0..limit));
             if !cursor.goto_next_sibling() {
                 break;
             }
@@ -243,8 +268,9 @@ impl Syntax {
     /// The scope nodes that hold `byte` (start <= byte < end), innermost first.
     fn scopes_at(&self, rope: &Rope, byte: usize) -> Vec<Node<'_>> {
         let Some(kinds) = &self.language.scope_kinds else {
+            let Some(queries) = self.language.queries() else { return Vec::new() };
             let mut scopes: Vec<Node<'_>> =
-                captures_nodes(&self.language.scopes, self.tree.root_node(), rope, byte..byte + 1)
+                captures_nodes(&queries.scopes, self.tree.root_node(), rope, byte..byte + 1)
                     .into_iter()
                     .filter(|n| n.start_byte() <= byte && byte < n.end_byte())
                     .collect();
@@ -262,7 +288,7 @@ impl Syntax {
     /// first byte up to, not including, its end), if one does. Only nodes on the path to `byte`
     /// are visited.
     pub fn comment_at(&self, rope: &Rope, byte: usize) -> Option<Comment> {
-        let bytes = captures(&self.language.comments, self.tree.root_node(), rope, byte..byte + 1)
+        let bytes = captures(&self.language.queries()?.comments, self.tree.root_node(), rope, byte..byte + 1)
             .into_iter()
             .find(|r| r.start <= byte && byte < r.end)?;
         let end = bytes.end.min(rope.len_bytes());

@@ -19,6 +19,7 @@ fn sample(name: &str) -> &'static str {
 fn every_configured_language_loads_with_its_queries() {
     let names: Vec<_> = languages().iter().map(|l| l.info.name.as_str()).collect();
     assert_eq!(names, ["rust", "python", "go", "javascript", "typescript", "tsx"]);
+    assert!(languages().iter().all(|l| l.queries().is_some()), "every language's queries compile");
     // Every scopes.scm is a list of kinds, so scopes are found on the path to the cursor, not by
     // a query cursor that visits every sibling on the way.
     assert!(languages().iter().all(|l| l.scope_kinds.as_ref().is_some_and(|k| !k.is_empty())));
@@ -64,7 +65,8 @@ fn imports_walk_only_top_level_nodes_yet_find_what_a_query_over_the_root_finds()
         // (A query cursor's byte range 0..0 means no range at all: nothing starts before byte 0.)
         assert_eq!(syntax.imports(&rope, 0), Vec::<Range<usize>>::new());
         for limit in 1..=text.len() + 1 {
-            let by_query = captures(&lang.imports, syntax.tree.root_node(), &rope, 0..limit);
+            let by_query =
+                captures(&lang.queries().expect("queries").imports, syntax.tree.root_node(), &rope, 0..limit);
             assert_eq!(syntax.imports(&rope, limit), by_query, "{name} up to {limit}");
         }
         assert!(syntax.imports(&rope, text.len()).len() >= 2, "{name}");

@@ -234,3 +234,18 @@ fn jaccard_of_sorted_sets() {
     assert_eq!(jaccard(&[], &[]), 0.0);
     assert_eq!(identifiers("a.b_c(1x, _d9) é"), vec!["a", "b_c", "x", "_d9", "é"]);
 }
+
+#[test]
+fn a_document_without_a_tree_is_parsed_for_its_definitions() {
+    // Documents are parsed when first changed or asked about, and only the most recently used
+    // keep a tree: one opened and never touched comes without one, its definitions all the same.
+    let other = "def canonicalize_name(name: str) -> str:\n    body_line = 1\n    return name\n";
+    let current_text = "from .utils import canonicalize_name\n\ndef f(v):\n    return canonicalize_name(v)\n    $0\n";
+    let (doc, cursor) = current(current_text, "python");
+    let with_tree = source("pkg/utils.py", other, "python");
+    let without = Source { syntax: None, ..with_tree.clone() };
+    let shown = |s: Source| render(&ContextCache::default().gather(&doc, cursor, vec![s], 900));
+    let expected = shown(with_tree);
+    assert!(expected.contains("def canonicalize_name(name: str) -> str:"), "{expected}");
+    assert_eq!(shown(without), expected);
+}

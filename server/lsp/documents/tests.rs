@@ -2,8 +2,12 @@ use super::*;
 
 const RUST: &str = "use std::fmt;\n\nfn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n";
 
+/// A Rust document whose reparses start at once (no [`REPARSE_DELAY`]), for tests that step the
+/// worker by hand.
 fn rust_doc(text: &str) -> OpenDocument {
-    OpenDocument::new(Document::new(text, 1, "rust"), "file:///p/lib.rs")
+    let mut open = OpenDocument::new(Document::new(text, 1, "rust"), "file:///p/lib.rs");
+    open.parse.delays = (Duration::ZERO, Duration::ZERO);
+    open
 }
 
 fn fresh_sexp(open: &OpenDocument) -> String {
@@ -15,7 +19,7 @@ fn fresh_sexp(open: &OpenDocument) -> String {
 fn job(open: &mut OpenDocument, budget: Duration) -> Option<Job> {
     match open.parse.next(&open.doc.rope, budget, Instant::now()) {
         Next::Parse(job) => Some(job),
-        Next::Done | Next::Wait(_) => None,
+        Next::Done | Next::Wait(_) | Next::Debounce(_) => None,
     }
 }
 
@@ -210,7 +214,7 @@ fn imports_are_searched_once_and_kept_across_versions_until_a_change_touches_the
 
 #[tokio::test]
 async fn a_completion_snapshot_takes_the_edited_earlier_tree_instead_of_waiting_for_the_reparse() {
-    let store: DashMap<String, OpenDocument> = DashMap::new();
+    let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
     let uri = "file:///p/lib.rs";
     let mut open = rust_doc(RUST);
     // No tree yet: nothing to take.
@@ -263,7 +267,7 @@ fn too_many_edits_during_one_parse_drop_its_result_instead_of_growing() {
 }
 
 /// Waits (bounded) until `uri` has a tree of its current text.
-async fn parsed(store: &DashMap<String, OpenDocument>, uri: &str) -> Syntax {
+async fn parsed(store: &Arc<DashMap<String, OpenDocument>>, uri: &str) -> Syntax {
     let (snap, _) = snapshot_with_tree(store, uri, Duration::from_secs(20)).await.expect("open");
     snap.syntax.expect("a tree of the current text")
 }
@@ -272,7 +276,7 @@ async fn parsed(store: &DashMap<String, OpenDocument>, uri: &str) -> Syntax {
 async fn the_worker_follows_a_burst_of_changes_to_a_tree_of_the_last_text() {
     let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
     let uri = "file:///p/lib.rs";
-    open(&store, uri.to_owned(), rust_doc(RUST));
+    open(&*store, uri.to_owned(), rust_doc(RUST));
     for i in 0..200u32 {
         let mut entry = store.get_mut(uri).expect("open");
         insert(&mut entry, 3, 9, if i % 7 == 0 { " * (y - 1)" } else { " + x" });
@@ -287,12 +291,88 @@ async fn the_worker_follows_a_burst_of_changes_to_a_tree_of_the_last_text() {
 async fn a_reopened_document_never_gets_the_tree_of_its_earlier_opening() {
     let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
     let uri = "file:///p/lib.rs";
-    open(&store, uri.to_owned(), rust_doc(RUST));
+    open(&*store, uri.to_owned(), rust_doc(RUST));
     let epoch = store.get(uri).expect("open").parse.epoch;
-    open(&store, uri.to_owned(), rust_doc("struct Reopened;\n"));
+    open(&*store, uri.to_owned(), rust_doc("struct Reopened;\n"));
     let tree = parsed(&store, uri).await;
     assert!(tree.tree.root_node().to_sexp().contains("struct_item"), "{}", tree.tree.root_node().to_sexp());
     assert_ne!(store.get(uri).expect("open").parse.epoch, epoch);
     close(&*store, uri);
     assert!(snapshot_with_tree(&store, uri, Duration::from_secs(1)).await.is_none());
+}
+
+#[tokio::test]
+async fn a_document_is_parsed_when_first_asked_about_not_when_it_opens() {
+    let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
+    let uri = "file:///p/lib.rs";
+    open(&*store, uri.to_owned(), rust_doc(RUST));
+    {
+        let entry = store.get(uri).expect("open");
+        assert_eq!(entry.parse.worker, Worker::Idle, "no parse at open");
+        assert!(entry.parse.tree.is_none());
+    }
+    // A request waits for the parse it starts.
+    let tree = parsed(&store, uri).await;
+    assert_eq!(tree.tree.root_node().to_sexp(), fresh_sexp(&store.get(uri).expect("open")));
+}
+
+#[tokio::test]
+async fn only_the_most_recently_used_documents_keep_a_tree_and_the_others_parse_again_when_asked() {
+    let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
+    let uri = |i: usize| format!("file:///p/m{i}.rs");
+    for i in 0..MAX_TREES + 3 {
+        open(&*store, uri(i), rust_doc(RUST));
+        parsed(&store, &uri(i)).await;
+    }
+    let with_trees = || {
+        let mut v: Vec<String> = store.iter().filter(|e| e.parse.tree.is_some()).map(|e| e.key().clone()).collect();
+        v.sort();
+        v
+    };
+    // The first three, least recently used, dropped theirs.
+    let mut expected: Vec<String> = (3..MAX_TREES + 3).map(uri).collect();
+    expected.sort();
+    assert_eq!(with_trees(), expected);
+    // A change to a dropped one parses it again from scratch, and drops the next oldest.
+    {
+        let mut entry = store.get_mut(&uri(0)).expect("open");
+        insert(&mut entry, 3, 9, " * 2");
+        changed(&store, &uri(0), &mut entry);
+    }
+    let tree = parsed(&store, &uri(0)).await;
+    assert_eq!(tree.tree.root_node().to_sexp(), fresh_sexp(&store.get(&uri(0)).expect("open")));
+    assert!(with_trees().contains(&uri(0)));
+    assert!(!with_trees().contains(&uri(3)), "the least recently used one gave its tree up");
+    assert_eq!(with_trees().len(), MAX_TREES);
+    // A request about a dropped one parses it again too.
+    let tree = parsed(&store, &uri(1)).await;
+    assert!(tree.tree.root_node().to_sexp().contains("function_item"));
+    assert_eq!(with_trees().len(), MAX_TREES);
+}
+
+#[tokio::test]
+async fn a_burst_of_changes_is_reparsed_once_after_it_and_a_request_waits_for_that_parse() {
+    let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
+    let uri = "file:///p/lib.rs";
+    let mut doc = rust_doc(RUST);
+    // Long enough that the checks below run well inside it on a loaded machine.
+    doc.parse.delays = (Duration::from_secs(1), Duration::from_secs(3));
+    open(&*store, uri.to_owned(), doc);
+    parsed(&store, uri).await;
+    let first_parse = store.get(uri).expect("open").parse.tried;
+    for _ in 0..5 {
+        let mut entry = store.get_mut(uri).expect("open");
+        insert(&mut entry, 3, 9, " + x");
+        changed(&store, uri, &mut entry);
+    }
+    {
+        let entry = store.get(uri).expect("open");
+        assert!(entry.parse.in_flight.is_none(), "no reparse during the burst");
+        assert_eq!(entry.parse.tried, first_parse);
+        assert!(entry.parse.pending().is_some(), "a request would wait for the reparse");
+    }
+    let tree = parsed(&store, uri).await;
+    let entry = store.get(uri).expect("open");
+    assert_eq!(tree.tree.root_node().to_sexp(), fresh_sexp(&entry));
+    assert!(entry.doc.rope.to_string().contains("a + b + x + x + x + x + x"));
 }
