@@ -10,6 +10,10 @@ Runs, each in a fresh server process:
   middle of a 10,000-line module (1,000 functions) and of a 10,000-line file that is one class;
   model delay 0, debounce switched off where a server has a setting for it. Overhead = response
   time minus the model's time for the calls made while the request was open.
+- floor: the same loop as the module's overhead run (a one-character change to the open module,
+  then a request), but the request names a document that is not open, so the server does no
+  work and calls no model: what the transport, JSON and this client cost, and what a reparse
+  started by the change takes from the request on a small machine.
 - didChange cost: CPU time of all the server's threads (/proc/PID/task/*/schedstat) for 200
   one-character changes to the 10,000-line module, 20 ms apart, no requests, background work
   (reparsing) included, idle CPU over the same span subtracted; microseconds per change.
@@ -619,6 +623,34 @@ def didchange_cost(lsp: Lsp, uri: str, lines: list[str], cursor: tuple[int, int]
     return max(0.0, busy) / DIDCHANGE_COUNT / 1000.0
 
 
+def run_floor(kind: ServerKind, model: ScriptedModel, text: str, cursor: tuple[int, int]) -> dict:
+    model.target = ""
+    model.fixed = OVERHEAD_ANSWER
+    model.delay_ms = 0.0
+    lsp = start(kind, model, "overhead", "floor")
+    try:
+        uri = (kind.work / "root" / "floor.py").as_uri()
+        absent = (kind.work / "root" / "not_open.py").as_uri()
+        lsp.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 0, "text": text}})
+        lines = text.split("\n")
+        ln, ch = cursor
+        samples = []
+        for i in range(OVERHEAD_WARMUP + OVERHEAD_REQUESTS):
+            c = OVERHEAD_TYPED[i % len(OVERHEAD_TYPED)]
+            ins = c + " " * ch if c == "\n" else c
+            lsp.notify("textDocument/didChange", change(uri, i + 1, ln, ch, ins))
+            ln, ch = apply_insert(lines, ln, ch, ins)
+            rid, t0 = lsp.send_request(kind.method, kind.params(absent, 0, 0))
+            _, t1 = lsp.wait(rid, 30)
+            if i >= OVERHEAD_WARMUP:
+                samples.append((t1 - t0) * 1000.0)
+            time.sleep(OVERHEAD_GAP_S)
+        return {"p50": percentile(samples, 50), "p99": percentile(samples, 99)}
+    finally:
+        lsp.close()
+
+
 def run_memory(kind: ServerKind, model: ScriptedModel) -> float:
     model.target = ""
     model.delay_ms = 0.0
@@ -668,6 +700,8 @@ def report(results: dict, command: str, meta: dict) -> str:
          lambda r: f"{fmt(r['class']['p50'], 2)} / {fmt(r['class']['p99'], 2)}"),
         ("  model calls in the 300 overhead requests (module / class)",
          lambda r: f"{r['module']['calls']} / {r['class']['calls']}"),
+        ("  floor: a document not open, after a change p50 / p99 (ms)",
+         lambda r: f"{fmt(r['floor']['p50'], 2)} / {fmt(r['floor']['p99'], 2)}" if r.get("floor") else "-"),
         ("didChange cost, 10,000-line module (µs CPU)", lambda r: fmt(r["module"].get("didchange_us"), 0)),
         ("memory, 100 open files of 300 lines (MiB RSS)", lambda r: fmt(r["memory"], 1)),
     ]
@@ -756,6 +790,8 @@ def main() -> int:
             r["module"] = run_overhead(kind, model, "module", module_text, module_cursor, True)
             log(f"{n}: overhead on the 10,000-line one-class file")
             r["class"] = run_overhead(kind, model, "oneclass", class_text, class_cursor, False)
+            log(f"{n}: floor (requests for a document not open, after changes to the module)")
+            r["floor"] = run_floor(kind, model, module_text, module_cursor)
             log(f"{n}: memory with {MEMORY_FILES} open files")
             r["memory"] = run_memory(kind, model)
             results[n] = r
