@@ -10,6 +10,7 @@ T.test('methods and commands match protocol.json', function()
   T.truthy(vim.tbl_contains(protocol.notifications.clientToServer, baton.DID_SHOW_METHOD), baton.DID_SHOW_METHOD)
   T.truthy(vim.tbl_contains(protocol.requests.clientToServer, baton.HEALTH_METHOD), baton.HEALTH_METHOD)
   T.truthy(vim.tbl_contains(protocol.requests.clientToServer, baton.PANEL_METHOD), baton.PANEL_METHOD)
+  T.truthy(vim.tbl_contains(protocol.requests.clientToServer, baton.AGENTS_METHOD), baton.AGENTS_METHOD)
   T.eq(baton.PANEL_METHOD, require('baton.panel').METHOD, 'the panel sends baton.PANEL_METHOD')
   for _, c in ipairs({ baton.CMD_EDIT, baton.CMD_FIX, baton.CMD_ACCEPTED }) do
     T.truthy(vim.tbl_contains(protocol.commands, c), c .. ' in protocol.json commands')

@@ -37,9 +37,15 @@ kind = "cli"
 command = ["sh", "%s", "{prompt}"]
 read_only_paths = ["%s"]
 
+[[agents]]
+name = "second"
+kind = "cli"
+command = ["sh", "%s", "{prompt}"]
+read_only_paths = ["%s"]
+
 [orchestrator]
 default_agent = "scripted"
-]==]):format(agent, T.env.tmp),
+]==]):format(agent, T.env.tmp, agent, T.env.tmp),
 })
 
 T.setup(T.env.code_url)
@@ -380,6 +386,27 @@ T.test('delegate code action on a selection; merge refused on a dirty tree; :Bat
     'lib.rs untouched by the discarded task'
   )
 end)
+
+T.test(
+  ':Baton delegate --agent= lists the agents, presets included, and starts the task with the one picked',
+  function()
+    answer = 'Greet with ciao'
+    picks = { 'second (' }
+    local commands = require('baton.commands')
+    commands.last_started = nil
+    local selects = #ui.selects
+    vim.cmd('Baton delegate --agent=')
+    local id = last_started()
+    local s = ui.selects[selects + 1]
+    T.eq('Baton: delegate to which agent?', s and s.prompt, 'one agent menu')
+    local titles = table.concat(s.titles, '\n')
+    for _, want in ipairs({ 'scripted (cli, installed)', 'second (cli, installed)', 'gemini (acp, ' }) do
+      T.truthy(titles:find(want, 1, true), ('%q among the agents:\n%s'):format(want, titles))
+    end
+    T.eq('second', wait_ready(id).agent, 'the task runs the agent picked')
+    T.truthy(T.find(msgs, 'agent second'), 'the started message names the agent')
+  end
+)
 
 T.test(':checkhealth baton reports task support', function()
   vim.cmd('checkhealth baton')

@@ -18,7 +18,7 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 
-import { CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, HealthResult, STATUS, StatusParams, TASKS, TaskAction, TaskSummary, TasksParams } from './protocol';
+import { AGENTS, AgentReport, CMD, EXPERIMENTAL_CAPABILITIES, HEALTH, HealthResult, STATUS, StatusParams, TASKS, TaskAction, TaskSummary, TasksParams } from './protocol';
 import { LogLevel, serverLogLine } from './logs';
 import { NextEdits } from './nes';
 import { openCompletionsPanel } from './panel';
@@ -419,7 +419,29 @@ class Baton {
     return this.pickTask(title, command, empty);
   }
 
-  async delegate(): Promise<void> {
+  /** Lists the agents (`baton/agents`: presets and profiles, with what is installed and ready),
+   * then delegates to the one picked. */
+  async delegateTo(): Promise<void> {
+    const client = this.running();
+    const agents = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Baton: looking for the installed agents…' },
+      () => client.sendRequest<AgentReport[]>(AGENTS),
+    );
+    const state = (a: AgentReport) =>
+      !a.installed ? 'not installed' : a.ready === true ? 'ready' : a.ready === false ? 'not ready' : 'installed';
+    const pick = await vscode.window.showQuickPick(
+      agents.map((a) => ({
+        label: a.name,
+        description: [a.kind, state(a), a.version].filter(Boolean).join(' · '),
+        detail: a.note,
+      })),
+      { title: 'Baton: delegate to which agent?', placeHolder: 'an agent profile or built-in preset', ignoreFocusOut: true },
+    );
+    if (pick) await this.delegate(pick.label);
+  }
+
+  /** Asks for the task and starts it with `agent` (the default agent when absent). */
+  async delegate(agent?: string): Promise<void> {
     const editor = vscode.window.activeTextEditor;
     const prompt = await vscode.window.showInputBox({
       title: 'Baton: delegate a task to a background agent',
@@ -430,6 +452,7 @@ class Baton {
     if (!prompt?.trim()) return;
     const client = this.running();
     const arg: Record<string, unknown> = { prompt };
+    if (agent) arg.agent = agent;
     if (editor && editor.document.uri.scheme === 'file') {
       arg.uri = client.code2ProtocolConverter.asUri(editor.document.uri);
       if (!editor.selection.isEmpty) arg.range = client.code2ProtocolConverter.asRange(editor.selection);
@@ -516,6 +539,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     });
   const noPr = 'Baton: no pull request is ready for review.';
   register('baton.delegateTask', () => b.delegate());
+  register('baton.delegateTaskTo', () => b.delegateTo());
   register('baton.listTasks', () => b.showTasks());
   register('baton.showTask', async (arg) => {
     const task = await b.taskArg(arg, 'Baton: show which task?', undefined, 'Baton: no tasks yet.');

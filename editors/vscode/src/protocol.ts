@@ -7,6 +7,24 @@ export const STATUS = 'baton/status';
 export const TASKS = 'baton/tasks';
 /** Client → server request: version, provider, reachability, counters. */
 export const HEALTH = 'baton/health';
+/** Client → server request: every agent profile, the built-in presets included, with what is
+ * installed and ready ({@link AgentReport}[]); takes up to 10 s (the agents' `--version`). */
+export const AGENTS = 'baton/agents';
+
+/** One entry of {@link AGENTS} (the fields this extension shows). */
+export interface AgentReport {
+  name: string;
+  /** `acp`, `cli` or `builtin`. */
+  kind: string;
+  /** `builtin`, `preset`, `preset+profile` or `profile`. */
+  source: string;
+  installed: boolean;
+  version?: string;
+  /** Absent when it cannot be known without starting the agent. */
+  ready?: boolean;
+  note?: string;
+}
+
 /** Client → server request: the files a task's pull request changes ({@link TaskFilesResult}). */
 export const TASK_FILES = 'baton/taskFiles';
 /** Client → server request: one changed file's text on the base or head side ({@link TaskFileResult}). */

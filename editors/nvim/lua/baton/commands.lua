@@ -721,7 +721,8 @@ function M.delegate(client, args, bufnr)
 end
 
 ---`:[range]Baton delegate [--agent=NAME] [prompt]`: hand a task to a background agent with
----the buffer (and the range or visual selection) as context.
+---the buffer (and the range or visual selection) as context. `--agent=` with no name lists the
+---agents (`baton/agents`: the built-in presets and the profiles) to pick one.
 function sub.delegate(cmd)
   local bufnr = api.nvim_get_current_buf()
   local client = need_client(bufnr)
@@ -737,6 +738,8 @@ function sub.delegate(cmd)
   if words[1] and words[1]:match('^%-%-agent=') then
     args.agent = table.remove(words, 1):match('^%-%-agent=(.*)$')
   end
+  local choose = args.agent == ''
+  args.agent = (args.agent ~= '') and args.agent or nil
   if api.nvim_buf_get_name(bufnr) ~= '' and vim.bo[bufnr].buftype == '' then
     args.uri = vim.uri_from_bufnr(bufnr)
     if cmd.range > 0 then
@@ -759,7 +762,32 @@ function sub.delegate(cmd)
     args.prompt = prompt
     args.confirmed = true
   end
-  M.delegate(client, args, bufnr)
+  if not choose then
+    M.delegate(client, args, bufnr)
+    return
+  end
+  notify('Baton: looking for the installed agents…')
+  client:request(baton().AGENTS_METHOD, vim.NIL, function(err, agents)
+    if err or type(agents) ~= 'table' then
+      notify('Baton: could not list the agents: ' .. (err and err.message or 'no answer'), vim.log.levels.ERROR)
+      return
+    end
+    vim.ui.select(agents, {
+      prompt = 'Baton: delegate to which agent?',
+      format_item = function(a)
+        local state = not a.installed and 'not installed'
+          or (a.ready == true and 'ready' or a.ready == false and 'not ready' or 'installed')
+        return ('%s (%s, %s)'):format(a.name, a.kind, state)
+      end,
+    }, function(choice)
+      if not choice then
+        notify('Baton: delegation cancelled (no agent)')
+        return
+      end
+      args.agent = choice.name
+      M.delegate(client, args, bufnr)
+    end)
+  end, bufnr)
 end
 
 for _, a in ipairs(M.actions) do

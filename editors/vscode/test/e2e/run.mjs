@@ -117,7 +117,10 @@ fs.writeFileSync(
 );
 fs.writeFileSync(
   path.join(repo, 'baton.toml'),
-  `[[agents]]\nname = "scripted"\nkind = "cli"\ncommand = ["sh", ${JSON.stringify(agent)}, "{prompt}"]\nread_only_paths = [${JSON.stringify(tmp)}]\n\n[orchestrator]\ndefault_agent = "scripted"\n`,
+  `[[agents]]\nname = "scripted"\nkind = "cli"\ncommand = ["sh", ${JSON.stringify(agent)}, "{prompt}"]\nread_only_paths = [${JSON.stringify(tmp)}]\n\n` +
+    // A second profile, for the check that picks an agent other than the default.
+    `[[agents]]\nname = "second"\nkind = "cli"\ncommand = ["sh", ${JSON.stringify(agent)}, "{prompt}"]\nread_only_paths = [${JSON.stringify(tmp)}]\n\n` +
+    `[orchestrator]\ndefault_agent = "scripted"\n`,
 );
 fs.writeFileSync(path.join(repo, 'lib.rs'), 'pub fn greet() -> &\'static str {\n    "hello"\n}\n');
 const MAIN_RS = 'fn main() {\n    println!("{}", add(1, 2));\n}\n\nfn add(a: i32, b: i32) -> i32 {\n    ';
@@ -678,6 +681,24 @@ async function run(page, repo, serverLog, userData, requestsLog, { userSettings,
     if (!(await viewText(page)).includes('amount * factor')) throw new Error('the dismissed edit was applied');
     await runCommand(page, 'File: Revert File');
     await waitFor('the file reverted', async () => (await viewText(page)).includes(renamed), 5000);
+  });
+
+  await check(page, 'Delegate a Task to a Chosen Agent… lists the presets and profiles (baton/agents) and starts the task with the one picked', async () => {
+    await runCommand(page, 'Baton: Delegate a Task to a Chosen Agent');
+    await waitFor('the agents, built-in presets included', async () => {
+      const t = (await quickRows(page).allInnerTexts()).join('|');
+      return t.includes('second') && t.includes('aider') && t.includes('claude');
+    }, 30000);
+    await pickRow(page, 'second');
+    const input = page.locator('.quick-input-widget input');
+    await waitFor('the prompt input box', async () => (await page.locator('.quick-input-widget').innerText()).includes('What should the agent do'), 10000);
+    await input.fill('Add fn chosen');
+    await page.keyboard.press('Enter');
+    const tasks = await waitFor('the task listed with the agent picked', async () => {
+      const t = execFileSync(BATON_BIN, ['task', 'list'], { cwd: repo, env: childEnv }).toString();
+      return /^\s*\d+\s+\S+\s+second\s+.*Add fn chosen$/m.test(t) && t;
+    }, 30000);
+    log(`tasks:\n${tasks}`);
   });
 
   await check(page, 'server log lines carry their own level in the Baton output channel', async () => {

@@ -8,7 +8,7 @@ const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const protocol = JSON.parse(fs.readFileSync(path.join(root, '..', 'protocol.json'), 'utf8'));
-const { CMD, COMPLETION_PANEL, DID_SHOW_INLINE_EDIT, EXPERIMENTAL_CAPABILITIES, HEALTH, INLINE_EDIT, NES_DISMISS, STATUS, TASKS, TASK_FILE, TASK_FILES } = require('../../out/protocol.js');
+const { AGENTS, CMD, COMPLETION_PANEL, DID_SHOW_INLINE_EDIT, EXPERIMENTAL_CAPABILITIES, HEALTH, INLINE_EDIT, NES_DISMISS, STATUS, TASKS, TASK_FILE, TASK_FILES } = require('../../out/protocol.js');
 const { CLIENT_SETTINGS, serverSettingKeys } = require('../../out/settings.js');
 const { presentAction } = require('../../out/tasks.js');
 
@@ -55,7 +55,7 @@ test('every task action the server may offer is one the extension presents (it k
 test('notification and request names and client capabilities match protocol.json', () => {
   assert.ok(protocol.notifications.serverToClient.includes(STATUS));
   assert.ok(protocol.notifications.serverToClient.includes(TASKS));
-  for (const m of [HEALTH, TASK_FILES, TASK_FILE, INLINE_EDIT, COMPLETION_PANEL]) assert.ok(protocol.requests.clientToServer.includes(m), m);
+  for (const m of [HEALTH, AGENTS, TASK_FILES, TASK_FILE, INLINE_EDIT, COMPLETION_PANEL]) assert.ok(protocol.requests.clientToServer.includes(m), m);
   assert.ok(protocol.notifications.clientToServer.includes(DID_SHOW_INLINE_EDIT));
   assert.ok(protocol.commands.includes(NES_DISMISS));
   const declared = Object.entries(EXPERIMENTAL_CAPABILITIES.baton).filter(([, v]) => v === true).map(([k]) => `experimental.baton.${k}`);
