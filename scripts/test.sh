@@ -91,7 +91,8 @@ run_step rustfmt gate cargo fmt --all --check
 run_step clippy gate cargo clippy --workspace --all-targets --locked -- -D warnings
 run_step nes-python py_unittest discover -s tests/nes -p 'test_*.py'
 
-run_step rust cargo test --all-targets --locked
+# --no-fail-fast: a failure in one test binary must not hide the results of the others.
+run_step rust cargo test --all-targets --locked --no-fail-fast
 
 # Agents end to end (issue 15): one ACP agent (Qwen Code) and one CLI agent (Codex `exec --json`)
 # through their built-in presets and the real `baton task start`, against the scripted agent

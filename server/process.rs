@@ -48,14 +48,49 @@ impl GroupRecord {
     }
 }
 
-/// Sends SIGKILL to process group `pgid`. Group ids 0 and 1 (our own group, init's) are refused.
+/// Sends SIGKILL to process group `pgid` and to the children of its leader (pid `pgid`) with
+/// their own process groups. Group ids 0 and 1 (our own group, init's) are refused.
+///
+/// Why the children: bubblewrap's `--new-session` starts the sandbox in a session of its own,
+/// led by the leader's child (the init of the sandbox's pid namespace), outside the group.
+/// `--die-with-parent` makes that child die with the leader only once it has set it up: killed
+/// in the first milliseconds, the leader left the sandbox running the agent, unsupervised. The
+/// group is stopped first, so the leader cannot start a child between the look and the kill.
 pub(crate) fn kill_group(pgid: u32) {
     if pgid <= 1 {
         return;
     }
-    if let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) {
-        let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+    let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {
+        return;
+    };
+    let _ = rustix::process::kill_process_group(pid, Signal::STOP);
+    let children = children_of(pgid);
+    let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+    for child in children.into_iter().filter_map(|c| i32::try_from(c).ok().and_then(Pid::from_raw)) {
+        // Killing a pid namespace's init kills every process in the namespace.
+        let _ = rustix::process::kill_process(child, Signal::KILL);
+        let _ = rustix::process::kill_process_group(child, Signal::KILL);
     }
+}
+
+/// The processes whose parent is `pid` (from `/proc/*/stat`; empty where there is no `/proc`).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|&p| parent_of(p) == Some(pid))
+        .collect()
+}
+
+/// The parent of process `pid` (field 4 of `/proc/<pid>/stat`).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces or parentheses.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Kills a child's whole process group (SIGKILL) when dropped or on [`ProcessGroup::kill`].
@@ -348,6 +383,40 @@ mod tests {
         }
         assert!(!record.is_alive());
         assert!(residents(dir.path()).is_empty());
+    }
+
+    /// A child of the leader in a session of its own (as bubblewrap's `--new-session` makes the
+    /// sandbox) is outside the group; it must die with it all the same.
+    #[tokio::test]
+    async fn killing_a_group_kills_the_leaders_children_in_sessions_of_their_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("escaped");
+        let script = format!("setsid sleep 600 & echo $! > {}; wait", pid_file.display());
+        let mut child = sh(&script).spawn().expect("spawn");
+        let leader = child.id().expect("pid");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let escaped = loop {
+            let pid = std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse::<u32>().ok());
+            // Its own session (field 6 of /proc/<pid>/stat is the session id) and already `sleep`.
+            let settled = pid.filter(|p| {
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                let fields: Vec<&str> =
+                    stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+                stat.contains("(sleep)") && fields.get(3) == Some(&p.to_string().as_str())
+            });
+            if let Some(p) = settled {
+                break p;
+            }
+            assert!(std::time::Instant::now() < deadline, "the child never started its own session");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        kill_group(leader);
+        let _ = child.wait().await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while pid_alive(escaped, None) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!pid_alive(escaped, None), "the child {escaped} in its own session outlived its leader's group");
     }
 
     #[tokio::test]

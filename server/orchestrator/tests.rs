@@ -258,21 +258,22 @@ async fn kinds_without_a_runner_fail_clearly_and_unknown_profiles_are_refused() 
     expect_test::expect![[r#"there is no agent profile named "nope" (known: builtin)"#]].assert_eq(&err.to_string());
 }
 
-/// Waits (up to 20 s) until some process works in `dir`; returns their pids.
-async fn residents_of(dir: &Path) -> Vec<u32> {
+/// Waits (up to 20 s) until a process named `name` works in `dir` (the agent itself, not the
+/// sandbox still setting up); returns the pids of every process working there then.
+async fn residents_of(dir: &Path, name: &str) -> Vec<u32> {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let found = crate::process::residents(dir);
-        if !found.is_empty() {
+        if found.iter().any(|r| r.name == name) {
             return found.iter().map(|r| r.pid).collect();
         }
-        assert!(std::time::Instant::now() < deadline, "nothing started in {}", dir.display());
+        assert!(std::time::Instant::now() < deadline, "no {name} started in {}: {found:?}", dir.display());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-/// Waits (up to 30 s: a loaded machine delays the 2 s poll and the kill) until none of `pids`
-/// runs; fails naming those left.
+/// Waits (up to 30 s: a loaded machine delays the 1 s poll and the kill) until none of `pids`
+/// runs; fails naming those left, with their `/proc/<pid>/stat` (state, parent, group, session).
 async fn assert_gone(pids: &[u32]) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -280,7 +281,9 @@ async fn assert_gone(pids: &[u32]) {
         if left.is_empty() {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "still running: {left:?}");
+        let stats: Vec<String> =
+            left.iter().map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default()).collect();
+        assert!(std::time::Instant::now() < deadline, "still running: {stats:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -502,12 +505,63 @@ async fn a_task_discarded_by_another_server_stops_its_agent() {
     let mut rx = a.subscribe();
     let id = a.start_task(&f.repo, "Hang", serde_json::Value::Null, Some("hang")).await.expect("start");
     let task = wait_for(&a, &mut rx, id, TaskState::Running).await;
-    let pids = residents_of(&task.worktree.expect("worktree")).await;
+    let pids = residents_of(&task.worktree.expect("worktree"), "sleep").await;
     b.discard(id).await.expect("discard from the other server");
     assert_eq!(a.show(id).expect("show").task.state, TaskState::Discarded);
     // The first server notices within a poll and kills the agent's process group.
     assert_gone(&pids).await;
     assert_eq!(a.show(id).expect("show").task.state, TaskState::Discarded);
+}
+
+/// Discarded while its sandbox is still starting (the first milliseconds, before bubblewrap's
+/// child has tied its life to its parent's), the agent must not run on out of Baton's reach:
+/// once the task's process group is gone, no process runs the agent's script. A race, so tried
+/// several times.
+#[tokio::test]
+async fn a_task_discarded_while_its_sandbox_starts_leaves_no_process_behind() {
+    let f = fixture();
+    let agent = f.agent("hang", "sleep 1000 &\nwait\n");
+    let script = f.path("hang.sh").to_string_lossy().into_owned();
+    let a = f.open(vec![agent.clone()], None);
+    let b = f.open(vec![agent], None);
+    let mut rx = a.subscribe();
+    for attempt in 0..10 {
+        let id = a.start_task(&f.repo, "Hang", serde_json::Value::Null, Some("hang")).await.expect("start");
+        let task = wait_for(&a, &mut rx, id, TaskState::Running).await;
+        let worktree = task.worktree.expect("worktree");
+        // The first process in the worktree: the sandbox starting, not yet the agent.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while crate::process::residents(&worktree).is_empty() {
+            assert!(std::time::Instant::now() < deadline, "nothing started in {}", worktree.display());
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        b.discard(id).await.expect("discard from the other server");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = processes_running(&script);
+            if left.is_empty() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "attempt {attempt}: still running the agent: {left:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Live processes whose command line mentions `needle`, with their `/proc/<pid>/stat`.
+fn processes_running(needle: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|&pid| crate::process::pid_alive(pid, None))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default())
+        .collect()
 }
 
 #[tokio::test]
