@@ -85,12 +85,17 @@ fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-/// The parent of process `pid` (field 4 of `/proc/<pid>/stat`).
-fn parent_of(pid: u32) -> Option<u32> {
+/// Field `n` (counted from 1, as in proc(5); 3 or more) of `/proc/<pid>/stat`.
+fn stat_field(pid: u32, n: usize) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces or parentheses.
     let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(1)?.parse().ok()
+    rest.split_whitespace().nth(n.checked_sub(3)?).map(str::to_owned)
+}
+
+/// The parent of process `pid` (field 4 of `/proc/<pid>/stat`).
+fn parent_of(pid: u32) -> Option<u32> {
+    stat_field(pid, 4)?.parse().ok()
 }
 
 /// Kills a child's whole process group (SIGKILL) when dropped or on [`ProcessGroup::kill`].
@@ -123,19 +128,12 @@ impl Drop for ProcessGroup {
 /// The start time of process `pid` in clock ticks since boot, or `None` when there is no such
 /// process (or no `/proc`).
 pub(crate) fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces or parentheses.
-    let (_, rest) = stat.rsplit_once(')')?;
-    // `rest` starts at field 3 (state); the start time is field 22.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    stat_field(pid, 22)?.parse().ok()
 }
 
 /// Whether `pid` is a zombie (exited, waiting for its parent to reap it): gone for our purposes.
 fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])))
-        .unwrap_or(false)
+    stat_field(pid, 3).is_some_and(|state| state.starts_with(['Z', 'X']))
 }
 
 /// Whether process `pid` runs and, when `start` is given, is the process that started then.
@@ -397,12 +395,10 @@ mod tests {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let escaped = loop {
             let pid = std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse::<u32>().ok());
-            // Its own session (field 6 of /proc/<pid>/stat is the session id) and already `sleep`.
+            // Already `sleep`, and the leader of its own session (field 6: the session id).
             let settled = pid.filter(|p| {
-                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-                let fields: Vec<&str> =
-                    stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-                stat.contains("(sleep)") && fields.get(3) == Some(&p.to_string().as_str())
+                let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+                comm.trim() == "sleep" && stat_field(*p, 6) == Some(p.to_string())
             });
             if let Some(p) = settled {
                 break p;
