@@ -4,7 +4,6 @@
 //! user picks one (`workspace/executeCommand`).
 
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use serde::Serialize;

@@ -6,7 +6,6 @@
 //! asked and waits, so a failing model, a stale document or a replaced request answer an error.
 
 use std::sync::Arc;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tower_lsp_server::gen_lsp_types::ProgressToken;

@@ -565,11 +565,42 @@ pub(crate) async fn snapshot_with_tree<S: DocumentStore>(
     uri: &str,
     wait: Duration,
 ) -> Option<(DocSnapshot, Document)> {
+    snapshot(store, uri, wait, false).await
+}
+
+/// A snapshot of `uri` for an inline completion: like [`snapshot_with_tree`], but when the tree
+/// of this very text is still being parsed and an earlier one (edited to follow the changes since)
+/// is at hand, that one at once ([`Syntax::exact`] false), instead of waiting for the reparse of a
+/// document's every version: the completion uses the tree to find scopes and imports, and judges
+/// a parse only on the text itself (`syntax::InsertionCheck`).
+pub(crate) async fn snapshot_following<S: DocumentStore>(
+    store: &Arc<S>,
+    uri: &str,
+    wait: Duration,
+) -> Option<(DocSnapshot, Document)> {
+    snapshot(store, uri, wait, true).await
+}
+
+/// [`snapshot_with_tree`], or with `following` [`snapshot_following`]: one look at the document
+/// (marking it used), then at most one wait for its parse.
+async fn snapshot<S: DocumentStore>(
+    store: &Arc<S>,
+    uri: &str,
+    wait: Duration,
+    following: bool,
+) -> Option<(DocSnapshot, Document)> {
     wanted(store, uri);
     let docs = store.documents();
     let (mut snap, doc, pending) = {
         let open = docs.get(uri)?;
-        let (snap, doc) = open.snapshot(uri);
+        let (mut snap, doc) = open.snapshot(uri);
+        if snap.syntax.is_none()
+            && following
+            && let Some(syntax) = open.parse.following()
+        {
+            snap.syntax = Some(syntax);
+            return Some((snap, doc));
+        }
         let pending = if snap.syntax.is_none() { open.parse.pending() } else { None };
         (snap, doc, pending)
     };
@@ -584,30 +615,6 @@ pub(crate) async fn snapshot_with_tree<S: DocumentStore>(
         }
     }
     Some((snap, doc))
-}
-
-/// A snapshot of `uri` for an inline completion: like [`snapshot_with_tree`], but when the tree
-/// of this very text is still being parsed and an earlier one (edited to follow the changes since)
-/// is at hand, that one at once ([`Syntax::exact`] false), instead of waiting for the reparse of a
-/// document's every version: the completion uses the tree to find scopes and imports, and judges
-/// a parse only on the text itself (`syntax::InsertionCheck`).
-pub(crate) async fn snapshot_following<S: DocumentStore>(
-    store: &Arc<S>,
-    uri: &str,
-    wait: Duration,
-) -> Option<(DocSnapshot, Document)> {
-    wanted(store, uri);
-    {
-        let open = store.documents().get(uri)?;
-        let (mut snap, doc) = open.snapshot(uri);
-        if snap.syntax.is_none()
-            && let Some(syntax) = open.parse.following()
-        {
-            snap.syntax = Some(syntax);
-            return Some((snap, doc));
-        }
-    }
-    snapshot_with_tree(store, uri, wait).await
 }
 
 /// Parses `uri` until its tree matches its text, the document closes or is reopened, or a parse
