@@ -121,13 +121,6 @@ fn agents_table(reports: &[crate::agents::inventory::AgentReport]) -> String {
     let rows: Vec<[String; 6]> = reports
         .iter()
         .map(|r| {
-            let state = match (r.installed, r.runtime_ok, r.ready) {
-                (false, _, _) => "missing",
-                (true, Some(false), _) => "old runtime",
-                (true, _, Some(true)) => "ready",
-                (true, _, Some(false)) => "needs login",
-                (true, _, None) => "installed",
-            };
             let kind =
                 serde_json::to_value(r.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             let mut note = r.note.clone().unwrap_or_default();
@@ -137,7 +130,14 @@ fn agents_table(reports: &[crate::agents::inventory::AgentReport]) -> String {
             if let Some(path) = &r.path {
                 note = if note.is_empty() { path.clone() } else { format!("{note}; {path}") };
             }
-            [r.name.clone(), kind, r.source.to_owned(), state.to_owned(), r.version.clone().unwrap_or("-".into()), note]
+            [
+                r.name.clone(),
+                kind,
+                r.source.to_owned(),
+                r.state.to_owned(),
+                r.version.clone().unwrap_or("-".into()),
+                note,
+            ]
         })
         .collect();
     let header = ["NAME", "KIND", "SOURCE", "STATE", "VERSION", "NOTE"].map(str::to_owned);

@@ -52,6 +52,22 @@ pub(crate) struct AgentReport {
     /// The package verified with Baton: `npm @google/gemini-cli@0.61.0`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) package: Option<String>,
+    /// The words every view shows (`baton agents`, the editors' agent menus), from the fields
+    /// above: `missing`, `old runtime`, `needs login`, `ready`, or `installed` where readiness
+    /// cannot be known without starting the agent.
+    pub(crate) state: &'static str,
+}
+
+impl AgentReport {
+    fn state_of(&self) -> &'static str {
+        match (self.installed, self.runtime_ok, self.ready) {
+            (false, _, _) => "missing",
+            (true, Some(false), _) => "old runtime",
+            (true, _, Some(true)) => "ready",
+            (true, _, Some(false)) => "needs login",
+            (true, _, None) => "installed",
+        }
+    }
 }
 
 /// What the checks read from the machine: `PATH`, `HOME` and the environment, passed in so
@@ -110,6 +126,12 @@ pub(crate) async fn inventory(profiles: &[AgentProfile], machine: &Machine) -> V
 }
 
 async fn report(profile: &AgentProfile, machine: &Machine, node: Option<&str>) -> AgentReport {
+    let mut r = examine(profile, machine, node).await;
+    r.state = r.state_of();
+    r
+}
+
+async fn examine(profile: &AgentProfile, machine: &Machine, node: Option<&str>) -> AgentReport {
     let preset = presets::find(&profile.name);
     let mut r = AgentReport {
         name: profile.name.clone(),
@@ -127,6 +149,7 @@ async fn report(profile: &AgentProfile, machine: &Machine, node: Option<&str>) -
             .and_then(|p| p.info.package.as_ref())
             .filter(|p| !p.version.is_empty())
             .map(|p| format!("{} {}@{}", p.registry, p.name, p.version)),
+        state: "",
     };
     if profile.kind == AgentKind::Builtin {
         r.installed = true;
@@ -320,10 +343,11 @@ mod tests {
         assert_eq!((qwen.source, qwen.installed, qwen.version.as_deref()), ("preset", true, Some("0.15.10")));
         assert_eq!((qwen.runtime.as_deref(), qwen.runtime_ok), (Some("node v20.20.2, needs >= 20"), Some(true)));
         // No OAuth file and no key: not ready, with the agent's own hint.
-        assert_eq!(qwen.ready, Some(false));
+        assert_eq!((qwen.ready, qwen.state), (Some(false), "needs login"));
         assert!(qwen.note.as_deref().is_some_and(|n| n.contains("qwen auth")), "{qwen:?}");
         let codex = by("codex-cli");
         assert_eq!((codex.version.as_deref(), codex.ready), (Some("codex-cli 0.169.0"), Some(true)));
+        assert_eq!(codex.state, "ready");
         assert_eq!(codex.note.as_deref(), Some("logged in (~/.codex/auth.json)"));
         // A version command that hangs is cut at the limit: installed, no version.
         let gemini = by("gemini");
@@ -331,6 +355,7 @@ mod tests {
         assert_eq!((gemini.ready, gemini.note.as_deref()), (Some(true), Some("key in GEMINI_API_KEY")));
         let claude = by("claude");
         assert!(!claude.installed && claude.ready == Some(false));
+        assert_eq!(claude.state, "missing");
         assert_eq!(
             claude.note.as_deref(),
             Some("not installed: `npm install -g @zed-industries/claude-agent-acp@0.23.1`")
@@ -348,6 +373,7 @@ mod tests {
         write_program(&bin, "node", "echo v18.19.0");
         let reports = inventory(&[profile("qwen")], &machine).await;
         assert_eq!((reports[0].runtime_ok, reports[0].ready), (Some(false), Some(false)));
+        assert_eq!(reports[0].state, "old runtime");
         assert_eq!(reports[0].note.as_deref(), Some("needs Node.js 20 or newer first in PATH"));
     }
 }

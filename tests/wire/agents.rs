@@ -81,8 +81,10 @@ async fn baton_agents_lists_presets_and_profiles_with_what_is_installed_and_read
     assert_eq!(qwen["version"], "0.15.10");
     assert_eq!((qwen["runtime"].as_str(), &qwen["runtimeOk"]), (Some("node v22.1.0, needs >= 20"), &json!(true)));
     assert_eq!((&qwen["ready"], qwen["note"].as_str()), (&json!(true), Some("key in MY_QWEN_KEY")));
+    assert_eq!(qwen["state"], "ready");
     let gemini = by_name(&reports, "gemini");
     assert_eq!((&gemini["installed"], &gemini["ready"]), (&json!(false), &json!(false)));
+    assert_eq!(gemini["state"], "missing");
     assert_eq!(gemini["note"], "not installed: `npm install -g @google/gemini-cli@0.61.0`");
     let mine = by_name(&reports, "mine");
     assert_eq!((&mine["source"], &mine["installed"]), (&json!("profile"), &json!(false)));

@@ -427,12 +427,10 @@ class Baton {
       { location: vscode.ProgressLocation.Notification, title: 'Baton: looking for the installed agents…' },
       () => client.sendRequest<AgentReport[]>(AGENTS),
     );
-    const state = (a: AgentReport) =>
-      !a.installed ? 'not installed' : a.ready === true ? 'ready' : a.ready === false ? 'not ready' : 'installed';
     const pick = await vscode.window.showQuickPick(
       agents.map((a) => ({
         label: a.name,
-        description: [a.kind, state(a), a.version].filter(Boolean).join(' · '),
+        description: [a.kind, a.state, a.version].filter(Boolean).join(' · '),
         detail: a.note,
       })),
       { title: 'Baton: delegate to which agent?', placeHolder: 'an agent profile or built-in preset', ignoreFocusOut: true },

@@ -23,6 +23,8 @@ export interface AgentReport {
   /** Absent when it cannot be known without starting the agent. */
   ready?: boolean;
   note?: string;
+  /** What to show: `missing`, `old runtime`, `needs login`, `ready` or `installed`. */
+  state: string;
 }
 
 /** Client → server request: the files a task's pull request changes ({@link TaskFilesResult}). */

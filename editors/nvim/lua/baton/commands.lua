@@ -775,9 +775,7 @@ function sub.delegate(cmd)
     vim.ui.select(agents, {
       prompt = 'Baton: delegate to which agent?',
       format_item = function(a)
-        local state = not a.installed and 'not installed'
-          or (a.ready == true and 'ready' or a.ready == false and 'not ready' or 'installed')
-        return ('%s (%s, %s)'):format(a.name, a.kind, state)
+        return ('%s (%s, %s)'):format(a.name, a.kind, a.state)
       end,
     }, function(choice)
       if not choice then
