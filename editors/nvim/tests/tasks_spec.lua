@@ -400,7 +400,12 @@ T.test(
     local s = ui.selects[selects + 1]
     T.eq('Baton: delegate to which agent?', s and s.prompt, 'one agent menu')
     local titles = table.concat(s.titles, '\n')
-    for _, want in ipairs({ 'scripted (cli, installed)', 'second (cli, installed)', 'gemini (acp, ' }) do
+    for _, want in ipairs({
+      'scripted (cli, installed)',
+      'second (cli, installed)',
+      'gemini (acp, ',
+      'cursor (acp, missing)',
+    }) do
       T.truthy(titles:find(want, 1, true), ('%q among the agents:\n%s'):format(want, titles))
     end
     T.eq('second', wait_ready(id).agent, 'the task runs the agent picked')

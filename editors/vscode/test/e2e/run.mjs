@@ -302,6 +302,14 @@ async function runCommand(page, title) {
 /** The rows of the open quick pick, as text. */
 const quickRows = (page) => page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
 
+/** Waits until the quick pick lists a row including each of `texts`. */
+async function waitForRows(page, what, texts, timeoutMs) {
+  await waitFor(what, async () => {
+    const t = (await quickRows(page).allInnerTexts()).join('|');
+    return texts.every((x) => t.includes(x));
+  }, timeoutMs);
+}
+
 /** Picks the quick pick row whose text includes `text` (spaces may render as no-break spaces).
  * The locator is resolved when clicking, so a list that re-renders meanwhile is not clicked
  * by a stale index. */
@@ -582,10 +590,7 @@ async function run(page, repo, serverLog, userData, requestsLog, { userSettings,
     await runCommand(page, 'Baton: Review Pull Request');
     await pickRow(page, '#2 Add fn added');
     // Two files: all of them, or one at a time.
-    await waitFor('the changed files', async () => {
-      const t = (await quickRows(page).allInnerTexts()).join('|');
-      return t.includes('All 2 files') && t.includes('added.rs') && t.includes('lib.rs');
-    }, 10000);
+    await waitForRows(page, 'the changed files', ['All 2 files', 'added.rs', 'lib.rs'], 10000);
     await pickRow(page, 'lib.rs');
     const diff = page.locator('.monaco-diff-editor').first();
     await diff.waitFor({ state: 'visible', timeout: 10000 });
@@ -685,10 +690,7 @@ async function run(page, repo, serverLog, userData, requestsLog, { userSettings,
 
   await check(page, 'Delegate a Task to a Chosen Agent… lists the presets and profiles (baton/agents) and starts the task with the one picked', async () => {
     await runCommand(page, 'Baton: Delegate a Task to a Chosen Agent');
-    await waitFor('the agents, built-in presets included', async () => {
-      const t = (await quickRows(page).allInnerTexts()).join('|');
-      return t.includes('second') && t.includes('aider') && t.includes('claude');
-    }, 30000);
+    await waitForRows(page, 'the agents, built-in presets included, with the state the server gives', ['second', 'aider', 'claude', 'missing'], 30000);
     await pickRow(page, 'second');
     const input = page.locator('.quick-input-widget input');
     await waitFor('the prompt input box', async () => (await page.locator('.quick-input-widget').innerText()).includes('What should the agent do'), 10000);
