@@ -94,14 +94,23 @@ async fn main() -> std::process::ExitCode {
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "baton language server starting on stdio");
             log_panics();
             let (service, socket) = baton::server::Server::service();
-            let outcome = baton::lsp::transport::serve(
-                tokio::io::stdin(),
-                tokio::io::stdout(),
+            // The session runs as a task on the runtime's workers, not on this thread: a worker
+            // that sees the input (or the model's answer) arrive runs the session itself, where
+            // from here every message waited for a wake-up of this thread.
+            let session = tokio::spawn(baton::lsp::transport::serve(
+                baton::lsp::stdio::stdin(),
+                baton::lsp::stdio::stdout(),
                 service,
                 socket,
                 baton::server::CONCURRENCY,
-            )
-            .await;
+            ));
+            let outcome = match session.await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    tracing::error!("baton language server stopped: the session task failed ({e})");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
             // LSP: exit status 0 only when `shutdown` came before `exit`, 1 otherwise.
             match outcome.failure() {
                 None => {

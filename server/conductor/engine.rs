@@ -368,7 +368,7 @@ impl Conductor {
         };
         let model_time = t_model.elapsed();
         self.observe_model_time(model_time);
-        let model_ms = model_time.as_millis();
+        let model_us = model_time.as_micros();
         let t_clean = Instant::now();
         tracing::trace!(%raw, "raw middle");
         let Some(text) = postprocess::clean(&raw, s) else {
@@ -379,7 +379,7 @@ impl Conductor {
         let kept = self.keep_if_parse_not_worse(doc, cursor, text, tail.as_deref());
         tracing::debug!(
             prepare_us,
-            model_ms,
+            model_us,
             clean_us,
             parse_check_us = t_parse.elapsed().as_micros(),
             raw_len = raw.len(),

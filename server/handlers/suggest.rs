@@ -79,13 +79,13 @@ pub(crate) async fn suggest(
         debounce,
     };
     let result = state.conductor.complete(request, || state.busy()).await;
-    let elapsed_ms = started.elapsed().as_millis();
+    let elapsed_us = started.elapsed().as_micros();
     match result {
         Ok(Outcome::Suggestion(s)) => {
             if !s.cached {
                 state.observe(Ok(()));
             }
-            tracing::debug!(uri, elapsed_ms, cached = s.cached, len = s.text.len(), "suggestion");
+            tracing::debug!(uri, elapsed_us, cached = s.cached, len = s.text.len(), "suggestion");
             let more = config.suggestions.clamp(1, MAX_SUGGESTIONS) - 1;
             let alternatives = if invoked && several == Several::Alternatives && more > 0 {
                 let found = state.conductor.alternatives(request, &s.text, more, || state.busy()).await;
@@ -97,16 +97,16 @@ pub(crate) async fn suggest(
             Some(Suggested { text: s.text, cursor, replace: s.replace, doc, alternatives })
         }
         Ok(Outcome::Superseded) => {
-            tracing::trace!(uri, elapsed_ms, "superseded");
+            tracing::trace!(uri, elapsed_us, "superseded");
             None
         }
         Ok(Outcome::Nothing(why)) => {
             state.observe(Ok(()));
-            tracing::debug!(uri, elapsed_ms, why, "no suggestion");
+            tracing::debug!(uri, elapsed_us, why, "no suggestion");
             None
         }
         Err(crate::conductor::CompletionError::Provider(e)) => {
-            tracing::warn!(uri, elapsed_ms, "completion failed: {e}");
+            tracing::warn!(uri, elapsed_us, "completion failed: {e}");
             state.observe(Err(&e));
             None
         }

@@ -16,6 +16,7 @@ pub(crate) mod ext;
 pub(crate) mod health;
 pub(crate) mod session;
 pub(crate) mod status;
+pub mod stdio;
 pub(crate) mod tasks;
 pub mod transport;
 pub(crate) mod workspace_edit;

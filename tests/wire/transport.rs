@@ -450,3 +450,120 @@ async fn fuzzed_frames_and_messages_never_take_the_server_down() {
     // Whatever the cases left behind (an incomplete frame), shutdown still works.
     client.send_raw(b"\r\n").await;
 }
+
+/// The messages of a session, each with the id of its answer when it is a request:
+/// `initialize`, `initialized`, a request for a document never opened, `shutdown` and `exit`.
+fn session_script() -> Vec<(Vec<u8>, Option<i64>)> {
+    let messages = [
+        json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {} } }),
+        json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }),
+        json!({ "jsonrpc": "2.0", "id": 2, "method": "textDocument/codeAction", "params": code_action_params(PROBE_URI, (0, 0), (0, 0)) }),
+        json!({ "jsonrpc": "2.0", "id": 3, "method": "shutdown" }),
+        json!({ "jsonrpc": "2.0", "method": "exit" }),
+    ];
+    messages.iter().map(|m| (frame(&serde_json::to_vec(m).expect("json")), m["id"].as_i64())).collect()
+}
+
+/// The bodies of the frames in `out`.
+fn bodies_of(out: &[u8]) -> Vec<Value> {
+    let mut bodies = Vec::new();
+    let mut rest = out;
+    while let Some(at) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
+        let header = std::str::from_utf8(&rest[..at]).expect("header");
+        let len: usize = header.trim_start_matches("Content-Length: ").parse().expect("length");
+        if rest.len() < at + 4 + len {
+            break;
+        }
+        bodies.push(serde_json::from_slice(&rest[at + 4..at + 4 + len]).expect("body"));
+        rest = &rest[at + 4 + len..];
+    }
+    bodies
+}
+
+/// Runs the server on `stdin`/`stdout`, calls `feed` once it started, waits (at most a minute)
+/// for it to exit, then `collect`s its output. Returns the exit status and the bodies of the
+/// frames it wrote.
+fn session_over(
+    stdin: std::process::Stdio,
+    stdout: std::process::Stdio,
+    feed: impl FnOnce(),
+    collect: impl FnOnce() -> Vec<u8>,
+) -> (Option<i32>, Vec<Value>) {
+    let mut child = {
+        let mut command = std::process::Command::new(baton!());
+        command.env("BATON_CONFIG", "/nonexistent/baton.toml").stdin(stdin).stdout(stdout);
+        command.stderr(std::process::Stdio::null()).spawn().expect("baton starts")
+        // The command, and with it the parent's copies of the child's ends, is dropped here.
+    };
+    feed();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server did not exit within a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (status.code(), bodies_of(&collect()))
+}
+
+fn answered(bodies: &[Value], id: i64) -> &Value {
+    bodies.iter().find(|b| b["id"] == id).unwrap_or_else(|| panic!("no answer to {id}: {bodies:?}"))
+}
+
+/// Editors built on libuv (Neovim, VS Code) give their servers socket pairs for stdin and
+/// stdout, Helix pipes (every other test), and a user may redirect files: the session works over
+/// each, whether or not the server registers it with its event loop.
+#[test]
+fn the_session_works_over_sockets_and_files_as_well_as_pipes() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    let (mut ours_in, theirs_in) = UnixStream::pair().expect("socket pair");
+    let (mut ours_out, theirs_out) = UnixStream::pair().expect("socket pair");
+    ours_out.set_read_timeout(Some(std::time::Duration::from_secs(60))).expect("timeout");
+    let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (feed_out, collect_out) = (out.clone(), out.clone());
+    let (code, bodies) = session_over(
+        std::os::fd::OwnedFd::from(theirs_in).into(),
+        std::os::fd::OwnedFd::from(theirs_out).into(),
+        move || {
+            // As an editor does: each request answered before the next message.
+            let mut out = feed_out.lock().expect("lock");
+            let mut chunk = [0u8; 4096];
+            for (message, answer) in session_script() {
+                ours_in.write_all(&message).expect("write");
+                while let Some(id) = answer
+                    && !bodies_of(&out).iter().any(|b| b["id"] == id)
+                {
+                    let n = ours_out.read(&mut chunk).expect("an answer");
+                    assert!(n > 0, "the server closed its output before answering {id}");
+                    out.extend_from_slice(&chunk[..n]);
+                }
+            }
+            ours_out.read_to_end(&mut out).expect("the server's output until it closed it");
+        },
+        move || collect_out.lock().expect("lock").clone(),
+    );
+    assert_eq!(code, Some(0), "sockets: {bodies:?}");
+    assert!(answered(&bodies, 1)["result"]["capabilities"].is_object(), "sockets: {bodies:?}");
+    assert!(answered(&bodies, 2).get("error").is_none(), "sockets: {bodies:?}");
+    assert!(answered(&bodies, 3).get("error").is_none(), "sockets: {bodies:?}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    let script: Vec<u8> = session_script().into_iter().flat_map(|(message, _)| message).collect();
+    std::fs::write(&input, script).expect("write the input");
+    let stdin = std::fs::File::open(&input).expect("open the input");
+    let stdout = std::fs::File::create(&output).expect("create the output");
+    let (code, bodies) = session_over(stdin.into(), stdout.into(), || {}, || std::fs::read(&output).expect("output"));
+    // A file cannot wait for `initialize`'s answer: requests behind it are answered "not
+    // initialized" (LSP), and `exit` may come first. Each is answered and the server exits.
+    assert!(code.is_some(), "files: the server exits");
+    for id in 1..=3 {
+        answered(&bodies, id);
+    }
+}
