@@ -329,6 +329,10 @@ impl Conductor {
         let config = CompletionConfig { temperature, ..config };
         let request = prepare(doc, cursor, others, &config, provider, tail.as_deref());
         let prepare_us = t_prepare.elapsed().as_micros();
+        // The parse check's baseline (the region around the cursor parsed as it is now) does not
+        // depend on the answer: it is built on a blocking thread while the model answers, so
+        // only the candidates' incremental parses are left for after.
+        let check = start_parse_check(doc, cursor, tail.as_deref());
         self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
         let indent_blocks = language_of(doc).is_some_and(|l| l.info.indent_blocks);
         // A tail of closers is replaced by the suggestion: cleaning sees the text after it, so a
@@ -376,7 +380,14 @@ impl Conductor {
         };
         let clean_us = t_clean.elapsed().as_micros();
         let t_parse = Instant::now();
-        let kept = self.keep_if_parse_not_worse(doc, cursor, text, tail.as_deref());
+        let check = match check {
+            Some(handle) => handle.await.unwrap_or_else(|e| {
+                tracing::warn!("the parse check failed ({e}); the suggestion is kept unchecked");
+                None
+            }),
+            None => None,
+        };
+        let kept = keep_if_parse_not_worse(check.as_ref(), text, tail.as_deref());
         tracing::debug!(
             prepare_us,
             model_us,
@@ -400,33 +411,52 @@ impl Conductor {
         // the cache stays consistent.
         self.cache.lock()
     }
+}
 
-    /// Keeps the suggestion if inserting it does not add parse errors around the cursor; else
-    /// tries its first line alone; else drops it. Without a tree of the snapshot's text (not
-    /// parsed yet, over a limit or budget, no grammar) there is nothing to compare with: kept.
-    /// [`syntax::InsertionCheck`] judges: it parses the innermost function or class around the
-    /// cursor alone, so the check costs the same in a small module and in a 10,000-line class; a
-    /// parse that does not finish within `syntax::CHECK_BUDGET` judges nothing (kept). With a
-    /// closing `tail` after the cursor, each candidate is merged with it
-    /// (`postprocess::merge_closing_tail`) and replaces it; the kept text is the merged one.
-    fn keep_if_parse_not_worse(
-        &self,
-        doc: &DocSnapshot,
-        cursor: usize,
-        text: String,
-        tail: Option<&str>,
-    ) -> Option<String> {
-        let merge = |candidate: &str| match tail {
-            Some(t) => postprocess::merge_closing_tail(candidate, t),
-            None => candidate.to_owned(),
-        };
-        let check = doc.syntax.as_ref().and_then(|syntax| {
-            let cursor_byte = doc.rope.try_char_to_byte(cursor).ok()?;
-            syntax::InsertionCheck::new(syntax, &doc.rope, cursor_byte, tail.map_or(0, str::len))
-        });
-        let Some(check) = check else { return Some(merge(&text)) };
-        keep_first_not_worse(text, |candidate| check.not_worse(&merge(candidate))).map(|t| merge(&t))
-    }
+/// Starts building the parse check of suggestions at `cursor` in `doc` (replacing `tail`) on a
+/// blocking thread ([`syntax::InsertionCheck::new`] parses the region around the cursor once).
+/// `None` when the document has no tree (not parsed yet, over a limit, no grammar): then there
+/// is nothing to compare with.
+fn start_parse_check(
+    doc: &DocSnapshot,
+    cursor: usize,
+    tail: Option<&str>,
+) -> Option<tokio::task::JoinHandle<Option<syntax::InsertionCheck>>> {
+    doc.syntax.as_ref()?;
+    // The tree and the rope are reference counted: the copy costs no parse and no text copy.
+    let doc = DocSnapshot {
+        key: String::new(),
+        path: String::new(),
+        rope: doc.rope.clone(),
+        syntax: doc.syntax.clone(),
+        language_id: String::new(),
+    };
+    let replaced = tail.map(str::to_owned);
+    Some(tokio::task::spawn_blocking(move || parse_check(&doc, cursor, replaced.as_deref())))
+}
+
+/// The parse check of suggestions at `cursor` in `doc` replacing `tail`, built here.
+fn parse_check(doc: &DocSnapshot, cursor: usize, tail: Option<&str>) -> Option<syntax::InsertionCheck> {
+    let syntax = doc.syntax.as_ref()?;
+    let cursor_byte = doc.rope.try_char_to_byte(cursor).ok()?;
+    syntax::InsertionCheck::new(syntax, &doc.rope, cursor_byte, tail.map_or(0, str::len))
+}
+
+/// Keeps the suggestion if inserting it does not add parse errors around the cursor; else tries
+/// its first line alone; else drops it. Without a `check` (no tree of the snapshot's text: not
+/// parsed yet, over a limit or budget, no grammar) there is nothing to compare with: kept.
+/// [`syntax::InsertionCheck`] judges: it parses the innermost function or class around the
+/// cursor alone, so the check costs the same in a small module and in a 10,000-line class; a
+/// parse that does not finish within `syntax::CHECK_BUDGET` judges nothing (kept). With a
+/// closing `tail` after the cursor, each candidate is merged with it
+/// (`postprocess::merge_closing_tail`) and replaces it; the kept text is the merged one.
+fn keep_if_parse_not_worse(check: Option<&syntax::InsertionCheck>, text: String, tail: Option<&str>) -> Option<String> {
+    let merge = |candidate: &str| match tail {
+        Some(t) => postprocess::merge_closing_tail(candidate, t),
+        None => candidate.to_owned(),
+    };
+    let Some(check) = check else { return Some(merge(&text)) };
+    keep_first_not_worse(text, |candidate| check.not_worse(&merge(candidate))).map(|t| merge(&t))
 }
 
 /// How one model call ended ([`Conductor::ask`]).
@@ -582,7 +612,6 @@ mod tests {
     /// suggestion made the parse worse"). A valid line keeps its place at every cursor placement.
     #[test]
     fn the_parse_check_keeps_a_valid_line() {
-        let c = Conductor::default();
         let body = "def f(d, k):\n    try:\n        return d[k]\n";
         let tail = "\n        return None\n\n\ndef g():\n    pass\n";
         for (line, text) in [
@@ -592,11 +621,16 @@ mod tests {
             ("    $0", "except:"),
         ] {
             let (d, cur) = fixture(&format!("{body}{line}{tail}"));
-            assert_eq!(c.keep_if_parse_not_worse(&d, cur, text.to_owned(), None).as_deref(), Some(text), "{line:?}");
+            let check = parse_check(&d, cur, None);
+            assert_eq!(
+                keep_if_parse_not_worse(check.as_ref(), text.to_owned(), None).as_deref(),
+                Some(text),
+                "{line:?}"
+            );
         }
         // A line that breaks a clean parse is still refused.
         let (d, cur) = fixture("def f(x):\n    $0\n    return x\n");
-        assert_eq!(c.keep_if_parse_not_worse(&d, cur, "y = (]".to_owned(), None), None);
+        assert_eq!(keep_if_parse_not_worse(parse_check(&d, cur, None).as_ref(), "y = (]".to_owned(), None), None);
     }
 
     #[test]

@@ -347,15 +347,19 @@ pub struct Comment {
 /// the whole text incrementally from a copy of its tree (`Tree::clone`, a reference count),
 /// edited by the insertion, and the errors are counted in the top-level item around the place
 /// ([`Syntax::errors_near`]).
-pub struct InsertionCheck<'a> {
-    syntax: &'a Syntax,
-    rope: &'a Rope,
+///
+/// It owns copies of the tree and the text (both cheap: a reference count), so it can be built on
+/// another thread while the model is asked (`conductor::engine`): building it parses the region
+/// once, and each candidate then reparses the region incrementally from that tree.
+pub struct InsertionCheck {
+    syntax: Syntax,
+    rope: Rope,
     /// Where candidates go, a byte offset into `rope` (on a char boundary).
     at: usize,
     /// End of the replaced bytes (`at` when nothing is replaced).
     end: usize,
-    /// The region parsed alone, if one was found.
-    region: Option<Region>,
+    /// The region parsed alone and its parse, if one was found.
+    region: Option<(Region, Parsed)>,
     /// Errors around the place now.
     before: usize,
     /// How long one candidate's parse may run ([`CHECK_BUDGET`]).
@@ -377,6 +381,12 @@ struct Region {
     indent: String,
 }
 
+/// A region's text as it is now (dedented) and its tree, which candidates' parses start from.
+struct Parsed {
+    text: String,
+    tree: Tree,
+}
+
 impl Region {
     /// The region's text with `candidate` in place of `at..end`, dedented.
     fn text(&self, rope: &Rope, at: usize, end: usize, candidate: &str) -> Option<String> {
@@ -394,18 +404,52 @@ impl Region {
     }
 }
 
-/// Error and missing nodes in `text` parsed alone, within `budget` (`None` past it).
-fn errors_alone(language: &Language, text: &str, budget: std::time::Duration) -> Option<usize> {
+/// `text` parsed alone, within `budget` (`None` past it), from `old` when given: the tree of
+/// `old.text`, edited here by the difference between the two texts.
+fn parse_alone(language: &Language, text: &str, old: Option<&Parsed>, budget: std::time::Duration) -> Option<Tree> {
     let bytes = text.as_bytes();
     let read = |byte: usize| -> &[u8] { bytes.get(byte..).unwrap_or(&[]) };
-    let tree = limits::parse_input(&language.grammar, read, None, budget, &AtomicBool::new(false)).ok()?;
-    Some(count_errors(tree.root_node()))
+    let edited = old.map(|old| {
+        let mut tree = old.tree.clone();
+        tree.edit(&difference(&old.text, text));
+        tree
+    });
+    limits::parse_input(&language.grammar, read, edited.as_ref(), budget, &AtomicBool::new(false)).ok()
 }
 
-impl<'a> InsertionCheck<'a> {
+/// The edit that turns `old` into `new`: everything between their common prefix and their
+/// common suffix (cut back to char boundaries) replaced.
+fn difference(old: &str, new: &str) -> InputEdit {
+    let (a, b) = (old.as_bytes(), new.as_bytes());
+    let mut prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    while !old.is_char_boundary(prefix) || !new.is_char_boundary(prefix) {
+        prefix -= 1;
+    }
+    let most = a.len().min(b.len()) - prefix;
+    let mut suffix = a.iter().rev().zip(b.iter().rev()).take(most).take_while(|(x, y)| x == y).count();
+    while !old.is_char_boundary(a.len() - suffix) || !new.is_char_boundary(b.len() - suffix) {
+        suffix -= 1;
+    }
+    let point = |text: &str, byte: usize| {
+        let before = &text.as_bytes()[..byte];
+        let row = before.iter().filter(|&&c| c == b'\n').count();
+        let column = byte - before.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+        Point { row, column }
+    };
+    InputEdit {
+        start_byte: prefix,
+        old_end_byte: a.len() - suffix,
+        new_end_byte: b.len() - suffix,
+        start_position: point(old, prefix),
+        old_end_position: point(old, a.len() - suffix),
+        new_end_position: point(new, b.len() - suffix),
+    }
+}
+
+impl InsertionCheck {
     /// Candidates replace the bytes `at..at + replaced` of `rope`, the text `syntax` was parsed
     /// from. `None` when the range is not on char boundaries inside the text.
-    pub fn new(syntax: &'a Syntax, rope: &'a Rope, at: usize, replaced: usize) -> Option<Self> {
+    pub fn new(syntax: &Syntax, rope: &Rope, at: usize, replaced: usize) -> Option<Self> {
         let end = at.checked_add(replaced)?;
         if end > rope.len_bytes() {
             return None;
@@ -415,18 +459,20 @@ impl<'a> InsertionCheck<'a> {
         if !on_boundary(at) || !on_boundary(end) {
             return None;
         }
-        if let Some((region, before)) = Self::region(syntax, rope, at, end) {
-            return Some(Self { syntax, rope, at, end, region: Some(region), before, budget: CHECK_BUDGET });
+        let (syntax, rope) = (syntax.clone(), rope.clone());
+        if let Some((region, parsed, before)) = Self::region(&syntax, &rope, at, end) {
+            return Some(Self { syntax, rope, at, end, region: Some((region, parsed)), before, budget: CHECK_BUDGET });
         }
         if !syntax.exact {
             // The whole-text check reparses the tree: only the tree of this very text will do.
             return None;
         }
-        Some(Self { syntax, rope, at, end, region: None, before: syntax.errors_near(at), budget: CHECK_BUDGET })
+        let before = syntax.errors_near(at);
+        Some(Self { syntax, rope, at, end, region: None, before, budget: CHECK_BUDGET })
     }
 
-    /// The region around `at..end` that parses alone, and its errors now.
-    fn region(syntax: &Syntax, rope: &Rope, at: usize, end: usize) -> Option<(Region, usize)> {
+    /// The region around `at..end` that parses alone, its parse and its errors now.
+    fn region(syntax: &Syntax, rope: &Rope, at: usize, end: usize) -> Option<(Region, Parsed, usize)> {
         // The code the place follows: the last non-blank byte before it, not far back.
         let back = rope.bytes_at(at).reversed().take(CODE_BEFORE_MAX_BYTES).position(|b| !b.is_ascii_whitespace());
         let code = back.map(|i| at - 1 - i);
@@ -448,17 +494,15 @@ impl<'a> InsertionCheck<'a> {
             } else {
                 Region { bytes, indent: String::new() }
             };
-            let before = errors_alone(
-                syntax.language,
-                &region.text(rope, at, end, &rope.byte_slice(at..end).to_string())?,
-                CHECK_BUDGET,
-            )?;
+            let text = region.text(rope, at, end, &rope.byte_slice(at..end).to_string())?;
+            let tree = parse_alone(syntax.language, &text, None, CHECK_BUDGET)?;
+            let before = count_errors(tree.root_node());
             // A scope that parses cleanly in the text but not alone (a JavaScript method, a
             // closure) is judged in the next scope out.
             if before > 0 && !node.has_error() && node.id() != top.id() {
                 continue;
             }
-            return Some((region, before));
+            return Some((region, Parsed { text, tree }, before));
         }
         None
     }
@@ -466,7 +510,7 @@ impl<'a> InsertionCheck<'a> {
     /// The byte range parsed alone (dedented), when the check found one; `None`: the whole text
     /// is reparsed incrementally for each candidate.
     pub fn region_bytes(&self) -> Option<Range<usize>> {
-        self.region.as_ref().map(|r| r.bytes.clone())
+        self.region.as_ref().map(|(r, _)| r.bytes.clone())
     }
 
     /// The same check with another budget per candidate parse (tests on a loaded machine, where a
@@ -484,12 +528,10 @@ impl<'a> InsertionCheck<'a> {
     /// Errors around the place with `candidate` inserted, or `None` when the parse ran over
     /// [`CHECK_BUDGET`] (or the text is over [`MAX_DOCUMENT_BYTES`] with it): cannot tell.
     pub fn errors_with(&self, candidate: &str) -> Option<usize> {
-        if let Some(region) = &self.region {
-            return errors_alone(
-                self.syntax.language,
-                &region.text(self.rope, self.at, self.end, candidate)?,
-                self.budget,
-            );
+        if let Some((region, parsed)) = &self.region {
+            let text = region.text(&self.rope, self.at, self.end, candidate)?;
+            let tree = parse_alone(self.syntax.language, &text, Some(parsed), self.budget)?;
+            return Some(count_errors(tree.root_node()));
         }
         let (at, end, len) = (self.at, self.end, self.rope.len_bytes());
         let new_len = len - (end - at) + candidate.len();

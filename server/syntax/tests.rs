@@ -406,3 +406,47 @@ fn a_scope_that_does_not_parse_alone_is_judged_in_the_scope_around_it() {
     "#]]
     .assert_eq(&insertion("javascript", "class A {\n  get(x) {\n    $0\n  }\n}\n", 0, &["return 1;", "return (];"]));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+    /// The candidates' parses start from the region's tree (incremental): they count the same
+    /// errors as a parse of the candidate text from scratch, whatever is inserted where,
+    /// broken code included.
+    #[test]
+    fn incremental_candidate_parses_count_what_a_fresh_parse_counts(
+        lang in 0usize..3,
+        line in 0usize..40,
+        column in 0usize..30,
+        pieces in proptest::collection::vec(proptest::sample::select(vec![
+            "x", "return x", "(", ")", "]", "{", "}", ":", "'", "\"", "\n", "\n    ", "\n        y = 1",
+            "def f(a):", "if x:", "for i in", "fn g() {", "let y =", "/*", "#", "é", "    ", ",", "'''",
+        ]), 1..6),
+    ) {
+        let (name, text) = [
+            ("python", "import os\n\nclass A:\n    def f(self, a, b):\n        x = a + b\n        if x > 1:\n            return x\n        return [a, b]\n\n    def g(self):\n        '''Doc.'''\n        return {'k': (1, 2)}\n\n\ndef h(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n"),
+            ("rust", "use std::fmt;\n\nstruct S { a: i32 }\n\nimpl S {\n    fn f(&self, b: i32) -> i32 {\n        let x = self.a + b;\n        if x > 1 {\n            return x;\n        }\n        [x, b].iter().sum()\n    }\n}\n\nfn g(n: u32) -> u32 {\n    (0..n).map(|i| i * 2).sum()\n}\n"),
+            ("javascript", "import x from 'x';\n\nclass A {\n  f(a, b) {\n    const x = a + b;\n    if (x > 1) {\n      return x;\n    }\n    return [a, b].map((v) => v * 2);\n  }\n}\n\nfunction g(n) {\n  let t = 0;\n  for (let i = 0; i < n; i++) { t += i; }\n  return t;\n}\n"),
+        ][lang];
+        let language = language_for(name, "").expect("grammar");
+        let rope = Rope::from_str(text);
+        let line = line % rope.len_lines();
+        let line_start = rope.line_to_char(line);
+        let at_char = line_start + column.min(rope.line(line).len_chars().saturating_sub(1));
+        let at = rope.char_to_byte(at_char);
+        let syntax = Syntax::parse(language, &rope).expect("parses");
+        let candidate: String = pieces.concat();
+        if let Some(check) = InsertionCheck::new(&syntax, &rope, at, 0) {
+            let check = check.with_budget(Duration::from_secs(10));
+            if let Some((region, _)) = &check.region {
+                let text = region.text(&rope, at, at, &candidate).expect("region text");
+                let fresh = parse_alone(language, &text, None, Duration::from_secs(10)).expect("parses");
+                proptest::prop_assert_eq!(
+                    check.errors_with(&candidate),
+                    Some(count_errors(fresh.root_node())),
+                    "{:?} at {}", candidate, at
+                );
+            }
+        }
+    }
+}
