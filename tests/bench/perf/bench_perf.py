@@ -9,7 +9,9 @@ Runs, each in a fresh server process:
 - overhead: 300 requests, each after a one-character `didChange`, at the end of a line in the
   middle of a 10,000-line module (1,000 functions) and of a 10,000-line file that is one class;
   model delay 0, debounce switched off where a server has a setting for it. Overhead = response
-  time minus the model's time for the calls made while the request was open.
+  time minus the model's time for the calls made while the request was open; the model's time
+  runs from the arrival of a call's first bytes to its answer written, clocked by the scripted
+  model in a process of its own (`ModelProcess`).
 - floor: the same loop as the module's overhead run (a one-character change to the open module,
   then a request), but the request names a document that is not open, so the server does no
   work and calls no model: what the transport, JSON and this client cost, and what a reparse
@@ -40,7 +42,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from scripted_model import ScriptedModel  # noqa: E402
+import http.client  # noqa: E402
+import urllib.parse  # noqa: E402
+
+from scripted_model import CONTROL  # noqa: E402
 
 TRACE_DELAY_MS = 150.0
 OVERHEAD_REQUESTS = 300
@@ -67,6 +72,60 @@ class HarnessError(Exception):
 
 # ------------------------------------------------------------------------------------------------
 # LSP over stdio
+# ------------------------------------------------------------------------------------------------
+
+class ModelProcess:
+    """The scripted model (scripted_model.py) in a process of its own, driven over its control
+    endpoints: `delay_ms`, `target` and `fixed` are set as attributes, `stats.snapshot()` reads the
+    calls (`start`/`end` are `time.monotonic()` seconds, one clock for every process on Linux).
+    In this process its threads would share the client's interpreter lock: the client's reader
+    thread then waits for the model's thread to record a call's end, and the reverse, which was
+    counted as the language server's time."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "scripted_model.py"), "--delay-ms", "0"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline().strip() if self.proc.stdout else ""
+        if not line.startswith("http://"):
+            self.proc.kill()
+            raise HarnessError(f"the scripted model did not start (it printed {line!r})")
+        self.url = line
+        host = urllib.parse.urlsplit(line)
+        self._conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+        self.stats = _RemoteStats(self)
+
+    def _call(self, method: str, path: str, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        self._conn.request(method, CONTROL + path, body=data,
+                           headers={"Content-Type": "application/json"} if data else {})
+        return json.loads(self._conn.getresponse().read() or b"null")
+
+    def __setattr__(self, key: str, value) -> None:
+        if key in ("delay_ms", "target", "fixed"):
+            self._call("POST", "/set", {key: value})
+        else:
+            object.__setattr__(self, key, value)
+
+    def stop(self) -> None:
+        self._conn.close()
+        self.proc.kill()
+        self.proc.wait()
+
+
+class _RemoteStats:
+    """`ScriptedModel.stats`, read from the model's process."""
+
+    def __init__(self, model: ModelProcess) -> None:
+        self._model = model
+
+    def snapshot(self) -> list[dict]:
+        return self._model._call("GET", "/calls")
+
+    def reset(self) -> None:
+        self._model._call("POST", "/reset")
+
+
 # ------------------------------------------------------------------------------------------------
 
 class Lsp:
@@ -374,7 +433,7 @@ class LspAi(ServerKind):
 KINDS = {"baton": Baton, "tabby-agent": TabbyAgent, "lsp-ai": LspAi}
 
 
-def start(kind: ServerKind, model: ScriptedModel, mode: str, tag: str) -> Lsp:
+def start(kind: ServerKind, model: ModelProcess, mode: str, tag: str) -> Lsp:
     root = kind.work / "root"
     root.mkdir(parents=True, exist_ok=True)
     lsp = Lsp(kind.argv(), kind.env(model.url, mode), kind.work / f"{tag}.stderr", root)
@@ -471,7 +530,7 @@ def change(uri: str, version: int, line: int, ch: int, text: str) -> dict:
                                 "text": text}]}
 
 
-def run_trace(kind: ServerKind, model: ScriptedModel, trace: dict, trace_delay_ms: float) -> dict:
+def run_trace(kind: ServerKind, model: ModelProcess, trace: dict, trace_delay_ms: float) -> dict:
     initial = trace["initial"]
     lines = initial.split("\n")
     model.target = trace["target"]
@@ -560,7 +619,7 @@ def class_file(n_lines: int) -> tuple[str, tuple[int, int]]:
     return "\n".join(out) + "\n", cursor
 
 
-def run_overhead(kind: ServerKind, model: ScriptedModel, name: str, text: str,
+def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
                  cursor: tuple[int, int], with_didchange: bool) -> dict:
     model.target = ""
     model.fixed = OVERHEAD_ANSWER
@@ -581,12 +640,18 @@ def run_overhead(kind: ServerKind, model: ScriptedModel, name: str, text: str,
             typed += 1
             ins = c + indent if c == "\n" else c
             version += 1
-            before = len(model.stats.calls)
+            before = len(model.stats.snapshot())
             lsp.notify("textDocument/didChange", change(uri, version, ln, ch, ins))
             ln, ch = apply_insert(lines, ln, ch, ins)
             rid, t0 = lsp.send_request(kind.method, kind.params(uri, ln, ch))
             msg, t1 = lsp.wait(rid, 30)
             calls = model.stats.snapshot()[before:]
+            # The model's process records a call's end just after writing its answer; read
+            # again in the rare case the answer was here first.
+            for _ in range(100):
+                if all(c2["end"] is not None for c2 in calls):
+                    break
+                calls = model.stats.snapshot()[before:]
             model_s = sum((c2["end"] or t1) - c2["start"] for c2 in calls)
             if i >= OVERHEAD_WARMUP:
                 samples.append((t1 - t0 - model_s) * 1000.0)
@@ -623,7 +688,7 @@ def didchange_cost(lsp: Lsp, uri: str, lines: list[str], cursor: tuple[int, int]
     return max(0.0, busy) / DIDCHANGE_COUNT / 1000.0
 
 
-def run_floor(kind: ServerKind, model: ScriptedModel, text: str, cursor: tuple[int, int]) -> dict:
+def run_floor(kind: ServerKind, model: ModelProcess, text: str, cursor: tuple[int, int]) -> dict:
     model.target = ""
     model.fixed = OVERHEAD_ANSWER
     model.delay_ms = 0.0
@@ -651,7 +716,7 @@ def run_floor(kind: ServerKind, model: ScriptedModel, text: str, cursor: tuple[i
         lsp.close()
 
 
-def run_memory(kind: ServerKind, model: ScriptedModel) -> float:
+def run_memory(kind: ServerKind, model: ModelProcess) -> float:
     model.target = ""
     model.delay_ms = 0.0
     lsp = start(kind, model, "trace", "memory")
@@ -773,7 +838,7 @@ def main() -> int:
     meta.update(json.loads(args.meta))
     meta["trace_delay_ms"] = args.trace_delay_ms
     work_root = Path(tempfile.mkdtemp(prefix="bench-perf-"))
-    model = ScriptedModel().start()
+    model = ModelProcess()
     results: dict = {}
     try:
         for n in names:

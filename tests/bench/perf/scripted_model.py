@@ -20,7 +20,10 @@ kept-alive connection by ~40 ms, more than the servers' own work being measured.
 out the delay it watches the socket, so a call the client abandons (closes the connection) is
 counted as cancelled, not completed. Standard library only.
 
-Standalone: `python3 scripted_model.py --delay-ms 150` prints its URL and serves until killed.
+Standalone: `python3 scripted_model.py --delay-ms 150` prints its URL and serves until killed;
+the benchmark runs it so (`bench_perf.ModelProcess`), in a process of its own, so that its
+threads never wait for the client's interpreter lock, or the client for theirs: that wait was
+counted as the language server's time.
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# The benchmark's own endpoints, for a model run in a process of its own (`--delay-ms` etc. are
+# set with `POST /_bench/set`, the calls read with `GET /_bench/calls`, cleared with
+# `POST /_bench/reset`); no language server asks for them.
+CONTROL = "/_bench"
 
 FIM_PREFIX = "<|fim_prefix|>"
 FIM_SUFFIX = "<|fim_suffix|>"
@@ -119,6 +127,17 @@ class ScriptedModel:
             def log_message(self, *args) -> None:  # quiet
                 pass
 
+            def handle_one_request(self) -> None:
+                # The model's time starts when the request's first bytes arrive, not after this
+                # Python server has parsed its headers and JSON body: that parsing is the model's
+                # cost, not the language server's.
+                try:
+                    self.rfile.peek(1)
+                except OSError:
+                    pass
+                self.arrived = time.monotonic()
+                super().handle_one_request()
+
             def _send(self, status: int, ctype: str, payload: bytes) -> bool:
                 head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
                         f"Content-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n"
@@ -139,7 +158,9 @@ class ScriptedModel:
 
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
-                if path in ("/v1/models", "/models"):
+                if path == CONTROL + "/calls":
+                    self._json(model.stats.snapshot())
+                elif path in ("/v1/models", "/models"):
                     self._json({"object": "list", "data": [{"id": "qwen2.5-coder", "object": "model"}]})
                 elif path == "/v1/health":
                     self._json(health())
@@ -156,6 +177,9 @@ class ScriptedModel:
                 except ValueError:
                     n = 0
                 raw = self.rfile.read(n) if n > 0 else b""
+                if path.startswith(CONTROL + "/"):
+                    self._control(path, raw)
+                    return
                 if path == "/v1/health":
                     self._json(health())
                     return
@@ -173,8 +197,20 @@ class ScriptedModel:
                     return
                 self._complete(body)
 
+            def _control(self, path: str, raw: bytes) -> None:
+                if path == CONTROL + "/reset":
+                    model.stats.reset()
+                elif path == CONTROL + "/set":
+                    for key, value in json.loads(raw or b"{}").items():
+                        if key in ("delay_ms", "target", "fixed"):
+                            setattr(model, key, value)
+                else:
+                    self._json({"error": "not found"}, 404)
+                    return
+                self._json({})
+
             def _complete(self, body: dict) -> None:
-                start = time.monotonic()
+                start = self.arrived
                 tabby = "segments" in body
                 stream = bool(body.get("stream")) and not tabby
                 kind = "tabby" if tabby else ("openai-sse" if stream else "openai-json")
