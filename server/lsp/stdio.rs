@@ -25,12 +25,19 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub fn stdin() -> Pin<Box<dyn AsyncRead + Send>> {
     match registered(std::io::stdin().as_fd().try_clone_to_owned()) {
         Some(Registered::Pipe(file)) => match tokio::net::unix::pipe::Receiver::from_file(file) {
-            Ok(pipe) => return Box::pin(pipe),
-            Err(e) => tracing::debug!("stdin: reading through a blocking thread ({e})"),
+            Ok(pipe) => {
+                tracing::debug!("stdin: a pipe, read on the event loop");
+                return Box::pin(pipe);
+            }
+            Err(e) => tracing::debug!("stdin: a pipe tokio refused ({e})"),
         },
-        Some(Registered::Socket(socket)) => return Box::pin(socket),
+        Some(Registered::Socket(socket)) => {
+            tracing::debug!("stdin: a socket, read on the event loop");
+            return Box::pin(socket);
+        }
         None => {}
     }
+    tracing::debug!("stdin: read through a blocking thread");
     Box::pin(tokio::io::stdin())
 }
 
@@ -38,12 +45,19 @@ pub fn stdin() -> Pin<Box<dyn AsyncRead + Send>> {
 pub fn stdout() -> Pin<Box<dyn AsyncWrite + Send>> {
     match registered(std::io::stdout().as_fd().try_clone_to_owned()) {
         Some(Registered::Pipe(file)) => match tokio::net::unix::pipe::Sender::from_file(file) {
-            Ok(pipe) => return Box::pin(pipe),
-            Err(e) => tracing::debug!("stdout: writing through a blocking thread ({e})"),
+            Ok(pipe) => {
+                tracing::debug!("stdout: a pipe, written on the event loop");
+                return Box::pin(pipe);
+            }
+            Err(e) => tracing::debug!("stdout: a pipe tokio refused ({e})"),
         },
-        Some(Registered::Socket(socket)) => return Box::pin(socket),
+        Some(Registered::Socket(socket)) => {
+            tracing::debug!("stdout: a socket, written on the event loop");
+            return Box::pin(socket);
+        }
         None => {}
     }
+    tracing::debug!("stdout: written through a blocking thread");
     Box::pin(tokio::io::stdout())
 }
 

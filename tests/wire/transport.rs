@@ -481,16 +481,19 @@ fn bodies_of(out: &[u8]) -> Vec<Value> {
 }
 
 /// Runs the server on `stdin`/`stdout`, calls `feed` once it started, waits (at most a minute)
-/// for it to exit, then `collect`s its output. Returns the exit status and the bodies of the
-/// frames it wrote.
+/// for it to exit, then `collect`s its output. Returns the exit status, the bodies of the frames
+/// it wrote and its log.
 fn session_over(
     stdin: std::process::Stdio,
     stdout: std::process::Stdio,
     feed: impl FnOnce(),
     collect: impl FnOnce() -> Vec<u8>,
-) -> (Option<i32>, Vec<Value>) {
+) -> (Option<i32>, Vec<Value>, String) {
+    let logs = tempfile::tempdir().expect("temp dir");
+    let log = logs.path().join("baton.log");
     let mut child = {
         let mut command = std::process::Command::new(baton!());
+        command.arg("--log-file").arg(&log).args(["--log-level", "baton=debug"]);
         command.env("BATON_CONFIG", "/nonexistent/baton.toml").stdin(stdin).stdout(stdout);
         command.stderr(std::process::Stdio::null()).spawn().expect("baton starts")
         // The command, and with it the parent's copies of the child's ends, is dropped here.
@@ -507,51 +510,73 @@ fn session_over(
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    (status.code(), bodies_of(&collect()))
+    (status.code(), bodies_of(&collect()), std::fs::read_to_string(&log).unwrap_or_default())
 }
 
 fn answered(bodies: &[Value], id: i64) -> &Value {
     bodies.iter().find(|b| b["id"] == id).unwrap_or_else(|| panic!("no answer to {id}: {bodies:?}"))
 }
 
-/// Editors built on libuv (Neovim, VS Code) give their servers socket pairs for stdin and
-/// stdout, Helix pipes (every other test), and a user may redirect files: the session works over
-/// each, whether or not the server registers it with its event loop.
-#[test]
-fn the_session_works_over_sockets_and_files_as_well_as_pipes() {
+/// A session over sockets: the server's ends `stdin` and `stdout` (one socket for both, or two),
+/// ours `input` and `output`; each request is answered before the next message is written, as
+/// an editor does.
+fn socket_session(
+    stdin: std::os::unix::net::UnixStream,
+    stdout: std::os::unix::net::UnixStream,
+    mut input: std::os::unix::net::UnixStream,
+    mut output: std::os::unix::net::UnixStream,
+) -> (Option<i32>, Vec<Value>, String) {
     use std::io::{Read, Write};
-    use std::os::unix::net::UnixStream;
-
-    let (mut ours_in, theirs_in) = UnixStream::pair().expect("socket pair");
-    let (mut ours_out, theirs_out) = UnixStream::pair().expect("socket pair");
-    ours_out.set_read_timeout(Some(std::time::Duration::from_secs(60))).expect("timeout");
+    output.set_read_timeout(Some(std::time::Duration::from_secs(60))).expect("timeout");
     let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (feed_out, collect_out) = (out.clone(), out.clone());
-    let (code, bodies) = session_over(
-        std::os::fd::OwnedFd::from(theirs_in).into(),
-        std::os::fd::OwnedFd::from(theirs_out).into(),
+    session_over(
+        std::os::fd::OwnedFd::from(stdin).into(),
+        std::os::fd::OwnedFd::from(stdout).into(),
         move || {
-            // As an editor does: each request answered before the next message.
             let mut out = feed_out.lock().expect("lock");
             let mut chunk = [0u8; 4096];
             for (message, answer) in session_script() {
-                ours_in.write_all(&message).expect("write");
+                input.write_all(&message).expect("write");
                 while let Some(id) = answer
                     && !bodies_of(&out).iter().any(|b| b["id"] == id)
                 {
-                    let n = ours_out.read(&mut chunk).expect("an answer");
+                    let n = output.read(&mut chunk).expect("an answer");
                     assert!(n > 0, "the server closed its output before answering {id}");
                     out.extend_from_slice(&chunk[..n]);
                 }
             }
-            ours_out.read_to_end(&mut out).expect("the server's output until it closed it");
+            drop(input);
+            output.read_to_end(&mut out).expect("the server's output until it closed it");
         },
         move || collect_out.lock().expect("lock").clone(),
-    );
+    )
+}
+
+/// Editors built on libuv (Neovim, VS Code) give their servers socket pairs for stdin and
+/// stdout, some clients one socket for both, Helix pipes (every other test), and a user may
+/// redirect files: the session works over each, whether or not the server registers it with
+/// its event loop.
+#[test]
+fn the_session_works_over_sockets_and_files_as_well_as_pipes() {
+    use std::os::unix::net::UnixStream;
+
+    let (ours_in, theirs_in) = UnixStream::pair().expect("socket pair");
+    let (ours_out, theirs_out) = UnixStream::pair().expect("socket pair");
+    let (code, bodies, log) = socket_session(theirs_in, theirs_out, ours_in, ours_out);
     assert_eq!(code, Some(0), "sockets: {bodies:?}");
+    assert!(log.contains("stdin: a socket, read on the event loop"), "{log}");
+    assert!(log.contains("stdout: a socket, written on the event loop"), "{log}");
     assert!(answered(&bodies, 1)["result"]["capabilities"].is_object(), "sockets: {bodies:?}");
     assert!(answered(&bodies, 2).get("error").is_none(), "sockets: {bodies:?}");
     assert!(answered(&bodies, 3).get("error").is_none(), "sockets: {bodies:?}");
+
+    let (ours, theirs) = UnixStream::pair().expect("socket pair");
+    let (theirs2, ours2) = (theirs.try_clone().expect("dup"), ours.try_clone().expect("dup"));
+    let (code, bodies, _) = socket_session(theirs, theirs2, ours, ours2);
+    assert_eq!(code, Some(0), "one socket: {bodies:?}");
+    assert!(answered(&bodies, 1)["result"]["capabilities"].is_object(), "one socket: {bodies:?}");
+    assert!(answered(&bodies, 3).get("error").is_none(), "one socket: {bodies:?}");
 
     let dir = tempfile::tempdir().expect("temp dir");
     let (input, output) = (dir.path().join("in"), dir.path().join("out"));
@@ -559,7 +584,10 @@ fn the_session_works_over_sockets_and_files_as_well_as_pipes() {
     std::fs::write(&input, script).expect("write the input");
     let stdin = std::fs::File::open(&input).expect("open the input");
     let stdout = std::fs::File::create(&output).expect("create the output");
-    let (code, bodies) = session_over(stdin.into(), stdout.into(), || {}, || std::fs::read(&output).expect("output"));
+    let (code, bodies, log) =
+        session_over(stdin.into(), stdout.into(), || {}, || std::fs::read(&output).expect("output"));
+    assert!(log.contains("stdin: read through a blocking thread"), "{log}");
+    assert!(log.contains("stdout: written through a blocking thread"), "{log}");
     // A file cannot wait for `initialize`'s answer: requests behind it are answered "not
     // initialized" (LSP), and `exit` may come first. Each is answered and the server exits.
     assert!(code.is_some(), "files: the server exits");
