@@ -191,21 +191,30 @@ fn imports_are_searched_once_and_kept_across_versions_until_a_change_touches_the
     let syntax = open.syntax().expect("tree");
     assert!(syntax.imports_head.as_ref().is_some_and(|i| Arc::ptr_eq(i, &kept)));
     assert_eq!(syntax.imports(&open.doc.rope, 10), fresh(&open)[..1]);
-    // A change in the head (a new import): forgotten at once, searched again by the next parse.
+    // A change in the head that touches no import (here a new one): the imports found are kept,
+    // moved by the change, for the requests until the next parse, which searches again.
+    let before = fresh(&open);
     insert(&mut open, 2, 0, "use std::env;\n");
-    assert!(open.parse.imports.is_none(), "a new version in the head drops them");
-    assert!(parse(&mut open));
+    let shifted = open.parse.following().and_then(|s| s.imports_head).expect("kept, moved");
+    assert_eq!(*shifted, before, "both are before the change: not moved");
+    assert!(open.parse.imports_stale);
+    assert!(parse(&mut open), "searched again");
+    assert!(!open.parse.imports_stale);
     let imports = open.syntax().and_then(|s| s.imports_head).expect("searched again");
     assert_eq!(imports.len(), 3);
     assert_eq!(*imports, fresh(&open));
-    // A change during the parse that searches them, in the head: its result is not kept.
+    // A change during the parse that searches them, in the head: its result is not taken as is.
     insert(&mut open, 0, 0, "x");
     let j = job(&mut open, syntax::PARSE_BUDGET).expect("parse");
     assert!(j.imports);
     insert(&mut open, 0, 0, "use a;\n");
     let r = j.revision;
     assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
-    assert!(open.parse.imports.is_none(), "a result older than a change in the head is dropped");
+    assert!(
+        open.parse.imports.is_none() || open.parse.imports_stale,
+        "a result older than a change in the head is dropped, or kept moved until the next parse searches again"
+    );
+    assert!(job(&mut open, syntax::PARSE_BUDGET).expect("parse").imports, "the next parse searches again");
     // Replacing the whole text drops them.
     assert!(parse(&mut open));
     open.apply_change(None, "use b;\n", Encoding::Utf16);
@@ -375,4 +384,27 @@ async fn a_burst_of_changes_is_reparsed_once_after_it_and_a_request_waits_for_th
     let entry = store.get(uri).expect("open");
     assert_eq!(tree.tree.root_node().to_sexp(), fresh_sexp(&entry));
     assert!(entry.doc.rope.to_string().contains("a + b + x + x + x + x + x"));
+}
+
+#[test]
+fn imports_are_moved_by_a_change_that_touches_none_and_dropped_by_one_that_does() {
+    let edit = |start: usize, old_end: usize, new_end: usize| Edit {
+        start_byte: start,
+        old_end_byte: old_end,
+        new_end_byte: new_end,
+        start_point: (0, 0),
+        old_end_point: (0, 0),
+        new_end_point: (0, 0),
+    };
+    let imports = [10..20, 30..40];
+    // Typing between them moves the second.
+    assert_eq!(imports_shifted(&imports, &edit(25, 25, 28)), Some(vec![10..20, 33..43]));
+    // Deleting before the first moves both.
+    assert_eq!(imports_shifted(&imports, &edit(2, 5, 2)), Some(vec![7..17, 27..37]));
+    // After both: nothing moves.
+    assert_eq!(imports_shifted(&imports, &edit(50, 50, 51)), Some(vec![10..20, 30..40]));
+    // Inside one, at its first byte, or right after its end (extending it): dropped.
+    for e in [edit(15, 15, 16), edit(10, 10, 11), edit(20, 20, 21), edit(5, 12, 5), edit(18, 35, 18)] {
+        assert_eq!(imports_shifted(&imports, &e), None, "{e:?}");
+    }
 }
