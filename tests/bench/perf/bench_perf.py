@@ -7,7 +7,8 @@ Runs, each in a fresh server process:
   triggerKind Automatic; `textDocument/completion` for lsp-ai, which has no inline completion);
   the previous request still pending is cancelled (`$/cancelRequest`), as VS Code does.
 - overhead: 300 requests, each after a one-character `didChange`, at the end of a line in the
-  middle of a 10,000-line module (1,000 functions) and of a 10,000-line file that is one class;
+  middle of a 10,000-line module (1,000 functions) and of a 10,000-line file that is one class,
+  and in the module near its top (line ~400, in the first 32 KB, as in most files);
   model delay 0, debounce switched off where a server has a setting for it. Overhead = response
   time minus the model's time for the calls made while the request was open; the model's time
   runs from the arrival of a call's first bytes to its answer written, clocked by the scripted
@@ -583,16 +584,16 @@ def run_trace(kind: ServerKind, model: ModelProcess, trace: dict, trace_delay_ms
     return m
 
 
-def module_file(n_lines: int) -> tuple[str, tuple[int, int]]:
+def module_file(n_lines: int, at: float = 0.5) -> tuple[str, tuple[int, int]]:
     """A module of top-level functions, `n_lines` long, and the cursor: the end of an empty,
-    indented line in the body of the middle function."""
+    indented line in the body of the function at fraction `at` of it (the middle by default)."""
     out = ["import math", ""]
     i = 0
     cursor = None
     while len(out) < n_lines - 10:
         out += [f"def func_{i}(a, b):", f'    """Function {i}."""', f"    x = a * {i} + b",
                 "    y = math.sqrt(abs(x))", "    if x > y:", "        return x - y", "    "]
-        if cursor is None and len(out) > n_lines // 2:
+        if cursor is None and len(out) > int(n_lines * at):
             cursor = (len(out) - 1, 4)
         out += ["    return x + y", "", ""]
         i += 1
@@ -763,6 +764,8 @@ def report(results: dict, command: str, meta: dict) -> str:
          lambda r: f"{fmt(r['module']['p50'], 2)} / {fmt(r['module']['p99'], 2)}"),
         ("overhead, 10,000-line one-class file p50 / p99 (ms)",
          lambda r: f"{fmt(r['class']['p50'], 2)} / {fmt(r['class']['p99'], 2)}"),
+        ("overhead, the module at line ~400 (its first 32 KB) p50 / p99 (ms)",
+         lambda r: f"{fmt(r['head']['p50'], 2)} / {fmt(r['head']['p99'], 2)}" if r.get("head") else "-"),
         ("  model calls in the 300 overhead requests (module / class)",
          lambda r: f"{r['module']['calls']} / {r['class']['calls']}"),
         ("  floor: a document not open, after a change p50 / p99 (ms)",
@@ -832,6 +835,7 @@ def main() -> int:
                 for n, b in (("baton", args.baton), ("tabby-agent", args.tabby_agent), ("lsp-ai", args.lsp_ai))}
     trace = json.loads((HERE / "trace.json").read_text())
     module_text, module_cursor = module_file(10_000)
+    _, head_cursor = module_file(10_000, 0.04)
     class_text, class_cursor = class_file(10_000)
     meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": "?",
             "machine": f"{os.cpu_count()} cores"}
@@ -855,6 +859,8 @@ def main() -> int:
             r["module"] = run_overhead(kind, model, "module", module_text, module_cursor, True)
             log(f"{n}: overhead on the 10,000-line one-class file")
             r["class"] = run_overhead(kind, model, "oneclass", class_text, class_cursor, False)
+            log(f"{n}: overhead in the 10,000-line module near its top (where typing changes its first 32 KB)")
+            r["head"] = run_overhead(kind, model, "head", module_text, head_cursor, False)
             log(f"{n}: floor (requests for a document not open, after changes to the module)")
             r["floor"] = run_floor(kind, model, module_text, module_cursor)
             log(f"{n}: memory with {MEMORY_FILES} open files")
