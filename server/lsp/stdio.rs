@@ -23,42 +23,51 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Standard input, for [`crate::lsp::transport::serve`].
 pub fn stdin() -> Pin<Box<dyn AsyncRead + Send>> {
-    match registered(std::io::stdin().as_fd().try_clone_to_owned()) {
-        Some(Registered::Pipe(file)) => match tokio::net::unix::pipe::Receiver::from_file(file) {
-            Ok(pipe) => {
-                tracing::debug!("stdin: a pipe, read on the event loop");
-                return Box::pin(pipe);
-            }
-            Err(e) => tracing::debug!("stdin: a pipe tokio refused ({e})"),
-        },
-        Some(Registered::Socket(socket)) => {
-            tracing::debug!("stdin: a socket, read on the event loop");
-            return Box::pin(socket);
-        }
-        None => {}
-    }
-    tracing::debug!("stdin: read through a blocking thread");
-    Box::pin(tokio::io::stdin())
+    open::<Pin<Box<dyn AsyncRead + Send>>>(
+        "stdin",
+        std::io::stdin().as_fd(),
+        |file| Ok(Box::pin(tokio::net::unix::pipe::Receiver::from_file(file)?)),
+        |socket| Box::pin(socket),
+        || Box::pin(tokio::io::stdin()),
+    )
 }
 
 /// Standard output, for [`crate::lsp::transport::serve`].
 pub fn stdout() -> Pin<Box<dyn AsyncWrite + Send>> {
-    match registered(std::io::stdout().as_fd().try_clone_to_owned()) {
-        Some(Registered::Pipe(file)) => match tokio::net::unix::pipe::Sender::from_file(file) {
-            Ok(pipe) => {
-                tracing::debug!("stdout: a pipe, written on the event loop");
-                return Box::pin(pipe);
+    open::<Pin<Box<dyn AsyncWrite + Send>>>(
+        "stdout",
+        std::io::stdout().as_fd(),
+        |file| Ok(Box::pin(tokio::net::unix::pipe::Sender::from_file(file)?)),
+        |socket| Box::pin(socket),
+        || Box::pin(tokio::io::stdout()),
+    )
+}
+
+/// `fd` (the standard stream `name`) through `pipe` or `socket` when it is one, else through
+/// `fallback` (tokio's blocking-thread wrapper); the log says which.
+fn open<T>(
+    name: &str,
+    fd: std::os::fd::BorrowedFd<'_>,
+    pipe: impl FnOnce(File) -> std::io::Result<T>,
+    socket: impl FnOnce(tokio::net::UnixStream) -> T,
+    fallback: impl FnOnce() -> T,
+) -> T {
+    match registered(fd.try_clone_to_owned()) {
+        Some(Registered::Pipe(file)) => match pipe(file) {
+            Ok(stream) => {
+                tracing::debug!("{name}: a pipe, on the event loop");
+                return stream;
             }
-            Err(e) => tracing::debug!("stdout: a pipe tokio refused ({e})"),
+            Err(e) => tracing::debug!("{name}: a pipe tokio refused ({e})"),
         },
-        Some(Registered::Socket(socket)) => {
-            tracing::debug!("stdout: a socket, written on the event loop");
-            return Box::pin(socket);
+        Some(Registered::Socket(s)) => {
+            tracing::debug!("{name}: a socket, on the event loop");
+            return socket(s);
         }
         None => {}
     }
-    tracing::debug!("stdout: written through a blocking thread");
-    Box::pin(tokio::io::stdout())
+    tracing::debug!("{name}: through a blocking thread");
+    fallback()
 }
 
 /// A standard stream the event loop can watch.
