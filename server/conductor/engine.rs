@@ -422,24 +422,12 @@ fn start_parse_check(
     cursor: usize,
     tail: Option<&str>,
 ) -> Option<tokio::task::JoinHandle<Option<syntax::InsertionCheck>>> {
-    doc.syntax.as_ref()?;
-    // The tree and the rope are reference counted: the copy costs no parse and no text copy.
-    let doc = DocSnapshot {
-        key: String::new(),
-        path: String::new(),
-        rope: doc.rope.clone(),
-        syntax: doc.syntax.clone(),
-        language_id: String::new(),
-    };
-    let replaced = tail.map(str::to_owned);
-    Some(tokio::task::spawn_blocking(move || parse_check(&doc, cursor, replaced.as_deref())))
-}
-
-/// The parse check of suggestions at `cursor` in `doc` replacing `tail`, built here.
-fn parse_check(doc: &DocSnapshot, cursor: usize, tail: Option<&str>) -> Option<syntax::InsertionCheck> {
-    let syntax = doc.syntax.as_ref()?;
-    let cursor_byte = doc.rope.try_char_to_byte(cursor).ok()?;
-    syntax::InsertionCheck::new(syntax, &doc.rope, cursor_byte, tail.map_or(0, str::len))
+    // The tree and the rope are reference counted: the copies cost no parse and no text copy.
+    let syntax = doc.syntax.clone()?;
+    let rope = doc.rope.clone();
+    let cursor_byte = rope.try_char_to_byte(cursor).ok()?;
+    let replaced = tail.map_or(0, str::len);
+    Some(tokio::task::spawn_blocking(move || syntax::InsertionCheck::new(&syntax, &rope, cursor_byte, replaced)))
 }
 
 /// Keeps the suggestion if inserting it does not add parse errors around the cursor; else tries
@@ -610,6 +598,12 @@ mod tests {
 
     /// Issue 13: `except KeyError:` where the document had `except:` came back empty ("the
     /// suggestion made the parse worse"). A valid line keeps its place at every cursor placement.
+    /// The parse check at `cursor` in `doc`, built on this thread.
+    fn parse_check(doc: &DocSnapshot, cursor: usize) -> Option<syntax::InsertionCheck> {
+        let cursor_byte = doc.rope.try_char_to_byte(cursor).ok()?;
+        syntax::InsertionCheck::new(doc.syntax.as_ref()?, &doc.rope, cursor_byte, 0)
+    }
+
     #[test]
     fn the_parse_check_keeps_a_valid_line() {
         let body = "def f(d, k):\n    try:\n        return d[k]\n";
@@ -621,7 +615,7 @@ mod tests {
             ("    $0", "except:"),
         ] {
             let (d, cur) = fixture(&format!("{body}{line}{tail}"));
-            let check = parse_check(&d, cur, None);
+            let check = parse_check(&d, cur);
             assert_eq!(
                 keep_if_parse_not_worse(check.as_ref(), text.to_owned(), None).as_deref(),
                 Some(text),
@@ -630,7 +624,7 @@ mod tests {
         }
         // A line that breaks a clean parse is still refused.
         let (d, cur) = fixture("def f(x):\n    $0\n    return x\n");
-        assert_eq!(keep_if_parse_not_worse(parse_check(&d, cur, None).as_ref(), "y = (]".to_owned(), None), None);
+        assert_eq!(keep_if_parse_not_worse(parse_check(&d, cur).as_ref(), "y = (]".to_owned(), None), None);
     }
 
     #[test]

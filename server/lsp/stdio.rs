@@ -82,14 +82,14 @@ enum Registered {
 /// `fd` (a duplicate of a standard stream) in non-blocking mode when it is a pipe or a socket;
 /// `None` for anything else (a terminal, a file, `/dev/null`) or when a step fails.
 fn registered(fd: std::io::Result<OwnedFd>) -> Option<Registered> {
-    let fd = fd.ok()?;
-    let kind = File::from(fd.try_clone().ok()?).metadata().ok()?.file_type();
+    let file = File::from(fd.ok()?);
+    let kind = file.metadata().ok()?.file_type();
     if kind.is_fifo() {
         // tokio checks the access mode and sets the non-blocking mode.
-        return Some(Registered::Pipe(File::from(fd)));
+        return Some(Registered::Pipe(file));
     }
     if kind.is_socket() {
-        let socket = std::os::unix::net::UnixStream::from(fd);
+        let socket = std::os::unix::net::UnixStream::from(OwnedFd::from(file));
         socket.set_nonblocking(true).ok()?;
         return tokio::net::UnixStream::from_std(socket).ok().map(Registered::Socket);
     }

@@ -499,16 +499,16 @@ fn session_over(
         // The command, and with it the parent's copies of the child's ends, is dropped here.
     };
     feed();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
+    // Waits on the exit itself (on a thread), for at most a minute.
+    let pid = rustix::process::Pid::from_child(&child);
+    let (exited, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || exited.send(child.wait()));
+    let status = match exit.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(status) => status.expect("wait"),
+        Err(_) => {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             panic!("the server did not exit within a minute");
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
     };
     (status.code(), bodies_of(&collect()), std::fs::read_to_string(&log).unwrap_or_default())
 }
