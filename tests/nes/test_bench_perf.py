@@ -100,6 +100,12 @@ class ScriptedModel(unittest.TestCase):
             calls = m.stats.snapshot()
             self.assertEqual([c["kind"] for c in calls], ["openai-sse", "tabby", "openai-json"])
             self.assertEqual([c["done"] for c in calls], [True, True, False])
+            # The model's time starts when the request reached its socket (the kernel's time,
+            # converted to this clock), at or before this process read it, and the delay runs
+            # from there.
+            for c in calls:
+                self.assertTrue(0 <= c["woke"] - c["start"] < 1.0, c)
+            self.assertGreaterEqual(calls[0]["end"] - calls[0]["start"], 0.299)
             self.assertLess(calls[2]["end"] - calls[2]["start"], 0.29, "cancelled before the delay ran out")
         finally:
             m.stop()

@@ -11,8 +11,10 @@ Runs, each in a fresh server process:
   and in the module near its top (line ~400, in the first 32 KB, as in most files);
   model delay 0, debounce switched off where a server has a setting for it. Overhead = response
   time minus the model's time for the calls made while the request was open; the model's time
-  runs from the arrival of a call's first bytes to its answer written, clocked by the scripted
-  model in a process of its own (`ModelProcess`).
+  runs from a call's arrival at the model's socket (the kernel's receive time) to its answer
+  ready to be written, clocked by the scripted model in a process of its own (`ModelProcess`).
+  The JSON also keeps `woke_p50`/`woke_p99`: the same with the model's time from when its
+  process got to read the call (the measure before 2026-12-05).
 - floor: the same loop as the module's overhead run (a one-character change to the open module,
   then a request), but the request names a document that is not open, so the server does no
   work and calls no model: what the transport, JSON and this client cost, and what a reparse
@@ -21,7 +23,11 @@ Runs, each in a fresh server process:
   one-character changes to the 10,000-line module, 20 ms apart, no requests, background work
   (reparsing) included, idle CPU over the same span subtracted; microseconds per change.
 - memory: RSS (/proc/PID/status VmRSS) after opening 100 Python files of 300 lines and one
-  completion request in the last.
+  completion request in the last; the median of three runs, each started with the server's
+  executable out of the page cache (`evict_page_cache`), and the private part (RssAnon) beside
+  it. How much of an executable is mapped depends on how its pages came into the cache: a binary
+  just written by the linker or `cp` showed ~1 MiB more RssFile than the same bytes read back
+  from disk.
 
 Standard library only. `bench-perf.sh` installs the peers and calls this; `--servers baton` runs
 Baton alone.
@@ -60,6 +66,7 @@ DIDCHANGE_COUNT = 200
 DIDCHANGE_GAP_S = 0.02
 MEMORY_FILES = 100
 MEMORY_LINES = 300
+MEMORY_RUNS = 3
 REQUEST_CANCELLED = -32800
 
 
@@ -278,12 +285,31 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of /proc/PID/status (`VmRSS`, `RssAnon`, ...) in MiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+def evict_page_cache(paths: list[str]) -> None:
+    """Drops `paths` from the page cache (written back first, then POSIX_FADV_DONTNEED; no
+    privileges needed), so a server starts with its executable read from disk, as after a
+    reboot, whatever wrote or read it last. Best effort."""
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -327,6 +353,10 @@ class ServerKind:
 
     def version(self) -> str:
         return ""
+
+    def executables(self) -> list[str]:
+        """The files the server's process maps to run (for `evict_page_cache`)."""
+        return [self.binary]
 
 
 class Baton(ServerKind):
@@ -375,6 +405,10 @@ class TabbyAgent(ServerKind):
 
     def argv(self) -> list[str]:
         return ["node", self.binary, "--lsp", "--stdio"]
+
+    def executables(self) -> list[str]:
+        node = shutil.which("node")
+        return [str(Path(node).resolve())] if node else []
 
     def env(self, model_url: str, mode: str) -> dict:
         e = super().env(model_url, mode)
@@ -634,7 +668,7 @@ def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
         ln, ch = cursor
         indent = " " * ch
         version = 0
-        samples, calls_made, nonempty, errors = [], 0, 0, 0
+        samples, samples_woke, calls_made, nonempty, errors = [], [], 0, 0, 0
         typed = 0
         for i in range(OVERHEAD_WARMUP + OVERHEAD_REQUESTS):
             c = OVERHEAD_TYPED[typed % len(OVERHEAD_TYPED)]
@@ -654,13 +688,17 @@ def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
                     break
                 calls = model.stats.snapshot()[before:]
             model_s = sum((c2["end"] or t1) - c2["start"] for c2 in calls)
+            # The same, with the model's time from when its process woke up to the request.
+            woke_s = sum((c2["end"] or t1) - c2.get("woke", c2["start"]) for c2 in calls)
             if i >= OVERHEAD_WARMUP:
                 samples.append((t1 - t0 - model_s) * 1000.0)
+                samples_woke.append((t1 - t0 - woke_s) * 1000.0)
                 calls_made += len(calls)
                 nonempty += bool(suggestion_text(msg.get("result")))
                 errors += "error" in msg
             time.sleep(OVERHEAD_GAP_S)
         out = {"p50": percentile(samples, 50), "p99": percentile(samples, 99),
+               "woke_p50": percentile(samples_woke, 50), "woke_p99": percentile(samples_woke, 99),
                "calls": calls_made, "nonempty": nonempty, "errors": errors, "n": len(samples)}
         if with_didchange:
             out["didchange_us"] = didchange_cost(lsp, uri, lines, (ln, ch), version)
@@ -717,10 +755,20 @@ def run_floor(kind: ServerKind, model: ModelProcess, text: str, cursor: tuple[in
         lsp.close()
 
 
-def run_memory(kind: ServerKind, model: ModelProcess) -> float:
+def run_memory(kind: ServerKind, model: ModelProcess) -> dict:
+    """The median of MEMORY_RUNS runs of `memory_once`: RSS and its private part, MiB."""
+    runs = []
+    for i in range(MEMORY_RUNS):
+        evict_page_cache(kind.executables())
+        runs.append(memory_once(kind, model, i))
+    return {"rss": percentile([r[0] for r in runs], 50), "anon": percentile([r[1] for r in runs], 50),
+            "runs": runs}
+
+
+def memory_once(kind: ServerKind, model: ModelProcess, i: int) -> tuple[float, float]:
     model.target = ""
     model.delay_ms = 0.0
-    lsp = start(kind, model, "trace", "memory")
+    lsp = start(kind, model, "trace", f"memory-{i}")
     try:
         last = None
         for f in range(MEMORY_FILES):
@@ -733,7 +781,7 @@ def run_memory(kind: ServerKind, model: ModelProcess) -> float:
         rid, _ = lsp.send_request(kind.method, kind.params(last, MEMORY_LINES - 1, 12))
         lsp.wait(rid, 30)
         time.sleep(1.0)
-        return rss_mib(lsp.proc.pid)
+        return rss_mib(lsp.proc.pid), rss_mib(lsp.proc.pid, "RssAnon")
     finally:
         lsp.close()
 
@@ -771,7 +819,9 @@ def report(results: dict, command: str, meta: dict) -> str:
         ("  floor: a document not open, after a change p50 / p99 (ms)",
          lambda r: f"{fmt(r['floor']['p50'], 2)} / {fmt(r['floor']['p99'], 2)}" if r.get("floor") else "-"),
         ("didChange cost, 10,000-line module (µs CPU)", lambda r: fmt(r["module"].get("didchange_us"), 0)),
-        ("memory, 100 open files of 300 lines (MiB RSS)", lambda r: fmt(r["memory"], 1)),
+        ("memory, 100 open files of 300 lines (MiB RSS, median of 3)", lambda r: fmt(r["memory"]["rss"], 1)),
+        ("  of which private (RssAnon; the rest is the executable's mapped pages)",
+         lambda r: fmt(r["memory"]["anon"], 1)),
     ]
     w0 = max(len(r[0]) for r in rows)
     cells = [[f(results[n]) for n in names] for _, f in rows]

@@ -16,7 +16,9 @@ guesses right would; otherwise, or when the prefix is not in the target, `fixed`
 
 Timing: each response is built in full and written with one `sendall` on a socket with
 `TCP_NODELAY`: otherwise Nagle's algorithm and the client's delayed ACK can stall a response on a
-kept-alive connection by ~40 ms, more than the servers' own work being measured. While it waits
+kept-alive connection by ~40 ms, more than the servers' own work being measured. A call's time
+runs from the request's arrival at the socket to the answer's write (`Stats`): what this process
+does in between, waking up included, is the model's, as a real model server's would be. While it waits
 out the delay it watches the socket, so a call the client abandons (closes the connection) is
 counted as cancelled, not completed. Standard library only.
 
@@ -29,9 +31,11 @@ counted as the language server's time.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import select
 import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,10 +90,44 @@ def continuation(target: str, prefix: str, fixed: str) -> str:
     return fixed
 
 
+# Linux's `SO_TIMESTAMPNS` (socket(7)): each read returns the time the kernel received the bytes as
+# an `SCM_TIMESTAMPNS` control message (a `struct timespec`, CLOCK_REALTIME).
+SO_TIMESTAMPNS = 35
+SCM_TIMESTAMPNS = SO_TIMESTAMPNS
+
+
+class StampedReader(io.RawIOBase):
+    """A connection's reads, each noting when the kernel received the bytes it returned
+    (`arrived`, in `time.monotonic()` seconds; `None` when the kernel gave no time): the model's
+    time starts when the request reaches its socket, not when this process gets to run. On a
+    loaded machine the wake-up of a Python thread blocked in `recv` takes 0.05-0.5 ms, the model's
+    own latency, which a real model server has too."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self._sock = sock
+        self.arrived: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        n, ancdata, _, _ = self._sock.recvmsg_into([buf], socket.CMSG_SPACE(16))
+        for level, kind, data in ancdata:
+            if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(data) >= 16:
+                sec, nsec = struct.unpack("qq", data[:16])
+                # The kernel's clock is the wall clock; the records use the monotonic one.
+                self.arrived = time.monotonic() - (time.time_ns() - (sec * 10**9 + nsec)) / 1e9
+        return n
+
+
 class Stats:
-    """What the model saw, under a lock: one record per completion call (`start`, `end` in
-    `time.monotonic()` seconds, `done` when the whole answer was written to an open connection,
-    `kind`, `prefix_len`)."""
+    """What the model saw, under a lock: one record per completion call, in `time.monotonic()`
+    seconds: `start` when the request reached the model's socket (the kernel's time), `woke` when
+    this process got to read it, `end` when the answer was ready, just before its write (or when
+    the client closed the connection); `done` when the whole answer was written to an open
+    connection; `kind`, `prefix_len`. The model's time is `end - start`."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -123,25 +161,36 @@ class ScriptedModel:
             def setup(self) -> None:
                 self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 super().setup()
+                self.stamped = StampedReader(self.request)
+                self.rfile = io.BufferedReader(self.stamped)
 
             def log_message(self, *args) -> None:  # quiet
                 pass
 
             def handle_one_request(self) -> None:
-                # The model's time starts when the request's first bytes arrive, not after this
-                # Python server has parsed its headers and JSON body: that parsing is the model's
-                # cost, not the language server's.
+                # The model's time starts when the request's first bytes reach its socket (the
+                # kernel's time, see StampedReader), not after this Python server has woken up
+                # and parsed its headers and JSON body: that is the model's cost, not the
+                # language server's. `woke` (this process's time) is kept for comparison.
+                self.stamped.arrived = None
                 try:
                     self.rfile.peek(1)
                 except OSError:
                     pass
-                self.arrived = time.monotonic()
+                self.woke = time.monotonic()
+                self.arrived = self.stamped.arrived or self.woke
                 super().handle_one_request()
 
-            def _send(self, status: int, ctype: str, payload: bytes) -> bool:
+            def _send(self, status: int, ctype: str, payload: bytes, rec: dict | None = None) -> bool:
+                """Writes one response. A completion call's `end` is taken just before the write:
+                taken after it, it also counted this thread's wait for a core once the write had
+                woken the client (0.1-0.3 ms on two busy cores), the client's time."""
                 head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
                         f"Content-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n"
                         f"Connection: keep-alive\r\n\r\n").encode()
+                if rec is not None:
+                    with model.stats.lock:
+                        rec["end"] = time.monotonic()
                 try:
                     self.request.sendall(head + payload)
                     return True
@@ -216,8 +265,8 @@ class ScriptedModel:
                 kind = "tabby" if tabby else ("openai-sse" if stream else "openai-json")
                 prefix = prefix_of(body) or ""
                 text = continuation(model.target, prefix, model.fixed) if model.target else model.fixed
-                rec = {"start": start, "end": None, "done": False, "kind": kind,
-                       "prefix_len": len(prefix)}
+                rec = {"start": start, "woke": self.woke, "end": None, "done": False,
+                       "kind": kind, "prefix_len": len(prefix)}
                 with model.stats.lock:
                     model.stats.calls.append(rec)
                 # Wait out the delay watching the socket: the client closing it cancels the call.
@@ -240,7 +289,7 @@ class ScriptedModel:
                         break  # pipelined data: answer now
                 if tabby:
                     payload = json.dumps({"id": "cmpl-bench", "choices": [{"index": 0, "text": text}]})
-                    ok = self._send(200, "application/json", payload.encode())
+                    ok = self._send(200, "application/json", payload.encode(), rec)
                 elif stream:
                     chunk = {"id": "cmpl-bench", "object": "text_completion", "model": "qwen2.5-coder",
                              "choices": [{"index": 0, "text": text, "finish_reason": None}]}
@@ -248,15 +297,14 @@ class ScriptedModel:
                             "choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}
                     payload = (f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(last)}\n\n"
                                "data: [DONE]\n\n").encode()
-                    ok = self._send(200, "text/event-stream", payload)
+                    ok = self._send(200, "text/event-stream", payload, rec)
                 else:
                     payload = json.dumps({
                         "id": "cmpl-bench", "object": "text_completion", "model": "qwen2.5-coder",
                         "choices": [{"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}],
                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-                    ok = self._send(200, "application/json", payload.encode())
+                    ok = self._send(200, "application/json", payload.encode(), rec)
                 with model.stats.lock:
-                    rec["end"] = time.monotonic()
                     rec["done"] = ok
 
         class Server(ThreadingHTTPServer):
