@@ -2,7 +2,7 @@
 //!
 //! Layers, outermost first (ARCHITECTURE.md's layer table, which `tidy.rs` checks the imports
 //! against): `server` (dispatch) → `handlers` → `lsp` → `cli`, `cli_task` → `config` →
-//! `conductor`, `orchestrator` → `agents` → `process` → `providers` → `syntax` → `text` →
+//! `conductor`, `orchestrator` → `agents` → `process`, `memory` → `providers` → `syntax` → `text` →
 //! `secrets`. Only `server`, `handlers` and `lsp` know LSP types and JSON-RPC.
 
 pub(crate) mod agents;
@@ -12,6 +12,7 @@ pub(crate) mod conductor;
 pub(crate) mod config;
 mod handlers;
 pub mod lsp;
+pub mod memory;
 pub(crate) mod orchestrator;
 pub(crate) mod process;
 pub(crate) mod providers;

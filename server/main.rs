@@ -94,11 +94,17 @@ async fn main() -> std::process::ExitCode {
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "baton language server starting on stdio");
             log_panics();
             let (service, socket) = baton::server::Server::service();
+            let activity = baton::memory::Activity::new();
+            tokio::spawn(baton::memory::trim_when_quiet(
+                activity.clone(),
+                baton::memory::QUIET,
+                baton::memory::release_free_memory,
+            ));
             // The session runs as a task on the runtime's workers, not on this thread: a worker
             // that sees the input (or the model's answer) arrive runs the session itself, where
             // from here every message waited for a wake-up of this thread.
             let session = tokio::spawn(baton::lsp::transport::serve(
-                baton::lsp::stdio::stdin(),
+                baton::memory::Watched::new(baton::lsp::stdio::stdin(), activity),
                 baton::lsp::stdio::stdout(),
                 service,
                 socket,
