@@ -32,8 +32,13 @@ fn status_params(busy: usize, health: Health, provider: &Provider) -> StatusPara
     StatusParams { state, message, provider: kind.unwrap_or_default(), model: provider.config().model.clone() }
 }
 
-/// Sends `baton/status` whenever activity or health changes (only to clients that asked).
+/// Sends `baton/status` whenever activity or health changes, to clients that asked for it
+/// (`experimental.baton.status`). For the others no reporter runs: it would wake twice per
+/// completion request (busy, then idle) for nothing.
 pub(crate) fn spawn_status_reporter(state: Arc<State>) {
+    if !state.features().status_notification {
+        return;
+    }
     let mut activity = state.activity.subscribe();
     let mut health = state.health.subscribe();
     tokio::spawn(async move {
@@ -45,9 +50,7 @@ pub(crate) fn spawn_status_reporter(state: Arc<State>) {
                 status_params(busy, h, &state.provider())
             };
             if last.as_ref() != Some(&params) {
-                if state.features().status_notification {
-                    state.client.send_notification::<ext::Status>(params.clone()).await;
-                }
+                state.client.send_notification::<ext::Status>(params.clone()).await;
                 last = Some(params);
             }
             tokio::select! {
