@@ -161,16 +161,21 @@ mod tests {
     use super::*;
 
     /// A client may send `initialized` more than once (the transport fuzz test does): the status
-    /// reporter and the health recheck subscribe once, not once per notification.
+    /// reporter and the health recheck subscribe once, not once per notification. The reporter
+    /// runs only for a client that asked for `baton/status`.
     #[tokio::test]
     async fn a_repeated_initialized_starts_the_reporters_once() {
-        let (service, _socket) = Server::service();
-        let server = service.inner();
-        for _ in 0..3 {
-            server.initialized(InitializedParams {}).await;
+        for asked in [true, false] {
+            let (service, _socket) = Server::service();
+            let server = service.inner();
+            server.state.features.write().status_notification = asked;
+            for _ in 0..3 {
+                server.initialized(InitializedParams {}).await;
+            }
+            let state = &server.state;
+            let reporters = usize::from(asked);
+            assert_eq!(state.activity.receiver_count(), reporters, "status reporters (asked: {asked})");
+            assert_eq!(state.health.receiver_count(), reporters + 1, "status reporters and one recheck");
         }
-        let state = &server.state;
-        assert_eq!(state.activity.receiver_count(), 1, "one status reporter");
-        assert_eq!(state.health.receiver_count(), 2, "one status reporter and one recheck");
     }
 }

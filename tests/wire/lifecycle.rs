@@ -4,7 +4,7 @@ use serde_json::json;
 
 use baton_test_support::baton;
 use baton_test_support::client::{Client, plain_capabilities, rich_capabilities};
-use baton_test_support::model_server::ModelServer;
+use baton_test_support::model_server::{ModelServer, Reply};
 use baton_test_support::openai_options;
 
 #[tokio::test]
@@ -119,4 +119,28 @@ async fn bad_settings_are_reported_and_the_rest_still_apply() {
     client
         .wait_for("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("unknown field `bogus`")))
         .await;
+}
+
+/// `memory.rs` in the real binary: once the editor has sent nothing for half a second (here,
+/// while a request waits on a slow model), the server returns its free heap to the system, on
+/// its own, before the answer comes.
+#[tokio::test]
+async fn free_heap_goes_back_to_the_system_while_the_editor_is_quiet() {
+    let model = ModelServer::start().await;
+    model.set_default(Reply::text("value"));
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
+    let text: String = (0..300).map(|i| format!("def f{i}(a):\n    return a + {i}\n")).collect();
+    for i in 0..20 {
+        client.open(&format!("file:///tmp/quiet/m{i}.py"), "python", &text).await;
+    }
+    let quiet = "free heap returned to the system";
+    // The model takes longer than the quiet spell: the request is the editor's last message.
+    model.set_delay_ms(1500);
+    assert_eq!(client.inline("file:///tmp/quiet/m0.py", 600, 0, true).await, ["value"]);
+    let log = client.log();
+    let answered = log.find("baton::handlers::suggest: suggestion").expect("the answer's log line");
+    let trimmed = log[..answered].rfind(quiet).unwrap_or_else(|| panic!("no trim during the quiet spell:\n{log}"));
+    let line = log[trimmed..].lines().next().unwrap_or_default();
+    assert!(line.contains("before_kib=") && line.contains("after_kib="), "{line}");
+    assert_eq!(client.shutdown().await, Some(0));
 }
