@@ -72,6 +72,7 @@ pub struct Watched<R> {
 }
 
 impl<R> Watched<R> {
+    /// `inner`, its reads noted in `activity` (see [`trim_when_quiet`]).
     pub fn new(inner: R, activity: Arc<Activity>) -> Self {
         Self { inner, activity }
     }
@@ -100,7 +101,9 @@ pub async fn trim_when_quiet(activity: Arc<Activity>, quiet: Duration, trim: fn(
             }
             tokio::time::sleep(quiet - quiet_for).await;
         }
-        // Before the trim: input that arrives during it wakes the next watch.
+        // Before the trim: input that arrives during it wakes the next watch. Input that came
+        // between the check above and this store wakes nothing; the trim then runs just after
+        // it, harmless, and the watch resumes at the next input.
         activity.trimmed.store(true, Ordering::Release);
         if let Err(e) = tokio::task::spawn_blocking(trim).await {
             tracing::warn!("memory: the trim failed ({e})");
