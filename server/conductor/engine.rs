@@ -427,7 +427,7 @@ fn start_parse_check(
     let rope = doc.rope.clone();
     let cursor_byte = rope.try_char_to_byte(cursor).ok()?;
     let replaced = tail.map_or(0, str::len);
-    Some(tokio::task::spawn_blocking(move || syntax::InsertionCheck::new(&syntax, &rope, cursor_byte, replaced)))
+    Some(tokio::task::spawn_blocking(move || syntax::InsertionCheck::new(syntax, rope, cursor_byte, replaced)))
 }
 
 /// Keeps the suggestion if inserting it does not add parse errors around the cursor; else tries
@@ -596,14 +596,14 @@ mod tests {
         (DocSnapshot { key: "k".into(), path: "a.py".into(), rope, syntax, language_id: "python".into() }, cursor)
     }
 
-    /// Issue 13: `except KeyError:` where the document had `except:` came back empty ("the
-    /// suggestion made the parse worse"). A valid line keeps its place at every cursor placement.
     /// The parse check at `cursor` in `doc`, built on this thread.
     fn parse_check(doc: &DocSnapshot, cursor: usize) -> Option<syntax::InsertionCheck> {
         let cursor_byte = doc.rope.try_char_to_byte(cursor).ok()?;
-        syntax::InsertionCheck::new(doc.syntax.as_ref()?, &doc.rope, cursor_byte, 0)
+        syntax::InsertionCheck::new(doc.syntax.clone()?, doc.rope.clone(), cursor_byte, 0)
     }
 
+    /// Issue 13: `except KeyError:` where the document had `except:` came back empty ("the
+    /// suggestion made the parse worse"). A valid line keeps its place at every cursor placement.
     #[test]
     fn the_parse_check_keeps_a_valid_line() {
         let body = "def f(d, k):\n    try:\n        return d[k]\n";

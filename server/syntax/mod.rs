@@ -448,8 +448,9 @@ fn difference(old: &str, new: &str) -> InputEdit {
 
 impl InsertionCheck {
     /// Candidates replace the bytes `at..at + replaced` of `rope`, the text `syntax` was parsed
-    /// from. `None` when the range is not on char boundaries inside the text.
-    pub fn new(syntax: &Syntax, rope: &Rope, at: usize, replaced: usize) -> Option<Self> {
+    /// from; the check keeps both (pass clones: a reference count each). `None` when the range
+    /// is not on char boundaries inside the text.
+    pub fn new(syntax: Syntax, rope: Rope, at: usize, replaced: usize) -> Option<Self> {
         let end = at.checked_add(replaced)?;
         if end > rope.len_bytes() {
             return None;
@@ -459,7 +460,6 @@ impl InsertionCheck {
         if !on_boundary(at) || !on_boundary(end) {
             return None;
         }
-        let (syntax, rope) = (syntax.clone(), rope.clone());
         if let Some((region, parsed, before)) = Self::region(&syntax, &rope, at, end) {
             return Some(Self { syntax, rope, at, end, region: Some((region, parsed)), before, budget: CHECK_BUDGET });
         }

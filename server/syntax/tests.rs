@@ -192,7 +192,7 @@ fn a_parse_over_its_budget_is_abandoned_and_a_cancelled_one_stops() {
     // The candidate checks have their own small budget, and say "cannot tell" (None) past it.
     let rope = Rope::from_str("fn main() {}\n");
     let syntax = Syntax::parse(lang, &rope).expect("parses");
-    let check = InsertionCheck::new(&syntax, &rope, 0, 0).expect("a place in the text");
+    let check = InsertionCheck::new(syntax.clone(), rope.clone(), 0, 0).expect("a place in the text");
     assert_eq!(check.errors_with(&unterminated_string(200_000)), None);
 }
 
@@ -272,7 +272,7 @@ fn insertion(lang: &str, fixture: &str, replaced: usize, candidates: &[&str]) ->
     let rope = Rope::from_str(&f.text);
     let syntax = Syntax::parse(lang, &rope).expect("parses");
     // A debug build on a loaded machine may pass the 20 ms budget: the verdicts are under test.
-    let check = InsertionCheck::new(&syntax, &rope, at, replaced)
+    let check = InsertionCheck::new(syntax.clone(), rope.clone(), at, replaced)
         .expect("a place in the text")
         .with_budget(std::time::Duration::from_secs(10));
     let mut out = match check.region_bytes() {
@@ -354,10 +354,10 @@ fn the_parse_check_works_at_the_ends_of_the_text_and_refuses_a_split_character()
     let lang = language_for("rust", "").expect("rust");
     let rope = Rope::from_str("let s = \"é\";\n");
     let syntax = Syntax::parse(lang, &rope).expect("parses");
-    assert!(InsertionCheck::new(&syntax, &rope, 10, 0).is_none(), "inside `é`");
-    assert!(InsertionCheck::new(&syntax, &rope, 9, 1).is_none(), "replacing half of `é`");
-    assert!(InsertionCheck::new(&syntax, &rope, 14, 1).is_none(), "past the end");
-    assert!(InsertionCheck::new(&syntax, &rope, 14, 0).is_some(), "at the end");
+    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 10, 0).is_none(), "inside `é`");
+    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 9, 1).is_none(), "replacing half of `é`");
+    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 14, 1).is_none(), "past the end");
+    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 14, 0).is_some(), "at the end");
 }
 
 #[test]
@@ -382,7 +382,7 @@ fn a_tree_of_an_earlier_version_finds_the_region_but_never_judges_the_whole_text
     let at = text.len() - 1;
     let mut syntax = Syntax::parse(python, &rope).expect("parses");
     syntax.exact = false;
-    let check = InsertionCheck::new(&syntax, &rope, at, 0).expect("a region");
+    let check = InsertionCheck::new(syntax.clone(), rope.clone(), at, 0).expect("a region");
     assert!(check.region_bytes().is_some());
     assert!(check.not_worse("return x"));
     assert!(!check.not_worse("return (]"));
@@ -391,9 +391,12 @@ fn a_tree_of_an_earlier_version_finds_the_region_but_never_judges_the_whole_text
     let text = format!("class Big:\n    def run(self):\n        total = 0\n{body}        \n");
     let rope = Rope::from_str(&text);
     let mut syntax = Syntax::parse(python, &rope).expect("parses");
-    assert!(InsertionCheck::new(&syntax, &rope, text.len() - 1, 0).is_some_and(|c| c.region_bytes().is_none()));
+    assert!(
+        InsertionCheck::new(syntax.clone(), rope.clone(), text.len() - 1, 0)
+            .is_some_and(|c| c.region_bytes().is_none())
+    );
     syntax.exact = false;
-    assert!(InsertionCheck::new(&syntax, &rope, text.len() - 1, 0).is_none());
+    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), text.len() - 1, 0).is_none());
 }
 
 #[test]
@@ -436,7 +439,7 @@ proptest::proptest! {
         let at = rope.char_to_byte(at_char);
         let syntax = Syntax::parse(language, &rope).expect("parses");
         let candidate: String = pieces.concat();
-        if let Some(check) = InsertionCheck::new(&syntax, &rope, at, 0) {
+        if let Some(check) = InsertionCheck::new(syntax.clone(), rope.clone(), at, 0) {
             let check = check.with_budget(Duration::from_secs(10));
             if let Some((region, _)) = &check.region {
                 let text = region.text(&rope, at, at, &candidate).expect("region text");

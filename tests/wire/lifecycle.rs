@@ -140,7 +140,9 @@ async fn free_heap_goes_back_to_the_system_while_the_editor_is_quiet() {
     let log = client.log();
     let answered = log.find("baton::handlers::suggest: suggestion").expect("the answer's log line");
     let trimmed = log[..answered].rfind(quiet).unwrap_or_else(|| panic!("no trim during the quiet spell:\n{log}"));
+    // glibc gave pages back (malloc_trim returned 1): after 20 documents there is always
+    // free heap (~1.8 MB here), so a trim that did nothing fails.
     let line = log[trimmed..].lines().next().unwrap_or_default();
-    assert!(line.contains("before_kib=") && line.contains("after_kib="), "{line}");
+    assert!(line.contains("before_kib=") && line.ends_with("released=true"), "{line}");
     assert_eq!(client.shutdown().await, Some(0));
 }

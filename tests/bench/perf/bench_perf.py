@@ -680,16 +680,11 @@ def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
             ln, ch = apply_insert(lines, ln, ch, ins)
             rid, t0 = lsp.send_request(kind.method, kind.params(uri, ln, ch))
             msg, t1 = lsp.wait(rid, 30)
+            # Every call's end is recorded before its answer is written, so it is here already.
             calls = model.stats.snapshot()[before:]
-            # The model's process records a call's end just after writing its answer; read
-            # again in the rare case the answer was here first.
-            for _ in range(100):
-                if all(c2["end"] is not None for c2 in calls):
-                    break
-                calls = model.stats.snapshot()[before:]
             model_s = sum((c2["end"] or t1) - c2["start"] for c2 in calls)
             # The same, with the model's time from when its process woke up to the request.
-            woke_s = sum((c2["end"] or t1) - c2.get("woke", c2["start"]) for c2 in calls)
+            woke_s = sum((c2["end"] or t1) - c2["woke"] for c2 in calls)
             if i >= OVERHEAD_WARMUP:
                 samples.append((t1 - t0 - model_s) * 1000.0)
                 samples_woke.append((t1 - t0 - woke_s) * 1000.0)
