@@ -99,7 +99,10 @@ impl Http {
 
     /// POSTs `body` as JSON and returns the response once its status is 2xx. Retries HTTP 429, 5xx
     /// and connection failures up to `max_retries` times with exponential backoff (or the server's
-    /// `Retry-After` seconds); the body of a successful response is never retried.
+    /// `Retry-After` seconds); the body of a successful response is never retried. A request whose
+    /// connection the server closed before sending any answer is sent again at once, one time,
+    /// whatever `max_retries` is: that is a kept-alive connection the server let go of just as it
+    /// was reused, not a failure of the server.
     pub(crate) async fn post_json(
         &self,
         url: &str,
@@ -113,9 +116,17 @@ impl Http {
             .with_max_delay(Duration::from_millis(self.timeout_ms.max(self.retry_base_ms)))
             .with_max_times(self.max_retries as usize)
             .with_jitter();
+        let send = || self.client.post(url).headers(headers.clone()).json(body).send();
         let attempt = || async {
             let started = Instant::now();
-            let sent = self.client.post(url).headers(headers.clone()).json(body).send().await;
+            let mut sent = send().await;
+            if sent.as_ref().is_err_and(closed_before_answering) {
+                // A server closes an idle kept-alive connection on its own schedule (llama.cpp's
+                // server after 5 s); a request written just then never had a chance. The pool has
+                // dropped that connection, so this goes out on another one.
+                debug!(url, "the model server closed the connection before answering; sending the request again");
+                sent = send().await;
+            }
             self.check("POST", url, started, sent).await
         };
         attempt
@@ -260,6 +271,20 @@ pub(crate) fn scrub(key: Option<&ApiKey>, text: &str) -> String {
 pub(crate) fn retry_after(headers: &HeaderMap, cap_ms: u64) -> Option<Duration> {
     let seconds: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(seconds).min(Duration::from_millis(cap_ms)))
+}
+
+/// True when the server closed the connection before the response was complete and before
+/// reqwest returned one, i.e. before any answer (hyper's "connection closed before message
+/// completed").
+fn closed_before_answering(e: &reqwest::Error) -> bool {
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        if c.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// A reqwest error's cause chain without the URL (which errors carry separately), e.g.

@@ -69,7 +69,9 @@ pub struct ProviderConfig {
     /// Time limit for establishing the connection, in milliseconds.
     pub(crate) connect_timeout_ms: u64,
     /// How many times a request that failed with HTTP 429, 5xx or a connection error is retried
-    /// (with exponential backoff starting at `retry_base_ms`). 0 disables retries.
+    /// (with exponential backoff starting at `retry_base_ms`). 0 disables retries. A request
+    /// whose kept-alive connection the server closed before answering is sent again once, at once,
+    /// either way.
     pub(crate) max_retries: u32,
     /// First backoff delay, in milliseconds.
     pub(crate) retry_base_ms: u64,

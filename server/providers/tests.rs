@@ -478,6 +478,73 @@ async fn a_refused_connection_gives_unreachable() {
     assert!(matches!(provider.health().await, Err(ProviderError::Unreachable { .. })));
 }
 
+/// Reads one HTTP/1.1 request (head and `Content-Length` body) from `reader`; false at end of
+/// stream.
+async fn read_request(reader: &mut tokio::io::BufReader<tokio::net::TcpStream>) -> bool {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return false;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().expect("a Content-Length");
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.is_ok()
+}
+
+/// An OpenAI `/completions` stream of `text`, whole, on a kept-alive connection.
+fn sse_answer(text: &str) -> String {
+    let event = serde_json::json!({"choices": [{"index": 0, "text": text, "finish_reason": "stop"}]});
+    let body = format!("data: {event}\n\ndata: [DONE]\n\n");
+    format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+}
+
+/// A server closes an idle kept-alive connection on its own schedule (llama.cpp's after 5 s): a
+/// request sent on it just then meets a connection closed before any answer. It is sent again at
+/// once on a new connection, even with retries switched off, and the user never sees the race.
+#[tokio::test]
+async fn a_request_on_a_connection_the_server_closed_is_sent_again_on_a_new_one() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = tokio::spawn(async move {
+        // The first connection answers one request, then closes under the second unanswered.
+        let (first, _) = listener.accept().await.expect("accept");
+        let mut first = tokio::io::BufReader::new(first);
+        assert!(read_request(&mut first).await, "the first request");
+        first.get_mut().write_all(sse_answer("one").as_bytes()).await.expect("answer");
+        assert!(read_request(&mut first).await, "the second request, on the kept-alive connection");
+        drop(first);
+        let (second, _) = listener.accept().await.expect("a new connection");
+        let mut second = tokio::io::BufReader::new(second);
+        assert!(read_request(&mut second).await, "the second request, sent again");
+        second.get_mut().write_all(sse_answer("two").as_bytes()).await.expect("answer");
+    });
+    let config = ProviderConfig {
+        kind: ProviderKind::Openai,
+        base_url: format!("http://127.0.0.1:{port}/v1"),
+        max_retries: 0,
+        ..ProviderConfig::default()
+    };
+    let provider = Provider::new(config).expect("provider");
+    for expected in ["one", "two"] {
+        let stream = provider.generate(request(raw())).await.expect("generate");
+        let (text, error) = collect(stream).await;
+        assert!(error.is_none(), "{expected}: {error:?}");
+        assert_eq!(text, expected);
+    }
+    tokio::time::timeout(WAIT, server).await.expect("the server's script ended").expect("the server's script");
+}
+
 #[tokio::test]
 async fn a_dropped_connection_yields_the_text_then_an_error() {
     let server = ModelServer::start().await;
