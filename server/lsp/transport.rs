@@ -107,13 +107,18 @@ enum Phase {
     Skip { from: usize },
 }
 
+/// Most room, in bytes, the [`Framer`]'s buffer keeps once it has handed out every byte it held
+/// (one read's worth).
+const KEEP_BYTES: usize = 64 * 1024;
+
 /// Cuts a byte stream into LSP frames (`Content-Length: N\r\n\r\n` then N bytes of body).
 ///
 /// Lenient where clients differ (header names in any case, `\n` line ends, blank lines
 /// between frames, other headers such as `Content-Type` ignored) and strict where a wrong guess
 /// would lose the next message: anything else is reported once as [`FrameEvent::Broken`] and
 /// skipped up to the next `Content-Length:` header. Memory is bounded by the largest frame
-/// ([`MAX_BODY`] plus [`MAX_HEADER`]) plus one read.
+/// ([`MAX_BODY`] plus [`MAX_HEADER`]) plus one read, and once every byte held is handed out
+/// the buffer keeps at most [`KEEP_BYTES`] of room.
 #[derive(Debug)]
 pub(crate) struct Framer {
     buf: Vec<u8>,
@@ -134,6 +139,12 @@ impl Framer {
         self.buf.extend_from_slice(data);
     }
 
+    /// Room the buffer holds, in bytes.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Bytes held and not yet consumed.
     #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
@@ -145,6 +156,11 @@ impl Framer {
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
+            // A large message (a big document's didOpen, a burst of them) grew the buffer: that
+            // room is not kept for the rest of the session.
+            if self.buf.capacity() > KEEP_BYTES {
+                self.buf.shrink_to(KEEP_BYTES);
+            }
         } else if self.pos > 64 * 1024 && self.pos > self.buf.len() / 2 {
             self.buf.drain(..self.pos);
             self.pos = 0;
@@ -1069,6 +1085,17 @@ mod tests {
             assert_eq!(framer.next_event(), None);
             assert!(framer.buffered() <= LENGTH_HEADER.len(), "{}", framer.buffered());
         }
+        framer.push(&frame(MSG.as_bytes()));
+        assert_eq!(framer.next_event(), Some(body(MSG)));
+    }
+
+    #[test]
+    fn a_large_message_does_not_leave_its_room_behind() {
+        let mut framer = Framer::default();
+        let big = format!(r#"{{"text":"{}"}}"#, "x".repeat(1 << 20));
+        framer.push(&frame(big.as_bytes()));
+        assert_eq!(framer.next_event(), Some(body(&big)));
+        assert!(framer.capacity() <= KEEP_BYTES, "{} bytes kept", framer.capacity());
         framer.push(&frame(MSG.as_bytes()));
         assert_eq!(framer.next_event(), Some(body(MSG)));
     }
