@@ -34,13 +34,14 @@ die() { log "error: $*"; exit 1; }
 
 SERVERS="baton,tabby-agent,lsp-ai"
 BATON_BIN=""
+BATON_GIVEN=""
 JSON_OUT=""
 TRACE_DELAY=150
 args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
         --servers) SERVERS="${2:?--servers needs a list}"; shift 2 ;;
-        --baton) BATON_BIN="${2:?--baton needs a path}"; shift 2 ;;
+        --baton) BATON_BIN="${2:?--baton needs a path}"; BATON_GIVEN=1; shift 2 ;;
         --json) JSON_OUT="${2:?--json needs a file}"; shift 2 ;;
         --trace-delay-ms) TRACE_DELAY="${2:?--trace-delay-ms needs a number}"; shift 2 ;;
         -h | --help) sed -n '2,/^set /p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
@@ -86,8 +87,14 @@ fi
 
 commit="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if ! git -C "$REPO" diff --quiet HEAD -- server 2>/dev/null; then commit="$commit+dirty"; fi
+# A binary given with --baton may come from any commit: the report names the checkout's and the
+# binary's own digest, so a table is never credited to the wrong code.
+if [ -n "$BATON_GIVEN" ]; then
+    commit="$commit (the checkout; baton given as $BATON_BIN, sha256 $(sha256sum "$BATON_BIN" | cut -c1-12))"
+fi
 machine="$(nproc) cores, $(uname -m), load $(cut -d' ' -f1-3 /proc/loadavg)"
-meta="$(printf '{"commit": "%s", "machine": "%s"}' "$commit" "$machine")"
+meta="$(python3 -c 'import json, sys; print(json.dumps({"commit": sys.argv[1], "machine": sys.argv[2]}))' \
+    "$commit" "$machine")"
 
 extra=()
 [ -z "$JSON_OUT" ] || extra+=(--out "$JSON_OUT")
