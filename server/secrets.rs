@@ -3,6 +3,9 @@
 //! tool output). Plain functions over strings; the callers read the environment.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 /// The default secret file patterns (`[secrets] patterns`): matched against a file's name, and
 /// against its path relative to the repository when a pattern holds a `/`.
@@ -20,20 +23,50 @@ pub(crate) fn is_secret_path(path: &str, patterns: &[String]) -> bool {
     let path = path.trim_end_matches('/');
     let name = Path::new(path).file_name().and_then(|n| n.to_str()).unwrap_or(path);
     let options = glob::MatchOptions { case_sensitive: true, require_literal_separator: true, ..Default::default() };
-    patterns.iter().any(|pattern| {
-        let Ok(glob) = glob::Pattern::new(pattern.trim_start_matches("**/")) else {
-            return false;
-        };
-        if pattern.contains('/') {
-            // Match the pattern against the path's last as many components as it has.
-            let depth = pattern.trim_start_matches("**/").split('/').count();
+    compiled(patterns).iter().any(|pattern| match pattern.depth {
+        // Match the pattern against the path's last as many components as it has.
+        Some(depth) => {
             let parts: Vec<&str> = path.split('/').collect();
             let tail = parts[parts.len().saturating_sub(depth)..].join("/");
-            glob.matches_with(&tail, options)
-        } else {
-            glob.matches_with(name, options)
+            pattern.glob.matches_with(&tail, options)
         }
+        None => pattern.glob.matches_with(name, options),
     })
+}
+
+/// One valid secret file pattern, compiled.
+#[derive(Debug)]
+struct Compiled {
+    glob: glob::Pattern,
+    /// For a pattern with a `/`: how many path components it matches, from the path's end.
+    depth: Option<usize>,
+}
+
+/// `patterns` compiled (invalid ones left out), from a one-entry cache. The list is the
+/// settings' and changes only with them, while a completion request checks every open document
+/// against it: compiling the five default patterns took ~2 µs a path (release build), 0.2 ms a
+/// request with 100 documents open.
+fn compiled(patterns: &[String]) -> Arc<[Compiled]> {
+    /// The last list compiled, and its compiled form.
+    type Last = Option<(Vec<String>, Arc<[Compiled]>)>;
+    static LAST: Mutex<Last> = Mutex::new(None);
+    let mut last = LAST.lock();
+    if let Some((list, compiled)) = &*last
+        && list.as_slice() == patterns
+    {
+        return Arc::clone(compiled);
+    }
+    let compiled: Arc<[Compiled]> = patterns
+        .iter()
+        .filter_map(|pattern| {
+            let trimmed = pattern.trim_start_matches("**/");
+            let glob = glob::Pattern::new(trimmed).ok()?;
+            let depth = pattern.contains('/').then(|| trimmed.split('/').count());
+            Some(Compiled { glob, depth })
+        })
+        .collect();
+    *last = Some((patterns.to_vec(), Arc::clone(&compiled)));
+    compiled
 }
 
 /// What is kept from a model: secret file patterns and known secret values.
@@ -122,6 +155,20 @@ mod tests {
         let custom = vec!["config/*.json".to_owned()];
         assert!(is_secret_path("/repo/config/prod.json", &custom));
         assert!(!is_secret_path("/repo/other/prod.json", &custom));
+    }
+
+    /// The compiled patterns are cached: a new list (changed settings) must be the one applied,
+    /// and an invalid pattern matches nothing without hiding the valid ones.
+    #[test]
+    fn a_changed_pattern_list_is_applied_at_once() {
+        let custom = vec!["[".to_owned(), "**/secrets/*.yaml".to_owned()];
+        for _ in 0..2 {
+            assert!(is_secret_path("/repo/.env", &defaults()));
+            assert!(!is_secret_path("/repo/.env", &custom));
+            assert!(is_secret_path("/repo/deploy/secrets/db.yaml", &custom));
+            assert!(!is_secret_path("/repo/deploy/secrets/db.yaml", &defaults()));
+            assert!(!is_secret_path("/repo/[", &custom), "an invalid pattern matches nothing");
+        }
     }
 
     #[test]
