@@ -413,11 +413,14 @@ fn a_scope_that_does_not_parse_alone_is_judged_in_the_scope_around_it() {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
 
-    /// The candidates' parses start from the region's tree (incremental): they count the same
-    /// errors as a parse of the candidate text from scratch, whatever is inserted where,
-    /// broken code included.
+    /// The candidates' parses start from the region's tree (incremental): their verdict is the
+    /// one a parse of the candidate text from scratch gives, whatever is inserted where, broken
+    /// code included. Not always their error count: tree-sitter recovers from errors a little
+    /// differently from an old tree (`#{for i in/*` inside a JavaScript method: 7 errors
+    /// incrementally, 8 from scratch, both worse than none), so a property on the counts failed
+    /// now and then; on the verdict it held in 30,000 cases.
     #[test]
-    fn incremental_candidate_parses_count_what_a_fresh_parse_counts(
+    fn incremental_candidate_parses_judge_as_a_fresh_parse_judges(
         lang in 0usize..3,
         line in 0usize..40,
         column in 0usize..30,
@@ -444,10 +447,12 @@ proptest::proptest! {
             if let Some((region, _)) = &check.region {
                 let text = region.text(&rope, at, at, &candidate).expect("region text");
                 let fresh = parse_alone(language, &text, None, Duration::from_secs(10)).expect("parses");
+                let fresh = count_errors(fresh.root_node());
                 proptest::prop_assert_eq!(
-                    check.errors_with(&candidate),
-                    Some(count_errors(fresh.root_node())),
-                    "{:?} at {}", candidate, at
+                    check.not_worse(&candidate),
+                    fresh <= check.before,
+                    "{:?} at {}: {:?} errors incrementally, {} from scratch, {} before",
+                    candidate, at, check.errors_with(&candidate), fresh, check.before
                 );
             }
         }
