@@ -128,15 +128,17 @@ pub(super) fn other_documents(
         return Vec::new();
     }
     let patterns = &settings.secrets.patterns;
-    let secret = |key: &str| crate::secrets::is_secret_path(&crate::lsp::convert::display_path(key), patterns);
     let mut sources = Vec::new();
     for entry in state.docs.iter() {
-        if entry.key() == &doc.key || entry.doc.language_id != doc.language_id || secret(entry.key()) {
+        if entry.key() == &doc.key
+            || entry.doc.language_id != doc.language_id
+            || crate::secrets::is_secret_path(&entry.path, patterns)
+        {
             continue;
         }
         sources.push(Source {
             key: entry.key().clone(),
-            path: crate::lsp::convert::display_path(entry.key()),
+            path: entry.path.clone(),
             version: entry.doc.version,
             language_id: entry.doc.language_id.clone(),
             rope: entry.doc.rope.clone(),
@@ -144,7 +146,7 @@ pub(super) fn other_documents(
         });
     }
     for s in state.conductor.context.recent_closed(&doc.language_id) {
-        if s.key != doc.key && !secret(&s.key) && !state.docs.contains_key(&s.key) {
+        if s.key != doc.key && !crate::secrets::is_secret_path(&s.path, patterns) && !state.docs.contains_key(&s.key) {
             sources.push(s);
         }
     }

@@ -72,6 +72,10 @@ impl DocumentStore for DashMap<String, OpenDocument> {
 #[derive(Debug)]
 pub(crate) struct OpenDocument {
     pub(crate) doc: Document,
+    /// How prompts, messages and secret-file checks name it ([`super::convert::display_path`] of
+    /// its URI, which an open document keeps): decoded once at open, not on every request that
+    /// reads it (a completion request reads every open document of its language).
+    pub(crate) path: String,
     parse: ParseState,
 }
 
@@ -191,7 +195,7 @@ impl OpenDocument {
             imports: None,
             imports_stale: false,
         };
-        Self { doc, parse }
+        Self { doc, path: super::convert::display_path(uri), parse }
     }
 
     /// Replaces the text between two positions (or all of it) and edits the tree to match; the
@@ -218,7 +222,7 @@ impl OpenDocument {
     pub(crate) fn snapshot(&self, uri: &str) -> (DocSnapshot, Document) {
         let snap = DocSnapshot {
             key: uri.to_owned(),
-            path: super::convert::display_path(uri),
+            path: self.path.clone(),
             rope: self.doc.rope.clone(),
             syntax: self.syntax(),
             language_id: self.doc.language_id.clone(),
