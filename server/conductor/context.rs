@@ -110,7 +110,39 @@ pub(crate) struct Gathered {
     pub(crate) excerpts: Vec<Excerpt>,
 }
 
+/// Picks, from documents offered one at a time, the [`MAX_SOURCES`] most recently edited (the
+/// ones [`ContextCache::gather`] reads; ties go to the first offered), copying a key only when
+/// it is kept: a caller with many open documents copies nothing else out of the others.
+#[derive(Debug, Default)]
+pub(crate) struct Recent {
+    /// (edit stamp, key), the latest edit first.
+    picked: Vec<(u64, String)>,
+}
+
+impl Recent {
+    /// Offers `key`, last edited at `edited` ([`ContextCache::edited_at`]).
+    pub(crate) fn offer(&mut self, edited: u64, key: &str) {
+        if self.picked.len() == MAX_SOURCES && self.picked.last().is_some_and(|(at, _)| *at >= edited) {
+            return;
+        }
+        let at = self.picked.partition_point(|(stamp, _)| *stamp >= edited);
+        self.picked.insert(at, (edited, key.to_owned()));
+        self.picked.truncate(MAX_SOURCES);
+    }
+
+    /// The keys kept, the latest edit first.
+    pub(crate) fn keys(self) -> impl Iterator<Item = String> {
+        self.picked.into_iter().map(|(_, key)| key)
+    }
+}
+
 impl ContextCache {
+    /// When `key` was last edited: a stamp, larger for a later edit; 0 when it has not been
+    /// edited since it was opened or Baton started.
+    pub(crate) fn edited_at(&self, key: &str) -> u64 {
+        self.lock().edited.get(key).copied().unwrap_or(0)
+    }
+
     /// Notes an edit of `key` (from `didChange`): recently edited documents are ranked first.
     pub(crate) fn touch(&self, key: &str) {
         let mut inner = self.lock();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::conductor::context::Source;
+use crate::conductor::context::{Recent, Source};
 use crate::conductor::engine::MAX_SUGGESTIONS;
 use crate::conductor::{CompletionRequest, DocSnapshot, Excerpt, Outcome};
 use crate::lsp::session::State;
@@ -114,8 +114,9 @@ pub(crate) async fn suggest(
 }
 
 /// Cross-file context for a suggestion at `cursor` in `doc` ([`crate::conductor::context`]):
-/// snippets and definitions from the other open documents of its language and the recently
-/// edited closed ones, within `completion.cross_file_tokens`. Never from a file matching the
+/// snippets and definitions from the other open documents of its language (the most recently
+/// edited, [`Recent`]) and the recently edited closed ones, within
+/// `completion.cross_file_tokens`. Never from a file matching the
 /// secret patterns, nor their lines that assign a literal to a secret-sounding name.
 pub(super) fn other_documents(
     state: &State,
@@ -128,21 +129,29 @@ pub(super) fn other_documents(
         return Vec::new();
     }
     let patterns = &settings.secrets.patterns;
-    let mut sources = Vec::new();
+    let context = &state.conductor.context;
+    // Only the most recently edited few are read: pick them before copying out of any. (The
+    // context's lock is taken inside the documents map's, the order `didChange` takes them in.)
+    let mut recent = Recent::default();
     for entry in state.docs.iter() {
-        if entry.key() == &doc.key
-            || entry.doc.language_id != doc.language_id
-            || crate::secrets::is_secret_path(&entry.path, patterns)
+        if entry.key() != &doc.key
+            && entry.doc.language_id == doc.language_id
+            && !crate::secrets::is_secret_path(&entry.path, patterns)
         {
-            continue;
+            recent.offer(context.edited_at(entry.key()), entry.key());
         }
+    }
+    let mut sources = Vec::new();
+    for key in recent.keys() {
+        // Closed since: left out.
+        let Some(entry) = state.docs.get(&key) else { continue };
         sources.push(Source {
-            key: entry.key().clone(),
             path: entry.path.clone(),
             version: entry.doc.version,
             language_id: entry.doc.language_id.clone(),
             rope: entry.doc.rope.clone(),
             syntax: entry.syntax(),
+            key,
         });
     }
     for s in state.conductor.context.recent_closed(&doc.language_id) {

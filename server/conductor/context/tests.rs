@@ -249,3 +249,30 @@ fn a_document_without_a_tree_is_parsed_for_its_definitions() {
     assert!(expected.contains("def canonicalize_name(name: str) -> str:"), "{expected}");
     assert_eq!(shown(without), expected);
 }
+
+/// The documents a request reads are the most recently edited, whatever order they are offered
+/// in; among documents not edited since they were opened, the first offered.
+#[test]
+fn the_most_recently_edited_documents_are_picked() {
+    let mut recent = Recent::default();
+    for i in 0..40u64 {
+        // Documents 0..10 never edited (stamp 0), then edits in a scrambled order.
+        let edited = if i < 10 { 0 } else { (i * 7) % 30 + 1 };
+        recent.offer(edited, &format!("doc{i}"));
+    }
+    let keys: Vec<String> = recent.keys().collect();
+    assert_eq!(keys.len(), MAX_SOURCES);
+    let stamp = |k: &str| -> u64 {
+        let i: u64 = k.trim_start_matches("doc").parse().expect("a number");
+        if i < 10 { 0 } else { (i * 7) % 30 + 1 }
+    };
+    let stamps: Vec<u64> = keys.iter().map(|k| stamp(k)).collect();
+    assert_eq!(stamps, (15..=30).rev().collect::<Vec<u64>>(), "{keys:?}");
+
+    let mut few = Recent::default();
+    for key in ["a", "b", "c"] {
+        few.offer(0, key);
+    }
+    few.offer(5, "d");
+    assert_eq!(few.keys().collect::<Vec<_>>(), ["d", "a", "b", "c"]);
+}
