@@ -654,13 +654,29 @@ def class_file(n_lines: int) -> tuple[str, tuple[int, int]]:
     return "\n".join(out) + "\n", cursor
 
 
+def open_files(kind: ServerKind, lsp: Lsp, count: int, tag: str) -> str | None:
+    """Opens `count` Python files of MEMORY_LINES lines (small functions) and returns the last URI."""
+    last = None
+    for f in range(count):
+        body = [f"def f{f}_{i}(a):" if i % 3 == 0 else (f"    b = a + {i}" if i % 3 == 1 else "    return b")
+                for i in range(MEMORY_LINES)]
+        uri = (kind.work / "root" / f"{tag}_{f:03}.py").as_uri()
+        lsp.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 0, "text": "\n".join(body) + "\n"}})
+        last = uri
+    return last
+
+
 def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
-                 cursor: tuple[int, int], with_didchange: bool) -> dict:
+                 cursor: tuple[int, int], with_didchange: bool, others: int = 0) -> dict:
+    """Overhead of OVERHEAD_REQUESTS completion requests in `text`, each after a one-character
+    change, with `others` other Python files open beside it."""
     model.target = ""
     model.fixed = OVERHEAD_ANSWER
     model.delay_ms = 0.0
     lsp = start(kind, model, "overhead", f"overhead-{name}")
     try:
+        open_files(kind, lsp, others, f"other_{name}")
         uri = (kind.work / "root" / f"{name}.py").as_uri()
         lsp.notify("textDocument/didOpen", {"textDocument": {
             "uri": uri, "languageId": "python", "version": 0, "text": text}})
@@ -765,14 +781,7 @@ def memory_once(kind: ServerKind, model: ModelProcess, i: int) -> tuple[float, f
     model.delay_ms = 0.0
     lsp = start(kind, model, "trace", f"memory-{i}")
     try:
-        last = None
-        for f in range(MEMORY_FILES):
-            body = [f"def f{f}_{i}(a):" if i % 3 == 0 else (f"    b = a + {i}" if i % 3 == 1 else "    return b")
-                    for i in range(MEMORY_LINES)]
-            uri = (kind.work / "root" / f"mod_{f:03}.py").as_uri()
-            lsp.notify("textDocument/didOpen", {"textDocument": {
-                "uri": uri, "languageId": "python", "version": 0, "text": "\n".join(body) + "\n"}})
-            last = uri
+        last = open_files(kind, lsp, MEMORY_FILES, "mod")
         rid, _ = lsp.send_request(kind.method, kind.params(last, MEMORY_LINES - 1, 12))
         lsp.wait(rid, 30)
         time.sleep(1.0)
@@ -809,6 +818,8 @@ def report(results: dict, command: str, meta: dict) -> str:
          lambda r: f"{fmt(r['class']['p50'], 2)} / {fmt(r['class']['p99'], 2)}"),
         ("overhead, the module at line ~400 (its first 32 KB) p50 / p99 (ms)",
          lambda r: f"{fmt(r['head']['p50'], 2)} / {fmt(r['head']['p99'], 2)}" if r.get("head") else "-"),
+        (f"overhead, the module with {MEMORY_FILES} other files open p50 / p99 (ms)",
+         lambda r: f"{fmt(r['others']['p50'], 2)} / {fmt(r['others']['p99'], 2)}" if r.get("others") else "-"),
         ("  model calls in the 300 overhead requests (module / class)",
          lambda r: f"{r['module']['calls']} / {r['class']['calls']}"),
         ("  floor: a document not open, after a change p50 / p99 (ms)",
@@ -906,6 +917,8 @@ def main() -> int:
             r["class"] = run_overhead(kind, model, "oneclass", class_text, class_cursor, False)
             log(f"{n}: overhead in the 10,000-line module near its top (where typing changes its first 32 KB)")
             r["head"] = run_overhead(kind, model, "head", module_text, head_cursor, False)
+            log(f"{n}: overhead in the 10,000-line module with {MEMORY_FILES} other files open")
+            r["others"] = run_overhead(kind, model, "others", module_text, module_cursor, False, MEMORY_FILES)
             log(f"{n}: floor (requests for a document not open, after changes to the module)")
             r["floor"] = run_floor(kind, model, module_text, module_cursor)
             log(f"{n}: memory with {MEMORY_FILES} open files")
