@@ -143,8 +143,10 @@ pub(super) fn other_documents(
     }
     let mut sources = Vec::new();
     for key in recent.keys() {
-        // Closed since: left out.
-        let Some(entry) = state.docs.get(&key) else { continue };
+        // Closed (or reopened as another language) since: left out.
+        let Some(entry) = state.docs.get(&key).filter(|e| e.doc.language_id == doc.language_id) else {
+            continue;
+        };
         sources.push(Source {
             path: entry.path.clone(),
             version: entry.doc.version,
