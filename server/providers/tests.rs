@@ -545,6 +545,39 @@ async fn a_request_on_a_connection_the_server_closed_is_sent_again_on_a_new_one(
     tokio::time::timeout(WAIT, server).await.expect("the server's script ended").expect("the server's script");
 }
 
+/// A hostile or broken server that closes every connection unanswered gets each attempt twice
+/// (the resend for a closed kept-alive connection), no more, and the error names the close.
+#[tokio::test]
+async fn a_server_that_never_answers_gets_each_attempt_twice_at_most() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&seen);
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let mut stream = tokio::io::BufReader::new(stream);
+            if read_request(&mut stream).await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    });
+    let config = ProviderConfig {
+        kind: ProviderKind::Openai,
+        base_url: format!("http://127.0.0.1:{port}/v1"),
+        max_retries: 1,
+        retry_base_ms: 1,
+        ..ProviderConfig::default()
+    };
+    let error = generate_error(&Provider::new(config).expect("provider"), raw()).await;
+    server.abort();
+    assert!(
+        matches!(&error, ProviderError::Unreachable { reason, .. } if reason.contains("connection closed before message completed")),
+        "{error:?}"
+    );
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 4, "2 attempts (max_retries 1), each sent twice");
+}
+
 #[tokio::test]
 async fn a_dropped_connection_yields_the_text_then_an_error() {
     let server = ModelServer::start().await;
