@@ -31,6 +31,18 @@ fn config(kind: ProviderKind, server: &ModelServer) -> ProviderConfig {
     }
 }
 
+/// An OpenAI-compatible provider for a server on `port` of 127.0.0.1 (a raw socket a test
+/// scripts, or none), retrying up to `max_retries` times 1 ms apart.
+fn at_port(port: u16, max_retries: u32) -> ProviderConfig {
+    ProviderConfig {
+        kind: ProviderKind::Openai,
+        base_url: format!("http://127.0.0.1:{port}/v1"),
+        max_retries,
+        retry_base_ms: 1,
+        ..ProviderConfig::default()
+    }
+}
+
 fn provider(kind: ProviderKind, server: &ModelServer) -> Provider {
     Provider::new(config(kind, server)).expect("provider")
 }
@@ -459,14 +471,7 @@ async fn a_refused_connection_gives_unreachable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
-    let config = ProviderConfig {
-        kind: ProviderKind::Openai,
-        base_url: format!("http://127.0.0.1:{port}/v1"),
-        max_retries: 1,
-        retry_base_ms: 1,
-        ..ProviderConfig::default()
-    };
-    let provider = Provider::with_key(config, Some(KEY.to_owned())).expect("provider");
+    let provider = Provider::with_key(at_port(port, 1), Some(KEY.to_owned())).expect("provider");
     let error = generate_error(&provider, raw()).await;
     match &error {
         ProviderError::Unreachable { url, .. } => {
@@ -529,13 +534,7 @@ async fn a_request_on_a_connection_the_server_closed_is_sent_again_on_a_new_one(
         assert!(read_request(&mut second).await, "the second request, sent again");
         second.get_mut().write_all(sse_answer("two").as_bytes()).await.expect("answer");
     });
-    let config = ProviderConfig {
-        kind: ProviderKind::Openai,
-        base_url: format!("http://127.0.0.1:{port}/v1"),
-        max_retries: 0,
-        ..ProviderConfig::default()
-    };
-    let provider = Provider::new(config).expect("provider");
+    let provider = Provider::new(at_port(port, 0)).expect("provider");
     for expected in ["one", "two"] {
         let stream = provider.generate(request(raw())).await.expect("generate");
         let (text, error) = collect(stream).await;
@@ -562,14 +561,7 @@ async fn a_server_that_never_answers_gets_each_attempt_twice_at_most() {
             }
         }
     });
-    let config = ProviderConfig {
-        kind: ProviderKind::Openai,
-        base_url: format!("http://127.0.0.1:{port}/v1"),
-        max_retries: 1,
-        retry_base_ms: 1,
-        ..ProviderConfig::default()
-    };
-    let error = generate_error(&Provider::new(config).expect("provider"), raw()).await;
+    let error = generate_error(&Provider::new(at_port(port, 1)).expect("provider"), raw()).await;
     server.abort();
     assert!(
         matches!(&error, ProviderError::Unreachable { reason, .. } if reason.contains("connection closed before message completed")),
