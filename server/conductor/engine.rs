@@ -332,7 +332,8 @@ impl Conductor {
         // The parse check's baseline (the region around the cursor parsed as it is now) does not
         // depend on the answer: it is built on a blocking thread while the model answers, so
         // only the candidates' incremental parses are left for after.
-        let check = start_parse_check(doc, cursor, tail.as_deref());
+        let rules = *postprocess_rules();
+        let check = if rules.parse_check { start_parse_check(doc, cursor, tail.as_deref()) } else { None };
         self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
         let indent_blocks = language_of(doc).is_some_and(|l| l.info.indent_blocks);
         // A tail of closers is replaced by the suggestion: cleaning sees the text after it, so a
@@ -344,7 +345,7 @@ impl Conductor {
             after,
             indent_blocks,
             multiline: config.multiline,
-            rules: *postprocess_rules(),
+            rules,
         };
         let collect = async {
             let mut stream = provider.generate(request).await?;

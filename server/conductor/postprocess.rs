@@ -18,11 +18,14 @@ pub(crate) struct Rules {
     /// A suggestion that starts by retyping the identifier the cursor is in (`cookie_` then
     /// `cookie_dict`) loses the repeated part.
     pub(crate) prefix_echo: bool,
+    /// A suggestion that adds parse errors around the cursor is cut to its first line, or
+    /// dropped when that adds errors too (the engine's parse check, `syntax::InsertionCheck`).
+    pub(crate) parse_check: bool,
 }
 
 impl Default for Rules {
     fn default() -> Self {
-        Rules { block_end: true, completes_block: true, prefix_echo: true }
+        Rules { block_end: true, completes_block: true, prefix_echo: true, parse_check: true }
     }
 }
 
@@ -35,6 +38,7 @@ impl Rules {
                 "block_end" => r.block_end = false,
                 "completes_block" => r.completes_block = false,
                 "prefix_echo" => r.prefix_echo = false,
+                "parse_check" => r.parse_check = false,
                 _ => {}
             }
         }
@@ -553,7 +557,8 @@ mod tests {
     #[test]
     fn rules_switched_off_by_name() {
         let off = Rules::without("block_end, prefix_echo,unknown");
-        assert_eq!(off, Rules { block_end: false, completes_block: true, prefix_echo: false });
+        assert_eq!(off, Rules { block_end: false, completes_block: true, prefix_echo: false, parse_check: true });
+        assert!(!Rules::without("parse_check").parse_check);
         assert_eq!(Rules::without(""), Rules::default());
         // With `block_end` off, column 0 is the block's indentation again, and test code stays.
         let s = Surroundings {

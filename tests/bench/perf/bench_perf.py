@@ -30,7 +30,9 @@ Runs, each in a fresh server process:
   from disk.
 
 Standard library only. `bench-perf.sh` installs the peers and calls this; `--servers baton` runs
-Baton alone.
+Baton alone. `BATON_POSTPROCESS_OFF` in this script's environment reaches Baton (and is named
+under the table): `BATON_POSTPROCESS_OFF=parse_check` measures the overhead without the parse
+check, the latency side of tests/bench/quality/RESULTS.md's ablation.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ TRACE_DELAY_MS = 150.0
 OVERHEAD_REQUESTS = 300
 OVERHEAD_WARMUP = 10
 OVERHEAD_GAP_S = 0.05
+# Post-processing rules to switch off in Baton (server/conductor/postprocess.rs `Rules`), passed
+# through from this script's environment for an ablation; the table's notes name them.
+RULES_OFF = "BATON_POSTPROCESS_OFF"
 OVERHEAD_ANSWER = "zz_bench(a, b)"
 # Typed in the overhead runs, never containing the answer's first character, so no server can
 # serve a request from a suggestion the user is typing through.
@@ -371,6 +376,9 @@ class Baton(ServerKind):
         cfg.write_text("")
         e["BATON_CONFIG"] = str(cfg)
         e["BATON_DATA_DIR"] = str(self.work / "data")
+        # An ablation run (BATON_POSTPROCESS_OFF=parse_check): the latency side of a rule.
+        if os.environ.get(RULES_OFF):
+            e[RULES_OFF] = os.environ[RULES_OFF]
         return e
 
     def init_options(self, model_url: str, mode: str):
@@ -838,7 +846,8 @@ def report(results: dict, command: str, meta: dict) -> str:
         out.append(f"| {label:<{w0}} | " + " | ".join(f"{v:>{ws[i]}}" for i, v in enumerate(c)) + " |")
     notes = [
         "",
-        f"{meta['date']}, commit {meta['commit']}, {meta['machine']}.",
+        f"{meta['date']}, commit {meta['commit']}, {meta['machine']}."
+        + (f" Baton with {RULES_OFF}={os.environ[RULES_OFF]}." if os.environ.get(RULES_OFF) else ""),
         "Versions: " + "; ".join(f"{n}: {results[n]['version'] or '?'}" for n in names) + ".",
         f"Trace: 81 keystrokes, 4 pauses of 2.5 s, model {meta.get('trace_delay_ms', TRACE_DELAY_MS):.0f} ms; each keystroke a didChange and an "
         "automatic request, the previous one cancelled. Overhead: 300 requests after one-character "
