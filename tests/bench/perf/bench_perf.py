@@ -20,8 +20,9 @@ Runs, each in a fresh server process:
   work and calls no model: what the transport, JSON and this client cost, and what a reparse
   started by the change takes from the request on a small machine.
 - didChange cost: CPU time of all the server's threads (/proc/PID/task/*/schedstat) for 200
-  one-character changes to the 10,000-line module, 20 ms apart, no requests, background work
-  (reparsing) included, idle CPU over the same span subtracted; microseconds per change.
+  one-character changes to the 10,000-line module (the overhead run's statements typed on where
+  it stopped), 20 ms apart, no requests, background work (reparsing) included, idle CPU over the
+  same span subtracted; microseconds per change.
 - memory: RSS (/proc/PID/status VmRSS) after opening 100 Python files of 300 lines and one
   completion request in the last; the median of three runs, each started with the server's
   executable out of the page cache (`evict_page_cache`), and the private part (RssAnon) beside
@@ -720,14 +721,21 @@ def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
                "woke_p50": percentile(samples_woke, 50), "woke_p99": percentile(samples_woke, 99),
                "calls": calls_made, "nonempty": nonempty, "errors": errors, "n": len(samples)}
         if with_didchange:
-            out["didchange_us"] = didchange_cost(lsp, uri, lines, (ln, ch), version)
+            out["didchange_us"] = didchange_cost(lsp, uri, lines, (ln, ch), version, typed, indent)
     finally:
         lsp.close()
     model.fixed = "value = 1"
     return out
 
 
-def didchange_cost(lsp: Lsp, uri: str, lines: list[str], cursor: tuple[int, int], version: int) -> float:
+def didchange_cost(lsp: Lsp, uri: str, lines: list[str], cursor: tuple[int, int], version: int,
+                   typed: int, indent: str) -> float:
+    """CPU per change while typing on where the overhead run stopped: the same statements
+    (OVERHEAD_TYPED from its `typed`th character, a newline followed by `indent`), so the text
+    is code being written, as in the requests' run. (Until 2026-12-05 every change added a `w`
+    to one word: after the 310 characters of the module run, `v ` and then a 200-letter name, a
+    syntax error whose longest tokens sent tree-sitter's error recovery into 15 ms reparses of
+    the rest of the module; tests/bench/perf/RESULTS.md.)"""
     pid = lsp.proc.pid
     time.sleep(1.0)
     span = DIDCHANGE_COUNT * DIDCHANGE_GAP_S + 1.0
@@ -737,9 +745,11 @@ def didchange_cost(lsp: Lsp, uri: str, lines: list[str], cursor: tuple[int, int]
     ln, ch = cursor
     c1, t1 = cpu_ns(pid), time.monotonic()
     for i in range(DIDCHANGE_COUNT):
+        c = OVERHEAD_TYPED[(typed + i) % len(OVERHEAD_TYPED)]
+        ins = c + indent if c == "\n" else c
         version += 1
-        lsp.notify("textDocument/didChange", change(uri, version, ln, ch, "w"))
-        ch += 1
+        lsp.notify("textDocument/didChange", change(uri, version, ln, ch, ins))
+        ln, ch = apply_insert(lines, ln, ch, ins)
         time.sleep(DIDCHANGE_GAP_S)
     time.sleep(1.0)
     busy = cpu_ns(pid) - c1 - idle_rate * (time.monotonic() - t1)
