@@ -15,6 +15,9 @@ Runs, each in a fresh server process:
   ready to be written, clocked by the scripted model in a process of its own (`ModelProcess`).
   The JSON also keeps `woke_p50`/`woke_p99`: the same with the model's time from when its
   process got to read the call (the measure before 2026-12-05).
+- overhead, plain text: the module's run with the file opened as `plaintext` (`module.txt`): for
+  Baton no tree, no scopes and no parse check, so what a model call costs a server without any
+  grammar; beside the module's row, what the grammar's work adds.
 - floor: the same loop as the module's overhead run (a one-character change to the open module,
   then a request), but the request names a document that is not open, so the server does no
   work and calls no model: what the transport, JSON and this client cost, and what a reparse
@@ -677,18 +680,20 @@ def open_files(kind: ServerKind, lsp: Lsp, count: int, tag: str) -> str | None:
 
 
 def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
-                 cursor: tuple[int, int], with_didchange: bool, others: int = 0) -> dict:
-    """Overhead of OVERHEAD_REQUESTS completion requests in `text`, each after a one-character
-    change, with `others` other Python files open beside it."""
+                 cursor: tuple[int, int], with_didchange: bool, others: int = 0,
+                 language_id: str = "python", extension: str = "py") -> dict:
+    """Overhead of OVERHEAD_REQUESTS completion requests in `text` (opened as `language_id`, in
+    a file named `name.extension`), each after a one-character change, with `others` other
+    Python files open beside it."""
     model.target = ""
     model.fixed = OVERHEAD_ANSWER
     model.delay_ms = 0.0
     lsp = start(kind, model, "overhead", f"overhead-{name}")
     try:
         open_files(kind, lsp, others, f"other_{name}")
-        uri = (kind.work / "root" / f"{name}.py").as_uri()
+        uri = (kind.work / "root" / f"{name}.{extension}").as_uri()
         lsp.notify("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": "python", "version": 0, "text": text}})
+            "uri": uri, "languageId": language_id, "version": 0, "text": text}})
         lines = text.split("\n")
         ln, ch = cursor
         indent = " " * ch
@@ -838,6 +843,8 @@ def report(results: dict, command: str, meta: dict) -> str:
          lambda r: f"{fmt(r['head']['p50'], 2)} / {fmt(r['head']['p99'], 2)}" if r.get("head") else "-"),
         (f"overhead, the module with {MEMORY_FILES} other files open p50 / p99 (ms)",
          lambda r: f"{fmt(r['others']['p50'], 2)} / {fmt(r['others']['p99'], 2)}" if r.get("others") else "-"),
+        ("overhead, the module opened as plain text p50 / p99 (ms)",
+         lambda r: f"{fmt(r['plain']['p50'], 2)} / {fmt(r['plain']['p99'], 2)}" if r.get("plain") else "-"),
         ("  model calls in the 300 overhead requests (module / class)",
          lambda r: f"{r['module']['calls']} / {r['class']['calls']}"),
         ("  floor: a document not open, after a change p50 / p99 (ms)",
@@ -938,6 +945,9 @@ def main() -> int:
             r["head"] = run_overhead(kind, model, "head", module_text, head_cursor, False)
             log(f"{n}: overhead in the 10,000-line module with {MEMORY_FILES} other files open")
             r["others"] = run_overhead(kind, model, "others", module_text, module_cursor, False, MEMORY_FILES)
+            log(f"{n}: overhead in the 10,000-line module opened as plain text")
+            r["plain"] = run_overhead(kind, model, "plain", module_text, module_cursor, False,
+                                      language_id="plaintext", extension="txt")
             log(f"{n}: floor (requests for a document not open, after changes to the module)")
             r["floor"] = run_floor(kind, model, module_text, module_cursor)
             log(f"{n}: memory with {MEMORY_FILES} open files")
