@@ -277,27 +277,23 @@ pub(crate) fn retry_after(headers: &HeaderMap, cap_ms: u64) -> Option<Duration> 
 /// reqwest returned one, i.e. before any answer (hyper's "connection closed before message
 /// completed").
 fn closed_before_answering(e: &reqwest::Error) -> bool {
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        if c.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
+    causes(e).any(|c| c.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message))
+}
+
+/// The errors under `e`, outermost first (its `source()` chain, without `e` itself).
+fn causes(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(e.source(), |&c| c.source())
 }
 
 /// A reqwest error's cause chain without the URL (which errors carry separately), e.g.
 /// `client error (Connect): tcp connect error: Connection refused (os error 111)`.
 pub(crate) fn describe(e: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source = e.source();
-    while let Some(cause) = source {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in causes(e) {
         let text = cause.to_string();
-        if !parts.last().is_some_and(|last: &String| last.contains(&text)) {
+        if !parts.last().is_some_and(|last| last.contains(&text)) {
             parts.push(text);
         }
-        source = cause.source();
     }
     if parts.is_empty() {
         parts.push(if e.is_timeout() { "timed out".to_owned() } else { "request failed".to_owned() });
