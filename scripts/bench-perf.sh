@@ -11,7 +11,9 @@
 #
 # Options:
 #   --servers LIST   baton,tabby-agent,lsp-ai (default all three; `--servers baton` needs no
-#                    installs, for CI and quick runs)
+#                    installs, for CI and quick runs); add `bare` for the reference server
+#                    (tests/bench/perf/bare_server.rs: one model call a request and nothing else,
+#                    the module's overhead row only), the floor of the measurement on the machine
 #   --baton PATH     the binary to measure (default: cargo build --release; target/release/baton)
 #   --json FILE      also write the raw numbers as JSON
 #   --trace-delay-ms N  the scripted model's delay in the typing trace (default 150; overhead: 0)
@@ -84,6 +86,12 @@ if [ -z "$BATON_BIN" ]; then
     BATON_BIN="$TARGET/release/baton"
 fi
 [ -x "$BATON_BIN" ] || die "no baton binary at $BATON_BIN"
+BARE_BIN=""
+if wants bare; then
+    log "building the reference server (cargo build --release --example bare_server)"
+    (cd "$REPO" && cargo build --quiet --release --locked --example bare_server >&2)
+    BARE_BIN="$TARGET/release/examples/bare_server"
+fi
 
 commit="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if ! git -C "$REPO" diff --quiet HEAD -- server 2>/dev/null; then commit="$commit+dirty"; fi
@@ -99,4 +107,4 @@ meta="$(python3 -c 'import json, sys; print(json.dumps({"commit": sys.argv[1], "
 extra=()
 [ -z "$JSON_OUT" ] || extra+=(--out "$JSON_OUT")
 python3 "$DRIVER" --servers "$SERVERS" --baton "$BATON_BIN" --tabby-agent "$TABBY_AGENT_JS" \
-    --lsp-ai "$LSP_AI_BIN" --trace-delay-ms "$TRACE_DELAY" --command "$COMMAND" --meta "$meta" "${extra[@]}"
+    --lsp-ai "$LSP_AI_BIN" --bare "$BARE_BIN" --trace-delay-ms "$TRACE_DELAY" --command "$COMMAND" --meta "$meta" "${extra[@]}"

@@ -111,5 +111,25 @@ class ScriptedModel(unittest.TestCase):
             m.stop()
 
 
+class Report(unittest.TestCase):
+    def test_the_reference_server_fills_only_the_module_row(self):
+        overhead = {"p50": 0.9, "p99": 1.4, "calls": 300, "nonempty": 300, "errors": 0}
+        baton = {"version": "baton 0.1.0",
+                 "trace": {"started": 6, "completed": 3, "shown": 66, "stale": 0, "answered": 81,
+                           "requests": 81, "unanswered": 0, "latencies_ms": [360.0, 390.0], "errors": 0},
+                 "module": dict(overhead, didchange_us=400.0), "class": overhead,
+                 "memory": {"rss": 14.8, "anon": 3.2}}
+        bare = {"version": "", "module": dict(overhead, p50=0.16, p99=0.6)}
+        table = bp.report({"baton": baton, "bare": bare}, "scripts/bench-perf.sh --servers baton,bare",
+                          {"date": "2026-12-05", "commit": "abc", "machine": "2 cores"})
+        rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:4]]
+                for line in table.splitlines() if line.startswith("| ") and line.count("|") == 4}
+        self.assertEqual(rows["overhead, 10,000-line module p50 / p99 (ms)"], ["0.90 / 1.40", "0.16 / 0.60"])
+        self.assertEqual(rows["overhead, 10,000-line one-class file p50 / p99 (ms)"], ["0.90 / 1.40", "-"])
+        self.assertEqual(rows["stale answers"], ["0", "-"])
+        self.assertEqual(rows["memory, 100 open files of 300 lines (MiB RSS, median of 3)"], ["14.8", "-"])
+        self.assertIn("bare: the reference, not a peer", table)
+
+
 if __name__ == "__main__":
     unittest.main()

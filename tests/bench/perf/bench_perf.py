@@ -331,6 +331,8 @@ class ServerKind:
 
     name = ""
     method = "textDocument/inlineCompletion"
+    # Runs only the overhead rows (the reference server, which keeps no documents).
+    overhead_only = False
 
     def __init__(self, binary: str, work: Path):
         self.binary = binary
@@ -477,7 +479,23 @@ class LspAi(ServerKind):
             return ""
 
 
-KINDS = {"baton": Baton, "tabby-agent": TabbyAgent, "lsp-ai": LspAi}
+class Bare(ServerKind):
+    """The reference, not a peer: `bare_server` (tests/bench/perf/bare_server.rs), which keeps no
+    documents and answers each request with one model call on a fixed prompt. Only the overhead
+    runs: its overhead is the floor of the measurement on this machine (harness, pipes, one HTTP
+    exchange, the wake-ups of three processes)."""
+
+    name = "bare"
+    overhead_only = True
+
+    def argv(self) -> list[str]:
+        return [self.binary]
+
+    def init_options(self, model_url: str, mode: str):
+        return {"model_url": model_url}
+
+
+KINDS = {"baton": Baton, "tabby-agent": TabbyAgent, "lsp-ai": LspAi, "bare": Bare}
 
 
 def start(kind: ServerKind, model: ModelProcess, mode: str, tag: str) -> Lsp:
@@ -854,8 +872,14 @@ def report(results: dict, command: str, meta: dict) -> str:
         ("  of which private (RssAnon; the rest is the executable's mapped pages)",
          lambda r: fmt(r["memory"]["anon"], 1)),
     ]
+    def cell(f, r: dict) -> str:
+        try:
+            return f(r)
+        except KeyError:  # a row the server did not run (the reference runs only one)
+            return "-"
+
     w0 = max(len(r[0]) for r in rows)
-    cells = [[f(results[n]) for n in names] for _, f in rows]
+    cells = [[cell(f, results[n]) for n in names] for _, f in rows]
     ws = [max(len(n), *(len(c[i]) for c in cells)) for i, n in enumerate(names)]
     out = [f"| {'':<{w0}} | " + " | ".join(f"{n:>{ws[i]}}" for i, n in enumerate(names)) + " |",
            f"|{'-' * (w0 + 2)}|" + "|".join("-" * (w + 1) + ":" for w in ws) + "|"]
@@ -873,13 +897,21 @@ def report(results: dict, command: str, meta: dict) -> str:
     requests = {"baton": "baton textDocument/inlineCompletion (triggerKind Automatic)",
                 "tabby-agent": "tabby-agent textDocument/completion (its 1.5.0 language server has no "
                                "inline completion: -32601)",
-                "lsp-ai": "lsp-ai textDocument/completion (its only completion request)"}
+                "lsp-ai": "lsp-ai textDocument/completion (its only completion request)",
+                "bare": "bare textDocument/inlineCompletion"}
     overhead = {"baton": "baton completion.debounce_ms = max_debounce_ms = 0",
                 "tabby-agent": "tabby-agent completion.debounce fixed 0",
-                "lsp-ai": "lsp-ai max_requests_per_second 100 (the trace keeps its default of 1)"}
+                "lsp-ai": "lsp-ai max_requests_per_second 100 (the trace keeps its default of 1)",
+                "bare": "bare has none"}
     notes.append("Requests: " + "; ".join(requests[n] for n in names) + ".")
     notes.append("Overhead runs without debounce: " + "; ".join(overhead[n] for n in names) + ".")
+    if "bare" in names:
+        notes.append("bare: the reference, not a peer (tests/bench/perf/bare_server.rs): no documents, "
+                     "one model call on a fixed prompt per request, one thread, blocking I/O; the "
+                     "module row only. Its overhead is the floor of the measurement on this machine.")
     for n in names:
+        if "trace" not in results[n]:
+            continue
         t = results[n]["trace"]
         extra = []
         if t["errors"]:
@@ -901,6 +933,7 @@ def main() -> int:
     ap.add_argument("--baton", required=True)
     ap.add_argument("--tabby-agent", default="")
     ap.add_argument("--lsp-ai", default="")
+    ap.add_argument("--bare", default="", help="the reference server (cargo build --release --example bare_server)")
     ap.add_argument("--command", default="")
     ap.add_argument("--meta", default="{}")
     ap.add_argument("--out", default="")
@@ -911,10 +944,11 @@ def main() -> int:
     names = [s.strip() for s in args.servers.split(",") if s.strip()]
     for n in names:
         if n not in KINDS:
-            log(f"unknown server {n!r} (baton, tabby-agent, lsp-ai)")
+            log(f"unknown server {n!r} (baton, tabby-agent, lsp-ai, bare)")
             return 2
     binaries = {n: str(Path(b).resolve()) if b else ""
-                for n, b in (("baton", args.baton), ("tabby-agent", args.tabby_agent), ("lsp-ai", args.lsp_ai))}
+                for n, b in (("baton", args.baton), ("tabby-agent", args.tabby_agent), ("lsp-ai", args.lsp_ai),
+                             ("bare", args.bare))}
     trace = json.loads((HERE / "trace.json").read_text())
     module_text, module_cursor = module_file(10_000)
     _, head_cursor = module_file(10_000, 0.04)
@@ -935,6 +969,11 @@ def main() -> int:
             work.mkdir()
             kind = KINDS[n](binaries[n], work)
             r: dict = {"version": kind.version()}
+            if kind.overhead_only:
+                log(f"{n}: overhead on the 10,000-line module (the reference: one model call a request)")
+                r["module"] = run_overhead(kind, model, "module", module_text, module_cursor, False)
+                results[n] = r
+                continue
             log(f"{n}: typing trace")
             r["trace"] = run_trace(kind, model, trace, args.trace_delay_ms)
             log(f"{n}: overhead on the 10,000-line module, didChange cost")
