@@ -81,8 +81,13 @@ fn log_panics() {
 }
 
 // Before logging is set up, and for the CLI's own failure, stderr is the only place to say so.
+//
+// One worker: the session is one task (the transport drives every handler inside it), parses
+// and file work run on the blocking pool, and the rest is I/O. A second worker gained the session
+// nothing and cost every request cross-core wake-ups: the model's answer arrived on the other
+// worker, which woke the first (tests/bench/perf/RESULTS.md, "A reference server").
 #[allow(clippy::print_stderr)]
-#[tokio::main]
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     if let Err(e) = init_logging(&args) {
