@@ -57,7 +57,11 @@ impl Cache {
             if e.doc != doc || cursor < e.cursor {
                 return None;
             }
-            let typed_chars = cursor - e.cursor;
+            // Typed past the suggestion's end: no rope slice needed to rule it out (most entries,
+            // as typing moves on).
+            if cursor - e.cursor >= e.text.chars().count() {
+                return None;
+            }
             let typed = rope.slice(e.cursor..cursor);
             let mut suggestion = e.text.chars();
             if !typed.chars().all(|c| suggestion.next() == Some(c)) {
@@ -65,7 +69,7 @@ impl Cache {
             }
             let rest: String = suggestion.collect();
             let unchanged = before(rope, e.cursor) == e.before && after(rope, cursor) == e.after;
-            (unchanged && !rest.is_empty() && typed_chars <= e.text.chars().count()).then_some(rest)
+            unchanged.then_some(rest)
         })
     }
 }
@@ -95,5 +99,18 @@ mod tests {
         cache.insert("a.rs", &rope, 19, "2;", 8);
         rope.insert(0, "// changed\n");
         assert_eq!(cache.lookup("a.rs", &rope, 30), None);
+    }
+
+    #[test]
+    fn a_suggestion_typed_to_its_end_or_past_it_is_spent() {
+        let mut cache = Cache::default();
+        let mut rope = Rope::from_str("x = \n");
+        cache.insert("a.py", &rope, 4, "f(1)", 8);
+        rope.insert(4, "f(1");
+        assert_eq!(cache.lookup("a.py", &rope, 7).as_deref(), Some(")"), "one char left");
+        rope.insert(7, ")");
+        assert_eq!(cache.lookup("a.py", &rope, 8), None, "typed to its end: nothing left to offer");
+        rope.insert(8, " + 2");
+        assert_eq!(cache.lookup("a.py", &rope, 12), None, "typed past its end");
     }
 }
