@@ -330,10 +330,17 @@ impl Conductor {
         let request = prepare(doc, cursor, others, &config, provider, tail.as_deref());
         let prepare_us = t_prepare.elapsed().as_micros();
         // The parse check's baseline (the region around the cursor parsed as it is now) does not
-        // depend on the answer: it is built on a blocking thread while the model answers, so
-        // only the candidates' incremental parses are left for after.
+        // depend on the answer: it is built now, on this thread, before the model is asked.
+        // Built on a blocking thread while the model answered, it was ready in time only at the
+        // median: waking that thread took ~170 µs, and it then competed for the cores with the
+        // document's own reparse after the change and with a local model, so at p90 the answer
+        // waited ~0.3 ms for it and at p99 ~0.8 ms (tests/bench/perf/RESULTS.md). Its cost is
+        // bounded like the candidates' parses after the answer, which run here too: a region of
+        // at most `syntax::REGION_MAX_BYTES`, each parse stopped at `syntax::CHECK_BUDGET`.
         let rules = *postprocess_rules();
-        let check = if rules.parse_check { start_parse_check(doc, cursor, tail.as_deref()) } else { None };
+        let t_baseline = Instant::now();
+        let check = if rules.parse_check { parse_check(doc, cursor, tail.as_deref()) } else { None };
+        let baseline_us = t_baseline.elapsed().as_micros();
         self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
         let indent_blocks = language_of(doc).is_some_and(|l| l.info.indent_blocks);
         // A tail of closers is replaced by the suggestion: cleaning sees the text after it, so a
@@ -381,16 +388,10 @@ impl Conductor {
         };
         let clean_us = t_clean.elapsed().as_micros();
         let t_parse = Instant::now();
-        let check = match check {
-            Some(handle) => handle.await.unwrap_or_else(|e| {
-                tracing::warn!("the parse check failed ({e}); the suggestion is kept unchecked");
-                None
-            }),
-            None => None,
-        };
         let kept = keep_if_parse_not_worse(check.as_ref(), text, tail.as_deref());
         tracing::debug!(
             prepare_us,
+            baseline_us,
             model_us,
             clean_us,
             parse_check_us = t_parse.elapsed().as_micros(),
@@ -414,21 +415,17 @@ impl Conductor {
     }
 }
 
-/// Starts building the parse check of suggestions at `cursor` in `doc` (replacing `tail`) on a
-/// blocking thread ([`syntax::InsertionCheck::new`] parses the region around the cursor once).
-/// `None` when the document has no tree (not parsed yet, over a limit, no grammar): then there
-/// is nothing to compare with.
-fn start_parse_check(
-    doc: &DocSnapshot,
-    cursor: usize,
-    tail: Option<&str>,
-) -> Option<tokio::task::JoinHandle<Option<syntax::InsertionCheck>>> {
+/// The parse check of suggestions at `cursor` in `doc` (replacing `tail`):
+/// [`syntax::InsertionCheck::new`] parses the region around the cursor once. `None` when the
+/// document has no tree (not parsed yet, over a limit, no grammar): then there is nothing to
+/// compare with.
+fn parse_check(doc: &DocSnapshot, cursor: usize, tail: Option<&str>) -> Option<syntax::InsertionCheck> {
     // The tree and the rope are reference counted: the copies cost no parse and no text copy.
     let syntax = doc.syntax.clone()?;
     let rope = doc.rope.clone();
     let cursor_byte = rope.try_char_to_byte(cursor).ok()?;
     let replaced = tail.map_or(0, str::len);
-    Some(tokio::task::spawn_blocking(move || syntax::InsertionCheck::new(syntax, rope, cursor_byte, replaced)))
+    syntax::InsertionCheck::new(syntax, rope, cursor_byte, replaced)
 }
 
 /// Keeps the suggestion if inserting it does not add parse errors around the cursor; else tries
@@ -597,12 +594,6 @@ mod tests {
         (DocSnapshot { key: "k".into(), path: "a.py".into(), rope, syntax, language_id: "python".into() }, cursor)
     }
 
-    /// The parse check at `cursor` in `doc`, built on this thread.
-    fn parse_check(doc: &DocSnapshot, cursor: usize) -> Option<syntax::InsertionCheck> {
-        let cursor_byte = doc.rope.try_char_to_byte(cursor).ok()?;
-        syntax::InsertionCheck::new(doc.syntax.clone()?, doc.rope.clone(), cursor_byte, 0)
-    }
-
     /// Issue 13: `except KeyError:` where the document had `except:` came back empty ("the
     /// suggestion made the parse worse"). A valid line keeps its place at every cursor placement.
     #[test]
@@ -616,7 +607,7 @@ mod tests {
             ("    $0", "except:"),
         ] {
             let (d, cur) = fixture(&format!("{body}{line}{tail}"));
-            let check = parse_check(&d, cur);
+            let check = parse_check(&d, cur, None);
             assert_eq!(
                 keep_if_parse_not_worse(check.as_ref(), text.to_owned(), None).as_deref(),
                 Some(text),
@@ -625,7 +616,7 @@ mod tests {
         }
         // A line that breaks a clean parse is still refused.
         let (d, cur) = fixture("def f(x):\n    $0\n    return x\n");
-        assert_eq!(keep_if_parse_not_worse(parse_check(&d, cur).as_ref(), "y = (]".to_owned(), None), None);
+        assert_eq!(keep_if_parse_not_worse(parse_check(&d, cur, None).as_ref(), "y = (]".to_owned(), None), None);
     }
 
     #[test]
