@@ -494,6 +494,9 @@ class Bare(ServerKind):
     def init_options(self, model_url: str, mode: str):
         return {"model_url": model_url}
 
+    def version(self) -> str:
+        return "the reference (tests/bench/perf/bare_server.rs)"
+
 
 KINDS = {"baton": Baton, "tabby-agent": TabbyAgent, "lsp-ai": LspAi, "bare": Bare}
 
