@@ -5,10 +5,9 @@
 //! of its own.
 //!
 //! One thread, blocking I/O, no runtime: it reads each LSP message from stdin and parses it as
-//! JSON, keeps no documents, and answers each `textDocument/inlineCompletion` or
-//! `textDocument/completion` request with one `POST /v1/completions` (a fixed 10-character
-//! prompt, `"stream": false`) on one kept-alive connection with `TCP_NODELAY`, then writes the
-//! answer's text as one item. It reads the model's answer by `Content-Length` only, as the
+//! JSON, keeps no documents, and answers each `textDocument/inlineCompletion` request with one
+//! `POST /v1/completions` (a fixed 10-character prompt, `"stream": false`) on one kept-alive
+//! connection with `TCP_NODELAY`, then writes the answer's text as one item. It reads the model's answer by `Content-Length` only, as the
 //! benchmark's scripted model (`tests/bench/perf/scripted_model.py`) writes it; it is not an HTTP
 //! client for other servers.
 //!
@@ -37,25 +36,19 @@ fn main() -> io::Result<()> {
                     .unwrap_or_default()
                     .trim_start_matches("http://")
                     .to_owned();
-                let caps = json!({"inlineCompletionProvider": {}, "completionProvider": {},
-                                  "textDocumentSync": 2});
+                let caps = json!({"inlineCompletionProvider": {}, "textDocumentSync": 2});
                 json!({"jsonrpc": "2.0", "id": id, "result": {"capabilities": caps}})
             }
-            ("textDocument/inlineCompletion" | "textDocument/completion", Some(id)) => {
-                match complete(&mut model, &model_addr) {
-                    Ok(text) if method == "textDocument/completion" => {
-                        json!({"jsonrpc": "2.0", "id": id, "result": [{"label": text, "insertText": text}]})
-                    }
-                    Ok(text) => {
-                        json!({"jsonrpc": "2.0", "id": id, "result": {"items": [{"insertText": text}]}})
-                    }
-                    Err(e) => {
-                        model = None;
-                        json!({"jsonrpc": "2.0", "id": id,
-                               "error": {"code": -32603, "message": format!("model call: {e}")}})
-                    }
+            ("textDocument/inlineCompletion", Some(id)) => match complete(&mut model, &model_addr) {
+                Ok(text) => {
+                    json!({"jsonrpc": "2.0", "id": id, "result": {"items": [{"insertText": text}]}})
                 }
-            }
+                Err(e) => {
+                    model = None;
+                    json!({"jsonrpc": "2.0", "id": id,
+                               "error": {"code": -32603, "message": format!("model call: {e}")}})
+                }
+            },
             (_, Some(id)) if !method.is_empty() => json!({"jsonrpc": "2.0", "id": id, "result": null}),
             _ => continue,
         };

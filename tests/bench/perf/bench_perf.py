@@ -844,6 +844,11 @@ def fmt(v, digits: int = 1) -> str:
     return f"{v:.{digits}f}"
 
 
+def p50_p99(run: str):
+    """A table cell: the overhead run `run`'s p50 / p99 in ms (KeyError when it did not run)."""
+    return lambda r: f"{fmt(r[run]['p50'], 2)} / {fmt(r[run]['p99'], 2)}"
+
+
 def report(results: dict, command: str, meta: dict) -> str:
     names = list(results)
     rows = [
@@ -856,20 +861,14 @@ def report(results: dict, command: str, meta: dict) -> str:
         ("pause-to-suggestion p50 / p90 (ms)",
          lambda r: f"{fmt(percentile(r['trace']['latencies_ms'], 50), 0)} / "
                    f"{fmt(percentile(r['trace']['latencies_ms'], 90), 0)}"),
-        ("overhead, 10,000-line module p50 / p99 (ms)",
-         lambda r: f"{fmt(r['module']['p50'], 2)} / {fmt(r['module']['p99'], 2)}"),
-        ("overhead, 10,000-line one-class file p50 / p99 (ms)",
-         lambda r: f"{fmt(r['class']['p50'], 2)} / {fmt(r['class']['p99'], 2)}"),
-        ("overhead, the module at line ~400 (its first 32 KB) p50 / p99 (ms)",
-         lambda r: f"{fmt(r['head']['p50'], 2)} / {fmt(r['head']['p99'], 2)}" if r.get("head") else "-"),
-        (f"overhead, the module with {MEMORY_FILES} other files open p50 / p99 (ms)",
-         lambda r: f"{fmt(r['others']['p50'], 2)} / {fmt(r['others']['p99'], 2)}" if r.get("others") else "-"),
-        ("overhead, the module opened as plain text p50 / p99 (ms)",
-         lambda r: f"{fmt(r['plain']['p50'], 2)} / {fmt(r['plain']['p99'], 2)}" if r.get("plain") else "-"),
+        ("overhead, 10,000-line module p50 / p99 (ms)", p50_p99("module")),
+        ("overhead, 10,000-line one-class file p50 / p99 (ms)", p50_p99("class")),
+        ("overhead, the module at line ~400 (its first 32 KB) p50 / p99 (ms)", p50_p99("head")),
+        (f"overhead, the module with {MEMORY_FILES} other files open p50 / p99 (ms)", p50_p99("others")),
+        ("overhead, the module opened as plain text p50 / p99 (ms)", p50_p99("plain")),
         ("  model calls in the 300 overhead requests (module / class)",
          lambda r: f"{r['module']['calls']} / {r['class']['calls']}"),
-        ("  floor: a document not open, after a change p50 / p99 (ms)",
-         lambda r: f"{fmt(r['floor']['p50'], 2)} / {fmt(r['floor']['p99'], 2)}" if r.get("floor") else "-"),
+        ("  floor: a document not open, after a change p50 / p99 (ms)", p50_p99("floor")),
         ("didChange cost, 10,000-line module (µs CPU)", lambda r: fmt(r["module"].get("didchange_us"), 0)),
         ("memory, 100 open files of 300 lines (MiB RSS, median of 3)", lambda r: fmt(r["memory"]["rss"], 1)),
         ("  of which private (RssAnon; the rest is the executable's mapped pages)",
@@ -878,7 +877,7 @@ def report(results: dict, command: str, meta: dict) -> str:
     def cell(f, r: dict) -> str:
         try:
             return f(r)
-        except KeyError:  # a row the server did not run (the reference runs only one)
+        except KeyError:  # a run this server did not do (the reference, or an older JSON)
             return "-"
 
     w0 = max(len(r[0]) for r in rows)
