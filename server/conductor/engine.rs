@@ -329,18 +329,7 @@ impl Conductor {
         let config = CompletionConfig { temperature, ..config };
         let request = prepare(doc, cursor, others, &config, provider, tail.as_deref());
         let prepare_us = t_prepare.elapsed().as_micros();
-        // The parse check's baseline (the region around the cursor parsed as it is now) does not
-        // depend on the answer: it is built now, on this thread, before the model is asked.
-        // Built on a blocking thread while the model answered, it was ready in time only at the
-        // median: waking that thread took ~170 µs, and it then competed for the cores with the
-        // document's own reparse after the change and with a local model, so at p90 the answer
-        // waited ~0.3 ms for it and at p99 ~0.8 ms (tests/bench/perf/RESULTS.md). Its cost is
-        // bounded like the candidates' parses after the answer, which run here too: a region of
-        // at most `syntax::REGION_MAX_BYTES`, each parse stopped at `syntax::CHECK_BUDGET`.
         let rules = *postprocess_rules();
-        let t_baseline = Instant::now();
-        let check = if rules.parse_check { parse_check(doc, cursor, tail.as_deref()) } else { None };
-        let baseline_us = t_baseline.elapsed().as_micros();
         self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
         let indent_blocks = language_of(doc).is_some_and(|l| l.info.indent_blocks);
         // A tail of closers is replaced by the suggestion: cleaning sees the text after it, so a
@@ -370,13 +359,37 @@ impl Conductor {
             }
             Ok::<_, ProviderError>(raw)
         };
+        tokio::pin!(collect);
         let t_model = Instant::now();
-        let raw = tokio::select! {
-            r = collect => r?,
-            _ = notified => {
-                self.counters.superseded.fetch_add(1, Ordering::Relaxed);
-                return Ok(Asked::Superseded);
+        // The request goes out first: polled once, it is handed to the connection, and the
+        // yield lets the connection's task write it. The parse check's baseline (the region
+        // around the cursor parsed as it is now) does not depend on the answer, so it is built
+        // then, on this thread, while the model works. Built before the request, its whole
+        // parse (p50 ~0.2 ms, p99 ~0.7 ms on a 10,000-line module) was added to every
+        // suggestion; on a blocking thread, waking that thread took ~170 us and the answer still
+        // waited for it at p90 (tests/bench/perf/RESULTS.md). Its cost is bounded like the
+        // candidates' parses after the answer: a region of at most `syntax::REGION_MAX_BYTES`,
+        // each parse stopped at `syntax::CHECK_BUDGET`.
+        let early = match futures::poll!(collect.as_mut()) {
+            std::task::Poll::Ready(Err(e)) => return Err(e),
+            std::task::Poll::Ready(Ok(raw)) => Some(raw),
+            std::task::Poll::Pending => {
+                tokio::task::yield_now().await;
+                None
             }
+        };
+        let t_baseline = Instant::now();
+        let check = if rules.parse_check { parse_check(doc, cursor, tail.as_deref()) } else { None };
+        let baseline_us = t_baseline.elapsed().as_micros();
+        let raw = match early {
+            Some(raw) => raw,
+            None => tokio::select! {
+                r = &mut collect => r?,
+                _ = notified => {
+                    self.counters.superseded.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Asked::Superseded);
+                }
+            },
         };
         let model_time = t_model.elapsed();
         self.observe_model_time(model_time);
