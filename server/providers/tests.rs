@@ -778,3 +778,18 @@ async fn the_key_never_appears_in_debug_or_errors() {
         assert!(!shown.contains(KEY), "{shown}");
     }
 }
+
+#[tokio::test]
+async fn one_provider_posts_each_request_to_its_own_endpoint() {
+    // The parsed URL is remembered between requests: a raw prompt after a chat one must not go
+    // to the chat endpoint, nor the other way round.
+    let server = ModelServer::start().await;
+    let provider = provider(ProviderKind::Openai, &server);
+    for prompt in [raw(), chat(), chat(), raw()] {
+        server.push(Reply::text("ok"));
+        let (text, error) = collect(provider.generate(request(prompt)).await.expect("stream")).await;
+        assert_eq!((text.as_str(), error.map(|e| e.to_string())), ("ok", None));
+    }
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/v1/completions", "/v1/chat/completions", "/v1/chat/completions", "/v1/completions"]);
+}
