@@ -196,8 +196,30 @@ pub(super) fn parse_input<'t>(
     budget: Duration,
     cancel: &AtomicBool,
 ) -> Result<Tree, ParseError> {
-    // A new parser each time: an abandoned parse leaves no half-done state behind to resume.
-    let mut parser = Parser::new();
+    PARSER.with_borrow_mut(|parser| {
+        // An abandoned parse leaves half-done state behind for the next call to resume: dropped.
+        parser.reset();
+        parse_with(parser, grammar, &mut read, old, budget, cancel)
+    })
+}
+
+thread_local! {
+    /// One parser per thread, reused: a new parser for each parse allocated its stack and
+    /// arrays again, and freed them after, so the next large allocation walked every small
+    /// chunk freed since (glibc's `malloc_consolidate`): ~19% of the CPU of the benchmark's
+    /// module run in a `perf record` profile, most of it in the reparse after each change.
+    static PARSER: std::cell::RefCell<Parser> = std::cell::RefCell::new(Parser::new());
+}
+
+/// [`parse_input`] with `parser`.
+fn parse_with<'t>(
+    parser: &mut Parser,
+    grammar: &tree_sitter::Language,
+    read: &mut impl FnMut(usize) -> &'t [u8],
+    old: Option<&Tree>,
+    budget: Duration,
+    cancel: &AtomicBool,
+) -> Result<Tree, ParseError> {
     parser.set_language(grammar).map_err(|_| ParseError::Refused)?;
     let mut read = |byte: usize, _: Point| read(byte);
     let started = Instant::now();

@@ -178,6 +178,23 @@ fn unterminated_string(bytes: usize) -> String {
 }
 
 #[test]
+fn a_parse_after_an_abandoned_one_starts_afresh() {
+    // The thread's parser is reused: a parse stopped half-way must not be resumed by the next
+    // parse on the thread, which would build its tree from the other text's half-done state.
+    let lang = language_for("rust", "").expect("rust");
+    let big = Rope::from_str(&unterminated_string(30_000));
+    let cancelled = parse_within(lang, &big, None, Duration::from_secs(600), &AtomicBool::new(true));
+    assert_eq!(cancelled.err(), Some(ParseError::Cancelled));
+    let over = parse_within(lang, &big, None, Duration::ZERO, &AtomicBool::new(false));
+    assert_eq!(over.err(), Some(ParseError::OverBudget { budget: Duration::ZERO }));
+    let small = Rope::from_str("fn add(a: i32) -> i32 {\n    a\n}\n");
+    let tree = parse_within(lang, &small, None, Duration::from_secs(5), &AtomicBool::new(false)).expect("parses");
+    assert_eq!(tree.root_node().to_sexp(), Syntax::parse(lang, &small).expect("parses").tree.root_node().to_sexp());
+    assert!(!tree.root_node().has_error());
+    assert_eq!(tree.root_node().end_byte(), small.len_bytes());
+}
+
+#[test]
 fn a_parse_over_its_budget_is_abandoned_and_a_cancelled_one_stops() {
     let lang = language_for("rust", "").expect("rust");
     let rope = Rope::from_str(&unterminated_string(30_000));
