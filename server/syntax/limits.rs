@@ -206,8 +206,9 @@ pub(super) fn parse_input<'t>(
 thread_local! {
     /// One parser per thread, reused: a new parser for each parse allocated its stack and
     /// arrays again, and freed them after, so the next large allocation walked every small
-    /// chunk freed since (glibc's `malloc_consolidate`): ~19% of the CPU of the benchmark's
-    /// module run in a `perf record` profile, most of it in the reparse after each change.
+    /// chunk freed since (glibc's `malloc_consolidate`): 21.6% of Baton's CPU in a `perf
+    /// record` profile of the benchmark's module run, 3.1% with the parser reused
+    /// (tests/bench/perf/RESULTS.md).
     static PARSER: std::cell::RefCell<Parser> = std::cell::RefCell::new(Parser::new());
 }
 
