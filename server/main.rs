@@ -110,7 +110,7 @@ async fn main() -> std::process::ExitCode {
             // from here every message waited for a wake-up of this thread.
             let session = tokio::spawn(baton::lsp::transport::serve(
                 baton::memory::Watched::new(baton::lsp::stdio::stdin(), activity),
-                baton::lsp::stdio::stdout(),
+                baton::memory::Settled::new(baton::lsp::stdio::stdout()),
                 service,
                 socket,
                 baton::server::CONCURRENCY,

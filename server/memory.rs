@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -89,6 +89,38 @@ impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
     }
 }
 
+/// A writer (the server's standard output) that settles the heap ([`settle_free_blocks`]) after
+/// each flush: the transport flushes once per message, so the blocks a request freed are merged
+/// once its answer is out, while the server waits for the editor.
+pub struct Settled<W> {
+    inner: W,
+}
+
+impl<W> Settled<W> {
+    /// `inner`, the heap settled after each of its flushes that succeeds.
+    pub fn new(inner: W) -> Self {
+        Self { inner }
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Settled<W> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let flushed = Pin::new(&mut self.inner).poll_flush(cx);
+        if matches!(flushed, Poll::Ready(Ok(()))) {
+            settle_free_blocks();
+        }
+        flushed
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// Runs `trim` on a blocking thread each time the editor has been quiet for `quiet` after some
 /// input, once per quiet spell. Never returns; spawn it.
 pub async fn trim_when_quiet(activity: Arc<Activity>, quiet: Duration, trim: fn()) {
@@ -137,6 +169,25 @@ fn trim() -> bool {
     false
 }
 
+/// The block [`settle_free_blocks`] asks for, in bytes: above glibc's per-thread cache (blocks up
+/// to 1,032 bytes) and its small bins (under 1,024), so the request takes the path that first
+/// merges the arena's fast bins.
+const SETTLE_BYTES: usize = 4096;
+
+/// Makes glibc merge the small blocks this thread's arena freed since its last large allocation,
+/// now. glibc leaves freed small blocks unmerged in "fast bins"; the next allocation of a block
+/// of 1 KiB or more from the arena first merges all of them (`malloc_consolidate`). A completion
+/// request frees hundreds to thousands of small blocks (JSON values, the HTTP exchange, the parse
+/// check's trees), so the next request's first large allocation (its prompt, a tree cursor's
+/// stack) paid that merge on its way to the model: in the benchmark's module run, most of the
+/// time of the slowest steps (tests/bench/perf/RESULTS.md, "The heap settled after each
+/// answer"). [`Settled`] calls this after each message is written to the editor, when the server
+/// has answered and would otherwise wait. Elsewhere than glibc: nothing to do.
+pub fn settle_free_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    drop(std::hint::black_box(Vec::<u8>::with_capacity(SETTLE_BYTES)));
+}
+
 /// The process's private resident memory (`RssAnon` of /proc/self/status) in KiB, if known.
 fn rss_anon_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -148,6 +199,37 @@ fn rss_anon_kib() -> Option<u64> {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
+
+    /// The small blocks freed on a thread sit in glibc's fast bins until a flush of the
+    /// server's output merges them (`Settled`, `settle_free_blocks`), on that thread's arena.
+    /// The free blocks in glibc's fast bins, all arenas (mallinfo(3)).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    fn fast_blocks() -> usize {
+        // SAFETY: mallinfo2 takes no pointers; it locks each arena while it counts.
+        unsafe { libc::mallinfo2() }.smblks
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn settling_merges_the_small_blocks_this_thread_freed() {
+        use tokio::io::AsyncWriteExt;
+        let merged = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+            let mut out = Settled::new(tokio::io::sink());
+            runtime.block_on(out.write_all(b"Content-Length: 2\r\n\r\n{}")).expect("written");
+            let blocks: Vec<Box<[u8; 40]>> = (0..5000).map(|_| Box::new([7; 40])).collect();
+            std::hint::black_box(&blocks);
+            // The first seven of a size go to the thread's cache, the rest to the fast bins.
+            drop(blocks);
+            let before = fast_blocks();
+            runtime.block_on(out.flush()).expect("flushed");
+            before.saturating_sub(fast_blocks())
+        })
+        .join()
+        .expect("the thread ran");
+        assert!(merged >= 4000, "only {merged} of ~4,993 freed blocks were merged by the flush");
+    }
 
     static TRIMS: AtomicUsize = AtomicUsize::new(0);
 
