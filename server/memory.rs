@@ -212,8 +212,6 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
-    /// The small blocks freed on a thread sit in glibc's fast bins until a flush of the
-    /// server's output merges them (`Settled`, `settle_free_blocks`), on that thread's arena.
     /// The free blocks in glibc's fast bins, all arenas (mallinfo(3)).
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[allow(unsafe_code)]
@@ -222,11 +220,13 @@ mod tests {
         unsafe { libc::mallinfo2() }.smblks
     }
 
+    /// The small blocks freed on a thread sit in glibc's fast bins until a flush of the
+    /// server's output merges them (`Settled`, `settle_free_blocks`), on that thread's arena.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn settling_merges_the_small_blocks_this_thread_freed() {
         use tokio::io::AsyncWriteExt;
-        let merged = std::thread::spawn(move || {
+        let merged = std::thread::spawn(|| {
             let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
             let mut out = Settled::new(tokio::io::sink());
             runtime.block_on(out.write_all(b"Content-Length: 2\r\n\r\n{}")).expect("written");
