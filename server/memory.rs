@@ -1,5 +1,6 @@
 //! The server process's own heap: free memory returned to the system once the editor has been
-//! quiet for a moment (glibc's malloc_trim(3)).
+//! quiet for a moment (glibc's malloc_trim(3)), and the small blocks a request freed merged once
+//! its answer is written ([`Settled`]).
 //!
 //! glibc keeps memory that was freed in the middle of its heaps (between blocks still in use) and
 //! in each thread's arena: a parse, a burst of `didOpen`s or a long prompt leaves megabytes

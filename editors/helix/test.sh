@@ -269,7 +269,7 @@ if wait_for 5 screen_has 'Baton: fix with the model: total may be undefined'; th
         # Seen once (2026-12-06): Helix refused the edit as outdated ("expected 7 but got 6")
         # and Baton's copy of line 6 read `mpute_total(items)co`; the changes Helix sent for
         # the accepted completion tell whose copy went wrong.
-        fail "picking the fix applies the model's edit (workspace/applyEdit)" "$(dump; grep -E 'didChange|outdated|ERROR' "$W/cache/helix/helix.log" | grep -v tree-sitter | tail -8)"
+        fail "picking the fix applies the model's edit (workspace/applyEdit)" "$(dump; grep -E 'textDocument/didChange"|outdated|ERROR' "$W/cache/helix/helix.log" | grep -v tree-sitter | tail -8)"
     fi
 else
     fail "space a on a diagnostic lists Baton's fix" "$(dump)"
