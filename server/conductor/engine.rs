@@ -99,6 +99,9 @@ pub struct Conductor {
     pub(crate) nes: super::nes::Nes,
     /// Indexes of other documents for cross-file context.
     pub(crate) context: super::context::ContextCache,
+    /// The last parse check's region and the document it was in: the next check in that
+    /// document starts its region's parse from it (`syntax::InsertionCheck::new`).
+    last_region: Mutex<Option<(String, syntax::RegionParse)>>,
 }
 
 /// The key of a document's next edit requests among the completion requests' (no URI has a NUL).
@@ -119,6 +122,11 @@ impl Conductor {
     /// Forgets a closed document.
     pub(crate) fn forget(&self, doc: &str) {
         self.typing.remove(doc);
+        let mut last_region = self.last_region.lock();
+        if last_region.as_ref().is_some_and(|(key, _)| key == doc) {
+            *last_region = None;
+        }
+        drop(last_region);
         self.nes.forget(doc);
         self.context.forget(doc);
         if let Some((_, (_, notify))) = self.latest.remove(&nes_key(doc)) {
@@ -379,7 +387,7 @@ impl Conductor {
             }
         };
         let t_baseline = Instant::now();
-        let check = if rules.parse_check { parse_check(doc, cursor, tail.as_deref()) } else { None };
+        let check = if rules.parse_check { self.parse_check(doc, cursor, tail.as_deref()) } else { None };
         let baseline_us = t_baseline.elapsed().as_micros();
         let raw = match early {
             Some(raw) => raw,
@@ -421,6 +429,18 @@ impl Conductor {
         }
     }
 
+    /// [`parse_check`] from the last check's region when it was in the same document, which then
+    /// becomes the last. The lock is held only to copy or replace the region (two reference
+    /// counts), never across the parse.
+    fn parse_check(&self, doc: &DocSnapshot, cursor: usize, tail: Option<&str>) -> Option<syntax::InsertionCheck> {
+        let earlier = self.last_region.lock().as_ref().filter(|(key, _)| *key == doc.key).map(|(_, r)| r.clone());
+        let check = parse_check(doc, cursor, tail, earlier.as_ref());
+        if let Some(region) = check.as_ref().and_then(syntax::InsertionCheck::region_parse) {
+            *self.last_region.lock() = Some((doc.key.clone(), region));
+        }
+        check
+    }
+
     fn lock_cache(&self) -> MutexGuard<'_, Cache> {
         // Not poisoned by a panic (parking_lot): every cache method is one VecDeque update, so
         // the cache stays consistent.
@@ -429,16 +449,21 @@ impl Conductor {
 }
 
 /// The parse check of suggestions at `cursor` in `doc` (replacing `tail`):
-/// [`syntax::InsertionCheck::new`] parses the region around the cursor once. `None` when the
-/// document has no tree (not parsed yet, over a limit, no grammar): then there is nothing to
-/// compare with.
-fn parse_check(doc: &DocSnapshot, cursor: usize, tail: Option<&str>) -> Option<syntax::InsertionCheck> {
+/// [`syntax::InsertionCheck::new`] parses the region around the cursor once, from `earlier`
+/// (an earlier check's region) when given. `None` when the document has no tree (not parsed
+/// yet, over a limit, no grammar): then there is nothing to compare with.
+fn parse_check(
+    doc: &DocSnapshot,
+    cursor: usize,
+    tail: Option<&str>,
+    earlier: Option<&syntax::RegionParse>,
+) -> Option<syntax::InsertionCheck> {
     // The tree and the rope are reference counted: the copies cost no parse and no text copy.
     let syntax = doc.syntax.clone()?;
     let rope = doc.rope.clone();
     let cursor_byte = rope.try_char_to_byte(cursor).ok()?;
     let replaced = tail.map_or(0, str::len);
-    syntax::InsertionCheck::new(syntax, rope, cursor_byte, replaced)
+    syntax::InsertionCheck::new(syntax, rope, cursor_byte, replaced, earlier)
 }
 
 /// Keeps the suggestion if inserting it does not add parse errors around the cursor; else tries
@@ -620,7 +645,7 @@ mod tests {
             ("    $0", "except:"),
         ] {
             let (d, cur) = fixture(&format!("{body}{line}{tail}"));
-            let check = parse_check(&d, cur, None);
+            let check = parse_check(&d, cur, None, None);
             assert_eq!(
                 keep_if_parse_not_worse(check.as_ref(), text.to_owned(), None).as_deref(),
                 Some(text),
@@ -629,7 +654,28 @@ mod tests {
         }
         // A line that breaks a clean parse is still refused.
         let (d, cur) = fixture("def f(x):\n    $0\n    return x\n");
-        assert_eq!(keep_if_parse_not_worse(parse_check(&d, cur, None).as_ref(), "y = (]".to_owned(), None), None);
+        assert_eq!(keep_if_parse_not_worse(parse_check(&d, cur, None, None).as_ref(), "y = (]".to_owned(), None), None);
+    }
+
+    /// The next keystroke's check starts from the last one's region in the same document, and a
+    /// closed document's region is let go.
+    #[test]
+    fn the_last_parse_checks_region_is_kept_per_document_until_it_closes() {
+        let conductor = Conductor::default();
+        let last_key = |c: &Conductor| c.last_region.lock().as_ref().map(|(key, _)| key.clone());
+        let (d, cur) = fixture("def f(x):\n    y = x$0\n    return y\n");
+        let first = conductor.parse_check(&d, cur, None).expect("a check");
+        assert_eq!(last_key(&conductor).as_deref(), Some("k"));
+        let (mut d2, cur2) = fixture("def f(x):\n    y = x +$0\n    return y\n");
+        let second = conductor.parse_check(&d2, cur2, None).expect("a check");
+        assert_eq!((first.before(), second.before()), (0, 1));
+        d2.key = "other".into();
+        conductor.parse_check(&d2, cur2, None).expect("a check");
+        assert_eq!(last_key(&conductor).as_deref(), Some("other"));
+        conductor.forget("k");
+        assert_eq!(last_key(&conductor).as_deref(), Some("other"), "another document's region stays");
+        conductor.forget("other");
+        assert_eq!(last_key(&conductor), None);
     }
 
     #[test]

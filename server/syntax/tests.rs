@@ -209,7 +209,7 @@ fn a_parse_over_its_budget_is_abandoned_and_a_cancelled_one_stops() {
     // The candidate checks have their own small budget, and say "cannot tell" (None) past it.
     let rope = Rope::from_str("fn main() {}\n");
     let syntax = Syntax::parse(lang, &rope).expect("parses");
-    let check = InsertionCheck::new(syntax.clone(), rope.clone(), 0, 0).expect("a place in the text");
+    let check = InsertionCheck::new(syntax.clone(), rope.clone(), 0, 0, None).expect("a place in the text");
     assert_eq!(check.errors_with(&unterminated_string(200_000)), None);
 }
 
@@ -289,7 +289,7 @@ fn insertion(lang: &str, fixture: &str, replaced: usize, candidates: &[&str]) ->
     let rope = Rope::from_str(&f.text);
     let syntax = Syntax::parse(lang, &rope).expect("parses");
     // A debug build on a loaded machine may pass the 20 ms budget: the verdicts are under test.
-    let check = InsertionCheck::new(syntax.clone(), rope.clone(), at, replaced)
+    let check = InsertionCheck::new(syntax.clone(), rope.clone(), at, replaced, None)
         .expect("a place in the text")
         .with_budget(std::time::Duration::from_secs(10));
     let mut out = match check.region_bytes() {
@@ -371,10 +371,10 @@ fn the_parse_check_works_at_the_ends_of_the_text_and_refuses_a_split_character()
     let lang = language_for("rust", "").expect("rust");
     let rope = Rope::from_str("let s = \"é\";\n");
     let syntax = Syntax::parse(lang, &rope).expect("parses");
-    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 10, 0).is_none(), "inside `é`");
-    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 9, 1).is_none(), "replacing half of `é`");
-    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 14, 1).is_none(), "past the end");
-    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 14, 0).is_some(), "at the end");
+    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 10, 0, None).is_none(), "inside `é`");
+    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 9, 1, None).is_none(), "replacing half of `é`");
+    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 14, 1, None).is_none(), "past the end");
+    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), 14, 0, None).is_some(), "at the end");
 }
 
 #[test]
@@ -399,7 +399,7 @@ fn a_tree_of_an_earlier_version_finds_the_region_but_never_judges_the_whole_text
     let at = text.len() - 1;
     let mut syntax = Syntax::parse(python, &rope).expect("parses");
     syntax.exact = false;
-    let check = InsertionCheck::new(syntax.clone(), rope.clone(), at, 0).expect("a region");
+    let check = InsertionCheck::new(syntax.clone(), rope.clone(), at, 0, None).expect("a region");
     assert!(check.region_bytes().is_some());
     assert!(check.not_worse("return x"));
     assert!(!check.not_worse("return (]"));
@@ -409,11 +409,98 @@ fn a_tree_of_an_earlier_version_finds_the_region_but_never_judges_the_whole_text
     let rope = Rope::from_str(&text);
     let mut syntax = Syntax::parse(python, &rope).expect("parses");
     assert!(
-        InsertionCheck::new(syntax.clone(), rope.clone(), text.len() - 1, 0)
+        InsertionCheck::new(syntax.clone(), rope.clone(), text.len() - 1, 0, None)
             .is_some_and(|c| c.region_bytes().is_none())
     );
     syntax.exact = false;
-    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), text.len() - 1, 0).is_none());
+    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), text.len() - 1, 0, None).is_none());
+}
+
+/// The parse check at the end of `line` typed one character at a time into a function, each
+/// keystroke's check started from the last one's region, or from none: its baseline and its
+/// verdict on each candidate, one line per keystroke.
+fn typed_checks(line: &str, candidates: &[&str], from_earlier: bool) -> String {
+    let python = language_for("python", "").expect("python");
+    let head =
+        "import math\n\n\ndef f(a, b):\n    \"\"\"Doc.\"\"\"\n    x = a * 2 + b\n    if x > 1:\n        return x\n";
+    let after = "\n    return x + 1\n\n\ndef g():\n    pass\n";
+    let mut earlier: Option<RegionParse> = None;
+    let mut out = String::new();
+    for end in 1..=line.len() {
+        let text = format!("{head}    {}{after}", &line[..end]);
+        let rope = Rope::from_str(&text);
+        let at = head.len() + 4 + end;
+        let syntax = Syntax::parse(python, &rope).expect("parses");
+        let check = InsertionCheck::new(syntax, rope.clone(), at, 0, earlier.as_ref())
+            .expect("a place")
+            .with_budget(Duration::from_secs(10));
+        let verdicts: Vec<&str> =
+            candidates.iter().map(|c| if check.not_worse(c) { "kept" } else { "worse" }).collect();
+        out.push_str(&format!("{:?}: {} {}\n", &line[..end], check.before(), verdicts.join(" ")));
+        if from_earlier {
+            earlier = Some(check.region_parse().expect("a region"));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_check_started_from_the_last_keystrokes_region_judges_as_a_check_from_scratch() {
+    let candidates = ["zz(a, b)", "(]", "1\n    y = 2"];
+    let from_scratch = typed_checks("v = a * (b + 1)", &candidates, false);
+    expect_test::expect![[r#"
+        "v": 0 kept worse kept
+        "v ": 0 worse worse worse
+        "v =": 1 kept kept kept
+        "v = ": 1 kept kept kept
+        "v = a": 0 kept worse kept
+        "v = a ": 0 worse worse worse
+        "v = a *": 1 kept worse kept
+        "v = a * ": 1 kept worse kept
+        "v = a * (": 3 kept kept kept
+        "v = a * (b": 3 kept kept kept
+        "v = a * (b ": 3 kept kept kept
+        "v = a * (b +": 3 kept kept kept
+        "v = a * (b + ": 3 kept kept kept
+        "v = a * (b + 1": 3 kept kept kept
+        "v = a * (b + 1)": 0 worse worse worse
+    "#]]
+    .assert_eq(&from_scratch);
+    assert_eq!(typed_checks("v = a * (b + 1)", &candidates, true), from_scratch);
+}
+
+#[test]
+fn a_region_parse_reuses_the_earlier_regions_tree_and_ignores_another_languages() {
+    let python = language_for("python", "").expect("python");
+    let rust = language_for("rust", "").expect("rust");
+    let check_at = |lang: &'static Language, text: &str, earlier: Option<&RegionParse>| {
+        let at = text.find('$').expect("a place");
+        let rope = Rope::from_str(&text.replacen('$', "", 1));
+        let syntax = Syntax::parse(lang, &rope).expect("parses");
+        InsertionCheck::new(syntax, rope, at, 0, earlier).expect("a check")
+    };
+    let first_statement = |check: &InsertionCheck| {
+        let (_, parsed) = check.region.as_ref().expect("a region");
+        // function_definition > block > first statement (the docstring)
+        let function = parsed.tree.root_node().child(0).expect("the function");
+        function.child_by_field_name("body").and_then(|b| b.child(0)).expect("a statement").id()
+    };
+    let before = "def f(a):\n    \"\"\"Doc.\"\"\"\n    x = a\n    v = $\n";
+    let after = "def f(a):\n    \"\"\"Doc.\"\"\"\n    x = a\n    v = a$\n";
+    let first = check_at(python, before, None);
+    let earlier = first.region_parse().expect("a region");
+    // Reused: the statements the keystroke did not touch are the earlier tree's own nodes.
+    let next = check_at(python, after, Some(&earlier));
+    assert_eq!(first_statement(&next), first_statement(&first));
+    let fresh = check_at(python, after, None);
+    assert_ne!(first_statement(&fresh), first_statement(&first));
+    assert_eq!((next.before(), next.not_worse("(]")), (fresh.before(), fresh.not_worse("(]")));
+    // A Rust region is no start for a Python parse: the check parses from scratch, and judges
+    // as it would.
+    let rust_region = check_at(rust, "fn f() {\n    let v = $;\n}\n", None).region_parse().expect("a region");
+    let other = check_at(python, after, Some(&rust_region));
+    assert_ne!(first_statement(&other), first_statement(&first));
+    assert_eq!((other.before(), other.not_worse("(]")), (fresh.before(), fresh.not_worse("(]")));
 }
 
 #[test]
@@ -459,7 +546,7 @@ proptest::proptest! {
         let at = rope.char_to_byte(at_char);
         let syntax = Syntax::parse(language, &rope).expect("parses");
         let candidate: String = pieces.concat();
-        if let Some(check) = InsertionCheck::new(syntax.clone(), rope.clone(), at, 0) {
+        if let Some(check) = InsertionCheck::new(syntax.clone(), rope.clone(), at, 0, None) {
             let check = check.with_budget(Duration::from_secs(10));
             if let Some((region, _)) = &check.region {
                 let text = region.text(&rope, at, at, &candidate).expect("region text");
