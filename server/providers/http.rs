@@ -1,5 +1,6 @@
 //! The HTTP layer every provider shares: the API key wrapper, one `reqwest::Client` per provider
-//! (timeouts from config), retries with exponential backoff, and mapping transport failures to
+//! (timeouts from config) and, for a server on this machine, its own kept-alive connections
+//! ([`local`]), retries with exponential backoff, and mapping transport failures to
 //! [`ProviderError`]s.
 
 use std::error::Error as _;
@@ -13,6 +14,7 @@ use reqwest::{Client, Response, StatusCode, Url};
 use tracing::debug;
 
 use super::limits::{MAX_BODY_CHARS, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES};
+use super::local::{self, Local, LocalError};
 use super::{ProviderConfig, ProviderError};
 
 /// An API key read from the environment. `Debug` prints `***`; the value only leaves through
@@ -37,8 +39,13 @@ impl fmt::Debug for ApiKey {
 pub(crate) struct Http {
     client: Client,
     key: Option<ApiKey>,
+    /// Kept-alive connections to a model server on this machine ([`local`]), shared by clones;
+    /// `None` sends every request through reqwest (tests of that path).
+    local: Option<Arc<Local>>,
     /// Whole-request time limit, in milliseconds (reported in [`ProviderError::Timeout`]).
     timeout_ms: u64,
+    /// Connect time limit, in milliseconds.
+    connect_timeout_ms: u64,
     max_retries: u32,
     /// First backoff delay, in milliseconds.
     retry_base_ms: u64,
@@ -73,11 +80,20 @@ impl Http {
         Ok(Self {
             client,
             key,
+            local: Some(Arc::default()),
             timeout_ms: config.timeout_ms,
+            connect_timeout_ms: config.connect_timeout_ms,
             max_retries: config.max_retries,
             retry_base_ms: config.retry_base_ms,
             last_url: Arc::default(),
         })
+    }
+
+    /// The same client without the local path: every request through reqwest (tests of it).
+    #[cfg(test)]
+    pub(crate) fn through_reqwest(mut self) -> Self {
+        self.local = None;
+        self
     }
 
     pub(crate) fn key(&self) -> Option<&ApiKey> {
@@ -108,7 +124,9 @@ impl Http {
     /// `Retry-After` seconds); the body of a successful response is never retried. A request whose
     /// connection the server closed before sending any answer is sent again at once, one time,
     /// whatever `max_retries` is: that is a kept-alive connection the server let go of just as it
-    /// was reused, not a failure of the server.
+    /// was reused, not a failure of the server. A server on this machine (plain HTTP to a
+    /// loopback address, [`local::is_local`]) gets the request on a kept-alive connection of our
+    /// own ([`Local`]), any other through reqwest; the answer and the errors are the same.
     pub(crate) async fn post_json(
         &self,
         url: &str,
@@ -123,9 +141,30 @@ impl Http {
             .with_max_delay(Duration::from_millis(self.timeout_ms.max(self.retry_base_ms)))
             .with_max_times(self.max_retries as usize)
             .with_jitter();
+        // A server on this machine gets the request on a connection of our own (`local`).
+        let local_path = self.local.as_deref().filter(|_| local::is_local(&parsed));
+        let local_body = if local_path.is_some() {
+            let bytes = serde_json::to_vec(body)
+                .map_err(|e| ProviderError::Config(format!("cannot build a request to {url}: {e}")))?;
+            Some(bytes::Bytes::from(bytes))
+        } else {
+            None
+        };
         let send = || self.client.post(parsed.clone()).headers(headers.clone()).json(body).send();
         let attempt = || async {
             let started = Instant::now();
+            if let (Some(local), Some(bytes)) = (local_path, &local_body) {
+                let mut sent = self.post_local(local, &parsed, headers, bytes).await;
+                if sent.as_ref().is_err_and(LocalError::closed_before_answering) {
+                    // As below: a kept-alive connection the server closed just as it was reused.
+                    debug!(url, "the model server closed the connection before answering; sending the request again");
+                    sent = self.post_local(local, &parsed, headers, bytes).await;
+                }
+                return match sent {
+                    Ok(response) => self.check("POST", url, started, Ok(response)).await,
+                    Err(e) => Err(self.local_failure(url, started, &e)),
+                };
+            }
             let mut sent = send().await;
             if sent.as_ref().is_err_and(closed_before_answering) {
                 // A server closes an idle kept-alive connection on its own schedule (llama.cpp's
@@ -145,6 +184,19 @@ impl Http {
             })
             .await
             .map_err(|failure| failure.error)
+    }
+
+    /// One send on the local path, with this client's timeouts.
+    async fn post_local(
+        &self,
+        local: &Local,
+        url: &Url,
+        headers: &HeaderMap,
+        body: &bytes::Bytes,
+    ) -> Result<Response, LocalError> {
+        let deadline = Instant::now() + Duration::from_millis(self.timeout_ms);
+        let connect = Duration::from_millis(self.connect_timeout_ms);
+        local.post(url, headers, body.clone(), connect, deadline).await
     }
 
     /// `url` parsed, from the memo when it is the URL last posted to.
@@ -240,6 +292,26 @@ impl Http {
         } else {
             ProviderError::Unreachable { url: url.to_owned(), reason: describe(e) }
         }
+    }
+
+    /// Maps a failure of the local path (no answer head) to a [`Failure`], as [`Http::send_error`]
+    /// does reqwest's: a refused connection is retried, a timeout is not.
+    fn local_failure(&self, url: &str, started: Instant, e: &LocalError) -> Failure {
+        let latency_ms = started.elapsed().as_millis() as u64;
+        debug!(method = "POST", url, latency_ms, error = %e, "model request failed");
+        let unreachable = |reason: String| ProviderError::Unreachable { url: url.to_owned(), reason };
+        let (error, retryable) = match e {
+            LocalError::Connect(_) => (unreachable(e.to_string()), true),
+            LocalError::ConnectTimeout => (unreachable(e.to_string()), false),
+            LocalError::Timeout => (ProviderError::Timeout { url: url.to_owned(), ms: self.timeout_ms }, false),
+            LocalError::Http(h) => {
+                let mut parts = vec![h.to_string()];
+                parts.extend(std::iter::successors(h.source(), |&c| c.source()).map(ToString::to_string));
+                (unreachable(parts.join(": ")), true)
+            }
+            LocalError::Build(why) => (ProviderError::Config(format!("cannot build a request to {url}: {why}")), false),
+        };
+        Failure { error, retryable, retry_after: None }
     }
 
     /// Maps an error while reading a response body (after the status) to a [`ProviderError`].

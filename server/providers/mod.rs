@@ -18,6 +18,7 @@ mod anthropic;
 mod http;
 pub(crate) mod limits;
 mod llamacpp;
+mod local;
 mod ndjson;
 mod ollama;
 mod openai;
@@ -184,6 +185,16 @@ pub struct Provider {
     /// `config.base_url` without a trailing `/`.
     base: String,
     http: Http,
+}
+
+#[cfg(test)]
+impl Provider {
+    /// The same provider with every request sent through reqwest, also to a server on this
+    /// machine (tests of that path, which remote servers take).
+    pub(crate) fn through_reqwest(mut self) -> Self {
+        self.http = self.http.through_reqwest();
+        self
+    }
 }
 
 impl fmt::Debug for Provider {

@@ -445,25 +445,82 @@ async fn retry_after_seconds_are_honoured_and_capped() {
     assert_eq!(http::retry_after(&headers, 10_000), None);
 }
 
+/// The provider for `config`, on the local path (a server on this machine gets requests on
+/// kept-alive connections of our own, `providers/local.rs`) or through reqwest, the path of a
+/// remote server: the transport tests below run on both.
+fn on_path(config: ProviderConfig, through_reqwest: bool) -> Provider {
+    let provider = Provider::new(config).expect("provider");
+    if through_reqwest { provider.through_reqwest() } else { provider }
+}
+
 #[tokio::test]
 async fn a_hung_server_gives_timeout() {
-    let server = ModelServer::start().await;
-    server.push(Reply::Hang);
-    let config = ProviderConfig { timeout_ms: 300, ..config(ProviderKind::Openai, &server) };
-    let error = generate_error(&Provider::new(config).expect("provider"), raw()).await;
-    assert!(matches!(error, ProviderError::Timeout { ms: 300, .. }), "{error:?}");
-    assert_eq!(server.requests().len(), 1, "timeouts are not retried");
+    for through_reqwest in [false, true] {
+        let server = ModelServer::start().await;
+        server.push(Reply::Hang);
+        let config = ProviderConfig { timeout_ms: 300, ..config(ProviderKind::Openai, &server) };
+        let error = generate_error(&on_path(config, through_reqwest), raw()).await;
+        assert!(matches!(error, ProviderError::Timeout { ms: 300, .. }), "{through_reqwest}: {error:?}");
+        assert_eq!(server.requests().len(), 1, "timeouts are not retried");
+    }
 }
 
 #[tokio::test]
 async fn a_stream_slower_than_the_timeout_yields_text_then_timeout() {
+    for through_reqwest in [false, true] {
+        let server = ModelServer::start().await;
+        server.push(Reply::Slow { text: "abcdefghijkl".to_owned(), chunk_delay_ms: 100 });
+        let config = ProviderConfig { timeout_ms: 250, ..config(ProviderKind::Llamacpp, &server) };
+        let stream = on_path(config, through_reqwest).generate(request(fim())).await.expect("generate");
+        let (text, error) = collect(stream).await;
+        assert!("abcdefghijkl".starts_with(&text) && text.len() < 12, "{through_reqwest}: {text:?}");
+        assert!(matches!(error, Some(ProviderError::Timeout { ms: 250, .. })), "{through_reqwest}: {error:?}");
+    }
+}
+
+/// Calls side by side (alternatives, a next edit beside a completion) each get their answer at
+/// once: a call never waits behind another's unfinished answer, and a connection whose answer
+/// was dropped unread is not reused.
+#[tokio::test]
+async fn calls_side_by_side_on_the_local_path_each_get_their_answer() {
     let server = ModelServer::start().await;
-    server.push(Reply::Slow { text: "abcdefghijkl".to_owned(), chunk_delay_ms: 100 });
-    let config = ProviderConfig { timeout_ms: 250, ..config(ProviderKind::Llamacpp, &server) };
-    let stream = Provider::new(config).expect("provider").generate(request(fim())).await.expect("generate");
-    let (text, error) = collect(stream).await;
-    assert!("abcdefghijkl".starts_with(&text) && text.len() < 12, "{text:?}");
-    assert!(matches!(error, Some(ProviderError::Timeout { ms: 250, .. })), "{error:?}");
+    // The first answer's body takes a minute; the others come at once.
+    server.push(Reply::Slow { text: "first answer".to_owned(), chunk_delay_ms: 60_000 });
+    server.push(Reply::text("second answer"));
+    server.push(Reply::text("third answer"));
+    let provider = on_path(config(ProviderKind::Openai, &server), false);
+    // The first answer's head is in and its connection back among the idle ones, its body still
+    // coming: the second call must not queue behind it on that connection.
+    let first = provider.generate(request(raw())).await.expect("generate");
+    let second = async { collect(provider.generate(request(raw())).await.expect("generate")).await };
+    let (text, error) = tokio::time::timeout(WAIT, second).await.expect("not queued behind the first answer");
+    assert_eq!((text.as_str(), error.is_none()), ("second answer", true), "{error:?}");
+    drop(first);
+    // The second connection is idle again (the first closed, its answer dropped): reused.
+    let (text, error) = collect(provider.generate(request(raw())).await.expect("generate")).await;
+    assert_eq!((text.as_str(), error.is_none()), ("third answer", true), "{error:?}");
+}
+
+/// Requests to this machine take the local path; any other scheme or host goes through reqwest
+/// (its proxy settings, TLS, HTTP/2).
+#[test]
+fn only_plain_http_to_a_loopback_address_takes_the_local_path() {
+    for (url, local) in [
+        ("http://127.0.0.1:8080/v1/completions", true),
+        ("http://127.3.2.1/v1", true),
+        ("http://localhost:11434/api/generate", true),
+        ("http://LocalHost:11434/api/generate", true),
+        ("http://[::1]:8080/completion", true),
+        ("https://127.0.0.1:8080/v1", false),
+        ("https://localhost/v1", false),
+        ("http://10.0.0.5:8080/v1", false),
+        ("http://example.com/v1", false),
+        ("http://localhost.example.com/v1", false),
+        ("http://[::2]:8080/v1", false),
+    ] {
+        let parsed = reqwest::Url::parse(url).expect("url");
+        assert_eq!(super::local::is_local(&parsed), local, "{url}");
+    }
 }
 
 #[tokio::test]
@@ -519,55 +576,59 @@ fn sse_answer(text: &str) -> String {
 #[tokio::test]
 async fn a_request_on_a_connection_the_server_closed_is_sent_again_on_a_new_one() {
     use tokio::io::AsyncWriteExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let server = tokio::spawn(async move {
-        // The first connection answers one request, then closes under the second unanswered.
-        let (first, _) = listener.accept().await.expect("accept");
-        let mut first = tokio::io::BufReader::new(first);
-        assert!(read_request(&mut first).await, "the first request");
-        first.get_mut().write_all(sse_answer("one").as_bytes()).await.expect("answer");
-        assert!(read_request(&mut first).await, "the second request, on the kept-alive connection");
-        drop(first);
-        let (second, _) = listener.accept().await.expect("a new connection");
-        let mut second = tokio::io::BufReader::new(second);
-        assert!(read_request(&mut second).await, "the second request, sent again");
-        second.get_mut().write_all(sse_answer("two").as_bytes()).await.expect("answer");
-    });
-    let provider = Provider::new(at_port(port, 0)).expect("provider");
-    for expected in ["one", "two"] {
-        let stream = provider.generate(request(raw())).await.expect("generate");
-        let (text, error) = collect(stream).await;
-        assert!(error.is_none(), "{expected}: {error:?}");
-        assert_eq!(text, expected);
+    for through_reqwest in [false, true] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = tokio::spawn(async move {
+            // The first connection answers one request, then closes under the second unanswered.
+            let (first, _) = listener.accept().await.expect("accept");
+            let mut first = tokio::io::BufReader::new(first);
+            assert!(read_request(&mut first).await, "the first request");
+            first.get_mut().write_all(sse_answer("one").as_bytes()).await.expect("answer");
+            assert!(read_request(&mut first).await, "the second request, on the kept-alive connection");
+            drop(first);
+            let (second, _) = listener.accept().await.expect("a new connection");
+            let mut second = tokio::io::BufReader::new(second);
+            assert!(read_request(&mut second).await, "the second request, sent again");
+            second.get_mut().write_all(sse_answer("two").as_bytes()).await.expect("answer");
+        });
+        let provider = on_path(at_port(port, 0), through_reqwest);
+        for expected in ["one", "two"] {
+            let stream = provider.generate(request(raw())).await.expect("generate");
+            let (text, error) = collect(stream).await;
+            assert!(error.is_none(), "{through_reqwest} {expected}: {error:?}");
+            assert_eq!(text, expected);
+        }
+        tokio::time::timeout(WAIT, server).await.expect("the server's script ended").expect("the server's script");
     }
-    tokio::time::timeout(WAIT, server).await.expect("the server's script ended").expect("the server's script");
 }
 
 /// A hostile or broken server that closes every connection unanswered gets each attempt twice
 /// (the resend for a closed kept-alive connection), no more, and the error names the close.
 #[tokio::test]
 async fn a_server_that_never_answers_gets_each_attempt_twice_at_most() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&seen);
-    let server = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
-            let mut stream = tokio::io::BufReader::new(stream);
-            if read_request(&mut stream).await {
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    for through_reqwest in [false, true] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&seen);
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let mut stream = tokio::io::BufReader::new(stream);
+                if read_request(&mut stream).await {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
             }
-        }
-    });
-    let error = generate_error(&Provider::new(at_port(port, 1)).expect("provider"), raw()).await;
-    server.abort();
-    assert!(
-        matches!(&error, ProviderError::Unreachable { reason, .. } if reason.contains("connection closed before message completed")),
-        "{error:?}"
-    );
-    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 4, "2 attempts (max_retries 1), each sent twice");
+        });
+        let error = generate_error(&on_path(at_port(port, 1), through_reqwest), raw()).await;
+        server.abort();
+        assert!(
+            matches!(&error, ProviderError::Unreachable { reason, .. } if reason.contains("connection closed before message completed")),
+            "{through_reqwest}: {error:?}"
+        );
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 4, "2 attempts (max_retries 1), each sent twice");
+    }
 }
 
 #[tokio::test]
