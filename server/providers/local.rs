@@ -95,11 +95,12 @@ impl Local {
         let mut request =
             hyper::Request::post(path).body(Full::new(body)).map_err(|e| LocalError::Build(e.to_string()))?;
         let h = request.headers_mut();
-        h.insert(HOST, HeaderValue::from_str(&authority).map_err(|e| LocalError::Build(e.to_string()))?);
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for (name, value) in headers {
-            h.insert(name.clone(), value.clone());
+            h.append(name.clone(), value.clone());
         }
+        h.insert(HOST, HeaderValue::from_str(&authority).map_err(|e| LocalError::Build(e.to_string()))?);
+        // As reqwest's `json` does: the caller's content type, if it gave one, stands.
+        h.entry(CONTENT_TYPE).or_insert(HeaderValue::from_static("application/json"));
         let head = tokio::time::timeout_at(deadline.into(), sender.send_request(request))
             .await
             .map_err(|_| LocalError::Timeout)??;
