@@ -21,9 +21,10 @@ const MAX_IDLE: usize = 4;
 /// Why a request to the local server got no answer head.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LocalError {
-    /// No connection within the connect timeout, or the connection was refused.
+    /// The connection was refused or failed.
     #[error("tcp connect error: {0}")]
     Connect(std::io::Error),
+    /// No connection within the connect timeout.
     #[error("connect timed out")]
     ConnectTimeout,
     /// The whole request's time limit passed before the answer's head.
