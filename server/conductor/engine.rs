@@ -665,12 +665,16 @@ mod tests {
         let last_key = |c: &Conductor| c.last_region.lock().as_ref().map(|(key, _)| key.clone());
         let (d, cur) = fixture("def f(x):\n    y = x$0\n    return y\n");
         let first = conductor.parse_check(&d, cur, None).expect("a check");
+        let first_region = first.region_parse().expect("a region");
         assert_eq!(last_key(&conductor).as_deref(), Some("k"));
         let (mut d2, cur2) = fixture("def f(x):\n    y = x +$0\n    return y\n");
         let second = conductor.parse_check(&d2, cur2, None).expect("a check");
         assert_eq!((first.before(), second.before()), (0, 1));
+        assert!(second.reuses(&first_region), "the same document's next check starts from the last region");
+        let second_region = second.region_parse().expect("a region");
         d2.key = "other".into();
-        conductor.parse_check(&d2, cur2, None).expect("a check");
+        let other = conductor.parse_check(&d2, cur2, None).expect("a check");
+        assert!(!other.reuses(&second_region), "another document's check starts afresh");
         assert_eq!(last_key(&conductor).as_deref(), Some("other"));
         conductor.forget("k");
         assert_eq!(last_key(&conductor).as_deref(), Some("other"), "another document's region stays");

@@ -362,8 +362,9 @@ pub struct InsertionCheck {
     at: usize,
     /// End of the replaced bytes (`at` when nothing is replaced).
     end: usize,
-    /// The region parsed alone and its parse, if one was found.
-    region: Option<(Region, Parsed)>,
+    /// The region parsed alone and its parse (shared with [`InsertionCheck::region_parse`]), if
+    /// one was found.
+    region: Option<(Region, Arc<Parsed>)>,
     /// Errors around the place now.
     before: usize,
     /// How long one candidate's parse may run ([`CHECK_BUDGET`]).
@@ -386,9 +387,8 @@ struct Region {
 }
 
 /// A region's text as it is now (dedented) and its tree, which candidates' parses start from.
-#[derive(Clone)]
 struct Parsed {
-    text: Arc<str>,
+    text: String,
     tree: Tree,
 }
 
@@ -398,7 +398,7 @@ struct Parsed {
 #[derive(Clone)]
 pub struct RegionParse {
     language: &'static Language,
-    parsed: Parsed,
+    parsed: Arc<Parsed>,
 }
 
 impl std::fmt::Debug for RegionParse {
@@ -491,7 +491,7 @@ impl InsertionCheck {
         if !on_boundary(at) || !on_boundary(end) {
             return None;
         }
-        let earlier = earlier.filter(|e| std::ptr::eq(e.language, syntax.language)).map(|e| &e.parsed);
+        let earlier = earlier.filter(|e| std::ptr::eq(e.language, syntax.language)).map(|e| &*e.parsed);
         if let Some((region, parsed, before)) = Self::region(&syntax, &rope, at, end, earlier) {
             return Some(Self { syntax, rope, at, end, region: Some((region, parsed)), before, budget: CHECK_BUDGET });
         }
@@ -511,7 +511,7 @@ impl InsertionCheck {
         at: usize,
         end: usize,
         earlier: Option<&Parsed>,
-    ) -> Option<(Region, Parsed, usize)> {
+    ) -> Option<(Region, Arc<Parsed>, usize)> {
         // The code the place follows: the last non-blank byte before it, not far back.
         let back = rope.bytes_at(at).reversed().take(CODE_BEFORE_MAX_BYTES).position(|b| !b.is_ascii_whitespace());
         let code = back.map(|i| at - 1 - i);
@@ -541,7 +541,7 @@ impl InsertionCheck {
             if before > 0 && !node.has_error() && node.id() != top.id() {
                 continue;
             }
-            return Some((region, Parsed { text: text.into(), tree }, before));
+            return Some((region, Arc::new(Parsed { text, tree }), before));
         }
         None
     }
@@ -550,7 +550,7 @@ impl InsertionCheck {
     /// the check found no region (it reparses the whole text for each candidate).
     pub fn region_parse(&self) -> Option<RegionParse> {
         let (_, parsed) = self.region.as_ref()?;
-        Some(RegionParse { language: self.syntax.language, parsed: parsed.clone() })
+        Some(RegionParse { language: self.syntax.language, parsed: Arc::clone(parsed) })
     }
 
     /// The byte range parsed alone (dedented), when the check found one; `None`: the whole text
@@ -629,6 +629,32 @@ impl InsertionCheck {
     /// True when `candidate` does not add errors near the place, or when that cannot be told.
     pub fn not_worse(&self, candidate: &str) -> bool {
         self.errors_with(candidate).is_none_or(|after| after <= self.before)
+    }
+}
+
+#[cfg(test)]
+impl InsertionCheck {
+    /// True when this check's region tree shares nodes with `earlier`'s: its parse started from
+    /// that tree (a parse from scratch makes every node anew, and `earlier` keeps its own alive).
+    pub(crate) fn reuses(&self, earlier: &RegionParse) -> bool {
+        fn ids(tree: &Tree) -> std::collections::HashSet<usize> {
+            let mut ids = std::collections::HashSet::new();
+            let mut cursor = tree.walk();
+            'walk: loop {
+                ids.insert(cursor.node().id());
+                if cursor.goto_first_child() || cursor.goto_next_sibling() {
+                    continue;
+                }
+                while cursor.goto_parent() {
+                    if cursor.goto_next_sibling() {
+                        continue 'walk;
+                    }
+                }
+                return ids;
+            }
+        }
+        let Some((_, parsed)) = &self.region else { return false };
+        !ids(&parsed.tree).is_disjoint(&ids(&earlier.parsed.tree))
     }
 }
 
