@@ -305,9 +305,8 @@ impl Http {
             LocalError::ConnectTimeout => (unreachable(e.to_string()), false),
             LocalError::Timeout => (ProviderError::Timeout { url: url.to_owned(), ms: self.timeout_ms }, false),
             LocalError::Http(h) => {
-                let mut parts = vec![h.to_string()];
-                parts.extend(std::iter::successors(h.source(), |&c| c.source()).map(ToString::to_string));
-                (unreachable(parts.join(": ")), true)
+                let first: &(dyn std::error::Error + 'static) = h;
+                (unreachable(chain(std::iter::successors(Some(first), |&c| c.source()))), true)
             }
             LocalError::Build(why) => (ProviderError::Config(format!("cannot build a request to {url}: {why}")), false),
         };
@@ -383,15 +382,21 @@ fn causes(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 
 /// A reqwest error's cause chain without the URL (which errors carry separately), e.g.
 /// `client error (Connect): tcp connect error: Connection refused (os error 111)`.
 pub(crate) fn describe(e: &reqwest::Error) -> String {
+    match chain(causes(e)) {
+        none if none.is_empty() => if e.is_timeout() { "timed out" } else { "request failed" }.to_owned(),
+        text => text,
+    }
+}
+
+/// Errors joined with `: `, outermost first, leaving out one whose text the one before already
+/// holds (hyper and the OS often repeat their cause).
+fn chain<'a>(errors: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) -> String {
     let mut parts: Vec<String> = Vec::new();
-    for cause in causes(e) {
-        let text = cause.to_string();
+    for e in errors {
+        let text = e.to_string();
         if !parts.last().is_some_and(|last| last.contains(&text)) {
             parts.push(text);
         }
-    }
-    if parts.is_empty() {
-        parts.push(if e.is_timeout() { "timed out".to_owned() } else { "request failed".to_owned() });
     }
     parts.join(": ")
 }

@@ -81,13 +81,13 @@ impl Local {
         connect_timeout: Duration,
         deadline: Instant,
     ) -> Result<reqwest::Response, LocalError> {
-        let authority = match (url.host_str(), url.port_or_known_default()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            _ => return Err(LocalError::Build(format!("no host in {url}"))),
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return Err(LocalError::Build(format!("no host in {url}")));
         };
+        let authority = format!("{host}:{port}");
         let mut sender = match self.take_idle(&authority) {
             Some(sender) => sender,
-            None => connect(url, connect_timeout).await?,
+            None => connect(host, port, connect_timeout).await?,
         };
         let path = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -129,12 +129,9 @@ impl Local {
     }
 }
 
-/// A new connection to `url`'s host, `TCP_NODELAY` set (a request is one write; Nagle would hold
-/// a second), its connection task spawned.
-async fn connect(url: &Url, timeout: Duration) -> Result<SendRequest<Full<Bytes>>, LocalError> {
-    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
-        return Err(LocalError::Build(format!("no host in {url}")));
-    };
+/// A new connection to `host` (as a URL spells it) and `port`, `TCP_NODELAY` set (a request is one
+/// write; Nagle would hold a second), its connection task spawned.
+async fn connect(host: &str, port: u16, timeout: Duration) -> Result<SendRequest<Full<Bytes>>, LocalError> {
     // An IPv6 literal comes bracketed in a URL; the socket address wants it bare.
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port)))

@@ -479,8 +479,8 @@ async fn a_stream_slower_than_the_timeout_yields_text_then_timeout() {
 }
 
 /// Calls side by side (alternatives, a next edit beside a completion) each get their answer at
-/// once: a call never waits behind another's unfinished answer, and a connection whose answer
-/// was dropped unread is not reused.
+/// once: a call never takes a connection whose answer is still being read (hyper refuses the
+/// request there), and a connection whose answer was dropped unread is not reused.
 #[tokio::test]
 async fn calls_side_by_side_on_the_local_path_each_get_their_answer() {
     let server = ModelServer::start().await;
@@ -488,7 +488,8 @@ async fn calls_side_by_side_on_the_local_path_each_get_their_answer() {
     server.push(Reply::Slow { text: "first answer".to_owned(), chunk_delay_ms: 60_000 });
     server.push(Reply::text("second answer"));
     server.push(Reply::text("third answer"));
-    let provider = on_path(config(ProviderKind::Openai, &server), false);
+    // No retries: a request refused by a busy connection must not be hidden by a second attempt.
+    let provider = on_path(ProviderConfig { max_retries: 0, ..config(ProviderKind::Openai, &server) }, false);
     // The first answer's head is in and its connection back among the idle ones, its body still
     // coming: the second call must not queue behind it on that connection.
     let first = provider.generate(request(raw())).await.expect("generate");
