@@ -340,10 +340,12 @@ pub struct Comment {
 ///
 /// "Around the place" is the innermost scope (the language's `scopes.scm`: a function, a method,
 /// a class) that holds the code before the place and parses alone, up to [`REGION_MAX_BYTES`]:
-/// its text, dedented (so a Python method parses on its own), is parsed from scratch with and
-/// without the candidate, at a cost that follows the scope, not the document or the class around
-/// it (issue 13: parsing the enclosing top-level item, a 10,000-line class, took 46 ms of a 49 ms
-/// completion). Else the top-level item there when it is that small. Else each candidate reparses
+/// its text, dedented (so a Python method parses on its own), is parsed with and without the
+/// candidate, at a cost that follows the scope, not the document or the class around it (issue
+/// 13: parsing the enclosing top-level item, a 10,000-line class, took 46 ms of a 49 ms
+/// completion). Of a body longer than `2 * WINDOW_STATEMENTS + 1` statements, only the
+/// [`WINDOW_STATEMENTS`] on each side of the place's are kept (`elided`), so the cost does not
+/// grow with the function either. Else the top-level item there when it is that small. Else each candidate reparses
 /// the whole text incrementally from a copy of its tree (`Tree::clone`, a reference count),
 /// edited by the insertion, and the errors are counted in the top-level item around the place
 /// ([`Syntax::errors_near`]).
@@ -374,6 +376,15 @@ pub struct InsertionCheck {
 /// Largest scope the parse check parses on its own, in bytes.
 pub const REGION_MAX_BYTES: usize = 16 * 1024;
 
+/// Statements of a scope's body the parse check keeps on each side of the one at the place; the
+/// others are left out of the region's text. An incremental parse of a region still costs in
+/// proportion to the statements of the body it edits (tree-sitter rebuilds the body's node over
+/// all its children): typing a line into a function, the baseline's parse took a median 21 us
+/// with 2 statements in the body, 50 with 20, 144 with 80 (a warm loop on this machine; ~1.6 us
+/// a statement). Windowed, a long function costs what a short one does; four statements on each
+/// side change no suggestion of the quality benchmark (tests/bench/quality, replayed).
+pub const WINDOW_STATEMENTS: usize = 4;
+
 /// How far back from the place the parse check looks for the code the place follows, in bytes.
 const CODE_BEFORE_MAX_BYTES: usize = 4096;
 
@@ -384,6 +395,9 @@ struct Region {
     bytes: Range<usize>,
     /// The indentation removed from the start of each of its lines that has it.
     indent: String,
+    /// Byte ranges inside `bytes` left out of its text, in order, apart, none holding the
+    /// replaced bytes: whole statements of a long body far from the place ([`elided`]).
+    elided: Vec<Range<usize>>,
 }
 
 /// A region's text as it is now (dedented) and its tree, which candidates' parses start from.
@@ -411,11 +425,22 @@ impl std::fmt::Debug for RegionParse {
 }
 
 impl Region {
-    /// The region's text with `candidate` in place of `at..end`, dedented.
+    /// The region's text with `candidate` in place of `at..end`, without the elided ranges,
+    /// dedented.
     fn text(&self, rope: &Rope, at: usize, end: usize, candidate: &str) -> Option<String> {
-        let before = rope.get_byte_slice(self.bytes.start..at)?;
-        let after = rope.get_byte_slice(end..self.bytes.end)?;
-        let raw = format!("{before}{candidate}{after}");
+        let mut raw = String::with_capacity(self.kept_len() + candidate.len());
+        let mut from = self.bytes.start;
+        for gap in self.elided.iter().chain(std::iter::once(&(self.bytes.end..self.bytes.end))) {
+            let kept = from..gap.start;
+            if kept.start <= at && end <= kept.end {
+                raw.push_str(&rope.get_byte_slice(kept.start..at)?.to_string());
+                raw.push_str(candidate);
+                raw.push_str(&rope.get_byte_slice(end..kept.end)?.to_string());
+            } else {
+                raw.push_str(&rope.get_byte_slice(kept)?.to_string());
+            }
+            from = gap.end;
+        }
         if self.indent.is_empty() {
             return Some(raw);
         }
@@ -425,6 +450,46 @@ impl Region {
         }
         Some(out)
     }
+
+    /// Bytes of the rope the region's text keeps (before the candidate).
+    fn kept_len(&self) -> usize {
+        self.bytes.len() - self.elided.iter().map(Range::len).sum::<usize>()
+    }
+}
+
+/// The statements of `scope`'s body (its `body` field) to leave out of its region: all but
+/// [`WINDOW_STATEMENTS`] on each side of the ones at the place (from the statement holding
+/// `code`, the last code before the place, to the last one starting before `end`, the end of
+/// the replaced bytes). Nothing when the body has no more statements than the window holds, or
+/// the place is not among them (a function's signature).
+///
+/// What is left out is whole statements (and comments) at the body's top level, so the text
+/// stays a function with a shorter body: the signature, the window's statements at their
+/// indentation, what follows the body (a closing brace). A candidate's errors are counted in
+/// that text; an error it would cause only past the window (a bracket it leaves open is reported
+/// at the window's end instead) is still an error.
+fn elided(scope: Node<'_>, code: usize, end: usize) -> Vec<Range<usize>> {
+    let Some(body) = scope.child_by_field_name("body") else { return Vec::new() };
+    if body.named_child_count() <= 2 * WINDOW_STATEMENTS + 1 {
+        return Vec::new();
+    }
+    let mut cursor = body.walk();
+    let statements: Vec<Node<'_>> = body.named_children(&mut cursor).collect();
+    let (Some(first), Some(last)) = (statements.first(), statements.last()) else { return Vec::new() };
+    let Some(i) = statements.iter().rposition(|s| s.start_byte() <= code) else { return Vec::new() };
+    let j = statements.iter().rposition(|s| s.start_byte() < end).unwrap_or(i).max(i);
+    let lo = i.saturating_sub(WINDOW_STATEMENTS);
+    let hi = (j + WINDOW_STATEMENTS).min(statements.len() - 1);
+    let mut out = Vec::with_capacity(2);
+    if lo > 0 {
+        out.push(first.start_byte()..statements[lo].start_byte());
+    }
+    // The statement after `hi` starts at or after `end`: the gap never holds the replaced bytes.
+    let from = statements[hi].end_byte().max(end);
+    if hi + 1 < statements.len() && from < last.end_byte() {
+        out.push(from..last.end_byte());
+    }
+    out
 }
 
 /// `text` parsed alone, within `budget` (`None` past it), from `old` when given: the tree of
@@ -523,15 +588,19 @@ impl InsertionCheck {
         }
         for node in scopes {
             let bytes = node.start_byte()..node.end_byte().max(end);
+            // The limit is on the whole scope: leaving statements out makes a parse cheaper, never
+            // a larger scope checkable (a window into a 10,000-line class, a different text at
+            // each keystroke, parsed from scratch, cost more than it saved).
             if bytes.len() > REGION_MAX_BYTES {
                 return None;
             }
+            let elided = elided(node, code, end);
             let line_start = rope.line_to_byte(rope.byte_to_line(bytes.start));
             let prefix = rope.get_byte_slice(line_start..bytes.start)?.to_string();
             let region = if !prefix.is_empty() && prefix.chars().all(|c| c == ' ' || c == '\t') {
-                Region { bytes: line_start..bytes.end, indent: prefix }
+                Region { bytes: line_start..bytes.end, indent: prefix, elided }
             } else {
-                Region { bytes, indent: String::new() }
+                Region { bytes, indent: String::new(), elided }
             };
             let text = region.text(rope, at, end, &rope.byte_slice(at..end).to_string())?;
             let tree = parse_alone(syntax.language, &text, earlier, CHECK_BUDGET)?;
@@ -557,6 +626,12 @@ impl InsertionCheck {
     /// is reparsed incrementally for each candidate.
     pub fn region_bytes(&self) -> Option<Range<usize>> {
         self.region.as_ref().map(|(r, _)| r.bytes.clone())
+    }
+
+    /// The byte ranges inside [`InsertionCheck::region_bytes`] left out of the region's text
+    /// (statements of a long body far from the place), in order.
+    pub fn region_elided(&self) -> &[Range<usize>] {
+        self.region.as_ref().map_or(&[], |(r, _)| r.elided.as_slice())
     }
 
     /// The same check with another budget per candidate parse (tests on a loaded machine, where a

@@ -292,10 +292,15 @@ fn insertion(lang: &str, fixture: &str, replaced: usize, candidates: &[&str]) ->
     let check = InsertionCheck::new(syntax.clone(), rope.clone(), at, replaced, None)
         .expect("a place in the text")
         .with_budget(std::time::Duration::from_secs(10));
+    let lines =
+        |r: &std::ops::Range<usize>| format!("{}..={}", rope.byte_to_line(r.start) + 1, rope.byte_to_line(r.end) + 1);
     let mut out = match check.region_bytes() {
-        Some(r) => format!("region: lines {}..={}\n", rope.byte_to_line(r.start) + 1, rope.byte_to_line(r.end) + 1),
+        Some(r) => format!("region: lines {}\n", lines(&r)),
         None => "region: incremental\n".to_owned(),
     };
+    for gap in check.region_elided() {
+        out.push_str(&format!("left out: lines {}\n", lines(gap)));
+    }
     for c in candidates {
         let after = check.errors_with(c).expect("within budget");
         if check.region_bytes().is_none() {
@@ -561,4 +566,95 @@ proptest::proptest! {
             }
         }
     }
+}
+
+/// A Python function of `before` statements, the place (`$0`, on a line of its own at the body's
+/// indentation), then `after` statements, in a module with another function after it.
+fn long_function(before: usize, after: usize) -> String {
+    let mut f = String::from("import math\n\n\ndef f(a, b):\n    \"\"\"Doc.\"\"\"\n    x = a * 2 + b\n");
+    for i in 0..before {
+        f.push_str(&format!("    v{i} = x * {i}\n"));
+    }
+    f.push_str("    if x > 1:\n        y = x\n    $0\n");
+    for i in 0..after {
+        f.push_str(&format!("    w{i} = x + {i}\n"));
+    }
+    f.push_str("    return x\n\n\ndef g():\n    pass\n");
+    f
+}
+
+#[test]
+fn a_long_function_is_checked_in_a_window_of_statements_around_the_place() {
+    let candidates = ["else:\n        y = 0", "z = (x", "return y", "\ndef h():\n    return 1", "y = x +"];
+    // A short function: nothing is left out.
+    expect_test::expect![[r#"
+        region: lines 4..=11
+        "else:\n        y = 0": 0 -> 0 kept
+        "z = (x": 0 -> 1 worse
+        "return y": 0 -> 0 kept
+        "\ndef h():\n    return 1": 0 -> 0 kept
+        "y = x +": 0 -> 1 worse
+    "#]]
+    .assert_eq(&insertion("python", &long_function(1, 0), 0, &candidates));
+    // A long one: the statements far before and after the place are left out, and each verdict
+    // is the one of a short function.
+    expect_test::expect![[r#"
+        region: lines 4..=60
+        left out: lines 5..=23
+        left out: lines 33..=60
+        "else:\n        y = 0": 0 -> 0 kept
+        "z = (x": 0 -> 1 worse
+        "return y": 0 -> 0 kept
+        "\ndef h():\n    return 1": 0 -> 0 kept
+        "y = x +": 0 -> 1 worse
+    "#]]
+    .assert_eq(&insertion("python", &long_function(20, 30), 0, &candidates));
+}
+
+#[test]
+fn a_windowed_region_is_the_text_of_the_function_with_those_statements_taken_out() {
+    let python = language_for("python", "").expect("python");
+    let check_of = |fixture: &str, replaced: usize| {
+        let f = baton_test_support::Fixture::parse(fixture);
+        let rope = Rope::from_str(&f.text);
+        let syntax = Syntax::parse(python, &rope).expect("parses");
+        InsertionCheck::new(syntax, rope, f.cursor(), replaced, None).expect("a place")
+    };
+    let text_of = |c: &InsertionCheck| c.region.as_ref().expect("a region").1.text.clone();
+    // The window, written out as a short function: the same text, so the same verdicts.
+    let long = check_of(&long_function(20, 30), 0);
+    let mut short = String::from("def f(a, b):\n");
+    for i in 16..20 {
+        short.push_str(&format!("    v{i} = x * {i}\n"));
+    }
+    short.push_str("    if x > 1:\n        y = x\n    \n");
+    for i in 0..4 {
+        short.push_str(&format!("    w{i} = x + {i}\n"));
+    }
+    assert_eq!(text_of(&long), short.trim_end_matches('\n'));
+    // The parsed text does not grow with the function (up to REGION_MAX_BYTES: a larger scope
+    // is not parsed alone, windowed or not, as the tests above pin).
+    let longer = check_of(&long_function(200, 300), 0);
+    // Four statements before the place each name a number one digit longer, twice.
+    assert_eq!(text_of(&longer).len(), text_of(&long).len() + 4 * 2);
+    // A method, mid-line, replacing a closing tail: dedented, the replaced bytes kept inside.
+    let mut method = String::from("class A:\n    def run(self, d):\n");
+    for i in 0..12 {
+        method.push_str(&format!("        d[{i}] = {i}\n"));
+    }
+    method.push_str("        print(d$0)\n");
+    for i in 0..12 {
+        method.push_str(&format!("        d[{i}] += 1\n"));
+    }
+    let check = check_of(&method, 1);
+    assert_eq!(check.region_elided().len(), 2);
+    assert!(check.not_worse(", end='')"));
+    assert!(!check.not_worse(", end=''"));
+    assert!(text_of(&check).starts_with("def run(self, d):\n    d[8] = 8\n"), "{}", text_of(&check));
+    // The place in the signature: no window.
+    let mut sig = String::from("def f(a$0):\n");
+    for i in 0..20 {
+        sig.push_str(&format!("    v{i} = {i}\n"));
+    }
+    assert!(check_of(&sig, 0).region_elided().is_empty());
 }
