@@ -345,8 +345,8 @@ pub struct Comment {
 /// 13: parsing the enclosing top-level item, a 10,000-line class, took 46 ms of a 49 ms
 /// completion). Of a body longer than `2 * WINDOW_STATEMENTS + 1` statements, only the
 /// [`WINDOW_STATEMENTS`] on each side of the place's are kept (`elided`), so the cost does not
-/// grow with the function either. Else the top-level item there when it is that small. Else each candidate reparses
-/// the whole text incrementally from a copy of its tree (`Tree::clone`, a reference count),
+/// grow with the function either. Else the top-level item there when it is that small. Else
+/// each candidate reparses the whole text incrementally from a copy of its tree (`Tree::clone`, a reference count),
 /// edited by the insertion, and the errors are counted in the top-level item around the place
 /// ([`Syntax::errors_near`]).
 ///
@@ -460,8 +460,9 @@ impl Region {
 /// The statements of `scope`'s body (its `body` field) to leave out of its region: all but
 /// [`WINDOW_STATEMENTS`] on each side of the ones at the place (from the statement holding
 /// `code`, the last code before the place, to the last one starting before `end`, the end of
-/// the replaced bytes). Nothing when the body has no more statements than the window holds, or
-/// the place is not among them (a function's signature).
+/// the replaced bytes). Nothing when the body has no more statements than the window holds, when
+/// its first statement is on the scope's first line (a one-line body: its statements are not
+/// lines of their own), or when the place is not among them (a function's signature).
 ///
 /// What is left out is whole statements (and comments) at the body's top level, so the text
 /// stays a function with a shorter body: the signature, the window's statements at their
@@ -470,23 +471,40 @@ impl Region {
 /// at the window's end instead) is still an error.
 fn elided(scope: Node<'_>, code: usize, end: usize) -> Vec<Range<usize>> {
     let Some(body) = scope.child_by_field_name("body") else { return Vec::new() };
-    if body.named_child_count() <= 2 * WINDOW_STATEMENTS + 1 {
+    let n = body.named_child_count();
+    if n <= 2 * WINDOW_STATEMENTS + 1 {
         return Vec::new();
     }
+    let (Some(first), Some(last)) = (body.named_child(0), body.named_child(n - 1)) else { return Vec::new() };
+    if first.start_position().row == scope.start_position().row {
+        return Vec::new();
+    }
+    // The statements at the place: from the last one starting at or before `code` to the last
+    // one starting before `end` (`code` < `end`). Indices only: a list of the body's nodes would
+    // be an allocation of a kilobyte or more, which makes glibc merge every small block freed
+    // since the last one (RESULTS.md, "The heap settled after each answer").
+    let (mut i, mut j) = (None, None);
     let mut cursor = body.walk();
-    let statements: Vec<Node<'_>> = body.named_children(&mut cursor).collect();
-    let (Some(first), Some(last)) = (statements.first(), statements.last()) else { return Vec::new() };
-    let Some(i) = statements.iter().rposition(|s| s.start_byte() <= code) else { return Vec::new() };
-    let j = statements.iter().rposition(|s| s.start_byte() < end).unwrap_or(i).max(i);
+    for (k, s) in body.named_children(&mut cursor).enumerate() {
+        if s.start_byte() >= end {
+            break;
+        }
+        j = Some(k);
+        if s.start_byte() <= code {
+            i = Some(k);
+        }
+    }
+    let (Some(i), Some(j)) = (i, j) else { return Vec::new() };
     let lo = i.saturating_sub(WINDOW_STATEMENTS);
-    let hi = (j + WINDOW_STATEMENTS).min(statements.len() - 1);
+    let hi = (j + WINDOW_STATEMENTS).min(n - 1);
+    let (Some(low), Some(high)) = (body.named_child(lo), body.named_child(hi)) else { return Vec::new() };
     let mut out = Vec::with_capacity(2);
     if lo > 0 {
-        out.push(first.start_byte()..statements[lo].start_byte());
+        out.push(first.start_byte()..low.start_byte());
     }
     // The statement after `hi` starts at or after `end`: the gap never holds the replaced bytes.
-    let from = statements[hi].end_byte().max(end);
-    if hi + 1 < statements.len() && from < last.end_byte() {
+    let from = high.end_byte().max(end);
+    if hi + 1 < n && from < last.end_byte() {
         out.push(from..last.end_byte());
     }
     out

@@ -651,10 +651,36 @@ fn a_windowed_region_is_the_text_of_the_function_with_those_statements_taken_out
     assert!(check.not_worse(", end='')"));
     assert!(!check.not_worse(", end=''"));
     assert!(text_of(&check).starts_with("def run(self, d):\n    d[8] = 8\n"), "{}", text_of(&check));
-    // The place in the signature: no window.
+    // The place in the signature, or a one-line body: no window.
     let mut sig = String::from("def f(a$0):\n");
     for i in 0..20 {
         sig.push_str(&format!("    v{i} = {i}\n"));
     }
     assert!(check_of(&sig, 0).region_elided().is_empty());
+    let js = language_for("javascript", "").expect("javascript");
+    let js_check = |fixture: &str| {
+        let f = baton_test_support::Fixture::parse(fixture);
+        let rope = Rope::from_str(&f.text);
+        let syntax = Syntax::parse(js, &rope).expect("parses");
+        InsertionCheck::new(syntax, rope, f.cursor(), 0, None).expect("a place")
+    };
+    let calls: String = (0..12).map(|i| format!("a{i}(); ")).collect();
+    assert!(js_check(&format!("function f() {{ {calls}b($0); }}\n")).region_elided().is_empty());
+    // A brace language: the closing brace stays after the window.
+    let lines: String = (0..12).map(|i| format!("  a{i}();\n")).collect();
+    let check = js_check(&format!("function f() {{\n{lines}  b($0);\n{lines}}}\n"));
+    assert_eq!(check.region_elided().len(), 2);
+    assert!(text_of(&check).ends_with("  a3();\n}"), "{}", text_of(&check));
+    assert_eq!(check.before(), 0);
+    assert!(check.not_worse("x, y"));
+    assert!(!check.not_worse("x, (y"));
+    // A comment after a Python signature's colon is the function's, not its body's: it stays.
+    let mut commented = String::from("def f(a):  # sums\n");
+    for i in 0..20 {
+        commented.push_str(&format!("    v{i} = {i}\n"));
+    }
+    commented.push_str("    $0\n");
+    let check = check_of(&commented, 0);
+    assert!(text_of(&check).starts_with("def f(a):  # sums\n    v15 = 15\n"), "{}", text_of(&check));
+    assert_eq!(check.before(), 0);
 }
