@@ -426,20 +426,26 @@ impl std::fmt::Debug for RegionParse {
 
 impl Region {
     /// The region's text with `candidate` in place of `at..end`, without the elided ranges,
-    /// dedented.
+    /// dedented. `None` when `at..end` is not inside one kept part (no text would hold the
+    /// candidate: judging it would judge the text without it).
     fn text(&self, rope: &Rope, at: usize, end: usize, candidate: &str) -> Option<String> {
         let mut raw = String::with_capacity(self.kept_len() + candidate.len());
         let mut from = self.bytes.start;
+        let mut placed = false;
         for gap in self.elided.iter().chain(std::iter::once(&(self.bytes.end..self.bytes.end))) {
             let kept = from..gap.start;
-            if kept.start <= at && end <= kept.end {
+            if !placed && kept.start <= at && end <= kept.end {
                 raw.push_str(&rope.get_byte_slice(kept.start..at)?.to_string());
                 raw.push_str(candidate);
                 raw.push_str(&rope.get_byte_slice(end..kept.end)?.to_string());
+                placed = true;
             } else {
                 raw.push_str(&rope.get_byte_slice(kept)?.to_string());
             }
             from = gap.end;
+        }
+        if !placed {
+            return None;
         }
         if self.indent.is_empty() {
             return Some(raw);
