@@ -586,18 +586,8 @@ fn long_function(before: usize, after: usize) -> String {
 #[test]
 fn a_long_function_is_checked_in_a_window_of_statements_around_the_place() {
     let candidates = ["else:\n        y = 0", "z = (x", "return y", "\ndef h():\n    return 1", "y = x +"];
-    // A short function: nothing is left out.
-    expect_test::expect![[r#"
-        region: lines 4..=11
-        "else:\n        y = 0": 0 -> 0 kept
-        "z = (x": 0 -> 1 worse
-        "return y": 0 -> 0 kept
-        "\ndef h():\n    return 1": 0 -> 0 kept
-        "y = x +": 0 -> 1 worse
-    "#]]
-    .assert_eq(&insertion("python", &long_function(1, 0), 0, &candidates));
-    // A long one: the statements far before and after the place are left out, and each verdict
-    // is the one of a short function.
+    // The statements far before and after the place are left out.
+    let long = insertion("python", &long_function(20, 30), 0, &candidates);
     expect_test::expect![[r#"
         region: lines 4..=60
         left out: lines 5..=23
@@ -608,79 +598,63 @@ fn a_long_function_is_checked_in_a_window_of_statements_around_the_place() {
         "\ndef h():\n    return 1": 0 -> 0 kept
         "y = x +": 0 -> 1 worse
     "#]]
-    .assert_eq(&insertion("python", &long_function(20, 30), 0, &candidates));
+    .assert_eq(&long);
+    // Each verdict is the one of a short function, where nothing is left out.
+    let short = insertion("python", &long_function(1, 0), 0, &candidates);
+    let verdicts = |out: &str| out.lines().filter(|l| l.starts_with('"')).map(str::to_owned).collect::<Vec<_>>();
+    assert!(!short.contains("left out"), "{short}");
+    assert_eq!(verdicts(&long), verdicts(&short));
 }
 
 #[test]
 fn a_windowed_region_is_the_text_of_the_function_with_those_statements_taken_out() {
-    let python = language_for("python", "").expect("python");
-    let check_of = |fixture: &str, replaced: usize| {
+    let check_of = |lang: &str, fixture: &str, replaced: usize| {
         let f = baton_test_support::Fixture::parse(fixture);
         let rope = Rope::from_str(&f.text);
-        let syntax = Syntax::parse(python, &rope).expect("parses");
+        let syntax = Syntax::parse(language_for(lang, "").expect("grammar"), &rope).expect("parses");
         InsertionCheck::new(syntax, rope, f.cursor(), replaced, None).expect("a place")
     };
     let text_of = |c: &InsertionCheck| c.region.as_ref().expect("a region").1.text.clone();
+    let lines = |range: std::ops::Range<usize>, line: &dyn Fn(usize) -> String| range.map(line).collect::<String>();
     // The window, written out as a short function: the same text, so the same verdicts.
-    let long = check_of(&long_function(20, 30), 0);
-    let mut short = String::from("def f(a, b):\n");
-    for i in 16..20 {
-        short.push_str(&format!("    v{i} = x * {i}\n"));
-    }
-    short.push_str("    if x > 1:\n        y = x\n    \n");
-    for i in 0..4 {
-        short.push_str(&format!("    w{i} = x + {i}\n"));
-    }
+    let long = check_of("python", &long_function(20, 30), 0);
+    let short = format!(
+        "def f(a, b):\n{}    if x > 1:\n        y = x\n    \n{}",
+        lines(16..20, &|i| format!("    v{i} = x * {i}\n")),
+        lines(0..4, &|i| format!("    w{i} = x + {i}\n")),
+    );
     assert_eq!(text_of(&long), short.trim_end_matches('\n'));
     // The parsed text does not grow with the function (up to REGION_MAX_BYTES: a larger scope
     // is not parsed alone, windowed or not, as the tests above pin).
-    let longer = check_of(&long_function(200, 300), 0);
+    let longer = check_of("python", &long_function(200, 300), 0);
     // Four statements before the place each name a number one digit longer, twice.
     assert_eq!(text_of(&longer).len(), text_of(&long).len() + 4 * 2);
     // A method, mid-line, replacing a closing tail: dedented, the replaced bytes kept inside.
-    let mut method = String::from("class A:\n    def run(self, d):\n");
-    for i in 0..12 {
-        method.push_str(&format!("        d[{i}] = {i}\n"));
-    }
-    method.push_str("        print(d$0)\n");
-    for i in 0..12 {
-        method.push_str(&format!("        d[{i}] += 1\n"));
-    }
-    let check = check_of(&method, 1);
+    let method = format!(
+        "class A:\n    def run(self, d):\n{}        print(d$0)\n{}",
+        lines(0..12, &|i| format!("        d[{i}] = {i}\n")),
+        lines(0..12, &|i| format!("        d[{i}] += 1\n")),
+    );
+    let check = check_of("python", &method, 1);
     assert_eq!(check.region_elided().len(), 2);
     assert!(check.not_worse(", end='')"));
     assert!(!check.not_worse(", end=''"));
     assert!(text_of(&check).starts_with("def run(self, d):\n    d[8] = 8\n"), "{}", text_of(&check));
     // The place in the signature, or a one-line body: no window.
-    let mut sig = String::from("def f(a$0):\n");
-    for i in 0..20 {
-        sig.push_str(&format!("    v{i} = {i}\n"));
-    }
-    assert!(check_of(&sig, 0).region_elided().is_empty());
-    let js = language_for("javascript", "").expect("javascript");
-    let js_check = |fixture: &str| {
-        let f = baton_test_support::Fixture::parse(fixture);
-        let rope = Rope::from_str(&f.text);
-        let syntax = Syntax::parse(js, &rope).expect("parses");
-        InsertionCheck::new(syntax, rope, f.cursor(), 0, None).expect("a place")
-    };
-    let calls: String = (0..12).map(|i| format!("a{i}(); ")).collect();
-    assert!(js_check(&format!("function f() {{ {calls}b($0); }}\n")).region_elided().is_empty());
+    let body = lines(0..20, &|i| format!("    v{i} = {i}\n"));
+    assert!(check_of("python", &format!("def f(a$0):\n{body}"), 0).region_elided().is_empty());
+    let calls = lines(0..12, &|i| format!("a{i}(); "));
+    assert!(check_of("javascript", &format!("function f() {{ {calls}b($0); }}\n"), 0).region_elided().is_empty());
     // A brace language: the closing brace stays after the window.
-    let lines: String = (0..12).map(|i| format!("  a{i}();\n")).collect();
-    let check = js_check(&format!("function f() {{\n{lines}  b($0);\n{lines}}}\n"));
+    let calls = lines(0..12, &|i| format!("  a{i}();\n"));
+    let check = check_of("javascript", &format!("function f() {{\n{calls}  b($0);\n{calls}}}\n"), 0);
     assert_eq!(check.region_elided().len(), 2);
     assert!(text_of(&check).ends_with("  a3();\n}"), "{}", text_of(&check));
     assert_eq!(check.before(), 0);
     assert!(check.not_worse("x, y"));
     assert!(!check.not_worse("x, (y"));
     // A comment after a Python signature's colon is the function's, not its body's: it stays.
-    let mut commented = String::from("def f(a):  # sums\n");
-    for i in 0..20 {
-        commented.push_str(&format!("    v{i} = {i}\n"));
-    }
-    commented.push_str("    $0\n");
-    let check = check_of(&commented, 0);
+    let check = check_of("python", &format!("def f(a):  # sums\n{body}    $0\n"), 0);
     assert!(text_of(&check).starts_with("def f(a):  # sums\n    v15 = 15\n"), "{}", text_of(&check));
     assert_eq!(check.before(), 0);
 }
