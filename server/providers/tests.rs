@@ -480,7 +480,8 @@ async fn a_stream_slower_than_the_timeout_yields_text_then_timeout() {
 
 /// Calls side by side (alternatives, a next edit beside a completion) each get their answer at
 /// once: a call never takes a connection whose answer is still being read (hyper refuses the
-/// request there), and a connection whose answer was dropped unread is not reused.
+/// request there); after an answer dropped unread the next call still gets its own. (That a
+/// kept-alive connection is reused is pinned by the closed-connection test below.)
 #[tokio::test]
 async fn calls_side_by_side_on_the_local_path_each_get_their_answer() {
     let server = ModelServer::start().await;
@@ -497,7 +498,7 @@ async fn calls_side_by_side_on_the_local_path_each_get_their_answer() {
     let (text, error) = tokio::time::timeout(WAIT, second).await.expect("not queued behind the first answer");
     assert_eq!((text.as_str(), error.is_none()), ("second answer", true), "{error:?}");
     drop(first);
-    // The second connection is idle again (the first closed, its answer dropped): reused.
+    // The first answer dropped unread (its connection closes): the next call is answered.
     let (text, error) = collect(provider.generate(request(raw())).await.expect("generate")).await;
     assert_eq!((text.as_str(), error.is_none()), ("third answer", true), "{error:?}");
 }
