@@ -557,6 +557,10 @@ import json, sys
 gen = []
 try:
     for line in open(sys.argv[1]):
+        # A last line without its newline: the model was stopped while writing it (the kernel
+        # may cut a write short for a killed process).
+        if not line.endswith("\n"):
+            break
         r = json.loads(line)
         if r["format"] != "other":
             gen.append(r)

@@ -98,10 +98,14 @@ async fn main() {
             && requests.len() > seen
             && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path)
         {
+            let mut lines = String::new();
             for r in &requests[seen..] {
                 let line = serde_json::json!({ "method": r.method, "path": r.path, "body": r.body });
-                let _ = writeln!(f, "{line}");
+                lines.push_str(&format!("{line}\n"));
             }
+            // One write for the batch: written piece by piece (as `writeln!` formats a value), a
+            // script that kills this process mid-line left half a line for its reader.
+            let _ = f.write_all(lines.as_bytes());
         }
         seen = requests.len();
     }
@@ -121,10 +125,13 @@ async fn serve_agent(port: u16, plan: AgentPlan, log: Option<String>) {
             && requests.len() > seen
             && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path)
         {
+            let mut lines = String::new();
             for r in &requests[seen..] {
                 let line: Value = r.to_json();
-                let _ = writeln!(f, "{line}");
+                lines.push_str(&format!("{line}\n"));
             }
+            // One write for the batch, as above.
+            let _ = f.write_all(lines.as_bytes());
         }
         seen = requests.len();
     }
