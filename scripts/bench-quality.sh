@@ -19,6 +19,10 @@
 #   --out DIR          results folder (default target/bench-quality)
 #   --resume           keep OUT/results.jsonl and skip the requests it already has
 #   --model-url URL    use this running llama-server instead of starting one
+#
+# Baton and the raw baseline both ask tests/bench/quality/replay_model.py, which asks the model
+# once per prompt and gives the raw baseline the answer Baton got: the comparison is of what
+# Baton does with one answer.
 #   --report-only      print the table of OUT/results.jsonl again
 #   --replay RESULTS   answer from the raw answers recorded in RESULTS (results.jsonl files,
 #                      comma-separated) instead of a live model (replay_model.py): compares
@@ -124,27 +128,7 @@ cleanup() {
     if [ "$STARTED" = 1 ]; then "$REPO/scripts/local-model.sh" stop >&2 || true; fi
 }
 trap cleanup EXIT
-if [ -n "$REPLAY" ]; then
-    replay_args=()
-    IFS=',' read -ra replay_files <<<"$REPLAY"
-    for f in "${replay_files[@]}"; do
-        [ -f "$f" ] || die "no results file $f to replay"
-        replay_args+=(--results "$f")
-    done
-    [ -z "$MODEL_URL" ] || replay_args+=(--upstream "$MODEL_URL")
-    REPLAY_PORT=$((PORT + 1))
-    url_file="$(mktemp)"
-    python3 "$REPO/tests/bench/quality/replay_model.py" --port "$REPLAY_PORT" "${replay_args[@]}" >"$url_file" &
-    REPLAY_PID=$!
-    for _ in $(seq 300); do
-        [ -s "$url_file" ] && break
-        kill -0 "$REPLAY_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    MODEL_URL="$(cat "$url_file")"
-    rm -f "$url_file"
-    [ -n "$MODEL_URL" ] || die "the replaying model did not start"
-elif [ -z "$MODEL_URL" ]; then
+if [ -z "$REPLAY" ] && [ -z "$MODEL_URL" ]; then
     mapfile -t paths < <("$REPO/scripts/local-model.sh" path)
     if [ ! -x "${paths[0]}" ] || [ ! -f "${paths[1]}" ]; then
         die "the local model is not prepared under BATON_CACHE=$BATON_CACHE: run scripts/local-model.sh prepare"
@@ -152,12 +136,39 @@ elif [ -z "$MODEL_URL" ]; then
     MODEL_URL="$("$REPO/scripts/local-model.sh" start "$PORT")"
     STARTED=1
 fi
-curl -fsS -m 10 "$MODEL_URL/v1/models" | grep -q 'qwen2.5-coder-0.5b' \
-    || die "the server at $MODEL_URL does not serve qwen2.5-coder-0.5b"
+if [ -n "$MODEL_URL" ]; then
+    curl -fsS -m 10 "$MODEL_URL/v1/models" | grep -q 'qwen2.5-coder-0.5b' \
+        || die "the server at $MODEL_URL does not serve qwen2.5-coder-0.5b"
+fi
+# Baton and the raw baseline ask one model: replay_model.py, which answers a prompt it has seen
+# with the answer it gave, and asks --upstream (the live llama-server) once for a new one. So the
+# raw baseline is the very answer Baton got (llama-server's greedy answers to the same prompt
+# asked twice in a row differed in a few holes), and each hole costs one generation.
+replay_args=()
+if [ -n "$REPLAY" ]; then
+    IFS=',' read -ra replay_files <<<"$REPLAY"
+    for f in "${replay_files[@]}"; do
+        [ -f "$f" ] || die "no results file $f to replay"
+        replay_args+=(--results "$f")
+    done
+fi
+[ -z "$MODEL_URL" ] || replay_args+=(--upstream "$MODEL_URL")
+REPLAY_PORT=$((PORT + 1))
+url_file="$(mktemp)"
+python3 "$REPO/tests/bench/quality/replay_model.py" --port "$REPLAY_PORT" "${replay_args[@]}" >"$url_file" &
+REPLAY_PID=$!
+for _ in $(seq 300); do
+    [ -s "$url_file" ] && break
+    kill -0 "$REPLAY_PID" 2>/dev/null || break
+    sleep 0.1
+done
+MODEL_URL="$(cat "$url_file")"
+rm -f "$url_file"
+[ -n "$MODEL_URL" ] || die "the model's proxy (replay_model.py) did not start"
 
 commit="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if ! git -C "$REPO" diff --quiet HEAD -- server 2>/dev/null; then commit="$commit+dirty"; fi
-model_desc="Qwen2.5-Coder-0.5B-Instruct Q4_K_M, llama-server -t ${BATON_MODEL_THREADS:-1}, greedy"
+model_desc="Qwen2.5-Coder-0.5B-Instruct Q4_K_M, llama-server -t ${BATON_MODEL_THREADS:-1}, greedy, one answer per prompt"
 [ -z "$REPLAY" ] || model_desc="replayed from $REPLAY"
 meta="$(printf '{"date": "%s", "commit": "%s", "model": "%s", "rules_off": "%s"}' \
     "$(date -u +%Y-%m-%d)" "$commit" "$model_desc" "${BATON_POSTPROCESS_OFF:-}")"

@@ -5,7 +5,9 @@ post-processing variants are compared on identical model output in minutes inste
 
 A prompt it has no answer for goes to --upstream (the real llama-server) when given, and the
 answer is kept for the rest of the run; without --upstream it is answered 404 and the benchmark
-stops with that error. Listens on 127.0.0.1 only.
+stops with that error. A live run starts it with no recorded answers in front of llama-server,
+so that the raw baseline (asked second, unstreamed) gets the very text Baton got (streamed).
+Listens on 127.0.0.1 only.
 
     replay_model.py --port 8094 --results RESULTS.jsonl [--results ...] [--upstream URL]
 
@@ -75,8 +77,12 @@ def make_handler(state: State):
                 req = urllib.request.Request(state.upstream.rstrip("/") + "/v1/completions",
                                              data=json.dumps(up).encode(),
                                              headers={"Content-Type": "application/json"})
-                with urllib.request.urlopen(req, timeout=600) as resp:
-                    text = json.load(resp)["choices"][0].get("text", "")
+                try:
+                    with urllib.request.urlopen(req, timeout=600) as resp:
+                        text = json.load(resp)["choices"][0].get("text", "")
+                except (OSError, ValueError, KeyError, IndexError) as e:
+                    self._json(502, {"error": {"message": f"the upstream model failed: {e}"}})
+                    return
                 with state.lock:
                     state.answers[k] = text
                     state.misses += 1
