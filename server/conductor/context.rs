@@ -58,6 +58,9 @@ struct Window {
     start: usize,
     end: usize,
     tokens: Vec<u64>,
+    /// Bytes of the window's excerpt text ([`window_text`]), known at indexing so that ranking
+    /// the windows against the budget builds only the texts it keeps.
+    text_len: usize,
 }
 
 /// A definition found by tree-sitter: its name, first line, and the text shown for it (the
@@ -251,7 +254,7 @@ impl ContextCache {
             if chosen.iter().any(|c| c.1 == i && c.2 < window.end && window.start < c.3) {
                 continue;
             }
-            let cost = window_text(d, window.start, window.end).len() + header_cost(&d.path);
+            let cost = window.text_len + header_cost(&d.path);
             if used + cost > budget {
                 continue;
             }
@@ -262,7 +265,7 @@ impl ContextCache {
         chosen.reverse();
         for (_, i, start, end) in chosen {
             let d = &indexed[i];
-            excerpts.push(Excerpt { path: d.path.clone(), text: window_text(d, start, end) });
+            excerpts.push(Excerpt { path: d.path.clone(), text: window_text(&d.rope, &d.hidden, start, end) });
         }
         // Definitions last, nearest the cursor's document: per document in source order, the
         // methods of one class under one header.
@@ -332,17 +335,17 @@ fn header_cost(path: &str) -> usize {
 
 /// The lines `start..end` of an indexed document, without its hidden lines and the blank lines
 /// at either end.
-fn window_text(d: &Indexed, start: usize, end: usize) -> String {
+fn window_text(rope: &Rope, hidden: &HashSet<usize>, start: usize, end: usize) -> String {
     let mut text = String::new();
-    for line in start..end.min(d.rope.len_lines()) {
-        if d.hidden.contains(&line) {
+    for line in start..end.min(rope.len_lines()) {
+        if hidden.contains(&line) {
             continue;
         }
-        let l = d.rope.line(line);
+        let l = rope.line(line);
         if text.is_empty() && l.chars().all(char::is_whitespace) {
             continue;
         }
-        text.push_str(&l.to_string());
+        l.chunks().for_each(|chunk| text.push_str(chunk));
     }
     let kept = text.trim_end().len();
     text.truncate(kept);
@@ -451,7 +454,8 @@ fn index(mut s: Source) -> Indexed {
         tokens.sort_unstable();
         tokens.dedup();
         if !tokens.is_empty() {
-            windows.push(Window { start, end, tokens });
+            let text_len = window_text(&rope, &hidden, start, end).len();
+            windows.push(Window { start, end, tokens, text_len });
         }
     }
     let mut definitions = Vec::new();

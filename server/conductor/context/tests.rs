@@ -87,6 +87,31 @@ fn snippets_stay_within_the_budget() {
 }
 
 #[test]
+fn a_window_is_charged_the_length_of_the_text_it_shows() {
+    // Blank lines at a window's ends, a hidden secret line, trailing spaces, CRLF line ends and a
+    // multi-byte name: what the index charges each window is the length of the excerpt it builds.
+    let mut other = String::from("\n\nAPI_KEY = \"sk-0123456789abcdef\"\n");
+    for i in 0..12 {
+        other.push_str(&format!("def løad_{i}(path):   \r\n    rows = read(path)\n\n    return rows  \n\n\n"));
+    }
+    let d = index(source("a.py", &other, "python"));
+    assert!(d.windows.len() >= 5 && !d.hidden.is_empty(), "{} windows, hidden {:?}", d.windows.len(), d.hidden);
+    for w in &d.windows {
+        let text = window_text(&d.rope, &d.hidden, w.start, w.end);
+        assert_eq!(w.text_len, text.len(), "window {}..{}: {text:?}", w.start, w.end);
+    }
+    // A budget that holds exactly the best window and its header takes it, one byte less does not.
+    let (doc, cursor) = current("def load(path):\n    rows = read(path)\n    $0\n", "python");
+    let all = ContextCache::default().gather(&doc, cursor, vec![source("a.py", &other, "python")], 100_000);
+    let best = all.excerpts.last().expect("a snippet");
+    let exact = best.text.len() + header_cost(&best.path);
+    let g = ContextCache::default().gather(&doc, cursor, vec![source("a.py", &other, "python")], exact);
+    assert_eq!(g.excerpts.last().map(|e| &e.text), Some(&best.text));
+    let g = ContextCache::default().gather(&doc, cursor, vec![source("a.py", &other, "python")], exact - 1);
+    assert!(cost(&g) < exact, "{}", render(&g));
+}
+
+#[test]
 fn a_secret_in_another_document_never_appears() {
     // settings.py is not a secret file by name; its key sits next to code like the cursor's.
     let other = "\
