@@ -123,9 +123,16 @@ pub(crate) struct Recent {
 }
 
 impl Recent {
+    /// Whether a document last edited at `edited` would be kept if offered now: a caller checks
+    /// this before the costlier checks of a document it would offer (its path against the
+    /// secret patterns).
+    pub(crate) fn takes(&self, edited: u64) -> bool {
+        self.picked.len() < MAX_SOURCES || self.picked.last().is_some_and(|(at, _)| *at < edited)
+    }
+
     /// Offers `key`, last edited at `edited` ([`ContextCache::edited_at`]).
     pub(crate) fn offer(&mut self, edited: u64, key: &str) {
-        if self.picked.len() == MAX_SOURCES && self.picked.last().is_some_and(|(at, _)| *at >= edited) {
+        if !self.takes(edited) {
             return;
         }
         let at = self.picked.partition_point(|(stamp, _)| *stamp >= edited);

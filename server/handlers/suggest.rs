@@ -136,11 +136,13 @@ pub(super) fn other_documents(
     // context's lock is taken inside the documents map's, the order `didChange` takes them in.)
     let mut recent = Recent::default();
     for entry in state.docs.iter() {
-        if entry.key() != &doc.key
-            && entry.doc.language_id == doc.language_id
-            && !crate::secrets::is_secret_path(&entry.path, patterns)
-        {
-            recent.offer(context.edited_at(entry.key()), entry.key());
+        if entry.key() == &doc.key || entry.doc.language_id != doc.language_id {
+            continue;
+        }
+        // The path is matched against the secret patterns only when the document would be kept.
+        let edited = context.edited_at(entry.key());
+        if recent.takes(edited) && !crate::secrets::is_secret_path(&entry.path, patterns) {
+            recent.offer(edited, entry.key());
         }
     }
     let mut sources = Vec::new();

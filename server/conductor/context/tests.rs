@@ -283,7 +283,11 @@ fn the_most_recently_edited_documents_are_picked() {
     for i in 0..40u64 {
         // Documents 0..10 never edited (stamp 0), then edits in a scrambled order.
         let edited = if i < 10 { 0 } else { (i * 7) % 30 + 1 };
+        // `takes` says beforehand whether the offer changes what is kept (the handler skips its
+        // secret-path check for a document that would not be).
+        let (takes, before) = (recent.takes(edited), recent.picked.clone());
         recent.offer(edited, &format!("doc{i}"));
+        assert_eq!(takes, recent.picked != before, "doc{i} edited at {edited}");
     }
     let keys: Vec<String> = recent.keys().collect();
     assert_eq!(keys.len(), MAX_SOURCES);
