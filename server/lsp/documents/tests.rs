@@ -412,3 +412,36 @@ fn imports_are_moved_by_a_change_that_touches_none_and_dropped_by_one_that_does(
         assert_eq!(imports_shifted(&imports, &e), None, "{e:?}");
     }
 }
+
+/// Records the thread it is dropped on.
+struct DropProbe(std::sync::mpsc::Sender<std::thread::ThreadId>);
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        let _ = self.0.send(std::thread::current().id());
+    }
+}
+
+#[tokio::test]
+async fn trees_and_closed_documents_are_freed_off_the_sessions_thread() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    free_later(DropProbe(tx.clone()));
+    let on = rx.recv_timeout(Duration::from_secs(20)).expect("dropped");
+    assert_ne!(on, std::thread::current().id(), "freed on the blocking pool, not the caller's thread");
+    // Outside a runtime there is no pool: freed at once, here.
+    let here = std::thread::spawn(move || {
+        free_later(DropProbe(tx));
+        std::thread::current().id()
+    })
+    .join()
+    .expect("the thread ran");
+    assert_eq!(rx.recv_timeout(Duration::from_secs(20)).expect("dropped"), here);
+
+    // A closed document leaves the store at once (its memory goes with the pool's thread).
+    let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
+    let uri = "file:///p/lib.rs";
+    open(&*store, uri.to_owned(), rust_doc(RUST));
+    let _ = parsed(&store, uri).await;
+    close(&*store, uri);
+    assert!(store.get(uri).is_none());
+}
