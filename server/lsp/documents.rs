@@ -250,7 +250,9 @@ impl ParseState {
             self.limits = LimitsDelta::Unknown;
             self.imports = None;
             self.imports_stale = false;
-            self.tree = None;
+            if let Some(tree) = self.tree.take() {
+                free_later(tree);
+            }
             self.parsed = None;
             if let Some(f) = &mut self.in_flight {
                 f.cancel.store(true, Ordering::Relaxed);
@@ -424,7 +426,9 @@ impl ParseState {
                 let outcome = match e {
                     ParseError::TooLarge { .. } | ParseError::LineTooLong { .. } => {
                         // Over a limit: no tree to keep up, and no retry until the text changes.
-                        self.tree = None;
+                        if let Some(tree) = self.tree.take() {
+                            free_later(tree);
+                        }
                         self.parsed = None;
                         self.imports = None;
                         self.imports_stale = false;
