@@ -445,3 +445,22 @@ async fn trees_and_closed_documents_are_freed_off_the_sessions_thread() {
     close(&*store, uri);
     assert!(store.get(uri).is_none());
 }
+
+#[test]
+fn the_tree_stamp_moves_with_every_change_and_installed_parse() {
+    let mut open = rust_doc(RUST);
+    let j = job(&mut open, syntax::PARSE_BUDGET).expect("a parse");
+    let r = j.revision;
+    let before = open.tree_stamp();
+    assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
+    let parsed = open.tree_stamp();
+    assert_ne!(parsed, before, "a parse installed");
+    assert_eq!(open.tree_stamp(), parsed, "nothing happened");
+    insert(&mut open, 3, 9, " + 1");
+    let changed = open.tree_stamp();
+    assert_ne!(changed, parsed, "a change (it copies the root a snapshot shares)");
+    let j = job(&mut open, syntax::PARSE_BUDGET).expect("a reparse");
+    let r = j.revision;
+    assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
+    assert_ne!(open.tree_stamp(), changed, "the reparse replaced the tree");
+}
