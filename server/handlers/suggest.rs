@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::conductor::context::{Recent, Source};
 use crate::conductor::engine::MAX_SUGGESTIONS;
 use crate::conductor::{CompletionRequest, DocSnapshot, Excerpt, Outcome};
+use crate::lsp::documents::TreeStamp;
 use crate::lsp::session::State;
 use crate::lsp::{convert, ext};
 use crate::text::{Document, Pos};
@@ -124,7 +125,7 @@ pub(crate) async fn suggest(
 /// snapshot may hold the last reference to the old root, whose free walks its children (a
 /// thousand in a 10,000-line module, ~0.2 ms): that happens on the blocking pool, not before
 /// the answer is written.
-fn release(state: &State, uri: &str, snapshot: DocSnapshot, stamp: Option<(u64, Option<u64>)>) {
+fn release(state: &State, uri: &str, snapshot: DocSnapshot, stamp: Option<TreeStamp>) {
     if snapshot.syntax.is_some() && state.docs.get(uri).map(|entry| entry.tree_stamp()) != stamp {
         crate::lsp::documents::free_later(snapshot);
     }

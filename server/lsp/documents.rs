@@ -79,6 +79,14 @@ pub(crate) struct OpenDocument {
     parse: ParseState,
 }
 
+/// [`OpenDocument::tree_stamp`]: the document's revision (its changes, counted from open) and
+/// the revision its tree was parsed at. Compared, never shown; not the client's version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TreeStamp {
+    revision: u64,
+    parsed: Option<u64>,
+}
+
 #[derive(Debug)]
 struct ParseState {
     /// Chosen at open by [`syntax::language_for`]; `None`: plain text, never parsed.
@@ -121,11 +129,6 @@ struct ParseState {
     /// next parse searches again.
     imports: Option<Arc<Vec<Range<usize>>>>,
     imports_stale: bool,
-    /// The tree a finished parse replaced, for [`work`] to free on the blocking pool
-    /// ([`free_later`]): freeing a tree walks every node it does not share with the new one (in a 10,000-line module ~130 µs
-    /// cold, the root's thousand children each released), which the session's thread should
-    /// not pay between two keystrokes.
-    replaced: Option<Tree>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +202,6 @@ impl OpenDocument {
             delays: (REPARSE_DELAY, REPARSE_MAX_DELAY),
             imports: None,
             imports_stale: false,
-            replaced: None,
         };
         Self { doc, path: super::convert::display_path(uri), parse }
     }
@@ -220,9 +222,9 @@ impl OpenDocument {
 
     /// Changes when the document's tree may no longer be the one a snapshot took: at every
     /// change (an edit copies the tree's root when a snapshot shares it) and every installed
-    /// parse. Plain data to compare; not a version the client sees.
-    pub(crate) fn tree_stamp(&self) -> (u64, Option<u64>) {
-        (self.parse.revision, self.parse.parsed)
+    /// or dropped parse.
+    pub(crate) fn tree_stamp(&self) -> TreeStamp {
+        TreeStamp { revision: self.parse.revision, parsed: self.parse.parsed }
     }
 
     /// The tree of exactly the current text, when one is ready.
@@ -425,7 +427,12 @@ impl ParseState {
                     self.imports = Some(found);
                     self.imports_stale = stale;
                 }
-                self.replaced = self.tree.replace(tree);
+                // The tree replaced is freed off the session's thread: it walks every node the
+                // new one does not share (the root's thousand children in a 10,000-line module,
+                // ~130 µs cold).
+                if let Some(old) = self.tree.replace(tree) {
+                    free_later(old);
+                }
                 self.parsed = Some(revision);
                 "installed"
             }
@@ -723,11 +730,7 @@ async fn work<S: DocumentStore>(store: Arc<S>, uri: String, epoch: u64) {
         let had_tree = open.parse.tree.is_some();
         let outcome = open.parse.finish(&uri, revision, result, Instant::now());
         let gained_tree = !had_tree && open.parse.tree.is_some();
-        let replaced = open.parse.replaced.take();
         drop(open);
-        if let Some(tree) = replaced {
-            free_later(tree);
-        }
         tracing::debug!(uri, revision, bytes, ms, outcome, "parse finished");
         if gained_tree {
             evict_cold(&*store, &uri);
