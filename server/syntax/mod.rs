@@ -346,9 +346,9 @@ pub struct Comment {
 /// completion). Of a body longer than `2 * WINDOW_STATEMENTS + 1` statements, only the
 /// [`WINDOW_STATEMENTS`] on each side of the place's are kept (`elided`), so the cost does not
 /// grow with the function either. Else the top-level item there when it is that small. Else
-/// each candidate reparses the whole text incrementally from a copy of its tree (`Tree::clone`, a reference count),
-/// edited by the insertion, and the errors are counted in the top-level item around the place
-/// ([`Syntax::errors_near`]).
+/// each candidate reparses the whole text incrementally from a copy of its tree (`Tree::clone`,
+/// a reference count), edited by the insertion, and the errors are counted in the top-level
+/// item around the place ([`Syntax::errors_near`]).
 ///
 /// It owns copies of the tree and the text (both cheap: a reference count), so it can be built on
 /// another thread while the model is asked (`conductor::engine`): building it parses the region

@@ -419,7 +419,7 @@ impl Drop for DropProbe {
 }
 
 #[tokio::test]
-async fn trees_and_closed_documents_are_freed_off_the_sessions_thread() {
+async fn free_later_frees_on_the_blocking_pool_and_inline_outside_a_runtime() {
     let (tx, rx) = std::sync::mpsc::channel();
     free_later(DropProbe(tx.clone()));
     let on = rx.recv_timeout(Duration::from_secs(20)).expect("dropped");
@@ -433,7 +433,8 @@ async fn trees_and_closed_documents_are_freed_off_the_sessions_thread() {
     .expect("the thread ran");
     assert_eq!(rx.recv_timeout(Duration::from_secs(20)).expect("dropped"), here);
 
-    // A closed document leaves the store at once (its memory goes with the pool's thread).
+    // close() frees the document through free_later: it is gone from the store at once, before
+    // the pool gets to it (which thread frees it is what the lines above check).
     let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
     let uri = "file:///p/lib.rs";
     open(&*store, uri.to_owned(), rust_doc(RUST));
