@@ -96,16 +96,13 @@ async fn main() {
         let requests = server.requests();
         if let Some(path) = &log
             && requests.len() > seen
-            && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path)
         {
-            let mut lines = String::new();
-            for r in &requests[seen..] {
-                let line = serde_json::json!({ "method": r.method, "path": r.path, "body": r.body });
-                lines.push_str(&format!("{line}\n"));
-            }
-            // One write for the batch: written piece by piece (as `writeln!` formats a value), a
-            // script that kills this process mid-line left half a line for its reader.
-            let _ = f.write_all(lines.as_bytes());
+            append_lines(
+                path,
+                requests[seen..]
+                    .iter()
+                    .map(|r| serde_json::json!({ "method": r.method, "path": r.path, "body": r.body })),
+            );
         }
         seen = requests.len();
     }
@@ -123,17 +120,20 @@ async fn serve_agent(port: u16, plan: AgentPlan, log: Option<String>) {
         let requests = model.requests();
         if let Some(path) = &log
             && requests.len() > seen
-            && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path)
         {
-            let mut lines = String::new();
-            for r in &requests[seen..] {
-                let line: Value = r.to_json();
-                lines.push_str(&format!("{line}\n"));
-            }
-            // One write for the batch, as above.
-            let _ = f.write_all(lines.as_bytes());
+            append_lines(path, requests[seen..].iter().map(|r| r.to_json()));
         }
         seen = requests.len();
+    }
+}
+
+/// Appends one JSON value per line to the log at `path`, in one write: written piece by piece
+/// (as `writeln!` formats a value), a script that kills this process mid-line left half a line
+/// for its reader. A log that cannot be opened is skipped (the scripts then see no requests).
+fn append_lines(path: &str, values: impl Iterator<Item = Value>) {
+    let lines: String = values.map(|v| format!("{v}\n")).collect();
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = f.write_all(lines.as_bytes());
     }
 }
 
