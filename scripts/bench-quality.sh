@@ -19,10 +19,6 @@
 #   --out DIR          results folder (default target/bench-quality)
 #   --resume           keep OUT/results.jsonl and skip the requests it already has
 #   --model-url URL    use this running llama-server instead of starting one
-#
-# Baton and the raw baseline both ask tests/bench/quality/replay_model.py, which asks the model
-# once per prompt and gives the raw baseline the answer Baton got: the comparison is of what
-# Baton does with one answer.
 #   --report-only      print the table of OUT/results.jsonl again
 #   --replay RESULTS   answer from the raw answers recorded in RESULTS (results.jsonl files,
 #                      comma-separated) instead of a live model (replay_model.py): compares
@@ -31,6 +27,10 @@
 #   --compare RESULTS  Baton in OUT/results.jsonl against Baton in RESULTS (another run's
 #                      results.jsonl, or tests/bench/quality/before.jsonl.gz): per placement,
 #                      the requests each build passes alone, with a sign test
+#
+# Baton and the raw baseline both ask tests/bench/quality/replay_model.py, which asks the model
+# once per prompt and gives the raw baseline the answer Baton got: the comparison is of what
+# Baton does with one answer.
 #
 # Environment:
 #   BATON_POSTPROCESS_OFF  post-processing rules to switch off in baton (comma-separated names of
@@ -140,10 +140,8 @@ if [ -n "$MODEL_URL" ]; then
     curl -fsS -m 10 "$MODEL_URL/v1/models" | grep -q 'qwen2.5-coder-0.5b' \
         || die "the server at $MODEL_URL does not serve qwen2.5-coder-0.5b"
 fi
-# Baton and the raw baseline ask one model: replay_model.py, which answers a prompt it has seen
-# with the answer it gave, and asks --upstream (the live llama-server) once for a new one. So the
-# raw baseline is the very answer Baton got (llama-server's greedy answers to the same prompt
-# asked twice in a row differed in a few holes), and each hole costs one generation.
+# The one model Baton and the raw baseline ask (see the header): llama-server's greedy answers to
+# the same prompt asked twice in a row differed in a few holes.
 replay_args=()
 if [ -n "$REPLAY" ]; then
     IFS=',' read -ra replay_files <<<"$REPLAY"
