@@ -367,37 +367,13 @@ impl Conductor {
             }
             Ok::<_, ProviderError>(raw)
         };
-        tokio::pin!(collect);
         let t_model = Instant::now();
-        // The request goes out first: polled once, it is handed to the connection, and the
-        // yield lets the connection's task write it. The parse check's baseline (the region
-        // around the cursor parsed as it is now) does not depend on the answer, so it is built
-        // then, on this thread, while the model works. Built before the request, its whole
-        // parse (p50 ~0.2 ms, p99 ~0.7 ms on a 10,000-line module) was added to every
-        // suggestion; on a blocking thread, waking that thread took ~170 us and the answer still
-        // waited for it at p90 (tests/bench/perf/RESULTS.md). Its cost is bounded like the
-        // candidates' parses after the answer: a region of at most `syntax::REGION_MAX_BYTES`,
-        // each parse stopped at `syntax::CHECK_BUDGET`.
-        let early = match futures::poll!(collect.as_mut()) {
-            std::task::Poll::Ready(Err(e)) => return Err(e),
-            std::task::Poll::Ready(Ok(raw)) => Some(raw),
-            std::task::Poll::Pending => {
-                tokio::task::yield_now().await;
-                None
+        let raw = tokio::select! {
+            r = collect => r?,
+            _ = notified => {
+                self.counters.superseded.fetch_add(1, Ordering::Relaxed);
+                return Ok(Asked::Superseded);
             }
-        };
-        let t_baseline = Instant::now();
-        let check = if rules.parse_check { self.parse_check(doc, cursor, tail.as_deref()) } else { None };
-        let baseline_us = t_baseline.elapsed().as_micros();
-        let raw = match early {
-            Some(raw) => raw,
-            None => tokio::select! {
-                r = &mut collect => r?,
-                _ = notified => {
-                    self.counters.superseded.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Asked::Superseded);
-                }
-            },
         };
         let model_time = t_model.elapsed();
         self.observe_model_time(model_time);
@@ -409,13 +385,20 @@ impl Conductor {
         };
         let clean_us = t_clean.elapsed().as_micros();
         let t_parse = Instant::now();
+        // Built after the answer: the check parses the text around the cursor only when the
+        // answer needs it (`syntax::InsertionCheck::not_worse`).
+        let check = if rules.parse_check { self.parse_check(doc, cursor, tail.as_deref()) } else { None };
         let kept = keep_if_parse_not_worse(check.as_ref(), text, tail.as_deref());
+        let baseline = check.as_ref().is_some_and(syntax::InsertionCheck::parsed_baseline);
+        if let Some(check) = &check {
+            self.keep_region(doc, check);
+        }
         tracing::debug!(
             prepare_us,
-            baseline_us,
             model_us,
             clean_us,
             parse_check_us = t_parse.elapsed().as_micros(),
+            baseline,
             raw_len = raw.len(),
             temperature,
             "completion phases"
@@ -429,16 +412,18 @@ impl Conductor {
         }
     }
 
-    /// [`parse_check`] from the last check's region when it was in the same document, which then
-    /// becomes the last. The lock is held only to copy or replace the region (two reference
-    /// counts), never across the parse.
+    /// [`parse_check`] from the last check's region when it was in the same document. The lock
+    /// is held only to copy the region (a reference count), never across a parse.
     fn parse_check(&self, doc: &DocSnapshot, cursor: usize, tail: Option<&str>) -> Option<syntax::InsertionCheck> {
         let earlier = self.last_region.lock().as_ref().filter(|(key, _)| *key == doc.key).map(|(_, r)| r.clone());
-        let check = parse_check(doc, cursor, tail, earlier.as_ref());
-        if let Some(region) = check.as_ref().and_then(syntax::InsertionCheck::region_parse) {
+        parse_check(doc, cursor, tail, earlier.as_ref())
+    }
+
+    /// The latest region `check` parsed becomes the last: the next check in `doc` starts from it.
+    fn keep_region(&self, doc: &DocSnapshot, check: &syntax::InsertionCheck) {
+        if let Some(region) = check.region_parse() {
             *self.last_region.lock() = Some((doc.key.clone(), region));
         }
-        check
     }
 
     fn lock_cache(&self) -> MutexGuard<'_, Cache> {
@@ -449,9 +434,9 @@ impl Conductor {
 }
 
 /// The parse check of suggestions at `cursor` in `doc` (replacing `tail`):
-/// [`syntax::InsertionCheck::new`] parses the region around the cursor once, from `earlier`
-/// (an earlier check's region) when given. `None` when the document has no tree (not parsed
-/// yet, over a limit, no grammar): then there is nothing to compare with.
+/// [`syntax::InsertionCheck::new`], whose first parse starts from `earlier` (an earlier check's
+/// region) when given. `None` when the document has no tree (not parsed yet, over a limit, no
+/// grammar): then there is nothing to compare with.
 fn parse_check(
     doc: &DocSnapshot,
     cursor: usize,
@@ -665,16 +650,22 @@ mod tests {
         let last_key = |c: &Conductor| c.last_region.lock().as_ref().map(|(key, _)| key.clone());
         let (d, cur) = fixture("def f(x):\n    y = x$0\n    return y\n");
         let first = conductor.parse_check(&d, cur, None).expect("a check");
+        // A candidate that leaves the function clean is judged without the baseline's parse.
+        assert!(first.not_worse("1"));
+        assert!(!first.parsed_baseline());
+        conductor.keep_region(&d, &first);
         let first_region = first.region_parse().expect("a region");
         assert_eq!(last_key(&conductor).as_deref(), Some("k"));
         let (mut d2, cur2) = fixture("def f(x):\n    y = x +$0\n    return y\n");
         let second = conductor.parse_check(&d2, cur2, None).expect("a check");
-        assert_eq!((first.before(), second.before()), (0, 1));
+        assert_eq!(second.before(), 1);
         assert!(second.reuses(&first_region), "the same document's next check starts from the last region");
+        conductor.keep_region(&d2, &second);
         let second_region = second.region_parse().expect("a region");
         d2.key = "other".into();
         let other = conductor.parse_check(&d2, cur2, None).expect("a check");
         assert!(!other.reuses(&second_region), "another document's check starts afresh");
+        conductor.keep_region(&d2, &other);
         assert_eq!(last_key(&conductor).as_deref(), Some("other"));
         conductor.forget("k");
         assert_eq!(last_key(&conductor).as_deref(), Some("other"), "another document's region stays");

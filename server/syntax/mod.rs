@@ -350,13 +350,19 @@ pub struct Comment {
 /// a reference count), edited by the insertion, and the errors are counted in the top-level
 /// item around the place ([`Syntax::errors_near`]).
 ///
-/// It owns copies of the tree and the text (both cheap: a reference count), so it can be built on
-/// another thread while the model is asked (`conductor::engine`): building it parses the region
-/// once, and each candidate then reparses the region incrementally from that tree. That first
-/// parse, too, may start from an earlier check's region ([`InsertionCheck::region_parse`], given
-/// back to [`InsertionCheck::new`]): the next keystroke's region is the same function with one
+/// The text as it is now (the baseline) is parsed only when a candidate needs it: a candidate
+/// that leaves no error in the innermost scope's text parsed alone is not worse, whatever the
+/// baseline ([`InsertionCheck::not_worse`]). Most suggestions complete the code, so most are
+/// judged by that one parse; the baseline cost another (~0.1 ms of a request's ~0.6 ms of
+/// overhead, tests/bench/perf/RESULTS.md) before any suggestion was shown.
+///
+/// It owns copies of the tree and the text (both cheap: a reference count). Each parse of a
+/// region starts from the last one made (incrementally, edited by the difference between the
+/// two texts), the first from an earlier check's ([`InsertionCheck::region_parse`], given back
+/// to [`InsertionCheck::new`]): the next keystroke's region is the same function with one
 /// character more, and an incremental parse of it cost ~0.4x a parse from scratch (measured over
-/// 39,064 keystrokes typed into argparse's functions).
+/// 39,064 keystrokes typed into argparse's functions). It is not `Sync`: one request judges its
+/// candidates in turn.
 pub struct InsertionCheck {
     syntax: Syntax,
     rope: Rope,
@@ -364,13 +370,41 @@ pub struct InsertionCheck {
     at: usize,
     /// End of the replaced bytes (`at` when nothing is replaced).
     end: usize,
-    /// The region parsed alone and its parse (shared with [`InsertionCheck::region_parse`]), if
-    /// one was found.
-    region: Option<(Region, Arc<Parsed>)>,
-    /// Errors around the place now.
-    before: usize,
-    /// How long one candidate's parse may run ([`CHECK_BUDGET`]).
+    /// The scopes around the place that may be parsed alone, innermost first, up to the first
+    /// one over [`REGION_MAX_BYTES`] (which ends the search: no region then).
+    scopes: Vec<Scope>,
+    /// The parse the next region parse starts from, and whether this check made it.
+    latest: std::cell::RefCell<(Option<Arc<Parsed>>, bool)>,
+    /// The text as it is now, judged on first need.
+    baseline: std::cell::OnceCell<Baseline>,
+    /// How long one parse may run ([`CHECK_BUDGET`]).
     budget: std::time::Duration,
+}
+
+/// A scope around the place, as the region it would be parsed as.
+struct Scope {
+    region: Region,
+    /// Whether errors in its text parsed alone, when the whole text's tree has none in it, mean
+    /// that it does not parse alone (a JavaScript method, a closure), so the scope around it is
+    /// judged instead: false for the top-level item, the last resort.
+    may_defer: bool,
+}
+
+/// The text around the place as it is now.
+enum Baseline {
+    /// `scopes[index]`'s region parsed alone, and its errors.
+    Region {
+        index: usize,
+        #[cfg_attr(not(test), expect(dead_code, reason = "the tests read the baseline's parse"))]
+        parsed: Arc<Parsed>,
+        before: usize,
+    },
+    /// No region: the errors in the top-level item around the place, in the whole text's tree
+    /// (the tree of this very text).
+    Whole { before: usize },
+    /// Nothing to compare with (no region, and the tree is of an earlier version of the text):
+    /// every candidate is kept.
+    Nothing,
 }
 
 /// Largest scope the parse check parses on its own, in bytes.
@@ -567,12 +601,13 @@ fn difference(old: &str, new: &str) -> InputEdit {
 
 impl InsertionCheck {
     /// Candidates replace the bytes `at..at + replaced` of `rope`, the text `syntax` was parsed
-    /// from; the check keeps both (pass clones: a reference count each). `None` when the range
-    /// is not on char boundaries inside the text.
+    /// from; the check keeps both (pass clones: a reference count each). Finds the scopes around
+    /// the place; parses nothing. `None` when the range is not on char boundaries inside the
+    /// text.
     ///
-    /// `earlier`: an earlier check's [`InsertionCheck::region_parse`], which the region's parse
-    /// starts from (incrementally, edited by the difference between the two regions' texts) when
-    /// it is of the same language; any earlier region gives a correct tree, a nearby one a cheap
+    /// `earlier`: an earlier check's [`InsertionCheck::region_parse`], which the first region
+    /// parse starts from (incrementally, edited by the difference between the two texts) when it
+    /// is of the same language; any earlier region gives a correct tree, a nearby one a cheap
     /// parse. tree-sitter recovers from an error a little differently from an old tree: over the
     /// 39,064 keystrokes above, the baseline's error count differed from a parse from scratch 4
     /// times (3 of them 0 against 2, where the typed line was one letter after `elif`'s
@@ -587,104 +622,181 @@ impl InsertionCheck {
         if !on_boundary(at) || !on_boundary(end) {
             return None;
         }
-        let earlier = earlier.filter(|e| std::ptr::eq(e.language, syntax.language)).map(|e| &*e.parsed);
-        if let Some((region, parsed, before)) = Self::region(&syntax, &rope, at, end, earlier) {
-            return Some(Self { syntax, rope, at, end, region: Some((region, parsed)), before, budget: CHECK_BUDGET });
-        }
-        if !syntax.exact {
-            // The whole-text check reparses the tree: only the tree of this very text will do.
-            return None;
-        }
-        let before = syntax.errors_near(at);
-        Some(Self { syntax, rope, at, end, region: None, before, budget: CHECK_BUDGET })
+        let earlier = earlier.filter(|e| std::ptr::eq(e.language, syntax.language)).map(|e| Arc::clone(&e.parsed));
+        let scopes = Self::scopes(&syntax, &rope, at, end);
+        Some(Self {
+            syntax,
+            rope,
+            at,
+            end,
+            scopes,
+            latest: std::cell::RefCell::new((earlier, false)),
+            baseline: std::cell::OnceCell::new(),
+            budget: CHECK_BUDGET,
+        })
     }
 
-    /// The region around `at..end` that parses alone, its parse (from `earlier`'s tree when
-    /// given) and its errors now.
-    fn region(
-        syntax: &Syntax,
-        rope: &Rope,
-        at: usize,
-        end: usize,
-        earlier: Option<&Parsed>,
-    ) -> Option<(Region, Arc<Parsed>, usize)> {
-        // The code the place follows: the last non-blank byte before it, not far back.
+    /// The scopes around `at..end` that may be parsed alone, innermost first: those holding the
+    /// code the place follows (the last non-blank byte before it, not far back), then the
+    /// top-level item there, up to the first over [`REGION_MAX_BYTES`].
+    fn scopes(syntax: &Syntax, rope: &Rope, at: usize, end: usize) -> Vec<Scope> {
         let back = rope.bytes_at(at).reversed().take(CODE_BEFORE_MAX_BYTES).position(|b| !b.is_ascii_whitespace());
-        let code = back.map(|i| at - 1 - i);
-        let code = code?;
-        let top = syntax.tree.root_node().first_child_for_byte(code).filter(|n| n.start_byte() <= code)?;
-        let mut scopes = syntax.scopes_at(rope, code);
-        if scopes.last().is_none_or(|n| n.id() != top.id()) {
-            scopes.push(top);
+        let Some(code) = back.map(|i| at - 1 - i) else { return Vec::new() };
+        let Some(top) = syntax.tree.root_node().first_child_for_byte(code).filter(|n| n.start_byte() <= code) else {
+            return Vec::new();
+        };
+        let mut nodes = syntax.scopes_at(rope, code);
+        if nodes.last().is_none_or(|n| n.id() != top.id()) {
+            nodes.push(top);
         }
-        for node in scopes {
+        let mut scopes = Vec::with_capacity(nodes.len());
+        for node in nodes {
             let bytes = node.start_byte()..node.end_byte().max(end);
             // The limit is on the whole scope: leaving statements out makes a parse cheaper, never
             // a larger scope checkable (a window into a 10,000-line class, a different text at
             // each keystroke, parsed from scratch, cost more than it saved).
             if bytes.len() > REGION_MAX_BYTES {
-                return None;
+                break;
             }
             let elided = elided(node, code, end);
             let line_start = rope.line_to_byte(rope.byte_to_line(bytes.start));
-            let prefix = rope.get_byte_slice(line_start..bytes.start)?.to_string();
+            let Some(prefix) = rope.get_byte_slice(line_start..bytes.start).map(|s| s.to_string()) else { break };
             let region = if !prefix.is_empty() && prefix.chars().all(|c| c == ' ' || c == '\t') {
                 Region { bytes: line_start..bytes.end, indent: prefix, elided }
             } else {
                 Region { bytes, indent: String::new(), elided }
             };
-            let text = region.text(rope, at, end, &rope.byte_slice(at..end).to_string())?;
-            let tree = parse_alone(syntax.language, &text, earlier, CHECK_BUDGET)?;
-            let before = count_errors(tree.root_node());
-            // A scope that parses cleanly in the text but not alone (a JavaScript method, a
-            // closure) is judged in the next scope out.
-            if before > 0 && !node.has_error() && node.id() != top.id() {
-                continue;
-            }
-            return Some((region, Arc::new(Parsed { text, tree }), before));
+            scopes.push(Scope { region, may_defer: !node.has_error() && node.id() != top.id() });
         }
-        None
+        scopes
     }
 
-    /// The region's parse, for the next check near the same place to start from; `None` when
-    /// the check found no region (it reparses the whole text for each candidate).
+    /// `region`'s text with `candidate` in place, parsed alone from the latest parse (which it
+    /// then becomes). `None` when no text holds the candidate there or the parse ran over the
+    /// budget.
+    fn parse_region(&self, region: &Region, candidate: &str) -> Option<Arc<Parsed>> {
+        let text = region.text(&self.rope, self.at, self.end, candidate)?;
+        let tree = {
+            let latest = self.latest.borrow();
+            parse_alone(self.syntax.language, &text, latest.0.as_deref(), self.budget)?
+        };
+        let parsed = Arc::new(Parsed { text, tree });
+        *self.latest.borrow_mut() = (Some(Arc::clone(&parsed)), true);
+        Some(parsed)
+    }
+
+    /// The text as it is now, judged (parsed) on first call: the innermost scope whose text
+    /// parses alone (one whose errors alone the whole text's tree does not show is skipped),
+    /// else the whole text's errors when the tree is of this very text.
+    fn baseline(&self) -> &Baseline {
+        self.baseline.get_or_init(|| {
+            let now = self.rope.byte_slice(self.at..self.end).to_string();
+            for (index, scope) in self.scopes.iter().enumerate() {
+                let Some(parsed) = self.parse_region(&scope.region, &now) else { break };
+                let before = count_errors(parsed.tree.root_node());
+                if before > 0 && scope.may_defer {
+                    continue;
+                }
+                return Baseline::Region { index, parsed, before };
+            }
+            if self.syntax.exact {
+                Baseline::Whole { before: self.syntax.errors_near(self.at) }
+            } else {
+                // The whole-text check reparses the tree: only the tree of this very text will do.
+                Baseline::Nothing
+            }
+        })
+    }
+
+    /// The latest region parse made by this check (the baseline's or a candidate's), for the
+    /// next check near the same place to start from; `None` when it parsed no region.
     pub fn region_parse(&self) -> Option<RegionParse> {
-        let (_, parsed) = self.region.as_ref()?;
+        let latest = self.latest.borrow();
+        let parsed = latest.0.as_ref().filter(|_| latest.1)?;
         Some(RegionParse { language: self.syntax.language, parsed: Arc::clone(parsed) })
     }
 
-    /// The byte range parsed alone (dedented), when the check found one; `None`: the whole text
-    /// is reparsed incrementally for each candidate.
+    /// The byte range the baseline parsed alone (dedented), when it found one; `None`: the whole
+    /// text is reparsed incrementally for each candidate (or nothing is judged). Parses the
+    /// baseline.
     pub fn region_bytes(&self) -> Option<Range<usize>> {
-        self.region.as_ref().map(|(r, _)| r.bytes.clone())
+        match self.baseline() {
+            Baseline::Region { index, .. } => Some(self.scopes[*index].region.bytes.clone()),
+            _ => None,
+        }
     }
 
     /// The byte ranges inside [`InsertionCheck::region_bytes`] left out of the region's text
-    /// (statements of a long body far from the place), in order.
+    /// (statements of a long body far from the place), in order. Parses the baseline.
     pub fn region_elided(&self) -> &[Range<usize>] {
-        self.region.as_ref().map_or(&[], |(r, _)| r.elided.as_slice())
+        match self.baseline() {
+            Baseline::Region { index, .. } => &self.scopes[*index].region.elided,
+            _ => &[],
+        }
     }
 
-    /// The same check with another budget per candidate parse (tests on a loaded machine, where a
-    /// debug build's whole-text reparse may pass [`CHECK_BUDGET`]).
+    /// The same check with another budget per parse (tests on a loaded machine, where a debug
+    /// build's whole-text reparse may pass [`CHECK_BUDGET`]).
     pub fn with_budget(mut self, budget: std::time::Duration) -> Self {
         self.budget = budget;
         self
     }
 
-    /// Errors around the place now (the baseline the candidates are judged against).
+    /// Errors around the place now (the baseline the candidates are judged against; 0 when
+    /// nothing is judged). Parses the baseline.
     pub fn before(&self) -> usize {
-        self.before
+        match self.baseline() {
+            Baseline::Region { before, .. } | Baseline::Whole { before } => *before,
+            Baseline::Nothing => 0,
+        }
     }
 
-    /// Errors around the place with `candidate` inserted, or `None` when the parse ran over
-    /// [`CHECK_BUDGET`] (or the text is over [`MAX_DOCUMENT_BYTES`] with it): cannot tell.
+    /// Whether this check has parsed the text as it is now (a candidate needed it, or one of the
+    /// accessors above).
+    pub fn parsed_baseline(&self) -> bool {
+        self.baseline.get().is_some()
+    }
+
+    /// Errors around the place with `candidate` inserted, where the baseline counts them, or
+    /// `None` when the parse ran over [`CHECK_BUDGET`] (or the text is over
+    /// [`MAX_DOCUMENT_BYTES`] with it) or nothing is judged: cannot tell. Parses the baseline.
     pub fn errors_with(&self, candidate: &str) -> Option<usize> {
-        if let Some((region, parsed)) = &self.region {
-            let text = region.text(&self.rope, self.at, self.end, candidate)?;
-            let tree = parse_alone(self.syntax.language, &text, Some(parsed), self.budget)?;
-            return Some(count_errors(tree.root_node()));
+        match self.baseline() {
+            Baseline::Region { index, .. } => {
+                let parsed = self.parse_region(&self.scopes[*index].region, candidate)?;
+                Some(count_errors(parsed.tree.root_node()))
+            }
+            Baseline::Whole { .. } => self.whole_errors_with(candidate),
+            Baseline::Nothing => None,
         }
+    }
+
+    /// True when `candidate` does not add errors near the place, or when that cannot be told.
+    /// A candidate that leaves no error in the innermost scope parsed alone is not worse without
+    /// the baseline's parse; else it is judged against the baseline.
+    pub fn not_worse(&self, candidate: &str) -> bool {
+        let mut innermost = None;
+        if self.baseline.get().is_none()
+            && let Some(scope) = self.scopes.first()
+        {
+            let Some(parsed) = self.parse_region(&scope.region, candidate) else { return true };
+            let errors = count_errors(parsed.tree.root_node());
+            if errors == 0 {
+                return true;
+            }
+            innermost = Some(errors);
+        }
+        let after = match (self.baseline(), innermost) {
+            // The innermost scope is the baseline's region: the candidate's errors there are known.
+            (Baseline::Region { index: 0, .. }, Some(errors)) => Some(errors),
+            _ => self.errors_with(candidate),
+        };
+        after.is_none_or(|after| after <= self.before())
+    }
+
+    /// The whole-text check: the errors near the place in the whole text reparsed incrementally
+    /// from a copy of its tree, edited by the insertion.
+    fn whole_errors_with(&self, candidate: &str) -> Option<usize> {
         let (at, end, len) = (self.at, self.end, self.rope.len_bytes());
         let new_len = len - (end - at) + candidate.len();
         if new_len > MAX_DOCUMENT_BYTES {
@@ -731,17 +843,29 @@ impl InsertionCheck {
                 .ok()?;
         Some(Syntax { language: self.syntax.language, tree, imports_head: None, exact: true }.errors_near(at))
     }
-
-    /// True when `candidate` does not add errors near the place, or when that cannot be told.
-    pub fn not_worse(&self, candidate: &str) -> bool {
-        self.errors_with(candidate).is_none_or(|after| after <= self.before)
-    }
 }
 
 #[cfg(test)]
 impl InsertionCheck {
-    /// True when this check's region tree shares nodes with `earlier`'s: its parse started from
-    /// that tree (a parse from scratch makes every node anew, and `earlier` keeps its own alive).
+    /// The baseline's region text and tree (parsing the baseline), if it found a region.
+    pub(crate) fn baseline_parse(&self) -> Option<(&str, &Tree)> {
+        match self.baseline() {
+            Baseline::Region { parsed, .. } => Some((&parsed.text, &parsed.tree)),
+            _ => None,
+        }
+    }
+
+    /// The baseline's region (parsing the baseline), if it found one.
+    fn baseline_region(&self) -> Option<&Region> {
+        match self.baseline() {
+            Baseline::Region { index, .. } => Some(&self.scopes[*index].region),
+            _ => None,
+        }
+    }
+
+    /// True when this check's baseline region tree shares nodes with `earlier`'s: its parse
+    /// started from that tree (a parse from scratch makes every node anew, and `earlier` keeps
+    /// its own alive).
     pub(crate) fn reuses(&self, earlier: &RegionParse) -> bool {
         fn ids(tree: &Tree) -> std::collections::HashSet<usize> {
             let mut ids = std::collections::HashSet::new();
@@ -759,8 +883,8 @@ impl InsertionCheck {
                 return ids;
             }
         }
-        let Some((_, parsed)) = &self.region else { return false };
-        !ids(&parsed.tree).is_disjoint(&ids(&earlier.parsed.tree))
+        let Some((_, tree)) = self.baseline_parse() else { return false };
+        !ids(tree).is_disjoint(&ids(&earlier.parsed.tree))
     }
 }
 

@@ -418,7 +418,8 @@ fn a_tree_of_an_earlier_version_finds_the_region_but_never_judges_the_whole_text
             .is_some_and(|c| c.region_bytes().is_none())
     );
     syntax.exact = false;
-    assert!(InsertionCheck::new(syntax.clone(), rope.clone(), text.len() - 1, 0, None).is_none());
+    let check = InsertionCheck::new(syntax.clone(), rope.clone(), text.len() - 1, 0, None).expect("a place");
+    assert_eq!((check.region_bytes(), check.not_worse("(]")), (None, true), "nothing judged: every candidate kept");
 }
 
 /// The parse check at the end of `line` typed one character at a time into a function, each
@@ -485,15 +486,17 @@ fn a_region_parse_reuses_the_earlier_regions_tree_and_ignores_another_languages(
         InsertionCheck::new(syntax, rope, at, 0, earlier).expect("a check")
     };
     let first_statement = |check: &InsertionCheck| {
-        let (_, parsed) = check.region.as_ref().expect("a region");
+        let (_, tree) = check.baseline_parse().expect("a region");
         // function_definition > block > first statement (the docstring)
-        let function = parsed.tree.root_node().child(0).expect("the function");
+        let function = tree.root_node().child(0).expect("the function");
         function.child_by_field_name("body").and_then(|b| b.child(0)).expect("a statement").id()
     };
     let before = "def f(a):\n    \"\"\"Doc.\"\"\"\n    x = a\n    v = $\n";
     let after = "def f(a):\n    \"\"\"Doc.\"\"\"\n    x = a\n    v = a$\n";
     let first = check_at(python, before, None);
-    let earlier = first.region_parse().expect("a region");
+    assert_eq!(first.region_parse().map(|_| ()), None, "nothing parsed yet");
+    assert_eq!(first.before(), 1, "`v = ` is not a statement yet");
+    let earlier = first.region_parse().expect("the baseline's region");
     // Reused: the statements the keystroke did not touch are the earlier tree's own nodes.
     let next = check_at(python, after, Some(&earlier));
     assert_eq!(first_statement(&next), first_statement(&first));
@@ -502,7 +505,9 @@ fn a_region_parse_reuses_the_earlier_regions_tree_and_ignores_another_languages(
     assert_eq!((next.before(), next.not_worse("(]")), (fresh.before(), fresh.not_worse("(]")));
     // A Rust region is no start for a Python parse: the check parses from scratch, and judges
     // as it would.
-    let rust_region = check_at(rust, "fn f() {\n    let v = $;\n}\n", None).region_parse().expect("a region");
+    let rust_check = check_at(rust, "fn f() {\n    let v = $;\n}\n", None);
+    assert!(rust_check.not_worse("1"), "judged by one parse of the candidate");
+    let rust_region = rust_check.region_parse().expect("the candidate's region");
     let other = check_at(python, after, Some(&rust_region));
     assert_ne!(first_statement(&other), first_statement(&first));
     assert_eq!((other.before(), other.not_worse("(]")), (fresh.before(), fresh.not_worse("(]")));
@@ -517,6 +522,54 @@ fn a_scope_that_does_not_parse_alone_is_judged_in_the_scope_around_it() {
         "return (];": 0 -> 1 worse
     "#]]
     .assert_eq(&insertion("javascript", "class A {\n  get(x) {\n    $0\n  }\n}\n", 0, &["return 1;", "return (];"]));
+}
+
+/// Each candidate judged by a fresh check at a fixture's `$0`, first thing (the baseline parsed
+/// only if the candidate needs it), then by one whose baseline was parsed first: the verdicts,
+/// and whether the first check needed the baseline.
+fn judged_both_ways(lang: &str, fixture: &str, candidates: &[&str]) -> String {
+    let lang = language_for(lang, "").expect("grammar");
+    let f = baton_test_support::Fixture::parse(fixture);
+    let rope = Rope::from_str(&f.text);
+    let syntax = Syntax::parse(lang, &rope).expect("parses");
+    let check = || {
+        InsertionCheck::new(syntax.clone(), rope.clone(), f.cursor(), 0, None)
+            .expect("a place")
+            .with_budget(Duration::from_secs(10))
+    };
+    let verdict = |kept: bool| if kept { "kept" } else { "worse" };
+    let mut out = String::new();
+    for c in candidates {
+        let (first, full) = (check(), check());
+        let lazy = verdict(first.not_worse(c));
+        let needed = if first.parsed_baseline() { "baseline parsed" } else { "no baseline" };
+        full.before();
+        out.push_str(&format!("{c:?}: {lazy} ({needed}), {} with the baseline first\n", verdict(full.not_worse(c))));
+    }
+    out
+}
+
+#[test]
+fn a_candidate_that_leaves_the_scope_clean_is_kept_without_parsing_the_text_as_it_is() {
+    // `v = a + ` has an error now: a candidate that completes it leaves none, whatever the
+    // count before; one that leaves an error is judged against the baseline.
+    expect_test::expect![[r#"
+        "1": kept (no baseline), kept with the baseline first
+        "(1": kept (baseline parsed), kept with the baseline first
+    "#]]
+    .assert_eq(&judged_both_ways("python", "def f(a):\n    v = a + $0\n    return v\n", &["1", "(1"]));
+    expect_test::expect![[r#"
+        "x = 1": kept (no baseline), kept with the baseline first
+        "x = (]": worse (baseline parsed), worse with the baseline first
+    "#]]
+    .assert_eq(&judged_both_ways("python", "def f(a):\n    v = a\n    $0\n    return v\n", &["x = 1", "x = (]"]));
+    // A JavaScript method does not parse alone (the class is the baseline's region): a candidate
+    // with an error there is judged in the class, as a check that parsed the baseline first.
+    expect_test::expect![[r#"
+        "return 1;": kept (baseline parsed), kept with the baseline first
+        "return (];": worse (baseline parsed), worse with the baseline first
+    "#]]
+    .assert_eq(&judged_both_ways("javascript", "class A {\n  get(x) {\n    $0\n  }\n}\n", &["return 1;", "return (];"]));
 }
 
 proptest::proptest! {
@@ -553,15 +606,15 @@ proptest::proptest! {
         let candidate: String = pieces.concat();
         if let Some(check) = InsertionCheck::new(syntax.clone(), rope.clone(), at, 0, None) {
             let check = check.with_budget(Duration::from_secs(10));
-            if let Some((region, _)) = &check.region {
+            if let Some(region) = check.baseline_region() {
                 let text = region.text(&rope, at, at, &candidate).expect("region text");
                 let fresh = parse_alone(language, &text, None, Duration::from_secs(10)).expect("parses");
                 let fresh = count_errors(fresh.root_node());
                 proptest::prop_assert_eq!(
                     check.not_worse(&candidate),
-                    fresh <= check.before,
+                    fresh <= check.before(),
                     "{:?} at {}: {:?} errors incrementally, {} from scratch, {} before",
-                    candidate, at, check.errors_with(&candidate), fresh, check.before
+                    candidate, at, check.errors_with(&candidate), fresh, check.before()
                 );
             }
         }
@@ -614,7 +667,7 @@ fn a_windowed_region_is_the_text_of_the_function_with_those_statements_taken_out
         let syntax = Syntax::parse(language_for(lang, "").expect("grammar"), &rope).expect("parses");
         InsertionCheck::new(syntax, rope, f.cursor(), replaced, None).expect("a place")
     };
-    let text_of = |c: &InsertionCheck| c.region.as_ref().expect("a region").1.text.clone();
+    let text_of = |c: &InsertionCheck| c.baseline_parse().expect("a region").0.to_owned();
     let lines = |range: std::ops::Range<usize>, line: &dyn Fn(usize) -> String| range.map(line).collect::<String>();
     // The window, written out as a short function: the same text, so the same verdicts.
     let long = check_of("python", &long_function(20, 30), 0);
