@@ -211,6 +211,14 @@ fn a_parse_over_its_budget_is_abandoned_and_a_cancelled_one_stops() {
     let syntax = Syntax::parse(lang, &rope).expect("parses");
     let check = InsertionCheck::new(syntax.clone(), rope.clone(), 0, 0, None).expect("a place in the text");
     assert_eq!(check.errors_with(&unterminated_string(200_000)), None);
+    // Inside a function the candidate's own parse comes first: past its budget it cannot tell,
+    // and the suggestion is not judged further.
+    let text = "fn main() {\n    let x = 1;\n    \n}\n";
+    let rope = Rope::from_str(text);
+    let syntax = Syntax::parse(lang, &rope).expect("parses");
+    let check = InsertionCheck::new(syntax, rope, text.len() - 3, 0, None).expect("a place in the text");
+    assert!(check.not_worse(&unterminated_string(200_000)));
+    assert!(!check.parsed_baseline());
 }
 
 #[test]
@@ -569,7 +577,11 @@ fn a_candidate_that_leaves_the_scope_clean_is_kept_without_parsing_the_text_as_i
         "return 1;": kept (baseline parsed), kept with the baseline first
         "return (];": worse (baseline parsed), worse with the baseline first
     "#]]
-    .assert_eq(&judged_both_ways("javascript", "class A {\n  get(x) {\n    $0\n  }\n}\n", &["return 1;", "return (];"]));
+    .assert_eq(&judged_both_ways(
+        "javascript",
+        "class A {\n  get(x) {\n    $0\n  }\n}\n",
+        &["return 1;", "return (];"],
+    ));
 }
 
 proptest::proptest! {
