@@ -68,6 +68,11 @@ OVERHEAD_GAP_S = 0.05
 # through from this script's environment for an ablation; the table's notes name them.
 RULES_OFF = "BATON_POSTPROCESS_OFF"
 OVERHEAD_ANSWER = "zz_bench(a, b)"
+# The model's time in the slow-model overhead row: a real model's, past Baton's 30 ms reparse
+# delay. The other overhead rows use a model that answers at once, which no real model does:
+# while a request waits, background work runs and the caches go cold, and that row shows what
+# the wait costs each server (its model time is subtracted as in the others).
+SLOW_MODEL_MS = 40.0
 # Typed in the overhead runs, never containing the answer's first character, so no server can
 # serve a request from a suggestion the user is typing through.
 OVERHEAD_TYPED = "v = a * b + 1\n"
@@ -702,13 +707,13 @@ def open_files(kind: ServerKind, lsp: Lsp, count: int, tag: str) -> str | None:
 
 def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
                  cursor: tuple[int, int], with_didchange: bool, others: int = 0,
-                 language_id: str = "python", extension: str = "py") -> dict:
+                 language_id: str = "python", extension: str = "py", model_ms: float = 0.0) -> dict:
     """Overhead of OVERHEAD_REQUESTS completion requests in `text` (opened as `language_id`, in
     a file named `name.extension`), each after a one-character change, with `others` other
-    Python files open beside it."""
+    Python files open beside it, the model answering after `model_ms`."""
     model.target = ""
     model.fixed = OVERHEAD_ANSWER
-    model.delay_ms = 0.0
+    model.delay_ms = model_ms
     lsp = start(kind, model, "overhead", f"overhead-{name}")
     try:
         open_files(kind, lsp, others, f"other_{name}")
@@ -866,6 +871,7 @@ def report(results: dict, command: str, meta: dict) -> str:
         ("overhead, the module at line ~400 (its first 32 KB) p50 / p99 (ms)", p50_p99("head")),
         (f"overhead, the module with {MEMORY_FILES} other files open p50 / p99 (ms)", p50_p99("others")),
         ("overhead, the module opened as plain text p50 / p99 (ms)", p50_p99("plain")),
+        (f"overhead, the module with a {SLOW_MODEL_MS:.0f} ms model p50 / p99 (ms)", p50_p99("slow")),
         ("  model calls in the 300 overhead requests (module / class)",
          lambda r: f"{r['module']['calls']} / {r['class']['calls']}"),
         ("  floor: a document not open, after a change p50 / p99 (ms)", p50_p99("floor")),
@@ -894,7 +900,7 @@ def report(results: dict, command: str, meta: dict) -> str:
         "Versions: " + "; ".join(f"{n}: {results[n]['version'] or '?'}" for n in names) + ".",
         f"Trace: 81 keystrokes, 4 pauses of 2.5 s, model {meta.get('trace_delay_ms', TRACE_DELAY_MS):.0f} ms; each keystroke a didChange and an "
         "automatic request, the previous one cancelled. Overhead: 300 requests after one-character "
-        "changes, model 0 ms, response time minus model time.",
+        f"changes, model 0 ms (one row {SLOW_MODEL_MS:.0f} ms), response time minus model time.",
     ]
     requests = {"baton": "baton textDocument/inlineCompletion (triggerKind Automatic)",
                 "tabby-agent": "tabby-agent textDocument/completion (its 1.5.0 language server has no "
@@ -910,7 +916,7 @@ def report(results: dict, command: str, meta: dict) -> str:
     if "bare" in names:
         notes.append("bare: the reference, not a peer (tests/bench/perf/bare_server.rs): no documents, "
                      "one model call on a fixed prompt per request, one thread, blocking I/O; the "
-                     "module row only. Its overhead is the floor of the measurement on this machine.")
+                     "module rows only. Its overhead is the floor of the measurement on this machine.")
     for n in names:
         if "trace" not in results[n]:
             continue
@@ -974,6 +980,9 @@ def main() -> int:
             if kind.overhead_only:
                 log(f"{n}: overhead on the 10,000-line module (the reference: one model call a request)")
                 r["module"] = run_overhead(kind, model, "module", module_text, module_cursor, False)
+                log(f"{n}: overhead on the 10,000-line module with a {SLOW_MODEL_MS:.0f} ms model")
+                r["slow"] = run_overhead(kind, model, "slow", module_text, module_cursor, False,
+                                         model_ms=SLOW_MODEL_MS)
                 results[n] = r
                 continue
             log(f"{n}: typing trace")
@@ -989,6 +998,8 @@ def main() -> int:
             log(f"{n}: overhead in the 10,000-line module opened as plain text")
             r["plain"] = run_overhead(kind, model, "plain", module_text, module_cursor, False,
                                       language_id="plaintext", extension="txt")
+            log(f"{n}: overhead on the 10,000-line module with a {SLOW_MODEL_MS:.0f} ms model")
+            r["slow"] = run_overhead(kind, model, "slow", module_text, module_cursor, False, model_ms=SLOW_MODEL_MS)
             log(f"{n}: floor (requests for a document not open, after changes to the module)")
             r["floor"] = run_floor(kind, model, module_text, module_cursor)
             log(f"{n}: memory with {MEMORY_FILES} open files")
