@@ -415,9 +415,12 @@ pub const REGION_MAX_BYTES: usize = 16 * 1024;
 /// proportion to the statements of the body it edits (tree-sitter rebuilds the body's node over
 /// all its children): typing a line into a function, the baseline's parse took a median 21 us
 /// with 2 statements in the body, 50 with 20, 144 with 80 (a warm loop on this machine; ~1.6 us
-/// a statement). Windowed, a long function costs what a short one does; four statements on each
-/// side change no suggestion of the quality benchmark (tests/bench/quality, replayed).
-pub const WINDOW_STATEMENTS: usize = 4;
+/// a statement), and cold, between keystrokes, several times that. Windowed, a long function
+/// costs what a short one does. One statement on each side changes no suggestion of the quality
+/// benchmark (tests/bench/quality, 590 requests replayed); against four, in probe runs with the
+/// builds' order balanced, the module's p99 overhead fell 1.36 -> 1.17 ms and 1.30 -> 1.28, the
+/// one-class file's 1.29 -> 1.22, p50 within the noise (tests/bench/perf/RESULTS.md).
+pub const WINDOW_STATEMENTS: usize = 1;
 
 /// How far back from the place the parse check looks for the code the place follows, in bytes.
 const CODE_BEFORE_MAX_BYTES: usize = 4096;

@@ -655,8 +655,8 @@ fn a_long_function_is_checked_in_a_window_of_statements_around_the_place() {
     let long = insertion("python", &long_function(20, 30), 0, &candidates);
     expect_test::expect![[r#"
         region: lines 4..=60
-        left out: lines 5..=23
-        left out: lines 33..=60
+        left out: lines 5..=26
+        left out: lines 30..=60
         "else:\n        y = 0": 0 -> 0 kept
         "z = (x": 0 -> 1 worse
         "return y": 0 -> 0 kept
@@ -665,7 +665,8 @@ fn a_long_function_is_checked_in_a_window_of_statements_around_the_place() {
     "#]]
     .assert_eq(&long);
     // Each verdict is the one of a short function, where nothing is left out.
-    let short = insertion("python", &long_function(1, 0), 0, &candidates);
+    let short = "import math\n\n\ndef f(a, b):\n    if x > 1:\n        y = x\n    $0\n    return x\n";
+    let short = insertion("python", short, 0, &candidates);
     let verdicts = |out: &str| out.lines().filter(|l| l.starts_with('"')).map(str::to_owned).collect::<Vec<_>>();
     assert!(!short.contains("left out"), "{short}");
     assert_eq!(verdicts(&long), verdicts(&short));
@@ -685,15 +686,15 @@ fn a_windowed_region_is_the_text_of_the_function_with_those_statements_taken_out
     let long = check_of("python", &long_function(20, 30), 0);
     let short = format!(
         "def f(a, b):\n{}    if x > 1:\n        y = x\n    \n{}",
-        lines(16..20, &|i| format!("    v{i} = x * {i}\n")),
-        lines(0..4, &|i| format!("    w{i} = x + {i}\n")),
+        lines(19..20, &|i| format!("    v{i} = x * {i}\n")),
+        lines(0..1, &|i| format!("    w{i} = x + {i}\n")),
     );
     assert_eq!(text_of(&long), short.trim_end_matches('\n'));
     // The parsed text does not grow with the function (up to REGION_MAX_BYTES: a larger scope
     // is not parsed alone, windowed or not, as the tests above pin).
     let longer = check_of("python", &long_function(200, 300), 0);
-    // Four statements before the place each name a number one digit longer, twice.
-    assert_eq!(text_of(&longer).len(), text_of(&long).len() + 4 * 2);
+    // The statement before the place names a number one digit longer, twice.
+    assert_eq!(text_of(&longer).len(), text_of(&long).len() + 2);
     // A method, mid-line, replacing a closing tail: dedented, the replaced bytes kept inside.
     let method = format!(
         "class A:\n    def run(self, d):\n{}        print(d$0)\n{}",
@@ -704,7 +705,7 @@ fn a_windowed_region_is_the_text_of_the_function_with_those_statements_taken_out
     assert_eq!(check.region_elided().len(), 2);
     assert!(check.not_worse(", end='')"));
     assert!(!check.not_worse(", end=''"));
-    assert!(text_of(&check).starts_with("def run(self, d):\n    d[8] = 8\n"), "{}", text_of(&check));
+    assert!(text_of(&check).starts_with("def run(self, d):\n    d[11] = 11\n"), "{}", text_of(&check));
     // The place in the signature, or a one-line body: no window.
     let body = lines(0..20, &|i| format!("    v{i} = {i}\n"));
     assert!(check_of("python", &format!("def f(a$0):\n{body}"), 0).region_elided().is_empty());
@@ -714,12 +715,12 @@ fn a_windowed_region_is_the_text_of_the_function_with_those_statements_taken_out
     let calls = lines(0..12, &|i| format!("  a{i}();\n"));
     let check = check_of("javascript", &format!("function f() {{\n{calls}  b($0);\n{calls}}}\n"), 0);
     assert_eq!(check.region_elided().len(), 2);
-    assert!(text_of(&check).ends_with("  a3();\n}"), "{}", text_of(&check));
+    assert!(text_of(&check).ends_with("  a0();\n}"), "{}", text_of(&check));
     assert_eq!(check.before(), 0);
     assert!(check.not_worse("x, y"));
     assert!(!check.not_worse("x, (y"));
     // A comment after a Python signature's colon is the function's, not its body's: it stays.
     let check = check_of("python", &format!("def f(a):  # sums\n{body}    $0\n"), 0);
-    assert!(text_of(&check).starts_with("def f(a):  # sums\n    v15 = 15\n"), "{}", text_of(&check));
+    assert!(text_of(&check).starts_with("def f(a):  # sums\n    v18 = 18\n"), "{}", text_of(&check));
     assert_eq!(check.before(), 0);
 }
