@@ -373,8 +373,10 @@ pub struct InsertionCheck {
     /// The scopes around the place that may be parsed alone, innermost first, up to the first
     /// one over [`REGION_MAX_BYTES`] (which ends the search: no region then).
     scopes: Vec<Scope>,
-    /// The parse the next region parse starts from, and whether this check made it.
-    latest: std::cell::RefCell<(Option<Arc<Parsed>>, bool)>,
+    /// The earlier check's region parse the first region parse starts from.
+    earlier: Option<Arc<Parsed>>,
+    /// The latest region parse this check made, which the next one starts from.
+    latest: std::cell::RefCell<Option<Arc<Parsed>>>,
     /// The text as it is now, judged on first need.
     baseline: std::cell::OnceCell<Baseline>,
     /// How long one parse may run ([`CHECK_BUDGET`]).
@@ -633,7 +635,8 @@ impl InsertionCheck {
             at,
             end,
             scopes,
-            latest: std::cell::RefCell::new((earlier, false)),
+            earlier,
+            latest: std::cell::RefCell::new(None),
             baseline: std::cell::OnceCell::new(),
             budget: CHECK_BUDGET,
         })
@@ -681,10 +684,11 @@ impl InsertionCheck {
         let text = region.text(&self.rope, self.at, self.end, candidate)?;
         let tree = {
             let latest = self.latest.borrow();
-            parse_alone(self.syntax.language, &text, latest.0.as_deref(), self.budget)?
+            let from = latest.as_deref().or(self.earlier.as_deref());
+            parse_alone(self.syntax.language, &text, from, self.budget)?
         };
         let parsed = Arc::new(Parsed { text, tree });
-        *self.latest.borrow_mut() = (Some(Arc::clone(&parsed)), true);
+        *self.latest.borrow_mut() = Some(Arc::clone(&parsed));
         Some(parsed)
     }
 
@@ -714,9 +718,8 @@ impl InsertionCheck {
     /// The latest region parse made by this check (the baseline's or a candidate's), for the
     /// next check near the same place to start from; `None` when it parsed no region.
     pub fn region_parse(&self) -> Option<RegionParse> {
-        let latest = self.latest.borrow();
-        let parsed = latest.0.as_ref().filter(|_| latest.1)?;
-        Some(RegionParse { language: self.syntax.language, parsed: Arc::clone(parsed) })
+        let parsed = Arc::clone(self.latest.borrow().as_ref()?);
+        Some(RegionParse { language: self.syntax.language, parsed })
     }
 
     /// The byte range the baseline parsed alone (dedented), when it found one; `None`: the whole
