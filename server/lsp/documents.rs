@@ -563,11 +563,20 @@ pub(crate) fn open<S: DocumentStore>(store: &S, uri: String, open: OpenDocument)
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Values handed to [`free_later`] on this thread: the tests check which paths free a tree
+    /// through it (a tree's free cannot be seen from outside tree-sitter).
+    static FREED_LATER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Frees `value` (a tree, or a document with its tree) on the blocking pool, or here outside a
 /// runtime. Freeing a tree walks every node it owns: 2.7 ms for a 10,000-line module's whole
 /// tree (a scratch program, median of 7), during which the session's thread would read no
 /// message.
 pub(crate) fn free_later<T: Send + 'static>(value: T) {
+    #[cfg(test)]
+    FREED_LATER.with(|n| n.set(n.get() + 1));
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => drop(runtime.spawn_blocking(move || drop(value))),
         Err(_) => drop(value),

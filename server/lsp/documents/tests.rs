@@ -329,6 +329,7 @@ async fn a_document_is_parsed_when_first_asked_about_not_when_it_opens() {
 async fn only_the_most_recently_used_documents_keep_a_tree_and_the_others_parse_again_when_asked() {
     let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
     let uri = |i: usize| format!("file:///p/m{i}.rs");
+    let freed_at_start = freed();
     for i in 0..MAX_TREES + 3 {
         open(&*store, uri(i), rust_doc(RUST));
         parsed(&store, &uri(i)).await;
@@ -338,7 +339,8 @@ async fn only_the_most_recently_used_documents_keep_a_tree_and_the_others_parse_
         v.sort();
         v
     };
-    // The first three, least recently used, dropped theirs.
+    // The first three, least recently used, dropped theirs, through free_later.
+    assert_eq!(freed() - freed_at_start, 3);
     let mut expected: Vec<String> = (3..MAX_TREES + 3).map(uri).collect();
     expected.sort();
     assert_eq!(with_trees(), expected);
@@ -433,14 +435,24 @@ async fn free_later_frees_on_the_blocking_pool_and_inline_outside_a_runtime() {
     .expect("the thread ran");
     assert_eq!(rx.recv_timeout(Duration::from_secs(20)).expect("dropped"), here);
 
-    // close() frees the document through free_later: it is gone from the store at once, before
-    // the pool gets to it (which thread frees it is what the lines above check).
+    // A reopened and a closed document, each with its tree, go through free_later.
     let store: Arc<DashMap<String, OpenDocument>> = Arc::default();
     let uri = "file:///p/lib.rs";
     open(&*store, uri.to_owned(), rust_doc(RUST));
     let _ = parsed(&store, uri).await;
+    let before = freed();
+    open(&*store, uri.to_owned(), rust_doc(RUST));
+    assert_eq!(freed(), before + 1, "the document a didOpen replaced");
+    let _ = parsed(&store, uri).await;
+    let before = freed();
     close(&*store, uri);
     assert!(store.get(uri).is_none());
+    assert_eq!(freed(), before + 1, "the closed document");
+}
+
+/// Values handed to `free_later` on this thread so far.
+fn freed() -> usize {
+    FREED_LATER.with(std::cell::Cell::get)
 }
 
 #[test]
@@ -449,7 +461,9 @@ fn the_tree_stamp_moves_with_every_change_and_installed_parse() {
     let j = job(&mut open, syntax::PARSE_BUDGET).expect("a parse");
     let r = j.revision;
     let before = open.tree_stamp();
+    let freed_before = freed();
     assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
+    assert_eq!(freed(), freed_before, "no tree replaced by the first parse");
     let parsed = open.tree_stamp();
     assert_ne!(parsed, before, "a parse installed");
     assert_eq!(open.tree_stamp(), parsed, "nothing happened");
@@ -460,4 +474,8 @@ fn the_tree_stamp_moves_with_every_change_and_installed_parse() {
     let r = j.revision;
     assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
     assert_ne!(open.tree_stamp(), changed, "the reparse replaced the tree");
+    assert_eq!(freed(), freed_before + 1, "the tree the reparse replaced goes to free_later");
+    // A text replaced whole: its tree goes too.
+    open.apply_change(None, "fn main() {}\n", Encoding::Utf16);
+    assert_eq!(freed(), freed_before + 2, "the tree of a text replaced whole");
 }
