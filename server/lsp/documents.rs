@@ -392,7 +392,9 @@ impl ParseState {
             // The check failed, or may not have run: the next one scans the whole text.
             self.limits = LimitsDelta::Unknown;
         }
+        // A tree that is not installed is freed off the session's thread, as a replaced one is.
         let Some(in_flight) = self.in_flight.take_if(|f| f.revision == revision) else {
+            free_later(result);
             return "dropped: not the parse in flight";
         };
         self.tried = Some(revision);
@@ -405,9 +407,11 @@ impl ParseState {
                     tracing::info!(uri, "syntax: parsed again; suggestions use the tree");
                 }
                 if in_flight.overflowed {
+                    free_later(tree);
                     return "dropped: too many changes, or a replaced text, while it ran";
                 }
                 if self.parsed.is_some_and(|p| p > revision) {
+                    free_later(tree);
                     return "dropped: a newer tree is in place";
                 }
                 // The imports the job found, following the changes made while it ran.
@@ -730,10 +734,13 @@ async fn work<S: DocumentStore>(store: Arc<S>, uri: String, epoch: u64) {
         let ms = started.elapsed().as_millis();
         let Some(mut open) = store.documents().get_mut(&uri) else {
             tracing::debug!(uri, revision, bytes, ms, outcome = "dropped: closed", "parse finished");
+            free_later(result);
             return;
         };
         if open.parse.epoch != epoch {
+            drop(open);
             tracing::debug!(uri, revision, bytes, ms, outcome = "dropped: reopened", "parse finished");
+            free_later(result);
             return;
         }
         let had_tree = open.parse.tree.is_some();

@@ -450,6 +450,29 @@ async fn free_later_frees_on_the_blocking_pool_and_inline_outside_a_runtime() {
     assert_eq!(freed(), before + 1, "the closed document");
 }
 
+#[test]
+fn a_parse_result_that_is_not_installed_is_freed_off_the_sessions_thread() {
+    let mut open = rust_doc(RUST);
+    let j = job(&mut open, syntax::PARSE_BUDGET).expect("a parse");
+    let r = j.revision;
+    assert_eq!(open.parse.finish("u", r, j.run(), Instant::now()), "installed");
+    // A reparse in flight when the text is replaced whole: its tree comes too late to be used.
+    insert(&mut open, 3, 9, " + 1");
+    let j = job(&mut open, syntax::PARSE_BUDGET).expect("a reparse");
+    let r = j.revision;
+    let before = freed();
+    open.apply_change(None, "fn main() {}\n", Encoding::Utf16);
+    assert_eq!(freed(), before + 1, "the tree of the text replaced whole");
+    let outcome = open.parse.finish("u", r, j.run(), Instant::now());
+    assert_eq!(outcome, "dropped: too many changes, or a replaced text, while it ran");
+    assert_eq!(freed(), before + 2, "the parse that came too late");
+    // A result for a parse that is not the one in flight.
+    let j = job(&mut open, syntax::PARSE_BUDGET).expect("a parse of the new text");
+    let stale = j.revision + 1;
+    assert_eq!(open.parse.finish("u", stale, j.run(), Instant::now()), "dropped: not the parse in flight");
+    assert_eq!(freed(), before + 3);
+}
+
 /// Values handed to `free_later` on this thread so far.
 fn freed() -> usize {
     FREED_LATER.with(std::cell::Cell::get)
