@@ -521,7 +521,7 @@ impl Region {
 /// indentation, what follows the body (a closing brace). A candidate's errors are counted in
 /// that text; an error it would cause only past the window (a bracket it leaves open is reported
 /// at the window's end instead) is still an error.
-fn elided(scope: Node<'_>, code: usize, end: usize) -> Vec<Range<usize>> {
+fn elided<'a>(scope: Node<'a>, code: usize, end: usize) -> Vec<Range<usize>> {
     let Some(body) = scope.child_by_field_name("body") else { return Vec::new() };
     let n = body.named_child_count();
     if n <= 2 * WINDOW_STATEMENTS + 1 {
@@ -532,31 +532,37 @@ fn elided(scope: Node<'_>, code: usize, end: usize) -> Vec<Range<usize>> {
         return Vec::new();
     }
     // The statements at the place: from the last one starting at or before `code` to the last
-    // one starting before `end` (`code` < `end`). Indices only: a list of the body's nodes would
-    // be an allocation of a kilobyte or more, which makes glibc merge every small block freed
-    // since the last one (RESULTS.md, "The heap settled after each answer").
-    let (mut i, mut j) = (None, None);
-    let mut cursor = body.walk();
-    for (k, s) in body.named_children(&mut cursor).enumerate() {
-        if s.start_byte() >= end {
-            break;
+    // one starting before `end` (`code` < `end`). Found by byte and stepped to by sibling, never
+    // by walking the body: tree-sitter keeps a long body's statements under balanced hidden
+    // nodes, so each step costs the log of the body's length, where a walk cost ~1 us a
+    // statement cold, between keystrokes (tests/bench/perf/RESULTS.md). No list of the body's
+    // nodes either: an allocation of a kilobyte or more makes glibc merge every small block
+    // freed since the last one (RESULTS.md, "The heap settled after each answer").
+    let at_or_before = |byte: usize| match body.first_named_child_for_byte(byte) {
+        Some(s) if s.start_byte() <= byte => Some(s),
+        Some(s) => s.prev_named_sibling(),
+        None => Some(last),
+    };
+    let (Some(at), Some(through)) = (at_or_before(code), at_or_before(end.saturating_sub(1))) else {
+        return Vec::new();
+    };
+    let step = |mut node: Node<'a>, next: fn(&Node<'a>) -> Option<Node<'a>>| {
+        for _ in 0..WINDOW_STATEMENTS {
+            match next(&node) {
+                Some(n) => node = n,
+                None => break,
+            }
         }
-        j = Some(k);
-        if s.start_byte() <= code {
-            i = Some(k);
-        }
-    }
-    let (Some(i), Some(j)) = (i, j) else { return Vec::new() };
-    let lo = i.saturating_sub(WINDOW_STATEMENTS);
-    let hi = (j + WINDOW_STATEMENTS).min(n - 1);
-    let (Some(low), Some(high)) = (body.named_child(lo), body.named_child(hi)) else { return Vec::new() };
+        node
+    };
+    let (low, high) = (step(at, Node::prev_named_sibling), step(through, Node::next_named_sibling));
     let mut out = Vec::with_capacity(2);
-    if lo > 0 {
+    if low.id() != first.id() {
         out.push(first.start_byte()..low.start_byte());
     }
-    // The statement after `hi` starts at or after `end`: the gap never holds the replaced bytes.
+    // The statement after `high` starts at or after `end`: the gap never holds the replaced bytes.
     let from = high.end_byte().max(end);
-    if hi + 1 < n && from < last.end_byte() {
+    if high.id() != last.id() && from < last.end_byte() {
         out.push(from..last.end_byte());
     }
     out

@@ -724,3 +724,73 @@ fn a_windowed_region_is_the_text_of_the_function_with_those_statements_taken_out
     assert!(text_of(&check).starts_with("def f(a):  # sums\n    v18 = 18\n"), "{}", text_of(&check));
     assert_eq!(check.before(), 0);
 }
+
+/// `elided` as a walk over the body's statements: what the window is, written the plain way.
+fn elided_by_walking(scope: Node<'_>, code: usize, end: usize) -> Vec<std::ops::Range<usize>> {
+    let Some(body) = scope.child_by_field_name("body") else { return Vec::new() };
+    let statements: Vec<Node<'_>> = body.named_children(&mut body.walk()).collect();
+    let n = statements.len();
+    if n <= 2 * WINDOW_STATEMENTS + 1 || statements[0].start_position().row == scope.start_position().row {
+        return Vec::new();
+    }
+    let i = statements.iter().rposition(|s| s.start_byte() <= code);
+    let j = statements.iter().rposition(|s| s.start_byte() < end);
+    let (Some(i), Some(j)) = (i, j) else { return Vec::new() };
+    let (lo, hi) = (i.saturating_sub(WINDOW_STATEMENTS), (j + WINDOW_STATEMENTS).min(n - 1));
+    let mut out = Vec::new();
+    if lo > 0 {
+        out.push(statements[0].start_byte()..statements[lo].start_byte());
+    }
+    let from = statements[hi].end_byte().max(end);
+    if hi + 1 < n && from < statements[n - 1].end_byte() {
+        out.push(from..statements[n - 1].end_byte());
+    }
+    out
+}
+
+#[test]
+fn the_window_found_by_byte_is_the_window_found_by_walking_the_body() {
+    let lines = |n: usize, line: &dyn Fn(usize) -> String| (0..n).map(line).collect::<String>();
+    let fixtures = [
+        ("python", long_function(20, 30)),
+        // Statements sharing a line, comments between them, an unfinished line.
+        (
+            "python",
+            format!(
+                "def f(a):\n{}    a = 1; b = 2\n    # note\n    c = (a\n{}    return a\n",
+                lines(9, &|i| format!("    v{i} = {i}\n")),
+                lines(9, &|i| format!("    w{i} = {i}  # {i}\n")),
+            ),
+        ),
+        (
+            "javascript",
+            format!(
+                "function f() {{\n{}  b();\n{}}}\n",
+                lines(12, &|i| format!("  a{i}();\n")),
+                lines(12, &|i| format!("  c{i}(); d{i}();\n"))
+            ),
+        ),
+        (
+            "rust",
+            format!(
+                "fn f() {{\n{}    let x = g(\n{}}}\n",
+                lines(12, &|i| format!("    a{i}();\n")),
+                lines(12, &|i| format!("    c{i}();\n"))
+            ),
+        ),
+    ];
+    for (lang, text) in fixtures {
+        let syntax = Syntax::parse(language_for(lang, "").expect("grammar"), &Rope::from_str(&text)).expect("parses");
+        let root = syntax.tree.root_node();
+        let scope = root.named_children(&mut root.walk()).find(|n| n.kind().contains("function")).expect("a function");
+        let mut windowed = 0;
+        for code in scope.start_byte()..scope.end_byte() {
+            for end in [code + 1, code + 2, code + 7, code + 40] {
+                let (fast, walked) = (elided(scope, code, end), elided_by_walking(scope, code, end));
+                assert_eq!(fast, walked, "{lang}: code {code}, end {end}");
+                windowed += usize::from(!fast.is_empty());
+            }
+        }
+        assert!(windowed > 100, "{lang}: few places have a window ({windowed}); the fixture does not test it");
+    }
+}
