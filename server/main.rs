@@ -82,12 +82,14 @@ fn log_panics() {
 
 // Before logging is set up, and for the CLI's own failure, stderr is the only place to say so.
 //
-// One worker: the session is one task (the transport drives every handler inside it), parses
-// and file work run on the blocking pool, and the rest is I/O. A second worker gained the session
-// nothing and cost every request cross-core wake-ups: the model's answer arrived on the other
-// worker, which woke the first (tests/bench/perf/RESULTS.md, "A reference server").
+// One thread runs every task: the session is one task (the transport drives every handler inside
+// it), parses and file work run on the blocking pool, and the rest is I/O. A second worker gained
+// the session nothing and cost every request cross-core wake-ups: the model's answer arrived on
+// the other worker, which woke the first (tests/bench/perf/RESULTS.md, "A reference server").
+// The current-thread scheduler, not the multi-thread one with one worker: the same one thread
+// without the work-stealing scheduler's bookkeeping at each poll (RESULTS.md, "One thread").
 #[allow(clippy::print_stderr)]
-#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     if let Err(e) = init_logging(&args) {
@@ -105,9 +107,8 @@ async fn main() -> std::process::ExitCode {
                 baton::memory::QUIET,
                 baton::memory::release_free_memory,
             ));
-            // The session runs as a task on the runtime's workers, not on this thread: a worker
-            // that sees the input (or the model's answer) arrive runs the session itself, where
-            // from here every message waited for a wake-up of this thread.
+            // The session runs as a task, polled by the runtime's thread when the input (or the
+            // model's answer) arrives.
             let session = tokio::spawn(baton::lsp::transport::serve(
                 baton::memory::Watched::new(baton::lsp::stdio::stdin(), activity),
                 baton::memory::Settled::new(baton::lsp::stdio::stdout()),
