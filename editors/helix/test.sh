@@ -266,9 +266,11 @@ if wait_for 5 screen_has 'Baton: fix with the model: total may be undefined'; th
             fail "picking the fix applies the model's edit (workspace/applyEdit)" "$(cat "$W/proj/orders.py")"
         fi
     else
-        # Seen once (2026-12-06): Helix refused the edit as outdated ("expected 7 but got 6")
-        # and Baton's copy of line 6 read `mpute_total(items)co`; the changes Helix sent for
-        # the accepted completion tell whose copy went wrong.
+        # Seen twice (2026-12-06): Helix sent the accepted completion's insertion (version 7)
+        # before the deletion of the typed text (version 6), Baton applied them as they came
+        # (line 6 read `mpute_total(items)co`) and answered for version 6, and Helix refused the
+        # edit as outdated. Baton now applies a late change in version order
+        # (server/lsp/documents/history.rs); the changes Helix sent tell what happened if not.
         fail "picking the fix applies the model's edit (workspace/applyEdit)" "$(dump; grep -E 'textDocument/didChange"|outdated|ERROR' "$W/cache/helix/helix.log" | grep -v tree-sitter | tail -8)"
     fi
 else

@@ -1,6 +1,7 @@
 //! `textDocument/didChange`: apply the changes in order, all before the handler's first (and
 //! only) suspension point, so changes are never reordered. The tree's positions follow at once
-//! (`Tree::edit`); the reparse runs off the transport (`documents::changed`).
+//! (`Tree::edit`); the reparse runs off the transport (`documents::changed`). A notification
+//! older than the document's version is put back in version order (`documents::History`).
 
 use std::sync::Arc;
 
@@ -19,28 +20,31 @@ pub(crate) fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
         return;
     };
     let open = &mut *open;
-    // The notification is one user action (VS Code sends a rename as several changes): the
-    // history gets one edit, from the text before all of them to the text after.
-    let before = open.doc.rope.clone();
-    let mut touched = Some(Touched::default());
-    for change in params.content_changes {
-        let (range, text) = match change {
+    let changes: Vec<documents::Change> = params
+        .content_changes
+        .into_iter()
+        .map(|change| match change {
             TextDocumentContentChangeEvent::TextDocumentContentChangePartial(p) => {
                 (Some((convert::pos(p.range.start), convert::pos(p.range.end))), p.text)
             }
             TextDocumentContentChangeEvent::TextDocumentContentChangeWholeDocument(w) => (None, w.text),
-        };
-        match (range, &mut touched) {
-            (Some((a, b)), Some(t)) => {
-                t.add(open.doc.char_at(a, encoding), open.doc.char_at(b, encoding), text.chars().count());
-            }
+        })
+        .collect();
+    // The notification is one user action (VS Code sends a rename as several changes): the
+    // history gets one edit, from the text before all of them to the text after.
+    let before = open.doc.rope.clone();
+    let mut touched = Some(Touched::default());
+    let version = params.text_document.version;
+    let in_order =
+        open.apply_notification(version, changes, encoding, |doc, range, text| match (range, &mut touched) {
+            (Some((a, b)), Some(t)) => t.add(doc.char_at(a, encoding), doc.char_at(b, encoding), text.chars().count()),
             (None, _) => touched = None,
             (Some(_), None) => {}
-        }
-        open.apply_change(range, &text, encoding);
+        });
+    if !in_order {
+        touched = None;
     }
-    state.conductor.nes.record(uri, &before, &open.doc.rope, touched.as_ref(), params.text_document.version);
-    open.doc.version = params.text_document.version;
+    state.conductor.nes.record(uri, &before, &open.doc.rope, touched.as_ref(), open.doc.version);
     documents::changed(state, uri, open);
     state.conductor.note_change(uri);
 }

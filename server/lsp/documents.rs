@@ -30,6 +30,8 @@ use crate::conductor::DocSnapshot;
 use crate::syntax::limits::LimitsDelta;
 use crate::syntax::{self, Language, ParseError, Syntax};
 use crate::text::{Document, Edit, Encoding, Pos};
+pub(crate) use history::Change;
+use history::History;
 
 /// How long a completion waits for the tree of the text it was asked on, when that parse is under
 /// way: a typical reparse takes a millisecond, a 2 MB file's ~120 ms (README "Syntax").
@@ -77,6 +79,8 @@ pub(crate) struct OpenDocument {
     /// reads it (a completion request reads every open document of its language).
     pub(crate) path: String,
     parse: ParseState,
+    /// The latest `didChange` notifications, to put a late one back in order.
+    history: History,
 }
 
 /// [`OpenDocument::tree_stamp`]: the document's revision (its changes, counted from open) and
@@ -203,7 +207,46 @@ impl OpenDocument {
             imports: None,
             imports_stale: false,
         };
-        Self { doc, path: super::convert::display_path(uri), parse }
+        let history = History::new(doc.version);
+        Self { doc, path: super::convert::display_path(uri), parse, history }
+    }
+
+    /// Applies one `didChange` notification's changes in order, calling `each` with the text
+    /// before each one, and takes the client's `version`. One older than the document's version
+    /// (sent after a newer one) is applied where its version puts it when the notifications
+    /// since are kept ([`History`]): the text is then replaced whole (the tree parsed again) and
+    /// `each` is not called. Returns false then. A late one that cannot be placed is applied as
+    /// it comes, as any client's change is; both are logged.
+    pub(crate) fn apply_notification(
+        &mut self,
+        version: i32,
+        changes: Vec<Change>,
+        encoding: Encoding,
+        mut each: impl FnMut(&Document, Option<(Pos, Pos)>, &str),
+    ) -> bool {
+        let late = version < self.doc.version;
+        if late {
+            let current = self.doc.version;
+            if let Some(text) = self.history.insert_late(version, changes.clone(), encoding) {
+                tracing::warn!(version, current, "didChange came after a newer version; applied in version order");
+                self.apply_change(None, &text.to_string(), encoding);
+                return false;
+            }
+            tracing::warn!(version, current, "didChange came after a newer version; applied as it came");
+        }
+        let before = self.doc.rope.clone();
+        for (range, text) in &changes {
+            each(&self.doc, *range, text);
+            self.apply_change(*range, text, encoding);
+        }
+        if late {
+            // The kept notifications no longer tell the text at any version.
+            self.history = History::new(self.doc.version);
+        } else {
+            self.doc.version = version;
+            self.history.push(version, before, changes);
+        }
+        true
     }
 
     /// Replaces the text between two positions (or all of it) and edits the tree to match; the
@@ -754,5 +797,6 @@ async fn work<S: DocumentStore>(store: Arc<S>, uri: String, epoch: u64) {
     }
 }
 
+mod history;
 #[cfg(test)]
 mod tests;

@@ -48,3 +48,23 @@ async fn many_changes_with_slow_completions_in_flight_stay_in_order() {
     let resp = tokio::time::timeout(TIMEOUT, rx).await.expect("answered after cancel").expect("response");
     assert_eq!(resp["error"]["code"], -32800, "{resp}");
 }
+
+/// Helix 25.01, accepting a completion item over typed text, once sent the insertion (version 7)
+/// before the deletion of the typed text (version 6). The server puts them back in version order:
+/// the text the model sees, and a later change's positions, are the user's.
+#[tokio::test]
+async fn a_change_sent_after_a_newer_version_is_applied_in_version_order() {
+    let model = ModelServer::start().await;
+    model.set_default(Reply::text("x"));
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
+    let uri = "file:///p/orders.py";
+    client.open(uri, "python", "def checkout(items):\n    total = \n    return total\n").await;
+    client.change(uri, 5, (1, 12), (1, 12), "co").await;
+    client.change(uri, 7, (1, 12), (1, 12), "compute_total(items)").await;
+    client.change(uri, 6, (1, 12), (1, 14), "").await;
+    client.change(uri, 8, (1, 32), (1, 32), " + 1").await;
+    client.inline(uri, 1, 36, true).await;
+    let req = model.requests().into_iter().rev().find(|r| r.path == "/v1/completions").expect("request");
+    let prompt = req.body["prompt"].as_str().unwrap_or_default();
+    assert!(prompt.contains("    total = compute_total(items) + 1<|fim_suffix|>\n    return total"), "{prompt}");
+}
