@@ -1,7 +1,9 @@
 """Performance benchmark side by side (issue 13, item 6): Baton, tabby-agent and lsp-ai over
 stdio against one scripted model (scripted_model.py), printing one table.
 
-Runs, each in a fresh server process:
+Runs, each in a fresh server process, its executable first dropped from the page cache (as
+after a reboot: how a binary's pages came into the cache moved a Baton build's p50 by up to
+~0.1 ms; `start`):
 - trace: the typing trace of trace.json (81 keystrokes, 4 pauses), model delay 150 ms. Each
   keystroke is a `didChange` and an automatic completion request (`textDocument/inlineCompletion`,
   triggerKind Automatic; `textDocument/completion` for lsp-ai, which has no inline completion);
@@ -27,9 +29,8 @@ Runs, each in a fresh server process:
   it stopped), 20 ms apart, no requests, background work (reparsing) included, idle CPU over the
   same span subtracted; microseconds per change.
 - memory: RSS (/proc/PID/status VmRSS) after opening 100 Python files of 300 lines and one
-  completion request in the last; the median of three runs, each started with the server's
-  executable out of the page cache (`evict_page_cache`), and the private part (RssAnon) beside
-  it. How much of an executable is mapped depends on how its pages came into the cache: a binary
+  completion request in the last; the median of three runs, and the private part (RssAnon)
+  beside it. How much of an executable is mapped depends on how its pages came into the cache: a binary
   just written by the linker or `cp` showed ~1 MiB more RssFile than the same bytes read back
   from disk.
 
@@ -507,6 +508,12 @@ KINDS = {"baton": Baton, "tabby-agent": TabbyAgent, "lsp-ai": LspAi, "bare": Bar
 
 
 def start(kind: ServerKind, model: ModelProcess, mode: str, tag: str) -> Lsp:
+    """A fresh server for one run, its executable first dropped from the page cache: how a
+    binary's pages came into the cache changes its speed. The same Baton build ran its module
+    overhead at p50 0.84 ms from a copy made with `cp` of the linker's output and 0.79 from a
+    copy of that copy, and at 0.74 and 0.77 once both were read back from disk
+    (tests/bench/perf/RESULTS.md, "Where a binary's pages came from")."""
+    evict_page_cache(kind.executables())
     root = kind.work / "root"
     root.mkdir(parents=True, exist_ok=True)
     lsp = Lsp(kind.argv(), kind.env(model.url, mode), kind.work / f"{tag}.stderr", root)
