@@ -12,6 +12,11 @@ use crate::text::{Document, Encoding, Pos};
 /// Notifications kept. A late one seen so far came right after the one it swapped with.
 const KEPT: usize = 4;
 
+/// Most text a kept notification may carry, in bytes. A larger one (a whole text sent again)
+/// lets go of the history instead: kept, each would hold its text and the text before it, a
+/// copy of the document, alive.
+const KEPT_BYTES: usize = 64 * 1024;
+
 /// One content change of a notification (LSP `TextDocumentContentChangeEvent`): the range it
 /// replaces, `None` for the whole text, and the new text.
 pub(crate) type Change = (Option<(Pos, Pos)>, String);
@@ -41,7 +46,13 @@ impl History {
     }
 
     /// Records a notification applied in arrival order: the text `before` it and its changes.
+    /// One carrying more than [`KEPT_BYTES`] of text is not kept, nor anything before it.
     pub(crate) fn push(&mut self, version: i32, before: Rope, changes: Vec<Change>) {
+        if changes.iter().map(|(_, text)| text.len()).sum::<usize>() > KEPT_BYTES {
+            self.applied.clear();
+            self.base = version;
+            return;
+        }
         self.applied.push_back(Applied { version, before, changes });
         self.trim();
     }
@@ -150,5 +161,11 @@ mod tests {
         assert_eq!(replay("\n", &[later(3), later(1)]), "13\n");
         // In order, or with gaps in the versions: as they come.
         assert_eq!(replay("\n", &[later(2), later(5), later(9)]), "952\n");
+        // Older than a large notification, which is not kept (it would hold a copy of the text).
+        let large = "y".repeat(KEPT_BYTES + 1);
+        let notes = [later(2), (4, vec![insert((0, 0), &large)]), later(5), later(3)];
+        assert_eq!(replay("\n", &notes), format!("35{large}2\n"));
+        let notes = [later(2), (4, vec![insert((0, 0), "y".repeat(KEPT_BYTES).as_str())]), later(3)];
+        assert_eq!(replay("\n", &notes), format!("{}32\n", "y".repeat(KEPT_BYTES)));
     }
 }
