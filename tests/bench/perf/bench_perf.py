@@ -30,9 +30,9 @@ after a reboot: how a binary's pages came into the cache moved a Baton build's p
   same span subtracted; microseconds per change.
 - memory: RSS (/proc/PID/status VmRSS) after opening 100 Python files of 300 lines and one
   completion request in the last; the median of three runs, and the private part (RssAnon)
-  beside it. How much of an executable is mapped depends on how its pages came into the cache: a binary
-  just written by the linker or `cp` showed ~1 MiB more RssFile than the same bytes read back
-  from disk.
+  beside it. How much of an executable is mapped depends on how its pages came into the cache:
+  a binary just written by the linker or `cp` showed ~1 MiB more RssFile than the same bytes
+  read back from disk.
 
 Standard library only. `bench-perf.sh` installs the peers and calls this; `--servers baton` runs
 Baton alone. `BATON_POSTPROCESS_OFF` in this script's environment reaches Baton (and is named
@@ -826,7 +826,6 @@ def run_memory(kind: ServerKind, model: ModelProcess) -> dict:
     """The median of MEMORY_RUNS runs of `memory_once`: RSS and its private part, MiB."""
     runs = []
     for i in range(MEMORY_RUNS):
-        evict_page_cache(kind.executables())
         runs.append(memory_once(kind, model, i))
     return {"rss": percentile([r[0] for r in runs], 50), "anon": percentile([r[1] for r in runs], 50),
             "runs": runs}
