@@ -216,7 +216,8 @@ impl OpenDocument {
     /// (sent after a newer one) is applied where its version puts it when the notifications
     /// since are kept ([`History`]): the text is then replaced whole (the tree parsed again) and
     /// `each` is not called. Returns false then. A late one that cannot be placed is applied as
-    /// it comes, as any client's change is; both are logged.
+    /// it comes, as any client's change is; both are logged, and in both the document keeps its
+    /// (higher) version, the one the client's text now has.
     pub(crate) fn apply_notification(
         &mut self,
         version: i32,
@@ -227,7 +228,7 @@ impl OpenDocument {
         let late = version < self.doc.version;
         if late {
             let current = self.doc.version;
-            if let Some(text) = self.history.insert_late(version, changes.clone(), encoding) {
+            if let Some(text) = self.history.insert_late(version, &changes, encoding) {
                 tracing::warn!(version, current, "didChange came after a newer version; applied in version order");
                 self.apply_change(None, &text.to_string(), encoding);
                 return false;

@@ -62,14 +62,14 @@ impl History {
     /// newer ones applied again after it, in order. Records it there. `None` when that cannot
     /// be told: a notification newer than it is no longer kept, or one with its version is
     /// (then the caller applies it as it comes, as before).
-    pub(crate) fn insert_late(&mut self, version: i32, changes: Vec<Change>, encoding: Encoding) -> Option<Rope> {
+    pub(crate) fn insert_late(&mut self, version: i32, changes: &[Change], encoding: Encoding) -> Option<Rope> {
         if version <= self.base || self.applied.iter().any(|a| a.version == version) {
             return None;
         }
         let at = self.applied.iter().position(|a| a.version > version)?;
         let before = self.applied[at].before.clone();
         let mut doc = Document { rope: before.clone(), version, language_id: String::new() };
-        for (range, text) in &changes {
+        for (range, text) in changes {
             doc.apply_change(*range, text, encoding);
         }
         for later in self.applied.iter_mut().skip(at) {
@@ -78,7 +78,7 @@ impl History {
                 doc.apply_change(*range, text, encoding);
             }
         }
-        self.applied.insert(at, Applied { version, before, changes });
+        self.applied.insert(at, Applied { version, before, changes: changes.to_vec() });
         self.trim();
         Some(doc.rope)
     }
@@ -94,6 +94,7 @@ impl History {
 
 #[cfg(test)]
 mod tests {
+    use super::super::OpenDocument;
     use super::*;
 
     fn insert(at: (u32, u32), text: &str) -> Change {
@@ -105,26 +106,20 @@ mod tests {
         (Some((Pos { line: from.0, character: from.1 }, Pos { line: to.0, character: to.1 })), String::new())
     }
 
-    /// Applies `notes` (version, changes) in the order given, as the handler does: a late one
-    /// through `insert_late` when it can, else as it comes.
-    fn replay(open: &str, notes: &[(i32, Vec<Change>)]) -> String {
-        let mut doc = Document::new(open, 1, "python");
-        let mut history = History::new(1);
+    /// The text after `notes` (version, changes) reach a document opened at version 1, in the
+    /// order given, through [`OpenDocument::apply_notification`] as the `didChange` handler
+    /// calls it; and the version the document then has.
+    fn replay(open: &str, notes: &[(i32, Vec<Change>)]) -> (String, i32) {
+        let mut doc = OpenDocument::new(Document::new(open, 1, "python"), "file:///p/a.py");
         for (version, changes) in notes {
-            if *version < doc.version
-                && let Some(rope) = history.insert_late(*version, changes.clone(), Encoding::Utf16)
-            {
-                doc.rope = rope;
-                continue;
-            }
-            let before = doc.rope.clone();
-            for (range, text) in changes {
-                doc.apply_change(*range, text, Encoding::Utf16);
-            }
-            doc.version = *version;
-            history.push(*version, before, changes.clone());
+            doc.apply_notification(*version, changes.clone(), Encoding::Utf16, |_, _, _| {});
         }
-        doc.rope.to_string()
+        (doc.doc.rope.to_string(), doc.doc.version)
+    }
+
+    /// The text alone.
+    fn text(open: &str, notes: &[(i32, Vec<Change>)]) -> String {
+        replay(open, notes).0
     }
 
     #[test]
@@ -134,12 +129,13 @@ mod tests {
         let typed = "    total = co\n";
         let in_order = [(6, vec![delete((0, 12), (0, 14))]), (7, vec![insert((0, 12), "compute_total(items)")])];
         let swapped = [in_order[1].clone(), in_order[0].clone()];
-        let want = "    total = compute_total(items)\n";
+        let want = ("    total = compute_total(items)\n".to_owned(), 7);
         assert_eq!(replay(typed, &in_order), want);
+        // The document keeps version 7: a workspace edit it answers is for the client's text.
         assert_eq!(replay(typed, &swapped), want);
         // Later notifications go on from the repaired text.
         let then = [swapped[0].clone(), swapped[1].clone(), (8, vec![insert((0, 32), ";")])];
-        assert_eq!(replay(typed, &then), "    total = compute_total(items);\n");
+        assert_eq!(replay(typed, &then), ("    total = compute_total(items);\n".to_owned(), 8));
         // Two late ones, and a whole-text change among the newer ones.
         let notes = [
             (4, vec![(None, "a\n".to_owned())]),
@@ -147,25 +143,28 @@ mod tests {
             (3, vec![insert((0, 0), "y")]),
             (5, vec![insert((0, 1), "b")]),
         ];
-        assert_eq!(replay("", &notes), "ab\n");
+        assert_eq!(replay("", &notes), ("ab\n".to_owned(), 5));
     }
 
     #[test]
     fn a_late_notification_that_cannot_be_placed_is_applied_as_it_comes() {
         let later = |v: i32| (v, vec![insert((0, 0), &v.to_string())]);
-        // Newer notifications than it were let go of: no rewind.
+        // Newer notifications than it were let go of: no rewind, and the highest version stays.
         let notes: Vec<_> = (3..=8).map(later).chain([later(2)]).collect();
-        assert_eq!(replay("\n", &notes), "2876543\n");
+        assert_eq!(replay("\n", &notes), ("2876543\n".to_owned(), 8));
         // A version seen already, or not newer than the opening's.
-        assert_eq!(replay("\n", &[later(3), later(4), later(3)]), "343\n");
-        assert_eq!(replay("\n", &[later(3), later(1)]), "13\n");
+        assert_eq!(replay("\n", &[later(3), later(4), later(3)]), ("343\n".to_owned(), 4));
+        assert_eq!(text("\n", &[later(3), later(1)]), "13\n");
+        // After one applied as it came, the history starts again from the text as it then is.
+        let notes: Vec<_> = (3..=8).map(later).chain([later(2), later(10), later(9)]).collect();
+        assert_eq!(replay("\n", &notes), ("1092876543\n".to_owned(), 10));
         // In order, or with gaps in the versions: as they come.
-        assert_eq!(replay("\n", &[later(2), later(5), later(9)]), "952\n");
+        assert_eq!(replay("\n", &[later(2), later(5), later(9)]), ("952\n".to_owned(), 9));
         // Older than a large notification, which is not kept (it would hold a copy of the text).
         let large = "y".repeat(KEPT_BYTES + 1);
         let notes = [later(2), (4, vec![insert((0, 0), &large)]), later(5), later(3)];
-        assert_eq!(replay("\n", &notes), format!("35{large}2\n"));
+        assert_eq!(text("\n", &notes), format!("35{large}2\n"));
         let notes = [later(2), (4, vec![insert((0, 0), "y".repeat(KEPT_BYTES).as_str())]), later(3)];
-        assert_eq!(replay("\n", &notes), format!("{}32\n", "y".repeat(KEPT_BYTES)));
+        assert_eq!(text("\n", &notes), format!("{}32\n", "y".repeat(KEPT_BYTES)));
     }
 }
