@@ -17,6 +17,13 @@
 #   --baton PATH     the binary to measure (default: cargo build --release; target/release/baton)
 #   --json FILE      also write the raw numbers as JSON
 #   --trace-delay-ms N  the scripted model's delay in the typing trace (default 150; overhead: 0)
+#   --compare OLD,NEW   instead of the table: two Baton builds on the overhead rows, their runs
+#                    interleaved (A B B A, B A A B per round; each run a fresh server from an
+#                    executable read from disk); prints each build's mean p50 / p99, the lowest and
+#                    highest, and the difference. How to tell whether a change to the hot path
+#                    helps on a noisy machine (tests/bench/perf/RESULTS.md). No installs, no build.
+#   --rounds N       with --compare: rounds (default 2: eight runs of each build a row, ~7 min)
+#   --rows LIST      with --compare: module,class,plain (default module,class)
 #
 # Installs (once, skipped when present) into $BATON_CACHE/bench-perf (BATON_CACHE defaults to
 # <repo>/.cache): lsp-ai 0.7.0 from crates.io (`cargo install --locked`, default features; ~35 min
@@ -39,6 +46,9 @@ BATON_BIN=""
 BATON_GIVEN=""
 JSON_OUT=""
 TRACE_DELAY=150
+COMPARE=""
+ROUNDS=2
+ROWS="module,class"
 args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -46,12 +56,29 @@ while [ $# -gt 0 ]; do
         --baton) BATON_BIN="${2:?--baton needs a path}"; BATON_GIVEN=1; shift 2 ;;
         --json) JSON_OUT="${2:?--json needs a file}"; shift 2 ;;
         --trace-delay-ms) TRACE_DELAY="${2:?--trace-delay-ms needs a number}"; shift 2 ;;
+        --compare) COMPARE="${2:?--compare needs OLD,NEW}"; shift 2 ;;
+        --rounds) ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
+        --rows) ROWS="${2:?--rows needs a list}"; shift 2 ;;
         -h | --help) sed -n '2,/^set /p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
 COMMAND="scripts/bench-perf.sh${args[*]:+ ${args[*]}}"
 wants() { case ",$SERVERS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+if [ -n "$COMPARE" ]; then
+    old="${COMPARE%%,*}"
+    new="${COMPARE#*,}"
+    [ "$old" != "$COMPARE" ] && [ -n "$old" ] && [ -n "$new" ] || die "--compare needs OLD,NEW (two binaries)"
+    [ -x "$old" ] || die "no executable at $old"
+    [ -x "$new" ] || die "no executable at $new"
+    machine="$(nproc) cores, $(uname -m), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    meta="$(python3 -c 'import json, sys; print(json.dumps({"machine": sys.argv[1]}))' "$machine")"
+    extra=()
+    [ -z "$JSON_OUT" ] || extra+=(--out "$JSON_OUT")
+    exec python3 "$DRIVER" --compare "$old" "$new" --rounds "$ROUNDS" --rows "$ROWS" --command "$COMMAND" \
+        --meta "$meta" "${extra[@]}"
+fi
 
 # --- The peers, into the cache ------------------------------------------------------------------
 LSP_AI_BIN="$CACHE/lsp-ai/bin/lsp-ai"

@@ -131,5 +131,28 @@ class Report(unittest.TestCase):
         self.assertIn("bare: the reference, not a peer", table)
 
 
+class Compare(unittest.TestCase):
+    def test_each_build_runs_as_often_in_each_slot_of_a_round(self):
+        order = bp.compare_order(2)
+        self.assertEqual(len(order), 16)
+        self.assertEqual(order.count("A"), 8)
+        for slot in range(4):
+            in_slot = [order[i] for i in range(slot, len(order), 4)]
+            self.assertEqual(in_slot.count("A"), in_slot.count("B"), f"slot {slot}: {in_slot}")
+        # Neither build always runs first.
+        self.assertEqual({order[i] for i in range(0, len(order), 4)}, {"A", "B"})
+
+    def test_the_report_gives_means_spreads_and_the_difference(self):
+        runs = {"module": {"A": [(0.80, 1.20), (0.90, 1.40)], "B": [(0.70, 1.00), (0.74, 1.10)]}}
+        table = bp.compare_report(runs, {"A": "old", "B": "new"}, "scripts/bench-perf.sh --compare a,b",
+                                  {"date": "2026-12-06", "machine": "2 cores"})
+        row = next(line for line in table.splitlines() if line.startswith("| module"))
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        self.assertEqual(cells, ["module", "0.85 / 1.30 (0.80-0.90 / 1.20-1.40)",
+                                 "0.72 / 1.05 (0.70-0.74 / 1.00-1.10)", "-0.13 / -0.25"])
+        self.assertIn("mean of 2", table)
+        self.assertTrue(table.endswith("command: scripts/bench-perf.sh --compare a,b"))
+
+
 if __name__ == "__main__":
     unittest.main()

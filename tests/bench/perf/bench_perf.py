@@ -43,6 +43,7 @@ check, the latency side of tests/bench/quality/RESULTS.md's ablation.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -941,10 +942,113 @@ def report(results: dict, command: str, meta: dict) -> str:
     return "\n".join(out + notes)
 
 
+# Comparing two Baton builds (`--compare OLD NEW`): the overhead rows only, the two builds' runs
+# interleaved on one scripted model, each in a fresh process from an executable read from disk.
+COMPARE_ROWS = ("module", "class", "plain")
+
+
+def compare_order(rounds: int) -> list[str]:
+    """The order of a comparison's runs of one row: A B B A, then B A A B, `rounds` times: each
+    build runs 4 * `rounds` times, as often in each slot of a round as the other. The slot alone
+    moved a build's p50 by ~0.04 ms (the second run of a round faster, the first slower), as much
+    as the changes compared (tests/bench/perf/RESULTS.md, "The probe's second slot")."""
+    return [b for _ in range(rounds) for b in ("A", "B", "B", "A", "B", "A", "A", "B")]
+
+
+def run_compare_row(kind: ServerKind, model: ModelProcess, row: str) -> dict:
+    """One overhead run of `row` (one of COMPARE_ROWS), as the table's row of that name."""
+    module_text, module_cursor = module_file(10_000)
+    if row == "module":
+        return run_overhead(kind, model, "module", module_text, module_cursor, False)
+    if row == "class":
+        class_text, class_cursor = class_file(10_000)
+        return run_overhead(kind, model, "oneclass", class_text, class_cursor, False)
+    return run_overhead(kind, model, "plain", module_text, module_cursor, False,
+                        language_id="plaintext", extension="txt")
+
+
+def compare_report(runs: dict, builds: dict, command: str, meta: dict) -> str:
+    """The comparison's table. `runs[row]["A" | "B"]`: each run's (p50, p99) in ms, in the order
+    run; `builds["A" | "B"]`: what each build is. Each cell is the mean of its runs, then the
+    lowest and highest; the last column is B's mean minus A's."""
+    def mean(v: list[float]) -> float:
+        return sum(v) / len(v)
+
+    def cell(pairs: list[tuple[float, float]]) -> str:
+        p50s, p99s = [p[0] for p in pairs], [p[1] for p in pairs]
+        return (f"{mean(p50s):.2f} / {mean(p99s):.2f} "
+                f"({min(p50s):.2f}-{max(p50s):.2f} / {min(p99s):.2f}-{max(p99s):.2f})")
+
+    def delta(row: str, i: int) -> float:
+        return mean([p[i] for p in runs[row]["B"]]) - mean([p[i] for p in runs[row]["A"]])
+
+    n = {b: min(len(runs[row][b]) for row in runs) for b in ("A", "B")}
+    head = ["row", f"A p50 / p99 (mean of {n['A']}; lowest-highest)",
+            f"B p50 / p99 (mean of {n['B']}; lowest-highest)", "B - A (ms)"]
+    body = [[row, cell(runs[row]["A"]), cell(runs[row]["B"]), f"{delta(row, 0):+.2f} / {delta(row, 1):+.2f}"]
+            for row in runs]
+    ws = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    out = ["| " + " | ".join(f"{h:<{ws[i]}}" for i, h in enumerate(head)) + " |",
+           "|" + "|".join("-" * (w + 2) for w in ws) + "|"]
+    out += ["| " + " | ".join(f"{c:<{ws[i]}}" for i, c in enumerate(r)) + " |" for r in body]
+    out += ["", f"A: {builds['A']}", f"B: {builds['B']}",
+            f"{meta['date']}, {meta['machine']}. Overhead rows as in the side-by-side table (300 requests "
+            "after one-character changes, model 0 ms, response time minus model time); each run a "
+            "fresh server from an executable read from disk; runs in the order A B B A, B A A B.",
+            "", f"command: {command}"]
+    return "\n".join(out)
+
+
+def main_compare(args) -> int:
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    for r in rows:
+        if r not in COMPARE_ROWS:
+            log(f"unknown row {r!r} ({', '.join(COMPARE_ROWS)})")
+            return 2
+    paths = {"A": str(Path(args.compare[0]).resolve()), "B": str(Path(args.compare[1]).resolve())}
+    for b, path in paths.items():
+        if not os.access(path, os.X_OK):
+            log(f"build {b}: no executable at {path}")
+            return 2
+    meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": f"{os.cpu_count()} cores"}
+    meta.update(json.loads(args.meta))
+    work_root = Path(tempfile.mkdtemp(prefix="bench-perf-compare-"))
+    model = ModelProcess()
+    runs: dict = {}
+    builds = {}
+    try:
+        for b, path in paths.items():
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+            builds[b] = f"{path}, sha256 {digest} ({Baton(path, work_root).version() or '?'})"
+        order = compare_order(args.rounds)
+        for row in rows:
+            runs[row] = {"A": [], "B": []}
+            for i, b in enumerate(order):
+                work = work_root / f"{row}-{i}"
+                work.mkdir()
+                out = run_compare_row(Baton(paths[b], work), model, row)
+                runs[row][b].append((out["p50"], out["p99"]))
+                log(f"{row} {i + 1}/{len(order)}: {b} p50 {out['p50']:.2f} p99 {out['p99']:.2f} ms")
+    finally:
+        model.stop()
+        if args.keep:
+            log(f"work folder kept: {work_root}")
+        else:
+            shutil.rmtree(work_root, ignore_errors=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"builds": builds, "runs": runs}, indent=1))
+    print(compare_report(runs, builds, args.command, meta))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description="Baton, tabby-agent and lsp-ai side by side on one scripted model.")
     ap.add_argument("--servers", default="baton,tabby-agent,lsp-ai")
-    ap.add_argument("--baton", required=True)
+    ap.add_argument("--baton", default="")
+    ap.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
+                    help="compare two Baton builds on the overhead rows instead (A = OLD, B = NEW)")
+    ap.add_argument("--rounds", type=int, default=2, help="with --compare: rounds of A B B A, B A A B")
+    ap.add_argument("--rows", default="module,class", help="with --compare: rows among " + ",".join(COMPARE_ROWS))
     ap.add_argument("--tabby-agent", default="")
     ap.add_argument("--lsp-ai", default="")
     ap.add_argument("--bare", default="", help="the reference server (cargo build --release --example bare_server)")
@@ -955,6 +1059,11 @@ def main() -> int:
                     help="the model's delay in the typing trace (the overhead runs use 0)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = ap.parse_args()
+    if args.compare:
+        return main_compare(args)
+    if not args.baton:
+        log("--baton is needed (or --compare OLD NEW)")
+        return 2
     names = [s.strip() for s in args.servers.split(",") if s.strip()]
     for n in names:
         if n not in KINDS:
