@@ -999,6 +999,15 @@ def compare_report(runs: dict, builds: dict, command: str, meta: dict) -> str:
     return "\n".join(out)
 
 
+def end_runs(model: ModelProcess, work_root: Path, keep: bool) -> None:
+    """Stops the scripted model and removes the runs' work folder, unless `keep` (its logs)."""
+    model.stop()
+    if keep:
+        log(f"work folder kept: {work_root}")
+    else:
+        shutil.rmtree(work_root, ignore_errors=True)
+
+
 def main_compare(args) -> int:
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     for r in rows:
@@ -1030,11 +1039,7 @@ def main_compare(args) -> int:
                 runs[row][b].append((out["p50"], out["p99"]))
                 log(f"{row} {i + 1}/{len(order)}: {b} p50 {out['p50']:.2f} p99 {out['p99']:.2f} ms")
     finally:
-        model.stop()
-        if args.keep:
-            log(f"work folder kept: {work_root}")
-        else:
-            shutil.rmtree(work_root, ignore_errors=True)
+        end_runs(model, work_root, args.keep)
     if args.out:
         Path(args.out).write_text(json.dumps({"builds": builds, "runs": runs}, indent=1))
     print(compare_report(runs, builds, args.command, meta))
@@ -1121,11 +1126,7 @@ def main() -> int:
             r["memory"] = run_memory(kind, model)
             results[n] = r
     finally:
-        model.stop()
-        if args.keep:
-            log(f"work folder kept: {work_root}")
-        else:
-            shutil.rmtree(work_root, ignore_errors=True)
+        end_runs(model, work_root, args.keep)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
     print(report(results, args.command, meta))
