@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -152,6 +153,13 @@ class Compare(unittest.TestCase):
                                  "0.72 / 1.05 (0.70-0.74 / 1.00-1.10)", "-0.13 / -0.25"])
         self.assertIn("mean of 2", table)
         self.assertTrue(table.endswith("command: scripts/bench-perf.sh --compare a,b"))
+
+    def test_no_rounds_or_no_rows_is_a_clear_error_before_any_run(self):
+        for extra in (["--rounds", "0"], ["--rows", ","]):
+            r = subprocess.run([sys.executable, str(PERF / "bench_perf.py"), "--compare", "a", "b", *extra],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("at least one row", r.stderr)
 
 
 if __name__ == "__main__":

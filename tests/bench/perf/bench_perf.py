@@ -1010,6 +1010,9 @@ def end_runs(model: ModelProcess, work_root: Path, keep: bool) -> None:
 
 def main_compare(args) -> int:
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    if args.rounds < 1 or not rows:
+        log("--compare needs --rounds of 1 or more and at least one row")
+        return 2
     for r in rows:
         if r not in COMPARE_ROWS:
             log(f"unknown row {r!r} ({', '.join(COMPARE_ROWS)})")
