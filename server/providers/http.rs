@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Client, Response, StatusCode, Url};
 use tracing::debug;
 
@@ -127,13 +127,19 @@ impl Http {
     /// was reused, not a failure of the server. A server on this machine (plain HTTP to a
     /// loopback address, [`local::is_local`]) gets the request on a kept-alive connection of our
     /// own ([`Local`]), any other through reqwest; the answer and the errors are the same.
-    pub(crate) async fn post_json(
+    ///
+    /// `body` is serialized once, before the first attempt: a provider's request is a typed
+    /// struct for the keystroke path (no `serde_json::Value` built and walked again) or a `Value`.
+    pub(crate) async fn post_json<B: serde::Serialize + ?Sized>(
         &self,
         url: &str,
-        body: &serde_json::Value,
+        body: &B,
         headers: &HeaderMap,
     ) -> Result<Response, ProviderError> {
-        tracing::trace!(url, body = %body, "model request");
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| ProviderError::Config(format!("cannot build a request to {url}: {e}")))?;
+        let bytes = bytes::Bytes::from(bytes);
+        tracing::trace!(url, body = %String::from_utf8_lossy(&bytes), "model request");
         let parsed = self.parse_url(url)?;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(self.retry_base_ms))
@@ -143,22 +149,21 @@ impl Http {
             .with_jitter();
         // A server on this machine gets the request on a connection of our own (`local`).
         let local_path = self.local.as_deref().filter(|_| local::is_local(&parsed));
-        let local_body = if local_path.is_some() {
-            let bytes = serde_json::to_vec(body)
-                .map_err(|e| ProviderError::Config(format!("cannot build a request to {url}: {e}")))?;
-            Some(bytes::Bytes::from(bytes))
-        } else {
-            None
-        };
-        let send = || self.client.post(parsed.clone()).headers(headers.clone()).json(body).send();
+        // As reqwest's `RequestBuilder::json`: the JSON content type unless the caller set one.
+        let mut json_headers = HeaderMap::new();
+        if local_path.is_none() {
+            json_headers.clone_from(headers);
+            json_headers.entry(CONTENT_TYPE).or_insert(HeaderValue::from_static("application/json"));
+        }
+        let send = || self.client.post(parsed.clone()).headers(json_headers.clone()).body(bytes.clone()).send();
         let attempt = || async {
             let started = Instant::now();
-            if let (Some(local), Some(bytes)) = (local_path, &local_body) {
-                let mut sent = self.post_local(local, &parsed, headers, bytes).await;
+            if let Some(local) = local_path {
+                let mut sent = self.post_local(local, &parsed, headers, &bytes).await;
                 if sent.as_ref().is_err_and(LocalError::closed_before_answering) {
                     // As below: a kept-alive connection the server closed just as it was reused.
                     debug!(url, "the model server closed the connection before answering; sending the request again");
-                    sent = self.post_local(local, &parsed, headers, bytes).await;
+                    sent = self.post_local(local, &parsed, headers, &bytes).await;
                 }
                 return match sent {
                     Ok(response) => self.check("POST", url, started, Ok(response)).await,

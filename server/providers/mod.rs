@@ -275,10 +275,10 @@ impl Provider {
     }
 
     /// POSTs a JSON body (with retries) and returns the 2xx response with its [`Origin`].
-    async fn post(
+    async fn post<B: serde::Serialize + ?Sized>(
         &self,
         url: &str,
-        body: &Value,
+        body: &B,
         headers: &HeaderMap,
     ) -> Result<(Origin, reqwest::Response), ProviderError> {
         let response = self.http.post_json(url, body, headers).await?;
