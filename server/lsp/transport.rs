@@ -54,16 +54,6 @@ const OUTPUT_QUEUE: usize = 64;
 /// Dispatched handler futures waiting for a concurrency slot (as tower-lsp-server's transport).
 const TASK_QUEUE: usize = 100;
 
-/// Notifications the session takes without the `serde_json::Value` reading and tower-lsp's
-/// router, for the message that comes with every keystroke (`didChange`). Their futures join
-/// the handlers' queue like the router's, so they are first polled in arrival order.
-pub trait Shortcut: Send + Sync {
-    /// The handler of `body` when it is a notification this shortcut takes as it stands; `None`
-    /// sends the body the usual way (`classify`, then the service), which must then handle it as
-    /// if this had never looked at it.
-    fn notification(&self, body: &[u8]) -> Option<BoxFuture<'static, ()>>;
-}
-
 /// Why bytes of the input were not a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum FrameError {
@@ -712,7 +702,6 @@ struct Dispatcher<S> {
     out: mpsc::Sender<Vec<u8>>,
     client_responses: <ClientSocket as Loopback>::ResponseSink,
     shutdown: Arc<AtomicBool>,
-    shortcut: Option<Arc<dyn Shortcut>>,
 }
 
 /// What the read loop does next.
@@ -737,10 +726,6 @@ where
         match event {
             FrameEvent::Body(body) => {
                 tracing::trace!("<- {}", String::from_utf8_lossy(&body));
-                if let Some(handler) = self.shortcut(&body) {
-                    let _ = self.tasks.send(handler).await;
-                    return Flow::Continue;
-                }
                 self.message(classify(&body)).await
             }
             FrameEvent::Cut { body, declared } => {
@@ -815,29 +800,6 @@ where
                 if exit { Flow::Exit } else { Flow::Continue }
             }
         }
-    }
-
-    /// The shortcut's handler of `body`, if it takes it, answering nothing; a panic, in the
-    /// shortcut's reading or in the handler, is logged and the session goes on (as a panicking
-    /// notification handler of the service).
-    fn shortcut(&self, body: &[u8]) -> Option<BoxFuture<'static, Option<Vec<u8>>>> {
-        let shortcut = self.shortcut.as_ref()?;
-        let handler = match std::panic::catch_unwind(AssertUnwindSafe(|| shortcut.notification(body))) {
-            Ok(handler) => handler?,
-            Err(payload) => {
-                tracing::error!("a notification's reading panicked: {}", panic_message(payload.as_ref()));
-                return None;
-            }
-        };
-        Some(
-            async move {
-                if let Err(payload) = AssertUnwindSafe(handler).catch_unwind().await {
-                    tracing::error!("a notification's handler panicked: {}", panic_message(payload.as_ref()));
-                }
-                None
-            }
-            .boxed(),
-        )
     }
 
     /// Calls the service for one request or notification; the future answers once it is done.
@@ -916,16 +878,9 @@ where
 const EXECUTE_COMMAND: &str = "workspace/executeCommand";
 
 /// Serves an `LspService` (and its `ClientSocket`) over `input` and `output` until `exit` or
-/// the end of input, with up to `concurrency` handlers in flight, the notifications `shortcut`
-/// takes handled by it. Never ends on a malformed message: each is answered per JSON-RPC 2.0
-/// and reading goes on.
-pub async fn serve<I, O, S>(
-    mut input: I,
-    output: O,
-    (service, socket): (S, ClientSocket),
-    shortcut: Option<Arc<dyn Shortcut>>,
-    concurrency: usize,
-) -> Outcome
+/// the end of input, with up to `concurrency` handlers in flight. Never ends on a malformed
+/// message: each is answered per JSON-RPC 2.0 and reading goes on.
+pub async fn serve<I, O, S>(mut input: I, output: O, service: S, socket: ClientSocket, concurrency: usize) -> Outcome
 where
     I: AsyncRead + Unpin,
     O: AsyncWrite + Unpin,
@@ -959,7 +914,7 @@ where
     };
 
     let mut dispatcher =
-        Dispatcher { service, tasks: tasks_tx, out: out_tx, client_responses, shutdown: shutdown.clone(), shortcut };
+        Dispatcher { service, tasks: tasks_tx, out: out_tx, client_responses, shutdown: shutdown.clone() };
     let read = async move {
         let mut framer = Framer::default();
         let mut chunk = vec![0u8; 64 * 1024];
@@ -1239,8 +1194,6 @@ mod tests {
     #[derive(Debug)]
     struct Mock {
         client: Client,
-        /// What the notifications of `test/slow` and of the shortcut were, in the order handled.
-        log: Arc<std::sync::Mutex<Vec<String>>>,
     }
 
     impl LanguageServer for Mock {
@@ -1264,27 +1217,6 @@ mod tests {
         async fn panic_notification(&self, _: Value) {
             panic!("notification boom")
         }
-        async fn slow(&self, params: Value) {
-            self.log.lock().expect("log").push(format!("router {}", params["n"]));
-        }
-    }
-
-    /// Takes `test/fast` notifications whose body is exactly
-    /// `{"jsonrpc":"2.0","method":"test/fast","params":{"n":N}}`, logging `fast N`; panics
-    /// reading a body that holds `boom`.
-    struct Fast {
-        log: Arc<std::sync::Mutex<Vec<String>>>,
-    }
-
-    impl Shortcut for Fast {
-        fn notification(&self, body: &[u8]) -> Option<BoxFuture<'static, ()>> {
-            let text = std::str::from_utf8(body).ok()?;
-            assert!(!text.contains("boom"), "a shortcut that panics");
-            let n = text.strip_prefix(r#"{"jsonrpc":"2.0","method":"test/fast","params":{"n":"#)?.strip_suffix("}}")?;
-            let n: u32 = n.parse().ok()?;
-            let (log, entry) = (self.log.clone(), format!("fast {n}"));
-            Some(async move { log.lock().expect("log").push(entry) }.boxed())
-        }
     }
 
     struct Session {
@@ -1295,21 +1227,14 @@ mod tests {
 
     impl Session {
         fn start() -> Session {
-            Self::start_with(Arc::default(), false)
-        }
-
-        /// A session whose notifications log into `log`, with the [`Fast`] shortcut when `fast`.
-        fn start_with(log: Arc<std::sync::Mutex<Vec<String>>>, fast: bool) -> Session {
             let (input, server_in) = tokio::io::duplex(1 << 20);
             let (server_out, output) = tokio::io::duplex(1 << 20);
-            let shortcut = fast.then(|| Arc::new(Fast { log: log.clone() }) as Arc<dyn Shortcut>);
-            let (service, socket) = LspService::build(|client| Mock { client, log })
-                .custom_method("test/slow", Mock::slow)
+            let (service, socket) = LspService::build(|client| Mock { client })
                 .custom_method("test/echo", Mock::echo)
                 .custom_method("test/panic", Mock::panic)
                 .custom_method("test/panicNotification", Mock::panic_notification)
                 .finish();
-            let task = tokio::spawn(serve(server_in, server_out, (service, socket), shortcut, 4));
+            let task = tokio::spawn(serve(server_in, server_out, service, socket, 4));
             Session { input, output: BufReader::new(output), task }
         }
 
@@ -1376,30 +1301,6 @@ mod tests {
         assert_eq!((&answers[2]["error"]["code"], &answers[2]["id"]), (&json!(-32600), &Value::Null));
         assert_eq!(answers[3], json!({"jsonrpc":"2.0","id":3,"result":{"n":3}}));
         assert_eq!(s.end().await, Outcome { end: End::EndOfInput, shutdown: false });
-    }
-
-    /// The shortcut's notifications are handled in arrival order with the router's; what it does
-    /// not take (a request, another shape) goes to the service; its panic ends nothing.
-    #[tokio::test]
-    async fn a_shortcut_keeps_the_order_and_leaves_the_rest_to_the_service() {
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let mut s = Session::start_with(log.clone(), true);
-        s.initialize().await;
-        for n in 1..=6 {
-            let method = if n % 2 == 0 { "test/fast" } else { "test/slow" };
-            s.send(&frame(format!(r#"{{"jsonrpc":"2.0","method":"{method}","params":{{"n":{n}}}}}"#).as_bytes())).await;
-        }
-        // A request with the shortcut's method, a body it does not take, and one it panics on.
-        s.send(&frame(br#"{"jsonrpc":"2.0","id":7,"method":"test/fast","params":{"n":7}}"#)).await;
-        s.send(&frame(br#"{"jsonrpc":"2.0","method":"test/fast","params":{"n":8,"x":1}}"#)).await;
-        s.send(&frame(br#"{"jsonrpc":"2.0","method":"test/fast","params":{"n":"boom"}}"#)).await;
-        s.send_json(json!({"jsonrpc":"2.0","id":10,"method":"test/echo","params":{"n":10}})).await;
-        let not_found = s.answer().await;
-        assert_eq!((not_found["id"].clone(), not_found["error"]["code"].clone()), (json!(7), json!(-32601)));
-        assert_eq!(s.answer().await["result"]["n"], 10);
-        let handled = log.lock().expect("log").clone();
-        assert_eq!(handled, ["router 1", "fast 2", "router 3", "fast 4", "router 5", "fast 6"]);
-        assert_eq!(s.end().await.end, End::EndOfInput);
     }
 
     #[tokio::test]
