@@ -83,6 +83,11 @@ fn step(origin: &Origin, event: &Event) -> Result<Step, ProviderError> {
         let text = piece.content.unwrap_or_default();
         return Ok(if piece.stop == Some(true) { Step::Last(text) } else { Step::Text(text) });
     }
+    step_by_value(origin, data)
+}
+
+/// [`step`] for a payload its typed reading does not take: the event read as a `Value`.
+fn step_by_value(origin: &Origin, data: &str) -> Result<Step, ProviderError> {
     let payload: Value = origin.json(data)?;
     if let Some(error) = origin.error_in(&payload) {
         return Err(error);
@@ -97,19 +102,6 @@ fn step(origin: &Origin, event: &Event) -> Result<Step, ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// What `step` gave before the typed reading: the event read as a `Value` only.
-    fn by_value(origin: &Origin, data: &str) -> Result<Step, ProviderError> {
-        let payload: Value = origin.json(data)?;
-        if let Some(error) = origin.error_in(&payload) {
-            return Err(error);
-        }
-        let text = str_at(&payload, "/content").to_owned();
-        match payload.get("stop").and_then(Value::as_bool) {
-            Some(true) => Ok(Step::Last(text)),
-            _ => Ok(Step::Text(text)),
-        }
-    }
 
     #[test]
     fn the_typed_reading_gives_what_the_value_reading_gives() {
@@ -130,7 +122,7 @@ mod tests {
         for data in payloads {
             let event = Event { event: "message".to_owned(), data: data.to_owned() };
             let typed = step(&origin, &event).map_err(|e| e.to_string());
-            assert_eq!(typed, by_value(&origin, data).map_err(|e| e.to_string()), "{data}");
+            assert_eq!(typed, step_by_value(&origin, data).map_err(|e| e.to_string()), "{data}");
         }
         assert!(serde_json::from_str::<Piece>(payloads[0]).is_ok_and(|p| p.error.is_none()));
     }

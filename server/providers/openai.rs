@@ -142,6 +142,11 @@ fn step(origin: &Origin, event: &Event, at: TextAt) -> Result<Step, ProviderErro
         };
         return Ok(Step::Text(text.unwrap_or_default()));
     }
+    step_by_value(origin, data, at)
+}
+
+/// [`step`] for a payload its typed reading does not take: the event read as a `Value`.
+fn step_by_value(origin: &Origin, data: &str, at: TextAt) -> Result<Step, ProviderError> {
     let payload: Value = origin.json(data)?;
     if let Some(error) = origin.error_in(&payload) {
         return Err(error);
@@ -152,15 +157,6 @@ fn step(origin: &Origin, event: &Event, at: TextAt) -> Result<Step, ProviderErro
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// What `step` gave before the typed reading: the event read as a `Value` only.
-    fn by_value(origin: &Origin, data: &str, at: TextAt) -> Result<Step, ProviderError> {
-        let payload: Value = origin.json(data)?;
-        if let Some(error) = origin.error_in(&payload) {
-            return Err(error);
-        }
-        Ok(Step::Text(str_at(&payload, at.pointer()).to_owned()))
-    }
 
     /// Payloads a broken or hostile server could send: every one is read as the `Value` path
     /// reads it, whichever reading takes it.
@@ -193,7 +189,7 @@ mod tests {
             let event = Event { event: "message".to_owned(), data: data.to_owned() };
             for at in [TextAt::Text, TextAt::DeltaContent] {
                 let typed = step(&origin, &event, at).map_err(|e| e.to_string());
-                let value = by_value(&origin, data, at).map_err(|e| e.to_string());
+                let value = step_by_value(&origin, data, at).map_err(|e| e.to_string());
                 assert_eq!(typed, value, "{at:?} of {data}");
             }
         }
