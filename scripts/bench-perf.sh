@@ -24,6 +24,9 @@
 #                    helps on a noisy machine (tests/bench/perf/RESULTS.md). No installs, no build.
 #   --rounds N       with --compare: rounds (default 2: eight runs of each build a row, ~7 min)
 #   --rows LIST      with --compare: module,class,plain (default module,class)
+#   --steps          with --compare: also each step of a request's path, p50 / p90 in us over
+#                    every request of each build (the builds' step marks, server/step_marks.rs:
+#                    BATON_STEP_MARKS); judges a change of a few us to one step
 #
 # Installs (once, skipped when present) into $BATON_CACHE/bench-perf (BATON_CACHE defaults to
 # <repo>/.cache): lsp-ai 0.7.0 from crates.io (`cargo install --locked`, default features; ~35 min
@@ -49,6 +52,7 @@ TRACE_DELAY=150
 COMPARE=""
 ROUNDS=2
 ROWS="module,class"
+STEPS=""
 args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -59,6 +63,7 @@ while [ $# -gt 0 ]; do
         --compare) COMPARE="${2:?--compare needs OLD,NEW}"; shift 2 ;;
         --rounds) ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
         --rows) ROWS="${2:?--rows needs a list}"; shift 2 ;;
+        --steps) STEPS=1; shift ;;
         -h | --help) sed -n '2,/^set /p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -76,6 +81,7 @@ if [ -n "$COMPARE" ]; then
     meta="$(python3 -c 'import json, sys; print(json.dumps({"machine": sys.argv[1]}))' "$machine")"
     extra=()
     [ -z "$JSON_OUT" ] || extra+=(--out "$JSON_OUT")
+    [ -z "$STEPS" ] || extra+=(--steps)
     exec python3 "$DRIVER" --compare "$old" "$new" --rounds "$ROUNDS" --rows "$ROWS" --command "$COMMAND" \
         --meta "$meta" "${extra[@]}"
 fi

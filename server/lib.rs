@@ -18,6 +18,7 @@ pub(crate) mod process;
 pub(crate) mod providers;
 pub(crate) mod secrets;
 pub mod server;
+pub mod step_marks;
 pub mod syntax;
 pub mod text;
 #[cfg(test)]

@@ -123,6 +123,9 @@ async fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::FAILURE;
                 }
             };
+            if let Err(e) = baton::step_marks::dump() {
+                tracing::warn!("cannot write the step marks ({}): {e}", baton::step_marks::ENV);
+            }
             // LSP: exit status 0 only when `shutdown` came before `exit`, 1 otherwise.
             match outcome.failure() {
                 None => {

@@ -11,6 +11,7 @@ use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::providers::{GenerateRequest, Provider, ProviderError};
+use crate::step_marks::{self, Step};
 use crate::syntax;
 use crate::text::position::line_len_chars;
 
@@ -352,6 +353,7 @@ impl Conductor {
             rules,
         };
         let collect = async {
+            step_marks::mark(Step::ModelAsked);
             let mut stream = provider.generate(request).await?;
             // Bounded: the provider ends the stream at `max_tokens` worth of text
             // (`providers::limits::text_budget`).
@@ -375,6 +377,7 @@ impl Conductor {
                 return Ok(Asked::Superseded);
             }
         };
+        step_marks::mark(Step::TextCollected);
         let model_time = t_model.elapsed();
         self.observe_model_time(model_time);
         let model_us = model_time.as_micros();
@@ -389,6 +392,7 @@ impl Conductor {
         // answer needs it (`syntax::InsertionCheck::not_worse`).
         let check = if rules.parse_check { self.parse_check(doc, cursor, tail.as_deref()) } else { None };
         let kept = keep_if_parse_not_worse(check.as_ref(), text, tail.as_deref());
+        step_marks::mark(Step::Checked);
         let baseline = check.as_ref().is_some_and(syntax::InsertionCheck::parsed_baseline);
         if let Some(check) = &check {
             self.keep_region(doc, check);

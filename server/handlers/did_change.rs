@@ -11,8 +11,10 @@ use crate::conductor::nes::Touched;
 use crate::lsp::convert;
 use crate::lsp::documents;
 use crate::lsp::session::State;
+use crate::step_marks::{self, Step};
 
 pub(crate) fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
+    step_marks::mark(Step::DidChangeStart);
     let uri = params.text_document.text_document_identifier.uri.as_ref();
     let encoding = state.encoding();
     let Some(mut open) = state.docs.get_mut(uri) else {
@@ -47,4 +49,5 @@ pub(crate) fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
     state.conductor.nes.record(uri, &before, &open.doc.rope, touched.as_ref(), open.doc.version);
     documents::changed(state, uri, open);
     state.conductor.note_change(uri);
+    step_marks::mark(Step::DidChangeEnd);
 }

@@ -10,11 +10,13 @@ use tower_lsp_server::jsonrpc::Result;
 
 use crate::lsp::convert;
 use crate::lsp::session::State;
+use crate::step_marks::{self, Step};
 
 pub(crate) async fn handle(
     state: &Arc<State>,
     params: InlineCompletionParams,
 ) -> Result<Option<InlineCompletionResponse>> {
+    step_marks::mark(Step::CompletionStart);
     let tdp = params.text_document_position_params;
     let uri = tdp.text_document.uri.as_ref().to_owned();
     let invoked = params.context.trigger_kind == InlineCompletionTriggerKind::Invoked;
@@ -33,5 +35,6 @@ pub(crate) async fn handle(
             command: Some(super::suggest::accepted_command(&uri, text)),
         })
         .collect();
+    step_marks::mark(Step::CompletionEnd);
     Ok(Some(InlineCompletionList { items }.into()))
 }

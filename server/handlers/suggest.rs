@@ -10,6 +10,7 @@ use crate::conductor::{CompletionRequest, DocSnapshot, Excerpt, Outcome};
 use crate::lsp::documents::TreeStamp;
 use crate::lsp::session::State;
 use crate::lsp::{convert, ext};
+use crate::step_marks::{self, Step};
 use crate::text::{Document, Pos};
 
 /// A suggestion ready to convert into the client's shape.
@@ -66,6 +67,7 @@ pub(crate) async fn suggest(
         tracing::debug!(uri, "completion for a document that is not open");
         return None;
     };
+    step_marks::mark(Step::Snapshot);
     // Read with the snapshot (no await between): whether the document's tree moved on since.
     let stamp = state.docs.get(uri).map(|entry| entry.tree_stamp());
     let encoding = state.encoding();

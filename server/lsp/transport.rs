@@ -33,6 +33,8 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode, Id, Request, Response};
 use tower_lsp_server::{ClientSocket, Loopback};
 use tower_service::Service;
 
+use crate::step_marks::{self, Step};
+
 /// The largest body accepted, in bytes (128 MiB). A larger `Content-Length` is answered with a
 /// Parse error and its bytes are skipped, so a broken length cannot make the server allocate
 /// without bound.
@@ -682,6 +684,7 @@ fn encode<T: Serialize>(message: &T) -> Option<Vec<u8>> {
 /// Writes each message as one `Content-Length` frame and flushes it.
 async fn write_frames<O: AsyncWrite + Unpin>(mut output: O, mut messages: mpsc::Receiver<Vec<u8>>) {
     while let Some(body) = messages.next().await {
+        step_marks::mark(Step::WriterGot);
         let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
         frame.extend_from_slice(&body);
         let written = async {
@@ -692,6 +695,7 @@ async fn write_frames<O: AsyncWrite + Unpin>(mut output: O, mut messages: mpsc::
             tracing::error!("cannot write to the client: {e}");
             return;
         }
+        step_marks::mark(Step::Written);
     }
 }
 
@@ -726,7 +730,10 @@ where
         match event {
             FrameEvent::Body(body) => {
                 tracing::trace!("<- {}", String::from_utf8_lossy(&body));
-                self.message(classify(&body)).await
+                step_marks::mark(Step::BodyFramed);
+                let incoming = classify(&body);
+                step_marks::mark(Step::BodyClassified);
+                self.message(incoming).await
             }
             FrameEvent::Cut { body, declared } => {
                 let answer = cut_answer(&body, declared);
@@ -931,7 +938,10 @@ where
                     }
                     break End::EndOfInput;
                 }
-                Ok(n) => framer.push(&chunk[..n]),
+                Ok(n) => {
+                    step_marks::mark(Step::InputRead);
+                    framer.push(&chunk[..n]);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => break End::ReadError(e.to_string()),
             }

@@ -16,6 +16,7 @@ use tracing::debug;
 use super::limits::{MAX_BODY_CHARS, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES};
 use super::local::{self, Local, LocalError};
 use super::{ProviderConfig, ProviderError};
+use crate::step_marks::{self, Step};
 
 /// An API key read from the environment. `Debug` prints `***`; the value only leaves through
 /// [`Http::key_headers`], as a header marked sensitive.
@@ -157,6 +158,7 @@ impl Http {
         }
         let send = || self.client.post(parsed.clone()).headers(json_headers.clone()).body(bytes.clone()).send();
         let attempt = || async {
+            step_marks::mark(Step::RequestReady);
             let started = Instant::now();
             if let Some(local) = local_path {
                 let mut sent = self.post_local(local, &parsed, headers, &bytes).await;
@@ -165,6 +167,7 @@ impl Http {
                     debug!(url, "the model server closed the connection before answering; sending the request again");
                     sent = self.post_local(local, &parsed, headers, &bytes).await;
                 }
+                step_marks::mark(Step::AnswerHead);
                 return match sent {
                     Ok(response) => self.check("POST", url, started, Ok(response)).await,
                     Err(e) => Err(self.local_failure(url, started, &e)),
@@ -178,6 +181,7 @@ impl Http {
                 debug!(url, "the model server closed the connection before answering; sending the request again");
                 sent = send().await;
             }
+            step_marks::mark(Step::AnswerHead);
             self.check("POST", url, started, sent).await
         };
         attempt

@@ -162,5 +162,54 @@ class Compare(unittest.TestCase):
             self.assertIn("at least one row", r.stderr)
 
 
+class StepMarks(unittest.TestCase):
+    @staticmethod
+    def request(t0: int, classify_us: int) -> list[tuple[int, int]]:
+        """One keystroke's marks, ns: its read, two bodies (didChange, then the request), the
+        didChange handler, the completion to its answer written; each step 1 us but the first
+        body's classification, `classify_us`."""
+        us = 1000
+        steps = [1, 2, 3, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+        marks, t = [], t0
+        for i, step in enumerate(steps):
+            t += classify_us * us if i == 2 else (us if i else 0)
+            marks.append((step, t))
+        return marks
+
+    def test_each_request_is_cut_from_its_read_to_its_answer_written_after_the_warmup(self):
+        marks = []
+        for i in range(bp.STEPS_WARMUP + 3):
+            marks += self.request(i * 50_000_000, classify_us=10 + i)
+            marks.append((1, i * 50_000_000 + 40_000_000))  # a read with no request in it
+        requests = bp.request_steps(marks)
+        self.assertEqual(len(requests), 3)
+        names = [name for name, _ in requests[0]]
+        self.assertEqual(names[:4], ["input read -> body framed", "body framed -> body classified",
+                                     "body classified -> body framed", "body framed -> body classified #2"])
+        self.assertEqual(names[-1], "writer got -> written")
+        self.assertEqual(len(names), 16)
+        # The warm-up's requests are gone: the first kept is the 11th, classified in 20 us.
+        self.assertEqual([dict(r)["body framed -> body classified"] for r in requests], [20.0, 21.0, 22.0])
+
+    def test_the_step_table_gives_each_builds_medians_and_the_difference(self):
+        a = [[("x -> y", float(v)), ("y -> z", 1.0)] for v in (10, 20, 30, 40)]
+        b = [[("x -> y", float(v))] for v in (5, 6, 7)]
+        table = bp.step_table({"A": a, "B": b})
+        lines = table.split("\n")
+        self.assertEqual([c.strip() for c in lines[2].strip("|").split("|")],
+                         ["x -> y", "4", "3", "30.0", "6.0", "40.0", "7.0", "-24.0"])
+        self.assertEqual([c.strip() for c in lines[3].strip("|").split("|")],
+                         ["y -> z", "4", "0", "1.0", "-", "1.0", "-", "-"])
+
+    def test_a_missing_or_broken_marks_file_reads_as_no_marks(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "steps.txt"
+            self.assertEqual(bp.read_marks(path), [])
+            path.write_text("1 100\ngarbage\n6 x\n15 900\n")
+            self.assertEqual(bp.read_marks(path), [(1, 100), (15, 900)])
+            self.assertEqual(bp.request_steps(bp.read_marks(path)), [])
+
+
 if __name__ == "__main__":
     unittest.main()

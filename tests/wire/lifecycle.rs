@@ -146,3 +146,44 @@ async fn free_heap_goes_back_to_the_system_while_the_editor_is_quiet() {
     assert!(line.contains("before_kib=") && line.ends_with("released=true"), "{line}");
     assert_eq!(client.shutdown().await, Some(0));
 }
+
+/// With `BATON_STEP_MARKS`, a completion request's steps are written when the server stops, in
+/// the order the request passed them (server/step_marks.rs; read by bench_perf.py's
+/// `request_steps`).
+#[tokio::test]
+async fn step_marks_are_written_at_exit_when_asked() {
+    let model = ModelServer::start().await;
+    model.set_default(Reply::text("a + b"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("steps.txt");
+    let path = file.to_str().expect("utf-8 path");
+    let client = Client::start_with(
+        baton!(),
+        rich_capabilities(),
+        openai_options(&model.base_url()),
+        &[("BATON_STEP_MARKS", path)],
+        None,
+    )
+    .await;
+    let uri = "file:///work/project/src/lib.rs";
+    client.open(uri, "rust", "fn add(a: i32, b: i32) -> i32 {\n    \n}\n").await;
+    client.change(uri, 2, (1, 4), (1, 4), "a").await;
+    let params = baton_test_support::client::inline_params(uri, 1, 5, false);
+    let resp = client.request("textDocument/inlineCompletion", params).await;
+    assert!(resp["result"]["items"][0]["insertText"].is_string(), "{resp}");
+    assert!(!file.exists(), "written at exit, not before");
+    assert_eq!(client.shutdown().await, Some(0));
+    let steps: Vec<u8> = std::fs::read_to_string(&file)
+        .expect("the marks file")
+        .lines()
+        .map(|line| line.split(' ').next().and_then(|s| s.parse().ok()).expect("<step> <ns>"))
+        .collect();
+    // The completion's own steps, each once and in order, from its start to its answer written
+    // (the writer's marks come with every message the server sends, notifications too).
+    let start = steps.iter().position(|&s| s == 6).expect("the completion's start");
+    let own: Vec<u8> = steps[start..].iter().copied().filter(|s| (6..=13).contains(s)).collect();
+    assert_eq!(&own[..8], &[6, 7, 8, 9, 10, 11, 12, 13], "{steps:?}");
+    let end = start + steps[start..].iter().position(|&s| s == 13).unwrap_or_default();
+    assert_eq!(steps.get(end + 1..end + 3), Some(&[14, 15][..]), "its answer written next: {steps:?}");
+    assert!(steps[..start].contains(&4) && steps[..start].contains(&5), "didChange's steps: {steps:?}");
+}

@@ -379,6 +379,8 @@ class ServerKind:
 
 class Baton(ServerKind):
     name = "baton"
+    # With `--compare --steps`: where the server writes its step marks (server/step_marks.rs).
+    steps_file: Path | None = None
 
     def argv(self) -> list[str]:
         return [self.binary, "--log-file", str(self.work / "baton.log"), "--log-level", "baton=info"]
@@ -392,6 +394,8 @@ class Baton(ServerKind):
         # An ablation run (BATON_POSTPROCESS_OFF=parse_check): the latency side of a rule.
         if os.environ.get(RULES_OFF):
             e[RULES_OFF] = os.environ[RULES_OFF]
+        if self.steps_file is not None:
+            e[STEPS_ENV] = str(self.steps_file)
         return e
 
     def init_options(self, model_url: str, mode: str):
@@ -999,6 +1003,92 @@ def compare_report(runs: dict, builds: dict, command: str, meta: dict) -> str:
     return "\n".join(out)
 
 
+# Step marks (`--compare --steps`): the numbers of server/step_marks.rs's `Step`, in the order a
+# completion request passes them.
+STEPS_ENV = "BATON_STEP_MARKS"
+STEP_NAMES = {1: "input read", 2: "body framed", 3: "body classified", 4: "didChange start",
+              5: "didChange end", 6: "completion start", 7: "snapshot", 8: "model asked",
+              9: "request ready", 10: "answer head", 11: "text collected", 12: "checked",
+              13: "completion end", 14: "writer got", 15: "written"}
+COMPLETION_START, INPUT_READ, WRITTEN = 6, 1, 15
+# The first requests of a run are left out of the step table: they warm the server up.
+STEPS_WARMUP = 10
+
+
+def read_marks(path: Path) -> list[tuple[int, int]]:
+    """A step marks file: one `<step> <nanoseconds>` per line; [] when it is missing (a build
+    without step marks, or a server that did not stop cleanly)."""
+    try:
+        lines = path.read_text().split("\n")
+    except OSError:
+        return []
+    marks = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            marks.append((int(parts[0]), int(parts[1])))
+    return marks
+
+
+def request_steps(marks: list[tuple[int, int]]) -> list[list[tuple[str, float]]]:
+    """Each completion request's steps, in us: from the input read that brought it (its
+    `didChange` came in the same read) to its answer written, as `(from -> to, us)` between
+    consecutive marks; a step passed twice (two bodies framed) is named `... #2` the second
+    time. The first STEPS_WARMUP requests are left out."""
+    requests = []
+    for i, (step, _) in enumerate(marks):
+        if step != COMPLETION_START:
+            continue
+        first = next((j for j in range(i, -1, -1) if marks[j][0] == INPUT_READ), None)
+        last = next((j for j in range(i, len(marks)) if marks[j][0] == WRITTEN), None)
+        if first is None or last is None:
+            continue
+        seen: dict = {}
+        steps = []
+        for (a, ta), (b, tb) in zip(marks[first:last + 1], marks[first + 1:last + 1]):
+            name = f"{STEP_NAMES.get(a, a)} -> {STEP_NAMES.get(b, b)}"
+            seen[name] = seen.get(name, 0) + 1
+            steps.append((name if seen[name] == 1 else f"{name} #{seen[name]}", (tb - ta) / 1000.0))
+        requests.append(steps)
+    return requests[STEPS_WARMUP:]
+
+
+def step_table(requests: dict) -> str:
+    """The step table of a comparison: `requests["A" | "B"]` is each build's requests (as
+    `request_steps` gives them, all runs together). One line per step that at least a third of
+    either build's requests passed, in the order first seen: how many passed it, and its p50 and
+    p90 in us for A and B, and B's p50 minus A's."""
+    def pct(v: list[float], p: float) -> float:
+        v = sorted(v)
+        return v[min(len(v) - 1, int(len(v) * p / 100))]
+
+    per: dict = {"A": {}, "B": {}}
+    order: list[str] = []
+    for b in ("A", "B"):
+        for steps in requests[b]:
+            for name, us in steps:
+                if name not in order:
+                    order.append(name)
+                per[b].setdefault(name, []).append(us)
+    n = {b: len(requests[b]) for b in ("A", "B")}
+    head = ["step (us)", "A n", "B n", "A p50", "B p50", "A p90", "B p90", "B - A p50"]
+    body = []
+    for name in order:
+        a, b = per["A"].get(name, []), per["B"].get(name, [])
+        if 3 * len(a) < n["A"] and 3 * len(b) < n["B"]:
+            continue
+        cells = [f"{pct(v, q):.1f}" if v else "-" for q in (50, 90) for v in (a, b)]
+        diff = f"{pct(b, 50) - pct(a, 50):+.1f}" if a and b else "-"
+        body.append([name, str(len(a)), str(len(b)), *cells, diff])
+    ws = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    out = ["| " + " | ".join(f"{c:<{ws[i]}}" if i == 0 else f"{c:>{ws[i]}}" for i, c in enumerate(r)) + " |"
+           for r in [head]]
+    out.append("|" + "|".join("-" * (w + 2) for w in ws) + "|")
+    out += ["| " + " | ".join(f"{c:<{ws[i]}}" if i == 0 else f"{c:>{ws[i]}}" for i, c in enumerate(r)) + " |"
+            for r in body]
+    return "\n".join(out)
+
+
 def end_runs(model: ModelProcess, work_root: Path, keep: bool) -> None:
     """Stops the scripted model and removes the runs' work folder, unless `keep` (its logs)."""
     model.stop()
@@ -1027,6 +1117,7 @@ def main_compare(args) -> int:
     work_root = Path(tempfile.mkdtemp(prefix="bench-perf-compare-"))
     model = ModelProcess()
     runs: dict = {}
+    steps: dict = {}
     builds = {}
     try:
         for b, path in paths.items():
@@ -1038,14 +1129,25 @@ def main_compare(args) -> int:
             for i, b in enumerate(order):
                 work = work_root / f"{row}-{i}"
                 work.mkdir()
-                out = run_compare_row(Baton(paths[b], work), model, row)
+                kind = Baton(paths[b], work)
+                if args.steps:
+                    kind.steps_file = work / "steps.txt"
+                out = run_compare_row(kind, model, row)
                 runs[row][b].append((out["p50"], out["p99"]))
+                if args.steps:
+                    steps.setdefault(row, {"A": [], "B": []})[b] += request_steps(read_marks(work / "steps.txt"))
                 log(f"{row} {i + 1}/{len(order)}: {b} p50 {out['p50']:.2f} p99 {out['p99']:.2f} ms")
     finally:
         end_runs(model, work_root, args.keep)
     if args.out:
         Path(args.out).write_text(json.dumps({"builds": builds, "runs": runs}, indent=1))
     print(compare_report(runs, builds, args.command, meta))
+    for row, requests in steps.items():
+        print(f"\nsteps of the {row} row, every run of each build (server/step_marks.rs):")
+        if not requests["A"] and not requests["B"]:
+            print("(no step marks: builds before step_marks, or servers that did not stop cleanly)")
+            continue
+        print(step_table(requests))
     return 0
 
 
@@ -1057,6 +1159,8 @@ def main() -> int:
                     help="compare two Baton builds on the overhead rows instead (A = OLD, B = NEW)")
     ap.add_argument("--rounds", type=int, default=2, help="with --compare: rounds of A B B A, B A A B")
     ap.add_argument("--rows", default="module,class", help="with --compare: rows among " + ",".join(COMPARE_ROWS))
+    ap.add_argument("--steps", action="store_true",
+                    help="with --compare: each step's time too, from the builds' step marks (" + STEPS_ENV + ")")
     ap.add_argument("--tabby-agent", default="")
     ap.add_argument("--lsp-ai", default="")
     ap.add_argument("--bare", default="", help="the reference server (cargo build --release --example bare_server)")
