@@ -71,6 +71,7 @@ done
 COMMAND="scripts/bench-perf.sh${args[*]:+ ${args[*]}}"
 wants() { case ",$SERVERS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
+[ -z "$STEPS" ] || [ -n "$COMPARE" ] || die "--steps goes with --compare OLD,NEW"
 if [ -n "$COMPARE" ]; then
     old="${COMPARE%%,*}"
     new="${COMPARE#*,}"
