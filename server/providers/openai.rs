@@ -193,7 +193,7 @@ mod tests {
                 assert_eq!(typed, value, "{at:?} of {data}");
             }
         }
-        // The typed reading does take the usual shape (else this file's point is lost).
+        // The typed reading takes the usual shape: else it would never be the reading used.
         assert!(serde_json::from_str::<Chunk>(payloads[0]).is_ok_and(|c| c.error.is_none()));
     }
 
