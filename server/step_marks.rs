@@ -7,11 +7,14 @@
 //! p50 moves by ~0.04 ms between two copies of one build. The median of one step over a few
 //! thousand requests moves by ~1 us, so a change of a few microseconds to one step can be judged
 //! (tests/bench/perf/RESULTS.md). Without the variable each mark is one atomic load.
+//!
+//! A mark's time is `CLOCK_MONOTONIC`, the clock of Python's `time.monotonic()` on Linux, so the
+//! benchmark can set the marks beside its client's and its model's own times (which step of a
+//! request the pipes and the model's socket take).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use parking_lot::Mutex;
 
@@ -59,7 +62,6 @@ pub enum Step {
 }
 
 struct Marks {
-    start: Instant,
     path: PathBuf,
     marks: Mutex<Vec<(u8, u64)>>,
 }
@@ -69,7 +71,7 @@ fn marks() -> Option<&'static Marks> {
     MARKS
         .get_or_init(|| {
             let path = PathBuf::from(std::env::var_os(ENV).filter(|v| !v.is_empty())?);
-            Some(Marks { start: Instant::now(), path, marks: Mutex::new(Vec::with_capacity(64 * 1024)) })
+            Some(Marks { path, marks: Mutex::new(Vec::with_capacity(64 * 1024)) })
         })
         .as_ref()
 }
@@ -78,7 +80,11 @@ fn marks() -> Option<&'static Marks> {
 #[inline]
 pub fn mark(step: Step) {
     if let Some(m) = marks() {
-        let ns = u64::try_from(m.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let ns = u64::try_from(now.tv_sec)
+            .unwrap_or(0)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::try_from(now.tv_nsec).unwrap_or(0));
         let mut marks = m.marks.lock();
         if marks.len() < MAX_MARKS {
             marks.push((step as u8, ns));
@@ -86,7 +92,7 @@ pub fn mark(step: Step) {
     }
 }
 
-/// Writes the marks, one `<step number> <nanoseconds since the first mark's clock>` per line, to
+/// Writes the marks, one `<step number> <CLOCK_MONOTONIC nanoseconds>` per line, to
 /// the file [`ENV`] names; nothing when the marks are off.
 ///
 /// Errors: the file's creation or write.

@@ -201,6 +201,29 @@ class StepMarks(unittest.TestCase):
         self.assertEqual([c.strip() for c in lines[3].strip("|").split("|")],
                          ["y -> z", "4", "0", "1.0", "-", "1.0", "-", "-"])
 
+    def test_a_requests_overhead_is_cut_into_parts_on_the_clients_and_the_models_clocks(self):
+        # One keystroke at t0 = 100 s: the server reads it 40 us after the client's write, asks
+        # the model at +300, the model's socket has it at +360 and answers at +900, the server
+        # has the answer's head at +980, hands the reply to its writer at +1200, and the client
+        # reads it at +1330. A second request (two model calls) and one with no marks are left out.
+        t0 = 100.0
+        at = lambda us: int(t0 * 1e9) + us * 1000  # noqa: E731
+        marks = [(1, at(40)), (2, at(45)), (3, at(60)), (6, at(100)), (9, at(300)),
+                 (10, at(980)), (11, at(1000)), (14, at(1200)), (15, at(1300))]
+        spans = [(t0, t0 + 0.00133, [(t0 + 0.00036, t0 + 0.0009)]),
+                 (t0 + 1, t0 + 1.001, [(t0 + 1.0001, t0 + 1.0002), (t0 + 1.0003, t0 + 1.0004)]),
+                 (t0 + 2, t0 + 2.001, [(t0 + 2.0001, t0 + 2.0002)])]
+        parts = bp.overhead_parts(marks, spans)
+        self.assertEqual(len(parts), 1)
+        got = {name: round(us) for name, us in parts[0]}
+        self.assertEqual(got, {"client's write -> input read": 40, "Baton before the model": 260,
+                               "request ready -> model's socket": 60, "model's answer -> answer head": 80,
+                               "Baton after the model": 220, "writer got -> client's read": 130})
+        # The parts are the overhead: the response time less the model's.
+        self.assertEqual(sum(got.values()), 1330 - 540)
+        # Marks on another clock (a build before CLOCK_MONOTONIC marks) cut nothing.
+        self.assertEqual(bp.overhead_parts([(s, ns - at(0)) for s, ns in marks], spans), [])
+
     def test_a_missing_or_broken_marks_file_reads_as_no_marks(self):
         import tempfile
         with tempfile.TemporaryDirectory() as d:

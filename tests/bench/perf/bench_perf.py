@@ -737,6 +737,8 @@ def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
         indent = " " * ch
         version = 0
         samples, samples_woke, calls_made, nonempty, errors = [], [], 0, 0, 0
+        # Each measured request's client times and its model calls', for `overhead_parts`.
+        spans: list[tuple[float, float, list[tuple[float, float]]]] = []
         typed = 0
         for i in range(OVERHEAD_WARMUP + OVERHEAD_REQUESTS):
             c = OVERHEAD_TYPED[typed % len(OVERHEAD_TYPED)]
@@ -755,6 +757,7 @@ def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
             woke_s = sum((c2["end"] or t1) - c2["woke"] for c2 in calls)
             if i >= OVERHEAD_WARMUP:
                 samples.append((t1 - t0 - model_s) * 1000.0)
+                spans.append((t0, t1, [(c2["start"], c2["end"] or t1) for c2 in calls]))
                 samples_woke.append((t1 - t0 - woke_s) * 1000.0)
                 calls_made += len(calls)
                 nonempty += bool(suggestion_text(msg.get("result")))
@@ -763,6 +766,8 @@ def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
         out = {"p50": percentile(samples, 50), "p99": percentile(samples, 99),
                "woke_p50": percentile(samples_woke, 50), "woke_p99": percentile(samples_woke, 99),
                "calls": calls_made, "nonempty": nonempty, "errors": errors, "n": len(samples)}
+        if kind.steps_file is not None:
+            out["spans"] = spans
         if with_didchange:
             out["didchange_us"] = didchange_cost(lsp, uri, lines, (ln, ch), version, typed, indent)
     finally:
@@ -1053,7 +1058,50 @@ def request_steps(marks: list[tuple[int, int]]) -> list[list[tuple[str, float]]]
     return requests[STEPS_WARMUP:]
 
 
-def step_table(requests: dict) -> str:
+# The parts of a request's overhead (`overhead_parts`), in the order the request passes them.
+PARTS = ("client's write -> input read", "Baton before the model", "request ready -> model's socket",
+         "model's answer -> answer head", "Baton after the model", "writer got -> client's read")
+REQUEST_READY, ANSWER_HEAD, WRITER_GOT = 9, 10, 14
+
+
+def overhead_parts(marks: list[tuple[int, int]], spans: list) -> list[list[tuple[str, float]]]:
+    """Each request's overhead (its response time less its model call's time) cut into PARTS, in
+    us, from the server's step marks set beside the client's and the model's own clocks (all
+    `CLOCK_MONOTONIC`): the pipe into the server, the server's work before the model, the model's
+    socket each way, the server's work after, and the pipe out to the client. `spans`: each
+    request's `(t0, t1, [(call start, call end)])` in seconds, as `run_overhead` keeps them. Only
+    requests with one model call and every mark are cut; the parts sum to their overhead. []
+    when the marks are not on that clock (builds before marks were `CLOCK_MONOTONIC`)."""
+    out = []
+    i = 0
+    for t0, t1, calls in spans:
+        if len(calls) != 1:
+            continue
+        lo, hi = int(t0 * 1e9) - 2_000_000, int(t1 * 1e9)
+        while i < len(marks) and marks[i][1] < lo:
+            i += 1
+        window = []
+        for step, ns in marks[i:]:
+            if ns > hi:
+                break
+            window.append((step, ns / 1e9))
+        start = next((k for k, (step, _) in enumerate(window) if step == COMPLETION_START), None)
+        if start is None:
+            continue
+        read = next((t for step, t in reversed(window[:start]) if step == INPUT_READ), None)
+        found = {s: next((t for step, t in window[start:] if step == s), None)
+                 for s in (REQUEST_READY, ANSWER_HEAD, WRITER_GOT)}
+        if read is None or None in found.values():
+            continue
+        (c0, c1), = calls
+        times = [t0, read, found[REQUEST_READY], c0, c1, found[ANSWER_HEAD], found[WRITER_GOT], t1]
+        # The model's own time (c0 -> c1) is left out, as the overhead leaves it out.
+        edges = [(0, 1), (1, 2), (2, 3), (4, 5), (5, 6), (6, 7)]
+        out.append([(PARTS[k], (times[b] - times[a]) * 1e6) for k, (a, b) in enumerate(edges)])
+    return out
+
+
+def step_table(requests: dict, label: str = "step (us)") -> str:
     """The step table of a comparison: `requests["A" | "B"]` is each build's requests (as
     `request_steps` gives them, all runs together). One line per step that at least a third of
     either build's requests passed, in the order first seen: how many passed it, and its p50 and
@@ -1071,7 +1119,7 @@ def step_table(requests: dict) -> str:
                     order.append(name)
                 per[b].setdefault(name, []).append(us)
     n = {b: len(requests[b]) for b in ("A", "B")}
-    head = ["step (us)", "A n", "B n", "A p50", "B p50", "A p90", "B p90", "B - A p50"]
+    head = [label, "A n", "B n", "A p50", "B p50", "A p90", "B p90", "B - A p50"]
     body = []
     for name in order:
         a, b = per["A"].get(name, []), per["B"].get(name, [])
@@ -1118,6 +1166,7 @@ def main_compare(args) -> int:
     model = ModelProcess()
     runs: dict = {}
     steps: dict = {}
+    parts: dict = {}
     builds = {}
     try:
         for b, path in paths.items():
@@ -1135,7 +1184,9 @@ def main_compare(args) -> int:
                 out = run_compare_row(kind, model, row)
                 runs[row][b].append((out["p50"], out["p99"]))
                 if args.steps:
-                    steps.setdefault(row, {"A": [], "B": []})[b] += request_steps(read_marks(work / "steps.txt"))
+                    marks = read_marks(work / "steps.txt")
+                    steps.setdefault(row, {"A": [], "B": []})[b] += request_steps(marks)
+                    parts.setdefault(row, {"A": [], "B": []})[b] += overhead_parts(marks, out.get("spans", []))
                 log(f"{row} {i + 1}/{len(order)}: {b} p50 {out['p50']:.2f} p99 {out['p99']:.2f} ms")
     finally:
         end_runs(model, work_root, args.keep)
@@ -1148,6 +1199,12 @@ def main_compare(args) -> int:
             print("(no step marks: builds before step_marks, or servers that did not stop cleanly)")
             continue
         print(step_table(requests))
+        if row in parts:
+            print(f"\nwhere the {row} row's overhead goes (requests with one model call; the parts sum to it):")
+            if not parts[row]["A"] and not parts[row]["B"]:
+                print("(no marks on the client's clock: builds before the marks were CLOCK_MONOTONIC)")
+            else:
+                print(step_table(parts[row], "part (us)"))
     return 0
 
 
