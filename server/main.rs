@@ -100,7 +100,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve => {
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "baton language server starting on stdio");
             log_panics();
-            let (service, socket) = baton::server::Server::service();
+            let (service, shortcut) = baton::server::Server::session();
             let activity = baton::memory::Activity::new();
             tokio::spawn(baton::memory::trim_when_quiet(
                 activity.clone(),
@@ -113,7 +113,7 @@ async fn main() -> std::process::ExitCode {
                 baton::memory::Watched::new(baton::lsp::stdio::stdin(), activity),
                 baton::memory::Settled::new(baton::lsp::stdio::stdout()),
                 service,
-                socket,
+                shortcut,
                 baton::server::CONCURRENCY,
             ));
             let outcome = match session.await {

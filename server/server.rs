@@ -10,9 +10,13 @@ use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::{LanguageServer, LspService};
 
+use futures::FutureExt;
+
 use crate::handlers;
 use crate::lsp::ext;
 use crate::lsp::session::State;
+use crate::lsp::transport::{Shortcut, Taken};
+use crate::step_marks::{self, Step};
 
 /// How many messages the transport handles at once. tower-lsp's default of 4 lets four slow
 /// completions block the next `didChange` (lsp.md, tower-lsp #284); 64 keeps it flowing.
@@ -26,6 +30,45 @@ const DEBUG_PANIC: &str = "baton/debug/panic";
 #[cfg(debug_assertions)]
 const DEBUG_PANIC_NOTIFICATION: &str = "baton/debug/panicNotification";
 
+/// The service and the client's side of it, as `lsp::transport::serve` takes them.
+pub type Service = (LspService<Server>, tower_lsp_server::ClientSocket);
+
+/// The transport's shortcut ([`Shortcut`]): the keystroke's two messages, `didChange`
+/// (`handlers::did_change::read`) and the inline completion request
+/// (`handlers::inline_completion::read`), read straight from their bytes and handled as the
+/// router's handlers would.
+struct Keystrokes {
+    state: Arc<State>,
+}
+
+impl Shortcut for Keystrokes {
+    fn take(&self, body: &[u8]) -> Option<Taken> {
+        let state = self.state.clone();
+        if let Some(notification) = handlers::did_change::read(body) {
+            return Some(Taken::Notification(
+                async move {
+                    step_marks::mark(Step::DidChangeStart);
+                    handlers::did_change::apply(&state, notification);
+                }
+                .boxed(),
+            ));
+        }
+        let (id, query) = handlers::inline_completion::read(body)?;
+        let answer = async move {
+            let response = handlers::inline_completion::answer(&state, query).await?;
+            serde_json::to_vec(&response).map_err(|e| {
+                tracing::error!("an inline completion answer could not be serialized: {e}");
+                tower_lsp_server::jsonrpc::Error::internal_error()
+            })
+        };
+        Some(Taken::Request { id, method: handlers::inline_completion::METHOD, answer: answer.boxed() })
+    }
+
+    fn ready(&self) -> bool {
+        self.state.initialized.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// The server object tower-lsp dispatches to.
 #[derive(Debug, Clone)]
 pub struct Server {
@@ -35,22 +78,36 @@ pub struct Server {
 impl Server {
     /// Builds the service with Baton's custom methods registered; the socket is the client's
     /// side (requests and notifications the server sends), for `lsp::transport::serve`.
-    pub fn service() -> (LspService<Server>, tower_lsp_server::ClientSocket) {
-        let builder = LspService::build(|client| Server { state: Arc::new(State::new(client)) })
-            .custom_method(ext::DID_SHOW_COMPLETION, Server::did_show_completion)
-            .custom_method(ext::HEALTH, Server::health)
-            .custom_method(ext::TASK_FILES, Server::task_files)
-            .custom_method(ext::TASK_FILE, Server::task_file)
-            .custom_method(ext::AGENTS, Server::agents)
-            .custom_method(ext::COMPLETION_PANEL, Server::completion_panel)
-            .custom_method(ext::COPILOT_INLINE_EDIT, Server::inline_edit)
-            .custom_method(ext::DID_SHOW_INLINE_EDIT, Server::did_show_inline_edit)
-            .custom_method(ext::DID_FOCUS, Server::did_focus);
+    pub fn service() -> Service {
+        Self::session().0
+    }
+
+    /// [`Server::service`], and the transport's shortcut for the keystroke's notification
+    /// (`didChange`) on the same state; `None` only if tower-lsp did not build the server object
+    /// at once (then every message goes through the service).
+    pub fn session() -> (Service, Option<Arc<dyn Shortcut>>) {
+        let mut shared = None;
+        let builder = LspService::build(|client| {
+            let state = Arc::new(State::new(client));
+            shared = Some(state.clone());
+            Server { state }
+        })
+        .custom_method(ext::DID_SHOW_COMPLETION, Server::did_show_completion)
+        .custom_method(ext::HEALTH, Server::health)
+        .custom_method(ext::TASK_FILES, Server::task_files)
+        .custom_method(ext::TASK_FILE, Server::task_file)
+        .custom_method(ext::AGENTS, Server::agents)
+        .custom_method(ext::COMPLETION_PANEL, Server::completion_panel)
+        .custom_method(ext::COPILOT_INLINE_EDIT, Server::inline_edit)
+        .custom_method(ext::DID_SHOW_INLINE_EDIT, Server::did_show_inline_edit)
+        .custom_method(ext::DID_FOCUS, Server::did_focus);
         #[cfg(debug_assertions)]
         let builder = builder
             .custom_method(DEBUG_PANIC, Server::debug_panic)
             .custom_method(DEBUG_PANIC_NOTIFICATION, Server::debug_panic_notification);
-        builder.finish()
+        let service = builder.finish();
+        let shortcut = shared.map(|state| Arc::new(Keystrokes { state }) as Arc<dyn Shortcut>);
+        (service, shortcut)
     }
 
     /// Test hook, debug builds only: a request handler that panics.
@@ -108,7 +165,11 @@ impl LanguageServer for Server {
         if std::env::var_os("BATON_DEBUG_PANIC_IN_INITIALIZE").is_some() {
             panic!("deliberate panic in initialize (BATON_DEBUG_PANIC_IN_INITIALIZE)");
         }
-        Ok(handlers::initialize::handle(&self.state, params))
+        let result = handlers::initialize::handle(&self.state, params);
+        // tower-lsp counts the server initialized when this future returns, in this same poll:
+        // the transport's shortcut takes messages from then on, as the router does.
+        self.state.initialized.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(result)
     }
 
     async fn initialized(&self, _: InitializedParams) {

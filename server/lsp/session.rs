@@ -100,6 +100,9 @@ pub(crate) struct State {
     pending: Mutex<Vec<String>>,
     /// Set by the first `initialized`: the reporters it starts run once per session.
     started: AtomicBool,
+    /// Set when `initialize` is answered: the transport's shortcut (`server::Keystrokes`) takes
+    /// messages only from then on, as tower-lsp's router does.
+    pub(crate) initialized: AtomicBool,
     /// Orchestrator mode, opened in `initialize` (or why it could not be).
     pub(crate) orchestrator: OnceLock<std::result::Result<Arc<Orchestrator>, String>>,
     /// Files a merge would conflict in, by (task id, HEAD commit): `git merge-tree` runs once
@@ -138,6 +141,7 @@ impl State {
             probe: Mutex::new(None),
             pending: Mutex::new(Vec::new()),
             started: AtomicBool::new(false),
+            initialized: AtomicBool::new(false),
             orchestrator: OnceLock::new(),
             merge_predictions: DashMap::new(),
         }

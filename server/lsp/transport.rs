@@ -15,8 +15,12 @@
 //!   `concurrency` handlers in flight), answers `$/` requests with MethodNotFound, turns a
 //!   panicking handler into an InternalError answer, and writes every outgoing message as one
 //!   whole frame from a single writer, so frames never interleave.
+//! - A [`Shortcut`] takes the keystroke's messages (`didChange`, the completion request) straight
+//!   from their bytes, past the `Value` and the router; [`serve`] answers its requests and their
+//!   `$/cancelRequest` itself.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -24,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::future::{self, BoxFuture, FutureExt};
+use futures::future::{self, AbortHandle, Abortable, Aborted, BoxFuture, FutureExt};
 use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -55,6 +59,32 @@ const OUTPUT_QUEUE: usize = 64;
 
 /// Dispatched handler futures waiting for a concurrency slot (as tower-lsp-server's transport).
 const TASK_QUEUE: usize = 100;
+
+/// The messages of every keystroke (`didChange`, then the completion request), taken without the
+/// `serde_json::Value` reading and tower-lsp's router: each read straight from its bytes into
+/// its handler's input, its handler queued with the router's, so the order rule holds
+/// (ARCHITECTURE.md, "Shortcut").
+pub trait Shortcut: Send + Sync {
+    /// The handler of `body` when it is a message this shortcut takes as it stands. `None` sends
+    /// the body the usual way (`classify`, then the service), which must then handle it as if
+    /// this had never looked at it. Asked only between `initialize` and `shutdown` (the
+    /// shortcut says whether `initialize` has been answered, [`Shortcut::ready`]).
+    fn take(&self, body: &[u8]) -> Option<Taken>;
+
+    /// Whether the server has answered `initialize`: before, every message goes to the service,
+    /// which answers a request ServerNotInitialized.
+    fn ready(&self) -> bool;
+}
+
+/// A message the [`Shortcut`] takes.
+pub enum Taken {
+    /// A notification's handler.
+    Notification(BoxFuture<'static, ()>),
+    /// A request's handler, giving its `result` as JSON text or its error. The transport answers
+    /// it, with RequestCancelled when `$/cancelRequest` names `id` first (LSP 3.17 §"Cancellation
+    /// Support"), and with InternalError when the handler panics.
+    Request { id: Id, method: &'static str, answer: BoxFuture<'static, Result<Vec<u8>, Error>> },
+}
 
 /// Why bytes of the input were not a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -706,6 +736,9 @@ struct Dispatcher<S> {
     out: mpsc::Sender<Vec<u8>>,
     client_responses: <ClientSocket as Loopback>::ResponseSink,
     shutdown: Arc<AtomicBool>,
+    shortcut: Option<Arc<dyn Shortcut>>,
+    /// The shortcut's requests not yet answered, for `$/cancelRequest`.
+    pending: Arc<parking_lot::Mutex<HashMap<Id, AbortHandle>>>,
 }
 
 /// What the read loop does next.
@@ -731,6 +764,11 @@ where
             FrameEvent::Body(body) => {
                 tracing::trace!("<- {}", String::from_utf8_lossy(&body));
                 step_marks::mark(Step::BodyFramed);
+                if let Some(handler) = self.shortcut(&body) {
+                    step_marks::mark(Step::BodyClassified);
+                    let _ = self.tasks.send(handler).await;
+                    return Flow::Continue;
+                }
                 let incoming = classify(&body);
                 step_marks::mark(Step::BodyClassified);
                 self.message(incoming).await
@@ -756,6 +794,9 @@ where
     async fn message(&mut self, incoming: Incoming) -> Flow {
         match incoming {
             Incoming::Request(request) => {
+                if self.cancel(&request) {
+                    return Flow::Continue;
+                }
                 let exit = request.method() == "exit";
                 let answer = self.call(request).await;
                 let _ = self.tasks.send(answer.map(|r| r.as_ref().and_then(encode)).boxed()).await;
@@ -806,6 +847,77 @@ where
                 let _ = self.tasks.send(batch.boxed()).await;
                 if exit { Flow::Exit } else { Flow::Continue }
             }
+        }
+    }
+
+    /// The shortcut's handler of `body`, if it takes it, as a future giving the answer's body: a
+    /// notification answers nothing; a request answers its result, its error, RequestCancelled or
+    /// InternalError. A panic in the shortcut's reading sends the body the usual way; in a
+    /// notification's handler it is logged and the session goes on, as the service's would.
+    fn shortcut(&self, body: &[u8]) -> Option<BoxFuture<'static, Option<Vec<u8>>>> {
+        let shortcut = self.shortcut.as_ref()?;
+        if self.shutdown.load(Ordering::SeqCst) || !shortcut.ready() {
+            return None;
+        }
+        let taken = match std::panic::catch_unwind(AssertUnwindSafe(|| shortcut.take(body))) {
+            Ok(taken) => taken?,
+            Err(payload) => {
+                tracing::error!("a message's reading panicked: {}", panic_message(payload.as_ref()));
+                return None;
+            }
+        };
+        match taken {
+            Taken::Notification(handler) => Some(
+                async move {
+                    if let Err(payload) = AssertUnwindSafe(handler).catch_unwind().await {
+                        tracing::error!("a notification's handler panicked: {}", panic_message(payload.as_ref()));
+                    }
+                    None
+                }
+                .boxed(),
+            ),
+            Taken::Request { id, method, answer } => {
+                let (abort, registration) = AbortHandle::new_pair();
+                {
+                    let mut pending = self.pending.lock();
+                    // A second request with the id of one in flight goes the usual way.
+                    if pending.contains_key(&id) {
+                        return None;
+                    }
+                    pending.insert(id.clone(), abort);
+                }
+                let pending = self.pending.clone();
+                Some(
+                    async move {
+                        let outcome = AssertUnwindSafe(Abortable::new(answer, registration)).catch_unwind().await;
+                        pending.lock().remove(&id);
+                        let error = match outcome {
+                            Ok(Ok(Ok(result))) => return Some(result_body(&id, &result)),
+                            Ok(Ok(Err(error))) => error,
+                            Ok(Err(Aborted)) => Error::request_cancelled(),
+                            Err(payload) => panic_error(method, payload.as_ref()),
+                        };
+                        encode(&Response::from_error(id, error))
+                    }
+                    .boxed(),
+                )
+            }
+        }
+    }
+
+    /// Cancels the shortcut's request that a `$/cancelRequest` notification names; false when
+    /// none does (the service may have it).
+    fn cancel(&self, request: &Request) -> bool {
+        if request.method() != CANCEL_REQUEST || request.id().is_some() {
+            return false;
+        }
+        let id = request.params().and_then(|p| p.get("id")).and_then(read_id);
+        match id.and_then(|id| self.pending.lock().remove(&id)) {
+            Some(abort) => {
+                abort.abort();
+                true
+            }
+            None => false,
         }
     }
 
@@ -884,10 +996,38 @@ where
 /// The LSP method a client may also send as a notification (copilot.el).
 const EXECUTE_COMMAND: &str = "workspace/executeCommand";
 
+/// The LSP notification that cancels a request (§"Cancellation Support").
+const CANCEL_REQUEST: &str = "$/cancelRequest";
+
+/// A response's body from its `result`, already JSON text (a [`Taken::Request`]'s), so the result
+/// is not read back into a `Value` to be written again.
+fn result_body(id: &Id, result: &[u8]) -> Vec<u8> {
+    let id = match id {
+        Id::Number(n) => n.to_string(),
+        Id::String(s) => serde_json::to_string(s).unwrap_or_else(|_| "null".to_owned()),
+        Id::Null => "null".to_owned(),
+    };
+    let mut body = Vec::with_capacity(result.len() + id.len() + 32);
+    body.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"result\":");
+    body.extend_from_slice(result);
+    body.extend_from_slice(b",\"id\":");
+    body.extend_from_slice(id.as_bytes());
+    body.push(b'}');
+    tracing::trace!("-> {}", String::from_utf8_lossy(&body));
+    body
+}
+
 /// Serves an `LspService` (and its `ClientSocket`) over `input` and `output` until `exit` or
-/// the end of input, with up to `concurrency` handlers in flight. Never ends on a malformed
-/// message: each is answered per JSON-RPC 2.0 and reading goes on.
-pub async fn serve<I, O, S>(mut input: I, output: O, service: S, socket: ClientSocket, concurrency: usize) -> Outcome
+/// the end of input, with up to `concurrency` handlers in flight, the messages `shortcut` takes
+/// handled by it and their requests answered here. Never ends on a malformed message: each is
+/// answered per JSON-RPC 2.0 and reading goes on.
+pub async fn serve<I, O, S>(
+    mut input: I,
+    output: O,
+    (service, socket): (S, ClientSocket),
+    shortcut: Option<Arc<dyn Shortcut>>,
+    concurrency: usize,
+) -> Outcome
 where
     I: AsyncRead + Unpin,
     O: AsyncWrite + Unpin,
@@ -920,8 +1060,15 @@ where
         }
     };
 
-    let mut dispatcher =
-        Dispatcher { service, tasks: tasks_tx, out: out_tx, client_responses, shutdown: shutdown.clone() };
+    let mut dispatcher = Dispatcher {
+        service,
+        tasks: tasks_tx,
+        out: out_tx,
+        client_responses,
+        shutdown: shutdown.clone(),
+        shortcut,
+        pending: Arc::default(),
+    };
     let read = async move {
         let mut framer = Framer::default();
         let mut chunk = vec![0u8; 64 * 1024];
@@ -1204,10 +1351,15 @@ mod tests {
     #[derive(Debug)]
     struct Mock {
         client: Client,
+        /// What the notifications of `test/slow` and of the shortcut were, in the order handled.
+        log: Arc<std::sync::Mutex<Vec<String>>>,
+        /// Set by `initialize`: the shortcut's [`Shortcut::ready`].
+        ready: Arc<AtomicBool>,
     }
 
     impl LanguageServer for Mock {
         async fn initialize(&self, _: InitializeParams) -> tower_lsp_server::jsonrpc::Result<InitializeResult> {
+            self.ready.store(true, Ordering::SeqCst);
             Ok(InitializeResult::default())
         }
         async fn shutdown(&self) -> tower_lsp_server::jsonrpc::Result<()> {
@@ -1227,6 +1379,52 @@ mod tests {
         async fn panic_notification(&self, _: Value) {
             panic!("notification boom")
         }
+        /// `test/fastRequest` when the shortcut does not take it.
+        async fn fast_request(&self, params: Value) -> tower_lsp_server::jsonrpc::Result<Value> {
+            Ok(json!({"router": params["n"]}))
+        }
+        async fn slow(&self, params: Value) {
+            self.log.lock().expect("log").push(format!("router {}", params["n"]));
+        }
+    }
+
+    /// Takes `test/fast` notifications whose body is exactly
+    /// `{"jsonrpc":"2.0","method":"test/fast","params":{"n":N}}`, logging `fast N`, and
+    /// `test/fastRequest` requests `{"jsonrpc":"2.0","id":ID,"method":"test/fastRequest","params":{"n":N}}`,
+    /// answering `{"n":N}`, except N = 0 (never answers), 1 (panics) and 2 (InvalidParams);
+    /// panics reading a body that holds `boom`. Ready once the mock's `initialize` has run.
+    struct Fast {
+        log: Arc<std::sync::Mutex<Vec<String>>>,
+        ready: Arc<AtomicBool>,
+    }
+
+    impl Shortcut for Fast {
+        fn take(&self, body: &[u8]) -> Option<Taken> {
+            let text = std::str::from_utf8(body).ok()?;
+            assert!(!text.contains("boom"), "a shortcut that panics");
+            if let Some(n) = text.strip_prefix(r#"{"jsonrpc":"2.0","method":"test/fast","params":{"n":"#) {
+                let n: u32 = n.strip_suffix("}}")?.parse().ok()?;
+                let (log, entry) = (self.log.clone(), format!("fast {n}"));
+                return Some(Taken::Notification(async move { log.lock().expect("log").push(entry) }.boxed()));
+            }
+            let (id, rest) = text.strip_prefix(r#"{"jsonrpc":"2.0","id":"#)?.split_once(',')?;
+            let id: Id = serde_json::from_str(id).ok()?;
+            let n: u32 =
+                rest.strip_prefix(r#""method":"test/fastRequest","params":{"n":"#)?.strip_suffix("}}")?.parse().ok()?;
+            let answer = async move {
+                match n {
+                    0 => future::pending().await,
+                    1 => panic!("fast request boom"),
+                    2 => Err(Error::invalid_params("n = 2")),
+                    n => Ok(format!(r#"{{"n":{n}}}"#).into_bytes()),
+                }
+            };
+            Some(Taken::Request { id, method: "test/fastRequest", answer: answer.boxed() })
+        }
+
+        fn ready(&self) -> bool {
+            self.ready.load(Ordering::SeqCst)
+        }
     }
 
     struct Session {
@@ -1237,14 +1435,23 @@ mod tests {
 
     impl Session {
         fn start() -> Session {
+            Self::start_with(Arc::default(), false)
+        }
+
+        /// A session whose notifications log into `log`, with the [`Fast`] shortcut when `fast`.
+        fn start_with(log: Arc<std::sync::Mutex<Vec<String>>>, fast: bool) -> Session {
             let (input, server_in) = tokio::io::duplex(1 << 20);
             let (server_out, output) = tokio::io::duplex(1 << 20);
-            let (service, socket) = LspService::build(|client| Mock { client })
+            let ready = Arc::new(AtomicBool::new(false));
+            let shortcut = fast.then(|| Arc::new(Fast { log: log.clone(), ready: ready.clone() }) as Arc<dyn Shortcut>);
+            let (service, socket) = LspService::build(|client| Mock { client, log, ready })
+                .custom_method("test/slow", Mock::slow)
+                .custom_method("test/fastRequest", Mock::fast_request)
                 .custom_method("test/echo", Mock::echo)
                 .custom_method("test/panic", Mock::panic)
                 .custom_method("test/panicNotification", Mock::panic_notification)
                 .finish();
-            let task = tokio::spawn(serve(server_in, server_out, service, socket, 4));
+            let task = tokio::spawn(serve(server_in, server_out, (service, socket), shortcut, 4));
             Session { input, output: BufReader::new(output), task }
         }
 
@@ -1311,6 +1518,93 @@ mod tests {
         assert_eq!((&answers[2]["error"]["code"], &answers[2]["id"]), (&json!(-32600), &Value::Null));
         assert_eq!(answers[3], json!({"jsonrpc":"2.0","id":3,"result":{"n":3}}));
         assert_eq!(s.end().await, Outcome { end: End::EndOfInput, shutdown: false });
+    }
+
+    /// The shortcut's notifications are handled in arrival order with the router's; what it does
+    /// not take (a request, another shape) goes to the service; its panic ends nothing.
+    #[tokio::test]
+    async fn a_shortcut_keeps_the_order_and_leaves_the_rest_to_the_service() {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut s = Session::start_with(log.clone(), true);
+        s.initialize().await;
+        for n in 1..=6 {
+            let method = if n % 2 == 0 { "test/fast" } else { "test/slow" };
+            s.send(&frame(format!(r#"{{"jsonrpc":"2.0","method":"{method}","params":{{"n":{n}}}}}"#).as_bytes())).await;
+        }
+        // A request with the shortcut's method, a body it does not take, and one it panics on.
+        s.send(&frame(br#"{"jsonrpc":"2.0","id":7,"method":"test/fast","params":{"n":7}}"#)).await;
+        s.send(&frame(br#"{"jsonrpc":"2.0","method":"test/fast","params":{"n":8,"x":1}}"#)).await;
+        s.send(&frame(br#"{"jsonrpc":"2.0","method":"test/fast","params":{"n":"boom"}}"#)).await;
+        s.send_json(json!({"jsonrpc":"2.0","id":10,"method":"test/echo","params":{"n":10}})).await;
+        let not_found = s.answer().await;
+        assert_eq!((not_found["id"].clone(), not_found["error"]["code"].clone()), (json!(7), json!(-32601)));
+        assert_eq!(s.answer().await["result"]["n"], 10);
+        let handled = log.lock().expect("log").clone();
+        assert_eq!(handled, ["router 1", "fast 2", "router 3", "fast 4", "router 5", "fast 6"]);
+        assert_eq!(s.end().await.end, End::EndOfInput);
+    }
+
+    /// A request the shortcut takes is answered as the service would answer it: its result, its
+    /// error, RequestCancelled once `$/cancelRequest` names it, InternalError when its handler
+    /// panics; and the session goes on.
+    #[tokio::test]
+    async fn a_shortcut_request_is_answered_cancelled_or_failed_as_the_services_would_be() {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut s = Session::start_with(log, true);
+        s.initialize().await;
+        let request = |id: &str, n: u32| {
+            frame(
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"test/fastRequest","params":{{"n":{n}}}}}"#).as_bytes(),
+            )
+        };
+        s.send(&request("11", 0)).await;
+        s.send(&request("10", 5)).await;
+        assert_eq!(s.answer().await, json!({"jsonrpc":"2.0","id":10,"result":{"n":5}}));
+        // A cancellation of an id nobody has, then of the waiting request.
+        s.send_json(json!({"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":99}})).await;
+        s.send_json(json!({"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":11}})).await;
+        let cancelled = s.answer().await;
+        assert_eq!((&cancelled["id"], &cancelled["error"]["code"]), (&json!(11), &json!(-32800)), "{cancelled}");
+        s.send(&request(r#""s\"q""#, 2)).await;
+        let failed = s.answer().await;
+        assert_eq!((&failed["id"], &failed["error"]["code"]), (&json!("s\"q"), &json!(-32602)), "{failed}");
+        s.send(&request("13", 1)).await;
+        let panicked = s.answer().await;
+        assert_eq!((&panicked["id"], &panicked["error"]["code"]), (&json!(13), &json!(-32603)), "{panicked}");
+        assert!(panicked["error"]["message"].as_str().is_some_and(|m| m.contains("fast request boom")), "{panicked}");
+        // One the shortcut does not take goes to the service.
+        s.send_json(json!({"jsonrpc":"2.0","id":12,"method":"test/fastRequest","params":{"n":6,"x":1}})).await;
+        assert_eq!(s.answer().await, json!({"jsonrpc":"2.0","id":12,"result":{"router":6}}));
+        // The id of the cancelled request may be used again.
+        s.send(&request("11", 7)).await;
+        assert_eq!(s.answer().await, json!({"jsonrpc":"2.0","id":11,"result":{"n":7}}));
+        s.send_json(json!({"jsonrpc":"2.0","id":14,"method":"test/echo","params":{"n":14}})).await;
+        assert_eq!(s.answer().await["result"]["n"], 14);
+        assert_eq!(s.end().await.end, End::EndOfInput);
+    }
+
+    /// Before `initialize` is answered and after `shutdown`, the shortcut takes nothing: the
+    /// service answers as it always did (ServerNotInitialized, then InvalidRequest).
+    #[tokio::test]
+    async fn before_initialize_and_after_shutdown_the_shortcut_takes_nothing() {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut s = Session::start_with(log.clone(), true);
+        let request = |id: u32| {
+            frame(format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"test/fastRequest","params":{{"n":5}}}}"#).as_bytes())
+        };
+        s.send(&request(1)).await;
+        assert_eq!(s.answer().await["error"]["code"], -32002);
+        s.initialize().await;
+        s.send(&frame(br#"{"jsonrpc":"2.0","method":"test/fast","params":{"n":3}}"#)).await;
+        s.send(&request(2)).await;
+        assert_eq!(s.answer().await["result"]["n"], 5);
+        s.send_json(json!({"jsonrpc":"2.0","id":3,"method":"shutdown"})).await;
+        assert_eq!(s.answer().await["id"], 3);
+        s.send(&frame(br#"{"jsonrpc":"2.0","method":"test/fast","params":{"n":4}}"#)).await;
+        s.send(&request(4)).await;
+        assert_eq!(s.answer().await["error"]["code"], -32600);
+        assert_eq!(log.lock().expect("log").clone(), ["fast 3"]);
+        assert_eq!(s.end().await, Outcome { end: End::EndOfInput, shutdown: true });
     }
 
     #[tokio::test]

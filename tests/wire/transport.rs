@@ -136,6 +136,51 @@ async fn lone_surrogates_are_replaced_not_fatal() {
     still_answers(&client, "lone surrogates").await;
 }
 
+/// The keystroke's two messages go past the router when they are as editors send them
+/// (`lsp::transport::Shortcut`) and the usual way when not (here a repeated member, which the
+/// usual reading allows and the shortcut's refuses): both ways apply the changes in order and
+/// answer the same.
+#[tokio::test]
+async fn the_keystrokes_messages_are_answered_alike_past_the_router_or_through_it() {
+    let (model, client) = start().await;
+    model.set_default(baton_test_support::model_server::Reply::text("total(items)"));
+    let uri = "file:///k/orders.py";
+    client.open(uri, "python", "def checkout(items):\n    t = \n    return t\n").await;
+    let change = |version: i32, col: u32, text: &str, repeated: &str| {
+        let range = range((1, col), (1, col));
+        format!(
+            r#"{{"jsonrpc":"2.0",{repeated}"method":"textDocument/didChange","params":{{"textDocument":{{"uri":"{uri}","version":{version}}},"contentChanges":[{{"range":{range},"text":"{text}"}}]}}}}"#
+        )
+    };
+    let inline = |id: &str, col: u32, repeated: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0",{repeated}"id":"{id}","method":"textDocument/inlineCompletion","params":{{"textDocument":{{"uri":"{uri}"}},"position":{{"line":1,"character":{col}}},"context":{{"triggerKind":1}}}}}}"#
+        )
+    };
+    let repeated = r#""jsonrpc":"2.0","#;
+    // Past the router, then through it, then past it again: one character each.
+    let mut bytes = frame(change(2, 8, "a", "").as_bytes());
+    bytes.extend(frame(inline("past", 9, "").as_bytes()));
+    client.send_raw(&bytes).await;
+    let past = client.stray(0).await;
+    let mut bytes = frame(change(3, 9, "b", repeated).as_bytes());
+    bytes.extend(frame(inline("through", 10, repeated).as_bytes()));
+    client.send_raw(&bytes).await;
+    let through = client.stray(1).await;
+    assert_eq!((&past["id"], &through["id"]), (&json!("past"), &json!("through")));
+    assert_eq!(past["result"]["items"][0]["insertText"], "total(items)", "{past}");
+    // The same answer, but for the cursor one character on.
+    let mut expected = past["result"].clone();
+    expected["items"][0]["range"] = json!(range((1, 10), (1, 10)));
+    expected["items"][0]["command"] = through["result"]["items"][0]["command"].clone();
+    assert_eq!(through["result"], expected, "past the router: {past}\nthrough it: {through}");
+    client.send_raw(&frame(change(4, 10, "c", "").as_bytes())).await;
+    client.inline(uri, 1, 11, true).await;
+    let prompt = model.requests().into_iter().rev().find(|r| r.path == "/v1/completions").expect("a request");
+    let prompt = prompt.body["prompt"].as_str().unwrap_or_default().to_owned();
+    assert!(prompt.contains("    t = abc<|fim_suffix|>"), "the changes in order, both ways: {prompt}");
+}
+
 #[tokio::test]
 async fn a_batch_is_answered_with_an_array_of_its_requests_answers() {
     let (_model, client) = start().await;
