@@ -224,6 +224,12 @@ class StepMarks(unittest.TestCase):
         # Marks on another clock (a build before CLOCK_MONOTONIC marks) cut nothing.
         self.assertEqual(bp.overhead_parts([(s, ns - at(0)) for s, ns in marks], spans), [])
 
+    def test_every_server_kind_runs_without_step_marks_unless_asked(self):
+        # run_overhead reads `steps_file` of whatever server it runs (a peer's or the reference's
+        # run once failed on it).
+        for kind in bp.KINDS.values():
+            self.assertIsNone(kind("server", Path("/nonexistent")).steps_file, kind.__name__)
+
     def test_a_missing_or_broken_marks_file_reads_as_no_marks(self):
         import tempfile
         with tempfile.TemporaryDirectory() as d:

@@ -340,6 +340,9 @@ class ServerKind:
     method = "textDocument/inlineCompletion"
     # Runs only the overhead rows (the reference server, which keeps no documents).
     overhead_only = False
+    # With `--compare --steps`: where the server writes its step marks (server/step_marks.rs);
+    # only Baton writes them.
+    steps_file: Path | None = None
 
     def __init__(self, binary: str, work: Path):
         self.binary = binary
@@ -379,8 +382,6 @@ class ServerKind:
 
 class Baton(ServerKind):
     name = "baton"
-    # With `--compare --steps`: where the server writes its step marks (server/step_marks.rs).
-    steps_file: Path | None = None
 
     def argv(self) -> list[str]:
         return [self.binary, "--log-file", str(self.work / "baton.log"), "--log-level", "baton=info"]
@@ -766,6 +767,7 @@ def run_overhead(kind: ServerKind, model: ModelProcess, name: str, text: str,
         out = {"p50": percentile(samples, 50), "p99": percentile(samples, 99),
                "woke_p50": percentile(samples_woke, 50), "woke_p99": percentile(samples_woke, 99),
                "calls": calls_made, "nonempty": nonempty, "errors": errors, "n": len(samples)}
+        # Only with step marks: the table's JSON keeps the numbers, not every request's times.
         if kind.steps_file is not None:
             out["spans"] = spans
         if with_didchange:
