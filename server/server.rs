@@ -43,8 +43,8 @@ struct Keystrokes {
 
 impl Shortcut for Keystrokes {
     fn take(&self, body: &[u8]) -> Option<Taken> {
-        let state = self.state.clone();
         if let Some(notification) = handlers::did_change::read(body) {
+            let state = self.state.clone();
             return Some(Taken::Notification(
                 async move {
                     step_marks::mark(Step::DidChangeStart);
@@ -54,6 +54,7 @@ impl Shortcut for Keystrokes {
             ));
         }
         let (id, query) = handlers::inline_completion::read(body)?;
+        let state = self.state.clone();
         let answer = async move {
             let response = handlers::inline_completion::answer(&state, query).await?;
             serde_json::to_vec(&response).map_err(|e| {
@@ -82,9 +83,9 @@ impl Server {
         Self::session().0
     }
 
-    /// [`Server::service`], and the transport's shortcut for the keystroke's notification
-    /// (`didChange`) on the same state; `None` only if tower-lsp did not build the server object
-    /// at once (then every message goes through the service).
+    /// [`Server::service`], and the transport's shortcut for the keystroke's two messages
+    /// (`didChange`, the inline completion request) on the same state; `None` only if tower-lsp
+    /// did not build the server object at once (then every message goes through the service).
     pub fn session() -> (Service, Option<Arc<dyn Shortcut>>) {
         let mut shared = None;
         let builder = LspService::build(|client| {

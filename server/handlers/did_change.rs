@@ -32,6 +32,11 @@ pub(crate) struct Notification {
 /// The notification as tower-lsp's router gives it.
 pub(crate) fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
     step_marks::mark(Step::DidChangeStart);
+    apply(state, from_params(params));
+}
+
+/// The router's parameters as a [`Notification`].
+fn from_params(params: DidChangeTextDocumentParams) -> Notification {
     let changes = params
         .content_changes
         .into_iter()
@@ -43,17 +48,18 @@ pub(crate) fn handle(state: &Arc<State>, params: DidChangeTextDocumentParams) {
         })
         .collect();
     let document = params.text_document;
-    apply(state, Notification { uri: document.text_document_identifier.uri, version: document.version, changes });
+    Notification { uri: document.text_document_identifier.uri, version: document.version, changes }
 }
 
 /// Reads a message's body as a `didChange` notification (JSON-RPC 2.0, LSP 3.17 §"DidChange Text
 /// Document Notification") straight into [`Notification`], without the `serde_json::Value` and
-/// the router's second reading of it: the message comes with every keystroke, and those two
-/// readings were ~0.08 ms of a completion request's cold path (tests/bench/perf/RESULTS.md).
+/// the router's second reading of it: the message comes with every keystroke, right before the
+/// completion request (`inline_completion::read`). Taking both past the router took ~0.05 ms off
+/// Baton's part before the model (tests/bench/perf/RESULTS.md).
 ///
 /// `None` for anything else, and for any body this typed reading does not take as it stands:
 /// another method, an `id` (even `null`), `"jsonrpc"` other than `"2.0"`, a repeated member, a
-/// member of another type, lone surrogate escapes, an invalid URI. Those go the usual way
+/// member of another type, lone surrogate escapes. Those go the usual way
 /// (`lsp::transport::classify`, then tower-lsp), which answers or drops them as before, so a
 /// body is never handled differently for having been tried here.
 pub(crate) fn read(body: &[u8]) -> Option<Notification> {
@@ -157,19 +163,7 @@ mod tests {
     /// `DidChangeTextDocumentParams`, converted as [`handle`] does.
     fn by_router(body: &str) -> Option<Notification> {
         let value: Value = serde_json::from_str(body).ok()?;
-        let params: DidChangeTextDocumentParams = serde_json::from_value(value.get("params")?.clone()).ok()?;
-        let changes = params
-            .content_changes
-            .into_iter()
-            .map(|change| match change {
-                TextDocumentContentChangeEvent::TextDocumentContentChangePartial(p) => {
-                    (Some((convert::pos(p.range.start), convert::pos(p.range.end))), p.text)
-                }
-                TextDocumentContentChangeEvent::TextDocumentContentChangeWholeDocument(w) => (None, w.text),
-            })
-            .collect();
-        let document = params.text_document;
-        Some(Notification { uri: document.text_document_identifier.uri, version: document.version, changes })
+        Some(from_params(serde_json::from_value(value.get("params")?.clone()).ok()?))
     }
 
     fn message(params: &str) -> String {
@@ -230,7 +224,8 @@ mod tests {
             message(r#"{"textDocument":{"uri":"file:///w/a.py"},"contentChanges":[]}"#),
             message(r#"{"textDocument":{"uri":"file:///w/a.py","version":1},"contentChanges":[{"text":5}]}"#),
             message(r#"[]"#),
-            // A URI that is not one, a lone surrogate, JSON cut short, not JSON.
+            // A URI that is not one (taken only as the router takes it), a lone surrogate, JSON
+            // cut short, not JSON.
             message(r#"{"textDocument":{"uri":"not a uri","version":1},"contentChanges":[]}"#),
             message(r#"{"textDocument":{"uri":"file:///w/a.py","version":1},"contentChanges":[{"text":"\ud800"}]}"#),
             message(r#"{"textDocument":{"uri":"file:///w/a.py","version":1},"contentChanges":[{"text":"x"#),

@@ -32,16 +32,22 @@ pub(crate) async fn handle(
     state: &Arc<State>,
     params: InlineCompletionParams,
 ) -> Result<Option<InlineCompletionResponse>> {
-    let tdp = params.text_document_position_params;
-    let invoked = params.context.trigger_kind == InlineCompletionTriggerKind::Invoked;
-    answer(state, Query { uri: tdp.text_document.uri, position: tdp.position, invoked }).await
+    answer(state, Query::from(params)).await
+}
+
+impl From<InlineCompletionParams> for Query {
+    fn from(params: InlineCompletionParams) -> Self {
+        let tdp = params.text_document_position_params;
+        let invoked = params.context.trigger_kind == InlineCompletionTriggerKind::Invoked;
+        Query { uri: tdp.text_document.uri, position: tdp.position, invoked }
+    }
 }
 
 /// Reads a message's body as an inline completion request (JSON-RPC 2.0, LSP 3.18 §"Inline
 /// Completion Request") straight into its id and [`Query`], without the `serde_json::Value` and
 /// the router's second reading of it: the request comes with every keystroke, right behind its
-/// `didChange` (`did_change::read`), and the two readings of both messages were ~0.1 ms of the
-/// request's cold path (tests/bench/perf/RESULTS.md).
+/// `didChange` (`did_change::read`). Taking both past the router took ~0.05 ms off Baton's part
+/// before the model (tests/bench/perf/RESULTS.md).
 ///
 /// `None` for anything else, and for any body this typed reading does not take as it stands:
 /// another method, no `id` or one that is `null` or not an integer or a string, `"jsonrpc"`
@@ -122,9 +128,7 @@ mod tests {
         let value: Value = serde_json::from_str(body).ok()?;
         let id: Id = serde_json::from_value(value.get("id")?.clone()).ok()?;
         let params: InlineCompletionParams = serde_json::from_value(value.get("params")?.clone()).ok()?;
-        let tdp = params.text_document_position_params;
-        let invoked = params.context.trigger_kind == InlineCompletionTriggerKind::Invoked;
-        Some((id, Query { uri: tdp.text_document.uri, position: tdp.position, invoked }))
+        Some((id, Query::from(params)))
     }
 
     fn message(id: &str, params: &str) -> String {
