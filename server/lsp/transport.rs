@@ -877,6 +877,7 @@ where
                 .boxed(),
             ),
             Taken::Request { id, method, answer } => {
+                tracing::debug!(method, %id, "request read past the router");
                 let (abort, registration) = AbortHandle::new_pair();
                 {
                     let mut pending = self.pending.lock();

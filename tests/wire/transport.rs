@@ -179,6 +179,11 @@ async fn the_keystrokes_messages_are_answered_alike_past_the_router_or_through_i
     let prompt = model.requests().into_iter().rev().find(|r| r.path == "/v1/completions").expect("a request");
     let prompt = prompt.body["prompt"].as_str().unwrap_or_default().to_owned();
     assert!(prompt.contains("    t = abc<|fim_suffix|>"), "the changes in order, both ways: {prompt}");
+    // Each request went the way meant: the shortcut took the editor's shape only.
+    let log = client.log();
+    let taken: Vec<&str> = log.lines().filter(|l| l.contains("request read past the router")).collect();
+    assert!(taken.iter().any(|l| l.contains("past")), "{taken:#?}");
+    assert!(!taken.iter().any(|l| l.contains("through")), "{taken:#?}");
 }
 
 #[tokio::test]
