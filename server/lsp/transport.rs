@@ -794,9 +794,6 @@ where
     async fn message(&mut self, incoming: Incoming) -> Flow {
         match incoming {
             Incoming::Request(request) => {
-                if self.cancel(&request) {
-                    return Flow::Continue;
-                }
                 let exit = request.method() == "exit";
                 let answer = self.call(request).await;
                 let _ = self.tasks.send(answer.map(|r| r.as_ref().and_then(encode)).boxed()).await;
@@ -924,6 +921,10 @@ where
 
     /// Calls the service for one request or notification; the future answers once it is done.
     async fn call(&mut self, request: Request) -> Answer {
+        // A cancellation of the shortcut's request, alone or in a batch: tower-lsp never had it.
+        if self.cancel(&request) {
+            return future::ready(None).boxed();
+        }
         let method = request.method().to_owned();
         let id = request.id().cloned();
         // copilot.el sends `workspace/executeCommand` as a notification (tests/nes/PROTOCOL.md),
@@ -1576,6 +1577,12 @@ mod tests {
         // One the shortcut does not take goes to the service.
         s.send_json(json!({"jsonrpc":"2.0","id":12,"method":"test/fastRequest","params":{"n":6,"x":1}})).await;
         assert_eq!(s.answer().await, json!({"jsonrpc":"2.0","id":12,"result":{"router":6}}));
+        // A cancellation inside a batch cancels too (the batch itself answers nothing: it holds
+        // only a notification).
+        s.send(&request("15", 0)).await;
+        s.send_json(json!([{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":15}}])).await;
+        let cancelled = s.answer().await;
+        assert_eq!((&cancelled["id"], &cancelled["error"]["code"]), (&json!(15), &json!(-32800)), "{cancelled}");
         // The id of the cancelled request may be used again.
         s.send(&request("11", 7)).await;
         assert_eq!(s.answer().await, json!({"jsonrpc":"2.0","id":11,"result":{"n":7}}));
