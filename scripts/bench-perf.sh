@@ -14,7 +14,8 @@
 #                    installs, for CI and quick runs); add `bare` for the reference server
 #                    (tests/bench/perf/bare_server.rs: one model call a request and nothing else,
 #                    the module's overhead row only), the floor of the measurement on the machine
-#   --baton PATH     the binary to measure (default: cargo build --release; target/release/baton)
+#   --baton PATH     the binary to measure (default: scripts/build-release.sh, the profile-guided
+#                    release build; target/pgo/release/baton)
 #   --json FILE      also write the raw numbers as JSON
 #   --trace-delay-ms N  the scripted model's delay in the typing trace (default 150; overhead: 0)
 #   --compare OLD,NEW   instead of the table: two Baton builds on the overhead rows, their runs
@@ -115,9 +116,9 @@ fi
 
 # --- Baton --------------------------------------------------------------------------------------
 if [ -z "$BATON_BIN" ]; then
-    log "building baton (cargo build --release)"
-    (cd "$REPO" && cargo build --quiet --release --locked --bin baton >&2)
-    BATON_BIN="$TARGET/release/baton"
+    # The release build users are told to install: profile-guided (~10 minutes the first time).
+    log "building baton (scripts/build-release.sh)"
+    BATON_BIN="$("$REPO/scripts/build-release.sh" | tail -n1)"
 fi
 [ -x "$BATON_BIN" ] || die "no baton binary at $BATON_BIN"
 BARE_BIN=""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test Baton has, from a fresh machine: the gates (rustfmt, clippy over the workspace, the
-# NES harness's Python tests), the Rust unit and wire tests (cargo test), the
-# agents' end-to-end step (two pinned agents through their presets), the editors' end-to-end
+# NES harness's Python tests), the Rust unit and wire tests (cargo test), the release build's
+# training run (small), the agents' end-to-end step (two pinned agents through their presets), the editors' end-to-end
 # tests in real Neovim, Helix and VS Code (each script installs its editor into the cache and
 # starts with its own gates), and the end-to-end run on a real local model. Ends with one line
 # `total: N passed, M failed` and exits non-zero when anything failed.
@@ -93,6 +93,15 @@ run_step nes-python py_unittest discover -s tests/nes -p 'test_*.py'
 
 # --no-fail-fast: a failure in one test binary must not hide the results of the others.
 run_step rust cargo test --all-targets --locked --no-fail-fast
+
+# The training run of the profile-guided release build (scripts/build-release.sh), small, on the
+# debug binary cargo test built: the harness still drives the server (it exits non-zero when a
+# request fails or no model call is made), so the release build does not break unseen.
+pgo_train() {
+    PYTHONDONTWRITEBYTECODE=1 python3 tests/bench/perf/pgo_train.py \
+        --baton "${CARGO_TARGET_DIR:-$REPO/target}/debug/baton" --lines 2 && echo "1 passed, 0 failed"
+}
+run_step pgo-train pgo_train
 
 # Agents end to end (issue 15): one ACP agent (Qwen Code) and one CLI agent (Codex `exec --json`)
 # through their built-in presets and the real `baton task start`, against the scripted agent

@@ -19,6 +19,7 @@ from pathlib import Path
 PERF = Path(__file__).resolve().parent.parent / "bench" / "perf"
 sys.path.insert(0, str(PERF))
 import bench_perf as bp  # noqa: E402
+import pgo_train  # noqa: E402
 import scripted_model as sm  # noqa: E402
 
 
@@ -238,6 +239,26 @@ class StepMarks(unittest.TestCase):
             path.write_text("1 100\ngarbage\n6 x\n15 900\n")
             self.assertEqual(bp.read_marks(path), [(1, 100), (15, 900)])
             self.assertEqual(bp.request_steps(bp.read_marks(path)), [])
+
+
+class PgoTraining(unittest.TestCase):
+    def test_the_lines_typed_are_code_spread_over_the_file_and_emptied_to_their_indentation(self):
+        lines = ["import os", "", "# a comment long enough", "def f(a, b):",
+                 "    total = a + b", "    // not python but a comment", "    return total",
+                 "x"]
+        # Lines of code: 0, 3, 4 and 6 (2 and 5 are comments, 1 and 7 too short); two of them,
+        # every second one.
+        self.assertEqual(pgo_train.pick_lines(lines, 10), [0, 3, 4, 6])
+        self.assertEqual(pgo_train.pick_lines(lines, 2), [0, 4])
+        out = pgo_train.emptied(lines, [3, 4])
+        self.assertEqual(out[3], "")
+        self.assertEqual(out[4], "    ")
+        self.assertEqual(out[6], "    return total")
+        self.assertEqual(len(out), len(lines))
+
+    def test_every_language_of_the_corpus_has_an_answer_that_never_fits(self):
+        for _, lang, _ in pgo_train.CORPUS:
+            self.assertIn(lang, pgo_train.WRONG)
 
 
 if __name__ == "__main__":
