@@ -116,7 +116,8 @@ fi
 
 # --- Baton --------------------------------------------------------------------------------------
 if [ -z "$BATON_BIN" ]; then
-    # The release build users are told to install: profile-guided (~10 minutes the first time).
+    # The release build users are told to install: profile-guided (~5 minutes of it each run,
+    # the optimized build being made again with the new training's counts; ~11 the first time).
     log "building baton (scripts/build-release.sh)"
     BATON_BIN="$("$REPO/scripts/build-release.sh" | tail -n1)"
 fi

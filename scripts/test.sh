@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every test Baton has, from a fresh machine: the gates (rustfmt, clippy over the workspace, the
 # NES harness's Python tests), the Rust unit and wire tests (cargo test), the release build's
-# training run (small), the agents' end-to-end step (two pinned agents through their presets), the editors' end-to-end
-# tests in real Neovim, Helix and VS Code (each script installs its editor into the cache and
-# starts with its own gates), and the end-to-end run on a real local model. Ends with one line
-# `total: N passed, M failed` and exits non-zero when anything failed.
+# training run (small), the agents' end-to-end step (two pinned agents through their presets),
+# the editors' end-to-end tests in real Neovim, Helix and VS Code (each script installs its
+# editor into the cache and starts with its own gates), and the end-to-end run on a real local
+# model. Ends with one line `total: N passed, M failed` and exits non-zero when anything
+# failed.
 #
 # Environment:
 #   BATON_CACHE              where heavy installs are cached (default <repo>/.cache)

@@ -23,6 +23,7 @@ broken training run does not pass silently (scripts/test.sh runs it on the debug
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import sysconfig
 import tempfile
@@ -127,6 +128,7 @@ def session(binary: str, mode: str, count: int, wait_each: bool) -> dict:
     finally:
         lsp.close()
         model.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return total
 
 
