@@ -24,8 +24,8 @@ pub const ENV: &str = "BATON_STEP_MARKS";
 /// Most marks kept (16 bytes each): ~66,000 requests of the benchmark's. Later ones are dropped.
 const MAX_MARKS: usize = 1 << 20;
 
-/// A step of a completion request's path, in the order a request passes them (but the last,
-/// numbered after the others when it was added). The number is what the file holds.
+/// A step of a completion request's path, in the order a request passes them. The number is
+/// what the file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Step {
@@ -59,9 +59,6 @@ pub enum Step {
     WriterGot = 14,
     /// The answer's frame written and flushed.
     Written = 15,
-    /// The parse check made and its baseline parsed, while the model works: between
-    /// [`Step::RequestReady`] and [`Step::AnswerHead`] unless the model answered first.
-    CheckPrepared = 16,
 }
 
 struct Marks {

@@ -369,27 +369,9 @@ impl Conductor {
             }
             Ok::<_, ProviderError>(raw)
         };
-        // The parse check is made while the model works, on this thread: its scopes found and
-        // the text as it is now parsed, so that after the answer one parse of the candidate is
-        // left, from a tree of the same text on warm caches (`syntax::InsertionCheck::parse_ahead`;
-        // tests/bench/perf/RESULTS.md). It waits one turn first: the request is written by hyper's
-        // connection task, which runs then, so the check never holds the request back.
-        let check_ahead = async {
-            if !rules.parse_check {
-                return None;
-            }
-            tokio::task::yield_now().await;
-            let check = self.parse_check(doc, cursor, tail.as_deref())?;
-            check.parse_ahead();
-            // The next keystroke's region (this text and one more character) starts from this
-            // one, the closest there is.
-            self.keep_region(doc, &check);
-            step_marks::mark(Step::CheckPrepared);
-            Some(check)
-        };
         let t_model = Instant::now();
-        let (raw, check) = tokio::select! {
-            (r, check) = futures::future::join(collect, check_ahead) => (r?, check),
+        let raw = tokio::select! {
+            r = collect => r?,
             _ = notified => {
                 self.counters.superseded.fetch_add(1, Ordering::Relaxed);
                 return Ok(Asked::Superseded);
@@ -406,9 +388,15 @@ impl Conductor {
         };
         let clean_us = t_clean.elapsed().as_micros();
         let t_parse = Instant::now();
+        // Built after the answer: the check parses the text around the cursor only when the
+        // answer needs it (`syntax::InsertionCheck::not_worse`).
+        let check = if rules.parse_check { self.parse_check(doc, cursor, tail.as_deref()) } else { None };
         let kept = keep_if_parse_not_worse(check.as_ref(), text, tail.as_deref());
         step_marks::mark(Step::Checked);
-        let baseline = check.as_ref().is_some_and(syntax::InsertionCheck::needed_baseline);
+        let baseline = check.as_ref().is_some_and(syntax::InsertionCheck::parsed_baseline);
+        if let Some(check) = &check {
+            self.keep_region(doc, check);
+        }
         tracing::debug!(
             prepare_us,
             model_us,
@@ -668,7 +656,7 @@ mod tests {
         let first = conductor.parse_check(&d, cur, None).expect("a check");
         // A candidate that leaves the function clean is judged without the baseline's parse.
         assert!(first.not_worse("1"));
-        assert!(!first.needed_baseline());
+        assert!(!first.parsed_baseline());
         conductor.keep_region(&d, &first);
         let first_region = first.region_parse().expect("a region");
         assert_eq!(last_key(&conductor).as_deref(), Some("k"));

@@ -350,13 +350,11 @@ pub struct Comment {
 /// a reference count), edited by the insertion, and the errors are counted in the top-level
 /// item around the place ([`Syntax::errors_near`]).
 ///
-/// The text as it is now (the baseline) is judged only when a candidate needs it: a candidate
+/// The text as it is now (the baseline) is parsed only when a candidate needs it: a candidate
 /// that leaves no error in the innermost scope's text parsed alone is not worse, whatever the
 /// baseline ([`InsertionCheck::not_worse`]). Most suggestions complete the code, so most are
-/// judged by that one parse (221 of the 310 checks of the benchmark's module loop). The baseline
-/// may still be parsed ahead ([`InsertionCheck::parse_ahead`], while the model works): the
-/// candidates' parses then start from its tree, a text that differs only by the candidate, on
-/// caches it has just warmed, and the verdicts are the same.
+/// judged by that one parse (221 of the 310 checks of the benchmark's module loop, where the
+/// check, so made, still costs ~0.16 ms of the ~0.8 ms p50 overhead; tests/bench/perf/RESULTS.md).
 ///
 /// It owns copies of the tree and the text (both cheap: a reference count). Each parse of a
 /// region starts from the last one made (incrementally, edited by the difference between the
@@ -379,11 +377,8 @@ pub struct InsertionCheck {
     earlier: Option<Arc<Parsed>>,
     /// The latest region parse this check made, which the next one starts from.
     latest: std::cell::RefCell<Option<Arc<Parsed>>>,
-    /// The text as it is now, parsed on first need or ahead ([`InsertionCheck::parse_ahead`]).
+    /// The text as it is now, judged on first need.
     baseline: std::cell::OnceCell<Baseline>,
-    /// Whether a candidate (or an accessor) has needed the baseline: until then a candidate that
-    /// leaves the innermost scope clean is kept without it, parsed ahead or not.
-    needed: std::cell::Cell<bool>,
     /// How long one parse may run ([`CHECK_BUDGET`]).
     budget: std::time::Duration,
 }
@@ -649,7 +644,6 @@ impl InsertionCheck {
             earlier,
             latest: std::cell::RefCell::new(None),
             baseline: std::cell::OnceCell::new(),
-            needed: std::cell::Cell::new(false),
             budget: CHECK_BUDGET,
         })
     }
@@ -704,26 +698,10 @@ impl InsertionCheck {
         Some(parsed)
     }
 
-    /// The text as it is now, needed by a candidate or an accessor: [`InsertionCheck::parsed`].
+    /// The text as it is now, judged (parsed) on first call: the innermost scope whose text
+    /// parses alone (one whose errors alone the whole text's tree does not show is skipped),
+    /// else the whole text's errors when the tree is of this very text.
     fn baseline(&self) -> &Baseline {
-        self.needed.set(true);
-        self.parsed()
-    }
-
-    /// Parses the text as it is now (the baseline) if it is not parsed yet, without counting it
-    /// as needed: what [`InsertionCheck::not_worse`] decides does not change. Made while the model
-    /// works, it takes the candidates' parses off the answer's path: each starts from this tree
-    /// (the same text but the candidate), on caches this parse has just warmed, where it would
-    /// have started from an earlier keystroke's region between keystrokes' worth of other work
-    /// (tests/bench/perf/RESULTS.md).
-    pub fn parse_ahead(&self) {
-        self.parsed();
-    }
-
-    /// The text as it is now, parsed on first call: the innermost scope whose text parses alone
-    /// (one whose errors alone the whole text's tree does not show is skipped), else the whole
-    /// text's errors when the tree is of this very text.
-    fn parsed(&self) -> &Baseline {
         self.baseline.get_or_init(|| {
             let now = self.rope.byte_slice(self.at..self.end).to_string();
             for (index, scope) in self.scopes.iter().enumerate() {
@@ -785,10 +763,10 @@ impl InsertionCheck {
         }
     }
 
-    /// Whether this check has needed the text as it is now (a candidate needed it, or one of the
-    /// accessors above), whether or not it was parsed ahead.
-    pub fn needed_baseline(&self) -> bool {
-        self.needed.get()
+    /// Whether this check has parsed the text as it is now (a candidate needed it, or one of the
+    /// accessors above).
+    pub fn parsed_baseline(&self) -> bool {
+        self.baseline.get().is_some()
     }
 
     /// Errors around the place with `candidate` inserted, where the baseline counts them, or
@@ -806,11 +784,11 @@ impl InsertionCheck {
     }
 
     /// True when `candidate` does not add errors near the place, or when that cannot be told.
-    /// Until a candidate has needed the baseline, one that leaves no error in the innermost scope
-    /// parsed alone is not worse without it; else it is judged against the baseline.
+    /// A candidate that leaves no error in the innermost scope parsed alone is not worse without
+    /// the baseline's parse; else it is judged against the baseline.
     pub fn not_worse(&self, candidate: &str) -> bool {
         let mut innermost = None;
-        if !self.needed.get()
+        if self.baseline.get().is_none()
             && let Some(scope) = self.scopes.first()
         {
             let Some(parsed) = self.parse_region(&scope.region, candidate) else { return true };

@@ -218,7 +218,7 @@ fn a_parse_over_its_budget_is_abandoned_and_a_cancelled_one_stops() {
     let syntax = Syntax::parse(lang, &rope).expect("parses");
     let check = InsertionCheck::new(syntax, rope, text.len() - 3, 0, None).expect("a place in the text");
     assert!(check.not_worse(&unterminated_string(200_000)));
-    assert!(!check.needed_baseline());
+    assert!(!check.parsed_baseline());
 }
 
 #[test]
@@ -534,8 +534,7 @@ fn a_scope_that_does_not_parse_alone_is_judged_in_the_scope_around_it() {
 
 /// Each candidate judged by a fresh check at a fixture's `$0`, first thing (the baseline parsed
 /// only if the candidate needs it), then by one whose baseline was parsed first: the verdicts,
-/// and whether the first check needed the baseline. A third check, its baseline parsed ahead
-/// ([`InsertionCheck::parse_ahead`]), must judge as the first.
+/// and whether the first check needed the baseline.
 fn judged_both_ways(lang: &str, fixture: &str, candidates: &[&str]) -> String {
     let lang = language_for(lang, "").expect("grammar");
     let f = baton_test_support::Fixture::parse(fixture);
@@ -549,17 +548,9 @@ fn judged_both_ways(lang: &str, fixture: &str, candidates: &[&str]) -> String {
     let verdict = |kept: bool| if kept { "kept" } else { "worse" };
     let mut out = String::new();
     for c in candidates {
-        let (first, full, ahead) = (check(), check(), check());
+        let (first, full) = (check(), check());
         let lazy = verdict(first.not_worse(c));
-        let needed = if first.needed_baseline() { "baseline parsed" } else { "no baseline" };
-        // Parsed ahead (as while the model works), the baseline changes neither the verdict nor
-        // whether it was needed.
-        ahead.parse_ahead();
-        assert_eq!(
-            (verdict(ahead.not_worse(c)), ahead.needed_baseline()),
-            (lazy, first.needed_baseline()),
-            "{c:?} with the baseline parsed ahead"
-        );
+        let needed = if first.parsed_baseline() { "baseline parsed" } else { "no baseline" };
         full.before();
         out.push_str(&format!("{c:?}: {lazy} ({needed}), {} with the baseline first\n", verdict(full.not_worse(c))));
     }
@@ -636,42 +627,6 @@ proptest::proptest! {
                     fresh <= check.before(),
                     "{:?} at {}: {:?} errors incrementally, {} from scratch, {} before",
                     candidate, at, check.errors_with(&candidate), fresh, check.before()
-                );
-            }
-        }
-    }
-}
-
-proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
-
-    /// A check whose baseline was parsed ahead (as while the model works) keeps and drops the
-    /// candidates a check without it does, in the same order, and needs the baseline for the same
-    /// ones: only where the candidates' parses start from differs.
-    #[test]
-    fn parsing_ahead_changes_no_verdict(
-        line in 0usize..20,
-        column in 0usize..20,
-        candidates in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(vec![
-            "x", "return x", "(", ")", ":", "'", "\n", "\n    ", "if x:", "for i in", "#", "    ", ",",
-        ]), 1..5), 1..3),
-    ) {
-        let text = "import os\n\nclass A:\n    def f(self, a, b):\n        x = a + b\n        if x > 1:\n            return x\n        return [a, b]\n\n\ndef h(n):\n    total = 0\n    for i in range(n):\n        total += \n    return total\n";
-        let language = language_for("python", "").expect("grammar");
-        let rope = Rope::from_str(text);
-        let line = line % rope.len_lines();
-        let at = rope.char_to_byte(rope.line_to_char(line) + column.min(rope.line(line).len_chars().saturating_sub(1)));
-        let syntax = Syntax::parse(language, &rope).expect("parses");
-        let check = || {
-            InsertionCheck::new(syntax.clone(), rope.clone(), at, 0, None).map(|c| c.with_budget(Duration::from_secs(10)))
-        };
-        if let (Some(lazy), Some(ahead)) = (check(), check()) {
-            ahead.parse_ahead();
-            for candidate in candidates.iter().map(|pieces| pieces.concat()) {
-                proptest::prop_assert_eq!(
-                    (ahead.not_worse(&candidate), ahead.needed_baseline()),
-                    (lazy.not_worse(&candidate), lazy.needed_baseline()),
-                    "{:?} at {}", candidate, at
                 );
             }
         }

@@ -1016,7 +1016,7 @@ STEPS_ENV = "BATON_STEP_MARKS"
 STEP_NAMES = {1: "input read", 2: "body framed", 3: "body classified", 4: "didChange start",
               5: "didChange end", 6: "completion start", 7: "snapshot", 8: "model asked",
               9: "request ready", 10: "answer head", 11: "text collected", 12: "checked",
-              13: "completion end", 14: "writer got", 15: "written", 16: "check prepared"}
+              13: "completion end", 14: "writer got", 15: "written"}
 COMPLETION_START, INPUT_READ, WRITTEN = 6, 1, 15
 # The first requests of a run are left out of the step table: they warm the server up.
 STEPS_WARMUP = 10
