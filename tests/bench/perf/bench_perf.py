@@ -50,7 +50,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -846,11 +845,11 @@ def run_floor(kind: ServerKind, model: ModelProcess, text: str, cursor: tuple[in
 
 def median_of_runs(runs: list[dict]) -> dict:
     """The first of `runs` (overhead runs of one row; its other numbers stand for the row) with
-    its p50 and p99 replaced by the medians of all the runs' (runs without a number left out;
-    None when none has one), and every run's own `(p50, p99)` kept under `runs`."""
+    its p50 and p99 replaced by the medians of all the runs' (nearest rank, as the memory row's;
+    runs without a number left out, None when none has one), and every run's own `(p50, p99)`
+    kept under `runs`."""
     def median(key: str):
-        values = [r[key] for r in runs if r.get(key) is not None]
-        return statistics.median(values) if values else None
+        return percentile([r[key] for r in runs if r.get(key) is not None], 50)
     return {**runs[0], "p50": median("p50"), "p99": median("p99"),
             "runs": [(r.get("p50"), r.get("p99")) for r in runs]}
 
