@@ -19,6 +19,8 @@
 #   --out DIR          results folder (default target/bench-quality)
 #   --resume           keep OUT/results.jsonl and skip the requests it already has
 #   --model-url URL    use this running llama-server instead of starting one
+#   --settings JSON    merged into Baton's initializationOptions for a variant run, e.g.
+#                      '{"completion": {"cross_file_tokens": 256}}' (printed with the table)
 #   --report-only      print the table of OUT/results.jsonl again
 #   --replay RESULTS   answer from the raw answers recorded in RESULTS (results.jsonl files,
 #                      comma-separated) instead of a live model (replay_model.py): compares
@@ -67,7 +69,7 @@ while [ $# -gt 0 ]; do
         --report-only) REPORT_ONLY=1; shift ;;
         --compare) COMPARE="${2:?--compare needs a results file}"; shift 2 ;;
         --replay) REPLAY="${2:?--replay needs results files}"; shift 2 ;;
-        --tasks | --multi-tasks | --xfile-holes | --kinds | --placements)
+        --tasks | --multi-tasks | --xfile-holes | --kinds | --placements | --settings)
             [ $# -ge 2 ] || die "$1 needs a value"
             pass+=("$1" "$2"); shift 2 ;;
         --resume) pass+=("$1"); shift ;;

@@ -396,10 +396,18 @@ def parse_log(text: str) -> dict:
     return out
 
 
+def merged(base: dict, extra: dict) -> dict:
+    """`base` with `extra` merged in: objects key by key (recursively), any other value replaced."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 class Baton:
     """One fresh `baton` process per request."""
 
-    def __init__(self, binary: str, model_url: str, work: Path):
+    def __init__(self, binary: str, model_url: str, work: Path, settings: dict | None = None):
         self.binary = binary
         self.model_url = model_url
         self.work = work
@@ -424,6 +432,8 @@ class Baton:
             # Greedy, as the raw baseline (Baton's default is 0.1).
             "completion": {"temperature": 0.0},
         }
+        # Settings of a variant run (--settings), e.g. {"completion": {"cross_file_tokens": 256}}.
+        self.init_options = merged(self.init_options, settings or {})
 
     def version(self) -> str:
         return subprocess.run([self.binary, "--version"], capture_output=True, text=True,
@@ -880,7 +890,16 @@ def main() -> int:
     ap.add_argument("--allow-unsandboxed", action="store_true")
     ap.add_argument("--command", help="the command line to print with the table")
     ap.add_argument("--meta", default="{}", help="JSON object printed above the table")
+    ap.add_argument("--settings", default="{}",
+                    help="JSON object merged into Baton's initializationOptions (README's settings), "
+                         "for a variant run, e.g. '{\"completion\": {\"cross_file_tokens\": 256}}'")
     args = ap.parse_args()
+    try:
+        settings = json.loads(args.settings)
+    except ValueError as e:
+        ap.error(f"--settings is not JSON: {e}")
+    if not isinstance(settings, dict):
+        ap.error("--settings must be a JSON object")
 
     if args.ablation:
         runs = []
@@ -935,8 +954,10 @@ def main() -> int:
 
     sandbox = Sandbox(args.allow_unsandboxed) if any(r["kind"] != "xfile" for r in requests) else None
     work = Path(tempfile.mkdtemp(prefix="bench-quality-"))
-    baton = Baton(os.path.abspath(args.baton), args.model_url, work)
+    baton = Baton(os.path.abspath(args.baton), args.model_url, work, settings)
     meta.setdefault("baton", baton.version())
+    if settings:
+        meta.setdefault("settings", settings)
     if sandbox:
         meta["checks"] = f"sandbox {sandbox.kind}, {CHECK_TIMEOUT_S:.0f} s limit"
     log(f"{len(requests)} requests ({len(done)} already done); {baton.version()}; model {args.model_url}")
