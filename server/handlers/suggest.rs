@@ -136,7 +136,8 @@ fn release(state: &State, uri: &str, snapshot: DocSnapshot, stamp: Option<TreeSt
 /// Cross-file context for a suggestion at `cursor` in `doc` ([`crate::conductor::context`]):
 /// snippets and definitions from the other open documents of its language (the most recently
 /// edited, [`Recent`]) and the recently edited closed ones, within
-/// `completion.cross_file_tokens`. Never from a file matching the
+/// `completion.cross_file_tokens`; none on a line not yet begun
+/// ([`crate::conductor::context::offered_at`]). Never from a file matching the
 /// secret patterns, nor their lines that assign a literal to a secret-sounding name.
 pub(super) fn other_documents(
     state: &State,
@@ -145,7 +146,7 @@ pub(super) fn other_documents(
     settings: &crate::config::Settings,
 ) -> Vec<Excerpt> {
     let c = &settings.completion;
-    if !c.other_documents || c.cross_file_tokens == 0 {
+    if !c.other_documents || c.cross_file_tokens == 0 || !crate::conductor::context::offered_at(&doc.rope, cursor) {
         return Vec::new();
     }
     let patterns = &settings.secrets.patterns;

@@ -178,7 +178,9 @@ async fn other_open_documents_are_offered_as_context() {
     let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     client.open("file:///work/project/src/util.rs", "rust", "pub fn helper() -> i32 { 7 }\n").await;
     client.open("file:///work/project/notes.md", "markdown", "# not code\n").await;
-    let (text, line, col) = cursor(FIXTURE);
+    // On a begun line: an empty one gets no other document (tests/wire/context.rs).
+    let (text, line, col) =
+        cursor("use std::collections::HashMap;\n\nfn add(a: i32, b: i32) -> i32 {\n    a + $0\n}\n");
     client.open(URI, "rust", &text).await;
     client.inline(URI, line, col, true).await;
     let req = model.requests().into_iter().find(|r| r.path == "/v1/completions").expect("request");

@@ -28,7 +28,7 @@ async fn the_prompt_holds_the_most_similar_snippet_of_another_document_not_its_f
     let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     client.open(SETTINGS, "python", &settings_module()).await;
     let (text, line, col) = cursor(
-        "import csv\n\n\ndef read_table(path):\n    rows = []\n    with open(path) as handle:\n        for record in csv.reader(handle):\n            $0\n",
+        "import csv\n\n\ndef read_table(path):\n    rows = []\n    with open(path) as handle:\n        for record in csv.reader(handle):\n            rows.$0\n",
     );
     client.open(CURRENT, "python", &text).await;
     client.inline(CURRENT, line, col, true).await;
@@ -40,4 +40,23 @@ async fn the_prompt_holds_the_most_similar_snippet_of_another_document_not_its_f
     assert!(prompt.contains("# Path: /work/project/app/report.py\n"), "{prompt}");
     assert!(!prompt.contains("FIRST_LINE_MARKER"), "not the other document's first lines: {prompt}");
     assert!(!prompt.contains("django-insecure"), "never its secret: {prompt}");
+}
+
+/// On a line not yet begun the prompt holds no other document: there the cross-file benchmark
+/// found that other code leads the model away (conductor/context.rs `offered_at`).
+#[tokio::test]
+async fn an_empty_line_gets_no_other_document() {
+    let model = ModelServer::start().await;
+    model.set_default(Reply::text("rows.append(normalize_record(record))"));
+    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
+    client.open(SETTINGS, "python", &settings_module()).await;
+    let (text, line, col) = cursor(
+        "import csv\n\n\ndef read_table(path):\n    rows = []\n    with open(path) as handle:\n        for record in csv.reader(handle):\n            $0\n",
+    );
+    client.open(CURRENT, "python", &text).await;
+    client.inline(CURRENT, line, col, true).await;
+    let req = model.requests().into_iter().find(|r| r.path == "/v1/completions").expect("a FIM request");
+    let prompt = req.body["prompt"].as_str().unwrap_or_default();
+    assert!(prompt.starts_with("<|fim_prefix|>import csv\n"), "the document's own text only: {prompt}");
+    assert!(!prompt.contains("Path:") && !prompt.contains("load_rows"), "{prompt}");
 }

@@ -147,9 +147,9 @@ async fn a_document_without_a_tree_keeps_its_languages_comment_syntax() {
     client.open("file:///p/util.py", "python", "def helper():\n    return 7\n").await;
     // Over the line limit: no tree, but still Python: excerpts are headed with `#`, not `//`.
     // (It calls `helper`: other documents' context is ranked by similarity to the cursor's code.)
-    let text = format!("# {}\ndef main():\n    helper()\n    ", "x".repeat(40 * 1024));
+    let text = format!("# {}\ndef main():\n    helper()\n    x = ", "x".repeat(40 * 1024));
     client.open("file:///p/main.py", "python", &text).await;
-    client.inline("file:///p/main.py", 3, 4, true).await;
+    client.inline("file:///p/main.py", 3, 8, true).await;
     let prompt = prompts(&model).pop().unwrap_or_default();
     assert!(prompt.starts_with("<|fim_prefix|># Path: /p/util.py\ndef helper():\n"), "{prompt}");
 }

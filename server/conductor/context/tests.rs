@@ -305,3 +305,21 @@ fn the_most_recently_edited_documents_are_picked() {
     few.offer(5, "d");
     assert_eq!(few.keys().collect::<Vec<_>>(), ["d", "a", "b", "c"]);
 }
+
+/// Other documents are offered only on a begun line: on an empty one (at its start or at the end
+/// of its indentation) they led the model away on the cross-file benchmark.
+#[test]
+fn other_documents_are_offered_once_the_line_has_begun() {
+    let rope = Rope::from_str("def f(x):\n    \n    y = x.\n\t𝒳\n");
+    let at = |line: usize, col: usize| offered_at(&rope, rope.line_to_char(line) + col);
+    assert!(!at(1, 0), "column 0 of an empty line");
+    assert!(!at(1, 4), "the end of the indentation");
+    assert!(!at(2, 4), "before the line's text, at the end of its indentation");
+    assert!(at(2, 10), "after `y = x.`");
+    assert!(at(3, 2), "after an astral character");
+    assert!(!at(3, 1), "after a tab only");
+    assert!(at(0, 3));
+    assert!(!offered_at(&rope, usize::MAX), "past the end: the last, empty line");
+    let blanks = Rope::from_str(&format!("{}x", " ".repeat(10_000)));
+    assert!(!offered_at(&blanks, 10_001), "a line read no further than its first 400 chars");
+}
