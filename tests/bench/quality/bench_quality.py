@@ -9,7 +9,7 @@ in the same run, the raw model behind it, on fill-in-the-middle holes:
   (both chosen deterministically from the task id). Scored by functional pass@1 (the problem's
   `check` run in a subprocess under bubblewrap: no network, a throwaway directory, a time limit)
   and exact match.
-- `xfile`: lines of a real multi-file package (PyPI `packaging`) that call something imported from
+- `xfile`: lines of a real multi-file package (PyPI `packaging`, or `requests`) that call something imported from
   a sibling module, asked once with only that file open and once with the defining module open
   too. Scored by exact match, whitespace-normalized match and whether the cross-file name appears.
 
@@ -735,7 +735,8 @@ def report(results: list[dict], command: str, meta: dict) -> str:
                            + f"  lost {lost}, won {won}, p = {sign_test(lost, won):.2g}")
     if xf:
         out.append("")
-        out.append("Cross-file (PyPI packaging): exact / whitespace-normalized line / cross-file name present (n holes)")
+        pkgs = sorted({r["task_id"].split("/")[0] for r in xf})
+        out.append(f"Cross-file (PyPI {', '.join(pkgs)}): exact / whitespace-normalized line / cross-file name present (n holes)")
         head = f"{'placement':<9} {'condition':<10} {'n':>4}  " + "  ".join(
             f"{VARIANT_TITLES[v]:^21}" for v in VARIANTS)
         out.append(head)
@@ -871,7 +872,7 @@ def main() -> int:
     ap.add_argument("--model-url", default="http://127.0.0.1:8080", help="llama-server base URL")
     ap.add_argument("--humaneval", help="HumanEval.jsonl.gz")
     ap.add_argument("--xfile-src", help="folder holding the cross-file package")
-    ap.add_argument("--xfile-package", default="packaging")
+    ap.add_argument("--xfile-package", default="packaging", help="the package folder under --xfile-src")
     ap.add_argument("--tasks", type=int, default=None,
                     help="HumanEval tasks: N spread evenly over the 164 (task i*164//N); default all")
     ap.add_argument("--multi-tasks", type=int, default=None,
