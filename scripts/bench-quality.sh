@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Quality benchmark for inline suggestions (issue 13): HumanEval single-line and multi-line
 # infilling scored by functional pass@1 and exact match, plus a cross-file variant on the PyPI
-# package `packaging` (or `requests`), through the real `baton` binary over stdio against the local model of
-# scripts/local-model.sh, with the raw model's answer to the same prompt measured in the same run.
+# package `packaging` (or `requests`), through the real `baton` binary over stdio against the
+# local model of scripts/local-model.sh, with the raw model's answer to the same prompt measured
+# in the same run.
 # Prints one table and the command; one JSON line per request in OUT/results.jsonl.
 # Run after `scripts/local-model.sh prepare`. Driver: tests/bench/quality/bench_quality.py.
 #

@@ -420,7 +420,8 @@ impl Query {
 pub(crate) fn offered_at(rope: &Rope, cursor: usize) -> bool {
     let cursor = cursor.min(rope.len_chars());
     let line_start = rope.line_to_char(rope.char_to_line(cursor));
-    // A begun line shows within its first few hundred chars; a longer run of blanks is empty.
+    // Read no further than that: the request's cost does not grow with the line (a run of
+    // blanks that long counts as an empty line).
     rope.slice(line_start..cursor).chars().take(MAX_LINE_BYTES).any(|c| !c.is_whitespace())
 }
 
