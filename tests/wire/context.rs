@@ -21,19 +21,31 @@ fn settings_module() -> String {
     s
 }
 
-#[tokio::test]
-async fn the_prompt_holds_the_most_similar_snippet_of_another_document_not_its_first_lines() {
+/// The code at the cursor: a loop over CSV records, the cursor at the start of its body's line
+/// (`$0`) after `typed`.
+fn current_document(typed: &str) -> String {
+    format!(
+        "import csv\n\n\ndef read_table(path):\n    rows = []\n    with open(path) as handle:\n        for record in csv.reader(handle):\n            {typed}$0\n"
+    )
+}
+
+/// The prompt Baton sends for a suggestion at the cursor of `current_document(typed)`, with the
+/// settings module open beside it.
+async fn prompt_after(typed: &str) -> String {
     let model = ModelServer::start().await;
     model.set_default(Reply::text("rows.append(normalize_record(record))"));
     let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
     client.open(SETTINGS, "python", &settings_module()).await;
-    let (text, line, col) = cursor(
-        "import csv\n\n\ndef read_table(path):\n    rows = []\n    with open(path) as handle:\n        for record in csv.reader(handle):\n            rows.$0\n",
-    );
+    let (text, line, col) = cursor(&current_document(typed));
     client.open(CURRENT, "python", &text).await;
     client.inline(CURRENT, line, col, true).await;
     let req = model.requests().into_iter().find(|r| r.path == "/v1/completions").expect("a FIM request");
-    let prompt = req.body["prompt"].as_str().unwrap_or_default();
+    req.body["prompt"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_prompt_holds_the_most_similar_snippet_of_another_document_not_its_first_lines() {
+    let prompt = prompt_after("rows.").await;
     let snippet = "def load_rows(path):\n    rows = []\n    with open(path) as handle:\n        for record in csv.reader(handle):\n            rows.append(normalize_record(record))\n    return rows\n";
     let header = prompt.find("# Path: /work/project/app/settings.py\n").expect("the other document's path");
     assert!(prompt[header..].contains(snippet), "the similar window is in the prompt: {prompt}");
@@ -46,17 +58,7 @@ async fn the_prompt_holds_the_most_similar_snippet_of_another_document_not_its_f
 /// found that other code leads the model away (conductor/context.rs `offered_at`).
 #[tokio::test]
 async fn an_empty_line_gets_no_other_document() {
-    let model = ModelServer::start().await;
-    model.set_default(Reply::text("rows.append(normalize_record(record))"));
-    let client = Client::start(baton!(), rich_capabilities(), openai_options(&model.base_url())).await;
-    client.open(SETTINGS, "python", &settings_module()).await;
-    let (text, line, col) = cursor(
-        "import csv\n\n\ndef read_table(path):\n    rows = []\n    with open(path) as handle:\n        for record in csv.reader(handle):\n            $0\n",
-    );
-    client.open(CURRENT, "python", &text).await;
-    client.inline(CURRENT, line, col, true).await;
-    let req = model.requests().into_iter().find(|r| r.path == "/v1/completions").expect("a FIM request");
-    let prompt = req.body["prompt"].as_str().unwrap_or_default();
+    let prompt = prompt_after("").await;
     assert!(prompt.starts_with("<|fim_prefix|>import csv\n"), "the document's own text only: {prompt}");
     assert!(!prompt.contains("Path:") && !prompt.contains("load_rows"), "{prompt}");
 }
