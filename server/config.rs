@@ -182,8 +182,9 @@ pub(crate) struct CompletionSettings {
     pub(crate) multiline: bool,
     /// Add context from other open (and recently edited) documents of the same language to the
     /// prompt: their windows most similar to the code before the cursor, and the signatures of
-    /// names used near the cursor that they define. Files matching `secrets.patterns` are never
-    /// read, nor lines that assign a literal to a secret-sounding name.
+    /// names used near the cursor that they define; only once the cursor's line has begun.
+    /// Files matching `secrets.patterns` are never read, nor lines that assign a literal to a
+    /// secret-sounding name.
     pub(crate) other_documents: bool,
     /// Budget of the context from other documents (`other_documents`), in tokens (estimated at
     /// 4 bytes a token), on top of `context_tokens`: definitions take up to half, the most
