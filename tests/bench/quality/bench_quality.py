@@ -9,9 +9,10 @@ in the same run, the raw model behind it, on fill-in-the-middle holes:
   (both chosen deterministically from the task id). Scored by functional pass@1 (the problem's
   `check` run in a subprocess under bubblewrap: no network, a throwaway directory, a time limit)
   and exact match.
-- `xfile`: lines of a real multi-file package (PyPI `packaging`, or `requests`) that call something imported from
-  a sibling module, asked once with only that file open and once with the defining module open
-  too. Scored by exact match, whitespace-normalized match and whether the cross-file name appears.
+- `xfile`: lines of a real multi-file package (PyPI `packaging`, or `requests`) that call
+  something imported from a sibling module, asked once with only that file open and once with
+  the defining module open too. Scored by exact match, whitespace-normalized match and whether
+  the cross-file name appears.
 
 Each hole is asked at up to three cursor placements: `indent` (end of the hole line's
 indentation), `col0` (column 0 of the empty hole line), `mid` (after the first 40% of the hole
