@@ -26,11 +26,14 @@ pub(crate) struct Cache {
     entries: VecDeque<Entry>,
 }
 
-fn before(rope: &Rope, cursor: usize) -> String {
+/// The text before `cursor` (a char index) that must be unchanged for a suggestion made there
+/// to apply: at most [`KEY_BEFORE`] chars.
+pub(crate) fn key_before(rope: &Rope, cursor: usize) -> String {
     rope.slice(cursor.saturating_sub(KEY_BEFORE)..cursor).to_string()
 }
 
-fn after(rope: &Rope, cursor: usize) -> String {
+/// The text after `cursor` (a char index) that must be unchanged: at most [`KEY_AFTER`] chars.
+pub(crate) fn key_after(rope: &Rope, cursor: usize) -> String {
     rope.slice(cursor..(cursor + KEY_AFTER).min(rope.len_chars())).to_string()
 }
 
@@ -42,8 +45,8 @@ impl Cache {
         self.entries.push_front(Entry {
             doc: doc.to_owned(),
             cursor,
-            before: before(rope, cursor),
-            after: after(rope, cursor),
+            before: key_before(rope, cursor),
+            after: key_after(rope, cursor),
             text: text.to_owned(),
         });
         self.entries.truncate(capacity.max(1));
@@ -68,7 +71,7 @@ impl Cache {
                 return None;
             }
             let rest: String = suggestion.collect();
-            let unchanged = before(rope, e.cursor) == e.before && after(rope, cursor) == e.after;
+            let unchanged = key_before(rope, e.cursor) == e.before && key_after(rope, cursor) == e.after;
             unchanged.then_some(rest)
         })
     }

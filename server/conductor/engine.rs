@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use futures::StreamExt;
 use parking_lot::{Mutex, MutexGuard};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::providers::{GenerateRequest, Provider, ProviderError};
 use crate::step_marks::{self, Step};
@@ -18,6 +18,7 @@ use crate::text::position::line_len_chars;
 use super::cache::Cache;
 use super::debounce::Typing;
 use super::fim;
+use super::in_flight::{self, Call, Finished, InFlight, Progress};
 use super::postprocess::{self, Surroundings};
 use super::{CompletionConfig, DocSnapshot, Excerpt};
 
@@ -96,6 +97,8 @@ pub struct Conductor {
     /// (`f64` bits; 0: none yet), for the debounce.
     model_ms: AtomicU64,
     pub(crate) counters: Counters,
+    /// The model call in flight per document, shared by the requests its answer can serve.
+    in_flight: InFlight,
     /// Next edit suggestions: edit histories and counters.
     pub(crate) nes: super::nes::Nes,
     /// Indexes of other documents for cross-file context.
@@ -123,6 +126,7 @@ impl Conductor {
     /// Forgets a closed document.
     pub(crate) fn forget(&self, doc: &str) {
         self.typing.remove(doc);
+        self.in_flight.cancel_document(doc);
         let mut last_region = self.last_region.lock();
         if last_region.as_ref().is_some_and(|(key, _)| key == doc) {
             *last_region = None;
@@ -222,19 +226,27 @@ impl Conductor {
     }
 
     /// Computes a suggestion for `request`. `on_model_call` runs when (and only when) the model
-    /// is asked; what it returns lives until the answer is in.
+    /// is asked or a call in flight is waited for; what it returns lives until the answer is in.
+    ///
+    /// A model call outlives its request ([`in_flight`]): when the document's call in flight may
+    /// still serve the cursor (the text typed since it started agrees with its answer so far),
+    /// the request waits for it, with no debounce and no new call, and is answered the rest of
+    /// the answer past the typed text. Otherwise that call is cancelled, and after the debounce
+    /// the request starts its own.
     ///
     /// The request ends early, answered [`Outcome::Superseded`], as soon as a newer one for the
-    /// same document begins.
+    /// same document begins (the call goes on for the newer one to use).
     ///
-    /// Errors: [`CompletionError::Provider`] when the model request fails.
+    /// Errors: [`CompletionError::Provider`] when the model request fails (reported to the
+    /// first request that waits for the failed call's end).
     pub(crate) async fn complete<G>(
         &self,
         request: CompletionRequest<'_>,
         on_model_call: impl FnOnce() -> G,
     ) -> Result<Outcome, CompletionError> {
-        let CompletionRequest { ticket, doc, cursor, config, debounce, .. } = request;
+        let CompletionRequest { ticket, doc, cursor, debounce, .. } = request;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let arrived = Instant::now();
         let cursor = cursor.min(doc.rope.len_chars());
         let replace = tail_at(doc, cursor).map_or(0, |t| t.chars().count());
         // The cache holds merged text, and only answers while the text after the cursor (so
@@ -244,27 +256,152 @@ impl Conductor {
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Outcome::Suggestion(Suggestion { text, replace, cached: true }));
         }
-        if let Some(d) = debounce
-            && !self.wait(ticket, d).await
-        {
-            self.counters.superseded.fetch_add(1, Ordering::Relaxed);
-            return Ok(Outcome::Superseded);
+        // Keyed by the ticket's key: a panel's calls and ghost text's do not cancel each other.
+        let mut joined = self.in_flight.joinable(&ticket.doc, &doc.rope, cursor);
+        let mut on_model_call = Some(on_model_call);
+        let mut _busy = None;
+        // At most twice: a joined call that cannot serve the cursor after all, then our own.
+        for _ in 0..2 {
+            let (call, typed) = match joined.take() {
+                Some(joined) => joined,
+                None => {
+                    // The debounce runs from the keystroke: after a joined call that could not
+                    // serve the cursor, usually none of it is left.
+                    let rest = debounce.map_or(Duration::ZERO, |d| d.saturating_sub(arrived.elapsed()));
+                    if !self.wait(ticket, rest).await {
+                        self.counters.superseded.fetch_add(1, Ordering::Relaxed);
+                        return Ok(Outcome::Superseded);
+                    }
+                    (self.start_call(&request, &ticket.doc), String::new())
+                }
+            };
+            if let Some(f) = on_model_call.take() {
+                _busy = Some(f());
+            }
+            let finished = match self.await_call(ticket, &call, &typed).await? {
+                Awaited::Superseded => {
+                    self.counters.superseded.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Outcome::Superseded);
+                }
+                Awaited::Finished(finished) => finished,
+                Awaited::Unfinished => Finished::Nothing("the model call was cancelled"),
+            };
+            let text = match finished {
+                Finished::Text(text) if typed.is_empty() => Some(text),
+                Finished::Nothing(why) if typed.is_empty() => return Ok(Outcome::Nothing(why)),
+                Finished::Text(text) => {
+                    text.strip_prefix(typed.as_str()).filter(|rest| !rest.is_empty()).map(str::to_owned)
+                }
+                Finished::Nothing(_) => None,
+            };
+            if let Some(text) = text {
+                return Ok(Outcome::Suggestion(Suggestion { text, replace, cached: false }));
+            }
+            // The call waited for ended without an answer for this cursor: ask for one.
         }
+        Ok(Outcome::Nothing("the model call was cancelled"))
+    }
 
+    /// Starts the model call for `request` at its cursor as the call in flight for `key` (the
+    /// ticket's key), cancelling the one before: a task streams the answer into the call's
+    /// progress.
+    fn start_call(&self, request: &CompletionRequest<'_>, key: &str) -> Arc<Call> {
+        let CompletionRequest { doc, cursor, others, config, provider, .. } = *request;
+        let cursor = cursor.min(doc.rope.len_chars());
+        let post = Post::new(doc, cursor, &config);
+        let generate = prepare(doc, cursor, others, &config, provider, post.tail.as_deref());
+        self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
+        step_marks::mark(Step::ModelAsked);
+        let (progress, watch) = watch::channel(Progress::default());
+        let error = Arc::new(Mutex::new(None));
+        let task = {
+            let (provider, post, error) = (provider.clone(), post.clone(), error.clone());
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let streamed = stream_answer(&provider, generate, post.surroundings(), |delta| {
+                    progress.send_modify(|p| p.raw.push_str(delta));
+                })
+                .await;
+                if let Err(e) = streamed {
+                    *error.lock() = Some(e);
+                }
+                progress.send_modify(|p| p.ended = Some(started.elapsed()));
+            })
+        };
+        let call = Arc::new(Call::new(post, watch, error, task.abort_handle()));
+        self.in_flight.insert(key, call.clone());
+        call
+    }
+
+    /// Waits for `call` to end, for a request whose text typed since the call started is
+    /// `typed`; ends early when a newer request begins or the typed text stops agreeing with the
+    /// answer so far (then the call is cancelled).
+    ///
+    /// Errors: the call's, when the model request failed and this is the first to see it.
+    async fn await_call(&self, ticket: &Ticket, call: &Call, typed: &str) -> Result<Awaited, ProviderError> {
+        let key = ticket.doc.as_str();
         let notified = ticket.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if !self.is_current(ticket) {
-            return Ok(Outcome::Superseded);
+            return Ok(Awaited::Superseded);
         }
-        let _in_flight = on_model_call();
-        let text = match self.ask(request, config.temperature, notified).await? {
-            Asked::Text(text) => text,
-            Asked::Superseded => return Ok(Outcome::Superseded),
-            Asked::Nothing(why) => return Ok(Outcome::Nothing(why)),
+        let mut progress = call.progress.clone();
+        loop {
+            {
+                let p = progress.borrow_and_update();
+                if p.ended.is_some() {
+                    break;
+                }
+                if !in_flight::agrees(typed, &p.raw) {
+                    drop(p);
+                    self.in_flight.cancel(key, call);
+                    return Ok(Awaited::Unfinished);
+                }
+            }
+            tokio::select! {
+                changed = progress.changed() => if changed.is_err() {
+                    // The task ended without an answer: cancelled for a newer request.
+                    return Ok(if self.is_current(ticket) { Awaited::Unfinished } else { Awaited::Superseded });
+                },
+                _ = &mut notified => return Ok(Awaited::Superseded),
+            }
+        }
+        step_marks::mark(Step::TextCollected);
+        let finished = self.finish_call(call);
+        // Its answer is in the cache now: the call's snapshot is let go.
+        self.in_flight.cancel(key, call);
+        finished.map(Awaited::Finished)
+    }
+
+    /// Cleans and checks an ended call's answer once, for every request that waits for it; a
+    /// suggestion goes into the cache at the call's cursor.
+    ///
+    /// Errors: the model request's, to the first caller only (later ones get nothing).
+    fn finish_call(&self, call: &Call) -> Result<Finished, ProviderError> {
+        let mut finished = call.finished.lock();
+        if let Some(f) = &*finished {
+            return Ok(f.clone());
+        }
+        if let Some(e) = call.error.lock().take() {
+            *finished = Some(Finished::Nothing("the model request failed"));
+            return Err(e);
+        }
+        let (raw, elapsed) = {
+            let p = call.progress.borrow();
+            (p.raw.clone(), p.ended.unwrap_or_default())
         };
-        self.lock_cache().insert(&doc.key, &doc.rope, cursor, &text, config.cache_size);
-        Ok(Outcome::Suggestion(Suggestion { text, replace, cached: false }))
+        self.observe_model_time(elapsed);
+        let post = &call.post;
+        let f = match self.finish(post, &raw, elapsed) {
+            Ok(text) => {
+                self.lock_cache().insert(&post.doc.key, &post.doc.rope, post.cursor, &text, post.cache_size);
+                Finished::Text(text)
+            }
+            Err(why) => Finished::Nothing(why),
+        };
+        *finished = Some(f.clone());
+        Ok(f)
     }
 
     /// Up to `count` more suggestions for `request` besides `first` (its [`Outcome::Suggestion`]
@@ -319,9 +456,10 @@ impl Conductor {
         kept
     }
 
-    /// One model call for `request` at `temperature`: the answer streamed until it is finished,
-    /// cleaned, and kept only if it does not make the parse worse (merged with a closing tail
-    /// after the cursor). Ends [`Asked::Superseded`] when `notified` fires (a newer request).
+    /// One model call for `request` at `temperature`, owned by the caller (not shared, not
+    /// cached): the answer streamed until it is finished, cleaned, and kept only if it does not
+    /// make the parse worse ([`Conductor::finish`]). Ends [`Asked::Superseded`] when `notified`
+    /// fires (a newer request).
     ///
     /// Errors: the provider's, when the model request fails.
     async fn ask(
@@ -332,46 +470,14 @@ impl Conductor {
     ) -> Result<Asked, ProviderError> {
         let CompletionRequest { doc, cursor, others, config, provider, .. } = request;
         let cursor = cursor.min(doc.rope.len_chars());
-        let surroundings_owned = surroundings(doc, cursor);
-        let tail = tail_at(doc, cursor);
-        let t_prepare = Instant::now();
         let config = CompletionConfig { temperature, ..config };
-        let request = prepare(doc, cursor, others, &config, provider, tail.as_deref());
-        let prepare_us = t_prepare.elapsed().as_micros();
-        let rules = *postprocess_rules();
+        let post = Post::new(doc, cursor, &config);
+        let generate = prepare(doc, cursor, others, &config, provider, post.tail.as_deref());
         self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
-        let indent_blocks = language_of(doc).is_some_and(|l| l.info.indent_blocks);
-        // A tail of closers is replaced by the suggestion: cleaning sees the text after it, so a
-        // multi-line suggestion may follow an auto-closed `)`.
-        let after = &surroundings_owned.after[tail.as_deref().map_or(0, str::len)..];
-        let s = Surroundings {
-            line_before: &surroundings_owned.line_before,
-            prev_line: &surroundings_owned.prev_line,
-            after,
-            indent_blocks,
-            multiline: config.multiline,
-            rules,
-        };
-        let collect = async {
-            step_marks::mark(Step::ModelAsked);
-            let mut stream = provider.generate(request).await?;
-            // Bounded: the provider ends the stream at `max_tokens` worth of text
-            // (`providers::limits::text_budget`).
-            let mut raw = String::new();
-            while let Some(delta) = stream.next().await {
-                let delta = delta?;
-                raw.push_str(&delta);
-                let lines = raw.trim_start_matches('\n').matches('\n').count();
-                // Dropping the stream closes the connection, so the model stops generating.
-                if lines >= MAX_LINES || (delta.contains('\n') && postprocess::is_finished(&raw, s)) {
-                    break;
-                }
-            }
-            Ok::<_, ProviderError>(raw)
-        };
+        step_marks::mark(Step::ModelAsked);
         let t_model = Instant::now();
         let raw = tokio::select! {
-            r = collect => r?,
+            r = stream_answer(provider, generate, post.surroundings(), |_| {}) => r?,
             _ = notified => {
                 self.counters.superseded.fetch_add(1, Ordering::Relaxed);
                 return Ok(Asked::Superseded);
@@ -380,40 +486,49 @@ impl Conductor {
         step_marks::mark(Step::TextCollected);
         let model_time = t_model.elapsed();
         self.observe_model_time(model_time);
-        let model_us = model_time.as_micros();
+        Ok(match self.finish(&post, &raw, model_time) {
+            Ok(text) => Asked::Text(text),
+            Err(why) => Asked::Nothing(why),
+        })
+    }
+
+    /// A model's raw answer made a suggestion at `post`'s cursor: cleaned, and kept only if it
+    /// does not make the parse worse (merged with a closing tail after the cursor). `model_time`
+    /// is logged with the phases.
+    ///
+    /// Errors: why nothing is left (for logs).
+    fn finish(&self, post: &Post, raw: &str, model_time: Duration) -> Result<String, &'static str> {
+        let (doc, cursor, tail) = (&post.doc, post.cursor, post.tail.as_deref());
+        let s = post.surroundings();
         let t_clean = Instant::now();
         tracing::trace!(%raw, "raw middle");
-        let Some(text) = postprocess::clean(&raw, s) else {
-            return Ok(Asked::Nothing("the model's answer was empty after cleaning"));
+        let Some(text) = postprocess::clean(raw, s) else {
+            return Err("the model's answer was empty after cleaning");
         };
         let clean_us = t_clean.elapsed().as_micros();
         let t_parse = Instant::now();
         // Built after the answer: the check parses the text around the cursor only when the
         // answer needs it (`syntax::InsertionCheck::not_worse`).
-        let check = if rules.parse_check { self.parse_check(doc, cursor, tail.as_deref()) } else { None };
-        let kept = keep_if_parse_not_worse(check.as_ref(), text, tail.as_deref());
+        let check = if s.rules.parse_check { self.parse_check(doc, cursor, tail) } else { None };
+        let kept = keep_if_parse_not_worse(check.as_ref(), text, tail);
         step_marks::mark(Step::Checked);
         let baseline = check.as_ref().is_some_and(syntax::InsertionCheck::parsed_baseline);
         if let Some(check) = &check {
             self.keep_region(doc, check);
         }
         tracing::debug!(
-            prepare_us,
-            model_us,
+            model_us = model_time.as_micros(),
             clean_us,
             parse_check_us = t_parse.elapsed().as_micros(),
             baseline,
             raw_len = raw.len(),
-            temperature,
+            temperature = post.temperature,
             "completion phases"
         );
-        match kept {
-            Some(text) => Ok(Asked::Text(text)),
-            None => {
-                self.counters.discarded_parse.fetch_add(1, Ordering::Relaxed);
-                Ok(Asked::Nothing("the suggestion made the parse worse"))
-            }
-        }
+        kept.ok_or_else(|| {
+            self.counters.discarded_parse.fetch_add(1, Ordering::Relaxed);
+            "the suggestion made the parse worse"
+        })
     }
 
     /// [`parse_check`] from the last check's region when it was in the same document. The lock
@@ -478,6 +593,92 @@ enum Asked {
     Text(String),
     Superseded,
     Nothing(&'static str),
+}
+
+/// How waiting for a call in flight ended ([`Conductor::await_call`]).
+enum Awaited {
+    /// The call's answer, cleaned and checked at its own cursor.
+    Finished(Finished),
+    /// A newer request for the document began.
+    Superseded,
+    /// The call ended without an answer for this request: the typed text stopped agreeing with
+    /// it, or it was cancelled.
+    Unfinished,
+}
+
+/// What a model call's answer is cleaned and checked against: the document and cursor (a char
+/// index) it was asked at, with what post-processing reads around them.
+#[derive(Debug, Clone)]
+pub(crate) struct Post {
+    pub(crate) doc: DocSnapshot,
+    pub(crate) cursor: usize,
+    /// The closing tail after the cursor that the suggestion replaces ([`tail_at`]).
+    pub(crate) tail: Option<String>,
+    around: Around,
+    indent_blocks: bool,
+    multiline: bool,
+    rules: postprocess::Rules,
+    temperature: f64,
+    /// `completion.cache_size`: how many suggestions the cache keeps.
+    cache_size: usize,
+}
+
+impl Post {
+    fn new(doc: &DocSnapshot, cursor: usize, config: &CompletionConfig) -> Self {
+        Post {
+            doc: doc.clone(),
+            cursor,
+            tail: tail_at(doc, cursor),
+            around: surroundings(doc, cursor),
+            indent_blocks: language_of(doc).is_some_and(|l| l.info.indent_blocks),
+            multiline: config.multiline,
+            rules: *postprocess_rules(),
+            temperature: config.temperature,
+            cache_size: config.cache_size,
+        }
+    }
+
+    fn surroundings(&self) -> Surroundings<'_> {
+        // A tail of closers is replaced by the suggestion: cleaning sees the text after it, so
+        // a multi-line suggestion may follow an auto-closed `)`.
+        let after = self.around.after.get(self.tail.as_deref().map_or(0, str::len)..).unwrap_or("");
+        Surroundings {
+            line_before: &self.around.line_before,
+            prev_line: &self.around.prev_line,
+            after,
+            indent_blocks: self.indent_blocks,
+            multiline: self.multiline,
+            rules: self.rules,
+        }
+    }
+}
+
+/// Streams the model's answer to `generate` until post-processing sees it finished
+/// (`postprocess::is_finished` at a line break) or it reaches [`MAX_LINES`]; `seen` gets each
+/// piece as it arrives. Dropping the future closes the connection, so the model stops
+/// generating.
+///
+/// Errors: the provider's, when the request fails or the stream breaks.
+async fn stream_answer(
+    provider: &Provider,
+    generate: GenerateRequest,
+    s: Surroundings<'_>,
+    mut seen: impl FnMut(&str),
+) -> Result<String, ProviderError> {
+    let mut stream = provider.generate(generate).await?;
+    // Bounded: the provider ends the stream at `max_tokens` worth of text
+    // (`providers::limits::text_budget`).
+    let mut raw = String::new();
+    while let Some(delta) = stream.next().await {
+        let delta = delta?;
+        raw.push_str(&delta);
+        seen(&delta);
+        let lines = raw.trim_start_matches('\n').matches('\n').count();
+        if lines >= MAX_LINES || (delta.contains('\n') && postprocess::is_finished(&raw, s)) {
+            break;
+        }
+    }
+    Ok(raw)
 }
 
 /// Most suggestions one request returns, the first included (`completion.suggestions` is capped
@@ -550,6 +751,7 @@ fn postprocess_rules() -> &'static postprocess::Rules {
 }
 
 /// The cursor's neighbourhood as post-processing reads it.
+#[derive(Debug, Clone)]
 struct Around {
     /// The cursor's line before the cursor.
     line_before: String,

@@ -9,6 +9,7 @@ pub(crate) mod debounce;
 pub(crate) mod edit;
 pub(crate) mod engine;
 pub(crate) mod fim;
+pub(crate) mod in_flight;
 pub(crate) mod nes;
 pub(crate) mod postprocess;
 

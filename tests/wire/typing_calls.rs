@@ -68,3 +68,79 @@ async fn typing_with_gaps_between_words_starts_calls_where_the_user_waits() {
     let health = client.request("baton/health", json!(null)).await;
     assert_eq!(health["result"]["counters"]["cacheHits"], 0, "{health}");
 }
+
+/// Options with a short fixed debounce, so each request's call starts at once.
+fn quick_options(model: &ModelServer) -> serde_json::Value {
+    let mut options = openai_options(&model.base_url());
+    options["completion"] = json!({ "debounce_ms": 10, "adaptive_debounce": false });
+    options
+}
+
+/// Asks at `col` of line 0, as an editor does after a keystroke, and returns the request's id
+/// and its answer to come.
+async fn ask(client: &Client, col: u32) -> (i64, tokio::sync::oneshot::Receiver<serde_json::Value>) {
+    client.send_request("textDocument/inlineCompletion", inline_params(URI, 0, col, false)).await
+}
+
+/// The editor cancels a request when the next key is typed; the model call it started goes on,
+/// and the next key's request, whose typed text is the start of the answer, waits for that call
+/// instead of asking again.
+#[tokio::test]
+async fn the_next_keystroke_waits_for_the_call_in_flight_when_it_types_the_answers_start() {
+    let model = ModelServer::start().await;
+    model.set_default(Reply::text("total(item)"));
+    model.set_delay_ms(400);
+    let client = Client::start(baton!(), rich_capabilities(), quick_options(&model)).await;
+    client.open(URI, "rust", "x = \n").await;
+    let (first, first_answer) = ask(&client, 4).await;
+    model.wait_for_requests_to(FIM, 1, TIMEOUT).await;
+    client.notify("$/cancelRequest", json!({ "id": first })).await;
+    client.change(URI, 2, (0, 4), (0, 4), "to").await;
+    let (_, second) = ask(&client, 6).await;
+    let second = tokio::time::timeout(TIMEOUT, second).await.expect("answered").expect("response");
+    assert_eq!(items_text(&second), ["tal(item)"], "{second}");
+    let first_answer = tokio::time::timeout(TIMEOUT, first_answer).await.expect("answered").expect("response");
+    assert!(items_text(&first_answer).is_empty(), "the cancelled request shows nothing: {first_answer}");
+    let calls = model.requests().iter().filter(|r| r.path == FIM).count();
+    assert_eq!(calls, 1, "one model call served both keystrokes");
+}
+
+/// A key that leaves the answer streaming in ends its call at once (its connection closes), and
+/// the request asks for its own.
+#[tokio::test]
+async fn typing_away_from_the_answer_so_far_cancels_the_call() {
+    let model = ModelServer::start().await;
+    // Streams "to", then the rest slowly: far longer than the test takes.
+    model.push(Reply::Slow { text: format!("total{}", "(item)".repeat(40)), chunk_delay_ms: 150 });
+    model.set_default(Reply::text("= 1"));
+    let client = Client::start(baton!(), rich_capabilities(), quick_options(&model)).await;
+    client.open(URI, "rust", "x = \n").await;
+    let (first, _) = ask(&client, 4).await;
+    model.wait_for_requests_to(FIM, 1, TIMEOUT).await;
+    client.notify("$/cancelRequest", json!({ "id": first })).await;
+    client.change(URI, 2, (0, 4), (0, 4), "y ").await;
+    let (_, second) = ask(&client, 6).await;
+    let second = tokio::time::timeout(TIMEOUT, second).await.expect("answered").expect("response");
+    assert_eq!(items_text(&second), ["= 1"], "{second}");
+    let prompts: Vec<String> =
+        model.requests().iter().filter(|r| r.path == FIM).map(|r| r.body["prompt"].to_string()).collect();
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    assert!(prompts[1].contains("x = y "), "the second call is asked at the typed text: {prompts:?}");
+}
+
+/// A request elsewhere in the document cannot use the call in flight: it cancels it and asks
+/// for its own, and the answer of the first never reaches it.
+#[tokio::test]
+async fn a_request_elsewhere_does_not_wait_for_the_call_in_flight() {
+    let model = ModelServer::start().await;
+    model.push(Reply::Hang);
+    model.set_default(Reply::text("2"));
+    let client = Client::start(baton!(), rich_capabilities(), quick_options(&model)).await;
+    client.open(URI, "rust", "x = \ny = \n").await;
+    let (first, _) = ask(&client, 4).await;
+    model.wait_for_requests_to(FIM, 1, TIMEOUT).await;
+    client.notify("$/cancelRequest", json!({ "id": first })).await;
+    let (_, second) = client.send_request("textDocument/inlineCompletion", inline_params(URI, 1, 4, false)).await;
+    let second = tokio::time::timeout(TIMEOUT, second).await.expect("answered").expect("response");
+    assert_eq!(items_text(&second), ["2"], "{second}");
+}

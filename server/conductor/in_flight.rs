@@ -1,0 +1,188 @@
+//! Model calls in flight, one per document, shared by the requests that can use their answer.
+//! A call outlives the request that started it (an editor cancels that request on the next
+//! keystroke): a later request in the same document whose text typed since the call agrees with
+//! the answer so far waits for it instead of asking again. A call is cancelled as soon as a
+//! request comes that it cannot serve, or the typed text stops agreeing with its answer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use ropey::Rope;
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+
+use super::cache;
+use super::engine::Post;
+use crate::providers::ProviderError;
+
+/// Most chars typed since a call started that a request may still wait for it over: past that,
+/// the answer (a few lines at most) has long been typed through.
+const MAX_TYPED: usize = 2048;
+
+/// A call's answer as it streams in.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    /// The model's raw text so far.
+    pub(crate) raw: String,
+    /// How long the call took, once it has ended (answered or failed).
+    pub(crate) ended: Option<Duration>,
+}
+
+/// How a call's answer came out, cleaned and checked once for all the requests that wait for it.
+#[derive(Debug, Clone)]
+pub(crate) enum Finished {
+    /// The suggestion at the call's cursor.
+    Text(String),
+    /// Nothing to suggest there, and why (for logs).
+    Nothing(&'static str),
+}
+
+/// One model call in flight (or ended, until a request finishes it or it is replaced).
+#[derive(Debug)]
+pub(crate) struct Call {
+    id: u64,
+    /// The document and cursor the answer is cleaned and checked against.
+    pub(crate) post: Post,
+    /// The text before and after the cursor that must be unchanged for the answer to apply,
+    /// keyed as the cache keys its entries (`cache::key_before`, `cache::key_after`).
+    before: String,
+    after: String,
+    pub(crate) progress: watch::Receiver<Progress>,
+    /// Set by the call's task when the model request fails; taken by the first request to finish
+    /// the call.
+    pub(crate) error: Arc<Mutex<Option<ProviderError>>>,
+    /// Set by the first request to finish the call.
+    pub(crate) finished: Mutex<Option<Finished>>,
+    task: AbortHandle,
+}
+
+impl Call {
+    /// A call at `post`'s cursor whose answer streams into `progress` from `task`.
+    pub(crate) fn new(
+        post: Post,
+        progress: watch::Receiver<Progress>,
+        error: Arc<Mutex<Option<ProviderError>>>,
+        task: AbortHandle,
+    ) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let (rope, cursor) = (&post.doc.rope, post.cursor);
+        Call {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            before: cache::key_before(rope, cursor),
+            after: cache::key_after(rope, cursor),
+            post,
+            progress,
+            error,
+            finished: Mutex::new(None),
+            task,
+        }
+    }
+}
+
+impl Call {
+    /// Stops the call's task: dropping the model stream closes its connection, so the model
+    /// stops generating. The requests waiting for it see the answer end unfinished.
+    fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Stops a call taken out of the map, outside the map's lock: the last reference to its
+/// snapshot may free an old tree.
+fn stop(removed: Option<Arc<Call>>) {
+    if let Some(call) = removed {
+        call.stop();
+    }
+}
+
+/// Whether the text typed since a call started can still be the start of its answer: one of
+/// the two begins with the other (the answer may not have reached the typed text yet).
+pub(crate) fn agrees(typed: &str, raw: &str) -> bool {
+    raw.starts_with(typed) || typed.starts_with(raw)
+}
+
+/// The calls in flight, one per document key.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    calls: Mutex<HashMap<String, Arc<Call>>>,
+}
+
+impl InFlight {
+    /// Makes `call` the document's call in flight; the one it replaces is cancelled.
+    pub(crate) fn insert(&self, key: &str, call: Arc<Call>) {
+        let replaced = self.calls.lock().insert(key.to_owned(), call);
+        stop(replaced);
+    }
+
+    /// The document's call when its answer may still serve `cursor` in `rope` (a char index),
+    /// with the text typed since it started (empty at its own cursor); else `None`, and a call
+    /// that cannot serve it is cancelled. It can when the text before its cursor and after this
+    /// cursor is unchanged (`cache::key_before`, `cache::key_after`) and the text between them
+    /// [`agrees`] with the answer so far.
+    pub(crate) fn joinable(&self, key: &str, rope: &Rope, cursor: usize) -> Option<(Arc<Call>, String)> {
+        let mut calls = self.calls.lock();
+        let call = calls.get(key)?.clone();
+        let start = call.post.cursor;
+        let typed = (start <= cursor && cursor - start <= MAX_TYPED && cursor <= rope.len_chars())
+            .then(|| rope.slice(start..cursor).to_string());
+        let usable = typed.filter(|typed| {
+            cache::key_after(rope, cursor) == call.after
+                && cache::key_before(rope, start.min(rope.len_chars())) == call.before
+                && agrees(typed, &call.progress.borrow().raw)
+        });
+        match usable {
+            Some(typed) => Some((call, typed)),
+            None => {
+                let removed = calls.remove(key);
+                drop(calls);
+                stop(removed);
+                None
+            }
+        }
+    }
+
+    /// Cancels the document's call if it is still `call` (not replaced since).
+    pub(crate) fn cancel(&self, key: &str, call: &Call) {
+        let mut calls = self.calls.lock();
+        if calls.get(key).is_some_and(|c| c.id == call.id) {
+            let removed = calls.remove(key);
+            drop(calls);
+            stop(removed);
+        }
+    }
+
+    /// Cancels the calls for document `doc` (it closed): under its own key and under the keys
+    /// that end in a NUL and its key (a panel's).
+    pub(crate) fn cancel_document(&self, doc: &str) {
+        let mut calls = self.calls.lock();
+        let suffix = format!("\0{doc}");
+        let keys: Vec<String> = calls.keys().filter(|k| *k == doc || k.ends_with(&suffix)).cloned().collect();
+        let removed: Vec<_> = keys.iter().filter_map(|k| calls.remove(k)).collect();
+        drop(calls);
+        removed.into_iter().for_each(|call| stop(Some(call)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_text_agrees_while_either_begins_the_other() {
+        assert!(agrees("", ""));
+        assert!(agrees("", "sum("));
+        assert!(agrees("su", "sum("), "typed part of the answer");
+        assert!(agrees("sum(l", "sum("), "typed past what has streamed so far");
+        assert!(!agrees("sux", "sum("), "typed something else");
+        assert!(!agrees("é", "e"), "chars, not bytes that happen to match");
+    }
+}
