@@ -18,6 +18,10 @@
 #                    release build; target/pgo/release/baton)
 #   --json FILE      also write the raw numbers as JSON
 #   --trace-delay-ms N  the scripted model's delay in the typing trace (default 150; overhead: 0)
+#   --settings JSON  merged into Baton's initializationOptions in every run, e.g.
+#                    '{"completion": {"max_debounce_ms": 100}}' (a variant of a setting; the table
+#                    names it)
+#   --trace-only     only the typing trace and its rows (~30 s a server)
 #   --compare OLD,NEW   instead of the table: two Baton builds on the overhead rows, their runs
 #                    interleaved (A B B A, B A A B per round; each run a fresh server from an
 #                    executable read from disk); prints each build's mean p50 / p99, the lowest and
@@ -54,6 +58,8 @@ COMPARE=""
 ROUNDS=2
 ROWS="module,class"
 STEPS=""
+SETTINGS=""
+TRACE_ONLY=""
 args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -65,6 +71,8 @@ while [ $# -gt 0 ]; do
         --rounds) ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
         --rows) ROWS="${2:?--rows needs a list}"; shift 2 ;;
         --steps) STEPS=1; shift ;;
+        --settings) SETTINGS="${2:?--settings needs a JSON object}"; shift 2 ;;
+        --trace-only) TRACE_ONLY=1; shift ;;
         -h | --help) sed -n '2,/^set /p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -142,5 +150,7 @@ meta="$(python3 -c 'import json, sys; print(json.dumps({"commit": sys.argv[1], "
 
 extra=()
 [ -z "$JSON_OUT" ] || extra+=(--out "$JSON_OUT")
+[ -z "$SETTINGS" ] || extra+=(--settings "$SETTINGS")
+[ -z "$TRACE_ONLY" ] || extra+=(--trace-only)
 python3 "$DRIVER" --servers "$SERVERS" --baton "$BATON_BIN" --tabby-agent "$TABBY_AGENT_JS" \
     --lsp-ai "$LSP_AI_BIN" --bare "$BARE_BIN" --trace-delay-ms "$TRACE_DELAY" --command "$COMMAND" --meta "$meta" "${extra[@]}"

@@ -8,6 +8,12 @@
 //! ([`WASTE_SHARE`]). A fast typist's gaps are all short, so the wait is just past them; gaps that
 //! recur a little longer (the pause before a line break) are waited out once seen; a slow typist
 //! whose every gap outlasts a model call is answered after the base wait.
+//!
+//! A key typed during a call wastes it only when the key leaves the answer: a call outlives its
+//! request and serves the keys that type its answer (`in_flight`). So a gap that ends during a
+//! call counts as waste in the share that keys left the answer so far (the engine's
+//! `agreement`): a model whose answers the user types needs no long wait, and one whose answers
+//! are never typed gets the full rule.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -53,11 +59,12 @@ impl Typing {
     }
 
     /// How long to wait before asking the model, when a call takes about `model_ms`
-    /// milliseconds: `debounce_ms` without history or when not adaptive; else the shortest wait
-    /// (`debounce_ms`, or [`MARGIN`] × a remembered gap) after which at most [`WASTE_SHARE`] of
-    /// the remembered gaps that lasted longer ended within `model_ms` more, never beyond
-    /// `max_debounce_ms`.
-    pub(crate) fn debounce(&self, settings: &CompletionConfig, model_ms: f64) -> Duration {
+    /// milliseconds and a key typed during a call is the start of its answer in the share
+    /// `agreement` (0 to 1) of the times: `debounce_ms` without history or when not adaptive;
+    /// else the shortest wait (`debounce_ms`, or [`MARGIN`] × a remembered gap) after which at
+    /// most [`WASTE_SHARE`] of the remembered gaps that lasted longer ended within `model_ms`
+    /// more and left the answer (that share × (1 − `agreement`)), never beyond `max_debounce_ms`.
+    pub(crate) fn debounce(&self, settings: &CompletionConfig, model_ms: f64, agreement: f64) -> Duration {
         let base = settings.debounce_ms as f64;
         let max = settings.max_debounce_ms.max(settings.debounce_ms) as f64;
         if !settings.adaptive_debounce || self.gaps.is_empty() {
@@ -69,7 +76,7 @@ impl Typing {
         let waste = |wait: f64| {
             let longer = self.gaps.iter().filter(|&&g| f64::from(g) > wait).count();
             let cut = self.gaps.iter().filter(|&&g| f64::from(g) > wait && f64::from(g) <= wait + model_ms).count();
-            if longer == 0 { 0.0 } else { cut as f64 / longer as f64 }
+            if longer == 0 { 0.0 } else { cut as f64 / longer as f64 * (1.0 - agreement.clamp(0.0, 1.0)) }
         };
         let wait = waits.into_iter().find(|&w| w >= max || waste(w) <= WASTE_SHARE).unwrap_or(max).min(max);
         Duration::from_millis(wait as u64)
@@ -80,8 +87,15 @@ impl Typing {
 mod tests {
     use super::*;
 
-    /// The debounce after changes with these gaps (ms), for a model that takes `model_ms`.
+    /// The debounce after changes with these gaps (ms), for a model that takes `model_ms` and
+    /// whose answers are never typed.
     fn after(gaps: &[u64], settings: &CompletionConfig, model_ms: f64) -> u128 {
+        after_agreeing(gaps, settings, model_ms, 0.0)
+    }
+
+    /// The debounce after changes with these gaps (ms), for a model that takes `model_ms` and
+    /// whose answers keys typed during a call agree with in the share `agreement`.
+    fn after_agreeing(gaps: &[u64], settings: &CompletionConfig, model_ms: f64, agreement: f64) -> u128 {
         let mut t = Typing::default();
         let mut now = Instant::now();
         t.record(now);
@@ -89,13 +103,13 @@ mod tests {
             now += Duration::from_millis(*g);
             t.record(now);
         }
-        t.debounce(settings, model_ms).as_millis()
+        t.debounce(settings, model_ms, agreement).as_millis()
     }
 
     #[test]
     fn the_wait_is_just_past_the_typing_gaps_and_past_the_longer_gaps_seen_before_a_key() {
         let s = CompletionConfig::default();
-        assert_eq!(Typing::default().debounce(&s, 80.0), Duration::from_millis(75), "no history: the base");
+        assert_eq!(Typing::default().debounce(&s, 80.0, 0.0), Duration::from_millis(75), "no history: the base");
         // Fast typing, gaps up to 120 ms: wait just past the longest.
         let typing = [60, 90, 120, 80, 100, 70];
         assert_eq!(after(&typing, &s, 80.0), 132);
@@ -119,6 +133,22 @@ mod tests {
         assert_eq!(after(&[150; 10], &fixed, 80.0), 75);
         let raised = CompletionConfig { debounce_ms: 400, max_debounce_ms: 100, ..s };
         assert_eq!(after(&[150; 10], &raised, 80.0), 400, "a maximum below the base is the base");
+    }
+
+    #[test]
+    fn keys_that_type_the_answer_waste_no_call_so_the_wait_shortens() {
+        let s = CompletionConfig::default();
+        // Gaps of 60-260 ms, as the perf benchmark's trace: a call that waits past them all,
+        // when no key ever types the answer...
+        let gaps: Vec<u64> = (0..40).map(|i| 60 + (i * 37) % 200).collect();
+        assert_eq!(after_agreeing(&gaps, &s, 150.0, 0.0), 260);
+        // ...and as long when half the keys do: nearly every gap longer than a shorter wait ends
+        // during the call, so half of them would still waste it...
+        assert_eq!(after_agreeing(&gaps, &s, 150.0, 0.5), 260);
+        // ...and the base once few enough keys leave the answer that the waste share holds
+        // (1 − 0.8 of the gaps that end during a call).
+        assert_eq!(after_agreeing(&gaps, &s, 150.0, 0.8), 75);
+        assert_eq!(after_agreeing(&gaps, &s, 150.0, 1.0), 75);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::text::position::line_len_chars;
 use super::cache::Cache;
 use super::debounce::Typing;
 use super::fim;
-use super::in_flight::{self, Call, Finished, InFlight, Progress};
+use super::in_flight::{self, Call, Finished, InFlight, Joinable, Progress};
 use super::postprocess::{self, Surroundings};
 use super::{CompletionConfig, DocSnapshot, Excerpt};
 
@@ -96,6 +96,10 @@ pub struct Conductor {
     /// Exponentially weighted mean time of the model calls answered so far, in milliseconds
     /// (`f64` bits; 0: none yet), for the debounce.
     model_ms: AtomicU64,
+    /// Exponentially weighted share of the requests typed during a call whose typed text was the
+    /// start of its answer (`f64` bits; 0 before any), for the debounce: a key that types the
+    /// answer wastes no call.
+    agreement: AtomicU64,
     pub(crate) counters: Counters,
     /// The model call in flight per document, shared by the requests its answer can serve.
     in_flight: InFlight,
@@ -213,7 +217,20 @@ impl Conductor {
             ms if ms > 0.0 => ms,
             _ => super::debounce::DEFAULT_MODEL_MS,
         };
-        self.typing.get(doc).map(|t| t.debounce(config, model_ms)).unwrap_or(Duration::from_millis(config.debounce_ms))
+        let agreement = f64::from_bits(self.agreement.load(Ordering::Relaxed));
+        self.typing
+            .get(doc)
+            .map(|t| t.debounce(config, model_ms, agreement))
+            .unwrap_or(Duration::from_millis(config.debounce_ms))
+    }
+
+    /// Folds whether a request typed during a call was served by it into the share the debounce
+    /// reads.
+    fn observe_agreement(&self, served: bool) {
+        // A lost race between two requests loses one sample: harmless for a mean.
+        let old = f64::from_bits(self.agreement.load(Ordering::Relaxed));
+        let new = 0.7 * old + 0.3 * if served { 1.0 } else { 0.0 };
+        self.agreement.store(new.to_bits(), Ordering::Relaxed);
     }
 
     /// Folds the time of an answered model call into the mean the debounce reads.
@@ -257,7 +274,14 @@ impl Conductor {
             return Ok(Outcome::Suggestion(Suggestion { text, replace, cached: true }));
         }
         // Keyed by the ticket's key: a panel's calls and ghost text's do not cancel each other.
-        let mut joined = self.in_flight.joinable(&ticket.doc, &doc.rope, cursor);
+        let mut joined = match self.in_flight.joinable(&ticket.doc, &doc.rope, cursor) {
+            Joinable::Join(call, typed) => Some((call, typed)),
+            Joinable::Left => {
+                self.observe_agreement(false);
+                None
+            }
+            Joinable::None => None,
+        };
         let mut on_model_call = Some(on_model_call);
         let mut _busy = None;
         // At most twice: a joined call that cannot serve the cursor after all, then our own.
@@ -294,6 +318,9 @@ impl Conductor {
                 }
                 Finished::Nothing(_) => None,
             };
+            if !typed.is_empty() {
+                self.observe_agreement(text.is_some());
+            }
             if let Some(text) = text {
                 return Ok(Outcome::Suggestion(Suggestion { text, replace, cached: false }));
             }

@@ -110,6 +110,17 @@ pub(crate) fn agrees(typed: &str, raw: &str) -> bool {
     raw.starts_with(typed) || typed.starts_with(raw)
 }
 
+/// What [`InFlight::joinable`] found for a request.
+#[derive(Debug)]
+pub(crate) enum Joinable {
+    /// The call to wait for, and the text typed since it started.
+    Join(Arc<Call>, String),
+    /// The call was cancelled: the text typed since it started left its answer.
+    Left,
+    /// No call that could serve the request (none, or it was asked elsewhere; cancelled).
+    None,
+}
+
 /// The calls in flight, one per document key.
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
@@ -124,30 +135,29 @@ impl InFlight {
     }
 
     /// The document's call when its answer may still serve `cursor` in `rope` (a char index),
-    /// with the text typed since it started (empty at its own cursor); else `None`, and a call
-    /// that cannot serve it is cancelled. It can when the text before its cursor and after this
-    /// cursor is unchanged (`cache::key_before`, `cache::key_after`) and the text between them
-    /// [`agrees`] with the answer so far.
-    pub(crate) fn joinable(&self, key: &str, rope: &Rope, cursor: usize) -> Option<(Arc<Call>, String)> {
+    /// with the text typed since it started (empty at its own cursor); else a call that cannot
+    /// serve it is cancelled. It can when the text before its cursor and after this cursor is
+    /// unchanged (`cache::key_before`, `cache::key_after`) and the text between them [`agrees`]
+    /// with the answer so far.
+    pub(crate) fn joinable(&self, key: &str, rope: &Rope, cursor: usize) -> Joinable {
         let mut calls = self.calls.lock();
-        let call = calls.get(key)?.clone();
+        let Some(call) = calls.get(key).cloned() else { return Joinable::None };
         let start = call.post.cursor;
         let typed = (start <= cursor && cursor - start <= MAX_TYPED && cursor <= rope.len_chars())
-            .then(|| rope.slice(start..cursor).to_string());
-        let usable = typed.filter(|typed| {
-            cache::key_after(rope, cursor) == call.after
-                && cache::key_before(rope, start.min(rope.len_chars())) == call.before
-                && agrees(typed, &call.progress.borrow().raw)
-        });
-        match usable {
-            Some(typed) => Some((call, typed)),
-            None => {
-                let removed = calls.remove(key);
-                drop(calls);
-                stop(removed);
-                None
-            }
-        }
+            .then(|| rope.slice(start..cursor).to_string())
+            .filter(|_| {
+                cache::key_after(rope, cursor) == call.after
+                    && cache::key_before(rope, start.min(rope.len_chars())) == call.before
+            });
+        let left = match typed {
+            Some(typed) if agrees(&typed, &call.progress.borrow().raw) => return Joinable::Join(call, typed),
+            Some(_) => true,
+            None => false,
+        };
+        let removed = calls.remove(key);
+        drop(calls);
+        stop(removed);
+        if left { Joinable::Left } else { Joinable::None }
     }
 
     /// Cancels the document's call if it is still `call` (not replaced since).

@@ -135,6 +135,33 @@ class Report(unittest.TestCase):
         self.assertIn("bare: the reference, not a peer", table)
 
 
+class Settings(unittest.TestCase):
+    def test_settings_merge_into_batons_options_key_by_key_and_the_table_names_them(self):
+        kind = bp.Baton("baton", Path("/nonexistent"))
+        try:
+            bp.Baton.settings = {"completion": {"max_debounce_ms": 100}}
+            trace = kind.init_options("http://127.0.0.1:1", "trace")
+            overhead = kind.init_options("http://127.0.0.1:1", "overhead")
+        finally:
+            bp.Baton.settings = {}
+        self.assertEqual(trace["completion"], {"temperature": 0.0, "max_debounce_ms": 100})
+        self.assertEqual(overhead["completion"], {"temperature": 0.0, "debounce_ms": 0, "max_debounce_ms": 100})
+        self.assertEqual(trace["provider"]["kind"], "openai", "the rest is kept")
+        self.assertEqual(kind.init_options("http://127.0.0.1:1", "trace")["completion"], {"temperature": 0.0})
+        table = bp.report({"baton": {"version": "", "trace": {"started": 1, "completed": 1, "shown": 1, "stale": 0,
+                                                               "answered": 1, "requests": 1, "unanswered": 0, "errors": 0,
+                                                               "latencies_ms": [200.0]}}},
+                          "", {"date": "d", "commit": "c", "machine": "m", "settings": {"completion": {"x": 1}}})
+        self.assertIn('settings: {"completion": {"x": 1}}', table)
+
+    def test_settings_that_are_not_a_json_object_stop_before_any_run(self):
+        for bad in ("{not json", "[1]"):
+            r = subprocess.run([sys.executable, str(PERF / "bench_perf.py"), "--baton", "/bin/true",
+                                "--settings", bad], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("--settings", r.stderr)
+
+
 class MedianOfRuns(unittest.TestCase):
     def test_a_row_gives_the_median_p50_and_p99_of_its_runs_and_keeps_the_first_runs_other_numbers(self):
         runs = [{"p50": 0.6, "p99": 4.5, "calls": 300, "didchange_us": 500.0},

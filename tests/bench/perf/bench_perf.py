@@ -387,8 +387,18 @@ class ServerKind:
         return [self.binary]
 
 
+def merged(base: dict, extra: dict) -> dict:
+    """`base` with `extra` merged in: objects key by key (recursively), any other value replaced."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 class Baton(ServerKind):
     name = "baton"
+    # `--settings`: merged into the initializationOptions of every run (a variant of a setting).
+    settings: dict = {}
 
     def argv(self) -> list[str]:
         return [self.binary, "--log-file", str(self.work / "baton.log"), "--log-level", "baton=info"]
@@ -410,8 +420,8 @@ class Baton(ServerKind):
         completion: dict = {"temperature": 0.0}
         if mode == "overhead":
             completion.update({"debounce_ms": 0, "max_debounce_ms": 0})
-        return {"provider": {"kind": "openai", "base_url": model_url + "/v1", "model": "qwen2.5-coder"},
-                "completion": completion}
+        return merged({"provider": {"kind": "openai", "base_url": model_url + "/v1", "model": "qwen2.5-coder"},
+                       "completion": completion}, self.settings)
 
     def version(self) -> str:
         try:
@@ -934,7 +944,8 @@ def report(results: dict, command: str, meta: dict) -> str:
     notes = [
         "",
         f"{meta['date']}, commit {meta['commit']}, {meta['machine']}."
-        + (f" Baton with {RULES_OFF}={os.environ[RULES_OFF]}." if os.environ.get(RULES_OFF) else ""),
+        + (f" Baton with {RULES_OFF}={os.environ[RULES_OFF]}." if os.environ.get(RULES_OFF) else "")
+        + (f" Baton's settings: {json.dumps(meta['settings'])}." if meta.get("settings") else ""),
         "Versions: " + "; ".join(f"{n}: {results[n]['version'] or '?'}" for n in names) + ".",
         f"Trace: 81 keystrokes, 4 pauses of 2.5 s, model {meta.get('trace_delay_ms', TRACE_DELAY_MS):.0f} ms; each keystroke a didChange and an "
         "automatic request, the previous one cancelled. Overhead: 300 requests after one-character "
@@ -965,6 +976,8 @@ def report(results: dict, command: str, meta: dict) -> str:
         if t["errors"]:
             extra.append(f"{t['errors']} error responses in the trace")
         for f in ("module", "class"):
+            if f not in results[n]:  # `--trace-only`
+                continue
             if results[n][f]["errors"]:
                 extra.append(f"{results[n][f]['errors']} error responses in the {f} overhead run")
             if results[n][f]["nonempty"] == 0:
@@ -1251,6 +1264,11 @@ def main() -> int:
     ap.add_argument("--trace-delay-ms", type=float, default=TRACE_DELAY_MS,
                     help="the model's delay in the typing trace (the overhead runs use 0)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    ap.add_argument("--settings", default="{}",
+                    help="JSON merged into Baton's initializationOptions, e.g. "
+                         "'{\"completion\": {\"max_debounce_ms\": 100}}' (the overhead runs' zero debounce "
+                         "included)")
+    ap.add_argument("--trace-only", action="store_true", help="only the typing trace (its rows of the table)")
     args = ap.parse_args()
     if args.compare:
         return main_compare(args)
@@ -1273,6 +1291,15 @@ def main() -> int:
             "machine": f"{os.cpu_count()} cores"}
     meta.update(json.loads(args.meta))
     meta["trace_delay_ms"] = args.trace_delay_ms
+    try:
+        Baton.settings = json.loads(args.settings)
+    except json.JSONDecodeError as e:
+        log(f"--settings is not JSON: {e}")
+        return 2
+    if not isinstance(Baton.settings, dict):
+        log("--settings must be a JSON object")
+        return 2
+    meta["settings"] = Baton.settings
     work_root = Path(tempfile.mkdtemp(prefix="bench-perf-"))
     model = ModelProcess()
     results: dict = {}
@@ -1297,6 +1324,9 @@ def main() -> int:
                 continue
             log(f"{n}: typing trace")
             r["trace"] = run_trace(kind, model, trace, args.trace_delay_ms)
+            if args.trace_only:
+                results[n] = r
+                continue
             log(f"{n}: overhead on the 10,000-line module ({OVERHEAD_RUNS} runs), didChange cost (the first)")
             r["module"] = median_of_runs([run_overhead(kind, model, "module", module_text, module_cursor, i == 0,
                                                        run=i) for i in range(OVERHEAD_RUNS)])
