@@ -96,9 +96,9 @@ pub struct Conductor {
     /// Exponentially weighted mean time of the model calls answered so far, in milliseconds
     /// (`f64` bits; 0: none yet), for the debounce.
     model_ms: AtomicU64,
-    /// Exponentially weighted share of the requests typed during a call whose typed text was the
-    /// start of its answer (`f64` bits; 0 before any), for the debounce: a key that types the
-    /// answer wastes no call.
+    /// Exponentially weighted share of the keys typed over a suggestion (shown or in flight)
+    /// that typed its start, rather than leaving it (`f64` bits; 0 before any), for the
+    /// debounce: a key that types the answer of a call in flight wastes no call.
     agreement: AtomicU64,
     pub(crate) counters: Counters,
     /// The model call in flight per document, shared by the requests its answer can serve.
@@ -224,12 +224,12 @@ impl Conductor {
             .unwrap_or(Duration::from_millis(config.debounce_ms))
     }
 
-    /// Folds whether a request typed during a call was served by it into the share the debounce
-    /// reads.
-    fn observe_agreement(&self, served: bool) {
+    /// Folds whether keys typed over a suggestion typed its start (`agreed`) into the share the
+    /// debounce reads.
+    fn observe_agreement(&self, agreed: bool) {
         // A lost race between two requests loses one sample: harmless for a mean.
         let old = f64::from_bits(self.agreement.load(Ordering::Relaxed));
-        let new = 0.7 * old + 0.3 * if served { 1.0 } else { 0.0 };
+        let new = 0.8 * old + 0.2 * if agreed { 1.0 } else { 0.0 };
         self.agreement.store(new.to_bits(), Ordering::Relaxed);
     }
 
@@ -269,7 +269,10 @@ impl Conductor {
         // The cache holds merged text, and only answers while the text after the cursor (so
         // the tail) is unchanged.
         let cached = self.lock_cache().lookup(&doc.key, &doc.rope, cursor);
-        if let Some(text) = cached {
+        if let Some(agreed) = cached.typed {
+            self.observe_agreement(agreed);
+        }
+        if let Some(text) = cached.rest {
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Outcome::Suggestion(Suggestion { text, replace, cached: true }));
         }
