@@ -166,7 +166,9 @@ pub(crate) struct CompletionSettings {
     /// Longest wait when the debounce adapts to slow typing, in milliseconds.
     pub(crate) max_debounce_ms: u64,
     /// Adapt the debounce to your typing (between `debounce_ms` and `max_debounce_ms`): wait
-    /// past the pauses between keystrokes that usually end before the model could answer.
+    /// past the pauses between keystrokes that usually end before the model could answer, unless
+    /// the keys you type are usually the start of the model's answers (then a call started
+    /// between two keys is not wasted: it goes on and answers the later key).
     pub(crate) adaptive_debounce: bool,
     /// Which prompt format carries fill-in-the-middle requests to the model. `auto` picks one
     /// from the model name (and the native fields for Ollama and llama.cpp, a chat prompt
