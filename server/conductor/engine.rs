@@ -332,9 +332,9 @@ impl Conductor {
         Ok(Outcome::Nothing("the model call was cancelled"))
     }
 
-    /// Starts the model call for `request` at its cursor as the call in flight for `key` (the
-    /// ticket's key), cancelling the one before: a task streams the answer into the call's
-    /// progress.
+    /// Makes the model call for `request` at its cursor the call in flight for `key` (the
+    /// ticket's key), cancelling the one before. The call starts when a request waits for it
+    /// ([`Conductor::await_call`]).
     fn start_call(&self, request: &CompletionRequest<'_>, key: &str) -> Arc<Call> {
         let CompletionRequest { doc, cursor, others, config, provider, .. } = *request;
         let cursor = cursor.min(doc.rope.len_chars());
@@ -344,9 +344,9 @@ impl Conductor {
         step_marks::mark(Step::ModelAsked);
         let (progress, watch) = watch::channel(Progress::default());
         let error = Arc::new(Mutex::new(None));
-        let task = {
+        let run = {
             let (provider, post, error) = (provider.clone(), post.clone(), error.clone());
-            tokio::spawn(async move {
+            async move {
                 let started = Instant::now();
                 let streamed = stream_answer(&provider, generate, post.surroundings(), |delta| {
                     progress.send_modify(|p| p.raw.push_str(delta));
@@ -356,9 +356,9 @@ impl Conductor {
                     *error.lock() = Some(e);
                 }
                 progress.send_modify(|p| p.ended = Some(started.elapsed()));
-            })
+            }
         };
-        let call = Arc::new(Call::new(post, watch, error, task.abort_handle()));
+        let call = Arc::new(Call::new(post, watch, error, Box::pin(run)));
         self.in_flight.insert(key, call.clone());
         call
     }
@@ -377,12 +377,12 @@ impl Conductor {
             return Ok(Awaited::Superseded);
         }
         let mut progress = call.progress.clone();
-        loop {
+        let mut run = call.run.clone();
+        // Polled here until it ends: a shared future polled again after its end would panic.
+        let mut running = call.progress.borrow().ended.is_none();
+        while running {
             {
                 let p = progress.borrow_and_update();
-                if p.ended.is_some() {
-                    break;
-                }
                 if !in_flight::agrees(typed, &p.raw) {
                     drop(p);
                     self.in_flight.cancel(key, call);
@@ -390,11 +390,12 @@ impl Conductor {
                 }
             }
             tokio::select! {
-                changed = progress.changed() => if changed.is_err() {
-                    // The task ended without an answer: cancelled for a newer request.
-                    return Ok(if self.is_current(ticket) { Awaited::Unfinished } else { Awaited::Superseded });
-                },
+                biased;
+                () = &mut run => running = false,
                 _ = &mut notified => return Ok(Awaited::Superseded),
+                // A piece of the answer came: check it against the typed text. (The sender
+                // lives in `run`, so this never sees it dropped while `run` is pending.)
+                _ = progress.changed() => {}
             }
         }
         step_marks::mark(Step::TextCollected);

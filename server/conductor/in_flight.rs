@@ -3,16 +3,21 @@
 //! keystroke): a later request in the same document whose text typed since the call agrees with
 //! the answer so far waits for it instead of asking again. A call is cancelled as soon as a
 //! request comes that it cannot serve, or the typed text stops agreeing with its answer.
+//!
+//! A call is a shared future, driven by whichever request waits for it (no task of its own, so
+//! a request's answer costs no hop between threads): between a cancelled request and the next,
+//! nothing reads the answer, which waits in the connection. Dropping its last copy (the map's and
+//! the waiting requests') drops the model stream, which closes the connection.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::future::{BoxFuture, Shared};
 use parking_lot::Mutex;
 use ropey::Rope;
 use tokio::sync::watch;
-use tokio::task::AbortHandle;
 
 use super::cache;
 use super::engine::Post;
@@ -51,22 +56,25 @@ pub(crate) struct Call {
     before: String,
     after: String,
     pub(crate) progress: watch::Receiver<Progress>,
-    /// Set by the call's task when the model request fails; taken by the first request to finish
-    /// the call.
+    /// Set by the call's future when the model request fails; taken by the first request to
+    /// finish the call.
     pub(crate) error: Arc<Mutex<Option<ProviderError>>>,
     /// Set by the first request to finish the call.
     pub(crate) finished: Mutex<Option<Finished>>,
-    task: AbortHandle,
+    /// The model request: streams the answer into `progress`, then marks it ended. Polled by the
+    /// requests that wait for the call.
+    pub(crate) run: Shared<BoxFuture<'static, ()>>,
 }
 
 impl Call {
-    /// A call at `post`'s cursor whose answer streams into `progress` from `task`.
+    /// A call at `post`'s cursor whose answer `run` streams into `progress`.
     pub(crate) fn new(
         post: Post,
         progress: watch::Receiver<Progress>,
         error: Arc<Mutex<Option<ProviderError>>>,
-        task: AbortHandle,
+        run: BoxFuture<'static, ()>,
     ) -> Self {
+        use futures::FutureExt;
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let (rope, cursor) = (&post.doc.rope, post.cursor);
         Call {
@@ -77,30 +85,8 @@ impl Call {
             progress,
             error,
             finished: Mutex::new(None),
-            task,
+            run: run.shared(),
         }
-    }
-}
-
-impl Call {
-    /// Stops the call's task: dropping the model stream closes its connection, so the model
-    /// stops generating. The requests waiting for it see the answer end unfinished.
-    fn stop(&self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for Call {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Stops a call taken out of the map, outside the map's lock: the last reference to its
-/// snapshot may free an old tree.
-fn stop(removed: Option<Arc<Call>>) {
-    if let Some(call) = removed {
-        call.stop();
     }
 }
 
@@ -131,7 +117,7 @@ impl InFlight {
     /// Makes `call` the document's call in flight; the one it replaces is cancelled.
     pub(crate) fn insert(&self, key: &str, call: Arc<Call>) {
         let replaced = self.calls.lock().insert(key.to_owned(), call);
-        stop(replaced);
+        drop(replaced);
     }
 
     /// The document's call when its answer may still serve `cursor` in `rope` (a char index),
@@ -156,7 +142,7 @@ impl InFlight {
         };
         let removed = calls.remove(key);
         drop(calls);
-        stop(removed);
+        drop(removed);
         if left { Joinable::Left } else { Joinable::None }
     }
 
@@ -166,7 +152,7 @@ impl InFlight {
         if calls.get(key).is_some_and(|c| c.id == call.id) {
             let removed = calls.remove(key);
             drop(calls);
-            stop(removed);
+            drop(removed);
         }
     }
 
@@ -178,7 +164,7 @@ impl InFlight {
         let keys: Vec<String> = calls.keys().filter(|k| *k == doc || k.ends_with(&suffix)).cloned().collect();
         let removed: Vec<_> = keys.iter().filter_map(|k| calls.remove(k)).collect();
         drop(calls);
-        removed.into_iter().for_each(|call| stop(Some(call)));
+        drop(removed);
     }
 }
 
