@@ -56,7 +56,7 @@ pub async fn complete(location: &str) -> anyhow::Result<()> {
     if crate::secrets::is_secret_path(&path, &settings.secrets.patterns) {
         anyhow::bail!("{path} matches the secret file patterns ([secrets] patterns); Baton never sends it to a model");
     }
-    let provider = Provider::new(settings.provider.clone())?;
+    let provider = std::sync::Arc::new(Provider::new(settings.provider.clone())?);
     let rope = ropey::Rope::from_str(&text);
     let language = language_for("", &path);
     let syntax = language.and_then(|l| Syntax::parse(l, &rope));

@@ -30,7 +30,8 @@ pub(crate) struct Lookup {
     pub(crate) rest: Option<String>,
     /// Whether the text typed since the document's latest suggestion was made is its start:
     /// `Some(true)` when typing through it, `Some(false)` once, when the typed text first leaves
-    /// it; `None` when nothing was typed over it (or typed past its end, or elsewhere).
+    /// it; `None` when nothing was typed over it (or typed past its end, or before it). The
+    /// chars between the two cursors are compared, not the text around them.
     pub(crate) typed: Option<bool>,
 }
 
@@ -86,13 +87,18 @@ impl Cache {
             let since = rope.slice(e.cursor..cursor);
             let mut suggestion = e.text.chars();
             let agrees = since.chars().all(|c| suggestion.next() == Some(c));
-            let unchanged = key_before(rope, e.cursor) == e.before && key_after(rope, cursor) == e.after;
-            if is_latest && unchanged && cursor > e.cursor && !e.left {
+            // A statistic, not an answer: the text around is not compared (two key copies a
+            // request, most of them for a suggestion just left).
+            if is_latest && cursor > e.cursor && !e.left {
                 typed = Some(agrees);
                 e.left = !agrees;
             }
+            if !agrees {
+                return None;
+            }
             let rest: String = suggestion.collect();
-            (agrees && unchanged && !rest.is_empty()).then_some(rest)
+            let unchanged = key_before(rope, e.cursor) == e.before && key_after(rope, cursor) == e.after;
+            (unchanged && !rest.is_empty()).then_some(rest)
         });
         Lookup { rest, typed }
     }

@@ -62,7 +62,8 @@ pub(crate) struct CompletionRequest<'a> {
     /// Other open documents offered as context.
     pub(crate) others: &'a [Excerpt],
     pub(crate) config: CompletionConfig,
-    pub(crate) provider: &'a Provider,
+    /// Shared: the model call may outlive the request ([`in_flight`]).
+    pub(crate) provider: &'a Arc<Provider>,
     /// How long to wait first ([`Conductor::debounce`]); `None` for explicitly invoked requests.
     pub(crate) debounce: Option<Duration>,
 }
@@ -338,7 +339,7 @@ impl Conductor {
     fn start_call(&self, request: &CompletionRequest<'_>, key: &str) -> Arc<Call> {
         let CompletionRequest { doc, cursor, others, config, provider, .. } = *request;
         let cursor = cursor.min(doc.rope.len_chars());
-        let post = Post::new(doc, cursor, &config);
+        let post = Arc::new(Post::new(doc, cursor, &config));
         let generate = prepare(doc, cursor, others, &config, provider, post.tail.as_deref());
         self.counters.model_calls.fetch_add(1, Ordering::Relaxed);
         step_marks::mark(Step::ModelAsked);
@@ -394,8 +395,9 @@ impl Conductor {
                 () = &mut run => running = false,
                 _ = &mut notified => return Ok(Awaited::Superseded),
                 // A piece of the answer came: check it against the typed text. (The sender
-                // lives in `run`, so this never sees it dropped while `run` is pending.)
-                _ = progress.changed() => {}
+                // lives in `run`, so this never sees it dropped while `run` is pending.) Nothing
+                // typed agrees with any answer: the call's own request is not woken per piece.
+                _ = progress.changed(), if !typed.is_empty() => {}
             }
         }
         step_marks::mark(Step::TextCollected);
@@ -639,7 +641,7 @@ enum Awaited {
 
 /// What a model call's answer is cleaned and checked against: the document and cursor (a char
 /// index) it was asked at, with what post-processing reads around them.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Post {
     pub(crate) doc: DocSnapshot,
     pub(crate) cursor: usize,

@@ -50,7 +50,7 @@ pub(crate) enum Finished {
 pub(crate) struct Call {
     id: u64,
     /// The document and cursor the answer is cleaned and checked against.
-    pub(crate) post: Post,
+    pub(crate) post: Arc<Post>,
     /// The text before and after the cursor that must be unchanged for the answer to apply,
     /// keyed as the cache keys its entries (`cache::key_before`, `cache::key_after`).
     before: String,
@@ -69,7 +69,7 @@ pub(crate) struct Call {
 impl Call {
     /// A call at `post`'s cursor whose answer `run` streams into `progress`.
     pub(crate) fn new(
-        post: Post,
+        post: Arc<Post>,
         progress: watch::Receiver<Progress>,
         error: Arc<Mutex<Option<ProviderError>>>,
         run: BoxFuture<'static, ()>,

@@ -88,7 +88,7 @@ pub(crate) struct State {
     pub(crate) root: RwLock<Option<PathBuf>>,
     pub(crate) layers: RwLock<Layers>,
     pub(crate) settings: RwLock<Arc<Settings>>,
-    pub(crate) provider: RwLock<Provider>,
+    pub(crate) provider: RwLock<Arc<Provider>>,
     pub(crate) conductor: Conductor,
     /// Model requests in flight (completions and edits).
     pub(crate) activity: watch::Sender<usize>,
@@ -134,7 +134,7 @@ impl State {
             root: RwLock::new(None),
             layers: RwLock::new(Layers::default()),
             settings: RwLock::new(Arc::new(settings)),
-            provider: RwLock::new(provider),
+            provider: RwLock::new(Arc::new(provider)),
             conductor: Conductor::default(),
             activity: watch::Sender::new(0),
             health: watch::Sender::new(Health::Unknown),
@@ -159,7 +159,8 @@ impl State {
         self.settings.read().clone()
     }
 
-    pub(crate) fn provider(&self) -> Provider {
+    /// The provider (a reference count: a model call that outlives its request keeps it).
+    pub(crate) fn provider(&self) -> Arc<Provider> {
         self.provider.read().clone()
     }
 
@@ -218,7 +219,7 @@ impl State {
         let mut messages: Vec<String> =
             errors.iter().filter(|e| only.is_none_or(|o| *o == e.origin)).map(ToString::to_string).collect();
         match Provider::new(settings.provider.clone()) {
-            Ok(p) => *self.provider.write() = p,
+            Ok(p) => *self.provider.write() = Arc::new(p),
             Err(e) => messages.push(format!("provider not changed: {e}")),
         }
         if let Some(Ok(orchestrator)) = self.orchestrator.get() {
