@@ -82,6 +82,25 @@ async fn ask(client: &Client, col: u32) -> (i64, tokio::sync::oneshot::Receiver<
     client.send_request("textDocument/inlineCompletion", inline_params(URI, 0, col, false)).await
 }
 
+/// Opens `x = ` and asks at its end; once the model has that call, cancels the request (as the
+/// editor does at the next key), types `typed` there and asks again. Returns the second answer
+/// and the first one to come.
+async fn type_during_the_first_call(
+    model: &ModelServer,
+    typed: &str,
+) -> (serde_json::Value, tokio::sync::oneshot::Receiver<serde_json::Value>) {
+    let client = Client::start(baton!(), rich_capabilities(), quick_options(model)).await;
+    client.open(URI, "rust", "x = \n").await;
+    let (first, first_answer) = ask(&client, 4).await;
+    model.wait_for_requests_to(FIM, 1, TIMEOUT).await;
+    client.notify("$/cancelRequest", json!({ "id": first })).await;
+    client.change(URI, 2, (0, 4), (0, 4), typed).await;
+    let col = 4 + u32::try_from(typed.chars().count()).expect("short");
+    let (_, second) = ask(&client, col).await;
+    let second = tokio::time::timeout(TIMEOUT, second).await.expect("answered").expect("response");
+    (second, first_answer)
+}
+
 /// The editor cancels a request when the next key is typed; the model call it started goes on,
 /// and the next key's request, whose typed text is the start of the answer, waits for that call
 /// instead of asking again.
@@ -90,14 +109,7 @@ async fn the_next_keystroke_waits_for_the_call_in_flight_when_it_types_the_answe
     let model = ModelServer::start().await;
     model.set_default(Reply::text("total(item)"));
     model.set_delay_ms(400);
-    let client = Client::start(baton!(), rich_capabilities(), quick_options(&model)).await;
-    client.open(URI, "rust", "x = \n").await;
-    let (first, first_answer) = ask(&client, 4).await;
-    model.wait_for_requests_to(FIM, 1, TIMEOUT).await;
-    client.notify("$/cancelRequest", json!({ "id": first })).await;
-    client.change(URI, 2, (0, 4), (0, 4), "to").await;
-    let (_, second) = ask(&client, 6).await;
-    let second = tokio::time::timeout(TIMEOUT, second).await.expect("answered").expect("response");
+    let (second, first_answer) = type_during_the_first_call(&model, "to").await;
     assert_eq!(items_text(&second), ["tal(item)"], "{second}");
     let first_answer = tokio::time::timeout(TIMEOUT, first_answer).await.expect("answered").expect("response");
     assert!(items_text(&first_answer).is_empty(), "the cancelled request shows nothing: {first_answer}");
@@ -105,22 +117,15 @@ async fn the_next_keystroke_waits_for_the_call_in_flight_when_it_types_the_answe
     assert_eq!(calls, 1, "one model call served both keystrokes");
 }
 
-/// A key that leaves the answer streaming in ends its call at once (its connection closes), and
-/// the request asks for its own.
+/// A key that leaves the answer streaming in ends its call at its first piece, and the request
+/// asks for its own (waiting for the whole slow answer would outlast the test's timeout).
 #[tokio::test]
 async fn typing_away_from_the_answer_so_far_cancels_the_call() {
     let model = ModelServer::start().await;
-    // Streams "to", then the rest slowly: far longer than the test takes.
-    model.push(Reply::Slow { text: format!("total{}", "(item)".repeat(40)), chunk_delay_ms: 150 });
+    // Streams "tot" first, then the rest slowly: ~24 s in all, past the timeout.
+    model.push(Reply::Slow { text: format!("total{}", "(item)".repeat(80)), chunk_delay_ms: 150 });
     model.set_default(Reply::text("= 1"));
-    let client = Client::start(baton!(), rich_capabilities(), quick_options(&model)).await;
-    client.open(URI, "rust", "x = \n").await;
-    let (first, _) = ask(&client, 4).await;
-    model.wait_for_requests_to(FIM, 1, TIMEOUT).await;
-    client.notify("$/cancelRequest", json!({ "id": first })).await;
-    client.change(URI, 2, (0, 4), (0, 4), "y ").await;
-    let (_, second) = ask(&client, 6).await;
-    let second = tokio::time::timeout(TIMEOUT, second).await.expect("answered").expect("response");
+    let (second, _) = type_during_the_first_call(&model, "y ").await;
     assert_eq!(items_text(&second), ["= 1"], "{second}");
     let prompts: Vec<String> =
         model.requests().iter().filter(|r| r.path == FIM).map(|r| r.body["prompt"].to_string()).collect();
@@ -129,7 +134,7 @@ async fn typing_away_from_the_answer_so_far_cancels_the_call() {
 }
 
 /// A request elsewhere in the document cannot use the call in flight: it cancels it and asks
-/// for its own, and the answer of the first never reaches it.
+/// for its own (waiting for the hung call would never end).
 #[tokio::test]
 async fn a_request_elsewhere_does_not_wait_for_the_call_in_flight() {
     let model = ModelServer::start().await;
