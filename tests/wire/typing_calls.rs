@@ -15,6 +15,9 @@ use baton_test_support::model_server::{ModelServer, Reply};
 use baton_test_support::{baton, openai_options};
 
 const URI: &str = "file:///work/project/src/typing.rs";
+/// The calls-in-flight tests type valid Python (`x = total(item)`), so that the parse check
+/// keeps every answer whatever tree the request's snapshot holds.
+const PY_URI: &str = "file:///work/project/src/typing.py";
 const FIM: &str = "/v1/completions";
 
 #[tokio::test]
@@ -76,10 +79,10 @@ fn quick_options(model: &ModelServer) -> serde_json::Value {
     options
 }
 
-/// Asks at `col` of line 0, as an editor does after a keystroke, and returns the request's id
-/// and its answer to come.
+/// Asks at `col` of line 0 of [`PY_URI`], as an editor does after a keystroke, and returns the
+/// request's id and its answer to come.
 async fn ask(client: &Client, col: u32) -> (i64, tokio::sync::oneshot::Receiver<serde_json::Value>) {
-    client.send_request("textDocument/inlineCompletion", inline_params(URI, 0, col, false)).await
+    client.send_request("textDocument/inlineCompletion", inline_params(PY_URI, 0, col, false)).await
 }
 
 /// Opens `x = ` and asks at its end; once the model has that call, cancels the request (as the
@@ -90,11 +93,11 @@ async fn type_during_the_first_call(
     typed: &str,
 ) -> (serde_json::Value, tokio::sync::oneshot::Receiver<serde_json::Value>) {
     let client = Client::start(baton!(), rich_capabilities(), quick_options(model)).await;
-    client.open(URI, "rust", "x = \n").await;
+    client.open(PY_URI, "python", "x = \n").await;
     let (first, first_answer) = ask(&client, 4).await;
     model.wait_for_requests_to(FIM, 1, TIMEOUT).await;
     client.notify("$/cancelRequest", json!({ "id": first })).await;
-    client.change(URI, 2, (0, 4), (0, 4), typed).await;
+    client.change(PY_URI, 2, (0, 4), (0, 4), typed).await;
     let col = 4 + u32::try_from(typed.chars().count()).expect("short");
     let (_, second) = ask(&client, col).await;
     let second = tokio::time::timeout(TIMEOUT, second).await.expect("answered").expect("response");
@@ -124,9 +127,9 @@ async fn typing_away_from_the_answer_so_far_cancels_the_call() {
     let model = ModelServer::start().await;
     // Streams "tot" first, then the rest slowly: ~24 s in all, past the timeout.
     model.push(Reply::Slow { text: format!("total{}", "(item)".repeat(80)), chunk_delay_ms: 150 });
-    model.set_default(Reply::text("= 1"));
+    model.set_default(Reply::text("+ 1"));
     let (second, _) = type_during_the_first_call(&model, "y ").await;
-    assert_eq!(items_text(&second), ["= 1"], "{second}");
+    assert_eq!(items_text(&second), ["+ 1"], "{second}");
     let prompts: Vec<String> =
         model.requests().iter().filter(|r| r.path == FIM).map(|r| r.body["prompt"].to_string()).collect();
     assert_eq!(prompts.len(), 2, "{prompts:?}");
@@ -141,11 +144,11 @@ async fn a_request_elsewhere_does_not_wait_for_the_call_in_flight() {
     model.push(Reply::Hang);
     model.set_default(Reply::text("2"));
     let client = Client::start(baton!(), rich_capabilities(), quick_options(&model)).await;
-    client.open(URI, "rust", "x = \ny = \n").await;
+    client.open(PY_URI, "python", "x = \ny = \n").await;
     let (first, _) = ask(&client, 4).await;
     model.wait_for_requests_to(FIM, 1, TIMEOUT).await;
     client.notify("$/cancelRequest", json!({ "id": first })).await;
-    let (_, second) = client.send_request("textDocument/inlineCompletion", inline_params(URI, 1, 4, false)).await;
+    let (_, second) = client.send_request("textDocument/inlineCompletion", inline_params(PY_URI, 1, 4, false)).await;
     let second = tokio::time::timeout(TIMEOUT, second).await.expect("answered").expect("response");
     assert_eq!(items_text(&second), ["2"], "{second}");
 }
