@@ -81,6 +81,7 @@ COMMAND="scripts/bench-perf.sh${args[*]:+ ${args[*]}}"
 wants() { case ",$SERVERS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 [ -z "$STEPS" ] || [ -n "$COMPARE" ] || die "--steps goes with --compare OLD,NEW"
+[ -z "$SETTINGS$TRACE_ONLY" ] || [ -z "$COMPARE" ] || die "--settings and --trace-only go with the table, not --compare"
 if [ -n "$COMPARE" ]; then
     old="${COMPARE%%,*}"
     new="${COMPARE#*,}"

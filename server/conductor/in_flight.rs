@@ -32,7 +32,8 @@ const MAX_TYPED: usize = 2048;
 pub(crate) struct Progress {
     /// The model's raw text so far.
     pub(crate) raw: String,
-    /// How long the call took, once it has ended (answered or failed).
+    /// How long the call took, once it has ended (answered or failed); a time when no request
+    /// drove it (between a cancelled request and the next) is included.
     pub(crate) ended: Option<Duration>,
 }
 
