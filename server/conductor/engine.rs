@@ -306,25 +306,31 @@ impl Conductor {
             if let Some(f) = on_model_call.take() {
                 _busy = Some(f());
             }
-            let finished = match self.await_call(ticket, &call, &typed).await? {
+            let text = match self.await_call(ticket, &call, &typed).await? {
                 Awaited::Superseded => {
                     self.counters.superseded.fetch_add(1, Ordering::Relaxed);
                     return Ok(Outcome::Superseded);
                 }
-                Awaited::Finished(finished) => finished,
-                Awaited::Unfinished => Finished::Nothing("the model call was cancelled"),
-            };
-            let text = match finished {
-                Finished::Text(text) if typed.is_empty() => Some(text),
-                Finished::Nothing(why) if typed.is_empty() => return Ok(Outcome::Nothing(why)),
-                Finished::Text(text) => {
+                // The call's own request (or one at its cursor): its answer as it came out.
+                Awaited::Finished(Finished::Text(text)) if typed.is_empty() => Some(text),
+                Awaited::Finished(Finished::Nothing(why)) if typed.is_empty() => {
+                    return Ok(Outcome::Nothing(why));
+                }
+                // Typed over the answer: whether the keys typed it counts for the debounce
+                // (typed to its end or past it too), not whether anything is left to offer.
+                Awaited::Finished(Finished::Text(text)) => {
+                    self.observe_agreement(in_flight::agrees(&typed, &text));
                     text.strip_prefix(typed.as_str()).filter(|rest| !rest.is_empty()).map(str::to_owned)
                 }
-                Finished::Nothing(_) => None,
+                // The answer was dropped by cleaning or the parse check: nothing the keys did.
+                Awaited::Finished(Finished::Nothing(_)) => None,
+                Awaited::Unfinished if typed.is_empty() => return Ok(Outcome::Nothing("the model call was cancelled")),
+                // The keys left the answer streaming in.
+                Awaited::Unfinished => {
+                    self.observe_agreement(false);
+                    None
+                }
             };
-            if !typed.is_empty() {
-                self.observe_agreement(text.is_some());
-            }
             if let Some(text) = text {
                 return Ok(Outcome::Suggestion(Suggestion { text, replace, cached: false }));
             }
